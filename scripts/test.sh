@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The test command: the whole suite on SQLite, then again on PostgreSQL.
+#   ./scripts/test.sh            both backends
+#   ANSHANG_TEST_PG_URL=postgres://user@host:5432/db ./scripts/test.sh   another PostgreSQL server
+# Each test creates (and drops) its own database on the PostgreSQL server named here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pg_url="${ANSHANG_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
+
+pg_answers() { pg_isready -q -d "$pg_url" 2>/dev/null || psql "$pg_url" -qAtc 'select 1' >/dev/null 2>&1; }
+if ! pg_answers; then
+  if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+    echo "== starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    for _ in $(seq 1 30); do pg_answers && break; sleep 1; done
+  fi
+  pg_answers || { echo "PostgreSQL does not answer at $pg_url" >&2; exit 1; }
+fi
+
+run_suite() {
+  if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --all-targets --no-fail-fast
+  else
+    cargo test --workspace --no-fail-fast
+  fi
+}
+
+echo "== tests on SQLite"
+ANSHANG_TEST_DATABASE_URL="" run_suite
+echo "== tests on PostgreSQL"
+ANSHANG_TEST_DATABASE_URL="$pg_url" run_suite

@@ -1,0 +1,155 @@
+//! Builds the running service: opens the database, migrates, prepares keys, binds the listener
+//! and assembles the actix `App` (state, middleware, route scopes).
+
+use std::net::{IpAddr, TcpListener};
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+
+use crate::auth::keys::{self, KeyError};
+use crate::auth::token::TokenKeys;
+use crate::config::Settings;
+use crate::db::{self, DatabaseUrl, DbSetupError, Pool};
+use crate::error::{problem_response, ApiError};
+use crate::http::rate_limit::KeyedLimit;
+
+/// Shared by every request handler.
+pub struct AppState {
+    pub settings: Settings,
+    pub pool: Pool,
+    pub tokens: TokenKeys,
+    pub limits: Limits,
+}
+
+/// Per-instance rate limits (see docs/operations.md).
+pub struct Limits {
+    pub login_by_account: KeyedLimit<String>,
+    pub login_by_client: KeyedLimit<IpAddr>,
+}
+
+impl AppState {
+    /// Conditions `/readyz` reports without failing.
+    pub fn readiness_warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Database(#[from] DbSetupError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("start-up step `{step}` failed: {message}")]
+    Step { step: &'static str, message: String },
+}
+
+/// Opens the pool and applies migrations; shared by `serve` and the CLI subcommands.
+pub fn open_database(settings: &Settings) -> Result<Pool, StartError> {
+    let url = DatabaseUrl::parse(&settings.database.url, settings.data_dir())
+        .map_err(|e| StartError::Step { step: "database.url", message: e.to_string() })?;
+    let pool = db::connect_pool(&url, settings.database.pool_size, Duration::from_secs(settings.database.connect_timeout_secs))?;
+    let mut conn = pool.get().map_err(|e| DbSetupError::Pool { url: url.redacted(), source: e })?;
+    let applied = db::run_migrations(&mut conn).map_err(|message| DbSetupError::Migrate { url: url.redacted(), message })?;
+    if !applied.is_empty() {
+        tracing::info!(count = applied.len(), database = %url.redacted(), "applied migrations");
+    }
+    Ok(pool)
+}
+
+/// A built, bound service; `run` serves until stopped.
+pub struct Application {
+    port: u16,
+    server: Server,
+    /// The bootstrap admin's one-time password when this start created it (print once).
+    pub bootstrap_password: Option<String>,
+}
+
+impl Application {
+    pub fn build(settings: Settings) -> Result<Application, StartError> {
+        let pool = open_database(&settings)?;
+        let now = db::now();
+        let mut conn = pool.get().map_err(|e| StartError::Step { step: "database", message: e.to_string() })?;
+        let bootstrap_password = crate::bootstrap::ensure_admin(&mut conn, now).map_err(step_error("bootstrap admin"))?;
+        if settings.server.demo {
+            let loaded = crate::demo::load(&mut conn, now).map_err(step_error("demo data"))?;
+            tracing::info!(departments = loaded.departments_created, users = loaded.users_created, "demo data loaded");
+        }
+        drop(conn);
+        let secret = keys::load_or_create_secret(&settings)?;
+        let tokens = TokenKeys::new(&secret, settings.auth.token_ttl_minutes);
+        let limits = Limits {
+            login_by_account: KeyedLimit::per_minute(settings.auth.login_per_account_per_minute),
+            login_by_client: KeyedLimit::per_minute(settings.auth.login_per_client_per_minute),
+        };
+        let addr = format!("{}:{}", settings.server.bind, settings.server.port);
+        let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
+        let port = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?.port();
+        let json_limit = settings.server.json_limit_bytes;
+        let state = web::Data::new(AppState { settings, pool, tokens, limits });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(json_limit))
+                .app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::BadRequest(format!("query string: {e}")).into()))
+                .app_data(web::PathConfig::default().error_handler(|e, _| ApiError::NotFound(format!("path: {e}")).into()))
+                .wrap(from_fn(crate::http::request_log::middleware))
+                .wrap(security_headers())
+                .configure(configure_routes)
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)
+        .map_err(|source| StartError::Bind { addr: format!("port {port}"), source })?
+        .client_request_timeout(Duration::from_secs(10))
+        .client_disconnect_timeout(Duration::from_secs(5))
+        .shutdown_timeout(30)
+        .run();
+        Ok(Application { port, server, bootstrap_password })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM; in-flight requests get up to 30 s to finish.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn step_error(step: &'static str) -> impl Fn(ApiError) -> StartError {
+    move |e| StartError::Step { step, message: format!("{e:#}") }
+}
+
+pub fn configure_routes(cfg: &mut web::ServiceConfig) {
+    cfg.configure(crate::health::routes)
+        .configure(crate::openapi::routes)
+        .configure(crate::auth::routes::routes)
+        .configure(crate::departments::routes::routes);
+}
+
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ))
+}
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    problem_response(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        &format!("no resource at {}", req.path()),
+        Default::default(),
+    )
+}

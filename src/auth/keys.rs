@@ -1,0 +1,73 @@
+//! Where the token-signing secret comes from: the environment/config, a configured file, or a
+//! file generated once under the data directory (mode 0600, never logged).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rand::RngCore;
+
+use crate::config::Settings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot read the JWT secret file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("cannot create the JWT secret file {path}: {source}")]
+    Create { path: String, source: std::io::Error },
+    #[error("the JWT secret file {path} holds fewer than 32 bytes")]
+    TooShort { path: String },
+}
+
+/// Returns the signing secret, generating `<data_dir>/jwt.key` on first start.
+pub fn load_or_create_secret(settings: &Settings) -> Result<Vec<u8>, KeyError> {
+    if !settings.auth.jwt_secret.is_empty() {
+        return Ok(settings.auth.jwt_secret.as_bytes().to_vec());
+    }
+    let configured = !settings.auth.jwt_secret_file.as_os_str().is_empty();
+    let path: PathBuf = if configured {
+        settings.auth.jwt_secret_file.clone()
+    } else {
+        settings.data_dir().join("jwt.key")
+    };
+    if path.exists() || configured {
+        return read_secret(&path);
+    }
+    create_secret(&path)
+}
+
+fn read_secret(path: &Path) -> Result<Vec<u8>, KeyError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| KeyError::Read { path: path.display().to_string(), source })?;
+    let secret = text.trim().as_bytes().to_vec();
+    if secret.len() < 32 {
+        return Err(KeyError::TooShort { path: path.display().to_string() });
+    }
+    Ok(secret)
+}
+
+fn create_secret(path: &Path) -> Result<Vec<u8>, KeyError> {
+    let err = |source| KeyError::Create { path: path.display().to_string(), source };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let mut bytes = [0u8; 48];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let secret = hex::encode(bytes);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(mut file) => {
+            file.write_all(secret.as_bytes()).map_err(err)?;
+            file.sync_all().map_err(err)?;
+            Ok(secret.into_bytes())
+        }
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_secret(path),
+        Err(e) => Err(err(e)),
+    }
+}

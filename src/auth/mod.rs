@@ -1,0 +1,13 @@
+//! Staff authentication: roles, password hashing, login tokens (JWT), the role-checking
+//! extractor, staff accounts and their routes.
+
+pub mod extract;
+pub mod keys;
+pub mod password;
+pub mod roles;
+pub mod routes;
+pub mod token;
+pub mod users;
+
+pub use extract::{Staff, StaffUser};
+pub use roles::Role;

@@ -1,0 +1,72 @@
+//! The staff roles and the rules that name which roles an endpoint admits.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Hotline staff of the Commerce Bureau.
+    Operator,
+    /// Staff of one department.
+    Department,
+    /// The coordination office.
+    Coordinator,
+    /// The discipline commission.
+    Commission,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [Role::Operator, Role::Department, Role::Coordinator, Role::Commission, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Department => "department",
+            Role::Coordinator => "coordinator",
+            Role::Commission => "commission",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which roles an endpoint admits. Each endpoint names its rule in its signature
+/// (`Staff<AdminOnly>`), so the authorisation of every route is visible where it is declared.
+pub trait RoleRule {
+    const ALLOWED: &'static [Role];
+    /// Tokens issued while the account must still change its one-time password are refused
+    /// everywhere except where this is true.
+    const DURING_PASSWORD_CHANGE: bool = false;
+}
+
+macro_rules! role_rule {
+    ($(#[$doc:meta])* $name:ident => [$($role:ident),+]) => {
+        $(#[$doc])*
+        pub struct $name;
+        impl RoleRule for $name {
+            const ALLOWED: &'static [Role] = &[$(Role::$role),+];
+        }
+    };
+}
+
+role_rule!(/// Any signed-in staff member.
+    AnyStaff => [Operator, Department, Coordinator, Commission, Admin]);
+role_rule!(/// Administrators only.
+    AdminOnly => [Admin]);
+
+/// The password-change endpoint: any staff, including a token that must change its password.
+pub struct PasswordChange;
+impl RoleRule for PasswordChange {
+    const ALLOWED: &'static [Role] = &Role::ALL;
+    const DURING_PASSWORD_CHANGE: bool = true;
+}

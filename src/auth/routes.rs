@@ -1,0 +1,195 @@
+//! `/api/v1/auth/*` (sign-in, own account) and `/api/v1/users` (account administration).
+
+use actix_web::{get, patch, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use diesel::Connection;
+use serde::{Deserialize, Serialize};
+
+use super::roles::{AdminOnly, AnyStaff, PasswordChange, Role};
+use super::users::{self, AccountRequest, UserView};
+use super::{password, Staff};
+use crate::app::AppState;
+use crate::db;
+use crate::error::{ApiError, FieldError};
+use crate::http::{ClientAddr, JsonBody};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(login).service(me).service(change_password).service(create_user).service(list_users).service(update_user);
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LoginResponse {
+    pub token: String,
+    pub token_type: &'static str,
+    pub expires_at: DateTime<Utc>,
+    pub role: Role,
+    pub department_id: Option<String>,
+    /// The account holds a one-time password: only POST /api/v1/auth/password is allowed.
+    pub must_change_password: bool,
+}
+
+/// Sign in with email and password; returns a short-lived bearer token.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, description = "wrong email or password", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too many attempts", body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/auth/login")]
+async fn login(state: web::Data<AppState>, client: ClientAddr, body: JsonBody<LoginRequest>) -> Result<web::Json<LoginResponse>, ApiError> {
+    let LoginRequest { email, password: given } = body.into_inner();
+    if email.len() > 254 || given.len() > 1024 {
+        return Err(ApiError::Unauthenticated("wrong email or password"));
+    }
+    state.limits.login_by_client.check(&client.0)?;
+    state.limits.login_by_account.check(&email.trim().to_lowercase())?;
+    let found = db::run(&state.pool, move |conn| Ok(users::find_by_email(conn, &email)?)).await?;
+    let user = web::block(move || match found {
+        Some(u) if password::verify_password(&given, &u.password_hash) && u.active => Some(u),
+        Some(_) => None,
+        None => {
+            password::verify_against_dummy(&given);
+            None
+        }
+    })
+    .await
+    .map_err(|e| ApiError::internal("password check", e))?
+    .ok_or(ApiError::Unauthenticated("wrong email or password"))?;
+    let role = user.role()?;
+    let (token, expires_at) = state.tokens.issue(&user.id, role, user.department_id.as_deref(), user.must_change_password, db::now())?;
+    tracing::info!(user = %user.id, role = %role, "signed in");
+    Ok(web::Json(LoginResponse {
+        token,
+        token_type: "Bearer",
+        expires_at,
+        role,
+        department_id: user.department_id,
+        must_change_password: user.must_change_password,
+    }))
+}
+
+/// The signed-in account.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/auth/me")]
+async fn me(state: web::Data<AppState>, staff: Staff<AnyStaff>) -> Result<web::Json<UserView>, ApiError> {
+    let id = staff.id.clone();
+    let user = db::run(&state.pool, move |conn| Ok(users::find(conn, &id)?)).await?.ok_or_else(|| ApiError::NotFound("account no longer exists".into()))?;
+    Ok(web::Json(user.try_into()?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChangeRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Change the own password (required after a one-time password). Sign in again afterwards.
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", security(("bearer" = [])), request_body = PasswordChangeRequest,
+    responses((status = 204), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/auth/password")]
+async fn change_password(state: web::Data<AppState>, staff: Staff<PasswordChange>, body: JsonBody<PasswordChangeRequest>) -> Result<HttpResponse, ApiError> {
+    let req = body.into_inner();
+    password::check_policy(&req.new_password, state.settings.auth.min_password_length)
+        .map_err(|m| ApiError::Invalid(vec![FieldError::new("new_password", "weak_password", m)]))?;
+    if req.new_password == req.current_password {
+        return Err(ApiError::invalid("new_password", "unchanged", "choose a password different from the current one"));
+    }
+    let id = staff.id.clone();
+    db::run(&state.pool, move |conn| {
+        let user = users::find(conn, &id)?.ok_or(ApiError::Unauthenticated("account no longer exists"))?;
+        if !password::verify_password(&req.current_password, &user.password_hash) {
+            return Err(ApiError::invalid("current_password", "wrong_password", "the current password is wrong"));
+        }
+        let hash = password::hash_password(&req.new_password)?;
+        let now = db::now();
+        conn.transaction(|conn| {
+            users::set_password(conn, &id, &hash, false, now)?;
+            crate::admin_log::record(conn, now, Some(&id), "user.password_change", &format!("user:{id}"), serde_json::json!({}))
+        })?;
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    #[serde(default)]
+    pub department_id: Option<String>,
+    /// Omit to generate a one-time password (returned once).
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CreatedUser {
+    pub user: UserView,
+    /// Present when generated: give it to the person; it must be changed at first sign-in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub one_time_password: Option<String>,
+}
+
+/// Create a staff account (admin).
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", security(("bearer" = [])), request_body = CreateUserRequest,
+    responses((status = 201, body = CreatedUser), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/users")]
+async fn create_user(state: web::Data<AppState>, staff: Staff<AdminOnly>, body: JsonBody<CreateUserRequest>) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let req = AccountRequest::parse(&b.email, &b.display_name, b.role, b.department_id, b.password, state.settings.auth.min_password_length)?;
+    let actor = staff.id.clone();
+    let (user, one_time_password) = db::run(&state.pool, move |conn| users::create(conn, &req, Some(&actor), db::now())).await?;
+    Ok(HttpResponse::Created().json(CreatedUser { user: user.try_into()?, one_time_password }))
+}
+
+/// All staff accounts (admin).
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = Vec<UserView>), (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/users")]
+async fn list_users(state: web::Data<AppState>, _staff: Staff<AdminOnly>) -> Result<web::Json<Vec<UserView>>, ApiError> {
+    let rows = db::run(&state.pool, |conn| Ok(users::list(conn)?)).await?;
+    Ok(web::Json(rows.into_iter().map(UserView::try_from).collect::<Result<_, _>>()?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    pub active: bool,
+}
+
+/// Activate or deactivate an account (admin). Deactivated accounts cannot sign in.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])), request_body = UpdateUserRequest,
+    params(("id" = String, Path)),
+    responses((status = 200, body = UserView), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[patch("/api/v1/users/{id}")]
+async fn update_user(state: web::Data<AppState>, staff: Staff<AdminOnly>, path: web::Path<String>, body: JsonBody<UpdateUserRequest>) -> Result<web::Json<UserView>, ApiError> {
+    let id = path.into_inner();
+    let active = body.into_inner().active;
+    let actor = staff.id.clone();
+    if id == actor && !active {
+        return Err(ApiError::conflict("an administrator cannot deactivate their own account"));
+    }
+    let user = db::run(&state.pool, move |conn| {
+        let now = db::now();
+        conn.transaction(|conn| {
+            if users::set_active(conn, &id, active, now)? == 0 {
+                return Err(ApiError::NotFound("no such account".into()));
+            }
+            crate::admin_log::record(conn, now, Some(&actor), "user.set_active", &format!("user:{id}"), serde_json::json!({"active": active}))?;
+            Ok(users::find(conn, &id)?.expect("updated row exists"))
+        })
+    })
+    .await?;
+    Ok(web::Json(user.try_into()?))
+}

@@ -1,0 +1,215 @@
+//! Staff accounts: storage and the rules for creating them.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::password;
+use super::roles::Role;
+use crate::db::schema::{departments, users};
+use crate::db::{from_db_time, new_id, to_db_time, DbConnection};
+use crate::error::{ApiError, FieldError};
+use crate::fields::{required_text, Checker, EmailAddress};
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub role: String,
+    pub department_id: Option<String>,
+    pub active: bool,
+    pub must_change_password: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl User {
+    pub fn role(&self) -> Result<Role, ApiError> {
+        Role::parse(&self.role).ok_or_else(|| ApiError::internal("user row", format!("unknown role {}", self.role)))
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+struct NewUser<'a> {
+    id: &'a str,
+    email: &'a str,
+    display_name: &'a str,
+    password_hash: &'a str,
+    role: &'a str,
+    department_id: Option<&'a str>,
+    active: bool,
+    must_change_password: bool,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// What the API shows of an account (never the hash).
+#[derive(Serialize, utoipa::ToSchema, Debug)]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub department_id: Option<String>,
+    pub active: bool,
+    pub must_change_password: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<User> for UserView {
+    type Error = ApiError;
+    fn try_from(u: User) -> Result<Self, ApiError> {
+        Ok(UserView {
+            role: u.role()?,
+            id: u.id,
+            email: u.email,
+            display_name: u.display_name,
+            department_id: u.department_id,
+            active: u.active,
+            must_change_password: u.must_change_password,
+            created_at: from_db_time(u.created_at),
+        })
+    }
+}
+
+/// A validated request to create an account.
+pub struct AccountRequest {
+    pub email: EmailAddress,
+    pub display_name: String,
+    pub role: Role,
+    pub department_id: Option<String>,
+    /// `None`: generate a one-time password that must be changed at first sign-in.
+    pub password: Option<String>,
+}
+
+impl AccountRequest {
+    pub fn parse(
+        email: &str,
+        display_name: &str,
+        role: Role,
+        department_id: Option<String>,
+        password_given: Option<String>,
+        min_password_length: usize,
+    ) -> Result<AccountRequest, ApiError> {
+        let mut check = Checker::default();
+        let email = check.check(EmailAddress::parse("email", email));
+        let display_name = check.check(required_text("display_name", display_name, 100));
+        match (role, &department_id) {
+            (Role::Department, None) => {
+                check.push(FieldError::new("department_id", "required", "department staff belong to a department"))
+            }
+            (r, Some(_)) if r != Role::Department => {
+                check.push(FieldError::new("department_id", "not_allowed", "only department staff belong to a department"))
+            }
+            _ => {}
+        }
+        if let Some(p) = &password_given {
+            if let Err(msg) = password::check_policy(p, min_password_length) {
+                check.push(FieldError::new("password", "weak_password", msg));
+            }
+        }
+        check.finish()?;
+        Ok(AccountRequest {
+            email: email.expect("checked"),
+            display_name: display_name.expect("checked"),
+            role,
+            department_id,
+            password: password_given,
+        })
+    }
+}
+
+/// Creates the account; returns it and, when generated, the one-time password (shown once).
+pub fn create(conn: &mut DbConnection, req: &AccountRequest, actor: Option<&str>, now: DateTime<Utc>) -> Result<(User, Option<String>), ApiError> {
+    let (password, generated) = match &req.password {
+        Some(p) => (p.clone(), None),
+        None => {
+            let p = password::generate_password();
+            (p.clone(), Some(p))
+        }
+    };
+    let hash = password::hash_password(&password)?;
+    let id = new_id();
+    conn.transaction(|conn| {
+        if let Some(dept) = &req.department_id {
+            let exists: i64 = departments::table.filter(departments::id.eq(dept)).count().get_result(conn)?;
+            if exists == 0 {
+                return Err(ApiError::invalid("department_id", "unknown", "no such department"));
+            }
+        }
+        let taken: i64 = users::table.filter(users::email.eq(req.email.as_str())).count().get_result(conn)?;
+        if taken > 0 {
+            return Err(ApiError::conflict("an account with this email already exists"));
+        }
+        diesel::insert_into(users::table)
+            .values(NewUser {
+                id: &id,
+                email: req.email.as_str(),
+                display_name: &req.display_name,
+                password_hash: &hash,
+                role: req.role.as_str(),
+                department_id: req.department_id.as_deref(),
+                active: true,
+                must_change_password: generated.is_some(),
+                created_at: to_db_time(now),
+                updated_at: to_db_time(now),
+            })
+            .execute(conn)?;
+        crate::admin_log::record(
+            conn,
+            now,
+            actor,
+            "user.create",
+            &format!("user:{id}"),
+            serde_json::json!({"email": req.email.masked(), "role": req.role}),
+        )?;
+        Ok(())
+    })?;
+    let user = find(conn, &id)?.ok_or_else(|| ApiError::internal("user create", "row vanished"))?;
+    Ok((user, generated))
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<User>> {
+    users::table.find(id).select(User::as_select()).first(conn).optional()
+}
+
+pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::email.eq(email.trim().to_lowercase()))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn any_active_admin(conn: &mut DbConnection) -> QueryResult<bool> {
+    let n: i64 = users::table
+        .filter(users::role.eq(Role::Admin.as_str()))
+        .filter(users::active.eq(true))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<User>> {
+    users::table.order(users::email.asc()).select(User::as_select()).load(conn)
+}
+
+pub fn set_password(conn: &mut DbConnection, id: &str, hash: &str, must_change: bool, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::password_hash.eq(hash),
+            users::must_change_password.eq(must_change),
+            users::updated_at.eq(to_db_time(now)),
+        ))
+        .execute(conn)
+}
+
+pub fn set_active(conn: &mut DbConnection, id: &str, active: bool, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set((users::active.eq(active), users::updated_at.eq(to_db_time(now))))
+        .execute(conn)
+}

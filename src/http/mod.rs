@@ -1,0 +1,9 @@
+//! HTTP plumbing shared by every domain: JSON bodies, client addresses, rate limits, request ids.
+
+pub mod client;
+pub mod json;
+pub mod rate_limit;
+pub mod request_log;
+
+pub use client::ClientAddr;
+pub use json::JsonBody;

@@ -1,0 +1,18 @@
+//! anshang (安商): investor complaints with a legal response clock, and anonymous conduct
+//! ballots, for a city's investment-promotion office. See docs/ARCHITECTURE.md for the map.
+
+pub mod admin_log;
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod departments;
+pub mod error;
+pub mod fields;
+pub mod health;
+pub mod http;
+pub mod openapi;
+pub mod telemetry;
