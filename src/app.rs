@@ -10,6 +10,8 @@ use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 
 use crate::auth::keys::{self, KeyError};
+use crate::calendar::runtime::CalendarHandle;
+use crate::complaints::service::Rules;
 use crate::auth::token::TokenKeys;
 use crate::config::Settings;
 use crate::db::{self, DatabaseUrl, DbSetupError, Pool};
@@ -22,18 +24,22 @@ pub struct AppState {
     pub pool: Pool,
     pub tokens: TokenKeys,
     pub limits: Limits,
+    pub calendar: CalendarHandle,
+    pub rules: Rules,
 }
 
 /// Per-instance rate limits (see docs/operations.md).
 pub struct Limits {
     pub login_by_account: KeyedLimit<String>,
     pub login_by_client: KeyedLimit<IpAddr>,
+    pub tracking_by_client: KeyedLimit<IpAddr>,
+    pub filing_by_client: KeyedLimit<IpAddr>,
 }
 
 impl AppState {
     /// Conditions `/readyz` reports without failing.
     pub fn readiness_warnings(&self) -> Vec<String> {
-        Vec::new()
+        crate::calendar::runtime::provisional_warnings(&self.calendar.current(), crate::db::now())
     }
 }
 
@@ -68,6 +74,7 @@ pub struct Application {
     server: Server,
     /// The bootstrap admin's one-time password when this start created it (print once).
     pub bootstrap_password: Option<String>,
+    background: web::Data<AppState>,
 }
 
 impl Application {
@@ -80,18 +87,24 @@ impl Application {
             let loaded = crate::demo::load(&mut conn, now).map_err(step_error("demo data"))?;
             tracing::info!(departments = loaded.departments_created, users = loaded.users_created, "demo data loaded");
         }
+        let calendar = crate::calendar::runtime::build(&settings.calendar.dir, Some(&mut conn))
+            .map_err(|e| StartError::Step { step: "calendar", message: e.to_string() })?;
         drop(conn);
         let secret = keys::load_or_create_secret(&settings)?;
         let tokens = TokenKeys::new(&secret, settings.auth.token_ttl_minutes);
         let limits = Limits {
             login_by_account: KeyedLimit::per_minute(settings.auth.login_per_account_per_minute),
             login_by_client: KeyedLimit::per_minute(settings.auth.login_per_client_per_minute),
+            tracking_by_client: KeyedLimit::per_minute(settings.complaints.tracking_lookups_per_client_per_minute),
+            filing_by_client: KeyedLimit::per_hour(settings.complaints.filings_per_client_per_hour),
         };
+        let rules = Rules::from_settings(&settings);
         let addr = format!("{}:{}", settings.server.bind, settings.server.port);
         let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
         let port = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?.port();
         let json_limit = settings.server.json_limit_bytes;
-        let state = web::Data::new(AppState { settings, pool, tokens, limits });
+        let state = web::Data::new(AppState { settings, pool, tokens, limits, calendar: CalendarHandle::new(calendar), rules });
+        let background = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -109,7 +122,7 @@ impl Application {
         .client_disconnect_timeout(Duration::from_secs(5))
         .shutdown_timeout(30)
         .run();
-        Ok(Application { port, server, bootstrap_password })
+        Ok(Application { port, server, bootstrap_password, background })
     }
 
     pub fn port(&self) -> u16 {
@@ -118,7 +131,41 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM; in-flight requests get up to 30 s to finish.
     pub async fn run(self) -> std::io::Result<()> {
+        let state = self.background.clone();
+        actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(CALENDAR_RELOAD_INTERVAL);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                reload_calendar(&state).await;
+                state.limits.forget_idle();
+            }
+        });
         self.server.await
+    }
+}
+
+/// How often an instance re-reads calendar years other instances may have stored.
+const CALENDAR_RELOAD_INTERVAL: Duration = Duration::from_secs(60);
+
+async fn reload_calendar(state: &web::Data<AppState>) {
+    let dir = state.settings.calendar.dir.clone();
+    let rebuilt = db::run(&state.pool, move |conn| {
+        crate::calendar::runtime::build(&dir, Some(conn)).map_err(|e| ApiError::internal("calendar reload", e))
+    })
+    .await;
+    match rebuilt {
+        Ok(calendar) => state.calendar.replace(calendar),
+        Err(e) => tracing::warn!(error = %e, "calendar reload failed; keeping the current calendar"),
+    }
+}
+
+impl Limits {
+    fn forget_idle(&self) {
+        self.login_by_account.forget_idle();
+        self.login_by_client.forget_idle();
+        self.tracking_by_client.forget_idle();
+        self.filing_by_client.forget_idle();
     }
 }
 
@@ -130,7 +177,9 @@ pub fn configure_routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(crate::health::routes)
         .configure(crate::openapi::routes)
         .configure(crate::auth::routes::routes)
-        .configure(crate::departments::routes::routes);
+        .configure(crate::departments::routes::routes)
+        .configure(crate::calendar::routes::routes)
+        .configure(crate::complaints::routes::routes);
 }
 
 fn security_headers() -> DefaultHeaders {

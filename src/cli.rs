@@ -34,6 +34,53 @@ pub enum Command {
     /// Demo data.
     #[command(subcommand)]
     Demo(DemoCommand),
+    /// The working-day calendar and deadlines.
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
+    /// The complaints' audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CalendarCommand {
+    /// Print when clocks received at these instants are due, one line per instant.
+    Due {
+        /// Working days (default: the reply clock).
+        #[arg(long)]
+        days: Option<u32>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// RFC 3339 instants, any offset (e.g. 2026-09-30T17:00:00+08:00, 2021-12-31T16:00:00Z).
+        #[arg(required = true, value_name = "RECEIVED")]
+        received: Vec<String>,
+    },
+    /// Explain day by day how the due date of a clock received at this instant is reached.
+    Explain {
+        #[arg(long)]
+        days: Option<u32>,
+        #[arg(long)]
+        json: bool,
+        #[arg(value_name = "RECEIVED")]
+        received: String,
+    },
+    /// Validate all calendar data: shipped, files and years stored in the database.
+    Check,
+    /// Print one year's off days and make-up workdays.
+    Show {
+        year: i32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate and store an official year (TOML) in the database; open clocks are recomputed.
+    Load { file: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check every complaint's hash chain; exits non-zero on the first tampered trail.
+    Verify,
 }
 
 #[derive(Args, Debug, Default)]
@@ -114,6 +161,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Migrate => open_database(&settings).map(|_| println!("database is migrated")).map_err(|e| e.to_string()),
         Command::Users(cmd) => users_command(&settings, cmd),
         Command::Demo(DemoCommand::Load) => demo_load(&settings),
+        Command::Calendar(cmd) => calendar_command(&settings, cmd),
+        Command::Audit(AuditCommand::Verify) => audit_verify(&settings),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -196,4 +245,143 @@ fn describe_api_error(e: crate::error::ApiError) -> String {
             .join("; "),
         other => other.to_string(),
     }
+}
+
+/// The calendar as the service sees it; the database is read only if it already exists, so a
+/// deadline question never creates one.
+fn cli_calendar(settings: &Settings) -> Result<crate::calendar::WorkingCalendar, String> {
+    let url = db::DatabaseUrl::parse(&settings.database.url, settings.data_dir()).map_err(|e| e.to_string())?;
+    let use_db = match &url {
+        db::DatabaseUrl::Sqlite(path) => path.exists(),
+        db::DatabaseUrl::Postgres(_) => true,
+    };
+    if use_db {
+        let pool = open_database(settings).map_err(|e| e.to_string())?;
+        let mut conn = pool.get().map_err(|e| e.to_string())?;
+        crate::calendar::runtime::build(&settings.calendar.dir, Some(&mut conn)).map_err(|e| e.to_string())
+    } else {
+        crate::calendar::runtime::build(&settings.calendar.dir, None).map_err(|e| e.to_string())
+    }
+}
+
+fn calendar_command(settings: &Settings, cmd: CalendarCommand) -> Result<(), String> {
+    use crate::calendar::runtime::{due_answer, parse_instant};
+    let days_or_default = |d: Option<u32>| -> Result<u32, String> {
+        let days = d.unwrap_or(settings.clocks.reply_working_days);
+        if (1..=120).contains(&days) { Ok(days) } else { Err("--days must be between 1 and 120".into()) }
+    };
+    match cmd {
+        CalendarCommand::Due { days, json, received } => {
+            let days = days_or_default(days)?;
+            let instants = received.iter().map(|r| parse_instant(r)).collect::<Result<Vec<_>, _>>()?;
+            let cal = cli_calendar(settings)?;
+            for instant in instants {
+                let a = due_answer(&cal, instant, days, settings.clocks.cutoff);
+                if json {
+                    let line = serde_json::json!({
+                        "received": a.received.to_rfc3339(),
+                        "working_days": a.working_days,
+                        "due_date": a.due_date.to_string(),
+                        "due_at": a.due_at.to_rfc3339(),
+                        "provisional": a.provisional,
+                    });
+                    println!("{line}");
+                } else {
+                    let flag = if a.provisional { "  (provisional: no official notice for a year it touches)" } else { "" };
+                    println!("{}  ->  due {} (until {}){flag}", a.received.to_rfc3339(), a.due_date, a.due_at.to_rfc3339());
+                }
+            }
+            Ok(())
+        }
+        CalendarCommand::Explain { days, json, received } => {
+            let days = days_or_default(days)?;
+            let instant = parse_instant(&received)?;
+            let cal = cli_calendar(settings)?;
+            let a = due_answer(&cal, instant, days, settings.clocks.cutoff);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&a.explanation).map_err(|e| e.to_string())?);
+                return Ok(());
+            }
+            let e = &a.explanation;
+            println!("received {} (local date {}): {}", e.received_at.to_rfc3339(), e.receipt_date, e.receipt_day_not_counted_reason.en);
+            for day in &e.days {
+                let why = match &day.reason {
+                    crate::calendar::DayReason::Counted => "working day".to_string(),
+                    crate::calendar::DayReason::CountedMakeupWorkday { for_en, for_zh } => format!("make-up workday ({for_en} / {for_zh})"),
+                    crate::calendar::DayReason::Weekend => "weekend".to_string(),
+                    crate::calendar::DayReason::Holiday { name_en, name_zh } => format!("holiday: {name_en} / {name_zh}"),
+                    crate::calendar::DayReason::Paused => "paused".to_string(),
+                };
+                match day.ordinal {
+                    Some(n) => println!("  {} {}  day {n}: {why}", day.date, day.date.format("%a")),
+                    None => println!("  {} {}  skipped: {why}", day.date, day.date.format("%a")),
+                }
+            }
+            println!("due {} — until {}{}", e.due_date, e.due_at.to_rfc3339(), if e.provisional { " (provisional)" } else { "" });
+            for v in &e.calendar_versions {
+                println!("  calendar {} version {}{}", v.year, v.version, if v.provisional { " (provisional)" } else { "" });
+            }
+            Ok(())
+        }
+        CalendarCommand::Check => {
+            let cal = cli_calendar(settings)?;
+            let years = crate::calendar::runtime::SHIPPED.len();
+            let files = crate::calendar::runtime::file_years(&settings.calendar.dir).map_err(|e| e.to_string())?.len();
+            let now = db::now();
+            println!("calendar data valid: {years} shipped years, {files} files in {}", settings.calendar.dir.display());
+            for w in crate::calendar::runtime::provisional_warnings(&cal, now) {
+                println!("warning: {w}");
+            }
+            Ok(())
+        }
+        CalendarCommand::Show { year, json } => {
+            let cal = cli_calendar(settings)?;
+            let data = cal.year(year).ok_or_else(|| format!("the calendar does not cover {year}"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(data).map_err(|e| e.to_string())?);
+            } else {
+                println!("{} {} — {}{}", year, data.notice.title, data.notice.title_en, if data.provisional { " (PROVISIONAL)" } else { "" });
+                println!("version {}", data.version());
+                for d in &data.off_days {
+                    println!("  off      {} {}  {} / {}", d.date, d.date.format("%a"), d.name_zh, d.name_en);
+                }
+                for d in &data.makeup_workdays {
+                    println!("  make-up  {} {}  {} / {}", d.date, d.date.format("%a"), d.for_zh, d.for_en);
+                }
+            }
+            Ok(())
+        }
+        CalendarCommand::Load { file } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let year = crate::calendar::CalendarYear::from_toml_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+            if year.provisional {
+                return Err("only official data can be loaded (the file says provisional = true)".into());
+            }
+            let pool = open_database(settings).map_err(|e| e.to_string())?;
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            crate::calendar::runtime::store_year(&mut conn, &year, None, db::now()).map_err(|e| e.to_string())?;
+            let cal = crate::calendar::runtime::build(&settings.calendar.dir, Some(&mut conn)).map_err(|e| e.to_string())?;
+            let rules = crate::complaints::service::Rules::from_settings(settings);
+            let ctx = rules.ctx(&cal, db::now());
+            let moved = crate::complaints::service::recompute_open_clocks(&mut conn, &ctx, &format!("official calendar {} loaded", year.year))
+                .map_err(describe_api_error)?;
+            println!("stored calendar {} (version {}); {moved} open clocks changed", year.year, year.version());
+            println!("running instances pick it up within a minute");
+            Ok(())
+        }
+    }
+}
+
+fn audit_verify(settings: &Settings) -> Result<(), String> {
+    let pool = open_database(settings).map_err(|e| e.to_string())?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let (checked, breaks) = crate::complaints::events::verify_all(&mut conn).map_err(|e| e.to_string())?;
+    if breaks.is_empty() {
+        println!("audit trail intact: {checked} events verified");
+        return Ok(());
+    }
+    for b in &breaks {
+        println!("TAMPERED complaint {} at event {}: {}", b.complaint_id, b.seq, b.problem);
+    }
+    Err(format!("{} of the complaints' audit trails do not verify ({checked} events read)", breaks.len()))
 }

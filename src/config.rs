@@ -16,7 +16,33 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
+    pub complaints: ComplaintSettings,
+    pub calendar: CalendarSettings,
+    pub clocks: ClockSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComplaintSettings {
+    pub tracking_prefix: String,
+    pub contest_window_working_days: u32,
+    pub max_extension_working_days: u32,
+    pub tracking_lookups_per_client_per_minute: u32,
+    pub filings_per_client_per_hour: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarSettings {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSettings {
+    pub cutoff: crate::calendar::Cutoff,
+    pub reply_working_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -180,6 +206,22 @@ impl Settings {
         }
         if self.auth.min_password_length < 10 {
             return invalid("auth.min_password_length", "must be at least 10");
+        }
+        let prefix = &self.complaints.tracking_prefix;
+        if prefix.is_empty() || prefix.len() > 8 || !prefix.chars().all(|c| c.is_ascii_uppercase()) {
+            return invalid("complaints.tracking_prefix", "must be 1–8 upper-case letters A–Z");
+        }
+        if !(1..=60).contains(&self.complaints.contest_window_working_days) {
+            return invalid("complaints.contest_window_working_days", "must be between 1 and 60");
+        }
+        if !(1..=120).contains(&self.complaints.max_extension_working_days) {
+            return invalid("complaints.max_extension_working_days", "must be between 1 and 120");
+        }
+        if self.complaints.tracking_lookups_per_client_per_minute == 0 || self.complaints.filings_per_client_per_hour == 0 {
+            return invalid("complaints.tracking_lookups_per_client_per_minute", "rate limits must be at least 1");
+        }
+        if !(1..=120).contains(&self.clocks.reply_working_days) {
+            return invalid("clocks.reply_working_days", "must be between 1 and 120");
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid("log.level", "is not a valid log filter (try \"info\")");

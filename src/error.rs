@@ -186,3 +186,9 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
 }
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        ApiError::Invalid(vec![e])
+    }
+}

@@ -14,9 +14,20 @@ use utoipa::{Modify, OpenApi};
         crate::auth::routes::create_user, crate::auth::routes::list_users, crate::auth::routes::update_user,
         crate::departments::routes::list_public, crate::departments::routes::list_admin,
         crate::departments::routes::create, crate::departments::routes::update,
+        crate::calendar::routes::due, crate::calendar::routes::get_year, crate::calendar::routes::put_year,
+        crate::complaints::routes::file, crate::complaints::routes::list, crate::complaints::routes::get_one,
+        crate::complaints::routes::events, crate::complaints::routes::by_number,
+        crate::complaints::routes::assign, crate::complaints::routes::reassign, crate::complaints::routes::reject,
+        crate::complaints::routes::return_to_office, crate::complaints::routes::request_extension,
+        crate::complaints::routes::decide_extension, crate::complaints::routes::request_info,
+        crate::complaints::routes::reply, crate::complaints::routes::withdraw_for_caller,
+        crate::complaints::routes::track, crate::complaints::routes::track_answer, crate::complaints::routes::track_rate,
+        crate::complaints::routes::track_contest, crate::complaints::routes::track_withdraw,
     ),
     modifiers(&BearerAuth),
-    tags((name = "health"), (name = "auth"), (name = "users"), (name = "departments"))
+    tags((name = "health"), (name = "auth"), (name = "users"), (name = "departments"), (name = "calendar"),
+        (name = "complaints", description = "Filing and the staff's work on complaints"),
+        (name = "tracking", description = "The investor, with tracking number and access code"))
 )]
 pub struct ApiDoc;
 

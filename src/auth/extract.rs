@@ -66,3 +66,19 @@ fn bearer_token(req: &HttpRequest) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
+
+/// For endpoints open to the public that staff may also use (e.g. filing for a caller): no
+/// `Authorization` header → `None`; a header → it must be a valid token of a role `R` admits.
+pub struct MaybeStaff<R: RoleRule>(pub Option<Staff<R>>);
+
+impl<R: RoleRule> FromRequest for MaybeStaff<R> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if req.headers().get(header::AUTHORIZATION).is_none() {
+            return ready(Ok(MaybeStaff(None)));
+        }
+        ready(authenticate::<R>(req).map(|s| MaybeStaff(Some(s))))
+    }
+}

@@ -9,5 +9,5 @@ pub mod routes;
 pub mod token;
 pub mod users;
 
-pub use extract::{Staff, StaffUser};
+pub use extract::{MaybeStaff, Staff, StaffUser};
 pub use roles::Role;

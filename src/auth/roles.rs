@@ -64,6 +64,19 @@ role_rule!(/// Any signed-in staff member.
 role_rule!(/// Administrators only.
     AdminOnly => [Admin]);
 
+role_rule!(/// The hotline operators of the Commerce Bureau.
+    OperatorOnly => [Operator]);
+role_rule!(/// The coordination office.
+    CoordinatorOnly => [Coordinator]);
+role_rule!(/// Staff of a department (acting on their own department's complaints only).
+    DepartmentOnly => [Department]);
+role_rule!(/// Those who handle complaints: the coordination office and departments (scoped).
+    Handlers => [Coordinator, Department]);
+role_rule!(/// Those who may read the audit trail of a complaint.
+    AuditReaders => [Coordinator, Department, Commission, Admin]);
+role_rule!(/// Those who read a complaint's status back to a caller by tracking number.
+    StatusReaders => [Operator, Coordinator]);
+
 /// The password-change endpoint: any staff, including a token that must change its password.
 pub struct PasswordChange;
 impl RoleRule for PasswordChange {

@@ -52,4 +52,154 @@ diesel::table! {
 }
 
 diesel::joinable!(users -> departments (department_id));
-diesel::allow_tables_to_appear_in_same_query!(departments, users, admin_events, calendar_years);
+
+diesel::table! {
+    tracking_counters (year) {
+        year -> Integer,
+        last_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    complaints (id) {
+        id -> Text,
+        tracking_number -> Text,
+        tracking_year -> Integer,
+        tracking_seq -> BigInt,
+        channel -> Text,
+        status -> Text,
+        language -> Text,
+        complainant_type -> Text,
+        complainant_name -> Text,
+        company -> Text,
+        nationality -> Text,
+        email -> Text,
+        phone -> Text,
+        agent_name -> Nullable<Text>,
+        agent_contact -> Nullable<Text>,
+        project -> Text,
+        concerned_department_id -> Nullable<Text>,
+        concerned_staff -> Nullable<Text>,
+        matter_type -> Text,
+        subject -> Text,
+        facts -> Text,
+        request -> Text,
+        review_or_lawsuit -> Bool,
+        confidential -> Bool,
+        contact_consent -> Nullable<Bool>,
+        filed_by -> Nullable<Text>,
+        access_code_hash -> Text,
+        department_id -> Nullable<Text>,
+        received_at -> Timestamp,
+        due_at -> Nullable<Timestamp>,
+        overdue -> Bool,
+        reply_text -> Nullable<Text>,
+        reply_outcome -> Nullable<Text>,
+        replied_at -> Nullable<Timestamp>,
+        rating -> Nullable<Text>,
+        rating_comment -> Nullable<Text>,
+        rated_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+        idempotency_key_hash -> Nullable<Text>,
+        idempotency_body_hash -> Nullable<Text>,
+        idempotency_sealed_code -> Nullable<Text>,
+        version -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    complaint_clocks (id) {
+        id -> Text,
+        complaint_id -> Text,
+        kind -> Text,
+        ordinal -> Integer,
+        started_at -> Timestamp,
+        working_days -> Integer,
+        extension_days -> Integer,
+        due_at -> Timestamp,
+        due_date -> Date,
+        provisional -> Bool,
+        stopped_at -> Nullable<Timestamp>,
+        stop_reason -> Nullable<Text>,
+        breached_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    clock_pauses (id) {
+        id -> Text,
+        clock_id -> Text,
+        paused_at -> Timestamp,
+        resumed_at -> Nullable<Timestamp>,
+        question -> Text,
+        answer -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    complaint_assignments (id) {
+        id -> Text,
+        complaint_id -> Text,
+        department_id -> Text,
+        assigned_at -> Timestamp,
+        assigned_by -> Nullable<Text>,
+        released_at -> Nullable<Timestamp>,
+        release_reason -> Nullable<Text>,
+        working_days_held -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    extension_requests (id) {
+        id -> Text,
+        complaint_id -> Text,
+        clock_id -> Text,
+        department_id -> Text,
+        requested_by -> Text,
+        requested_at -> Timestamp,
+        days_requested -> Integer,
+        reason -> Text,
+        decision -> Nullable<Text>,
+        days_approved -> Nullable<Integer>,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        decision_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    complaint_events (id) {
+        id -> Text,
+        complaint_id -> Text,
+        seq -> Integer,
+        at -> Timestamp,
+        actor_kind -> Text,
+        actor_id -> Nullable<Text>,
+        action -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        detail -> Text,
+        investor_visible -> Bool,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::joinable!(complaint_clocks -> complaints (complaint_id));
+diesel::joinable!(clock_pauses -> complaint_clocks (clock_id));
+diesel::joinable!(complaint_assignments -> complaints (complaint_id));
+diesel::joinable!(complaint_events -> complaints (complaint_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    departments,
+    users,
+    admin_events,
+    calendar_years,
+    tracking_counters,
+    complaints,
+    complaint_clocks,
+    clock_pauses,
+    complaint_assignments,
+    extension_requests,
+    complaint_events,
+);

@@ -26,15 +26,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                let essence = v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-                essence == "application/json" || essence.ends_with("+json")
-            })
-            .unwrap_or(false);
+        let is_json = is_json(req);
         let bytes = Bytes::from_request(req, payload);
         Box::pin(async move {
             if !is_json {
@@ -44,6 +36,26 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             parse_json(&bytes).map(JsonBody)
         })
     }
+}
+
+/// For handlers that need the raw bytes too (e.g. to fingerprint a request): checks the
+/// content type and parses like `JsonBody`.
+pub fn parse_json_request<T: DeserializeOwned>(req: &HttpRequest, bytes: &[u8]) -> Result<T, ApiError> {
+    if !is_json(req) {
+        return Err(ApiError::UnsupportedMediaType("send the body as application/json".into()));
+    }
+    parse_json(bytes)
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            let essence = v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+            essence == "application/json" || essence.ends_with("+json")
+        })
+        .unwrap_or(false)
 }
 
 fn payload_error(e: actix_web::Error) -> ApiError {

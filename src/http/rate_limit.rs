@@ -3,7 +3,6 @@
 
 use std::hash::Hash;
 use std::num::NonZeroU32;
-use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -21,6 +20,12 @@ impl<K: Hash + Eq + Clone> KeyedLimit<K> {
         KeyedLimit { limiter: RateLimiter::keyed(Quota::per_minute(n)) }
     }
 
+    /// `per_hour` events per key per hour, with a burst of the same size.
+    pub fn per_hour(per_hour: u32) -> Self {
+        let n = NonZeroU32::new(per_hour.max(1)).expect("nonzero");
+        KeyedLimit { limiter: RateLimiter::keyed(Quota::per_hour(n)) }
+    }
+
     /// Counts one event for `key`; refuses with 429 and a Retry-After when over the limit.
     pub fn check(&self, key: &K) -> Result<(), ApiError> {
         self.limiter.check_key(key).map_err(|not_until| {
@@ -35,9 +40,6 @@ impl<K: Hash + Eq + Clone> KeyedLimit<K> {
         self.limiter.shrink_to_fit();
     }
 }
-
-/// Time until a limiter is refilled — used by callers that sweep idle keys.
-pub const IDLE_SWEEP_INTERVAL: Duration = Duration::from_secs(300);
 
 #[cfg(test)]
 mod tests {

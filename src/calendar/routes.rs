@@ -1,0 +1,121 @@
+//! `/api/v1/calendar/*`: the working-day calendar (public), deadline answers (public), and
+//! loading an official year (admin) without a restart.
+
+use actix_web::http::header;
+use actix_web::{get, put, web, HttpRequest};
+use serde::{Deserialize, Serialize};
+
+use super::runtime::{self, DueAnswer};
+use super::CalendarYear;
+use crate::app::AppState;
+use crate::auth::roles::AdminOnly;
+use crate::auth::Staff;
+use crate::complaints::service;
+use crate::db;
+use crate::error::ApiError;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(due).service(get_year).service(put_year);
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DueQuery {
+    /// Receipt instant, RFC 3339 with any offset (e.g. 2026-09-30T17:00:00+08:00 or …Z).
+    pub received: String,
+    /// Working days, 1–120 (default: the reply clock, 7).
+    pub days: Option<u32>,
+}
+
+/// When is a clock received at this instant due, and why. The same answer as `anshang calendar due`.
+#[utoipa::path(get, path = "/api/v1/calendar/due", tag = "calendar", params(DueQuery),
+    responses((status = 200, body = DueAnswer), (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/calendar/due")]
+async fn due(state: web::Data<AppState>, query: web::Query<DueQuery>) -> Result<web::Json<DueAnswer>, ApiError> {
+    let q = query.into_inner();
+    let received = runtime::parse_instant(&q.received).map_err(|m| ApiError::invalid("received", "invalid_instant", m))?;
+    let days = q.days.unwrap_or(state.settings.clocks.reply_working_days);
+    if !(1..=120).contains(&days) {
+        return Err(ApiError::invalid("days", "out_of_range", "between 1 and 120 working days"));
+    }
+    let cal = state.calendar.current();
+    if !super::SUPPORTED_YEARS.contains(&chrono::Datelike::year(&super::local_date(received))) {
+        return Err(ApiError::invalid("received", "out_of_range", "outside the years the calendar covers"));
+    }
+    Ok(web::Json(runtime::due_answer(&cal, received, days, state.settings.clocks.cutoff)))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct YearView {
+    pub year: i32,
+    /// Derived from the holiday law because no official notice is loaded.
+    pub provisional: bool,
+    pub version: String,
+    #[schema(value_type = Object)]
+    pub data: CalendarYear,
+}
+
+/// One year of the working-day calendar: off days with their holiday names, make-up workdays.
+#[utoipa::path(get, path = "/api/v1/calendar/{year}", tag = "calendar", params(("year" = i32, Path)),
+    responses((status = 200, body = YearView), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/calendar/{year}")]
+async fn get_year(state: web::Data<AppState>, path: web::Path<i32>) -> Result<web::Json<YearView>, ApiError> {
+    let year = path.into_inner();
+    let cal = state.calendar.current();
+    let data = cal.year(year).cloned().ok_or_else(|| ApiError::NotFound(format!("the calendar does not cover {year}")))?;
+    Ok(web::Json(YearView { year, provisional: data.provisional, version: data.version(), data }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LoadedYear {
+    pub year: i32,
+    pub version: String,
+    /// Open clocks whose due date or provisional flag changed.
+    pub clocks_recomputed: usize,
+}
+
+/// Load the official data of a year (TOML, as in config/calendar/cn-<year>.toml; or the same as
+/// JSON). Validated, stored for every instance, open clocks recomputed, audited.
+#[utoipa::path(put, path = "/api/v1/calendar/{year}", tag = "calendar", security(("bearer" = [])), params(("year" = i32, Path)),
+    request_body(content = String, content_type = "application/toml", description = "the year's data; application/json is accepted too"),
+    responses((status = 200, body = LoadedYear), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 415, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[put("/api/v1/calendar/{year}")]
+async fn put_year(state: web::Data<AppState>, staff: Staff<AdminOnly>, req: HttpRequest, path: web::Path<i32>, body: web::Bytes) -> Result<web::Json<LoadedYear>, ApiError> {
+    let year = path.into_inner();
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest("the body is not UTF-8".into()))?;
+    let parsed = if content_type.starts_with("application/json") {
+        let y: CalendarYear = crate::http::json::parse_json(&body)?;
+        y.validate().map(|_| y)
+    } else if content_type.starts_with("application/toml") || content_type.starts_with("text/plain") || content_type.starts_with("text/x-toml") {
+        CalendarYear::from_toml_str(text)
+    } else {
+        return Err(ApiError::UnsupportedMediaType("send application/toml (or application/json)".into()));
+    };
+    let parsed = parsed.map_err(|e| ApiError::invalid("body", "invalid_calendar", e.to_string()))?;
+    if parsed.year != year {
+        return Err(ApiError::invalid("year", "mismatch", format!("the data is for {}, the URL says {year}", parsed.year)));
+    }
+    if parsed.provisional {
+        return Err(ApiError::invalid("provisional", "not_official", "only official data can be loaded"));
+    }
+    let actor = staff.id.clone();
+    let rules = state.rules.clone();
+    let calendar_dir = state.settings.calendar.dir.clone();
+    let version = parsed.version();
+    let (calendar, recomputed) = db::run(&state.pool, move |conn| {
+        runtime::store_year(conn, &parsed, Some(&actor), db::now()).map_err(|e| ApiError::internal("storing calendar year", e))?;
+        let calendar = runtime::build(&calendar_dir, Some(conn)).map_err(|e| ApiError::internal("rebuilding calendar", e))?;
+        let ctx = rules.ctx(&calendar, db::now());
+        let recomputed = service::recompute_open_clocks(conn, &ctx, &format!("official calendar {year} loaded"))?;
+        Ok((calendar, recomputed))
+    })
+    .await?;
+    state.calendar.replace(calendar);
+    tracing::info!(year, recomputed, "official calendar year loaded");
+    Ok(web::Json(LoadedYear { year, version, clocks_recomputed: recomputed }))
+}
+

@@ -1,0 +1,14 @@
+//! Investor complaints: intake, tracking, triage and assignment, department work, the
+//! investor's follow-up, and the hash-chained audit trail.
+//!
+//! `state` (the transition table) and `model` are pure; `store` is storage; `service` runs each
+//! operation in one transaction; `views` shape responses; `routes` are the HTTP handlers.
+
+pub mod events;
+pub mod intake;
+pub mod model;
+pub mod routes;
+pub mod service;
+pub mod state;
+pub mod store;
+pub mod views;

@@ -1,0 +1,666 @@
+//! `/api/v1/complaints/*` (filing, staff work) and `/api/v1/track/*` (the investor, with the
+//! tracking number and access code). Handlers parse and authorise, call the service, map.
+
+use actix_web::http::header;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::intake::{self, limits, FileComplaintRequest};
+use super::model::{hash_access_code, Language, Rating, ReplyOutcome, TrackingNumber};
+use super::service::{self, Acting, IdempotencyKey};
+use super::state::{Actor, Status};
+use super::store::{self, ListFilter};
+use super::views::{self, ComplaintSummary, ComplaintView, TrackingView};
+use crate::app::AppState;
+use crate::auth::roles::{AuditReaders, CoordinatorOnly, DepartmentOnly, Handlers, OperatorOnly, StatusReaders};
+use crate::auth::{MaybeStaff, Role, Staff, StaffUser};
+use crate::db;
+use crate::error::ApiError;
+use crate::fields::{optional_text, required_text};
+use crate::http::{ClientAddr, JsonBody};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(file)
+        .service(list)
+        .service(by_number)
+        .service(get_one)
+        .service(events)
+        .service(assign)
+        .service(reassign)
+        .service(reject)
+        .service(return_to_office)
+        .service(request_extension)
+        .service(decide_extension)
+        .service(request_info)
+        .service(reply)
+        .service(withdraw_for_caller)
+        .service(track)
+        .service(track_answer)
+        .service(track_rate)
+        .service(track_contest)
+        .service(track_withdraw);
+}
+
+fn acting(user: &StaffUser) -> Acting {
+    let actor = match user.role {
+        Role::Operator => Actor::Operator,
+        Role::Department => Actor::Department,
+        Role::Coordinator => Actor::Coordinator,
+        Role::Commission => Actor::Commission,
+        Role::Admin => Actor::Admin,
+    };
+    Acting { actor, user_id: Some(user.id.clone()), department_id: user.department_id.clone() }
+}
+
+/// Runs one service operation in a blocking task with the current calendar and rules.
+async fn with_ctx<T, F>(state: &web::Data<AppState>, work: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut db::DbConnection, &service::Ctx) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let cal = state.calendar.current();
+    let rules = state.rules.clone();
+    db::run(&state.pool, move |conn| {
+        let ctx = rules.ctx(&cal, db::now());
+        work(conn, &ctx)
+    })
+    .await
+}
+
+/// Loads the staff view after a change.
+fn staff_view(conn: &mut db::DbConnection, ctx: &service::Ctx, id: &str) -> Result<ComplaintView, ApiError> {
+    let row = store::find(conn, id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
+    views::complaint_view(&service::load_full(conn, row)?, ctx)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filing
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FiledResponse {
+    pub id: String,
+    pub tracking_number: String,
+    /// The secret for the tracking page. Shown once: save it.
+    pub access_code: Option<String>,
+    pub received_at: chrono::DateTime<chrono::FixedOffset>,
+    pub due_date: NaiveDate,
+    pub due_at: chrono::DateTime<chrono::FixedOffset>,
+    pub provisional: bool,
+    /// True when this answers a retry with the same Idempotency-Key.
+    pub replayed: bool,
+}
+
+/// File a complaint. Public (the web form); hotline operators file for callers with their token
+/// and a channel. `Idempotency-Key` makes a retry return the first filing.
+#[utoipa::path(post, path = "/api/v1/complaints", tag = "complaints", request_body = FileComplaintRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "8–200 visible ASCII characters; a retry with the same key returns the same complaint")),
+    responses((status = 201, body = FiledResponse), (status = 200, description = "a replayed retry", body = FiledResponse),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/complaints")]
+async fn file(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client: ClientAddr,
+    staff: MaybeStaff<OperatorOnly>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let parsed: FileComplaintRequest = crate::http::json::parse_json_request(&req, &body)?;
+    let idempotency = match req.headers().get("idempotency-key") {
+        Some(v) => {
+            let key = IdempotencyKey::parse(v.to_str().map_err(|_| ApiError::BadRequest("Idempotency-Key is not ASCII".into()))?)?;
+            Some((key, hex::encode(Sha256::digest(&body))))
+        }
+        None => None,
+    };
+    if staff.0.is_none() {
+        state.limits.filing_by_client.check(&client.0)?;
+    }
+    let acting = staff.0.as_ref().map(|s| acting(s)).unwrap_or_else(Acting::investor);
+    let valid = intake::validate(parsed, staff.0.is_some())?;
+    let filed = with_ctx(&state, move |conn, ctx| service::file(conn, ctx, valid, &acting, idempotency)).await?;
+    let due_at = db::from_db_time(filed.clock.due_at).with_timezone(&crate::calendar::shanghai());
+    let response = FiledResponse {
+        id: filed.complaint.id.clone(),
+        tracking_number: filed.complaint.tracking_number.clone(),
+        access_code: filed.access_code,
+        received_at: db::from_db_time(filed.complaint.received_at).with_timezone(&crate::calendar::shanghai()),
+        due_date: filed.clock.due_date,
+        due_at,
+        provisional: filed.clock.provisional,
+        replayed: filed.replayed,
+    };
+    let mut builder = if filed.replayed { HttpResponse::Ok() } else { HttpResponse::Created() };
+    Ok(builder
+        .insert_header((header::LOCATION, format!("/api/v1/complaints/{}", response.id)))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(response))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Staff reads
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Filter by status.
+    pub status: Option<String>,
+    /// Filter by the assigned department (coordinators; department staff always see their own).
+    pub department_id: Option<String>,
+    pub overdue: Option<bool>,
+    /// Received on or after this local date (YYYY-MM-DD).
+    pub received_from: Option<NaiveDate>,
+    /// Received on or before this local date (YYYY-MM-DD).
+    pub received_to: Option<NaiveDate>,
+    /// Text in the subject, tracking number, company or project.
+    pub q: Option<String>,
+    /// 1–200, default 50.
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ComplaintPage {
+    pub items: Vec<ComplaintSummary>,
+    pub next_cursor: Option<String>,
+}
+
+fn local_midnight_utc(d: NaiveDate) -> chrono::NaiveDateTime {
+    let local = d.and_hms_opt(0, 0, 0).expect("midnight");
+    db::to_db_time((local - chrono::Duration::hours(8)).and_utc())
+}
+
+/// Complaints ordered by time left (overdue first). Coordinators see all; department staff only
+/// their department's.
+#[utoipa::path(get, path = "/api/v1/complaints", tag = "complaints", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = ComplaintPage), (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/complaints")]
+async fn list(state: web::Data<AppState>, staff: Staff<Handlers>, query: web::Query<ListQuery>) -> Result<web::Json<ComplaintPage>, ApiError> {
+    let q = query.into_inner();
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid("limit", "out_of_range", "between 1 and 200"));
+    }
+    if let Some(s) = &q.status {
+        Status::parse(s).ok_or_else(|| ApiError::invalid("status", "unknown", "not a complaint status"))?;
+    }
+    let text = optional_text("q", q.q.as_deref(), 100)?;
+    let department_id = if staff.role == Role::Department { staff.department_id.clone() } else { q.department_id };
+    let filter = ListFilter {
+        status: q.status,
+        department_id,
+        overdue: q.overdue,
+        received_from: q.received_from.map(local_midnight_utc),
+        received_before: q.received_to.and_then(|d| d.succ_opt()).map(local_midnight_utc),
+        text,
+        after: q.cursor.as_deref().map(decode_cursor).transpose()?,
+        limit: limit + 1,
+    };
+    let mut rows = db::run(&state.pool, move |conn| Ok(store::list(conn, &filter)?)).await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| encode_cursor(r.due_at, &r.id))
+    } else {
+        None
+    };
+    Ok(web::Json(ComplaintPage { items: rows.iter().map(views::summary).collect(), next_cursor }))
+}
+
+fn encode_cursor(due: Option<chrono::NaiveDateTime>, id: &str) -> String {
+    let due = due.map(|d| d.and_utc().timestamp_micros().to_string()).unwrap_or_else(|| "-".into());
+    hex::encode(format!("{due}|{id}"))
+}
+
+fn decode_cursor(s: &str) -> Result<(Option<chrono::NaiveDateTime>, String), ApiError> {
+    let bad = || ApiError::invalid("cursor", "invalid", "not a cursor from this list");
+    let text = String::from_utf8(hex::decode(s).map_err(|_| bad())?).map_err(|_| bad())?;
+    let (due, id) = text.split_once('|').ok_or_else(bad)?;
+    let due = match due {
+        "-" => None,
+        micros => Some(chrono::DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?.naive_utc()),
+    };
+    Ok((due, id.to_string()))
+}
+
+/// One complaint with its clock, explanation, assignments, extensions and pauses.
+#[utoipa::path(get, path = "/api/v1/complaints/{id}", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = ComplaintView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/complaints/{id}")]
+async fn get_one(state: web::Data<AppState>, staff: Staff<Handlers>, path: web::Path<String>) -> Result<web::Json<ComplaintView>, ApiError> {
+    let id = path.into_inner();
+    let acting = acting(&staff);
+    with_ctx(&state, move |conn, ctx| {
+        let row = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
+        service::ensure_department_scope(&row, &acting)?;
+        views::complaint_view(&service::load_full(conn, row)?, ctx)
+    })
+    .await
+    .map(web::Json)
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EventsResponse {
+    pub events: Vec<super::events::EventView>,
+    /// The hash chain verifies: no event was edited, removed or reordered.
+    pub chain_valid: bool,
+    pub chain_break: Option<super::events::ChainBreak>,
+}
+
+/// The audit trail of a complaint, with the verdict of its hash chain.
+#[utoipa::path(get, path = "/api/v1/complaints/{id}/events", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = EventsResponse), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/complaints/{id}/events")]
+async fn events(state: web::Data<AppState>, staff: Staff<AuditReaders>, path: web::Path<String>) -> Result<web::Json<EventsResponse>, ApiError> {
+    let id = path.into_inner();
+    let acting = acting(&staff);
+    db::run(&state.pool, move |conn| {
+        let row = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
+        service::ensure_department_scope(&row, &acting)?;
+        let rows = super::events::for_complaint(conn, &id)?;
+        let verdict = super::events::verify_chain(&rows);
+        Ok(EventsResponse { events: rows.iter().map(Into::into).collect(), chain_valid: verdict.is_ok(), chain_break: verdict.err() })
+    })
+    .await
+    .map(web::Json)
+}
+
+/// Status read-back for a caller on the hotline (no access code: the operator is signed in).
+#[utoipa::path(get, path = "/api/v1/complaints/by-number/{tracking_number}", tag = "complaints", security(("bearer" = [])),
+    params(("tracking_number" = String, Path), ("lang" = Option<String>, Query)),
+    responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/complaints/by-number/{tracking_number}")]
+async fn by_number(state: web::Data<AppState>, _staff: Staff<StatusReaders>, req: HttpRequest, path: web::Path<String>) -> Result<web::Json<TrackingView>, ApiError> {
+    let number = TrackingNumber::parse(&path.into_inner()).ok_or_else(|| ApiError::NotFound("no complaint with this tracking number".into()))?;
+    let lang = requested_language(&req);
+    with_ctx(&state, move |conn, ctx| {
+        let row = store::find_by_tracking_number(conn, &number.to_string())?.ok_or_else(|| ApiError::NotFound("no complaint with this tracking number".into()))?;
+        let lang = lang.unwrap_or_else(|| Language::parse(&row.language).unwrap_or(Language::Zh));
+        views::tracking_view(&service::load_full(conn, row)?, ctx, lang)
+    })
+    .await
+    .map(web::Json)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Staff actions
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    pub department_id: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReassignRequest {
+    pub department_id: String,
+    /// Why, at most 2,000 characters.
+    pub reason: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonRequest {
+    /// At most 2,000 characters.
+    pub reason: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionRequest {
+    /// Working days asked for.
+    pub days: u32,
+    pub reason: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionDecision {
+    pub approve: bool,
+    /// Working days granted (required when approving; may differ from the request).
+    #[serde(default)]
+    pub days: Option<u32>,
+    pub reason: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InfoRequest {
+    /// What the investor should supply; they see it on the tracking page. At most 2,000 characters.
+    pub question: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyRequest {
+    /// The clear reply, at most 10,000 characters.
+    pub text: String,
+    pub outcome: ReplyOutcome,
+}
+
+/// Assign to a department (from `received` or `contested`).
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/assign", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = AssignRequest,
+    responses((status = 200, body = ComplaintView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/complaints/{id}/assign")]
+async fn assign(state: web::Data<AppState>, staff: Staff<CoordinatorOnly>, path: web::Path<String>, body: JsonBody<AssignRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
+    let (id, acting, b) = (path.into_inner(), acting(&staff), body.into_inner());
+    with_ctx(&state, move |conn, ctx| {
+        service::assign(conn, ctx, &id, &acting, b.department_id.trim())?;
+        staff_view(conn, ctx, &id)
+    })
+    .await
+    .map(web::Json)
+}
+
+/// Move to another department with a reason; the clock keeps running.
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/reassign", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = ReassignRequest,
+    responses((status = 200, body = ComplaintView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/complaints/{id}/reassign")]
+async fn reassign(state: web::Data<AppState>, staff: Staff<CoordinatorOnly>, path: web::Path<String>, body: JsonBody<ReassignRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
+    let (id, acting, b) = (path.into_inner(), acting(&staff), body.into_inner());
+    let reason = required_text("reason", &b.reason, limits::SHORT_TEXT)?;
+    with_ctx(&state, move |conn, ctx| {
+        service::reassign(conn, ctx, &id, &acting, b.department_id.trim(), &reason)?;
+        staff_view(conn, ctx, &id)
+    })
+    .await
+    .map(web::Json)
+}
+
+/// Refuse as not investment-related; the refusal is the clear reply.
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/reject", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = ReasonRequest,
+    responses((status = 200, body = ComplaintView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/complaints/{id}/reject")]
+async fn reject(state: web::Data<AppState>, staff: Staff<CoordinatorOnly>, path: web::Path<String>, body: JsonBody<ReasonRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
+    let (id, acting) = (path.into_inner(), acting(&staff));
+    let reason = required_text("reason", &body.into_inner().reason, limits::SHORT_TEXT)?;
+    with_ctx(&state, move |conn, ctx| {
+        service::reject(conn, ctx, &id, &acting, &reason)?;
+        staff_view(conn, ctx, &id)
+    })
+    .await
+    .map(web::Json)
+}
+
+/// Hand back to the coordination office as outside the department's remit (回退).
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/return", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = ReasonRequest,
+    responses((status = 200, body = ComplaintView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/complaints/{id}/return")]
+async fn return_to_office(state: web::Data<AppState>, staff: Staff<DepartmentOnly>, path: web::Path<String>, body: JsonBody<ReasonRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
+    let (id, acting) = (path.into_inner(), acting(&staff));
+    let reason = required_text("reason", &body.into_inner().reason, limits::SHORT_TEXT)?;
+    with_ctx(&state, move |conn, ctx| {
+        service::return_to_office(conn, ctx, &id, &acting, &reason)?;
+        // The department no longer holds it: show the coordinator's view of what was returned.
+        let row = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
+        views::complaint_view(&service::load_full(conn, row)?, ctx)
+    })
+    .await
+    .map(web::Json)
+}
+
+/// Ask for more working days, before the due time.
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/extension-requests", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = ExtensionRequest,
+    responses((status = 200, body = ComplaintView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/complaints/{id}/extension-requests")]
+async fn request_extension(state: web::Data<AppState>, staff: Staff<DepartmentOnly>, path: web::Path<String>, body: JsonBody<ExtensionRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
+    let (id, acting, b) = (path.into_inner(), acting(&staff), body.into_inner());
+    let reason = required_text("reason", &b.reason, limits::SHORT_TEXT)?;
+    with_ctx(&state, move |conn, ctx| {
+        service::request_extension(conn, ctx, &id, &acting, b.days, &reason)?;
+        staff_view(conn, ctx, &id)
+    })
+    .await
+    .map(web::Json)
+}
+
+/// Approve (with a number of working days) or refuse an extension request.
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/extension-requests/{request_id}/decision", tag = "complaints", security(("bearer" = [])),
+    params(("id" = String, Path), ("request_id" = String, Path)), request_body = ExtensionDecision,
+    responses((status = 200, body = ComplaintView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/complaints/{id}/extension-requests/{request_id}/decision")]
+async fn decide_extension(
+    state: web::Data<AppState>,
+    staff: Staff<CoordinatorOnly>,
+    path: web::Path<(String, String)>,
+    body: JsonBody<ExtensionDecision>,
+) -> Result<web::Json<ComplaintView>, ApiError> {
+    let ((id, request_id), acting, b) = (path.into_inner(), acting(&staff), body.into_inner());
+    let reason = required_text("reason", &b.reason, limits::SHORT_TEXT)?;
+    let days = match (b.approve, b.days) {
+        (true, Some(d)) => Some(d),
+        (true, None) => return Err(ApiError::invalid("days", "required", "say how many working days are granted")),
+        (false, Some(_)) => return Err(ApiError::invalid("days", "not_allowed", "a refusal grants no days")),
+        (false, None) => None,
+    };
+    with_ctx(&state, move |conn, ctx| {
+        service::decide_extension(conn, ctx, &id, &acting, &request_id, days, &reason)?;
+        staff_view(conn, ctx, &id)
+    })
+    .await
+    .map(web::Json)
+}
+
+/// Ask the investor for more information; the clock pauses until they answer.
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/request-info", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = InfoRequest,
+    responses((status = 200, body = ComplaintView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/complaints/{id}/request-info")]
+async fn request_info(state: web::Data<AppState>, staff: Staff<DepartmentOnly>, path: web::Path<String>, body: JsonBody<InfoRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
+    let (id, acting) = (path.into_inner(), acting(&staff));
+    let question = required_text("question", &body.into_inner().question, limits::SHORT_TEXT)?;
+    with_ctx(&state, move |conn, ctx| {
+        service::request_info(conn, ctx, &id, &acting, &question)?;
+        staff_view(conn, ctx, &id)
+    })
+    .await
+    .map(web::Json)
+}
+
+/// The clear reply; stops the clock.
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/reply", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = ReplyRequest,
+    responses((status = 200, body = ComplaintView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/complaints/{id}/reply")]
+async fn reply(state: web::Data<AppState>, staff: Staff<DepartmentOnly>, path: web::Path<String>, body: JsonBody<ReplyRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
+    let (id, acting, b) = (path.into_inner(), acting(&staff), body.into_inner());
+    let text = required_text("text", &b.text, limits::REPLY)?;
+    with_ctx(&state, move |conn, ctx| {
+        service::reply(conn, ctx, &id, &acting, &text, b.outcome)?;
+        staff_view(conn, ctx, &id)
+    })
+    .await
+    .map(web::Json)
+}
+
+/// Withdraw for a caller who asks on the hotline.
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/withdraw", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = ReasonRequest,
+    responses((status = 200, body = ComplaintView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/complaints/{id}/withdraw")]
+async fn withdraw_for_caller(state: web::Data<AppState>, staff: Staff<OperatorOnly>, path: web::Path<String>, body: JsonBody<ReasonRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
+    let (id, acting) = (path.into_inner(), acting(&staff));
+    let reason = required_text("reason", &body.into_inner().reason, limits::SHORT_TEXT)?;
+    with_ctx(&state, move |conn, ctx| {
+        service::withdraw(conn, ctx, &id, &acting, Some(&reason))?;
+        staff_view(conn, ctx, &id)
+    })
+    .await
+    .map(web::Json)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The investor: tracking number + access code
+
+fn requested_language(req: &HttpRequest) -> Option<Language> {
+    let from_query = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.get("lang").and_then(|l| Language::parse(l)));
+    from_query.or_else(|| {
+        req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(Language::from_accept_language)
+    })
+}
+
+/// Finds the complaint the number and code open. Unknown numbers and wrong codes give the same
+/// answer; every lookup counts against the client's rate limit.
+fn open_by_code(conn: &mut db::DbConnection, number: &str, code_hash: &str) -> Result<store::ComplaintRow, ApiError> {
+    let not_found = || ApiError::NotFound("no complaint matches this tracking number and access code".into());
+    let number = TrackingNumber::parse(number).ok_or_else(not_found)?;
+    let row = store::find_by_tracking_number(conn, &number.to_string())?.ok_or_else(not_found)?;
+    let same = row.access_code_hash.len() == code_hash.len()
+        && row.access_code_hash.bytes().zip(code_hash.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    if same { Ok(row) } else { Err(not_found()) }
+}
+
+struct Investor {
+    number: String,
+    code_hash: String,
+    lang: Option<Language>,
+}
+
+fn investor(state: &AppState, req: &HttpRequest, client: &ClientAddr, number: String) -> Result<Investor, ApiError> {
+    state.limits.tracking_by_client.check(&client.0)?;
+    let code = req
+        .headers()
+        .get("x-access-code")
+        .and_then(|v| v.to_str().ok())
+        .filter(|c| !c.trim().is_empty() && c.len() <= 64)
+        .ok_or(ApiError::Unauthenticated("send the access code in the X-Access-Code header"))?;
+    Ok(Investor { number, code_hash: hash_access_code(code), lang: requested_language(req) })
+}
+
+async fn investor_action<F>(state: web::Data<AppState>, who: Investor, action: F) -> Result<web::Json<TrackingView>, ApiError>
+where
+    F: FnOnce(&mut db::DbConnection, &service::Ctx, &str) -> Result<(), ApiError> + Send + 'static,
+{
+    with_ctx(&state, move |conn, ctx| {
+        let row = open_by_code(conn, &who.number, &who.code_hash)?;
+        action(conn, ctx, &row.id)?;
+        let row = store::find(conn, &row.id)?.expect("exists");
+        let lang = who.lang.unwrap_or_else(|| Language::parse(&row.language).unwrap_or(Language::Zh));
+        views::tracking_view(&service::load_full(conn, row)?, ctx, lang)
+    })
+    .await
+    .map(web::Json)
+}
+
+/// The investor's view: status, due date and why, the reply, history. Needs `X-Access-Code`.
+#[utoipa::path(get, path = "/api/v1/track/{tracking_number}", tag = "tracking",
+    params(("tracking_number" = String, Path), ("X-Access-Code" = String, Header), ("lang" = Option<String>, Query, description = "zh or en")),
+    responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "unknown number or wrong code (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/track/{tracking_number}")]
+async fn track(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>) -> Result<web::Json<TrackingView>, ApiError> {
+    let who = investor(&state, &req, &client, path.into_inner())?;
+    investor_action(state, who, |_, _, _| Ok(())).await
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerRequest {
+    /// The information asked for, at most 10,000 characters.
+    pub answer: String,
+}
+
+/// Answer the department's request for information; the clock resumes.
+#[utoipa::path(post, path = "/api/v1/track/{tracking_number}/answer", tag = "tracking", request_body = AnswerRequest,
+    params(("tracking_number" = String, Path), ("X-Access-Code" = String, Header)),
+    responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/track/{tracking_number}/answer")]
+async fn track_answer(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>, body: JsonBody<AnswerRequest>) -> Result<web::Json<TrackingView>, ApiError> {
+    let who = investor(&state, &req, &client, path.into_inner())?;
+    let answer = required_text("answer", &body.into_inner().answer, limits::FACTS)?;
+    investor_action(state, who, move |conn, ctx, id| service::answer_info(conn, ctx, id, &Acting::investor(), &answer)).await
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateRequest {
+    pub rating: Rating,
+    /// At most 2,000 characters.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// Rate the reply; closes the complaint.
+#[utoipa::path(post, path = "/api/v1/track/{tracking_number}/rate", tag = "tracking", request_body = RateRequest,
+    params(("tracking_number" = String, Path), ("X-Access-Code" = String, Header)),
+    responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/track/{tracking_number}/rate")]
+async fn track_rate(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>, body: JsonBody<RateRequest>) -> Result<web::Json<TrackingView>, ApiError> {
+    let who = investor(&state, &req, &client, path.into_inner())?;
+    let b = body.into_inner();
+    let comment = optional_text("comment", b.comment.as_deref(), limits::SHORT_TEXT)?;
+    investor_action(state, who, move |conn, ctx, id| service::rate(conn, ctx, id, &Acting::investor(), b.rating, comment.as_deref())).await
+}
+
+/// Contest the reply (within the contest window); a new clock starts.
+#[utoipa::path(post, path = "/api/v1/track/{tracking_number}/contest", tag = "tracking", request_body = ReasonRequest,
+    params(("tracking_number" = String, Path), ("X-Access-Code" = String, Header)),
+    responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/track/{tracking_number}/contest")]
+async fn track_contest(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>, body: JsonBody<ReasonRequest>) -> Result<web::Json<TrackingView>, ApiError> {
+    let who = investor(&state, &req, &client, path.into_inner())?;
+    let reason = required_text("reason", &body.into_inner().reason, limits::SHORT_TEXT)?;
+    investor_action(state, who, move |conn, ctx, id| service::contest(conn, ctx, id, &Acting::investor(), &reason)).await
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawRequest {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Withdraw the complaint.
+#[utoipa::path(post, path = "/api/v1/track/{tracking_number}/withdraw", tag = "tracking", request_body = WithdrawRequest,
+    params(("tracking_number" = String, Path), ("X-Access-Code" = String, Header)),
+    responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/track/{tracking_number}/withdraw")]
+async fn track_withdraw(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>, body: JsonBody<WithdrawRequest>) -> Result<web::Json<TrackingView>, ApiError> {
+    let who = investor(&state, &req, &client, path.into_inner())?;
+    let reason = optional_text("reason", body.into_inner().reason.as_deref(), limits::SHORT_TEXT)?;
+    investor_action(state, who, move |conn, ctx, id| service::withdraw(conn, ctx, id, &Acting::investor(), reason.as_deref())).await
+}

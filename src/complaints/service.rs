@@ -1,0 +1,816 @@
+//! Complaint operations. Each runs in one transaction that writes the new state, its audit
+//! event and (later) the notices it causes; nothing is acknowledged before the commit.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::events::{self, NewEvent};
+use super::intake::ValidComplaint;
+use super::model::{AccessCode, Rating, ReplyOutcome, TrackingNumber};
+use super::state::{transition, Action, Actor, Status, TransitionError};
+use super::store::{self, AssignmentRow, ClockRow, ComplaintRow, ExtensionRow, NewComplaintRow, PauseRow};
+use crate::calendar::{local_date, Clock, Cutoff, PausedSpan, WorkingCalendar};
+use crate::db::schema::{clock_pauses, complaint_assignments, complaint_clocks, complaints, extension_requests};
+use crate::db::{from_db_time, new_id, to_db_time, DbConnection};
+use crate::departments::store as departments;
+use crate::departments::DepartmentKind;
+use crate::error::ApiError;
+
+pub const REPLY_CLOCK: &str = "reply";
+
+/// What every operation needs besides the connection: the calendar, the rules and the instant.
+pub struct Ctx<'a> {
+    pub cal: &'a WorkingCalendar,
+    pub cutoff: Cutoff,
+    pub reply_working_days: u32,
+    pub contest_window_working_days: u32,
+    pub max_extension_working_days: u32,
+    pub tracking_prefix: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// Who acts, as the audit trail records it.
+#[derive(Debug, Clone)]
+pub struct Acting {
+    pub actor: Actor,
+    pub user_id: Option<String>,
+    /// For department staff: their department (they may act only on its complaints).
+    pub department_id: Option<String>,
+}
+
+impl Acting {
+    pub fn investor() -> Self {
+        Acting { actor: Actor::Investor, user_id: None, department_id: None }
+    }
+    pub fn system() -> Self {
+        Acting { actor: Actor::System, user_id: None, department_id: None }
+    }
+}
+
+fn illegal(e: TransitionError, current: Status) -> ApiError {
+    match e {
+        TransitionError::NotInThisState { .. } => {
+            let mut ext = serde_json::Map::new();
+            ext.insert("current_status".into(), json!(current.as_str()));
+            ApiError::Conflict { kind: "illegal-transition", title: "Not possible in the current state", detail: e.to_string(), extensions: ext }
+        }
+        TransitionError::NotThisActor { .. } => ApiError::Forbidden(e.to_string()),
+    }
+}
+
+/// Locks the complaint for this transaction and loads it.
+fn load_locked(conn: &mut DbConnection, id: &str) -> Result<ComplaintRow, ApiError> {
+    if !store::lock(conn, id)? {
+        return Err(ApiError::NotFound("no such complaint".into()));
+    }
+    Ok(store::find(conn, id)?.expect("locked row exists"))
+}
+
+pub fn status_of(row: &ComplaintRow) -> Result<Status, ApiError> {
+    Status::parse(&row.status).ok_or_else(|| ApiError::internal("complaint row", format!("unknown status {}", row.status)))
+}
+
+/// Department staff see and act only on complaints their department holds.
+pub fn ensure_department_scope(row: &ComplaintRow, acting: &Acting) -> Result<(), ApiError> {
+    if acting.actor == Actor::Department && (row.department_id.is_none() || row.department_id != acting.department_id) {
+        return Err(ApiError::NotFound("no such complaint in your department's inbox".into()));
+    }
+    Ok(())
+}
+
+/// Checks the transition and department scope; returns (from, to).
+fn begin(conn: &mut DbConnection, id: &str, action: Action, acting: &Acting) -> Result<(ComplaintRow, Status, Status), ApiError> {
+    let row = load_locked(conn, id)?;
+    ensure_department_scope(&row, acting)?;
+    let from = status_of(&row)?;
+    let to = transition(from, action, acting.actor).map_err(|e| illegal(e, from))?;
+    Ok((row, from, to))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, action: &str, from: Option<Status>, to: Status, detail: serde_json::Value, visible: bool) -> Result<(), ApiError> {
+    events::append(
+        conn,
+        NewEvent {
+            complaint_id: id,
+            at: ctx.now,
+            actor: acting.actor,
+            actor_id: acting.user_id.as_deref(),
+            action,
+            from,
+            to,
+            detail,
+            investor_visible: visible,
+        },
+    )?;
+    Ok(())
+}
+
+fn set_status(conn: &mut DbConnection, id: &str, to: Status, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::update(complaints::table.find(id))
+        .set((complaints::status.eq(to.as_str()), complaints::updated_at.eq(to_db_time(now))))
+        .execute(conn)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clocks
+
+/// The calendar's view of a stored clock.
+pub fn calendar_clock(clock: &ClockRow, pauses: &[PauseRow], cutoff: Cutoff) -> Clock {
+    Clock {
+        received_at: from_db_time(clock.started_at),
+        working_days: clock.working_days as u32,
+        extension_days: clock.extension_days as u32,
+        paused: pauses
+            .iter()
+            .map(|p| PausedSpan { from: from_db_time(p.paused_at), until: p.resumed_at.map(from_db_time) })
+            .collect(),
+        cutoff,
+    }
+}
+
+/// Recomputes a clock's due instant from its pauses and extensions with the current calendar;
+/// updates the clock row and, while it runs, the complaint's `due_at`. Returns the fresh row.
+pub fn refresh_clock(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str) -> Result<ClockRow, ApiError> {
+    let clock: ClockRow = complaint_clocks::table.find(clock_id).select(ClockRow::as_select()).first(conn)?;
+    let pauses = store::pauses_of(conn, clock_id)?;
+    let due = calendar_clock(&clock, &pauses, ctx.cutoff).due(ctx.cal, ctx.now);
+    let due_at = to_db_time(due.due_at.with_timezone(&Utc));
+    diesel::update(complaint_clocks::table.find(clock_id))
+        .set((
+            complaint_clocks::due_at.eq(due_at),
+            complaint_clocks::due_date.eq(due.due_date),
+            complaint_clocks::provisional.eq(due.provisional),
+        ))
+        .execute(conn)?;
+    if clock.stopped_at.is_none() {
+        diesel::update(complaints::table.find(&clock.complaint_id)).set(complaints::due_at.eq(Some(due_at))).execute(conn)?;
+    }
+    Ok(ClockRow { due_at, due_date: due.due_date, provisional: due.provisional, ..clock })
+}
+
+fn open_clock(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, ordinal: i32) -> Result<ClockRow, ApiError> {
+    let mut clock = Clock::new(ctx.now, ctx.reply_working_days);
+    clock.cutoff = ctx.cutoff;
+    let due = clock.due(ctx.cal, ctx.now);
+    let row = ClockRow {
+        id: new_id(),
+        complaint_id: complaint_id.to_string(),
+        kind: REPLY_CLOCK.to_string(),
+        ordinal,
+        started_at: to_db_time(ctx.now),
+        working_days: ctx.reply_working_days as i32,
+        extension_days: 0,
+        due_at: to_db_time(due.due_at.with_timezone(&Utc)),
+        due_date: due.due_date,
+        provisional: due.provisional,
+        stopped_at: None,
+        stop_reason: None,
+        breached_at: None,
+    };
+    diesel::insert_into(complaint_clocks::table).values(&row).execute(conn)?;
+    diesel::update(complaints::table.find(complaint_id)).set(complaints::due_at.eq(Some(row.due_at))).execute(conn)?;
+    Ok(row)
+}
+
+fn running_clock(conn: &mut DbConnection, complaint_id: &str) -> Result<ClockRow, ApiError> {
+    store::current_clock(conn, complaint_id, REPLY_CLOCK)?
+        .filter(|c| c.stopped_at.is_none())
+        .ok_or_else(|| ApiError::internal("complaint clock", "no running reply clock"))
+}
+
+fn stop_clock(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, reason: &str) -> Result<Option<ClockRow>, ApiError> {
+    let Some(clock) = store::current_clock(conn, complaint_id, REPLY_CLOCK)?.filter(|c| c.stopped_at.is_none()) else {
+        return Ok(None);
+    };
+    close_open_pause(conn, ctx, &clock.id, None)?;
+    let clock = refresh_clock(conn, ctx, &clock.id)?;
+    diesel::update(complaint_clocks::table.find(&clock.id))
+        .set((complaint_clocks::stopped_at.eq(Some(to_db_time(ctx.now))), complaint_clocks::stop_reason.eq(Some(reason))))
+        .execute(conn)?;
+    diesel::update(complaints::table.find(complaint_id)).set(complaints::due_at.eq(None::<chrono::NaiveDateTime>)).execute(conn)?;
+    Ok(Some(clock))
+}
+
+fn close_open_pause(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str, answer: Option<&str>) -> QueryResult<usize> {
+    diesel::update(clock_pauses::table.filter(clock_pauses::clock_id.eq(clock_id)).filter(clock_pauses::resumed_at.is_null()))
+        .set((clock_pauses::resumed_at.eq(Some(to_db_time(ctx.now))), clock_pauses::answer.eq(answer)))
+        .execute(conn)
+}
+
+fn due_json(clock: &ClockRow) -> serde_json::Value {
+    json!({
+        "due_date": clock.due_date.to_string(),
+        "due_at": from_db_time(clock.due_at).with_timezone(&crate::calendar::shanghai()).to_rfc3339(),
+        "provisional": clock.provisional,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assignments
+
+fn release_assignment(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, reason: &str) -> Result<Option<AssignmentRow>, ApiError> {
+    let Some(a) = store::open_assignment(conn, complaint_id)? else { return Ok(None) };
+    let held = ctx.cal.working_days_between(local_date(from_db_time(a.assigned_at)), local_date(ctx.now)).max(0) as i32;
+    diesel::update(complaint_assignments::table.find(&a.id))
+        .set((
+            complaint_assignments::released_at.eq(Some(to_db_time(ctx.now))),
+            complaint_assignments::release_reason.eq(Some(reason)),
+            complaint_assignments::working_days_held.eq(Some(held)),
+        ))
+        .execute(conn)?;
+    Ok(Some(AssignmentRow { released_at: Some(to_db_time(ctx.now)), working_days_held: Some(held), ..a }))
+}
+
+fn start_assignment(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, department_id: &str, by: Option<&str>) -> Result<(), ApiError> {
+    diesel::insert_into(complaint_assignments::table)
+        .values(AssignmentRow {
+            id: new_id(),
+            complaint_id: complaint_id.to_string(),
+            department_id: department_id.to_string(),
+            assigned_at: to_db_time(ctx.now),
+            assigned_by: by.map(str::to_string),
+            released_at: None,
+            release_reason: None,
+            working_days_held: None,
+        })
+        .execute(conn)?;
+    diesel::update(complaints::table.find(complaint_id)).set(complaints::department_id.eq(Some(department_id))).execute(conn)?;
+    Ok(())
+}
+
+/// The department must exist, be active and take complaints (offices do not).
+fn assignable_department(conn: &mut DbConnection, id: &str) -> Result<departments::Department, ApiError> {
+    let d = departments::find(conn, id)?.ok_or_else(|| ApiError::invalid("department_id", "unknown", "no such department"))?;
+    if !d.active {
+        return Err(ApiError::invalid("department_id", "inactive", "this department is deactivated"));
+    }
+    if d.kind() == DepartmentKind::Office {
+        return Err(ApiError::invalid("department_id", "office", "escalation offices do not handle complaints"));
+    }
+    Ok(d)
+}
+
+fn department_json(d: &departments::Department) -> serde_json::Value {
+    json!({"id": d.id, "name_zh": d.name_zh, "name_en": d.name_en})
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filing
+
+/// A client's Idempotency-Key, kept only as two derived hashes.
+pub struct IdempotencyKey {
+    lookup_hash: String,
+    seal_key: [u8; 32],
+}
+
+impl IdempotencyKey {
+    pub fn parse(raw: &str) -> Result<IdempotencyKey, ApiError> {
+        let key = raw.trim();
+        if key.len() < 8 || key.len() > 200 || !key.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(ApiError::BadRequest("Idempotency-Key must be 8–200 visible ASCII characters (a UUID is ideal)".into()));
+        }
+        let lookup_hash = hex::encode(Sha256::digest(format!("anshang/idempotency/lookup\0{key}")));
+        let seal_key: [u8; 32] = Sha256::digest(format!("anshang/idempotency/seal\0{key}")).into();
+        Ok(IdempotencyKey { lookup_hash, seal_key })
+    }
+
+    fn seal(&self, code: &str) -> String {
+        hex::encode(code.bytes().zip(self.seal_key.iter().cycle()).map(|(b, k)| b ^ k).collect::<Vec<u8>>())
+    }
+
+    fn unseal(&self, sealed: &str) -> Option<String> {
+        let bytes = hex::decode(sealed).ok()?;
+        String::from_utf8(bytes.iter().zip(self.seal_key.iter().cycle()).map(|(b, k)| b ^ k).collect()).ok()
+    }
+}
+
+pub struct Filed {
+    pub complaint: ComplaintRow,
+    pub clock: ClockRow,
+    /// Shown once (and again to a retry with the same Idempotency-Key within a day).
+    pub access_code: Option<String>,
+    pub replayed: bool,
+}
+
+/// Files a complaint: tracking number, access code, the first reply clock, the audit event.
+/// With an Idempotency-Key, a retry (even a concurrent one) returns the first filing.
+pub fn file(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    complaint: ValidComplaint,
+    acting: &Acting,
+    idempotency: Option<(IdempotencyKey, String)>,
+) -> Result<Filed, ApiError> {
+    if let Some((key, body_hash)) = &idempotency {
+        if let Some(existing) = store::find_by_idempotency_key(conn, &key.lookup_hash)? {
+            return replay(conn, existing, key, body_hash);
+        }
+    }
+    match insert_complaint(conn, ctx, complaint, acting, idempotency.as_ref()) {
+        Err(ApiError::Internal(e)) if idempotency.is_some() && is_unique_violation(&e) => {
+            // A concurrent request with the same key won the race; its filing is ours.
+            let (key, body_hash) = idempotency.as_ref().expect("checked");
+            let existing = store::find_by_idempotency_key(conn, &key.lookup_hash)?
+                .ok_or_else(|| ApiError::Internal(e))?;
+            replay(conn, existing, key, body_hash)
+        }
+        other => other,
+    }
+}
+
+fn is_unique_violation(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<diesel::result::Error>(),
+            Some(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+        )
+    })
+}
+
+fn replay(conn: &mut DbConnection, existing: ComplaintRow, key: &IdempotencyKey, body_hash: &str) -> Result<Filed, ApiError> {
+    if existing.idempotency_body_hash.as_deref() != Some(body_hash) {
+        return Err(ApiError::Conflict {
+            kind: "idempotency-key-reused",
+            title: "Idempotency-Key reused",
+            detail: "this Idempotency-Key was used for a different complaint; use a new key for a new complaint".into(),
+            extensions: Default::default(),
+        });
+    }
+    let code = existing.idempotency_sealed_code.as_deref().and_then(|s| key.unseal(s));
+    let clock = store::current_clock(conn, &existing.id, REPLY_CLOCK)?.ok_or_else(|| ApiError::internal("complaint", "no reply clock"))?;
+    Ok(Filed { complaint: existing, clock, access_code: code, replayed: true })
+}
+
+fn insert_complaint(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    c: ValidComplaint,
+    acting: &Acting,
+    idempotency: Option<&(IdempotencyKey, String)>,
+) -> Result<Filed, ApiError> {
+    conn.transaction(|conn| {
+        let year = chrono::Datelike::year(&local_date(ctx.now));
+        // Written first: from here this transaction holds the lock that orders filings.
+        let seq = store::next_tracking_seq(conn, year)?;
+        if let Some(d) = &c.concerned_department_id {
+            if departments::find(conn, d)?.is_none() {
+                return Err(ApiError::invalid("department_id", "unknown", "no such department"));
+            }
+        }
+        let number = TrackingNumber::new(ctx.tracking_prefix, year, seq);
+        let code = AccessCode::generate();
+        let id = new_id();
+        let now = to_db_time(ctx.now);
+        let (idem_hash, idem_body, sealed) = match idempotency {
+            Some((key, body_hash)) => (Some(key.lookup_hash.clone()), Some(body_hash.clone()), Some(key.seal(&code.display()))),
+            None => (None, None, None),
+        };
+        diesel::insert_into(complaints::table)
+            .values(NewComplaintRow {
+                id: id.clone(),
+                tracking_number: number.to_string(),
+                tracking_year: year,
+                tracking_seq: seq,
+                channel: c.channel.as_str().into(),
+                status: Status::Received.as_str().into(),
+                language: c.language.as_str().into(),
+                complainant_type: c.complainant_type.as_str().into(),
+                complainant_name: c.complainant_name,
+                company: c.company,
+                nationality: c.nationality,
+                email: c.email.into_inner(),
+                phone: c.phone,
+                agent_name: c.agent_name,
+                agent_contact: c.agent_contact,
+                project: c.project,
+                concerned_department_id: c.concerned_department_id,
+                concerned_staff: c.concerned_staff,
+                matter_type: c.matter_type.as_str().into(),
+                subject: c.subject,
+                facts: c.facts,
+                request: c.request,
+                review_or_lawsuit: c.review_or_lawsuit,
+                confidential: c.confidential,
+                contact_consent: c.contact_consent,
+                filed_by: acting.user_id.clone(),
+                access_code_hash: code.hash(),
+                received_at: now,
+                due_at: None,
+                overdue: false,
+                idempotency_key_hash: idem_hash,
+                idempotency_body_hash: idem_body,
+                idempotency_sealed_code: sealed,
+                version: 1,
+                updated_at: now,
+            })
+            .execute(conn)?;
+        let clock = open_clock(conn, ctx, &id, 1)?;
+        record(
+            conn,
+            ctx,
+            &id,
+            acting,
+            "file",
+            None,
+            Status::Received,
+            json!({"tracking_number": number.to_string(), "channel": c.channel.as_str(), "due": due_json(&clock)}),
+            true,
+        )?;
+        let complaint = store::find(conn, &id)?.expect("just filed");
+        Ok(Filed { complaint, clock, access_code: Some(code.display()), replayed: false })
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coordination office
+
+pub fn assign(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, department_id: &str) -> Result<(), ApiError> {
+    conn.transaction(|conn| {
+        let (_, from, to) = begin(conn, id, Action::Assign, acting)?;
+        let dept = assignable_department(conn, department_id)?;
+        start_assignment(conn, ctx, id, &dept.id, acting.user_id.as_deref())?;
+        set_status(conn, id, to, ctx.now)?;
+        record(conn, ctx, id, acting, "assign", Some(from), to, json!({"department": department_json(&dept)}), true)
+    })
+}
+
+pub fn reassign(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, department_id: &str, reason: &str) -> Result<(), ApiError> {
+    conn.transaction(|conn| {
+        let (row, from, to) = begin(conn, id, Action::Reassign, acting)?;
+        let dept = assignable_department(conn, department_id)?;
+        if row.department_id.as_deref() == Some(dept.id.as_str()) {
+            return Err(ApiError::invalid("department_id", "unchanged", "the complaint is already with this department"));
+        }
+        // The clock keeps running: reassignment never restarts it.
+        let released = release_assignment(conn, ctx, id, "reassigned")?;
+        start_assignment(conn, ctx, id, &dept.id, acting.user_id.as_deref())?;
+        set_status(conn, id, to, ctx.now)?;
+        record(
+            conn,
+            ctx,
+            id,
+            acting,
+            "reassign",
+            Some(from),
+            to,
+            json!({
+                "department": department_json(&dept),
+                "previous_department_id": released.as_ref().map(|a| a.department_id.clone()),
+                "previous_working_days_held": released.and_then(|a| a.working_days_held),
+                "reason": reason,
+            }),
+            true,
+        )
+    })
+}
+
+/// Refuses the complaint as not investment-related; the refusal is the clear reply.
+pub fn reject(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, reason: &str) -> Result<(), ApiError> {
+    conn.transaction(|conn| {
+        let (_, from, to) = begin(conn, id, Action::Reject, acting)?;
+        stop_clock(conn, ctx, id, "rejected")?;
+        diesel::update(complaints::table.find(id))
+            .set((complaints::reply_text.eq(Some(reason)), complaints::replied_at.eq(Some(to_db_time(ctx.now)))))
+            .execute(conn)?;
+        set_status(conn, id, to, ctx.now)?;
+        record(conn, ctx, id, acting, "reject", Some(from), to, json!({"reason": reason}), true)
+    })
+}
+
+pub fn decide_extension(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: &str,
+    acting: &Acting,
+    request_id: &str,
+    approved_days: Option<u32>,
+    reason: &str,
+) -> Result<(), ApiError> {
+    conn.transaction(|conn| {
+        let (_, from, to) = begin(conn, id, Action::DecideExtension, acting)?;
+        let req: ExtensionRow = extension_requests::table
+            .find(request_id)
+            .filter(extension_requests::complaint_id.eq(id))
+            .select(ExtensionRow::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| ApiError::NotFound("no such extension request".into()))?;
+        if req.decision.is_some() {
+            return Err(ApiError::conflict("this extension request has already been decided"));
+        }
+        if let Some(days) = approved_days {
+            if days == 0 || days > ctx.max_extension_working_days {
+                return Err(ApiError::invalid("days", "out_of_range", format!("between 1 and {} working days", ctx.max_extension_working_days)));
+            }
+        }
+        diesel::update(extension_requests::table.find(request_id))
+            .set((
+                extension_requests::decision.eq(Some(if approved_days.is_some() { "approved" } else { "refused" })),
+                extension_requests::days_approved.eq(approved_days.map(|d| d as i32)),
+                extension_requests::decided_by.eq(acting.user_id.clone()),
+                extension_requests::decided_at.eq(Some(to_db_time(ctx.now))),
+                extension_requests::decision_reason.eq(Some(reason)),
+            ))
+            .execute(conn)?;
+        let mut detail = json!({"request_id": request_id, "approved": approved_days.is_some(), "days": approved_days, "reason": reason});
+        if let Some(days) = approved_days {
+            let clock = running_clock(conn, id)?;
+            diesel::update(complaint_clocks::table.find(&clock.id))
+                .set(complaint_clocks::extension_days.eq(complaint_clocks::extension_days + days as i32))
+                .execute(conn)?;
+            let clock = refresh_clock(conn, ctx, &clock.id)?;
+            detail["due"] = due_json(&clock);
+        }
+        record(conn, ctx, id, acting, "decide_extension", Some(from), to, detail, true)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Departments
+
+/// Hands the complaint back to the coordination office as outside the department's remit (回退).
+pub fn return_to_office(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, reason: &str) -> Result<(), ApiError> {
+    conn.transaction(|conn| {
+        let (_, from, to) = begin(conn, id, Action::Return, acting)?;
+        let released = release_assignment(conn, ctx, id, "returned")?;
+        diesel::update(complaints::table.find(id)).set(complaints::department_id.eq(None::<String>)).execute(conn)?;
+        set_status(conn, id, to, ctx.now)?;
+        record(
+            conn,
+            ctx,
+            id,
+            acting,
+            "return",
+            Some(from),
+            to,
+            json!({"reason": reason, "working_days_held": released.and_then(|a| a.working_days_held)}),
+            false,
+        )
+    })
+}
+
+pub fn request_extension(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, days: u32, reason: &str) -> Result<String, ApiError> {
+    conn.transaction(|conn| {
+        let (row, from, to) = begin(conn, id, Action::RequestExtension, acting)?;
+        if days == 0 || days > ctx.max_extension_working_days {
+            return Err(ApiError::invalid("days", "out_of_range", format!("between 1 and {} working days", ctx.max_extension_working_days)));
+        }
+        let clock = running_clock(conn, id)?;
+        if to_db_time(ctx.now) >= clock.due_at {
+            return Err(ApiError::Conflict {
+                kind: "clock-breached",
+                title: "The deadline has passed",
+                detail: "an extension must be requested before the due time".into(),
+                extensions: Default::default(),
+            });
+        }
+        let pending: i64 = extension_requests::table
+            .filter(extension_requests::complaint_id.eq(id))
+            .filter(extension_requests::decision.is_null())
+            .count()
+            .get_result(conn)?;
+        if pending > 0 {
+            return Err(ApiError::conflict("an extension request is already waiting for a decision"));
+        }
+        let request_id = new_id();
+        diesel::insert_into(extension_requests::table)
+            .values(ExtensionRow {
+                id: request_id.clone(),
+                complaint_id: id.to_string(),
+                clock_id: clock.id.clone(),
+                department_id: row.department_id.clone().unwrap_or_default(),
+                requested_by: acting.user_id.clone().unwrap_or_default(),
+                requested_at: to_db_time(ctx.now),
+                days_requested: days as i32,
+                reason: reason.to_string(),
+                decision: None,
+                days_approved: None,
+                decided_by: None,
+                decided_at: None,
+                decision_reason: None,
+            })
+            .execute(conn)?;
+        record(conn, ctx, id, acting, "request_extension", Some(from), to, json!({"request_id": request_id, "days": days, "reason": reason}), false)?;
+        Ok(request_id)
+    })
+}
+
+/// Asks the investor for more information; the clock pauses until they answer.
+pub fn request_info(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, question: &str) -> Result<(), ApiError> {
+    conn.transaction(|conn| {
+        let (_, from, to) = begin(conn, id, Action::RequestInfo, acting)?;
+        let clock = running_clock(conn, id)?;
+        diesel::insert_into(clock_pauses::table)
+            .values(PauseRow {
+                id: new_id(),
+                clock_id: clock.id.clone(),
+                paused_at: to_db_time(ctx.now),
+                resumed_at: None,
+                question: question.to_string(),
+                answer: None,
+            })
+            .execute(conn)?;
+        refresh_clock(conn, ctx, &clock.id)?;
+        set_status(conn, id, to, ctx.now)?;
+        record(conn, ctx, id, acting, "request_info", Some(from), to, json!({"question": question}), true)
+    })
+}
+
+pub fn reply(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, text: &str, outcome: ReplyOutcome) -> Result<(), ApiError> {
+    conn.transaction(|conn| {
+        let (_, from, to) = begin(conn, id, Action::Reply, acting)?;
+        let clock = stop_clock(conn, ctx, id, "replied")?.ok_or_else(|| ApiError::internal("reply", "no running clock"))?;
+        let on_time = to_db_time(ctx.now) < clock.due_at;
+        release_assignment(conn, ctx, id, "replied")?;
+        diesel::update(complaints::table.find(id))
+            .set((
+                complaints::reply_text.eq(Some(text)),
+                complaints::reply_outcome.eq(Some(outcome.as_str())),
+                complaints::replied_at.eq(Some(to_db_time(ctx.now))),
+            ))
+            .execute(conn)?;
+        set_status(conn, id, to, ctx.now)?;
+        record(conn, ctx, id, acting, "reply", Some(from), to, json!({"outcome": outcome.as_str(), "on_time": on_time, "due": due_json(&clock)}), true)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Investor
+
+pub fn answer_info(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, answer: &str) -> Result<(), ApiError> {
+    conn.transaction(|conn| {
+        let (_, from, to) = begin(conn, id, Action::AnswerInfo, acting)?;
+        let clock = running_clock(conn, id)?;
+        close_open_pause(conn, ctx, &clock.id, Some(answer))?;
+        let clock = refresh_clock(conn, ctx, &clock.id)?;
+        set_status(conn, id, to, ctx.now)?;
+        record(conn, ctx, id, acting, "answer_info", Some(from), to, json!({"due": due_json(&clock)}), true)
+    })
+}
+
+pub fn rate(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, rating: Rating, comment: Option<&str>) -> Result<(), ApiError> {
+    conn.transaction(|conn| {
+        let (_, from, to) = begin(conn, id, Action::Rate, acting)?;
+        diesel::update(complaints::table.find(id))
+            .set((
+                complaints::rating.eq(Some(rating.as_str())),
+                complaints::rating_comment.eq(comment),
+                complaints::rated_at.eq(Some(to_db_time(ctx.now))),
+                complaints::closed_at.eq(Some(to_db_time(ctx.now))),
+            ))
+            .execute(conn)?;
+        set_status(conn, id, to, ctx.now)?;
+        record(conn, ctx, id, acting, "rate", Some(from), to, json!({"rating": rating.as_str()}), true)
+    })
+}
+
+/// The last instant at which a reply given at `replied_at` may be contested.
+pub fn contest_deadline(ctx: &Ctx, replied_at: DateTime<Utc>) -> DateTime<chrono::FixedOffset> {
+    let mut window = Clock::new(replied_at, ctx.contest_window_working_days);
+    window.cutoff = Cutoff::EndOfDay;
+    window.due(ctx.cal, ctx.now).due_at
+}
+
+pub fn contest(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, reason: &str) -> Result<(), ApiError> {
+    conn.transaction(|conn| {
+        let (row, from, to) = begin(conn, id, Action::Contest, acting)?;
+        let replied_at = row.replied_at.map(from_db_time).ok_or_else(|| ApiError::internal("contest", "reply without time"))?;
+        if ctx.now >= contest_deadline(ctx, replied_at) {
+            return Err(ApiError::Conflict {
+                kind: "contest-window-closed",
+                title: "The contest window has closed",
+                detail: format!("a reply may be contested within {} working days", ctx.contest_window_working_days),
+                extensions: Default::default(),
+            });
+        }
+        let ordinal = store::current_clock(conn, id, REPLY_CLOCK)?.map(|c| c.ordinal + 1).unwrap_or(1);
+        // A contested reply opens a new clock; the coordination office re-handles the case.
+        let clock = open_clock(conn, ctx, id, ordinal)?;
+        diesel::update(complaints::table.find(id))
+            .set((complaints::department_id.eq(None::<String>), complaints::overdue.eq(false)))
+            .execute(conn)?;
+        set_status(conn, id, to, ctx.now)?;
+        record(conn, ctx, id, acting, "contest", Some(from), to, json!({"reason": reason, "due": due_json(&clock)}), true)
+    })
+}
+
+pub fn withdraw(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, reason: Option<&str>) -> Result<(), ApiError> {
+    conn.transaction(|conn| {
+        let (_, from, to) = begin(conn, id, Action::Withdraw, acting)?;
+        stop_clock(conn, ctx, id, "withdrawn")?;
+        release_assignment(conn, ctx, id, "withdrawn")?;
+        diesel::update(complaints::table.find(id)).set(complaints::closed_at.eq(Some(to_db_time(ctx.now)))).execute(conn)?;
+        set_status(conn, id, to, ctx.now)?;
+        record(conn, ctx, id, acting, "withdraw", Some(from), to, json!({"reason": reason}), true)
+    })
+}
+
+/// Closes replies (and refusals) whose contest window has passed without a rating. Returns
+/// how many were closed. Safe to run repeatedly and from several instances.
+pub fn auto_close_expired(conn: &mut DbConnection, ctx: &Ctx) -> Result<usize, ApiError> {
+    let candidates: Vec<(String, chrono::NaiveDateTime)> = complaints::table
+        .filter(complaints::status.eq_any([Status::Replied.as_str(), Status::Rejected.as_str()]))
+        .filter(complaints::replied_at.is_not_null())
+        .select((complaints::id, complaints::replied_at.assume_not_null()))
+        .load(conn)?;
+    let mut closed = 0;
+    for (id, replied_at) in candidates {
+        if ctx.now < contest_deadline(ctx, from_db_time(replied_at)) {
+            continue;
+        }
+        let result = conn.transaction(|conn| {
+            let (_, from, to) = begin(conn, &id, Action::AutoClose, &Acting::system())?;
+            diesel::update(complaints::table.find(&id)).set(complaints::closed_at.eq(Some(to_db_time(ctx.now)))).execute(conn)?;
+            set_status(conn, &id, to, ctx.now)?;
+            record(conn, ctx, &id, &Acting::system(), "auto_close", Some(from), to, json!({"reason": "contest window passed without a rating"}), true)
+        });
+        match result {
+            Ok(()) => closed += 1,
+            // Someone else (the investor, another instance) changed it first.
+            Err(ApiError::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(closed)
+}
+
+/// After a calendar change: recompute every open clock; record an event where a due date moved.
+pub fn recompute_open_clocks(conn: &mut DbConnection, ctx: &Ctx, reason: &str) -> Result<usize, ApiError> {
+    let open = store::open_clocks(conn)?;
+    let mut moved = 0;
+    for clock in open {
+        conn.transaction(|conn| {
+            let row = load_locked(conn, &clock.complaint_id)?;
+            let before = (clock.due_date, clock.provisional);
+            let fresh = refresh_clock(conn, ctx, &clock.id)?;
+            if before != (fresh.due_date, fresh.provisional) {
+                let status = status_of(&row)?;
+                record(
+                    conn,
+                    ctx,
+                    &row.id,
+                    &Acting::system(),
+                    "calendar_recomputed",
+                    Some(status),
+                    status,
+                    json!({"reason": reason, "previous_due_date": before.0.to_string(), "previous_provisional": before.1, "due": due_json(&fresh)}),
+                    true,
+                )?;
+                moved += 1;
+            }
+            Ok::<_, ApiError>(())
+        })?;
+    }
+    Ok(moved)
+}
+
+/// Everything the views need about one complaint.
+pub fn load_full(conn: &mut DbConnection, row: ComplaintRow) -> Result<super::views::Loaded, ApiError> {
+    let clock = store::current_clock(conn, &row.id, REPLY_CLOCK)?.ok_or_else(|| ApiError::internal("complaint", "no reply clock"))?;
+    let pauses = store::pauses_of(conn, &clock.id)?;
+    let department = match &row.department_id {
+        Some(d) => departments::find(conn, d)?.map(|d| super::views::DepartmentRef { id: d.id, name_zh: d.name_zh, name_en: d.name_en }),
+        None => None,
+    };
+    let assignments = store::assignments_of(conn, &row.id)?;
+    let extensions = store::extensions_of(conn, &row.id)?;
+    let events = events::for_complaint(conn, &row.id)?;
+    Ok(super::views::Loaded { row, clock, pauses, department, assignments, extensions, events })
+}
+
+/// The rules of `Ctx` that come from configuration, owned so they can move into blocking work.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub cutoff: Cutoff,
+    pub reply_working_days: u32,
+    pub contest_window_working_days: u32,
+    pub max_extension_working_days: u32,
+    pub tracking_prefix: String,
+}
+
+impl Rules {
+    pub fn from_settings(s: &crate::config::Settings) -> Rules {
+        Rules {
+            cutoff: s.clocks.cutoff,
+            reply_working_days: s.clocks.reply_working_days,
+            contest_window_working_days: s.complaints.contest_window_working_days,
+            max_extension_working_days: s.complaints.max_extension_working_days,
+            tracking_prefix: s.complaints.tracking_prefix.clone(),
+        }
+    }
+
+    pub fn ctx<'a>(&'a self, cal: &'a WorkingCalendar, now: DateTime<Utc>) -> Ctx<'a> {
+        Ctx {
+            cal,
+            cutoff: self.cutoff,
+            reply_working_days: self.reply_working_days,
+            contest_window_working_days: self.contest_window_working_days,
+            max_extension_working_days: self.max_extension_working_days,
+            tracking_prefix: &self.tracking_prefix,
+            now,
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! Complaint rows and the queries on them. Functions take `&mut DbConnection` so the service
+//! can compose them inside one transaction.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::schema::{clock_pauses, complaint_assignments, complaint_clocks, complaints, extension_requests, tracking_counters};
+use crate::db::DbConnection;
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = complaints)]
+pub struct ComplaintRow {
+    pub id: String,
+    pub tracking_number: String,
+    pub tracking_year: i32,
+    pub tracking_seq: i64,
+    pub channel: String,
+    pub status: String,
+    pub language: String,
+    pub complainant_type: String,
+    pub complainant_name: String,
+    pub company: String,
+    pub nationality: String,
+    pub email: String,
+    pub phone: String,
+    pub agent_name: Option<String>,
+    pub agent_contact: Option<String>,
+    pub project: String,
+    pub concerned_department_id: Option<String>,
+    pub concerned_staff: Option<String>,
+    pub matter_type: String,
+    pub subject: String,
+    pub facts: String,
+    pub request: String,
+    pub review_or_lawsuit: bool,
+    pub confidential: bool,
+    pub contact_consent: Option<bool>,
+    pub filed_by: Option<String>,
+    pub access_code_hash: String,
+    pub department_id: Option<String>,
+    pub received_at: NaiveDateTime,
+    pub due_at: Option<NaiveDateTime>,
+    pub overdue: bool,
+    pub reply_text: Option<String>,
+    pub reply_outcome: Option<String>,
+    pub replied_at: Option<NaiveDateTime>,
+    pub rating: Option<String>,
+    pub rating_comment: Option<String>,
+    pub rated_at: Option<NaiveDateTime>,
+    pub closed_at: Option<NaiveDateTime>,
+    pub idempotency_key_hash: Option<String>,
+    pub idempotency_body_hash: Option<String>,
+    pub idempotency_sealed_code: Option<String>,
+    pub version: i32,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = complaints)]
+pub struct NewComplaintRow {
+    pub id: String,
+    pub tracking_number: String,
+    pub tracking_year: i32,
+    pub tracking_seq: i64,
+    pub channel: String,
+    pub status: String,
+    pub language: String,
+    pub complainant_type: String,
+    pub complainant_name: String,
+    pub company: String,
+    pub nationality: String,
+    pub email: String,
+    pub phone: String,
+    pub agent_name: Option<String>,
+    pub agent_contact: Option<String>,
+    pub project: String,
+    pub concerned_department_id: Option<String>,
+    pub concerned_staff: Option<String>,
+    pub matter_type: String,
+    pub subject: String,
+    pub facts: String,
+    pub request: String,
+    pub review_or_lawsuit: bool,
+    pub confidential: bool,
+    pub contact_consent: Option<bool>,
+    pub filed_by: Option<String>,
+    pub access_code_hash: String,
+    pub received_at: NaiveDateTime,
+    pub due_at: Option<NaiveDateTime>,
+    pub overdue: bool,
+    pub idempotency_key_hash: Option<String>,
+    pub idempotency_body_hash: Option<String>,
+    pub idempotency_sealed_code: Option<String>,
+    pub version: i32,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = complaint_clocks)]
+pub struct ClockRow {
+    pub id: String,
+    pub complaint_id: String,
+    pub kind: String,
+    pub ordinal: i32,
+    pub started_at: NaiveDateTime,
+    pub working_days: i32,
+    pub extension_days: i32,
+    pub due_at: NaiveDateTime,
+    pub due_date: NaiveDate,
+    pub provisional: bool,
+    pub stopped_at: Option<NaiveDateTime>,
+    pub stop_reason: Option<String>,
+    pub breached_at: Option<NaiveDateTime>,
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = clock_pauses)]
+pub struct PauseRow {
+    pub id: String,
+    pub clock_id: String,
+    pub paused_at: NaiveDateTime,
+    pub resumed_at: Option<NaiveDateTime>,
+    pub question: String,
+    pub answer: Option<String>,
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = complaint_assignments)]
+pub struct AssignmentRow {
+    pub id: String,
+    pub complaint_id: String,
+    pub department_id: String,
+    pub assigned_at: NaiveDateTime,
+    pub assigned_by: Option<String>,
+    pub released_at: Option<NaiveDateTime>,
+    pub release_reason: Option<String>,
+    pub working_days_held: Option<i32>,
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = extension_requests)]
+pub struct ExtensionRow {
+    pub id: String,
+    pub complaint_id: String,
+    pub clock_id: String,
+    pub department_id: String,
+    pub requested_by: String,
+    pub requested_at: NaiveDateTime,
+    pub days_requested: i32,
+    pub reason: String,
+    pub decision: Option<String>,
+    pub days_approved: Option<i32>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<NaiveDateTime>,
+    pub decision_reason: Option<String>,
+}
+
+/// The next tracking sequence of `year`. The counter row is written first, so the transaction
+/// holds the write lock from here on: concurrent filings queue and numbers stay gapless (a
+/// rolled-back filing rolls its number back too).
+pub fn next_tracking_seq(conn: &mut DbConnection, year: i32) -> QueryResult<i64> {
+    // `year` is an i32, so formatting it into the statement is safe; ON CONFLICT is the same
+    // text on both backends.
+    diesel::sql_query(format!("INSERT INTO tracking_counters (year, last_seq) VALUES ({year}, 0) ON CONFLICT (year) DO NOTHING"))
+        .execute(conn)?;
+    diesel::update(tracking_counters::table.find(year))
+        .set(tracking_counters::last_seq.eq(tracking_counters::last_seq + 1))
+        .returning(tracking_counters::last_seq)
+        .get_result(conn)
+}
+
+/// Takes the complaint's write lock (PostgreSQL: row lock; SQLite: the database write lock,
+/// before anything is read, so a concurrent writer waits instead of failing) and bumps its
+/// version. Returns false when there is no such complaint.
+pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+    let n = diesel::update(complaints::table.find(id)).set(complaints::version.eq(complaints::version + 1)).execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ComplaintRow>> {
+    complaints::table.find(id).select(ComplaintRow::as_select()).first(conn).optional()
+}
+
+pub fn find_by_tracking_number(conn: &mut DbConnection, number: &str) -> QueryResult<Option<ComplaintRow>> {
+    complaints::table
+        .filter(complaints::tracking_number.eq(number))
+        .select(ComplaintRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_idempotency_key(conn: &mut DbConnection, key_hash: &str) -> QueryResult<Option<ComplaintRow>> {
+    complaints::table
+        .filter(complaints::idempotency_key_hash.eq(key_hash))
+        .select(ComplaintRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The newest clock of `kind` (the one that runs, or ran last).
+pub fn current_clock(conn: &mut DbConnection, complaint_id: &str, kind: &str) -> QueryResult<Option<ClockRow>> {
+    complaint_clocks::table
+        .filter(complaint_clocks::complaint_id.eq(complaint_id))
+        .filter(complaint_clocks::kind.eq(kind))
+        .order(complaint_clocks::ordinal.desc())
+        .select(ClockRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn clocks_of(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<Vec<ClockRow>> {
+    complaint_clocks::table
+        .filter(complaint_clocks::complaint_id.eq(complaint_id))
+        .order((complaint_clocks::kind.asc(), complaint_clocks::ordinal.asc()))
+        .select(ClockRow::as_select())
+        .load(conn)
+}
+
+pub fn pauses_of(conn: &mut DbConnection, clock_id: &str) -> QueryResult<Vec<PauseRow>> {
+    clock_pauses::table
+        .filter(clock_pauses::clock_id.eq(clock_id))
+        .order(clock_pauses::paused_at.asc())
+        .select(PauseRow::as_select())
+        .load(conn)
+}
+
+pub fn open_assignment(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<Option<AssignmentRow>> {
+    complaint_assignments::table
+        .filter(complaint_assignments::complaint_id.eq(complaint_id))
+        .filter(complaint_assignments::released_at.is_null())
+        .select(AssignmentRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn assignments_of(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<Vec<AssignmentRow>> {
+    complaint_assignments::table
+        .filter(complaint_assignments::complaint_id.eq(complaint_id))
+        .order(complaint_assignments::assigned_at.asc())
+        .select(AssignmentRow::as_select())
+        .load(conn)
+}
+
+pub fn extensions_of(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<Vec<ExtensionRow>> {
+    extension_requests::table
+        .filter(extension_requests::complaint_id.eq(complaint_id))
+        .order(extension_requests::requested_at.asc())
+        .select(ExtensionRow::as_select())
+        .load(conn)
+}
+
+/// Ids of complaints with an open clock (for recomputation after a calendar change).
+pub fn open_clocks(conn: &mut DbConnection) -> QueryResult<Vec<ClockRow>> {
+    complaint_clocks::table
+        .filter(complaint_clocks::stopped_at.is_null())
+        .select(ClockRow::as_select())
+        .load(conn)
+}
+
+/// Filters for staff lists. Every filter is optional; `department_id` is forced for department staff.
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    pub status: Option<String>,
+    pub department_id: Option<String>,
+    pub overdue: Option<bool>,
+    pub received_from: Option<NaiveDateTime>,
+    pub received_before: Option<NaiveDateTime>,
+    pub text: Option<String>,
+    /// Resume after this (due_at, id) / (received_at, id) position.
+    pub after: Option<(Option<NaiveDateTime>, String)>,
+    pub limit: i64,
+}
+
+/// Complaints ordered by due instant (soonest — i.e. most overdue — first; complaints with no
+/// running clock last), then id, for keyset pagination.
+pub fn list(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<Vec<ComplaintRow>> {
+    let mut q = complaints::table.select(ComplaintRow::as_select()).into_boxed();
+    if let Some(s) = &f.status {
+        q = q.filter(complaints::status.eq(s.clone()));
+    }
+    if let Some(d) = &f.department_id {
+        q = q.filter(complaints::department_id.eq(d.clone()));
+    }
+    if let Some(o) = f.overdue {
+        q = q.filter(complaints::overdue.eq(o));
+    }
+    if let Some(from) = f.received_from {
+        q = q.filter(complaints::received_at.ge(from));
+    }
+    if let Some(before) = f.received_before {
+        q = q.filter(complaints::received_at.lt(before));
+    }
+    if let Some(text) = &f.text {
+        let pattern = format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        q = q.filter(
+            complaints::subject
+                .like(pattern.clone())
+                .escape('\\')
+                .or(complaints::tracking_number.like(pattern.clone()).escape('\\'))
+                .or(complaints::company.like(pattern.clone()).escape('\\'))
+                .or(complaints::project.like(pattern).escape('\\')),
+        );
+    }
+    // Rows without a running clock come after all others (NULL sorts differently per backend,
+    // hence the explicit is_null key).
+    match &f.after {
+        Some((Some(due), id)) => {
+            q = q.filter(
+                complaints::due_at
+                    .gt(*due)
+                    .or(complaints::due_at.eq(*due).and(complaints::id.gt(id.clone())))
+                    .or(complaints::due_at.is_null()),
+            );
+        }
+        Some((None, id)) => {
+            q = q.filter(complaints::due_at.is_null().and(complaints::id.gt(id.clone())));
+        }
+        None => {}
+    }
+    q.order((complaints::due_at.is_null().asc(), complaints::due_at.asc(), complaints::id.asc())).limit(f.limit).load(conn)
+}
