@@ -172,7 +172,9 @@ pub fn connect_pool(url: &DatabaseUrl, size: u32, timeout: Duration) -> Result<P
     drop(first);
     r2d2::Pool::builder()
         .max_size(size)
-        .min_idle(Some(1))
+        // No background pre-connecting: a connect still in flight on r2d2's worker thread when
+        // a CLI command exits races libpq/OpenSSL's exit handlers (seen as SIGSEGV at exit).
+        .min_idle(Some(0))
         .connection_timeout(timeout)
         .build(manager)
         .map_err(|source| DbSetupError::Pool { url: url.redacted(), source })

@@ -229,3 +229,25 @@ impl TestApp {
         self.token_for(&email, TEST_PASSWORD)
     }
 }
+
+/// A valid filing body in the given language.
+pub fn complaint_json(lang: &str) -> Value {
+    json!({
+        "complainant": {
+            "type": "foreign_invested_enterprise",
+            "name": "Anna Müller",
+            "company": "Hunan Precision Parts Co., Ltd. (German-invested)",
+            "nationality": "Germany",
+            "email": "anna.mueller@example.de",
+            "phone": "+49 30 1234567",
+            "language": lang
+        },
+        "project": "Chenzhou plant expansion, phase 2",
+        "matter_type": "administrative_act",
+        "subject": "Construction permit not decided within the promised time",
+        "facts": "We applied on 2026-08-01; all materials were accepted; no decision since.",
+        "request": "A decision on the permit, or a written reason for the delay.",
+        "review_or_lawsuit": false,
+        "confidential": true
+    })
+}

@@ -1,0 +1,492 @@
+//! Complaints end to end over HTTP: both intake channels, the whole lifecycle with the clock and
+//! its explanation at each step, contests, extensions, returns, idempotent retries,
+//! concurrency, the authorisation matrix and the tamper-evident audit trail.
+
+mod common;
+
+use common::{complaint_json, spawn_app, Resp, TestApp};
+use serde_json::{json, Value};
+
+struct Desk {
+    admin: String,
+    coordinator: String,
+    operator: String,
+    dept_a: String,
+    dept_b: String,
+    staff_a: String,
+    staff_b: String,
+}
+
+fn desk(app: &TestApp) -> Desk {
+    let admin = app.admin_token();
+    let dept_a = app.create_department(&admin, "land");
+    let dept_b = app.create_department(&admin, "planning");
+    Desk {
+        coordinator: app.staff_token(&admin, "coordinator", None),
+        operator: app.staff_token(&admin, "operator", None),
+        staff_a: app.staff_token(&admin, "department", Some(&dept_a)),
+        staff_b: app.staff_token(&admin, "department", Some(&dept_b)),
+        admin,
+        dept_a,
+        dept_b,
+    }
+}
+
+fn track(app: &TestApp, number: &str, code: &str) -> Resp {
+    app.request("GET", &format!("/api/v1/track/{number}"), None, &[("X-Access-Code", code)], None)
+}
+
+fn investor_post(app: &TestApp, number: &str, code: &str, action: &str, body: Value) -> Resp {
+    app.request(
+        "POST",
+        &format!("/api/v1/track/{number}/{action}"),
+        None,
+        &[("X-Access-Code", code)],
+        Some(("application/json", body.to_string().into_bytes())),
+    )
+}
+
+fn ok(r: Resp) -> Value {
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()
+}
+
+/// The due date the public calendar API gives for this receipt instant.
+fn expected_due(app: &TestApp, received: &str) -> String {
+    let q = received.replace('+', "%2B");
+    ok(app.get(&format!("/api/v1/calendar/due?received={q}"), None))["due_date"].as_str().unwrap().to_string()
+}
+
+fn assert_chain_valid(app: &TestApp, token: &str, id: &str) -> Vec<Value> {
+    let v = ok(app.get(&format!("/api/v1/complaints/{id}/events"), Some(token)));
+    assert_eq!(v["chain_valid"], true, "{v}");
+    v["events"].as_array().unwrap().clone()
+}
+
+#[test]
+fn investor_filing_travels_assign_info_answer_reply_rate_close() {
+    let app = spawn_app();
+    let d = desk(&app);
+    let r = app.post("/api/v1/complaints", None, &complaint_json("en"));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let filed = r.json();
+    let number = filed["tracking_number"].as_str().unwrap().to_string();
+    let code = filed["access_code"].as_str().unwrap().to_string();
+    let id = filed["id"].as_str().unwrap().to_string();
+    assert!(number.starts_with("CZ-2026-") || number.starts_with("CZ-20"), "{number}");
+    assert_eq!(number.len(), "CZ-2026-000001".len());
+    assert_eq!(code.len(), 24);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let received = filed["received_at"].as_str().unwrap().to_string();
+    assert!(received.ends_with("+08:00"));
+    let due = expected_due(&app, &received);
+    assert_eq!(filed["due_date"], due.as_str());
+
+    // The investor tracks it, in their language.
+    let t = ok(track(&app, &number, &code));
+    assert_eq!(t["status"], "received");
+    assert_eq!(t["status_label"], "Received, awaiting assignment");
+    assert_eq!(t["clock"]["due_date"], due.as_str());
+    assert_eq!(t["clock"]["explanation"]["days"].as_array().unwrap().iter().filter(|d| d["counted"] == true).count(), 7);
+    let zh = ok(app.request("GET", &format!("/api/v1/track/{number}?lang=zh"), None, &[("X-Access-Code", &code)], None));
+    assert_eq!(zh["status_label"], "已受理，待分派");
+
+    // Coordination office assigns; the department sees it in its inbox, the other does not.
+    let v = ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
+    assert_eq!(v["status"], "assigned");
+    assert_eq!(v["clock"]["due_date"], due.as_str(), "assignment does not move the clock");
+    let inbox = ok(app.get("/api/v1/complaints", Some(&d.staff_a)));
+    assert_eq!(inbox["items"].as_array().unwrap().len(), 1);
+    assert_eq!(ok(app.get("/api/v1/complaints", Some(&d.staff_b)))["items"].as_array().unwrap().len(), 0);
+    app.get(&format!("/api/v1/complaints/{id}"), Some(&d.staff_b)).assert_problem(404, "not-found");
+
+    // The department asks for information: the clock pauses, the investor sees the question.
+    let v = ok(app.post(&format!("/api/v1/complaints/{id}/request-info"), Some(&d.staff_a), &json!({"question": "Please send the acceptance notice."})));
+    assert_eq!(v["status"], "awaiting_investor");
+    assert_eq!(v["clock"]["paused"], true);
+    let t = ok(track(&app, &number, &code));
+    assert_eq!(t["pending_question"], "Please send the acceptance notice.");
+    assert_eq!(t["can_answer"], true);
+    // Nothing to rate yet.
+    investor_post(&app, &number, &code, "rate", json!({"rating": "satisfied"})).assert_problem(409, "illegal-transition");
+
+    let t = ok(investor_post(&app, &number, &code, "answer", json!({"answer": "Attached as notice No. 2026-118."})));
+    assert_eq!(t["status"], "assigned");
+    assert_eq!(t["clock"]["paused"], false);
+    // Paused and resumed on the same local day: no working day was skipped.
+    assert_eq!(t["clock"]["due_date"], due.as_str());
+
+    let v = ok(app.post(&format!("/api/v1/complaints/{id}/reply"), Some(&d.staff_a), &json!({"text": "The permit was issued today.", "outcome": "resolved"})));
+    assert_eq!(v["status"], "replied");
+    assert_eq!(v["clock"]["running"], false);
+    assert_eq!(v["clock"]["met"], true);
+    assert_eq!(v["assignments"][0]["release_reason"], "replied");
+
+    let t = ok(investor_post(&app, &number, &code, "rate", json!({"rating": "satisfied", "comment": "Thank you"})));
+    assert_eq!(t["status"], "closed");
+    assert_eq!(t["rating"]["rating"], "satisfied");
+    let actions: Vec<String> = t["history"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_string()).collect();
+    assert_eq!(actions, ["file", "assign", "request_info", "answer_info", "reply", "rate"]);
+
+    let events = assert_chain_valid(&app, &d.coordinator, &id);
+    assert_eq!(events.len(), 6);
+    investor_post(&app, &number, &code, "withdraw", json!({})).assert_problem(409, "illegal-transition");
+}
+
+#[test]
+fn operator_filing_records_channel_operator_and_consent_and_travels_the_same_path() {
+    let app = spawn_app();
+    let d = desk(&app);
+    let mut body = complaint_json("zh");
+    // Staff must choose the channel and record consent.
+    app.post("/api/v1/complaints", Some(&d.operator), &body).assert_problem(422, "invalid-field");
+    body["channel"] = json!("hotline");
+    body["contact_consent"] = json!(true);
+    // A member of the public cannot claim the hotline channel.
+    let v = app.post("/api/v1/complaints", None, &body).assert_problem(422, "invalid-field");
+    let fields: Vec<&str> = v["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert!(fields.contains(&"channel") && fields.contains(&"contact_consent"), "{fields:?}");
+    // Other staff roles do not file.
+    app.post("/api/v1/complaints", Some(&d.coordinator), &body).assert_problem(403, "forbidden");
+
+    let r = app.post("/api/v1/complaints", Some(&d.operator), &body);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let filed = r.json();
+    let (id, number, code) = (filed["id"].as_str().unwrap(), filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
+    let v = ok(app.get(&format!("/api/v1/complaints/{id}"), Some(&d.coordinator)));
+    assert_eq!(v["channel"], "hotline");
+    assert_eq!(v["contact_consent"], true);
+    assert!(v["filed_by"].is_string());
+
+    // The operator reads the status back to the caller.
+    let back = ok(app.get(&format!("/api/v1/complaints/by-number/{number}"), Some(&d.operator)));
+    assert_eq!(back["status_label"], "已受理，待分派");
+
+    ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
+    ok(app.post(&format!("/api/v1/complaints/{id}/request-info"), Some(&d.staff_a), &json!({"question": "请提供项目备案证明。"})));
+    ok(investor_post(&app, number, code, "answer", json!({"answer": "已提供。"})));
+    ok(app.post(&format!("/api/v1/complaints/{id}/reply"), Some(&d.staff_a), &json!({"text": "已答复。", "outcome": "explained"})));
+    let t = ok(investor_post(&app, number, code, "rate", json!({"rating": "basically_satisfied"})));
+    assert_eq!(t["status"], "closed");
+    assert_eq!(t["status_label"], "已办结");
+    assert_chain_valid(&app, &d.coordinator, id);
+}
+
+#[test]
+fn contest_opens_a_new_clock_and_the_case_is_reassigned_and_replied() {
+    let app = spawn_app();
+    let d = desk(&app);
+    let filed = app.post("/api/v1/complaints", None, &complaint_json("en")).json();
+    let (id, number, code) = (filed["id"].as_str().unwrap(), filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
+    ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
+    ok(app.post(&format!("/api/v1/complaints/{id}/reply"), Some(&d.staff_a), &json!({"text": "Not our matter.", "outcome": "not_competent"})));
+    let t = ok(track(&app, number, code));
+    assert_eq!(t["can_contest"], true);
+    assert!(t["contest_until"].is_string());
+
+    let t = ok(investor_post(&app, number, code, "contest", json!({"reason": "The reply does not answer the question."})));
+    assert_eq!(t["status"], "contested");
+    assert_eq!(t["clock"]["ordinal"], 2);
+    assert_eq!(t["clock"]["running"], true);
+    let contested_at = t["clock"]["started_at"].as_str().unwrap().to_string();
+    assert_eq!(t["clock"]["due_date"], expected_due(&app, &contested_at).as_str());
+
+    // Re-handled: assigned to the other department, which replies.
+    let v = ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_b})));
+    assert_eq!(v["department"]["id"], d.dept_b.as_str());
+    assert_eq!(v["clock"]["ordinal"], 2);
+    app.post(&format!("/api/v1/complaints/{id}/reply"), Some(&d.staff_a), &json!({"text": "x", "outcome": "resolved"})).assert_problem(404, "not-found");
+    let v = ok(app.post(&format!("/api/v1/complaints/{id}/reply"), Some(&d.staff_b), &json!({"text": "Resolved with the land bureau.", "outcome": "resolved"})));
+    assert_eq!(v["status"], "replied");
+    assert_eq!(v["clock"]["met"], true);
+    let events = assert_chain_valid(&app, &d.coordinator, id);
+    let actions: Vec<&str> = events.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["file", "assign", "reply", "contest", "assign", "reply"]);
+}
+
+#[test]
+fn reassignment_keeps_the_clock_and_records_who_held_it() {
+    let app = spawn_app();
+    let d = desk(&app);
+    let filed = app.post("/api/v1/complaints", None, &complaint_json("en")).json();
+    let id = filed["id"].as_str().unwrap();
+    let due = filed["due_date"].clone();
+    ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
+    app.post(&format!("/api/v1/complaints/{id}/reassign"), Some(&d.coordinator), &json!({"department_id": d.dept_b})).assert_problem(422, "invalid-field");
+    let v = ok(app.post(&format!("/api/v1/complaints/{id}/reassign"), Some(&d.coordinator), &json!({"department_id": d.dept_b, "reason": "Planning matter"})));
+    assert_eq!(v["clock"]["due_date"], due, "reassignment never restarts the clock");
+    assert_eq!(v["clock"]["ordinal"], 1);
+    let a = v["assignments"].as_array().unwrap();
+    assert_eq!(a.len(), 2);
+    assert_eq!(a[0]["department_id"], d.dept_a.as_str());
+    assert_eq!(a[0]["release_reason"], "reassigned");
+    assert_eq!(a[0]["working_days_held"], 0);
+    assert!(a[1]["released_at"].is_null());
+
+    // The department returns it as outside its remit; the coordinator rejects it.
+    let v = ok(app.post(&format!("/api/v1/complaints/{id}/return"), Some(&d.staff_b), &json!({"reason": "Not ours"})));
+    assert_eq!(v["status"], "received");
+    assert!(v["department"].is_null());
+    assert_eq!(v["clock"]["running"], true);
+    let v = ok(app.post(&format!("/api/v1/complaints/{id}/reject"), Some(&d.coordinator), &json!({"reason": "A private contract dispute, not an investment-environment matter."})));
+    assert_eq!(v["status"], "rejected");
+    assert_eq!(v["clock"]["stop_reason"], "rejected");
+    assert_eq!(v["reply"]["text"], "A private contract dispute, not an investment-environment matter.");
+}
+
+#[test]
+fn extensions_are_requested_decided_and_move_the_due_date() {
+    let app = spawn_app();
+    let d = desk(&app);
+    let filed = app.post("/api/v1/complaints", None, &complaint_json("en")).json();
+    let (id, number, code) = (filed["id"].as_str().unwrap(), filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
+    ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
+    app.post(&format!("/api/v1/complaints/{id}/extension-requests"), Some(&d.staff_a), &json!({"days": 0, "reason": "x"})).assert_problem(422, "invalid-field");
+    let v = ok(app.post(&format!("/api/v1/complaints/{id}/extension-requests"), Some(&d.staff_a), &json!({"days": 5, "reason": "Site inspection needed"})));
+    let request_id = v["extensions"][0]["id"].as_str().unwrap().to_string();
+    app.post(&format!("/api/v1/complaints/{id}/extension-requests"), Some(&d.staff_a), &json!({"days": 2, "reason": "again"})).assert_problem(409, "conflict");
+    // Only the coordination office decides.
+    app.post(&format!("/api/v1/complaints/{id}/extension-requests/{request_id}/decision"), Some(&d.staff_a), &json!({"approve": true, "days": 3, "reason": "ok"}))
+        .assert_problem(403, "forbidden");
+    let v = ok(app.post(
+        &format!("/api/v1/complaints/{id}/extension-requests/{request_id}/decision"),
+        Some(&d.coordinator),
+        &json!({"approve": true, "days": 3, "reason": "Three days are enough"}),
+    ));
+    assert_eq!(v["clock"]["extension_days"], 3);
+    assert_eq!(v["extensions"][0]["decision"], "approved");
+    let received = filed["received_at"].as_str().unwrap().replace('+', "%2B");
+    let ten = ok(app.get(&format!("/api/v1/calendar/due?received={received}&days=10"), None));
+    assert_eq!(v["clock"]["due_date"], ten["due_date"], "7 + 3 working days");
+    // The investor is told.
+    let t = ok(track(&app, number, code));
+    let told = t["history"].as_array().unwrap().iter().find(|e| e["action"] == "decide_extension").expect("visible");
+    assert_eq!(told["detail"]["days"], 3);
+    assert!(told["detail"].get("request_id").is_none());
+}
+
+#[test]
+fn idempotent_retries_return_the_first_filing() {
+    let app = spawn_app();
+    let body = complaint_json("en").to_string().into_bytes();
+    let send = |key: &str, body: Vec<u8>| app.request("POST", "/api/v1/complaints", None, &[("Idempotency-Key", key)], Some(("application/json", body)));
+    let first = send("b5f1d1b2-7c9e-4f55-9d2a-4c1b0f3e8a11", body.clone());
+    assert_eq!(first.status, 201, "{}", first.body);
+    let again = send("b5f1d1b2-7c9e-4f55-9d2a-4c1b0f3e8a11", body.clone());
+    assert_eq!(again.status, 200, "{}", again.body);
+    let (a, b) = (first.json(), again.json());
+    assert_eq!(a["tracking_number"], b["tracking_number"]);
+    assert_eq!(a["access_code"], b["access_code"], "the retry can still show the access code");
+    assert_eq!(b["replayed"], true);
+    // Same key, different complaint: refused.
+    let mut other = complaint_json("en");
+    other["subject"] = json!("Another matter");
+    send("b5f1d1b2-7c9e-4f55-9d2a-4c1b0f3e8a11", other.to_string().into_bytes()).assert_problem(409, "idempotency-key-reused");
+    send("short", body.clone()).assert_problem(400, "bad-request");
+    // Without a key, the same body is a new complaint.
+    let third = app.post("/api/v1/complaints", None, &complaint_json("en")).json();
+    assert_ne!(third["tracking_number"], a["tracking_number"]);
+}
+
+#[test]
+fn fifty_parallel_filings_get_fifty_distinct_gapless_numbers() {
+    let app = spawn_app_with_generous_limits();
+    let numbers: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..50)
+            .map(|_| {
+                s.spawn(|| {
+                    let r = app.post("/api/v1/complaints", None, &complaint_json("en"));
+                    assert_eq!(r.status, 201, "{}", r.body);
+                    r.json()["tracking_number"].as_str().unwrap().to_string()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut seqs: Vec<u32> = numbers.iter().map(|n| n.rsplit('-').next().unwrap().parse().unwrap()).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
+}
+
+fn spawn_app_with_generous_limits() -> TestApp {
+    common::spawn_app_with(|s| {
+        s.complaints.filings_per_client_per_hour = 1000;
+        s.database.pool_size = 8;
+    })
+}
+
+#[test]
+fn two_simultaneous_replies_one_wins_one_conflicts() {
+    let app = spawn_app();
+    let d = desk(&app);
+    let id = app.post("/api/v1/complaints", None, &complaint_json("en")).json()["id"].as_str().unwrap().to_string();
+    ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..2)
+            .map(|i| {
+                let (app, id, token) = (&app, &id, &d.staff_a);
+                s.spawn(move || app.post(&format!("/api/v1/complaints/{id}/reply"), Some(token), &json!({"text": format!("reply {i}"), "outcome": "resolved"})))
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).map(|r| {
+            if r.status == 409 {
+                let v = r.assert_problem(409, "illegal-transition");
+                assert_eq!(v["current_status"], "replied");
+            }
+            r.status
+        }).collect()
+    });
+    let mut sorted = statuses.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, vec![200, 409], "{statuses:?}");
+    let events = assert_chain_valid(&app, &d.coordinator, &id);
+    assert_eq!(events.iter().filter(|e| e["action"] == "reply").count(), 1);
+}
+
+#[test]
+fn wrong_codes_look_like_unknown_numbers_and_are_rate_limited() {
+    let app = common::spawn_app_with(|s| s.complaints.tracking_lookups_per_client_per_minute = 5);
+    let filed = app.post("/api/v1/complaints", None, &complaint_json("en")).json();
+    let number = filed["tracking_number"].as_str().unwrap();
+    let wrong = track(&app, number, "AAAA-AAAA-AAAA-AAAA-AAAA").assert_problem(404, "not-found");
+    let unknown = track(&app, "CZ-2026-999999", "AAAA-AAAA-AAAA-AAAA-AAAA").assert_problem(404, "not-found");
+    assert_eq!(wrong, unknown);
+    app.get(&format!("/api/v1/track/{number}"), None).assert_problem(401, "unauthenticated");
+    // The typed code tolerates case and spaces.
+    let code = filed["access_code"].as_str().unwrap().to_lowercase().replace('-', " ");
+    assert_eq!(track(&app, number, &code).status, 200);
+    let mut limited = false;
+    for _ in 0..5 {
+        if track(&app, number, "AAAA-AAAA-AAAA-AAAA-AAAA").status == 429 {
+            limited = true;
+        }
+    }
+    assert!(limited, "lookups per client are limited");
+}
+
+#[test]
+fn bad_filings_are_refused_with_the_field_named() {
+    let app = spawn_app();
+    let mut body = complaint_json("en");
+    body["complainant"]["email"] = json!("not-an-email");
+    body["subject"] = json!("x".repeat(201));
+    body["facts"] = json!("");
+    let v = app.post("/api/v1/complaints", None, &body).assert_problem(422, "invalid-field");
+    let fields: Vec<&str> = v["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["complainant.email", "subject", "facts"]);
+    let mut body = complaint_json("en");
+    body["complainant"]["language"] = json!("fr");
+    assert_eq!(app.post("/api/v1/complaints", None, &body).assert_problem(422, "invalid-field")["errors"][0]["field"], "complainant.language");
+    let mut body = complaint_json("en");
+    body["priority"] = json!("urgent");
+    assert_eq!(app.post("/api/v1/complaints", None, &body).assert_problem(422, "invalid-field")["errors"][0]["field"], "priority");
+    let mut body = complaint_json("en");
+    body["review_or_lawsuit"] = json!("no");
+    assert_eq!(app.post("/api/v1/complaints", None, &body).assert_problem(422, "invalid-field")["errors"][0]["field"], "review_or_lawsuit");
+    let mut body = complaint_json("en");
+    body["department_id"] = json!("no-such-department");
+    app.post("/api/v1/complaints", None, &body).assert_problem(422, "invalid-field");
+    let invalid_utf8 = b"{\"subject\":\"\xc3\x28\"}".to_vec();
+    app.request("POST", "/api/v1/complaints", None, &[], Some(("application/json", invalid_utf8))).assert_problem(400, "bad-request");
+    let mut huge = complaint_json("en");
+    huge["facts"] = json!("x".repeat(400_000));
+    app.post("/api/v1/complaints", None, &huge).assert_problem(413, "payload-too-large");
+    // Nothing was filed by any of these.
+    let admin = app.admin_token();
+    let coordinator = app.staff_token(&admin, "coordinator", None);
+    assert_eq!(ok(app.get("/api/v1/complaints", Some(&coordinator)))["items"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn audit_verify_detects_a_hand_edited_event() {
+    use diesel::prelude::*;
+    let app = spawn_app();
+    let d = desk(&app);
+    let id = app.post("/api/v1/complaints", None, &complaint_json("en")).json()["id"].as_str().unwrap().to_string();
+    ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
+    let run_verify = || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_anshang"));
+        cmd.current_dir(app.data_dir.path()).args(["audit", "verify"]).env("ANSHANG__DATABASE__URL", &app.database.url);
+        cmd.output().unwrap()
+    };
+    let out = run_verify();
+    assert!(out.status.success(), "{} {}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 events verified"));
+
+    // Someone with database access rewrites who the complaint was assigned to.
+    let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
+    let pool = anshang::db::connect_pool(&url, 1, std::time::Duration::from_secs(5)).unwrap();
+    let mut conn = pool.get().unwrap();
+    let changed = diesel::sql_query(format!(
+        "UPDATE complaint_events SET detail = REPLACE(detail, '{}', '{}') WHERE action = 'assign'",
+        d.dept_a, d.dept_b
+    ))
+    .execute(&mut *conn)
+    .unwrap();
+    assert_eq!(changed, 1);
+    let out = run_verify();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&format!("TAMPERED complaint {id} at event 2")), "{stdout}");
+    let v = ok(app.get(&format!("/api/v1/complaints/{id}/events"), Some(&d.coordinator)));
+    assert_eq!(v["chain_valid"], false);
+    assert_eq!(v["chain_break"]["seq"], 2);
+}
+
+/// Every complaint endpoint × every role (and no token). Allowed roles never get 401/403;
+/// refused ones get 403; without a token 401 (public endpoints excepted).
+#[test]
+fn authorisation_matrix_covers_every_complaint_endpoint() {
+    let app = spawn_app();
+    let d = desk(&app);
+    let commission = app.staff_token(&d.admin, "commission", None);
+    let tokens = [
+        ("operator", d.operator.clone()),
+        ("department", d.staff_a.clone()),
+        ("coordinator", d.coordinator.clone()),
+        ("commission", commission),
+        ("admin", d.admin.clone()),
+    ];
+    let filed = app.post("/api/v1/complaints", None, &complaint_json("en")).json();
+    let id = filed["id"].as_str().unwrap().to_string();
+    let number = filed["tracking_number"].as_str().unwrap().to_string();
+    ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
+    let body = |v: Value| Some(v);
+    let endpoints: Vec<(&str, String, Option<Value>, &[&str])> = vec![
+        ("GET", "/api/v1/complaints".into(), None, &["department", "coordinator"]),
+        ("GET", format!("/api/v1/complaints/{id}"), None, &["department", "coordinator"]),
+        ("GET", format!("/api/v1/complaints/{id}/events"), None, &["department", "coordinator", "commission", "admin"]),
+        ("GET", format!("/api/v1/complaints/by-number/{number}"), None, &["operator", "coordinator"]),
+        ("POST", format!("/api/v1/complaints/{id}/assign"), body(json!({"department_id": d.dept_b})), &["coordinator"]),
+        ("POST", format!("/api/v1/complaints/{id}/reassign"), body(json!({"department_id": d.dept_a, "reason": "r"})), &["coordinator"]),
+        ("POST", format!("/api/v1/complaints/{id}/reject"), body(json!({"reason": "r"})), &["coordinator"]),
+        ("POST", format!("/api/v1/complaints/{id}/return"), body(json!({"reason": "r"})), &["department"]),
+        ("POST", format!("/api/v1/complaints/{id}/extension-requests"), body(json!({"days": 0, "reason": "r"})), &["department"]),
+        ("POST", format!("/api/v1/complaints/{id}/extension-requests/x/decision"), body(json!({"approve": false, "reason": "r"})), &["coordinator"]),
+        ("POST", format!("/api/v1/complaints/{id}/request-info"), body(json!({"question": ""})), &["department"]),
+        ("POST", format!("/api/v1/complaints/{id}/reply"), body(json!({"text": "", "outcome": "resolved"})), &["department"]),
+        ("POST", format!("/api/v1/complaints/{id}/withdraw"), body(json!({"reason": ""})), &["operator"]),
+        ("PUT", "/api/v1/calendar/2027".into(), None, &["admin"]),
+    ];
+    for (method, path, body, allowed) in &endpoints {
+        let send = |token: Option<&str>| {
+            let b = body.as_ref().map(|b| ("application/json", b.to_string().into_bytes()));
+            app.request(method, path, token, &[], b.or(Some(("application/toml", b"year = 1".to_vec()))).filter(|_| *method != "GET"))
+        };
+        send(None).assert_problem(401, "unauthenticated");
+        for (role, token) in &tokens {
+            let r = send(Some(token));
+            if allowed.contains(role) {
+                assert!(r.status != 401 && r.status != 403, "{role} refused on {method} {path}: {}", r.body);
+            } else {
+                r.assert_problem(403, "forbidden");
+            }
+        }
+    }
+    // Public endpoints: filing, tracking (code instead of token), the calendar.
+    assert_eq!(app.get(&format!("/api/v1/track/{number}"), None).status, 401);
+    assert_eq!(track(&app, &number, filed["access_code"].as_str().unwrap()).status, 200);
+    assert_eq!(app.get("/api/v1/calendar/2026", None).status, 200);
+    assert_eq!(app.get("/api/v1/calendar/due?received=2026-01-05T09:00:00Z", None).status, 200);
+    assert_eq!(app.post("/api/v1/complaints", None, &complaint_json("zh")).status, 201);
+}
