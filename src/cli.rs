@@ -267,7 +267,7 @@ fn cli_calendar(settings: &Settings) -> Result<crate::calendar::WorkingCalendar,
 fn calendar_command(settings: &Settings, cmd: CalendarCommand) -> Result<(), String> {
     use crate::calendar::runtime::{due_answer, parse_instant};
     let days_or_default = |d: Option<u32>| -> Result<u32, String> {
-        let days = d.unwrap_or(settings.clocks.reply_working_days);
+        let days = d.unwrap_or(settings.clocks.reply.working_days);
         if (1..=120).contains(&days) { Ok(days) } else { Err("--days must be between 1 and 120".into()) }
     };
     match cmd {

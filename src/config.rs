@@ -42,7 +42,23 @@ pub struct CalendarSettings {
 #[serde(deny_unknown_fields)]
 pub struct ClockSettings {
     pub cutoff: crate::calendar::Cutoff,
-    pub reply_working_days: u32,
+    pub reply: ClockKindSettings,
+    pub accept: ClockKindSettings,
+    pub conclude: ClockKindSettings,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockKindSettings {
+    pub enabled: bool,
+    pub working_days: u32,
+}
+
+impl ClockKindSettings {
+    /// The period when this clock is enabled.
+    pub fn days_if_enabled(self) -> Option<u32> {
+        self.enabled.then_some(self.working_days)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -220,8 +236,17 @@ impl Settings {
         if self.complaints.tracking_lookups_per_client_per_minute == 0 || self.complaints.filings_per_client_per_hour == 0 {
             return invalid("complaints.tracking_lookups_per_client_per_minute", "rate limits must be at least 1");
         }
-        if !(1..=120).contains(&self.clocks.reply_working_days) {
-            return invalid("clocks.reply_working_days", "must be between 1 and 120");
+        if !self.clocks.reply.enabled {
+            return invalid("clocks.reply.enabled", "the reply clock is the city's rule and cannot be switched off");
+        }
+        for (key, clock) in [
+            ("clocks.reply.working_days", self.clocks.reply),
+            ("clocks.accept.working_days", self.clocks.accept),
+            ("clocks.conclude.working_days", self.clocks.conclude),
+        ] {
+            if !(1..=120).contains(&clock.working_days) {
+                return invalid(key, "must be between 1 and 120");
+            }
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid("log.level", "is not a valid log filter (try \"info\")");
@@ -276,6 +301,13 @@ mod tests {
         assert!(err.contains("prot"), "{err}");
         let err = load_with(&[("ANSHANG__DATABASE__URL", "mysql://x")]).unwrap_err().to_string();
         assert!(err.contains("database.url"), "{err}");
+        let err = load_with(&[("ANSHANG__CLOCKS__REPLY__ENABLED", "false")]).unwrap_err().to_string();
+        assert!(err.contains("clocks.reply.enabled"), "{err}");
+        let err = load_with(&[("ANSHANG__CLOCKS__CUTOFF", "25:00")]).unwrap_err().to_string();
+        assert!(err.contains("cutoff"), "{err}");
+        let s = load_with(&[("ANSHANG__CLOCKS__CUTOFF", "17:30"), ("ANSHANG__CLOCKS__ACCEPT__ENABLED", "true")]).unwrap();
+        assert_eq!(s.clocks.cutoff.to_string(), "17:30");
+        assert_eq!(s.clocks.accept.days_if_enabled(), Some(7));
     }
 
     #[test]

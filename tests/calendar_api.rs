@@ -9,7 +9,7 @@ use anshang::calendar::{CalendarYear, OffDay};
 use anshang::complaints::intake::{self, FileComplaintRequest};
 use anshang::complaints::service::{self, Acting, Rules};
 use common::spawn_app;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_anshang");
 

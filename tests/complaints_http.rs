@@ -490,3 +490,49 @@ fn authorisation_matrix_covers_every_complaint_endpoint() {
     assert_eq!(app.get("/api/v1/calendar/due?received=2026-01-05T09:00:00Z", None).status, 200);
     assert_eq!(app.post("/api/v1/complaints", None, &complaint_json("zh")).status, 201);
 }
+
+#[test]
+fn mofcom_accept_and_conclude_clocks_run_when_enabled() {
+    let app = common::spawn_app_with(|s| {
+        s.clocks.accept.enabled = true;
+        s.clocks.conclude.enabled = true;
+    });
+    let d = desk(&app);
+    let filed = app.post("/api/v1/complaints", None, &complaint_json("en")).json();
+    let (id, number, code) = (filed["id"].as_str().unwrap(), filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
+    let v = ok(app.get(&format!("/api/v1/complaints/{id}"), Some(&d.coordinator)));
+    let clocks = v["other_clocks"].as_array().unwrap();
+    assert_eq!(clocks.len(), 1);
+    assert_eq!(clocks[0]["kind"], "accept");
+    assert_eq!(clocks[0]["working_days"], 7);
+    assert_eq!(clocks[0]["running"], true);
+
+    let v = ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
+    let by_kind = |v: &Value, kind: &str| v["other_clocks"].as_array().unwrap().iter().find(|c| c["kind"] == kind).cloned().unwrap();
+    assert_eq!(by_kind(&v, "accept")["stop_reason"], "accepted");
+    assert_eq!(by_kind(&v, "accept")["met"], true);
+    let conclude = by_kind(&v, "conclude");
+    assert_eq!(conclude["working_days"], 60);
+    assert_eq!(conclude["running"], true);
+    let received = conclude["started_at"].as_str().unwrap().replace('+', "%2B");
+    let sixty = ok(app.get(&format!("/api/v1/calendar/due?received={received}&days=60"), None));
+    assert_eq!(conclude["due_date"], sixty["due_date"]);
+
+    ok(app.post(&format!("/api/v1/complaints/{id}/request-info"), Some(&d.staff_a), &json!({"question": "Which plot?"})));
+    let v = ok(app.get(&format!("/api/v1/complaints/{id}"), Some(&d.coordinator)));
+    assert_eq!(by_kind(&v, "conclude")["paused"], true, "the conclude clock also waits for the investor");
+    ok(investor_post(&app, number, code, "answer", json!({"answer": "Plot 7"})));
+    ok(app.post(&format!("/api/v1/complaints/{id}/reply"), Some(&d.staff_a), &json!({"text": "Done.", "outcome": "resolved"})));
+    let v = ok(app.get(&format!("/api/v1/complaints/{id}"), Some(&d.coordinator)));
+    assert_eq!(by_kind(&v, "conclude")["running"], true, "concluded only when closed");
+    ok(investor_post(&app, number, code, "rate", json!({"rating": "satisfied"})));
+    let v = ok(app.get(&format!("/api/v1/complaints/{id}"), Some(&d.coordinator)));
+    assert_eq!(by_kind(&v, "conclude")["stop_reason"], "closed");
+
+    // Off by default.
+    let plain = spawn_app();
+    let admin = plain.admin_token();
+    let coordinator = plain.staff_token(&admin, "coordinator", None);
+    let id = plain.post("/api/v1/complaints", None, &complaint_json("en")).json()["id"].as_str().unwrap().to_string();
+    assert_eq!(ok(plain.get(&format!("/api/v1/complaints/{id}"), Some(&coordinator)))["other_clocks"], json!([]));
+}

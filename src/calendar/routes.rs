@@ -35,7 +35,7 @@ pub struct DueQuery {
 async fn due(state: web::Data<AppState>, query: web::Query<DueQuery>) -> Result<web::Json<DueAnswer>, ApiError> {
     let q = query.into_inner();
     let received = runtime::parse_instant(&q.received).map_err(|m| ApiError::invalid("received", "invalid_instant", m))?;
-    let days = q.days.unwrap_or(state.settings.clocks.reply_working_days);
+    let days = q.days.unwrap_or(state.settings.clocks.reply.working_days);
     if !(1..=120).contains(&days) {
         return Err(ApiError::invalid("days", "out_of_range", "between 1 and 120 working days"));
     }

@@ -19,12 +19,18 @@ use crate::departments::DepartmentKind;
 use crate::error::ApiError;
 
 pub const REPLY_CLOCK: &str = "reply";
+/// MOFCOM 2020 No. 3, when enabled: accept (assign) or refuse within N working days of receipt.
+pub const ACCEPT_CLOCK: &str = "accept";
+/// MOFCOM 2020 No. 3, when enabled: conclude (close) within N working days of acceptance.
+pub const CONCLUDE_CLOCK: &str = "conclude";
 
 /// What every operation needs besides the connection: the calendar, the rules and the instant.
 pub struct Ctx<'a> {
     pub cal: &'a WorkingCalendar,
     pub cutoff: Cutoff,
     pub reply_working_days: u32,
+    pub accept_working_days: Option<u32>,
+    pub conclude_working_days: Option<u32>,
     pub contest_window_working_days: u32,
     pub max_extension_working_days: u32,
     pub tracking_prefix: &'a str,
@@ -145,23 +151,24 @@ pub fn refresh_clock(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str) -> Resu
             complaint_clocks::provisional.eq(due.provisional),
         ))
         .execute(conn)?;
-    if clock.stopped_at.is_none() {
+    if clock.stopped_at.is_none() && clock.kind == REPLY_CLOCK {
         diesel::update(complaints::table.find(&clock.complaint_id)).set(complaints::due_at.eq(Some(due_at))).execute(conn)?;
     }
     Ok(ClockRow { due_at, due_date: due.due_date, provisional: due.provisional, ..clock })
 }
 
-fn open_clock(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, ordinal: i32) -> Result<ClockRow, ApiError> {
-    let mut clock = Clock::new(ctx.now, ctx.reply_working_days);
+fn open_clock(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, kind: &str, working_days: u32) -> Result<ClockRow, ApiError> {
+    let ordinal = store::current_clock(conn, complaint_id, kind)?.map(|c| c.ordinal + 1).unwrap_or(1);
+    let mut clock = Clock::new(ctx.now, working_days);
     clock.cutoff = ctx.cutoff;
     let due = clock.due(ctx.cal, ctx.now);
     let row = ClockRow {
         id: new_id(),
         complaint_id: complaint_id.to_string(),
-        kind: REPLY_CLOCK.to_string(),
+        kind: kind.to_string(),
         ordinal,
         started_at: to_db_time(ctx.now),
-        working_days: ctx.reply_working_days as i32,
+        working_days: working_days as i32,
         extension_days: 0,
         due_at: to_db_time(due.due_at.with_timezone(&Utc)),
         due_date: due.due_date,
@@ -171,7 +178,9 @@ fn open_clock(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, ordinal: i
         breached_at: None,
     };
     diesel::insert_into(complaint_clocks::table).values(&row).execute(conn)?;
-    diesel::update(complaints::table.find(complaint_id)).set(complaints::due_at.eq(Some(row.due_at))).execute(conn)?;
+    if kind == REPLY_CLOCK {
+        diesel::update(complaints::table.find(complaint_id)).set(complaints::due_at.eq(Some(row.due_at))).execute(conn)?;
+    }
     Ok(row)
 }
 
@@ -181,8 +190,9 @@ fn running_clock(conn: &mut DbConnection, complaint_id: &str) -> Result<ClockRow
         .ok_or_else(|| ApiError::internal("complaint clock", "no running reply clock"))
 }
 
-fn stop_clock(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, reason: &str) -> Result<Option<ClockRow>, ApiError> {
-    let Some(clock) = store::current_clock(conn, complaint_id, REPLY_CLOCK)?.filter(|c| c.stopped_at.is_none()) else {
+/// Stops the running clock of `kind`, if any, as of now; returns it as it stood.
+fn stop_clock(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, kind: &str, reason: &str) -> Result<Option<ClockRow>, ApiError> {
+    let Some(clock) = store::current_clock(conn, complaint_id, kind)?.filter(|c| c.stopped_at.is_none()) else {
         return Ok(None);
     };
     close_open_pause(conn, ctx, &clock.id, None)?;
@@ -190,8 +200,17 @@ fn stop_clock(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, reason: &s
     diesel::update(complaint_clocks::table.find(&clock.id))
         .set((complaint_clocks::stopped_at.eq(Some(to_db_time(ctx.now))), complaint_clocks::stop_reason.eq(Some(reason))))
         .execute(conn)?;
-    diesel::update(complaints::table.find(complaint_id)).set(complaints::due_at.eq(None::<chrono::NaiveDateTime>)).execute(conn)?;
+    if kind == REPLY_CLOCK {
+        diesel::update(complaints::table.find(complaint_id)).set(complaints::due_at.eq(None::<chrono::NaiveDateTime>)).execute(conn)?;
+    }
     Ok(Some(clock))
+}
+
+/// Stops whichever MOFCOM clocks run (accept, conclude) with `reason`.
+fn stop_optional_clocks(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, accept_reason: &str, conclude_reason: &str) -> Result<(), ApiError> {
+    stop_clock(conn, ctx, complaint_id, ACCEPT_CLOCK, accept_reason)?;
+    stop_clock(conn, ctx, complaint_id, CONCLUDE_CLOCK, conclude_reason)?;
+    Ok(())
 }
 
 fn close_open_pause(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str, answer: Option<&str>) -> QueryResult<usize> {
@@ -407,7 +426,10 @@ fn insert_complaint(
                 updated_at: now,
             })
             .execute(conn)?;
-        let clock = open_clock(conn, ctx, &id, 1)?;
+        let clock = open_clock(conn, ctx, &id, REPLY_CLOCK, ctx.reply_working_days)?;
+        if let Some(days) = ctx.accept_working_days {
+            open_clock(conn, ctx, &id, ACCEPT_CLOCK, days)?;
+        }
         record(
             conn,
             ctx,
@@ -432,6 +454,13 @@ pub fn assign(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, dep
         let (_, from, to) = begin(conn, id, Action::Assign, acting)?;
         let dept = assignable_department(conn, department_id)?;
         start_assignment(conn, ctx, id, &dept.id, acting.user_id.as_deref())?;
+        // The first assignment is the acceptance of the complaint.
+        stop_clock(conn, ctx, id, ACCEPT_CLOCK, "accepted")?;
+        if let Some(days) = ctx.conclude_working_days {
+            if store::current_clock(conn, id, CONCLUDE_CLOCK)?.is_none() {
+                open_clock(conn, ctx, id, CONCLUDE_CLOCK, days)?;
+            }
+        }
         set_status(conn, id, to, ctx.now)?;
         record(conn, ctx, id, acting, "assign", Some(from), to, json!({"department": department_json(&dept)}), true)
     })
@@ -471,7 +500,8 @@ pub fn reassign(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, d
 pub fn reject(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, reason: &str) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::Reject, acting)?;
-        stop_clock(conn, ctx, id, "rejected")?;
+        stop_clock(conn, ctx, id, REPLY_CLOCK, "rejected")?;
+        stop_optional_clocks(conn, ctx, id, "refused", "rejected")?;
         diesel::update(complaints::table.find(id))
             .set((complaints::reply_text.eq(Some(reason)), complaints::replied_at.eq(Some(to_db_time(ctx.now)))))
             .execute(conn)?;
@@ -602,18 +632,21 @@ pub fn request_extension(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &
 pub fn request_info(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, question: &str) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::RequestInfo, acting)?;
-        let clock = running_clock(conn, id)?;
-        diesel::insert_into(clock_pauses::table)
-            .values(PauseRow {
-                id: new_id(),
-                clock_id: clock.id.clone(),
-                paused_at: to_db_time(ctx.now),
-                resumed_at: None,
-                question: question.to_string(),
-                answer: None,
-            })
-            .execute(conn)?;
-        refresh_clock(conn, ctx, &clock.id)?;
+        running_clock(conn, id)?;
+        // Every running clock waits for the investor, the MOFCOM ones included.
+        for clock in store::running_clocks(conn, id)? {
+            diesel::insert_into(clock_pauses::table)
+                .values(PauseRow {
+                    id: new_id(),
+                    clock_id: clock.id.clone(),
+                    paused_at: to_db_time(ctx.now),
+                    resumed_at: None,
+                    question: question.to_string(),
+                    answer: None,
+                })
+                .execute(conn)?;
+            refresh_clock(conn, ctx, &clock.id)?;
+        }
         set_status(conn, id, to, ctx.now)?;
         record(conn, ctx, id, acting, "request_info", Some(from), to, json!({"question": question}), true)
     })
@@ -622,7 +655,7 @@ pub fn request_info(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Actin
 pub fn reply(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, text: &str, outcome: ReplyOutcome) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::Reply, acting)?;
-        let clock = stop_clock(conn, ctx, id, "replied")?.ok_or_else(|| ApiError::internal("reply", "no running clock"))?;
+        let clock = stop_clock(conn, ctx, id, REPLY_CLOCK, "replied")?.ok_or_else(|| ApiError::internal("reply", "no running clock"))?;
         let on_time = to_db_time(ctx.now) < clock.due_at;
         release_assignment(conn, ctx, id, "replied")?;
         diesel::update(complaints::table.find(id))
@@ -643,9 +676,11 @@ pub fn reply(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, text
 pub fn answer_info(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, answer: &str) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::AnswerInfo, acting)?;
+        for clock in store::running_clocks(conn, id)? {
+            close_open_pause(conn, ctx, &clock.id, Some(answer))?;
+            refresh_clock(conn, ctx, &clock.id)?;
+        }
         let clock = running_clock(conn, id)?;
-        close_open_pause(conn, ctx, &clock.id, Some(answer))?;
-        let clock = refresh_clock(conn, ctx, &clock.id)?;
         set_status(conn, id, to, ctx.now)?;
         record(conn, ctx, id, acting, "answer_info", Some(from), to, json!({"due": due_json(&clock)}), true)
     })
@@ -654,6 +689,7 @@ pub fn answer_info(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting
 pub fn rate(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, rating: Rating, comment: Option<&str>) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::Rate, acting)?;
+        stop_clock(conn, ctx, id, CONCLUDE_CLOCK, "closed")?;
         diesel::update(complaints::table.find(id))
             .set((
                 complaints::rating.eq(Some(rating.as_str())),
@@ -686,9 +722,8 @@ pub fn contest(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, re
                 extensions: Default::default(),
             });
         }
-        let ordinal = store::current_clock(conn, id, REPLY_CLOCK)?.map(|c| c.ordinal + 1).unwrap_or(1);
         // A contested reply opens a new clock; the coordination office re-handles the case.
-        let clock = open_clock(conn, ctx, id, ordinal)?;
+        let clock = open_clock(conn, ctx, id, REPLY_CLOCK, ctx.reply_working_days)?;
         diesel::update(complaints::table.find(id))
             .set((complaints::department_id.eq(None::<String>), complaints::overdue.eq(false)))
             .execute(conn)?;
@@ -700,7 +735,8 @@ pub fn contest(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, re
 pub fn withdraw(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, reason: Option<&str>) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::Withdraw, acting)?;
-        stop_clock(conn, ctx, id, "withdrawn")?;
+        stop_clock(conn, ctx, id, REPLY_CLOCK, "withdrawn")?;
+        stop_optional_clocks(conn, ctx, id, "withdrawn", "withdrawn")?;
         release_assignment(conn, ctx, id, "withdrawn")?;
         diesel::update(complaints::table.find(id)).set(complaints::closed_at.eq(Some(to_db_time(ctx.now)))).execute(conn)?;
         set_status(conn, id, to, ctx.now)?;
@@ -723,6 +759,7 @@ pub fn auto_close_expired(conn: &mut DbConnection, ctx: &Ctx) -> Result<usize, A
         }
         let result = conn.transaction(|conn| {
             let (_, from, to) = begin(conn, &id, Action::AutoClose, &Acting::system())?;
+            stop_clock(conn, ctx, &id, CONCLUDE_CLOCK, "closed")?;
             diesel::update(complaints::table.find(&id)).set(complaints::closed_at.eq(Some(to_db_time(ctx.now)))).execute(conn)?;
             set_status(conn, &id, to, ctx.now)?;
             record(conn, ctx, &id, &Acting::system(), "auto_close", Some(from), to, json!({"reason": "contest window passed without a rating"}), true)
@@ -778,7 +815,12 @@ pub fn load_full(conn: &mut DbConnection, row: ComplaintRow) -> Result<super::vi
     let assignments = store::assignments_of(conn, &row.id)?;
     let extensions = store::extensions_of(conn, &row.id)?;
     let events = events::for_complaint(conn, &row.id)?;
-    Ok(super::views::Loaded { row, clock, pauses, department, assignments, extensions, events })
+    let mut other_clocks = Vec::new();
+    for other in store::clocks_of(conn, &row.id)?.into_iter().filter(|c| c.kind != REPLY_CLOCK) {
+        let p = store::pauses_of(conn, &other.id)?;
+        other_clocks.push((other, p));
+    }
+    Ok(super::views::Loaded { row, clock, pauses, other_clocks, department, assignments, extensions, events })
 }
 
 /// The rules of `Ctx` that come from configuration, owned so they can move into blocking work.
@@ -786,6 +828,8 @@ pub fn load_full(conn: &mut DbConnection, row: ComplaintRow) -> Result<super::vi
 pub struct Rules {
     pub cutoff: Cutoff,
     pub reply_working_days: u32,
+    pub accept_working_days: Option<u32>,
+    pub conclude_working_days: Option<u32>,
     pub contest_window_working_days: u32,
     pub max_extension_working_days: u32,
     pub tracking_prefix: String,
@@ -795,7 +839,9 @@ impl Rules {
     pub fn from_settings(s: &crate::config::Settings) -> Rules {
         Rules {
             cutoff: s.clocks.cutoff,
-            reply_working_days: s.clocks.reply_working_days,
+            reply_working_days: s.clocks.reply.working_days,
+            accept_working_days: s.clocks.accept.days_if_enabled(),
+            conclude_working_days: s.clocks.conclude.days_if_enabled(),
             contest_window_working_days: s.complaints.contest_window_working_days,
             max_extension_working_days: s.complaints.max_extension_working_days,
             tracking_prefix: s.complaints.tracking_prefix.clone(),
@@ -807,6 +853,8 @@ impl Rules {
             cal,
             cutoff: self.cutoff,
             reply_working_days: self.reply_working_days,
+            accept_working_days: self.accept_working_days,
+            conclude_working_days: self.conclude_working_days,
             contest_window_working_days: self.contest_window_working_days,
             max_extension_working_days: self.max_extension_working_days,
             tracking_prefix: &self.tracking_prefix,

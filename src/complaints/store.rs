@@ -216,6 +216,15 @@ pub fn clocks_of(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<Vec
         .load(conn)
 }
 
+/// The clocks of a complaint that are still running (any kind).
+pub fn running_clocks(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<Vec<ClockRow>> {
+    complaint_clocks::table
+        .filter(complaint_clocks::complaint_id.eq(complaint_id))
+        .filter(complaint_clocks::stopped_at.is_null())
+        .select(ClockRow::as_select())
+        .load(conn)
+}
+
 pub fn pauses_of(conn: &mut DbConnection, clock_id: &str) -> QueryResult<Vec<PauseRow>> {
     clock_pauses::table
         .filter(clock_pauses::clock_id.eq(clock_id))

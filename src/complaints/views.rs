@@ -161,6 +161,8 @@ pub struct ComplaintView {
     pub overdue: bool,
     /// The newest reply clock.
     pub clock: ClockView,
+    /// The MOFCOM `accept` and `conclude` clocks, where enabled.
+    pub other_clocks: Vec<ClockView>,
     pub reply: Option<ReplyView>,
     pub rating: Option<RatingView>,
     pub closed_at: Option<DateTime<FixedOffset>>,
@@ -173,6 +175,8 @@ pub struct Loaded {
     pub row: ComplaintRow,
     pub clock: ClockRow,
     pub pauses: Vec<PauseRow>,
+    /// Clocks of other kinds, each with its pauses.
+    pub other_clocks: Vec<(ClockRow, Vec<PauseRow>)>,
     pub department: Option<DepartmentRef>,
     pub assignments: Vec<AssignmentRow>,
     pub extensions: Vec<ExtensionRow>,
@@ -210,6 +214,7 @@ pub fn complaint_view(l: &Loaded, ctx: &Ctx) -> Result<ComplaintView, ApiError> 
         received_at: local(r.received_at),
         overdue: r.overdue,
         clock: clock_view(&l.clock, &l.pauses, ctx.cal, ctx.cutoff, ctx.now),
+        other_clocks: l.other_clocks.iter().map(|(c, p)| clock_view(c, p, ctx.cal, ctx.cutoff, ctx.now)).collect(),
         reply: reply_view(r),
         rating: rating_view(r),
         closed_at: r.closed_at.map(local),
