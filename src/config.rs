@@ -30,6 +30,15 @@ pub struct ComplaintSettings {
     pub max_extension_working_days: u32,
     pub tracking_lookups_per_client_per_minute: u32,
     pub filings_per_client_per_hour: u32,
+    pub attachment_dir: PathBuf,
+    pub attachment_max_bytes: usize,
+    pub attachment_max_count: u32,
+}
+
+impl ComplaintSettings {
+    pub fn attachment_dir(&self, data_dir: &Path) -> PathBuf {
+        if self.attachment_dir.as_os_str().is_empty() { data_dir.join("attachments") } else { self.attachment_dir.clone() }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -235,6 +244,12 @@ impl Settings {
         }
         if self.complaints.tracking_lookups_per_client_per_minute == 0 || self.complaints.filings_per_client_per_hour == 0 {
             return invalid("complaints.tracking_lookups_per_client_per_minute", "rate limits must be at least 1");
+        }
+        if !(1024..=100 * 1024 * 1024).contains(&self.complaints.attachment_max_bytes) {
+            return invalid("complaints.attachment_max_bytes", "must be between 1024 and 104857600");
+        }
+        if !(1..=100).contains(&self.complaints.attachment_max_count) {
+            return invalid("complaints.attachment_max_count", "must be between 1 and 100");
         }
         if !self.clocks.reply.enabled {
             return invalid("clocks.reply.enabled", "the reply clock is the city's rule and cannot be switched off");

@@ -23,6 +23,8 @@ use utoipa::{Modify, OpenApi};
         crate::complaints::routes::reply, crate::complaints::routes::withdraw_for_caller,
         crate::complaints::routes::track, crate::complaints::routes::track_answer, crate::complaints::routes::track_rate,
         crate::complaints::routes::track_contest, crate::complaints::routes::track_withdraw,
+        crate::complaints::routes::staff_upload, crate::complaints::routes::staff_download,
+        crate::complaints::routes::track_upload, crate::complaints::routes::track_download,
     ),
     modifiers(&BearerAuth),
     tags((name = "health"), (name = "auth"), (name = "users"), (name = "departments"), (name = "calendar"),

@@ -536,3 +536,81 @@ fn mofcom_accept_and_conclude_clocks_run_when_enabled() {
     let id = plain.post("/api/v1/complaints", None, &complaint_json("en")).json()["id"].as_str().unwrap().to_string();
     assert_eq!(ok(plain.get(&format!("/api/v1/complaints/{id}"), Some(&coordinator)))["other_clocks"], json!([]));
 }
+
+#[test]
+fn attachments_are_sniffed_sanitised_limited_and_kept_confidential() {
+    let app = common::spawn_app_with(|s| {
+        s.complaints.attachment_max_bytes = 64 * 1024;
+        s.complaints.attachment_max_count = 3;
+    });
+    let d = desk(&app);
+    let commission = app.staff_token(&d.admin, "commission", None);
+    let filed = app.post("/api/v1/complaints", None, &complaint_json("en")).json(); // confidential: true
+    let (id, number, code) = (filed["id"].as_str().unwrap(), filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
+    let upload = |name: &str, bytes: &[u8]| {
+        app.request(
+            "POST",
+            &format!("/api/v1/track/{number}/attachments?filename={name}"),
+            None,
+            &[("X-Access-Code", code)],
+            Some(("application/octet-stream", bytes.to_vec())),
+        )
+    };
+    let pdf = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n".to_vec();
+    let t = ok(upload("..%2F..%2Fetc%2Fpermit%20notice.pdf", &pdf));
+    let a = &t["attachments"][0];
+    assert_eq!(a["filename"], "permit notice.pdf", "path components are dropped");
+    assert_eq!(a["content_type"], "application/pdf");
+    assert_eq!(a["size_bytes"], pdf.len());
+    let aid = a["id"].as_str().unwrap().to_string();
+    // The type comes from the bytes, not the name or the declared type.
+    upload("permit.pdf", b"MZ\x90\x00\x03\x00\x00\x00").assert_problem(422, "invalid-field");
+    upload("notes.txt", b"\x00\x01\x02").assert_problem(422, "invalid-field");
+    upload("big.pdf", &[b"%PDF-".as_slice(), &vec![b'x'; 70 * 1024]].concat()).assert_problem(413, "payload-too-large");
+    upload("", &pdf).assert_problem(422, "invalid-field");
+    // Wrong code: same answer as ever.
+    app.request("POST", &format!("/api/v1/track/{number}/attachments?filename=a.pdf"), None, &[("X-Access-Code", "AAAA-AAAA-AAAA-AAAA-AAAA")], Some(("application/octet-stream", pdf.clone())))
+        .assert_problem(404, "not-found");
+
+    // The investor downloads their own file, byte for byte, with a safe disposition.
+    let r = app.request("GET", &format!("/api/v1/track/{number}/attachments/{aid}"), None, &[("X-Access-Code", code)], None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.as_bytes(), pdf.as_slice());
+    assert!(r.header("content-disposition").unwrap().starts_with("attachment;"));
+    // The file is stored under its hash, nowhere near the name given.
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&pdf))
+    };
+    assert!(app.data_dir.path().join("attachments").join(&sha).is_file());
+
+    // Confidential: the coordination office and the assigned department only.
+    let path = format!("/api/v1/complaints/{id}/attachments/{aid}");
+    assert_eq!(app.get(&path, Some(&d.coordinator)).status, 200);
+    app.get(&path, Some(&commission)).assert_problem(403, "forbidden");
+    app.get(&path, Some(&d.admin)).assert_problem(403, "forbidden");
+    app.get(&path, Some(&d.staff_a)).assert_problem(404, "not-found");
+    ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
+    assert_eq!(app.get(&path, Some(&d.staff_a)).status, 200);
+    app.get(&path, Some(&d.staff_b)).assert_problem(404, "not-found");
+
+    // The hotline adds a file for a caller; the count limit holds.
+    let r = app.request("POST", &format!("/api/v1/complaints/{id}/attachments?filename=photo.png"), Some(&d.operator), &[], Some(("image/png", b"\x89PNG\r\n\x1a\n0000".to_vec())));
+    assert_eq!(r.status, 201, "{}", r.body);
+    app.request("POST", &format!("/api/v1/complaints/{id}/attachments?filename=x.png"), Some(&d.staff_a), &[], Some(("image/png", b"\x89PNG\r\n\x1a\n".to_vec())))
+        .assert_problem(403, "forbidden");
+    ok(upload("third.txt", "第三份材料".as_bytes()));
+    upload("fourth.txt", b"four").assert_problem(409, "too-many-attachments");
+    let v = ok(app.get(&format!("/api/v1/complaints/{id}"), Some(&d.coordinator)));
+    assert_eq!(v["attachments"].as_array().unwrap().len(), 3);
+    assert_chain_valid(&app, &d.coordinator, id);
+
+    // Non-confidential complaints' files are open to oversight too.
+    let mut open_body = complaint_json("en");
+    open_body["confidential"] = json!(false);
+    let filed = app.post("/api/v1/complaints", None, &open_body).json();
+    let (id2, number2, code2) = (filed["id"].as_str().unwrap(), filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
+    let t = ok(app.request("POST", &format!("/api/v1/track/{number2}/attachments?filename=a.pdf"), None, &[("X-Access-Code", code2)], Some(("application/pdf", pdf.clone()))));
+    let aid2 = t["attachments"][0]["id"].as_str().unwrap();
+    assert_eq!(app.get(&format!("/api/v1/complaints/{id2}/attachments/{aid2}"), Some(&commission)).status, 200);
+}

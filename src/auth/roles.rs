@@ -77,6 +77,9 @@ role_rule!(/// Those who may read the audit trail of a complaint.
 role_rule!(/// Those who read a complaint's status back to a caller by tracking number.
     StatusReaders => [Operator, Coordinator]);
 
+role_rule!(/// Staff who file or add material for a caller: the hotline and the coordination office.
+    Intake => [Operator, Coordinator]);
+
 /// The password-change endpoint: any staff, including a token that must change its password.
 pub struct PasswordChange;
 impl RoleRule for PasswordChange {

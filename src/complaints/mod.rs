@@ -4,6 +4,7 @@
 //! `state` (the transition table) and `model` are pure; `store` is storage; `service` runs each
 //! operation in one transaction; `views` shape responses; `routes` are the HTTP handlers.
 
+pub mod attachments;
 pub mod events;
 pub mod intake;
 pub mod model;

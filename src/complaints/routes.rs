@@ -14,7 +14,7 @@ use super::state::{Actor, Status};
 use super::store::{self, ListFilter};
 use super::views::{self, ComplaintSummary, ComplaintView, TrackingView};
 use crate::app::AppState;
-use crate::auth::roles::{AuditReaders, CoordinatorOnly, DepartmentOnly, Handlers, OperatorOnly, StatusReaders};
+use crate::auth::roles::{AuditReaders, CoordinatorOnly, DepartmentOnly, Handlers, Intake, OperatorOnly, StatusReaders};
 use crate::auth::{MaybeStaff, Role, Staff, StaffUser};
 use crate::db;
 use crate::error::ApiError;
@@ -40,7 +40,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(track_answer)
         .service(track_rate)
         .service(track_contest)
-        .service(track_withdraw);
+        .service(track_withdraw)
+        .service(staff_upload)
+        .service(staff_download)
+        .service(track_upload)
+        .service(track_download);
 }
 
 fn acting(user: &StaffUser) -> Acting {
@@ -663,4 +667,126 @@ async fn track_withdraw(state: web::Data<AppState>, req: HttpRequest, client: Cl
     let who = investor(&state, &req, &client, path.into_inner())?;
     let reason = optional_text("reason", body.into_inner().reason.as_deref(), limits::SHORT_TEXT)?;
     investor_action(state, who, move |conn, ctx, id| service::withdraw(conn, ctx, id, &Acting::investor(), reason.as_deref())).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attachments
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UploadQuery {
+    /// The file's name as the uploader knows it (sanitised; the extension must match the content).
+    pub filename: String,
+}
+
+/// Reads, sniffs and stores an upload; returns (sanitised name, content type, sha256, size).
+async fn receive_upload(state: &AppState, filename: &str, payload: web::Payload) -> Result<(String, &'static str, String, usize), ApiError> {
+    let filename = super::attachments::sanitize_filename(filename)?;
+    let bytes = crate::http::body::read_limited(payload, state.settings.complaints.attachment_max_bytes).await?;
+    if bytes.is_empty() {
+        return Err(ApiError::invalid("file", "empty", "the file is empty"));
+    }
+    let kind = super::attachments::sniff(&bytes, &filename)?;
+    let dir = state.settings.complaints.attachment_dir(state.settings.data_dir());
+    let size = bytes.len();
+    // Written and synced before the row that names it commits; a failed commit leaves only an
+    // unreferenced file named by its hash.
+    let sha = web::block(move || super::attachments::store_file(&dir, &bytes)).await.map_err(|e| ApiError::internal("attachment write", e))??;
+    Ok((filename, kind, sha, size))
+}
+
+fn file_response(state: &AppState, a: &super::attachments::AttachmentRow) -> Result<HttpResponse, ApiError> {
+    let dir = state.settings.complaints.attachment_dir(state.settings.data_dir());
+    let bytes = super::attachments::read_file(&dir, &a.sha256)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, a.content_type.clone()))
+        .insert_header((header::CONTENT_DISPOSITION, super::attachments::content_disposition(&a.filename)))
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .body(bytes))
+}
+
+/// Add a file for a caller (hotline) or to a case (coordination office).
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/attachments", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path), UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file; PDF, PNG, JPEG, DOCX, XLSX or UTF-8 text, sniffed"),
+    responses((status = 201, body = super::attachments::AttachmentView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 413, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/complaints/{id}/attachments")]
+async fn staff_upload(state: web::Data<AppState>, staff: Staff<Intake>, path: web::Path<String>, query: web::Query<UploadQuery>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+    let (id, acting) = (path.into_inner(), acting(&staff));
+    let (filename, kind, sha, size) = receive_upload(&state, &query.filename, payload).await?;
+    let max = state.settings.complaints.attachment_max_count;
+    let view = with_ctx(&state, move |conn, ctx| {
+        service::attach(conn, ctx, &id, &acting, &filename, kind, &sha, size, max)?;
+        let rows = super::attachments::list(conn, &id)?;
+        Ok(super::attachments::AttachmentView::from(rows.last().expect("just added")))
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Download a file. Files of confidential complaints only reach the assigned department and
+/// the coordination office.
+#[utoipa::path(get, path = "/api/v1/complaints/{id}/attachments/{attachment_id}", tag = "complaints", security(("bearer" = [])),
+    params(("id" = String, Path), ("attachment_id" = String, Path)),
+    responses((status = 200, description = "the file", content_type = "application/octet-stream"), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/complaints/{id}/attachments/{attachment_id}")]
+async fn staff_download(state: web::Data<AppState>, staff: Staff<AuditReaders>, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+    let ((id, attachment_id), acting) = (path.into_inner(), acting(&staff));
+    let role = staff.role;
+    let row = db::run(&state.pool, move |conn| {
+        let complaint = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
+        service::ensure_department_scope(&complaint, &acting)?;
+        if complaint.confidential && !matches!(role, Role::Coordinator | Role::Department) {
+            return Err(ApiError::Forbidden("trade secrets: only the assigned department and the coordination office see these files".into()));
+        }
+        super::attachments::find(conn, &id, &attachment_id)?.ok_or_else(|| ApiError::NotFound("no such attachment".into()))
+    })
+    .await?;
+    file_response(&state, &row)
+}
+
+/// Add a file to one's own complaint.
+#[utoipa::path(post, path = "/api/v1/track/{tracking_number}/attachments", tag = "tracking",
+    params(("tracking_number" = String, Path), ("X-Access-Code" = String, Header), UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file; PDF, PNG, JPEG, DOCX, XLSX or UTF-8 text, sniffed"),
+    responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/track/{tracking_number}/attachments")]
+async fn track_upload(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client: ClientAddr,
+    path: web::Path<String>,
+    query: web::Query<UploadQuery>,
+    payload: web::Payload,
+) -> Result<web::Json<TrackingView>, ApiError> {
+    let who = investor(&state, &req, &client, path.into_inner())?;
+    // Check the code before reading a large body.
+    let (number, code_hash) = (who.number.clone(), who.code_hash.clone());
+    db::run(&state.pool, move |conn| open_by_code(conn, &number, &code_hash).map(|_| ())).await?;
+    let (filename, kind, sha, size) = receive_upload(&state, &query.filename, payload).await?;
+    let max = state.settings.complaints.attachment_max_count;
+    investor_action(state, who, move |conn, ctx, id| service::attach(conn, ctx, id, &Acting::investor(), &filename, kind, &sha, size, max)).await
+}
+
+/// Download a file of one's own complaint.
+#[utoipa::path(get, path = "/api/v1/track/{tracking_number}/attachments/{attachment_id}", tag = "tracking",
+    params(("tracking_number" = String, Path), ("attachment_id" = String, Path), ("X-Access-Code" = String, Header)),
+    responses((status = 200, description = "the file", content_type = "application/octet-stream"), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/track/{tracking_number}/attachments/{attachment_id}")]
+async fn track_download(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+    let (number, attachment_id) = path.into_inner();
+    let who = investor(&state, &req, &client, number)?;
+    let row = db::run(&state.pool, move |conn| {
+        let complaint = open_by_code(conn, &who.number, &who.code_hash)?;
+        super::attachments::find(conn, &complaint.id, &attachment_id)?.ok_or_else(|| ApiError::NotFound("no such attachment".into()))
+    })
+    .await?;
+    file_response(&state, &row)
 }

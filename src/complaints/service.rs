@@ -820,7 +820,8 @@ pub fn load_full(conn: &mut DbConnection, row: ComplaintRow) -> Result<super::vi
         let p = store::pauses_of(conn, &other.id)?;
         other_clocks.push((other, p));
     }
-    Ok(super::views::Loaded { row, clock, pauses, other_clocks, department, assignments, extensions, events })
+    let attachments = super::attachments::list(conn, &row.id)?;
+    Ok(super::views::Loaded { row, clock, pauses, other_clocks, department, assignments, extensions, events, attachments })
 }
 
 /// The rules of `Ctx` that come from configuration, owned so they can move into blocking work.
@@ -861,4 +862,55 @@ impl Rules {
             now,
         }
     }
+}
+
+/// Records an uploaded file (already stored under its hash) on an open complaint.
+#[allow(clippy::too_many_arguments)]
+pub fn attach(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: &str,
+    acting: &Acting,
+    filename: &str,
+    content_type: &str,
+    sha256: &str,
+    size: usize,
+    max_count: u32,
+) -> Result<(), ApiError> {
+    conn.transaction(|conn| {
+        let row = load_locked(conn, id)?;
+        let status = status_of(&row)?;
+        if status.is_terminal() {
+            let mut ext = serde_json::Map::new();
+            ext.insert("current_status".into(), json!(status.as_str()));
+            return Err(ApiError::Conflict {
+                kind: "illegal-transition",
+                title: "Not possible in the current state",
+                detail: format!("files cannot be added while the complaint is {}", status.as_str()),
+                extensions: ext,
+            });
+        }
+        if super::attachments::count(conn, id)? >= i64::from(max_count) {
+            return Err(ApiError::Conflict {
+                kind: "too-many-attachments",
+                title: "Too many attachments",
+                detail: format!("a complaint carries at most {max_count} files"),
+                extensions: Default::default(),
+            });
+        }
+        let attachment_id = new_id();
+        diesel::insert_into(crate::db::schema::complaint_attachments::table)
+            .values(super::attachments::AttachmentRow {
+                id: attachment_id.clone(),
+                complaint_id: id.to_string(),
+                sha256: sha256.to_string(),
+                filename: filename.to_string(),
+                content_type: content_type.to_string(),
+                size_bytes: size as i64,
+                uploaded_at: to_db_time(ctx.now),
+                uploaded_by: acting.user_id.clone().unwrap_or_else(|| "investor".into()),
+            })
+            .execute(conn)?;
+        record(conn, ctx, id, acting, "attach", Some(status), status, json!({"attachment_id": attachment_id, "filename": filename, "size_bytes": size}), true)
+    })
 }

@@ -3,6 +3,7 @@
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::Serialize;
 
+use super::attachments::AttachmentView;
 use super::events::{EventRow, EventView};
 use super::model::Language;
 use super::service::{calendar_clock, contest_deadline, status_of, Ctx};
@@ -169,6 +170,7 @@ pub struct ComplaintView {
     pub assignments: Vec<AssignmentView>,
     pub extensions: Vec<ExtensionView>,
     pub pauses: Vec<PauseView>,
+    pub attachments: Vec<AttachmentView>,
 }
 
 pub struct Loaded {
@@ -181,6 +183,7 @@ pub struct Loaded {
     pub assignments: Vec<AssignmentRow>,
     pub extensions: Vec<ExtensionRow>,
     pub events: Vec<EventRow>,
+    pub attachments: Vec<super::attachments::AttachmentRow>,
 }
 
 pub fn complaint_view(l: &Loaded, ctx: &Ctx) -> Result<ComplaintView, ApiError> {
@@ -247,6 +250,7 @@ pub fn complaint_view(l: &Loaded, ctx: &Ctx) -> Result<ComplaintView, ApiError> 
             .iter()
             .map(|p| PauseView { paused_at: local(p.paused_at), resumed_at: p.resumed_at.map(local), question: p.question.clone(), answer: p.answer.clone() })
             .collect(),
+        attachments: l.attachments.iter().map(Into::into).collect(),
     })
 }
 
@@ -300,6 +304,8 @@ pub struct TrackingView {
     pub can_rate: bool,
     pub can_contest: bool,
     pub can_withdraw: bool,
+    /// The files on this complaint (the investor's own and those staff added for them).
+    pub attachments: Vec<AttachmentView>,
     pub history: Vec<EventView>,
 }
 
@@ -330,6 +336,7 @@ pub fn tracking_view(l: &Loaded, ctx: &Ctx, lang: Language) -> Result<TrackingVi
         can_rate: status == Status::Replied,
         can_contest,
         can_withdraw: !matches!(status, Status::Closed | Status::Withdrawn | Status::Rejected),
+        attachments: l.attachments.iter().map(Into::into).collect(),
         history: l.events.iter().filter(|e| e.investor_visible).map(investor_event).collect(),
     })
 }
@@ -340,6 +347,7 @@ fn investor_event(e: &EventRow) -> EventView {
     if let Some(obj) = v.detail.as_object_mut() {
         obj.remove("previous_department_id");
         obj.remove("request_id");
+        obj.remove("attachment_id");
     }
     v
 }

@@ -186,6 +186,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    complaint_attachments (id) {
+        id -> Text,
+        complaint_id -> Text,
+        sha256 -> Text,
+        filename -> Text,
+        content_type -> Text,
+        size_bytes -> BigInt,
+        uploaded_at -> Timestamp,
+        uploaded_by -> Text,
+    }
+}
+
 diesel::joinable!(complaint_clocks -> complaints (complaint_id));
 diesel::joinable!(clock_pauses -> complaint_clocks (clock_id));
 diesel::joinable!(complaint_assignments -> complaints (complaint_id));
@@ -202,4 +215,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     complaint_assignments,
     extension_requests,
     complaint_events,
+    complaint_attachments,
 );

@@ -1,5 +1,6 @@
 //! HTTP plumbing shared by every domain: JSON bodies, client addresses, rate limits, request ids.
 
+pub mod body;
 pub mod client;
 pub mod json;
 pub mod rate_limit;

@@ -1,0 +1,216 @@
+//! Attachments: the type is sniffed from the bytes (the declared type is not trusted), names are
+//! sanitised, files are stored under their SHA-256 (no path from the client is ever used), and
+//! confidential complaints' files are shown only to the assigned department and the coordination
+//! office.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::db::schema::complaint_attachments;
+use crate::db::DbConnection;
+use crate::error::{ApiError, FieldError};
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = complaint_attachments)]
+pub struct AttachmentRow {
+    pub id: String,
+    pub complaint_id: String,
+    pub sha256: String,
+    pub filename: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub uploaded_at: NaiveDateTime,
+    pub uploaded_by: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema, Debug)]
+pub struct AttachmentView {
+    pub id: String,
+    pub filename: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub uploaded_at: chrono::DateTime<chrono::FixedOffset>,
+}
+
+impl From<&AttachmentRow> for AttachmentView {
+    fn from(a: &AttachmentRow) -> Self {
+        AttachmentView {
+            id: a.id.clone(),
+            filename: a.filename.clone(),
+            content_type: a.content_type.clone(),
+            size_bytes: a.size_bytes,
+            uploaded_at: crate::db::from_db_time(a.uploaded_at).with_timezone(&crate::calendar::shanghai()),
+        }
+    }
+}
+
+/// The accepted kinds: (content type, extensions that may carry it).
+const ACCEPTED: &[(&str, &[&str])] = &[
+    ("application/pdf", &["pdf"]),
+    ("image/png", &["png"]),
+    ("image/jpeg", &["jpg", "jpeg"]),
+    ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", &["docx"]),
+    ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", &["xlsx"]),
+    ("text/plain; charset=utf-8", &["txt"]),
+];
+
+/// What the bytes are, judged by their first bytes and the name's extension together.
+pub fn sniff(bytes: &[u8], filename: &str) -> Result<&'static str, FieldError> {
+    let ext = filename.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let refuse = || {
+        FieldError::new(
+            "file",
+            "unsupported_type",
+            "accepted: PDF, PNG, JPEG, Word (.docx), Excel (.xlsx) and plain text (.txt), with a matching extension",
+        )
+    };
+    let kind = if bytes.starts_with(b"%PDF-") {
+        "application/pdf"
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        "image/png"
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        "image/jpeg"
+    } else if bytes.starts_with(b"PK\x03\x04") && ext == "docx" && contains(bytes, b"word/") {
+        ACCEPTED[3].0
+    } else if bytes.starts_with(b"PK\x03\x04") && ext == "xlsx" && contains(bytes, b"xl/") {
+        ACCEPTED[4].0
+    } else if ext == "txt" && std::str::from_utf8(bytes).is_ok() && !bytes.contains(&0) {
+        ACCEPTED[5].0
+    } else {
+        return Err(refuse());
+    };
+    let extensions = ACCEPTED.iter().find(|(t, _)| *t == kind).map(|(_, e)| *e).unwrap_or(&[]);
+    if extensions.contains(&ext.as_str()) { Ok(kind) } else { Err(refuse()) }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A display name safe to store and show: the last path component, no control characters or
+/// reserved punctuation, 1–120 characters, never `.` or `..`.
+pub fn sanitize_filename(raw: &str) -> Result<String, FieldError> {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control())
+        .map(|c| if "<>:\"|?*%".contains(c) { '_' } else { c })
+        .collect::<String>()
+        .trim()
+        .trim_start_matches('.')
+        .to_string();
+    if cleaned.is_empty() {
+        return Err(FieldError::new("filename", "required", "give the file's name (e.g. ?filename=permit.pdf)"));
+    }
+    let cut: String = cleaned.chars().rev().take(120).collect::<Vec<_>>().into_iter().rev().collect();
+    Ok(cut)
+}
+
+/// Writes the bytes as `<dir>/<sha256>` (temp file, fsync, rename), unless already there.
+pub fn store_file(dir: &Path, bytes: &[u8]) -> Result<String, ApiError> {
+    let sha = hex::encode(Sha256::digest(bytes));
+    let target = dir.join(&sha);
+    if target.exists() {
+        return Ok(sha);
+    }
+    std::fs::create_dir_all(dir).map_err(|e| ApiError::internal("attachment directory", e))?;
+    let tmp: PathBuf = dir.join(format!(".{sha}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &target)?;
+        std::fs::File::open(dir)?.sync_all()
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        ApiError::internal("writing attachment", e)
+    })?;
+    Ok(sha)
+}
+
+pub fn read_file(dir: &Path, sha: &str) -> Result<Vec<u8>, ApiError> {
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::internal("attachment", "stored name is not a hash"));
+    }
+    std::fs::read(dir.join(sha)).map_err(|e| ApiError::internal("reading attachment", e))
+}
+
+pub fn list(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<Vec<AttachmentRow>> {
+    complaint_attachments::table
+        .filter(complaint_attachments::complaint_id.eq(complaint_id))
+        .order(complaint_attachments::uploaded_at.asc())
+        .select(AttachmentRow::as_select())
+        .load(conn)
+}
+
+pub fn find(conn: &mut DbConnection, complaint_id: &str, id: &str) -> QueryResult<Option<AttachmentRow>> {
+    complaint_attachments::table
+        .find(id)
+        .filter(complaint_attachments::complaint_id.eq(complaint_id))
+        .select(AttachmentRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn count(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<i64> {
+    complaint_attachments::table.filter(complaint_attachments::complaint_id.eq(complaint_id)).count().get_result(conn)
+}
+
+/// `Content-Disposition` that survives any file name (RFC 6266 / 8187).
+pub fn content_disposition(filename: &str) -> String {
+    let ascii: String = filename.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' }).collect();
+    let encoded: String = filename
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b".-_".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn types_are_sniffed_not_trusted() {
+        assert_eq!(sniff(b"%PDF-1.7 ...", "permit.PDF").unwrap(), "application/pdf");
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\nxxxx", "a.png").unwrap(), "image/png");
+        assert!(sniff(b"%PDF-1.7", "permit.exe").is_err(), "extension must match");
+        assert!(sniff(b"MZ\x90\x00", "permit.pdf").is_err(), "an executable named .pdf");
+        assert!(sniff(b"<html><script>", "note.txt").is_ok(), "plain UTF-8 text is text");
+        assert!(sniff(b"\x00\x01binary", "note.txt").is_err());
+        assert!(sniff(b"PK\x03\x04....xl/workbook", "a.docx").is_err());
+    }
+
+    #[test]
+    fn names_are_sanitised() {
+        assert_eq!(sanitize_filename("../../etc/passwd").unwrap(), "passwd");
+        assert_eq!(sanitize_filename("C:\\Users\\x\\报告.pdf").unwrap(), "报告.pdf");
+        assert_eq!(sanitize_filename("..").unwrap_err().code, "required");
+        assert_eq!(sanitize_filename("a\u{0}b<c>.pdf").unwrap(), "ab_c_.pdf");
+        assert_eq!(sanitize_filename(&format!("{}.pdf", "x".repeat(300))).unwrap().chars().count(), 120);
+    }
+
+    proptest! {
+        #[test]
+        fn sanitised_names_never_escape(raw in "\\PC{0,200}") {
+            if let Ok(name) = sanitize_filename(&raw) {
+                prop_assert!(!name.contains('/') && !name.contains('\\'));
+                prop_assert!(!name.starts_with('.'));
+                prop_assert!(name.chars().count() <= 120 && !name.is_empty());
+                prop_assert!(!name.chars().any(char::is_control));
+            }
+        }
+
+        #[test]
+        fn sniff_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64), name in "[a-z]{1,8}\\.[a-z]{2,4}") {
+            let _ = sniff(&bytes, &name);
+        }
+    }
+}
