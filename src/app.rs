@@ -12,6 +12,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use crate::auth::keys::{self, KeyError};
 use crate::calendar::runtime::CalendarHandle;
 use crate::complaints::service::Rules;
+use crate::mail::transport::Mailer;
 use crate::auth::token::TokenKeys;
 use crate::config::Settings;
 use crate::db::{self, DatabaseUrl, DbSetupError, Pool};
@@ -26,6 +27,8 @@ pub struct AppState {
     pub limits: Limits,
     pub calendar: CalendarHandle,
     pub rules: Rules,
+    pub mailer: Mailer,
+    pub mail_from: lettre::message::Mailbox,
 }
 
 /// Per-instance rate limits (see docs/operations.md).
@@ -87,23 +90,15 @@ impl Application {
             let loaded = crate::demo::load(&mut conn, now).map_err(step_error("demo data"))?;
             tracing::info!(departments = loaded.departments_created, users = loaded.users_created, "demo data loaded");
         }
-        let calendar = crate::calendar::runtime::build(&settings.calendar.dir, Some(&mut conn))
-            .map_err(|e| StartError::Step { step: "calendar", message: e.to_string() })?;
         drop(conn);
-        let secret = keys::load_or_create_secret(&settings)?;
-        let tokens = TokenKeys::new(&secret, settings.auth.token_ttl_minutes);
-        let limits = Limits {
-            login_by_account: KeyedLimit::per_minute(settings.auth.login_per_account_per_minute),
-            login_by_client: KeyedLimit::per_minute(settings.auth.login_per_client_per_minute),
-            tracking_by_client: KeyedLimit::per_minute(settings.complaints.tracking_lookups_per_client_per_minute),
-            filing_by_client: KeyedLimit::per_hour(settings.complaints.filings_per_client_per_hour),
-        };
-        let rules = Rules::from_settings(&settings);
+        let state = AppState::new(settings, pool)?;
+        tracing::info!(transport = %state.mailer.describe(), "email");
+        let settings = &state.settings;
         let addr = format!("{}:{}", settings.server.bind, settings.server.port);
         let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
         let port = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?.port();
         let json_limit = settings.server.json_limit_bytes;
-        let state = web::Data::new(AppState { settings, pool, tokens, limits, calendar: CalendarHandle::new(calendar), rules });
+        let state = web::Data::new(state);
         let background = state.clone();
         let server = HttpServer::new(move || {
             App::new()
@@ -131,6 +126,7 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM; in-flight requests get up to 30 s to finish.
     pub async fn run(self) -> std::io::Result<()> {
+        spawn_workers(self.background.clone());
         let state = self.background.clone();
         actix_web::rt::spawn(async move {
             let mut tick = actix_web::rt::time::interval(CALENDAR_RELOAD_INTERVAL);
@@ -143,6 +139,51 @@ impl Application {
         });
         self.server.await
     }
+}
+
+/// The sweeper and the delivery worker, on their intervals. Every instance runs both; the
+/// complaint locks, the rung keys and the outbox leases keep each step and email to once.
+fn spawn_workers(state: web::Data<AppState>) {
+    let sweeper = state.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(Duration::from_secs(sweeper.settings.escalation.sweep_interval_secs));
+        loop {
+            tick.tick().await;
+            if let Err(e) = sweep(&sweeper, None).await {
+                tracing::warn!(error = %e, "sweep failed; will try again");
+            }
+        }
+    });
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(Duration::from_secs(state.settings.mail.deliver_interval_secs));
+        loop {
+            tick.tick().await;
+            if let Err(e) = deliver(&state, None).await {
+                tracing::warn!(error = %e, "email delivery pass failed; will try again");
+            }
+        }
+    });
+}
+
+/// One sweep as of `now` (default: the current instant).
+pub async fn sweep(state: &web::Data<AppState>, now: Option<chrono::DateTime<chrono::Utc>>) -> Result<crate::escalation::sweep::SweepReport, ApiError> {
+    let cal = state.calendar.current();
+    let rules = state.rules.clone();
+    db::run(&state.pool, move |conn| {
+        let ctx = rules.ctx(&cal, crate::escalation::sweep::sweep_instant(now));
+        crate::escalation::sweep::sweep_once(conn, &ctx, 500)
+    })
+    .await
+}
+
+/// One delivery pass as of `now` (default: the current instant).
+pub async fn deliver(state: &web::Data<AppState>, now: Option<chrono::DateTime<chrono::Utc>>) -> Result<crate::mail::worker::DeliveryReport, ApiError> {
+    let s = state.clone();
+    db::run(&state.pool, move |conn| {
+        let now = now.unwrap_or_else(db::now);
+        Ok(crate::mail::worker::deliver_once(conn, &s.mailer, &s.mail_from, s.settings.mail.max_attempts, now, 100)?)
+    })
+    .await
 }
 
 /// How often an instance re-reads calendar years other instances may have stored.
@@ -169,6 +210,43 @@ impl Limits {
     }
 }
 
+/// The state the CLI's `sweep` and `mail deliver` need: the same as `serve`'s.
+pub fn worker_state(settings: Settings) -> Result<web::Data<AppState>, StartError> {
+    let pool = open_database(&settings)?;
+    Ok(web::Data::new(AppState::new(settings, pool)?))
+}
+
+impl AppState {
+    /// Everything a request or a background worker needs, from the settings and an open,
+    /// migrated database.
+    pub fn new(settings: Settings, pool: Pool) -> Result<AppState, StartError> {
+        let mut conn = pool.get().map_err(|e| StartError::Step { step: "database", message: e.to_string() })?;
+        let calendar = crate::calendar::runtime::build(&settings.calendar.dir, Some(&mut conn))
+            .map_err(|e| StartError::Step { step: "calendar", message: e.to_string() })?;
+        drop(conn);
+        let secret = keys::load_or_create_secret(&settings)?;
+        let limits = Limits {
+            login_by_account: KeyedLimit::per_minute(settings.auth.login_per_account_per_minute),
+            login_by_client: KeyedLimit::per_minute(settings.auth.login_per_client_per_minute),
+            tracking_by_client: KeyedLimit::per_minute(settings.complaints.tracking_lookups_per_client_per_minute),
+            filing_by_client: KeyedLimit::per_hour(settings.complaints.filings_per_client_per_hour),
+        };
+        let rules = Rules::from_settings(&settings).map_err(|message| StartError::Step { step: "email templates and ladder", message })?;
+        let mailer = Mailer::from_settings(&settings).map_err(|message| StartError::Step { step: "mail", message })?;
+        let mail_from = settings.mail.from.parse().map_err(|_| StartError::Step { step: "mail.from", message: "not an address".into() })?;
+        Ok(AppState {
+            tokens: TokenKeys::new(&secret, settings.auth.token_ttl_minutes),
+            settings,
+            pool,
+            limits,
+            calendar: CalendarHandle::new(calendar),
+            rules,
+            mailer,
+            mail_from,
+        })
+    }
+}
+
 fn step_error(step: &'static str) -> impl Fn(ApiError) -> StartError {
     move |e| StartError::Step { step, message: format!("{e:#}") }
 }
@@ -179,7 +257,8 @@ pub fn configure_routes(cfg: &mut web::ServiceConfig) {
         .configure(crate::auth::routes::routes)
         .configure(crate::departments::routes::routes)
         .configure(crate::calendar::routes::routes)
-        .configure(crate::complaints::routes::routes);
+        .configure(crate::complaints::routes::routes)
+        .configure(crate::mail::routes::routes);
 }
 
 fn security_headers() -> DefaultHeaders {

@@ -40,6 +40,31 @@ pub enum Command {
     /// The complaints' audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Take the escalation rungs that have fallen due (and close expired replies).
+    Sweep {
+        /// One pass, then exit (otherwise: sweep on the configured interval until stopped).
+        #[arg(long)]
+        once: bool,
+        /// Sweep as if the clock read this RFC 3339 instant.
+        #[arg(long, value_name = "RFC3339")]
+        now: Option<String>,
+    },
+    /// Email.
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MailCommand {
+    /// Send the outbox's due messages.
+    Deliver {
+        /// One pass, then exit (otherwise: deliver on the configured interval until stopped).
+        #[arg(long)]
+        once: bool,
+        /// Deliver as if the clock read this RFC 3339 instant (messages deferred to working hours).
+        #[arg(long, value_name = "RFC3339")]
+        now: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -163,6 +188,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Demo(DemoCommand::Load) => demo_load(&settings),
         Command::Calendar(cmd) => calendar_command(&settings, cmd),
         Command::Audit(AuditCommand::Verify) => audit_verify(&settings),
+        Command::Sweep { once, now } => worker_command(settings, Worker::Sweep, once, now),
+        Command::Mail(MailCommand::Deliver { once, now }) => worker_command(settings, Worker::Deliver, once, now),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -243,6 +270,7 @@ fn describe_api_error(e: crate::error::ApiError) -> String {
             .map(|f| format!("{}: {}", f.field, f.message))
             .collect::<Vec<_>>()
             .join("; "),
+        crate::error::ApiError::Internal(cause) => format!("{cause:#}"),
         other => other.to_string(),
     }
 }
@@ -361,7 +389,7 @@ fn calendar_command(settings: &Settings, cmd: CalendarCommand) -> Result<(), Str
             let mut conn = pool.get().map_err(|e| e.to_string())?;
             crate::calendar::runtime::store_year(&mut conn, &year, None, db::now()).map_err(|e| e.to_string())?;
             let cal = crate::calendar::runtime::build(&settings.calendar.dir, Some(&mut conn)).map_err(|e| e.to_string())?;
-            let rules = crate::complaints::service::Rules::from_settings(settings);
+            let rules = crate::complaints::service::Rules::from_settings(settings)?;
             let ctx = rules.ctx(&cal, db::now());
             let moved = crate::complaints::service::recompute_open_clocks(&mut conn, &ctx, &format!("official calendar {} loaded", year.year))
                 .map_err(describe_api_error)?;
@@ -384,4 +412,43 @@ fn audit_verify(settings: &Settings) -> Result<(), String> {
         println!("TAMPERED complaint {} at event {}: {}", b.complaint_id, b.seq, b.problem);
     }
     Err(format!("{} of the complaints' audit trails do not verify ({checked} events read)", breaks.len()))
+}
+
+enum Worker {
+    Sweep,
+    Deliver,
+}
+
+/// `anshang sweep` and `anshang mail deliver`: the same code `serve` runs in the background.
+fn worker_command(settings: Settings, worker: Worker, once: bool, now: Option<String>) -> Result<(), String> {
+    let now = now.as_deref().map(crate::calendar::runtime::parse_instant).transpose()?;
+    if now.is_some() && !once {
+        return Err("--now goes with --once".into());
+    }
+    actix_web::rt::System::new().block_on(async move {
+        let state = crate::app::worker_state(settings).map_err(|e| e.to_string())?;
+        let interval = match worker {
+            Worker::Sweep => state.settings.escalation.sweep_interval_secs,
+            Worker::Deliver => state.settings.mail.deliver_interval_secs,
+        };
+        loop {
+            match worker {
+                Worker::Sweep => {
+                    let r = crate::app::sweep(&state, now).await.map_err(|e| describe_api_error(e))?;
+                    for (number, step) in &r.taken {
+                        println!("{number}\t{step}");
+                    }
+                    println!("sweep: {} rungs taken, {} replies closed", r.taken.len(), r.auto_closed);
+                }
+                Worker::Deliver => {
+                    let r = crate::app::deliver(&state, now).await.map_err(|e| describe_api_error(e))?;
+                    println!("mail: {} sent, {} to retry, {} failed", r.sent, r.retrying, r.failed);
+                }
+            }
+            if once {
+                return Ok(());
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_secs(interval)).await;
+        }
+    })
 }

@@ -19,7 +19,52 @@ pub struct Settings {
     pub complaints: ComplaintSettings,
     pub calendar: CalendarSettings,
     pub clocks: ClockSettings,
+    pub escalation: EscalationSettings,
+    pub mail: MailSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationSettings {
+    pub working_hours: String,
+    pub sweep_interval_secs: u64,
+    pub reply: Vec<RungSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RungSettings {
+    pub step: String,
+    pub at: String,
+    pub recipients: Vec<String>,
+    pub working_hours_only: bool,
+    pub marks_overdue: bool,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    pub from: String,
+    pub smtp_url: String,
+    pub max_attempts: u32,
+    pub deliver_interval_secs: u64,
+    pub staff_language: crate::complaints::model::Language,
+    pub template_dir: PathBuf,
+}
+
+// Hand-written: the SMTP URL may hold a password.
+impl std::fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailSettings")
+            .field("from", &self.from)
+            .field("smtp_url", &if self.smtp_url.is_empty() { "" } else { "<set>" })
+            .field("max_attempts", &self.max_attempts)
+            .field("deliver_interval_secs", &self.deliver_interval_secs)
+            .field("staff_language", &self.staff_language)
+            .field("template_dir", &self.template_dir)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -262,6 +307,21 @@ impl Settings {
             if !(1..=120).contains(&clock.working_days) {
                 return invalid(key, "must be between 1 and 120");
             }
+        }
+        if let Err(problem) = crate::escalation::ladder::Ladder::from_settings(&self.escalation) {
+            return Err(ConfigError::Invalid { key: "escalation", problem });
+        }
+        if self.escalation.sweep_interval_secs == 0 || self.mail.deliver_interval_secs == 0 {
+            return invalid("escalation.sweep_interval_secs", "intervals must be at least 1 second");
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return invalid("mail.from", "must be an address such as \"Name <noreply@example.gov.cn>\"");
+        }
+        if !self.mail.smtp_url.is_empty() && !(self.mail.smtp_url.starts_with("smtp://") || self.mail.smtp_url.starts_with("smtps://")) {
+            return invalid("mail.smtp_url", "must start with smtp:// or smtps:// (or be empty for .eml files)");
+        }
+        if !(1..=50).contains(&self.mail.max_attempts) {
+            return invalid("mail.max_attempts", "must be between 1 and 50");
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid("log.level", "is not a valid log filter (try \"info\")");

@@ -25,11 +25,13 @@ use utoipa::{Modify, OpenApi};
         crate::complaints::routes::track_contest, crate::complaints::routes::track_withdraw,
         crate::complaints::routes::staff_upload, crate::complaints::routes::staff_download,
         crate::complaints::routes::track_upload, crate::complaints::routes::track_download,
+        crate::mail::routes::list, crate::mail::routes::retry,
     ),
     modifiers(&BearerAuth),
     tags((name = "health"), (name = "auth"), (name = "users"), (name = "departments"), (name = "calendar"),
         (name = "complaints", description = "Filing and the staff's work on complaints"),
-        (name = "tracking", description = "The investor, with tracking number and access code"))
+        (name = "tracking", description = "The investor, with tracking number and access code"),
+        (name = "mail", description = "The outbox of notices"))
 )]
 pub struct ApiDoc;
 

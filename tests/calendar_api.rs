@@ -120,7 +120,7 @@ fn loading_the_official_year_clears_provisional_and_recomputes_open_clocks() {
         .unwrap();
         let mut conn = pool.get().unwrap();
         let cal = anshang::calendar::runtime::build(std::path::Path::new("config/calendar"), Some(&mut conn)).unwrap();
-        let rules = Rules::from_settings(&app.settings);
+        let rules = Rules::from_settings(&app.settings).unwrap();
         let received = chrono::DateTime::parse_from_rfc3339("2026-12-28T10:00:00+08:00").unwrap().to_utc();
         let request: FileComplaintRequest = serde_json::from_value(common::complaint_json("en")).unwrap();
         let valid = intake::validate(request, false).unwrap();

@@ -8,6 +8,7 @@ pub mod attachments;
 pub mod events;
 pub mod intake;
 pub mod model;
+pub mod notices;
 pub mod routes;
 pub mod service;
 pub mod state;

@@ -34,6 +34,7 @@ pub struct Ctx<'a> {
     pub contest_window_working_days: u32,
     pub max_extension_working_days: u32,
     pub tracking_prefix: &'a str,
+    pub notices: &'a super::notices::Notices,
     pub now: DateTime<Utc>,
 }
 
@@ -114,6 +115,32 @@ fn record(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, action:
     Ok(())
 }
 
+/// Queues an investor notice about complaint `id` (after its change is written).
+fn notify_investor(conn: &mut DbConnection, ctx: &Ctx, id: &str, notice: &str, extra: serde_json::Value) -> Result<(), ApiError> {
+    let row = store::find(conn, id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
+    let clock = store::current_clock(conn, id, REPLY_CLOCK)?.ok_or_else(|| ApiError::internal("notice", "no reply clock"))?;
+    super::notices::to_investor(conn, ctx, &row, &clock, notice, &new_id(), extra)
+}
+
+/// Queues the ladder's at-assignment rungs for the department that now holds complaint `id`.
+fn notify_assignment(conn: &mut DbConnection, ctx: &Ctx, id: &str) -> Result<serde_json::Value, ApiError> {
+    let row = store::find(conn, id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
+    let clock = running_clock(conn, id)?;
+    let assignment = store::open_assignment(conn, id)?.ok_or_else(|| ApiError::internal("notice", "no open assignment"))?;
+    let left = ctx.cal.working_days_between(local_date(ctx.now), clock.due_date).max(0);
+    let mut sent = Vec::new();
+    for rung in ctx.notices.ladder.at_assignment() {
+        sent.push(super::notices::rung_emails(conn, ctx, &row, &clock, rung, &assignment.id, ctx.now, json!({"working_days_left": left, "working_days_overdue": 0}))?);
+    }
+    Ok(json!(sent))
+}
+
+/// An audit event that does not change the state (e.g. an escalation rung).
+#[allow(clippy::too_many_arguments)]
+pub fn record_event(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, action: &str, status: Status, detail: serde_json::Value, visible: bool) -> Result<(), ApiError> {
+    record(conn, ctx, id, acting, action, Some(status), status, detail, visible)
+}
+
 fn set_status(conn: &mut DbConnection, id: &str, to: Status, now: DateTime<Utc>) -> QueryResult<usize> {
     diesel::update(complaints::table.find(id))
         .set((complaints::status.eq(to.as_str()), complaints::updated_at.eq(to_db_time(now))))
@@ -154,7 +181,10 @@ pub fn refresh_clock(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str) -> Resu
     if clock.stopped_at.is_none() && clock.kind == REPLY_CLOCK {
         diesel::update(complaints::table.find(&clock.complaint_id)).set(complaints::due_at.eq(Some(due_at))).execute(conn)?;
     }
-    Ok(ClockRow { due_at, due_date: due.due_date, provisional: due.provisional, ..clock })
+    let fresh = ClockRow { due_at, due_date: due.due_date, provisional: due.provisional, ..clock };
+    // The ladder follows the due date: a pause, an extension or a new calendar moves its rungs.
+    crate::escalation::sweep::schedule(conn, ctx, &fresh)?;
+    Ok(fresh)
 }
 
 fn open_clock(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, kind: &str, working_days: u32) -> Result<ClockRow, ApiError> {
@@ -176,11 +206,14 @@ fn open_clock(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, kind: &str
         stopped_at: None,
         stop_reason: None,
         breached_at: None,
+        next_step: None,
+        next_step_at: None,
     };
     diesel::insert_into(complaint_clocks::table).values(&row).execute(conn)?;
     if kind == REPLY_CLOCK {
         diesel::update(complaints::table.find(complaint_id)).set(complaints::due_at.eq(Some(row.due_at))).execute(conn)?;
     }
+    crate::escalation::sweep::schedule(conn, ctx, &row)?;
     Ok(row)
 }
 
@@ -203,7 +236,10 @@ fn stop_clock(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, kind: &str
     if kind == REPLY_CLOCK {
         diesel::update(complaints::table.find(complaint_id)).set(complaints::due_at.eq(None::<chrono::NaiveDateTime>)).execute(conn)?;
     }
-    Ok(Some(clock))
+    // A stopped clock has no rungs left: the reply cancels the ladder.
+    let stopped = ClockRow { stopped_at: Some(to_db_time(ctx.now)), stop_reason: Some(reason.to_string()), ..clock };
+    crate::escalation::sweep::schedule(conn, ctx, &stopped)?;
+    Ok(Some(stopped))
 }
 
 /// Stops whichever MOFCOM clocks run (accept, conclude) with `reason`.
@@ -441,6 +477,7 @@ fn insert_complaint(
             json!({"tracking_number": number.to_string(), "channel": c.channel.as_str(), "due": due_json(&clock)}),
             true,
         )?;
+        notify_investor(conn, ctx, &id, "receipt", json!({}))?;
         let complaint = store::find(conn, &id)?.expect("just filed");
         Ok(Filed { complaint, clock, access_code: Some(code.display()), replayed: false })
     })
@@ -462,7 +499,8 @@ pub fn assign(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, dep
             }
         }
         set_status(conn, id, to, ctx.now)?;
-        record(conn, ctx, id, acting, "assign", Some(from), to, json!({"department": department_json(&dept)}), true)
+        let notified = notify_assignment(conn, ctx, id)?;
+        record(conn, ctx, id, acting, "assign", Some(from), to, json!({"department": department_json(&dept), "notified": notified}), true)
     })
 }
 
@@ -477,6 +515,7 @@ pub fn reassign(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, d
         let released = release_assignment(conn, ctx, id, "reassigned")?;
         start_assignment(conn, ctx, id, &dept.id, acting.user_id.as_deref())?;
         set_status(conn, id, to, ctx.now)?;
+        let notified = notify_assignment(conn, ctx, id)?;
         record(
             conn,
             ctx,
@@ -490,6 +529,7 @@ pub fn reassign(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, d
                 "previous_department_id": released.as_ref().map(|a| a.department_id.clone()),
                 "previous_working_days_held": released.and_then(|a| a.working_days_held),
                 "reason": reason,
+                "notified": notified,
             }),
             true,
         )
@@ -506,7 +546,8 @@ pub fn reject(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, rea
             .set((complaints::reply_text.eq(Some(reason)), complaints::replied_at.eq(Some(to_db_time(ctx.now)))))
             .execute(conn)?;
         set_status(conn, id, to, ctx.now)?;
-        record(conn, ctx, id, acting, "reject", Some(from), to, json!({"reason": reason}), true)
+        record(conn, ctx, id, acting, "reject", Some(from), to, json!({"reason": reason}), true)?;
+        notify_investor(conn, ctx, id, "reply_available", json!({}))
     })
 }
 
@@ -648,7 +689,8 @@ pub fn request_info(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Actin
             refresh_clock(conn, ctx, &clock.id)?;
         }
         set_status(conn, id, to, ctx.now)?;
-        record(conn, ctx, id, acting, "request_info", Some(from), to, json!({"question": question}), true)
+        record(conn, ctx, id, acting, "request_info", Some(from), to, json!({"question": question}), true)?;
+        notify_investor(conn, ctx, id, "info_requested", json!({"question": question}))
     })
 }
 
@@ -666,7 +708,8 @@ pub fn reply(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, text
             ))
             .execute(conn)?;
         set_status(conn, id, to, ctx.now)?;
-        record(conn, ctx, id, acting, "reply", Some(from), to, json!({"outcome": outcome.as_str(), "on_time": on_time, "due": due_json(&clock)}), true)
+        record(conn, ctx, id, acting, "reply", Some(from), to, json!({"outcome": outcome.as_str(), "on_time": on_time, "due": due_json(&clock)}), true)?;
+        notify_investor(conn, ctx, id, "reply_available", json!({}))
     })
 }
 
@@ -699,7 +742,8 @@ pub fn rate(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, ratin
             ))
             .execute(conn)?;
         set_status(conn, id, to, ctx.now)?;
-        record(conn, ctx, id, acting, "rate", Some(from), to, json!({"rating": rating.as_str()}), true)
+        record(conn, ctx, id, acting, "rate", Some(from), to, json!({"rating": rating.as_str()}), true)?;
+        notify_investor(conn, ctx, id, "closed", json!({}))
     })
 }
 
@@ -728,7 +772,8 @@ pub fn contest(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, re
             .set((complaints::department_id.eq(None::<String>), complaints::overdue.eq(false)))
             .execute(conn)?;
         set_status(conn, id, to, ctx.now)?;
-        record(conn, ctx, id, acting, "contest", Some(from), to, json!({"reason": reason, "due": due_json(&clock)}), true)
+        record(conn, ctx, id, acting, "contest", Some(from), to, json!({"reason": reason, "due": due_json(&clock)}), true)?;
+        notify_investor(conn, ctx, id, "contest_received", json!({}))
     })
 }
 
@@ -740,7 +785,8 @@ pub fn withdraw(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, r
         release_assignment(conn, ctx, id, "withdrawn")?;
         diesel::update(complaints::table.find(id)).set(complaints::closed_at.eq(Some(to_db_time(ctx.now)))).execute(conn)?;
         set_status(conn, id, to, ctx.now)?;
-        record(conn, ctx, id, acting, "withdraw", Some(from), to, json!({"reason": reason}), true)
+        record(conn, ctx, id, acting, "withdraw", Some(from), to, json!({"reason": reason}), true)?;
+        notify_investor(conn, ctx, id, "closed", json!({}))
     })
 }
 
@@ -762,7 +808,8 @@ pub fn auto_close_expired(conn: &mut DbConnection, ctx: &Ctx) -> Result<usize, A
             stop_clock(conn, ctx, &id, CONCLUDE_CLOCK, "closed")?;
             diesel::update(complaints::table.find(&id)).set(complaints::closed_at.eq(Some(to_db_time(ctx.now)))).execute(conn)?;
             set_status(conn, &id, to, ctx.now)?;
-            record(conn, ctx, &id, &Acting::system(), "auto_close", Some(from), to, json!({"reason": "contest window passed without a rating"}), true)
+            record(conn, ctx, &id, &Acting::system(), "auto_close", Some(from), to, json!({"reason": "contest window passed without a rating"}), true)?;
+            notify_investor(conn, ctx, &id, "closed", json!({}))
         });
         match result {
             Ok(()) => closed += 1,
@@ -825,7 +872,7 @@ pub fn load_full(conn: &mut DbConnection, row: ComplaintRow) -> Result<super::vi
 }
 
 /// The rules of `Ctx` that come from configuration, owned so they can move into blocking work.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Rules {
     pub cutoff: Cutoff,
     pub reply_working_days: u32,
@@ -834,11 +881,13 @@ pub struct Rules {
     pub contest_window_working_days: u32,
     pub max_extension_working_days: u32,
     pub tracking_prefix: String,
+    pub notices: std::sync::Arc<super::notices::Notices>,
 }
 
 impl Rules {
-    pub fn from_settings(s: &crate::config::Settings) -> Rules {
-        Rules {
+    /// Fails when an email template or the ladder is broken, so a bad edit stops the start.
+    pub fn from_settings(s: &crate::config::Settings) -> Result<Rules, String> {
+        Ok(Rules {
             cutoff: s.clocks.cutoff,
             reply_working_days: s.clocks.reply.working_days,
             accept_working_days: s.clocks.accept.days_if_enabled(),
@@ -846,7 +895,8 @@ impl Rules {
             contest_window_working_days: s.complaints.contest_window_working_days,
             max_extension_working_days: s.complaints.max_extension_working_days,
             tracking_prefix: s.complaints.tracking_prefix.clone(),
-        }
+            notices: super::notices::Notices::from_settings(s)?,
+        })
     }
 
     pub fn ctx<'a>(&'a self, cal: &'a WorkingCalendar, now: DateTime<Utc>) -> Ctx<'a> {
@@ -859,6 +909,7 @@ impl Rules {
             contest_window_working_days: self.contest_window_working_days,
             max_extension_working_days: self.max_extension_working_days,
             tracking_prefix: &self.tracking_prefix,
+            notices: &self.notices,
             now,
         }
     }

@@ -111,6 +111,8 @@ pub struct ClockRow {
     pub stopped_at: Option<NaiveDateTime>,
     pub stop_reason: Option<String>,
     pub breached_at: Option<NaiveDateTime>,
+    pub next_step: Option<String>,
+    pub next_step_at: Option<NaiveDateTime>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]

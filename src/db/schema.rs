@@ -123,6 +123,39 @@ diesel::table! {
         stopped_at -> Nullable<Timestamp>,
         stop_reason -> Nullable<Text>,
         breached_at -> Nullable<Timestamp>,
+        next_step -> Nullable<Text>,
+        next_step_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    clock_escalations (clock_id, step) {
+        clock_id -> Text,
+        step -> Text,
+        taken_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        dedupe_key -> Text,
+        complaint_id -> Nullable<Text>,
+        notice -> Text,
+        language -> Text,
+        recipient -> Text,
+        subject -> Text,
+        text_body -> Nullable<Text>,
+        html_body -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        message_id -> Text,
     }
 }
 
@@ -216,4 +249,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     extension_requests,
     complaint_events,
     complaint_attachments,
+    clock_escalations,
+    outbox,
 );

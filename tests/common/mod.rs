@@ -3,6 +3,8 @@
 //! and tests speak HTTP to it like any client.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use std::path::PathBuf;
 use std::sync::mpsc;
 

@@ -74,7 +74,7 @@ struct State {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -129,7 +129,12 @@ impl SmtpSink {
                     got.join("; ")
                 );
             }
-            state = self.shared.arrived.wait_timeout(state, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            state = self
+                .shared
+                .arrived
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
         }
         state.messages.clone()
     }
@@ -184,7 +189,7 @@ impl std::fmt::Debug for SmtpSink {
             .field("addr", &self.addr)
             .field("accepting", &self.shared.accepting.load(Ordering::SeqCst))
             .field("messages", &self.shared.lock().messages.len())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -203,7 +208,8 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         };
         if !shared.accepting.load(Ordering::SeqCst) {
             shared.lock().refused += 1;
-            let _ = stream.write_all(b"421 4.3.2 smtp-sink.test Service not available, closing transmission channel\r\n");
+            let _ =
+                stream.write_all(b"421 4.3.2 smtp-sink.test Service not available, closing transmission channel\r\n");
             let _ = stream.shutdown(Shutdown::Both);
             continue;
         }
@@ -423,7 +429,9 @@ fn parse_mail_from(arg: &str) -> Result<String, &'static str> {
                 }
             }
             "SIZE" => match value.parse::<usize>() {
-                Ok(n) if n > MAX_MESSAGE_BYTES => return Err("552 5.3.4 message size exceeds fixed maximum message size"),
+                Ok(n) if n > MAX_MESSAGE_BYTES => {
+                    return Err("552 5.3.4 message size exceeds fixed maximum message size")
+                }
                 Ok(_) => {}
                 Err(_) => return Err("501 5.5.4 SIZE needs a number"),
             },
@@ -490,12 +498,7 @@ impl ReceivedMail {
     }
 
     fn summary(&self) -> String {
-        format!(
-            "from <{}> to <{}> subject {:?}",
-            self.from,
-            self.to.join(">, <"),
-            self.subject().unwrap_or_default()
-        )
+        format!("from <{}> to <{}> subject {:?}", self.from, self.to.join(">, <"), self.subject().unwrap_or_default())
     }
 }
 
@@ -641,7 +644,9 @@ fn decode_quoted_printable(text: &str) -> Vec<u8> {
                 i += 3;
                 continue;
             }
-            if let (Some(h), Some(l)) = (bytes.get(i + 1).and_then(|&c| hex_value(c)), bytes.get(i + 2).and_then(|&c| hex_value(c))) {
+            if let (Some(h), Some(l)) =
+                (bytes.get(i + 1).and_then(|&c| hex_value(c)), bytes.get(i + 2).and_then(|&c| hex_value(c)))
+            {
                 out.push(h * 16 + l);
                 i += 3;
                 continue;

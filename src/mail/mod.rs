@@ -1,0 +1,7 @@
+//! Email: templates (zh/en), the transactional outbox, transports and the delivery worker.
+
+pub mod outbox;
+pub mod routes;
+pub mod templates;
+pub mod transport;
+pub mod worker;

@@ -1,0 +1,68 @@
+//! `/api/v1/admin/outbox`: what has been sent, what waits, what failed — and a retry.
+
+use actix_web::{get, post, web};
+use serde::Deserialize;
+
+use super::outbox::{self, OutboxView};
+use crate::app::AppState;
+use crate::auth::roles::AdminOnly;
+use crate::auth::Staff;
+use crate::db;
+use crate::error::ApiError;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(list).service(retry);
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxQuery {
+    /// `pending`, `sent` or `failed`.
+    pub status: Option<String>,
+    /// 1–200, default 50.
+    pub limit: Option<i64>,
+}
+
+/// Recent outbox messages, newest first (admin). Bodies are never shown; recipients are masked.
+#[utoipa::path(get, path = "/api/v1/admin/outbox", tag = "mail", security(("bearer" = [])), params(OutboxQuery),
+    responses((status = 200, body = Vec<OutboxView>), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/admin/outbox")]
+async fn list(state: web::Data<AppState>, _staff: Staff<AdminOnly>, query: web::Query<OutboxQuery>) -> Result<web::Json<Vec<OutboxView>>, ApiError> {
+    let q = query.into_inner();
+    if let Some(s) = &q.status {
+        if ![outbox::PENDING, outbox::SENT, outbox::FAILED].contains(&s.as_str()) {
+            return Err(ApiError::invalid("status", "unknown", "pending, sent or failed"));
+        }
+    }
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid("limit", "out_of_range", "between 1 and 200"));
+    }
+    let rows = db::run(&state.pool, move |conn| Ok(outbox::list(conn, q.status.as_deref(), limit)?)).await?;
+    Ok(web::Json(rows.into_iter().map(Into::into).collect()))
+}
+
+/// Send a failed message again (admin).
+#[utoipa::path(post, path = "/api/v1/admin/outbox/{id}/retry", tag = "mail", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = OutboxView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/admin/outbox/{id}/retry")]
+async fn retry(state: web::Data<AppState>, staff: Staff<AdminOnly>, path: web::Path<String>) -> Result<web::Json<OutboxView>, ApiError> {
+    let id = path.into_inner();
+    let actor = staff.id.clone();
+    let row = db::run(&state.pool, move |conn| {
+        use diesel::Connection;
+        conn.transaction(|conn| {
+            let row = outbox::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such message".into()))?;
+            if outbox::retry(conn, &id, db::now())? == 0 {
+                return Err(ApiError::conflict(format!("only failed messages can be retried; this one is {}", row.status)));
+            }
+            crate::admin_log::record(conn, db::now(), Some(&actor), "outbox.retry", &format!("outbox:{id}"), serde_json::json!({"notice": row.notice}))?;
+            Ok(outbox::find(conn, &id)?.expect("exists"))
+        })
+    })
+    .await?;
+    Ok(web::Json(row.into()))
+}

@@ -1,0 +1,187 @@
+//! Email templates: subject, text and HTML per notice and language, in files the city can
+//! edit (`config/mail/<notice>/<lang>.{subject.txt,txt,html}`). The shipped ones are compiled in;
+//! files in `mail.template_dir` replace them. HTML is rendered with escaping; variables a
+//! template names but is not given are an error, never a blank.
+
+use std::path::Path;
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use crate::complaints::model::Language;
+
+/// Every notice anshang sends.
+pub const NOTICES: &[&str] = &[
+    // Department side: the rungs of the reply ladder.
+    "assigned", "reminder", "due_today", "overdue", "overdue_escalated",
+    // Investor side.
+    "receipt", "info_requested", "reply_available", "contest_received", "closed",
+];
+
+const SHIPPED: &[(&str, &str)] = &[
+    ("assigned/zh.subject.txt", include_str!("../../config/mail/assigned/zh.subject.txt")),
+    ("assigned/zh.txt", include_str!("../../config/mail/assigned/zh.txt")),
+    ("assigned/zh.html", include_str!("../../config/mail/assigned/zh.html")),
+    ("assigned/en.subject.txt", include_str!("../../config/mail/assigned/en.subject.txt")),
+    ("assigned/en.txt", include_str!("../../config/mail/assigned/en.txt")),
+    ("assigned/en.html", include_str!("../../config/mail/assigned/en.html")),
+    ("reminder/zh.subject.txt", include_str!("../../config/mail/reminder/zh.subject.txt")),
+    ("reminder/zh.txt", include_str!("../../config/mail/reminder/zh.txt")),
+    ("reminder/zh.html", include_str!("../../config/mail/reminder/zh.html")),
+    ("reminder/en.subject.txt", include_str!("../../config/mail/reminder/en.subject.txt")),
+    ("reminder/en.txt", include_str!("../../config/mail/reminder/en.txt")),
+    ("reminder/en.html", include_str!("../../config/mail/reminder/en.html")),
+    ("due_today/zh.subject.txt", include_str!("../../config/mail/due_today/zh.subject.txt")),
+    ("due_today/zh.txt", include_str!("../../config/mail/due_today/zh.txt")),
+    ("due_today/zh.html", include_str!("../../config/mail/due_today/zh.html")),
+    ("due_today/en.subject.txt", include_str!("../../config/mail/due_today/en.subject.txt")),
+    ("due_today/en.txt", include_str!("../../config/mail/due_today/en.txt")),
+    ("due_today/en.html", include_str!("../../config/mail/due_today/en.html")),
+    ("overdue/zh.subject.txt", include_str!("../../config/mail/overdue/zh.subject.txt")),
+    ("overdue/zh.txt", include_str!("../../config/mail/overdue/zh.txt")),
+    ("overdue/zh.html", include_str!("../../config/mail/overdue/zh.html")),
+    ("overdue/en.subject.txt", include_str!("../../config/mail/overdue/en.subject.txt")),
+    ("overdue/en.txt", include_str!("../../config/mail/overdue/en.txt")),
+    ("overdue/en.html", include_str!("../../config/mail/overdue/en.html")),
+    ("overdue_escalated/zh.subject.txt", include_str!("../../config/mail/overdue_escalated/zh.subject.txt")),
+    ("overdue_escalated/zh.txt", include_str!("../../config/mail/overdue_escalated/zh.txt")),
+    ("overdue_escalated/zh.html", include_str!("../../config/mail/overdue_escalated/zh.html")),
+    ("overdue_escalated/en.subject.txt", include_str!("../../config/mail/overdue_escalated/en.subject.txt")),
+    ("overdue_escalated/en.txt", include_str!("../../config/mail/overdue_escalated/en.txt")),
+    ("overdue_escalated/en.html", include_str!("../../config/mail/overdue_escalated/en.html")),
+    ("receipt/zh.subject.txt", include_str!("../../config/mail/receipt/zh.subject.txt")),
+    ("receipt/zh.txt", include_str!("../../config/mail/receipt/zh.txt")),
+    ("receipt/zh.html", include_str!("../../config/mail/receipt/zh.html")),
+    ("receipt/en.subject.txt", include_str!("../../config/mail/receipt/en.subject.txt")),
+    ("receipt/en.txt", include_str!("../../config/mail/receipt/en.txt")),
+    ("receipt/en.html", include_str!("../../config/mail/receipt/en.html")),
+    ("info_requested/zh.subject.txt", include_str!("../../config/mail/info_requested/zh.subject.txt")),
+    ("info_requested/zh.txt", include_str!("../../config/mail/info_requested/zh.txt")),
+    ("info_requested/zh.html", include_str!("../../config/mail/info_requested/zh.html")),
+    ("info_requested/en.subject.txt", include_str!("../../config/mail/info_requested/en.subject.txt")),
+    ("info_requested/en.txt", include_str!("../../config/mail/info_requested/en.txt")),
+    ("info_requested/en.html", include_str!("../../config/mail/info_requested/en.html")),
+    ("reply_available/zh.subject.txt", include_str!("../../config/mail/reply_available/zh.subject.txt")),
+    ("reply_available/zh.txt", include_str!("../../config/mail/reply_available/zh.txt")),
+    ("reply_available/zh.html", include_str!("../../config/mail/reply_available/zh.html")),
+    ("reply_available/en.subject.txt", include_str!("../../config/mail/reply_available/en.subject.txt")),
+    ("reply_available/en.txt", include_str!("../../config/mail/reply_available/en.txt")),
+    ("reply_available/en.html", include_str!("../../config/mail/reply_available/en.html")),
+    ("contest_received/zh.subject.txt", include_str!("../../config/mail/contest_received/zh.subject.txt")),
+    ("contest_received/zh.txt", include_str!("../../config/mail/contest_received/zh.txt")),
+    ("contest_received/zh.html", include_str!("../../config/mail/contest_received/zh.html")),
+    ("contest_received/en.subject.txt", include_str!("../../config/mail/contest_received/en.subject.txt")),
+    ("contest_received/en.txt", include_str!("../../config/mail/contest_received/en.txt")),
+    ("contest_received/en.html", include_str!("../../config/mail/contest_received/en.html")),
+    ("closed/zh.subject.txt", include_str!("../../config/mail/closed/zh.subject.txt")),
+    ("closed/zh.txt", include_str!("../../config/mail/closed/zh.txt")),
+    ("closed/zh.html", include_str!("../../config/mail/closed/zh.html")),
+    ("closed/en.subject.txt", include_str!("../../config/mail/closed/en.subject.txt")),
+    ("closed/en.txt", include_str!("../../config/mail/closed/en.txt")),
+    ("closed/en.html", include_str!("../../config/mail/closed/en.html")),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("email template {name}: {message}")]
+    Invalid { name: String, message: String },
+    #[error("cannot read email template {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+}
+
+impl Templates {
+    /// The shipped templates, each replaced by `<dir>/<notice>/<lang>.<part>` where that exists.
+    /// Every template is parsed here, so a broken edit stops the start instead of a send.
+    pub fn load(dir: &Path) -> Result<Templates, TemplateError> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|name| if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None });
+        env.set_keep_trailing_newline(false);
+        for (name, shipped) in SHIPPED {
+            let path = dir.join(name);
+            let source = if path.is_file() {
+                std::fs::read_to_string(&path).map_err(|source| TemplateError::Read { path: path.display().to_string(), source })?
+            } else {
+                (*shipped).to_string()
+            };
+            env.add_template_owned(name.to_string(), source)
+                .map_err(|e| TemplateError::Invalid { name: name.to_string(), message: e.to_string() })?;
+        }
+        Ok(Templates { env })
+    }
+
+    pub fn render<V: Serialize>(&self, notice: &str, lang: Language, vars: &V) -> Result<Rendered, TemplateError> {
+        let part = |ext: &str| -> Result<String, TemplateError> {
+            let name = format!("{notice}/{}.{ext}", lang.as_str());
+            let t = self.env.get_template(&name).map_err(|e| TemplateError::Invalid { name: name.clone(), message: e.to_string() })?;
+            t.render(vars).map_err(|e| TemplateError::Invalid { name, message: format!("{e:#}") })
+        };
+        let subject = part("subject.txt")?.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+        Ok(Rendered { subject, text: part("txt")?, html: part("html")? })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> serde_json::Value {
+        serde_json::json!({
+            "tracking_number": "CZ-2026-000042",
+            "subject": "Permit <script>alert(1)</script> & delay",
+            "company": "Müller & Söhne <GmbH>",
+            "department_name": "市国土资源局",
+            "held_by": "市国土资源局",
+            "received_date": "2026-11-25",
+            "due_date": "2026-12-04",
+            "due_at": "2026-12-04 24:00",
+            "working_days": 7,
+            "working_days_left": 2,
+            "working_days_overdue": 3,
+            "link": "http://127.0.0.1:8080/staff/complaints/x",
+            "tracking_link": "http://127.0.0.1:8080/track?number=CZ-2026-000042",
+            "question": "Please send <b>the notice</b>",
+            "contest_window_working_days": 15,
+        })
+    }
+
+    #[test]
+    fn every_notice_renders_in_both_languages_with_escaping() {
+        let t = Templates::load(Path::new("/nonexistent")).unwrap();
+        for notice in NOTICES {
+            for lang in [Language::Zh, Language::En] {
+                let r = t.render(notice, lang, &vars()).unwrap_or_else(|e| panic!("{notice} {lang:?}: {e}"));
+                assert!(r.subject.contains("CZ-2026-000042"), "{notice} {lang:?} subject: {}", r.subject);
+                assert!(!r.subject.contains('\n'));
+                assert!(r.text.contains("CZ-2026-000042") && r.html.contains("CZ-2026-000042"));
+                assert!(!r.html.contains("<script>"), "{notice} {lang:?}: HTML must escape user text");
+                assert!(r.html.contains(if lang == Language::Zh { "lang=\"zh" } else { "lang=\"en" }));
+            }
+        }
+    }
+
+    #[test]
+    fn an_edited_template_replaces_the_shipped_one_and_a_broken_one_stops_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("closed")).unwrap();
+        std::fs::write(dir.path().join("closed/en.subject.txt"), "Closed: {{ tracking_number }} (edited)").unwrap();
+        let t = Templates::load(dir.path()).unwrap();
+        assert_eq!(t.render("closed", Language::En, &vars()).unwrap().subject, "Closed: CZ-2026-000042 (edited)");
+        std::fs::write(dir.path().join("closed/en.subject.txt"), "{{ tracking_number ").unwrap();
+        assert!(Templates::load(dir.path()).err().unwrap().to_string().contains("closed/en.subject.txt"));
+        // A variable the code does not provide is an error, never a blank.
+        std::fs::write(dir.path().join("closed/en.subject.txt"), "{{ no_such_variable }}").unwrap();
+        assert!(Templates::load(dir.path()).unwrap().render("closed", Language::En, &vars()).is_err());
+    }
+}

@@ -1,0 +1,46 @@
+//! The delivery worker: claims due outbox rows, sends them, records the outcome. `serve` runs it
+//! on an interval; `anshang mail deliver --once` runs one pass. Tests call `deliver_once`.
+
+use chrono::{DateTime, Utc};
+use lettre::message::Mailbox;
+use serde::Serialize;
+
+use super::outbox;
+use super::transport::Mailer;
+use crate::db::DbConnection;
+use crate::fields::mask_email;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DeliveryReport {
+    pub sent: usize,
+    /// Failed this time, will be tried again later.
+    pub retrying: usize,
+    /// Failed for the last allowed time: an admin must look.
+    pub failed: usize,
+}
+
+/// One pass: up to `batch` due messages.
+pub fn deliver_once(conn: &mut DbConnection, mailer: &Mailer, from: &Mailbox, max_attempts: u32, now: DateTime<Utc>, batch: i64) -> diesel::QueryResult<DeliveryReport> {
+    let owner = crate::db::new_id();
+    let mut report = DeliveryReport::default();
+    for row in outbox::claim(conn, &owner, now, batch)? {
+        match mailer.send(&row, from) {
+            Ok(()) => {
+                outbox::mark_sent(conn, &row.id, &owner, crate::db::now().max(now))?;
+                tracing::info!(notice = %row.notice, to = %mask_email(&row.recipient), "email sent");
+                report.sent += 1;
+            }
+            Err(error) => {
+                let permanent = outbox::mark_failed_attempt(conn, &row, &owner, &error, now, max_attempts)?;
+                if permanent {
+                    tracing::error!(notice = %row.notice, to = %mask_email(&row.recipient), %error, "email failed for good");
+                    report.failed += 1;
+                } else {
+                    tracing::warn!(notice = %row.notice, to = %mask_email(&row.recipient), %error, "email failed; will retry");
+                    report.retrying += 1;
+                }
+            }
+        }
+    }
+    Ok(report)
+}
