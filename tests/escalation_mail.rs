@@ -275,7 +275,7 @@ fn two_sweepers_over_many_due_complaints_take_every_rung_exactly_once() {
     let app = common::spawn_app_with(|s| s.escalation.sweep_interval_secs = 3600);
     let admin = app.admin_token();
     offices(&app, &admin);
-    let n = 300;
+    let n = 1000;
     file_many(&app, n, DateTime::parse_from_rfc3339("2026-03-02T10:00:00+08:00").unwrap().to_utc());
     let now = "2026-06-01T12:00:00+08:00";
     let outputs: Vec<String> = std::thread::scope(|s| {

@@ -53,9 +53,10 @@ pub struct SweepReport {
 pub fn sweep_once(conn: &mut DbConnection, ctx: &Ctx, batch: i64) -> Result<SweepReport, ApiError> {
     let mut report = SweepReport::default();
     loop {
+        // Only `next_step_at` is filtered, so the lookup is a range scan of its index; stopped
+        // and paused clocks have none (`schedule` clears it), and are re-checked under the lock.
         let due: Vec<String> = complaint_clocks::table
             .filter(complaint_clocks::next_step_at.le(to_db_time(ctx.now)))
-            .filter(complaint_clocks::stopped_at.is_null())
             .order(complaint_clocks::next_step_at.asc())
             .limit(batch)
             .select(complaint_clocks::id)
