@@ -447,7 +447,10 @@ fn authorisation_matrix_covers_every_complaint_endpoint() {
         ("commission", commission),
         ("admin", d.admin.clone()),
     ];
-    let filed = app.post("/api/v1/complaints", None, &complaint_json("en")).json();
+    // Not confidential, so the role rules alone decide (confidentiality is tested separately).
+    let mut open_body = complaint_json("en");
+    open_body["confidential"] = json!(false);
+    let filed = app.post("/api/v1/complaints", None, &open_body).json();
     let id = filed["id"].as_str().unwrap().to_string();
     let number = filed["tracking_number"].as_str().unwrap().to_string();
     ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
@@ -467,6 +470,10 @@ fn authorisation_matrix_covers_every_complaint_endpoint() {
         ("POST", format!("/api/v1/complaints/{id}/reply"), body(json!({"text": "", "outcome": "resolved"})), &["department"]),
         ("POST", format!("/api/v1/complaints/{id}/withdraw"), body(json!({"reason": ""})), &["operator"]),
         ("PUT", "/api/v1/calendar/2027".into(), None, &["admin"]),
+        ("POST", format!("/api/v1/complaints/{id}/attachments?filename=a.txt"), None, &["operator", "coordinator"]),
+        ("GET", format!("/api/v1/complaints/{id}/attachments/none"), None, &["department", "coordinator", "commission", "admin"]),
+        ("GET", "/api/v1/admin/outbox".into(), None, &["admin"]),
+        ("POST", "/api/v1/admin/outbox/none/retry".into(), None, &["admin"]),
     ];
     for (method, path, body, allowed) in &endpoints {
         let send = |token: Option<&str>| {
