@@ -37,6 +37,7 @@ pub struct Limits {
     pub login_by_client: KeyedLimit<IpAddr>,
     pub tracking_by_client: KeyedLimit<IpAddr>,
     pub filing_by_client: KeyedLimit<IpAddr>,
+    pub ballot_by_client: KeyedLimit<IpAddr>,
 }
 
 impl AppState {
@@ -207,6 +208,7 @@ impl Limits {
         self.login_by_client.forget_idle();
         self.tracking_by_client.forget_idle();
         self.filing_by_client.forget_idle();
+        self.ballot_by_client.forget_idle();
     }
 }
 
@@ -230,6 +232,7 @@ impl AppState {
             login_by_client: KeyedLimit::per_minute(settings.auth.login_per_client_per_minute),
             tracking_by_client: KeyedLimit::per_minute(settings.complaints.tracking_lookups_per_client_per_minute),
             filing_by_client: KeyedLimit::per_hour(settings.complaints.filings_per_client_per_hour),
+            ballot_by_client: KeyedLimit::per_minute(settings.ballots.attempts_per_client_per_minute),
         };
         let rules = Rules::from_settings(&settings).map_err(|message| StartError::Step { step: "email templates and ladder", message })?;
         let mailer = Mailer::from_settings(&settings).map_err(|message| StartError::Step { step: "mail", message })?;
@@ -258,7 +261,8 @@ pub fn configure_routes(cfg: &mut web::ServiceConfig) {
         .configure(crate::departments::routes::routes)
         .configure(crate::calendar::routes::routes)
         .configure(crate::complaints::routes::routes)
-        .configure(crate::mail::routes::routes);
+        .configure(crate::mail::routes::routes)
+        .configure(crate::ballots::routes::routes);
 }
 
 fn security_headers() -> DefaultHeaders {

@@ -52,6 +52,30 @@ pub enum Command {
     /// Email.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Conduct ballots.
+    #[command(subcommand)]
+    Ballots(BallotsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BallotsCommand {
+    /// Issue codes to everyone on the round's roll without one: paper letters are written to
+    /// DIR (letters.html to print, letters.csv for mail merge); emailed codes are queued.
+    IssueCodes {
+        round: String,
+        /// Directory for the printable letters (created, readable by its owner only).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Open a draft round for voting.
+    Open { round: String },
+    /// Close voting (ballot rows are rewritten in random order).
+    Close { round: String },
+    /// Publish results and bulletin.
+    Publish { round: String },
+    /// Recount a published bulletin (JSON from GET /api/v1/ballots/{round}/bulletin) without
+    /// the database; exits non-zero if the tally does not match the listed ballots.
+    Verify { bulletin: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -190,6 +214,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Audit(AuditCommand::Verify) => audit_verify(&settings),
         Command::Sweep { once, now } => worker_command(settings, Worker::Sweep, once, now),
         Command::Mail(MailCommand::Deliver { once, now }) => worker_command(settings, Worker::Deliver, once, now),
+        Command::Ballots(cmd) => ballots_command(&settings, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -451,4 +476,83 @@ fn worker_command(settings: Settings, worker: Worker, once: bool, now: Option<St
             actix_web::rt::time::sleep(std::time::Duration::from_secs(interval)).await;
         }
     })
+}
+
+fn ballots_command(settings: &Settings, cmd: BallotsCommand) -> Result<(), String> {
+    use crate::ballots::service::{self, RoundStatus};
+    if let BallotsCommand::Verify { bulletin } = &cmd {
+        let text = std::fs::read_to_string(bulletin).map_err(|e| format!("{}: {e}", bulletin.display()))?;
+        let b: crate::ballots::bulletin::Bulletin = serde_json::from_str(&text).map_err(|e| format!("{}: not a bulletin: {e}", bulletin.display()))?;
+        let counted = crate::ballots::bulletin::verify(&b).map_err(|e| format!("bulletin does NOT verify: {e}"))?;
+        println!("bulletin verifies: {counted} ballot rows recounted, {} receipts, tally of {} departments matches", b.receipts.len(), b.tally.len());
+        return Ok(());
+    }
+    let pool = open_database(settings).map_err(|e| e.to_string())?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    match cmd {
+        BallotsCommand::IssueCodes { round, out } => {
+            let rules = crate::complaints::service::Rules::from_settings(settings)?;
+            let r = service::find(&mut conn, &round).map_err(describe_api_error)?;
+            let issued = service::issue_codes(&mut conn, &round, &rules.notices, "cli", db::now()).map_err(describe_api_error)?;
+            write_letters(&out, &r.title, &issued.letters)?;
+            println!("{} paper letters written to {} (print, seal, hand out, then delete the files); {} emails queued", issued.letters.len(), out.display(), issued.emailed);
+            Ok(())
+        }
+        BallotsCommand::Open { round } => advance_round(&mut conn, &round, RoundStatus::Open),
+        BallotsCommand::Close { round } => advance_round(&mut conn, &round, RoundStatus::Closed),
+        BallotsCommand::Publish { round } => advance_round(&mut conn, &round, RoundStatus::Published),
+        BallotsCommand::Verify { .. } => unreachable!("handled above"),
+    }
+}
+
+fn advance_round(conn: &mut db::DbConnection, round: &str, to: crate::ballots::service::RoundStatus) -> Result<(), String> {
+    let r = crate::ballots::service::advance(conn, round, to, "cli", db::now()).map_err(describe_api_error)?;
+    println!("round {} is now {}", r.id, r.status);
+    Ok(())
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// letters.html (one A4 page per letter) and letters.csv, in a directory only its owner reads.
+fn write_letters(dir: &std::path::Path, title: &str, letters: &[crate::ballots::service::Letter]) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| e.to_string())?;
+    }
+    let mut html = String::from("<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>投票码 Ballot codes</title><style>@page{size:A4;margin:25mm}body{font-family:sans-serif}section{page-break-after:always}.code{font:bold 20pt monospace;letter-spacing:.15em;border:1px solid #000;padding:6mm;display:inline-block}</style></head><body>");
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record(["name", "code", "departments"]).map_err(|e| e.to_string())?;
+    for l in letters {
+        let names: Vec<String> = l.departments.iter().map(|d| format!("{} ({})", d.name_zh, d.name_en)).collect();
+        html.push_str(&format!(
+            "<section><h1>无记名行风评议投票 / Anonymous conduct evaluation</h1><p>{}</p><p>致 To: <strong>{}</strong></p>\
+             <p>您的一次性投票码 Your one-time code:</p><p class=\"code\">{}</p><p>请评议 Please rate: {}</p>\
+             <p>投票码只能使用一次，与您的身份无关联。The code works once and is not linked to you.</p></section>",
+            html_escape(title),
+            html_escape(&l.name),
+            html_escape(&l.code),
+            html_escape(&names.join("、"))
+        ));
+        csv.write_record([l.name.as_str(), l.code.as_str(), names.join("; ").as_str()]).map_err(|e| e.to_string())?;
+    }
+    html.push_str("</body></html>");
+    let write = |name: &str, bytes: &[u8]| -> Result<(), String> {
+        let path = dir.join(name);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        use std::io::Write;
+        options.open(&path).and_then(|mut f| f.write_all(bytes)).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    write("letters.html", html.as_bytes())?;
+    write("letters.csv", &csv.into_inner().map_err(|e| e.to_string())?)?;
+    Ok(())
 }

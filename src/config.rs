@@ -17,6 +17,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub complaints: ComplaintSettings,
+    pub ballots: BallotSettings,
     pub calendar: CalendarSettings,
     pub clocks: ClockSettings,
     pub escalation: EscalationSettings,
@@ -84,6 +85,12 @@ impl ComplaintSettings {
     pub fn attachment_dir(&self, data_dir: &Path) -> PathBuf {
         if self.attachment_dir.as_os_str().is_empty() { data_dir.join("attachments") } else { self.attachment_dir.clone() }
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BallotSettings {
+    pub attempts_per_client_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -295,6 +302,9 @@ impl Settings {
         }
         if !(1..=100).contains(&self.complaints.attachment_max_count) {
             return invalid("complaints.attachment_max_count", "must be between 1 and 100");
+        }
+        if self.ballots.attempts_per_client_per_minute == 0 {
+            return invalid("ballots.attempts_per_client_per_minute", "must be at least 1");
         }
         if !self.clocks.reply.enabled {
             return invalid("clocks.reply.enabled", "the reply clock is the city's rule and cannot be switched off");

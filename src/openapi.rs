@@ -26,12 +26,17 @@ use utoipa::{Modify, OpenApi};
         crate::complaints::routes::staff_upload, crate::complaints::routes::staff_download,
         crate::complaints::routes::track_upload, crate::complaints::routes::track_download,
         crate::mail::routes::list, crate::mail::routes::retry,
+        crate::ballots::routes::create_round, crate::ballots::routes::list_rounds, crate::ballots::routes::import_voters,
+        crate::ballots::routes::issue_codes, crate::ballots::routes::open_round, crate::ballots::routes::close_round,
+        crate::ballots::routes::publish_round, crate::ballots::routes::get_round, crate::ballots::routes::check_code,
+        crate::ballots::routes::cast, crate::ballots::routes::results, crate::ballots::routes::bulletin,
     ),
     modifiers(&BearerAuth),
     tags((name = "health"), (name = "auth"), (name = "users"), (name = "departments"), (name = "calendar"),
         (name = "complaints", description = "Filing and the staff's work on complaints"),
         (name = "tracking", description = "The investor, with tracking number and access code"),
-        (name = "mail", description = "The outbox of notices"))
+        (name = "mail", description = "The outbox of notices"),
+        (name = "ballots", description = "Anonymous conduct ballots"))
 )]
 pub struct ApiDoc;
 

@@ -80,6 +80,9 @@ role_rule!(/// Those who read a complaint's status back to a caller by tracking 
 role_rule!(/// Staff who file or add material for a caller: the hotline and the coordination office.
     Intake => [Operator, Coordinator]);
 
+role_rule!(/// Who runs ballot rounds: the discipline commission and the coordination office.
+    BallotOfficers => [Commission, Coordinator]);
+
 /// The password-change endpoint: any staff, including a token that must change its password.
 pub struct PasswordChange;
 impl RoleRule for PasswordChange {

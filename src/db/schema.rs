@@ -156,6 +156,70 @@ diesel::table! {
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
         message_id -> Text,
+        payload -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    ballot_rounds (id) {
+        id -> Text,
+        title -> Text,
+        year -> Integer,
+        status -> Text,
+        opens_at -> Timestamp,
+        closes_at -> Timestamp,
+        min_group_size -> Integer,
+        questions -> Text,
+        points -> Text,
+        quotas -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ballot_round_departments (round_id, department_id) {
+        round_id -> Text,
+        department_id -> Text,
+    }
+}
+
+diesel::table! {
+    ballot_voters (id) {
+        id -> Text,
+        round_id -> Text,
+        name -> Text,
+        category -> Text,
+        contact -> Text,
+        departments -> Text,
+        letter_issued -> Bool,
+    }
+}
+
+diesel::table! {
+    ballot_credentials (code_hash) {
+        code_hash -> Text,
+        round_id -> Text,
+        category -> Text,
+        departments -> Text,
+        used -> Bool,
+    }
+}
+
+diesel::table! {
+    ballots (id) {
+        id -> Text,
+        round_id -> Text,
+        department_id -> Text,
+        category -> Text,
+        answers -> Text,
+    }
+}
+
+diesel::table! {
+    ballot_receipts (receipt) {
+        receipt -> Text,
+        round_id -> Text,
     }
 }
 
@@ -251,4 +315,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     complaint_attachments,
     clock_escalations,
     outbox,
+    ballot_rounds,
+    ballot_round_departments,
+    ballot_voters,
+    ballot_credentials,
+    ballots,
+    ballot_receipts,
 );

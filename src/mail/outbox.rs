@@ -36,6 +36,8 @@ pub struct OutboxRow {
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
     pub message_id: String,
+    /// For notices completed at send time (ballot codes): what the worker needs.
+    pub payload: Option<String>,
 }
 
 /// One email to queue.
@@ -49,6 +51,8 @@ pub struct NewMail<'a> {
     pub rendered: Rendered,
     /// Not before this instant (working-hours deferral).
     pub send_after: DateTime<Utc>,
+    /// Completed at send time (ballot codes); `None` for ordinary notices.
+    pub payload: Option<String>,
 }
 
 /// Queues the email unless its key is already queued; returns whether it was queued. Call it
@@ -79,6 +83,7 @@ pub fn enqueue(conn: &mut DbConnection, mail: NewMail<'_>, now: DateTime<Utc>, d
             lease_until: None,
             created_at: to_db_time(now),
             sent_at: None,
+            payload: mail.payload,
         })
         .execute(conn)?;
     Ok(true)
@@ -129,6 +134,7 @@ pub fn mark_sent(conn: &mut DbConnection, id: &str, owner: &str, now: DateTime<U
             outbox::attempts.eq(outbox::attempts + 1),
             outbox::text_body.eq(None::<String>),
             outbox::html_body.eq(None::<String>),
+            outbox::payload.eq(None::<String>),
             outbox::last_error.eq(None::<String>),
             outbox::lease_owner.eq(None::<String>),
             outbox::lease_until.eq(None::<NaiveDateTime>),

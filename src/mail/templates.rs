@@ -16,9 +16,17 @@ pub const NOTICES: &[&str] = &[
     "assigned", "reminder", "due_today", "overdue", "overdue_escalated",
     // Investor side.
     "receipt", "info_requested", "reply_available", "contest_received", "closed",
+    // Ballots: a voter's emailed code (the code itself is filled in at send time).
+    "ballot_code",
 ];
 
 const SHIPPED: &[(&str, &str)] = &[
+    ("ballot_code/zh.subject.txt", include_str!("../../config/mail/ballot_code/zh.subject.txt")),
+    ("ballot_code/zh.txt", include_str!("../../config/mail/ballot_code/zh.txt")),
+    ("ballot_code/zh.html", include_str!("../../config/mail/ballot_code/zh.html")),
+    ("ballot_code/en.subject.txt", include_str!("../../config/mail/ballot_code/en.subject.txt")),
+    ("ballot_code/en.txt", include_str!("../../config/mail/ballot_code/en.txt")),
+    ("ballot_code/en.html", include_str!("../../config/mail/ballot_code/en.html")),
     ("assigned/zh.subject.txt", include_str!("../../config/mail/assigned/zh.subject.txt")),
     ("assigned/zh.txt", include_str!("../../config/mail/assigned/zh.txt")),
     ("assigned/zh.html", include_str!("../../config/mail/assigned/zh.html")),
@@ -153,6 +161,12 @@ mod tests {
             "tracking_link": "http://127.0.0.1:8080/track?number=CZ-2026-000042",
             "question": "Please send <b>the notice</b>",
             "contest_window_working_days": 15,
+            "name": "Hunan <Parts> Co.",
+            "round_title": "2026 conduct evaluation CZ-2026-000042",
+            "code": "ABCD-EFGH-JKMN-PQRS-T",
+            "departments": ["市国土资源局 (Land)", "<script>"],
+            "closes_at": "2026-12-20 17:00",
+            "vote_link": "http://127.0.0.1:8080/vote?round=r",
         })
     }
 

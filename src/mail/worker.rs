@@ -23,7 +23,22 @@ pub struct DeliveryReport {
 pub fn deliver_once(conn: &mut DbConnection, mailer: &Mailer, from: &Mailbox, max_attempts: u32, now: DateTime<Utc>, batch: i64) -> diesel::QueryResult<DeliveryReport> {
     let owner = crate::db::new_id();
     let mut report = DeliveryReport::default();
-    for row in outbox::claim(conn, &owner, now, batch)? {
+    for mut row in outbox::claim(conn, &owner, now, batch)? {
+        if let Some(payload) = row.payload.clone() {
+            // A ballot code is made only now, so no table ever pairs this address with a code.
+            let code = match crate::ballots::service::credential_for_email(conn, &payload) {
+                Ok(code) => code,
+                Err(e) => {
+                    tracing::error!(notice = %row.notice, error = %e, "could not make a ballot code");
+                    outbox::mark_failed_attempt(conn, &row, &owner, "could not make a ballot code", now, max_attempts)?;
+                    report.retrying += 1;
+                    continue;
+                }
+            };
+            let fill = |body: &Option<String>| body.as_ref().map(|b| b.replace(crate::ballots::service::CODE_TOKEN, &code));
+            row.text_body = fill(&row.text_body);
+            row.html_body = fill(&row.html_body);
+        }
         match mailer.send(&row, from) {
             Ok(()) => {
                 outbox::mark_sent(conn, &row.id, &owner, crate::db::now().max(now))?;

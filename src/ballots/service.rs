@@ -1,0 +1,744 @@
+//! Ballot rounds: creation, the roll, sealed codes, casting, closing (which rewrites the ballot
+//! rows in random order), results and the bulletin. Every vote-bearing write is designed so
+//! that no row, order or transaction links a ballot to a code or a voter.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::bulletin::Bulletin;
+use super::codes;
+use super::model::{default_questions, Answer, Answers, Category, Points, Question};
+use super::tally::{tally, BallotRow, DepartmentTally};
+use crate::db::schema::{ballot_credentials, ballot_receipts, ballot_round_departments, ballot_rounds, ballot_voters, ballots};
+use crate::db::{from_db_time, new_id, to_db_time, DbConnection};
+use crate::error::{ApiError, FieldError};
+use crate::fields::{required_text, Checker};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoundStatus {
+    Draft,
+    Open,
+    Closed,
+    Published,
+}
+
+impl RoundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoundStatus::Draft => "draft",
+            RoundStatus::Open => "open",
+            RoundStatus::Closed => "closed",
+            RoundStatus::Published => "published",
+        }
+    }
+    pub fn parse(s: &str) -> Option<RoundStatus> {
+        [RoundStatus::Draft, RoundStatus::Open, RoundStatus::Closed, RoundStatus::Published].into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = ballot_rounds)]
+pub struct RoundRow {
+    pub id: String,
+    pub title: String,
+    pub year: i32,
+    pub status: String,
+    pub opens_at: NaiveDateTime,
+    pub closes_at: NaiveDateTime,
+    pub min_group_size: i32,
+    pub questions: String,
+    pub points: String,
+    pub quotas: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A round as the API shows it.
+#[derive(Serialize, utoipa::ToSchema, Debug)]
+pub struct RoundView {
+    pub id: String,
+    pub title: String,
+    pub year: i32,
+    pub status: RoundStatus,
+    pub opens_at: DateTime<chrono::FixedOffset>,
+    pub closes_at: DateTime<chrono::FixedOffset>,
+    pub min_group_size: i32,
+    pub questions: Vec<Question>,
+    pub points: Points,
+    #[schema(value_type = Object)]
+    pub quotas: BTreeMap<Category, u32>,
+    pub departments: Vec<RoundDepartment>,
+}
+
+#[derive(Serialize, Deserialize, utoipa::ToSchema, Debug, Clone)]
+pub struct RoundDepartment {
+    pub id: String,
+    pub name_zh: String,
+    pub name_en: String,
+}
+
+impl RoundRow {
+    pub fn status(&self) -> RoundStatus {
+        RoundStatus::parse(&self.status).unwrap_or(RoundStatus::Draft)
+    }
+    pub fn questions(&self) -> Vec<Question> {
+        serde_json::from_str(&self.questions).unwrap_or_default()
+    }
+    pub fn points(&self) -> Points {
+        serde_json::from_str(&self.points).unwrap_or_default()
+    }
+    pub fn quotas(&self) -> BTreeMap<Category, u32> {
+        serde_json::from_str(&self.quotas).unwrap_or_default()
+    }
+}
+
+pub fn view(conn: &mut DbConnection, r: &RoundRow) -> Result<RoundView, ApiError> {
+    let local = |t| from_db_time(t).with_timezone(&crate::calendar::shanghai());
+    Ok(RoundView {
+        id: r.id.clone(),
+        title: r.title.clone(),
+        year: r.year,
+        status: r.status(),
+        opens_at: local(r.opens_at),
+        closes_at: local(r.closes_at),
+        min_group_size: r.min_group_size,
+        questions: r.questions(),
+        points: r.points(),
+        quotas: r.quotas(),
+        departments: round_departments(conn, &r.id)?,
+    })
+}
+
+pub fn round_departments(conn: &mut DbConnection, round_id: &str) -> Result<Vec<RoundDepartment>, ApiError> {
+    let ids: Vec<String> = ballot_round_departments::table
+        .filter(ballot_round_departments::round_id.eq(round_id))
+        .order(ballot_round_departments::department_id.asc())
+        .select(ballot_round_departments::department_id)
+        .load(conn)?;
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(d) = crate::departments::store::find(conn, &id)? {
+            out.push(RoundDepartment { id: d.id, name_zh: d.name_zh, name_en: d.name_en });
+        }
+    }
+    Ok(out)
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> Result<RoundRow, ApiError> {
+    ballot_rounds::table.find(id).select(RoundRow::as_select()).first(conn).optional()?.ok_or_else(|| ApiError::NotFound("no such ballot round".into()))
+}
+
+pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<RoundRow>> {
+    ballot_rounds::table.order(ballot_rounds::created_at.desc()).select(RoundRow::as_select()).load(conn)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Creating a round
+
+#[derive(Deserialize, utoipa::ToSchema, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRound {
+    /// At most 200 characters.
+    pub title: String,
+    pub year: i32,
+    /// Departments under evaluation (ids).
+    pub department_ids: Vec<String>,
+    /// Default: overall conduct, efficiency, attitude, integrity.
+    #[serde(default)]
+    pub questions: Option<Vec<Question>>,
+    pub opens_at: DateTime<chrono::FixedOffset>,
+    pub closes_at: DateTime<chrono::FixedOffset>,
+    /// Smallest group whose results are shown (k, 3–50, default 5).
+    #[serde(default)]
+    pub min_group_size: Option<u32>,
+    /// Points per answer (default 100 / 70 / 30).
+    #[serde(default)]
+    pub points: Option<Points>,
+    /// Most voters per category on the roll, if limited.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub quotas: Option<BTreeMap<Category, u32>>,
+}
+
+pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateTime<Utc>) -> Result<RoundRow, ApiError> {
+    let mut c = Checker::default();
+    let title = c.check(required_text("title", &req.title, 200));
+    if !(2017..=2100).contains(&req.year) {
+        c.push(FieldError::new("year", "out_of_range", "2017–2100"));
+    }
+    let depts: BTreeSet<String> = req.department_ids.iter().map(|d| d.trim().to_string()).collect();
+    if depts.is_empty() || depts.len() > 100 {
+        c.push(FieldError::new("department_ids", "count", "1 to 100 departments"));
+    }
+    let questions = req.questions.unwrap_or_else(default_questions);
+    let keys: BTreeSet<&str> = questions.iter().map(|q| q.key.as_str()).collect();
+    if questions.is_empty() || questions.len() > 20 || keys.len() != questions.len()
+        || questions.iter().any(|q| q.key.is_empty() || q.key.len() > 40 || q.text_zh.trim().is_empty() || q.text_en.trim().is_empty())
+    {
+        c.push(FieldError::new("questions", "invalid", "1–20 questions with distinct keys and texts in both languages"));
+    }
+    let k = req.min_group_size.unwrap_or(5);
+    if !(3..=50).contains(&k) {
+        c.push(FieldError::new("min_group_size", "out_of_range", "between 3 and 50"));
+    }
+    if req.closes_at <= req.opens_at {
+        c.push(FieldError::new("closes_at", "before_open", "a round closes after it opens"));
+    }
+    let points = req.points.unwrap_or_default();
+    if [points.satisfied, points.basically_satisfied, points.dissatisfied].iter().any(|p| !p.is_finite() || *p < 0.0 || *p > 1000.0) {
+        c.push(FieldError::new("points", "out_of_range", "0–1000 points per answer"));
+    }
+    c.finish()?;
+    let id = new_id();
+    conn.transaction(|conn| {
+        for d in &depts {
+            crate::departments::store::find(conn, d)?.ok_or_else(|| ApiError::invalid("department_ids", "unknown", format!("no department {d}")))?;
+        }
+        diesel::insert_into(ballot_rounds::table)
+            .values(RoundRow {
+                id: id.clone(),
+                title: title.clone().expect("checked"),
+                year: req.year,
+                status: RoundStatus::Draft.as_str().into(),
+                opens_at: to_db_time(req.opens_at.with_timezone(&Utc)),
+                closes_at: to_db_time(req.closes_at.with_timezone(&Utc)),
+                min_group_size: k as i32,
+                questions: serde_json::to_string(&questions).expect("json"),
+                points: serde_json::to_string(&points).expect("json"),
+                quotas: serde_json::to_string(&req.quotas.unwrap_or_default()).expect("json"),
+                created_at: to_db_time(now),
+                updated_at: to_db_time(now),
+            })
+            .execute(conn)?;
+        for d in &depts {
+            diesel::insert_into(ballot_round_departments::table)
+                .values((ballot_round_departments::round_id.eq(&id), ballot_round_departments::department_id.eq(d)))
+                .execute(conn)?;
+        }
+        crate::admin_log::record(conn, now, Some(actor), "ballot_round.create", &format!("ballot_round:{id}"), json!({"departments": depts.len()}))?;
+        find(conn, &id)
+    })
+}
+
+/// Moves a round along draft → open → closed → published. Closing rewrites the ballot rows in
+/// random order in one transaction.
+pub fn advance(conn: &mut DbConnection, round_id: &str, to: RoundStatus, actor: &str, now: DateTime<Utc>) -> Result<RoundRow, ApiError> {
+    let result = conn.transaction(|conn| {
+        // Written first: takes the write lock before anything is read.
+        diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
+        let round = find(conn, round_id)?;
+        let from = round.status();
+        let allowed = matches!((from, to), (RoundStatus::Draft, RoundStatus::Open) | (RoundStatus::Open, RoundStatus::Closed) | (RoundStatus::Closed, RoundStatus::Published));
+        if !allowed {
+            let mut ext = serde_json::Map::new();
+            ext.insert("current_status".into(), json!(from.as_str()));
+            return Err(ApiError::Conflict {
+                kind: "illegal-transition",
+                title: "Not possible in the current state",
+                detail: format!("a {} round cannot become {}", from.as_str(), to.as_str()),
+                extensions: ext,
+            });
+        }
+        if to == RoundStatus::Closed {
+            shuffle_rewrite(conn, round_id)?;
+        }
+        diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::status.eq(to.as_str())).execute(conn)?;
+        crate::admin_log::record(conn, now, Some(actor), &format!("ballot_round.{}", to.as_str()), &format!("ballot_round:{round_id}"), json!({"from": from.as_str()}))?;
+        find(conn, round_id)
+    })?;
+    if to == RoundStatus::Closed {
+        if let DbConnection::Sqlite(_) = conn {
+            // Freed pages could still hold the rows in their old order.
+            diesel::sql_query("VACUUM").execute(conn)?;
+        }
+    }
+    Ok(result)
+}
+
+/// Deletes and re-inserts the round's ballot rows, receipts and credentials in a random order,
+/// all in one transaction: afterwards neither physical order nor (on PostgreSQL) the writing
+/// transaction's id says anything about who cast what, or when.
+fn shuffle_rewrite(conn: &mut DbConnection, round_id: &str) -> Result<(), ApiError> {
+    let mut rng = rand::rngs::OsRng;
+    let mut rows: Vec<(String, String, String, String, String)> = ballots::table
+        .filter(ballots::round_id.eq(round_id))
+        .select((ballots::id, ballots::round_id, ballots::department_id, ballots::category, ballots::answers))
+        .load(conn)?;
+    diesel::delete(ballots::table.filter(ballots::round_id.eq(round_id))).execute(conn)?;
+    rows.shuffle(&mut rng);
+    // Row by row: multi-row inserts are not available through the two-backend connection.
+    for (id, r, d, c, a) in &rows {
+        diesel::insert_into(ballots::table)
+            .values((ballots::id.eq(id), ballots::round_id.eq(r), ballots::department_id.eq(d), ballots::category.eq(c), ballots::answers.eq(a)))
+            .execute(conn)?;
+    }
+    let mut receipts: Vec<String> = ballot_receipts::table.filter(ballot_receipts::round_id.eq(round_id)).select(ballot_receipts::receipt).load(conn)?;
+    diesel::delete(ballot_receipts::table.filter(ballot_receipts::round_id.eq(round_id))).execute(conn)?;
+    receipts.shuffle(&mut rng);
+    for r in &receipts {
+        diesel::insert_into(ballot_receipts::table).values((ballot_receipts::receipt.eq(r), ballot_receipts::round_id.eq(round_id))).execute(conn)?;
+    }
+    let mut creds: Vec<(String, String, String, String, bool)> = ballot_credentials::table
+        .filter(ballot_credentials::round_id.eq(round_id))
+        .select((ballot_credentials::code_hash, ballot_credentials::round_id, ballot_credentials::category, ballot_credentials::departments, ballot_credentials::used))
+        .load(conn)?;
+    diesel::delete(ballot_credentials::table.filter(ballot_credentials::round_id.eq(round_id))).execute(conn)?;
+    creds.shuffle(&mut rng);
+    for (h, r, c, d, u) in &creds {
+        diesel::insert_into(ballot_credentials::table)
+            .values((ballot_credentials::code_hash.eq(h), ballot_credentials::round_id.eq(r), ballot_credentials::category.eq(c), ballot_credentials::departments.eq(d), ballot_credentials::used.eq(u)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The roll
+
+#[derive(Serialize, utoipa::ToSchema, Debug)]
+pub struct RowError {
+    /// 1-based line of the CSV (the header is line 1).
+    pub line: usize,
+    pub message: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema, Debug)]
+pub struct ImportReport {
+    pub imported: usize,
+    /// When any row is wrong nothing is imported; every wrong row is listed.
+    pub errors: Vec<RowError>,
+}
+
+#[derive(Deserialize)]
+struct RollLine {
+    name: String,
+    category: String,
+    contact: String,
+    departments: String,
+}
+
+struct ValidVoter {
+    name: String,
+    category: Category,
+    contact: String,
+    departments: Vec<String>,
+}
+
+/// Parses a roll: columns `name,category,contact,departments`; `contact` is an email address or
+/// `paper`; `departments` lists the codes (or ids) of the round's departments the voter dealt
+/// with, separated by `;`. Pure apart from the department lookup passed in.
+fn parse_roll(csv_text: &str, department_of: &dyn Fn(&str) -> Option<String>) -> (Vec<ValidVoter>, Vec<RowError>) {
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(csv_text.as_bytes());
+    let mut voters = Vec::new();
+    let mut errors = Vec::new();
+    match reader.headers() {
+        Ok(h) if h.iter().collect::<Vec<_>>() == ["name", "category", "contact", "departments"] => {}
+        _ => {
+            errors.push(RowError { line: 1, message: "the header must be: name,category,contact,departments".into() });
+            return (voters, errors);
+        }
+    }
+    for (i, record) in reader.deserialize::<RollLine>().enumerate() {
+        let line = i + 2;
+        let row = match record {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(RowError { line, message: format!("unreadable row: {}", e.kind_message()) });
+                continue;
+            }
+        };
+        let mut problems = Vec::new();
+        if row.name.is_empty() || row.name.chars().count() > 100 || row.name.chars().any(char::is_control) {
+            problems.push("name: 1–100 characters".to_string());
+        }
+        let category = Category::parse(&row.category);
+        if category.is_none() {
+            problems.push("category: enterprise_served, enterprise_representative or conduct_monitor".into());
+        }
+        let contact = if row.contact.eq_ignore_ascii_case("paper") {
+            "paper".to_string()
+        } else {
+            match crate::fields::EmailAddress::parse("contact", &row.contact) {
+                Ok(e) => e.into_inner(),
+                Err(_) => {
+                    problems.push("contact: an email address or \"paper\"".into());
+                    String::new()
+                }
+            }
+        };
+        let mut departments = Vec::new();
+        for code in row.departments.split(';').map(str::trim).filter(|c| !c.is_empty()) {
+            match department_of(code) {
+                Some(id) if !departments.contains(&id) => departments.push(id),
+                Some(_) => {}
+                None => problems.push(format!("departments: {code} is not evaluated in this round")),
+            }
+        }
+        if departments.is_empty() && problems.is_empty() {
+            problems.push("departments: name at least one department the voter dealt with".into());
+        }
+        if problems.is_empty() {
+            departments.sort();
+            voters.push(ValidVoter { name: row.name, category: category.expect("checked"), contact, departments });
+        } else {
+            errors.push(RowError { line, message: problems.join("; ") });
+        }
+    }
+    (voters, errors)
+}
+
+trait KindMessage {
+    fn kind_message(&self) -> String;
+}
+impl KindMessage for csv::Error {
+    fn kind_message(&self) -> String {
+        match self.kind() {
+            csv::ErrorKind::UnequalLengths { expected_len, len, .. } => format!("{len} fields, expected {expected_len}"),
+            csv::ErrorKind::Utf8 { .. } => "not UTF-8".into(),
+            _ => "not a CSV row".into(),
+        }
+    }
+}
+
+pub fn import_roll(conn: &mut DbConnection, round_id: &str, csv_text: &str, actor: &str, now: DateTime<Utc>) -> Result<ImportReport, ApiError> {
+    conn.transaction(|conn| {
+        diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
+        let round = find(conn, round_id)?;
+        if round.status() != RoundStatus::Draft {
+            return Err(ApiError::conflict("the roll can be imported only while the round is a draft"));
+        }
+        let depts = round_departments(conn, round_id)?;
+        let mut by_code = BTreeMap::new();
+        for d in &depts {
+            if let Some(full) = crate::departments::store::find(conn, &d.id)? {
+                by_code.insert(full.code.clone(), full.id.clone());
+                by_code.insert(full.id.clone(), full.id);
+            }
+        }
+        let (voters, mut errors) = parse_roll(csv_text, &|code| by_code.get(code).cloned());
+        let quotas = round.quotas();
+        for (category, quota) in &quotas {
+            let existing: i64 = ballot_voters::table
+                .filter(ballot_voters::round_id.eq(round_id))
+                .filter(ballot_voters::category.eq(category.as_str()))
+                .count()
+                .get_result(conn)?;
+            let adding = voters.iter().filter(|v| v.category == *category).count() as i64;
+            if existing + adding > i64::from(*quota) {
+                errors.push(RowError { line: 0, message: format!("quota: at most {quota} voters of category {}", category.as_str()) });
+            }
+        }
+        if !errors.is_empty() {
+            return Ok(ImportReport { imported: 0, errors });
+        }
+        for v in &voters {
+            diesel::insert_into(ballot_voters::table)
+                .values((
+                    ballot_voters::id.eq(new_id()),
+                    ballot_voters::round_id.eq(round_id),
+                    ballot_voters::name.eq(&v.name),
+                    ballot_voters::category.eq(v.category.as_str()),
+                    ballot_voters::contact.eq(&v.contact),
+                    ballot_voters::departments.eq(serde_json::to_string(&v.departments).expect("json")),
+                    ballot_voters::letter_issued.eq(false),
+                ))
+                .execute(conn)?;
+        }
+        crate::admin_log::record(conn, now, Some(actor), "ballot_round.roll_import", &format!("ballot_round:{round_id}"), json!({"voters": voters.len()}))?;
+        Ok(ImportReport { imported: voters.len(), errors })
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Codes
+
+/// One printed letter: handed to the officer once, never stored.
+#[derive(Serialize, utoipa::ToSchema, Debug, Clone)]
+pub struct Letter {
+    pub name: String,
+    pub code: String,
+    pub departments: Vec<RoundDepartment>,
+}
+
+#[derive(Serialize, utoipa::ToSchema, Debug)]
+pub struct Issued {
+    /// Paper letters to print and seal. Shown once.
+    pub letters: Vec<Letter>,
+    /// Emails queued; each code is made by the delivery worker at send time.
+    pub emailed: usize,
+}
+
+/// The token in a queued ballot email that the delivery worker replaces with a fresh code.
+pub const CODE_TOKEN: &str = "\u{27e6}BALLOT-CODE\u{27e7}";
+
+#[derive(Serialize, Deserialize)]
+pub struct CodePayload {
+    pub round_id: String,
+    pub category: Category,
+    pub departments: Vec<String>,
+}
+
+fn insert_credential(conn: &mut DbConnection, round_id: &str, category: Category, departments: &[String]) -> QueryResult<String> {
+    let code = codes::generate();
+    let hash = codes::hash(&codes::normalise(&code).expect("generated codes verify"));
+    diesel::insert_into(ballot_credentials::table)
+        .values((
+            ballot_credentials::code_hash.eq(hash),
+            ballot_credentials::round_id.eq(round_id),
+            ballot_credentials::category.eq(category.as_str()),
+            ballot_credentials::departments.eq(serde_json::to_string(departments).expect("json")),
+            ballot_credentials::used.eq(false),
+        ))
+        .execute(conn)?;
+    Ok(code)
+}
+
+/// The delivery worker's half of an emailed code: a fresh credential, returned for the message.
+pub fn credential_for_email(conn: &mut DbConnection, payload: &str) -> Result<String, ApiError> {
+    let p: CodePayload = serde_json::from_str(payload).map_err(|e| ApiError::internal("ballot email payload", e))?;
+    Ok(insert_credential(conn, &p.round_id, p.category, &p.departments)?)
+}
+
+/// Issues a code to every voter on the roll who has none: paper codes come back as letters;
+/// emailed ones are queued. Hashes are inserted in random order, with nothing linking them to
+/// the roll, which records only that a letter was issued.
+pub fn issue_codes(conn: &mut DbConnection, round_id: &str, notices: &crate::complaints::notices::Notices, actor: &str, now: DateTime<Utc>) -> Result<Issued, ApiError> {
+    conn.transaction(|conn| {
+        diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
+        let round = find(conn, round_id)?;
+        if !matches!(round.status(), RoundStatus::Draft | RoundStatus::Open) {
+            return Err(ApiError::conflict("codes can be issued only before the round closes"));
+        }
+        let depts = round_departments(conn, round_id)?;
+        let mut voters: Vec<(String, String, String, String, String)> = ballot_voters::table
+            .filter(ballot_voters::round_id.eq(round_id))
+            .filter(ballot_voters::letter_issued.eq(false))
+            .select((ballot_voters::id, ballot_voters::name, ballot_voters::category, ballot_voters::contact, ballot_voters::departments))
+            .load(conn)?;
+        voters.shuffle(&mut rand::rngs::OsRng);
+        let mut issued = Issued { letters: Vec::new(), emailed: 0 };
+        for (voter_id, name, category, contact, departments) in &voters {
+            let category = Category::parse(category).ok_or_else(|| ApiError::internal("roll", "unknown category"))?;
+            let dept_ids: Vec<String> = serde_json::from_str(departments).map_err(|e| ApiError::internal("roll", e))?;
+            if contact == "paper" {
+                let code = insert_credential(conn, round_id, category, &dept_ids)?;
+                let names = depts.iter().filter(|d| dept_ids.contains(&d.id)).cloned().collect();
+                issued.letters.push(Letter { name: name.clone(), code, departments: names });
+            } else {
+                let names: Vec<String> = depts.iter().filter(|d| dept_ids.contains(&d.id)).map(|d| format!("{} ({})", d.name_zh, d.name_en)).collect();
+                let vars = json!({
+                    "name": name, "round_title": round.title, "code": CODE_TOKEN, "departments": names,
+                    "closes_at": from_db_time(round.closes_at).with_timezone(&crate::calendar::shanghai()).format("%Y-%m-%d %H:%M").to_string(),
+                    "vote_link": format!("{}/vote?round={}", notices.public_base_url, round.id),
+                });
+                let rendered = notices.templates.render("ballot_code", notices.staff_language, &vars).map_err(|e| ApiError::internal("email template", e))?;
+                let payload = serde_json::to_string(&CodePayload { round_id: round_id.to_string(), category, departments: dept_ids }).expect("json");
+                crate::mail::outbox::enqueue(
+                    conn,
+                    crate::mail::outbox::NewMail {
+                        dedupe_key: format!("ballot:{round_id}:{voter_id}"),
+                        complaint_id: None,
+                        notice: "ballot_code",
+                        language: notices.staff_language,
+                        recipient: contact,
+                        rendered,
+                        send_after: now,
+                        payload: Some(payload),
+                    },
+                    now,
+                    &notices.domain,
+                )?;
+                issued.emailed += 1;
+            }
+            diesel::update(ballot_voters::table.find(voter_id)).set(ballot_voters::letter_issued.eq(true)).execute(conn)?;
+        }
+        crate::admin_log::record(conn, now, Some(actor), "ballot_round.issue_codes", &format!("ballot_round:{round_id}"), json!({"paper": issued.letters.len(), "emailed": issued.emailed}))?;
+        // Letters sorted by name for the officer; nothing about their order reaches the database.
+        issued.letters.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(issued)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Casting
+
+#[derive(Deserialize, Serialize, utoipa::ToSchema, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentRating {
+    pub department_id: String,
+    /// Question key → `satisfied | basically_satisfied | dissatisfied | not_enough_contact`.
+    #[schema(value_type = Object)]
+    pub answers: Answers,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CastRequest {
+    /// The one-time code (spaces, dashes and lower case are fine).
+    pub code: String,
+    /// One entry per department the code may rate.
+    pub ratings: Vec<DepartmentRating>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CastReceipt {
+    /// Random, unrelated to the code; it will be listed on the published bulletin.
+    pub receipt: String,
+    /// The ballot as recorded, shown this once.
+    pub ballot: Vec<DepartmentRating>,
+}
+
+/// The one answer to a code that is unknown, spent or from another round.
+pub fn refused() -> ApiError {
+    ApiError::Conflict {
+        kind: "ballot-code-refused",
+        title: "Code not accepted",
+        detail: "this code cannot vote in this round: it is unknown here or has been used".into(),
+        extensions: Default::default(),
+    }
+}
+
+fn code_hash(typed: &str) -> Result<String, ApiError> {
+    let canonical = codes::normalise(typed).map_err(|e| ApiError::invalid("code", "invalid_code", e.to_string()))?;
+    Ok(codes::hash(&canonical))
+}
+
+fn ensure_open(round: &RoundRow, now: DateTime<Utc>) -> Result<(), ApiError> {
+    let open = round.status() == RoundStatus::Open && from_db_time(round.opens_at) <= now && now < from_db_time(round.closes_at);
+    if open {
+        Ok(())
+    } else {
+        Err(ApiError::Conflict { kind: "round-not-open", title: "Voting is not open", detail: "this round is not open for voting now".into(), extensions: Default::default() })
+    }
+}
+
+/// The departments a code may rate, without spending it (the page shows them).
+pub fn departments_for_code(conn: &mut DbConnection, round_id: &str, typed: &str, now: DateTime<Utc>) -> Result<Vec<RoundDepartment>, ApiError> {
+    let hash = code_hash(typed)?;
+    let round = find(conn, round_id)?;
+    ensure_open(&round, now)?;
+    let found: Option<(String, bool)> = ballot_credentials::table
+        .find(&hash)
+        .filter(ballot_credentials::round_id.eq(round_id))
+        .select((ballot_credentials::departments, ballot_credentials::used))
+        .first(conn)
+        .optional()?;
+    let Some((departments, false)) = found else { return Err(refused()) };
+    let ids: Vec<String> = serde_json::from_str(&departments).map_err(|e| ApiError::internal("credential", e))?;
+    Ok(round_departments(conn, round_id)?.into_iter().filter(|d| ids.contains(&d.id)).collect())
+}
+
+/// Casts a ballot: in one transaction the code is spent (only if unspent: exactly one row), one
+/// row per department is written with its own random id — no code, no time, no voter — and a
+/// random receipt. Any error rolls everything back, the code included.
+pub fn cast(conn: &mut DbConnection, round_id: &str, req: CastRequest, now: DateTime<Utc>) -> Result<CastReceipt, ApiError> {
+    let hash = code_hash(&req.code)?;
+    conn.transaction(|conn| {
+        let spent = diesel::update(
+            ballot_credentials::table.find(&hash).filter(ballot_credentials::round_id.eq(round_id)).filter(ballot_credentials::used.eq(false)),
+        )
+        .set(ballot_credentials::used.eq(true))
+        .execute(conn)?;
+        let round = find(conn, round_id)?;
+        ensure_open(&round, now)?;
+        if spent != 1 {
+            return Err(refused());
+        }
+        let (category, departments): (String, String) =
+            ballot_credentials::table.find(&hash).select((ballot_credentials::category, ballot_credentials::departments)).first(conn)?;
+        let allowed: BTreeSet<String> = serde_json::from_str::<Vec<String>>(&departments).map_err(|e| ApiError::internal("credential", e))?.into_iter().collect();
+        let in_round: BTreeSet<String> = round_departments(conn, round_id)?.into_iter().map(|d| d.id).collect();
+        let expected: BTreeSet<&String> = allowed.intersection(&in_round).collect();
+        let given: BTreeSet<&String> = req.ratings.iter().map(|r| &r.department_id).collect();
+        if given != expected || given.len() != req.ratings.len() {
+            return Err(ApiError::invalid("ratings", "departments", "rate exactly the departments this code applies to, once each"));
+        }
+        let questions = round.questions();
+        for r in &req.ratings {
+            let keys: BTreeSet<&String> = r.answers.keys().collect();
+            let wanted: BTreeSet<&String> = questions.iter().map(|q| &q.key).collect();
+            if keys != wanted {
+                return Err(ApiError::invalid("ratings", "answers", "answer every question of the round, and only those"));
+            }
+        }
+        for r in &req.ratings {
+            diesel::insert_into(ballots::table)
+                .values((
+                    ballots::id.eq(codes::random_id()),
+                    ballots::round_id.eq(round_id),
+                    ballots::department_id.eq(&r.department_id),
+                    ballots::category.eq(&category),
+                    ballots::answers.eq(serde_json::to_string(&r.answers).expect("json")),
+                ))
+                .execute(conn)?;
+        }
+        let receipt = codes::receipt();
+        diesel::insert_into(ballot_receipts::table).values((ballot_receipts::receipt.eq(&receipt), ballot_receipts::round_id.eq(round_id))).execute(conn)?;
+        Ok(CastReceipt { receipt, ballot: req.ratings })
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+fn ballot_rows(conn: &mut DbConnection, round_id: &str) -> Result<Vec<BallotRow>, ApiError> {
+    let rows: Vec<(String, String, String, String)> = ballots::table
+        .filter(ballots::round_id.eq(round_id))
+        .order(ballots::id.asc())
+        .select((ballots::id, ballots::department_id, ballots::category, ballots::answers))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(id, department_id, category, answers)| {
+            Ok(BallotRow {
+                id,
+                department_id,
+                category: Category::parse(&category).ok_or_else(|| ApiError::internal("ballot row", "unknown category"))?,
+                answers: serde_json::from_str::<BTreeMap<String, Answer>>(&answers).map_err(|e| ApiError::internal("ballot row", e))?,
+            })
+        })
+        .collect()
+}
+
+/// The tally of a closed or published round.
+pub fn results(conn: &mut DbConnection, round: &RoundRow) -> Result<Vec<DepartmentTally>, ApiError> {
+    if !matches!(round.status(), RoundStatus::Closed | RoundStatus::Published) {
+        return Err(ApiError::Conflict { kind: "round-not-closed", title: "No results yet", detail: "results exist once the round has closed".into(), extensions: Default::default() });
+    }
+    let rows = ballot_rows(conn, &round.id)?;
+    let depts: Vec<String> = round_departments(conn, &round.id)?.into_iter().map(|d| d.id).collect();
+    Ok(tally(&depts, &round.questions(), &round.points(), round.min_group_size as u32, &rows))
+}
+
+/// The public bulletin of a published round.
+pub fn bulletin(conn: &mut DbConnection, round: &RoundRow) -> Result<Bulletin, ApiError> {
+    if round.status() != RoundStatus::Published {
+        return Err(ApiError::NotFound("the bulletin appears when the round is published".into()));
+    }
+    let tally = results(conn, round)?;
+    let shown: BTreeSet<&String> = tally.iter().filter(|t| !t.suppressed).map(|t| &t.department_id).collect();
+    let ballots: Vec<BallotRow> = ballot_rows(conn, &round.id)?.into_iter().filter(|b| shown.contains(&b.department_id)).collect();
+    let mut receipts: Vec<String> = ballot_receipts::table.filter(ballot_receipts::round_id.eq(&round.id)).select(ballot_receipts::receipt).load(conn)?;
+    receipts.sort();
+    let issued: i64 = ballot_credentials::table.filter(ballot_credentials::round_id.eq(&round.id)).count().get_result(conn)?;
+    let used: i64 = ballot_credentials::table.filter(ballot_credentials::round_id.eq(&round.id)).filter(ballot_credentials::used.eq(true)).count().get_result(conn)?;
+    Ok(Bulletin {
+        round_id: round.id.clone(),
+        title: round.title.clone(),
+        year: round.year,
+        min_group_size: round.min_group_size as u32,
+        questions: round.questions(),
+        points: round.points(),
+        departments: round_departments(conn, &round.id)?.into_iter().map(|d| d.id).collect(),
+        codes_issued: issued as u32,
+        codes_used: used as u32,
+        receipts,
+        ballots,
+        tally,
+    })
+}

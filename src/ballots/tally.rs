@@ -1,0 +1,224 @@
+//! Counting: per department and question, with small groups suppressed. Pure — the bulletin
+//! verifier runs the very same function on published data.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::model::{Answer, Answers, Category, Points, Question};
+
+/// One department's part of one ballot, as stored and as published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BallotRow {
+    pub id: String,
+    pub department_id: String,
+    pub category: Category,
+    #[schema(value_type = Object)]
+    pub answers: Answers,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerCounts {
+    pub satisfied: u32,
+    pub basically_satisfied: u32,
+    pub dissatisfied: u32,
+    pub not_enough_contact: u32,
+}
+
+impl AnswerCounts {
+    fn add(&mut self, a: Answer) {
+        match a {
+            Answer::Satisfied => self.satisfied += 1,
+            Answer::BasicallySatisfied => self.basically_satisfied += 1,
+            Answer::Dissatisfied => self.dissatisfied += 1,
+            Answer::NotEnoughContact => self.not_enough_contact += 1,
+        }
+    }
+
+    /// Answers that count: all but "not enough contact".
+    pub fn valid(&self) -> u32 {
+        self.satisfied + self.basically_satisfied + self.dissatisfied
+    }
+
+    fn merge(&mut self, o: &AnswerCounts) {
+        self.satisfied += o.satisfied;
+        self.basically_satisfied += o.basically_satisfied;
+        self.dissatisfied += o.dissatisfied;
+        self.not_enough_contact += o.not_enough_contact;
+    }
+
+    /// (satisfied + basically satisfied) / valid, in percent, 2 decimals.
+    pub fn satisfaction_rate(&self) -> Option<f64> {
+        (self.valid() > 0).then(|| round2(100.0 * f64::from(self.satisfied + self.basically_satisfied) / f64::from(self.valid())))
+    }
+
+    /// Mean points of the valid answers, 2 decimals.
+    pub fn conduct_index(&self, p: &Points) -> Option<f64> {
+        let total = f64::from(self.satisfied) * p.satisfied + f64::from(self.basically_satisfied) * p.basically_satisfied + f64::from(self.dissatisfied) * p.dissatisfied;
+        (self.valid() > 0).then(|| round2(total / f64::from(self.valid())))
+    }
+}
+
+pub fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuestionTally {
+    pub key: String,
+    pub counts: AnswerCounts,
+    pub valid: u32,
+    pub satisfaction_rate: Option<f64>,
+    pub conduct_index: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryTally {
+    pub category: Category,
+    pub ballots: u32,
+    pub satisfaction_rate: Option<f64>,
+    pub conduct_index: Option<f64>,
+}
+
+/// A department's result. When `suppressed`, every figure is absent: fewer than k voters rated
+/// it, and no output may reveal how they voted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentTally {
+    pub department_id: String,
+    pub suppressed: bool,
+    /// "not enough ballots" / "有效票数不足" when suppressed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ballots: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub questions: Option<Vec<QuestionTally>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub satisfaction_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conduct_index: Option<f64>,
+    /// Shown only when every category that voted has at least k ballots (otherwise the
+    /// difference between two figures would reveal a small group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_category: Option<Vec<CategoryTally>>,
+}
+
+pub const NOT_ENOUGH: &str = "not enough ballots / 有效票数不足";
+
+/// Tallies `ballots` for each of `departments`, suppressing those with fewer than `k` ballots.
+pub fn tally(departments: &[String], questions: &[Question], points: &Points, k: u32, ballots: &[BallotRow]) -> Vec<DepartmentTally> {
+    departments
+        .iter()
+        .map(|dept| {
+            let rows: Vec<&BallotRow> = ballots.iter().filter(|b| &b.department_id == dept).collect();
+            let n = rows.len() as u32;
+            if n < k {
+                return DepartmentTally {
+                    department_id: dept.clone(),
+                    suppressed: true,
+                    note: Some(NOT_ENOUGH.into()),
+                    ballots: None,
+                    questions: None,
+                    satisfaction_rate: None,
+                    conduct_index: None,
+                    by_category: None,
+                };
+            }
+            let counts_of = |rows: &[&BallotRow]| -> (Vec<AnswerCounts>, AnswerCounts) {
+                let mut per_q = vec![AnswerCounts::default(); questions.len()];
+                let mut all = AnswerCounts::default();
+                for r in rows {
+                    for (i, q) in questions.iter().enumerate() {
+                        if let Some(a) = r.answers.get(&q.key) {
+                            per_q[i].add(*a);
+                        }
+                    }
+                }
+                per_q.iter().for_each(|c| all.merge(c));
+                (per_q, all)
+            };
+            let (per_q, all) = counts_of(&rows);
+            let mut by_cat: BTreeMap<Category, Vec<&BallotRow>> = BTreeMap::new();
+            for r in &rows {
+                by_cat.entry(r.category).or_default().push(r);
+            }
+            let by_category = by_cat.values().all(|v| v.len() as u32 >= k).then(|| {
+                by_cat
+                    .iter()
+                    .map(|(c, v)| {
+                        let (_, all) = counts_of(v);
+                        CategoryTally { category: *c, ballots: v.len() as u32, satisfaction_rate: all.satisfaction_rate(), conduct_index: all.conduct_index(points) }
+                    })
+                    .collect()
+            });
+            DepartmentTally {
+                department_id: dept.clone(),
+                suppressed: false,
+                note: None,
+                ballots: Some(n),
+                questions: Some(
+                    questions
+                        .iter()
+                        .zip(per_q)
+                        .map(|(q, c)| QuestionTally { key: q.key.clone(), valid: c.valid(), satisfaction_rate: c.satisfaction_rate(), conduct_index: c.conduct_index(points), counts: c })
+                        .collect(),
+                ),
+                satisfaction_rate: all.satisfaction_rate(),
+                conduct_index: all.conduct_index(points),
+                by_category,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ballots::model::default_questions;
+
+    fn row(dept: &str, cat: Category, a: Answer) -> BallotRow {
+        let answers = default_questions().into_iter().map(|q| (q.key, a)).collect();
+        BallotRow { id: super::super::codes::random_id(), department_id: dept.into(), category: cat, answers }
+    }
+
+    #[test]
+    fn hand_computed_tally() {
+        use Answer::*;
+        let mut rows = vec![];
+        for a in [Satisfied, Satisfied, BasicallySatisfied, Dissatisfied, NotEnoughContact] {
+            rows.push(row("d1", Category::EnterpriseServed, a));
+        }
+        let t = tally(&["d1".into()], &default_questions(), &Points::default(), 5, &rows);
+        let d = &t[0];
+        assert!(!d.suppressed);
+        assert_eq!(d.ballots, Some(5));
+        let q = &d.questions.as_ref().unwrap()[0];
+        assert_eq!(q.counts, AnswerCounts { satisfied: 2, basically_satisfied: 1, dissatisfied: 1, not_enough_contact: 1 });
+        assert_eq!(q.valid, 4);
+        // (2 + 1) / 4 = 75 %; (200 + 70 + 30) / 4 = 75 points.
+        assert_eq!(q.satisfaction_rate, Some(75.0));
+        assert_eq!(q.conduct_index, Some(75.0));
+        assert_eq!(d.conduct_index, Some(75.0));
+        assert_eq!(d.by_category.as_ref().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn small_groups_are_suppressed_everywhere() {
+        let rows: Vec<_> = (0..4).map(|_| row("small", Category::EnterpriseServed, Answer::Dissatisfied)).collect();
+        let t = tally(&["small".into()], &default_questions(), &Points::default(), 5, &rows);
+        assert!(t[0].suppressed);
+        let json = serde_json::to_string(&t).unwrap();
+        assert!(!json.contains("dissatisfied") && !json.contains('4'), "{json}");
+        // A department with 7 ballots, 6 + 1 by category: no category breakdown (7 − 6 = 1).
+        let mut rows: Vec<_> = (0..6).map(|_| row("d7", Category::EnterpriseServed, Answer::Satisfied)).collect();
+        rows.push(row("d7", Category::ConductMonitor, Answer::Dissatisfied));
+        let t = tally(&["d7".into()], &default_questions(), &Points::default(), 5, &rows);
+        assert_eq!(t[0].ballots, Some(7));
+        assert!(t[0].by_category.is_none());
+    }
+}

@@ -1,0 +1,394 @@
+//! Anonymous conduct ballots end to end: a round from draft to published through the API and
+//! the CLI with paper and emailed codes; the bulletin recounted; suppression of small groups;
+//! order and concurrency; and scans for anything that could link a ballot to a voter.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Duration;
+
+use common::smtp::SmtpSink;
+use common::{Resp, TestApp};
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_anshang");
+const QUESTIONS: [&str; 4] = ["overall", "efficiency", "attitude", "integrity"];
+const ANSWERS: [&str; 4] = ["satisfied", "basically_satisfied", "dissatisfied", "not_enough_contact"];
+
+fn cli(app: &TestApp, smtp: Option<u16>, args: &[&str]) -> (bool, String, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ANSHANG") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("ANSHANG__DATABASE__URL", &app.database.url).env("ANSHANG__SERVER__DATA_DIR", app.data_dir.path());
+    if let Some(p) = smtp {
+        cmd.env("ANSHANG__MAIL__SMTP_URL", format!("smtp://127.0.0.1:{p}"));
+    }
+    let out = cmd.output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+struct Round {
+    id: String,
+    departments: Vec<(String, String)>, // (code, id)
+    commission: String,
+}
+
+/// A round over `n_departments` departments, open from a minute ago for an hour.
+fn round(app: &TestApp, prefix: &str, n_departments: usize, k: u32) -> Round {
+    let admin = app.admin_token();
+    let commission = app.staff_token(&admin, "commission", None);
+    let departments: Vec<(String, String)> = (0..n_departments).map(|i| {
+        let code = format!("{prefix}-{i}");
+        let id = app.create_department(&admin, &code);
+        (code, id)
+    }).collect();
+    let now = chrono::Utc::now();
+    let r = app.post(
+        "/api/v1/ballots/rounds",
+        Some(&commission),
+        &json!({
+            "title": "2026 年度招商引资行风评议 / 2026 conduct evaluation",
+            "year": 2026,
+            "department_ids": departments.iter().map(|d| d.1.clone()).collect::<Vec<_>>(),
+            "opens_at": (now - chrono::Duration::minutes(1)).to_rfc3339(),
+            "closes_at": (now + chrono::Duration::hours(1)).to_rfc3339(),
+            "min_group_size": k,
+        }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    Round { id: r.json()["id"].as_str().unwrap().to_string(), departments, commission }
+}
+
+fn import(app: &TestApp, r: &Round, csv: &str) -> Resp {
+    app.request("POST", &format!("/api/v1/ballots/rounds/{}/voters", r.id), Some(&r.commission), &[], Some(("text/csv", csv.as_bytes().to_vec())))
+}
+
+fn officer_post(app: &TestApp, r: &Round, action: &str) -> Resp {
+    app.post(&format!("/api/v1/ballots/rounds/{}/{action}", r.id), Some(&r.commission), &json!({}))
+}
+
+fn answers(pattern: usize) -> Value {
+    // Encodes 0..256 in the four answers (base 4), so every ballot in a test can be told apart.
+    let mut m = serde_json::Map::new();
+    for (i, q) in QUESTIONS.iter().enumerate() {
+        m.insert(q.to_string(), json!(ANSWERS[(pattern >> (2 * i)) & 3]));
+    }
+    Value::Object(m)
+}
+
+fn cast(app: &TestApp, round: &str, code: &str, departments: &[String], pattern: usize) -> Resp {
+    let ratings: Vec<Value> = departments.iter().map(|d| json!({"department_id": d, "answers": answers(pattern)})).collect();
+    app.post(&format!("/api/v1/ballots/{round}/cast"), None, &json!({"code": code, "ratings": ratings}))
+}
+
+fn codes_in(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
+        let parts: Vec<&str> = w.split('-').collect();
+        if parts.len() == 5 && parts[..4].iter().all(|p| p.len() == 4) && parts[4].len() == 1 {
+            out.push(w.to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn a_round_of_30_enterprises_and_6_departments_runs_from_draft_to_a_verified_bulletin() {
+    let sink = SmtpSink::start();
+    let port = sink.port();
+    let app = common::spawn_app_with(move |s| {
+        s.mail.smtp_url = format!("smtp://127.0.0.1:{port}");
+        s.mail.deliver_interval_secs = 3600;
+        s.ballots.attempts_per_client_per_minute = 1000;
+    });
+    let r = round(&app, "dept", 6, 5);
+    // 30 enterprises: 20 on paper, 10 by email; the sixth department dealt with only 4 of them.
+    let all: Vec<&str> = r.departments[..5].iter().map(|d| d.0.as_str()).collect();
+    let mut csv = String::from("name,category,contact,departments\n");
+    for i in 0..30 {
+        let category = match i % 6 { 0 => "conduct_monitor", 1 => "enterprise_representative", _ => "enterprise_served" };
+        let contact = if i < 20 { "paper".to_string() } else { format!("voter{i}@enterprise.example.cn") };
+        let mut depts = all.join(";");
+        if i < 4 {
+            depts.push_str(";dept-5");
+        }
+        csv.push_str(&format!("企业{i:02} Enterprise {i},{category},{contact},{depts}\n"));
+    }
+    // A wrong roll is refused whole, with every wrong row named.
+    let bad = import(&app, &r, "name,category,contact,departments\nA,enterprise_served,paper,dept-0\nB,tourist,nowhere,dept-9\n");
+    let report = bad.assert_problem(422, "invalid-field");
+    assert_eq!(report["errors"].as_array().unwrap().len(), 1);
+    assert_eq!(report["errors"][0]["field"], "line 3");
+    let msg = report["errors"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("category") && msg.contains("contact") && msg.contains("dept-9"), "{msg}");
+    let ok = import(&app, &r, &csv);
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.json()["imported"], 30);
+
+    // Paper codes through the CLI, into a directory for the officer.
+    let letters_dir = app.data_dir.path().join("letters");
+    let (success, out, err) = cli(&app, Some(port), &["ballots", "issue-codes", &r.id, "--out", letters_dir.to_str().unwrap()]);
+    assert!(success, "{err}");
+    assert!(out.contains("20 paper letters") && out.contains("10 emails queued"), "{out}");
+    let letters_csv = std::fs::read_to_string(letters_dir.join("letters.csv")).unwrap();
+    let html = std::fs::read_to_string(letters_dir.join("letters.html")).unwrap();
+    let mut paper: BTreeMap<String, String> = BTreeMap::new(); // name -> code
+    for line in letters_csv.lines().skip(1) {
+        let mut fields = line.splitn(3, ',');
+        let (name, code) = (fields.next().unwrap().to_string(), fields.next().unwrap().to_string());
+        assert!(html.contains(&code));
+        paper.insert(name, code);
+    }
+    assert_eq!(paper.len(), 20);
+    // Issuing again issues nothing more: the roll says the letters went out.
+    let (_, out, _) = cli(&app, Some(port), &["ballots", "issue-codes", &r.id, "--out", letters_dir.to_str().unwrap()]);
+    assert!(out.contains("0 paper letters") && out.contains("0 emails queued"), "{out}");
+
+    // Emailed codes are made when the worker sends them.
+    let (success, out, _) = cli(&app, Some(port), &["mail", "deliver", "--once"]);
+    assert!(success && out.contains("10 sent"), "{out}");
+    let mails = sink.wait_for(10, Duration::from_secs(10));
+    let mut emailed: BTreeMap<String, String> = BTreeMap::new(); // address -> code
+    for m in &mails {
+        let codes = codes_in(&m.text_body().unwrap());
+        assert_eq!(codes.len(), 1, "one code per email");
+        emailed.insert(m.to[0].clone(), codes[0].clone());
+    }
+    assert_eq!(emailed.len(), 10);
+    // No table holds an emailed code's body any more.
+    let admin = app.admin_token();
+    assert!(app.get("/api/v1/admin/outbox?status=sent", Some(&admin)).json().as_array().unwrap().iter().all(|m| m["notice"] == "ballot_code"));
+
+    let (success, _, err) = cli(&app, None, &["ballots", "open", &r.id]);
+    assert!(success, "{err}");
+    // Voting: a voter sees only the departments that apply, then casts.
+    let dept_ids: Vec<String> = r.departments.iter().map(|d| d.1.clone()).collect();
+    let mut receipts = Vec::new();
+    for (i, code) in paper.values().chain(emailed.values()).enumerate() {
+        let shown = app.post(&format!("/api/v1/ballots/{}/code", r.id), None, &json!({"code": code.to_lowercase().replace('-', " ")}));
+        assert_eq!(shown.status, 200, "{}", shown.body);
+        let depts: Vec<String> = shown.json().as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_string()).collect();
+        assert!(depts.len() == 5 || depts.len() == 6);
+        let res = cast(&app, &r.id, code, &depts, i % 27);
+        assert_eq!(res.status, 201, "{}", res.body);
+        receipts.push(res.json()["receipt"].as_str().unwrap().to_string());
+        // Spent: the same generic refusal as an unknown code.
+        cast(&app, &r.id, code, &depts, 0).assert_problem(409, "ballot-code-refused");
+    }
+    assert_eq!(receipts.len(), 30);
+    let _ = dept_ids;
+
+    // Results are for officers until publication.
+    app.get(&format!("/api/v1/ballots/{}/results", r.id), None).assert_problem(404, "not-found");
+    assert_eq!(officer_post(&app, &r, "close").status, 200);
+    let results = app.get(&format!("/api/v1/ballots/{}/results", r.id), Some(&r.commission)).json();
+    assert_eq!(results.as_array().unwrap().len(), 6);
+    let (success, _, err) = cli(&app, None, &["ballots", "publish", &r.id]);
+    assert!(success, "{err}");
+
+    let public = app.get(&format!("/api/v1/ballots/{}/results", r.id), None).json();
+    let small = &r.departments[5].1;
+    for t in public.as_array().unwrap() {
+        if &t["department_id"] == small {
+            assert_eq!(t["suppressed"], true);
+            assert!(t.get("ballots").is_none() && t.get("conduct_index").is_none());
+        } else {
+            assert_eq!(t["ballots"], 30);
+            assert!(t["conduct_index"].as_f64().is_some());
+        }
+    }
+    let bulletin = app.get(&format!("/api/v1/ballots/{}/bulletin", r.id), None);
+    assert_eq!(bulletin.status, 200);
+    let b = bulletin.json();
+    assert_eq!(b["codes_issued"], 30);
+    assert_eq!(b["codes_used"], 30);
+    assert_eq!(b["ballots"].as_array().unwrap().len(), 5 * 30, "the 4-ballot department's rows are not listed");
+    assert!(!bulletin.body.contains(&format!("\"department_id\":\"{small}\",\"category\"")));
+    let mut sorted = receipts.clone();
+    sorted.sort();
+    assert_eq!(b["receipts"], json!(sorted), "every voter finds their receipt");
+
+    let path = app.data_dir.path().join("bulletin.json");
+    std::fs::write(&path, &bulletin.body).unwrap();
+    let (success, out, err) = cli(&app, None, &["ballots", "verify", path.to_str().unwrap()]);
+    assert!(success, "{err}");
+    assert!(out.contains("bulletin verifies: 150 ballot rows"), "{out}");
+    // One ballot changed: the recount disagrees.
+    let mut tampered = b.clone();
+    let first = tampered["ballots"][0]["answers"]["overall"].as_str().unwrap().to_string();
+    tampered["ballots"][0]["answers"]["overall"] = json!(if first == "dissatisfied" { "satisfied" } else { "dissatisfied" });
+    std::fs::write(&path, tampered.to_string()).unwrap();
+    let (success, _, err) = cli(&app, None, &["ballots", "verify", path.to_str().unwrap()]);
+    assert!(!success && err.contains("does NOT verify"), "{err}");
+}
+
+#[test]
+fn fifty_concurrent_casts_with_one_code_make_exactly_one_ballot_and_foreign_codes_fail() {
+    let app = common::spawn_app_with(|s| s.ballots.attempts_per_client_per_minute = 1000);
+    let r = round(&app, "dept", 2, 5);
+    assert_eq!(import(&app, &r, "name,category,contact,departments\nA,enterprise_served,paper,dept-0;dept-1\n").status, 200);
+    let issued = officer_post(&app, &r, "issue-codes").json();
+    let code = issued["letters"][0]["code"].as_str().unwrap().to_string();
+    assert_eq!(officer_post(&app, &r, "open").status, 200);
+    let ids: Vec<String> = r.departments.iter().map(|d| d.1.clone()).collect();
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..50).map(|i| {
+            let (app, r, code, ids) = (&app, &r, &code, &ids);
+            s.spawn(move || cast(app, &r.id, code, ids, i).status)
+        }).collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
+    officer_post(&app, &r, "close");
+    let results = app.get(&format!("/api/v1/ballots/{}/results", r.id), Some(&r.commission)).json();
+    // One ballot set: below k, so suppressed — but the stored rows are exactly one per department.
+    assert!(results.as_array().unwrap().iter().all(|t| t["suppressed"] == true));
+    let count = rows_in(&app, "ballots");
+    assert_eq!(count, 2);
+
+    // A code of another round is refused like any unknown code; a mistyped one is named as such.
+    let other = round(&app, "other", 1, 5);
+    assert_eq!(import(&app, &other, "name,category,contact,departments\nB,enterprise_served,paper,other-0\n").status, 200);
+    let other_code = officer_post(&app, &other, "issue-codes").json()["letters"][0]["code"].as_str().unwrap().to_string();
+    officer_post(&app, &other, "open");
+    let refused = cast(&app, &r.id, &other_code, &ids, 0);
+    assert_eq!(refused.status, 409);
+    let foreign = app.post(&format!("/api/v1/ballots/{}/code", other.id), None, &json!({"code": code})).assert_problem(409, "ballot-code-refused");
+    let unknown = app.post(&format!("/api/v1/ballots/{}/code", other.id), None, &json!({"code": "0000-0000-0000-0000-0"})).assert_problem(409, "ballot-code-refused");
+    assert_eq!(foreign["detail"], unknown["detail"], "one generic answer");
+    let mut typo = other_code.clone().into_bytes();
+    typo[0] = if typo[0] == b'A' { b'B' } else { b'A' };
+    let v = app.post(&format!("/api/v1/ballots/{}/code", other.id), None, &json!({"code": String::from_utf8(typo).unwrap()})).assert_problem(422, "invalid-field");
+    assert!(v["errors"][0]["message"].as_str().unwrap().contains("typing mistake"));
+    assert!(!v.to_string().contains(&other_code[5..]), "errors never echo a code");
+}
+
+fn rows_in(app: &TestApp, table: &str) -> i64 {
+    use diesel::prelude::*;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
+    let pool = anshang::db::connect_pool(&url, 1, Duration::from_secs(5)).unwrap();
+    let mut conn = pool.get().unwrap();
+    diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}")).get_result::<N>(&mut *conn).unwrap().n
+}
+
+/// The columns of the vote-bearing tables: nothing that records time, order, voter or code.
+#[test]
+fn ballot_tables_carry_no_time_serial_or_foreign_key_column() {
+    use diesel::prelude::*;
+    let app = common::spawn_app();
+    let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
+    let pool = anshang::db::connect_pool(&url, 1, Duration::from_secs(5)).unwrap();
+    let mut conn = pool.get().unwrap();
+    #[derive(diesel::QueryableByName, Debug)]
+    struct Col {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        kind: String,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let expected: [(&str, &[&str]); 3] = [
+        ("ballots", &["answers", "category", "department_id", "id", "round_id"]),
+        ("ballot_credentials", &["category", "code_hash", "departments", "round_id", "used"]),
+        ("ballot_receipts", &["receipt", "round_id"]),
+    ];
+    for (table, columns) in expected {
+        let (cols, fks): (Vec<Col>, i64) = match &mut *conn {
+            anshang::db::DbConnection::Sqlite(c) => (
+                diesel::sql_query(format!("SELECT name, type AS kind FROM pragma_table_info('{table}')")).load(c).unwrap(),
+                diesel::sql_query(format!("SELECT COUNT(*) AS n FROM pragma_foreign_key_list('{table}')")).get_result::<N>(c).unwrap().n,
+            ),
+            anshang::db::DbConnection::Pg(c) => (
+                diesel::sql_query(format!("SELECT column_name::text AS name, data_type::text AS kind FROM information_schema.columns WHERE table_name = '{table}'")).load(c).unwrap(),
+                diesel::sql_query(format!("SELECT COUNT(*) AS n FROM information_schema.table_constraints WHERE table_name = '{table}' AND constraint_type = 'FOREIGN KEY'")).get_result::<N>(c).unwrap().n,
+            ),
+        };
+        let mut names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
+        names.sort();
+        assert_eq!(names, columns, "{table}");
+        assert!(cols.iter().all(|c| !c.kind.to_lowercase().contains("time") && !c.kind.to_lowercase().contains("serial")), "{table}: {cols:?}");
+        assert_eq!(fks, 0, "{table} has a foreign key");
+        if let anshang::db::DbConnection::Sqlite(c) = &mut *conn {
+            // WITHOUT ROWID: stored in the order of the random key, not of insertion.
+            let sql: Vec<Col> = diesel::sql_query(format!("SELECT name, sql AS kind FROM sqlite_master WHERE name = '{table}'")).load(c).unwrap();
+            assert!(sql[0].kind.contains("WITHOUT ROWID"), "{table}");
+        }
+    }
+}
+
+fn spearman(order: &[usize]) -> f64 {
+    // order[i] = cast index of the row stored at position i.
+    let n = order.len() as f64;
+    let d2: f64 = order.iter().enumerate().map(|(pos, &cast)| (pos as f64 - cast as f64).powi(2)).sum();
+    1.0 - 6.0 * d2 / (n * (n * n - 1.0))
+}
+
+#[test]
+fn stored_order_says_nothing_about_cast_order() {
+    use diesel::prelude::*;
+    let app = common::spawn_app_with(|s| s.ballots.attempts_per_client_per_minute = 10_000);
+    let r = round(&app, "dept", 1, 5);
+    let mut csv = String::from("name,category,contact,departments\n");
+    for i in 0..200 {
+        csv.push_str(&format!("E{i},enterprise_served,paper,dept-0\n"));
+    }
+    assert_eq!(import(&app, &r, &csv).status, 200);
+    let letters = officer_post(&app, &r, "issue-codes").json()["letters"].as_array().unwrap().clone();
+    officer_post(&app, &r, "open");
+    let dept = vec![r.departments[0].1.clone()];
+    for (i, l) in letters.iter().enumerate() {
+        assert_eq!(cast(&app, &r.id, l["code"].as_str().unwrap(), &dept, i).status, 201);
+    }
+    let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
+    let pool = anshang::db::connect_pool(&url, 1, Duration::from_secs(5)).unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct A {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        answers: String,
+    }
+    let stored_order = |conn: &mut anshang::db::DbConnection| -> Vec<usize> {
+        let sql = match conn {
+            anshang::db::DbConnection::Pg(_) => "SELECT answers FROM ballots ORDER BY ctid",
+            anshang::db::DbConnection::Sqlite(_) => "SELECT answers FROM ballots",
+        };
+        let rows: Vec<A> = diesel::sql_query(sql).load(conn).unwrap();
+        rows.iter()
+            .map(|a| {
+                let v: Value = serde_json::from_str(&a.answers).unwrap();
+                (0..200).find(|p| answers(*p) == v).expect("each ballot is distinct")
+            })
+            .collect()
+    };
+    let before = spearman(&stored_order(&mut pool.get().unwrap()));
+    assert_eq!(officer_post(&app, &r, "close").status, 200);
+    let mut conn = pool.get().unwrap();
+    let after = spearman(&stored_order(&mut conn));
+    assert!(after.abs() < 0.25, "rank correlation after close {after} (before {before})");
+    if let anshang::db::DbConnection::Pg(c) = &mut *conn {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let xmins = diesel::sql_query("SELECT COUNT(DISTINCT xmin::text) AS n FROM ballots").get_result::<N>(c).unwrap().n;
+        assert_eq!(xmins, 1, "every ballot row was written by the closing transaction");
+        let receipt_xmins = diesel::sql_query("SELECT COUNT(DISTINCT xmin::text) AS n FROM ballot_receipts").get_result::<N>(c).unwrap().n;
+        assert_eq!(receipt_xmins, 1);
+        assert!(before > 0.9, "before the rewrite PostgreSQL keeps insertion order ({before}): the test can see order");
+    }
+}
