@@ -392,3 +392,200 @@ fn stored_order_says_nothing_about_cast_order() {
         assert!(before > 0.9, "before the rewrite PostgreSQL keeps insertion order ({before}): the test can see order");
     }
 }
+
+/// A whole round against the real binary with debug logging, then a scan of the captured log
+/// and of the whole database for anything that pairs a ballot with a code or a voter.
+#[test]
+fn neither_the_logs_nor_a_database_dump_hold_codes_or_links_to_voters() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::fresh_database(dir.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let log_path = dir.path().join("server.log");
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir.path()).args(["serve", "--port", &port.to_string()]);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ANSHANG") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = cmd
+        .env("ANSHANG__DATABASE__URL", &db.url)
+        .env("RUST_LOG", "debug")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let mut guard = Kill(child);
+    let password = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.trim().strip_prefix("password: ").map(str::to_string))
+        .expect("bootstrap password printed");
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while agent.get(format!("{base}/readyz")).call().map(|r| r.status() != 200).unwrap_or(true) {
+        assert!(std::time::Instant::now() < deadline, "server not ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let call = |method: &str, path: &str, token: Option<&str>, body: Value| -> Value {
+        let mut req = ureq::http::Request::builder().method(method).uri(format!("{base}{path}")).header("Content-Type", "application/json");
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        let mut resp = agent.run(req.body(body.to_string()).unwrap()).unwrap();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        assert!(resp.status().as_u16() < 300, "{method} {path}: {text}");
+        if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() }
+    };
+    let email = anshang::bootstrap::BOOTSTRAP_ADMIN_EMAIL;
+    let otp_token = call("POST", "/api/v1/auth/login", None, json!({"email": email, "password": password}))["token"].as_str().unwrap().to_string();
+    call("POST", "/api/v1/auth/password", Some(&otp_token), json!({"current_password": password, "new_password": common::TEST_PASSWORD}));
+    let admin = call("POST", "/api/v1/auth/login", None, json!({"email": email, "password": common::TEST_PASSWORD}))["token"].as_str().unwrap().to_string();
+    call("POST", "/api/v1/users", Some(&admin), json!({"email": "c@x.gov.cn", "display_name": "c", "role": "commission", "password": common::TEST_PASSWORD}));
+    let commission = call("POST", "/api/v1/auth/login", None, json!({"email": "c@x.gov.cn", "password": common::TEST_PASSWORD}))["token"].as_str().unwrap().to_string();
+    let mut depts = Vec::new();
+    for code in ["land", "tax"] {
+        let d = call("POST", "/api/v1/departments", Some(&admin), json!({"code": code, "name_zh": code, "name_en": code, "kind": "department", "contact_email": "a@b.cn", "head_email": "a@b.cn"}));
+        depts.push(d["id"].as_str().unwrap().to_string());
+    }
+    let now = chrono::Utc::now();
+    let round = call("POST", "/api/v1/ballots/rounds", Some(&commission), json!({
+        "title": "scan", "year": 2026, "department_ids": depts, "min_group_size": 3,
+        "opens_at": (now - chrono::Duration::minutes(1)).to_rfc3339(), "closes_at": (now + chrono::Duration::hours(1)).to_rfc3339()}));
+    let rid = round["id"].as_str().unwrap().to_string();
+    let mut req = ureq::http::Request::builder().method("POST").uri(format!("{base}/api/v1/ballots/rounds/{rid}/voters"))
+        .header("Content-Type", "text/csv").header("Authorization", format!("Bearer {commission}"));
+    req = req.header("X-Ignored", "1");
+    let roll: String = std::iter::once("name,category,contact,departments\n".to_string()).chain((0..6).map(|i| format!("Voter Name {i},enterprise_served,paper,land;tax\n"))).collect();
+    assert_eq!(agent.run(req.body(roll).unwrap()).unwrap().status(), 200);
+    let issued = call("POST", &format!("/api/v1/ballots/rounds/{rid}/issue-codes"), Some(&commission), json!({}));
+    let codes: Vec<String> = issued["letters"].as_array().unwrap().iter().map(|l| l["code"].as_str().unwrap().to_string()).collect();
+    call("POST", &format!("/api/v1/ballots/rounds/{rid}/open"), Some(&commission), json!({}));
+    let mut receipts = Vec::new();
+    for (i, code) in codes.iter().enumerate() {
+        let ratings: Vec<Value> = depts.iter().map(|d| json!({"department_id": d, "answers": answers(i)})).collect();
+        receipts.push(call("POST", &format!("/api/v1/ballots/{rid}/cast"), None, json!({"code": code, "ratings": ratings}))["receipt"].as_str().unwrap().to_string());
+    }
+    call("POST", &format!("/api/v1/ballots/rounds/{rid}/close"), Some(&commission), json!({}));
+    call("POST", &format!("/api/v1/ballots/rounds/{rid}/publish"), Some(&commission), json!({}));
+    drop(guard.0.kill());
+    let _ = guard.0.wait();
+
+    let secrets: Vec<String> = codes
+        .iter()
+        .flat_map(|c| {
+            let n = anshang::ballots::codes::normalise(c).unwrap();
+            vec![c.clone(), n.clone(), anshang::ballots::codes::hash(&n)]
+        })
+        .collect();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("/cast"), "the log was captured: {}", &log[..log.len().min(500)]);
+    for s in &secrets {
+        assert!(!log.contains(s.as_str()), "a code or its hash is in the log");
+    }
+    // The server's own listening address and the database's may appear; a client's address
+    // (127.0.0.1 with an ephemeral port) never.
+    let db_port = if common::uses_postgres() { db.url.split("127.0.0.1:").nth(1).and_then(|r| r.split('/').next()).map(str::to_string) } else { None };
+    for (i, _) in log.match_indices("127.0.0.1:") {
+        let digits: String = log[i + 10..].chars().take_while(char::is_ascii_digit).collect();
+        assert!(digits == port.to_string() || Some(&digits) == db_port.as_ref(), "a client address is in the log: 127.0.0.1:{digits}");
+    }
+    assert!(!log.contains("Voter Name"), "no voter in the log");
+
+    // The database: no code anywhere, and no code hash or voter next to a ballot.
+    let dump: String = if common::uses_postgres() {
+        let out = Command::new("pg_dump").args(["--data-only", &db.url]).output().expect("pg_dump");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    } else {
+        let mut bytes = std::fs::read(dir.path().join("anshang.db")).unwrap();
+        if let Ok(wal) = std::fs::read(dir.path().join("anshang.db-wal")) {
+            bytes.extend(wal);
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    for c in &codes {
+        let n = anshang::ballots::codes::normalise(c).unwrap();
+        assert!(!dump.contains(c.as_str()) && !dump.contains(n.as_str()), "a plain code is stored");
+    }
+    let ballots = {
+        use diesel::prelude::*;
+        let url = anshang::db::DatabaseUrl::parse(&db.url, dir.path()).unwrap();
+        let pool = anshang::db::connect_pool(&url, 1, Duration::from_secs(5)).unwrap();
+        let mut conn = pool.get().unwrap();
+        let rows: Vec<(String, String, String, String, String)> = anshang::db::schema::ballots::table
+            .select((anshang::db::schema::ballots::id, anshang::db::schema::ballots::round_id, anshang::db::schema::ballots::department_id, anshang::db::schema::ballots::category, anshang::db::schema::ballots::answers))
+            .load(&mut *conn)
+            .unwrap();
+        rows
+    };
+    assert_eq!(ballots.len(), 12);
+    for row in &ballots {
+        let text = format!("{row:?}");
+        for s in &secrets {
+            assert!(!text.contains(s.as_str()));
+        }
+        assert!(!text.contains("Voter Name") && !text.contains("2026-"), "no voter, no time in a ballot row");
+        for r in &receipts {
+            assert!(!text.contains(r.as_str()), "no receipt beside a ballot");
+        }
+    }
+}
+
+/// Every ballot endpoint × every role: officers (commission, coordination office) run rounds;
+/// everyone else is refused; voting, results and the bulletin are public.
+#[test]
+fn authorisation_matrix_covers_every_ballot_endpoint() {
+    let app = common::spawn_app();
+    let r = round(&app, "dept", 1, 5);
+    let admin = app.admin_token();
+    let tokens: Vec<(&str, String)> = ["operator", "department", "coordinator", "commission"]
+        .iter()
+        .map(|role| (*role, app.staff_token(&admin, role, (*role == "department").then_some(r.departments[0].1.as_str()))))
+        .chain(std::iter::once(("admin", admin.clone())))
+        .collect();
+    let officers = ["coordinator", "commission"];
+    let now = chrono::Utc::now();
+    let create = json!({"title": "t", "year": 2026, "department_ids": [r.departments[0].1], "opens_at": now.to_rfc3339(), "closes_at": (now + chrono::Duration::hours(1)).to_rfc3339()});
+    let endpoints: Vec<(&str, String, Option<(&str, Vec<u8>)>)> = vec![
+        ("POST", "/api/v1/ballots/rounds".into(), Some(("application/json", create.to_string().into_bytes()))),
+        ("GET", "/api/v1/ballots/rounds".into(), None),
+        ("POST", format!("/api/v1/ballots/rounds/{}/voters", r.id), Some(("text/csv", b"name,category,contact,departments\n".to_vec()))),
+        ("POST", format!("/api/v1/ballots/rounds/{}/issue-codes", r.id), None),
+        ("POST", format!("/api/v1/ballots/rounds/{}/publish", r.id), None),
+        ("POST", format!("/api/v1/ballots/rounds/{}/close", r.id), None),
+        ("POST", format!("/api/v1/ballots/rounds/{}/open", r.id), None),
+    ];
+    for (method, path, body) in &endpoints {
+        let send = |token: Option<&str>| app.request(method, path, token, &[], body.clone());
+        send(None).assert_problem(401, "unauthenticated");
+        for (role, token) in &tokens {
+            let res = send(Some(token));
+            if officers.contains(role) {
+                assert!(res.status != 401 && res.status != 403, "{role} refused on {method} {path}: {}", res.body);
+            } else {
+                res.assert_problem(403, "forbidden");
+            }
+        }
+    }
+    // Public: the round (once not a draft), code checks, casting, results and bulletin when published.
+    assert_eq!(app.get(&format!("/api/v1/ballots/{}", r.id), None).status, 200);
+    let check = app.post(&format!("/api/v1/ballots/{}/code", r.id), None, &json!({"code": "0000-0000-0000-0000-0"}));
+    assert_eq!(check.status, 409, "{}", check.body);
+    // Results before publication: officers only; others (even signed in) are refused.
+    officer_post(&app, &r, "close");
+    assert_eq!(app.get(&format!("/api/v1/ballots/{}/results", r.id), Some(&r.commission)).status, 200);
+    app.get(&format!("/api/v1/ballots/{}/results", r.id), Some(&tokens[0].1)).assert_problem(403, "forbidden");
+    app.get(&format!("/api/v1/ballots/{}/results", r.id), None).assert_problem(404, "not-found");
+    app.get(&format!("/api/v1/ballots/{}/bulletin", r.id), None).assert_problem(404, "not-found");
+}
