@@ -262,7 +262,8 @@ pub fn configure_routes(cfg: &mut web::ServiceConfig) {
         .configure(crate::calendar::routes::routes)
         .configure(crate::complaints::routes::routes)
         .configure(crate::mail::routes::routes)
-        .configure(crate::ballots::routes::routes);
+        .configure(crate::ballots::routes::routes)
+        .configure(crate::assessment::routes::routes);
 }
 
 fn security_headers() -> DefaultHeaders {

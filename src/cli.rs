@@ -55,6 +55,24 @@ pub enum Command {
     /// Conduct ballots.
     #[command(subcommand)]
     Ballots(BallotsCommand),
+    /// Reports.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// The yearly department assessment (the finalised snapshot, or computed now).
+    Assessment {
+        #[arg(long)]
+        year: i32,
+        /// csv (UTF-8 with BOM), json, or html (printable, with charts).
+        #[arg(long, default_value = "html", value_parser = ["csv", "json", "html"])]
+        format: String,
+        /// Write to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -215,6 +233,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Sweep { once, now } => worker_command(settings, Worker::Sweep, once, now),
         Command::Mail(MailCommand::Deliver { once, now }) => worker_command(settings, Worker::Deliver, once, now),
         Command::Ballots(cmd) => ballots_command(&settings, cmd),
+        Command::Report(ReportCommand::Assessment { year, format, out }) => report_assessment(&settings, year, &format, out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -555,4 +574,22 @@ fn write_letters(dir: &std::path::Path, title: &str, letters: &[crate::ballots::
     write("letters.html", html.as_bytes())?;
     write("letters.csv", &csv.into_inner().map_err(|e| e.to_string())?)?;
     Ok(())
+}
+
+fn report_assessment(settings: &Settings, year: i32, format: &str, out: Option<PathBuf>) -> Result<(), String> {
+    let pool = open_database(settings).map_err(|e| e.to_string())?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let r = crate::assessment::report::current(&mut conn, &settings.assessment, year, db::now()).map_err(describe_api_error)?;
+    let bytes = match format {
+        "csv" => crate::assessment::report::to_csv(&r),
+        "json" => serde_json::to_vec_pretty(&r).map_err(|e| e.to_string())?,
+        _ => crate::assessment::report::to_html(&r).into_bytes(),
+    };
+    match out {
+        Some(path) => std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display())),
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(&bytes).map_err(|e| e.to_string())
+        }
+    }
 }

@@ -22,6 +22,7 @@ pub struct Settings {
     pub clocks: ClockSettings,
     pub escalation: EscalationSettings,
     pub mail: MailSettings,
+    pub assessment: crate::assessment::score::Formula,
     pub log: LogSettings,
 }
 
@@ -329,6 +330,9 @@ impl Settings {
         }
         if !self.mail.smtp_url.is_empty() && !(self.mail.smtp_url.starts_with("smtp://") || self.mail.smtp_url.starts_with("smtps://")) {
             return invalid("mail.smtp_url", "must start with smtp:// or smtps:// (or be empty for .eml files)");
+        }
+        if let Err(problem) = self.assessment.validate() {
+            return Err(ConfigError::Invalid { key: "assessment", problem });
         }
         if !(1..=50).contains(&self.mail.max_attempts) {
             return invalid("mail.max_attempts", "must be between 1 and 50");

@@ -3,6 +3,7 @@
 
 pub mod admin_log;
 pub mod app;
+pub mod assessment;
 pub mod auth;
 pub mod ballots;
 pub mod bootstrap;

@@ -30,13 +30,15 @@ use utoipa::{Modify, OpenApi};
         crate::ballots::routes::issue_codes, crate::ballots::routes::open_round, crate::ballots::routes::close_round,
         crate::ballots::routes::publish_round, crate::ballots::routes::get_round, crate::ballots::routes::check_code,
         crate::ballots::routes::cast, crate::ballots::routes::results, crate::ballots::routes::bulletin,
+        crate::assessment::routes::year_report, crate::assessment::routes::department, crate::assessment::routes::finalize,
     ),
     modifiers(&BearerAuth),
     tags((name = "health"), (name = "auth"), (name = "users"), (name = "departments"), (name = "calendar"),
         (name = "complaints", description = "Filing and the staff's work on complaints"),
         (name = "tracking", description = "The investor, with tracking number and access code"),
         (name = "mail", description = "The outbox of notices"),
-        (name = "ballots", description = "Anonymous conduct ballots"))
+        (name = "ballots", description = "Anonymous conduct ballots"),
+        (name = "assessment", description = "Yearly department scores"))
 )]
 pub struct ApiDoc;
 

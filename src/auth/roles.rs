@@ -83,6 +83,11 @@ role_rule!(/// Staff who file or add material for a caller: the hotline and the 
 role_rule!(/// Who runs ballot rounds: the discipline commission and the coordination office.
     BallotOfficers => [Commission, Coordinator]);
 
+role_rule!(/// Who reads the yearly assessment: the coordination office, the commission, administrators.
+    Assessors => [Coordinator, Commission, Admin]);
+role_rule!(/// The discipline commission.
+    CommissionOnly => [Commission]);
+
 /// The password-change endpoint: any staff, including a token that must change its password.
 pub struct PasswordChange;
 impl RoleRule for PasswordChange {

@@ -296,6 +296,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    assessment_snapshots (year, version) {
+        year -> Integer,
+        version -> Integer,
+        formula_version -> Text,
+        computed_at -> Timestamp,
+        finalized_by -> Text,
+        reason -> Nullable<Text>,
+        report -> Text,
+    }
+}
+
 diesel::joinable!(complaint_clocks -> complaints (complaint_id));
 diesel::joinable!(clock_pauses -> complaint_clocks (clock_id));
 diesel::joinable!(complaint_assignments -> complaints (complaint_id));
@@ -321,4 +333,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     ballot_credentials,
     ballots,
     ballot_receipts,
+    assessment_snapshots,
 );

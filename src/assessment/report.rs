@@ -1,0 +1,244 @@
+//! The yearly report: scores with names, red and black lists, the monthly trend, finalised
+//! snapshots, and the exports (JSON, CSV with BOM, HTML with server-drawn SVG charts).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::gather;
+use super::score::{score, DepartmentScore, Formula};
+use crate::db::schema::assessment_snapshots;
+use crate::db::{to_db_time, DbConnection};
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NamedScore {
+    pub name_zh: String,
+    pub name_en: String,
+    #[serde(flatten)]
+    pub score: DepartmentScore,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MonthPoint {
+    /// YYYY-MM
+    pub month: String,
+    /// Reply clocks started in the month.
+    pub clocks: usize,
+    /// Share of the judged ones replied on time, in percent.
+    pub on_time_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AssessmentReport {
+    pub year: i32,
+    pub formula: Formula,
+    pub computed_at: DateTime<chrono::FixedOffset>,
+    /// A finalised snapshot (later data does not change it) or a live computation.
+    pub finalized: bool,
+    pub version: Option<i32>,
+    pub reason: Option<String>,
+    pub departments: Vec<NamedScore>,
+    /// 红榜: the top departments.
+    pub red_list: Vec<String>,
+    /// 黑榜: the bottom departments.
+    pub black_list: Vec<String>,
+    pub trend: Vec<MonthPoint>,
+}
+
+/// Computes the year's report live as of `now`.
+pub fn compute(conn: &mut DbConnection, formula: &Formula, year: i32, now: DateTime<Utc>) -> Result<AssessmentReport, ApiError> {
+    let from = NaiveDate::from_ymd_opt(year, 1, 1).ok_or_else(|| ApiError::invalid("year", "out_of_range", "not a year"))?;
+    let to = NaiveDate::from_ymd_opt(year + 1, 1, 1).ok_or_else(|| ApiError::invalid("year", "out_of_range", "not a year"))?;
+    let depts = gather::scored_departments(conn)?;
+    let clocks = gather::clock_records(conn, from, to, now)?;
+    let rounds = gather::round_results(conn, year)?;
+    let ids: Vec<String> = depts.iter().map(|d| d.0.clone()).collect();
+    let scores = score(formula, &ids, &clocks, &rounds);
+    let named: Vec<NamedScore> = scores
+        .into_iter()
+        .map(|s| {
+            let (_, zh, en) = depts.iter().find(|d| d.0 == s.department_id).cloned().unwrap_or_default();
+            NamedScore { name_zh: zh, name_en: en, score: s }
+        })
+        .collect();
+    let n = formula.list_size.min(named.len() / 2);
+    let mut trend = Vec::new();
+    for m in 1..=12 {
+        let start = NaiveDate::from_ymd_opt(year, m, 1).expect("month");
+        let end = if m == 12 { to } else { NaiveDate::from_ymd_opt(year, m + 1, 1).expect("month") };
+        let month = gather::clock_records(conn, start, end, now)?;
+        let judged: Vec<_> = month.iter().filter(|c| c.outcome != super::score::ClockOutcome::Running).collect();
+        let on_time = judged.iter().filter(|c| c.outcome == super::score::ClockOutcome::OnTime).count();
+        trend.push(MonthPoint {
+            month: format!("{year}-{m:02}"),
+            clocks: month.len(),
+            on_time_rate: (!judged.is_empty()).then(|| (on_time as f64 * 10000.0 / judged.len() as f64).round() / 100.0),
+        });
+    }
+    Ok(AssessmentReport {
+        year,
+        formula: formula.clone(),
+        computed_at: now.with_timezone(&crate::calendar::shanghai()),
+        finalized: false,
+        version: None,
+        reason: None,
+        red_list: named.iter().take(n).map(|s| s.score.department_id.clone()).collect(),
+        black_list: named.iter().rev().take(n).map(|s| s.score.department_id.clone()).collect(),
+        departments: named,
+        trend,
+    })
+}
+
+/// The newest finalised snapshot of the year, if any.
+pub fn latest_snapshot(conn: &mut DbConnection, year: i32) -> Result<Option<AssessmentReport>, ApiError> {
+    let row: Option<(i32, String)> = assessment_snapshots::table
+        .filter(assessment_snapshots::year.eq(year))
+        .order(assessment_snapshots::version.desc())
+        .select((assessment_snapshots::version, assessment_snapshots::report))
+        .first(conn)
+        .optional()?;
+    row.map(|(_, text)| serde_json::from_str(&text).map_err(|e| ApiError::internal("assessment snapshot", e))).transpose()
+}
+
+/// The report people see: the finalised snapshot when there is one, else a live computation.
+pub fn current(conn: &mut DbConnection, formula: &Formula, year: i32, now: DateTime<Utc>) -> Result<AssessmentReport, ApiError> {
+    match latest_snapshot(conn, year)? {
+        Some(r) => Ok(r),
+        None => compute(conn, formula, year, now),
+    }
+}
+
+/// Stores a snapshot. Finalising again needs a reason; every finalisation is audited.
+pub fn finalize(conn: &mut DbConnection, formula: &Formula, year: i32, reason: Option<&str>, actor: &str, now: DateTime<Utc>) -> Result<AssessmentReport, ApiError> {
+    conn.transaction(|conn| {
+        let previous: Option<i32> = assessment_snapshots::table
+            .filter(assessment_snapshots::year.eq(year))
+            .select(diesel::dsl::max(assessment_snapshots::version))
+            .first::<Option<i32>>(conn)?;
+        if previous.is_some() && reason.is_none_or(|r| r.trim().is_empty()) {
+            return Err(ApiError::Conflict {
+                kind: "already-finalized",
+                title: "Already finalised",
+                detail: format!("{year} was finalised already; finalising again needs a reason"),
+                extensions: Default::default(),
+            });
+        }
+        let version = previous.unwrap_or(0) + 1;
+        let mut report = compute(conn, formula, year, now)?;
+        report.finalized = true;
+        report.version = Some(version);
+        report.reason = reason.map(str::to_string);
+        diesel::insert_into(assessment_snapshots::table)
+            .values((
+                assessment_snapshots::year.eq(year),
+                assessment_snapshots::version.eq(version),
+                assessment_snapshots::formula_version.eq(&formula.formula_version),
+                assessment_snapshots::computed_at.eq(to_db_time(now)),
+                assessment_snapshots::finalized_by.eq(actor),
+                assessment_snapshots::reason.eq(reason),
+                assessment_snapshots::report.eq(serde_json::to_string(&report).expect("json")),
+            ))
+            .execute(conn)?;
+        crate::admin_log::record(conn, now, Some(actor), "assessment.finalize", &format!("assessment:{year}"), serde_json::json!({"version": version, "reason": reason, "formula": formula.formula_version}))?;
+        Ok(report)
+    })
+}
+
+/// CSV with a UTF-8 byte-order mark, so spreadsheet programs show the Chinese names.
+pub fn to_csv(r: &AssessmentReport) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    let _ = w.write_record(["排名 rank", "部门 department", "Department", "总分 total", "行风 conduct", "投诉办理 complaint handling", "行风指数 conduct index", "按时答复率 on-time %", "满意率 satisfaction %", "异议率 contest %"]);
+    let opt = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_default();
+    for d in &r.departments {
+        let s = &d.score;
+        let _ = w.write_record([
+            s.rank.to_string(),
+            d.name_zh.clone(),
+            d.name_en.clone(),
+            format!("{:.2}", s.total),
+            format!("{:.2}", s.conduct),
+            format!("{:.2}", s.complaint_handling),
+            opt(s.conduct_index),
+            opt(s.on_time_rate),
+            opt(s.satisfaction_rate),
+            opt(s.contest_rate),
+        ]);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A horizontal bar chart, drawn on the server: (label, value, max).
+fn bars(title: &str, rows: &[(String, f64)], max: f64, unit: &str) -> String {
+    let h = 22;
+    let height = 30 + rows.len() * h;
+    let mut svg = format!("<figure><figcaption>{}</figcaption><svg role=\"img\" aria-label=\"{}\" viewBox=\"0 0 640 {height}\" width=\"100%\" xmlns=\"http://www.w3.org/2000/svg\">", esc(title), esc(title));
+    for (i, (label, v)) in rows.iter().enumerate() {
+        let y = 20 + i * h;
+        let w = if max > 0.0 { (v / max * 380.0).clamp(0.0, 380.0) } else { 0.0 };
+        svg.push_str(&format!(
+            "<text x=\"0\" y=\"{}\" font-size=\"12\">{}</text><rect x=\"200\" y=\"{}\" width=\"{w:.1}\" height=\"14\" fill=\"#2f6f9f\"/><text x=\"{:.1}\" y=\"{}\" font-size=\"12\">{v:.2}{unit}</text>",
+            y + 11, esc(label), y, 205.0 + w, y + 11
+        ));
+    }
+    svg.push_str("</svg></figure>");
+    svg
+}
+
+fn trend_line(r: &AssessmentReport) -> String {
+    let pts: Vec<(usize, f64)> = r.trend.iter().enumerate().filter_map(|(i, m)| m.on_time_rate.map(|v| (i, v))).collect();
+    let x = |i: usize| 40.0 + i as f64 * 50.0;
+    let y = |v: f64| 180.0 - v * 1.6;
+    let mut svg = String::from("<figure><figcaption>按时答复率月度走势 Monthly on-time reply rate (%)</figcaption><svg role=\"img\" aria-label=\"monthly on-time rate\" viewBox=\"0 0 640 210\" width=\"100%\" xmlns=\"http://www.w3.org/2000/svg\"><line x1=\"40\" y1=\"180\" x2=\"600\" y2=\"180\" stroke=\"#999\"/><line x1=\"40\" y1=\"20\" x2=\"40\" y2=\"180\" stroke=\"#999\"/>");
+    for (i, m) in r.trend.iter().enumerate() {
+        svg.push_str(&format!("<text x=\"{:.0}\" y=\"198\" font-size=\"10\" text-anchor=\"middle\">{}</text>", x(i), &m.month[5..]));
+    }
+    if !pts.is_empty() {
+        let path: Vec<String> = pts.iter().map(|(i, v)| format!("{:.1},{:.1}", x(*i), y(*v))).collect();
+        svg.push_str(&format!("<polyline fill=\"none\" stroke=\"#b03a2e\" stroke-width=\"2\" points=\"{}\"/>", path.join(" ")));
+        for (i, v) in &pts {
+            svg.push_str(&format!("<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"#b03a2e\"><title>{v:.2}%</title></circle>", x(*i), y(*v)));
+        }
+    }
+    svg.push_str("</svg></figure>");
+    svg
+}
+
+/// A printable A4 report with the charts drawn as SVG; no scripts, no external assets.
+pub fn to_html(r: &AssessmentReport) -> String {
+    let name = |id: &str| r.departments.iter().find(|d| d.score.department_id == id).map(|d| d.name_zh.clone()).unwrap_or_default();
+    let mut rows = String::new();
+    let opt = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "—".into());
+    for d in &r.departments {
+        let s = &d.score;
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}<br><small>{}</small></td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            s.rank, esc(&d.name_zh), esc(&d.name_en), s.total, s.conduct, s.complaint_handling, opt(s.on_time_rate), opt(s.satisfaction_rate), opt(s.contest_rate)
+        ));
+    }
+    let scores: Vec<(String, f64)> = r.departments.iter().map(|d| (d.name_zh.clone(), d.score.total)).collect();
+    let max = r.formula.conduct_points + r.formula.complaint_points;
+    let on_time: Vec<(String, f64)> = r.departments.iter().filter_map(|d| d.score.on_time_rate.map(|v| (d.name_zh.clone(), v))).collect();
+    let status = if r.finalized { format!("已定稿 Finalised (version {})", r.version.unwrap_or(0)) } else { "实时计算 Live computation (not finalised)".into() };
+    format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{year} 年度部门综合考核 Department assessment</title>\
+<style>@page{{size:A4;margin:15mm}}body{{font-family:\"Noto Sans SC\",sans-serif;color:#111;max-width:180mm;margin:auto}}table{{border-collapse:collapse;width:100%;font-size:11px}}td,th{{border:1px solid #bbb;padding:3px 5px;text-align:left}}figure{{margin:12px 0;page-break-inside:avoid}}figcaption{{font-weight:bold}}</style></head><body>\
+<h1>{year} 年度招商引资部门考核 / {year} department assessment</h1><p>{status}; 公式版本 formula {fv}; 计算时间 computed {at}</p>\
+<p>红榜 Red list: {red}<br>黑榜 Black list: {black}</p>\
+<table><thead><tr><th>排名</th><th>部门 Department</th><th>总分 Total</th><th>行风 Conduct</th><th>投诉 Complaints</th><th>按时 On-time %</th><th>满意 Satisfied %</th><th>异议 Contested %</th></tr></thead><tbody>{rows}</tbody></table>\
+{chart1}{chart2}{trend}</body></html>",
+        year = r.year,
+        fv = esc(&r.formula.formula_version),
+        at = r.computed_at.format("%Y-%m-%d %H:%M"),
+        red = esc(&r.red_list.iter().map(|id| name(id)).collect::<Vec<_>>().join("、")),
+        black = esc(&r.black_list.iter().map(|id| name(id)).collect::<Vec<_>>().join("、")),
+        chart1 = bars("总分 Total score", &scores, max, ""),
+        chart2 = bars("按时答复率 On-time reply rate", &on_time, 100.0, "%"),
+        trend = trend_line(r),
+    )
+}
+

@@ -1,0 +1,232 @@
+//! The yearly assessment: a seeded year of complaints (driven through the service at chosen
+//! instants) and two published ballot rounds; scores equal hand-computed values; finalised
+//! snapshots do not move; the exports are readable.
+
+mod common;
+
+use std::time::Duration;
+
+use anshang::complaints::intake::{self, FileComplaintRequest};
+use anshang::complaints::model::{Rating, ReplyOutcome};
+use anshang::complaints::service::{self, Acting, Rules};
+use anshang::complaints::state::Actor;
+use chrono::{DateTime, Utc};
+use common::{complaint_json, TestApp};
+use serde_json::{json, Value};
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+}
+
+struct Seeder {
+    pool: anshang::db::Pool,
+    rules: Rules,
+    cal: anshang::calendar::WorkingCalendar,
+}
+
+impl Seeder {
+    fn new(app: &TestApp) -> Seeder {
+        let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
+        let pool = anshang::db::connect_pool(&url, 1, Duration::from_secs(5)).unwrap();
+        let cal = anshang::calendar::runtime::build(std::path::Path::new("config/calendar"), Some(&mut pool.get().unwrap())).unwrap();
+        Seeder { pool, rules: Rules::from_settings(&app.settings).unwrap(), cal }
+    }
+    fn run<T>(&self, now: &str, f: impl FnOnce(&mut anshang::db::DbConnection, &service::Ctx) -> T) -> T {
+        let ctx = self.rules.ctx(&self.cal, at(now));
+        f(&mut self.pool.get().unwrap(), &ctx)
+    }
+    fn file(&self, now: &str) -> String {
+        self.run(now, |c, ctx| {
+            let req: FileComplaintRequest = serde_json::from_value(complaint_json("en")).unwrap();
+            service::file(c, ctx, intake::validate(req, false).unwrap(), &Acting::investor(), None).unwrap().complaint.id
+        })
+    }
+    fn assign(&self, now: &str, id: &str, dept: &str) {
+        self.run(now, |c, ctx| service::assign(c, ctx, id, &coordinator(), dept).unwrap())
+    }
+    fn reassign(&self, now: &str, id: &str, dept: &str) {
+        self.run(now, |c, ctx| service::reassign(c, ctx, id, &coordinator(), dept, "moved").unwrap())
+    }
+    fn reply(&self, now: &str, id: &str, dept: &str) {
+        self.run(now, |c, ctx| service::reply(c, ctx, id, &department(dept), "answered", ReplyOutcome::Resolved).unwrap())
+    }
+    fn rate(&self, now: &str, id: &str, r: Rating) {
+        self.run(now, |c, ctx| service::rate(c, ctx, id, &Acting::investor(), r, None).unwrap())
+    }
+    fn contest(&self, now: &str, id: &str) {
+        self.run(now, |c, ctx| service::contest(c, ctx, id, &Acting::investor(), "not answered").unwrap())
+    }
+}
+
+fn coordinator() -> Acting {
+    Acting { actor: Actor::Coordinator, user_id: None, department_id: None }
+}
+
+fn department(dept: &str) -> Acting {
+    Acting { actor: Actor::Department, user_id: None, department_id: Some(dept.to_string()) }
+}
+
+/// A published round over `departments`: each voter rates the listed departments with one
+/// answer for every question.
+fn published_round(app: &TestApp, commission: &str, departments: &[(&str, &str)], votes: &[Vec<(&str, &str)>]) {
+    let now = Utc::now();
+    let ids: Vec<&str> = departments.iter().map(|d| d.1).collect();
+    let r = app.post(
+        "/api/v1/ballots/rounds",
+        Some(commission),
+        &json!({"title": "round", "year": 2026, "department_ids": ids, "min_group_size": 5,
+                "opens_at": (now - chrono::Duration::minutes(1)).to_rfc3339(), "closes_at": (now + chrono::Duration::hours(1)).to_rfc3339()}),
+    );
+    let round = r.json()["id"].as_str().unwrap().to_string();
+    let mut csv = String::from("name,category,contact,departments\n");
+    for (i, v) in votes.iter().enumerate() {
+        let codes: Vec<&str> = v.iter().map(|(code, _)| *code).collect();
+        csv.push_str(&format!("V{i},enterprise_served,paper,{}\n", codes.join(";")));
+    }
+    let imported = app.request("POST", &format!("/api/v1/ballots/rounds/{round}/voters"), Some(commission), &[], Some(("text/csv", csv.into_bytes())));
+    assert_eq!(imported.status, 200, "{}", imported.body);
+    let letters = app.post(&format!("/api/v1/ballots/rounds/{round}/issue-codes"), Some(commission), &json!({})).json()["letters"].as_array().unwrap().clone();
+    app.post(&format!("/api/v1/ballots/rounds/{round}/open"), Some(commission), &json!({}));
+    // Letters come back sorted by name: V0, V1, … match `votes` in order.
+    for (letter, v) in letters.iter().zip(votes) {
+        let ratings: Vec<Value> = v
+            .iter()
+            .map(|(code, answer)| {
+                let id = departments.iter().find(|d| d.0 == *code).unwrap().1;
+                let a: serde_json::Map<String, Value> = ["overall", "efficiency", "attitude", "integrity"].iter().map(|q| (q.to_string(), json!(answer))).collect();
+                json!({"department_id": id, "answers": a})
+            })
+            .collect();
+        let cast = app.post(&format!("/api/v1/ballots/{round}/cast"), None, &json!({"code": letter["code"], "ratings": ratings}));
+        assert_eq!(cast.status, 201, "{}", cast.body);
+    }
+    app.post(&format!("/api/v1/ballots/rounds/{round}/close"), Some(commission), &json!({}));
+    assert_eq!(app.post(&format!("/api/v1/ballots/rounds/{round}/publish"), Some(commission), &json!({})).status, 200);
+}
+
+fn dept<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["departments"].as_array().unwrap().iter().find(|d| d["department_id"] == id).unwrap()
+}
+
+#[test]
+fn scores_equal_hand_computed_values_and_finalised_snapshots_do_not_move() {
+    let app = common::spawn_app_with(|s| s.ballots.attempts_per_client_per_minute = 1000);
+    let admin = app.admin_token();
+    let commission = app.staff_token(&admin, "commission", None);
+    let (a, b, c) = (app.create_department(&admin, "aa"), app.create_department(&admin, "bb"), app.create_department(&admin, "cc"));
+    let s = Seeder::new(&app);
+
+    // C1: A replies on time; satisfied.
+    let c1 = s.file("2026-03-02T10:00:00+08:00");
+    s.assign("2026-03-02T11:00:00+08:00", &c1, &a);
+    s.reply("2026-03-04T10:00:00+08:00", &c1, &a);
+    s.rate("2026-03-05T10:00:00+08:00", &c1, Rating::Satisfied);
+    // C2: A replies late (due 2026-03-11); dissatisfied.
+    let c2 = s.file("2026-03-02T10:00:00+08:00");
+    s.assign("2026-03-02T11:00:00+08:00", &c2, &a);
+    s.reply("2026-03-20T10:00:00+08:00", &c2, &a);
+    s.rate("2026-03-21T10:00:00+08:00", &c2, Rating::Dissatisfied);
+    // C3: A replies on time; contested; B re-handles on time; satisfied.
+    let c3 = s.file("2026-03-02T10:00:00+08:00");
+    s.assign("2026-03-02T11:00:00+08:00", &c3, &a);
+    s.reply("2026-03-05T10:00:00+08:00", &c3, &a);
+    s.contest("2026-03-06T10:00:00+08:00", &c3);
+    s.assign("2026-03-06T11:00:00+08:00", &c3, &b);
+    s.reply("2026-03-09T10:00:00+08:00", &c3, &b);
+    s.rate("2026-03-10T10:00:00+08:00", &c3, Rating::Satisfied);
+    // C4: A, then B before the breach; never answered; escalated.
+    let c4 = s.file("2026-04-01T10:00:00+08:00");
+    s.assign("2026-04-01T11:00:00+08:00", &c4, &a);
+    s.reassign("2026-04-03T11:00:00+08:00", &c4, &b);
+    s.run("2026-06-01T10:00:00+08:00", |conn, ctx| anshang::escalation::sweep::sweep_once(conn, ctx, 100).unwrap());
+
+    // Round 1: five voters rate A (S,S,S,B,D → 80) and B (all S → 100).
+    published_round(&app, &commission, &[("aa", &a), ("bb", &b)], &[
+        vec![("aa", "satisfied"), ("bb", "satisfied")],
+        vec![("aa", "satisfied"), ("bb", "satisfied")],
+        vec![("aa", "satisfied"), ("bb", "satisfied")],
+        vec![("aa", "basically_satisfied"), ("bb", "satisfied")],
+        vec![("aa", "dissatisfied"), ("bb", "satisfied")],
+    ]);
+    // Round 2: six rate A (S,S,B,B,D,N → 74 over 5 valid); only three rate B (suppressed).
+    published_round(&app, &commission, &[("aa", &a), ("bb", &b)], &[
+        vec![("aa", "satisfied"), ("bb", "dissatisfied")],
+        vec![("aa", "satisfied"), ("bb", "dissatisfied")],
+        vec![("aa", "basically_satisfied"), ("bb", "dissatisfied")],
+        vec![("aa", "basically_satisfied")],
+        vec![("aa", "dissatisfied")],
+        vec![("aa", "not_enough_contact")],
+    ]);
+
+    let r = app.get("/api/v1/assessment/2026", Some(&commission));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let report = r.json();
+    assert_eq!(report["finalized"], false);
+    // A: conduct (80×5 + 74×6)/11 = 76.727… → 7.67 points. Complaints: on time 2/3, satisfied
+    // 1/2, uncontested 2/3: 5 × (0.5·⅔ + 0.3·½ + 0.2·⅔) = 3.0833, − 1 late × 0.5 = 2.58.
+    let da = dept(&report, &a);
+    assert_eq!(da["conduct_index"], 76.73);
+    assert_eq!(da["conduct"], 7.67);
+    assert_eq!(da["complaint_handling"], 2.58);
+    assert_eq!(da["total"], 10.26);
+    assert_eq!(da["on_time_rate"], 66.67);
+    assert_eq!(da["complaints"]["late"], json!([anshang_number(&app, &c2)]));
+    assert_eq!(da["rounds"].as_array().unwrap().len(), 2);
+    // B: conduct from round 1 only (round 2 suppressed): 100 → 10. Complaints: C3's second
+    // clock on time and satisfied, C4 overdue (held at the breach) and escalated:
+    // 5 × (0.5·½ + 0.3·1 + 0.2·1) = 3.75, − 0.5 − 1.0 = 2.25.
+    let db = dept(&report, &b);
+    assert_eq!(db["conduct"], 10.0);
+    assert_eq!(db["complaint_handling"], 2.25);
+    assert_eq!(db["total"], 12.25);
+    assert_eq!(db["complaints"]["escalated"], json!([anshang_number(&app, &c4)]));
+    assert_eq!(db["rounds"].as_array().unwrap().len(), 1);
+    // C: no ballots, no complaints: fallback 8 + 5.
+    let dc = dept(&report, &c);
+    assert_eq!((dc["conduct"].as_f64(), dc["complaint_handling"].as_f64(), dc["total"].as_f64()), (Some(8.0), Some(5.0), Some(13.0)));
+    assert_eq!((dc["rank"].as_u64(), db["rank"].as_u64(), da["rank"].as_u64()), (Some(1), Some(2), Some(3)));
+    assert!(da["terms"].as_array().unwrap().iter().any(|t| t["name"] == "deductions" && t["value"] == -0.5));
+
+    // Finalise; a complaint breached later in the year does not move the snapshot.
+    let f = app.post("/api/v1/assessment/2026/finalize", Some(&commission), &json!({}));
+    assert_eq!(f.status, 200, "{}", f.body);
+    let c5 = s.file("2026-05-04T10:00:00+08:00");
+    s.assign("2026-05-04T11:00:00+08:00", &c5, &a);
+    let after = app.get("/api/v1/assessment/2026", Some(&commission)).json();
+    assert_eq!(after["finalized"], true);
+    assert_eq!(dept(&after, &a)["total"], 10.26);
+    app.post("/api/v1/assessment/2026/finalize", Some(&commission), &json!({})).assert_problem(409, "already-finalized");
+    let again = app.post("/api/v1/assessment/2026/finalize", Some(&commission), &json!({"reason": "late data after review"})).json();
+    assert_eq!(again["version"], 2);
+    assert!(dept(&again, &a)["total"].as_f64().unwrap() < 10.26, "the new version sees the late complaint");
+
+    // Who may see what.
+    let staff_a = app.staff_token(&admin, "department", Some(&a));
+    app.get("/api/v1/assessment/2026", Some(&staff_a)).assert_problem(403, "forbidden");
+    assert_eq!(app.get(&format!("/api/v1/assessment/2026/departments/{a}"), Some(&staff_a)).status, 200);
+    app.get(&format!("/api/v1/assessment/2026/departments/{b}"), Some(&staff_a)).assert_problem(403, "forbidden");
+    let coordinator = app.staff_token(&admin, "coordinator", None);
+    app.post("/api/v1/assessment/2026/finalize", Some(&coordinator), &json!({"reason": "x"})).assert_problem(403, "forbidden");
+
+    // Exports: CSV with a BOM and Chinese headers; HTML with charts; the CLI writes the same.
+    let csv = app.get("/api/v1/assessment/2026?format=csv", Some(&coordinator));
+    assert!(csv.body.starts_with('\u{feff}'), "BOM");
+    assert!(csv.body.contains("排名 rank") && csv.body.contains("部门aa"));
+    let out = app.data_dir.path().join("report.html");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_anshang"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["report", "assessment", "--year", "2026", "--format", "html", "--out", out.to_str().unwrap()])
+        .env("ANSHANG__DATABASE__URL", &app.database.url)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.contains("<svg") && html.contains("<polyline") && html.contains("部门aa") && html.contains("@page"), "{}", &html[..300.min(html.len())]);
+    assert!(!html.contains("<script"));
+}
+
+fn anshang_number(app: &TestApp, id: &str) -> String {
+    let admin = app.admin_token();
+    let coordinator = app.staff_token(&admin, "coordinator", None);
+    app.get(&format!("/api/v1/complaints/{id}"), Some(&coordinator)).json()["tracking_number"].as_str().unwrap().to_string()
+}
