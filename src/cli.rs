@@ -579,7 +579,8 @@ fn write_letters(dir: &std::path::Path, title: &str, letters: &[crate::ballots::
 fn report_assessment(settings: &Settings, year: i32, format: &str, out: Option<PathBuf>) -> Result<(), String> {
     let pool = open_database(settings).map_err(|e| e.to_string())?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
-    let r = crate::assessment::report::current(&mut conn, &settings.assessment, year, db::now()).map_err(describe_api_error)?;
+    let cal = crate::calendar::runtime::build(&settings.calendar.dir, Some(&mut conn)).map_err(|e| e.to_string())?;
+    let r = crate::assessment::report::current(&mut conn, &cal, &settings.assessment, year, db::now()).map_err(describe_api_error)?;
     let bytes = match format {
         "csv" => crate::assessment::report::to_csv(&r),
         "json" => serde_json::to_vec_pretty(&r).map_err(|e| e.to_string())?,

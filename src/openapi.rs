@@ -31,6 +31,7 @@ use utoipa::{Modify, OpenApi};
         crate::ballots::routes::publish_round, crate::ballots::routes::get_round, crate::ballots::routes::check_code,
         crate::ballots::routes::cast, crate::ballots::routes::results, crate::ballots::routes::bulletin,
         crate::assessment::routes::year_report, crate::assessment::routes::department, crate::assessment::routes::finalize,
+        crate::assessment::routes::monthly, crate::assessment::routes::bimonthly,
     ),
     modifiers(&BearerAuth),
     tags((name = "health"), (name = "auth"), (name = "users"), (name = "departments"), (name = "calendar"),

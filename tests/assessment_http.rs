@@ -208,6 +208,24 @@ fn scores_equal_hand_computed_values_and_finalised_snapshots_do_not_move() {
     let coordinator = app.staff_token(&admin, "coordinator", None);
     app.post("/api/v1/assessment/2026/finalize", Some(&coordinator), &json!({"reason": "x"})).assert_problem(403, "forbidden");
 
+    // The monthly ranking for March and the bi-monthly report for March–April.
+    let m = app.get("/api/v1/reports/monthly?month=2026-03", Some(&coordinator));
+    assert_eq!(m.status, 200, "{}", m.body);
+    let m = m.json();
+    let row = |id: &str| m["rows"].as_array().unwrap().iter().find(|r| r["department_id"] == id).unwrap().clone();
+    let (ra, rb) = (row(&a), row(&b));
+    assert_eq!((ra["received"].as_u64(), ra["replied"].as_u64(), ra["replied_on_time"].as_u64(), ra["contests"].as_u64()), (Some(3), Some(3), Some(2), Some(1)));
+    // Working days to reply: C1 2, C2 14, C3 3 → 6.33.
+    assert_eq!(ra["average_working_days_to_reply"], 6.33);
+    assert_eq!(ra["satisfaction_rate"], 50.0);
+    assert_eq!((rb["received"].as_u64(), rb["replied_on_time"].as_u64(), rb["overdue_now"].as_u64()), (Some(1), Some(1), Some(1)));
+    app.get("/api/v1/reports/monthly?month=March", Some(&coordinator)).assert_problem(422, "invalid-field");
+    let bi = app.get("/api/v1/reports/bimonthly?from=2026-03", Some(&coordinator)).json();
+    assert_eq!((bi["received"].as_u64(), bi["accepted"].as_u64(), bi["concluded"].as_u64(), bi["in_progress"].as_u64(), bi["overdue"].as_u64()), (Some(4), Some(4), Some(3), Some(1), Some(1)));
+    let bi_csv = app.get("/api/v1/reports/bimonthly?from=2026-03&format=csv", Some(&coordinator));
+    assert!(bi_csv.body.starts_with('\u{feff}') && bi_csv.body.contains("收到 received"));
+    app.get("/api/v1/reports/bimonthly?from=2026-03", Some(&staff_a)).assert_problem(403, "forbidden");
+
     // Exports: CSV with a BOM and Chinese headers; HTML with charts; the CLI writes the same.
     let csv = app.get("/api/v1/assessment/2026?format=csv", Some(&coordinator));
     assert!(csv.body.starts_with('\u{feff}'), "BOM");
@@ -229,4 +247,37 @@ fn anshang_number(app: &TestApp, id: &str) -> String {
     let admin = app.admin_token();
     let coordinator = app.staff_token(&admin, "coordinator", None);
     app.get(&format!("/api/v1/complaints/{id}"), Some(&coordinator)).json()["tracking_number"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_on_time_edge_is_the_last_second_of_the_due_date_and_pauses_count_for_the_department() {
+    let app = common::spawn_app();
+    let admin = app.admin_token();
+    let a = app.create_department(&admin, "aa");
+    let s = Seeder::new(&app);
+    // Received Monday 2026-03-02: due Wednesday 2026-03-11 (24:00).
+    let in_time = s.file("2026-03-02T10:00:00+08:00");
+    s.assign("2026-03-02T11:00:00+08:00", &in_time, &a);
+    s.reply("2026-03-11T23:59:59+08:00", &in_time, &a);
+    let too_late = s.file("2026-03-02T10:00:00+08:00");
+    s.assign("2026-03-02T11:00:00+08:00", &too_late, &a);
+    s.reply("2026-03-12T00:00:00+08:00", &too_late, &a);
+    // Paused Tuesday 03-03 → answered Friday 03-06: three working days (04, 05, 06) do not
+    // count, so a reply on 03-16 (due 03-16 after the pause) is on time.
+    let paused = s.file("2026-03-02T10:00:00+08:00");
+    s.assign("2026-03-02T11:00:00+08:00", &paused, &a);
+    s.run("2026-03-03T10:00:00+08:00", |c, ctx| service::request_info(c, ctx, &paused, &department(&a), "papers?").unwrap());
+    s.run("2026-03-06T10:00:00+08:00", |c, ctx| service::answer_info(c, ctx, &paused, &Acting::investor(), "here").unwrap());
+    s.reply("2026-03-16T18:00:00+08:00", &paused, &a);
+    let records = s.run("2026-11-25T10:00:00+08:00", |c, ctx| {
+        anshang::assessment::gather::clock_records(c, ctx.cal, "2026-03-01".parse().unwrap(), "2026-04-01".parse().unwrap(), ctx.now).unwrap()
+    });
+    let outcome = |id: &str| {
+        let n = anshang_number(&app, id);
+        records.iter().find(|r| r.tracking_number == n).unwrap().outcome
+    };
+    use anshang::assessment::score::ClockOutcome;
+    assert_eq!(outcome(&in_time), ClockOutcome::OnTime);
+    assert_eq!(outcome(&too_late), ClockOutcome::Late);
+    assert_eq!(outcome(&paused), ClockOutcome::OnTime);
 }

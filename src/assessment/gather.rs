@@ -29,7 +29,7 @@ pub fn scored_departments(conn: &mut DbConnection) -> QueryResult<Vec<(String, S
 }
 
 /// Every reply clock started in [from, to) (local dates), attributed as of `now`.
-pub fn clock_records(conn: &mut DbConnection, from: NaiveDate, to: NaiveDate, now: DateTime<Utc>) -> Result<Vec<ClockRecord>, ApiError> {
+pub fn clock_records(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar, from: NaiveDate, to: NaiveDate, now: DateTime<Utc>) -> Result<Vec<ClockRecord>, ApiError> {
     let (start, end) = local_range(from, to);
     let in_range = || complaint_clocks::table.filter(complaint_clocks::kind.eq("reply")).filter(complaint_clocks::started_at.ge(start)).filter(complaint_clocks::started_at.lt(end));
     let clocks: Vec<ClockRow> = in_range().select(ClockRow::as_select()).load(conn)?;
@@ -81,7 +81,9 @@ pub fn clock_records(conn: &mut DbConnection, from: NaiveDate, to: NaiveDate, no
             (None, _) => ClockOutcome::Running,
         };
         let held = assignments.get(&c.complaint_id).map(Vec::as_slice).unwrap_or(&[]);
-        let holding_at = |t: NaiveDateTime| held.iter().find(|a| a.assigned_at <= t && a.released_at.is_none_or(|r| r > t)).map(|a| a.department_id.clone());
+        // Who held it at instant t; one released at exactly t (e.g. a reply at 00:00:00 on the
+        // day after the due date) still held it when the clock ran out.
+        let holding_at = |t: NaiveDateTime| held.iter().find(|a| a.assigned_at <= t && a.released_at.is_none_or(|r| r >= t)).map(|a| a.department_id.clone());
         let department = match outcome {
             // A breach counts against whoever held the complaint when the clock ran out.
             ClockOutcome::Late | ClockOutcome::OverdueOpen => holding_at(c.due_at),
@@ -100,6 +102,10 @@ pub fn clock_records(conn: &mut DbConnection, from: NaiveDate, to: NaiveDate, no
             replied,
             contested: replied && c.ordinal < last,
             rating: if replied && c.ordinal == last { rating.clone() } else { None },
+            working_days_to_reply: c.stopped_at.map(|stopped| {
+                let day = |t: NaiveDateTime| crate::calendar::local_date(crate::db::from_db_time(t));
+                cal.working_days_between(day(c.started_at), day(stopped)).max(0)
+            }),
         });
     }
     out.sort_by(|a, b| a.tracking_number.cmp(&b.tracking_number));

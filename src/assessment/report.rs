@@ -47,11 +47,11 @@ pub struct AssessmentReport {
 }
 
 /// Computes the year's report live as of `now`.
-pub fn compute(conn: &mut DbConnection, formula: &Formula, year: i32, now: DateTime<Utc>) -> Result<AssessmentReport, ApiError> {
+pub fn compute(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar, formula: &Formula, year: i32, now: DateTime<Utc>) -> Result<AssessmentReport, ApiError> {
     let from = NaiveDate::from_ymd_opt(year, 1, 1).ok_or_else(|| ApiError::invalid("year", "out_of_range", "not a year"))?;
     let to = NaiveDate::from_ymd_opt(year + 1, 1, 1).ok_or_else(|| ApiError::invalid("year", "out_of_range", "not a year"))?;
     let depts = gather::scored_departments(conn)?;
-    let clocks = gather::clock_records(conn, from, to, now)?;
+    let clocks = gather::clock_records(conn, cal, from, to, now)?;
     let rounds = gather::round_results(conn, year)?;
     let ids: Vec<String> = depts.iter().map(|d| d.0.clone()).collect();
     let scores = score(formula, &ids, &clocks, &rounds);
@@ -67,7 +67,7 @@ pub fn compute(conn: &mut DbConnection, formula: &Formula, year: i32, now: DateT
     for m in 1..=12 {
         let start = NaiveDate::from_ymd_opt(year, m, 1).expect("month");
         let end = if m == 12 { to } else { NaiveDate::from_ymd_opt(year, m + 1, 1).expect("month") };
-        let month = gather::clock_records(conn, start, end, now)?;
+        let month = gather::clock_records(conn, cal, start, end, now)?;
         let judged: Vec<_> = month.iter().filter(|c| c.outcome != super::score::ClockOutcome::Running).collect();
         let on_time = judged.iter().filter(|c| c.outcome == super::score::ClockOutcome::OnTime).count();
         trend.push(MonthPoint {
@@ -102,15 +102,15 @@ pub fn latest_snapshot(conn: &mut DbConnection, year: i32) -> Result<Option<Asse
 }
 
 /// The report people see: the finalised snapshot when there is one, else a live computation.
-pub fn current(conn: &mut DbConnection, formula: &Formula, year: i32, now: DateTime<Utc>) -> Result<AssessmentReport, ApiError> {
+pub fn current(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar, formula: &Formula, year: i32, now: DateTime<Utc>) -> Result<AssessmentReport, ApiError> {
     match latest_snapshot(conn, year)? {
         Some(r) => Ok(r),
-        None => compute(conn, formula, year, now),
+        None => compute(conn, cal, formula, year, now),
     }
 }
 
 /// Stores a snapshot. Finalising again needs a reason; every finalisation is audited.
-pub fn finalize(conn: &mut DbConnection, formula: &Formula, year: i32, reason: Option<&str>, actor: &str, now: DateTime<Utc>) -> Result<AssessmentReport, ApiError> {
+pub fn finalize(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar, formula: &Formula, year: i32, reason: Option<&str>, actor: &str, now: DateTime<Utc>) -> Result<AssessmentReport, ApiError> {
     conn.transaction(|conn| {
         let previous: Option<i32> = assessment_snapshots::table
             .filter(assessment_snapshots::year.eq(year))
@@ -125,7 +125,7 @@ pub fn finalize(conn: &mut DbConnection, formula: &Formula, year: i32, reason: O
             });
         }
         let version = previous.unwrap_or(0) + 1;
-        let mut report = compute(conn, formula, year, now)?;
+        let mut report = compute(conn, cal, formula, year, now)?;
         report.finalized = true;
         report.version = Some(version);
         report.reason = reason.map(str::to_string);

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::http::JsonBody;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(year_report).service(department).service(finalize);
+    cfg.service(year_report).service(department).service(finalize).service(monthly).service(bimonthly);
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -41,8 +41,8 @@ async fn year_report(state: web::Data<AppState>, _staff: Staff<Assessors>, path:
     if !["json", "csv", "html"].contains(&format.as_str()) {
         return Err(ApiError::invalid("format", "unknown", "json, csv or html"));
     }
-    let formula = state.settings.assessment.clone();
-    let r = db::run(&state.pool, move |conn| report::current(conn, &formula, year, db::now())).await?;
+    let (formula, cal) = (state.settings.assessment.clone(), state.calendar.current());
+    let r = db::run(&state.pool, move |conn| report::current(conn, &cal, &formula, year, db::now())).await?;
     Ok(match format.as_str() {
         "csv" => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
@@ -71,8 +71,8 @@ async fn department(state: web::Data<AppState>, staff: Staff<AnyStaff>, path: we
     if !allowed {
         return Err(ApiError::Forbidden("only the coordination office, the commission, administrators and the department itself see a breakdown".into()));
     }
-    let formula = state.settings.assessment.clone();
-    let r = db::run(&state.pool, move |conn| report::current(conn, &formula, year, db::now())).await?;
+    let (formula, cal) = (state.settings.assessment.clone(), state.calendar.current());
+    let r = db::run(&state.pool, move |conn| report::current(conn, &cal, &formula, year, db::now())).await?;
     r.departments.into_iter().find(|d| d.score.department_id == id).map(web::Json).ok_or_else(|| ApiError::NotFound("no such department in this assessment".into()))
 }
 
@@ -95,6 +95,56 @@ async fn finalize(state: web::Data<AppState>, staff: Staff<CommissionOnly>, path
     let year = path.into_inner();
     check_year(year)?;
     let reason = crate::fields::optional_text("reason", body.into_inner().reason.as_deref(), 2000)?;
-    let (formula, actor) = (state.settings.assessment.clone(), staff.id.clone());
-    db::run(&state.pool, move |conn| report::finalize(conn, &formula, year, reason.as_deref(), &actor, db::now())).await.map(web::Json)
+    let (formula, actor, cal) = (state.settings.assessment.clone(), staff.id.clone(), state.calendar.current());
+    db::run(&state.pool, move |conn| report::finalize(conn, &cal, &formula, year, reason.as_deref(), &actor, db::now())).await.map(web::Json)
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MonthQuery {
+    /// The month, e.g. 2026-10.
+    pub month: String,
+}
+
+/// The monthly ranking: per department, complaints received and replied (on time), overdue now,
+/// average working days to reply, satisfaction, contests, conduct index, score and rank.
+#[utoipa::path(get, path = "/api/v1/reports/monthly", tag = "assessment", security(("bearer" = [])), params(MonthQuery),
+    responses((status = 200, body = super::periodic::MonthlyReport), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/reports/monthly")]
+async fn monthly(state: web::Data<AppState>, _staff: Staff<Assessors>, query: web::Query<MonthQuery>) -> Result<web::Json<super::periodic::MonthlyReport>, ApiError> {
+    let month = super::periodic::parse_month("month", &query.month)?;
+    check_year(chrono::Datelike::year(&month))?;
+    let (formula, cal) = (state.settings.assessment.clone(), state.calendar.current());
+    db::run(&state.pool, move |conn| super::periodic::monthly(conn, &cal, &formula, month, db::now())).await.map(web::Json)
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct BimonthlyQuery {
+    /// The first of the two months, e.g. 2026-09.
+    pub from: String,
+    /// `json` (default), `csv` or `html`.
+    pub format: Option<String>,
+}
+
+/// The bi-monthly report to the level above: received, accepted, concluded, in progress,
+/// terminated with reasons, overdue.
+#[utoipa::path(get, path = "/api/v1/reports/bimonthly", tag = "assessment", security(("bearer" = [])), params(BimonthlyQuery),
+    responses((status = 200, body = super::periodic::BimonthlyReport), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/reports/bimonthly")]
+async fn bimonthly(state: web::Data<AppState>, _staff: Staff<Assessors>, query: web::Query<BimonthlyQuery>) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let from = super::periodic::parse_month("from", &q.from)?;
+    let format = q.format.unwrap_or_else(|| "json".into());
+    if !["json", "csv", "html"].contains(&format.as_str()) {
+        return Err(ApiError::invalid("format", "unknown", "json, csv or html"));
+    }
+    let r = db::run(&state.pool, move |conn| super::periodic::bimonthly(conn, from)).await?;
+    Ok(match format.as_str() {
+        "csv" => HttpResponse::Ok().insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8")).body(super::periodic::bimonthly_csv(&r)),
+        "html" => HttpResponse::Ok().content_type("text/html; charset=utf-8").body(super::periodic::bimonthly_html(&r)),
+        _ => HttpResponse::Ok().json(r),
+    })
 }

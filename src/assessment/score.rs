@@ -77,6 +77,9 @@ pub struct ClockRecord {
     pub contested: bool,
     /// The investor's rating of this reply, if any.
     pub rating: Option<String>,
+    /// Working days from the clock's start to the reply or refusal.
+    #[serde(default)]
+    pub working_days_to_reply: Option<i64>,
 }
 
 /// A department's published result in one round.
@@ -228,7 +231,7 @@ mod tests {
     }
 
     fn clock(n: &str, d: &str, outcome: ClockOutcome, replied: bool, rating: Option<&str>, contested: bool, escalated: bool) -> ClockRecord {
-        ClockRecord { tracking_number: n.into(), department_id: d.into(), outcome, escalated, replied, contested, rating: rating.map(str::to_string) }
+        ClockRecord { tracking_number: n.into(), department_id: d.into(), outcome, escalated, replied, contested, rating: rating.map(str::to_string), working_days_to_reply: None }
     }
 
     #[test]

@@ -1,0 +1,219 @@
+//! The monthly ranking and the bi-monthly report to the level above (MOFCOM 2020 No. 3 asks
+//! local complaint bodies to report every two months).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::gather::{self, local_range};
+use super::score::{ClockOutcome, Formula};
+use crate::calendar::WorkingCalendar;
+use crate::db::schema::{complaint_assignments, complaints};
+use crate::db::DbConnection;
+use crate::error::ApiError;
+
+/// "2026-10" → its first day.
+pub fn parse_month(field: &str, s: &str) -> Result<NaiveDate, ApiError> {
+    NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").map_err(|_| ApiError::invalid(field, "invalid_month", "a month such as 2026-10"))
+}
+
+fn next_month(d: NaiveDate, n: u32) -> NaiveDate {
+    d.checked_add_months(chrono::Months::new(n)).expect("in range")
+}
+
+#[derive(Serialize, utoipa::ToSchema, Debug)]
+pub struct MonthlyRow {
+    pub department_id: String,
+    pub name_zh: String,
+    pub name_en: String,
+    /// Complaints assigned to the department in the month.
+    pub received: usize,
+    /// Of the month's clocks: replied, and replied on time.
+    pub replied: usize,
+    pub replied_on_time: usize,
+    /// Complaints it holds that are overdue now.
+    pub overdue_now: usize,
+    pub average_working_days_to_reply: Option<f64>,
+    pub satisfaction_rate: Option<f64>,
+    pub contests: usize,
+    /// From the year's assessment (finalised, or computed now).
+    pub conduct_index: Option<f64>,
+    pub score: f64,
+    pub rank: usize,
+}
+
+#[derive(Serialize, utoipa::ToSchema, Debug)]
+pub struct MonthlyReport {
+    pub month: String,
+    pub rows: Vec<MonthlyRow>,
+}
+
+pub fn monthly(conn: &mut DbConnection, cal: &WorkingCalendar, formula: &Formula, month: NaiveDate, now: DateTime<Utc>) -> Result<MonthlyReport, ApiError> {
+    let end = next_month(month, 1);
+    let clocks = gather::clock_records(conn, cal, month, end, now)?;
+    let (start_db, end_db) = local_range(month, end);
+    let received: BTreeMap<String, usize> = complaint_assignments::table
+        .filter(complaint_assignments::assigned_at.ge(start_db))
+        .filter(complaint_assignments::assigned_at.lt(end_db))
+        .select(complaint_assignments::department_id)
+        .load::<String>(conn)?
+        .into_iter()
+        .fold(BTreeMap::new(), |mut m, d| {
+            *m.entry(d).or_insert(0) += 1;
+            m
+        });
+    let overdue: BTreeMap<String, usize> = complaints::table
+        .filter(complaints::overdue.eq(true))
+        .filter(complaints::status.eq_any(["assigned", "awaiting_investor"]))
+        .filter(complaints::department_id.is_not_null())
+        .select(complaints::department_id.assume_not_null())
+        .load::<String>(conn)?
+        .into_iter()
+        .fold(BTreeMap::new(), |mut m, d| {
+            *m.entry(d).or_insert(0) += 1;
+            m
+        });
+    let year = super::report::current(conn, cal, formula, month.year(), now)?;
+    let rows = year
+        .departments
+        .iter()
+        .map(|d| {
+            let id = &d.score.department_id;
+            let mine: Vec<_> = clocks.iter().filter(|c| &c.department_id == id).collect();
+            let replies: Vec<_> = mine.iter().filter(|c| c.replied).collect();
+            let rated: Vec<_> = replies.iter().filter_map(|c| c.rating.as_deref()).collect();
+            let days: Vec<i64> = replies.iter().filter_map(|c| c.working_days_to_reply).collect();
+            MonthlyRow {
+                department_id: id.clone(),
+                name_zh: d.name_zh.clone(),
+                name_en: d.name_en.clone(),
+                received: received.get(id).copied().unwrap_or(0),
+                replied: replies.len(),
+                replied_on_time: replies.iter().filter(|c| c.outcome == ClockOutcome::OnTime).count(),
+                overdue_now: overdue.get(id).copied().unwrap_or(0),
+                average_working_days_to_reply: (!days.is_empty()).then(|| (days.iter().sum::<i64>() as f64 * 100.0 / days.len() as f64).round() / 100.0),
+                satisfaction_rate: (!rated.is_empty())
+                    .then(|| (rated.iter().filter(|r| matches!(**r, "satisfied" | "basically_satisfied")).count() as f64 * 10000.0 / rated.len() as f64).round() / 100.0),
+                contests: replies.iter().filter(|c| c.contested).count(),
+                conduct_index: d.score.conduct_index,
+                score: d.score.total,
+                rank: d.score.rank,
+            }
+        })
+        .collect();
+    Ok(MonthlyReport { month: month.format("%Y-%m").to_string(), rows })
+}
+
+#[derive(Serialize, utoipa::ToSchema, Debug)]
+pub struct Terminated {
+    pub tracking_number: String,
+    /// `rejected` or `withdrawn`.
+    pub status: String,
+    pub reason: String,
+}
+
+/// Totals for the report to the level above, for complaints received in the two months.
+#[derive(Serialize, utoipa::ToSchema, Debug)]
+pub struct BimonthlyReport {
+    pub from: String,
+    pub to: String,
+    pub received: usize,
+    /// Accepted: assigned to a department at least once.
+    pub accepted: usize,
+    /// Concluded: closed.
+    pub concluded: usize,
+    pub in_progress: usize,
+    pub terminated: Vec<Terminated>,
+    pub overdue: usize,
+}
+
+pub fn bimonthly(conn: &mut DbConnection, from: NaiveDate) -> Result<BimonthlyReport, ApiError> {
+    let to = next_month(from, 2);
+    let (start, end) = local_range(from, to);
+    let rows: Vec<(String, String, String, bool, Option<String>)> = complaints::table
+        .filter(complaints::received_at.ge(start))
+        .filter(complaints::received_at.lt(end))
+        .order(complaints::tracking_number.asc())
+        .select((complaints::id, complaints::tracking_number, complaints::status, complaints::overdue, complaints::reply_text))
+        .load(conn)?;
+    let assigned: std::collections::BTreeSet<String> = complaint_assignments::table
+        .filter(complaint_assignments::complaint_id.eq_any(complaints::table.filter(complaints::received_at.ge(start)).filter(complaints::received_at.lt(end)).select(complaints::id)))
+        .select(complaint_assignments::complaint_id)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    let mut terminated = Vec::new();
+    for (id, number, status, _, reply) in &rows {
+        match status.as_str() {
+            "rejected" => terminated.push(Terminated { tracking_number: number.clone(), status: status.clone(), reason: reply.clone().unwrap_or_default() }),
+            "withdrawn" => {
+                let reason = crate::complaints::events::for_complaint(conn, id)?
+                    .iter()
+                    .rev()
+                    .find(|e| e.action == "withdraw")
+                    .and_then(|e| serde_json::from_str::<serde_json::Value>(&e.detail).ok())
+                    .and_then(|d| d["reason"].as_str().map(str::to_string))
+                    .unwrap_or_else(|| "withdrawn by the complainant / 投诉人撤回".into());
+                terminated.push(Terminated { tracking_number: number.clone(), status: status.clone(), reason });
+            }
+            _ => {}
+        }
+    }
+    Ok(BimonthlyReport {
+        from: from.format("%Y-%m").to_string(),
+        to: next_month(from, 1).format("%Y-%m").to_string(),
+        received: rows.len(),
+        accepted: rows.iter().filter(|r| assigned.contains(&r.0)).count(),
+        concluded: rows.iter().filter(|r| r.2 == "closed").count(),
+        in_progress: rows.iter().filter(|r| ["received", "assigned", "awaiting_investor", "replied", "contested"].contains(&r.2.as_str())).count(),
+        overdue: rows.iter().filter(|r| r.3).count(),
+        terminated,
+    })
+}
+
+pub fn bimonthly_csv(r: &BimonthlyReport) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    let _ = w.write_record(["期间 period", "收到 received", "受理 accepted", "办结 concluded", "办理中 in progress", "终止 terminated", "超期 overdue"]);
+    let _ = w.write_record([
+        format!("{} – {}", r.from, r.to),
+        r.received.to_string(),
+        r.accepted.to_string(),
+        r.concluded.to_string(),
+        r.in_progress.to_string(),
+        r.terminated.len().to_string(),
+        r.overdue.to_string(),
+    ]);
+    let _ = w.write_record(["", "", "", "", "", "", ""]);
+    let _ = w.write_record(["终止 terminated: 编号 number", "状态 status", "理由 reason", "", "", "", ""]);
+    for t in &r.terminated {
+        let _ = w.write_record([t.tracking_number.as_str(), t.status.as_str(), t.reason.as_str(), "", "", "", ""]);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+pub fn bimonthly_html(r: &BimonthlyReport) -> String {
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let terminated: String = r
+        .terminated
+        .iter()
+        .map(|t| format!("<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&t.tracking_number), esc(&t.status), esc(&t.reason)))
+        .collect();
+    format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>外商投诉工作情况报告 {from}–{to}</title>\
+<style>@page{{size:A4;margin:15mm}}body{{font-family:sans-serif}}table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:4px 8px}}</style></head><body>\
+<h1>外商投资企业投诉工作情况（{from} 至 {to}）<br><small>Complaints of foreign-invested enterprises, {from} to {to}</small></h1>\
+<table><tr><th>收到 Received</th><th>受理 Accepted</th><th>办结 Concluded</th><th>办理中 In progress</th><th>终止 Terminated</th><th>超期 Overdue</th></tr>\
+<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>\
+<h2>终止情况 Terminated, with reasons</h2><table><tr><th>编号 Number</th><th>状态 Status</th><th>理由 Reason</th></tr>{terminated}</table></body></html>",
+        r.received,
+        r.accepted,
+        r.concluded,
+        r.in_progress,
+        r.terminated.len(),
+        r.overdue,
+        from = r.from,
+        to = r.to,
+    )
+}
