@@ -202,6 +202,22 @@ fn scores_equal_hand_computed_values_and_finalised_snapshots_do_not_move() {
 
     // Who may see what.
     let staff_a = app.staff_token(&admin, "department", Some(&a));
+    // Review (复核): A asks within 15 working days of publication; the commission decides.
+    let review = app.post("/api/v1/assessment/2026/reviews", Some(&staff_a), &json!({"reasons": "C2 was late because the investor's papers were missing"}));
+    assert_eq!(review.status, 201, "{}", review.body);
+    let rv = review.json();
+    assert_eq!(rv["decision_overdue"], false);
+    assert!(rv["decision_due_at"].as_str().unwrap() > rv["requested_at"].as_str().unwrap());
+    app.post("/api/v1/assessment/2026/reviews", Some(&staff_a), &json!({"reasons": "again"})).assert_problem(409, "conflict");
+    app.post(&format!("/api/v1/assessment/2026/reviews/{}/decision", rv["id"].as_str().unwrap()), Some(&staff_a), &json!({"changed": true, "reason": "x"}))
+        .assert_problem(403, "forbidden");
+    let decided = app.post(&format!("/api/v1/assessment/2026/reviews/{}/decision", rv["id"].as_str().unwrap()), Some(&commission), &json!({"changed": true, "reason": "recomputed with corrected data"}));
+    assert_eq!(decided.status, 200, "{}", decided.body);
+    assert_eq!(decided.json()["new_version"], 3);
+    let v3 = app.get("/api/v1/assessment/2026", Some(&commission)).json();
+    assert_eq!(v3["version"], 3);
+    assert!(v3["reason"].as_str().unwrap().contains("recomputed with corrected data"));
+    assert_eq!(app.get("/api/v1/assessment/2026/reviews", Some(&staff_a)).json().as_array().unwrap().len(), 1);
     app.get("/api/v1/assessment/2026", Some(&staff_a)).assert_problem(403, "forbidden");
     assert_eq!(app.get(&format!("/api/v1/assessment/2026/departments/{a}"), Some(&staff_a)).status, 200);
     app.get(&format!("/api/v1/assessment/2026/departments/{b}"), Some(&staff_a)).assert_problem(403, "forbidden");

@@ -7,5 +7,6 @@
 pub mod gather;
 pub mod periodic;
 pub mod report;
+pub mod review;
 pub mod routes;
 pub mod score;

@@ -7,14 +7,14 @@ use serde::Deserialize;
 
 use super::report::{self, AssessmentReport, NamedScore};
 use crate::app::AppState;
-use crate::auth::roles::{AnyStaff, Assessors, CommissionOnly};
+use crate::auth::roles::{AnyStaff, Assessors, CommissionOnly, DepartmentOnly};
 use crate::auth::{Role, Staff};
 use crate::db;
 use crate::error::ApiError;
 use crate::http::JsonBody;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(year_report).service(department).service(finalize).service(monthly).service(bimonthly);
+    cfg.service(year_report).service(department_breakdown).service(finalize).service(monthly).service(bimonthly).service(request_review).service(list_reviews).service(decide_review);
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -60,7 +60,7 @@ async fn year_report(state: web::Data<AppState>, _staff: Staff<Assessors>, path:
     responses((status = 200, body = NamedScore), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/assessment/{year}/departments/{id}")]
-async fn department(state: web::Data<AppState>, staff: Staff<AnyStaff>, path: web::Path<(i32, String)>) -> Result<web::Json<NamedScore>, ApiError> {
+async fn department_breakdown(state: web::Data<AppState>, staff: Staff<AnyStaff>, path: web::Path<(i32, String)>) -> Result<web::Json<NamedScore>, ApiError> {
     let (year, id) = path.into_inner();
     check_year(year)?;
     let allowed = match staff.role {
@@ -147,4 +147,72 @@ async fn bimonthly(state: web::Data<AppState>, _staff: Staff<Assessors>, query: 
         "html" => HttpResponse::Ok().content_type("text/html; charset=utf-8").body(super::periodic::bimonthly_html(&r)),
         _ => HttpResponse::Ok().json(r),
     })
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRequest {
+    /// Why the score should be reviewed, at most 4,000 characters.
+    pub reasons: String,
+}
+
+/// A department asks for a review (复核) of its published score, within 15 working days.
+#[utoipa::path(post, path = "/api/v1/assessment/{year}/reviews", tag = "assessment", security(("bearer" = [])), params(("year" = i32, Path)),
+    request_body = ReviewRequest,
+    responses((status = 201, body = super::review::ReviewView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/assessment/{year}/reviews")]
+async fn request_review(state: web::Data<AppState>, staff: Staff<DepartmentOnly>, path: web::Path<i32>, body: JsonBody<ReviewRequest>) -> Result<HttpResponse, ApiError> {
+    let year = path.into_inner();
+    check_year(year)?;
+    let reasons = crate::fields::required_text("reasons", &body.into_inner().reasons, 4000)?;
+    let department = staff.department_id.clone().ok_or_else(|| ApiError::Forbidden("the account belongs to no department".into()))?;
+    let (actor, cal) = (staff.id.clone(), state.calendar.current());
+    let now = db::now();
+    let row = db::run(&state.pool, move |conn| super::review::request(conn, &cal, year, &department, &reasons, &actor, now)).await?;
+    Ok(HttpResponse::Created().json(super::review::view(&row, now)))
+}
+
+/// Review requests of the year: all for the coordination office, commission and administrators;
+/// its own for a department.
+#[utoipa::path(get, path = "/api/v1/assessment/{year}/reviews", tag = "assessment", security(("bearer" = [])), params(("year" = i32, Path)),
+    responses((status = 200, body = Vec<super::review::ReviewView>), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/assessment/{year}/reviews")]
+async fn list_reviews(state: web::Data<AppState>, staff: Staff<AnyStaff>, path: web::Path<i32>) -> Result<web::Json<Vec<super::review::ReviewView>>, ApiError> {
+    let year = path.into_inner();
+    let only = match staff.role {
+        Role::Coordinator | Role::Commission | Role::Admin => None,
+        Role::Department => Some(staff.department_id.clone().unwrap_or_default()),
+        Role::Operator => return Err(ApiError::Forbidden("the role operator may not do this".into())),
+    };
+    let now = db::now();
+    let rows = db::run(&state.pool, move |conn| Ok(super::review::list(conn, year, only.as_deref())?)).await?;
+    Ok(web::Json(rows.iter().map(|r| super::review::view(r, now)).collect()))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewDecision {
+    /// true: the score changes — a new finalised version is made, with this decision attached.
+    pub changed: bool,
+    pub reason: String,
+}
+
+/// The commission decides a review (within 10 working days).
+#[utoipa::path(post, path = "/api/v1/assessment/{year}/reviews/{id}/decision", tag = "assessment", security(("bearer" = [])),
+    params(("year" = i32, Path), ("id" = String, Path)), request_body = ReviewDecision,
+    responses((status = 200, body = super::review::ReviewView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/assessment/{year}/reviews/{id}/decision")]
+async fn decide_review(state: web::Data<AppState>, staff: Staff<CommissionOnly>, path: web::Path<(i32, String)>, body: JsonBody<ReviewDecision>) -> Result<web::Json<super::review::ReviewView>, ApiError> {
+    let (year, id) = path.into_inner();
+    let b = body.into_inner();
+    let reason = crate::fields::required_text("reason", &b.reason, 4000)?;
+    let (formula, actor, cal) = (state.settings.assessment.clone(), staff.id.clone(), state.calendar.current());
+    let now = db::now();
+    let row = db::run(&state.pool, move |conn| super::review::decide(conn, &cal, &formula, year, &id, b.changed, &reason, &actor, now)).await?;
+    Ok(web::Json(super::review::view(&row, now)))
 }

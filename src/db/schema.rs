@@ -308,6 +308,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    assessment_reviews (id) {
+        id -> Text,
+        year -> Integer,
+        department_id -> Text,
+        requested_by -> Text,
+        requested_at -> Timestamp,
+        reasons -> Text,
+        decision_due_at -> Timestamp,
+        decision -> Nullable<Text>,
+        decision_reason -> Nullable<Text>,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        new_version -> Nullable<Integer>,
+    }
+}
+
 diesel::joinable!(complaint_clocks -> complaints (complaint_id));
 diesel::joinable!(clock_pauses -> complaint_clocks (clock_id));
 diesel::joinable!(complaint_assignments -> complaints (complaint_id));
@@ -334,4 +351,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     ballots,
     ballot_receipts,
     assessment_snapshots,
+    assessment_reviews,
 );
