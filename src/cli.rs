@@ -254,6 +254,8 @@ fn serve(settings: Settings) -> Result<(), String> {
             );
         }
         tracing::info!(port = app.port(), "serving");
+        // Printed after any bootstrap lines: scripts wait for it.
+        println!("anshang: listening on port {}", app.port());
         app.run().await.map_err(|e| e.to_string())
     })
 }

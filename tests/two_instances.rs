@@ -1,0 +1,180 @@
+//! Two `anshang serve` processes on one database (PostgreSQL in CI's second pass, SQLite in the
+//! first): complaints filed through both get unique, gapless numbers; both run the sweeper and
+//! the delivery worker, and every notice reaches the SMTP server exactly once.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::complaint_json;
+use common::smtp::SmtpSink;
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_anshang");
+const SECRET: &str = "two-instances-shared-signing-secret-0123456789";
+
+struct Instance {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn base_command(dir: &std::path::Path, db_url: &str, smtp_port: u16) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ANSHANG") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("ANSHANG__DATABASE__URL", db_url)
+        .env("ANSHANG__SERVER__DATA_DIR", dir)
+        .env("ANSHANG__AUTH__JWT_SECRET", SECRET)
+        .env("ANSHANG__MAIL__SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}"))
+        .env("ANSHANG__MAIL__DELIVER_INTERVAL_SECS", "1")
+        .env("ANSHANG__ESCALATION__SWEEP_INTERVAL_SECS", "1")
+        .env("ANSHANG__COMPLAINTS__FILINGS_PER_CLIENT_PER_HOUR", "1000");
+    cmd
+}
+
+/// Starts `serve`; returns it and the bootstrap password if this start created the admin.
+fn start(dir: &std::path::Path, db_url: &str, smtp_port: u16) -> (Instance, Option<String>) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = base_command(dir, db_url, smtp_port)
+        .args(["serve", "--port", &port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    // The bootstrap lines, if any, come before "listening".
+    let mut password = None;
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        if let Some(p) = line.trim().strip_prefix("password: ") {
+            password = Some(p.to_string());
+        }
+        if line.starts_with("anshang: listening") {
+            break;
+        }
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while agent.get(format!("{base}/readyz")).call().map(|r| r.status() != 200).unwrap_or(true) {
+        assert!(Instant::now() < deadline, "instance not ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (Instance { child, base }, password)
+}
+
+fn call(base: &str, method: &str, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut req = ureq::http::Request::builder().method(method).uri(format!("{base}{path}")).header("Content-Type", "application/json");
+    if let Some(t) = token {
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    let mut resp = agent.run(req.body(body.to_string()).unwrap()).unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) })
+}
+
+#[test]
+fn two_instances_share_one_database_without_duplicates_or_gaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::fresh_database(dir.path());
+    let sink = SmtpSink::start();
+    let (one, password) = start(dir.path(), &db.url, sink.port());
+    let (two, second_password) = start(dir.path(), &db.url, sink.port());
+    let password = password.expect("the first instance creates the administrator");
+    assert!(second_password.is_none(), "the second instance finds it");
+
+    let email = anshang::bootstrap::BOOTSTRAP_ADMIN_EMAIL;
+    let otp = call(&one.base, "POST", "/api/v1/auth/login", None, json!({"email": email, "password": password})).1["token"].as_str().unwrap().to_string();
+    call(&one.base, "POST", "/api/v1/auth/password", Some(&otp), json!({"current_password": password, "new_password": common::TEST_PASSWORD}));
+    // A token from one instance is good on the other (shared signing key, state in the database).
+    let admin = call(&one.base, "POST", "/api/v1/auth/login", None, json!({"email": email, "password": common::TEST_PASSWORD})).1["token"].as_str().unwrap().to_string();
+    let (status, dept) = call(&two.base, "POST", "/api/v1/departments", Some(&admin), json!({"code": "land", "name_zh": "国土", "name_en": "Land", "kind": "department", "contact_email": "land@x.gov.cn", "head_email": "head@x.gov.cn"}));
+    assert_eq!(status, 201, "{dept}");
+    let dept = dept["id"].as_str().unwrap().to_string();
+    call(&one.base, "POST", "/api/v1/users", Some(&admin), json!({"email": "co@x.gov.cn", "display_name": "co", "role": "coordinator", "password": common::TEST_PASSWORD}));
+    let coordinator = call(&two.base, "POST", "/api/v1/auth/login", None, json!({"email": "co@x.gov.cn", "password": common::TEST_PASSWORD})).1["token"].as_str().unwrap().to_string();
+
+    // 30 filings, alternating instances, from 6 threads at once.
+    let bases = [one.base.clone(), two.base.clone()];
+    let filed: Vec<(String, String)> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..6)
+            .map(|t| {
+                let bases = &bases;
+                s.spawn(move || {
+                    (0..5)
+                        .map(|i| {
+                            let (status, v) = call(&bases[(t + i) % 2], "POST", "/api/v1/complaints", None, complaint_json("en"));
+                            assert_eq!(status, 201, "{v}");
+                            (v["id"].as_str().unwrap().to_string(), v["tracking_number"].as_str().unwrap().to_string())
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let mut seqs: Vec<u32> = filed.iter().map(|(_, n)| n.rsplit('-').next().unwrap().parse().unwrap()).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=30).collect::<Vec<_>>(), "unique and gapless across instances");
+    for (i, (id, _)) in filed.iter().enumerate() {
+        let (status, v) = call(&bases[i % 2], "POST", &format!("/api/v1/complaints/{id}/assign"), Some(&coordinator), json!({"department_id": dept}));
+        assert_eq!(status, 200, "{v}");
+    }
+
+    // Both instances deliver in the background: 30 receipts + 30 assignment notices, once each.
+    let mails = sink.wait_for(60, Duration::from_secs(60));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, pending) = call(&one.base, "GET", "/api/v1/admin/outbox?status=pending&limit=200", Some(&admin), json!(null));
+        if pending.as_array().is_some_and(|p| p.is_empty()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "outbox never drained");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mails = if mails.len() < sink.messages().len() { sink.messages() } else { mails };
+    assert_eq!(mails.len(), 60, "every notice once");
+    let ids: BTreeSet<String> = mails.iter().map(|m| m.header("Message-ID").unwrap()).collect();
+    assert_eq!(ids.len(), 60, "no message twice");
+
+    // Later in the complaints' life both instances' sweepers and workers race: still once each.
+    let later = (chrono::Utc::now() + chrono::Duration::days(40)).to_rfc3339();
+    let run = |args: &[&str]| {
+        let out = base_command(dir.path(), &db.url, sink.port()).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let swept: Vec<String> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..2).map(|_| s.spawn(|| run(&["sweep", "--once", "--now", &later]))).collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let rungs: usize = swept.iter().map(|o| o.lines().filter(|l| l.contains('\t')).count()).sum();
+    assert_eq!(rungs, 30 * 4, "reminder, due today, overdue, escalated: once per complaint");
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..2).map(|_| s.spawn(|| run(&["mail", "deliver", "--once", "--now", &later]))).collect();
+        hs.into_iter().for_each(|h| drop(h.join().unwrap()));
+    });
+    // Reminder + due today (contact), overdue (head; the coordination office does not exist
+    // here), escalated (no offices here): 3 emails per complaint.
+    let all = sink.wait_for(60 + 90, Duration::from_secs(30));
+    let ids: BTreeSet<String> = all.iter().map(|m| m.header("Message-ID").unwrap()).collect();
+    assert_eq!(all.len(), 150);
+    assert_eq!(ids.len(), 150);
+    drop(one);
+    drop(two);
+}
