@@ -238,7 +238,11 @@ impl AppState {
         let mailer = Mailer::from_settings(&settings).map_err(|message| StartError::Step { step: "mail", message })?;
         let mail_from = settings.mail.from.parse().map_err(|_| StartError::Step { step: "mail.from", message: "not an address".into() })?;
         Ok(AppState {
-            tokens: TokenKeys::new(&secret, settings.auth.token_ttl_minutes),
+            tokens: TokenKeys::with_previous(
+                &secret,
+                &settings.auth.previous_jwt_secrets.iter().map(|p| p.as_bytes().to_vec()).collect::<Vec<_>>(),
+                settings.auth.token_ttl_minutes,
+            ),
             settings,
             pool,
             limits,

@@ -58,6 +58,11 @@ pub enum Command {
     /// Reports.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Online backup of a SQLite database to FILE (PostgreSQL: use pg_dump, see docs/operations.md).
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -234,6 +239,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Mail(MailCommand::Deliver { once, now }) => worker_command(settings, Worker::Deliver, once, now),
         Command::Ballots(cmd) => ballots_command(&settings, cmd),
         Command::Report(ReportCommand::Assessment { year, format, out }) => report_assessment(&settings, year, &format, out),
+        Command::Backup { out } => backup(&settings, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -595,4 +601,23 @@ fn report_assessment(settings: &Settings, year: i32, format: &str, out: Option<P
             std::io::stdout().write_all(&bytes).map_err(|e| e.to_string())
         }
     }
+}
+
+/// A consistent copy of a live SQLite database (`VACUUM INTO`), written next to the target and
+/// then moved into place.
+fn backup(settings: &Settings, out: &std::path::Path) -> Result<(), String> {
+    let url = db::DatabaseUrl::parse(&settings.database.url, settings.data_dir()).map_err(|e| e.to_string())?;
+    if let db::DatabaseUrl::Postgres(_) = url {
+        return Err("the database is PostgreSQL: back it up with pg_dump (docs/operations.md)".into());
+    }
+    if out.exists() {
+        return Err(format!("{} exists; choose a new file", out.display()));
+    }
+    let pool = open_database(settings).map_err(|e| e.to_string())?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let target = out.to_str().ok_or("the backup path is not UTF-8")?.replace('\'', "''");
+    use diesel::RunQueryDsl;
+    diesel::sql_query(format!("VACUUM INTO '{target}'")).execute(&mut *conn).map_err(|e| format!("backup failed: {e}"))?;
+    println!("backup written to {}", out.display());
+    Ok(())
 }

@@ -149,6 +149,7 @@ pub struct AuthSettings {
     pub token_ttl_minutes: i64,
     pub jwt_secret: String,
     pub jwt_secret_file: PathBuf,
+    pub previous_jwt_secrets: Vec<String>,
     pub login_per_account_per_minute: u32,
     pub login_per_client_per_minute: u32,
     pub min_password_length: usize,
@@ -161,6 +162,7 @@ impl std::fmt::Debug for AuthSettings {
             .field("token_ttl_minutes", &self.token_ttl_minutes)
             .field("jwt_secret", &if self.jwt_secret.is_empty() { "" } else { "<redacted>" })
             .field("jwt_secret_file", &self.jwt_secret_file)
+            .field("previous_jwt_secrets", &format!("<{} redacted>", self.previous_jwt_secrets.len()))
             .field("login_per_account_per_minute", &self.login_per_account_per_minute)
             .field("login_per_client_per_minute", &self.login_per_client_per_minute)
             .field("min_password_length", &self.min_password_length)
@@ -241,7 +243,9 @@ impl Settings {
         let mut env = config::Environment::with_prefix("ANSHANG")
             .prefix_separator("__")
             .separator("__")
-            .try_parsing(true);
+            .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("auth.previous_jwt_secrets");
         if let Some(vars) = &source.env {
             env = env.source(Some(vars.iter().cloned().collect()));
         }
@@ -278,6 +282,9 @@ impl Settings {
         }
         if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
             return invalid("auth.jwt_secret", "must be at least 32 bytes long");
+        }
+        if self.auth.previous_jwt_secrets.iter().any(|s| s.len() < 32) {
+            return invalid("auth.previous_jwt_secrets", "each secret must be at least 32 bytes long");
         }
         if self.auth.login_per_account_per_minute == 0 || self.auth.login_per_client_per_minute == 0 {
             return invalid("auth.login_per_account_per_minute", "login limits must be at least 1");
@@ -397,6 +404,15 @@ mod tests {
         let s = load_with(&[("ANSHANG__CLOCKS__CUTOFF", "17:30"), ("ANSHANG__CLOCKS__ACCEPT__ENABLED", "true")]).unwrap();
         assert_eq!(s.clocks.cutoff.to_string(), "17:30");
         assert_eq!(s.clocks.accept.days_if_enabled(), Some(7));
+    }
+
+    #[test]
+    fn previous_secrets_come_from_a_comma_list() {
+        let a = "a".repeat(32);
+        let b = "b".repeat(40);
+        let s = load_with(&[("ANSHANG__AUTH__PREVIOUS_JWT_SECRETS", &format!("{a},{b}"))]).unwrap();
+        assert_eq!(s.auth.previous_jwt_secrets, vec![a, b]);
+        assert!(load_with(&[("ANSHANG__AUTH__PREVIOUS_JWT_SECRETS", "short")]).unwrap_err().to_string().contains("previous_jwt_secrets"));
     }
 
     #[test]

@@ -28,17 +28,22 @@ pub struct Claims {
 
 pub struct TokenKeys {
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// The current key first, then earlier ones still accepted during a rotation.
+    decoding: Vec<DecodingKey>,
     ttl: Duration,
 }
 
 impl TokenKeys {
     pub fn new(secret: &[u8], ttl_minutes: i64) -> Self {
-        TokenKeys {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            ttl: Duration::minutes(ttl_minutes),
-        }
+        Self::with_previous(secret, &[], ttl_minutes)
+    }
+
+    /// Signs with `secret`; also verifies tokens signed with any of `previous`, so rotating the
+    /// key logs nobody out.
+    pub fn with_previous(secret: &[u8], previous: &[Vec<u8>], ttl_minutes: i64) -> Self {
+        let mut decoding = vec![DecodingKey::from_secret(secret)];
+        decoding.extend(previous.iter().map(|p| DecodingKey::from_secret(p)));
+        TokenKeys { encoding: EncodingKey::from_secret(secret), decoding, ttl: Duration::minutes(ttl_minutes) }
     }
 
     pub fn issue(
@@ -73,14 +78,17 @@ impl TokenKeys {
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = 30;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    ApiError::Unauthenticated("the token has expired; sign in again")
+        let mut last = ApiError::Unauthenticated("the token is not valid");
+        for key in &self.decoding {
+            match jsonwebtoken::decode::<Claims>(token, key, &validation) {
+                Ok(data) => return Ok(data.claims),
+                Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) => {
+                    return Err(ApiError::Unauthenticated("the token has expired; sign in again"));
                 }
-                _ => ApiError::Unauthenticated("the token is not valid"),
-            })
+                Err(_) => last = ApiError::Unauthenticated("the token is not valid"),
+            }
+        }
+        Err(last)
     }
 }
 
@@ -102,5 +110,17 @@ mod tests {
 
         let (old, _) = keys.issue("u1", Role::Admin, None, false, now - Duration::hours(3)).unwrap();
         assert!(matches!(keys.verify(&old), Err(ApiError::Unauthenticated(m)) if m.contains("expired")));
+    }
+
+    #[test]
+    fn rotation_accepts_the_previous_key_and_signs_with_the_new() {
+        let old = TokenKeys::new(b"old-secret-old-secret-old-secret-0", 60);
+        let (token, _) = old.issue("u1", Role::Admin, None, false, Utc::now()).unwrap();
+        let rotated = TokenKeys::with_previous(b"new-secret-new-secret-new-secret-0", &[b"old-secret-old-secret-old-secret-0".to_vec()], 60);
+        assert_eq!(rotated.verify(&token).unwrap().sub, "u1");
+        let (fresh, _) = rotated.issue("u2", Role::Admin, None, false, Utc::now()).unwrap();
+        assert!(old.verify(&fresh).is_err(), "new tokens use the new key");
+        let after = TokenKeys::new(b"new-secret-new-secret-new-secret-0", 60);
+        assert!(after.verify(&token).is_err(), "once the old key is dropped its tokens end");
     }
 }
