@@ -13,7 +13,7 @@ use serde_json::json;
 use super::bulletin::Bulletin;
 use super::codes;
 use super::model::{default_questions, Answer, Answers, Category, Points, Question};
-use super::tally::{tally, BallotRow, DepartmentTally};
+use super::tally::{BallotRow, DepartmentTally};
 use crate::db::schema::{ballot_credentials, ballot_receipts, ballot_round_departments, ballot_rounds, ballot_voters, ballots};
 use crate::db::{from_db_time, new_id, to_db_time, DbConnection};
 use crate::error::{ApiError, FieldError};
@@ -710,9 +710,37 @@ pub fn results(conn: &mut DbConnection, round: &RoundRow) -> Result<Vec<Departme
     if !matches!(round.status(), RoundStatus::Closed | RoundStatus::Published) {
         return Err(ApiError::Conflict { kind: "round-not-closed", title: "No results yet", detail: "results exist once the round has closed".into(), extensions: Default::default() });
     }
-    let rows = ballot_rows(conn, &round.id)?;
+    // Identical ballots are counted by the database: the work left here follows the number of
+    // distinct ballots, not the number of rows.
+    #[derive(diesel::QueryableByName)]
+    struct Group {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        department_id: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        category: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        answers: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let sql = "SELECT department_id, category, answers, COUNT(*) AS n FROM ballots WHERE round_id = ? GROUP BY department_id, category, answers";
+    let rows: Vec<Group> = match conn {
+        DbConnection::Pg(pg) => diesel::sql_query(sql.replace('?', "$1")).bind::<diesel::sql_types::Text, _>(&round.id).load(pg)?,
+        DbConnection::Sqlite(lite) => diesel::sql_query(sql).bind::<diesel::sql_types::Text, _>(&round.id).load(lite)?,
+    };
+    let groups = rows
+        .into_iter()
+        .map(|g| {
+            Ok((
+                g.department_id,
+                Category::parse(&g.category).ok_or_else(|| ApiError::internal("ballot row", "unknown category"))?,
+                serde_json::from_str::<BTreeMap<String, Answer>>(&g.answers).map_err(|e| ApiError::internal("ballot row", e))?,
+                g.n as u32,
+            ))
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
     let depts: Vec<String> = round_departments(conn, &round.id)?.into_iter().map(|d| d.id).collect();
-    Ok(tally(&depts, &round.questions(), &round.points(), round.min_group_size as u32, &rows))
+    Ok(super::tally::tally_groups(&depts, &round.questions(), &round.points(), round.min_group_size as u32, &groups))
 }
 
 /// The public bulletin of a published round.

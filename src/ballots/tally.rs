@@ -28,12 +28,12 @@ pub struct AnswerCounts {
 }
 
 impl AnswerCounts {
-    fn add(&mut self, a: Answer) {
+    fn add_n(&mut self, a: Answer, n: u32) {
         match a {
-            Answer::Satisfied => self.satisfied += 1,
-            Answer::BasicallySatisfied => self.basically_satisfied += 1,
-            Answer::Dissatisfied => self.dissatisfied += 1,
-            Answer::NotEnoughContact => self.not_enough_contact += 1,
+            Answer::Satisfied => self.satisfied += n,
+            Answer::BasicallySatisfied => self.basically_satisfied += n,
+            Answer::Dissatisfied => self.dissatisfied += n,
+            Answer::NotEnoughContact => self.not_enough_contact += n,
         }
     }
 
@@ -110,13 +110,31 @@ pub struct DepartmentTally {
 
 pub const NOT_ENOUGH: &str = "not enough ballots / 有效票数不足";
 
+/// Ballots with identical contents, counted once: (department, category, answers) → count.
+pub type Groups = Vec<(String, Category, Answers, u32)>;
+
+/// Groups ballot rows by their contents (the verifier's path; the server groups in SQL).
+pub fn group(ballots: &[BallotRow]) -> Groups {
+    let mut m: BTreeMap<(String, Category, Vec<(String, Answer)>), u32> = BTreeMap::new();
+    for b in ballots {
+        let key = (b.department_id.clone(), b.category, b.answers.iter().map(|(k, v)| (k.clone(), *v)).collect());
+        *m.entry(key).or_insert(0) += 1;
+    }
+    m.into_iter().map(|((d, c, a), n)| (d, c, a.into_iter().collect(), n)).collect()
+}
+
 /// Tallies `ballots` for each of `departments`, suppressing those with fewer than `k` ballots.
 pub fn tally(departments: &[String], questions: &[Question], points: &Points, k: u32, ballots: &[BallotRow]) -> Vec<DepartmentTally> {
+    tally_groups(departments, questions, points, k, &group(ballots))
+}
+
+/// The same from grouped ballots: the cost follows the number of distinct ballots, not rows.
+pub fn tally_groups(departments: &[String], questions: &[Question], points: &Points, k: u32, groups: &Groups) -> Vec<DepartmentTally> {
     departments
         .iter()
         .map(|dept| {
-            let rows: Vec<&BallotRow> = ballots.iter().filter(|b| &b.department_id == dept).collect();
-            let n = rows.len() as u32;
+            let rows: Vec<&(String, Category, Answers, u32)> = groups.iter().filter(|g| &g.0 == dept).collect();
+            let n: u32 = rows.iter().map(|g| g.3).sum();
             if n < k {
                 return DepartmentTally {
                     department_id: dept.clone(),
@@ -129,13 +147,13 @@ pub fn tally(departments: &[String], questions: &[Question], points: &Points, k:
                     by_category: None,
                 };
             }
-            let counts_of = |rows: &[&BallotRow]| -> (Vec<AnswerCounts>, AnswerCounts) {
+            let counts_of = |rows: &[&(String, Category, Answers, u32)]| -> (Vec<AnswerCounts>, AnswerCounts) {
                 let mut per_q = vec![AnswerCounts::default(); questions.len()];
                 let mut all = AnswerCounts::default();
-                for r in rows {
+                for (_, _, answers, weight) in rows {
                     for (i, q) in questions.iter().enumerate() {
-                        if let Some(a) = r.answers.get(&q.key) {
-                            per_q[i].add(*a);
+                        if let Some(a) = answers.get(&q.key) {
+                            per_q[i].add_n(*a, *weight);
                         }
                     }
                 }
@@ -143,16 +161,17 @@ pub fn tally(departments: &[String], questions: &[Question], points: &Points, k:
                 (per_q, all)
             };
             let (per_q, all) = counts_of(&rows);
-            let mut by_cat: BTreeMap<Category, Vec<&BallotRow>> = BTreeMap::new();
+            let mut by_cat: BTreeMap<Category, Vec<&(String, Category, Answers, u32)>> = BTreeMap::new();
             for r in &rows {
-                by_cat.entry(r.category).or_default().push(r);
+                by_cat.entry(r.1).or_default().push(r);
             }
-            let by_category = by_cat.values().all(|v| v.len() as u32 >= k).then(|| {
+            let size = |v: &Vec<&(String, Category, Answers, u32)>| v.iter().map(|g| g.3).sum::<u32>();
+            let by_category = by_cat.values().all(|v| size(v) >= k).then(|| {
                 by_cat
                     .iter()
                     .map(|(c, v)| {
                         let (_, all) = counts_of(v);
-                        CategoryTally { category: *c, ballots: v.len() as u32, satisfaction_rate: all.satisfaction_rate(), conduct_index: all.conduct_index(points) }
+                        CategoryTally { category: *c, ballots: size(v), satisfaction_rate: all.satisfaction_rate(), conduct_index: all.conduct_index(points) }
                     })
                     .collect()
             });
