@@ -400,10 +400,10 @@ fn neither_the_logs_nor_a_database_dump_hold_codes_or_links_to_voters() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let db = common::fresh_database(dir.path());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let log_path = dir.path().join("server.log");
     let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir.path()).args(["serve", "--port", &port.to_string()]);
+    // Port 0: the server picks a free port and prints it (no race with other tests' servers).
+    cmd.current_dir(dir.path()).args(["serve", "--port", "0"]);
     for (k, _) in std::env::vars() {
         if k.starts_with("ANSHANG") {
             cmd.env_remove(k);
@@ -425,11 +425,18 @@ fn neither_the_logs_nor_a_database_dump_hold_codes_or_links_to_voters() {
     }
     let stdout = child.stdout.take().unwrap();
     let mut guard = Kill(child);
-    let password = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| l.trim().strip_prefix("password: ").map(str::to_string))
-        .expect("bootstrap password printed");
+    let mut password = None;
+    let mut port = 0u16;
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        if let Some(p) = line.trim().strip_prefix("password: ") {
+            password = Some(p.to_string());
+        }
+        if let Some(p) = line.strip_prefix("anshang: listening on port ") {
+            port = p.trim().parse().unwrap();
+            break;
+        }
+    }
+    let password = password.expect("bootstrap password printed");
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let base = format!("http://127.0.0.1:{port}");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

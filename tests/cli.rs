@@ -33,6 +33,23 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Starts `serve --port 0` and reads its stdout up to the "listening" line: (port, lines before).
+fn serve_on_any_port(dir: &Path) -> (Running, u16, Vec<String>) {
+    use std::io::BufRead;
+    let mut child = anshang(dir).args(["serve", "--port", "0"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut lines = Vec::new();
+    let mut port = 0;
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok) {
+        if let Some(p) = line.strip_prefix("anshang: listening on port ") {
+            port = p.trim().parse().unwrap();
+            break;
+        }
+        lines.push(line);
+    }
+    assert!(port != 0, "the server did not start");
+    (Running(child), port, lines)
+}
+
 /// Polls `/readyz` until it answers 200 (bounded), returning the body.
 fn wait_ready(port: u16, child: &mut Child) -> String {
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
@@ -56,14 +73,7 @@ fn wait_ready(port: u16, child: &mut Child) -> String {
 #[test]
 fn zero_setup_serve_creates_everything_under_data() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let child = anshang(dir.path())
-        .args(["serve", "--port", &port.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut running = Running(child);
+    let (mut running, port, printed) = serve_on_any_port(dir.path());
     let body = wait_ready(port, &mut running.0);
     assert!(body.contains("\"sqlite\""), "{body}");
     let data = dir.path().join("data");
@@ -78,8 +88,7 @@ fn zero_setup_serve_creates_everything_under_data() {
     // The one-time admin password is printed once, on stdout, and never in the logs.
     let _ = running.0.kill();
     let _ = running.0.wait();
-    let mut out = String::new();
-    running.0.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    let out = printed.join("\n");
     let mut err = String::new();
     running.0.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     let password = out.lines().find_map(|l| l.trim().strip_prefix("password: ")).expect("password printed").trim().to_string();
@@ -88,15 +97,11 @@ fn zero_setup_serve_creates_everything_under_data() {
 
     // A second start keeps the key and does not create another admin.
     let key_before = std::fs::read(&key).unwrap();
-    let port = free_port();
-    let child = anshang(dir.path()).args(["serve", "--port", &port.to_string()]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let mut running = Running(child);
+    let (mut running, port, printed) = serve_on_any_port(dir.path());
     wait_ready(port, &mut running.0);
     let _ = running.0.kill();
     let _ = running.0.wait();
-    let mut out = String::new();
-    running.0.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    assert!(!out.contains("password:"), "{out}");
+    assert!(!printed.iter().any(|l| l.contains("password:")), "{printed:?}");
     assert_eq!(std::fs::read(&key).unwrap(), key_before);
 }
 

@@ -137,6 +137,7 @@ pub struct BimonthlyQuery {
 async fn bimonthly(state: web::Data<AppState>, _staff: Staff<Assessors>, query: web::Query<BimonthlyQuery>) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let from = super::periodic::parse_month("from", &q.from)?;
+    check_year(chrono::Datelike::year(&from))?;
     let format = q.format.unwrap_or_else(|| "json".into());
     if !["json", "csv", "html"].contains(&format.as_str()) {
         return Err(ApiError::invalid("format", "unknown", "json, csv or html"));

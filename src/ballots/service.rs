@@ -253,10 +253,13 @@ pub fn advance(conn: &mut DbConnection, round_id: &str, to: RoundStatus, actor: 
         find(conn, round_id)
     })?;
     if to == RoundStatus::Closed {
-        if let DbConnection::Sqlite(_) = conn {
-            // Freed pages could still hold the rows in their old order.
-            diesel::sql_query("VACUUM").execute(conn)?;
-        }
+        // Dead row versions (PostgreSQL) and freed pages (SQLite) could still hold the rows as
+        // they were written during voting.
+        let vacuum = match conn {
+            DbConnection::Sqlite(_) => "VACUUM",
+            DbConnection::Pg(_) => "VACUUM ballots, ballot_receipts, ballot_credentials",
+        };
+        diesel::sql_query(vacuum).execute(conn)?;
     }
     Ok(result)
 }
@@ -499,10 +502,22 @@ fn insert_credential(conn: &mut DbConnection, round_id: &str, category: Category
     Ok(code)
 }
 
-/// The delivery worker's half of an emailed code: a fresh credential, returned for the message.
-pub fn credential_for_email(conn: &mut DbConnection, payload: &str) -> Result<String, ApiError> {
+/// The delivery worker's half of an emailed code: a fresh credential for a round that has not
+/// closed, returned (code, hash) for the message.
+pub fn credential_for_email(conn: &mut DbConnection, payload: &str) -> Result<(String, String), ApiError> {
     let p: CodePayload = serde_json::from_str(payload).map_err(|e| ApiError::internal("ballot email payload", e))?;
-    Ok(insert_credential(conn, &p.round_id, p.category, &p.departments)?)
+    let round = find(conn, &p.round_id)?;
+    if !matches!(round.status(), RoundStatus::Draft | RoundStatus::Open) {
+        return Err(ApiError::conflict("the round has closed; no more codes are made"));
+    }
+    let code = insert_credential(conn, &p.round_id, p.category, &p.departments)?;
+    let hash = codes::hash(&codes::normalise(&code).expect("generated codes verify"));
+    Ok((code, hash))
+}
+
+/// Withdraws a code whose email could not be sent, so a retry's new code is the only one.
+pub fn withdraw_unsent_credential(conn: &mut DbConnection, hash: &str) -> QueryResult<usize> {
+    diesel::delete(ballot_credentials::table.find(hash).filter(ballot_credentials::used.eq(false))).execute(conn)
 }
 
 /// Issues a code to every voter on the roll who has none: paper codes come back as letters;
@@ -556,8 +571,12 @@ pub fn issue_codes(conn: &mut DbConnection, round_id: &str, notices: &crate::com
                 )?;
                 issued.emailed += 1;
             }
-            diesel::update(ballot_voters::table.find(voter_id)).set(ballot_voters::letter_issued.eq(true)).execute(conn)?;
+            let _ = voter_id;
         }
+        // One statement for all, so the roll's row order says nothing about the codes' order.
+        diesel::update(ballot_voters::table.filter(ballot_voters::round_id.eq(round_id)).filter(ballot_voters::letter_issued.eq(false)))
+            .set(ballot_voters::letter_issued.eq(true))
+            .execute(conn)?;
         crate::admin_log::record(conn, now, Some(actor), "ballot_round.issue_codes", &format!("ballot_round:{round_id}"), json!({"paper": issued.letters.len(), "emailed": issued.emailed}))?;
         // Letters sorted by name for the officer; nothing about their order reaches the database.
         issued.letters.sort_by(|a, b| a.name.cmp(&b.name));
@@ -698,7 +717,7 @@ fn ballot_rows(conn: &mut DbConnection, round_id: &str) -> Result<Vec<BallotRow>
             Ok(BallotRow {
                 id,
                 department_id,
-                category: Category::parse(&category).ok_or_else(|| ApiError::internal("ballot row", "unknown category"))?,
+                category: Some(Category::parse(&category).ok_or_else(|| ApiError::internal("ballot row", "unknown category"))?),
                 answers: serde_json::from_str::<BTreeMap<String, Answer>>(&answers).map_err(|e| ApiError::internal("ballot row", e))?,
             })
         })
@@ -733,7 +752,7 @@ pub fn results(conn: &mut DbConnection, round: &RoundRow) -> Result<Vec<Departme
         .map(|g| {
             Ok((
                 g.department_id,
-                Category::parse(&g.category).ok_or_else(|| ApiError::internal("ballot row", "unknown category"))?,
+                Some(Category::parse(&g.category).ok_or_else(|| ApiError::internal("ballot row", "unknown category"))?),
                 serde_json::from_str::<BTreeMap<String, Answer>>(&g.answers).map_err(|e| ApiError::internal("ballot row", e))?,
                 g.n as u32,
             ))
@@ -750,7 +769,13 @@ pub fn bulletin(conn: &mut DbConnection, round: &RoundRow) -> Result<Bulletin, A
     }
     let tally = results(conn, round)?;
     let shown: BTreeSet<&String> = tally.iter().filter(|t| !t.suppressed).map(|t| &t.department_id).collect();
-    let ballots: Vec<BallotRow> = ballot_rows(conn, &round.id)?.into_iter().filter(|b| shown.contains(&b.department_id)).collect();
+    // Categories are published only where the tally shows them (every category at least k).
+    let with_categories: BTreeSet<&String> = tally.iter().filter(|t| t.by_category.is_some()).map(|t| &t.department_id).collect();
+    let ballots: Vec<BallotRow> = ballot_rows(conn, &round.id)?
+        .into_iter()
+        .filter(|b| shown.contains(&b.department_id))
+        .map(|b| if with_categories.contains(&b.department_id) { b } else { BallotRow { category: None, ..b } })
+        .collect();
     let mut receipts: Vec<String> = ballot_receipts::table.filter(ballot_receipts::round_id.eq(&round.id)).select(ballot_receipts::receipt).load(conn)?;
     receipts.sort();
     let issued: i64 = ballot_credentials::table.filter(ballot_credentials::round_id.eq(&round.id)).count().get_result(conn)?;

@@ -13,7 +13,10 @@ use super::model::{Answer, Answers, Category, Points, Question};
 pub struct BallotRow {
     pub id: String,
     pub department_id: String,
-    pub category: Category,
+    /// Withheld on the bulletin where some category of the department is smaller than k —
+    /// otherwise the rows would show how that small group voted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<Category>,
     #[schema(value_type = Object)]
     pub answers: Answers,
 }
@@ -111,11 +114,11 @@ pub struct DepartmentTally {
 pub const NOT_ENOUGH: &str = "not enough ballots / 有效票数不足";
 
 /// Ballots with identical contents, counted once: (department, category, answers) → count.
-pub type Groups = Vec<(String, Category, Answers, u32)>;
+pub type Groups = Vec<(String, Option<Category>, Answers, u32)>;
 
 /// Groups ballot rows by their contents (the verifier's path; the server groups in SQL).
 pub fn group(ballots: &[BallotRow]) -> Groups {
-    let mut m: BTreeMap<(String, Category, Vec<(String, Answer)>), u32> = BTreeMap::new();
+    let mut m: BTreeMap<(String, Option<Category>, Vec<(String, Answer)>), u32> = BTreeMap::new();
     for b in ballots {
         let key = (b.department_id.clone(), b.category, b.answers.iter().map(|(k, v)| (k.clone(), *v)).collect());
         *m.entry(key).or_insert(0) += 1;
@@ -133,7 +136,7 @@ pub fn tally_groups(departments: &[String], questions: &[Question], points: &Poi
     departments
         .iter()
         .map(|dept| {
-            let rows: Vec<&(String, Category, Answers, u32)> = groups.iter().filter(|g| &g.0 == dept).collect();
+            let rows: Vec<&(String, Option<Category>, Answers, u32)> = groups.iter().filter(|g| &g.0 == dept).collect();
             let n: u32 = rows.iter().map(|g| g.3).sum();
             if n < k {
                 return DepartmentTally {
@@ -147,7 +150,7 @@ pub fn tally_groups(departments: &[String], questions: &[Question], points: &Poi
                     by_category: None,
                 };
             }
-            let counts_of = |rows: &[&(String, Category, Answers, u32)]| -> (Vec<AnswerCounts>, AnswerCounts) {
+            let counts_of = |rows: &[&(String, Option<Category>, Answers, u32)]| -> (Vec<AnswerCounts>, AnswerCounts) {
                 let mut per_q = vec![AnswerCounts::default(); questions.len()];
                 let mut all = AnswerCounts::default();
                 for (_, _, answers, weight) in rows {
@@ -161,12 +164,15 @@ pub fn tally_groups(departments: &[String], questions: &[Question], points: &Poi
                 (per_q, all)
             };
             let (per_q, all) = counts_of(&rows);
-            let mut by_cat: BTreeMap<Category, Vec<&(String, Category, Answers, u32)>> = BTreeMap::new();
+            let mut by_cat: BTreeMap<Category, Vec<&(String, Option<Category>, Answers, u32)>> = BTreeMap::new();
+            let categories_known = rows.iter().all(|r| r.1.is_some());
             for r in &rows {
-                by_cat.entry(r.1).or_default().push(r);
+                if let Some(c) = r.1 {
+                    by_cat.entry(c).or_default().push(r);
+                }
             }
-            let size = |v: &Vec<&(String, Category, Answers, u32)>| v.iter().map(|g| g.3).sum::<u32>();
-            let by_category = by_cat.values().all(|v| size(v) >= k).then(|| {
+            let size = |v: &Vec<&(String, Option<Category>, Answers, u32)>| v.iter().map(|g| g.3).sum::<u32>();
+            let by_category = (categories_known && by_cat.values().all(|v| size(v) >= k)).then(|| {
                 by_cat
                     .iter()
                     .map(|(c, v)| {
@@ -202,7 +208,7 @@ mod tests {
 
     fn row(dept: &str, cat: Category, a: Answer) -> BallotRow {
         let answers = default_questions().into_iter().map(|q| (q.key, a)).collect();
-        BallotRow { id: super::super::codes::random_id(), department_id: dept.into(), category: cat, answers }
+        BallotRow { id: super::super::codes::random_id(), department_id: dept.into(), category: Some(cat), answers }
     }
 
     #[test]
@@ -239,5 +245,8 @@ mod tests {
         let t = tally(&["d7".into()], &default_questions(), &Points::default(), 5, &rows);
         assert_eq!(t[0].ballots, Some(7));
         assert!(t[0].by_category.is_none());
+        // The bulletin withholds those categories; the recount is the same without them.
+        let hidden: Vec<_> = rows.into_iter().map(|r| BallotRow { category: None, ..r }).collect();
+        assert_eq!(tally(&["d7".into()], &default_questions(), &Points::default(), 5, &hidden), t);
     }
 }

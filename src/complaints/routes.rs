@@ -175,9 +175,12 @@ pub struct ComplaintPage {
     pub next_cursor: Option<String>,
 }
 
-fn local_midnight_utc(d: NaiveDate) -> chrono::NaiveDateTime {
+fn local_midnight_utc(d: NaiveDate) -> Result<chrono::NaiveDateTime, ApiError> {
     let local = d.and_hms_opt(0, 0, 0).expect("midnight");
-    db::to_db_time((local - chrono::Duration::hours(8)).and_utc())
+    local
+        .checked_sub_signed(chrono::Duration::hours(8))
+        .map(|t| db::to_db_time(t.and_utc()))
+        .ok_or_else(|| ApiError::invalid("received_from", "out_of_range", "a date in the years the service covers"))
 }
 
 /// Complaints ordered by time left (overdue first). Coordinators see all; department staff only
@@ -201,8 +204,8 @@ async fn list(state: web::Data<AppState>, staff: Staff<Handlers>, query: web::Qu
         status: q.status,
         department_id,
         overdue: q.overdue,
-        received_from: q.received_from.map(local_midnight_utc),
-        received_before: q.received_to.and_then(|d| d.succ_opt()).map(local_midnight_utc),
+        received_from: q.received_from.map(local_midnight_utc).transpose()?,
+        received_before: q.received_to.and_then(|d| d.succ_opt()).map(local_midnight_utc).transpose()?,
         text,
         after: q.cursor.as_deref().map(decode_cursor).transpose()?,
         limit: limit + 1,

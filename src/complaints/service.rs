@@ -19,6 +19,19 @@ use crate::departments::DepartmentKind;
 use crate::error::ApiError;
 
 pub const REPLY_CLOCK: &str = "reply";
+/// How long a retried filing can still be shown its access code.
+pub const SEALED_CODE_HOURS: i64 = 24;
+
+/// Forgets sealed access codes older than a day. Returns how many were purged.
+pub fn purge_sealed_codes(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::update(
+        complaints::table
+            .filter(complaints::idempotency_sealed_code.is_not_null())
+            .filter(complaints::received_at.lt(to_db_time(now - chrono::Duration::hours(SEALED_CODE_HOURS)))),
+    )
+    .set(complaints::idempotency_sealed_code.eq(None::<String>))
+    .execute(conn)
+}
 /// MOFCOM 2020 No. 3, when enabled: accept (assign) or refuse within N working days of receipt.
 pub const ACCEPT_CLOCK: &str = "accept";
 /// MOFCOM 2020 No. 3, when enabled: conclude (close) within N working days of acceptance.
@@ -394,7 +407,10 @@ fn replay(conn: &mut DbConnection, existing: ComplaintRow, key: &IdempotencyKey,
             extensions: Default::default(),
         });
     }
-    let code = existing.idempotency_sealed_code.as_deref().and_then(|s| key.unseal(s));
+    // The sealed code answers retries for a day; after that (and once the sweeper has purged
+    // it) a retry still finds the complaint but no longer sees the code.
+    let fresh = from_db_time(existing.received_at) + chrono::Duration::hours(SEALED_CODE_HOURS) > crate::db::now();
+    let code = existing.idempotency_sealed_code.as_deref().filter(|_| fresh).and_then(|s| key.unseal(s));
     let clock = store::current_clock(conn, &existing.id, REPLY_CLOCK)?.ok_or_else(|| ApiError::internal("complaint", "no reply clock"))?;
     Ok(Filed { complaint: existing, clock, access_code: code, replayed: true })
 }

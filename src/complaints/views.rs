@@ -345,9 +345,13 @@ pub fn tracking_view(l: &Loaded, ctx: &Ctx, lang: Language) -> Result<TrackingVi
 fn investor_event(e: &EventRow) -> EventView {
     let mut v = EventView::from(e);
     if let Some(obj) = v.detail.as_object_mut() {
-        obj.remove("previous_department_id");
-        obj.remove("request_id");
-        obj.remove("attachment_id");
+        for staff_only in ["previous_department_id", "previous_working_days_held", "request_id", "attachment_id", "notified"] {
+            obj.remove(staff_only);
+        }
+        // A reassignment's reason is the coordination office's internal note.
+        if e.action == "reassign" {
+            obj.remove("reason");
+        }
     }
     v
 }

@@ -11,7 +11,6 @@ use serde_json::json;
 
 use crate::complaints::notices;
 use crate::complaints::service::{self, Acting, Ctx, REPLY_CLOCK};
-use crate::complaints::state::Actor;
 use crate::complaints::store::{self, ClockRow};
 use crate::db::schema::{clock_escalations, complaint_clocks, complaints};
 use crate::db::{from_db_time, to_db_time, DbConnection};
@@ -46,6 +45,8 @@ pub struct SweepReport {
     /// (tracking number, rung) taken, in order.
     pub taken: Vec<(String, String)>,
     pub auto_closed: usize,
+    /// Clocks whose rungs could not be taken this time (logged; retried next sweep).
+    pub failed: usize,
 }
 
 /// One sweep as of `ctx.now`: takes every rung that has fallen due, then closes replies whose
@@ -67,7 +68,12 @@ pub fn sweep_once(conn: &mut DbConnection, ctx: &Ctx, batch: i64) -> Result<Swee
         let mut progressed = false;
         for clock_id in due {
             let before = report.taken.len();
-            conn.transaction(|conn| take_due_rungs(conn, ctx, &clock_id, &mut report))?;
+            if let Err(e) = conn.transaction(|conn| take_due_rungs(conn, ctx, &clock_id, &mut report)) {
+                // One bad clock must not hold up everyone else's escalations.
+                tracing::error!(clock = %clock_id, error = %e, "could not take a due rung; continuing");
+                report.failed += 1;
+                continue;
+            }
             progressed |= report.taken.len() > before;
         }
         if !progressed {
@@ -76,6 +82,7 @@ pub fn sweep_once(conn: &mut DbConnection, ctx: &Ctx, batch: i64) -> Result<Swee
         }
     }
     report.auto_closed = service::auto_close_expired(conn, ctx)?;
+    service::purge_sealed_codes(conn, ctx.now)?;
     Ok(report)
 }
 
@@ -127,7 +134,7 @@ fn take_due_rungs(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str, report: &m
             diesel::update(complaint_clocks::table.find(&clock.id)).set(complaint_clocks::breached_at.eq(Some(clock.due_at))).execute(conn)?;
             detail["breached_at"] = json!(from_db_time(clock.due_at).with_timezone(&crate::calendar::shanghai()).to_rfc3339());
         }
-        service::record_event(conn, ctx, &row.id, &Acting { actor: Actor::System, user_id: None, department_id: None }, "escalation", status, detail, false)?;
+        service::record_event(conn, ctx, &row.id, &Acting::system(), "escalation", status, detail, false)?;
         report.taken.push((row.tracking_number.clone(), rung.step.clone()));
     }
     schedule(conn, ctx, &clock)

@@ -22,8 +22,17 @@ impl FromRequest for ClientAddr {
             .app_data::<web::Data<AppState>>()
             .map(|s| s.settings.server.trust_forwarded_for)
             .unwrap_or(false);
+        // The rightmost entry is the one our own proxy appended; entries left of it are
+        // whatever the client wrote and must not choose its rate-limit bucket.
         let forwarded = trust_forwarded
-            .then(|| req.connection_info().realip_remote_addr().and_then(parse_host))
+            .then(|| {
+                req.headers()
+                    .get("x-forwarded-for")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.rsplit(',').next())
+                    .map(str::trim)
+                    .and_then(parse_host)
+            })
             .flatten();
         let addr = forwarded
             .or_else(|| req.peer_addr().map(|a| a.ip()))

@@ -125,6 +125,14 @@ pub fn claim(conn: &mut DbConnection, owner: &str, now: DateTime<Utc>, limit: i6
         .load(conn)
 }
 
+/// Extends the lease of a row this worker holds; false when it is no longer ours.
+pub fn renew_lease(conn: &mut DbConnection, id: &str, owner: &str, now: DateTime<Utc>) -> QueryResult<bool> {
+    let n = diesel::update(outbox::table.find(id).filter(outbox::lease_owner.eq(owner)).filter(outbox::status.eq(PENDING)))
+        .set(outbox::lease_until.eq(to_db_time(now + LEASE)))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
 /// Delivered: the bodies (which may quote the investor) are purged.
 pub fn mark_sent(conn: &mut DbConnection, id: &str, owner: &str, now: DateTime<Utc>) -> QueryResult<usize> {
     diesel::update(outbox::table.find(id).filter(outbox::lease_owner.eq(owner)))

@@ -24,10 +24,18 @@ pub fn deliver_once(conn: &mut DbConnection, mailer: &Mailer, from: &Mailbox, ma
     let owner = crate::db::new_id();
     let mut report = DeliveryReport::default();
     for mut row in outbox::claim(conn, &owner, now, batch)? {
+        // Still ours? A slow batch could outlive its lease; another worker may have taken the row.
+        if !outbox::renew_lease(conn, &row.id, &owner, crate::db::now().max(now))? {
+            continue;
+        }
+        let mut minted: Option<String> = None;
         if let Some(payload) = row.payload.clone() {
             // A ballot code is made only now, so no table ever pairs this address with a code.
             let code = match crate::ballots::service::credential_for_email(conn, &payload) {
-                Ok(code) => code,
+                Ok((code, hash)) => {
+                    minted = Some(hash);
+                    code
+                }
                 Err(e) => {
                     tracing::error!(notice = %row.notice, error = %e, "could not make a ballot code");
                     outbox::mark_failed_attempt(conn, &row, &owner, "could not make a ballot code", now, max_attempts)?;
@@ -46,6 +54,10 @@ pub fn deliver_once(conn: &mut DbConnection, mailer: &Mailer, from: &Mailbox, ma
                 report.sent += 1;
             }
             Err(error) => {
+                if let Some(hash) = &minted {
+                    // The voter never got this code: withdraw it, the retry makes a new one.
+                    crate::ballots::service::withdraw_unsent_credential(conn, hash)?;
+                }
                 let permanent = outbox::mark_failed_attempt(conn, &row, &owner, &error, now, max_attempts)?;
                 if permanent {
                     tracing::error!(notice = %row.notice, to = %mask_email(&row.recipient), %error, "email failed for good");
