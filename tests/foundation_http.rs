@@ -102,10 +102,13 @@ fn login_tokens_and_password_change() {
     let token = app.token_for("new@example.gov.cn", TEST_PASSWORD);
     assert_eq!(app.get("/api/v1/auth/me", Some(&token)).status, 200);
 
-    // Deactivated accounts cannot sign in.
+    // Deactivated accounts cannot sign in, and their tokens stop working at once.
     let id = app.get("/api/v1/auth/me", Some(&token)).json()["id"].as_str().unwrap().to_string();
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // the change must be in a later second than the token
     assert_eq!(app.patch(&format!("/api/v1/users/{id}"), Some(&admin), &json!({"active": false})).status, 200);
     app.login("new@example.gov.cn", TEST_PASSWORD).assert_problem(401, "unauthenticated");
+    let v = app.get("/api/v1/auth/me", Some(&token)).assert_problem(401, "unauthenticated");
+    assert!(v["detail"].as_str().unwrap().contains("no longer valid"));
 }
 
 #[test]
@@ -114,7 +117,8 @@ fn tokens_signed_otherwise_are_refused() {
     let app = spawn_app();
     let secret = std::fs::read_to_string(app.data_dir.path().join("jwt.key")).unwrap();
     let now = chrono::Utc::now().timestamp();
-    let claims = |iss: &str, exp: i64| json!({"sub": "x", "role": "admin", "iss": iss, "iat": now, "nbf": now, "exp": exp});
+    let admin_id = app.get("/api/v1/auth/me", Some(&app.admin_token())).json()["id"].as_str().unwrap().to_string();
+    let claims = |iss: &str, exp: i64| json!({"sub": admin_id, "role": "admin", "iss": iss, "iat": now, "nbf": now, "exp": exp});
     let sign = |c: serde_json::Value, alg| encode(&Header::new(alg), &c, &EncodingKey::from_secret(secret.trim().as_bytes())).unwrap();
     // The right key, but the wrong issuer / expired / another algorithm.
     let wrong_issuer = sign(claims("anshang/ballot", now + 600), jsonwebtoken::Algorithm::HS256);

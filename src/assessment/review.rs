@@ -123,6 +123,10 @@ pub fn request(conn: &mut DbConnection, cal: &WorkingCalendar, year: i32, depart
 #[allow(clippy::too_many_arguments)]
 pub fn decide(conn: &mut DbConnection, cal: &WorkingCalendar, formula: &Formula, year: i32, id: &str, changed: bool, reason: &str, actor: &str, now: DateTime<Utc>) -> Result<ReviewRow, ApiError> {
     conn.transaction(|conn| {
+        // Claim the undecided review first: a second decider finds nothing to claim.
+        let claimed = diesel::update(assessment_reviews::table.find(id).filter(assessment_reviews::year.eq(year)).filter(assessment_reviews::decision.is_null()))
+            .set(assessment_reviews::decided_by.eq(Some(actor)))
+            .execute(conn)?;
         let row: ReviewRow = assessment_reviews::table
             .find(id)
             .filter(assessment_reviews::year.eq(year))
@@ -130,7 +134,7 @@ pub fn decide(conn: &mut DbConnection, cal: &WorkingCalendar, formula: &Formula,
             .first(conn)
             .optional()?
             .ok_or_else(|| ApiError::NotFound("no such review".into()))?;
-        if row.decision.is_some() {
+        if claimed == 0 || row.decision.is_some() {
             return Err(ApiError::conflict("this review has been decided"));
         }
         let new_version = if changed {

@@ -1,8 +1,9 @@
 //! `Staff<R>`: the extractor that authenticates a bearer token and enforces the endpoint's
 //! role rule `R`. No token or a bad one → 401; a valid token of another role → 403.
 
-use std::future::{ready, Ready};
 use std::marker::PhantomData;
+
+use futures_util::future::LocalBoxFuture;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -32,16 +33,35 @@ impl<R: RoleRule> std::ops::Deref for Staff<R> {
     }
 }
 
-impl<R: RoleRule> FromRequest for Staff<R> {
+impl<R: RoleRule + 'static> FromRequest for Staff<R> {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate::<R>(req))
+        let checked = authenticate::<R>(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let (staff, issued_at) = checked?;
+            let state = state.ok_or_else(|| ApiError::internal("auth", "application state missing"))?;
+            still_valid(&state, &staff.user.id, issued_at).await?;
+            Ok(staff)
+        })
     }
 }
 
-fn authenticate<R: RoleRule>(req: &HttpRequest) -> Result<Staff<R>, ApiError> {
+/// A token outlives neither its account's deactivation nor a change to the account (such as a
+/// new password) made after it was issued.
+async fn still_valid(state: &web::Data<AppState>, user_id: &str, issued_at: i64) -> Result<(), ApiError> {
+    let id = user_id.to_string();
+    let user = crate::db::run(&state.pool, move |conn| Ok(super::users::find(conn, &id)?)).await?;
+    match user {
+        Some(u) if u.active && u.updated_at.and_utc().timestamp() <= issued_at => Ok(()),
+        _ => Err(ApiError::Unauthenticated("the token is no longer valid; sign in again")),
+    }
+}
+
+/// Checks the token and the role rule; returns the staff member and the token's issue time.
+fn authenticate<R: RoleRule>(req: &HttpRequest) -> Result<(Staff<R>, i64), ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("auth", "application state missing"))?;
@@ -55,10 +75,7 @@ fn authenticate<R: RoleRule>(req: &HttpRequest) -> Result<Staff<R>, ApiError> {
     if !R::ALLOWED.contains(&claims.role) {
         return Err(ApiError::Forbidden(format!("the role {} may not do this", claims.role)));
     }
-    Ok(Staff {
-        user: StaffUser { id: claims.sub, role: claims.role, department_id: claims.dept },
-        rule: PhantomData,
-    })
+    Ok((Staff { user: StaffUser { id: claims.sub, role: claims.role, department_id: claims.dept }, rule: PhantomData }, claims.iat))
 }
 
 fn bearer_token(req: &HttpRequest) -> Option<&str> {
@@ -71,14 +88,15 @@ fn bearer_token(req: &HttpRequest) -> Option<&str> {
 /// `Authorization` header → `None`; a header → it must be a valid token of a role `R` admits.
 pub struct MaybeStaff<R: RoleRule>(pub Option<Staff<R>>);
 
-impl<R: RoleRule> FromRequest for MaybeStaff<R> {
+impl<R: RoleRule + 'static> FromRequest for MaybeStaff<R> {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         if req.headers().get(header::AUTHORIZATION).is_none() {
-            return ready(Ok(MaybeStaff(None)));
+            return Box::pin(std::future::ready(Ok(MaybeStaff(None))));
         }
-        ready(authenticate::<R>(req).map(|s| MaybeStaff(Some(s))))
+        let staff = Staff::<R>::from_request(req, payload);
+        Box::pin(async move { staff.await.map(|s| MaybeStaff(Some(s))) })
     }
 }

@@ -588,6 +588,10 @@ pub fn decide_extension(
         if req.decision.is_some() {
             return Err(ApiError::conflict("this extension request has already been decided"));
         }
+        // A request belongs to its clock: once that clock has stopped (reply, contest) it lapses.
+        if running_clock(conn, id)?.id != req.clock_id {
+            return Err(ApiError::conflict("this extension request was made for a clock that has stopped"));
+        }
         if let Some(days) = approved_days {
             if days == 0 || days > ctx.max_extension_working_days {
                 return Err(ApiError::invalid("days", "out_of_range", format!("between 1 and {} working days", ctx.max_extension_working_days)));
@@ -655,7 +659,7 @@ pub fn request_extension(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &
             });
         }
         let pending: i64 = extension_requests::table
-            .filter(extension_requests::complaint_id.eq(id))
+            .filter(extension_requests::clock_id.eq(&clock.id))
             .filter(extension_requests::decision.is_null())
             .count()
             .get_result(conn)?;
@@ -844,6 +848,11 @@ pub fn recompute_open_clocks(conn: &mut DbConnection, ctx: &Ctx, reason: &str) -
     for clock in open {
         conn.transaction(|conn| {
             let row = load_locked(conn, &clock.complaint_id)?;
+            // It may have stopped since the list was read: a stopped clock's record is final.
+            let current: ClockRow = complaint_clocks::table.find(&clock.id).select(ClockRow::as_select()).first(conn)?;
+            if current.stopped_at.is_some() {
+                return Ok(());
+            }
             let before = (clock.due_date, clock.provisional);
             let fresh = refresh_clock(conn, ctx, &clock.id)?;
             if before != (fresh.due_date, fresh.provisional) {
