@@ -258,3 +258,28 @@ fn openapi_document_lists_the_endpoints() {
     assert!(page.body.contains("/assets/api-docs.js"));
     assert!(page.header("content-security-policy").unwrap().contains("script-src 'self'"));
 }
+
+/// Writes that read first (the duplicate check) queue behind each other instead of failing
+/// with "database is locked" under concurrency.
+#[test]
+fn concurrent_admin_writes_all_succeed() {
+    let app = spawn_app_with(|s| s.database.pool_size = 8);
+    let admin = app.admin_token();
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..24)
+            .map(|i| {
+                let (app, admin) = (&app, &admin);
+                s.spawn(move || {
+                    app.post(
+                        "/api/v1/departments",
+                        Some(admin),
+                        &json!({"code": format!("c{i}"), "name_zh": "部门", "name_en": "Dept", "kind": "department", "contact_email": "a@b.cn", "head_email": "a@b.cn"}),
+                    )
+                    .status
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+}

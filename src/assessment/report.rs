@@ -112,6 +112,7 @@ pub fn current(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar, 
 /// Stores a snapshot. Finalising again needs a reason; every finalisation is audited.
 pub fn finalize(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar, formula: &Formula, year: i32, reason: Option<&str>, actor: &str, now: DateTime<Utc>) -> Result<AssessmentReport, ApiError> {
     conn.transaction(|conn| {
+        crate::db::write_lock(conn)?;
         let previous: Option<i32> = assessment_snapshots::table
             .filter(assessment_snapshots::year.eq(year))
             .select(diesel::dsl::max(assessment_snapshots::version))

@@ -75,6 +75,7 @@ fn due(cal: &WorkingCalendar, from: DateTime<Utc>, days: u32, now: DateTime<Utc>
 
 pub fn request(conn: &mut DbConnection, cal: &WorkingCalendar, year: i32, department_id: &str, reasons: &str, actor: &str, now: DateTime<Utc>) -> Result<ReviewRow, ApiError> {
     conn.transaction(|conn| {
+        crate::db::write_lock(conn)?;
         let published: Option<NaiveDateTime> = assessment_snapshots::table
             .filter(assessment_snapshots::year.eq(year))
             .filter(assessment_snapshots::version.eq(1))

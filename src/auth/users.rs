@@ -135,6 +135,7 @@ pub fn create(conn: &mut DbConnection, req: &AccountRequest, actor: Option<&str>
     let hash = password::hash_password(&password)?;
     let id = new_id();
     conn.transaction(|conn| {
+        crate::db::write_lock(conn)?;
         if let Some(dept) = &req.department_id {
             let exists: i64 = departments::table.filter(departments::id.eq(dept)).count().get_result(conn)?;
             if exists == 0 {

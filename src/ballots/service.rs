@@ -197,6 +197,7 @@ pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateT
     c.finish()?;
     let id = new_id();
     conn.transaction(|conn| {
+        crate::db::write_lock(conn)?;
         for d in &depts {
             crate::departments::store::find(conn, d)?.ok_or_else(|| ApiError::invalid("department_ids", "unknown", format!("no department {d}")))?;
         }

@@ -104,6 +104,7 @@ pub fn store_year(conn: &mut DbConnection, year: &CalendarYear, actor: Option<&s
     year.validate()?;
     let text = year.to_toml_string();
     conn.transaction(|conn| {
+        crate::db::write_lock(conn)?;
         let previous: Option<String> = calendar_years::table.find(year.year).select(calendar_years::version).first(conn).optional()?;
         diesel::delete(calendar_years::table.find(year.year)).execute(conn)?;
         diesel::insert_into(calendar_years::table)

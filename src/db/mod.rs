@@ -284,3 +284,11 @@ where
     .await
     .map_err(|e| crate::error::ApiError::internal("blocking task", e))?
 }
+
+/// Makes the current transaction a writer before it reads anything. On SQLite a transaction
+/// that reads first and writes later fails with SQLITE_BUSY when another writer got in between
+/// (the busy timeout does not help then); a write as the first statement queues instead. The
+/// statement changes nothing; on PostgreSQL it costs one round trip.
+pub fn write_lock(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    conn.batch_execute("UPDATE tracking_counters SET last_seq = last_seq WHERE 1 = 0")
+}

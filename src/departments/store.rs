@@ -90,6 +90,7 @@ struct NewDepartment<'a> {
 pub fn create(conn: &mut DbConnection, d: &DepartmentDraft, actor: Option<&str>, now: DateTime<Utc>) -> Result<Department, ApiError> {
     let id = new_id();
     conn.transaction(|conn| {
+        crate::db::write_lock(conn)?;
         if find_by_code(conn, &d.code)?.is_some() {
             return Err(ApiError::conflict(format!("a department with code {} already exists", d.code)));
         }
@@ -135,6 +136,7 @@ struct DepartmentChangeset {
 
 pub fn update(conn: &mut DbConnection, id: &str, change: DepartmentChange, actor: Option<&str>, now: DateTime<Utc>) -> Result<Department, ApiError> {
     conn.transaction(|conn| {
+        crate::db::write_lock(conn)?;
         let before = find(conn, id)?.ok_or_else(|| ApiError::NotFound("no such department".into()))?;
         let detail = serde_json::json!({
             "name_zh": change.name_zh.as_ref().map(|n| [&before.name_zh, n]),

@@ -55,6 +55,7 @@ async fn retry(state: web::Data<AppState>, staff: Staff<AdminOnly>, path: web::P
     let row = db::run(&state.pool, move |conn| {
         use diesel::Connection;
         conn.transaction(|conn| {
+            crate::db::write_lock(conn)?;
             let row = outbox::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such message".into()))?;
             if outbox::retry(conn, &id, db::now())? == 0 {
                 return Err(ApiError::conflict(format!("only failed messages can be retried; this one is {}", row.status)));
