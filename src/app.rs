@@ -29,6 +29,9 @@ pub struct AppState {
     pub rules: Rules,
     pub mailer: Mailer,
     pub mail_from: lettre::message::Mailbox,
+    /// SQLite has one writer: complaint writes of this instance take turns here rather than
+    /// in SQLite's busy handler (which sleeps). `None` on PostgreSQL.
+    pub write_gate: Option<std::sync::Arc<std::sync::Mutex<()>>>,
 }
 
 /// Per-instance rate limits (see docs/operations.md).
@@ -237,7 +240,10 @@ impl AppState {
         let rules = Rules::from_settings(&settings).map_err(|message| StartError::Step { step: "email templates and ladder", message })?;
         let mailer = Mailer::from_settings(&settings).map_err(|message| StartError::Step { step: "mail", message })?;
         let mail_from = settings.mail.from.parse().map_err(|_| StartError::Step { step: "mail.from", message: "not an address".into() })?;
+        let write_gate = matches!(DatabaseUrl::parse(&settings.database.url, settings.data_dir()), Ok(DatabaseUrl::Sqlite(_)))
+            .then(|| std::sync::Arc::new(std::sync::Mutex::new(())));
         Ok(AppState {
+            write_gate,
             tokens: TokenKeys::with_previous(
                 &secret,
                 &settings.auth.previous_jwt_secrets.iter().map(|p| p.as_bytes().to_vec()).collect::<Vec<_>>(),

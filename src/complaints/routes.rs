@@ -58,19 +58,29 @@ fn acting(user: &StaffUser) -> Acting {
     Acting { actor, user_id: Some(user.id.clone()), department_id: user.department_id.clone() }
 }
 
-/// Runs one service operation in a blocking task with the current calendar and rules.
-async fn with_ctx<T, F>(state: &web::Data<AppState>, work: F) -> Result<T, ApiError>
+/// Runs one service operation in a blocking task with the current calendar and rules. Writes
+/// pass the instance's write gate (SQLite: one writer at a time, handed over without the busy
+/// handler's sleeps); reads do not.
+async fn with_ctx<T, F>(state: &web::Data<AppState>, access: Access, work: F) -> Result<T, ApiError>
 where
     F: FnOnce(&mut db::DbConnection, &service::Ctx) -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
 {
     let cal = state.calendar.current();
     let rules = state.rules.clone();
+    let gate = (access == Access::Write).then(|| state.write_gate.clone()).flatten();
     db::run(&state.pool, move |conn| {
+        let _turn = gate.as_ref().map(|g| g.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
         let ctx = rules.ctx(&cal, db::now());
         work(conn, &ctx)
     })
     .await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
 }
 
 /// Loads the staff view after a change.
@@ -127,7 +137,7 @@ async fn file(
     }
     let acting = staff.0.as_ref().map(|s| acting(s)).unwrap_or_else(Acting::investor);
     let valid = intake::validate(parsed, staff.0.is_some())?;
-    let filed = with_ctx(&state, move |conn, ctx| service::file(conn, ctx, valid, &acting, idempotency)).await?;
+    let filed = with_ctx(&state, Access::Write, move |conn, ctx| service::file(conn, ctx, valid, &acting, idempotency)).await?;
     let due_at = db::from_db_time(filed.clock.due_at).with_timezone(&crate::calendar::shanghai());
     let response = FiledResponse {
         id: filed.complaint.id.clone(),
@@ -244,7 +254,7 @@ fn decode_cursor(s: &str) -> Result<(Option<chrono::NaiveDateTime>, String), Api
 async fn get_one(state: web::Data<AppState>, staff: Staff<Handlers>, path: web::Path<String>) -> Result<web::Json<ComplaintView>, ApiError> {
     let id = path.into_inner();
     let acting = acting(&staff);
-    with_ctx(&state, move |conn, ctx| {
+    with_ctx(&state, Access::Read, move |conn, ctx| {
         let row = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
         service::ensure_department_scope(&row, &acting)?;
         views::complaint_view(&service::load_full(conn, row)?, ctx)
@@ -289,7 +299,7 @@ async fn events(state: web::Data<AppState>, staff: Staff<AuditReaders>, path: we
 async fn by_number(state: web::Data<AppState>, _staff: Staff<StatusReaders>, req: HttpRequest, path: web::Path<String>) -> Result<web::Json<TrackingView>, ApiError> {
     let number = TrackingNumber::parse(&path.into_inner()).ok_or_else(|| ApiError::NotFound("no complaint with this tracking number".into()))?;
     let lang = requested_language(&req);
-    with_ctx(&state, move |conn, ctx| {
+    with_ctx(&state, Access::Read, move |conn, ctx| {
         let row = store::find_by_tracking_number(conn, &number.to_string())?.ok_or_else(|| ApiError::NotFound("no complaint with this tracking number".into()))?;
         let lang = lang.unwrap_or_else(|| Language::parse(&row.language).unwrap_or(Language::Zh));
         views::tracking_view(&service::load_full(conn, row)?, ctx, lang)
@@ -364,7 +374,7 @@ pub struct ReplyRequest {
 #[post("/api/v1/complaints/{id}/assign")]
 async fn assign(state: web::Data<AppState>, staff: Staff<CoordinatorOnly>, path: web::Path<String>, body: JsonBody<AssignRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting, b) = (path.into_inner(), acting(&staff), body.into_inner());
-    with_ctx(&state, move |conn, ctx| {
+    with_ctx(&state, Access::Write, move |conn, ctx| {
         service::assign(conn, ctx, &id, &acting, b.department_id.trim())?;
         staff_view(conn, ctx, &id)
     })
@@ -382,7 +392,7 @@ async fn assign(state: web::Data<AppState>, staff: Staff<CoordinatorOnly>, path:
 async fn reassign(state: web::Data<AppState>, staff: Staff<CoordinatorOnly>, path: web::Path<String>, body: JsonBody<ReassignRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting, b) = (path.into_inner(), acting(&staff), body.into_inner());
     let reason = required_text("reason", &b.reason, limits::SHORT_TEXT)?;
-    with_ctx(&state, move |conn, ctx| {
+    with_ctx(&state, Access::Write, move |conn, ctx| {
         service::reassign(conn, ctx, &id, &acting, b.department_id.trim(), &reason)?;
         staff_view(conn, ctx, &id)
     })
@@ -400,7 +410,7 @@ async fn reassign(state: web::Data<AppState>, staff: Staff<CoordinatorOnly>, pat
 async fn reject(state: web::Data<AppState>, staff: Staff<CoordinatorOnly>, path: web::Path<String>, body: JsonBody<ReasonRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting) = (path.into_inner(), acting(&staff));
     let reason = required_text("reason", &body.into_inner().reason, limits::SHORT_TEXT)?;
-    with_ctx(&state, move |conn, ctx| {
+    with_ctx(&state, Access::Write, move |conn, ctx| {
         service::reject(conn, ctx, &id, &acting, &reason)?;
         staff_view(conn, ctx, &id)
     })
@@ -418,7 +428,7 @@ async fn reject(state: web::Data<AppState>, staff: Staff<CoordinatorOnly>, path:
 async fn return_to_office(state: web::Data<AppState>, staff: Staff<DepartmentOnly>, path: web::Path<String>, body: JsonBody<ReasonRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting) = (path.into_inner(), acting(&staff));
     let reason = required_text("reason", &body.into_inner().reason, limits::SHORT_TEXT)?;
-    with_ctx(&state, move |conn, ctx| {
+    with_ctx(&state, Access::Write, move |conn, ctx| {
         service::return_to_office(conn, ctx, &id, &acting, &reason)?;
         // The department no longer holds it: show the coordinator's view of what was returned.
         let row = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
@@ -438,7 +448,7 @@ async fn return_to_office(state: web::Data<AppState>, staff: Staff<DepartmentOnl
 async fn request_extension(state: web::Data<AppState>, staff: Staff<DepartmentOnly>, path: web::Path<String>, body: JsonBody<ExtensionRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting, b) = (path.into_inner(), acting(&staff), body.into_inner());
     let reason = required_text("reason", &b.reason, limits::SHORT_TEXT)?;
-    with_ctx(&state, move |conn, ctx| {
+    with_ctx(&state, Access::Write, move |conn, ctx| {
         service::request_extension(conn, ctx, &id, &acting, b.days, &reason)?;
         staff_view(conn, ctx, &id)
     })
@@ -467,7 +477,7 @@ async fn decide_extension(
         (false, Some(_)) => return Err(ApiError::invalid("days", "not_allowed", "a refusal grants no days")),
         (false, None) => None,
     };
-    with_ctx(&state, move |conn, ctx| {
+    with_ctx(&state, Access::Write, move |conn, ctx| {
         service::decide_extension(conn, ctx, &id, &acting, &request_id, days, &reason)?;
         staff_view(conn, ctx, &id)
     })
@@ -485,7 +495,7 @@ async fn decide_extension(
 async fn request_info(state: web::Data<AppState>, staff: Staff<DepartmentOnly>, path: web::Path<String>, body: JsonBody<InfoRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting) = (path.into_inner(), acting(&staff));
     let question = required_text("question", &body.into_inner().question, limits::SHORT_TEXT)?;
-    with_ctx(&state, move |conn, ctx| {
+    with_ctx(&state, Access::Write, move |conn, ctx| {
         service::request_info(conn, ctx, &id, &acting, &question)?;
         staff_view(conn, ctx, &id)
     })
@@ -503,7 +513,7 @@ async fn request_info(state: web::Data<AppState>, staff: Staff<DepartmentOnly>, 
 async fn reply(state: web::Data<AppState>, staff: Staff<DepartmentOnly>, path: web::Path<String>, body: JsonBody<ReplyRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting, b) = (path.into_inner(), acting(&staff), body.into_inner());
     let text = required_text("text", &b.text, limits::REPLY)?;
-    with_ctx(&state, move |conn, ctx| {
+    with_ctx(&state, Access::Write, move |conn, ctx| {
         service::reply(conn, ctx, &id, &acting, &text, b.outcome)?;
         staff_view(conn, ctx, &id)
     })
@@ -521,7 +531,7 @@ async fn reply(state: web::Data<AppState>, staff: Staff<DepartmentOnly>, path: w
 async fn withdraw_for_caller(state: web::Data<AppState>, staff: Staff<OperatorOnly>, path: web::Path<String>, body: JsonBody<ReasonRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting) = (path.into_inner(), acting(&staff));
     let reason = required_text("reason", &body.into_inner().reason, limits::SHORT_TEXT)?;
-    with_ctx(&state, move |conn, ctx| {
+    with_ctx(&state, Access::Write, move |conn, ctx| {
         service::withdraw(conn, ctx, &id, &acting, Some(&reason))?;
         staff_view(conn, ctx, &id)
     })
@@ -569,11 +579,11 @@ fn investor(state: &AppState, req: &HttpRequest, client: &ClientAddr, number: St
     Ok(Investor { number, code_hash: hash_access_code(code), lang: requested_language(req) })
 }
 
-async fn investor_action<F>(state: web::Data<AppState>, who: Investor, action: F) -> Result<web::Json<TrackingView>, ApiError>
+async fn investor_action<F>(state: web::Data<AppState>, who: Investor, access: Access, action: F) -> Result<web::Json<TrackingView>, ApiError>
 where
     F: FnOnce(&mut db::DbConnection, &service::Ctx, &str) -> Result<(), ApiError> + Send + 'static,
 {
-    with_ctx(&state, move |conn, ctx| {
+    with_ctx(&state, access, move |conn, ctx| {
         let row = open_by_code(conn, &who.number, &who.code_hash)?;
         action(conn, ctx, &row.id)?;
         let row = store::find(conn, &row.id)?.expect("exists");
@@ -593,7 +603,7 @@ where
 #[get("/api/v1/track/{tracking_number}")]
 async fn track(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>) -> Result<web::Json<TrackingView>, ApiError> {
     let who = investor(&state, &req, &client, path.into_inner())?;
-    investor_action(state, who, |_, _, _| Ok(())).await
+    investor_action(state, who, Access::Read, |_, _, _| Ok(())).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -613,7 +623,7 @@ pub struct AnswerRequest {
 async fn track_answer(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>, body: JsonBody<AnswerRequest>) -> Result<web::Json<TrackingView>, ApiError> {
     let who = investor(&state, &req, &client, path.into_inner())?;
     let answer = required_text("answer", &body.into_inner().answer, limits::FACTS)?;
-    investor_action(state, who, move |conn, ctx, id| service::answer_info(conn, ctx, id, &Acting::investor(), &answer)).await
+    investor_action(state, who, Access::Write, move |conn, ctx, id| service::answer_info(conn, ctx, id, &Acting::investor(), &answer)).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -636,7 +646,7 @@ async fn track_rate(state: web::Data<AppState>, req: HttpRequest, client: Client
     let who = investor(&state, &req, &client, path.into_inner())?;
     let b = body.into_inner();
     let comment = optional_text("comment", b.comment.as_deref(), limits::SHORT_TEXT)?;
-    investor_action(state, who, move |conn, ctx, id| service::rate(conn, ctx, id, &Acting::investor(), b.rating, comment.as_deref())).await
+    investor_action(state, who, Access::Write, move |conn, ctx, id| service::rate(conn, ctx, id, &Acting::investor(), b.rating, comment.as_deref())).await
 }
 
 /// Contest the reply (within the contest window); a new clock starts.
@@ -649,7 +659,7 @@ async fn track_rate(state: web::Data<AppState>, req: HttpRequest, client: Client
 async fn track_contest(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>, body: JsonBody<ReasonRequest>) -> Result<web::Json<TrackingView>, ApiError> {
     let who = investor(&state, &req, &client, path.into_inner())?;
     let reason = required_text("reason", &body.into_inner().reason, limits::SHORT_TEXT)?;
-    investor_action(state, who, move |conn, ctx, id| service::contest(conn, ctx, id, &Acting::investor(), &reason)).await
+    investor_action(state, who, Access::Write, move |conn, ctx, id| service::contest(conn, ctx, id, &Acting::investor(), &reason)).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -669,7 +679,7 @@ pub struct WithdrawRequest {
 async fn track_withdraw(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>, body: JsonBody<WithdrawRequest>) -> Result<web::Json<TrackingView>, ApiError> {
     let who = investor(&state, &req, &client, path.into_inner())?;
     let reason = optional_text("reason", body.into_inner().reason.as_deref(), limits::SHORT_TEXT)?;
-    investor_action(state, who, move |conn, ctx, id| service::withdraw(conn, ctx, id, &Acting::investor(), reason.as_deref())).await
+    investor_action(state, who, Access::Write, move |conn, ctx, id| service::withdraw(conn, ctx, id, &Acting::investor(), reason.as_deref())).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -720,7 +730,7 @@ async fn staff_upload(state: web::Data<AppState>, staff: Staff<Intake>, path: we
     let (id, acting) = (path.into_inner(), acting(&staff));
     let (filename, kind, sha, size) = receive_upload(&state, &query.filename, payload).await?;
     let max = state.settings.complaints.attachment_max_count;
-    let view = with_ctx(&state, move |conn, ctx| {
+    let view = with_ctx(&state, Access::Write, move |conn, ctx| {
         service::attach(conn, ctx, &id, &acting, &filename, kind, &sha, size, max)?;
         let rows = super::attachments::list(conn, &id)?;
         Ok(super::attachments::AttachmentView::from(rows.last().expect("just added")))
@@ -774,7 +784,7 @@ async fn track_upload(
     db::run(&state.pool, move |conn| open_by_code(conn, &number, &code_hash).map(|_| ())).await?;
     let (filename, kind, sha, size) = receive_upload(&state, &query.filename, payload).await?;
     let max = state.settings.complaints.attachment_max_count;
-    investor_action(state, who, move |conn, ctx, id| service::attach(conn, ctx, id, &Acting::investor(), &filename, kind, &sha, size, max)).await
+    investor_action(state, who, Access::Write, move |conn, ctx, id| service::attach(conn, ctx, id, &Acting::investor(), &filename, kind, &sha, size, max)).await
 }
 
 /// Download a file of one's own complaint.
