@@ -596,3 +596,18 @@ fn authorisation_matrix_covers_every_ballot_endpoint() {
     app.get(&format!("/api/v1/ballots/{}/results", r.id), None).assert_problem(404, "not-found");
     app.get(&format!("/api/v1/ballots/{}/bulletin", r.id), None).assert_problem(404, "not-found");
 }
+
+/// Without an SMTP relay an emailed code would sit in an .eml file beside its address: refused.
+#[test]
+fn emailed_codes_are_never_written_to_eml_files() {
+    let app = common::spawn_app_with(|s| s.mail.deliver_interval_secs = 3600);
+    let r = round(&app, "dept", 1, 5);
+    assert_eq!(import(&app, &r, "name,category,contact,departments\nA,enterprise_served,voter@example.cn,dept-0\n").status, 200);
+    assert_eq!(officer_post(&app, &r, "issue-codes").json()["emailed"], 1);
+    let (ok, out, err) = cli(&app, None, &["mail", "deliver", "--once"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("0 sent") && out.contains("1 failed"), "{out}");
+    let outbox = app.data_dir.path().join("outbox");
+    assert!(!outbox.exists() || std::fs::read_dir(&outbox).unwrap().count() == 0, "no .eml written");
+    assert_eq!(rows_in(&app, "ballot_credentials"), 0, "no code made");
+}

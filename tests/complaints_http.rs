@@ -82,7 +82,8 @@ fn investor_filing_travels_assign_info_answer_reply_rate_close() {
     let due = expected_due(&app, &received);
     assert_eq!(filed["due_date"], due.as_str());
 
-    // The investor tracks it, in their language.
+    // The investor tracks it, in their language; the page is never cached.
+    assert_eq!(track(&app, &number, &code).header("cache-control"), Some("no-store"));
     let t = ok(track(&app, &number, &code));
     assert_eq!(t["status"], "received");
     assert_eq!(t["status_label"], "Received, awaiting assignment");

@@ -82,6 +82,8 @@ fn login_tokens_and_password_change() {
     assert_eq!(a["detail"], b["detail"]);
 
     let admin = app.admin_token();
+    let fresh = app.login(anshang::bootstrap::BOOTSTRAP_ADMIN_EMAIL, &app.admin_password);
+    assert_eq!(fresh.header("cache-control"), Some("no-store"), "tokens are never cached");
     let me = app.get("/api/v1/auth/me", Some(&admin));
     assert_eq!(me.status, 200);
     assert_eq!(me.json()["role"], "admin");

@@ -41,7 +41,7 @@ pub struct LoginResponse {
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "too many attempts", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/auth/login")]
-async fn login(state: web::Data<AppState>, client: ClientAddr, body: JsonBody<LoginRequest>) -> Result<web::Json<LoginResponse>, ApiError> {
+async fn login(state: web::Data<AppState>, client: ClientAddr, body: JsonBody<LoginRequest>) -> Result<NoStore<web::Json<LoginResponse>>, ApiError> {
     let LoginRequest { email, password: given } = body.into_inner();
     if email.len() > 254 || given.len() > 1024 {
         return Err(ApiError::Unauthenticated("wrong email or password"));
@@ -63,14 +63,26 @@ async fn login(state: web::Data<AppState>, client: ClientAddr, body: JsonBody<Lo
     let role = user.role()?;
     let (token, expires_at) = state.tokens.issue(&user.id, role, user.department_id.as_deref(), user.must_change_password, db::now())?;
     tracing::info!(user = %user.id, role = %role, "signed in");
-    Ok(web::Json(LoginResponse {
+    Ok(NoStore(web::Json(LoginResponse {
         token,
         token_type: "Bearer",
         expires_at,
         role,
         department_id: user.department_id,
         must_change_password: user.must_change_password,
-    }))
+    })))
+}
+
+/// Wraps a response that must never be cached (tokens, access-code views).
+pub struct NoStore<T>(pub T);
+
+impl<T: actix_web::Responder> actix_web::Responder for NoStore<T> {
+    type Body = T::Body;
+    fn respond_to(self, req: &actix_web::HttpRequest) -> HttpResponse<Self::Body> {
+        let mut res = self.0.respond_to(req);
+        res.headers_mut().insert(actix_web::http::header::CACHE_CONTROL, actix_web::http::header::HeaderValue::from_static("no-store"));
+        res
+    }
 }
 
 /// The signed-in account.

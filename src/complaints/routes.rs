@@ -15,6 +15,7 @@ use super::store::{self, ListFilter};
 use super::views::{self, ComplaintSummary, ComplaintView, TrackingView};
 use crate::app::AppState;
 use crate::auth::roles::{AuditReaders, CoordinatorOnly, DepartmentOnly, Handlers, Intake, OperatorOnly, StatusReaders};
+use crate::auth::routes::NoStore;
 use crate::auth::{MaybeStaff, Role, Staff, StaffUser};
 use crate::db;
 use crate::error::ApiError;
@@ -579,7 +580,7 @@ fn investor(state: &AppState, req: &HttpRequest, client: &ClientAddr, number: St
     Ok(Investor { number, code_hash: hash_access_code(code), lang: requested_language(req) })
 }
 
-async fn investor_action<F>(state: web::Data<AppState>, who: Investor, access: Access, action: F) -> Result<web::Json<TrackingView>, ApiError>
+async fn investor_action<F>(state: web::Data<AppState>, who: Investor, access: Access, action: F) -> Result<NoStore<web::Json<TrackingView>>, ApiError>
 where
     F: FnOnce(&mut db::DbConnection, &service::Ctx, &str) -> Result<(), ApiError> + Send + 'static,
 {
@@ -591,7 +592,7 @@ where
         views::tracking_view(&service::load_full(conn, row)?, ctx, lang)
     })
     .await
-    .map(web::Json)
+    .map(|v| NoStore(web::Json(v)))
 }
 
 /// The investor's view: status, due date and why, the reply, history. Needs `X-Access-Code`.
@@ -601,7 +602,7 @@ where
         (status = 404, description = "unknown number or wrong code (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/track/{tracking_number}")]
-async fn track(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>) -> Result<web::Json<TrackingView>, ApiError> {
+async fn track(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
     let who = investor(&state, &req, &client, path.into_inner())?;
     investor_action(state, who, Access::Read, |_, _, _| Ok(())).await
 }
@@ -620,7 +621,7 @@ pub struct AnswerRequest {
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/track/{tracking_number}/answer")]
-async fn track_answer(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>, body: JsonBody<AnswerRequest>) -> Result<web::Json<TrackingView>, ApiError> {
+async fn track_answer(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>, body: JsonBody<AnswerRequest>) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
     let who = investor(&state, &req, &client, path.into_inner())?;
     let answer = required_text("answer", &body.into_inner().answer, limits::FACTS)?;
     investor_action(state, who, Access::Write, move |conn, ctx, id| service::answer_info(conn, ctx, id, &Acting::investor(), &answer)).await
@@ -642,7 +643,7 @@ pub struct RateRequest {
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/track/{tracking_number}/rate")]
-async fn track_rate(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>, body: JsonBody<RateRequest>) -> Result<web::Json<TrackingView>, ApiError> {
+async fn track_rate(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>, body: JsonBody<RateRequest>) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
     let who = investor(&state, &req, &client, path.into_inner())?;
     let b = body.into_inner();
     let comment = optional_text("comment", b.comment.as_deref(), limits::SHORT_TEXT)?;
@@ -656,7 +657,7 @@ async fn track_rate(state: web::Data<AppState>, req: HttpRequest, client: Client
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/track/{tracking_number}/contest")]
-async fn track_contest(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>, body: JsonBody<ReasonRequest>) -> Result<web::Json<TrackingView>, ApiError> {
+async fn track_contest(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>, body: JsonBody<ReasonRequest>) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
     let who = investor(&state, &req, &client, path.into_inner())?;
     let reason = required_text("reason", &body.into_inner().reason, limits::SHORT_TEXT)?;
     investor_action(state, who, Access::Write, move |conn, ctx, id| service::contest(conn, ctx, id, &Acting::investor(), &reason)).await
@@ -676,7 +677,7 @@ pub struct WithdrawRequest {
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/track/{tracking_number}/withdraw")]
-async fn track_withdraw(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>, body: JsonBody<WithdrawRequest>) -> Result<web::Json<TrackingView>, ApiError> {
+async fn track_withdraw(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>, body: JsonBody<WithdrawRequest>) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
     let who = investor(&state, &req, &client, path.into_inner())?;
     let reason = optional_text("reason", body.into_inner().reason.as_deref(), limits::SHORT_TEXT)?;
     investor_action(state, who, Access::Write, move |conn, ctx, id| service::withdraw(conn, ctx, id, &Acting::investor(), reason.as_deref())).await
@@ -777,7 +778,7 @@ async fn track_upload(
     path: web::Path<String>,
     query: web::Query<UploadQuery>,
     payload: web::Payload,
-) -> Result<web::Json<TrackingView>, ApiError> {
+) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
     let who = investor(&state, &req, &client, path.into_inner())?;
     // Check the code before reading a large body.
     let (number, code_hash) = (who.number.clone(), who.code_hash.clone());

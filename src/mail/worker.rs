@@ -29,6 +29,12 @@ pub fn deliver_once(conn: &mut DbConnection, mailer: &Mailer, from: &Mailbox, ma
             continue;
         }
         let mut minted: Option<String> = None;
+        if row.payload.is_some() && matches!(mailer, Mailer::Files(_)) {
+            // An .eml file would keep the address and the code side by side on disk.
+            outbox::mark_failed_attempt(conn, &row, &owner, "emailed ballot codes need an SMTP relay (mail.smtp_url); use paper codes without one", now, 1)?;
+            report.failed += 1;
+            continue;
+        }
         if let Some(payload) = row.payload.clone() {
             // A ballot code is made only now, so no table ever pairs this address with a code.
             let code = match crate::ballots::service::credential_for_email(conn, &payload) {
