@@ -12,18 +12,12 @@ use common::smtp::SmtpSink;
 use common::{Resp, TestApp};
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_anshang");
 const QUESTIONS: [&str; 4] = ["overall", "efficiency", "attitude", "integrity"];
 const ANSWERS: [&str; 4] = ["satisfied", "basically_satisfied", "dissatisfied", "not_enough_contact"];
 
 fn cli(app: &TestApp, smtp: Option<u16>, args: &[&str]) -> (bool, String, String) {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ANSHANG") {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = common::anshang_command(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+    cmd.args(args);
     cmd.env("ANSHANG__DATABASE__URL", &app.database.url).env("ANSHANG__SERVER__DATA_DIR", app.data_dir.path());
     if let Some(p) = smtp {
         cmd.env("ANSHANG__MAIL__SMTP_URL", format!("smtp://127.0.0.1:{p}"));
@@ -401,14 +395,9 @@ fn neither_the_logs_nor_a_database_dump_hold_codes_or_links_to_voters() {
     let dir = tempfile::tempdir().unwrap();
     let db = common::fresh_database(dir.path());
     let log_path = dir.path().join("server.log");
-    let mut cmd = Command::new(BIN);
+    let mut cmd = common::anshang_command(dir.path());
     // Port 0: the server picks a free port and prints it (no race with other tests' servers).
-    cmd.current_dir(dir.path()).args(["serve", "--port", "0"]);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ANSHANG") {
-            cmd.env_remove(k);
-        }
-    }
+    cmd.args(["serve", "--port", "0"]);
     let mut child = cmd
         .env("ANSHANG__DATABASE__URL", &db.url)
         .env("RUST_LOG", "debug")

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::process::Command;
 
 use anshang::calendar::{CalendarYear, OffDay};
 use anshang::complaints::intake::{self, FileComplaintRequest};
@@ -11,17 +10,11 @@ use anshang::complaints::service::{self, Acting, Rules};
 use common::spawn_app;
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_anshang");
 
 fn cli(args: &[&str]) -> (bool, String, String) {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir.path()).args(args);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ANSHANG") {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = common::anshang_command(dir.path());
+    cmd.args(args);
     let out = cmd.output().unwrap();
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }

@@ -7,18 +7,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_anshang");
 
 /// A command with no inherited anshang configuration, run in `dir`.
 fn anshang(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("ANSHANG") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd
+    common::anshang_command(dir)
 }
 
 struct Running(Child);

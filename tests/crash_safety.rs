@@ -16,18 +16,11 @@ use common::smtp::SmtpSink;
 use rand::Rng;
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_anshang");
 const SECRET: &str = "crash-safety-shared-signing-secret-0123456789";
 const KILLS: usize = 100;
 
 fn command(dir: &std::path::Path, db_url: &str, smtp: u16) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ANSHANG") {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = common::anshang_command(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
     cmd.env("ANSHANG__DATABASE__URL", db_url)
         .env("ANSHANG__SERVER__DATA_DIR", dir)
         .env("ANSHANG__AUTH__JWT_SECRET", SECRET)

@@ -29,13 +29,8 @@ fn offices(app: &TestApp, admin: &str) {
 }
 
 fn cli(app: &TestApp, smtp_port: Option<u16>, args: &[&str]) -> String {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ANSHANG") {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = common::anshang_command(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+    cmd.args(args);
     cmd.env("ANSHANG__DATABASE__URL", &app.database.url).env("ANSHANG__SERVER__DATA_DIR", app.data_dir.path());
     if let Some(p) = smtp_port {
         cmd.env("ANSHANG__MAIL__SMTP_URL", format!("smtp://127.0.0.1:{p}"));

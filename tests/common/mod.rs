@@ -253,3 +253,16 @@ pub fn complaint_json(lang: &str) -> Value {
         "confidential": true
     })
 }
+
+/// The `anshang` binary with none of the test process's `ANSHANG*` variables, so each test
+/// says exactly what configuration it runs with.
+pub fn anshang_command(dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_anshang"));
+    cmd.current_dir(dir);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("ANSHANG") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
