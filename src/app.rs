@@ -200,7 +200,21 @@ async fn reload_calendar(state: &web::Data<AppState>) {
     })
     .await;
     match rebuilt {
-        Ok(calendar) => state.calendar.replace(calendar),
+        Ok(calendar) => {
+            if state.calendar.replace_if_changed(calendar) {
+                // Edited files (or a year stored by another instance): move stored deadlines.
+                let (cal, rules) = (state.calendar.current(), state.rules.clone());
+                let moved = db::run(&state.pool, move |conn| {
+                    let ctx = rules.ctx(&cal, db::now());
+                    crate::complaints::service::recompute_open_clocks(conn, &ctx, "calendar data changed")
+                })
+                .await;
+                match moved {
+                    Ok(n) => tracing::info!(moved = n, "calendar changed; open clocks recomputed"),
+                    Err(e) => tracing::warn!(error = %e, "calendar changed but recomputing open clocks failed"),
+                }
+            }
+        }
         Err(e) => tracing::warn!(error = %e, "calendar reload failed; keeping the current calendar"),
     }
 }

@@ -55,12 +55,12 @@ async fn still_valid(state: &web::Data<AppState>, user_id: &str, issued_at: i64)
     let id = user_id.to_string();
     let user = crate::db::run(&state.pool, move |conn| Ok(super::users::find(conn, &id)?)).await?;
     match user {
-        Some(u) if u.active && u.updated_at.and_utc().timestamp() <= issued_at => Ok(()),
+        Some(u) if u.active && u.updated_at.and_utc().timestamp_millis() <= issued_at => Ok(()),
         _ => Err(ApiError::Unauthenticated("the token is no longer valid; sign in again")),
     }
 }
 
-/// Checks the token and the role rule; returns the staff member and the token's issue time.
+/// Checks the token and the role rule; returns the staff member and the token's issue time (ms).
 fn authenticate<R: RoleRule>(req: &HttpRequest) -> Result<(Staff<R>, i64), ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
@@ -75,7 +75,12 @@ fn authenticate<R: RoleRule>(req: &HttpRequest) -> Result<(Staff<R>, i64), ApiEr
     if !R::ALLOWED.contains(&claims.role) {
         return Err(ApiError::Forbidden(format!("the role {} may not do this", claims.role)));
     }
-    Ok((Staff { user: StaffUser { id: claims.sub, role: claims.role, department_id: claims.dept }, rule: PhantomData }, claims.iat))
+    // Tokens without the millisecond claim (none are issued) fall back to whole seconds.
+    let issued_ms = if claims.iat_ms > 0 { claims.iat_ms } else { claims.iat * 1000 + 999 };
+    if claims.role == Role::Department && claims.dept.is_none() {
+        return Err(ApiError::Forbidden("a department account without a department".into()));
+    }
+    Ok((Staff { user: StaffUser { id: claims.sub, role: claims.role, department_id: claims.dept }, rule: PhantomData }, issued_ms))
 }
 
 fn bearer_token(req: &HttpRequest) -> Option<&str> {

@@ -22,6 +22,10 @@ pub struct Claims {
     pub pwc: bool,
     pub iss: String,
     pub iat: i64,
+    /// Issue time in milliseconds: an account change made even in the same second as the
+    /// token invalidates it.
+    #[serde(default)]
+    pub iat_ms: i64,
     pub nbf: i64,
     pub exp: i64,
 }
@@ -62,6 +66,7 @@ impl TokenKeys {
             pwc: must_change_password,
             iss: LOGIN_ISSUER.to_string(),
             iat: now.timestamp(),
+            iat_ms: now.timestamp_millis(),
             nbf: now.timestamp(),
             exp: expires.timestamp(),
         };

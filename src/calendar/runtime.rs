@@ -145,6 +145,23 @@ impl CalendarHandle {
     pub fn replace(&self, calendar: WorkingCalendar) {
         *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(calendar);
     }
+
+    /// Replaces the calendar; true when its official years differ from the current ones (so
+    /// stored deadlines must be recomputed).
+    pub fn replace_if_changed(&self, calendar: WorkingCalendar) -> bool {
+        let changed = fingerprint(&self.current()) != fingerprint(&calendar);
+        if changed {
+            self.replace(calendar);
+        }
+        changed
+    }
+}
+
+/// The versions of the official years: equal fingerprints, equal working days.
+fn fingerprint(cal: &WorkingCalendar) -> Vec<(i32, String)> {
+    super::SUPPORTED_YEARS
+        .filter_map(|y| cal.year(y).filter(|d| !d.provisional).map(|d| (y, d.version())))
+        .collect()
 }
 
 /// Readiness warnings: years that deadlines may reach now (this year and next) without an
@@ -191,5 +208,23 @@ pub fn due_answer(cal: &WorkingCalendar, received: DateTime<Utc>, working_days: 
         due_at: explanation.due_at,
         provisional: explanation.provisional,
         explanation,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reload_reports_a_change_only_when_official_years_differ() {
+        let shipped = || build(Path::new("/nonexistent"), None).unwrap();
+        let handle = CalendarHandle::new(shipped());
+        assert!(!handle.replace_if_changed(shipped()));
+        let mut official_2027 = CalendarYear::provisional(2027).unwrap();
+        official_2027.provisional = false;
+        let mut years: Vec<CalendarYear> = SHIPPED.iter().map(|(_, t)| CalendarYear::from_toml_str(t).unwrap()).collect();
+        years.push(official_2027);
+        assert!(handle.replace_if_changed(WorkingCalendar::new(years).unwrap()));
+        assert!(!handle.current().is_provisional(2027));
     }
 }

@@ -732,9 +732,9 @@ async fn staff_upload(state: web::Data<AppState>, staff: Staff<Intake>, path: we
     let (filename, kind, sha, size) = receive_upload(&state, &query.filename, payload).await?;
     let max = state.settings.complaints.attachment_max_count;
     let view = with_ctx(&state, Access::Write, move |conn, ctx| {
-        service::attach(conn, ctx, &id, &acting, &filename, kind, &sha, size, max)?;
-        let rows = super::attachments::list(conn, &id)?;
-        Ok(super::attachments::AttachmentView::from(rows.last().expect("just added")))
+        let attachment_id = service::attach(conn, ctx, &id, &acting, &filename, kind, &sha, size, max)?;
+        let row = super::attachments::find(conn, &id, &attachment_id)?.ok_or_else(|| ApiError::internal("attachment", "row vanished"))?;
+        Ok(super::attachments::AttachmentView::from(&row))
     })
     .await?;
     Ok(HttpResponse::Created().json(view))
@@ -785,7 +785,7 @@ async fn track_upload(
     db::run(&state.pool, move |conn| open_by_code(conn, &number, &code_hash).map(|_| ())).await?;
     let (filename, kind, sha, size) = receive_upload(&state, &query.filename, payload).await?;
     let max = state.settings.complaints.attachment_max_count;
-    investor_action(state, who, Access::Write, move |conn, ctx, id| service::attach(conn, ctx, id, &Acting::investor(), &filename, kind, &sha, size, max)).await
+    investor_action(state, who, Access::Write, move |conn, ctx, id| service::attach(conn, ctx, id, &Acting::investor(), &filename, kind, &sha, size, max).map(|_| ())).await
 }
 
 /// Download a file of one's own complaint.

@@ -952,7 +952,7 @@ pub fn attach(
     sha256: &str,
     size: usize,
     max_count: u32,
-) -> Result<(), ApiError> {
+) -> Result<String, ApiError> {
     conn.transaction(|conn| {
         let row = load_locked(conn, id)?;
         let status = status_of(&row)?;
@@ -987,6 +987,7 @@ pub fn attach(
                 uploaded_by: acting.user_id.clone().unwrap_or_else(|| "investor".into()),
             })
             .execute(conn)?;
-        record(conn, ctx, id, acting, "attach", Some(status), status, json!({"attachment_id": attachment_id, "filename": filename, "size_bytes": size}), true)
+        record(conn, ctx, id, acting, "attach", Some(status), status, json!({"attachment_id": attachment_id, "filename": filename, "size_bytes": size}), true)?;
+        Ok(attachment_id)
     })
 }
