@@ -600,3 +600,26 @@ fn emailed_codes_are_never_written_to_eml_files() {
     assert!(!outbox.exists() || std::fs::read_dir(&outbox).unwrap().count() == 0, "no .eml written");
     assert_eq!(rows_in(&app, "ballot_credentials"), 0, "no code made");
 }
+
+#[test]
+fn code_guessing_is_rate_limited_with_one_generic_answer() {
+    let app = common::spawn_app_with(|s| s.ballots.attempts_per_client_per_minute = 5);
+    let r = round(&app, "dept", 1, 5);
+    officer_post(&app, &r, "open");
+    let guess = |i: usize| app.post(&format!("/api/v1/ballots/{}/code", r.id), None, &json!({"code": format!("{i:016}-0")}));
+    let mut limited = false;
+    for i in 0..8 {
+        let res = guess(i);
+        match res.status {
+            429 => {
+                res.assert_problem(429, "rate-limited");
+                limited = true;
+                break;
+            }
+            // Malformed (check symbol) or unknown: never says which codes exist.
+            422 | 409 => {}
+            other => panic!("unexpected {other}: {}", res.body),
+        }
+    }
+    assert!(limited, "guessing is limited per client");
+}

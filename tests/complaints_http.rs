@@ -622,3 +622,20 @@ fn attachments_are_sniffed_sanitised_limited_and_kept_confidential() {
     let aid2 = t["attachments"][0]["id"].as_str().unwrap();
     assert_eq!(app.get(&format!("/api/v1/complaints/{id2}/attachments/{aid2}"), Some(&commission)).status, 200);
 }
+
+#[test]
+fn public_filing_is_rate_limited_per_client_but_not_for_the_hotline() {
+    let app = common::spawn_app_with(|s| s.complaints.filings_per_client_per_hour = 3);
+    for _ in 0..3 {
+        assert_eq!(app.post("/api/v1/complaints", None, &complaint_json("en")).status, 201);
+    }
+    let r = app.post("/api/v1/complaints", None, &complaint_json("en"));
+    r.assert_problem(429, "rate-limited");
+    assert!(r.header("retry-after").is_some());
+    // Operators file for many callers from one desk: their filings are not limited this way.
+    let d = desk(&app);
+    let mut body = complaint_json("zh");
+    body["channel"] = json!("hotline");
+    body["contact_consent"] = json!(true);
+    assert_eq!(app.post("/api/v1/complaints", Some(&d.operator), &body).status, 201);
+}
