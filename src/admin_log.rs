@@ -32,20 +32,3 @@ pub fn record(
         .execute(conn)
         .map(|_| ())
 }
-
-#[derive(Queryable, Debug)]
-pub struct AdminEvent {
-    pub id: String,
-    pub at: chrono::NaiveDateTime,
-    pub actor_id: Option<String>,
-    pub action: String,
-    pub subject: String,
-    pub detail: String,
-}
-
-pub fn for_subject(conn: &mut DbConnection, subject: &str) -> QueryResult<Vec<AdminEvent>> {
-    admin_events::table
-        .filter(admin_events::subject.eq(subject))
-        .order(admin_events::at.asc())
-        .load(conn)
-}

@@ -603,8 +603,8 @@ fn report_assessment(settings: &Settings, year: i32, format: &str, out: Option<P
     }
 }
 
-/// A consistent copy of a live SQLite database (`VACUUM INTO`), written next to the target and
-/// then moved into place.
+/// A consistent copy of a live SQLite database (`VACUUM INTO` writes the new file directly;
+/// an existing file is refused).
 fn backup(settings: &Settings, out: &std::path::Path) -> Result<(), String> {
     let url = db::DatabaseUrl::parse(&settings.database.url, settings.data_dir()).map_err(|e| e.to_string())?;
     if let db::DatabaseUrl::Postgres(_) = url {

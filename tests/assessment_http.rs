@@ -186,6 +186,9 @@ fn scores_equal_hand_computed_values_and_finalised_snapshots_do_not_move() {
     assert_eq!((dc["conduct"].as_f64(), dc["complaint_handling"].as_f64(), dc["total"].as_f64()), (Some(8.0), Some(5.0), Some(13.0)));
     assert_eq!((dc["rank"].as_u64(), db["rank"].as_u64(), da["rank"].as_u64()), (Some(1), Some(2), Some(3)));
     assert!(da["terms"].as_array().unwrap().iter().any(|t| t["name"] == "deductions" && t["value"] == -0.5));
+    // The monthly trend: March has C1, C2, C3 and C3's second clock (3 of 4 on time); April C4 (overdue).
+    assert_eq!(report["trend"][2], json!({"month": "2026-03", "clocks": 4, "on_time_rate": 75.0}));
+    assert_eq!(report["trend"][3], json!({"month": "2026-04", "clocks": 1, "on_time_rate": 0.0}));
 
     // Finalise; a complaint breached later in the year does not move the snapshot.
     let f = app.post("/api/v1/assessment/2026/finalize", Some(&commission), &json!({}));

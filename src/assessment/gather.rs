@@ -102,6 +102,7 @@ pub fn clock_records(conn: &mut DbConnection, cal: &crate::calendar::WorkingCale
             replied,
             contested: replied && c.ordinal < last,
             rating: if replied && c.ordinal == last { rating.clone() } else { None },
+            started_month: chrono::Datelike::month(&crate::calendar::local_date(crate::db::from_db_time(c.started_at))),
             working_days_to_reply: c.stopped_at.map(|stopped| {
                 let day = |t: NaiveDateTime| crate::calendar::local_date(crate::db::from_db_time(t));
                 cal.working_days_between(day(c.started_at), day(stopped)).max(0)

@@ -63,19 +63,19 @@ pub fn compute(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar, 
         })
         .collect();
     let n = formula.list_size.min(named.len() / 2);
-    let mut trend = Vec::new();
-    for m in 1..=12 {
-        let start = NaiveDate::from_ymd_opt(year, m, 1).expect("month");
-        let end = if m == 12 { to } else { NaiveDate::from_ymd_opt(year, m + 1, 1).expect("month") };
-        let month = gather::clock_records(conn, cal, start, end, now)?;
-        let judged: Vec<_> = month.iter().filter(|c| c.outcome != super::score::ClockOutcome::Running).collect();
-        let on_time = judged.iter().filter(|c| c.outcome == super::score::ClockOutcome::OnTime).count();
-        trend.push(MonthPoint {
-            month: format!("{year}-{m:02}"),
-            clocks: month.len(),
-            on_time_rate: (!judged.is_empty()).then(|| (on_time as f64 * 10000.0 / judged.len() as f64).round() / 100.0),
-        });
-    }
+    // The trend comes from the same records: one pass over the year, not one per month.
+    let trend = (1..=12u32)
+        .map(|m| {
+            let month: Vec<_> = clocks.iter().filter(|c| c.started_month == m).collect();
+            let judged: Vec<_> = month.iter().filter(|c| c.outcome != super::score::ClockOutcome::Running).collect();
+            let on_time = judged.iter().filter(|c| c.outcome == super::score::ClockOutcome::OnTime).count();
+            MonthPoint {
+                month: format!("{year}-{m:02}"),
+                clocks: month.len(),
+                on_time_rate: (!judged.is_empty()).then(|| (on_time as f64 * 10000.0 / judged.len() as f64).round() / 100.0),
+            }
+        })
+        .collect();
     Ok(AssessmentReport {
         year,
         formula: formula.clone(),

@@ -80,6 +80,9 @@ pub struct ClockRecord {
     /// Working days from the clock's start to the reply or refusal.
     #[serde(default)]
     pub working_days_to_reply: Option<i64>,
+    /// Local month (1–12) in which the clock started, for monthly trends.
+    #[serde(default)]
+    pub started_month: u32,
 }
 
 /// A department's published result in one round.
@@ -231,7 +234,7 @@ mod tests {
     }
 
     fn clock(n: &str, d: &str, outcome: ClockOutcome, replied: bool, rating: Option<&str>, contested: bool, escalated: bool) -> ClockRecord {
-        ClockRecord { tracking_number: n.into(), department_id: d.into(), outcome, escalated, replied, contested, rating: rating.map(str::to_string), working_days_to_reply: None }
+        ClockRecord { tracking_number: n.into(), department_id: d.into(), outcome, escalated, replied, contested, rating: rating.map(str::to_string), working_days_to_reply: None, started_month: 1 }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::{password, Staff};
 use crate::app::AppState;
 use crate::db;
 use crate::error::{ApiError, FieldError};
-use crate::http::{ClientAddr, JsonBody};
+use crate::http::{ClientAddr, JsonBody, NoStore};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(login).service(me).service(change_password).service(create_user).service(list_users).service(update_user);
@@ -71,18 +71,6 @@ async fn login(state: web::Data<AppState>, client: ClientAddr, body: JsonBody<Lo
         department_id: user.department_id,
         must_change_password: user.must_change_password,
     })))
-}
-
-/// Wraps a response that must never be cached (tokens, access-code views).
-pub struct NoStore<T>(pub T);
-
-impl<T: actix_web::Responder> actix_web::Responder for NoStore<T> {
-    type Body = T::Body;
-    fn respond_to(self, req: &actix_web::HttpRequest) -> HttpResponse<Self::Body> {
-        let mut res = self.0.respond_to(req);
-        res.headers_mut().insert(actix_web::http::header::CACHE_CONTROL, actix_web::http::header::HeaderValue::from_static("no-store"));
-        res
-    }
 }
 
 /// The signed-in account.

@@ -15,12 +15,11 @@ use super::store::{self, ListFilter};
 use super::views::{self, ComplaintSummary, ComplaintView, TrackingView};
 use crate::app::AppState;
 use crate::auth::roles::{AuditReaders, CoordinatorOnly, DepartmentOnly, Handlers, Intake, OperatorOnly, StatusReaders};
-use crate::auth::routes::NoStore;
 use crate::auth::{MaybeStaff, Role, Staff, StaffUser};
 use crate::db;
 use crate::error::ApiError;
 use crate::fields::{optional_text, required_text};
-use crate::http::{ClientAddr, JsonBody};
+use crate::http::{ClientAddr, JsonBody, NoStore};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(file)

@@ -242,16 +242,14 @@ fn stop_clock(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, kind: &str
         return Ok(None);
     };
     close_open_pause(conn, ctx, &clock.id, None)?;
-    let clock = refresh_clock(conn, ctx, &clock.id)?;
     diesel::update(complaint_clocks::table.find(&clock.id))
         .set((complaint_clocks::stopped_at.eq(Some(to_db_time(ctx.now))), complaint_clocks::stop_reason.eq(Some(reason))))
         .execute(conn)?;
+    // Refreshed as stopped: the due instant is final and the ladder is cleared (a reply cancels it).
+    let stopped = refresh_clock(conn, ctx, &clock.id)?;
     if kind == REPLY_CLOCK {
         diesel::update(complaints::table.find(complaint_id)).set(complaints::due_at.eq(None::<chrono::NaiveDateTime>)).execute(conn)?;
     }
-    // A stopped clock has no rungs left: the reply cancels the ladder.
-    let stopped = ClockRow { stopped_at: Some(to_db_time(ctx.now)), stop_reason: Some(reason.to_string()), ..clock };
-    crate::escalation::sweep::schedule(conn, ctx, &stopped)?;
     Ok(Some(stopped))
 }
 

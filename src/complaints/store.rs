@@ -260,7 +260,7 @@ pub fn extensions_of(conn: &mut DbConnection, complaint_id: &str) -> QueryResult
         .load(conn)
 }
 
-/// Ids of complaints with an open clock (for recomputation after a calendar change).
+/// Every clock still running, of any complaint (for recomputation after a calendar change).
 pub fn open_clocks(conn: &mut DbConnection) -> QueryResult<Vec<ClockRow>> {
     complaint_clocks::table
         .filter(complaint_clocks::stopped_at.is_null())

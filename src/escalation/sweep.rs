@@ -96,9 +96,8 @@ fn take_due_rungs(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str, report: &m
     if locked == 0 {
         return Ok(());
     }
-    let complaint_id: String = complaint_clocks::table.find(clock_id).select(complaint_clocks::complaint_id).first(conn)?;
-    let row = store::find(conn, &complaint_id)?.expect("locked");
     let clock: ClockRow = complaint_clocks::table.find(clock_id).select(ClockRow::as_select()).first(conn)?;
+    let row = store::find(conn, &clock.complaint_id)?.expect("locked");
     if clock.stopped_at.is_some() {
         return schedule(conn, ctx, &clock);
     }

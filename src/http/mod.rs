@@ -3,8 +3,10 @@
 pub mod body;
 pub mod client;
 pub mod json;
+pub mod no_store;
 pub mod rate_limit;
 pub mod request_log;
 
 pub use client::ClientAddr;
 pub use json::JsonBody;
+pub use no_store::NoStore;

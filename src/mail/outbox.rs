@@ -230,9 +230,6 @@ pub fn list(conn: &mut DbConnection, status: Option<&str>, limit: i64) -> QueryR
     q.order(outbox::created_at.desc()).limit(limit).load(conn)
 }
 
-pub fn for_complaint(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<Vec<OutboxRow>> {
-    outbox::table.filter(outbox::complaint_id.eq(complaint_id)).order(outbox::created_at.asc()).select(OutboxRow::as_select()).load(conn)
-}
 
 #[cfg(test)]
 mod tests {
