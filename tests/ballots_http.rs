@@ -391,20 +391,15 @@ fn stored_order_says_nothing_about_cast_order() {
 /// and of the whole database for anything that pairs a ballot with a code or a voter.
 #[test]
 fn neither_the_logs_nor_a_database_dump_hold_codes_or_links_to_voters() {
-    use std::io::{BufRead, BufReader};
+
     let dir = tempfile::tempdir().unwrap();
     let db = common::fresh_database(dir.path());
     let log_path = dir.path().join("server.log");
     let mut cmd = common::anshang_command(dir.path());
     // Port 0: the server picks a free port and prints it (no race with other tests' servers).
     cmd.args(["serve", "--port", "0"]);
-    let mut child = cmd
-        .env("ANSHANG__DATABASE__URL", &db.url)
-        .env("RUST_LOG", "debug")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
+    cmd.env("ANSHANG__DATABASE__URL", &db.url).env("RUST_LOG", "debug").stderr(std::fs::File::create(&log_path).unwrap());
+    let (child, port, printed) = common::spawn_served(cmd);
     struct Kill(std::process::Child);
     impl Drop for Kill {
         fn drop(&mut self) {
@@ -412,20 +407,8 @@ fn neither_the_logs_nor_a_database_dump_hold_codes_or_links_to_voters() {
             let _ = self.0.wait();
         }
     }
-    let stdout = child.stdout.take().unwrap();
     let mut guard = Kill(child);
-    let mut password = None;
-    let mut port = 0u16;
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        if let Some(p) = line.trim().strip_prefix("password: ") {
-            password = Some(p.to_string());
-        }
-        if let Some(p) = line.strip_prefix("anshang: listening on port ") {
-            port = p.trim().parse().unwrap();
-            break;
-        }
-    }
-    let password = password.expect("bootstrap password printed");
+    let password = common::printed_password(&printed).expect("bootstrap password printed");
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let base = format!("http://127.0.0.1:{port}");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

@@ -25,21 +25,12 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Starts `serve --port 0` and reads its stdout up to the "listening" line: (port, lines before).
+/// Starts `serve --port 0`: (the running server, its port, the lines printed before listening).
 fn serve_on_any_port(dir: &Path) -> (Running, u16, Vec<String>) {
-    use std::io::BufRead;
-    let mut child = anshang(dir).args(["serve", "--port", "0"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut lines = Vec::new();
-    let mut port = 0;
-    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok) {
-        if let Some(p) = line.strip_prefix("anshang: listening on port ") {
-            port = p.trim().parse().unwrap();
-            break;
-        }
-        lines.push(line);
-    }
-    assert!(port != 0, "the server did not start");
-    (Running(child), port, lines)
+    let mut cmd = anshang(dir);
+    cmd.args(["serve", "--port", "0"]).stderr(Stdio::piped());
+    let (child, port, printed) = common::spawn_served(cmd);
+    (Running(child), port, printed)
 }
 
 /// Polls `/readyz` until it answers 200 (bounded), returning the body.

@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -47,20 +46,10 @@ fn call(agent: &ureq::Agent, base: &str, method: &str, path: &str, token: Option
 
 /// Starts `serve`, waits for its port line; returns (child, base URL, bootstrap password).
 fn start(dir: &std::path::Path, db_url: &str, smtp: u16) -> (std::process::Child, String, Option<String>) {
-    let mut child = command(dir, db_url, smtp).args(["serve", "--port", "0"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let mut password = None;
-    let mut port = None;
-    for line in BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok) {
-        if let Some(p) = line.trim().strip_prefix("password: ") {
-            password = Some(p.to_string());
-        }
-        if let Some(p) = line.strip_prefix("anshang: listening on port ") {
-            port = Some(p.trim().to_string());
-            break;
-        }
-    }
-    let port = port.expect("server started");
-    (child, format!("http://127.0.0.1:{port}"), password)
+    let mut cmd = command(dir, db_url, smtp);
+    cmd.args(["serve", "--port", "0"]).stderr(Stdio::null());
+    let (child, port, printed) = common::spawn_served(cmd);
+    (child, format!("http://127.0.0.1:{port}"), common::printed_password(&printed))
 }
 
 #[test]

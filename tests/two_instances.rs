@@ -5,7 +5,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -41,32 +40,10 @@ fn base_command(dir: &std::path::Path, db_url: &str, smtp_port: u16) -> Command 
 
 /// Starts `serve`; returns it and the bootstrap password if this start created the admin.
 fn start(dir: &std::path::Path, db_url: &str, smtp_port: u16) -> (Instance, Option<String>) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = base_command(dir, db_url, smtp_port)
-        .args(["serve", "--port", &port.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    // The bootstrap lines, if any, come before "listening".
-    let mut password = None;
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        if let Some(p) = line.trim().strip_prefix("password: ") {
-            password = Some(p.to_string());
-        }
-        if line.starts_with("anshang: listening") {
-            break;
-        }
-    }
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while agent.get(format!("{base}/readyz")).call().map(|r| r.status() != 200).unwrap_or(true) {
-        assert!(Instant::now() < deadline, "instance not ready");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (Instance { child, base }, password)
+    let mut cmd = base_command(dir, db_url, smtp_port);
+    cmd.args(["serve", "--port", "0"]).stderr(Stdio::null());
+    let (child, port, printed) = common::spawn_served(cmd);
+    (Instance { child, base: format!("http://127.0.0.1:{port}") }, common::printed_password(&printed))
 }
 
 fn call(base: &str, method: &str, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {

@@ -266,3 +266,25 @@ pub fn anshang_command(dir: &std::path::Path) -> std::process::Command {
     }
     cmd
 }
+
+/// Spawns `cmd` (an `anshang serve --port 0 …` command), reads its standard output up to the
+/// "listening on port" line and returns the child, its port and the lines printed before
+/// (where the bootstrap password appears on a first start).
+pub fn spawn_served(mut cmd: std::process::Command) -> (std::process::Child, u16, Vec<String>) {
+    use std::io::BufRead;
+    let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().expect("anshang starts");
+    let mut before = Vec::new();
+    for line in std::io::BufReader::new(child.stdout.take().expect("piped")).lines().map_while(Result::ok) {
+        if let Some(port) = line.strip_prefix("anshang: listening on port ") {
+            return (child, port.trim().parse().expect("a port"), before);
+        }
+        before.push(line);
+    }
+    let _ = child.kill();
+    panic!("the server exited before listening: {before:?}");
+}
+
+/// The bootstrap password among the lines a first start printed.
+pub fn printed_password(lines: &[String]) -> Option<String> {
+    lines.iter().find_map(|l| l.trim().strip_prefix("password: ").map(str::to_string))
+}
