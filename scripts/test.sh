@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: the whole suite on SQLite, then again on PostgreSQL.
+# The test command: the deployment files' check (scripts/check-deploy.sh), then the whole suite on
+# SQLite, then again on PostgreSQL.
 #   ./scripts/test.sh            both backends
 #   ANSHANG_TEST_PG_URL=postgres://user@host:5432/db ./scripts/test.sh   another PostgreSQL server
 # Each test creates (and drops) its own database on the PostgreSQL server named here.
@@ -25,6 +26,9 @@ run_suite() {
     cargo test --workspace --no-fail-fast
   fi
 }
+
+echo "== deployment files"
+./scripts/check-deploy.sh
 
 echo "== tests on SQLite"
 ANSHANG_TEST_DATABASE_URL="" run_suite

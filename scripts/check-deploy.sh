@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Checks the deployment files without a Docker engine (run by scripts/test.sh):
+#  1. `docker compose -f deploy/compose.yaml config -q` (Docker Compose v2) accepts the compose
+#     file, with dummy values for its required variables, and prints no warning;
+#  2. without those variables it refuses (the `${VAR:?…}` guards are still there);
+#  3. deploy/Dockerfile builds as the docs say: its `cargo build` command appears verbatim in
+#     README.md and docs/operations.md, the build packages it installs are the ones README.md
+#     names, and it copies the binary from target/release/anshang as docs/operations.md says.
+# Needs the `docker compose` plugin: scripts/install-compose-plugin.sh (.ci/run runs it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fail() { echo "check-deploy: $*" >&2; exit 1; }
+
+docker compose version >/dev/null 2>&1 \
+  || fail "no \`docker compose\` plugin; install it with ./scripts/install-compose-plugin.sh"
+
+compose=(docker compose -f deploy/compose.yaml config -q)
+err="$(POSTGRES_PASSWORD=check-deploy ANSHANG_JWT_SECRET=check-deploy-0123456789abcdef0123456789 \
+  "${compose[@]}" 2>&1)" || fail "deploy/compose.yaml does not validate: $err"
+[ -z "$err" ] || fail "deploy/compose.yaml validates with warnings: $err"
+for pair in "POSTGRES_PASSWORD ANSHANG_JWT_SECRET" "ANSHANG_JWT_SECRET POSTGRES_PASSWORD"; do
+  read -r missing other <<<"$pair"
+  if env -u "$missing" "$other=check-deploy-0123456789abcdef0123456789" "${compose[@]}" >/dev/null 2>&1; then
+    fail "deploy/compose.yaml accepts a missing $missing"
+  fi
+done
+
+# The build stage's cargo command, verbatim, in both documents.
+build_cmd="$(sed -n 's/^RUN \(cargo build .*\)$/\1/p' deploy/Dockerfile)"
+[ "$(printf '%s\n' "$build_cmd" | grep -c .)" = 1 ] || fail "deploy/Dockerfile: expected one 'RUN cargo build' line"
+for doc in README.md docs/operations.md; do
+  grep -qF "\`$build_cmd\`" "$doc" || fail "$doc does not give the Dockerfile's build command \`$build_cmd\`"
+done
+
+# The packages the build stage installs (first apt-get install line) are the ones README.md names.
+build_pkgs="$(awk '/^FROM .* AS build/{b=1} b&&/apt-get install/{sub(/.*--no-install-recommends/,""); sub(/&&.*/,""); gsub(/\\/,""); print; exit}' deploy/Dockerfile)"
+[ -n "${build_pkgs// /}" ] || fail "deploy/Dockerfile: no apt-get install line in the build stage"
+for pkg in $build_pkgs; do
+  grep -qF "\`$pkg\`" README.md || fail "README.md does not name the build package \`$pkg\` that deploy/Dockerfile installs"
+done
+
+grep -qE '^COPY --from=build /src/target/release/anshang ' deploy/Dockerfile \
+  || fail "deploy/Dockerfile does not copy target/release/anshang"
+grep -qF '`target/release/anshang`' docs/operations.md \
+  || fail "docs/operations.md does not name target/release/anshang"
+
+echo "check-deploy: deploy/compose.yaml validates ($(docker compose version --short)); deploy/Dockerfile matches the docs"
