@@ -32,6 +32,8 @@ pub struct AppState {
     /// SQLite has one writer: complaint writes of this instance take turns here rather than
     /// in SQLite's busy handler (which sleeps). `None` on PostgreSQL.
     pub write_gate: Option<std::sync::Arc<std::sync::Mutex<()>>>,
+    /// The pages' templates and text.
+    pub pages: crate::pages::Pages,
 }
 
 /// Per-instance rate limits (see docs/operations.md).
@@ -256,7 +258,9 @@ impl AppState {
         let mail_from = settings.mail.from.parse().map_err(|_| StartError::Step { step: "mail.from", message: "not an address".into() })?;
         let write_gate = matches!(DatabaseUrl::parse(&settings.database.url, settings.data_dir()), Ok(DatabaseUrl::Sqlite(_)))
             .then(|| std::sync::Arc::new(std::sync::Mutex::new(())));
+        let pages = crate::pages::Pages::load().map_err(|message| StartError::Step { step: "page templates", message })?;
         Ok(AppState {
+            pages,
             write_gate,
             tokens: TokenKeys::with_previous(
                 &secret,
@@ -287,7 +291,8 @@ pub fn configure_routes(cfg: &mut web::ServiceConfig) {
         .configure(crate::complaints::routes::routes)
         .configure(crate::mail::routes::routes)
         .configure(crate::ballots::routes::routes)
-        .configure(crate::assessment::routes::routes);
+        .configure(crate::assessment::routes::routes)
+        .configure(crate::pages::routes);
 }
 
 fn security_headers() -> DefaultHeaders {

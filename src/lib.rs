@@ -21,4 +21,5 @@ pub mod health;
 pub mod http;
 pub mod mail;
 pub mod openapi;
+pub mod pages;
 pub mod telemetry;

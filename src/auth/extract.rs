@@ -51,7 +51,7 @@ impl<R: RoleRule + 'static> FromRequest for Staff<R> {
 
 /// A token outlives neither its account's deactivation nor a change to the account (such as a
 /// new password) made after it was issued.
-async fn still_valid(state: &web::Data<AppState>, user_id: &str, issued_at: i64) -> Result<(), ApiError> {
+pub(crate) async fn still_valid(state: &web::Data<AppState>, user_id: &str, issued_at: i64) -> Result<(), ApiError> {
     let id = user_id.to_string();
     let user = crate::db::run(&state.pool, move |conn| Ok(super::users::find(conn, &id)?)).await?;
     match user {
@@ -66,6 +66,12 @@ fn authenticate<R: RoleRule>(req: &HttpRequest) -> Result<(Staff<R>, i64), ApiEr
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("auth", "application state missing"))?;
     let token = bearer_token(req).ok_or(ApiError::Unauthenticated("sign in: send Authorization: Bearer <token>"))?;
+    authenticate_token(state, token)
+}
+
+/// Checks a login token (from the bearer header, or the pages' session cookie) against the
+/// role rule `R`.
+pub(crate) fn authenticate_token<R: RoleRule>(state: &AppState, token: &str) -> Result<(Staff<R>, i64), ApiError> {
     let claims = state.tokens.verify(token)?;
     if claims.pwc && !R::DURING_PASSWORD_CHANGE {
         return Err(ApiError::Forbidden(

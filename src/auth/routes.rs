@@ -43,6 +43,29 @@ pub struct LoginResponse {
 #[post("/api/v1/auth/login")]
 async fn login(state: web::Data<AppState>, client: ClientAddr, body: JsonBody<LoginRequest>) -> Result<NoStore<web::Json<LoginResponse>>, ApiError> {
     let LoginRequest { email, password: given } = body.into_inner();
+    let signed = sign_in(&state, &client, email, given).await?;
+    Ok(NoStore(web::Json(LoginResponse {
+        token: signed.token,
+        token_type: "Bearer",
+        expires_at: signed.expires_at,
+        role: signed.role,
+        department_id: signed.department_id,
+        must_change_password: signed.must_change_password,
+    })))
+}
+
+/// A successful sign-in (the API answers with it; the pages keep the token in a cookie).
+pub struct SignedIn {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub role: Role,
+    pub department_id: Option<String>,
+    pub must_change_password: bool,
+}
+
+/// Checks the password under the per-client and per-account limits; one answer for every
+/// failure, and the same work for unknown accounts.
+pub async fn sign_in(state: &web::Data<AppState>, client: &ClientAddr, email: String, given: String) -> Result<SignedIn, ApiError> {
     if email.len() > 254 || given.len() > 1024 {
         return Err(ApiError::Unauthenticated("wrong email or password"));
     }
@@ -63,14 +86,7 @@ async fn login(state: web::Data<AppState>, client: ClientAddr, body: JsonBody<Lo
     let role = user.role()?;
     let (token, expires_at) = state.tokens.issue(&user.id, role, user.department_id.as_deref(), user.must_change_password, db::now())?;
     tracing::info!(user = %user.id, role = %role, "signed in");
-    Ok(NoStore(web::Json(LoginResponse {
-        token,
-        token_type: "Bearer",
-        expires_at,
-        role,
-        department_id: user.department_id,
-        must_change_password: user.must_change_password,
-    })))
+    Ok(SignedIn { token, expires_at, role, department_id: user.department_id, must_change_password: user.must_change_password })
 }
 
 /// The signed-in account.
@@ -95,13 +111,19 @@ pub struct PasswordChangeRequest {
     responses((status = 204), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/auth/password")]
 async fn change_password(state: web::Data<AppState>, staff: Staff<PasswordChange>, body: JsonBody<PasswordChangeRequest>) -> Result<HttpResponse, ApiError> {
-    let req = body.into_inner();
+    set_own_password(&state, &staff.id, body.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Replaces the account's password after checking the current one and the policy; earlier
+/// tokens stop working.
+pub async fn set_own_password(state: &web::Data<AppState>, user_id: &str, req: PasswordChangeRequest) -> Result<(), ApiError> {
     password::check_policy(&req.new_password, state.settings.auth.min_password_length)
         .map_err(|m| ApiError::Invalid(vec![FieldError::new("new_password", "weak_password", m)]))?;
     if req.new_password == req.current_password {
         return Err(ApiError::invalid("new_password", "unchanged", "choose a password different from the current one"));
     }
-    let id = staff.id.clone();
+    let id = user_id.to_string();
     db::run(&state.pool, move |conn| {
         let user = users::find(conn, &id)?.ok_or(ApiError::Unauthenticated("account no longer exists"))?;
         if !password::verify_password(&req.current_password, &user.password_hash) {
@@ -115,8 +137,7 @@ async fn change_password(state: web::Data<AppState>, staff: Staff<PasswordChange
         })?;
         Ok(())
     })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    .await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -168,10 +189,13 @@ pub struct UpdateUserRequest {
     pub active: bool,
 }
 
-/// Activate or deactivate an account (admin). Deactivated accounts cannot sign in.
+/// Activate or deactivate an account (admin). Deactivated accounts cannot sign in, and a
+/// deactivation ends the account's tokens; asking for the state the account already has changes
+/// nothing.
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])), request_body = UpdateUserRequest,
     params(("id" = String, Path)),
-    responses((status = 200, body = UserView), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = UserView), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "an administrator cannot deactivate their own account", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[patch("/api/v1/users/{id}")]
 async fn update_user(state: web::Data<AppState>, staff: Staff<AdminOnly>, path: web::Path<String>, body: JsonBody<UpdateUserRequest>) -> Result<web::Json<UserView>, ApiError> {
     let id = path.into_inner();
@@ -183,9 +207,12 @@ async fn update_user(state: web::Data<AppState>, staff: Staff<AdminOnly>, path: 
     let user = db::run(&state.pool, move |conn| {
         let now = db::now();
         conn.transaction(|conn| {
-            if users::set_active(conn, &id, active, now)? == 0 {
-                return Err(ApiError::NotFound("no such account".into()));
+            let user = users::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such account".into()))?;
+            // Only a change is a change: re-activating an active account must not end its tokens.
+            if user.active == active {
+                return Ok(user);
             }
+            users::set_active(conn, &id, active, now)?;
             crate::admin_log::record(conn, now, Some(&actor), "user.set_active", &format!("user:{id}"), serde_json::json!({"active": active}))?;
             Ok(users::find(conn, &id)?.expect("updated row exists"))
         })

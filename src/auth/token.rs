@@ -11,6 +11,21 @@ use crate::error::ApiError;
 /// purpose is never accepted for another.
 pub const LOGIN_ISSUER: &str = "anshang/login";
 
+/// Issuer of the investor's tracking-page session (set after the number and code were checked).
+pub const TRACKING_ISSUER: &str = "anshang/tracking";
+
+/// The tracking page's session: which complaint, and the access code's hash it was opened with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrackingClaims {
+    /// The tracking number.
+    pub sub: String,
+    pub code_hash: String,
+    pub iss: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
@@ -78,14 +93,35 @@ impl TokenKeys {
     /// Any failure — expired, not yet valid, forged, wrong issuer or algorithm — is a 401
     /// whose message does not echo the token.
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        self.decode(token, LOGIN_ISSUER)
+    }
+
+    /// A tracking-page session for `minutes`.
+    pub fn issue_tracking(&self, tracking_number: &str, code_hash: &str, now: DateTime<Utc>, minutes: i64) -> Result<String, ApiError> {
+        let claims = TrackingClaims {
+            sub: tracking_number.to_string(),
+            code_hash: code_hash.to_string(),
+            iss: TRACKING_ISSUER.to_string(),
+            iat: now.timestamp(),
+            nbf: now.timestamp(),
+            exp: (now + Duration::minutes(minutes)).timestamp(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| ApiError::internal("signing token", e))
+    }
+
+    pub fn verify_tracking(&self, token: &str) -> Result<TrackingClaims, ApiError> {
+        self.decode(token, TRACKING_ISSUER)
+    }
+
+    fn decode<C: serde::de::DeserializeOwned>(&self, token: &str, issuer: &str) -> Result<C, ApiError> {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[LOGIN_ISSUER]);
+        validation.set_issuer(&[issuer]);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = 30;
         let mut last = ApiError::Unauthenticated("the token is not valid");
         for key in &self.decoding {
-            match jsonwebtoken::decode::<Claims>(token, key, &validation) {
+            match jsonwebtoken::decode::<C>(token, key, &validation) {
                 Ok(data) => return Ok(data.claims),
                 Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) => {
                     return Err(ApiError::Unauthenticated("the token has expired; sign in again"));
@@ -100,6 +136,17 @@ impl TokenKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tracking_session_is_not_a_login_and_back() {
+        let keys = TokenKeys::new(b"0123456789abcdef0123456789abcdef", 60);
+        let now = Utc::now();
+        let tracking = keys.issue_tracking("TS-2026-000001", "abc", now, 30).unwrap();
+        assert_eq!(keys.verify_tracking(&tracking).unwrap().sub, "TS-2026-000001");
+        assert!(keys.verify(&tracking).is_err(), "a tracking session accepted as a login");
+        let (login, _) = keys.issue("u1", Role::Admin, None, false, now).unwrap();
+        assert!(keys.verify_tracking(&login).is_err(), "a login accepted as a tracking session");
+    }
 
     #[test]
     fn round_trip_and_rejections() {

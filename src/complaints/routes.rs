@@ -47,7 +47,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(track_download);
 }
 
-fn acting(user: &StaffUser) -> Acting {
+pub(crate) fn acting(user: &StaffUser) -> Acting {
     let actor = match user.role {
         Role::Operator => Actor::Operator,
         Role::Department => Actor::Department,
@@ -61,7 +61,7 @@ fn acting(user: &StaffUser) -> Acting {
 /// Runs one service operation in a blocking task with the current calendar and rules. Writes
 /// pass the instance's write gate (SQLite: one writer at a time, handed over without the busy
 /// handler's sleeps); reads do not.
-async fn with_ctx<T, F>(state: &web::Data<AppState>, access: Access, work: F) -> Result<T, ApiError>
+pub(crate) async fn with_ctx<T, F>(state: &web::Data<AppState>, access: Access, work: F) -> Result<T, ApiError>
 where
     F: FnOnce(&mut db::DbConnection, &service::Ctx) -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
@@ -78,13 +78,13 @@ where
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Access {
+pub(crate) enum Access {
     Read,
     Write,
 }
 
 /// Loads the staff view after a change.
-fn staff_view(conn: &mut db::DbConnection, ctx: &service::Ctx, id: &str) -> Result<ComplaintView, ApiError> {
+pub(crate) fn staff_view(conn: &mut db::DbConnection, ctx: &service::Ctx, id: &str) -> Result<ComplaintView, ApiError> {
     let row = store::find(conn, id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
     views::complaint_view(&service::load_full(conn, row)?, ctx)
 }
@@ -109,7 +109,8 @@ pub struct FiledResponse {
 /// File a complaint. Public (the web form); hotline operators file for callers with their token
 /// and a channel. `Idempotency-Key` makes a retry return the first filing.
 #[utoipa::path(post, path = "/api/v1/complaints", tag = "complaints", request_body = FileComplaintRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "8–200 visible ASCII characters; a retry with the same key returns the same complaint")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "8–200 visible ASCII characters; a retry with the same key returns the same complaint",
+        min_length = 8, max_length = 200, pattern = r"^[\x21-\x7E]+$")),
     responses((status = 201, body = FiledResponse), (status = 200, description = "a replayed retry", body = FiledResponse),
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
@@ -160,9 +161,11 @@ async fn file(
 // Staff reads
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Filter by status.
+    #[param(value_type = Option<Status>)]
     pub status: Option<String>,
     /// Filter by the assigned department (coordinators; department staff always see their own).
     pub department_id: Option<String>,
@@ -171,9 +174,11 @@ pub struct ListQuery {
     pub received_from: Option<NaiveDate>,
     /// Received on or before this local date (YYYY-MM-DD).
     pub received_to: Option<NaiveDate>,
-    /// Text in the subject, tracking number, company or project.
+    /// Text in the subject, tracking number, company or project, at most 100 characters.
+    #[param(max_length = 100)]
     pub q: Option<String>,
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -185,7 +190,7 @@ pub struct ComplaintPage {
     pub next_cursor: Option<String>,
 }
 
-fn local_midnight_utc(d: NaiveDate) -> Result<chrono::NaiveDateTime, ApiError> {
+pub(crate) fn local_midnight_utc(d: NaiveDate) -> Result<chrono::NaiveDateTime, ApiError> {
     let local = d.and_hms_opt(0, 0, 0).expect("midnight");
     local
         .checked_sub_signed(chrono::Duration::hours(8))
@@ -322,6 +327,7 @@ pub struct AssignRequest {
 pub struct ReassignRequest {
     pub department_id: String,
     /// Why, at most 2,000 characters.
+    #[schema(max_length = 2000, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -329,14 +335,18 @@ pub struct ReassignRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReasonRequest {
     /// At most 2,000 characters.
+    #[schema(max_length = 2000, pattern = r"\S")]
     pub reason: String,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtensionRequest {
-    /// Working days asked for.
+    /// Working days asked for, at most `complaints.max_extension_working_days` (default 30).
+    #[schema(minimum = 1)]
     pub days: u32,
+    /// At most 2,000 characters.
+    #[schema(max_length = 2000, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -344,9 +354,13 @@ pub struct ExtensionRequest {
 #[serde(deny_unknown_fields)]
 pub struct ExtensionDecision {
     pub approve: bool,
-    /// Working days granted (required when approving; may differ from the request).
+    /// Working days granted (required when approving, absent when refusing; may differ from the
+    /// request), at most `complaints.max_extension_working_days` (default 30).
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub days: Option<u32>,
+    /// At most 2,000 characters.
+    #[schema(max_length = 2000, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -354,6 +368,7 @@ pub struct ExtensionDecision {
 #[serde(deny_unknown_fields)]
 pub struct InfoRequest {
     /// What the investor should supply; they see it on the tracking page. At most 2,000 characters.
+    #[schema(max_length = 2000, pattern = r"\S")]
     pub question: String,
 }
 
@@ -361,6 +376,7 @@ pub struct InfoRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReplyRequest {
     /// The clear reply, at most 10,000 characters.
+    #[schema(max_length = 10000, pattern = r"\S")]
     pub text: String,
     pub outcome: ReplyOutcome,
 }
@@ -553,7 +569,7 @@ fn requested_language(req: &HttpRequest) -> Option<Language> {
 
 /// Finds the complaint the number and code open. Unknown numbers and wrong codes give the same
 /// answer; every lookup counts against the client's rate limit.
-fn open_by_code(conn: &mut db::DbConnection, number: &str, code_hash: &str) -> Result<store::ComplaintRow, ApiError> {
+pub(crate) fn open_by_code(conn: &mut db::DbConnection, number: &str, code_hash: &str) -> Result<store::ComplaintRow, ApiError> {
     let not_found = || ApiError::NotFound("no complaint matches this tracking number and access code".into());
     let number = TrackingNumber::parse(number).ok_or_else(not_found)?;
     let row = store::find_by_tracking_number(conn, &number.to_string())?.ok_or_else(not_found)?;
@@ -596,7 +612,7 @@ where
 
 /// The investor's view: status, due date and why, the reply, history. Needs `X-Access-Code`.
 #[utoipa::path(get, path = "/api/v1/track/{tracking_number}", tag = "tracking",
-    params(("tracking_number" = String, Path), ("X-Access-Code" = String, Header), ("lang" = Option<String>, Query, description = "zh or en")),
+    params(("tracking_number" = String, Path), ("X-Access-Code" = String, Header, description = "the access code given at filing", max_length = 64), ("lang" = Option<String>, Query, description = "zh or en")),
     responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "unknown number or wrong code (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
@@ -610,12 +626,13 @@ async fn track(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr,
 #[serde(deny_unknown_fields)]
 pub struct AnswerRequest {
     /// The information asked for, at most 10,000 characters.
+    #[schema(max_length = 10000, pattern = r"\S")]
     pub answer: String,
 }
 
 /// Answer the department's request for information; the clock resumes.
 #[utoipa::path(post, path = "/api/v1/track/{tracking_number}/answer", tag = "tracking", request_body = AnswerRequest,
-    params(("tracking_number" = String, Path), ("X-Access-Code" = String, Header)),
+    params(("tracking_number" = String, Path), ("X-Access-Code" = String, Header, description = "the access code given at filing", max_length = 64)),
     responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
@@ -632,12 +649,13 @@ pub struct RateRequest {
     pub rating: Rating,
     /// At most 2,000 characters.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub comment: Option<String>,
 }
 
 /// Rate the reply; closes the complaint.
 #[utoipa::path(post, path = "/api/v1/track/{tracking_number}/rate", tag = "tracking", request_body = RateRequest,
-    params(("tracking_number" = String, Path), ("X-Access-Code" = String, Header)),
+    params(("tracking_number" = String, Path), ("X-Access-Code" = String, Header, description = "the access code given at filing", max_length = 64)),
     responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
@@ -651,7 +669,7 @@ async fn track_rate(state: web::Data<AppState>, req: HttpRequest, client: Client
 
 /// Contest the reply (within the contest window); a new clock starts.
 #[utoipa::path(post, path = "/api/v1/track/{tracking_number}/contest", tag = "tracking", request_body = ReasonRequest,
-    params(("tracking_number" = String, Path), ("X-Access-Code" = String, Header)),
+    params(("tracking_number" = String, Path), ("X-Access-Code" = String, Header, description = "the access code given at filing", max_length = 64)),
     responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
@@ -665,13 +683,15 @@ async fn track_contest(state: web::Data<AppState>, req: HttpRequest, client: Cli
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawRequest {
+    /// At most 2,000 characters.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub reason: Option<String>,
 }
 
 /// Withdraw the complaint.
 #[utoipa::path(post, path = "/api/v1/track/{tracking_number}/withdraw", tag = "tracking", request_body = WithdrawRequest,
-    params(("tracking_number" = String, Path), ("X-Access-Code" = String, Header)),
+    params(("tracking_number" = String, Path), ("X-Access-Code" = String, Header, description = "the access code given at filing", max_length = 64)),
     responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
@@ -686,6 +706,7 @@ async fn track_withdraw(state: web::Data<AppState>, req: HttpRequest, client: Cl
 // Attachments
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UploadQuery {
     /// The file's name as the uploader knows it (sanitised; the extension must match the content).
@@ -708,7 +729,7 @@ async fn receive_upload(state: &AppState, filename: &str, payload: web::Payload)
     Ok((filename, kind, sha, size))
 }
 
-fn file_response(state: &AppState, a: &super::attachments::AttachmentRow) -> Result<HttpResponse, ApiError> {
+pub(crate) fn file_response(state: &AppState, a: &super::attachments::AttachmentRow) -> Result<HttpResponse, ApiError> {
     let dir = state.settings.complaints.attachment_dir(state.settings.data_dir());
     let bytes = super::attachments::read_file(&dir, &a.sha256)?;
     Ok(HttpResponse::Ok()
@@ -721,7 +742,9 @@ fn file_response(state: &AppState, a: &super::attachments::AttachmentRow) -> Res
 /// Add a file for a caller (hotline) or to a case (coordination office).
 #[utoipa::path(post, path = "/api/v1/complaints/{id}/attachments", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path), UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file; PDF, PNG, JPEG, DOCX, XLSX or UTF-8 text, sniffed"),
-    responses((status = 201, body = super::attachments::AttachmentView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 201, body = super::attachments::AttachmentView),
+        (status = 400, description = "`filename` missing, or the body could not be read", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 413, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
@@ -743,7 +766,9 @@ async fn staff_upload(state: web::Data<AppState>, staff: Staff<Intake>, path: we
 /// the coordination office.
 #[utoipa::path(get, path = "/api/v1/complaints/{id}/attachments/{attachment_id}", tag = "complaints", security(("bearer" = [])),
     params(("id" = String, Path), ("attachment_id" = String, Path)),
-    responses((status = 200, description = "the file", content_type = "application/octet-stream"), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, description = "the file, as the type it was recognised as", content(("application/pdf"), ("image/png"), ("image/jpeg"),
+            ("application/vnd.openxmlformats-officedocument.wordprocessingml.document"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("text/plain"))),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/complaints/{id}/attachments/{attachment_id}")]
 async fn staff_download(state: web::Data<AppState>, staff: Staff<AuditReaders>, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
@@ -763,9 +788,11 @@ async fn staff_download(state: web::Data<AppState>, staff: Staff<AuditReaders>, 
 
 /// Add a file to one's own complaint.
 #[utoipa::path(post, path = "/api/v1/track/{tracking_number}/attachments", tag = "tracking",
-    params(("tracking_number" = String, Path), ("X-Access-Code" = String, Header), UploadQuery),
+    params(("tracking_number" = String, Path), ("X-Access-Code" = String, Header, description = "the access code given at filing", max_length = 64), UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file; PDF, PNG, JPEG, DOCX, XLSX or UTF-8 text, sniffed"),
-    responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = TrackingView),
+        (status = 400, description = "`filename` missing, or the body could not be read", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 413, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
@@ -789,8 +816,10 @@ async fn track_upload(
 
 /// Download a file of one's own complaint.
 #[utoipa::path(get, path = "/api/v1/track/{tracking_number}/attachments/{attachment_id}", tag = "tracking",
-    params(("tracking_number" = String, Path), ("attachment_id" = String, Path), ("X-Access-Code" = String, Header)),
-    responses((status = 200, description = "the file", content_type = "application/octet-stream"), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+    params(("tracking_number" = String, Path), ("attachment_id" = String, Path), ("X-Access-Code" = String, Header, description = "the access code given at filing", max_length = 64)),
+    responses((status = 200, description = "the file, as the type it was recognised as", content(("application/pdf"), ("image/png"), ("image/jpeg"),
+            ("application/vnd.openxmlformats-officedocument.wordprocessingml.document"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("text/plain"))),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/track/{tracking_number}/attachments/{attachment_id}")]
 async fn track_download(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {

@@ -71,7 +71,8 @@ fn normalise_error_body(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBod
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with(PROBLEM_JSON));
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON) || v.starts_with("text/html"));
+    // Problem documents and the pages' own error pages are already what the client should see.
     if is_problem {
         return res;
     }

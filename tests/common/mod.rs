@@ -3,6 +3,7 @@
 //! and tests speak HTTP to it like any client.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod smtp;
 
 use std::path::PathBuf;
@@ -217,6 +218,18 @@ impl TestApp {
         );
         assert_eq!(r.status, 201, "{}", r.body);
         r.json()["id"].as_str().unwrap().to_string()
+    }
+
+    /// Creates an account with a known password (`TEST_PASSWORD`) and returns its email.
+    pub fn staff_account(&self, admin: &str, role: &str, department_id: Option<&str>) -> String {
+        let email = format!("{role}-{}@example.gov.cn", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let r = self.post(
+            "/api/v1/users",
+            Some(admin),
+            &json!({"email": email, "display_name": role, "role": role, "department_id": department_id, "password": TEST_PASSWORD}),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        email
     }
 
     /// Creates an account with a known password and returns a token for it.

@@ -1,0 +1,229 @@
+//! The complaint form, shared by the public page and the hotline operator's intake page:
+//! reading the multipart post (fields and files, each within its limit) and turning it into
+//! the API's filing request, so a page filing is validated exactly as an API filing is.
+
+use std::collections::HashMap;
+
+use actix_multipart::Multipart;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+
+use crate::app::AppState;
+use crate::complaints::intake::{limits, AgentInput, ComplainantInput, FileComplaintRequest};
+use crate::complaints::model::{Channel, ComplainantType, Language, MatterType};
+use crate::error::{ApiError, FieldError};
+
+/// Text fields larger than this are refused before they are stored (the largest field, the
+/// facts, allows 10,000 characters: at most 40,000 bytes of UTF-8).
+const MAX_TEXT_FIELD_BYTES: usize = 64 * 1024;
+const MAX_PARTS: usize = 60;
+
+/// A file as posted, not yet checked.
+pub struct Upload {
+    pub filename: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Default)]
+pub struct Posted {
+    pub fields: HashMap<String, String>,
+    pub files: Vec<Upload>,
+}
+
+impl Posted {
+    pub fn get(&self, name: &str) -> &str {
+        self.fields.get(name).map(String::as_str).unwrap_or("")
+    }
+
+    fn optional(&self, name: &str) -> Option<String> {
+        Some(self.get(name).to_string()).filter(|v| !v.trim().is_empty())
+    }
+
+    /// A digest of what was posted, for telling a retry from a different filing under the same
+    /// form token.
+    pub fn digest(&self) -> String {
+        let mut names: Vec<&String> = self.fields.keys().filter(|k| k.as_str() != "csrf").collect();
+        names.sort();
+        let mut h = Sha256::new();
+        for n in names {
+            h.update(n.as_bytes());
+            h.update([0]);
+            h.update(self.fields[n].as_bytes());
+            h.update([0]);
+        }
+        for f in &self.files {
+            h.update(f.filename.as_bytes());
+            h.update(Sha256::digest(&f.bytes));
+        }
+        hex::encode(h.finalize())
+    }
+}
+
+/// Reads every part: text fields (each at most 64 KiB) and the files of `file_field` (each at
+/// most `max_file_bytes`, at most `max_files`). Empty file inputs are skipped.
+pub async fn read(mut payload: Multipart, file_field: &str, max_file_bytes: usize, max_files: usize) -> Result<Posted, ApiError> {
+    let mut posted = Posted::default();
+    let mut parts = 0;
+    while let Some(item) = payload.next().await {
+        let mut field = item.map_err(|e| ApiError::BadRequest(format!("form: {e}")))?;
+        parts += 1;
+        if parts > MAX_PARTS {
+            return Err(ApiError::BadRequest("the form has too many parts".into()));
+        }
+        let (name, filename) = match field.content_disposition() {
+            Some(cd) => (cd.get_name().unwrap_or_default().to_string(), cd.get_filename().map(str::to_string)),
+            None => return Err(ApiError::BadRequest("a form part without a name".into())),
+        };
+        let is_file = name == file_field;
+        let limit = if is_file { max_file_bytes } else { MAX_TEXT_FIELD_BYTES };
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("form: {e}")))?;
+            if bytes.len() + chunk.len() > limit {
+                return Err(if is_file {
+                    ApiError::Invalid(vec![FieldError::new(file_field, "file_too_large", format!("each file may be at most {} bytes", max_file_bytes))])
+                } else {
+                    ApiError::PayloadTooLarge(format!("the field {name} is too large"))
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        if is_file {
+            let filename = filename.unwrap_or_default();
+            if filename.is_empty() && bytes.is_empty() {
+                continue;
+            }
+            if posted.files.len() == max_files {
+                return Err(ApiError::Invalid(vec![FieldError::new(file_field, "too_many_files", format!("at most {max_files} files"))]));
+            }
+            posted.files.push(Upload { filename, bytes });
+        } else {
+            let text = String::from_utf8(bytes).map_err(|_| ApiError::BadRequest(format!("the field {name} is not UTF-8")))?;
+            // Browsers send CRLF line ends; store what the investor typed.
+            posted.fields.insert(name, text.replace("\r\n", "\n"));
+        }
+    }
+    Ok(posted)
+}
+
+/// A checked file, ready to store.
+pub struct CheckedFile {
+    pub filename: String,
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// Names sanitised and types sniffed before anything is filed, so a refused file does not
+/// leave a complaint without it.
+pub fn check_files(files: Vec<Upload>, field: &str) -> Result<Vec<CheckedFile>, ApiError> {
+    let mut errors = Vec::new();
+    let mut checked = Vec::new();
+    for f in files {
+        let named = crate::complaints::attachments::sanitize_filename(&f.filename);
+        let result = named.and_then(|name| {
+            if f.bytes.is_empty() {
+                return Err(FieldError::new(field, "empty", "the file is empty"));
+            }
+            crate::complaints::attachments::sniff(&f.bytes, &name).map(|kind| (name, kind))
+        });
+        match result {
+            Ok((filename, content_type)) => checked.push(CheckedFile { filename, content_type, bytes: f.bytes }),
+            Err(e) => errors.push(FieldError::new(field, &e.code, format!("{}: {}", f.filename, e.message))),
+        }
+    }
+    if errors.is_empty() {
+        Ok(checked)
+    } else {
+        Err(ApiError::Invalid(errors))
+    }
+}
+
+/// The form's fields as the API's filing request. Choices that are not on the list are
+/// reported like any other invalid field.
+pub fn filing_request(p: &Posted, by_staff: bool) -> Result<FileComplaintRequest, ApiError> {
+    let mut errors = Vec::new();
+    let mut choice = |field: &str, parsed: Option<()>| {
+        if parsed.is_none() {
+            errors.push(FieldError::new(field, "unknown", "choose one of the options"));
+        }
+    };
+    let kind = ComplainantType::parse(p.get("complainant.type"));
+    choice("complainant.type", kind.map(|_| ()));
+    let language = Language::parse(p.get("complainant.language"));
+    choice("complainant.language", language.map(|_| ()));
+    let matter = MatterType::parse(p.get("matter_type"));
+    choice("matter_type", matter.map(|_| ()));
+    let channel = if by_staff {
+        let c = Channel::parse(p.get("channel"));
+        choice("channel", c.map(|_| ()));
+        c
+    } else {
+        None
+    };
+    let contact_consent = match (by_staff, p.get("contact_consent")) {
+        (true, "yes") => Some(true),
+        (true, "no") => Some(false),
+        _ => None,
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let agent = match (p.optional("agent.name"), p.optional("agent.contact")) {
+        (None, None) => None,
+        (name, contact) => Some(AgentInput { name: name.unwrap_or_default(), contact: contact.unwrap_or_default() }),
+    };
+    Ok(FileComplaintRequest {
+        complainant: ComplainantInput {
+            kind: kind.expect("checked"),
+            name: p.get("complainant.name").to_string(),
+            company: p.get("complainant.company").to_string(),
+            nationality: p.get("complainant.nationality").to_string(),
+            email: p.get("complainant.email").to_string(),
+            phone: p.get("complainant.phone").to_string(),
+            language: language.expect("checked"),
+        },
+        agent,
+        project: p.get("project").to_string(),
+        department_id: p.optional("department_id"),
+        staff_concerned: p.optional("staff_concerned"),
+        matter_type: matter.expect("checked"),
+        subject: p.get("subject").to_string(),
+        facts: p.get("facts").to_string(),
+        request: p.get("request").to_string(),
+        review_or_lawsuit: p.get("review_or_lawsuit") == "on",
+        confidential: p.get("confidential") == "on",
+        channel,
+        contact_consent,
+    })
+}
+
+/// (department id, name in the reader's language)
+pub type DepartmentChoice = (String, String);
+
+/// What the form template needs besides the values: the choices and every limit it shows.
+pub fn form_options(state: &AppState, departments: Vec<DepartmentChoice>) -> minijinja::Value {
+    let s = &state.settings.complaints;
+    minijinja::context! {
+        complainant_types => ComplainantType::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+        matter_types => MatterType::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        channels => Channel::ALL.iter().filter(|c| **c != Channel::Web).map(|c| c.as_str()).collect::<Vec<_>>(),
+        departments => departments,
+        max => minijinja::context! {
+            name => limits::NAME, company => limits::COMPANY, nationality => limits::NATIONALITY,
+            agent_contact => limits::AGENT_CONTACT, project => limits::PROJECT, staff => limits::STAFF,
+            subject => limits::SUBJECT, facts => limits::FACTS, request => limits::REQUEST,
+            file_bytes => s.attachment_max_bytes, file_mib => format!("{:.1}", s.attachment_max_bytes as f64 / 1_048_576.0),
+            files => s.attachment_max_count,
+        },
+        idempotency_key => uuid::Uuid::new_v4().to_string(),
+    }
+}
+
+/// Active departments, named in the reader's language.
+pub async fn department_choices(state: &actix_web::web::Data<AppState>, lang: Language) -> Result<Vec<DepartmentChoice>, ApiError> {
+    let rows = crate::db::run(&state.pool, |conn| Ok(crate::departments::store::list(conn, false)?)).await?;
+    Ok(rows
+        .into_iter()
+        .map(|d| (d.id, if lang == Language::Zh { d.name_zh } else { d.name_en }))
+        .collect())
+}

@@ -1,0 +1,323 @@
+//! The investor's pages: `/` (the complaint form), its confirmation, and `/track` (status, due
+//! date and why, the reply; answer, rate, contest, withdraw, add a file).
+
+use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::complaint_form::{self, Posted};
+use super::render::Page;
+use super::session::{self, TRACK_COOKIE};
+use crate::complaints::intake::{self, limits};
+use crate::complaints::model::{hash_access_code, Rating, TrackingNumber};
+use crate::complaints::routes::{open_by_code, with_ctx, Access};
+use crate::complaints::service::{self, Acting, IdempotencyKey};
+use crate::complaints::views;
+use crate::db;
+use crate::error::ApiError;
+use crate::fields::{optional_text, required_text};
+use crate::http::ClientAddr;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(landing)
+        .service(file)
+        .service(track)
+        .service(open)
+        .service(answer)
+        .service(rate)
+        .service(contest)
+        .service(withdraw)
+        .service(upload)
+        .service(download)
+        .service(leave);
+}
+
+/// The landing page: the complaint form.
+#[get("/")]
+async fn landing(page: Page) -> HttpResponse {
+    render_form(&page, &Posted::default(), None).await
+}
+
+async fn render_form(page: &Page, posted: &Posted, error: Option<&ApiError>) -> HttpResponse {
+    let departments = match complaint_form::department_choices(&page.state, page.lang).await {
+        Ok(d) => d,
+        Err(e) => return page.error(&e),
+    };
+    let shown = error.map(|e| page.explain(e));
+    let status = shown.as_ref().map(|s| s.status).unwrap_or(StatusCode::OK);
+    page.render_status(
+        status,
+        "investor/form.html",
+        minijinja::context! {
+            options => complaint_form::form_options(&page.state, departments),
+            values => &posted.fields,
+            field_errors => shown.as_ref().map(|s| s.by_field()),
+            error => shown,
+        },
+    )
+}
+
+/// Files from the form; shows the tracking number and access code once.
+#[post("/")]
+async fn file(page: Page, client: ClientAddr, payload: Multipart) -> HttpResponse {
+    let s = &page.state.settings.complaints;
+    let posted = match complaint_form::read(payload, "attachments", s.attachment_max_bytes, s.attachment_max_count as usize).await {
+        Ok(p) => p,
+        Err(e) => return render_form(&page, &Posted::default(), Some(&e)).await,
+    };
+    match file_posted(&page, &client, &posted).await {
+        Ok(res) => res,
+        Err(e) => render_form(&page, &posted, Some(&e)).await,
+    }
+}
+
+async fn file_posted(page: &Page, client: &ClientAddr, posted: &Posted) -> Result<HttpResponse, ApiError> {
+    let request = complaint_form::filing_request(posted, false)?;
+    let valid = intake::validate(request, false)?;
+    let files = complaint_form::check_files(posted.files.iter().map(|f| complaint_form::Upload { filename: f.filename.clone(), bytes: f.bytes.clone() }).collect(), "attachments")?;
+    // A double click or a retried post files once: the form carries its own key.
+    let idempotency = IdempotencyKey::parse(posted.get("idempotency_key")).ok().map(|k| (k, posted.digest()));
+    page.state.limits.filing_by_client.check(&client.0)?;
+    let filed = with_ctx(&page.state, Access::Write, move |conn, ctx| service::file(conn, ctx, valid, &Acting::investor(), idempotency)).await?;
+    if !filed.replayed {
+        store_attachments(page, &filed.complaint.id, files, Acting::investor()).await?;
+    }
+    let number = filed.complaint.tracking_number.clone();
+    let Some(code) = filed.access_code.clone() else {
+        // A retry after the sealed code expired: the code was shown the first time.
+        return Ok(page.see_other("/track"));
+    };
+    let due_at = db::from_db_time(filed.clock.due_at).with_timezone(&crate::calendar::shanghai());
+    let session = page.state.tokens.issue_tracking(&number, &hash_access_code(&code), db::now(), session::TRACK_MINUTES)?;
+    let mut res = page.render(
+        "investor/filed.html",
+        minijinja::context! {
+            tracking_number => number,
+            access_code => code,
+            due_date => filed.clock.due_date.to_string(),
+            due_at => due_at.to_rfc3339(),
+            provisional => filed.clock.provisional,
+            attachments => posted.files.len(),
+        },
+    );
+    res.add_cookie(&session::track_cookie(session, page.secure)).map_err(|e| ApiError::internal("cookie", e))?;
+    Ok(res)
+}
+
+/// Stores each checked file and records it on the complaint.
+pub(super) async fn store_attachments(page: &Page, complaint_id: &str, files: Vec<complaint_form::CheckedFile>, acting: Acting) -> Result<(), ApiError> {
+    let dir = page.state.settings.complaints.attachment_dir(page.state.settings.data_dir());
+    let max = page.state.settings.complaints.attachment_max_count;
+    for f in files {
+        let dir = dir.clone();
+        let size = f.bytes.len();
+        let bytes = f.bytes;
+        let sha = web::block(move || crate::complaints::attachments::store_file(&dir, &bytes)).await.map_err(|e| ApiError::internal("attachment write", e))??;
+        let (id, acting) = (complaint_id.to_string(), acting.clone());
+        with_ctx(&page.state, Access::Write, move |conn, ctx| service::attach(conn, ctx, &id, &acting, &f.filename, f.content_type, &sha, size, max).map(|_| ())).await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tracking
+
+/// The open tracking session, if the cookie holds a valid one.
+fn session_of(page: &Page, req: &HttpRequest) -> Option<(String, String)> {
+    let token = req.cookie(TRACK_COOKIE)?;
+    let claims = page.state.tokens.verify_tracking(token.value()).ok()?;
+    Some((claims.sub, claims.code_hash))
+}
+
+#[get("/track")]
+async fn track(page: Page, req: HttpRequest) -> HttpResponse {
+    match session_of(&page, &req) {
+        Some(who) => show(&page, who, None, StatusCode::OK).await,
+        None => page.render("investor/lookup.html", minijinja::context! {}),
+    }
+}
+
+async fn show(page: &Page, (number, code_hash): (String, String), error: Option<&ApiError>, status: StatusCode) -> HttpResponse {
+    let lang = page.lang;
+    let loaded = with_ctx(&page.state, Access::Read, move |conn, ctx| {
+        let row = open_by_code(conn, &number, &code_hash)?;
+        views::tracking_view(&service::load_full(conn, row)?, ctx, lang)
+    })
+    .await;
+    match loaded {
+        Ok(view) => {
+            let shown = error.map(|e| page.explain(e));
+            page.render_status(
+                shown.as_ref().map(|s| s.status).unwrap_or(status),
+                "investor/track.html",
+                minijinja::context! {
+                    view => view,
+                    field_errors => shown.as_ref().map(|s| s.by_field()),
+                    error => shown,
+                    max => minijinja::context! { answer => limits::FACTS, comment => limits::SHORT_TEXT, reason => limits::SHORT_TEXT,
+                        file_bytes => page.state.settings.complaints.attachment_max_bytes,
+                        file_mib => format!("{:.1}", page.state.settings.complaints.attachment_max_bytes as f64 / 1_048_576.0) },
+                },
+            )
+        }
+        Err(e) => page.error(&e),
+    }
+}
+
+#[derive(Deserialize)]
+struct Lookup {
+    tracking_number: String,
+    access_code: String,
+}
+
+/// Opens the tracking page with the number and code (rate-limited per client; wrong number and
+/// wrong code answer alike).
+#[post("/track")]
+async fn open(page: Page, client: ClientAddr, form: web::Form<Lookup>) -> HttpResponse {
+    let Lookup { tracking_number, access_code } = form.into_inner();
+    let opened = async {
+        page.state.limits.tracking_by_client.check(&client.0)?;
+        let number = TrackingNumber::parse(tracking_number.trim())
+            .ok_or_else(|| ApiError::NotFound("no complaint matches this tracking number and access code".into()))?
+            .to_string();
+        let code = access_code.trim();
+        if code.is_empty() || code.len() > 64 {
+            return Err(ApiError::NotFound("no complaint matches this tracking number and access code".into()));
+        }
+        let code_hash = hash_access_code(code);
+        let (n, h) = (number.clone(), code_hash.clone());
+        db::run(&page.state.pool, move |conn| open_by_code(conn, &n, &h).map(|_| ())).await?;
+        page.state.tokens.issue_tracking(&number, &code_hash, db::now(), session::TRACK_MINUTES)
+    }
+    .await;
+    match opened {
+        Ok(token) => {
+            let mut res = page.see_other("/track");
+            let _ = res.add_cookie(&session::track_cookie(token, page.secure));
+            res
+        }
+        Err(e) => {
+            let shown = page.explain(&e);
+            page.render_status(
+                shown.status,
+                "investor/lookup.html",
+                minijinja::context! { error => shown, tracking_number => tracking_number.chars().take(40).collect::<String>() },
+            )
+        }
+    }
+}
+
+/// Runs an investor action on the session's complaint, then shows the page again.
+async fn act<F>(page: Page, req: HttpRequest, action: Result<F, ApiError>) -> HttpResponse
+where
+    F: FnOnce(&mut db::DbConnection, &service::Ctx, &str) -> Result<(), ApiError> + Send + 'static,
+{
+    let Some(who) = session_of(&page, &req) else { return page.see_other("/track") };
+    let action = match action {
+        Ok(a) => a,
+        Err(e) => return show(&page, who, Some(&e), StatusCode::OK).await,
+    };
+    let (number, code_hash) = who.clone();
+    let done = with_ctx(&page.state, Access::Write, move |conn, ctx| {
+        let row = open_by_code(conn, &number, &code_hash)?;
+        action(conn, ctx, &row.id)
+    })
+    .await;
+    match done {
+        Ok(()) => page.see_other("/track"),
+        Err(e) => show(&page, who, Some(&e), StatusCode::OK).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct AnswerForm {
+    answer: String,
+}
+
+#[post("/track/answer")]
+async fn answer(page: Page, req: HttpRequest, form: web::Form<AnswerForm>) -> HttpResponse {
+    let text = required_text("answer", &form.answer, limits::FACTS).map_err(|e| ApiError::Invalid(vec![e]));
+    act(page, req, text.map(|text| move |conn: &mut db::DbConnection, ctx: &service::Ctx, id: &str| service::answer_info(conn, ctx, id, &Acting::investor(), &text))).await
+}
+
+#[derive(Deserialize)]
+struct RateForm {
+    #[serde(default)]
+    rating: String,
+    #[serde(default)]
+    comment: String,
+}
+
+#[post("/track/rate")]
+async fn rate(page: Page, req: HttpRequest, form: web::Form<RateForm>) -> HttpResponse {
+    let checked = (|| {
+        let rating = Rating::parse(&form.rating).ok_or_else(|| ApiError::invalid("rating", "required", "choose a rating"))?;
+        let comment = optional_text("comment", Some(&form.comment), limits::SHORT_TEXT)?;
+        Ok((rating, comment))
+    })();
+    act(page, req, checked.map(|(rating, comment)| move |conn: &mut db::DbConnection, ctx: &service::Ctx, id: &str| service::rate(conn, ctx, id, &Acting::investor(), rating, comment.as_deref()))).await
+}
+
+#[derive(Deserialize)]
+struct ReasonForm {
+    #[serde(default)]
+    reason: String,
+}
+
+#[post("/track/contest")]
+async fn contest(page: Page, req: HttpRequest, form: web::Form<ReasonForm>) -> HttpResponse {
+    let reason = required_text("reason", &form.reason, limits::SHORT_TEXT).map_err(|e| ApiError::Invalid(vec![e]));
+    act(page, req, reason.map(|reason| move |conn: &mut db::DbConnection, ctx: &service::Ctx, id: &str| service::contest(conn, ctx, id, &Acting::investor(), &reason))).await
+}
+
+#[post("/track/withdraw")]
+async fn withdraw(page: Page, req: HttpRequest, form: web::Form<ReasonForm>) -> HttpResponse {
+    let reason = optional_text("reason", Some(&form.reason), limits::SHORT_TEXT).map_err(|e| ApiError::Invalid(vec![e]));
+    act(page, req, reason.map(|reason| move |conn: &mut db::DbConnection, ctx: &service::Ctx, id: &str| service::withdraw(conn, ctx, id, &Acting::investor(), reason.as_deref()))).await
+}
+
+/// Adds one file to the session's complaint.
+#[post("/track/attachments")]
+async fn upload(page: Page, req: HttpRequest, payload: Multipart) -> HttpResponse {
+    let Some(who) = session_of(&page, &req) else { return page.see_other("/track") };
+    let s = &page.state.settings.complaints;
+    let added = async {
+        let posted = complaint_form::read(payload, "file", s.attachment_max_bytes, 1).await?;
+        if posted.files.is_empty() {
+            return Err(ApiError::invalid("file", "required", "choose a file"));
+        }
+        let files = complaint_form::check_files(posted.files, "file")?;
+        let (number, code_hash) = who.clone();
+        let id = db::run(&page.state.pool, move |conn| open_by_code(conn, &number, &code_hash).map(|r| r.id)).await?;
+        store_attachments(&page, &id, files, Acting::investor()).await
+    }
+    .await;
+    match added {
+        Ok(()) => page.see_other("/track"),
+        Err(e) => show(&page, who, Some(&e), StatusCode::OK).await,
+    }
+}
+
+#[get("/track/attachments/{attachment_id}")]
+async fn download(page: Page, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    let Some((number, code_hash)) = session_of(&page, &req) else { return page.see_other("/track") };
+    let attachment_id = path.into_inner();
+    let found = db::run(&page.state.pool, move |conn| {
+        let complaint = open_by_code(conn, &number, &code_hash)?;
+        crate::complaints::attachments::find(conn, &complaint.id, &attachment_id)?.ok_or_else(|| ApiError::NotFound("no such attachment".into()))
+    })
+    .await;
+    match found.and_then(|row| crate::complaints::routes::file_response(&page.state, &row)) {
+        Ok(res) => res,
+        Err(e) => page.error(&e),
+    }
+}
+
+/// Ends the tracking session on this browser.
+#[post("/track/leave")]
+async fn leave(page: Page) -> HttpResponse {
+    let mut res = page.see_other("/track");
+    let _ = res.add_cookie(&session::expired_cookie(TRACK_COOKIE, "/track"));
+    res
+}

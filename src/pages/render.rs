@@ -1,0 +1,289 @@
+//! Rendering a page: the embedded templates, the `t()` text function, and the response every
+//! page gets (HTML, a strict CSP, no caching, the language remembered in a cookie).
+
+use std::sync::Arc;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::Payload;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, State, UndefinedBehavior, Value};
+
+use super::i18n::Catalogue;
+use crate::app::AppState;
+use crate::complaints::model::Language;
+use crate::error::ApiError;
+
+/// Pages load nothing from elsewhere and run no inline script or style.
+pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const LANG_COOKIE: &str = "anshang_lang";
+
+/// Every template, embedded in the binary (no build step, nothing to install).
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("templates/base.html")),
+    ("macros.html", include_str!("templates/macros.html")),
+    ("error.html", include_str!("templates/error.html")),
+    ("complaint_fields.html", include_str!("templates/complaint_fields.html")),
+    ("investor/form.html", include_str!("templates/investor/form.html")),
+    ("investor/filed.html", include_str!("templates/investor/filed.html")),
+    ("investor/lookup.html", include_str!("templates/investor/lookup.html")),
+    ("investor/track.html", include_str!("templates/investor/track.html")),
+];
+
+pub struct Pages {
+    env: Environment<'static>,
+    catalogue: Arc<Catalogue>,
+}
+
+impl Pages {
+    /// Parses every template and the text catalogues; an error stops the start.
+    pub fn load() -> Result<Pages, String> {
+        let catalogue = Arc::new(Catalogue::shipped()?);
+        let mut env = Environment::new();
+        // Form values are sparse maps: a field not posted prints as empty. (Missing text keys
+        // are still errors: `t()` refuses them, and a test renders every page.)
+        env.set_undefined_behavior(UndefinedBehavior::Lenient);
+        env.set_auto_escape_callback(|_| AutoEscape::Html);
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source).map_err(|e| format!("page template {name}: {e}"))?;
+        }
+        let texts = catalogue.clone();
+        env.add_function("t", move |state: &State, key: &str| -> Result<String, Error> {
+            let lang = state.lookup("lang").and_then(|v| v.as_str().and_then(Language::parse)).unwrap_or(Language::Zh);
+            texts
+                .get(key, lang)
+                .map(str::to_string)
+                .ok_or_else(|| Error::new(ErrorKind::UndefinedError, format!("no page text `{key}`")))
+        });
+        env.add_filter("when", format_instant);
+        env.add_filter("day", format_day);
+        Ok(Pages { env, catalogue })
+    }
+
+    pub fn render(&self, template: &str, ctx: Value) -> Result<String, ApiError> {
+        let t = self.env.get_template(template).map_err(|e| ApiError::internal("page template", e))?;
+        t.render(ctx).map_err(|e| {
+            // Includes and macros nest their errors: name every level.
+            let mut message = format!("{template}: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(inner) = source {
+                message.push_str(&format!(" ← {inner}"));
+                source = inner.source();
+            }
+            ApiError::internal("page render", message)
+        })
+    }
+
+    pub fn text(&self, key: &str, lang: Language) -> Option<&str> {
+        self.catalogue.get(key, lang)
+    }
+
+    #[cfg(test)]
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
+    }
+}
+
+/// `2026-11-25T14:03:00+08:00` → `2026-11-25 14:03` (Beijing time, as stored for views).
+fn format_instant(value: String) -> String {
+    match chrono::DateTime::parse_from_rfc3339(&value) {
+        Ok(t) => t.with_timezone(&crate::calendar::shanghai()).format("%Y-%m-%d %H:%M").to_string(),
+        Err(_) => value,
+    }
+}
+
+/// An RFC 3339 instant or a date → `2026-11-25`.
+fn format_day(value: String) -> String {
+    match chrono::DateTime::parse_from_rfc3339(&value) {
+        Ok(t) => t.with_timezone(&crate::calendar::shanghai()).format("%Y-%m-%d").to_string(),
+        Err(_) => value,
+    }
+}
+
+/// What every page handler starts from: the state, the reader's language, the path.
+pub struct Page {
+    pub state: web::Data<AppState>,
+    pub lang: Language,
+    /// `?lang=` chose the language just now: remember it.
+    remember: bool,
+    pub path: String,
+    /// Reached over TLS (directly or through the trusted proxy): cookies are marked Secure.
+    pub secure: bool,
+    /// Staff pages set the signed-in account and the form token for the layout.
+    pub staff: Option<super::session::SignedIn>,
+}
+
+impl FromRequest for Page {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Page, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Page::of(req))
+    }
+}
+
+impl Page {
+    pub fn of(req: &HttpRequest) -> Result<Page, ApiError> {
+        let state = req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| ApiError::internal("pages", "application state missing"))?;
+        ensure_same_origin(req)?;
+        let chosen = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .ok()
+            .and_then(|q| q.get("lang").and_then(|l| Language::parse(l)));
+        let remembered = req.cookie(LANG_COOKIE).and_then(|c| Language::parse(c.value()));
+        let from_browser = req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(Language::from_accept_language);
+        let lang = chosen.or(remembered).or(from_browser).unwrap_or(Language::Zh);
+        Ok(Page { state, lang, remember: chosen.is_some() && chosen != remembered, path: req.path().to_string(), secure: super::session::is_https(req), staff: None })
+    }
+
+    pub fn text(&self, key: &str) -> String {
+        self.state.pages.text(key, self.lang).unwrap_or(key).to_string()
+    }
+
+    /// 200 with the template rendered over `vars` and the layout's own values.
+    pub fn render(&self, template: &str, vars: Value) -> HttpResponse {
+        self.render_status(StatusCode::OK, template, vars)
+    }
+
+    pub fn render_status(&self, status: StatusCode, template: &str, vars: Value) -> HttpResponse {
+        let other = match self.lang {
+            Language::Zh => Language::En,
+            Language::En => Language::Zh,
+        };
+        let ctx = minijinja::context! {
+            lang => self.lang.as_str(),
+            other_lang => other.as_str(),
+            path => &self.path,
+            staff => self.staff.as_ref().map(|s| minijinja::context! { role => s.user.role.as_str(), department_id => &s.user.department_id }),
+            csrf => self.staff.as_ref().map(|s| s.csrf.as_str()),
+            ..vars
+        };
+        match self.state.pages.render(template, ctx) {
+            Ok(html) => self.html(status, html),
+            Err(e) => {
+                tracing::error!(error = %e, template, "page failed to render");
+                self.html(StatusCode::INTERNAL_SERVER_ERROR, "<!doctype html><title>anshang</title><p>Internal error. 内部错误。".into())
+            }
+        }
+    }
+
+    fn html(&self, status: StatusCode, body: String) -> HttpResponse {
+        let mut res = HttpResponse::build(status);
+        res.insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+            .insert_header((header::CONTENT_SECURITY_POLICY, PAGE_CSP))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::CONTENT_LANGUAGE, self.lang.as_str()));
+        if self.remember {
+            res.cookie(lang_cookie(self.lang));
+        }
+        res.body(body)
+    }
+
+    /// 303 to `location` (after a form post: a reload does not post again).
+    pub fn see_other(&self, location: &str) -> HttpResponse {
+        let mut res = HttpResponse::SeeOther();
+        res.insert_header((header::LOCATION, location.to_string())).insert_header((header::CACHE_CONTROL, "no-store"));
+        if self.remember {
+            res.cookie(lang_cookie(self.lang));
+        }
+        res.finish()
+    }
+
+    /// The error page, in the reader's language, with the status the API would give.
+    pub fn error(&self, err: &ApiError) -> HttpResponse {
+        let shown = self.explain(err);
+        self.render_status(shown.status, "error.html", minijinja::context! { error => shown })
+    }
+
+    /// An error as the reader sees it: a translated summary and, for fields, one line each.
+    pub fn explain(&self, err: &ApiError) -> ShownError {
+        let (status, key) = match err {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "common.error.bad_request"),
+            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "common.error.invalid"),
+            ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "common.error.unauthenticated"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "common.error.forbidden"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "common.error.not_found"),
+            ApiError::Conflict { .. } => (StatusCode::CONFLICT, "common.error.conflict"),
+            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "common.error.too_large"),
+            ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "common.error.unsupported_type"),
+            ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "common.error.too_many"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "common.error.unavailable"),
+            ApiError::Internal(e) => {
+                tracing::error!(error = %e, "page request failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "common.error.internal")
+            }
+        };
+        // A specific translation where the catalogue has one (e.g. `common.conflict.round-not-open`).
+        let specific = match err {
+            ApiError::Conflict { kind, .. } => self.state.pages.text(&format!("common.conflict.{kind}"), self.lang),
+            _ => None,
+        };
+        let detail = match err {
+            // The API's own words (English) where no translation says more; never for
+            // internal errors, whose detail is only logged.
+            ApiError::Conflict { detail, .. } if specific.is_none() => Some(detail.clone()),
+            ApiError::BadRequest(d) | ApiError::PayloadTooLarge(d) | ApiError::UnsupportedMediaType(d) => Some(d.clone()),
+            _ => None,
+        };
+        let fields = match err {
+            ApiError::Invalid(list) => list.iter().map(|f| (f.field.clone(), self.field_message(&f.code, &f.message))).collect(),
+            _ => Vec::new(),
+        };
+        ShownError { status, summary: specific.map(str::to_string).unwrap_or_else(|| self.text(key)), detail, fields }
+    }
+
+    fn field_message(&self, code: &str, english: &str) -> String {
+        match self.state.pages.text(&format!("common.field.{code}"), self.lang) {
+            Some(text) => text.to_string(),
+            None => english.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct ShownError {
+    #[serde(skip)]
+    pub status: StatusCode,
+    pub summary: String,
+    pub detail: Option<String>,
+    /// (form field name, message in the reader's language)
+    pub fields: Vec<(String, String)>,
+}
+
+impl ShownError {
+    /// Field name → message, for placing each message under its input.
+    pub fn by_field(&self) -> std::collections::BTreeMap<String, String> {
+        let mut map = std::collections::BTreeMap::new();
+        for (field, message) in &self.fields {
+            map.entry(field.clone()).or_insert_with(|| message.clone());
+        }
+        map
+    }
+}
+
+/// A form posted from another site is refused (with SameSite cookies and form tokens, a third
+/// line of defence that needs no state).
+fn ensure_same_origin(req: &HttpRequest) -> Result<(), ApiError> {
+    if matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD) {
+        return Ok(());
+    }
+    // Under `Referrer-Policy: no-referrer` browsers send `Origin: null` with every form post,
+    // ours included: that says nothing, like a missing header.
+    let Some(origin) = req.headers().get(header::ORIGIN).filter(|o| o.as_bytes() != b"null") else { return Ok(()) };
+    let host = req.connection_info().host().to_string();
+    let same = origin.to_str().ok().and_then(|o| o.split_once("://")).is_some_and(|(_, h)| h.eq_ignore_ascii_case(&host));
+    if same {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("a form posted from another site".into()))
+    }
+}
+
+fn lang_cookie(lang: Language) -> Cookie<'static> {
+    Cookie::build(LANG_COOKIE, lang.as_str())
+        .path("/")
+        .same_site(SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::days(365))
+        .finish()
+}

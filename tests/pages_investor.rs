@@ -1,0 +1,165 @@
+//! The investor's pages in a real browser (headless Chromium): filing in English with a file,
+//! the access code shown once, tracking, rating the reply, the language switch, 360 px layouts,
+//! and the messages of client- and server-side validation in the chosen language.
+
+mod common;
+
+use common::browser::Browser;
+use common::spawn_app;
+use serde_json::json;
+
+/// Fills the public complaint form (the page's own field names) in `lang`.
+fn fill_complaint(b: &Browser, lang: &str, department_id: &str, subject: &str) {
+    b.choose("#f-complainant-type", "foreign_invested_enterprise");
+    let (name, company, nationality) = match lang {
+        "zh" => ("李华", "郴州精密零件有限公司（外商独资）", "新加坡"),
+        _ => ("Anna Müller", "Hunan Precision Parts Co., Ltd.", "Germany"),
+    };
+    b.type_into("#f-complainant-name", name);
+    b.type_into("#f-complainant-company", company);
+    b.type_into("#f-complainant-nationality", nationality);
+    b.type_into("#f-complainant-email", "anna.mueller@example.de");
+    b.type_into("#f-complainant-phone", "+49 30 1234567");
+    b.choose("#f-complainant-language", lang);
+    b.type_into("#f-project", "Chenzhou plant expansion, phase 2");
+    b.choose("#f-matter_type", "administrative_act");
+    b.choose("#f-department_id", department_id);
+    b.type_into("#f-subject", subject);
+    b.type_into("#f-facts", "We applied on 2026-08-01; all materials were accepted; no decision since.\nSecond line <b>not bold</b>.");
+    b.type_into("#f-request", "A decision on the permit, or a written reason for the delay.");
+}
+
+#[test]
+fn an_investor_files_in_english_tracks_and_rates_the_reply() {
+    let app = spawn_app();
+    let admin = app.admin_token();
+    let dept = app.create_department(&admin, "landres");
+    let coordinator = app.staff_token(&admin, "coordinator", None);
+    let department = app.staff_token(&admin, "department", Some(&dept));
+    let b = Browser::start();
+
+    // The landing page in English, remembered afterwards.
+    b.goto(&app.url("/?lang=en"));
+    assert_eq!(b.text("h1"), "Complaint by a foreign investor");
+    b.screenshots("form-en");
+    b.set_width(360);
+    assert!(!b.overflows_horizontally(), "the form scrolls sideways at 360 px");
+    b.reset_width();
+
+    // Client-side validation speaks English: an empty required field says so before posting.
+    b.click("form[data-validate] button[type=submit]");
+    let message = b.script("return document.getElementById('f-complainant-name').validationMessage;");
+    assert_eq!(message, json!("This field is required."));
+    assert_eq!(b.path(), "/", "an invalid form was posted");
+
+    // Server-side validation, with the browser's checks switched off: the field is marked and
+    // the message is in English.
+    fill_complaint(&b, "en", &dept, "Permit not decided");
+    b.script("document.querySelector('form[data-validate]').noValidate = true; document.getElementById('f-complainant-email').type = 'text';");
+    b.type_into("#f-complainant-email", "not-an-email");
+    b.click("form[data-validate] button[type=submit]");
+    assert_eq!(b.text("#e-complainant-email"), "Enter a valid email address.");
+    assert!(b.text("#error-summary").contains("Please correct the marked fields"));
+    // What was typed is kept.
+    assert_eq!(b.value("#f-complainant-company"), "Hunan Precision Parts Co., Ltd.");
+    b.screenshots("form-error-en");
+
+    // A good filing with a file attached.
+    b.type_into("#f-complainant-email", "anna.mueller@example.de");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("permit-application.txt");
+    std::fs::write(&file, "Application for a construction permit, 2026-08-01.\n").unwrap();
+    let input = "#f-attachments";
+    b.type_into_file(input, &file);
+    b.click("form[data-validate] button[type=submit]");
+    let number = b.text("#tracking-number");
+    let code = b.text("#access-code");
+    assert!(number.contains("-2026-"), "{number}");
+    assert!(code.len() >= 10, "{code}");
+    assert!(b.body_text().contains("shown only this once"));
+    assert!(b.body_text().contains("Reply due by"));
+    b.screenshots("filed-en");
+
+    // The tracking page, opened by the confirmation's session.
+    b.click("a.button[href='/track']");
+    b.wait_for_text("#status", "Received, awaiting assignment");
+    assert!(b.body_text().contains("permit-application.txt"));
+    // Escaped, not interpreted.
+    assert_eq!(b.count("b"), 0);
+    b.screenshots("track-en");
+    b.set_width(360);
+    assert!(!b.overflows_horizontally(), "the tracking page scrolls sideways at 360 px");
+    b.reset_width();
+
+    // Closing the session and opening it again with the number and code.
+    b.click("form[action='/track/leave'] button");
+    b.find("#f-access-code");
+    b.type_into("#f-tracking-number", &number.to_lowercase());
+    b.type_into("#f-access-code", "WRONG-CODE");
+    b.click("form[action='/track'] button");
+    assert!(b.text("#error-summary").contains("Not found"), "{}", b.body_text());
+    b.screenshots("lookup-en");
+    b.type_into("#f-tracking-number", &number);
+    b.type_into("#f-access-code", &code);
+    b.click("form[action='/track'] button");
+    b.wait_for_text("#status", "Received, awaiting assignment");
+
+    // The coordination office assigns, the department replies (their pages have their own tests).
+    let id = app.get(&format!("/api/v1/complaints?q={number}"), Some(&coordinator)).json()["items"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&coordinator), &json!({"department_id": dept})).status, 200);
+    let r = app.post(&format!("/api/v1/complaints/{id}/reply"), Some(&department), &json!({"text": "The permit was granted on 2026-11-20.", "outcome": "resolved"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // The investor sees the reply and rates it.
+    b.goto(&app.url("/track"));
+    assert_eq!(b.text("#status"), "Replied");
+    assert_eq!(b.text("#reply-text"), "The permit was granted on 2026-11-20.");
+    b.screenshots("track-replied-en");
+    b.click("#rating-satisfied");
+    b.type_into("#f-comment", "Quick and clear, thank you.");
+    b.click("form[action='/track/rate'] button[type=submit]");
+    b.wait_for_text("#status", "Closed");
+    assert!(b.text("#rating").starts_with("Satisfied"), "{}", b.text("#rating"));
+
+    // The same page in Chinese, and the choice is remembered.
+    b.click("a.lang");
+    b.wait_for_text("#status", "已办结");
+    assert!(b.text("#rating").starts_with("满意"));
+    b.screenshots("track-closed-zh");
+    b.goto(&app.url("/"));
+    assert_eq!(b.text("h1"), "外商投资企业投诉");
+    b.screenshots("form-zh");
+    b.goto(&app.url("/track"));
+    b.click("form[action='/track/leave'] button");
+    b.find("#f-access-code");
+    b.screenshots("lookup-zh");
+
+    // Filing in Chinese shows the code once, in Chinese.
+    b.goto(&app.url("/"));
+    fill_complaint(&b, "zh", &dept, "施工许可逾期未决");
+    b.click("form[data-validate] button[type=submit]");
+    assert!(b.text("#tracking-number").contains("-2026-"));
+    assert!(b.body_text().contains("查询码只显示这一次"));
+    b.screenshots("filed-zh");
+    b.click("a.button[href='/track']");
+    b.wait_for_text("#status", "已受理，待分派");
+    b.screenshots("track-zh");
+}
+
+#[test]
+fn the_access_code_never_reaches_a_url_or_a_cached_page() {
+    let app = spawn_app();
+    let r = app.request("GET", "/", None, &[("Accept-Language", "en-GB,en;q=0.9")], None);
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("Complaint by a foreign investor"), "Accept-Language chooses English");
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let csp = r.header("content-security-policy").unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(!r.body.contains("<script>"), "no inline script");
+    // The lookup is a POST: the code travels in the body, never in a URL.
+    let r = app.get("/track", None);
+    assert!(r.body.contains("method=\"post\" action=\"/track\""), "{}", r.body);
+    // A form posted from another site is refused.
+    let r = app.request("POST", "/track", None, &[("Origin", "https://evil.example")], Some(("application/x-www-form-urlencoded", b"tracking_number=CZ-2026-000001&access_code=x".to_vec())));
+    assert_eq!(r.status, 403);
+}
