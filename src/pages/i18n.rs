@@ -10,6 +10,7 @@ use crate::complaints::model::Language;
 const CATALOGUES: &[(&str, &str)] = &[
     ("common", include_str!("text/common.toml")),
     ("investor", include_str!("text/investor.toml")),
+    ("signin", include_str!("text/signin.toml")),
     ("vote", include_str!("text/vote.toml")),
     ("staff", include_str!("text/staff.toml")),
     ("commission", include_str!("text/commission.toml")),

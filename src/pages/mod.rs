@@ -12,6 +12,7 @@ mod assets;
 mod commission;
 mod complaint_form;
 mod investor;
+mod signin;
 mod staff;
 mod vote;
 
@@ -22,6 +23,7 @@ use actix_web::web;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(assets::routes)
         .configure(investor::routes)
+        .configure(signin::routes)
         .configure(vote::routes)
         .configure(staff::routes)
         .configure(commission::routes);

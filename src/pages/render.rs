@@ -20,17 +20,20 @@ pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'se
 
 const LANG_COOKIE: &str = "anshang_lang";
 
-/// Every template, embedded in the binary (no build step, nothing to install).
-const TEMPLATES: &[(&str, &str)] = &[
+/// The layout and what every page group shares. Each group lists its own templates.
+const SHARED_TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("templates/base.html")),
     ("macros.html", include_str!("templates/macros.html")),
     ("error.html", include_str!("templates/error.html")),
     ("complaint_fields.html", include_str!("templates/complaint_fields.html")),
-    ("investor/form.html", include_str!("templates/investor/form.html")),
-    ("investor/filed.html", include_str!("templates/investor/filed.html")),
-    ("investor/lookup.html", include_str!("templates/investor/lookup.html")),
-    ("investor/track.html", include_str!("templates/investor/track.html")),
 ];
+
+/// Every template, embedded in the binary (no build step, nothing to install).
+fn all_templates() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    [SHARED_TEMPLATES, super::investor::TEMPLATES, super::signin::TEMPLATES, super::vote::TEMPLATES, super::staff::TEMPLATES, super::commission::TEMPLATES]
+        .into_iter()
+        .flatten()
+}
 
 pub struct Pages {
     env: Environment<'static>,
@@ -46,7 +49,7 @@ impl Pages {
         // are still errors: `t()` refuses them, and a test renders every page.)
         env.set_undefined_behavior(UndefinedBehavior::Lenient);
         env.set_auto_escape_callback(|_| AutoEscape::Html);
-        for (name, source) in TEMPLATES {
+        for (name, source) in all_templates() {
             env.add_template(name, source).map_err(|e| format!("page template {name}: {e}"))?;
         }
         let texts = catalogue.clone();
