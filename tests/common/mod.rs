@@ -94,7 +94,7 @@ pub fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         })
     });
     let (port, password) = rx.recv().expect("server thread").expect("application builds");
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
     let mut app = TestApp {
         base: format!("http://127.0.0.1:{port}"),
         port,

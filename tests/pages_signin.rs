@@ -1,0 +1,106 @@
+//! Staff sign-in on the pages: the one-time password must be changed first, the session lives
+//! only in an HttpOnly SameSite=Strict cookie the API ignores, forms need the session's token.
+
+mod common;
+
+use common::browser::Browser;
+use common::{spawn_app, TestApp};
+use serde_json::json;
+
+fn form(app: &TestApp, path: &str, cookie: Option<&str>, body: &str) -> common::Resp {
+    let mut headers = vec![];
+    let cookie_header;
+    if let Some(c) = cookie {
+        cookie_header = format!("anshang_staff={c}");
+        headers.push(("Cookie", cookie_header.as_str()));
+    }
+    app.request("POST", path, None, &headers, Some(("application/x-www-form-urlencoded", body.as_bytes().to_vec())))
+}
+
+fn session_cookie(r: &common::Resp) -> String {
+    let set = r.headers.iter().find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("anshang_staff=")).map(|(_, v)| v.clone());
+    let set = set.unwrap_or_else(|| panic!("no session cookie: {:?}", r.headers));
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/staff"] {
+        assert!(set.contains(flag), "{flag} missing from {set}");
+    }
+    set.trim_start_matches("anshang_staff=").split(';').next().unwrap().to_string()
+}
+
+#[test]
+fn a_one_time_password_is_changed_in_the_browser_before_anything_else() {
+    let app = spawn_app();
+    let admin = app.admin_token();
+    let r = app.post("/api/v1/users", Some(&admin), &json!({"email": "clerk@example.gov.cn", "display_name": "Clerk", "role": "coordinator"}));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let one_time = r.json()["one_time_password"].as_str().unwrap().to_string();
+
+    let b = Browser::start();
+    b.goto(&app.url("/staff/login?lang=en"));
+    b.screenshots("login-en");
+    b.type_into("#f-email", "clerk@example.gov.cn");
+    b.type_into("#f-password", "wrong password");
+    b.click("form[action='/staff/login'] button[type=submit]");
+    b.wait_for_text("#error-summary strong", "Wrong email or password.");
+    b.type_into("#f-password", &one_time);
+    b.click("form[action='/staff/login'] button[type=submit]");
+    b.wait_for_path("/staff/password");
+    b.screenshots("password-en");
+    // The token is nowhere a script could read it.
+    assert_eq!(b.script("return document.cookie.includes('anshang_staff');"), json!(false));
+    b.type_into("#f-current_password", &one_time);
+    b.type_into("#f-new_password", "a much better passphrase 2026");
+    b.type_into("#f-repeat_password", "a different passphrase 2026");
+    b.click("form[action='/staff/password'] button[type=submit]");
+    b.wait_for_text("#e-repeat_password", "The two new passwords differ.");
+    b.type_into("#f-current_password", &one_time);
+    b.type_into("#f-new_password", "a much better passphrase 2026");
+    b.type_into("#f-repeat_password", "a much better passphrase 2026");
+    b.click("form[action='/staff/password'] button[type=submit]");
+    b.wait_for_path("/staff/login");
+    assert!(b.body_text().contains("Your password is changed"));
+    b.click("a.lang");
+    b.wait_for_text("h1", "工作人员登录");
+    b.screenshots("login-zh");
+    b.type_into("#f-email", "clerk@example.gov.cn");
+    b.type_into("#f-password", "a much better passphrase 2026");
+    b.click("form[action='/staff/login'] button[type=submit]");
+    b.wait_for_path("/staff/inbox");
+}
+
+#[test]
+fn the_session_cookie_is_for_pages_only_and_forms_need_its_token() {
+    let app = spawn_app();
+    let admin = app.admin_token();
+    let email = app.staff_account(&admin, "coordinator", None);
+
+    // Not signed in: to the sign-in page, remembering where to.
+    let r = app.get("/staff", None);
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/staff/login?next=/staff"));
+
+    let r = form(&app, "/staff/login", None, &format!("email={email}&password=nope"));
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("邮箱或密码不正确") || r.body.contains("Wrong email or password"), "{}", r.body);
+    let r = form(&app, "/staff/login", None, &format!("email={email}&password={}&next=//evil.example/x", common::TEST_PASSWORD));
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/staff/inbox"), "no open redirect");
+    let cookie = session_cookie(&r);
+
+    // The API does not take the cookie (no CSRF through the API).
+    let r = app.request("GET", "/api/v1/auth/me", None, &[("Cookie", &format!("anshang_staff={cookie}"))], None);
+    assert_eq!(r.status, 401);
+
+    // Forms need the session's token.
+    let r = form(&app, "/staff/logout", Some(&cookie), "csrf=0000");
+    assert_eq!(r.status, 403);
+    let page = app.request("GET", "/staff/password", None, &[("Cookie", &format!("anshang_staff={cookie}"))], None);
+    assert_eq!(page.status, 200);
+    let token = page.body.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let r = form(&app, "/staff/logout", Some(&cookie), &format!("csrf={token}"));
+    assert_eq!(r.status, 303);
+    assert!(r.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("anshang_staff=;")), "{:?}", r.headers);
+
+    // A forged or foreign token is the sign-in page again.
+    let r = app.request("GET", "/staff", None, &[("Cookie", "anshang_staff=forged")], None);
+    assert_eq!(r.status, 303);
+}
