@@ -104,6 +104,7 @@ impl Application {
         let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
         let port = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?.port();
         let json_limit = settings.server.json_limit_bytes;
+        let (client_request_timeout, shutdown_timeout) = (settings.server.client_request_timeout_secs, settings.server.shutdown_timeout_secs);
         let state = web::Data::new(state);
         let background = state.clone();
         let server = HttpServer::new(move || {
@@ -114,14 +115,16 @@ impl Application {
                 .app_data(web::PathConfig::default().error_handler(|e, _| ApiError::NotFound(format!("path: {e}")).into()))
                 .wrap(from_fn(crate::http::request_log::middleware))
                 .wrap(security_headers())
+                // Outermost, so error bodies rewritten inside keep the header.
+                .wrap(from_fn(crate::http::hsts::middleware))
                 .configure(configure_routes)
                 .default_service(web::to(not_found))
         })
         .listen(listener)
         .map_err(|source| StartError::Bind { addr: format!("port {port}"), source })?
-        .client_request_timeout(Duration::from_secs(10))
+        .client_request_timeout(Duration::from_secs(client_request_timeout))
         .client_disconnect_timeout(Duration::from_secs(5))
-        .shutdown_timeout(30)
+        .shutdown_timeout(shutdown_timeout)
         .run();
         Ok(Application { port, server, bootstrap_password, background })
     }
@@ -130,7 +133,8 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGINT/SIGTERM; in-flight requests get up to 30 s to finish.
+    /// Serves until SIGINT/SIGTERM; in-flight requests get `server.shutdown_timeout_secs` to
+    /// finish.
     pub async fn run(self) -> std::io::Result<()> {
         spawn_workers(self.background.clone());
         let state = self.background.clone();

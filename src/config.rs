@@ -133,6 +133,8 @@ pub struct ServerSettings {
     pub json_limit_bytes: usize,
     pub trust_forwarded_for: bool,
     pub public_base_url: String,
+    pub client_request_timeout_secs: u64,
+    pub shutdown_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -259,6 +261,12 @@ impl Settings {
         let invalid = |key, problem: &str| Err(ConfigError::Invalid { key, problem: problem.into() });
         if self.server.bind.parse::<std::net::IpAddr>().is_err() && self.server.bind != "localhost" {
             return invalid("server.bind", "must be an IP address such as 127.0.0.1 or 0.0.0.0");
+        }
+        if !(1..=300).contains(&self.server.client_request_timeout_secs) {
+            return invalid("server.client_request_timeout_secs", "must be between 1 and 300");
+        }
+        if self.server.shutdown_timeout_secs > 600 {
+            return invalid("server.shutdown_timeout_secs", "must be at most 600");
         }
         if self.server.json_limit_bytes < 1024 || self.server.json_limit_bytes > 16 * 1024 * 1024 {
             return invalid("server.json_limit_bytes", "must be between 1024 and 16777216");

@@ -156,6 +156,11 @@ fn the_access_code_never_reaches_a_url_or_a_cached_page() {
     let csp = r.header("content-security-policy").unwrap();
     assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{csp}");
     assert!(!r.body.contains("<script>"), "no inline script");
+    assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    assert_eq!(r.header("strict-transport-security"), None, "HSTS over plain HTTP means nothing");
+    let behind_tls = app.request("GET", "/", None, &[("X-Forwarded-Proto", "https")], None);
+    assert_eq!(behind_tls.header("strict-transport-security"), Some("max-age=31536000"));
     // The lookup is a POST: the code travels in the body, never in a URL.
     let r = app.get("/track", None);
     assert!(r.body.contains("method=\"post\" action=\"/track\""), "{}", r.body);

@@ -2,6 +2,7 @@
 
 pub mod body;
 pub mod client;
+pub mod hsts;
 pub mod json;
 pub mod no_store;
 pub mod rate_limit;
