@@ -32,5 +32,7 @@ echo "== deployment files"
 
 echo "== tests on SQLite"
 ANSHANG_TEST_DATABASE_URL="" run_suite
+echo "== API contract on SQLite"
+./scripts/api-contract.sh
 echo "== tests on PostgreSQL"
 ANSHANG_TEST_DATABASE_URL="$pg_url" run_suite

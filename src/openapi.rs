@@ -2,8 +2,11 @@
 //! page that renders it (no external scripts or fonts).
 
 use actix_web::{get, http::header, web, HttpResponse};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
+
+use crate::error::PROBLEM_JSON;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -34,7 +37,7 @@ use utoipa::{Modify, OpenApi};
         crate::assessment::routes::monthly, crate::assessment::routes::bimonthly,
         crate::assessment::routes::request_review, crate::assessment::routes::list_reviews, crate::assessment::routes::decide_review,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &SharedResponses),
     tags((name = "health"), (name = "auth"), (name = "users"), (name = "departments"), (name = "calendar"),
         (name = "complaints", description = "Filing and the staff's work on complaints"),
         (name = "tracking", description = "The investor, with tracking number and access code"),
@@ -54,6 +57,47 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
     }
+}
+
+/// The answers that the shared plumbing gives, documented once here rather than on every
+/// handler: a bearer-secured operation (`Staff<Rule>`) answers 401 without a valid, current token
+/// and 403 to a role its rule does not list or to a token that still holds a one-time password;
+/// a JSON body (`JsonBody`, `parse_json_request`) is 400 when malformed, 413 when larger than
+/// `server.json_limit_bytes`, 415 when not sent as JSON and 422 naming a wrong, missing or unknown
+/// field. A handler's own description of the same status wins.
+struct SharedResponses;
+
+impl Modify for SharedResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let bearer = SecurityRequirement::new("bearer", Vec::<String>::new());
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.patch, &mut item.delete];
+            for op in operations.into_iter().flatten() {
+                let secured = op.security.as_ref().is_some_and(|s| s.contains(&bearer));
+                let json_body = op.request_body.as_ref().is_some_and(|b| b.content.contains_key("application/json"));
+                let mut add = |status: &str, description: &str| {
+                    op.responses.responses.entry(status.to_string()).or_insert_with(|| problem(description).into());
+                };
+                if secured {
+                    add("401", "no token, or one that is invalid, expired or older than the account's last change");
+                    add("403", "a role this operation does not admit, or a one-time password still to change");
+                }
+                if json_body {
+                    add("400", "malformed JSON");
+                    add("413", "the body is larger than server.json_limit_bytes");
+                    add("415", "the body is not sent as application/json");
+                    add("422", "a field is missing, unknown or invalid (named in `errors`)");
+                }
+            }
+        }
+    }
+}
+
+fn problem(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(PROBLEM_JSON, ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
+        .build()
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -80,4 +124,66 @@ async fn docs_script() -> HttpResponse {
         .insert_header((header::CONTENT_TYPE, "text/javascript; charset=utf-8"))
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .body(include_str!("../assets/api-docs.js"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn operations() -> Vec<(String, String, Value)> {
+        let doc = serde_json::to_value(ApiDoc::openapi()).expect("serialises");
+        let mut out = Vec::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("path item") {
+                out.push((method.to_uppercase(), path.clone(), op.clone()));
+            }
+        }
+        out
+    }
+
+    /// Path parameters are exactly the template's names; everything else is a query or header
+    /// parameter (a query struct without `parameter_in = Query` is documented as path).
+    #[test]
+    fn parameters_sit_where_they_are_sent() {
+        for (method, path, op) in operations() {
+            let in_template: Vec<&str> = path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')).collect();
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let in_path: Vec<&str> = params.iter().filter(|p| p["in"] == "path").map(|p| p["name"].as_str().unwrap()).collect();
+            assert_eq!(in_path, in_template, "{method} {path}");
+            for p in &params {
+                let location = p["in"].as_str().unwrap();
+                assert!(["path", "query", "header"].contains(&location), "{method} {path}: {p}");
+                if location == "path" {
+                    assert_eq!(p["required"], true, "{method} {path}: {p}");
+                }
+            }
+        }
+    }
+
+    /// The shared answers are on every operation they can come from, and every error is problem+json.
+    #[test]
+    fn shared_answers_are_documented_and_errors_are_problems() {
+        for (method, path, op) in operations() {
+            let responses = op["responses"].as_object().unwrap();
+            let secured = op["security"].as_array().is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+            let json_body = op["requestBody"]["content"].get("application/json").is_some();
+            let mut expected = Vec::new();
+            if secured {
+                expected.extend(["401", "403"]);
+            }
+            if json_body {
+                expected.extend(["400", "413", "415", "422"]);
+            }
+            for status in expected {
+                assert!(responses.contains_key(status), "{method} {path} lacks {status}");
+            }
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    let content = response["content"].as_object().unwrap_or_else(|| panic!("{method} {path} {status}: no content"));
+                    assert_eq!(content.keys().collect::<Vec<_>>(), [PROBLEM_JSON], "{method} {path} {status}");
+                }
+            }
+        }
+    }
 }

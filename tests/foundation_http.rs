@@ -104,8 +104,19 @@ fn login_tokens_and_password_change() {
     let token = app.token_for("new@example.gov.cn", TEST_PASSWORD);
     assert_eq!(app.get("/api/v1/auth/me", Some(&token)).status, 200);
 
-    // Deactivated accounts cannot sign in, and their tokens stop working at once.
+    // Asking for the state an account already has changes nothing and ends no token (the
+    // administrator's own included); an administrator cannot deactivate their own account.
     let id = app.get("/api/v1/auth/me", Some(&token)).json()["id"].as_str().unwrap().to_string();
+    let admin_id = app.get("/api/v1/auth/me", Some(&admin)).json()["id"].as_str().unwrap().to_string();
+    for who in [&id, &admin_id] {
+        let r = app.patch(&format!("/api/v1/users/{who}"), Some(&admin), &json!({"active": true}));
+        assert_eq!((r.status, r.json()["active"].clone()), (200, json!(true)), "{}", r.body);
+    }
+    assert_eq!(app.get("/api/v1/auth/me", Some(&token)).status, 200);
+    assert_eq!(app.get("/api/v1/auth/me", Some(&admin)).status, 200);
+    app.patch(&format!("/api/v1/users/{admin_id}"), Some(&admin), &json!({"active": false})).assert_problem(409, "conflict");
+
+    // Deactivated accounts cannot sign in, and their tokens stop working at once.
     assert_eq!(app.patch(&format!("/api/v1/users/{id}"), Some(&admin), &json!({"active": false})).status, 200);
     app.login("new@example.gov.cn", TEST_PASSWORD).assert_problem(401, "unauthenticated");
     let v = app.get("/api/v1/auth/me", Some(&token)).assert_problem(401, "unauthenticated");

@@ -18,9 +18,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FormatQuery {
     /// `json` (default), `csv` (UTF-8 with BOM) or `html` (printable, with charts).
+    #[param(pattern = "^(json|csv|html)$")]
     pub format: Option<String>,
 }
 
@@ -30,8 +32,10 @@ fn check_year(year: i32) -> Result<(), ApiError> {
 
 /// The year's scores and ranking: the finalised snapshot if there is one, else computed now.
 #[utoipa::path(get, path = "/api/v1/assessment/{year}", tag = "assessment", security(("bearer" = [])), params(("year" = i32, Path), FormatQuery),
-    responses((status = 200, body = AssessmentReport), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, description = "in the format asked for", content((AssessmentReport = "application/json"), (String = "text/csv"), (String = "text/html"))),
+        (status = 400, description = "an unknown query parameter", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "a year outside 2017–2100, or not a year", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/assessment/{year}")]
 async fn year_report(state: web::Data<AppState>, _staff: Staff<Assessors>, path: web::Path<i32>, query: web::Query<FormatQuery>) -> Result<HttpResponse, ApiError> {
@@ -81,6 +85,7 @@ async fn department_breakdown(state: web::Data<AppState>, staff: Staff<AnyStaff>
 pub struct FinalizeRequest {
     /// Required when the year was finalised before (at most 2,000 characters).
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub reason: Option<String>,
 }
 
@@ -88,7 +93,9 @@ pub struct FinalizeRequest {
 #[utoipa::path(post, path = "/api/v1/assessment/{year}/finalize", tag = "assessment", security(("bearer" = [])), params(("year" = i32, Path)),
     request_body = FinalizeRequest,
     responses((status = 200, body = AssessmentReport), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "a year outside 2017–2100, or not a year", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/assessment/{year}/finalize")]
 async fn finalize(state: web::Data<AppState>, staff: Staff<CommissionOnly>, path: web::Path<i32>, body: JsonBody<FinalizeRequest>) -> Result<web::Json<AssessmentReport>, ApiError> {
@@ -100,16 +107,20 @@ async fn finalize(state: web::Data<AppState>, staff: Staff<CommissionOnly>, path
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MonthQuery {
-    /// The month, e.g. 2026-10.
+    /// The month, e.g. 2026-10 (2017–2100).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}$", example = "2026-10")]
     pub month: String,
 }
 
 /// The monthly ranking: per department, complaints received and replied (on time), overdue now,
 /// average working days to reply, satisfaction, contests, conduct index, score and rank.
 #[utoipa::path(get, path = "/api/v1/reports/monthly", tag = "assessment", security(("bearer" = [])), params(MonthQuery),
-    responses((status = 200, body = super::periodic::MonthlyReport), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = super::periodic::MonthlyReport),
+        (status = 400, description = "`month` missing, or an unknown query parameter", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/reports/monthly")]
 async fn monthly(state: web::Data<AppState>, _staff: Staff<Assessors>, query: web::Query<MonthQuery>) -> Result<web::Json<super::periodic::MonthlyReport>, ApiError> {
@@ -120,18 +131,23 @@ async fn monthly(state: web::Data<AppState>, _staff: Staff<Assessors>, query: we
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct BimonthlyQuery {
-    /// The first of the two months, e.g. 2026-09.
+    /// The first of the two months, e.g. 2026-09 (2017–2100).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}$", example = "2026-09")]
     pub from: String,
     /// `json` (default), `csv` or `html`.
+    #[param(pattern = "^(json|csv|html)$")]
     pub format: Option<String>,
 }
 
 /// The bi-monthly report to the level above: received, accepted, concluded, in progress,
 /// terminated with reasons, overdue.
 #[utoipa::path(get, path = "/api/v1/reports/bimonthly", tag = "assessment", security(("bearer" = [])), params(BimonthlyQuery),
-    responses((status = 200, body = super::periodic::BimonthlyReport), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, description = "in the format asked for", content((super::periodic::BimonthlyReport = "application/json"), (String = "text/csv"), (String = "text/html"))),
+        (status = 400, description = "`from` missing, or an unknown query parameter", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/reports/bimonthly")]
 async fn bimonthly(state: web::Data<AppState>, _staff: Staff<Assessors>, query: web::Query<BimonthlyQuery>) -> Result<HttpResponse, ApiError> {
@@ -154,6 +170,7 @@ async fn bimonthly(state: web::Data<AppState>, _staff: Staff<Assessors>, query: 
 #[serde(deny_unknown_fields)]
 pub struct ReviewRequest {
     /// Why the score should be reviewed, at most 4,000 characters.
+    #[schema(max_length = 4000, pattern = r"\S")]
     pub reasons: String,
 }
 
@@ -161,7 +178,9 @@ pub struct ReviewRequest {
 #[utoipa::path(post, path = "/api/v1/assessment/{year}/reviews", tag = "assessment", security(("bearer" = [])), params(("year" = i32, Path)),
     request_body = ReviewRequest,
     responses((status = 201, body = super::review::ReviewView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "a year outside 2017–2100, or not a year", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/assessment/{year}/reviews")]
 async fn request_review(state: web::Data<AppState>, staff: Staff<DepartmentOnly>, path: web::Path<i32>, body: JsonBody<ReviewRequest>) -> Result<HttpResponse, ApiError> {
@@ -179,10 +198,12 @@ async fn request_review(state: web::Data<AppState>, staff: Staff<DepartmentOnly>
 /// its own for a department.
 #[utoipa::path(get, path = "/api/v1/assessment/{year}/reviews", tag = "assessment", security(("bearer" = [])), params(("year" = i32, Path)),
     responses((status = 200, body = Vec<super::review::ReviewView>), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "a year outside 2017–2100, or not a year", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/assessment/{year}/reviews")]
 async fn list_reviews(state: web::Data<AppState>, staff: Staff<AnyStaff>, path: web::Path<i32>) -> Result<web::Json<Vec<super::review::ReviewView>>, ApiError> {
     let year = path.into_inner();
+    check_year(year)?;
     let only = match staff.role {
         Role::Coordinator | Role::Commission | Role::Admin => None,
         Role::Department => Some(staff.department_id.clone().unwrap_or_default()),
@@ -198,6 +219,8 @@ async fn list_reviews(state: web::Data<AppState>, staff: Staff<AnyStaff>, path: 
 pub struct ReviewDecision {
     /// true: the score changes — a new finalised version is made, with this decision attached.
     pub changed: bool,
+    /// At most 4,000 characters.
+    #[schema(max_length = 4000, pattern = r"\S")]
     pub reason: String,
 }
 

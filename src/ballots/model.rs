@@ -47,9 +47,12 @@ impl Category {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Question {
-    /// Stable key, e.g. `overall`.
+    /// Stable key, e.g. `overall`, 1–40 bytes.
+    #[schema(min_length = 1, max_length = 40)]
     pub key: String,
+    #[schema(pattern = r"\S")]
     pub text_zh: String,
+    #[schema(pattern = r"\S")]
     pub text_en: String,
 }
 
@@ -70,8 +73,11 @@ pub fn default_questions() -> Vec<Question> {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Points {
+    #[schema(minimum = 0, maximum = 1000)]
     pub satisfied: f64,
+    #[schema(minimum = 0, maximum = 1000)]
     pub basically_satisfied: f64,
+    #[schema(minimum = 0, maximum = 1000)]
     pub dissatisfied: f64,
 }
 

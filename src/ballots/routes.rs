@@ -59,9 +59,11 @@ async fn list_rounds(state: web::Data<AppState>, _staff: Staff<BallotOfficers>) 
 /// departments as codes separated by `;`). All rows or none; every wrong row is reported.
 #[utoipa::path(post, path = "/api/v1/ballots/rounds/{id}/voters", tag = "ballots", security(("bearer" = [])), params(("id" = String, Path)),
     request_body(content = String, content_type = "text/csv"),
-    responses((status = 200, body = ImportReport), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = ImportReport), (status = 400, description = "the body is not UTF-8", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "the body is larger than server.json_limit_bytes", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "wrong rows, each named `line N`; nothing imported", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/rounds/{id}/voters")]
 async fn import_voters(state: web::Data<AppState>, staff: Staff<BallotOfficers>, path: web::Path<String>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
@@ -101,7 +103,8 @@ async fn advance(state: web::Data<AppState>, staff: Staff<BallotOfficers>, id: S
 /// Open for voting; questions, departments and anonymity settings are locked from here.
 #[utoipa::path(post, path = "/api/v1/ballots/rounds/{id}/open", tag = "ballots", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = RoundView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/rounds/{id}/open")]
 async fn open_round(state: web::Data<AppState>, staff: Staff<BallotOfficers>, path: web::Path<String>) -> Result<web::Json<RoundView>, ApiError> {
     advance(state, staff, path.into_inner(), RoundStatus::Open).await
@@ -110,7 +113,8 @@ async fn open_round(state: web::Data<AppState>, staff: Staff<BallotOfficers>, pa
 /// Close voting; the ballot rows are rewritten in random order.
 #[utoipa::path(post, path = "/api/v1/ballots/rounds/{id}/close", tag = "ballots", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = RoundView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/rounds/{id}/close")]
 async fn close_round(state: web::Data<AppState>, staff: Staff<BallotOfficers>, path: web::Path<String>) -> Result<web::Json<RoundView>, ApiError> {
     advance(state, staff, path.into_inner(), RoundStatus::Closed).await
@@ -119,7 +123,8 @@ async fn close_round(state: web::Data<AppState>, staff: Staff<BallotOfficers>, p
 /// Publish the results and the bulletin.
 #[utoipa::path(post, path = "/api/v1/ballots/rounds/{id}/publish", tag = "ballots", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = RoundView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/rounds/{id}/publish")]
 async fn publish_round(state: web::Data<AppState>, staff: Staff<BallotOfficers>, path: web::Path<String>) -> Result<web::Json<RoundView>, ApiError> {
     advance(state, staff, path.into_inner(), RoundStatus::Published).await
@@ -150,7 +155,8 @@ pub struct CodeRequest {
 
 /// Which departments this code may rate (the code is not spent). Rate-limited.
 #[utoipa::path(post, path = "/api/v1/ballots/{round}/code", tag = "ballots", params(("round" = String, Path)), request_body = CodeRequest,
-    responses((status = 200, body = Vec<RoundDepartment>), (status = 409, description = "unknown or spent code, or voting closed", body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = Vec<RoundDepartment>), (status = 404, description = "no such round", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "unknown or spent code, or voting closed", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/{round}/code")]
 async fn check_code(state: web::Data<AppState>, client: ClientAddr, path: web::Path<String>, body: JsonBody<CodeRequest>) -> Result<web::Json<Vec<RoundDepartment>>, ApiError> {
@@ -162,7 +168,8 @@ async fn check_code(state: web::Data<AppState>, client: ClientAddr, path: web::P
 /// Cast a ballot with a one-time code (in the body, never the URL). Rate-limited; an unknown,
 /// spent or foreign code gets one generic answer.
 #[utoipa::path(post, path = "/api/v1/ballots/{round}/cast", tag = "ballots", params(("round" = String, Path)), request_body = CastRequest,
-    responses((status = 201, body = CastReceipt), (status = 409, description = "code refused or voting closed", body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 201, body = CastReceipt), (status = 404, description = "no such round", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "code refused or voting closed", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/{round}/cast")]
 async fn cast(state: web::Data<AppState>, client: ClientAddr, path: web::Path<String>, body: JsonBody<CastRequest>) -> Result<HttpResponse, ApiError> {
@@ -174,7 +181,9 @@ async fn cast(state: web::Data<AppState>, client: ClientAddr, path: web::Path<St
 
 /// Results with small groups suppressed: public once published; officers see them from close.
 #[utoipa::path(get, path = "/api/v1/ballots/{round}/results", tag = "ballots", params(("round" = String, Path)),
-    responses((status = 200, body = Vec<DepartmentTally>), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = Vec<DepartmentTally>),
+        (status = 401, description = "an Authorization header that is not a valid, current token", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/ballots/{round}/results")]
 async fn results(state: web::Data<AppState>, staff: MaybeStaff<BallotOfficers>, path: web::Path<String>) -> Result<web::Json<Vec<DepartmentTally>>, ApiError> {

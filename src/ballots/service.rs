@@ -145,17 +145,22 @@ pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<RoundRow>> {
 #[serde(deny_unknown_fields)]
 pub struct CreateRound {
     /// At most 200 characters.
+    #[schema(max_length = 200, pattern = r"\S")]
     pub title: String,
+    #[schema(minimum = 2017, maximum = 2100)]
     pub year: i32,
-    /// Departments under evaluation (ids).
+    /// Departments under evaluation (ids), 1–100.
+    #[schema(min_items = 1, max_items = 100)]
     pub department_ids: Vec<String>,
-    /// Default: overall conduct, efficiency, attitude, integrity.
+    /// Default: overall conduct, efficiency, attitude, integrity. 1–20 questions with distinct keys.
     #[serde(default)]
+    #[schema(min_items = 1, max_items = 20)]
     pub questions: Option<Vec<Question>>,
     pub opens_at: DateTime<chrono::FixedOffset>,
     pub closes_at: DateTime<chrono::FixedOffset>,
-    /// Smallest group whose results are shown (k, 3–50, default 5).
+    /// Smallest group whose results are shown (k, 3–50, default 5). Closes after it opens.
     #[serde(default)]
+    #[schema(minimum = 3, maximum = 50)]
     pub min_group_size: Option<u32>,
     /// Points per answer (default 100 / 70 / 30).
     #[serde(default)]

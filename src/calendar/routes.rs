@@ -19,11 +19,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DueQuery {
-    /// Receipt instant, RFC 3339 with any offset (e.g. 2026-09-30T17:00:00+08:00 or …Z).
+    /// Receipt instant, RFC 3339 with any offset (e.g. 2026-09-30T17:00:00+08:00 or …Z), in a
+    /// year the calendar covers.
+    #[param(format = DateTime, example = "2026-09-30T17:00:00+08:00")]
     pub received: String,
     /// Working days, 1–120 (default: the reply clock, 7).
+    #[param(minimum = 1, maximum = 120)]
     pub days: Option<u32>,
 }
 
@@ -78,9 +82,13 @@ pub struct LoadedYear {
 /// Load the official data of a year (TOML, as in config/calendar/cn-<year>.toml; or the same as
 /// JSON). Validated, stored for every instance, open clocks recomputed, audited.
 #[utoipa::path(put, path = "/api/v1/calendar/{year}", tag = "calendar", security(("bearer" = [])), params(("year" = i32, Path)),
-    request_body(content = String, content_type = "application/toml", description = "the year's data; application/json is accepted too"),
-    responses((status = 200, body = LoadedYear), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 415, body = crate::error::Problem, content_type = "application/problem+json"),
+    request_body(description = "the year's data as TOML (application/toml, text/x-toml or text/plain) or as JSON",
+        content((String = "application/toml"), (String = "text/x-toml"), (String = "text/plain"), (Object = "application/json"))),
+    responses((status = 200, body = LoadedYear), (status = 400, description = "the body is not UTF-8, or malformed JSON", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "not a year", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "the body is larger than server.json_limit_bytes", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 415, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[put("/api/v1/calendar/{year}")]
 async fn put_year(state: web::Data<AppState>, staff: Staff<AdminOnly>, req: HttpRequest, path: web::Path<i32>, body: web::Bytes) -> Result<web::Json<LoadedYear>, ApiError> {

@@ -28,13 +28,18 @@ pub struct ComplainantInput {
     #[serde(rename = "type")]
     pub kind: ComplainantType,
     /// Person filing, at most 100 characters.
+    #[schema(max_length = 100, pattern = r"\S")]
     pub name: String,
     /// Enterprise or chamber, at most 200 characters.
+    #[schema(max_length = 200, pattern = r"\S")]
     pub company: String,
     /// Nationality or region, at most 60 characters.
+    #[schema(max_length = 60, pattern = r"\S")]
     pub nationality: String,
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
-    /// 5–40 characters: digits, + ( ) - . and spaces.
+    /// At most 40 characters: at least 5 digits, with + ( ) - . and spaces.
+    #[schema(max_length = 40, pattern = r"^[ +().-]*(?:[0-9][ +().-]*){5,}$")]
     pub phone: String,
     /// Language of all notices to the investor.
     pub language: Language,
@@ -44,31 +49,47 @@ pub struct ComplainantInput {
 #[serde(deny_unknown_fields)]
 pub struct AgentInput {
     /// At most 100 characters.
+    #[schema(max_length = 100, pattern = r"\S")]
     pub name: String,
     /// How to reach the agent, at most 200 characters.
+    #[schema(max_length = 200, pattern = r"\S")]
     pub contact: String,
 }
 
+/// Text fields are trimmed; they may not hold control characters other than line breaks and tabs.
 #[derive(Deserialize, utoipa::ToSchema, Debug, Clone)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "complainant": {"type": "foreign_invested_enterprise", "name": "Anna Müller", "company": "Hunan Precision Parts Co., Ltd.",
+        "nationality": "Germany", "email": "anna.mueller@example.de", "phone": "+49 30 1234567", "language": "en"},
+    "project": "Chenzhou plant expansion, phase 2", "matter_type": "administrative_act",
+    "subject": "Construction permit not decided within the promised time",
+    "facts": "We applied on 2026-08-01; all materials were accepted; no decision since.",
+    "request": "A decision on the permit, or a written reason for the delay.", "review_or_lawsuit": false, "confidential": false
+}))]
 pub struct FileComplaintRequest {
     pub complainant: ComplainantInput,
     #[serde(default)]
     pub agent: Option<AgentInput>,
     /// The investment project concerned, at most 200 characters.
+    #[schema(max_length = 200, pattern = r"\S")]
     pub project: String,
     /// The department concerned, if the investor knows it (an id from GET /api/v1/departments).
     #[serde(default)]
     pub department_id: Option<String>,
     /// The staff member concerned, if known, at most 100 characters.
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub staff_concerned: Option<String>,
     pub matter_type: MatterType,
     /// At most 200 characters.
+    #[schema(max_length = 200, pattern = r"\S")]
     pub subject: String,
     /// What happened, at most 10,000 characters.
+    #[schema(max_length = 10000, pattern = r"\S")]
     pub facts: String,
     /// What the investor asks for, at most 4,000 characters.
+    #[schema(max_length = 4000, pattern = r"\S")]
     pub request: String,
     /// An administrative review or a lawsuit on the same matter is already under way.
     pub review_or_lawsuit: bool,

@@ -201,8 +201,10 @@ pub(crate) fn local_midnight_utc(d: NaiveDate) -> Result<chrono::NaiveDateTime, 
 /// Complaints ordered by time left (overdue first). Coordinators see all; department staff only
 /// their department's.
 #[utoipa::path(get, path = "/api/v1/complaints", tag = "complaints", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = ComplaintPage), (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ComplaintPage),
+        (status = 400, description = "an unknown query parameter, or a value of the wrong type", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`limit`, `status`, `q`, `cursor` or a date out of range", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/complaints")]
 async fn list(state: web::Data<AppState>, staff: Staff<Handlers>, query: web::Query<ListQuery>) -> Result<web::Json<ComplaintPage>, ApiError> {
     let q = query.into_inner();

@@ -37,14 +37,21 @@ async fn list_admin(state: web::Data<AppState>, _staff: Staff<AdminOnly>) -> Res
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDepartmentRequest {
-    /// Short stable slug, 2–40 characters of a–z, 0–9 and '-'.
+    /// Short stable slug, 2–40 characters of a–z, 0–9 and '-', not starting with '-'.
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]{1,39}$")]
     pub code: String,
+    /// At most 100 characters.
+    #[schema(max_length = 100, pattern = r"\S")]
     pub name_zh: String,
+    /// At most 200 characters.
+    #[schema(max_length = 200, pattern = r"\S")]
     pub name_en: String,
     pub kind: DepartmentKind,
     /// Receives assignment notices and reminders.
+    #[schema(format = Email, max_length = 254)]
     pub contact_email: String,
     /// Receives the overdue escalation.
+    #[schema(format = Email, max_length = 254)]
     pub head_email: String,
 }
 
@@ -64,9 +71,15 @@ async fn create(state: web::Data<AppState>, staff: Staff<AdminOnly>, body: JsonB
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateDepartmentRequest {
+    /// At most 100 characters.
+    #[schema(max_length = 100, pattern = r"\S")]
     pub name_zh: Option<String>,
+    /// At most 200 characters.
+    #[schema(max_length = 200, pattern = r"\S")]
     pub name_en: Option<String>,
+    #[schema(format = Email, max_length = 254)]
     pub contact_email: Option<String>,
+    #[schema(format = Email, max_length = 254)]
     pub head_email: Option<String>,
     /// false deactivates: the department no longer takes new assignments.
     pub active: Option<bool>,

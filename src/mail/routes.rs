@@ -15,17 +15,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OutboxQuery {
     /// `pending`, `sent` or `failed`.
+    #[param(pattern = "^(pending|sent|failed)$")]
     pub status: Option<String>,
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
 /// Recent outbox messages, newest first (admin). Bodies are never shown; recipients are masked.
 #[utoipa::path(get, path = "/api/v1/admin/outbox", tag = "mail", security(("bearer" = [])), params(OutboxQuery),
-    responses((status = 200, body = Vec<OutboxView>), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = Vec<OutboxView>),
+        (status = 400, description = "an unknown query parameter, or a value of the wrong type", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/admin/outbox")]
 async fn list(state: web::Data<AppState>, _staff: Staff<AdminOnly>, query: web::Query<OutboxQuery>) -> Result<web::Json<Vec<OutboxView>>, ApiError> {
