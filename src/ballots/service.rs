@@ -801,3 +801,50 @@ pub fn bulletin(conn: &mut DbConnection, round: &RoundRow) -> Result<Bulletin, A
         tally,
     })
 }
+
+#[cfg(test)]
+mod roll_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn department_of(code: &str) -> Option<String> {
+        ["commerce", "drc", "tax"].contains(&code).then(|| format!("id-{code}"))
+    }
+
+    #[test]
+    fn a_good_roll_parses_and_every_bad_row_is_named() {
+        let csv = "name,category,contact,departments\n\
+                   Anna,enterprise_served,anna@example.de,commerce;tax\n\
+                   Bo,enterprise_served,paper,drc\n\
+                   ,nobody,not-an-email,unknown\n";
+        let (voters, errors) = parse_roll(csv, &department_of);
+        assert_eq!(voters.len(), 2);
+        assert_eq!(voters[0].departments, vec!["id-commerce".to_string(), "id-tax".to_string()]);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, 4);
+        for part in ["name", "category", "contact", "departments"] {
+            assert!(errors[0].message.contains(part), "{}", errors[0].message);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Arbitrary text never panics; every error names a line of the input; nothing is both
+        /// accepted and refused.
+        #[test]
+        fn arbitrary_rolls_never_panic(body in proptest::collection::vec("[a-z@.;,\"\\n ]{0,30}|\\PC{0,30}", 0..12)) {
+            let text = format!("name,category,contact,departments\n{}", body.join("\n"));
+            let lines = text.lines().count().max(1);
+            let (voters, errors) = parse_roll(&text, &department_of);
+            for e in &errors {
+                prop_assert!(e.line >= 1 && e.line <= lines + 1, "line {} of {}", e.line, lines);
+                prop_assert!(!e.message.is_empty());
+            }
+            for v in &voters {
+                prop_assert!(!v.departments.is_empty());
+                prop_assert!(v.contact == "paper" || v.contact.contains('@'));
+            }
+        }
+    }
+}
