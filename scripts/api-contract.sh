@@ -3,7 +3,9 @@
 # instance with demo data, once without a token and once with a token of each role. Every
 # response must be documented (status, content type, headers, schema) and none may be a 5xx.
 #   ./scripts/api-contract.sh                               SQLite, in a temporary data directory
-#   ANSHANG_CONTRACT_DATABASE_URL=postgres://… ./scripts/api-contract.sh   a PostgreSQL database
+#   ANSHANG_CONTRACT_PG_URL=postgres://postgres@127.0.0.1:5432/test ./scripts/api-contract.sh
+#                                                           PostgreSQL: a fresh database on that
+#                                                           server (psql creates and drops it)
 #   ANSHANG_CONTRACT_EXAMPLES=25 ./scripts/api-contract.sh  more cases per operation (default 10)
 #   ANSHANG_CONTRACT_SEED=N, ANSHANG_CONTRACT_KEEP=1        another seed; keep the reports
 # What it does step by step: scripts/api_contract.py.

@@ -3,7 +3,7 @@
 Started by scripts/api-contract.sh (which provides the virtualenv and the debug binary). Steps:
 
 1. start `anshang serve --demo --port 0` on a temporary data directory (SQLite, or the
-   PostgreSQL database named by ANSHANG_CONTRACT_DATABASE_URL), with the per-client rate limits
+   PostgreSQL database made on the server named by ANSHANG_CONTRACT_PG_URL), with the per-client rate limits
    raised so that the fuzzer reaches the logic behind them (the 429 answers stay documented);
 2. sign in as the bootstrap administrator and change its one-time password, sign in as the demo
    account of every other role;
@@ -351,21 +351,33 @@ def main():
     binary = ROOT / "target" / "debug" / "anshang"
     examples = int(os.environ.get("ANSHANG_CONTRACT_EXAMPLES", "10"))
     fuzz_seed = int(os.environ.get("ANSHANG_CONTRACT_SEED", "20261125"))
-    db_url = os.environ.get("ANSHANG_CONTRACT_DATABASE_URL", "")
+    pg_server = os.environ.get("ANSHANG_CONTRACT_PG_URL", "")
     keep = os.environ.get("ANSHANG_CONTRACT_KEEP") == "1"
     work = pathlib.Path(tempfile.mkdtemp(prefix="anshang-contract-"))
     started = time.monotonic()
+    db_url, drop = "", None
+    if pg_server:
+        # A fresh database on that server, dropped at the end.
+        name = f"anshang_contract_{os.getpid()}"
+        subprocess.run(["psql", pg_server, "-qAtc", f"CREATE DATABASE {name}"], check=True)
+        db_url = pg_server.rsplit("/", 1)[0] + "/" + name
+        drop = ["psql", pg_server, "-qAtc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"]
     server_log = work / "server.log"
-    child, port, printed = start_server(binary, work / "data", db_url, server_log)
     failed = []
     try:
+        child, port, printed = start_server(binary, work / "data", db_url, server_log)
+    except BaseException:
+        if drop:
+            subprocess.run(drop, check=False)
+        raise
+    try:
         api = Api(f"http://127.0.0.1:{port}")
+        api.load_document()
         admin_email = next(l.split(":", 1)[1].strip() for l in printed if l.strip().startswith("email:"))
         one_time = next(l.split(":", 1)[1].strip() for l in printed if l.strip().startswith("password:"))
         first = sign_in(api, admin_email, one_time)
         assert first["must_change_password"], first
         api.call("POST", "/api/v1/auth/password", first["token"], {"current_password": one_time, "new_password": ADMIN_PASSWORD}, expect=204)
-        api.load_document()
         backend = "PostgreSQL" if db_url else "SQLite"
         log(f"fuzzing the API on {backend} (port {port}, {examples} examples per operation, seed {fuzz_seed}; files in {work})")
         total_requests, operations, answered = 0, 0, {}
@@ -403,6 +415,8 @@ def main():
             child.wait(timeout=30)
         except subprocess.TimeoutExpired:
             child.kill()
+        if drop:
+            subprocess.run(drop, check=False)
     plain = re.sub(r"\x1b\[[0-9;]*m", "", server_log.read_text(errors="replace"))
     # Answers of 500 and up, and internal errors (actix's own complaints about unparsable
     # requests, which it answers with 400, are not among them).

@@ -73,6 +73,26 @@ fn every_error_class_is_problem_json() {
     assert!(r.content_type.starts_with("application/problem+json"), "{}", r.body);
 }
 
+/// A NUL never reaches the database (PostgreSQL refuses it even in a comparison, which made
+/// these 500s there): an encoded NUL in the path names no resource, a JSON string holding one is
+/// refused by field, and the list filters that go to the database unchecked refuse it too.
+#[test]
+fn nul_characters_stop_at_the_door() {
+    let app = spawn_app();
+    let admin = app.admin_token();
+    let coordinator = app.staff_token(&admin, "coordinator", None);
+    for path in ["/api/v1/ballots/x%00y", "/api/v1/complaints/a%00b", "/api/v1/users/%00"] {
+        app.get(path, Some(&coordinator)).assert_problem(404, "not-found");
+    }
+    let v = app.post("/api/v1/auth/login", None, &json!({"email": "a\u{0}@b.cn", "password": "x"})).assert_problem(422, "invalid-field");
+    assert_eq!((v["errors"][0]["field"].as_str(), v["errors"][0]["code"].as_str()), (Some("email"), Some("nul_character")));
+    let v = app.get("/api/v1/complaints?department_id=a%00b", Some(&coordinator)).assert_problem(422, "invalid-field");
+    assert_eq!(v["errors"][0]["field"], "department_id");
+    let cursor: String = b"1|a\0b".iter().map(|b| format!("{b:02x}")).collect();
+    let v = app.get(&format!("/api/v1/complaints?cursor={cursor}"), Some(&coordinator)).assert_problem(422, "invalid-field");
+    assert_eq!(v["errors"][0]["field"], "cursor");
+}
+
 #[test]
 fn login_tokens_and_password_change() {
     let app = spawn_app();

@@ -168,6 +168,7 @@ pub struct ListQuery {
     #[param(value_type = Option<Status>)]
     pub status: Option<String>,
     /// Filter by the assigned department (coordinators; department staff always see their own).
+    #[param(max_length = 64)]
     pub department_id: Option<String>,
     pub overdue: Option<bool>,
     /// Received on or after this local date (YYYY-MM-DD).
@@ -216,7 +217,7 @@ async fn list(state: web::Data<AppState>, staff: Staff<Handlers>, query: web::Qu
         Status::parse(s).ok_or_else(|| ApiError::invalid("status", "unknown", "not a complaint status"))?;
     }
     let text = optional_text("q", q.q.as_deref(), 100)?;
-    let department_id = if staff.role == Role::Department { staff.department_id.clone() } else { q.department_id };
+    let department_id = if staff.role == Role::Department { staff.department_id.clone() } else { optional_text("department_id", q.department_id.as_deref(), 64)? };
     let filter = ListFilter {
         status: q.status,
         department_id,
@@ -246,6 +247,9 @@ fn decode_cursor(s: &str) -> Result<(Option<chrono::NaiveDateTime>, String), Api
     let bad = || ApiError::invalid("cursor", "invalid", "not a cursor from this list");
     let text = String::from_utf8(hex::decode(s).map_err(|_| bad())?).map_err(|_| bad())?;
     let (due, id) = text.split_once('|').ok_or_else(bad)?;
+    if id.chars().any(char::is_control) {
+        return Err(bad());
+    }
     let due = match due {
         "-" => None,
         micros => Some(chrono::DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?.naive_utc()),

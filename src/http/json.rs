@@ -2,7 +2,8 @@
 //!
 //! actix's own `Json` reports only "Json deserialize error"; here a malformed document is a 400
 //! with its position, and a well-formed document with a wrong, missing or unknown field is a 422
-//! naming that field by its path. Oversized bodies are 413.
+//! naming that field by its path. Oversized bodies are 413. A string holding a NUL character
+//! (`\u0000`) is a 422 too: no field takes one, and PostgreSQL cannot store or compare it.
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -85,7 +86,43 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
     })?;
     de.end().map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    if has_escaped_nul(bytes) {
+        let field = serde_json::from_slice::<serde_json::Value>(bytes).ok().and_then(|v| nul_path(&v, String::new())).unwrap_or_else(|| "body".into());
+        return Err(ApiError::Invalid(vec![FieldError::new(field, "nul_character", "the NUL character is not allowed")]));
+    }
     Ok(value)
+}
+
+/// Whether a string of the (well-formed) document holds `\u0000`, the only way JSON can carry a
+/// NUL. Walks the strings, so an escaped backslash followed by `u0000` is not taken for one.
+fn has_escaped_nul(bytes: &[u8]) -> bool {
+    let (mut in_string, mut i) = (false, 0);
+    while i < bytes.len() {
+        match (in_string, bytes[i]) {
+            (false, b'"') => in_string = true,
+            (true, b'"') => in_string = false,
+            (true, b'\\') => {
+                if bytes.get(i + 1) == Some(&b'u') && bytes.get(i + 2..i + 6) == Some(&b"0000"[..]) {
+                    return true;
+                }
+                i += 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+/// The path (as serde_path_to_error writes it) of the first string or key holding a NUL.
+fn nul_path(value: &serde_json::Value, at: String) -> Option<String> {
+    let join = |key: &str| if at.is_empty() { key.to_string() } else { format!("{at}.{key}") };
+    match value {
+        serde_json::Value::String(s) => s.contains('\0').then(|| if at.is_empty() { "body".into() } else { at }),
+        serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| nul_path(v, format!("{at}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| if k.contains('\0') { Some(join(k)) } else { nul_path(v, join(k)) }),
+        _ => None,
+    }
 }
 
 fn unknown_field_name(e: &serde_json::Error) -> Option<String> {
@@ -132,6 +169,24 @@ mod tests {
         assert_eq!(field_of(parse_json(br#"{"name":"a","inner":{"count":"x"}}"#)), "inner.count");
         assert_eq!(field_of(parse_json(br#"{"name":"a","inner":{"count":1},"extra":1}"#)), "extra");
         assert_eq!(field_of(parse_json(br#"{"name":5,"inner":{"count":1}}"#)), "name");
+    }
+
+    #[test]
+    fn nul_characters_are_refused_by_field() {
+        assert_eq!(field_of(parse_json(br#"{"name":"a\u0000b","inner":{"count":1}}"#)), "name");
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct List {
+            items: Vec<String>,
+        }
+        match parse_json::<List>(br#"{"items":["ok","\u0000"]}"#) {
+            Err(ApiError::Invalid(f)) => assert_eq!((f[0].field.as_str(), f[0].code.as_str()), ("items[1]", "nul_character")),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+        // An escaped backslash before `u0000` is two ordinary characters.
+        assert!(parse_json::<List>(br#"{"items":["\\u0000"]}"#).is_ok());
+        assert!(!has_escaped_nul(br#"{"a":"\\u0000","b":"u0000"}"#));
+        assert!(has_escaped_nul(br#"{"a":"x\u0000"}"#));
     }
 
     #[test]

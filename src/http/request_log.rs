@@ -1,6 +1,8 @@
 //! One middleware for every request: a request id, a tracing span, one log line per response,
 //! and the guarantee that every error response is problem+json (actix's own plain-text errors,
-//! e.g. for a malformed path or method, are rewritten here).
+//! e.g. for a malformed path or method, are rewritten here). A path holding an encoded NUL
+//! (`%00`) names no resource and is answered 404 before routing: no id contains one, and
+//! PostgreSQL cannot even compare a text with one.
 //!
 //! Only the method and the path are logged — never the query, headers or body, which may carry
 //! access codes, ballot codes, passwords or tokens.
@@ -10,6 +12,7 @@ use std::time::Instant;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use tracing::Instrument;
 
@@ -30,10 +33,15 @@ pub async fn middleware(
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %log_path(req.path()));
     let started = Instant::now();
-    let result = next.call(req).instrument(span.clone()).await;
+    let result = if req.uri().path().contains("%00") {
+        let not_found = problem_response(StatusCode::NOT_FOUND, "not-found", "Not found", "no resource at this path", Default::default());
+        Ok(req.into_response(not_found))
+    } else {
+        next.call(req).instrument(span.clone()).await.map(ServiceResponse::map_into_boxed_body)
+    };
     let _entered = span.enter();
     let mut res = match result {
-        Ok(res) => normalise_error_body(res.map_into_boxed_body()),
+        Ok(res) => normalise_error_body(res),
         Err(err) => {
             // An error that escaped a handler: render it through its ResponseError.
             tracing::warn!(error = %err, "request failed before a response");
