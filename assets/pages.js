@@ -50,6 +50,15 @@
     });
   });
 
+  // Forms that must reach the server once (a ballot: its receipt is shown only to the first
+  // answer): a second submit while the first is on its way is ignored.
+  document.querySelectorAll("form[data-once]").forEach(function (form) {
+    var sent = false;
+    form.addEventListener("submit", function (e) { if (sent) { e.preventDefault(); return; } sent = true; });
+    // Back to this page from the browser's history: it may be sent again.
+    window.addEventListener("pageshow", function () { sent = false; });
+  });
+
   // Move focus to the error summary so screen readers announce it.
   var summary = document.getElementById("error-summary");
   if (summary) summary.focus();

@@ -543,7 +543,7 @@ fn html_escape(s: &str) -> String {
 }
 
 /// letters.html (one A4 page per letter) and letters.csv, in a directory only its owner reads.
-fn write_letters(dir: &std::path::Path, title: &str, letters: &[crate::ballots::service::Letter]) -> Result<(), String> {
+pub(crate) fn write_letters(dir: &std::path::Path, title: &str, letters: &[crate::ballots::service::Letter]) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     #[cfg(unix)]
     {

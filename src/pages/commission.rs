@@ -1,7 +1,666 @@
-//! (being written)
+//! The commission console: `/staff/rounds` (the ballot rounds; a new round), `/staff/rounds/{id}`
+//! (the roll, codes, open, close, publish; the results from close) for the ballot officers, and
+//! `/staff/assessment` (the year's assessment with its charts) for the assessors — the same role
+//! rules and the same services as the JSON API.
+//!
+//! Paper letters are written to a directory under the data directory, readable by its owner
+//! only, exactly as `anshang ballots issue-codes --out DIR` writes them; the page shows how many
+//! and where, never a code.
 
-use actix_web::web;
+use std::collections::BTreeMap;
 
-pub const TEMPLATES: &[(&str, &str)] = &[];
+use actix_multipart::Multipart;
+use actix_web::http::{header, StatusCode};
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{Datelike, NaiveDateTime, TimeZone};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
 
-pub fn routes(_cfg: &mut web::ServiceConfig) {}
+use super::complaint_form;
+use super::render::{Page, ShownError};
+use super::session::StaffPage;
+use super::vote::{tally_view, title_in};
+use crate::assessment::report::{self, AssessmentReport};
+use crate::auth::roles::{Assessors, BallotOfficers};
+use crate::ballots::model::{default_questions, Category, Points, Question};
+use crate::ballots::service::{self, CreateRound, RoundRow, RoundStatus};
+use crate::complaints::model::Language;
+use crate::db::schema::{ballot_credentials, ballot_voters};
+use crate::db::{self, DbConnection};
+use crate::error::{ApiError, FieldError};
+
+pub const TEMPLATES: &[(&str, &str)] = &[
+    ("commission/rounds.html", include_str!("templates/commission/rounds.html")),
+    ("commission/round.html", include_str!("templates/commission/round.html")),
+    ("commission/assessment.html", include_str!("templates/commission/assessment.html")),
+];
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(rounds_page)
+        .service(create_round)
+        .service(round_page)
+        .service(import_roll)
+        .service(issue_codes)
+        .service(open_round)
+        .service(close_round)
+        .service(publish_round)
+        .service(assessment_page)
+        .service(printable_report);
+}
+
+/// The largest roll file accepted (pasted text is limited to 64 KiB by the form reader).
+const MAX_ROLL_BYTES: usize = 4 * 1024 * 1024;
+
+/// An error as this console shows it: field messages from the console's catalogue where the
+/// shared one has none, and round transitions named as such.
+fn explain(page: &Page, err: &ApiError) -> ShownError {
+    let mut shown = page.explain(err);
+    match err {
+        ApiError::Invalid(list) => {
+            shown.fields = list
+                .iter()
+                .map(|f| {
+                    let message = page
+                        .state
+                        .pages
+                        .text(&format!("commission.field.{}", f.code), page.lang)
+                        .or_else(|| page.state.pages.text(&format!("common.field.{}", f.code), page.lang))
+                        .map(str::to_string)
+                        .unwrap_or_else(|| f.message.clone());
+                    (f.field.clone(), message)
+                })
+                .collect();
+        }
+        ApiError::Conflict { kind: "illegal-transition", .. } => {
+            shown.summary = page.text("commission.round.illegal_step");
+            shown.detail = None;
+        }
+        _ => {}
+    }
+    shown
+}
+
+fn status_key(s: RoundStatus) -> &'static str {
+    s.as_str()
+}
+
+fn local(t: NaiveDateTime) -> String {
+    db::from_db_time(t).with_timezone(&crate::calendar::shanghai()).to_rfc3339()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rounds, and a new one
+
+#[derive(Serialize)]
+struct RoundLine {
+    id: String,
+    title: String,
+    year: i32,
+    status: &'static str,
+    opens_at: String,
+    closes_at: String,
+    departments: usize,
+}
+
+/// The form's values as posted (or the defaults), for showing the form again.
+type Values = BTreeMap<String, String>;
+
+fn default_values() -> Values {
+    let now = db::now().with_timezone(&crate::calendar::shanghai());
+    let mut v = Values::new();
+    v.insert("year".into(), now.year().to_string());
+    v.insert("min_group_size".into(), "5".into());
+    let p = Points::default();
+    v.insert("points.satisfied".into(), p.satisfied.to_string());
+    v.insert("points.basically_satisfied".into(), p.basically_satisfied.to_string());
+    v.insert("points.dissatisfied".into(), p.dissatisfied.to_string());
+    v.insert("questions".into(), questions_text(&default_questions()));
+    let start = now.date_naive().succ_opt().unwrap_or(now.date_naive()).and_hms_opt(9, 0, 0).expect("a time");
+    v.insert("opens_at".into(), start.format("%Y-%m-%dT%H:%M").to_string());
+    v.insert("closes_at".into(), (start + chrono::Duration::days(14)).format("%Y-%m-%dT%H:%M").to_string());
+    v
+}
+
+/// Questions as the form shows them: one a line, `key | 中文 | English`.
+fn questions_text(questions: &[Question]) -> String {
+    questions.iter().map(|q| format!("{} | {} | {}", q.key, q.text_zh, q.text_en)).collect::<Vec<_>>().join("\n")
+}
+
+#[get("/staff/rounds")]
+async fn rounds_page(staff: StaffPage<BallotOfficers>) -> HttpResponse {
+    show_rounds(&staff, &default_values(), &[], None).await
+}
+
+async fn show_rounds(page: &Page, values: &Values, chosen: &[String], error: Option<&ApiError>) -> HttpResponse {
+    let lang = page.lang;
+    let loaded = db::run(&page.state.pool, move |conn| {
+        let rows = service::list(conn)?;
+        let mut lines = Vec::new();
+        for r in &rows {
+            lines.push(RoundLine {
+                id: r.id.clone(),
+                title: r.title.clone(),
+                year: r.year,
+                status: status_key(r.status()),
+                opens_at: local(r.opens_at),
+                closes_at: local(r.closes_at),
+                departments: service::round_departments(conn, &r.id)?.len(),
+            });
+        }
+        let departments: Vec<(String, String, String)> = crate::departments::store::list(conn, false)?
+            .into_iter()
+            .map(|d| (d.id, d.code, if lang == Language::Zh { d.name_zh } else { d.name_en }))
+            .collect();
+        Ok((lines, departments))
+    })
+    .await;
+    let (lines, departments) = match loaded {
+        Ok(l) => l,
+        Err(e) => return page.error(&e),
+    };
+    let shown = error.map(|e| explain(page, e));
+    page.render_status(
+        shown.as_ref().map(|s| s.status).unwrap_or(StatusCode::OK),
+        "commission/rounds.html",
+        minijinja::context! {
+            rounds => lines,
+            departments => departments,
+            chosen => chosen,
+            values => values,
+            categories => Category::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            field_errors => shown.as_ref().map(|s| s.by_field()),
+            error => shown,
+        },
+    )
+}
+
+/// A `datetime-local` value, read as Beijing time.
+fn beijing_time(field: &str, value: &str, errors: &mut Vec<FieldError>) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    let value = value.trim();
+    let parsed = NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M").or_else(|_| NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S"));
+    match parsed.ok().and_then(|t| crate::calendar::shanghai().from_local_datetime(&t).single()) {
+        Some(t) => Some(t),
+        None => {
+            errors.push(FieldError::new(field, if value.is_empty() { "required" } else { "not_a_time" }, "a date and time"));
+            None
+        }
+    }
+}
+
+fn number<T: std::str::FromStr>(field: &str, value: &str, errors: &mut Vec<FieldError>) -> Option<T> {
+    match value.trim().parse() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            errors.push(FieldError::new(field, if value.trim().is_empty() { "required" } else { "not_a_number" }, "a number"));
+            None
+        }
+    }
+}
+
+/// The form as the API's request; what cannot even be read is reported by field, and the
+/// service checks the rest exactly as it checks an API request.
+fn create_request(values: &Values, department_ids: Vec<String>) -> Result<CreateRound, ApiError> {
+    let get = |k: &str| values.get(k).map(String::as_str).unwrap_or("");
+    let mut errors = Vec::new();
+    let year = number::<i32>("year", get("year"), &mut errors);
+    let opens_at = beijing_time("opens_at", get("opens_at"), &mut errors);
+    let closes_at = beijing_time("closes_at", get("closes_at"), &mut errors);
+    let k = number::<u32>("min_group_size", get("min_group_size"), &mut errors);
+    let satisfied = number::<f64>("points.satisfied", get("points.satisfied"), &mut errors);
+    let basically = number::<f64>("points.basically_satisfied", get("points.basically_satisfied"), &mut errors);
+    let dissatisfied = number::<f64>("points.dissatisfied", get("points.dissatisfied"), &mut errors);
+    let mut questions = Vec::new();
+    for (i, line) in get("questions").lines().map(str::trim).filter(|l| !l.is_empty()).enumerate() {
+        let parts: Vec<&str> = line.split('|').map(str::trim).collect();
+        match parts.as_slice() {
+            [key, zh, en] if !key.is_empty() && !zh.is_empty() && !en.is_empty() => {
+                questions.push(Question { key: key.to_string(), text_zh: zh.to_string(), text_en: en.to_string() })
+            }
+            _ => errors.push(FieldError::new("questions", "question_line", format!("line {}: key | 中文 | English", i + 1))),
+        }
+    }
+    let mut quotas = BTreeMap::new();
+    for c in Category::ALL {
+        let field = format!("quota.{}", c.as_str());
+        if !get(&field).trim().is_empty() {
+            if let Some(q) = number::<u32>(&field, get(&field), &mut errors) {
+                quotas.insert(c, q);
+            }
+        }
+    }
+    if department_ids.is_empty() {
+        errors.push(FieldError::new("department_ids", "count", "choose the departments under evaluation"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    Ok(CreateRound {
+        title: get("title").to_string(),
+        year: year.expect("checked"),
+        department_ids,
+        questions: Some(questions),
+        opens_at: opens_at.expect("checked"),
+        closes_at: closes_at.expect("checked"),
+        min_group_size: k,
+        points: Some(Points { satisfied: satisfied.expect("checked"), basically_satisfied: basically.expect("checked"), dissatisfied: dissatisfied.expect("checked") }),
+        quotas: (!quotas.is_empty()).then_some(quotas),
+    })
+}
+
+#[post("/staff/rounds")]
+async fn create_round(staff: StaffPage<BallotOfficers>, form: web::Form<Vec<(String, String)>>) -> HttpResponse {
+    let mut values = Values::new();
+    let mut department_ids = Vec::new();
+    let mut csrf = String::new();
+    for (name, value) in form.into_inner() {
+        match name.as_str() {
+            "csrf" => csrf = value,
+            "department_ids" => department_ids.push(value),
+            _ => {
+                values.insert(name, value.replace("\r\n", "\n"));
+            }
+        }
+    }
+    if let Err(e) = staff.check_csrf(&csrf) {
+        return staff.error(&e);
+    }
+    let request = match create_request(&values, department_ids.clone()) {
+        Ok(r) => r,
+        Err(e) => return show_rounds(&staff, &values, &department_ids, Some(&e)).await,
+    };
+    let actor = staff.user().id.clone();
+    match db::run(&staff.state.pool, move |conn| service::create(conn, request, &actor, db::now())).await {
+        Ok(round) => staff.see_other(&format!("/staff/rounds/{}", round.id)),
+        Err(e) => show_rounds(&staff, &values, &department_ids, Some(&e)).await,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One round
+
+#[derive(Serialize, Default)]
+struct Counts {
+    voters: i64,
+    letters_issued: i64,
+    codes: i64,
+    /// Shown once voting has closed.
+    used: Option<i64>,
+}
+
+fn counts(conn: &mut DbConnection, round: &RoundRow) -> Result<Counts, ApiError> {
+    let voters = ballot_voters::table.filter(ballot_voters::round_id.eq(&round.id)).count().get_result(conn)?;
+    let letters_issued = ballot_voters::table.filter(ballot_voters::round_id.eq(&round.id)).filter(ballot_voters::letter_issued.eq(true)).count().get_result(conn)?;
+    let codes = ballot_credentials::table.filter(ballot_credentials::round_id.eq(&round.id)).count().get_result(conn)?;
+    let used = match round.status() {
+        RoundStatus::Closed | RoundStatus::Published => Some(
+            ballot_credentials::table.filter(ballot_credentials::round_id.eq(&round.id)).filter(ballot_credentials::used.eq(true)).count().get_result(conn)?,
+        ),
+        _ => None,
+    };
+    Ok(Counts { voters, letters_issued, codes, used })
+}
+
+/// What happened on this visit, shown above the round.
+#[derive(Serialize, Default)]
+struct Notice {
+    imported: Option<usize>,
+    /// Import refused: every wrong row (line 0: the roll as a whole, e.g. a quota).
+    row_errors: Vec<(usize, String)>,
+    letters: Option<usize>,
+    emailed: Option<usize>,
+    letters_dir: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RoundQuery {
+    imported: Option<usize>,
+}
+
+#[get("/staff/rounds/{id}")]
+async fn round_page(staff: StaffPage<BallotOfficers>, path: web::Path<String>, query: web::Query<RoundQuery>) -> HttpResponse {
+    let notice = Notice { imported: query.imported, ..Default::default() };
+    show_round(&staff, path.into_inner(), notice, None).await
+}
+
+async fn show_round(page: &Page, id: String, notice: Notice, shown: Option<ShownError>) -> HttpResponse {
+    let lang = page.lang;
+    let loaded = db::run(&page.state.pool, move |conn| {
+        let row = service::find(conn, &id)?;
+        let view = service::view(conn, &row)?;
+        let counts = counts(conn, &row)?;
+        let mut codes = Vec::new();
+        for d in &view.departments {
+            codes.push(crate::departments::store::find(conn, &d.id)?.map(|d| d.code).unwrap_or_default());
+        }
+        let tally = match row.status() {
+            RoundStatus::Closed | RoundStatus::Published => Some(tally_view(lang, &view.departments, &row.questions(), &service::results(conn, &row)?)),
+            _ => None,
+        };
+        Ok((row, view, counts, codes, tally))
+    })
+    .await;
+    let (row, view, counts, codes, tally) = match loaded {
+        Ok(l) => l,
+        Err(e) => return page.error(&e),
+    };
+    let departments: Vec<(String, String)> = view
+        .departments
+        .iter()
+        .zip(codes)
+        .map(|(d, code)| (code, if lang == Language::Zh { d.name_zh.clone() } else { d.name_en.clone() }))
+        .collect();
+    let questions: Vec<String> = row.questions().iter().map(|q| if lang == Language::Zh { q.text_zh.clone() } else { q.text_en.clone() }).collect();
+    let status = if !notice.row_errors.is_empty() { StatusCode::UNPROCESSABLE_ENTITY } else { shown.as_ref().map(|s| s.status).unwrap_or(StatusCode::OK) };
+    page.render_status(
+        status,
+        "commission/round.html",
+        minijinja::context! {
+            round => minijinja::context! {
+                id => &row.id, title => &row.title, shown_title => title_in(&row.title, lang), year => row.year,
+                status => status_key(row.status()), opens_at => local(row.opens_at), closes_at => local(row.closes_at),
+                k => row.min_group_size, points => row.points(), quotas => row.quotas().into_iter().map(|(c, n)| (c.as_str(), n)).collect::<Vec<_>>(),
+            },
+            departments => departments,
+            questions => questions,
+            counts => counts,
+            notice => notice,
+            tally => tally,
+            k => row.min_group_size,
+            max_roll_mib => MAX_ROLL_BYTES / 1_048_576,
+            error => shown,
+        },
+    )
+}
+
+/// The roll: a CSV file or pasted text (the file wins when both are given).
+#[post("/staff/rounds/{id}/voters")]
+async fn import_roll(staff: StaffPage<BallotOfficers>, path: web::Path<String>, payload: Multipart) -> HttpResponse {
+    let id = path.into_inner();
+    let posted = match complaint_form::read(payload, "roll_file", MAX_ROLL_BYTES, 1).await {
+        Ok(p) => p,
+        Err(e) => return show_round(&staff, id, Notice::default(), Some(explain(&staff, &e))).await,
+    };
+    if let Err(e) = staff.check_csrf(posted.get("csrf")) {
+        return staff.error(&e);
+    }
+    let text = match posted.files.first() {
+        Some(f) => match String::from_utf8(f.bytes.clone()) {
+            Ok(t) => t,
+            Err(_) => {
+                let e = ApiError::invalid("roll_file", "not_utf8", "the roll must be UTF-8 CSV");
+                return show_round(&staff, id, Notice::default(), Some(explain(&staff, &e))).await;
+            }
+        },
+        None => posted.get("roll_text").to_string(),
+    };
+    // Spreadsheet programs start UTF-8 files with a byte-order mark.
+    let text = text.trim_start_matches('\u{feff}').to_string();
+    if text.trim().is_empty() {
+        let e = ApiError::invalid("roll_text", "required", "a file or pasted rows");
+        return show_round(&staff, id, Notice::default(), Some(explain(&staff, &e))).await;
+    }
+    let (round_id, actor) = (id.clone(), staff.user().id.clone());
+    match db::run(&staff.state.pool, move |conn| service::import_roll(conn, &round_id, &text, &actor, db::now())).await {
+        Ok(report) if report.errors.is_empty() => staff.see_other(&format!("/staff/rounds/{id}?imported={}", report.imported)),
+        Ok(report) => {
+            let notice = Notice { row_errors: report.errors.into_iter().map(|e| (e.line, e.message)).collect(), ..Default::default() };
+            show_round(&staff, id, notice, None).await
+        }
+        Err(e) => {
+            let mut shown = explain(&staff, &e);
+            if let ApiError::Conflict { kind: "conflict", .. } = e {
+                shown.summary = staff.text("commission.round.roll_after_draft");
+                shown.detail = None;
+            }
+            show_round(&staff, id, Notice::default(), Some(shown)).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Codes for everyone on the roll without one: paper letters into a new directory under the
+/// data directory (owner-only), emails queued. The page says how many and where.
+#[post("/staff/rounds/{id}/issue-codes")]
+async fn issue_codes(staff: StaffPage<BallotOfficers>, path: web::Path<String>, form: web::Form<CsrfForm>) -> HttpResponse {
+    if let Err(e) = staff.check_csrf(&form.csrf) {
+        return staff.error(&e);
+    }
+    let id = path.into_inner();
+    let stamp = db::now().with_timezone(&crate::calendar::shanghai()).format("%Y%m%d-%H%M%S");
+    let dir = staff.state.settings.data_dir().join("ballot-letters").join(format!("{id}-{stamp}"));
+    let (round_id, actor, rules, out) = (id.clone(), staff.user().id.clone(), staff.state.rules.clone(), dir.clone());
+    let issued = db::run(&staff.state.pool, move |conn| {
+        let round = service::find(conn, &round_id)?;
+        // The directory is made before any code exists, so that a letter cannot be lost to a
+        // directory that cannot be written.
+        std::fs::create_dir_all(&out).map_err(|e| ApiError::internal("letters directory", e))?;
+        let issued = service::issue_codes(conn, &round_id, &rules.notices, &actor, db::now());
+        match issued {
+            Ok(issued) => {
+                if !issued.letters.is_empty() {
+                    crate::cli::write_letters(&out, &round.title, &issued.letters).map_err(|e| ApiError::internal("letters", e))?;
+                } else {
+                    let _ = std::fs::remove_dir(&out);
+                }
+                Ok((issued.letters.len(), issued.emailed))
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir(&out);
+                Err(e)
+            }
+        }
+    })
+    .await;
+    match issued {
+        Ok((letters, emailed)) => {
+            let notice = Notice { letters: Some(letters), emailed: Some(emailed), letters_dir: (letters > 0).then(|| dir.display().to_string()), ..Default::default() };
+            show_round(&staff, id, notice, None).await
+        }
+        Err(e) => {
+            let mut shown = explain(&staff, &e);
+            if let ApiError::Conflict { kind: "conflict", .. } = e {
+                shown.summary = staff.text("commission.round.codes_after_close");
+                shown.detail = None;
+            }
+            show_round(&staff, id, Notice::default(), Some(shown)).await
+        }
+    }
+}
+
+async fn advance(staff: StaffPage<BallotOfficers>, id: String, csrf: &str, to: RoundStatus) -> HttpResponse {
+    if let Err(e) = staff.check_csrf(csrf) {
+        return staff.error(&e);
+    }
+    let (round_id, actor) = (id.clone(), staff.user().id.clone());
+    match db::run(&staff.state.pool, move |conn| service::advance(conn, &round_id, to, &actor, db::now())).await {
+        Ok(_) => staff.see_other(&format!("/staff/rounds/{id}")),
+        Err(e) => {
+            let shown = explain(&staff, &e);
+            show_round(&staff, id, Notice::default(), Some(shown)).await
+        }
+    }
+}
+
+#[post("/staff/rounds/{id}/open")]
+async fn open_round(staff: StaffPage<BallotOfficers>, path: web::Path<String>, form: web::Form<CsrfForm>) -> HttpResponse {
+    advance(staff, path.into_inner(), &form.csrf, RoundStatus::Open).await
+}
+
+#[post("/staff/rounds/{id}/close")]
+async fn close_round(staff: StaffPage<BallotOfficers>, path: web::Path<String>, form: web::Form<CsrfForm>) -> HttpResponse {
+    advance(staff, path.into_inner(), &form.csrf, RoundStatus::Closed).await
+}
+
+#[post("/staff/rounds/{id}/publish")]
+async fn publish_round(staff: StaffPage<BallotOfficers>, path: web::Path<String>, form: web::Form<CsrfForm>) -> HttpResponse {
+    advance(staff, path.into_inner(), &form.csrf, RoundStatus::Published).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// The year's assessment
+
+#[derive(Deserialize)]
+struct YearQuery {
+    year: Option<String>,
+}
+
+fn this_year() -> i32 {
+    db::now().with_timezone(&crate::calendar::shanghai()).year()
+}
+
+/// A year the assessment covers (2017–2100), or 404 like the API.
+fn check_year(year: i32) -> Result<i32, ApiError> {
+    if (2017..=2100).contains(&year) {
+        Ok(year)
+    } else {
+        Err(ApiError::NotFound(format!("no assessment for {year}")))
+    }
+}
+
+/// One bar of a chart, with its geometry in the chart's own units (400 wide).
+#[derive(Serialize)]
+struct Bar {
+    label: String,
+    value: String,
+    /// Top of the row.
+    y: u32,
+    width: f64,
+}
+
+#[derive(Serialize)]
+struct BarChart {
+    height: u32,
+    bars: Vec<Bar>,
+}
+
+const CHART_WIDTH: f64 = 400.0;
+/// Room right of the longest bar for its figure.
+const VALUE_ROOM: f64 = 84.0;
+const ROW: u32 = 40;
+
+fn bar_chart(rows: &[(String, f64)], max: f64, unit: &str) -> BarChart {
+    let bars = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (label, v))| Bar {
+            label: label.clone(),
+            value: format!("{v:.2}{unit}"),
+            y: 6 + i as u32 * ROW,
+            width: if max > 0.0 { ((v / max) * (CHART_WIDTH - VALUE_ROOM)).clamp(0.0, CHART_WIDTH - VALUE_ROOM) } else { 0.0 },
+        })
+        .collect();
+    BarChart { height: 12 + rows.len() as u32 * ROW, bars }
+}
+
+#[derive(Serialize)]
+struct TrendPoint {
+    month: String,
+    x: f64,
+    y: Option<f64>,
+    rate: Option<String>,
+    clocks: usize,
+}
+
+/// The monthly on-time rate: x and y in a 420 × 200 chart (0 % at y = 170, 100 % at y = 20).
+fn trend(r: &AssessmentReport) -> (Vec<TrendPoint>, String) {
+    let points: Vec<TrendPoint> = r
+        .trend
+        .iter()
+        .enumerate()
+        .map(|(i, m)| TrendPoint {
+            month: m.month.get(5..).unwrap_or(&m.month).to_string(),
+            x: 66.0 + i as f64 * 31.0,
+            y: m.on_time_rate.map(|v| 170.0 - v.clamp(0.0, 100.0) * 1.5),
+            rate: m.on_time_rate.map(|v| format!("{v:.2}")),
+            clocks: m.clocks,
+        })
+        .collect();
+    let line = points.iter().filter_map(|p| p.y.map(|y| format!("{:.1},{y:.1}", p.x))).collect::<Vec<_>>().join(" ");
+    (points, line)
+}
+
+fn opt2(v: Option<f64>) -> Option<String> {
+    v.map(|x| format!("{x:.2}"))
+}
+
+#[get("/staff/assessment")]
+async fn assessment_page(staff: StaffPage<Assessors>, query: web::Query<YearQuery>) -> HttpResponse {
+    let year = match query.into_inner().year.map(|y| y.trim().parse::<i32>()) {
+        None => Ok(this_year()),
+        Some(Ok(y)) => check_year(y),
+        Some(Err(_)) => Err(ApiError::NotFound("not a year".into())),
+    };
+    let year = match year {
+        Ok(y) => y,
+        Err(e) => return staff.error(&e),
+    };
+    let (formula, cal) = (staff.state.settings.assessment.clone(), staff.state.calendar.current());
+    let r = match db::run(&staff.state.pool, move |conn| report::current(conn, &cal, &formula, year, db::now())).await {
+        Ok(r) => r,
+        Err(e) => return staff.error(&e),
+    };
+    let lang = staff.lang;
+    let name = |zh: &str, en: &str| if lang == Language::Zh { zh.to_string() } else { en.to_string() };
+    let name_of = |id: &str| r.departments.iter().find(|d| d.score.department_id == id).map(|d| name(&d.name_zh, &d.name_en)).unwrap_or_default();
+    let rows: Vec<minijinja::Value> = r
+        .departments
+        .iter()
+        .map(|d| {
+            let s = &d.score;
+            minijinja::context! {
+                rank => s.rank, name => name(&d.name_zh, &d.name_en),
+                total => format!("{:.2}", s.total), conduct => format!("{:.2}", s.conduct), complaints => format!("{:.2}", s.complaint_handling),
+                conduct_index => opt2(s.conduct_index), on_time => opt2(s.on_time_rate), satisfaction => opt2(s.satisfaction_rate), contest => opt2(s.contest_rate),
+                red => r.red_list.contains(&s.department_id), black => r.black_list.contains(&s.department_id),
+            }
+        })
+        .collect();
+    let totals: Vec<(String, f64)> = r.departments.iter().map(|d| (name(&d.name_zh, &d.name_en), d.score.total)).collect();
+    let on_time: Vec<(String, f64)> = r.departments.iter().filter_map(|d| d.score.on_time_rate.map(|v| (name(&d.name_zh, &d.name_en), v))).collect();
+    let (points, line) = trend(&r);
+    let years: Vec<i32> = (2017..=this_year().max(year)).rev().collect();
+    staff.render(
+        "commission/assessment.html",
+        minijinja::context! {
+            year => year,
+            years => years,
+            finalized => r.finalized,
+            version => r.version,
+            reason => &r.reason,
+            computed_at => r.computed_at.to_rfc3339(),
+            formula_version => &r.formula.formula_version,
+            max_total => format!("{:.0}", r.formula.conduct_points + r.formula.complaint_points),
+            red_list => r.red_list.iter().map(|id| name_of(id)).collect::<Vec<_>>(),
+            black_list => r.black_list.iter().map(|id| name_of(id)).collect::<Vec<_>>(),
+            rows => rows,
+            totals => bar_chart(&totals, r.formula.conduct_points + r.formula.complaint_points, ""),
+            on_time => bar_chart(&on_time, 100.0, "%"),
+            trend => points,
+            trend_line => line,
+        },
+    )
+}
+
+/// The printable report with its charts, as the API's `?format=html` gives it. It carries its
+/// own print styles inline, so it is served with the application's general policy (inline
+/// styles allowed, scripts still only from here) rather than the pages' stricter one.
+#[get("/staff/assessment/{year}/print")]
+async fn printable_report(staff: StaffPage<Assessors>, path: web::Path<i32>) -> HttpResponse {
+    let year = match check_year(path.into_inner()) {
+        Ok(y) => y,
+        Err(e) => return staff.error(&e),
+    };
+    let (formula, cal) = (staff.state.settings.assessment.clone(), staff.state.calendar.current());
+    match db::run(&staff.state.pool, move |conn| report::current(conn, &cal, &formula, year, db::now())).await {
+        Ok(r) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(report::to_html(&r)),
+        Err(e) => staff.error(&e),
+    }
+}

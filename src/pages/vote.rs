@@ -549,7 +549,7 @@ async fn results(page: Page, path: web::Path<String>, query: web::Query<ResultsQ
     page.render(
         "vote/results.html",
         minijinja::context! {
-            round => minijinja::context! { id => &round.id, title => title_in(&round.title, lang), year => round.year, closes_at => local(round.closes_at) },
+            round => minijinja::context! { id => &round.id, title => title_in(&round.title, lang), year => round.year, opens_at => local(round.opens_at), closes_at => local(round.closes_at) },
             k => bulletin.min_group_size,
             codes_issued => bulletin.codes_issued,
             codes_used => bulletin.codes_used,

@@ -1,0 +1,322 @@
+//! The commission console in a real browser (headless Chromium): the commission signs in,
+//! creates a round, imports a roll (refused whole with every wrong row named, then accepted from
+//! a file), issues codes into a letters directory, opens, closes and publishes — each step
+//! confirmed — and reads the year's assessment with its charts. Screenshots of every page in
+//! both languages, 360 px layouts without sideways scrolling. Over plain HTTP: every console
+//! page refuses anonymous visitors (to the sign-in page) and the wrong role (a 403 page), and
+//! every form needs the session's form token.
+
+mod common;
+
+use common::browser::Browser;
+use common::{spawn_app_with, TestApp, TEST_PASSWORD};
+use serde_json::json;
+
+fn no_sideways_scroll(b: &Browser, what: &str) {
+    b.set_width(360);
+    assert!(!b.overflows_horizontally(), "{what} scrolls sideways at 360 px");
+    b.reset_width();
+}
+
+fn sign_in(b: &Browser, app: &TestApp, email: &str, lang: &str) {
+    b.goto(&app.url(&format!("/staff/login?lang={lang}")));
+    b.type_into("#f-email", email);
+    b.type_into("#f-password", TEST_PASSWORD);
+    b.click("form[action='/staff/login'] button[type=submit]");
+}
+
+/// Clicks a button that asks for confirmation, and confirms.
+fn confirm_click(b: &Browser, css: &str) {
+    b.click(css);
+    b.accept_dialog();
+}
+
+/// A `datetime-local` value in Beijing time, `minutes` from now.
+fn beijing(minutes: i64) -> String {
+    let t = chrono::Utc::now() + chrono::Duration::minutes(minutes);
+    t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()).format("%Y-%m-%dT%H:%M").to_string()
+}
+
+fn set_value(b: &Browser, id: &str, value: &str) {
+    b.script(&format!("document.getElementById('{id}').value = '{value}';"));
+}
+
+#[test]
+fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
+    let app = spawn_app_with(|s| s.ballots.attempts_per_client_per_minute = 1000);
+    let admin = app.admin_token();
+    let depts: Vec<String> = ["cma", "cmb"].iter().map(|c| app.create_department(&admin, c)).collect();
+    let commission = app.staff_account(&admin, "commission", None);
+    // A complaint answered on time, so that the assessment's charts have a month to show.
+    let coordinator = app.staff_token(&admin, "coordinator", None);
+    let department = app.staff_token(&admin, "department", Some(&depts[0]));
+    let filed = app.post("/api/v1/complaints", None, &common::complaint_json("en"));
+    assert_eq!(filed.status, 201, "{}", filed.body);
+    let complaint = filed.json()["id"].as_str().unwrap().to_string();
+    let r = app.post(&format!("/api/v1/complaints/{complaint}/assign"), Some(&coordinator), &json!({"department_id": depts[0]}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app.post(&format!("/api/v1/complaints/{complaint}/reply"), Some(&department), &json!({"text": "Granted.", "outcome": "resolved"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let b = Browser::start();
+
+    // The commission starts on the rounds page.
+    sign_in(&b, &app, &commission, "en");
+    b.wait_for_path("/staff/rounds");
+    assert_eq!(b.text("h1"), "Ballot rounds");
+    assert!(b.body_text().contains("No rounds yet."));
+    b.screenshots("rounds-en");
+    no_sideways_scroll(&b, "the rounds page");
+
+    // A round that closes before it opens is refused, field by field, and the form is kept.
+    b.type_into("#f-title", "2026 年度行风评议 / 2026 conduct evaluation");
+    b.click("#dept-cma");
+    b.click("#dept-cmb");
+    set_value(&b, "f-opens_at", &beijing(-2));
+    set_value(&b, "f-closes_at", &beijing(-3));
+    b.click("#create-round button[type=submit]");
+    b.find("#error-summary");
+    assert!(b.text("#error-summary").contains("Voting must close after it opens."), "{}", b.text("#error-summary"));
+    assert_eq!(b.value("#f-title"), "2026 年度行风评议 / 2026 conduct evaluation");
+    assert!(b.script("return document.getElementById('dept-cmb').checked;").as_bool().unwrap());
+    b.screenshots("rounds-error-en");
+
+    // Created as a draft, with k = 3.
+    set_value(&b, "f-closes_at", &beijing(60));
+    b.type_into("#f-min_group_size", "3");
+    b.click("#create-round button[type=submit]");
+    b.wait_for_text("#round-status", "Draft");
+    let round_path = b.path();
+    let round_id = round_path.rsplit('/').next().unwrap().to_string();
+    assert_eq!(b.text("h1"), "2026 年度行风评议 / 2026 conduct evaluation");
+    assert!(b.body_text().contains("Department cma") && b.body_text().contains("Integrity (廉洁)"));
+    b.screenshots("round-draft-en");
+    no_sideways_scroll(&b, "the draft round");
+
+    // A pasted roll with mistakes: nothing imported, every wrong row named.
+    b.type_into("#f-roll_text", "name,category,contact,departments\nGood Co,enterprise_served,paper,cma\nBad Co,tourist,nowhere,zzz\n");
+    b.click("#import-form button[type=submit]");
+    b.find("#row-errors");
+    let rows = b.text("#row-errors");
+    assert!(rows.contains("Line 3") && rows.contains("category") && rows.contains("zzz"), "{rows}");
+    assert!(!rows.contains("Line 2"), "{rows}");
+    assert_eq!(b.text("#count-voters"), "0");
+    b.screenshots("round-import-error-en");
+
+    // The roll from a CSV file (as a spreadsheet saves it, with a byte-order mark).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("roll.csv");
+    let mut roll = String::from("\u{feff}name,category,contact,departments\n");
+    for i in 1..=4 {
+        roll.push_str(&format!("企业{i} Enterprise {i},enterprise_served,paper,cma;cmb\n"));
+    }
+    roll.push_str("Monitor 5,conduct_monitor,monitor5@example.com,cma\n");
+    std::fs::write(&file, roll).unwrap();
+    b.type_into_file("#f-roll_file", &file);
+    b.click("#import-form button[type=submit]");
+    b.wait_for_text("#notice", "5 voter(s) imported.");
+    assert_eq!(b.text("#count-voters"), "5");
+
+    // Codes: four paper letters into a directory the page names, one email queued.
+    confirm_click(&b, "#issue-codes");
+    b.find("#letters-dir");
+    assert!(b.text("#notice").contains("4 paper letter(s) made; 1 email(s) queued"), "{}", b.text("#notice"));
+    let letters_dir = std::path::PathBuf::from(b.text("#letters-dir"));
+    assert!(letters_dir.starts_with(app.data_dir.path()), "{}", letters_dir.display());
+    let csv = std::fs::read_to_string(letters_dir.join("letters.csv")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(letters_dir.join("letters.csv")).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let codes: Vec<String> = csv.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().to_string()).collect();
+    assert_eq!(codes.len(), 4);
+    // No code on the page.
+    assert!(!b.body_text().contains(&codes[0]));
+    assert_eq!(b.text("#count-issued"), "5");
+    b.screenshots("round-issued-en");
+    no_sideways_scroll(&b, "the issued notice");
+
+    // Open (after the confirmation), then four ballots.
+    confirm_click(&b, "#open-round");
+    b.wait_for_text("#round-status", "Open");
+    assert_eq!(b.text("#count-used"), "shown after voting closes");
+    b.screenshots("round-open-en");
+    let answers = json!({"overall": "satisfied", "efficiency": "basically_satisfied", "attitude": "satisfied", "integrity": "dissatisfied"});
+    for code in &codes {
+        let ratings: Vec<_> = depts.iter().map(|d| json!({"department_id": d, "answers": answers})).collect();
+        let r = app.post(&format!("/api/v1/ballots/{round_id}/cast"), None, &json!({"code": code, "ratings": ratings}));
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+
+    // Close: the officers see the results before anyone else.
+    confirm_click(&b, "#close-round");
+    b.wait_for_text("#round-status", "Closed");
+    assert_eq!(b.text("#count-used"), "4");
+    assert!(b.text("#tally").contains("Department cma"));
+    assert_eq!(app.get(&format!("/vote/{round_id}/results"), None).status, 404, "not public before publication");
+    b.screenshots("round-closed-en");
+    no_sideways_scroll(&b, "the closed round");
+
+    // A step out of turn (the page of an earlier state, posted again) is refused by name.
+    let csrf = b.script("return document.querySelector('input[name=csrf]').value;").as_str().unwrap().to_string();
+    b.script(&format!(
+        "var f = document.createElement('form'); f.method = 'post'; f.action = '/staff/rounds/{round_id}/open';\
+         var i = document.createElement('input'); i.name = 'csrf'; i.value = '{csrf}'; f.appendChild(i); document.body.appendChild(f); f.submit();"
+    ));
+    b.wait_for_text("#error-summary p strong", "The round's current status does not allow this (someone may have done it already); reload the page.");
+
+    // Publish: the public results page is linked.
+    b.goto(&app.url(&round_path));
+    confirm_click(&b, "#publish-round");
+    b.wait_for_text("#round-status", "Published");
+    b.screenshots("round-published-en");
+    b.click("#public-results");
+    b.wait_for_text("h1", "Ballot results");
+    assert_eq!(b.text("#codes-used"), "4");
+
+    // The same pages in Chinese.
+    b.goto(&app.url("/staff/rounds?lang=zh"));
+    assert_eq!(b.text("h1"), "评议轮次");
+    assert!(b.text("#rounds").contains("已公布"));
+    b.screenshots("rounds-zh");
+    b.goto(&app.url(&round_path));
+    assert_eq!(b.text("#round-status"), "已公布");
+    b.screenshots("round-published-zh");
+    no_sideways_scroll(&b, "the published round");
+
+    // The assessment: the year's ranking and its charts, drawn on the server.
+    b.click("nav a[href='/staff/assessment']");
+    b.wait_for_path("/staff/assessment");
+    let year = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()).format("%Y").to_string();
+    assert_eq!(b.text("h1"), format!("{year} 年度部门考核"));
+    assert_eq!(b.count("#chart-totals svg rect"), 2, "a bar per department");
+    assert_eq!(b.count("#chart-trend svg"), 1);
+    assert_eq!(b.count("#chart-on-time svg rect"), 1, "one department had complaints");
+    assert_eq!(b.count("#chart-trend svg circle"), 1, "one month had reply clocks");
+    assert!(b.text("#ranking").contains("部门cma"));
+    b.screenshots("assessment-zh");
+    no_sideways_scroll(&b, "the assessment");
+    b.click("a.lang");
+    b.wait_for_text("h1", &format!("Department assessment {year}"));
+    b.screenshots("assessment-en");
+    // Another year from the chooser.
+    b.choose("#f-year", "2025");
+    b.click("#year-form button");
+    b.wait_for_text("h1", "Department assessment 2025");
+    // The printable report with its own charts.
+    b.click("#printable");
+    b.wait_for_path("/staff/assessment/2025/print");
+    assert!(b.body_text().contains("2025"));
+    assert!(b.count("svg") >= 2);
+    b.screenshot("assessment-print", 1280);
+}
+
+fn staff_cookie(token: &str) -> String {
+    format!("anshang_staff={token}")
+}
+
+/// The form token a page gives this session.
+fn csrf_of(body: &str) -> String {
+    let at = body.find("name=\"csrf\" value=\"").expect("a form token on the page") + "name=\"csrf\" value=\"".len();
+    body[at..].split('"').next().unwrap().to_string()
+}
+
+#[test]
+fn console_pages_refuse_anonymous_visitors_other_roles_and_forms_without_the_token() {
+    let app = common::spawn_app();
+    let admin = app.admin_token();
+    let dept = app.create_department(&admin, "rfa");
+    let commission = app.staff_token(&admin, "commission", None);
+    let coordinator = app.staff_token(&admin, "coordinator", None);
+    let operator = app.staff_token(&admin, "operator", None);
+    let department = app.staff_token(&admin, "department", Some(&dept));
+    let now = chrono::Utc::now();
+    let r = app.post(
+        "/api/v1/ballots/rounds",
+        Some(&commission),
+        &json!({"title": "Round", "year": 2026, "department_ids": [dept], "opens_at": now.to_rfc3339(), "closes_at": (now + chrono::Duration::hours(1)).to_rfc3339()}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let round = r.json()["id"].as_str().unwrap().to_string();
+    let round_page = format!("/staff/rounds/{round}");
+    let get_pages = ["/staff/rounds".to_string(), round_page.clone(), "/staff/assessment".to_string(), "/staff/assessment/2026/print".to_string()];
+    let form = |body: &str| Some(("application/x-www-form-urlencoded", body.as_bytes().to_vec()));
+    let post_pages = ["/staff/rounds".to_string(), format!("{round_page}/issue-codes"), format!("{round_page}/open"), format!("{round_page}/close"), format!("{round_page}/publish")];
+
+    // Anonymous: to the sign-in page, coming back here afterwards.
+    for path in &get_pages {
+        let r = app.get(path, None);
+        assert_eq!(r.status, 303, "{path}");
+        assert!(r.header("location").unwrap().starts_with("/staff/login?next=/staff/"), "{path}: {:?}", r.header("location"));
+    }
+    for path in &post_pages {
+        let r = app.request("POST", path, None, &[], form("csrf=x"));
+        assert_eq!(r.status, 303, "{path}");
+    }
+
+    // The wrong role: a 403 page in the reader's language. Rounds are for the ballot officers
+    // (commission, coordination office); the assessment for them and administrators.
+    let refused = |token: &str, path: &str| {
+        let r = app.request("GET", path, None, &[("Cookie", &staff_cookie(token)), ("Accept-Language", "zh-CN")], None);
+        assert_eq!(r.status, 403, "{path}: {}", r.body);
+        assert!(r.content_type.starts_with("text/html"), "{path}");
+        assert!(r.body.contains("您无权进行此操作"), "{path}: {}", r.body);
+    };
+    for token in [&operator, &department, &admin] {
+        refused(token, "/staff/rounds");
+        refused(token, &round_page);
+    }
+    for token in [&operator, &department] {
+        refused(token, "/staff/assessment");
+        refused(token, "/staff/assessment/2026/print");
+    }
+    let r = app.request("POST", &format!("{round_page}/open"), None, &[("Cookie", &staff_cookie(&operator))], form("csrf=x"));
+    assert_eq!(r.status, 403);
+    for (token, path) in [(&coordinator, "/staff/rounds"), (&coordinator, round_page.as_str()), (&coordinator, "/staff/assessment"), (&admin, "/staff/assessment")] {
+        let r = app.request("GET", path, None, &[("Cookie", &staff_cookie(token))], None);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+    }
+
+    // Forms without this session's token are refused and change nothing.
+    let cookie = staff_cookie(&commission);
+    let page = app.request("GET", &round_page, None, &[("Cookie", &cookie)], None);
+    let csrf = csrf_of(&page.body);
+    let other_session = staff_cookie(&app.staff_token(&admin, "commission", None));
+    let other_csrf = csrf_of(&app.request("GET", &round_page, None, &[("Cookie", &other_session)], None).body);
+    assert_ne!(csrf, other_csrf);
+    for path in &post_pages {
+        for body in ["".to_string(), "csrf=".to_string(), "csrf=0123456789abcdef0123456789abcdef".to_string(), format!("csrf={other_csrf}")] {
+            let r = app.request("POST", path, None, &[("Cookie", &cookie), ("Accept-Language", "en")], form(&body));
+            assert_eq!(r.status, 403, "{path} with {body:?}: {}", r.body);
+            assert!(r.body.contains("You may not do this"), "{}", r.body);
+        }
+    }
+    let r = app.request("POST", &format!("{round_page}/voters"), None, &[("Cookie", &cookie)], Some(("multipart/form-data; boundary=XYZ", b"--XYZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nwrong\r\n--XYZ\r\nContent-Disposition: form-data; name=\"roll_text\"\r\n\r\nname,category,contact,departments\nA,enterprise_served,paper,rfa\n\r\n--XYZ--\r\n".to_vec())));
+    assert_eq!(r.status, 403, "{}", r.body);
+    let status = |token: &str| app.get("/api/v1/ballots/rounds", Some(token)).json()[0]["status"].as_str().unwrap().to_string();
+    assert_eq!(status(&commission), "draft");
+    let view = app.get(&round_page, Some(&commission));
+    assert_eq!(view.status, 303, "the pages never read the API's bearer token");
+
+    // With the token the same post works, and a form from another site is refused anyway.
+    let r = app.request("POST", &format!("{round_page}/open"), None, &[("Cookie", &cookie), ("Origin", "https://evil.example")], form(&format!("csrf={csrf}")));
+    assert_eq!(r.status, 403);
+    let r = app.request("POST", &format!("{round_page}/open"), None, &[("Cookie", &cookie)], form(&format!("csrf={csrf}")));
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(status(&commission), "open");
+
+    // The printable report carries its own print styles: it is served under the application's
+    // general policy (inline styles, no inline script), not cached.
+    let r = app.request("GET", "/staff/assessment/2026/print", None, &[("Cookie", &cookie)], None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let csp = r.header("content-security-policy").unwrap();
+    assert!(csp.contains("style-src 'self' 'unsafe-inline'") && csp.contains("script-src 'self'") && !csp.contains("script-src 'self' 'unsafe-inline'"), "{csp}");
+    assert!(r.body.contains("<svg"));
+    // The console pages themselves keep the strict policy.
+    let r = app.request("GET", "/staff/assessment?year=2026", None, &[("Cookie", &cookie)], None);
+    assert_eq!(r.status, 200);
+    assert!(!r.header("content-security-policy").unwrap().contains("unsafe-inline"));
+    assert!(r.body.contains("<svg class=\"chart\""), "the charts are in the page");
+    assert_eq!(app.request("GET", "/staff/assessment?year=1999", None, &[("Cookie", &cookie)], None).status, 404);
+}
