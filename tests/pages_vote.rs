@@ -283,7 +283,30 @@ fn the_code_stays_out_of_urls_and_the_page_obeys_the_origin_check_and_the_limit(
     let r = app.request("POST", "/vote/ballot", None, &[("Accept-Language", "zh-CN")], form(format!("round={}&code=AAAA", round.id)));
     assert!(r.body.contains("操作过于频繁"), "{}", r.body);
 
-    // Unknown rounds and drafts have no results page.
+    // With several rounds open the page asks which one (a code email's link preselects its
+    // round); a round whose voting has not started is listed with its start, not offered.
+    let now = chrono::Utc::now();
+    let mut second = String::new();
+    for (title, from) in [("第二轮 / Second round", -1), ("第三轮 / Third round", 30)] {
+        let r = app.post(
+            "/api/v1/ballots/rounds",
+            Some(&round.commission),
+            &json!({"title": title, "year": 2026, "department_ids": [round.departments[0].1],
+                    "opens_at": (now + chrono::Duration::minutes(from)).to_rfc3339(), "closes_at": (now + chrono::Duration::hours(2)).to_rfc3339()}),
+        );
+        let id = r.json()["id"].as_str().unwrap().to_string();
+        assert_eq!(app.post(&format!("/api/v1/ballots/rounds/{id}/open"), Some(&round.commission), &json!({})).status, 200);
+        if second.is_empty() {
+            second = id;
+        }
+    }
+    let page = app.request("GET", &format!("/vote?round={second}"), None, &[("Accept-Language", "en")], None);
+    assert!(page.body.contains("<select id=\"f-round\" name=\"round\""), "{}", page.body);
+    assert!(page.body.contains(&format!("<option value=\"{second}\" selected>Second round</option>")), "{}", page.body);
+    assert!(page.body.contains(&format!("<option value=\"{}\">2026 conduct evaluation</option>", round.id)), "{}", page.body);
+    assert!(!page.body.contains(">Third round</option>") && page.body.contains("Third round") && page.body.contains("Voting opens"), "{}", page.body);
+
+    // Unknown rounds and unpublished ones have no results page.
     assert_eq!(app.get("/vote/no-such-round/results", None).status, 404);
     assert_eq!(app.get(&format!("/vote/{}/results", round.id), None).status, 404);
 }
