@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: the deployment files' check (scripts/check-deploy.sh), then the whole suite on
-# SQLite, then again on PostgreSQL.
+# The test command: the deployment files' check (scripts/check-deploy.sh), the dependency graph's
+# licences (cargo deny), then the whole suite on SQLite, the API contract, and the suite again on
+# PostgreSQL.
 #   ./scripts/test.sh            both backends
 #   ANSHANG_TEST_PG_URL=postgres://user@host:5432/db ./scripts/test.sh   another PostgreSQL server
 # Each test creates (and drops) its own database on the PostgreSQL server named here.
@@ -29,6 +30,14 @@ run_suite() {
 
 echo "== deployment files"
 ./scripts/check-deploy.sh
+
+echo "== dependency licences, bans and sources (cargo deny)"
+if ! cargo deny --version >/dev/null 2>&1; then
+  echo "cargo-deny is missing: cargo install --locked cargo-deny (.ci/run installs it)" >&2
+  exit 1
+fi
+# Advisories are not checked here: their database is fetched from GitHub (see docs/security.md).
+cargo deny --log-level error check licenses bans sources
 
 echo "== tests on SQLite"
 ANSHANG_TEST_DATABASE_URL="" run_suite
