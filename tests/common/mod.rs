@@ -234,13 +234,7 @@ impl TestApp {
 
     /// Creates an account with a known password and returns a token for it.
     pub fn staff_token(&self, admin: &str, role: &str, department_id: Option<&str>) -> String {
-        let email = format!("{role}-{}@example.gov.cn", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let r = self.post(
-            "/api/v1/users",
-            Some(admin),
-            &json!({"email": email, "display_name": role, "role": role, "department_id": department_id, "password": TEST_PASSWORD}),
-        );
-        assert_eq!(r.status, 201, "{}", r.body);
+        let email = self.staff_account(admin, role, department_id);
         self.token_for(&email, TEST_PASSWORD)
     }
 }
