@@ -91,6 +91,11 @@ fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
     assert!(b.body_text().contains("Department cma") && b.body_text().contains("Integrity (廉洁)"));
     b.screenshots("round-draft-en");
     no_sideways_scroll(&b, "the draft round");
+    b.goto(&app.url(&format!("{round_path}?lang=zh")));
+    assert_eq!(b.text("#round-status"), "草稿");
+    b.screenshots("round-draft-zh");
+    no_sideways_scroll(&b, "the draft round in Chinese");
+    b.goto(&app.url(&format!("{round_path}?lang=en")));
 
     // A pasted roll with mistakes: nothing imported, every wrong row named.
     b.type_into("#f-roll_text", "name,category,contact,departments\nGood Co,enterprise_served,paper,cma\nBad Co,tourist,nowhere,zzz\n");
@@ -156,6 +161,10 @@ fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
     assert_eq!(app.get(&format!("/vote/{round_id}/results"), None).status, 404, "not public before publication");
     b.screenshots("round-closed-en");
     no_sideways_scroll(&b, "the closed round");
+    b.goto(&app.url(&format!("{round_path}?lang=zh")));
+    assert!(b.text("#tally").contains("部门cma"));
+    b.screenshots("round-closed-zh");
+    b.goto(&app.url(&format!("{round_path}?lang=en")));
 
     // A step out of turn (the page of an earlier state, posted again) is refused by name.
     let csrf = b.script("return document.querySelector('input[name=csrf]').value;").as_str().unwrap().to_string();

@@ -208,6 +208,7 @@ fn a_voter_pastes_a_lower_case_code_reviews_changes_and_keeps_the_receipt_and_an
     // The results: reached from the ballot page; the small department shows no figures.
     b.goto(&app.url("/vote?lang=en"));
     assert!(b.body_text().contains("No ballot is open"));
+    b.screenshots("vote-closed-en");
     b.click("#published-rounds a");
     b.wait_for_path(&format!("/vote/{}/results", round.id));
     assert_eq!(b.text("h1"), "Ballot results");
