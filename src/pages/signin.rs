@@ -24,8 +24,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub fn start_page(role: Role) -> &'static str {
     match role {
         Role::Operator => "/staff/intake",
-        Role::Department | Role::Coordinator | Role::Admin => "/staff/inbox",
+        Role::Department | Role::Coordinator => "/staff/inbox",
         Role::Commission => "/staff/rounds",
+        // The complaint pages admit those who handle complaints (as the API does); of the
+        // pages, administrators read the assessment.
+        Role::Admin => "/staff/assessment",
     }
 }
 
