@@ -670,3 +670,33 @@ fn every_form_acts_through_the_service_and_a_refusal_keeps_what_was_typed() {
     assert_eq!(r.status, 409);
     assert!(r.body.contains(&second_number));
 }
+
+#[test]
+fn a_nul_character_in_a_form_or_filter_is_refused_not_stored() {
+    // PostgreSQL cannot hold or compare a NUL: every text that reaches a query is checked first.
+    let app = spawn_app();
+    let admin = app.admin_token();
+    let dept = app.create_department(&admin, "land");
+    let operator_token = app.staff_token(&admin, "operator", None);
+    let (id, _) = file_by_api(&app, &operator_token, "Permit");
+    let coord = sign_in(&app, &app.staff_account(&admin, "coordinator", None));
+    let operator = sign_in(&app, &app.staff_account(&admin, "operator", None));
+    let token = csrf_of(&get(&app, "/staff/inbox", Some(&coord)));
+
+    let r = get(&app, "/staff/inbox?department_id=a%00b&lang=en", Some(&coord));
+    assert_eq!(r.status, 422, "{}", r.body);
+    let cursor: String = "-|a\0b".bytes().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(get(&app, &format!("/staff/inbox?cursor={cursor}"), Some(&coord)).status, 422);
+    for action in ["assign", "reassign"] {
+        let r = post(&app, &format!("/staff/complaints/{id}/{action}"), Some(&coord), &[("csrf", &token), ("department_id", &format!("{dept}\0")), ("reason", "Why")]);
+        assert_eq!(r.status, 422, "{action}: {}", r.body);
+    }
+    let operator_csrf = csrf_of(&get(&app, "/staff/intake", Some(&operator)));
+    let mut fields = intake_fields("停电");
+    fields.push(("csrf", &operator_csrf));
+    fields.push(("department_id", "x\0y"));
+    let (content_type, body) = multipart(&fields);
+    let r = app.request("POST", "/staff/intake", None, &[("Cookie", &format!("anshang_staff={operator}"))], Some((&content_type, body)));
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("含有不允许的控制字符") || r.body.contains("not allowed"), "{}", r.body);
+}

@@ -99,6 +99,11 @@ pub async fn read(mut payload: Multipart, file_field: &str, max_file_bytes: usiz
             posted.files.push(Upload { filename, bytes });
         } else {
             let text = String::from_utf8(bytes).map_err(|_| ApiError::BadRequest(format!("the field {name} is not UTF-8")))?;
+            // No field takes a NUL, and PostgreSQL can neither store nor compare one (the API
+            // refuses it in JSON the same way).
+            if text.contains('\0') {
+                return Err(ApiError::Invalid(vec![FieldError::new(name, "control_characters", "control characters are not allowed")]));
+            }
             // Browsers send CRLF line ends; store what the investor typed.
             posted.fields.insert(name, text.replace("\r\n", "\n"));
         }

@@ -439,12 +439,10 @@ fn inbox_filter(user: &StaffUser, q: &InboxQuery) -> Result<ListFilter, ApiError
         "" => None,
         cursor => c.check(decode_cursor(cursor)),
     };
+    // Bounded text (no control characters), as the API's filter.
+    let department_id = c.check(optional_text("department_id", Some(&q.department_id), 64)).flatten();
     c.finish()?;
-    let department_id = if user.role == Role::Department {
-        user.department_id.clone()
-    } else {
-        Some(q.department_id.trim().to_string()).filter(|d| !d.is_empty())
-    };
+    let department_id = if user.role == Role::Department { user.department_id.clone() } else { department_id };
     Ok(ListFilter {
         status: status.map(str::to_string),
         department_id,
@@ -467,6 +465,9 @@ fn decode_cursor(s: &str) -> Result<(Option<NaiveDateTime>, String), FieldError>
     let bad = || FieldError::new("cursor", "invalid", "not a cursor from this list");
     let text = String::from_utf8(hex::decode(s).map_err(|_| bad())?).map_err(|_| bad())?;
     let (due, id) = text.split_once('|').ok_or_else(bad)?;
+    if id.chars().any(char::is_control) {
+        return Err(bad());
+    }
     let due = match due {
         "-" => None,
         micros => Some(DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?.naive_utc()),
@@ -766,16 +767,14 @@ where
     with_ctx(&page.state, Access::Write, move |conn, ctx| work(conn, ctx, &id)).await
 }
 
-/// A department chosen in a form: present, and at most as long as an id can be.
+/// A department chosen in a form: present, without control characters, and at most as long
+/// as an id can be.
 fn department_field(raw: &str) -> Result<String, FieldError> {
-    let d = raw.trim();
-    if d.is_empty() {
-        Err(FieldError::new("department_id", "required", "choose a department"))
-    } else if d.len() > 64 {
-        Err(FieldError::new("department_id", "unknown", "no such department"))
-    } else {
-        Ok(d.to_string())
+    let d = required_text("department_id", raw, 64)?;
+    if d.len() > 64 {
+        return Err(FieldError::new("department_id", "unknown", "no such department"));
     }
+    Ok(d)
 }
 
 fn days_field(raw: &str, max: u32) -> Result<u32, FieldError> {
