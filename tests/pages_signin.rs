@@ -86,6 +86,15 @@ fn the_session_cookie_is_for_pages_only_and_forms_need_its_token() {
     assert_eq!(r.header("location"), Some("/staff/inbox"), "no open redirect");
     let cookie = session_cookie(&r);
 
+    // Another role's page: 403, shown with the signed-in person's own navigation.
+    let r = app.request("GET", "/staff/intake", None, &[("Cookie", &format!("anshang_staff={cookie}"))], None);
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("action=\"/staff/logout\"") && r.body.contains("href=\"/staff/inbox\""), "{}", r.body);
+    // The language link keeps the page's query.
+    let r = app.request("GET", "/staff/inbox?status=received&q=permit&lang=en", None, &[("Cookie", &format!("anshang_staff={cookie}"))], None);
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("inbox?status=received&amp;q=permit&amp;lang=zh\""), "{}", r.body);
+
     // The API does not take the cookie (no CSRF through the API).
     let r = app.request("GET", "/api/v1/auth/me", None, &[("Cookie", &format!("anshang_staff={cookie}"))], None);
     assert_eq!(r.status, 401);

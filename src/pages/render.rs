@@ -112,6 +112,8 @@ pub struct Page {
     /// `?lang=` chose the language just now: remember it.
     remember: bool,
     pub path: String,
+    /// This page in the other language: the same path and query, `lang` switched.
+    other_lang_url: String,
     /// Reached over TLS (directly or through the trusted proxy): cookies are marked Secure.
     pub secure: bool,
     /// Staff pages set the signed-in account and the form token for the layout.
@@ -137,7 +139,16 @@ impl Page {
         let remembered = req.cookie(LANG_COOKIE).and_then(|c| Language::parse(c.value()));
         let from_browser = req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(Language::from_accept_language);
         let lang = chosen.or(remembered).or(from_browser).unwrap_or(Language::Zh);
-        Ok(Page { state, lang, remember: chosen.is_some() && chosen != remembered, path: req.path().to_string(), secure: super::session::is_https(req), staff: None })
+        let other_lang_url = other_language_url(req, lang);
+        Ok(Page {
+            state,
+            lang,
+            remember: chosen.is_some() && chosen != remembered,
+            path: req.path().to_string(),
+            other_lang_url,
+            secure: super::session::is_https(req),
+            staff: None,
+        })
     }
 
     pub fn text(&self, key: &str) -> String {
@@ -150,14 +161,12 @@ impl Page {
     }
 
     pub fn render_status(&self, status: StatusCode, template: &str, vars: Value) -> HttpResponse {
-        let other = match self.lang {
-            Language::Zh => Language::En,
-            Language::En => Language::Zh,
-        };
+        let other = other_language(self.lang);
         let ctx = minijinja::context! {
             lang => self.lang.as_str(),
             other_lang => other.as_str(),
             path => &self.path,
+            other_lang_url => &self.other_lang_url,
             staff => self.staff.as_ref().map(|s| minijinja::context! { role => s.user.role.as_str(), department_id => &s.user.department_id }),
             csrf => self.staff.as_ref().map(|s| s.csrf.as_str()),
             ..vars
@@ -263,6 +272,27 @@ impl ShownError {
         }
         map
     }
+}
+
+fn other_language(lang: Language) -> Language {
+    match lang {
+        Language::Zh => Language::En,
+        Language::En => Language::Zh,
+    }
+}
+
+/// The current page's path and query with `lang` set to the other language (filters and
+/// look-ups survive the switch; a page shown after a post links to its address).
+fn other_language_url(req: &HttpRequest, lang: Language) -> String {
+    let mut query: Vec<(String, String)> = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map(|q| q.into_inner())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| k != "lang")
+        .collect();
+    query.push(("lang".into(), other_language(lang).as_str().into()));
+    let encoded = serde_urlencoded::to_string(&query).unwrap_or_else(|_| format!("lang={}", other_language(lang).as_str()));
+    format!("{}?{encoded}", req.path())
 }
 
 /// A form posted from another site is refused (with SameSite cookies and form tokens, a third

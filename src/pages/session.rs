@@ -92,7 +92,12 @@ impl<R: RoleRule + 'static> FromRequest for StaffPage<R> {
             let (staff, issued_at) = match authenticate_token::<R>(&page.state, &token) {
                 Ok(ok) => ok,
                 Err(ApiError::Unauthenticated(_)) => return Err(to_login(&page)),
-                Err(e) => return Err(PageReject::response(page.error(&e))),
+                Err(e) => {
+                    // Another role's page: refused, with the signed-in person's own navigation.
+                    let user = StaffUser { id: claims.sub.clone(), role: claims.role, department_id: claims.dept.clone() };
+                    page.staff = Some(SignedIn { user, csrf: csrf_for(&token) });
+                    return Err(PageReject::response(page.error(&e)));
+                }
             };
             match still_valid(&page.state, &staff.user.id, issued_at).await {
                 Ok(()) => {}
