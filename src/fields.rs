@@ -57,6 +57,11 @@ pub fn mask_email(address: &str) -> String {
     }
 }
 
+/// Years of the dates and instants taken from outside. Both backends store them (PostgreSQL's
+/// timestamps stop at 4713 BC, where chrono goes on), and nothing this service records lies
+/// outside them.
+pub const STORABLE_YEARS: std::ops::RangeInclusive<i32> = 1900..=9999;
+
 /// Text that must be present and within `max_chars`; trimmed; control characters other than
 /// newlines and tabs are refused.
 pub fn required_text(field: &str, raw: &str, max_chars: usize) -> Result<String, FieldError> {

@@ -3,6 +3,7 @@
 
 use actix_web::{get, http::header, web, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::path::ParameterIn;
 use utoipa::openapi::{ContentBuilder, Ref, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
@@ -64,7 +65,8 @@ impl Modify for BearerAuth {
 /// and 403 to a role its rule does not list or to a token that still holds a one-time password;
 /// a JSON body (`JsonBody`, `parse_json_request`) is 400 when malformed, 413 when larger than
 /// `server.json_limit_bytes`, 415 when not sent as JSON and 422 naming a wrong, missing or unknown
-/// field. A handler's own description of the same status wins.
+/// field; an operation with a path parameter answers 404 when no record has that id or the
+/// parameter cannot be read (`PathConfig`). A handler's own description of the same status wins.
 struct SharedResponses;
 
 impl Modify for SharedResponses {
@@ -75,12 +77,16 @@ impl Modify for SharedResponses {
             for op in operations.into_iter().flatten() {
                 let secured = op.security.as_ref().is_some_and(|s| s.contains(&bearer));
                 let json_body = op.request_body.as_ref().is_some_and(|b| b.content.contains_key("application/json"));
+                let path_parameter = op.parameters.iter().flatten().any(|p| p.parameter_in == ParameterIn::Path);
                 let mut add = |status: &str, description: &str| {
                     op.responses.responses.entry(status.to_string()).or_insert_with(|| problem(description).into());
                 };
                 if secured {
                     add("401", "no token, or one that is invalid, expired or older than the account's last change");
                     add("403", "a role this operation does not admit, or a one-time password still to change");
+                }
+                if path_parameter {
+                    add("404", "no such record, or a path parameter that cannot be read");
                 }
                 if json_body {
                     add("400", "malformed JSON");
@@ -168,7 +174,11 @@ mod tests {
             let responses = op["responses"].as_object().unwrap();
             let secured = op["security"].as_array().is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
             let json_body = op["requestBody"]["content"].get("application/json").is_some();
+            let path_parameter = path.contains('{');
             let mut expected = Vec::new();
+            if path_parameter {
+                expected.push("404");
+            }
             if secured {
                 expected.extend(["401", "403"]);
             }

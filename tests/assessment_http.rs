@@ -239,6 +239,8 @@ fn scores_equal_hand_computed_values_and_finalised_snapshots_do_not_move() {
     assert_eq!(ra["satisfaction_rate"], 50.0);
     assert_eq!((rb["received"].as_u64(), rb["replied_on_time"].as_u64(), rb["overdue_now"].as_u64()), (Some(1), Some(1), Some(1)));
     app.get("/api/v1/reports/monthly?month=March", Some(&coordinator)).assert_problem(422, "invalid-field");
+    app.get("/api/v1/reports/monthly?month=5678-07", Some(&coordinator)).assert_problem(422, "invalid-field");
+    app.get("/api/v1/reports/bimonthly?from=1999-01", Some(&coordinator)).assert_problem(422, "invalid-field");
     let bi = app.get("/api/v1/reports/bimonthly?from=2026-03", Some(&coordinator)).json();
     assert_eq!((bi["received"].as_u64(), bi["accepted"].as_u64(), bi["concluded"].as_u64(), bi["in_progress"].as_u64(), bi["overdue"].as_u64()), (Some(4), Some(4), Some(3), Some(1), Some(1)));
     let bi_csv = app.get("/api/v1/reports/bimonthly?from=2026-03&format=csv", Some(&coordinator));

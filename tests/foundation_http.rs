@@ -73,11 +73,12 @@ fn every_error_class_is_problem_json() {
     assert!(r.content_type.starts_with("application/problem+json"), "{}", r.body);
 }
 
-/// A NUL never reaches the database (PostgreSQL refuses it even in a comparison, which made
-/// these 500s there): an encoded NUL in the path names no resource, a JSON string holding one is
-/// refused by field, and the list filters that go to the database unchecked refuse it too.
+/// What PostgreSQL cannot hold never reaches it (these were 500s there, found by the contract
+/// fuzzing): an encoded NUL in the path names no resource, a JSON string holding one is refused by
+/// field, the list filters that went to the database unchecked refuse it too, and so do dates and
+/// instants before 4713 BC (filter dates, ballot windows).
 #[test]
-fn nul_characters_stop_at_the_door() {
+fn inputs_postgresql_cannot_hold_stop_at_the_door() {
     let app = spawn_app();
     let admin = app.admin_token();
     let coordinator = app.staff_token(&admin, "coordinator", None);
@@ -91,6 +92,15 @@ fn nul_characters_stop_at_the_door() {
     let cursor: String = b"1|a\0b".iter().map(|b| format!("{b:02x}")).collect();
     let v = app.get(&format!("/api/v1/complaints?cursor={cursor}"), Some(&coordinator)).assert_problem(422, "invalid-field");
     assert_eq!(v["errors"][0]["field"], "cursor");
+    for field in ["received_from", "received_to"] {
+        let v = app.get(&format!("/api/v1/complaints?{field}=-5000-01-01"), Some(&coordinator)).assert_problem(422, "invalid-field");
+        assert_eq!(v["errors"][0]["field"], field);
+    }
+    let department = app.create_department(&admin, "far");
+    let round = json!({"title": "far", "year": 2026, "department_ids": [department],
+        "opens_at": "-5000-01-01T00:00:00Z", "closes_at": "2026-12-31T00:00:00Z"});
+    let v = app.post("/api/v1/ballots/rounds", Some(&coordinator), &round).assert_problem(422, "invalid-field");
+    assert_eq!(v["errors"][0]["field"], "opens_at");
 }
 
 #[test]

@@ -30,6 +30,17 @@ fn check_year(year: i32) -> Result<(), ApiError> {
     if (2017..=2100).contains(&year) { Ok(()) } else { Err(ApiError::NotFound(format!("no assessment for {year}"))) }
 }
 
+/// A report month from the query string, in the years an assessment covers (422 otherwise: the
+/// value is wrong, no record is missing).
+fn report_month(field: &str, raw: &str) -> Result<chrono::NaiveDate, ApiError> {
+    let month = super::periodic::parse_month(field, raw)?;
+    if (2017..=2100).contains(&chrono::Datelike::year(&month)) {
+        Ok(month)
+    } else {
+        Err(ApiError::invalid(field, "out_of_range", "a month in 2017–2100"))
+    }
+}
+
 /// The year's scores and ranking: the finalised snapshot if there is one, else computed now.
 #[utoipa::path(get, path = "/api/v1/assessment/{year}", tag = "assessment", security(("bearer" = [])), params(("year" = i32, Path), FormatQuery),
     responses((status = 200, description = "in the format asked for", content((AssessmentReport = "application/json"), (String = "text/csv"), (String = "text/html"))),
@@ -124,8 +135,7 @@ pub struct MonthQuery {
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/reports/monthly")]
 async fn monthly(state: web::Data<AppState>, _staff: Staff<Assessors>, query: web::Query<MonthQuery>) -> Result<web::Json<super::periodic::MonthlyReport>, ApiError> {
-    let month = super::periodic::parse_month("month", &query.month)?;
-    check_year(chrono::Datelike::year(&month))?;
+    let month = report_month("month", &query.month)?;
     let (formula, cal) = (state.settings.assessment.clone(), state.calendar.current());
     db::run(&state.pool, move |conn| super::periodic::monthly(conn, &cal, &formula, month, db::now())).await.map(web::Json)
 }
@@ -152,8 +162,7 @@ pub struct BimonthlyQuery {
 #[get("/api/v1/reports/bimonthly")]
 async fn bimonthly(state: web::Data<AppState>, _staff: Staff<Assessors>, query: web::Query<BimonthlyQuery>) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let from = super::periodic::parse_month("from", &q.from)?;
-    check_year(chrono::Datelike::year(&from))?;
+    let from = report_month("from", &q.from)?;
     let format = q.format.unwrap_or_else(|| "json".into());
     if !["json", "csv", "html"].contains(&format.as_str()) {
         return Err(ApiError::invalid("format", "unknown", "json, csv or html"));

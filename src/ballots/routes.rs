@@ -180,7 +180,7 @@ async fn cast(state: web::Data<AppState>, client: ClientAddr, path: web::Path<St
 }
 
 /// Results with small groups suppressed: public once published; officers see them from close.
-#[utoipa::path(get, path = "/api/v1/ballots/{round}/results", tag = "ballots", params(("round" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/ballots/{round}/results", tag = "ballots", params(("round" = String, Path)), security((), ("bearer" = [])),
     responses((status = 200, body = Vec<DepartmentTally>),
         (status = 401, description = "an Authorization header that is not a valid, current token", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),

@@ -156,9 +156,11 @@ pub struct CreateRound {
     #[serde(default)]
     #[schema(min_items = 1, max_items = 20)]
     pub questions: Option<Vec<Question>>,
+    /// In the years 1900–9999.
     pub opens_at: DateTime<chrono::FixedOffset>,
+    /// After `opens_at`, in the years 1900–9999.
     pub closes_at: DateTime<chrono::FixedOffset>,
-    /// Smallest group whose results are shown (k, 3–50, default 5). Closes after it opens.
+    /// Smallest group whose results are shown (k, 3–50, default 5).
     #[serde(default)]
     #[schema(minimum = 3, maximum = 50)]
     pub min_group_size: Option<u32>,
@@ -191,6 +193,11 @@ pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateT
     let k = req.min_group_size.unwrap_or(5);
     if !(3..=50).contains(&k) {
         c.push(FieldError::new("min_group_size", "out_of_range", "between 3 and 50"));
+    }
+    for (field, at) in [("opens_at", req.opens_at), ("closes_at", req.closes_at)] {
+        if !crate::fields::STORABLE_YEARS.contains(&chrono::Datelike::year(&at.with_timezone(&Utc))) {
+            c.push(FieldError::new(field, "out_of_range", "an instant between the years 1900 and 9999"));
+        }
     }
     if req.closes_at <= req.opens_at {
         c.push(FieldError::new("closes_at", "before_open", "a round closes after it opens"));

@@ -108,7 +108,7 @@ pub struct FiledResponse {
 
 /// File a complaint. Public (the web form); hotline operators file for callers with their token
 /// and a channel. `Idempotency-Key` makes a retry return the first filing.
-#[utoipa::path(post, path = "/api/v1/complaints", tag = "complaints", request_body = FileComplaintRequest,
+#[utoipa::path(post, path = "/api/v1/complaints", tag = "complaints", request_body = FileComplaintRequest, security((), ("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "8–200 visible ASCII characters; a retry with the same key returns the same complaint",
         min_length = 8, max_length = 200, pattern = r"^[\x21-\x7E]+$")),
     responses((status = 201, body = FiledResponse), (status = 200, description = "a replayed retry", body = FiledResponse),
@@ -171,9 +171,9 @@ pub struct ListQuery {
     #[param(max_length = 64)]
     pub department_id: Option<String>,
     pub overdue: Option<bool>,
-    /// Received on or after this local date (YYYY-MM-DD).
+    /// Received on or after this local date (YYYY-MM-DD, years 1900–9999).
     pub received_from: Option<NaiveDate>,
-    /// Received on or before this local date (YYYY-MM-DD).
+    /// Received on or before this local date (YYYY-MM-DD, years 1900–9999).
     pub received_to: Option<NaiveDate>,
     /// Text in the subject, tracking number, company or project, at most 100 characters.
     #[param(max_length = 100)]
@@ -191,12 +191,21 @@ pub struct ComplaintPage {
     pub next_cursor: Option<String>,
 }
 
+/// Midnight (Asia/Shanghai) starting a filter date, as a stored instant.
 pub(crate) fn local_midnight_utc(d: NaiveDate) -> Result<chrono::NaiveDateTime, ApiError> {
-    let local = d.and_hms_opt(0, 0, 0).expect("midnight");
-    local
-        .checked_sub_signed(chrono::Duration::hours(8))
-        .map(|t| db::to_db_time(t.and_utc()))
-        .ok_or_else(|| ApiError::invalid("received_from", "out_of_range", "a date in the years the service covers"))
+    filter_instant("received_from", d, false)
+}
+
+/// Midnight (Asia/Shanghai) starting the date, or the day after it, as a stored instant; a date
+/// outside `STORABLE_YEARS` is refused (PostgreSQL could not even compare with it).
+fn filter_instant(field: &str, d: NaiveDate, day_after: bool) -> Result<chrono::NaiveDateTime, ApiError> {
+    let out_of_range = || ApiError::invalid(field, "out_of_range", "a date between 1900 and 9999");
+    if !crate::fields::STORABLE_YEARS.contains(&chrono::Datelike::year(&d)) {
+        return Err(out_of_range());
+    }
+    let day = if day_after { d.succ_opt().ok_or_else(out_of_range)? } else { d };
+    let local = day.and_hms_opt(0, 0, 0).expect("midnight");
+    Ok(db::to_db_time((local - chrono::Duration::hours(8)).and_utc()))
 }
 
 /// Complaints ordered by time left (overdue first). Coordinators see all; department staff only
@@ -222,8 +231,8 @@ async fn list(state: web::Data<AppState>, staff: Staff<Handlers>, query: web::Qu
         status: q.status,
         department_id,
         overdue: q.overdue,
-        received_from: q.received_from.map(local_midnight_utc).transpose()?,
-        received_before: q.received_to.and_then(|d| d.succ_opt()).map(local_midnight_utc).transpose()?,
+        received_from: q.received_from.map(|d| filter_instant("received_from", d, false)).transpose()?,
+        received_before: q.received_to.map(|d| filter_instant("received_to", d, true)).transpose()?,
         text,
         after: q.cursor.as_deref().map(decode_cursor).transpose()?,
         limit: limit + 1,
