@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: the deployment files' check (scripts/check-deploy.sh), the dependency graph's
-# licences (cargo deny), then the whole suite on SQLite, the API contract, and the suite again on
-# PostgreSQL.
+# licences (cargo deny), then the whole suite on SQLite, the API contract (scripts/api-contract.sh),
+# the suite again on PostgreSQL, and a shorter API contract run there (anonymous and coordinator:
+# what PostgreSQL refuses where SQLite takes it).
 #   ./scripts/test.sh            both backends
 #   ANSHANG_TEST_PG_URL=postgres://user@host:5432/db ./scripts/test.sh   another PostgreSQL server
 # Each test creates (and drops) its own database on the PostgreSQL server named here.
@@ -45,3 +46,5 @@ echo "== API contract on SQLite"
 ./scripts/api-contract.sh
 echo "== tests on PostgreSQL"
 ANSHANG_TEST_DATABASE_URL="$pg_url" run_suite
+echo "== API contract on PostgreSQL"
+ANSHANG_CONTRACT_PG_URL="$pg_url" ANSHANG_CONTRACT_RUNS=anonymous,coordinator ./scripts/api-contract.sh

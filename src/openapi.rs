@@ -4,7 +4,9 @@
 use actix_web::{get, http::header, web, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::path::ParameterIn;
-use utoipa::openapi::{ContentBuilder, Ref, Response, ResponseBuilder};
+use utoipa::openapi::header::{Header, HeaderBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::PROBLEM_JSON;
@@ -67,6 +69,8 @@ impl Modify for BearerAuth {
 /// `server.json_limit_bytes`, 415 when not sent as JSON and 422 naming a wrong, missing or unknown
 /// field; an operation with a path parameter answers 404 when no record has that id or the
 /// parameter cannot be read (`PathConfig`). A handler's own description of the same status wins.
+/// The headers set on answers in one place are documented here too: `X-Request-Id` on every
+/// answer, `WWW-Authenticate` on every 401, `Retry-After` on every 429.
 struct SharedResponses;
 
 impl Modify for SharedResponses {
@@ -94,9 +98,25 @@ impl Modify for SharedResponses {
                     add("415", "the body is not sent as application/json");
                     add("422", "a field is missing, unknown or invalid (named in `errors`)");
                 }
+                for (status, response) in op.responses.responses.iter_mut() {
+                    let RefOr::T(response) = response else { continue };
+                    response.headers.insert("X-Request-Id".into(), header(Type::String, Some("^[A-Za-z0-9-]{1,64}$"), "the request's id in the logs: the client's own if it sent a valid one, else a new UUID"));
+                    match status.as_str() {
+                        "401" => response.headers.insert("WWW-Authenticate".into(), header(Type::String, Some("^Bearer"), "`Bearer`")),
+                        "429" => response.headers.insert("Retry-After".into(), header(Type::Integer, None, "seconds until a request is allowed again")),
+                        _ => None,
+                    };
+                }
             }
         }
     }
+}
+
+fn header(kind: Type, pattern: Option<&str>, description: &str) -> Header {
+    let integer = kind == Type::Integer;
+    let schema = ObjectBuilder::new().schema_type(kind).pattern(pattern);
+    let schema = if integer { schema.minimum(Some(0)) } else { schema };
+    HeaderBuilder::new().schema(schema).description(Some(description)).build()
 }
 
 fn problem(description: &str) -> Response {
@@ -189,6 +209,15 @@ mod tests {
                 assert!(responses.contains_key(status), "{method} {path} lacks {status}");
             }
             for (status, response) in responses {
+                assert!(response["headers"].get("X-Request-Id").is_some(), "{method} {path} {status}");
+                let own = match status.as_str() {
+                    "401" => Some("WWW-Authenticate"),
+                    "429" => Some("Retry-After"),
+                    _ => None,
+                };
+                if let Some(name) = own {
+                    assert!(response["headers"].get(name).is_some(), "{method} {path} {status} lacks {name}");
+                }
                 if status.starts_with('4') || status.starts_with('5') {
                     let content = response["content"].as_object().unwrap_or_else(|| panic!("{method} {path} {status}: no content"));
                     assert_eq!(content.keys().collect::<Vec<_>>(), [PROBLEM_JSON], "{method} {path} {status}");
