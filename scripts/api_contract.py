@@ -2,20 +2,23 @@
 
 Started by scripts/api-contract.sh (which provides the virtualenv and the debug binary). Steps:
 
-1. start `anshang serve --demo --port 0` on a temporary data directory (SQLite, or the
-   PostgreSQL database made on the server named by ANSHANG_CONTRACT_PG_URL), with the per-client rate limits
-   raised so that the fuzzer reaches the logic behind them (the 429 answers stay documented);
-2. sign in as the bootstrap administrator and change its one-time password, sign in as the demo
-   account of every other role;
-3. seed data through the API: complaints in several states with attachments and an extension
-   request, ballot rounds (draft, open, published) with codes, a finalised assessment and a
-   review, so that the fuzzer's requests reach existing records;
-4. run `schemathesis run` once without a token and once with a token of each role, with the
-   checks below; every response must be documented (status, content type, headers, schema) and
-   none may be a 5xx;
-5. print one summary line (operations x runs, requests) and fail if any run failed.
+1. start `anshang serve --demo --port 0` on a temporary data directory (SQLite, or a fresh
+   PostgreSQL database made on the server named by ANSHANG_CONTRACT_PG_URL), with the per-client
+   rate limits raised so that the fuzzer reaches the logic behind them (the 429 answers stay
+   documented) and email sent to a closed port, so that the outbox holds failed messages;
+2. sign in as the bootstrap administrator and change its one-time password;
+3. before each run, seed records through the API (complaints in every state with attachments
+   and an extension request, ballot rounds with codes, a finalised year and a review, a
+   department and an account) and walk the success paths the fuzzer seldom composes; every
+   answer is checked against the document, as schemathesis checks its own;
+4. run `schemathesis run` once without a token and once with a token of each role (fresh tokens
+   of the demo accounts, the administrator's for admin), drawing ids, tracking numbers, access
+   codes, ballot codes and years from the seeded records; every answer must be documented
+   (status, content type, headers, schema) and none may be a 5xx, nor may the server log hold one;
+5. print one summary line (operations x runs, requests, operations with a checked success) and
+   exit non-zero on any failure.
 
-Only the standard library is used here; schemathesis runs from the virtualenv as a program.
+Only the standard library is used here (and jsonschema_rs, which schemathesis brings along).
 """
 
 import json
@@ -27,6 +30,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -162,6 +166,8 @@ def start_server(binary, data_dir, db_url, log_path):
     for line in child.stdout:
         if line.startswith("anshang: listening on port "):
             port = int(line.rsplit(" ", 1)[1])
+            # Keep reading what the server may still print, so that it never blocks on a full pipe.
+            threading.Thread(target=lambda: [None for _ in child.stdout], daemon=True).start()
             return child, port, before
         before.append(line.rstrip("\n"))
     child.wait()
