@@ -101,13 +101,15 @@ pub fn sanitize_filename(raw: &str) -> Result<String, FieldError> {
         .filter(|c| !c.is_control())
         .map(|c| if "<>:\"|?*%".contains(c) { '_' } else { c })
         .collect::<String>()
-        .trim()
-        .trim_start_matches('.')
+        .trim_end()
         .to_string();
-    if cleaned.is_empty() {
+    // The last 120 characters keep the extension; a name may not start with a dot (hidden
+    // files, `.` and `..`) or a blank, even where the cut falls.
+    let cut: String = cleaned.chars().rev().take(120).collect::<Vec<_>>().into_iter().rev().collect();
+    let cut = cut.trim_start_matches(|c: char| c == '.' || c.is_whitespace()).to_string();
+    if cut.is_empty() {
         return Err(FieldError::new("filename", "required", "give the file's name (e.g. ?filename=permit.pdf)"));
     }
-    let cut: String = cleaned.chars().rev().take(120).collect::<Vec<_>>().into_iter().rev().collect();
     Ok(cut)
 }
 
@@ -195,11 +197,14 @@ mod tests {
         assert_eq!(sanitize_filename("..").unwrap_err().code, "required");
         assert_eq!(sanitize_filename("a\u{0}b<c>.pdf").unwrap(), "ab_c_.pdf");
         assert_eq!(sanitize_filename(&format!("{}.pdf", "x".repeat(300))).unwrap().chars().count(), 120);
+        // Where the cut to 120 characters falls on a dot, the dot goes too.
+        let name = sanitize_filename(&format!("{}. .{}", "x".repeat(100), "y".repeat(118))).unwrap();
+        assert_eq!(name, "y".repeat(118));
     }
 
     proptest! {
         #[test]
-        fn sanitised_names_never_escape(raw in "\\PC{0,200}") {
+        fn sanitised_names_never_escape(raw in "\\PC{0,200}|[a-z]{100,130}\\.[ .]{1,3}[a-z]{1,30}") {
             if let Ok(name) = sanitize_filename(&raw) {
                 prop_assert!(!name.contains('/') && !name.contains('\\'));
                 prop_assert!(!name.starts_with('.'));
