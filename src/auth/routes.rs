@@ -207,6 +207,8 @@ async fn update_user(state: web::Data<AppState>, staff: Staff<AdminOnly>, path: 
     let user = db::run(&state.pool, move |conn| {
         let now = db::now();
         conn.transaction(|conn| {
+            // Writes first (SQLite: a transaction that reads first cannot wait for the lock).
+            db::write_lock(conn)?;
             let user = users::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such account".into()))?;
             // Only a change is a change: re-activating an active account must not end its tokens.
             if user.active == active {
