@@ -204,6 +204,17 @@ impl CalendarYear {
                     field,
                 });
             }
+            // Names reach pages, emails and explanations: plain, short text only.
+            if let Some((field, _)) = fields
+                .iter()
+                .find(|(_, v)| v.chars().count() > 100 || v.chars().any(char::is_control))
+            {
+                return Err(CalendarError::BadName {
+                    year: self.year,
+                    date,
+                    field,
+                });
+            }
         }
         Ok(())
     }
@@ -262,5 +273,24 @@ impl CalendarYear {
             }),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped_2026() -> String {
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/calendar/cn-2026.toml")).expect("shipped file")
+    }
+
+    #[test]
+    fn holiday_names_are_plain_short_text() {
+        let good = shipped_2026();
+        assert!(CalendarYear::from_toml_str(&good).is_ok());
+        let nul = good.replacen("name_en = \"New Year's Day\"", "name_en = \"New Year\\u0000s Day\"", 1);
+        assert!(matches!(CalendarYear::from_toml_str(&nul), Err(CalendarError::BadName { field: "name_en", .. })), "a NUL in a name");
+        let long = good.replacen("name_en = \"New Year's Day\"", &format!("name_en = \"{}\"", "x".repeat(101)), 1);
+        assert!(matches!(CalendarYear::from_toml_str(&long), Err(CalendarError::BadName { .. })), "a 101-character name");
     }
 }

@@ -38,6 +38,13 @@ pub enum CalendarError {
         field: &'static str,
     },
 
+    #[error("year {year}: the {field} of {date} must be plain text of at most 100 characters (no control characters)")]
+    BadName {
+        year: i32,
+        date: NaiveDate,
+        field: &'static str,
+    },
+
     #[error(
         "year {year}: make-up workday {date} is a {}; make-up workdays must fall on a Saturday or Sunday",
         weekday_name(*.weekday)
