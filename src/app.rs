@@ -111,6 +111,8 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(json_limit))
+                // The pages' forms: a 10,000-character Chinese reply is ~90 KB once URL-encoded.
+                .app_data(web::FormConfig::default().limit(json_limit))
                 .app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::BadRequest(format!("query string: {e}")).into()))
                 .app_data(web::PathConfig::default().error_handler(|e, _| ApiError::NotFound(format!("path: {e}")).into()))
                 .wrap(from_fn(crate::http::request_log::middleware))

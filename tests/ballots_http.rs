@@ -606,3 +606,22 @@ fn code_guessing_is_rate_limited_with_one_generic_answer() {
     }
     assert!(limited, "guessing is limited per client");
 }
+
+#[test]
+fn a_roll_imported_twice_adds_no_voter_twice() {
+    let app = common::spawn_app();
+    let r = round(&app, "dup", 1, 5);
+    let csv = "name,category,contact,departments\nA,enterprise_served,paper,dup-0\nB,enterprise_served,b@example.cn,dup-0\n";
+    assert_eq!(import(&app, &r, csv).status, 200);
+    // The same file again (a double click, a retry): every row is named, nothing is added.
+    let again = import(&app, &r, csv);
+    let body = again.assert_problem(422, "invalid-field");
+    let lines: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(lines, ["line 2", "line 3"], "{body}");
+    // Within one file too, and an address differing only in case is the same mailbox.
+    let twice = import(&app, &r, "name,category,contact,departments\nC,enterprise_served,c@example.cn,dup-0\nC2,enterprise_served,C@Example.cn,dup-0\n");
+    assert_eq!(twice.status, 422, "{}", twice.body);
+    // One letter per voter.
+    let issued = officer_post(&app, &r, "issue-codes").json();
+    assert_eq!(issued["letters"].as_array().unwrap().len(), 1, "{issued}");
+}

@@ -66,7 +66,8 @@ pub struct SignedIn {
 /// Checks the password under the per-client and per-account limits; one answer for every
 /// failure, and the same work for unknown accounts.
 pub async fn sign_in(state: &web::Data<AppState>, client: &ClientAddr, email: String, given: String) -> Result<SignedIn, ApiError> {
-    if email.len() > 254 || given.len() > 1024 {
+    // No account's email holds a control character (and PostgreSQL refuses a NUL in a query).
+    if email.len() > 254 || given.len() > 1024 || email.chars().any(char::is_control) {
         return Err(ApiError::Unauthenticated("wrong email or password"));
     }
     state.limits.login_by_client.check(&client.0)?;

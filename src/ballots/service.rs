@@ -340,6 +340,8 @@ struct RollLine {
 }
 
 struct ValidVoter {
+    /// The CSV line it came from.
+    line: usize,
     name: String,
     category: Category,
     contact: String,
@@ -401,12 +403,21 @@ fn parse_roll(csv_text: &str, department_of: &dyn Fn(&str) -> Option<String>) ->
         }
         if problems.is_empty() {
             departments.sort();
-            voters.push(ValidVoter { name: row.name, category: category.expect("checked"), contact, departments });
+            voters.push(ValidVoter { line, name: row.name, category: category.expect("checked"), contact, departments });
         } else {
             errors.push(RowError { line, message: problems.join("; ") });
         }
     }
     (voters, errors)
+}
+
+/// Who a roll entry is: the mailbox for emailed codes, name and category for paper letters.
+fn voter_key(name: &str, category: &str, contact: &str) -> String {
+    if contact == "paper" {
+        format!("paper\0{}\0{category}", name.to_lowercase())
+    } else {
+        format!("email\0{}", contact.to_lowercase())
+    }
 }
 
 trait KindMessage {
@@ -438,6 +449,20 @@ pub fn import_roll(conn: &mut DbConnection, round_id: &str, csv_text: &str, acto
             }
         }
         let (voters, mut errors) = parse_roll(csv_text, &|code| by_code.get(code).cloned());
+        // One voter, one entry: an email address is on the roll once, a paper voter once by name
+        // and category — a roll imported twice would otherwise give everyone two codes.
+        let mut seen: BTreeSet<String> = ballot_voters::table
+            .filter(ballot_voters::round_id.eq(round_id))
+            .select((ballot_voters::name, ballot_voters::category, ballot_voters::contact))
+            .load::<(String, String, String)>(conn)?
+            .into_iter()
+            .map(|(name, category, contact)| voter_key(&name, &category, &contact))
+            .collect();
+        for v in &voters {
+            if !seen.insert(voter_key(&v.name, v.category.as_str(), &v.contact)) {
+                errors.push(RowError { line: v.line, message: "already on the roll of this round (same email address, or same name and category on paper)".into() });
+            }
+        }
         let quotas = round.quotas();
         for (category, quota) in &quotas {
             let existing: i64 = ballot_voters::table

@@ -255,7 +255,9 @@ async fn create_round(staff: StaffPage<BallotOfficers>, form: web::Form<Vec<(Str
     for (name, value) in form.into_inner() {
         match name.as_str() {
             "csrf" => csrf = value,
-            "department_ids" => department_ids.push(value),
+            // Ids are plain text; a control character (a NUL would reach PostgreSQL) is no id.
+            "department_ids" if value.len() <= 64 && !value.chars().any(char::is_control) => department_ids.push(value),
+            "department_ids" => department_ids.push(String::from("?")),
             _ => {
                 values.insert(name, value.replace("\r\n", "\n"));
             }

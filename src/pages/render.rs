@@ -112,8 +112,8 @@ pub struct Page {
     /// `?lang=` chose the language just now: remember it.
     remember: bool,
     pub path: String,
-    /// This page in the other language: the same path and query, `lang` switched.
-    other_lang_url: String,
+    /// This page in the other language: the same path and query, `lang` switched (GET pages).
+    other_lang_url: Option<String>,
     /// Reached over TLS (directly or through the trusted proxy): cookies are marked Secure.
     pub secure: bool,
     /// Staff pages set the signed-in account and the form token for the layout.
@@ -139,7 +139,10 @@ impl Page {
         let remembered = req.cookie(LANG_COOKIE).and_then(|c| Language::parse(c.value()));
         let from_browser = req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(Language::from_accept_language);
         let lang = chosen.or(remembered).or(from_browser).unwrap_or(Language::Zh);
-        let other_lang_url = other_language_url(req, lang);
+        // A page shown in answer to a post has no address of its own to switch (and some, such
+        // as a code shown once, must not be left by accident): the link appears on GET pages.
+        let other_lang_url = matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD)
+            .then(|| other_language_url(req, lang));
         Ok(Page {
             state,
             lang,

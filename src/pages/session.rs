@@ -77,7 +77,13 @@ impl<R: RoleRule + 'static> FromRequest for StaffPage<R> {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let page = Page::of(req);
         let token = req.cookie(STAFF_COOKIE).map(|c| c.value().to_string());
-        let next = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+        // After signing in, come back to this page; a form post cannot be repeated by a
+        // redirect, so its session start page is the way back.
+        let next = if matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD) {
+            req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default()
+        } else {
+            "/staff".to_string()
+        };
         Box::pin(async move {
             let mut page = page.map_err(PageReject::api)?;
             let to_login = |page: &Page| PageReject::response(page.see_other(&format!("/staff/login?next={}", url_path(&next))));

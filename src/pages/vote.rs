@@ -184,6 +184,9 @@ async fn ballot_for(page: &Page, client: &ClientAddr, round_id: &str, code: &str
     if round_id.is_empty() {
         return Err(ApiError::invalid("round", "required", "choose a round"));
     }
+    if round_id.len() > 64 || round_id.chars().any(char::is_control) {
+        return Err(ApiError::NotFound("no such ballot round".into()));
+    }
     if code.trim().is_empty() {
         return Err(ApiError::invalid("code", "required", "enter the code"));
     }
