@@ -506,7 +506,7 @@ fn worker_command(settings: Settings, worker: Worker, once: bool, now: Option<St
 }
 
 fn ballots_command(settings: &Settings, cmd: BallotsCommand) -> Result<(), String> {
-    use crate::ballots::service::{self, RoundStatus};
+    use crate::ballots::service::RoundStatus;
     if let BallotsCommand::Verify { bulletin } = &cmd {
         let text = std::fs::read_to_string(bulletin).map_err(|e| format!("{}: {e}", bulletin.display()))?;
         let b: crate::ballots::bulletin::Bulletin = serde_json::from_str(&text).map_err(|e| format!("{}: not a bulletin: {e}", bulletin.display()))?;
@@ -519,9 +519,7 @@ fn ballots_command(settings: &Settings, cmd: BallotsCommand) -> Result<(), Strin
     match cmd {
         BallotsCommand::IssueCodes { round, out } => {
             let rules = crate::complaints::service::Rules::from_settings(settings)?;
-            let r = service::find(&mut conn, &round).map_err(describe_api_error)?;
-            let issued = service::issue_codes(&mut conn, &round, &rules.notices, "cli", db::now()).map_err(describe_api_error)?;
-            write_letters(&out, &r.title, &issued.letters)?;
+            let issued = issue_codes_with_letters(&mut conn, &round, &rules.notices, "cli", &out).map_err(describe_api_error)?;
             println!("{} paper letters written to {} (print, seal, hand out, then delete the files); {} emails queued", issued.letters.len(), out.display(), issued.emailed);
             Ok(())
         }
@@ -542,7 +540,30 @@ fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// Issues the round's codes and writes the paper letters before the codes are committed: if the
+/// letters cannot be written, no code is issued (a committed code whose letter was lost could
+/// never be handed out).
+pub(crate) fn issue_codes_with_letters(
+    conn: &mut db::DbConnection,
+    round_id: &str,
+    notices: &crate::complaints::notices::Notices,
+    actor: &str,
+    dir: &std::path::Path,
+) -> Result<crate::ballots::service::Issued, crate::error::ApiError> {
+    use diesel::Connection;
+    conn.transaction(|conn| {
+        db::write_lock(conn)?;
+        let round = crate::ballots::service::find(conn, round_id)?;
+        let issued = crate::ballots::service::issue_codes(conn, round_id, notices, actor, db::now())?;
+        if !issued.letters.is_empty() {
+            write_letters(dir, &round.title, &issued.letters).map_err(|e| crate::error::ApiError::internal("writing the letters", e))?;
+        }
+        Ok(issued)
+    })
+}
+
 /// letters.html (one A4 page per letter) and letters.csv, in a directory only its owner reads.
+/// Existing files are never overwritten.
 pub(crate) fn write_letters(dir: &std::path::Path, title: &str, letters: &[crate::ballots::service::Letter]) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     #[cfg(unix)]
@@ -570,7 +591,7 @@ pub(crate) fn write_letters(dir: &std::path::Path, title: &str, letters: &[crate
     let write = |name: &str, bytes: &[u8]| -> Result<(), String> {
         let path = dir.join(name);
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;

@@ -124,6 +124,15 @@ fn a_round_of_30_enterprises_and_6_departments_runs_from_draft_to_a_verified_bul
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert_eq!(ok.json()["imported"], 30);
 
+    // Letters that cannot be written issue no code: existing files are never overwritten, and
+    // the codes roll back with the failed write.
+    let taken = app.data_dir.path().join("taken");
+    std::fs::create_dir_all(&taken).unwrap();
+    std::fs::write(taken.join("letters.html"), "someone else's letters").unwrap();
+    let (success, _, err) = cli(&app, Some(port), &["ballots", "issue-codes", &r.id, "--out", taken.to_str().unwrap()]);
+    assert!(!success && err.contains("letters"), "{err}");
+    assert_eq!(std::fs::read_to_string(taken.join("letters.html")).unwrap(), "someone else's letters");
+
     // Paper codes through the CLI, into a directory for the officer.
     let letters_dir = app.data_dir.path().join("letters");
     let (success, out, err) = cli(&app, Some(port), &["ballots", "issue-codes", &r.id, "--out", letters_dir.to_str().unwrap()]);
@@ -140,7 +149,7 @@ fn a_round_of_30_enterprises_and_6_departments_runs_from_draft_to_a_verified_bul
     }
     assert_eq!(paper.len(), 20);
     // Issuing again issues nothing more: the roll says the letters went out.
-    let (_, out, _) = cli(&app, Some(port), &["ballots", "issue-codes", &r.id, "--out", letters_dir.to_str().unwrap()]);
+    let (_, out, _) = cli(&app, Some(port), &["ballots", "issue-codes", &r.id, "--out", app.data_dir.path().join("letters-again").to_str().unwrap()]);
     assert!(out.contains("0 paper letters") && out.contains("0 emails queued"), "{out}");
 
     // Emailed codes are made when the worker sends them.

@@ -433,29 +433,14 @@ async fn issue_codes(staff: StaffPage<BallotOfficers>, path: web::Path<String>, 
         return staff.error(&e);
     }
     let id = path.into_inner();
+    // A directory of its own per issue (the time, and a random part for two in one second).
     let stamp = db::now().with_timezone(&crate::calendar::shanghai()).format("%Y%m%d-%H%M%S");
-    let dir = staff.state.settings.data_dir().join("ballot-letters").join(format!("{id}-{stamp}"));
+    let unique = &uuid::Uuid::new_v4().simple().to_string()[..6];
+    let dir = staff.state.settings.data_dir().join("ballot-letters").join(format!("{id}-{stamp}-{unique}"));
     let (round_id, actor, rules, out) = (id.clone(), staff.user().id.clone(), staff.state.rules.clone(), dir.clone());
     let issued = db::run(&staff.state.pool, move |conn| {
-        let round = service::find(conn, &round_id)?;
-        // The directory is made before any code exists, so that a letter cannot be lost to a
-        // directory that cannot be written.
-        std::fs::create_dir_all(&out).map_err(|e| ApiError::internal("letters directory", e))?;
-        let issued = service::issue_codes(conn, &round_id, &rules.notices, &actor, db::now());
-        match issued {
-            Ok(issued) => {
-                if !issued.letters.is_empty() {
-                    crate::cli::write_letters(&out, &round.title, &issued.letters).map_err(|e| ApiError::internal("letters", e))?;
-                } else {
-                    let _ = std::fs::remove_dir(&out);
-                }
-                Ok((issued.letters.len(), issued.emailed))
-            }
-            Err(e) => {
-                let _ = std::fs::remove_dir(&out);
-                Err(e)
-            }
-        }
+        // The letters are written before the codes are committed (see issue_codes_with_letters).
+        crate::cli::issue_codes_with_letters(conn, &round_id, &rules.notices, &actor, &out).map(|issued| (issued.letters.len(), issued.emailed))
     })
     .await;
     match issued {
