@@ -168,3 +168,20 @@ fn the_access_code_never_reaches_a_url_or_a_cached_page() {
     let r = app.request("POST", "/track", None, &[("Origin", "https://evil.example")], Some(("application/x-www-form-urlencoded", b"tracking_number=CZ-2026-000001&access_code=x".to_vec())));
     assert_eq!(r.status, 403);
 }
+
+#[test]
+fn a_file_over_the_limit_is_refused_and_what_was_typed_is_kept() {
+    let app = common::spawn_app_with(|s| s.complaints.attachment_max_bytes = 1024);
+    let boundary = "----anshang-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in [("complainant.name", "Anna Müller"), ("complainant.company", "Kept Company GmbH"), ("subject", "Permit")] {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+    }
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"big.txt\"\r\nContent-Type: text/plain\r\n\r\n").as_bytes());
+    body.extend_from_slice(&vec![b'x'; 2048]);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let r = app.request("POST", "/?lang=en", None, &[], Some((&format!("multipart/form-data; boundary={boundary}"), body)));
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("The file is too large."), "{}", r.body);
+    assert!(r.body.contains("value=\"Kept Company GmbH\""), "the typed company is kept: {}", r.body);
+}

@@ -61,8 +61,23 @@ impl Posted {
 
 /// Reads every part: text fields (each at most 64 KiB) and the files of `file_field` (each at
 /// most `max_file_bytes`, at most `max_files`). Empty file inputs are skipped.
-pub async fn read(mut payload: Multipart, file_field: &str, max_file_bytes: usize, max_files: usize) -> Result<Posted, ApiError> {
+pub async fn read(payload: Multipart, file_field: &str, max_file_bytes: usize, max_files: usize) -> Result<Posted, ApiError> {
+    match read_keeping_fields(payload, file_field, max_file_bytes, max_files).await? {
+        (posted, None) => Ok(posted),
+        (_, Some(refused)) => Err(refused),
+    }
+}
+
+/// As [`read`], but a file over the limits does not lose what was typed: the text fields come
+/// back with the refusal (the form is shown again with them).
+pub async fn read_keeping_fields(
+    mut payload: Multipart,
+    file_field: &str,
+    max_file_bytes: usize,
+    max_files: usize,
+) -> Result<(Posted, Option<ApiError>), ApiError> {
     let mut posted = Posted::default();
+    let mut refused_file: Option<ApiError> = None;
     let mut parts = 0;
     while let Some(item) = payload.next().await {
         let mut field = item.map_err(|e| ApiError::BadRequest(format!("form: {e}")))?;
@@ -77,24 +92,36 @@ pub async fn read(mut payload: Multipart, file_field: &str, max_file_bytes: usiz
         let is_file = name == file_field;
         let limit = if is_file { max_file_bytes } else { MAX_TEXT_FIELD_BYTES };
         let mut bytes = Vec::new();
+        let mut too_large = false;
         while let Some(chunk) = field.next().await {
             let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("form: {e}")))?;
+            if too_large {
+                continue; // the rest of a refused file is read and dropped
+            }
             if bytes.len() + chunk.len() > limit {
-                return Err(if is_file {
-                    ApiError::Invalid(vec![FieldError::new(file_field, "file_too_large", format!("each file may be at most {} bytes", max_file_bytes))])
-                } else {
-                    ApiError::PayloadTooLarge(format!("the field {name} is too large"))
-                });
+                if !is_file {
+                    return Err(ApiError::PayloadTooLarge(format!("the field {name} is too large")));
+                }
+                too_large = true;
+                bytes = Vec::new();
+                continue;
             }
             bytes.extend_from_slice(&chunk);
         }
         if is_file {
             let filename = filename.unwrap_or_default();
+            if too_large {
+                refused_file.get_or_insert_with(|| {
+                    ApiError::Invalid(vec![FieldError::new(file_field, "file_too_large", format!("each file may be at most {max_file_bytes} bytes"))])
+                });
+                continue;
+            }
             if filename.is_empty() && bytes.is_empty() {
                 continue;
             }
             if posted.files.len() == max_files {
-                return Err(ApiError::Invalid(vec![FieldError::new(file_field, "too_many_files", format!("at most {max_files} files"))]));
+                refused_file.get_or_insert_with(|| ApiError::Invalid(vec![FieldError::new(file_field, "too_many_files", format!("at most {max_files} files"))]));
+                continue;
             }
             posted.files.push(Upload { filename, bytes });
         } else {
@@ -108,7 +135,7 @@ pub async fn read(mut payload: Multipart, file_field: &str, max_file_bytes: usiz
             posted.fields.insert(name, text.replace("\r\n", "\n"));
         }
     }
-    Ok(posted)
+    Ok((posted, refused_file))
 }
 
 /// A checked file, ready to store.

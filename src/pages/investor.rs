@@ -69,8 +69,9 @@ async fn render_form(page: &Page, posted: &Posted, error: Option<&ApiError>) -> 
 #[post("/")]
 async fn file(page: Page, client: ClientAddr, payload: Multipart) -> HttpResponse {
     let s = &page.state.settings.complaints;
-    let posted = match complaint_form::read(payload, "attachments", s.attachment_max_bytes, s.attachment_max_count as usize).await {
-        Ok(p) => p,
+    let posted = match complaint_form::read_keeping_fields(payload, "attachments", s.attachment_max_bytes, s.attachment_max_count as usize).await {
+        Ok((p, None)) => p,
+        Ok((p, Some(refused))) => return render_form(&page, &p, Some(&refused)).await,
         Err(e) => return render_form(&page, &Posted::default(), Some(&e)).await,
     };
     match file_posted(&page, &client, &posted).await {

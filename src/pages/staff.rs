@@ -260,12 +260,15 @@ async fn render_intake(page: &Page, posted: &Posted, error: Option<&ApiError>) -
 #[post("/staff/intake")]
 async fn intake_post(staff: StaffPage<OperatorOnly>, payload: Multipart) -> HttpResponse {
     let s = &staff.state.settings.complaints;
-    let posted = match complaint_form::read(payload, "attachments", s.attachment_max_bytes, s.attachment_max_count as usize).await {
-        Ok(p) => p,
+    let (posted, refused_file) = match complaint_form::read_keeping_fields(payload, "attachments", s.attachment_max_bytes, s.attachment_max_count as usize).await {
+        Ok(read) => read,
         Err(e) => return render_intake(&staff, &Posted::default(), Some(&e)).await,
     };
     if let Err(e) = staff.check_csrf(posted.get("csrf")) {
         return expired_form(&staff, &e);
+    }
+    if let Some(refused) = refused_file {
+        return render_intake(&staff, &posted, Some(&refused)).await;
     }
     match file_for_caller(&staff, &posted).await {
         Ok(res) => res,
