@@ -235,36 +235,17 @@ async fn list(state: web::Data<AppState>, staff: Staff<Handlers>, query: web::Qu
         received_from: q.received_from.map(|d| filter_instant("received_from", d, false)).transpose()?,
         received_before: q.received_to.map(|d| filter_instant("received_to", d, true)).transpose()?,
         text,
-        after: q.cursor.as_deref().map(decode_cursor).transpose()?,
+        after: q.cursor.as_deref().map(store::decode_cursor).transpose().map_err(|e| ApiError::Invalid(vec![e]))?,
         limit: limit + 1,
     };
     let mut rows = db::run(&state.pool, move |conn| Ok(store::list(conn, &filter)?)).await?;
     let next_cursor = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
-        rows.last().map(|r| encode_cursor(r.due_at, &r.id))
+        rows.last().map(|r| store::encode_cursor(r.due_at, &r.id))
     } else {
         None
     };
     Ok(web::Json(ComplaintPage { items: rows.iter().map(views::summary).collect(), next_cursor }))
-}
-
-fn encode_cursor(due: Option<chrono::NaiveDateTime>, id: &str) -> String {
-    let due = due.map(|d| d.and_utc().timestamp_micros().to_string()).unwrap_or_else(|| "-".into());
-    hex::encode(format!("{due}|{id}"))
-}
-
-fn decode_cursor(s: &str) -> Result<(Option<chrono::NaiveDateTime>, String), ApiError> {
-    let bad = || ApiError::invalid("cursor", "invalid", "not a cursor from this list");
-    let text = String::from_utf8(hex::decode(s).map_err(|_| bad())?).map_err(|_| bad())?;
-    let (due, id) = text.split_once('|').ok_or_else(bad)?;
-    if id.chars().any(char::is_control) {
-        return Err(bad());
-    }
-    let due = match due {
-        "-" => None,
-        micros => Some(chrono::DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?.naive_utc()),
-    };
-    Ok((due, id.to_string()))
 }
 
 /// One complaint with its clock, explanation, assignments, extensions and pauses.

@@ -330,3 +330,24 @@ pub fn list(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<Vec<Complain
     }
     q.order((complaints::due_at.is_null().asc(), complaints::due_at.asc(), complaints::id.asc())).limit(f.limit).load(conn)
 }
+
+/// The list's cursor (`next_cursor`): hex of "<due micros or ->|<id>", after the last row shown.
+pub fn encode_cursor(due: Option<NaiveDateTime>, id: &str) -> String {
+    let due = due.map(|d| d.and_utc().timestamp_micros().to_string()).unwrap_or_else(|| "-".into());
+    hex::encode(format!("{due}|{id}"))
+}
+
+/// A cursor from [`encode_cursor`]; anything else (or an id with a control character) is refused.
+pub fn decode_cursor(s: &str) -> Result<(Option<NaiveDateTime>, String), crate::error::FieldError> {
+    let bad = || crate::error::FieldError::new("cursor", "invalid", "not a cursor from this list");
+    let text = String::from_utf8(hex::decode(s).map_err(|_| bad())?).map_err(|_| bad())?;
+    let (due, id) = text.split_once('|').ok_or_else(bad)?;
+    if id.chars().any(char::is_control) {
+        return Err(bad());
+    }
+    let due = match due {
+        "-" => None,
+        micros => Some(chrono::DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?.naive_utc()),
+    };
+    Ok((due, id.to_string()))
+}

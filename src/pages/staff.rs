@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::complaint_form::{self, Posted};
@@ -440,7 +440,7 @@ fn inbox_filter(user: &StaffUser, q: &InboxQuery) -> Result<ListFilter, ApiError
     let (from, to) = (date("from", &q.from), date("to", &q.to));
     let after = match q.cursor.trim() {
         "" => None,
-        cursor => c.check(decode_cursor(cursor)),
+        cursor => c.check(store::decode_cursor(cursor)),
     };
     // Bounded text (no control characters), as the API's filter.
     let department_id = c.check(optional_text("department_id", Some(&q.department_id), 64)).flatten();
@@ -456,26 +456,6 @@ fn inbox_filter(user: &StaffUser, q: &InboxQuery) -> Result<ListFilter, ApiError
         after,
         limit: PAGE_SIZE + 1,
     })
-}
-
-/// The API's cursor format (`next_cursor`): hex of "<due micros or ->|<id>".
-fn encode_cursor(due: Option<NaiveDateTime>, id: &str) -> String {
-    let due = due.map(|d| d.and_utc().timestamp_micros().to_string()).unwrap_or_else(|| "-".into());
-    hex::encode(format!("{due}|{id}"))
-}
-
-fn decode_cursor(s: &str) -> Result<(Option<NaiveDateTime>, String), FieldError> {
-    let bad = || FieldError::new("cursor", "invalid", "not a cursor from this list");
-    let text = String::from_utf8(hex::decode(s).map_err(|_| bad())?).map_err(|_| bad())?;
-    let (due, id) = text.split_once('|').ok_or_else(bad)?;
-    if id.chars().any(char::is_control) {
-        return Err(bad());
-    }
-    let due = match due {
-        "-" => None,
-        micros => Some(DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?.naive_utc()),
-    };
-    Ok((due, id.to_string()))
 }
 
 /// `k=v&…`, percent-encoded.
@@ -562,7 +542,7 @@ async fn inbox_page(staff: StaffPage<Handlers>, req: HttpRequest) -> HttpRespons
             }
             let next = if rows.len() as i64 > PAGE_SIZE {
                 rows.truncate(PAGE_SIZE as usize);
-                rows.last().map(|r| encode_cursor(r.due_at, &r.id))
+                rows.last().map(|r| store::encode_cursor(r.due_at, &r.id))
             } else {
                 None
             };
@@ -1014,8 +994,8 @@ mod tests {
     fn queries_and_cursors_round_trip() {
         assert_eq!(query(&[("q", "许可 a&b"), ("status", "assigned")]), "q=%E8%AE%B8%E5%8F%AF%20a%26b&status=assigned");
         let due = Some(DateTime::from_timestamp_micros(1_790_000_000_000_000).unwrap().naive_utc());
-        assert_eq!(decode_cursor(&encode_cursor(due, "abc")).unwrap(), (due, "abc".to_string()));
-        assert_eq!(decode_cursor(&encode_cursor(None, "abc")).unwrap(), (None, "abc".to_string()));
-        assert!(decode_cursor("zz").is_err());
+        assert_eq!(store::decode_cursor(&store::encode_cursor(due, "abc")).unwrap(), (due, "abc".to_string()));
+        assert_eq!(store::decode_cursor(&store::encode_cursor(None, "abc")).unwrap(), (None, "abc".to_string()));
+        assert!(store::decode_cursor("zz").is_err());
     }
 }
