@@ -66,13 +66,12 @@ fn authenticate<R: RoleRule>(req: &HttpRequest) -> Result<(Staff<R>, i64), ApiEr
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("auth", "application state missing"))?;
     let token = bearer_token(req).ok_or(ApiError::Unauthenticated("sign in: send Authorization: Bearer <token>"))?;
-    authenticate_token(state, token)
+    authorize(state.tokens.verify(token)?)
 }
 
-/// Checks a login token (from the bearer header, or the pages' session cookie) against the
-/// role rule `R`.
-pub(crate) fn authenticate_token<R: RoleRule>(state: &AppState, token: &str) -> Result<(Staff<R>, i64), ApiError> {
-    let claims = state.tokens.verify(token)?;
+/// Checks a verified login token's claims (from the bearer header, or the pages' session
+/// cookie) against the role rule `R`; returns the staff member and the issue time (ms).
+pub(crate) fn authorize<R: RoleRule>(claims: super::token::Claims) -> Result<(Staff<R>, i64), ApiError> {
     if claims.pwc && !R::DURING_PASSWORD_CHANGE {
         return Err(ApiError::Forbidden(
             "this account must change its one-time password first (POST /api/v1/auth/password)".into(),

@@ -16,7 +16,7 @@ use futures_util::future::LocalBoxFuture;
 use sha2::{Digest, Sha256};
 
 use super::render::Page;
-use crate::auth::extract::{authenticate_token, still_valid};
+use crate::auth::extract::{authorize, still_valid};
 use crate::auth::roles::RoleRule;
 use crate::auth::StaffUser;
 use crate::error::ApiError;
@@ -95,7 +95,7 @@ impl<R: RoleRule + 'static> FromRequest for StaffPage<R> {
             if claims.pwc && !R::DURING_PASSWORD_CHANGE {
                 return Err(PageReject::response(page.see_other("/staff/password")));
             }
-            let (staff, issued_at) = match authenticate_token::<R>(&page.state, &token) {
+            let (staff, issued_at) = match authorize::<R>(claims.clone()) {
                 Ok(ok) => ok,
                 Err(ApiError::Unauthenticated(_)) => return Err(to_login(&page)),
                 Err(e) => {
