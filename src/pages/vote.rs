@@ -320,40 +320,55 @@ fn complete(page: &Page, round: &RoundRow, departments: &[RoundDepartment], post
         .collect())
 }
 
+/// Review and cast both start here: the code checked again (not spent), then every question
+/// answered — or the page that says what is wrong.
+async fn checked_ballot(page: &Page, client: &ClientAddr, posted: &Posted) -> Result<(RoundRow, Vec<RoundDepartment>, Vec<DepartmentRating>), HttpResponse> {
+    let (round, departments) = match ballot_for(page, client, &posted.round, &posted.code).await {
+        Ok(found) => found,
+        Err(e) => return Err(show_start(page, Some(&posted.round), &posted.code, Some(&e)).await),
+    };
+    let ratings = complete(page, &round, &departments, posted)?;
+    Ok((round, departments, ratings))
+}
+
+/// The choices as the voter sees them on the review and on the receipt, in the round's order
+/// of questions; `fields` names the hidden inputs that carry them (the review form).
+fn chosen(lang: Language, round: &RoundRow, departments: &[RoundDepartment], ratings: &[DepartmentRating], fields: bool) -> Vec<ReviewDepartment> {
+    let questions = round.questions();
+    ratings
+        .iter()
+        .map(|r| {
+            let d = departments.iter().find(|d| d.id == r.department_id);
+            ReviewDepartment {
+                name: d.map(|d| if lang == Language::Zh { d.name_zh.clone() } else { d.name_en.clone() }).unwrap_or_default(),
+                answers: questions
+                    .iter()
+                    .filter_map(|q| {
+                        r.answers.get(&q.key).map(|a| Chosen {
+                            field: if fields { field_name(&r.department_id, &q.key) } else { String::new() },
+                            text: if lang == Language::Zh { q.text_zh.clone() } else { q.text_en.clone() },
+                            answer: answer_key(*a),
+                        })
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
 #[post("/vote/review")]
 async fn review(page: Page, client: ClientAddr, form: web::Form<Vec<(String, String)>>) -> HttpResponse {
     let posted = Posted::read(form.into_inner());
-    let (round, departments) = match ballot_for(&page, &client, &posted.round, &posted.code).await {
-        Ok(found) => found,
-        Err(e) => return show_start(&page, Some(&posted.round), &posted.code, Some(&e)).await,
-    };
-    let ratings = match complete(&page, &round, &departments, &posted) {
-        Ok(r) => r,
+    let (round, departments, ratings) = match checked_ballot(&page, &client, &posted).await {
+        Ok(checked) => checked,
         Err(res) => return res,
     };
-    let questions = round.questions();
-    let lang = page.lang;
-    let shown: Vec<ReviewDepartment> = ratings
-        .iter()
-        .zip(&departments)
-        .map(|(r, d)| ReviewDepartment {
-            name: if lang == Language::Zh { d.name_zh.clone() } else { d.name_en.clone() },
-            answers: questions
-                .iter()
-                .map(|q| Chosen {
-                    field: field_name(&d.id, &q.key),
-                    text: if lang == Language::Zh { q.text_zh.clone() } else { q.text_en.clone() },
-                    answer: answer_key(r.answers[&q.key]),
-                })
-                .collect(),
-        })
-        .collect();
     page.render(
         "vote/review.html",
         minijinja::context! {
-            round => minijinja::context! { id => &round.id, title => title_in(&round.title, lang) },
+            round => minijinja::context! { id => &round.id, title => title_in(&round.title, page.lang) },
             code => canonical(&posted.code),
-            departments => shown,
+            departments => chosen(page.lang, &round, &departments, &ratings, true),
         },
     )
 }
@@ -366,50 +381,22 @@ async fn cast(page: Page, client: ClientAddr, form: web::Form<Vec<(String, Strin
     let posted = Posted::read(form.into_inner());
     // The departments and questions are read again (and the code checked) so that a gap is
     // shown on the ballot rather than spending the code on a refusal.
-    let (round, departments) = match ballot_for(&page, &client, &posted.round, &posted.code).await {
-        Ok(found) => found,
-        Err(e) => return show_start(&page, Some(&posted.round), &posted.code, Some(&e)).await,
-    };
-    let ratings = match complete(&page, &round, &departments, &posted) {
-        Ok(r) => r,
+    let (round, departments, ratings) = match checked_ballot(&page, &client, &posted).await {
+        Ok(checked) => checked,
         Err(res) => return res,
     };
     let request = CastRequest { code: posted.code.clone(), ratings };
     let round_id = round.id.clone();
     let cast = db::run(&page.state.pool, move |conn| service::cast(conn, &round_id, request, db::now())).await;
     match cast {
-        Ok(receipt) => {
-            let lang = page.lang;
-            let questions = round.questions();
-            let recorded: Vec<ReviewDepartment> = receipt
-                .ballot
-                .iter()
-                .map(|r| {
-                    let d = departments.iter().find(|d| d.id == r.department_id);
-                    ReviewDepartment {
-                        name: d.map(|d| if lang == Language::Zh { d.name_zh.clone() } else { d.name_en.clone() }).unwrap_or_default(),
-                        answers: questions
-                            .iter()
-                            .filter_map(|q| {
-                                r.answers.get(&q.key).map(|a| Chosen {
-                                    field: String::new(),
-                                    text: if lang == Language::Zh { q.text_zh.clone() } else { q.text_en.clone() },
-                                    answer: answer_key(*a),
-                                })
-                            })
-                            .collect(),
-                    }
-                })
-                .collect();
-            page.render(
-                "vote/receipt.html",
-                minijinja::context! {
-                    round => minijinja::context! { id => &round.id, title => title_in(&round.title, lang) },
-                    receipt => receipt.receipt,
-                    departments => recorded,
-                },
-            )
-        }
+        Ok(receipt) => page.render(
+            "vote/receipt.html",
+            minijinja::context! {
+                round => minijinja::context! { id => &round.id, title => title_in(&round.title, page.lang) },
+                departments => chosen(page.lang, &round, &departments, &receipt.ballot, false),
+                receipt => receipt.receipt,
+            },
+        ),
         Err(e @ ApiError::Invalid(_)) => {
             let view = ballot_view(page.lang, &departments, &round.questions(), &posted, true);
             let shown = page.explain(&e);
