@@ -41,21 +41,9 @@ fn round(app: &TestApp, prefix: &str, n_departments: usize, k: u32) -> Round {
         let id = app.create_department(&admin, &code);
         (code, id)
     }).collect();
-    let now = chrono::Utc::now();
-    let r = app.post(
-        "/api/v1/ballots/rounds",
-        Some(&commission),
-        &json!({
-            "title": "2026 年度招商引资行风评议 / 2026 conduct evaluation",
-            "year": 2026,
-            "department_ids": departments.iter().map(|d| d.1.clone()).collect::<Vec<_>>(),
-            "opens_at": (now - chrono::Duration::minutes(1)).to_rfc3339(),
-            "closes_at": (now + chrono::Duration::hours(1)).to_rfc3339(),
-            "min_group_size": k,
-        }),
-    );
-    assert_eq!(r.status, 201, "{}", r.body);
-    Round { id: r.json()["id"].as_str().unwrap().to_string(), departments, commission }
+    let ids: Vec<String> = departments.iter().map(|d| d.1.clone()).collect();
+    let id = app.create_ballot_round(&commission, &ids, k);
+    Round { id, departments, commission }
 }
 
 fn import(app: &TestApp, r: &Round, csv: &str) -> Resp {

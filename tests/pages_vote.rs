@@ -29,21 +29,7 @@ fn open_round(app: &TestApp) -> Ballot {
     let admin = app.admin_token();
     let commission = app.staff_token(&admin, "commission", None);
     let departments: Vec<(String, String)> = ["vta", "vtb"].iter().map(|c| (c.to_string(), app.create_department(&admin, c))).collect();
-    let now = chrono::Utc::now();
-    let r = app.post(
-        "/api/v1/ballots/rounds",
-        Some(&commission),
-        &json!({
-            "title": "2026 年度招商引资行风评议 / 2026 conduct evaluation",
-            "year": 2026,
-            "department_ids": departments.iter().map(|d| d.1.clone()).collect::<Vec<_>>(),
-            "opens_at": (now - chrono::Duration::minutes(1)).to_rfc3339(),
-            "closes_at": (now + chrono::Duration::hours(1)).to_rfc3339(),
-            "min_group_size": 3,
-        }),
-    );
-    assert_eq!(r.status, 201, "{}", r.body);
-    let id = r.json()["id"].as_str().unwrap().to_string();
+    let id = app.create_ballot_round(&commission, &departments.iter().map(|d| d.1.clone()).collect::<Vec<_>>(), 3);
     let roll = "name,category,contact,departments\n\
         Voter 1,enterprise_served,paper,vta;vtb\n\
         Voter 2,enterprise_served,paper,vta;vtb\n\

@@ -232,6 +232,26 @@ impl TestApp {
         email
     }
 
+    /// Creates a ballot round over these departments, voting open from a minute ago for an hour;
+    /// returns its id.
+    pub fn create_ballot_round(&self, commission: &str, department_ids: &[String], min_group_size: u32) -> String {
+        let now = chrono::Utc::now();
+        let r = self.post(
+            "/api/v1/ballots/rounds",
+            Some(commission),
+            &json!({
+                "title": "2026 年度招商引资行风评议 / 2026 conduct evaluation",
+                "year": 2026,
+                "department_ids": department_ids,
+                "opens_at": (now - chrono::Duration::minutes(1)).to_rfc3339(),
+                "closes_at": (now + chrono::Duration::hours(1)).to_rfc3339(),
+                "min_group_size": min_group_size,
+            }),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.json()["id"].as_str().unwrap().to_string()
+    }
+
     /// Creates an account with a known password and returns a token for it.
     pub fn staff_token(&self, admin: &str, role: &str, department_id: Option<&str>) -> String {
         let email = self.staff_account(admin, role, department_id);
