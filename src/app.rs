@@ -193,7 +193,7 @@ pub async fn deliver(state: &web::Data<AppState>, now: Option<chrono::DateTime<c
     let s = state.clone();
     db::run(&state.pool, move |conn| {
         let now = now.unwrap_or_else(db::now);
-        Ok(crate::mail::worker::deliver_once(conn, &s.mailer, &s.mail_from, s.settings.mail.max_attempts, now, 100)?)
+        Ok(crate::mail::worker::deliver_once(conn, &s.mailer, &s.mail_from, &crate::complaints::notices::ClockFacts, s.settings.mail.max_attempts, now, 100)?)
     })
     .await
 }

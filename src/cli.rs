@@ -45,9 +45,14 @@ pub enum Command {
         /// One pass, then exit (otherwise: sweep on the configured interval until stopped).
         #[arg(long)]
         once: bool,
-        /// Sweep as if the clock read this RFC 3339 instant.
+        /// Sweep as if the clock read this RFC 3339 instant (at most a minute ahead of the real
+        /// clock unless --simulate is given).
         #[arg(long, value_name = "RFC3339")]
         now: Option<String>,
+        /// Allow a --now in the future: for tests and drills on a copy of the data only (a
+        /// future sweep permanently records breaches and sends escalations that have not happened).
+        #[arg(long, requires = "now")]
+        simulate: bool,
     },
     /// Email.
     #[command(subcommand)]
@@ -108,9 +113,13 @@ pub enum MailCommand {
         /// One pass, then exit (otherwise: deliver on the configured interval until stopped).
         #[arg(long)]
         once: bool,
-        /// Deliver as if the clock read this RFC 3339 instant (messages deferred to working hours).
+        /// Deliver as if the clock read this RFC 3339 instant (messages deferred to working hours);
+        /// at most a minute ahead of the real clock unless --simulate is given.
         #[arg(long, value_name = "RFC3339")]
         now: Option<String>,
+        /// Allow a --now in the future: for tests and drills only.
+        #[arg(long, requires = "now")]
+        simulate: bool,
     },
 }
 
@@ -235,8 +244,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Demo(DemoCommand::Load) => demo_load(&settings),
         Command::Calendar(cmd) => calendar_command(&settings, cmd),
         Command::Audit(AuditCommand::Verify) => audit_verify(&settings),
-        Command::Sweep { once, now } => worker_command(settings, Worker::Sweep, once, now),
-        Command::Mail(MailCommand::Deliver { once, now }) => worker_command(settings, Worker::Deliver, once, now),
+        Command::Sweep { once, now, simulate } => worker_command(settings, Worker::Sweep, once, now, simulate),
+        Command::Mail(MailCommand::Deliver { once, now, simulate }) => worker_command(settings, Worker::Deliver, once, now, simulate),
         Command::Ballots(cmd) => ballots_command(&settings, cmd),
         Command::Report(ReportCommand::Assessment { year, format, out }) => report_assessment(&settings, year, &format, out),
         Command::Backup { out } => backup(&settings, &out),
@@ -472,10 +481,13 @@ enum Worker {
 }
 
 /// `anshang sweep` and `anshang mail deliver`: the same code `serve` runs in the background.
-fn worker_command(settings: Settings, worker: Worker, once: bool, now: Option<String>) -> Result<(), String> {
+fn worker_command(settings: Settings, worker: Worker, once: bool, now: Option<String>, simulate: bool) -> Result<(), String> {
     let now = now.as_deref().map(crate::calendar::runtime::parse_instant).transpose()?;
     if now.is_some() && !once {
         return Err("--now goes with --once".into());
+    }
+    if let Some(at) = now {
+        check_simulated_instant(at, crate::db::now(), simulate)?;
     }
     actix_web::rt::System::new().block_on(async move {
         let state = crate::app::worker_state(settings).map_err(|e| e.to_string())?;
@@ -494,7 +506,7 @@ fn worker_command(settings: Settings, worker: Worker, once: bool, now: Option<St
                 }
                 Worker::Deliver => {
                     let r = crate::app::deliver(&state, now).await.map_err(|e| describe_api_error(e))?;
-                    println!("mail: {} sent, {} to retry, {} failed", r.sent, r.retrying, r.failed);
+                    println!("mail: {} sent, {} to retry, {} failed, {} cancelled", r.sent, r.retrying, r.failed, r.cancelled);
                 }
             }
             if once {
@@ -503,6 +515,22 @@ fn worker_command(settings: Settings, worker: Worker, once: bool, now: Option<St
             actix_web::rt::time::sleep(std::time::Duration::from_secs(interval)).await;
         }
     })
+}
+
+/// How far ahead of the real clock `--now` may be without `--simulate` (clock skew, a slow start).
+const NOW_TOLERANCE: chrono::Duration = chrono::Duration::minutes(1);
+
+/// A sweep or delivery "in the future" acts on breaches that have not happened: refused unless
+/// the operator says it is a simulation.
+fn check_simulated_instant(at: chrono::DateTime<chrono::Utc>, real_now: chrono::DateTime<chrono::Utc>, simulate: bool) -> Result<(), String> {
+    if !simulate && at > real_now + NOW_TOLERANCE {
+        return Err(format!(
+            "--now {} is in the future (it is {} now): a future sweep records breaches and sends escalations that have not happened. Add --simulate only for tests and drills on a copy of the data.",
+            at.with_timezone(&crate::calendar::shanghai()).to_rfc3339(),
+            real_now.with_timezone(&crate::calendar::shanghai()).format("%Y-%m-%d %H:%M Beijing time")
+        ));
+    }
+    Ok(())
 }
 
 fn ballots_command(settings: &Settings, cmd: BallotsCommand) -> Result<(), String> {

@@ -92,8 +92,8 @@ fn an_unanswered_complaint_climbs_the_whole_ladder_once() {
 
     let step = |now: &str| {
         let before = sink.messages().len();
-        let swept = cli(&app, Some(port), &["sweep", "--once", "--now", now]);
-        cli(&app, Some(port), &["mail", "deliver", "--once", "--now", now]);
+        let swept = cli(&app, Some(port), &["sweep", "--once", "--simulate", "--now", now]);
+        cli(&app, Some(port), &["mail", "deliver", "--once", "--simulate", "--now", now]);
         (swept, received_since(&sink, before))
     };
 
@@ -165,9 +165,9 @@ fn a_reply_cancels_the_ladder_and_a_pause_holds_it() {
     let due: NaiveDate = filed["due_date"].as_str().unwrap().parse().unwrap();
     let late = local(due.succ_opt().unwrap().succ_opt().unwrap(), "12:00:00");
     // Paused: nothing is taken even long after the due date.
-    assert!(cli(&app, None, &["sweep", "--once", "--now", &late]).contains("0 rungs taken"));
+    assert!(cli(&app, None, &["sweep", "--once", "--simulate", "--now", &late]).contains("0 rungs taken"));
     app.post(&format!("/api/v1/complaints/{id}/reply"), Some(&staff), &json!({"text": "已办理", "outcome": "resolved"}));
-    assert!(cli(&app, None, &["sweep", "--once", "--now", &late]).contains("0 rungs taken"));
+    assert!(cli(&app, None, &["sweep", "--once", "--simulate", "--now", &late]).contains("0 rungs taken"));
 }
 
 #[test]
@@ -182,12 +182,12 @@ fn smtp_down_is_retried_and_delivered_once_it_is_back() {
     let number = app.post("/api/v1/complaints", None, &complaint_json("en")).json()["tracking_number"].as_str().unwrap().to_string();
     let now = Utc::now();
     let at = |secs: i64| (now + chrono::Duration::seconds(secs)).to_rfc3339();
-    assert!(cli(&app, Some(port), &["mail", "deliver", "--once", "--now", &at(0)]).contains("0 sent, 1 to retry"));
+    assert!(cli(&app, Some(port), &["mail", "deliver", "--once", "--simulate", "--now", &at(0)]).contains("0 sent, 1 to retry"));
     // Not before its backoff.
-    assert!(cli(&app, Some(port), &["mail", "deliver", "--once", "--now", &at(30)]).contains("0 sent, 0 to retry"));
+    assert!(cli(&app, Some(port), &["mail", "deliver", "--once", "--simulate", "--now", &at(30)]).contains("0 sent, 0 to retry"));
     sink.set_accepting(true);
-    assert!(cli(&app, Some(port), &["mail", "deliver", "--once", "--now", &at(61)]).contains("1 sent"));
-    assert!(cli(&app, Some(port), &["mail", "deliver", "--once", "--now", &at(3600)]).contains("0 sent"));
+    assert!(cli(&app, Some(port), &["mail", "deliver", "--once", "--simulate", "--now", &at(61)]).contains("1 sent"));
+    assert!(cli(&app, Some(port), &["mail", "deliver", "--once", "--simulate", "--now", &at(3600)]).contains("0 sent"));
     let got = sink.wait_for(1, Duration::from_secs(5));
     assert_eq!(got.len(), 1);
     assert!(got[0].data.contains(&number));
@@ -210,7 +210,7 @@ fn permanent_failures_are_visible_and_can_be_retried_by_an_admin() {
     app.post("/api/v1/complaints", None, &complaint_json("en"));
     let cmd_env = |now: &str| {
         let mut cmd = Command::new(BIN);
-        cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(["mail", "deliver", "--once", "--now", now]);
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(["mail", "deliver", "--once", "--simulate", "--now", now]);
         cmd.env("ANSHANG__DATABASE__URL", &app.database.url).env("ANSHANG__SERVER__DATA_DIR", app.data_dir.path());
         cmd.env("ANSHANG__MAIL__SMTP_URL", format!("smtp://127.0.0.1:{port}")).env("ANSHANG__MAIL__MAX_ATTEMPTS", "2");
         String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned()
@@ -274,7 +274,7 @@ fn two_sweepers_over_many_due_complaints_take_every_rung_exactly_once() {
     file_many(&app, n, DateTime::parse_from_rfc3339("2026-03-02T10:00:00+08:00").unwrap().to_utc());
     let now = "2026-06-01T12:00:00+08:00";
     let outputs: Vec<String> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..2).map(|_| s.spawn(|| cli(&app, None, &["sweep", "--once", "--now", now]))).collect();
+        let hs: Vec<_> = (0..2).map(|_| s.spawn(|| cli(&app, None, &["sweep", "--once", "--simulate", "--now", now]))).collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let taken: usize = outputs.iter().map(|o| o.lines().filter(|l| l.contains('\t')).count()).sum();
@@ -316,9 +316,9 @@ fn a_crash_between_commit_and_delivery_loses_nothing_and_sends_once() {
     }
     let at = |mins: i64| (now + chrono::Duration::minutes(mins)).to_rfc3339();
     // While the lease holds nobody else sends it; after it lapses, it is sent exactly once.
-    assert!(cli(&app, Some(port), &["mail", "deliver", "--once", "--now", &at(1)]).contains("0 sent"));
-    assert!(cli(&app, Some(port), &["mail", "deliver", "--once", "--now", &at(6)]).contains("1 sent"));
-    assert!(cli(&app, Some(port), &["mail", "deliver", "--once", "--now", &at(60)]).contains("0 sent"));
+    assert!(cli(&app, Some(port), &["mail", "deliver", "--once", "--simulate", "--now", &at(1)]).contains("0 sent"));
+    assert!(cli(&app, Some(port), &["mail", "deliver", "--once", "--simulate", "--now", &at(6)]).contains("1 sent"));
+    assert!(cli(&app, Some(port), &["mail", "deliver", "--once", "--simulate", "--now", &at(60)]).contains("0 sent"));
     assert_eq!(sink.wait_for(1, Duration::from_secs(5)).len(), 1);
     assert_eq!(sink.messages().len(), 1);
 }

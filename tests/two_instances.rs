@@ -130,13 +130,13 @@ fn two_instances_share_one_database_without_duplicates_or_gaps() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let swept: Vec<String> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..2).map(|_| s.spawn(|| run(&["sweep", "--once", "--now", &later]))).collect();
+        let hs: Vec<_> = (0..2).map(|_| s.spawn(|| run(&["sweep", "--once", "--simulate", "--now", &later]))).collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let rungs: usize = swept.iter().map(|o| o.lines().filter(|l| l.contains('\t')).count()).sum();
     assert_eq!(rungs, 30 * 4, "reminder, due today, overdue, escalated: once per complaint");
     std::thread::scope(|s| {
-        let hs: Vec<_> = (0..2).map(|_| s.spawn(|| run(&["mail", "deliver", "--once", "--now", &later]))).collect();
+        let hs: Vec<_> = (0..2).map(|_| s.spawn(|| run(&["mail", "deliver", "--once", "--simulate", "--now", &later]))).collect();
         hs.into_iter().for_each(|h| drop(h.join().unwrap()));
     });
     // Reminder + due today (contact), overdue (head; the coordination office does not exist

@@ -603,6 +603,7 @@ pub fn issue_codes(conn: &mut DbConnection, round_id: &str, notices: &crate::com
                         rendered,
                         send_after: now,
                         payload: Some(payload),
+                        guard: None,
                     },
                     now,
                     &notices.domain,

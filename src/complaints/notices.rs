@@ -15,7 +15,7 @@ use crate::db::{from_db_time, DbConnection};
 use crate::departments::store as departments;
 use crate::error::ApiError;
 use crate::escalation::ladder::{Ladder, Recipient, Rung};
-use crate::mail::outbox::{self, NewMail};
+use crate::mail::outbox::{self, Guard, NewMail, NoticeGuard, OutboxRow};
 use crate::mail::templates::Templates;
 
 /// Everything needed to write notices: templates, the ladder, and how links are made.
@@ -57,8 +57,24 @@ fn due_at_text(clock: &ClockRow) -> String {
     }
 }
 
+/// An instant as investors and staff read it: local date and time, "24:00" for the end of a day.
+pub fn local_time_text(t: DateTime<Utc>) -> String {
+    let local = t.with_timezone(&shanghai());
+    if local.time() == chrono::NaiveTime::MIN {
+        let day = local.date_naive().pred_opt().unwrap_or(local.date_naive());
+        format!("{day} 24:00")
+    } else {
+        local.format("%Y-%m-%d %H:%M").to_string()
+    }
+}
+
 fn base_vars(ctx: &Ctx, row: &ComplaintRow, clock: &ClockRow) -> Value {
+    let lang = Language::parse(&row.language).unwrap_or(Language::Zh);
+    let left = ctx.cal.working_days_between(crate::calendar::local_date(ctx.now), clock.due_date);
     json!({
+        "investor_name": row.complainant_name,
+        "working_days_left": left.max(0),
+        "working_days_overdue": (-left).max(0),
         "tracking_number": row.tracking_number,
         "subject": row.subject,
         "company": row.company,
@@ -66,7 +82,7 @@ fn base_vars(ctx: &Ctx, row: &ComplaintRow, clock: &ClockRow) -> Value {
         "due_date": clock.due_date.to_string(),
         "due_at": due_at_text(clock),
         "working_days": clock.working_days + clock.extension_days,
-        "tracking_link": format!("{}/track?number={}", ctx.notices.public_base_url, row.tracking_number),
+        "tracking_link": format!("{}/track?number={}&lang={}", ctx.notices.public_base_url, row.tracking_number, lang.as_str()),
         "link": format!("{}/staff/complaints/{}", ctx.notices.public_base_url, row.id),
         "contest_window_working_days": ctx.contest_window_working_days,
     })
@@ -90,6 +106,7 @@ pub fn to_investor(conn: &mut DbConnection, ctx: &Ctx, row: &ComplaintRow, clock
             rendered,
             send_after: ctx.now,
             payload: None,
+            guard: None,
         },
         ctx.now,
         &ctx.notices.domain,
@@ -132,7 +149,54 @@ pub fn resolve_recipients(conn: &mut DbConnection, row: &ComplaintRow, rung: &Ru
 }
 
 fn office(conn: &mut DbConnection, code: &str) -> Result<Option<String>, ApiError> {
+    office_address(conn, code)
+}
+
+/// The contact address of the active office with this code.
+pub fn office_address(conn: &mut DbConnection, code: &str) -> Result<Option<String>, ApiError> {
     Ok(departments::find_by_code(conn, code)?.filter(|d| d.active).map(|d| d.contact_email))
+}
+
+/// A department's name in the staff language, or "not yet assigned".
+pub fn department_name(conn: &mut DbConnection, ctx: &Ctx, id: Option<&str>) -> Result<String, ApiError> {
+    let lang = ctx.notices.staff_language;
+    let found = match id {
+        Some(id) => departments::find(conn, id)?.map(|d| if lang == Language::Zh { d.name_zh } else { d.name_en }),
+        None => None,
+    };
+    Ok(found.unwrap_or_else(|| if lang == Language::Zh { "（尚未分派）".into() } else { "(not yet assigned)".into() }))
+}
+
+/// Queues a staff notice (a case returned, an extension to decide, an answer received, a
+/// contest, a case moved away) in the staff language to each address. These state what has
+/// just happened, so they carry no guard.
+pub fn to_staff(conn: &mut DbConnection, ctx: &Ctx, row: &ComplaintRow, clock: &ClockRow, notice: &str, addresses: &[String], extra: Value) -> Result<(), ApiError> {
+    let lang = ctx.notices.staff_language;
+    let held_by = department_name(conn, ctx, row.department_id.as_deref())?;
+    let mut vars = base_vars(ctx, row, clock);
+    merge(&mut vars, json!({"department_name": held_by, "held_by": held_by}));
+    merge(&mut vars, extra);
+    let rendered = ctx.notices.templates.render(notice, lang, &vars).map_err(|e| ApiError::internal("email template", e))?;
+    let event = crate::db::new_id();
+    for address in addresses {
+        outbox::enqueue(
+            conn,
+            NewMail {
+                dedupe_key: format!("staff:{}:{notice}:{event}:{address}", row.id),
+                complaint_id: Some(&row.id),
+                notice,
+                language: lang,
+                recipient: address,
+                rendered: rendered.clone(),
+                send_after: ctx.now,
+                payload: None,
+                guard: None,
+            },
+            ctx.now,
+            &ctx.notices.domain,
+        )?;
+    }
+    Ok(())
 }
 
 /// Queues one rung's department-side emails; `instance` distinguishes repeated rungs (e.g.
@@ -150,11 +214,7 @@ pub fn rung_emails(
 ) -> Result<Value, ApiError> {
     let (recipients, unresolved) = resolve_recipients(conn, row, rung)?;
     let lang = ctx.notices.staff_language;
-    let held_by = match &row.department_id {
-        Some(id) => departments::find(conn, id)?.map(|d| if lang == Language::Zh { d.name_zh } else { d.name_en }),
-        None => None,
-    }
-    .unwrap_or_else(|| if lang == Language::Zh { "（尚未分派）".into() } else { "(not yet assigned)".into() });
+    let held_by = department_name(conn, ctx, row.department_id.as_deref())?;
     let mut vars = base_vars(ctx, row, clock);
     merge(&mut vars, json!({"department_name": held_by, "held_by": held_by}));
     merge(&mut vars, extra);
@@ -172,6 +232,7 @@ pub fn rung_emails(
                 rendered: rendered.clone(),
                 send_after,
                 payload: None,
+                guard: Some(Guard { clock_id: clock.id.clone(), due_at: clock.due_at, department_id: row.department_id.clone() }),
             },
             ctx.now,
             &ctx.notices.domain,
@@ -183,4 +244,62 @@ pub fn rung_emails(
         "unresolved": unresolved,
         "send_after": send_after.with_timezone(&shanghai()).to_rfc3339(),
     }))
+}
+
+/// The facts a ladder notice speaks of, checked against the database of the moment: the clock
+/// still runs (not stopped by a reply, refusal or withdrawal; not paused for the investor), its
+/// due instant is the one the notice states, and the complaint is still with the department the
+/// notice was addressed to. One rule for every guarded notice, used by the delivery worker
+/// right before sending and by every complaint change (`cancel_stale`).
+pub struct ClockFacts;
+
+impl NoticeGuard for ClockFacts {
+    fn stale_reason(&self, conn: &mut DbConnection, row: &OutboxRow, now: DateTime<Utc>) -> diesel::QueryResult<Option<String>> {
+        stale_reason(conn, row, now)
+    }
+}
+
+fn stale_reason(conn: &mut DbConnection, row: &OutboxRow, now: DateTime<Utc>) -> diesel::QueryResult<Option<String>> {
+    use diesel::prelude::*;
+    let Some(clock_id) = &row.clock_id else { return Ok(None) };
+    let Some(clock) = super::store::find_clock(conn, clock_id)? else {
+        return Ok(Some("the clock it spoke of no longer exists".into()));
+    };
+    if clock.stopped_at.is_some() {
+        let why = clock.stop_reason.as_deref().unwrap_or("stopped");
+        return Ok(Some(format!("the clock stopped before it was sent ({why})")));
+    }
+    let pauses = super::store::pauses_of(conn, &clock.id)?;
+    if pauses.iter().any(|p| from_db_time(p.paused_at) <= now && p.resumed_at.is_none_or(|r| from_db_time(r) > now)) {
+        return Ok(Some("the clock is paused: the department asked the investor for more information".into()));
+    }
+    if row.clock_due_at != Some(clock.due_at) {
+        let shown = |t: chrono::NaiveDateTime| from_db_time(t).with_timezone(&shanghai()).format("%Y-%m-%d %H:%M").to_string();
+        let was = row.clock_due_at.map(shown).unwrap_or_else(|| "-".into());
+        return Ok(Some(format!("the due time moved from {was} to {} Beijing time", shown(clock.due_at))));
+    }
+    let holder: Option<Option<String>> = crate::db::schema::complaints::table
+        .find(&clock.complaint_id)
+        .select(crate::db::schema::complaints::department_id)
+        .first(conn)
+        .optional()?;
+    if holder.flatten() != row.department_id {
+        return Ok(Some("the complaint is no longer with the department the notice was addressed to".into()));
+    }
+    Ok(None)
+}
+
+/// Cancels the complaint's queued ladder notices whose facts no longer hold. Called in the
+/// transaction of every complaint change, so a cancelled notice is visible at once and a crash
+/// cannot separate the change from the cancellation. Returns how many were cancelled.
+pub fn cancel_stale(conn: &mut DbConnection, complaint_id: &str, now: DateTime<Utc>) -> diesel::QueryResult<usize> {
+    let mut cancelled = 0;
+    for row in outbox::pending_guarded(conn, complaint_id)? {
+        if let Some(reason) = stale_reason(conn, &row, now)? {
+            if outbox::cancel(conn, &row.id, &reason, now)? {
+                cancelled += 1;
+            }
+        }
+    }
+    Ok(cancelled)
 }

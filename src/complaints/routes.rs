@@ -356,9 +356,15 @@ pub struct ExtensionDecision {
     #[serde(default)]
     #[schema(minimum = 1)]
     pub days: Option<u32>,
-    /// At most 2,000 characters.
+    /// The coordination office's own record of why; never shown to the investor. At most 2,000
+    /// characters.
     #[schema(max_length = 2000, pattern = r"\S")]
     pub reason: String,
+    /// What the investor is told with the new due date when the extension is approved
+    /// (optional; a refusal is not shown to the investor). At most 2,000 characters.
+    #[serde(default)]
+    #[schema(max_length = 2000)]
+    pub investor_note: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -484,6 +490,7 @@ async fn decide_extension(
 ) -> Result<web::Json<ComplaintView>, ApiError> {
     let ((id, request_id), acting, b) = (path.into_inner(), acting(&staff), body.into_inner());
     let reason = required_text("reason", &b.reason, limits::SHORT_TEXT)?;
+    let note = crate::fields::optional_text("investor_note", b.investor_note.as_deref(), limits::SHORT_TEXT)?;
     let days = match (b.approve, b.days) {
         (true, Some(d)) => Some(d),
         (true, None) => return Err(ApiError::invalid("days", "required", "say how many working days are granted")),
@@ -491,7 +498,7 @@ async fn decide_extension(
         (false, None) => None,
     };
     with_ctx(&state, Access::Write, move |conn, ctx| {
-        service::decide_extension(conn, ctx, &id, &acting, &request_id, days, &reason)?;
+        service::decide_extension(conn, ctx, &id, &acting, &request_id, days, &reason, note.as_deref())?;
         staff_view(conn, ctx, &id)
     })
     .await

@@ -125,6 +125,17 @@ fn record(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, action:
             investor_visible: visible,
         },
     )?;
+    facts_changed(conn, ctx, id)
+}
+
+/// After any change to a complaint, in its transaction: queued ladder notices whose facts no
+/// longer hold are cancelled, and the running reply clock's ladder is re-armed and rescheduled
+/// for the facts as they now are (see `escalation::sweep::schedule`).
+fn facts_changed(conn: &mut DbConnection, ctx: &Ctx, id: &str) -> Result<(), ApiError> {
+    super::notices::cancel_stale(conn, id, ctx.now)?;
+    if let Some(clock) = store::current_clock(conn, id, REPLY_CLOCK)?.filter(|c| c.stopped_at.is_none()) {
+        crate::escalation::sweep::schedule(conn, ctx, &clock)?;
+    }
     Ok(())
 }
 
@@ -133,6 +144,40 @@ fn notify_investor(conn: &mut DbConnection, ctx: &Ctx, id: &str, notice: &str, e
     let row = store::find(conn, id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
     let clock = store::current_clock(conn, id, REPLY_CLOCK)?.ok_or_else(|| ApiError::internal("notice", "no reply clock"))?;
     super::notices::to_investor(conn, ctx, &row, &clock, notice, &new_id(), extra)
+}
+
+/// Who a staff notice about a complaint goes to.
+enum StaffRecipient {
+    CoordinationOffice,
+    /// The department that holds the complaint now.
+    HoldingDepartment,
+    Department(String),
+}
+
+/// Queues a staff notice about complaint `id` (after its change is written), in the staff
+/// language, to each recipient's contact address.
+fn notify_staff(conn: &mut DbConnection, ctx: &Ctx, id: &str, notice: &str, to: &[StaffRecipient], extra: serde_json::Value) -> Result<(), ApiError> {
+    let row = store::find(conn, id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
+    let clock = store::current_clock(conn, id, REPLY_CLOCK)?.ok_or_else(|| ApiError::internal("notice", "no reply clock"))?;
+    let mut addresses = Vec::new();
+    for r in to {
+        let address = match r {
+            StaffRecipient::CoordinationOffice => super::notices::office_address(conn, "coordination-office")?,
+            StaffRecipient::HoldingDepartment => match &row.department_id {
+                Some(d) => departments::find(conn, d)?.filter(|d| d.active).map(|d| d.contact_email),
+                None => super::notices::office_address(conn, "coordination-office")?,
+            },
+            StaffRecipient::Department(d) => departments::find(conn, d)?.filter(|d| d.active).map(|d| d.contact_email),
+        };
+        addresses.extend(address);
+    }
+    addresses.dedup();
+    super::notices::to_staff(conn, ctx, &row, &clock, notice, &addresses, extra)
+}
+
+/// A department's name in the staff language (for notices), or the "not assigned" text.
+fn department_name(conn: &mut DbConnection, ctx: &Ctx, id: Option<&str>) -> Result<String, ApiError> {
+    super::notices::department_name(conn, ctx, id)
 }
 
 /// Queues the ladder's at-assignment rungs for the department that now holds complaint `id`.
@@ -546,7 +591,12 @@ pub fn reassign(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, d
                 "notified": notified,
             }),
             true,
-        )
+        )?;
+        let to_department = department_name(conn, ctx, Some(&dept.id))?;
+        match row.department_id {
+            Some(previous) => notify_staff(conn, ctx, id, "reassigned_away", &[StaffRecipient::Department(previous)], json!({"to_department": to_department})),
+            None => Ok(()),
+        }
     })
 }
 
@@ -573,6 +623,7 @@ pub fn decide_extension(
     request_id: &str,
     approved_days: Option<u32>,
     reason: &str,
+    investor_note: Option<&str>,
 ) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::DecideExtension, acting)?;
@@ -604,7 +655,9 @@ pub fn decide_extension(
                 extension_requests::decision_reason.eq(Some(reason)),
             ))
             .execute(conn)?;
-        let mut detail = json!({"request_id": request_id, "approved": approved_days.is_some(), "days": approved_days, "reason": reason});
+        // `reason` is the coordination office's own record; `investor_note` is what the investor
+        // is meant to read. A refusal changes nothing for the investor and is not shown to them.
+        let mut detail = json!({"request_id": request_id, "approved": approved_days.is_some(), "days": approved_days, "reason": reason, "investor_note": investor_note});
         if let Some(days) = approved_days {
             let clock = running_clock(conn, id)?;
             diesel::update(complaint_clocks::table.find(&clock.id))
@@ -612,8 +665,13 @@ pub fn decide_extension(
                 .execute(conn)?;
             let clock = refresh_clock(conn, ctx, &clock.id)?;
             detail["due"] = due_json(&clock);
+            detail["breach_lifted"] = json!(clock.breached_at.is_some() && to_db_time(ctx.now) < clock.due_at);
         }
-        record(conn, ctx, id, acting, "decide_extension", Some(from), to, detail, true)
+        record(conn, ctx, id, acting, "decide_extension", Some(from), to, detail, approved_days.is_some())?;
+        if let Some(days) = approved_days {
+            notify_investor(conn, ctx, id, "extension_approved", json!({"extension_working_days": days, "investor_note": investor_note.unwrap_or("")}))?;
+        }
+        Ok(())
     })
 }
 
@@ -635,9 +693,12 @@ pub fn return_to_office(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &A
             "return",
             Some(from),
             to,
-            json!({"reason": reason, "working_days_held": released.and_then(|a| a.working_days_held)}),
+            json!({"reason": reason, "working_days_held": released.as_ref().and_then(|a| a.working_days_held)}),
             false,
-        )
+        )?;
+        let department = released.map(|a| a.department_id);
+        let from_department = department_name(conn, ctx, department.as_deref())?;
+        notify_staff(conn, ctx, id, "returned", &[StaffRecipient::CoordinationOffice], json!({"reason": reason, "from_department": from_department}))
     })
 }
 
@@ -683,6 +744,7 @@ pub fn request_extension(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &
             })
             .execute(conn)?;
         record(conn, ctx, id, acting, "request_extension", Some(from), to, json!({"request_id": request_id, "days": days, "reason": reason}), false)?;
+        notify_staff(conn, ctx, id, "extension_requested", &[StaffRecipient::CoordinationOffice], json!({"reason": reason, "extension_working_days": days}))?;
         Ok(request_id)
     })
 }
@@ -743,25 +805,39 @@ pub fn answer_info(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting
         }
         let clock = running_clock(conn, id)?;
         set_status(conn, id, to, ctx.now)?;
-        record(conn, ctx, id, acting, "answer_info", Some(from), to, json!({"due": due_json(&clock)}), true)
+        record(conn, ctx, id, acting, "answer_info", Some(from), to, json!({"due": due_json(&clock)}), true)?;
+        notify_staff(conn, ctx, id, "info_answered", &[StaffRecipient::HoldingDepartment], json!({}))
     })
 }
 
 pub fn rate(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, rating: Rating, comment: Option<&str>) -> Result<(), ApiError> {
     conn.transaction(|conn| {
-        let (_, from, to) = begin(conn, id, Action::Rate, acting)?;
-        stop_clock(conn, ctx, id, CONCLUDE_CLOCK, "closed")?;
+        let (row, from, closed) = begin(conn, id, Action::Rate, acting)?;
+        // "Dissatisfied" is recorded but does not take away the right to contest: the case stays
+        // open until the contest window ends (then it closes itself) or a contest is filed.
+        let keeps_contest_open = rating == Rating::Dissatisfied;
+        let to = if keeps_contest_open { from } else { closed };
+        let closed_at = (!keeps_contest_open).then(|| to_db_time(ctx.now));
+        if !keeps_contest_open {
+            stop_clock(conn, ctx, id, CONCLUDE_CLOCK, "closed")?;
+        }
         diesel::update(complaints::table.find(id))
             .set((
                 complaints::rating.eq(Some(rating.as_str())),
                 complaints::rating_comment.eq(comment),
                 complaints::rated_at.eq(Some(to_db_time(ctx.now))),
-                complaints::closed_at.eq(Some(to_db_time(ctx.now))),
+                complaints::closed_at.eq(closed_at),
             ))
             .execute(conn)?;
         set_status(conn, id, to, ctx.now)?;
         record(conn, ctx, id, acting, "rate", Some(from), to, json!({"rating": rating.as_str()}), true)?;
-        notify_investor(conn, ctx, id, "closed", json!({}))
+        if keeps_contest_open {
+            let replied_at = row.replied_at.map(from_db_time).ok_or_else(|| ApiError::internal("rate", "reply without time"))?;
+            let until = contest_deadline(ctx, replied_at);
+            notify_investor(conn, ctx, id, "rated_dissatisfied", json!({"contest_until": super::notices::local_time_text(until.with_timezone(&Utc))}))
+        } else {
+            notify_investor(conn, ctx, id, "closed", json!({}))
+        }
     })
 }
 
@@ -791,7 +867,10 @@ pub fn contest(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, re
             .execute(conn)?;
         set_status(conn, id, to, ctx.now)?;
         record(conn, ctx, id, acting, "contest", Some(from), to, json!({"reason": reason, "due": due_json(&clock)}), true)?;
-        notify_investor(conn, ctx, id, "contest_received", json!({}))
+        notify_investor(conn, ctx, id, "contest_received", json!({}))?;
+        let mut told = vec![StaffRecipient::CoordinationOffice];
+        told.extend(row.department_id.clone().map(StaffRecipient::Department));
+        notify_staff(conn, ctx, id, "contested", &told, json!({"reason": reason}))
     })
 }
 
@@ -804,7 +883,7 @@ pub fn withdraw(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, r
         diesel::update(complaints::table.find(id)).set(complaints::closed_at.eq(Some(to_db_time(ctx.now)))).execute(conn)?;
         set_status(conn, id, to, ctx.now)?;
         record(conn, ctx, id, acting, "withdraw", Some(from), to, json!({"reason": reason}), true)?;
-        notify_investor(conn, ctx, id, "closed", json!({}))
+        notify_investor(conn, ctx, id, "withdrawn", json!({}))
     })
 }
 

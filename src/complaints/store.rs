@@ -210,6 +210,10 @@ pub fn current_clock(conn: &mut DbConnection, complaint_id: &str, kind: &str) ->
         .optional()
 }
 
+pub fn find_clock(conn: &mut DbConnection, clock_id: &str) -> QueryResult<Option<ClockRow>> {
+    complaint_clocks::table.find(clock_id).select(ClockRow::as_select()).first(conn).optional()
+}
+
 pub fn clocks_of(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<Vec<ClockRow>> {
     complaint_clocks::table
         .filter(complaint_clocks::complaint_id.eq(complaint_id))

@@ -348,9 +348,13 @@ fn investor_event(e: &EventRow) -> EventView {
         for staff_only in ["previous_department_id", "previous_working_days_held", "request_id", "attachment_id", "notified"] {
             obj.remove(staff_only);
         }
-        // A reassignment's reason is the coordination office's internal note.
-        if e.action == "reassign" {
+        // A reassignment's or an extension decision's reason is the coordination office's
+        // internal note; the investor reads the note meant for them.
+        if e.action == "reassign" || e.action == "decide_extension" {
             obj.remove("reason");
+        }
+        if obj.get("investor_note").is_some_and(|n| n.is_null()) {
+            obj.remove("investor_note");
         }
     }
     v

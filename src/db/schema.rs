@@ -157,6 +157,10 @@ diesel::table! {
         sent_at -> Nullable<Timestamp>,
         message_id -> Text,
         payload -> Nullable<Text>,
+        clock_id -> Nullable<Text>,
+        clock_due_at -> Nullable<Timestamp>,
+        department_id -> Nullable<Text>,
+        cancel_reason -> Nullable<Text>,
     }
 }
 

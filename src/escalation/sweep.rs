@@ -15,14 +15,21 @@ use crate::complaints::store::{self, ClockRow};
 use crate::db::schema::{clock_escalations, complaint_clocks, complaints};
 use crate::db::{from_db_time, to_db_time, DbConnection};
 use crate::error::ApiError;
+use crate::mail::outbox;
+
+use super::ladder::rung_time;
 
 fn taken(conn: &mut DbConnection, clock_id: &str) -> QueryResult<Vec<String>> {
     clock_escalations::table.filter(clock_escalations::clock_id.eq(clock_id)).select(clock_escalations::step).load(conn)
 }
 
 /// Sets the clock's next rung from its current due date. Stopped and paused clocks get none:
-/// a reply cancels the ladder, a pause holds it (the resume reschedules).
+/// a reply cancels the ladder, a pause holds it (the resume reschedules). A running reply
+/// clock's ladder is first re-armed for the facts as they are now (`rearm`).
 pub fn schedule(conn: &mut DbConnection, ctx: &Ctx, clock: &ClockRow) -> Result<(), ApiError> {
+    if clock.kind == REPLY_CLOCK && clock.stopped_at.is_none() {
+        rearm(conn, ctx, clock)?;
+    }
     let next = if clock.kind != REPLY_CLOCK || clock.stopped_at.is_some() {
         None
     } else {
@@ -37,6 +44,29 @@ pub fn schedule(conn: &mut DbConnection, ctx: &Ctx, clock: &ClockRow) -> Result<
     diesel::update(complaint_clocks::table.find(&clock.id))
         .set((complaint_clocks::next_step.eq(next.as_ref().map(|n| n.0.clone())), complaint_clocks::next_step_at.eq(next.map(|n| n.1))))
         .execute(conn)?;
+    Ok(())
+}
+
+/// A rung taken earlier is taken again when what it said no longer holds: its time now lies in
+/// the future (the due time moved later: an extension, a pause, a new calendar), or every email
+/// it queued was cancelled before it went out (paused, reassigned, returned meanwhile). A breach
+/// that the due time now covers — an extension granted after the clock ran out on a request made
+/// before it did — is lifted: the complaint is no longer overdue and the breach is not counted.
+fn rearm(conn: &mut DbConnection, ctx: &Ctx, clock: &ClockRow) -> Result<(), ApiError> {
+    let due_at = from_db_time(clock.due_at);
+    for step in taken(conn, &clock.id)? {
+        let Some(rung) = ctx.notices.ladder.rungs.iter().find(|r| r.step == step) else { continue };
+        let now_later = rung_time(rung.trigger, clock.due_date, due_at, ctx.cal).is_some_and(|t| t > ctx.now);
+        let statuses = outbox::statuses_of_notice(conn, &clock.id, &step)?;
+        let never_told = !statuses.is_empty() && statuses.iter().all(|s| s == outbox::CANCELLED);
+        if now_later || never_told {
+            diesel::delete(clock_escalations::table.filter(clock_escalations::clock_id.eq(&clock.id)).filter(clock_escalations::step.eq(&step))).execute(conn)?;
+        }
+    }
+    if clock.breached_at.is_some() && due_at > ctx.now {
+        diesel::update(complaint_clocks::table.find(&clock.id)).set(complaint_clocks::breached_at.eq(None::<chrono::NaiveDateTime>)).execute(conn)?;
+        diesel::update(complaints::table.find(&clock.complaint_id)).set(complaints::overdue.eq(false)).execute(conn)?;
+    }
     Ok(())
 }
 
@@ -123,7 +153,8 @@ fn take_due_rungs(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str, report: &m
             &row,
             &clock,
             rung,
-            "1",
+            // A rung can be taken again after it was re-armed: each taking queues its own emails.
+            &crate::db::new_id(),
             fell_due,
             json!({"working_days_left": working_days_left, "working_days_overdue": working_days_overdue}),
         )?;

@@ -14,6 +14,8 @@ use crate::db::{from_db_time, new_id, to_db_time, DbConnection};
 pub const PENDING: &str = "pending";
 pub const SENT: &str = "sent";
 pub const FAILED: &str = "failed";
+/// Never sent: the facts the notice spoke of changed before it went out (`cancel_reason`).
+pub const CANCELLED: &str = "cancelled";
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]
 #[diesel(table_name = outbox)]
@@ -38,6 +40,28 @@ pub struct OutboxRow {
     pub message_id: String,
     /// For notices completed at send time (ballot codes): what the worker needs.
     pub payload: Option<String>,
+    /// The facts a ladder notice speaks of, as they were when it was queued ([`Guard`]).
+    pub clock_id: Option<String>,
+    pub clock_due_at: Option<NaiveDateTime>,
+    pub department_id: Option<String>,
+    /// Why a cancelled message was never sent.
+    pub cancel_reason: Option<String>,
+}
+
+/// What a notice asserts about a complaint's clock when it is queued: which clock, the due
+/// instant it states, the department it is addressed to. Checked again before it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guard {
+    pub clock_id: String,
+    pub due_at: NaiveDateTime,
+    pub department_id: Option<String>,
+}
+
+/// Decides whether a queued notice's facts still hold. The domain that queued a notice knows
+/// its facts; the delivery worker only asks.
+pub trait NoticeGuard: Send + Sync {
+    /// `Some(reason)` when the notice must not be sent any more.
+    fn stale_reason(&self, conn: &mut DbConnection, row: &OutboxRow, now: DateTime<Utc>) -> QueryResult<Option<String>>;
 }
 
 /// One email to queue.
@@ -53,6 +77,8 @@ pub struct NewMail<'a> {
     pub send_after: DateTime<Utc>,
     /// Completed at send time (ballot codes); `None` for ordinary notices.
     pub payload: Option<String>,
+    /// For notices about a running clock: the facts re-checked before sending.
+    pub guard: Option<Guard>,
 }
 
 /// Queues the email unless its key is already queued; returns whether it was queued. Call it
@@ -84,6 +110,10 @@ pub fn enqueue(conn: &mut DbConnection, mail: NewMail<'_>, now: DateTime<Utc>, d
             created_at: to_db_time(now),
             sent_at: None,
             payload: mail.payload,
+            clock_id: mail.guard.as_ref().map(|g| g.clock_id.clone()),
+            clock_due_at: mail.guard.as_ref().map(|g| g.due_at),
+            department_id: mail.guard.and_then(|g| g.department_id),
+            cancel_reason: None,
         })
         .execute(conn)?;
     Ok(true)
@@ -150,6 +180,46 @@ pub fn mark_sent(conn: &mut DbConnection, id: &str, owner: &str, now: DateTime<U
         .execute(conn)
 }
 
+/// Cancels a message that has not been sent: it stays, with the reason, for the administrator;
+/// its bodies are purged like a sent message's. Returns whether it was still pending.
+pub fn cancel(conn: &mut DbConnection, id: &str, reason: &str, now: DateTime<Utc>) -> QueryResult<bool> {
+    let n = diesel::update(outbox::table.find(id).filter(outbox::status.eq(PENDING)))
+        .set((
+            outbox::status.eq(CANCELLED),
+            outbox::cancel_reason.eq(Some(reason.chars().take(500).collect::<String>())),
+            outbox::sent_at.eq(None::<NaiveDateTime>),
+            outbox::last_error.eq(None::<String>),
+            outbox::text_body.eq(None::<String>),
+            outbox::html_body.eq(None::<String>),
+            outbox::payload.eq(None::<String>),
+            outbox::lease_owner.eq(None::<String>),
+            outbox::lease_until.eq(None::<NaiveDateTime>),
+            outbox::next_attempt_at.eq(to_db_time(now)),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// The complaint's pending messages that carry a [`Guard`].
+pub fn pending_guarded(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<Vec<OutboxRow>> {
+    outbox::table
+        .filter(outbox::complaint_id.eq(complaint_id))
+        .filter(outbox::status.eq(PENDING))
+        .filter(outbox::clock_id.is_not_null())
+        .select(OutboxRow::as_select())
+        .load(conn)
+}
+
+/// The statuses of the messages a clock's rung `notice` queued (oldest first).
+pub fn statuses_of_notice(conn: &mut DbConnection, clock_id: &str, notice: &str) -> QueryResult<Vec<String>> {
+    outbox::table
+        .filter(outbox::clock_id.eq(clock_id))
+        .filter(outbox::notice.eq(notice))
+        .order(outbox::created_at.asc())
+        .select(outbox::status)
+        .load(conn)
+}
+
 /// Backoff after the n-th failed attempt: 1, 2, 4, … minutes, at most an hour.
 pub fn backoff(attempts: i32) -> Duration {
     let exp = attempts.clamp(1, 7) - 1;
@@ -189,8 +259,10 @@ pub struct OutboxView {
     /// Masked: `w***@gov.cn`.
     pub recipient: String,
     pub subject: String,
-    /// `pending | sent | failed`
+    /// `pending | sent | failed | cancelled`
     pub status: String,
+    /// Why a cancelled message was never sent (the facts it spoke of changed).
+    pub cancel_reason: Option<String>,
     pub attempts: i32,
     pub next_attempt_at: DateTime<chrono::FixedOffset>,
     pub last_error: Option<String>,
@@ -209,6 +281,7 @@ impl From<OutboxRow> for OutboxView {
             language: r.language,
             subject: r.subject,
             status: r.status,
+            cancel_reason: r.cancel_reason,
             attempts: r.attempts,
             next_attempt_at: local(r.next_attempt_at),
             last_error: r.last_error,

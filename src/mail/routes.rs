@@ -18,8 +18,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OutboxQuery {
-    /// `pending`, `sent` or `failed`.
-    #[param(pattern = "^(pending|sent|failed)$")]
+    /// `pending`, `sent`, `failed` or `cancelled`.
+    #[param(pattern = "^(pending|sent|failed|cancelled)$")]
     pub status: Option<String>,
     /// 1–200, default 50.
     #[param(minimum = 1, maximum = 200)]
@@ -36,8 +36,8 @@ pub struct OutboxQuery {
 async fn list(state: web::Data<AppState>, _staff: Staff<AdminOnly>, query: web::Query<OutboxQuery>) -> Result<web::Json<Vec<OutboxView>>, ApiError> {
     let q = query.into_inner();
     if let Some(s) = &q.status {
-        if ![outbox::PENDING, outbox::SENT, outbox::FAILED].contains(&s.as_str()) {
-            return Err(ApiError::invalid("status", "unknown", "pending, sent or failed"));
+        if ![outbox::PENDING, outbox::SENT, outbox::FAILED, outbox::CANCELLED].contains(&s.as_str()) {
+            return Err(ApiError::invalid("status", "unknown", "pending, sent, failed or cancelled"));
         }
     }
     let limit = q.limit.unwrap_or(50);

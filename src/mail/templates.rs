@@ -16,78 +16,34 @@ pub const NOTICES: &[&str] = &[
     "assigned", "reminder", "due_today", "overdue", "overdue_escalated",
     // Investor side.
     "receipt", "info_requested", "reply_available", "contest_received", "closed",
+    "extension_approved", "withdrawn", "rated_dissatisfied",
+    // Staff side, as things happen: a case returned, an extension to decide, an investor's
+    // answer, a contest, a case moved to another department.
+    "returned", "extension_requested", "info_answered", "contested", "reassigned_away",
     // Ballots: a voter's emailed code (the code itself is filled in at send time).
     "ballot_code",
 ];
 
-const SHIPPED: &[(&str, &str)] = &[
-    ("ballot_code/zh.subject.txt", include_str!("../../config/mail/ballot_code/zh.subject.txt")),
-    ("ballot_code/zh.txt", include_str!("../../config/mail/ballot_code/zh.txt")),
-    ("ballot_code/zh.html", include_str!("../../config/mail/ballot_code/zh.html")),
-    ("ballot_code/en.subject.txt", include_str!("../../config/mail/ballot_code/en.subject.txt")),
-    ("ballot_code/en.txt", include_str!("../../config/mail/ballot_code/en.txt")),
-    ("ballot_code/en.html", include_str!("../../config/mail/ballot_code/en.html")),
-    ("assigned/zh.subject.txt", include_str!("../../config/mail/assigned/zh.subject.txt")),
-    ("assigned/zh.txt", include_str!("../../config/mail/assigned/zh.txt")),
-    ("assigned/zh.html", include_str!("../../config/mail/assigned/zh.html")),
-    ("assigned/en.subject.txt", include_str!("../../config/mail/assigned/en.subject.txt")),
-    ("assigned/en.txt", include_str!("../../config/mail/assigned/en.txt")),
-    ("assigned/en.html", include_str!("../../config/mail/assigned/en.html")),
-    ("reminder/zh.subject.txt", include_str!("../../config/mail/reminder/zh.subject.txt")),
-    ("reminder/zh.txt", include_str!("../../config/mail/reminder/zh.txt")),
-    ("reminder/zh.html", include_str!("../../config/mail/reminder/zh.html")),
-    ("reminder/en.subject.txt", include_str!("../../config/mail/reminder/en.subject.txt")),
-    ("reminder/en.txt", include_str!("../../config/mail/reminder/en.txt")),
-    ("reminder/en.html", include_str!("../../config/mail/reminder/en.html")),
-    ("due_today/zh.subject.txt", include_str!("../../config/mail/due_today/zh.subject.txt")),
-    ("due_today/zh.txt", include_str!("../../config/mail/due_today/zh.txt")),
-    ("due_today/zh.html", include_str!("../../config/mail/due_today/zh.html")),
-    ("due_today/en.subject.txt", include_str!("../../config/mail/due_today/en.subject.txt")),
-    ("due_today/en.txt", include_str!("../../config/mail/due_today/en.txt")),
-    ("due_today/en.html", include_str!("../../config/mail/due_today/en.html")),
-    ("overdue/zh.subject.txt", include_str!("../../config/mail/overdue/zh.subject.txt")),
-    ("overdue/zh.txt", include_str!("../../config/mail/overdue/zh.txt")),
-    ("overdue/zh.html", include_str!("../../config/mail/overdue/zh.html")),
-    ("overdue/en.subject.txt", include_str!("../../config/mail/overdue/en.subject.txt")),
-    ("overdue/en.txt", include_str!("../../config/mail/overdue/en.txt")),
-    ("overdue/en.html", include_str!("../../config/mail/overdue/en.html")),
-    ("overdue_escalated/zh.subject.txt", include_str!("../../config/mail/overdue_escalated/zh.subject.txt")),
-    ("overdue_escalated/zh.txt", include_str!("../../config/mail/overdue_escalated/zh.txt")),
-    ("overdue_escalated/zh.html", include_str!("../../config/mail/overdue_escalated/zh.html")),
-    ("overdue_escalated/en.subject.txt", include_str!("../../config/mail/overdue_escalated/en.subject.txt")),
-    ("overdue_escalated/en.txt", include_str!("../../config/mail/overdue_escalated/en.txt")),
-    ("overdue_escalated/en.html", include_str!("../../config/mail/overdue_escalated/en.html")),
-    ("receipt/zh.subject.txt", include_str!("../../config/mail/receipt/zh.subject.txt")),
-    ("receipt/zh.txt", include_str!("../../config/mail/receipt/zh.txt")),
-    ("receipt/zh.html", include_str!("../../config/mail/receipt/zh.html")),
-    ("receipt/en.subject.txt", include_str!("../../config/mail/receipt/en.subject.txt")),
-    ("receipt/en.txt", include_str!("../../config/mail/receipt/en.txt")),
-    ("receipt/en.html", include_str!("../../config/mail/receipt/en.html")),
-    ("info_requested/zh.subject.txt", include_str!("../../config/mail/info_requested/zh.subject.txt")),
-    ("info_requested/zh.txt", include_str!("../../config/mail/info_requested/zh.txt")),
-    ("info_requested/zh.html", include_str!("../../config/mail/info_requested/zh.html")),
-    ("info_requested/en.subject.txt", include_str!("../../config/mail/info_requested/en.subject.txt")),
-    ("info_requested/en.txt", include_str!("../../config/mail/info_requested/en.txt")),
-    ("info_requested/en.html", include_str!("../../config/mail/info_requested/en.html")),
-    ("reply_available/zh.subject.txt", include_str!("../../config/mail/reply_available/zh.subject.txt")),
-    ("reply_available/zh.txt", include_str!("../../config/mail/reply_available/zh.txt")),
-    ("reply_available/zh.html", include_str!("../../config/mail/reply_available/zh.html")),
-    ("reply_available/en.subject.txt", include_str!("../../config/mail/reply_available/en.subject.txt")),
-    ("reply_available/en.txt", include_str!("../../config/mail/reply_available/en.txt")),
-    ("reply_available/en.html", include_str!("../../config/mail/reply_available/en.html")),
-    ("contest_received/zh.subject.txt", include_str!("../../config/mail/contest_received/zh.subject.txt")),
-    ("contest_received/zh.txt", include_str!("../../config/mail/contest_received/zh.txt")),
-    ("contest_received/zh.html", include_str!("../../config/mail/contest_received/zh.html")),
-    ("contest_received/en.subject.txt", include_str!("../../config/mail/contest_received/en.subject.txt")),
-    ("contest_received/en.txt", include_str!("../../config/mail/contest_received/en.txt")),
-    ("contest_received/en.html", include_str!("../../config/mail/contest_received/en.html")),
-    ("closed/zh.subject.txt", include_str!("../../config/mail/closed/zh.subject.txt")),
-    ("closed/zh.txt", include_str!("../../config/mail/closed/zh.txt")),
-    ("closed/zh.html", include_str!("../../config/mail/closed/zh.html")),
-    ("closed/en.subject.txt", include_str!("../../config/mail/closed/en.subject.txt")),
-    ("closed/en.txt", include_str!("../../config/mail/closed/en.txt")),
-    ("closed/en.html", include_str!("../../config/mail/closed/en.html")),
-];
+/// The shipped templates of one notice, compiled in: (`<notice>/<lang>.<part>`, text).
+macro_rules! shipped {
+    ($($notice:literal),* $(,)?) => {
+        &[$(
+            (concat!($notice, "/zh.subject.txt"), include_str!(concat!("../../config/mail/", $notice, "/zh.subject.txt"))),
+            (concat!($notice, "/zh.txt"), include_str!(concat!("../../config/mail/", $notice, "/zh.txt"))),
+            (concat!($notice, "/zh.html"), include_str!(concat!("../../config/mail/", $notice, "/zh.html"))),
+            (concat!($notice, "/en.subject.txt"), include_str!(concat!("../../config/mail/", $notice, "/en.subject.txt"))),
+            (concat!($notice, "/en.txt"), include_str!(concat!("../../config/mail/", $notice, "/en.txt"))),
+            (concat!($notice, "/en.html"), include_str!(concat!("../../config/mail/", $notice, "/en.html"))),
+        )*]
+    };
+}
+
+const SHIPPED: &[(&str, &str)] = shipped!(
+    "ballot_code", "assigned", "reminder", "due_today", "overdue", "overdue_escalated",
+    "receipt", "info_requested", "reply_available", "contest_received", "closed",
+    "extension_approved", "withdrawn", "rated_dissatisfied",
+    "returned", "extension_requested", "info_answered", "contested", "reassigned_away",
+);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
@@ -167,6 +123,13 @@ mod tests {
             "departments": ["市国土资源局 (Land)", "<script>"],
             "closes_at": "2026-12-20 17:00",
             "vote_link": "http://127.0.0.1:8080/vote?round=r",
+            "investor_name": "Anna <Müller>",
+            "extension_working_days": 3,
+            "investor_note": "We need <b>a site visit</b>",
+            "contest_until": "2026-12-18 24:00",
+            "reason": "Not ours <script>",
+            "from_department": "市水利局",
+            "to_department": "市国土资源局",
         })
     }
 
@@ -179,7 +142,7 @@ mod tests {
                 assert!(r.subject.contains("CZ-2026-000042"), "{notice} {lang:?} subject: {}", r.subject);
                 assert!(!r.subject.contains('\n'));
                 assert!(r.text.contains("CZ-2026-000042") && r.html.contains("CZ-2026-000042"));
-                assert!(!r.html.contains("<script>"), "{notice} {lang:?}: HTML must escape user text");
+                assert!(!r.html.contains("<script>") && !r.html.contains("<b>the notice") && !r.html.contains("<b>a site"), "{notice} {lang:?}: HTML must escape user text");
                 assert!(r.html.contains(if lang == Language::Zh { "lang=\"zh" } else { "lang=\"en" }));
             }
         }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use lettre::message::Mailbox;
 use serde::Serialize;
 
-use super::outbox;
+use super::outbox::{self, NoticeGuard};
 use super::transport::Mailer;
 use crate::db::DbConnection;
 use crate::fields::mask_email;
@@ -17,16 +17,37 @@ pub struct DeliveryReport {
     pub retrying: usize,
     /// Failed for the last allowed time: an admin must look.
     pub failed: usize,
+    /// Not sent: the facts they spoke of changed after they were queued.
+    pub cancelled: usize,
 }
 
-/// One pass: up to `batch` due messages.
-pub fn deliver_once(conn: &mut DbConnection, mailer: &Mailer, from: &Mailbox, max_attempts: u32, now: DateTime<Utc>, batch: i64) -> diesel::QueryResult<DeliveryReport> {
+/// One pass: up to `batch` due messages. Each message with a guard is checked against the facts
+/// of the moment right before it is sent; one whose facts changed is cancelled instead.
+#[allow(clippy::too_many_arguments)]
+pub fn deliver_once(
+    conn: &mut DbConnection,
+    mailer: &Mailer,
+    from: &Mailbox,
+    guard: &dyn NoticeGuard,
+    max_attempts: u32,
+    now: DateTime<Utc>,
+    batch: i64,
+) -> diesel::QueryResult<DeliveryReport> {
     let owner = crate::db::new_id();
     let mut report = DeliveryReport::default();
     for mut row in outbox::claim(conn, &owner, now, batch)? {
         // Still ours? A slow batch could outlive its lease; another worker may have taken the row.
         if !outbox::renew_lease(conn, &row.id, &owner, crate::db::now().max(now))? {
             continue;
+        }
+        if row.clock_id.is_some() {
+            if let Some(reason) = guard.stale_reason(conn, &row, now)? {
+                if outbox::cancel(conn, &row.id, &reason, now)? {
+                    tracing::info!(notice = %row.notice, to = %mask_email(&row.recipient), %reason, "email cancelled before sending");
+                    report.cancelled += 1;
+                }
+                continue;
+            }
         }
         let mut minted: Option<String> = None;
         if row.payload.is_some() && matches!(mailer, Mailer::Files(_)) {

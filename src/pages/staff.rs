@@ -602,6 +602,8 @@ struct ActionForm {
     days: String,
     /// Extension decision: "approve" or "refuse".
     decision: String,
+    /// Extension decision: what the investor is told with the new due date (optional).
+    investor_note: String,
     /// "inbox" when the assign form of the coordinator's queue sent it.
     from: String,
 }
@@ -825,10 +827,11 @@ async fn post_decide_extension(staff: StaffPage<CoordinatorOnly>, path: web::Pat
         }
     };
     let reason = c.check(required_text("reason", &form.reason, limits::SHORT_TEXT));
+    let note = c.check(optional_text("investor_note", Some(&form.investor_note), limits::SHORT_TEXT)).flatten();
     let result = match (c.finish(), days, reason) {
         (Ok(()), Some(days), Some(reason)) => {
             let rid = request_id.clone();
-            run(&staff, &id, move |conn, ctx, id| service::decide_extension(conn, ctx, id, &by, &rid, days, &reason)).await
+            run(&staff, &id, move |conn, ctx, id| service::decide_extension(conn, ctx, id, &by, &rid, days, &reason, note.as_deref())).await
         }
         (Err(e), _, _) => Err(e),
         _ => unreachable!("checked"),
