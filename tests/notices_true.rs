@@ -29,7 +29,7 @@ pub struct World {
     pub water: String,
     pool: anshang::db::Pool,
     rules: Rules,
-    cal: WorkingCalendar,
+    pub cal: WorkingCalendar,
 }
 
 pub fn at(s: &str) -> DateTime<Utc> {
@@ -235,4 +235,221 @@ fn a_breach_covered_by_a_late_granted_extension_does_not_count_in_the_assessment
     assert!(counted["on_time"].as_array().is_some_and(|n| n.iter().any(|x| x == number.as_str())), "counted on time: {record}");
     assert!(!counted.to_string().contains("\"late\""), "no late clock: {record}");
     assert_eq!(w.complaint(&id)["overdue"], false);
+}
+
+/// What one step must deliver: (tracking number, recipient, subject marker, text the body must
+/// contain). Exactly these messages arrive — nothing else.
+type Expected<'a> = Vec<(&'a str, &'a str, &'a str, Vec<String>)>;
+
+fn expect_exactly(when: &str, got: &[ReceivedMail], expected: Expected) {
+    let shown = || got.iter().map(|m| format!("{:?} {}", m.to, m.subject().unwrap_or_default())).collect::<Vec<_>>();
+    assert_eq!(got.len(), expected.len(), "{when}: got {:#?}, expected {:#?}", shown(), expected.iter().map(|e| (e.0, e.1, e.2)).collect::<Vec<_>>());
+    let mut unmatched: Vec<&ReceivedMail> = got.iter().collect();
+    for (number, to, marker, body) in &expected {
+        let at = unmatched
+            .iter()
+            .position(|m| m.to == [to.to_string()] && m.subject().is_some_and(|s| s.contains(number) && s.contains(marker)))
+            .unwrap_or_else(|| panic!("{when}: no {marker:?} about {number} to {to}; got {:#?}", shown()));
+        let m = unmatched.remove(at);
+        let text = m.text_body().unwrap();
+        for b in body {
+            assert!(text.contains(b.as_str()), "{when}: {marker} about {number} should say {b:?}:\n{text}");
+        }
+    }
+}
+
+const ANNA: &str = "anna.mueller@example.de";
+const LAND: &str = "land@example.gov.cn";
+const LAND_HEAD: &str = "land-head@example.gov.cn";
+const WATER: &str = "water@example.gov.cn";
+const OFFICE: &str = "coordination-office@example.gov.cn";
+
+/// Seven complaints over four weeks of simulated time, with a real SMTP server: withdrawal,
+/// return and reassignment, a pause on the reminder's morning, replies, a contest, a
+/// dissatisfied rating, a refused and a late-granted extension, a reply after the overdue rung
+/// was taken. Every message that arrives is checked — recipient, language (by its subject),
+/// the due date in its text — and every step delivers nothing else.
+#[test]
+fn every_party_is_told_what_concerns_them_and_nothing_that_stopped_being_true() {
+    use anshang::escalation::ladder::{rung_time, Trigger};
+    let w = World::new();
+    let land = World::department(&w.land);
+    let office = World::coordinator();
+
+    // B (zh): received Monday 09-28, due 10-13; its reminder falls on make-up Saturday 10-10.
+    let (b_id, b) = w.file("2026-09-28T10:00:00+08:00", "zh");
+    w.act("2026-09-28T11:00:00+08:00", |c, x| service::assign(c, x, &b_id, &office, &w.land));
+    let (_, got) = w.step("2026-09-28T12:00:00+08:00");
+    expect_exactly("B filed", &got, vec![(&b, ANNA, "您的投诉已收到", vec!["尊敬的Anna Müller".into(), format!("track?number={b}&lang=zh")]), (&b, LAND, "【交办】", vec!["2026-10-13".into()])]);
+
+    // A, C, E, G (en) and D, F (zh): received 09-30, due 10-15.
+    let (a_id, a) = w.file("2026-09-30T10:00:00+08:00", "en");
+    let (c_id, c) = w.file("2026-09-30T10:00:00+08:00", "en");
+    let (d_id, d) = w.file("2026-09-30T10:00:00+08:00", "zh");
+    let (e_id, e) = w.file("2026-09-30T10:00:00+08:00", "en");
+    let (f_id, f) = w.file("2026-09-30T10:00:00+08:00", "zh");
+    let (g_id, g) = w.file("2026-09-30T10:00:00+08:00", "en");
+    for id in [&a_id, &c_id, &d_id, &e_id, &g_id] {
+        w.act("2026-09-30T11:00:00+08:00", |cn, x| service::assign(cn, x, id, &office, &w.land));
+    }
+    let (_, got) = w.step("2026-09-30T12:00:00+08:00");
+    let mut expected: Expected = vec![];
+    for n in [&a, &c, &e, &g] {
+        expected.push((n, ANNA, "Your complaint has been received", vec!["Dear Anna Müller".into(), "2026-10-15 24:00 Beijing time".into(), format!("track?number={n}&lang=en")]));
+    }
+    for n in [&d, &f] {
+        expected.push((n, ANNA, "您的投诉已收到", vec!["北京时间2026-10-15 24:00".into()]));
+    }
+    for n in [&a, &c, &d, &e, &g] {
+        expected.push((n, LAND, "【交办】", vec!["2026-10-15".into()]));
+    }
+    expect_exactly("six filed, five assigned", &got, expected);
+
+    // F is withdrawn by the investor: its own confirmation, not "closed".
+    w.act("2026-09-30T13:00:00+08:00", |cn, x| service::withdraw(cn, x, &f_id, &Acting::investor(), Some("Solved directly.")));
+    let (_, got) = w.step("2026-09-30T13:01:00+08:00");
+    expect_exactly("F withdrawn", &got, vec![(&f, ANNA, "【撤回确认】", vec!["撤回".into()])]);
+
+    // D is returned (回退): the office is told; assigned to water; then reassigned to land:
+    // water is told it no longer holds it, land gets the assignment.
+    w.act("2026-10-08T10:00:00+08:00", |cn, x| service::return_to_office(cn, x, &d_id, &land, "Not our remit."));
+    let (_, got) = w.step("2026-10-08T10:01:00+08:00");
+    expect_exactly("D returned", &got, vec![(&d, OFFICE, "【回退】", vec!["Not our remit.".into(), "北京时间2026-10-15 24:00".into()])]);
+    w.act("2026-10-08T11:00:00+08:00", |cn, x| service::assign(cn, x, &d_id, &office, &w.water));
+    let (_, got) = w.step("2026-10-08T11:01:00+08:00");
+    expect_exactly("D to water", &got, vec![(&d, WATER, "【交办】", vec![])]);
+    w.act("2026-10-09T10:00:00+08:00", |cn, x| service::reassign(cn, x, &d_id, &office, &w.land, "Land holds the file."));
+    let (_, got) = w.step("2026-10-09T10:01:00+08:00");
+    expect_exactly("D reassigned", &got, vec![(&d, WATER, "【改派】", vec!["部门land".into()]), (&d, LAND, "【交办】", vec![])]);
+
+    // B: the reminder is taken at 00:00 on the make-up Saturday, the question comes at 08:00:
+    // the investor gets the question, the department no reminder.
+    let (swept, got) = w.step("2026-10-10T00:00:00+08:00");
+    assert!(swept.contains(&format!("{b}\treminder")) && got.is_empty(), "{swept} {got:?}");
+    w.act("2026-10-10T08:00:00+08:00", |cn, x| service::request_info(cn, x, &b_id, &land, "Please send the lease."));
+    let (_, got) = w.step("2026-10-10T08:31:00+08:00");
+    expect_exactly("B paused", &got, vec![(&b, ANNA, "请补充", vec!["Please send the lease.".into()])]);
+
+    // The investor answers on Monday: the department is told; the reminder is re-armed for the
+    // moved due date and goes out once, naming it.
+    w.act("2026-10-12T09:00:00+08:00", |cn, x| service::answer_info(cn, x, &b_id, &Acting::investor(), "Attached."));
+    let b_due = w.complaint(&b_id)["clock"]["due_date"].as_str().unwrap().to_string();
+    assert!(b_due.as_str() > "2026-10-13", "{b_due}");
+    let b_reminder_at = rung_time(Trigger::WorkingDaysBeforeDue(2), b_due.parse().unwrap(), at(&format!("{b_due}T23:59:59+08:00")), &w.cal).unwrap();
+    let b_reminder = (b.as_str(), LAND, "【催办】", vec![b_due.clone()]);
+    let (_, got) = w.step("2026-10-12T09:01:00+08:00");
+    let mut expected: Expected = vec![(&b, LAND, "【投资者已补充材料】", vec![])];
+    let reminded_at_once = b_reminder_at <= at("2026-10-12T09:01:00+08:00");
+    if reminded_at_once {
+        expected.push(b_reminder.clone());
+    }
+    expect_exactly("B answered", &got, expected);
+
+    // Reminders for the five clocks due 10-15 (D now with land).
+    let (_, got) = w.step("2026-10-13T09:30:00+08:00");
+    let mut expected: Expected = [&a, &c, &d, &e, &g].into_iter().map(|n| (n.as_str(), LAND, "【催办】", vec!["2026-10-15".to_string()])).collect();
+    if !reminded_at_once {
+        expected.push(b_reminder);
+    }
+    expect_exactly("reminders", &got, expected);
+
+    // Replies for B, E, G.
+    for id in [&b_id, &e_id, &g_id] {
+        w.act("2026-10-13T10:00:00+08:00", |cn, x| service::reply(cn, x, id, &land, "Permit granted.", ReplyOutcome::Resolved));
+    }
+    let (_, got) = w.step("2026-10-13T10:01:00+08:00");
+    expect_exactly(
+        "replies",
+        &got,
+        vec![(&b, ANNA, "您的投诉已有答复", vec![]), (&e, ANNA, "A reply to your complaint is available", vec![]), (&g, ANNA, "A reply to your complaint is available", vec![])],
+    );
+
+    // E is contested: the investor, the office and the department that replied are told; the
+    // office assigns it to water. G is rated "dissatisfied": the case stays open for a contest.
+    w.act("2026-10-14T10:00:00+08:00", |cn, x| service::contest(cn, x, &e_id, &Acting::investor(), "The permit was not issued."));
+    w.act("2026-10-14T10:00:00+08:00", |cn, x| service::rate(cn, x, &g_id, &Acting::investor(), anshang::complaints::model::Rating::Dissatisfied, None));
+    let (_, got) = w.step("2026-10-14T10:01:00+08:00");
+    expect_exactly(
+        "contest and rating",
+        &got,
+        vec![
+            (&e, ANNA, "Your objection", vec!["2026-10-23".into()]),
+            (&e, OFFICE, "【投资者提出异议】", vec!["The permit was not issued.".into()]),
+            (&e, LAND, "【投资者提出异议】", vec![]),
+            (&g, ANNA, "[Rating recorded]", vec!["Beijing time".into(), "contest".into()]),
+        ],
+    );
+    assert_eq!(w.complaint(&g_id)["status"], "replied", "a dissatisfied rating keeps the contest open");
+    w.act("2026-10-14T11:00:00+08:00", |cn, x| service::assign(cn, x, &e_id, &office, &w.water));
+    let (_, got) = w.step("2026-10-14T11:01:00+08:00");
+    expect_exactly("E to water", &got, vec![(&e, WATER, "【交办】", vec!["2026-10-23".into()])]);
+
+    // A asks for an extension, refused: the office is told of the request; the investor hears
+    // nothing and does not see the refusal. C asks too (granted later).
+    let a_request = w.act("2026-10-15T15:00:00+08:00", |cn, x| service::request_extension(cn, x, &a_id, &land, 2, "Waiting for a survey."));
+    w.act("2026-10-15T15:30:00+08:00", |cn, x| service::decide_extension(cn, x, &a_id, &office, &a_request, None, "Not justified.", None));
+    let c_request = w.act("2026-10-15T16:00:00+08:00", |cn, x| service::request_extension(cn, x, &c_id, &land, 3, "Site visit needed."));
+    let (_, got) = w.step("2026-10-15T16:01:00+08:00");
+    let mut expected: Expected = vec![(&a, OFFICE, "【延期申请待决定】", vec!["Waiting for a survey.".into()]), (&c, OFFICE, "【延期申请待决定】", vec!["Site visit needed.".into()])];
+    for n in [&a, &c, &d] {
+        expected.push((n, LAND, "【今日到期】", vec!["2026-10-15".into()]));
+    }
+    expect_exactly("extension requests, due today", &got, expected);
+
+    // The breach of A, C, D is recorded at 00:00; its emails wait for 08:30.
+    let (swept, got) = w.step("2026-10-16T00:00:00+08:00");
+    for n in [&a, &c, &d] {
+        assert!(swept.contains(&format!("{n}\toverdue")), "{swept}");
+    }
+    assert!(got.is_empty(), "{got:?}");
+    // C's extension is granted at 07:00 (with a note for the investor); A replies at 08:00.
+    w.act("2026-10-16T07:00:00+08:00", |cn, x| service::decide_extension(cn, x, &c_id, &office, &c_request, Some(3), "Justified.", Some("A site visit is needed first.")));
+    w.act("2026-10-16T08:00:00+08:00", |cn, x| service::reply(cn, x, &a_id, &land, "Permit granted.", ReplyOutcome::Resolved));
+    let (_, got) = w.step("2026-10-16T08:31:00+08:00");
+    expect_exactly(
+        "morning after the breach",
+        &got,
+        vec![
+            (&c, ANNA, "[Due date extended]", vec!["Dear Anna Müller".into(), "2026-10-20 24:00 Beijing time".into(), "A site visit is needed first.".into()]),
+            (&a, ANNA, "A reply to your complaint is available", vec![]),
+            (&d, LAND_HEAD, "【超期通报】", vec!["北京时间2026-10-15 24:00".into()]),
+            (&d, OFFICE, "【超期通报】", vec![]),
+        ],
+    );
+    let history = w.act("2026-10-16T09:00:00+08:00", |cn, x| {
+        let row = anshang::complaints::store::find(cn, &a_id)?.unwrap();
+        let loaded = service::load_full(cn, row)?;
+        anshang::complaints::views::tracking_view(&loaded, x, anshang::complaints::model::Language::En)
+    });
+    let shown = serde_json::to_string(&history.history).unwrap();
+    assert!(!shown.contains("decide_extension") && !shown.contains("Not justified"), "a refused extension is not shown to the investor: {shown}");
+    let c_view = w.act("2026-10-16T09:00:00+08:00", |cn, x| {
+        let row = anshang::complaints::store::find(cn, &c_id)?.unwrap();
+        let loaded = service::load_full(cn, row)?;
+        anshang::complaints::views::tracking_view(&loaded, x, anshang::complaints::model::Language::En)
+    });
+    let shown = serde_json::to_string(&c_view.history).unwrap();
+    assert!(shown.contains("A site visit is needed first.") && !shown.contains("Justified."), "the investor reads the note meant for them, not the office's reason: {shown}");
+
+    w.act("2026-10-16T09:00:00+08:00", |cn, x| service::reply(cn, x, &d_id, &land, "已办理。", ReplyOutcome::Resolved));
+    let (_, got) = w.step("2026-10-16T09:01:00+08:00");
+    expect_exactly("D replied", &got, vec![(&d, ANNA, "您的投诉已有答复", vec![])]);
+
+    // C's re-armed rungs follow its new due date: due today on 10-20, overdue at 10-21 00:00.
+    let (_, got) = w.step("2026-10-20T10:00:00+08:00");
+    expect_exactly("C due today", &got, vec![(&c, LAND, "【今日到期】", vec!["2026-10-20".into()])]);
+    let (_, got) = w.step("2026-10-21T08:31:00+08:00");
+    expect_exactly(
+        "C's new breach",
+        &got,
+        vec![
+            (&c, LAND_HEAD, "【超期通报】", vec!["北京时间2026-10-20 24:00".into()]),
+            (&c, OFFICE, "【超期通报】", vec!["北京时间2026-10-20 24:00".into()]),
+            (&e, WATER, "【催办】", vec!["2026-10-23".into()]),
+        ],
+    );
+    // What was cancelled is on record with its reason.
+    let cancelled = w.outbox("cancelled");
+    assert!(cancelled.iter().any(|m| m["notice"] == "reminder" && m["cancel_reason"].as_str().unwrap().contains("paused")), "{cancelled:?}");
+    assert!(cancelled.iter().filter(|m| m["notice"] == "overdue").count() >= 4, "A's and C's overdue emails: {cancelled:?}");
 }
