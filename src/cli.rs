@@ -260,6 +260,7 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn serve(settings: Settings) -> Result<(), String> {
+    let settings_public_url = settings.server.public_base_url.clone();
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings).map_err(|e| e.to_string())?;
         if let Some(password) = &app.bootstrap_password {
@@ -268,10 +269,30 @@ fn serve(settings: Settings) -> Result<(), String> {
                 crate::bootstrap::BOOTSTRAP_ADMIN_EMAIL
             );
         }
+        if let Some(warning) = public_url_mismatch(&settings_public_url, app.port()) {
+            tracing::warn!(%warning, "public_base_url");
+            println!("anshang: warning: {warning}");
+        }
         tracing::info!(port = app.port(), "serving");
         // Printed after any bootstrap lines: scripts wait for it.
         println!("anshang: listening on port {}", app.port());
         app.run().await.map_err(|e| e.to_string())
+    })
+}
+
+/// Every link in every email starts with `server.public_base_url`. When it names this machine
+/// (a loopback host) but another port than the one served, every link points elsewhere. A public
+/// host name is left alone: a proxy may well listen on another port.
+fn public_url_mismatch(public_base_url: &str, listening_port: u16) -> Option<String> {
+    let (scheme, rest) = public_base_url.split_once("://")?;
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => (h, p.parse::<u16>().ok()?),
+        _ => (authority, if scheme == "https" { 443 } else { 80 }),
+    };
+    let loopback = matches!(host, "127.0.0.1" | "localhost" | "[::1]") || host.starts_with("127.");
+    (loopback && port != listening_port).then(|| {
+        format!("server.public_base_url is {public_base_url} but this instance listens on port {listening_port}: links in emails will not reach it (set ANSHANG__SERVER__PUBLIC_BASE_URL)")
     })
 }
 
@@ -470,7 +491,8 @@ fn audit_verify(settings: &Settings) -> Result<(), String> {
         return Ok(());
     }
     for b in &breaks {
-        println!("TAMPERED complaint {} at event {}: {}", b.complaint_id, b.seq, b.problem);
+        let number = crate::complaints::store::find(&mut conn, &b.complaint_id).ok().flatten().map(|c| c.tracking_number).unwrap_or_else(|| "(unknown number)".into());
+        println!("TAMPERED complaint {number} (id {}) at event {}: {}", b.complaint_id, b.seq, b.problem);
     }
     Err(format!("{} of the complaints' audit trails do not verify ({checked} events read)", breaks.len()))
 }
@@ -531,6 +553,30 @@ fn check_simulated_instant(at: chrono::DateTime<chrono::Utc>, real_now: chrono::
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_loopback_public_url_on_another_port_is_named() {
+        assert!(public_url_mismatch("http://127.0.0.1:8080", 9000).unwrap().contains("port 9000"));
+        assert!(public_url_mismatch("http://localhost:8080/", 8080).is_none());
+        assert!(public_url_mismatch("http://localhost", 8080).unwrap().contains("localhost"));
+        // Behind a proxy: a public name may use another port.
+        assert!(public_url_mismatch("https://anshang.czs.gov.cn", 8080).is_none());
+    }
+
+    #[test]
+    fn a_future_instant_needs_simulate() {
+        let now = chrono::Utc::now();
+        assert!(check_simulated_instant(now + chrono::Duration::seconds(30), now, false).is_ok());
+        let refused = check_simulated_instant(now + chrono::Duration::hours(2), now, false).unwrap_err();
+        assert!(refused.contains("--simulate"), "{refused}");
+        assert!(check_simulated_instant(now + chrono::Duration::days(30), now, true).is_ok());
+        assert!(check_simulated_instant(now - chrono::Duration::days(30), now, false).is_ok());
+    }
 }
 
 fn ballots_command(settings: &Settings, cmd: BallotsCommand) -> Result<(), String> {

@@ -76,6 +76,11 @@ fn zero_setup_serve_creates_everything_under_data() {
     running.0.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     let password = out.lines().find_map(|l| l.trim().strip_prefix("password: ")).expect("password printed").trim().to_string();
     assert_eq!(password.len(), 20);
+    // The default public_base_url names port 8080 on this machine; this one listens elsewhere.
+    assert!(
+        out.contains(&format!("warning: server.public_base_url is http://127.0.0.1:8080 but this instance listens on port {port}")),
+        "every email link would point elsewhere: said so at start\n{out}"
+    );
     assert!(!err.contains(&password), "password leaked into logs");
 
     // A second start keeps the key and does not create another admin.

@@ -403,7 +403,8 @@ fn audit_verify_detects_a_hand_edited_event() {
     use diesel::prelude::*;
     let app = spawn_app();
     let d = desk(&app);
-    let id = app.post("/api/v1/complaints", None, &complaint_json("en")).json()["id"].as_str().unwrap().to_string();
+    let filed = app.post("/api/v1/complaints", None, &complaint_json("en")).json();
+    let (id, number) = (filed["id"].as_str().unwrap().to_string(), filed["tracking_number"].as_str().unwrap().to_string());
     ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
     let run_verify = || {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_anshang"));
@@ -428,7 +429,7 @@ fn audit_verify_detects_a_hand_edited_event() {
     let out = run_verify();
     assert!(!out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains(&format!("TAMPERED complaint {id} at event 2")), "{stdout}");
+    assert!(stdout.contains(&format!("TAMPERED complaint {number} (id {id}) at event 2")), "the report names the tracking number: {stdout}");
     let v = ok(app.get(&format!("/api/v1/complaints/{id}/events"), Some(&d.coordinator)));
     assert_eq!(v["chain_valid"], false);
     assert_eq!(v["chain_break"]["seq"], 2);

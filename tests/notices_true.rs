@@ -453,3 +453,45 @@ fn every_party_is_told_what_concerns_them_and_nothing_that_stopped_being_true() 
     assert!(cancelled.iter().any(|m| m["notice"] == "reminder" && m["cancel_reason"].as_str().unwrap().contains("paused")), "{cancelled:?}");
     assert!(cancelled.iter().filter(|m| m["notice"] == "overdue").count() >= 4, "A's and C's overdue emails: {cancelled:?}");
 }
+
+/// The tracking page as the email's link opens it: the number filled in from `?number=`, every
+/// time labelled Beijing time, the day-by-day heading once, and a close at the end of the
+/// contest window shown as 24:00 of its last day.
+#[test]
+fn the_tracking_page_names_beijing_time_and_shows_an_end_of_day_close_as_24_00() {
+    let w = World::new();
+    let request: FileComplaintRequest = serde_json::from_value(complaint_json("en")).unwrap();
+    let filed = w.act("2026-09-30T10:00:00+08:00", |c, x| service::file(c, x, intake::validate(request, false).unwrap(), &Acting::investor(), None));
+    let (id, number, code) = (filed.complaint.id.clone(), filed.complaint.tracking_number.clone(), filed.access_code.clone().unwrap());
+    w.act("2026-09-30T11:00:00+08:00", |c, x| service::assign(c, x, &id, &World::coordinator(), &w.land));
+    w.act("2026-10-13T10:00:00+08:00", |c, x| service::reply(c, x, &id, &World::department(&w.land), "Granted.", ReplyOutcome::Resolved));
+    // The sweep that runs exactly at the end of the contest window closes the case.
+    let window_end = w.act("2026-10-13T10:00:00+08:00", |_, x| Ok(service::contest_deadline(x, at("2026-10-13T10:00:00+08:00"))));
+    assert_eq!(window_end.time(), chrono::NaiveTime::MIN, "the window ends at 24:00");
+    let (swept, _) = w.step(&window_end.to_rfc3339());
+    assert!(swept.contains("1 replies closed"), "{swept}");
+    let last_day = window_end.date_naive().pred_opt().unwrap();
+
+    // The link in every investor email fills in the number (nothing else is echoed back).
+    let lookup = w.app.get(&format!("/track?number={}&lang=en", number.to_lowercase()), None);
+    assert!(lookup.body.contains(&format!("value=\"{number}\"")), "{}", lookup.body);
+    let junk = w.app.get("/track?number=%22%3E%3Cscript%3E&lang=en", None);
+    assert!(!junk.body.contains("<script>") && junk.body.contains("value=\"\""), "{}", junk.body);
+
+    let form = format!("tracking_number={number}&access_code={code}");
+    let opened = w.app.request("POST", "/track?lang=en", None, &[], Some(("application/x-www-form-urlencoded", form.into_bytes())));
+    assert_eq!(opened.status, 303, "{}", opened.body);
+    let cookie = opened
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.split(';').next().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let page = w.app.request("GET", "/track?lang=en", None, &[("Cookie", &cookie)], None);
+    assert_eq!(page.status, 200);
+    assert_eq!(page.body.matches("How this date was worked out").count(), 1, "the heading appears once:\n{}", page.body);
+    assert!(page.body.contains(&format!("{last_day} 24:00 (Beijing time)")), "the automatic close at the end of {last_day}:\n{}", page.body);
+    assert!(!page.body.contains(&format!("{} 00:00", window_end.date_naive())), "not 00:00 of the next day");
+    assert!(page.body.contains("2026-09-30 10:00 (Beijing time)"), "received, labelled");
+}

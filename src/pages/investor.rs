@@ -138,11 +138,22 @@ fn session_of(page: &Page, req: &HttpRequest) -> Option<(String, String)> {
     Some((claims.sub, claims.code_hash))
 }
 
+/// `/track?number=CZ-2026-000042` (the link in every investor email) fills in the number.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct TrackQuery {
+    number: String,
+}
+
 #[get("/track")]
-async fn track(page: Page, req: HttpRequest) -> HttpResponse {
+async fn track(page: Page, req: HttpRequest, query: Option<web::Query<TrackQuery>>) -> HttpResponse {
     match session_of(&page, &req) {
         Some(who) => show(&page, who, None, StatusCode::OK).await,
-        None => page.render("investor/lookup.html", minijinja::context! {}),
+        None => {
+            // Only a well-formed number is echoed back into the form.
+            let number = query.and_then(|q| TrackingNumber::parse(&q.number)).map(|n| n.to_string());
+            page.render("investor/lookup.html", minijinja::context! { tracking_number => number })
+        }
     }
 }
 

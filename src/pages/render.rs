@@ -60,7 +60,11 @@ impl Pages {
                 .map(str::to_string)
                 .ok_or_else(|| Error::new(ErrorKind::UndefinedError, format!("no page text `{key}`")))
         });
-        env.add_filter("when", format_instant);
+        env.add_filter("when", |state: &State, value: String| -> String {
+            let lang = state.lookup("lang").and_then(|v| v.as_str().and_then(Language::parse)).unwrap_or(Language::Zh);
+            labelled_instant(value, lang)
+        });
+        env.add_filter("clock", format_instant);
         env.add_filter("day", format_day);
         Ok(Pages { env, catalogue })
     }
@@ -90,10 +94,23 @@ impl Pages {
 }
 
 /// `2026-11-25T14:03:00+08:00` → `2026-11-25 14:03` (Beijing time, as stored for views).
+/// An RFC 3339 instant → `2026-11-25 14:30` in Beijing time; midnight is shown as 24:00 of the
+/// day that ends there (a deadline or an automatic close at the end of a day), not 00:00 of the next.
 fn format_instant(value: String) -> String {
     match chrono::DateTime::parse_from_rfc3339(&value) {
-        Ok(t) => t.with_timezone(&crate::calendar::shanghai()).format("%Y-%m-%d %H:%M").to_string(),
+        Ok(t) => crate::complaints::notices::local_time_text(t.with_timezone(&chrono::Utc)),
         Err(_) => value,
+    }
+}
+
+/// `format_instant` with the time zone named, as every time shown to a person is.
+fn labelled_instant(value: String, lang: Language) -> String {
+    if chrono::DateTime::parse_from_rfc3339(&value).is_err() {
+        return value;
+    }
+    match lang {
+        Language::Zh => format!("{}（北京时间）", format_instant(value)),
+        Language::En => format!("{} (Beijing time)", format_instant(value)),
     }
 }
 
