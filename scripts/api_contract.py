@@ -52,6 +52,22 @@ ADMIN_PASSWORD = "contract-fuzz-admin-2026"
 RAISED = "1000000"
 # How often a parameter bound to a dictionary of seeded values takes one of them.
 PROBABILITY = 0.7
+# Text that must never reach a client in an error answer: driver and database messages, hosts
+# and ports, file-system paths and errors, library names, panics.
+LEAK = re.compile(
+    r"diesel|r2d2|sqlite|postgres|libpq|connection refused|connection to server|database is locked"
+    r"|127\.0\.0\.1:|\bport \d{2,5}|os error|no such file|/tmp/|/root/|/var/|/home/|panicked|thread '",
+    re.IGNORECASE,
+)
+
+
+def leaks(status, raw):
+    """The internal text an error answer gives away, if any."""
+    if status < 400 or not raw:
+        return None
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    m = LEAK.search(text)
+    return text[max(0, m.start() - 60):m.end() + 60] if m else None
 
 
 def log(msg):
@@ -129,6 +145,9 @@ class Api:
         except urllib.error.HTTPError as e:
             status, raw, answered_type = e.code, e.read(), e.headers.get("Content-Type")
         self.check(method, path, status, answered_type, raw)
+        leaked = leaks(status, raw)
+        if leaked:
+            self.mismatches.append(f"{method} {path.split('?', 1)[0]} -> {status}: the answer names internals: {leaked!r}")
         if expect is not None and status not in (expect if isinstance(expect, tuple) else (expect,)):
             raise SystemExit(f"seeding: {method} {path} answered {status}, expected {expect}: {raw[:500]!r}")
         try:
@@ -394,8 +413,26 @@ def run_schemathesis(base, config, token, label, work, examples, seed):
     return rc, operations, requests, statuses, out
 
 
+LEAKED = []
+
+
+def response_body(response):
+    """The answer's body as text, however the report stores it (plain or base64)."""
+    import base64
+    body = response.get("body")
+    if body is None:
+        body = response.get("content")
+    if isinstance(body, str):
+        try:
+            return base64.b64decode(body, validate=True).decode("utf-8", "replace")
+        except ValueError:
+            return body
+    return json.dumps(body) if body is not None else ""
+
+
 def read_report(report):
-    """Requests sent and the statuses each operation answered, from the ndjson event stream."""
+    """Requests sent and the statuses each operation answered, from the ndjson event stream; any
+    error answer that names internals is recorded in LEAKED."""
     requests, statuses = 0, {}
     if not report.exists():
         return requests, statuses
@@ -413,6 +450,9 @@ def read_report(report):
                 response = interaction.get("response") or {}
                 if "status_code" in response:
                     statuses.setdefault(recorder["label"], set()).add(response["status_code"])
+                    leaked = leaks(response["status_code"], response_body(response))
+                    if leaked:
+                        LEAKED.append(f"{recorder['label']} -> {response['status_code']}: {leaked!r}")
     return requests, statuses
 
 
@@ -477,6 +517,10 @@ def main():
         never = sorted(op for op in answered if op not in succeeded and op not in api.succeeded and " /" in op)
         if never:
             log("operations whose success was checked neither in fuzzing nor in seeding: " + "; ".join(never))
+        for m in LEAKED[:20]:
+            log(f"an error answer names internals: {m}")
+        if LEAKED:
+            failed.append("leaks")
         for m in api.mismatches:
             log(f"seeding answer not as documented: {m}")
         if api.mismatches:

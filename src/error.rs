@@ -45,6 +45,8 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
+    /// The detail is shown to the client: say what to do, never the cause (log that instead,
+    /// see [`ApiError::database_unavailable`]).
     #[error("unavailable: {0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -62,6 +64,14 @@ impl ApiError {
 
     pub fn internal(context: &'static str, cause: impl std::fmt::Display) -> Self {
         ApiError::Internal(anyhow::anyhow!("{context}: {cause}"))
+    }
+
+    /// The database cannot be reached (or is busy beyond its wait). The cause — driver text,
+    /// host and port — goes to the log under the request's id; the client learns only that it
+    /// should come back (`Retry-After`).
+    pub fn database_unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "database unavailable");
+        ApiError::Unavailable(DATABASE_UNAVAILABLE.into())
     }
 
     /// The stable relative `type` URI and the human title of this kind of problem.
@@ -112,6 +122,12 @@ pub fn problem_response(status: StatusCode, kind: &str, title: &str, detail: &st
         .body(Value::Object(body).to_string())
 }
 
+/// What a client is told while the database is out of reach.
+pub const DATABASE_UNAVAILABLE: &str = "the service cannot reach its database at the moment; please try again shortly";
+
+/// Seconds a client is asked to wait after a 503.
+pub const RETRY_AFTER_UNAVAILABLE_SECS: u64 = 5;
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -147,6 +163,9 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests { retry_after_secs } => {
                 response.headers_mut().insert(header::RETRY_AFTER, (*retry_after_secs).into());
             }
+            ApiError::Unavailable(_) => {
+                response.headers_mut().insert(header::RETRY_AFTER, RETRY_AFTER_UNAVAILABLE_SECS.into());
+            }
             ApiError::Unauthenticated(_) => {
                 response
                     .headers_mut()
@@ -160,16 +179,34 @@ impl ResponseError for ApiError {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
         match e {
-            diesel::result::Error::NotFound => ApiError::NotFound("no such record".into()),
+            Error::NotFound => ApiError::NotFound("no such record".into()),
+            // The server went away, or SQLite stayed locked past its busy timeout: not a bug of
+            // this request, and worth retrying.
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => ApiError::database_unavailable(e),
+            Error::DatabaseError(_, ref info) if is_unavailability(info.message()) => ApiError::database_unavailable(e),
             other => ApiError::Internal(anyhow::Error::new(other).context("database query")),
         }
     }
 }
 
+/// Driver messages that mean "the database is out of reach or busy", not "this query is wrong".
+fn is_unavailability(message: &str) -> bool {
+    const SIGNS: [&str; 6] = [
+        "database is locked",
+        "server closed the connection",
+        "terminating connection",
+        "connection to server",
+        "no connection to the server",
+        "the database system is",
+    ];
+    SIGNS.iter().any(|s| message.contains(s))
+}
+
 impl From<diesel::r2d2::PoolError> for ApiError {
     fn from(e: diesel::r2d2::PoolError) -> Self {
-        ApiError::Unavailable(format!("database unavailable: {e}"))
+        ApiError::database_unavailable(e)
     }
 }
 

@@ -39,7 +39,7 @@ pub struct Readiness {
 #[get("/readyz")]
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let database = db::run(&state.pool, |conn| {
-        let migrated = db::is_migrated(conn).map_err(|e| ApiError::Unavailable(format!("cannot read migrations: {e}")))?;
+        let migrated = db::is_migrated(conn).map_err(ApiError::database_unavailable)?;
         if !migrated {
             return Err(ApiError::Unavailable("database migrations are pending: run `anshang migrate`".into()));
         }
@@ -48,7 +48,7 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     .await
     .map_err(|e| match e {
         ApiError::Unavailable(m) => ApiError::Unavailable(m),
-        other => ApiError::Unavailable(format!("database not reachable: {other}")),
+        other => ApiError::database_unavailable(other),
     })?;
     let warnings = state.readiness_warnings();
     Ok(HttpResponse::Ok().json(Readiness { status: "ready", database, warnings }))

@@ -70,7 +70,7 @@ impl Modify for BearerAuth {
 /// field; an operation with a path parameter answers 404 when no record has that id or the
 /// parameter cannot be read (`PathConfig`). A handler's own description of the same status wins.
 /// The headers set on answers in one place are documented here too: `X-Request-Id` on every
-/// answer, `WWW-Authenticate` on every 401, `Retry-After` on every 429.
+/// answer, `WWW-Authenticate` on every 401, `Retry-After` on every 429 and 503.
 struct SharedResponses;
 
 impl Modify for SharedResponses {
@@ -104,6 +104,7 @@ impl Modify for SharedResponses {
                     match status.as_str() {
                         "401" => response.headers.insert("WWW-Authenticate".into(), header(Type::String, Some("^Bearer"), "`Bearer`")),
                         "429" => response.headers.insert("Retry-After".into(), header(Type::Integer, None, "seconds until a request is allowed again")),
+                        "503" => response.headers.insert("Retry-After".into(), header(Type::Integer, None, "seconds to wait before trying again (the database is out of reach)")),
                         _ => None,
                     };
                 }
@@ -212,7 +213,7 @@ mod tests {
                 assert!(response["headers"].get("X-Request-Id").is_some(), "{method} {path} {status}");
                 let own = match status.as_str() {
                     "401" => Some("WWW-Authenticate"),
-                    "429" => Some("Retry-After"),
+                    "429" | "503" => Some("Retry-After"),
                     _ => None,
                 };
                 if let Some(name) = own {

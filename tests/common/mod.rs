@@ -78,7 +78,14 @@ pub fn spawn_app() -> TestApp {
 pub fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let database = fresh_database(data_dir.path());
-    let mut settings = base_settings(data_dir.path().to_path_buf(), &database.url);
+    let url = database.url.clone();
+    spawn_app_on(data_dir, database, &url, adjust)
+}
+
+/// An instance on `database` reached at `url` (the same database through another route, e.g. a
+/// relay the test can cut).
+pub fn spawn_app_on(data_dir: tempfile::TempDir, database: TestDatabase, url: &str, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = base_settings(data_dir.path().to_path_buf(), url);
     adjust(&mut settings);
     let (tx, rx) = mpsc::channel();
     let for_server = settings.clone();
