@@ -214,7 +214,7 @@ async fn reload_calendar(state: &web::Data<AppState>) {
                 let (cal, rules) = (state.calendar.current(), state.rules.clone());
                 let moved = db::run(&state.pool, move |conn| {
                     let ctx = rules.ctx(&cal, db::now());
-                    crate::complaints::service::recompute_open_clocks(conn, &ctx, "calendar data changed")
+                    crate::complaints::service::recompute_open_clocks(conn, &ctx, "calendar data changed", None)
                 })
                 .await;
                 match moved {

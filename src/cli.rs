@@ -155,7 +155,12 @@ pub enum CalendarCommand {
         json: bool,
     },
     /// Validate and store an official year (TOML) in the database; open clocks are recomputed.
-    Load { file: PathBuf },
+    Load {
+        file: PathBuf,
+        /// Report which open deadlines would move, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -461,7 +466,7 @@ fn calendar_command(settings: &Settings, cmd: CalendarCommand) -> Result<(), Str
             }
             Ok(())
         }
-        CalendarCommand::Load { file } => {
+        CalendarCommand::Load { file, dry_run } => {
             let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
             let year = crate::calendar::CalendarYear::from_toml_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
             if year.provisional {
@@ -469,14 +474,21 @@ fn calendar_command(settings: &Settings, cmd: CalendarCommand) -> Result<(), Str
             }
             let pool = open_database(settings).map_err(|e| e.to_string())?;
             let mut conn = pool.get().map_err(|e| e.to_string())?;
-            crate::calendar::runtime::store_year(&mut conn, &year, None, db::now()).map_err(|e| e.to_string())?;
-            let cal = crate::calendar::runtime::build(&settings.calendar.dir, Some(&mut conn)).map_err(|e| e.to_string())?;
             let rules = crate::complaints::service::Rules::from_settings(settings)?;
-            let ctx = rules.ctx(&cal, db::now());
-            let moved = crate::complaints::service::recompute_open_clocks(&mut conn, &ctx, &format!("official calendar {} loaded", year.year))
+            let load = crate::complaints::service::load_official_year(&mut conn, &rules, &settings.calendar.dir, &year, None, db::now(), dry_run)
                 .map_err(describe_api_error)?;
-            println!("stored calendar {} (version {}); {moved} open clocks changed", year.year, year.version());
-            println!("running instances pick it up within a minute");
+            let verb = if dry_run { "would move" } else { "moved" };
+            println!("{} open deadline(s) {verb}:", load.moved.len());
+            for m in &load.moved {
+                let department = m.department.as_ref().map(|d| d.name_zh.as_str()).unwrap_or("-");
+                println!("  {}\t{}\t{} -> {}\t{department}", m.tracking_number, m.clock, m.previous_due_at.format("%Y-%m-%d %H:%M"), m.due_at.format("%Y-%m-%d %H:%M"));
+            }
+            if dry_run {
+                println!("dry run: calendar {} (version {}) not stored; nothing changed", year.year, year.version());
+            } else {
+                println!("stored calendar {} (version {}); {} open clocks changed; investors and departments told of moved deadlines", year.year, year.version(), load.clocks_recomputed);
+                println!("running instances pick it up within a minute");
+            }
             Ok(())
         }
     }

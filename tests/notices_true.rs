@@ -6,122 +6,13 @@
 
 mod common;
 
-use std::time::Duration;
-
-use anshang::calendar::WorkingCalendar;
 use anshang::complaints::intake::{self, FileComplaintRequest};
 use anshang::complaints::model::ReplyOutcome;
-use anshang::complaints::service::{self, Acting, Rules};
-use anshang::complaints::state::Actor;
-use chrono::{DateTime, Utc};
-use common::smtp::{ReceivedMail, SmtpSink};
-use common::{complaint_json, TestApp};
-use serde_json::{json, Value};
-
-/// A running instance with a real SMTP server, the offices, two departments and a handle on
-/// the service for acting at chosen instants.
-pub struct World {
-    pub app: TestApp,
-    pub sink: SmtpSink,
-    pub admin: String,
-    pub coordinator: String,
-    pub land: String,
-    pub water: String,
-    pool: anshang::db::Pool,
-    rules: Rules,
-    pub cal: WorkingCalendar,
-}
-
-pub fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-impl World {
-    pub fn new() -> World {
-        let sink = SmtpSink::start();
-        let port = sink.port();
-        let app = common::spawn_app_with(move |s| {
-            s.mail.smtp_url = format!("smtp://127.0.0.1:{port}");
-            // The test drives every sweep and delivery itself.
-            s.escalation.sweep_interval_secs = 3600;
-            s.mail.deliver_interval_secs = 3600;
-        });
-        let admin = app.admin_token();
-        for code in ["coordination-office", "discipline-commission", "party-supervision", "government-supervision"] {
-            let r = app.post(
-                "/api/v1/departments",
-                Some(&admin),
-                &json!({"code": code, "name_zh": code, "name_en": code, "kind": "office", "contact_email": format!("{code}@example.gov.cn"), "head_email": format!("{code}-head@example.gov.cn")}),
-            );
-            assert_eq!(r.status, 201, "{}", r.body);
-        }
-        let land = app.create_department(&admin, "land");
-        let water = app.create_department(&admin, "water");
-        let coordinator = app.staff_token(&admin, "coordinator", None);
-        let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
-        let pool = anshang::db::connect_pool(&url, 2, Duration::from_secs(5)).unwrap();
-        let cal = {
-            let mut conn = pool.get().unwrap();
-            anshang::calendar::runtime::build(std::path::Path::new("config/calendar"), Some(&mut conn)).unwrap()
-        };
-        let rules = Rules::from_settings(&app.settings).unwrap();
-        World { app, sink, admin, coordinator, land, water, pool, rules, cal }
-    }
-
-    /// Runs one service operation as of `now`.
-    pub fn act<T>(&self, now: &str, op: impl FnOnce(&mut anshang::db::DbConnection, &service::Ctx) -> Result<T, anshang::error::ApiError>) -> T {
-        let mut conn = self.pool.get().unwrap();
-        let ctx = self.rules.ctx(&self.cal, at(now));
-        op(&mut conn, &ctx).unwrap_or_else(|e| panic!("at {now}: {e:?}"))
-    }
-
-    /// Files a complaint in `lang` received at `now`; returns (id, tracking number).
-    pub fn file(&self, now: &str, lang: &str) -> (String, String) {
-        let request: FileComplaintRequest = serde_json::from_value(complaint_json(lang)).unwrap();
-        let filed = self.act(now, |conn, ctx| service::file(conn, ctx, intake::validate(request, false).unwrap(), &Acting::investor(), None));
-        (filed.complaint.id.clone(), filed.complaint.tracking_number.clone())
-    }
-
-    pub fn coordinator() -> Acting {
-        Acting { actor: Actor::Coordinator, user_id: Some("coordinator".into()), department_id: None }
-    }
-
-    pub fn department(id: &str) -> Acting {
-        Acting { actor: Actor::Department, user_id: Some("clerk".into()), department_id: Some(id.to_string()) }
-    }
-
-    pub fn cli(&self, args: &[&str]) -> String {
-        let mut cmd = common::anshang_command(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
-        cmd.args(args);
-        cmd.env("ANSHANG__DATABASE__URL", &self.app.database.url).env("ANSHANG__SERVER__DATA_DIR", self.app.data_dir.path());
-        cmd.env("ANSHANG__MAIL__SMTP_URL", format!("smtp://127.0.0.1:{}", self.sink.port()));
-        let out = cmd.output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// A sweep then a delivery pass as of `now`; returns the sweep's output and what arrived.
-    pub fn step(&self, now: &str) -> (String, Vec<ReceivedMail>) {
-        let before = self.sink.messages().len();
-        let swept = self.cli(&["sweep", "--once", "--simulate", "--now", now]);
-        self.cli(&["mail", "deliver", "--once", "--simulate", "--now", now]);
-        (swept, self.sink.messages().into_iter().skip(before).collect())
-    }
-
-    pub fn outbox(&self, status: &str) -> Vec<Value> {
-        self.app.get(&format!("/api/v1/admin/outbox?status={status}&limit=200"), Some(&self.admin)).json().as_array().unwrap().clone()
-    }
-
-    pub fn complaint(&self, id: &str) -> Value {
-        self.app.get(&format!("/api/v1/complaints/{id}"), Some(&self.coordinator)).json()
-    }
-}
-
-pub fn recipients(mails: &[ReceivedMail]) -> Vec<String> {
-    let mut to: Vec<String> = mails.iter().flat_map(|m| m.to.clone()).collect();
-    to.sort();
-    to
-}
+use anshang::complaints::service::{self, Acting};
+use common::complaint_json;
+use common::smtp::ReceivedMail;
+use common::world::{at, recipients, World};
+use serde_json::Value;
 
 /// Due 2026-10-15 (received 2026-09-30, across National Day): the overdue rung is taken at
 /// 10-16 00:00 and its emails wait for 08:30; the department replies at 08:00. The "still no
@@ -205,7 +96,13 @@ fn an_extension_granted_after_the_breach_lifts_it_and_rearms_the_overdue_rung() 
     let listed = w.app.get("/api/v1/complaints?overdue=true", Some(&w.coordinator)).json();
     assert!(!listed.to_string().contains(&number), "absent from ?overdue=true: {listed}");
     let (_, got) = w.step("2026-10-16T08:31:00+08:00");
-    assert!(got.iter().all(|m| m.to == ["anna.mueller@example.de"]), "no overdue email for the old due time: {got:?}");
+    let subjects: Vec<String> = got.iter().map(|m| m.subject().unwrap()).collect();
+    assert!(subjects.iter().all(|s| !s.contains("Overdue") && !s.contains("超期")), "no overdue email for the old due time: {subjects:?}");
+    // The reminder, taken for the old due date, is re-armed for the new one: two working days
+    // are left from 10-16 to 10-20, so it is due again at once, naming the new date.
+    let reminder = got.iter().find(|m| m.subject().unwrap().contains("【催办】")).expect("the re-armed reminder");
+    assert!(reminder.text_body().unwrap().contains("2026-10-20"));
+    assert_eq!(got.len(), 2, "the investor's notice and the reminder: {subjects:?}");
     assert!(w.outbox("cancelled").iter().filter(|m| m["notice"] == "overdue").all(|m| m["cancel_reason"].as_str().unwrap().contains("due time moved")));
 
     // The new breach: overdue again, its email goes out; the referral waits its three days.
@@ -411,6 +308,7 @@ fn every_party_is_told_what_concerns_them_and_nothing_that_stopped_being_true() 
         &got,
         vec![
             (&c, ANNA, "[Due date extended]", vec!["Dear Anna Müller".into(), "2026-10-20 24:00 Beijing time".into(), "A site visit is needed first.".into()]),
+            (&c, LAND, "【催办】", vec!["2026-10-20".into()]),
             (&a, ANNA, "A reply to your complaint is available", vec![]),
             (&d, LAND_HEAD, "【超期通报】", vec!["北京时间2026-10-15 24:00".into()]),
             (&d, OFFICE, "【超期通报】", vec![]),
@@ -478,20 +376,9 @@ fn the_tracking_page_names_beijing_time_and_shows_an_end_of_day_close_as_24_00()
     let junk = w.app.get("/track?number=%22%3E%3Cscript%3E&lang=en", None);
     assert!(!junk.body.contains("<script>") && junk.body.contains("value=\"\""), "{}", junk.body);
 
-    let form = format!("tracking_number={number}&access_code={code}");
-    let opened = w.app.request("POST", "/track?lang=en", None, &[], Some(("application/x-www-form-urlencoded", form.into_bytes())));
-    assert_eq!(opened.status, 303, "{}", opened.body);
-    let cookie = opened
-        .headers
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
-        .map(|(_, v)| v.split(';').next().unwrap().to_string())
-        .collect::<Vec<_>>()
-        .join("; ");
-    let page = w.app.request("GET", "/track?lang=en", None, &[("Cookie", &cookie)], None);
-    assert_eq!(page.status, 200);
-    assert_eq!(page.body.matches("How this date was worked out").count(), 1, "the heading appears once:\n{}", page.body);
-    assert!(page.body.contains(&format!("{last_day} 24:00 (Beijing time)")), "the automatic close at the end of {last_day}:\n{}", page.body);
-    assert!(!page.body.contains(&format!("{} 00:00", window_end.date_naive())), "not 00:00 of the next day");
-    assert!(page.body.contains("2026-09-30 10:00 (Beijing time)"), "received, labelled");
+    let page = w.tracking_page(&number, &code, "en");
+    assert_eq!(page.matches("How this date was worked out").count(), 1, "the heading appears once:\n{}", page);
+    assert!(page.contains(&format!("{last_day} 24:00 (Beijing time)")), "the automatic close at the end of {last_day}:\n{}", page);
+    assert!(!page.contains(&format!("{} 00:00", window_end.date_naive())), "not 00:00 of the next day");
+    assert!(page.contains("2026-09-30 10:00 (Beijing time)"), "received, labelled");
 }

@@ -75,13 +75,26 @@ async fn get_year(state: web::Data<AppState>, path: web::Path<i32>) -> Result<we
 pub struct LoadedYear {
     pub year: i32,
     pub version: String,
-    /// Open clocks whose due date or provisional flag changed.
+    /// True when nothing was stored (`?dry_run=true`): `moved` is what a load would do.
+    pub dry_run: bool,
+    /// Open clocks whose due date or provisional flag changed (0 on a dry run).
     pub clocks_recomputed: usize,
+    /// Open clocks whose due instant moves; their investors and departments are told.
+    pub moved: Vec<service::MovedDeadline>,
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct LoadQuery {
+    /// Report the deadlines the load would move, and store nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// Load the official data of a year (TOML, as in config/calendar/cn-<year>.toml; or the same as
 /// JSON). Validated, stored for every instance, open clocks recomputed, audited.
-#[utoipa::path(put, path = "/api/v1/calendar/{year}", tag = "calendar", security(("bearer" = [])), params(("year" = i32, Path)),
+#[utoipa::path(put, path = "/api/v1/calendar/{year}", tag = "calendar", security(("bearer" = [])), params(("year" = i32, Path), LoadQuery),
     request_body(description = "the year's data as TOML (application/toml, text/x-toml or text/plain) or as JSON",
         content((String = "application/toml"), (String = "text/x-toml"), (String = "text/plain"), (Object = "application/json"))),
     responses((status = 200, body = LoadedYear), (status = 400, description = "the body is not UTF-8, or malformed JSON", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -91,8 +104,16 @@ pub struct LoadedYear {
         (status = 415, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[put("/api/v1/calendar/{year}")]
-async fn put_year(state: web::Data<AppState>, staff: Staff<AdminOnly>, req: HttpRequest, path: web::Path<i32>, body: web::Bytes) -> Result<web::Json<LoadedYear>, ApiError> {
+async fn put_year(
+    state: web::Data<AppState>,
+    staff: Staff<AdminOnly>,
+    req: HttpRequest,
+    path: web::Path<i32>,
+    query: web::Query<LoadQuery>,
+    body: web::Bytes,
+) -> Result<web::Json<LoadedYear>, ApiError> {
     let year = path.into_inner();
+    let dry_run = query.dry_run;
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest("the body is not UTF-8".into()))?;
     let parsed = if content_type.starts_with("application/json") {
@@ -114,16 +135,12 @@ async fn put_year(state: web::Data<AppState>, staff: Staff<AdminOnly>, req: Http
     let rules = state.rules.clone();
     let calendar_dir = state.settings.calendar.dir.clone();
     let version = parsed.version();
-    let (calendar, recomputed) = db::run(&state.pool, move |conn| {
-        runtime::store_year(conn, &parsed, Some(&actor), db::now()).map_err(|e| ApiError::internal("storing calendar year", e))?;
-        let calendar = runtime::build(&calendar_dir, Some(conn)).map_err(|e| ApiError::internal("rebuilding calendar", e))?;
-        let ctx = rules.ctx(&calendar, db::now());
-        let recomputed = service::recompute_open_clocks(conn, &ctx, &format!("official calendar {year} loaded"))?;
-        Ok((calendar, recomputed))
-    })
-    .await?;
-    state.calendar.replace(calendar);
-    tracing::info!(year, recomputed, "official calendar year loaded");
-    Ok(web::Json(LoadedYear { year, version, clocks_recomputed: recomputed }))
+    let load = db::run(&state.pool, move |conn| service::load_official_year(conn, &rules, &calendar_dir, &parsed, Some(&actor), db::now(), dry_run)).await?;
+    if dry_run {
+        return Ok(web::Json(LoadedYear { year, version, dry_run, clocks_recomputed: 0, moved: load.moved }));
+    }
+    state.calendar.replace(load.calendar);
+    tracing::info!(year, recomputed = load.clocks_recomputed, moved = load.moved.len(), "official calendar year loaded");
+    Ok(web::Json(LoadedYear { year, version, dry_run, clocks_recomputed: load.clocks_recomputed, moved: load.moved }))
 }
 

@@ -918,8 +918,53 @@ pub fn auto_close_expired(conn: &mut DbConnection, ctx: &Ctx) -> Result<usize, A
     Ok(closed)
 }
 
-/// After a calendar change: recompute every open clock; record an event where a due date moved.
-pub fn recompute_open_clocks(conn: &mut DbConnection, ctx: &Ctx, reason: &str) -> Result<usize, ApiError> {
+/// An open clock whose due instant a calendar change moves.
+#[derive(serde::Serialize, utoipa::ToSchema, Debug)]
+pub struct MovedDeadline {
+    pub tracking_number: String,
+    /// `reply`, or a MOFCOM `accept` / `conclude` clock.
+    pub clock: String,
+    pub previous_due_at: DateTime<chrono::FixedOffset>,
+    pub due_at: DateTime<chrono::FixedOffset>,
+    /// The department holding the complaint (none while the coordination office holds it).
+    pub department: Option<super::views::DepartmentRef>,
+}
+
+/// The open clocks whose due instant `ctx.cal` would move, without changing anything: what a
+/// calendar load will do (its dry run), and what it did.
+pub fn deadlines_moved_by(conn: &mut DbConnection, ctx: &Ctx) -> Result<Vec<MovedDeadline>, ApiError> {
+    let mut moved = Vec::new();
+    for clock in store::open_clocks(conn)? {
+        let pauses = store::pauses_of(conn, &clock.id)?;
+        let due = calendar_clock(&clock, &pauses, ctx.cutoff).due(ctx.cal, ctx.now);
+        let due_at = to_db_time(due.due_at.with_timezone(&Utc));
+        if due_at == clock.due_at {
+            continue;
+        }
+        let Some(row) = store::find(conn, &clock.complaint_id)? else { continue };
+        let department = match &row.department_id {
+            Some(d) => departments::find(conn, d)?.map(|d| super::views::DepartmentRef { id: d.id, name_zh: d.name_zh, name_en: d.name_en }),
+            None => None,
+        };
+        let shanghai = crate::calendar::shanghai();
+        moved.push(MovedDeadline {
+            tracking_number: row.tracking_number,
+            clock: clock.kind.clone(),
+            previous_due_at: from_db_time(clock.due_at).with_timezone(&shanghai),
+            due_at: due.due_at.with_timezone(&shanghai),
+            department,
+        });
+    }
+    moved.sort_by(|a, b| (&a.tracking_number, &a.clock).cmp(&(&b.tracking_number, &b.clock)));
+    Ok(moved)
+}
+
+/// After a calendar change: recompute every open clock; where a due date or its provisional flag
+/// changed, record an event. Where a reply clock's due instant moved, the investor (in their
+/// language) and the holding department are told the new date and why; pending rungs are
+/// re-armed and queued ones re-checked (`record`). `calendar_year` names the official year that
+/// was loaded, if that is the cause. Returns how many clocks changed.
+pub fn recompute_open_clocks(conn: &mut DbConnection, ctx: &Ctx, reason: &str, calendar_year: Option<i32>) -> Result<usize, ApiError> {
     let open = store::open_clocks(conn)?;
     let mut moved = 0;
     for clock in open {
@@ -930,9 +975,9 @@ pub fn recompute_open_clocks(conn: &mut DbConnection, ctx: &Ctx, reason: &str) -
             if current.stopped_at.is_some() {
                 return Ok(());
             }
-            let before = (clock.due_date, clock.provisional);
+            let before = (current.due_date, current.provisional);
             let fresh = refresh_clock(conn, ctx, &clock.id)?;
-            if before != (fresh.due_date, fresh.provisional) {
+            if before != (fresh.due_date, fresh.provisional) || current.due_at != fresh.due_at {
                 let status = status_of(&row)?;
                 record(
                     conn,
@@ -942,15 +987,75 @@ pub fn recompute_open_clocks(conn: &mut DbConnection, ctx: &Ctx, reason: &str) -
                     "calendar_recomputed",
                     Some(status),
                     status,
-                    json!({"reason": reason, "previous_due_date": before.0.to_string(), "previous_provisional": before.1, "due": due_json(&fresh)}),
+                    json!({
+                        "reason": reason,
+                        "calendar_year": calendar_year,
+                        "clock": current.kind,
+                        "clock_id": current.id,
+                        "previous_due_date": before.0.to_string(),
+                        "previous_due_at": from_db_time(current.due_at).with_timezone(&crate::calendar::shanghai()).to_rfc3339(),
+                        "previous_provisional": before.1,
+                        "due": due_json(&fresh),
+                    }),
                     true,
                 )?;
+                if current.kind == REPLY_CLOCK && current.due_at != fresh.due_at {
+                    let extra = json!({
+                        "previous_due_at": super::notices::local_time_text(from_db_time(current.due_at)),
+                        "calendar_year": calendar_year.map(|y| y.to_string()).unwrap_or_default(),
+                    });
+                    notify_investor(conn, ctx, &row.id, "due_date_moved", extra.clone())?;
+                    if row.department_id.is_some() {
+                        notify_staff(conn, ctx, &row.id, "due_date_moved_department", &[StaffRecipient::HoldingDepartment], extra)?;
+                    }
+                }
                 moved += 1;
             }
             Ok::<_, ApiError>(())
         })?;
     }
     Ok(moved)
+}
+
+/// What loading an official calendar year did (or, as a dry run, would do).
+pub struct CalendarLoad {
+    /// The calendar with the year in place, for the running instance to switch to.
+    pub calendar: WorkingCalendar,
+    /// Open clocks whose due instant moves.
+    pub moved: Vec<MovedDeadline>,
+    /// Open clocks changed (due date moved, or no longer provisional).
+    pub clocks_recomputed: usize,
+}
+
+/// Loads an official calendar year: in one transaction, stores it, recomputes every open clock,
+/// records the events and queues the notices of the deadlines it moves. A dry run reports the
+/// moves and changes nothing.
+pub fn load_official_year(
+    conn: &mut DbConnection,
+    rules: &Rules,
+    calendar_dir: &std::path::Path,
+    year: &crate::calendar::CalendarYear,
+    actor: Option<&str>,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<CalendarLoad, ApiError> {
+    use crate::calendar::runtime;
+    let mut years = runtime::official_years(calendar_dir, Some(conn)).map_err(|e| ApiError::internal("reading calendar years", e))?;
+    years.insert(year.year, (year.clone(), runtime::YearSource::Database));
+    let calendar = WorkingCalendar::new(years.into_values().map(|(y, _)| y).collect()).map_err(|e| ApiError::internal("building the calendar", e))?;
+    let ctx = rules.ctx(&calendar, now);
+    if dry_run {
+        let moved = deadlines_moved_by(conn, &ctx)?;
+        return Ok(CalendarLoad { calendar, moved, clocks_recomputed: 0 });
+    }
+    let (moved, clocks_recomputed) = conn.transaction(|conn| {
+        crate::db::write_lock(conn)?;
+        let moved = deadlines_moved_by(conn, &ctx)?;
+        runtime::store_year(conn, year, actor, now).map_err(|e| ApiError::internal("storing calendar year", e))?;
+        let recomputed = recompute_open_clocks(conn, &ctx, &format!("official calendar {} loaded", year.year), Some(year.year))?;
+        Ok::<_, ApiError>((moved, recomputed))
+    })?;
+    Ok(CalendarLoad { calendar, moved, clocks_recomputed })
 }
 
 /// Everything the views need about one complaint.

@@ -164,6 +164,8 @@ pub struct ComplaintView {
     pub clock: ClockView,
     /// The MOFCOM `accept` and `conclude` clocks, where enabled.
     pub other_clocks: Vec<ClockView>,
+    /// The reply clock's due date was moved by a calendar change (the latest such move).
+    pub deadline_moved: Option<DeadlineMoved>,
     pub reply: Option<ReplyView>,
     pub rating: Option<RatingView>,
     pub closed_at: Option<DateTime<FixedOffset>>,
@@ -171,6 +173,29 @@ pub struct ComplaintView {
     pub extensions: Vec<ExtensionView>,
     pub pauses: Vec<PauseView>,
     pub attachments: Vec<AttachmentView>,
+}
+
+/// A due date a calendar change moved: from what, to what, and which official year caused it.
+#[derive(Serialize, utoipa::ToSchema, Debug, Clone)]
+pub struct DeadlineMoved {
+    pub previous_due_date: NaiveDate,
+    pub due_date: NaiveDate,
+    /// The official calendar year whose loading moved it (absent for edited calendar files).
+    pub calendar_year: Option<i32>,
+}
+
+/// The latest calendar move of the current reply clock's due date, from the audit trail.
+fn deadline_moved(l: &Loaded) -> Option<DeadlineMoved> {
+    l.events
+        .iter()
+        .rev()
+        .filter(|e| e.action == "calendar_recomputed")
+        .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.detail).ok())
+        .filter(|d| d["clock_id"].as_str() == Some(l.clock.id.as_str()))
+        .find_map(|d| {
+            let previous: NaiveDate = d["previous_due_date"].as_str()?.parse().ok()?;
+            (previous != l.clock.due_date).then(|| DeadlineMoved { previous_due_date: previous, due_date: l.clock.due_date, calendar_year: d["calendar_year"].as_i64().map(|y| y as i32) })
+        })
 }
 
 pub struct Loaded {
@@ -218,6 +243,7 @@ pub fn complaint_view(l: &Loaded, ctx: &Ctx) -> Result<ComplaintView, ApiError> 
         overdue: r.overdue,
         clock: clock_view(&l.clock, &l.pauses, ctx.cal, ctx.cutoff, ctx.now),
         other_clocks: l.other_clocks.iter().map(|(c, p)| clock_view(c, p, ctx.cal, ctx.cutoff, ctx.now)).collect(),
+        deadline_moved: deadline_moved(l),
         reply: reply_view(r),
         rating: rating_view(r),
         closed_at: r.closed_at.map(local),
@@ -294,6 +320,8 @@ pub struct TrackingView {
     pub received_at: DateTime<FixedOffset>,
     pub department: Option<DepartmentRef>,
     pub clock: ClockView,
+    /// The due date was moved by an official calendar (the latest such move).
+    pub deadline_moved: Option<DeadlineMoved>,
     /// The question the department asked, while it waits for the investor.
     pub pending_question: Option<String>,
     pub reply: Option<ReplyView>,
@@ -329,6 +357,7 @@ pub fn tracking_view(l: &Loaded, ctx: &Ctx, lang: Language) -> Result<TrackingVi
         pending_question: (status == Status::AwaitingInvestor)
             .then(|| l.pauses.iter().rev().find(|p| p.resumed_at.is_none()).map(|p| p.question.clone()))
             .flatten(),
+        deadline_moved: deadline_moved(l),
         reply: reply_view(r),
         rating: rating_view(r),
         contest_until: contest_until.filter(|_| can_contest),
@@ -345,7 +374,7 @@ pub fn tracking_view(l: &Loaded, ctx: &Ctx, lang: Language) -> Result<TrackingVi
 fn investor_event(e: &EventRow) -> EventView {
     let mut v = EventView::from(e);
     if let Some(obj) = v.detail.as_object_mut() {
-        for staff_only in ["previous_department_id", "previous_working_days_held", "request_id", "attachment_id", "notified"] {
+        for staff_only in ["previous_department_id", "previous_working_days_held", "request_id", "attachment_id", "notified", "clock_id"] {
             obj.remove(staff_only);
         }
         // A reassignment's or an extension decision's reason is the coordination office's

@@ -47,23 +47,29 @@ pub fn schedule(conn: &mut DbConnection, ctx: &Ctx, clock: &ClockRow) -> Result<
     Ok(())
 }
 
-/// A rung taken earlier is taken again when what it said no longer holds: its time now lies in
-/// the future (the due time moved later: an extension, a pause, a new calendar), or every email
-/// it queued was cancelled before it went out (paused, reassigned, returned meanwhile). A breach
-/// that the due time now covers — an extension granted after the clock ran out on a request made
-/// before it did — is lifted: the complaint is no longer overdue and the breach is not counted.
+/// A rung taken earlier is taken again when what it said no longer holds: under the current due
+/// date it falls due after the moment it was taken (the due time moved later: an extension, a
+/// pause, a new calendar), or every email it queued was cancelled before it went out (paused,
+/// reassigned, returned meanwhile). A breach that the due time now covers — an extension granted
+/// after the clock ran out, on a request made before it did — is lifted: the complaint is no
+/// longer overdue and the breach is not counted. Both compare the facts with each other, never
+/// with the reading of the clock, so a sweep run for a drill instant cannot un-take rungs.
 fn rearm(conn: &mut DbConnection, ctx: &Ctx, clock: &ClockRow) -> Result<(), ApiError> {
     let due_at = from_db_time(clock.due_at);
-    for step in taken(conn, &clock.id)? {
+    let taken_rungs: Vec<(String, chrono::NaiveDateTime)> = clock_escalations::table
+        .filter(clock_escalations::clock_id.eq(&clock.id))
+        .select((clock_escalations::step, clock_escalations::taken_at))
+        .load(conn)?;
+    for (step, taken_at) in taken_rungs {
         let Some(rung) = ctx.notices.ladder.rungs.iter().find(|r| r.step == step) else { continue };
-        let now_later = rung_time(rung.trigger, clock.due_date, due_at, ctx.cal).is_some_and(|t| t > ctx.now);
+        let now_later = rung_time(rung.trigger, clock.due_date, due_at, ctx.cal).is_some_and(|t| t > from_db_time(taken_at));
         let statuses = outbox::statuses_of_notice(conn, &clock.id, &step)?;
         let never_told = !statuses.is_empty() && statuses.iter().all(|s| s == outbox::CANCELLED);
         if now_later || never_told {
             diesel::delete(clock_escalations::table.filter(clock_escalations::clock_id.eq(&clock.id)).filter(clock_escalations::step.eq(&step))).execute(conn)?;
         }
     }
-    if clock.breached_at.is_some() && due_at > ctx.now {
+    if clock.breached_at.is_some_and(|breached| clock.due_at > breached) {
         diesel::update(complaint_clocks::table.find(&clock.id)).set(complaint_clocks::breached_at.eq(None::<chrono::NaiveDateTime>)).execute(conn)?;
         diesel::update(complaints::table.find(&clock.complaint_id)).set(complaints::overdue.eq(false)).execute(conn)?;
     }

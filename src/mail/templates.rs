@@ -20,6 +20,8 @@ pub const NOTICES: &[&str] = &[
     // Staff side, as things happen: a case returned, an extension to decide, an investor's
     // answer, a contest, a case moved to another department.
     "returned", "extension_requested", "info_answered", "contested", "reassigned_away",
+    // Both sides: an official calendar moved the due date.
+    "due_date_moved", "due_date_moved_department",
     // Ballots: a voter's emailed code (the code itself is filled in at send time).
     "ballot_code",
 ];
@@ -43,6 +45,7 @@ const SHIPPED: &[(&str, &str)] = shipped!(
     "receipt", "info_requested", "reply_available", "contest_received", "closed",
     "extension_approved", "withdrawn", "rated_dissatisfied",
     "returned", "extension_requested", "info_answered", "contested", "reassigned_away",
+    "due_date_moved", "due_date_moved_department",
 );
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +133,8 @@ mod tests {
             "reason": "Not ours <script>",
             "from_department": "市水利局",
             "to_department": "市国土资源局",
+            "previous_due_at": "2027-01-05 24:00",
+            "calendar_year": "2027",
         })
     }
 
