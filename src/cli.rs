@@ -275,7 +275,8 @@ fn serve(settings: Settings) -> Result<(), String> {
             );
         }
         if let Some(warning) = public_url_mismatch(&settings_public_url, app.port()) {
-            tracing::warn!(%warning, "public_base_url");
+            // The log line names no address (logs are kept and shipped; the terminal says it all).
+            tracing::warn!(listening_port = app.port(), "server.public_base_url names this machine on another port: email links will not reach this instance");
             println!("anshang: warning: {warning}");
         }
         tracing::info!(port = app.port(), "serving");

@@ -106,7 +106,8 @@ fn random_kills_lose_nothing_and_repeat_at_most_the_message_in_flight() {
             }
             (new_ids, new_replies)
         });
-        std::thread::sleep(Duration::from_millis(rng.gen_range(0..120)));
+        // Long enough, on a loaded machine, for some work to be acknowledged before most kills.
+        std::thread::sleep(Duration::from_millis(rng.gen_range(20..200)));
         child.kill().unwrap();
         child.wait().unwrap();
         let (ids, replies) = worker.join().unwrap();
