@@ -417,16 +417,13 @@ LEAKED = []
 
 
 def response_body(response):
-    """The answer's body as text, however the report stores it (plain or base64)."""
+    """The answer's body as text: the report keeps it as {"$base64": …} under "content"."""
     import base64
-    body = response.get("body")
-    if body is None:
-        body = response.get("content")
+    body = response.get("content")
+    if isinstance(body, dict) and "$base64" in body:
+        return base64.b64decode(body["$base64"]).decode("utf-8", "replace")
     if isinstance(body, str):
-        try:
-            return base64.b64decode(body, validate=True).decode("utf-8", "replace")
-        except ValueError:
-            return body
+        return body
     return json.dumps(body) if body is not None else ""
 
 
