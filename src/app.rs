@@ -105,16 +105,19 @@ impl Application {
         let port = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?.port();
         let json_limit = settings.server.json_limit_bytes;
         let (client_request_timeout, shutdown_timeout) = (settings.server.client_request_timeout_secs, settings.server.shutdown_timeout_secs);
+        let body_deadline = crate::http::body_deadline::BodyDeadline(Duration::from_secs(settings.server.body_read_timeout_secs));
         let state = web::Data::new(state);
         let background = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(body_deadline)
                 .app_data(web::PayloadConfig::new(json_limit))
                 // The pages' forms: a 10,000-character Chinese reply is ~90 KB once URL-encoded.
                 .app_data(web::FormConfig::default().limit(json_limit))
                 .app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::BadRequest(format!("query string: {e}")).into()))
                 .app_data(web::PathConfig::default().error_handler(|e, _| ApiError::NotFound(format!("path: {e}")).into()))
+                .wrap(from_fn(crate::http::body_deadline::middleware))
                 .wrap(from_fn(crate::http::request_log::middleware))
                 .wrap(security_headers())
                 // Outermost, so error bodies rewritten inside keep the header.

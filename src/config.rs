@@ -134,6 +134,7 @@ pub struct ServerSettings {
     pub trust_forwarded_for: bool,
     pub public_base_url: String,
     pub client_request_timeout_secs: u64,
+    pub body_read_timeout_secs: u64,
     pub shutdown_timeout_secs: u64,
 }
 
@@ -264,6 +265,9 @@ impl Settings {
         }
         if !(1..=300).contains(&self.server.client_request_timeout_secs) {
             return invalid("server.client_request_timeout_secs", "must be between 1 and 300");
+        }
+        if !(1..=3600).contains(&self.server.body_read_timeout_secs) {
+            return invalid("server.body_read_timeout_secs", "must be between 1 and 3600");
         }
         if self.server.shutdown_timeout_secs > 600 {
             return invalid("server.shutdown_timeout_secs", "must be at most 600");

@@ -99,3 +99,106 @@ fn a_client_too_slow_to_send_its_headers_is_cut_off() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A multipart body that ends inside its closing boundary (the whole declared length sent).
+const TRUNCATED_MULTIPART: &str = "--XYZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nb\r\n--XY";
+
+fn truncated_multipart_request(path: &str, declared_length: usize) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=XYZ\r\nContent-Length: {declared_length}\r\n\r\n{TRUNCATED_MULTIPART}"
+    )
+}
+
+fn open_descriptors(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+}
+
+fn status_line_within(stream: &mut TcpStream, limit: Duration) -> (String, Duration) {
+    let started = Instant::now();
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !out.windows(2).any(|w| w == b"\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    (String::from_utf8_lossy(&out).into_owned(), started.elapsed())
+}
+
+#[test]
+fn a_multipart_body_truncated_inside_its_boundary_is_refused_and_frees_its_descriptor() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::fresh_database(dir.path());
+    let mut cmd = common::anshang_command(dir.path());
+    cmd.env("ANSHANG__DATABASE__URL", &db.url)
+        .env("ANSHANG__SERVER__DATA_DIR", dir.path())
+        .env("ANSHANG__AUTH__JWT_SECRET", "0123456789abcdef0123456789abcdef-truncated")
+        .env("ANSHANG__DATABASE__POOL_SIZE", "2")
+        .args(["serve", "--port", "0"])
+        .stderr(Stdio::null());
+    let (mut child, port, _) = common::spawn_served(cmd);
+
+    // The public form (the tracking page's upload, the staff intake and the roll import share
+    // its reader). Twice: the first answer also opens the pool's connections.
+    for path in ["/", "/"] {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.write_all(truncated_multipart_request(path, TRUNCATED_MULTIPART.len()).as_bytes()).unwrap();
+        let (status, waited) = status_line_within(&mut stream, Duration::from_secs(10));
+        assert!(status.starts_with("HTTP/1.1 4"), "{path}: {status:?} after {waited:?}");
+        assert!(waited < Duration::from_secs(5), "{path}: answered after {waited:?}");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let baseline = open_descriptors(child.id());
+    assert!(baseline > 0, "cannot read /proc/{}/fd", child.id());
+
+    // Thirty clients send it and leave without waiting for the answer.
+    for _ in 0..30 {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.write_all(truncated_multipart_request("/", TRUNCATED_MULTIPART.len()).as_bytes()).unwrap();
+        drop(stream);
+    }
+    let started = Instant::now();
+    let mut now_open = open_descriptors(child.id());
+    while now_open > baseline + 3 && started.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(200));
+        now_open = open_descriptors(child.id());
+    }
+    assert!(now_open <= baseline + 3, "{now_open} descriptors open, {baseline} before the 30 clients");
+
+    // And the service still answers.
+    let mut fine = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    fine.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
+    assert!(read_response(&mut fine).starts_with("HTTP/1.1 200"));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_client_too_slow_to_send_its_body_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::fresh_database(dir.path());
+    let mut cmd = common::anshang_command(dir.path());
+    cmd.env("ANSHANG__DATABASE__URL", &db.url)
+        .env("ANSHANG__SERVER__DATA_DIR", dir.path())
+        .env("ANSHANG__AUTH__JWT_SECRET", "0123456789abcdef0123456789abcdef-slowbody")
+        .env("ANSHANG__SERVER__BODY_READ_TIMEOUT_SECS", "2")
+        .args(["serve", "--port", "0"])
+        .stderr(Stdio::null());
+    let (mut child, port, _) = common::spawn_served(cmd);
+
+    for (path, content_type) in [("/", "multipart/form-data; boundary=XYZ"), ("/api/v1/complaints", "application/json")] {
+        // Promises 100,000 bytes, sends 58, then goes quiet.
+        let mut slow = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(slow, "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: 100000\r\n\r\n{TRUNCATED_MULTIPART}").unwrap();
+        let (status, waited) = status_line_within(&mut slow, Duration::from_secs(20));
+        assert!(status.starts_with("HTTP/1.1 408"), "{path}: {status:?} after {waited:?}");
+        assert!(waited < Duration::from_secs(10), "{path}: held for {waited:?}");
+        // The connection is closed, not kept for another request.
+        let rest = read_response(&mut slow);
+        assert!(!rest.contains("HTTP/1.1 "), "{rest:?}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
