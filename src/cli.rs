@@ -572,8 +572,8 @@ pub(crate) fn write_letters(dir: &std::path::Path, title: &str, letters: &[crate
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| e.to_string())?;
     }
     let mut html = String::from("<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>投票码 Ballot codes</title><style>@page{size:A4;margin:25mm}body{font-family:sans-serif}section{page-break-after:always}.code{font:bold 20pt monospace;letter-spacing:.15em;border:1px solid #000;padding:6mm;display:inline-block}</style></head><body>");
-    let mut csv = csv::Writer::from_writer(Vec::new());
-    csv.write_record(["name", "code", "departments"]).map_err(|e| e.to_string())?;
+    let mut csv = crate::csv_export::Sheet::plain();
+    csv.row(["name", "code", "departments"]).map_err(|e| e.to_string())?;
     for l in letters {
         let names: Vec<String> = l.departments.iter().map(|d| format!("{} ({})", d.name_zh, d.name_en)).collect();
         html.push_str(&format!(
@@ -585,7 +585,7 @@ pub(crate) fn write_letters(dir: &std::path::Path, title: &str, letters: &[crate
             html_escape(&l.code),
             html_escape(&names.join("、"))
         ));
-        csv.write_record([l.name.as_str(), l.code.as_str(), names.join("; ").as_str()]).map_err(|e| e.to_string())?;
+        csv.row([l.name.as_str(), l.code.as_str(), names.join("; ").as_str()]).map_err(|e| e.to_string())?;
     }
     html.push_str("</body></html>");
     let write = |name: &str, bytes: &[u8]| -> Result<(), String> {
@@ -601,7 +601,7 @@ pub(crate) fn write_letters(dir: &std::path::Path, title: &str, letters: &[crate
         options.open(&path).and_then(|mut f| f.write_all(bytes)).map_err(|e| format!("{}: {e}", path.display()))
     };
     write("letters.html", html.as_bytes())?;
-    write("letters.csv", &csv.into_inner().map_err(|e| e.to_string())?)?;
+    write("letters.csv", &csv.finish()?)?;
     Ok(())
 }
 

@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod cli;
 pub mod complaints;
 pub mod config;
+pub mod csv_export;
 pub mod db;
 pub mod demo;
 pub mod departments;
