@@ -40,6 +40,9 @@ pub struct AppState {
 pub struct Limits {
     pub login_by_account: KeyedLimit<String>,
     pub login_by_client: KeyedLimit<IpAddr>,
+    /// Password changes per account (user id): a stolen token must not guess the password
+    /// faster than a sign-in could.
+    pub password_change_by_account: KeyedLimit<String>,
     pub tracking_by_client: KeyedLimit<IpAddr>,
     pub filing_by_client: KeyedLimit<IpAddr>,
     pub ballot_by_client: KeyedLimit<IpAddr>,
@@ -234,6 +237,7 @@ impl Limits {
     fn forget_idle(&self) {
         self.login_by_account.forget_idle();
         self.login_by_client.forget_idle();
+        self.password_change_by_account.forget_idle();
         self.tracking_by_client.forget_idle();
         self.filing_by_client.forget_idle();
         self.ballot_by_client.forget_idle();
@@ -258,6 +262,7 @@ impl AppState {
         let limits = Limits {
             login_by_account: KeyedLimit::per_minute(settings.auth.login_per_account_per_minute),
             login_by_client: KeyedLimit::per_minute(settings.auth.login_per_client_per_minute),
+            password_change_by_account: KeyedLimit::per_minute(settings.auth.login_per_account_per_minute),
             tracking_by_client: KeyedLimit::per_minute(settings.complaints.tracking_lookups_per_client_per_minute),
             filing_by_client: KeyedLimit::per_hour(settings.complaints.filings_per_client_per_hour),
             ballot_by_client: KeyedLimit::per_minute(settings.ballots.attempts_per_client_per_minute),

@@ -16,7 +16,7 @@ use crate::error::PROBLEM_JSON;
     info(title = "anshang", description = "Investor complaints with a legal response clock, and anonymous conduct ballots."),
     paths(
         crate::health::healthz, crate::health::readyz,
-        crate::auth::routes::login, crate::auth::routes::me, crate::auth::routes::change_password,
+        crate::auth::routes::login, crate::auth::routes::logout, crate::auth::routes::me, crate::auth::routes::change_password,
         crate::auth::routes::create_user, crate::auth::routes::list_users, crate::auth::routes::update_user,
         crate::departments::routes::list_public, crate::departments::routes::list_admin,
         crate::departments::routes::create, crate::departments::routes::update,
