@@ -95,6 +95,15 @@ impl Application {
         let now = db::now();
         let mut conn = pool.get().map_err(|e| StartError::Step { step: "database", message: e.to_string() })?;
         let bootstrap_password = crate::bootstrap::ensure_admin(&mut conn, now).map_err(step_error("bootstrap admin"))?;
+        // Uploads stopped between writing and placing their file leave temporary files.
+        let attachment_dir = settings.complaints.attachment_dir(settings.data_dir());
+        let swept = crate::complaints::attachments::sweep_stray(&attachment_dir, &mut |sha| {
+            crate::complaints::attachments::is_recorded(&mut conn, sha).unwrap_or(true)
+        })
+        .map_err(|e| StartError::Step { step: "attachment directory", message: e.to_string() })?;
+        if swept != Default::default() {
+            tracing::info!(completed = swept.completed, removed = swept.removed, "temporary attachment files settled");
+        }
         if settings.server.demo {
             let loaded = crate::demo::load(&mut conn, now).map_err(step_error("demo data"))?;
             tracing::info!(departments = loaded.departments_created, users = loaded.users_created, "demo data loaded");

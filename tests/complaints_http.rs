@@ -639,3 +639,66 @@ fn public_filing_is_rate_limited_per_client_but_not_for_the_hotline() {
     body["contact_consent"] = json!(true);
     assert_eq!(app.post("/api/v1/complaints", Some(&d.operator), &body).status, 201);
 }
+
+/// The attachment directory's entries (files and temporary files alike).
+fn stored_files(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir).map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn refused_uploads_leave_nothing_on_disk_and_serve_settles_temporary_files() {
+    // A stray temporary file from a stop between writing and placing is settled at start.
+    let attachments = tempfile::tempdir().unwrap();
+    let stray = format!(".{}.{}.tmp", "ab".repeat(32), "0".repeat(32));
+    std::fs::write(attachments.path().join(&stray), b"half-done").unwrap();
+    let dir = attachments.path().to_path_buf();
+    let app = common::spawn_app_with(move |s| {
+        s.complaints.attachment_dir = dir;
+        s.complaints.attachment_max_count = 1;
+    });
+    let dir = attachments.path();
+    assert_eq!(stored_files(dir), Vec::<String>::new(), "the unrecorded temporary file is removed at start");
+
+    let d = desk(&app);
+    let file = |subject: &str| {
+        let mut body = complaint_json("en");
+        body["subject"] = json!(subject);
+        let filed = app.post("/api/v1/complaints", None, &body).json();
+        (filed["id"].as_str().unwrap().to_string(), filed["tracking_number"].as_str().unwrap().to_string(), filed["access_code"].as_str().unwrap().to_string())
+    };
+    let upload = |number: &str, code: &str, bytes: &[u8]| {
+        app.request(
+            "POST",
+            &format!("/api/v1/track/{number}/attachments?filename=permit.pdf"),
+            None,
+            &[("X-Access-Code", code)],
+            Some(("application/octet-stream", bytes.to_vec())),
+        )
+    };
+    let pdf = |n: usize| [b"%PDF-1.7\n".as_slice(), &vec![b'x'; n]].concat();
+
+    let (id, number, code) = file("one file allowed");
+    ok(upload(&number, &code, &pdf(1000)));
+    let after_first = stored_files(dir);
+    assert_eq!(after_first.len(), 1, "{after_first:?}");
+
+    // Over the count: refused, and nothing written.
+    upload(&number, &code, &pdf(2000)).assert_problem(409, "too-many-attachments");
+    let r = app.request("POST", &format!("/api/v1/complaints/{id}/attachments?filename=x.pdf"), Some(&d.operator), &[], Some(("application/pdf", pdf(3000))));
+    r.assert_problem(409, "too-many-attachments");
+    // No such complaint.
+    let r = app.request("POST", "/api/v1/complaints/no-such-id/attachments?filename=x.pdf", Some(&d.operator), &[], Some(("application/pdf", pdf(4000))));
+    r.assert_problem(404, "not-found");
+    // A closed complaint.
+    let (_, closed, closed_code) = file("withdrawn at once");
+    let w = app.request("POST", &format!("/api/v1/track/{closed}/withdraw"), None, &[("X-Access-Code", &closed_code)], Some(("application/json", b"{}".to_vec())));
+    assert!(w.status < 300, "{}", w.body);
+    upload(&closed, &closed_code, &pdf(5000)).assert_problem(409, "illegal-transition");
+    // Refused by type after the checks: nothing either.
+    let (_, other, other_code) = file("wrong type");
+    upload(&other, &other_code, b"MZ\x90\x00 not a pdf").assert_problem(422, "invalid-field");
+
+    assert_eq!(stored_files(dir), after_first, "refused uploads left files behind");
+}

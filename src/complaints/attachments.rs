@@ -113,27 +113,97 @@ pub fn sanitize_filename(raw: &str) -> Result<String, FieldError> {
     Ok(cut)
 }
 
-/// Writes the bytes as `<dir>/<sha256>` (temp file, fsync, rename), unless already there.
-pub fn store_file(dir: &Path, bytes: &[u8]) -> Result<String, ApiError> {
+/// A file written under a temporary name (`.<sha256>.<random>.tmp`, synced), waiting for the
+/// transaction that records it. [`Staged::commit`] moves it into place as `<dir>/<sha256>`; if
+/// it is dropped uncommitted (a refusal, a failed transaction), the temporary file is removed.
+/// A crash in between leaves only a temporary file, which [`sweep_stray`] settles at start.
+pub struct Staged {
+    dir: PathBuf,
+    tmp: Option<PathBuf>,
+    pub sha256: String,
+    pub size: usize,
+}
+
+const TMP_SUFFIX: &str = ".tmp";
+
+/// Writes the bytes to a temporary file in `dir`.
+pub fn stage(dir: &Path, bytes: &[u8]) -> Result<Staged, ApiError> {
     let sha = hex::encode(Sha256::digest(bytes));
-    let target = dir.join(&sha);
-    if target.exists() {
-        return Ok(sha);
-    }
     std::fs::create_dir_all(dir).map_err(|e| ApiError::internal("attachment directory", e))?;
-    let tmp: PathBuf = dir.join(format!(".{sha}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    let tmp: PathBuf = dir.join(format!(".{sha}.{}{TMP_SUFFIX}", uuid::Uuid::new_v4().simple()));
+    let staged = Staged { dir: dir.to_path_buf(), tmp: Some(tmp.clone()), sha256: sha, size: bytes.len() };
     let write = || -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &target)?;
-        std::fs::File::open(dir)?.sync_all()
+        f.sync_all()
     };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        ApiError::internal("writing attachment", e)
-    })?;
-    Ok(sha)
+    write().map_err(|e| ApiError::internal("writing attachment", e))?;
+    Ok(staged)
+}
+
+impl Staged {
+    /// Moves the file into place (once the row naming it has committed).
+    pub fn commit(mut self) -> Result<(), ApiError> {
+        let Some(tmp) = self.tmp.take() else { return Ok(()) };
+        let target = self.dir.join(&self.sha256);
+        let result = if target.exists() {
+            std::fs::remove_file(&tmp)
+        } else {
+            std::fs::rename(&tmp, &target).and_then(|()| std::fs::File::open(&self.dir)?.sync_all())
+        };
+        result.map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            ApiError::internal("placing attachment", e)
+        })
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.tmp.take() {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+/// What [`sweep_stray`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Temporary files of a recorded attachment whose file was missing: moved into place.
+    pub completed: usize,
+    /// Temporary files nobody recorded: removed.
+    pub removed: usize,
+}
+
+/// Settles temporary files left by a stop between writing and placing: one whose hash a row
+/// names (`recorded`) and whose file is missing is moved into place, every other one removed.
+pub fn sweep_stray(dir: &Path, recorded: &mut dyn FnMut(&str) -> bool) -> std::io::Result<Swept> {
+    let mut swept = Swept::default();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(swept),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(TMP_SUFFIX)) else { continue };
+        let sha = inner.split('.').next().unwrap_or_default();
+        let target = dir.join(sha);
+        if sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()) && !target.exists() && recorded(sha) {
+            std::fs::rename(entry.path(), &target)?;
+            swept.completed += 1;
+        } else {
+            std::fs::remove_file(entry.path())?;
+            swept.removed += 1;
+        }
+    }
+    Ok(swept)
+}
+
+/// Whether any attachment row names this hash.
+pub fn is_recorded(conn: &mut DbConnection, sha: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(complaint_attachments::table.filter(complaint_attachments::sha256.eq(sha)))).get_result(conn)
 }
 
 pub fn read_file(dir: &Path, sha: &str) -> Result<Vec<u8>, ApiError> {
@@ -200,6 +270,39 @@ mod tests {
         // Where the cut to 120 characters falls on a dot, the dot goes too.
         let name = sanitize_filename(&format!("{}. .{}", "x".repeat(100), "y".repeat(118))).unwrap();
         assert_eq!(name, "y".repeat(118));
+    }
+
+    #[test]
+    fn staged_files_are_placed_on_commit_and_gone_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let kept = stage(dir.path(), b"kept").unwrap();
+        let sha = kept.sha256.clone();
+        let dropped = stage(dir.path(), b"dropped").unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "both written under temporary names");
+        assert!(!dir.path().join(&sha).exists(), "not in place before the commit");
+        kept.commit().unwrap();
+        drop(dropped);
+        let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(names, vec![sha.clone()]);
+        // The same bytes again: the file is already there, the temporary one goes.
+        stage(dir.path(), b"kept").unwrap().commit().unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn stray_temporary_files_are_placed_when_recorded_and_removed_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let recorded = "a".repeat(64);
+        let unrecorded = "b".repeat(64);
+        std::fs::write(dir.path().join(format!(".{recorded}.1234{TMP_SUFFIX}")), b"r").unwrap();
+        std::fs::write(dir.path().join(format!(".{unrecorded}.5678{TMP_SUFFIX}")), b"u").unwrap();
+        std::fs::write(dir.path().join("not-ours.txt"), b"x").unwrap();
+        let swept = sweep_stray(dir.path(), &mut |sha| sha == recorded).unwrap();
+        assert_eq!(swept, Swept { completed: 1, removed: 1 });
+        assert_eq!(std::fs::read(dir.path().join(&recorded)).unwrap(), b"r");
+        assert!(!dir.path().join(&unrecorded).exists());
+        assert!(dir.path().join("not-ours.txt").exists());
+        assert_eq!(sweep_stray(&dir.path().join("missing"), &mut |_| true).unwrap(), Swept::default());
     }
 
     proptest! {

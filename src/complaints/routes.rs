@@ -710,8 +710,9 @@ pub struct UploadQuery {
     pub filename: String,
 }
 
-/// Reads, sniffs and stores an upload; returns (sanitised name, content type, sha256, size).
-async fn receive_upload(state: &AppState, filename: &str, payload: web::Payload) -> Result<(String, &'static str, String, usize), ApiError> {
+/// Reads, sniffs and stages an upload (written under a temporary name); returns (sanitised
+/// name, content type, the staged file). The caller records it, then commits the file.
+async fn receive_upload(state: &AppState, filename: &str, payload: web::Payload) -> Result<(String, &'static str, super::attachments::Staged), ApiError> {
     let filename = super::attachments::sanitize_filename(filename)?;
     let bytes = crate::http::body::read_limited(payload, state.settings.complaints.attachment_max_bytes).await?;
     if bytes.is_empty() {
@@ -719,11 +720,13 @@ async fn receive_upload(state: &AppState, filename: &str, payload: web::Payload)
     }
     let kind = super::attachments::sniff(&bytes, &filename)?;
     let dir = state.settings.complaints.attachment_dir(state.settings.data_dir());
-    let size = bytes.len();
-    // Written and synced before the row that names it commits; a failed commit leaves only an
-    // unreferenced file named by its hash.
-    let sha = web::block(move || super::attachments::store_file(&dir, &bytes)).await.map_err(|e| ApiError::internal("attachment write", e))??;
-    Ok((filename, kind, sha, size))
+    let staged = web::block(move || super::attachments::stage(&dir, &bytes)).await.map_err(|e| ApiError::internal("attachment write", e))??;
+    Ok((filename, kind, staged))
+}
+
+/// Moves a recorded file into place.
+async fn place(staged: super::attachments::Staged) -> Result<(), ApiError> {
+    web::block(move || staged.commit()).await.map_err(|e| ApiError::internal("attachment write", e))?
 }
 
 pub(crate) fn file_response(state: &AppState, a: &super::attachments::AttachmentRow) -> Result<HttpResponse, ApiError> {
@@ -748,14 +751,19 @@ pub(crate) fn file_response(state: &AppState, a: &super::attachments::Attachment
 #[post("/api/v1/complaints/{id}/attachments")]
 async fn staff_upload(state: web::Data<AppState>, staff: Staff<Intake>, path: web::Path<String>, query: web::Query<UploadQuery>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
     let (id, acting) = (path.into_inner(), acting(&staff));
-    let (filename, kind, sha, size) = receive_upload(&state, &query.filename, payload).await?;
     let max = state.settings.complaints.attachment_max_count;
+    // The complaint, the caller's scope, its state and the count are checked before the body is read.
+    let (check_id, check_acting) = (id.clone(), acting.clone());
+    db::run(&state.pool, move |conn| service::check_attachable(conn, &check_id, &check_acting, max)).await?;
+    let (filename, kind, staged) = receive_upload(&state, &query.filename, payload).await?;
+    let (sha, size) = (staged.sha256.clone(), staged.size);
     let view = with_ctx(&state, Access::Write, move |conn, ctx| {
         let attachment_id = service::attach(conn, ctx, &id, &acting, &filename, kind, &sha, size, max)?;
         let row = super::attachments::find(conn, &id, &attachment_id)?.ok_or_else(|| ApiError::internal("attachment", "row vanished"))?;
         Ok(super::attachments::AttachmentView::from(&row))
     })
     .await?;
+    place(staged).await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -803,12 +811,19 @@ async fn track_upload(
     payload: web::Payload,
 ) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
     let who = investor(&state, &req, &client, path.into_inner())?;
-    // Check the code before reading a large body.
+    // The code, the complaint's state and the count are checked before the body is read.
     let (number, code_hash) = (who.number.clone(), who.code_hash.clone());
-    db::run(&state.pool, move |conn| open_by_code(conn, &number, &code_hash).map(|_| ())).await?;
-    let (filename, kind, sha, size) = receive_upload(&state, &query.filename, payload).await?;
     let max = state.settings.complaints.attachment_max_count;
-    investor_action(state, who, Access::Write, move |conn, ctx, id| service::attach(conn, ctx, id, &Acting::investor(), &filename, kind, &sha, size, max).map(|_| ())).await
+    db::run(&state.pool, move |conn| {
+        let complaint = open_by_code(conn, &number, &code_hash)?;
+        service::check_attachable(conn, &complaint.id, &Acting::investor(), max)
+    })
+    .await?;
+    let (filename, kind, staged) = receive_upload(&state, &query.filename, payload).await?;
+    let (sha, size) = (staged.sha256.clone(), staged.size);
+    let view = investor_action(state, who, Access::Write, move |conn, ctx, id| service::attach(conn, ctx, id, &Acting::investor(), &filename, kind, &sha, size, max).map(|_| ())).await?;
+    place(staged).await?;
+    Ok(view)
 }
 
 /// Download a file of one's own complaint.

@@ -121,9 +121,11 @@ pub(super) async fn store_attachments(page: &Page, complaint_id: &str, files: Ve
         let dir = dir.clone();
         let size = f.bytes.len();
         let bytes = f.bytes;
-        let sha = web::block(move || crate::complaints::attachments::store_file(&dir, &bytes)).await.map_err(|e| ApiError::internal("attachment write", e))??;
-        let (id, acting) = (complaint_id.to_string(), acting.clone());
+        let staged = web::block(move || crate::complaints::attachments::stage(&dir, &bytes)).await.map_err(|e| ApiError::internal("attachment write", e))??;
+        let (id, acting, sha) = (complaint_id.to_string(), acting.clone(), staged.sha256.clone());
         with_ctx(&page.state, Access::Write, move |conn, ctx| service::attach(conn, ctx, &id, &acting, &f.filename, f.content_type, &sha, size, max).map(|_| ())).await?;
+        // Only a recorded file is moved into place; a refused one is removed as `staged` drops.
+        web::block(move || staged.commit()).await.map_err(|e| ApiError::internal("attachment write", e))??;
     }
     Ok(())
 }
@@ -291,13 +293,19 @@ async fn upload(page: Page, req: HttpRequest, payload: Multipart) -> HttpRespons
     let Some(who) = session_of(&page, &req) else { return page.see_other("/track") };
     let s = &page.state.settings.complaints;
     let added = async {
+        // The code, the complaint's state and the count are checked before the body is read.
+        let (number, code_hash) = who.clone();
+        let max = s.attachment_max_count;
+        let id = db::run(&page.state.pool, move |conn| {
+            let id = open_by_code(conn, &number, &code_hash)?.id;
+            service::check_attachable(conn, &id, &Acting::investor(), max).map(|()| id)
+        })
+        .await?;
         let posted = complaint_form::read(payload, "file", s.attachment_max_bytes, 1).await?;
         if posted.files.is_empty() {
             return Err(ApiError::invalid("file", "required", "choose a file"));
         }
         let files = complaint_form::check_files(posted.files, "file")?;
-        let (number, code_hash) = who.clone();
-        let id = db::run(&page.state.pool, move |conn| open_by_code(conn, &number, &code_hash).map(|r| r.id)).await?;
         store_attachments(&page, &id, files, Acting::investor()).await
     }
     .await;
