@@ -202,3 +202,29 @@ fn a_client_too_slow_to_send_its_body_is_cut_off() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn a_client_over_its_filing_limit_is_refused_before_its_body_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::fresh_database(dir.path());
+    let mut cmd = common::anshang_command(dir.path());
+    cmd.env("ANSHANG__DATABASE__URL", &db.url)
+        .env("ANSHANG__SERVER__DATA_DIR", dir.path())
+        .env("ANSHANG__AUTH__JWT_SECRET", "0123456789abcdef0123456789abcdef-overlimit")
+        .env("ANSHANG__COMPLAINTS__FILINGS_PER_CLIENT_PER_HOUR", "1")
+        .args(["serve", "--port", "0"])
+        .stderr(Stdio::null());
+    let (mut child, port, _) = common::spawn_served(cmd);
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let filed = agent.post(format!("http://127.0.0.1:{port}/api/v1/complaints")).send_json(common::complaint_json("en")).unwrap();
+    assert_eq!(filed.status(), 201);
+
+    // Announces 50 MB of form and sends its first bytes: the answer comes without the rest.
+    let mut big = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    big.write_all(truncated_multipart_request("/", 50_000_000).as_bytes()).unwrap();
+    let (status, waited) = status_line_within(&mut big, Duration::from_secs(20));
+    assert!(status.starts_with("HTTP/1.1 429"), "{status:?} after {waited:?}");
+    assert!(waited < Duration::from_secs(5), "answered after {waited:?}");
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -69,24 +69,28 @@ async fn render_form(page: &Page, posted: &Posted, error: Option<&ApiError>) -> 
 #[post("/")]
 async fn file(page: Page, client: ClientAddr, payload: Multipart) -> HttpResponse {
     let s = &page.state.settings.complaints;
+    // The client's filing limit is checked before a byte of the body is read: a client over it
+    // costs a 429, not up to attachment_max_count × attachment_max_bytes of reading.
+    if let Err(e) = page.state.limits.filing_by_client.check(&client.0) {
+        return render_form(&page, &Posted::default(), Some(&e)).await;
+    }
     let posted = match complaint_form::read_keeping_fields(payload, "attachments", s.attachment_max_bytes, s.attachment_max_count as usize).await {
         Ok((p, None)) => p,
         Ok((p, Some(refused))) => return render_form(&page, &p, Some(&refused)).await,
         Err(e) => return render_form(&page, &Posted::default(), Some(&e)).await,
     };
-    match file_posted(&page, &client, &posted).await {
+    match file_posted(&page, &posted).await {
         Ok(res) => res,
         Err(e) => render_form(&page, &posted, Some(&e)).await,
     }
 }
 
-async fn file_posted(page: &Page, client: &ClientAddr, posted: &Posted) -> Result<HttpResponse, ApiError> {
+async fn file_posted(page: &Page, posted: &Posted) -> Result<HttpResponse, ApiError> {
     let request = complaint_form::filing_request(posted, false)?;
     let valid = intake::validate(request, false)?;
     let files = complaint_form::check_files(posted.files.iter().map(|f| complaint_form::Upload { filename: f.filename.clone(), bytes: f.bytes.clone() }).collect(), "attachments")?;
     // A double click or a retried post files once: the form carries its own key.
     let idempotency = IdempotencyKey::parse(posted.get("idempotency_key")).ok().map(|k| (k, posted.digest()));
-    page.state.limits.filing_by_client.check(&client.0)?;
     let filed = with_ctx(&page.state, Access::Write, move |conn, ctx| service::file(conn, ctx, valid, &Acting::investor(), idempotency)).await?;
     if !filed.replayed {
         store_attachments(page, &filed.complaint.id, files, Acting::investor()).await?;
