@@ -702,3 +702,59 @@ fn refused_uploads_leave_nothing_on_disk_and_serve_settles_temporary_files() {
 
     assert_eq!(stored_files(dir), after_first, "refused uploads left files behind");
 }
+
+#[test]
+fn one_address_gets_a_few_investor_emails_a_day_however_many_complaints_name_it() {
+    let app = common::spawn_app_with(|s| s.complaints.filings_per_client_per_hour = 100);
+    let d = desk(&app);
+    // One anonymous client files eight complaints with a victim's address (varied in case and
+    // +tag) and a phishing subject, and withdraws each.
+    for i in 0..8 {
+        let mut body = complaint_json("en");
+        body["complainant"]["email"] = json!(format!("Victim+{i}@Example.com"));
+        body["subject"] = json!("Your account is locked: sign in at http://phish.example/login");
+        let filed = app.post("/api/v1/complaints", None, &body);
+        assert_eq!(filed.status, 201, "the filing itself is accepted: {}", filed.body);
+        let filed = filed.json();
+        let (number, code) = (filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
+        assert!(!code.is_empty(), "the code is shown");
+        let w = app.request("POST", &format!("/api/v1/track/{number}/withdraw"), None, &[("X-Access-Code", code)], Some(("application/json", b"{}".to_vec())));
+        assert!(w.status < 300, "{}", w.body);
+    }
+    let queued = |app: &TestApp| -> Vec<Value> {
+        let r = app.get("/api/v1/admin/outbox?limit=200", Some(&d.admin));
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json().as_array().unwrap().iter().filter(|m| m["recipient"].as_str().unwrap().to_lowercase().ends_with("@example.com")).cloned().collect()
+    };
+    assert_eq!(queued(&app).len(), 5, "at most five investor emails a day to one address");
+
+    // The administrators see what was withheld, and why.
+    let withheld = app.get("/api/v1/admin/mail/withheld", Some(&d.admin));
+    assert_eq!(withheld.status, 200, "{}", withheld.body);
+    let withheld = withheld.json();
+    assert_eq!(withheld.as_array().unwrap().len(), 11, "{withheld}");
+    assert!(withheld[0]["reason"].as_str().unwrap().contains("last 24 hours"), "{withheld}");
+    assert_eq!(withheld[0]["recipient"], "v***@example.com");
+    app.get("/api/v1/admin/mail/withheld", Some(&d.coordinator)).assert_problem(403, "forbidden");
+
+    // The hotline files for a caller: that receipt is not something an anonymous client caused.
+    let mut body = complaint_json("zh");
+    body["complainant"]["email"] = json!("victim@example.com");
+    body["channel"] = json!("hotline");
+    body["contact_consent"] = json!(true);
+    assert_eq!(app.post("/api/v1/complaints", Some(&d.operator), &body).status, 201);
+    assert_eq!(queued(&app).len(), 6);
+
+    // The receipts and closing notices quote nothing the filer typed.
+    let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
+    let pool = anshang::db::connect_pool(&url, 1, std::time::Duration::from_secs(5)).unwrap();
+    use anshang::db::schema::outbox;
+    use diesel::prelude::*;
+    let bodies: Vec<(String, Option<String>, Option<String>)> =
+        outbox::table.select((outbox::subject, outbox::text_body, outbox::html_body)).load(&mut pool.get().unwrap()).unwrap();
+    assert!(!bodies.is_empty());
+    for (subject, text, html) in bodies {
+        let all = format!("{subject}{}{}", text.unwrap_or_default(), html.unwrap_or_default());
+        assert!(!all.contains("phish.example") && !all.contains("account is locked"), "{all}");
+    }
+}

@@ -88,7 +88,10 @@ fn random_kills_lose_nothing_and_repeat_at_most_the_message_in_flight() {
             let mut new_ids = Vec::new();
             let mut new_replies = Vec::new();
             for _ in 0..20 {
-                match call(&agent2, &work_base, "POST", "/api/v1/complaints", None, &complaint_json("en")) {
+                // Each its own investor: one address gets only a few receipts a day (mail::budget).
+                let mut body = complaint_json("en");
+                body["complainant"]["email"] = json!(format!("investor-{}@example.de", uuid::Uuid::new_v4().simple()));
+                match call(&agent2, &work_base, "POST", "/api/v1/complaints", None, &body) {
                     Some((201, v)) => new_ids.push(v["id"].as_str().unwrap().to_string()),
                     Some((status, v)) => panic!("filing answered {status}: {v}"),
                     None => break,

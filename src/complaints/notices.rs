@@ -75,6 +75,9 @@ fn base_vars(ctx: &Ctx, row: &ComplaintRow, clock: &ClockRow) -> Value {
 /// Queues an investor notice (receipt, info_requested, reply_available, contest_received,
 /// closed) in the complaint's language. `event_key` makes the row unique (one per change).
 pub fn to_investor(conn: &mut DbConnection, ctx: &Ctx, row: &ComplaintRow, clock: &ClockRow, notice: &str, event_key: &str, extra: Value) -> Result<(), ApiError> {
+    if !crate::mail::budget::admit(conn, ctx.now, &row.email, &row.id, notice, &row.channel, &row.status)? {
+        return Ok(());
+    }
     let lang = Language::parse(&row.language).unwrap_or(Language::Zh);
     let mut vars = base_vars(ctx, row, clock);
     merge(&mut vars, extra);

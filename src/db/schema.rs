@@ -51,6 +51,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    investor_mail_log (id) {
+        id -> Text,
+        address_key -> Text,
+        complaint_id -> Text,
+        notice -> Text,
+        withheld -> Bool,
+        reason -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> departments (department_id));
 
 diesel::table! {
@@ -344,6 +356,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     complaint_attachments,
     clock_escalations,
     outbox,
+    investor_mail_log,
     ballot_rounds,
     ballot_round_departments,
     ballot_voters,
