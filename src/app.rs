@@ -77,7 +77,75 @@ pub fn open_database(settings: &Settings) -> Result<Pool, StartError> {
     if !applied.is_empty() {
         tracing::info!(count = applied.len(), database = %url.redacted(), "applied migrations");
     }
+    crate::audit::install(keys::load_or_create_audit_key(settings)?);
+    // Only the start that applies the keyed-audit migration re-seals on its own; after that a
+    // re-seal takes `anshang audit reseal` (run by whoever holds the key).
+    let upgrading = applied.iter().any(|v| v.replace('-', "").starts_with(KEYED_AUDIT_MIGRATION));
+    seal_audit_trail(&mut conn, upgrading)?;
     Ok(pool)
+}
+
+/// The migration that made the audit trail keyed.
+const KEYED_AUDIT_MIGRATION: &str = "20261130200002";
+
+/// Re-seals the chains written before the trail was keyed (complaint events that verify under
+/// the old unkeyed recipe; the admin log, which had no chain) under the audit key, and logs the
+/// re-seal — when `reseal` is true and the trail is not sealed yet. Otherwise only checks that
+/// the key is the one the chains were sealed with. Returns whether it re-sealed.
+pub fn seal_audit_trail(conn: &mut db::DbConnection, reseal: bool) -> Result<bool, StartError> {
+    use crate::db::schema::audit_seals;
+    use diesel::prelude::*;
+    let key_id = crate::audit::key_id();
+    let step = |e: diesel::result::Error| StartError::Step { step: "audit trail", message: e.to_string() };
+    let sealed: Vec<(String, String)> = audit_seals::table.select((audit_seals::chain, audit_seals::key_id)).load(conn).map_err(step)?;
+    if !sealed.is_empty() {
+        if sealed.iter().any(|(_, k)| *k != key_id) {
+            tracing::error!("the audit key is not the one the audit trail was sealed with: `anshang audit verify` will report it broken; restore the key (auth.audit_key / audit_key_file)");
+        }
+        return Ok(false);
+    }
+    if !reseal {
+        tracing::error!("the audit trail is not sealed under the audit key: run `anshang audit reseal` once");
+        return Ok(false);
+    }
+    let now = db::now();
+    let result = conn.transaction(|conn| -> diesel::QueryResult<()> {
+        db::write_lock(conn)?;
+        for chain in ["complaint_events", "admin_events"] {
+            diesel::insert_into(audit_seals::table)
+                .values((audit_seals::chain.eq(chain), audit_seals::key_id.eq(&key_id), audit_seals::sealed_at.eq(db::to_db_time(now))))
+                .execute(conn)?;
+        }
+        let events = crate::complaints::events::reseal_unkeyed(conn)?;
+        let chained = crate::admin_log::chain_unchained(conn)?;
+        if events.events > 0 || chained > 0 || !events.left_broken.is_empty() {
+            if !events.left_broken.is_empty() {
+                tracing::error!(complaints = ?events.left_broken, "complaint audit trails that did not verify before the re-seal were left as they are");
+            }
+            crate::admin_log::record(
+                conn,
+                now,
+                None,
+                "audit.reseal",
+                "audit",
+                serde_json::json!({
+                    "complaint_events_resealed": events.events,
+                    "complaints_resealed": events.complaints,
+                    "complaints_left_broken": events.left_broken,
+                    "admin_events_chained": chained,
+                    "key_id": key_id,
+                }),
+            )?;
+            tracing::info!(events = events.events, admin_events = chained, "audit trail re-sealed under the audit key");
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => Ok(true),
+        // Another instance sealed it first.
+        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
+        Err(e) => Err(step(e)),
+    }
 }
 
 /// A built, bound service; `run` serves until stopped.

@@ -151,8 +151,13 @@ pub enum CalendarCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Check every complaint's hash chain; exits non-zero on the first tampered trail.
+    /// Check every complaint's chain and the admin log's (HMAC-SHA256 under the audit key);
+    /// exits non-zero when any does not verify.
     Verify,
+    /// Seal a trail written before it was keyed (the start that upgrades the database does this
+    /// by itself): chains that verify under the old recipe are re-sealed under the audit key,
+    /// the admin log is chained, and the re-seal is logged. Does nothing once sealed.
+    Reseal,
 }
 
 #[derive(Args, Debug, Default)]
@@ -235,6 +240,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Demo(DemoCommand::Load) => demo_load(&settings),
         Command::Calendar(cmd) => calendar_command(&settings, cmd),
         Command::Audit(AuditCommand::Verify) => audit_verify(&settings),
+        Command::Audit(AuditCommand::Reseal) => audit_reseal(&settings),
         Command::Sweep { once, now } => worker_command(settings, Worker::Sweep, once, now),
         Command::Mail(MailCommand::Deliver { once, now }) => worker_command(settings, Worker::Deliver, once, now),
         Command::Ballots(cmd) => ballots_command(&settings, cmd),
@@ -452,18 +458,37 @@ fn calendar_command(settings: &Settings, cmd: CalendarCommand) -> Result<(), Str
     }
 }
 
+fn audit_reseal(settings: &Settings) -> Result<(), String> {
+    let pool = open_database(settings).map_err(|e| e.to_string())?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    if crate::app::seal_audit_trail(&mut conn, true).map_err(|e| e.to_string())? {
+        println!("audit trail re-sealed under the audit key (see the admin log's audit.reseal entry)");
+    } else {
+        println!("audit trail already sealed; nothing to do");
+    }
+    Ok(())
+}
+
 fn audit_verify(settings: &Settings) -> Result<(), String> {
     let pool = open_database(settings).map_err(|e| e.to_string())?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let (checked, breaks) = crate::complaints::events::verify_all(&mut conn).map_err(|e| e.to_string())?;
-    if breaks.is_empty() {
-        println!("audit trail intact: {checked} events verified");
+    let (admin_checked, admin_break) = crate::admin_log::verify(&mut conn).map_err(|e| e.to_string())?;
+    if breaks.is_empty() && admin_break.is_none() {
+        println!("audit trail intact: {checked} complaint events and {admin_checked} admin log entries verified");
         return Ok(());
     }
     for b in &breaks {
         println!("TAMPERED complaint {} at event {}: {}", b.complaint_id, b.seq, b.problem);
     }
-    Err(format!("{} of the complaints' audit trails do not verify ({checked} events read)", breaks.len()))
+    if let Some((seq, problem)) = &admin_break {
+        println!("TAMPERED admin log at entry {seq}: {problem}");
+    }
+    Err(format!(
+        "{} of the complaints' audit trails{} do not verify ({checked} events, {admin_checked} admin log entries read)",
+        breaks.len(),
+        if admin_break.is_some() { " and the admin log" } else { "" }
+    ))
 }
 
 enum Worker {

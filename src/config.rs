@@ -153,6 +153,8 @@ pub struct AuthSettings {
     pub jwt_secret: String,
     pub jwt_secret_file: PathBuf,
     pub previous_jwt_secrets: Vec<String>,
+    pub audit_key: String,
+    pub audit_key_file: PathBuf,
     pub login_per_account_per_minute: u32,
     pub login_per_client_per_minute: u32,
     pub min_password_length: usize,
@@ -166,6 +168,8 @@ impl std::fmt::Debug for AuthSettings {
             .field("jwt_secret", &if self.jwt_secret.is_empty() { "" } else { "<redacted>" })
             .field("jwt_secret_file", &self.jwt_secret_file)
             .field("previous_jwt_secrets", &format!("<{} redacted>", self.previous_jwt_secrets.len()))
+            .field("audit_key", &if self.audit_key.is_empty() { "" } else { "<redacted>" })
+            .field("audit_key_file", &self.audit_key_file)
             .field("login_per_account_per_minute", &self.login_per_account_per_minute)
             .field("login_per_client_per_minute", &self.login_per_client_per_minute)
             .field("min_password_length", &self.min_password_length)
@@ -294,6 +298,9 @@ impl Settings {
         }
         if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
             return invalid("auth.jwt_secret", "must be at least 32 bytes long");
+        }
+        if !self.auth.audit_key.is_empty() && self.auth.audit_key.len() < 32 {
+            return invalid("auth.audit_key", "must be at least 32 bytes long");
         }
         if self.auth.previous_jwt_secrets.iter().any(|s| s.len() < 32) {
             return invalid("auth.previous_jwt_secrets", "each secret must be at least 32 bytes long");

@@ -4,6 +4,7 @@
 pub mod admin_log;
 pub mod app;
 pub mod assessment;
+pub mod audit;
 pub mod auth;
 pub mod ballots;
 pub mod bootstrap;

@@ -407,12 +407,15 @@ fn audit_verify_detects_a_hand_edited_event() {
     ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
     let run_verify = || {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_anshang"));
-        cmd.current_dir(app.data_dir.path()).args(["audit", "verify"]).env("ANSHANG__DATABASE__URL", &app.database.url);
+        cmd.current_dir(app.data_dir.path())
+            .args(["audit", "verify"])
+            .env("ANSHANG__DATABASE__URL", &app.database.url)
+            .env("ANSHANG__SERVER__DATA_DIR", app.data_dir.path());
         cmd.output().unwrap()
     };
     let out = run_verify();
     assert!(out.status.success(), "{} {}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("2 events verified"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 complaint events"), "{}", String::from_utf8_lossy(&out.stdout));
 
     // Someone with database access rewrites who the complaint was assigned to.
     let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
@@ -757,4 +760,124 @@ fn one_address_gets_a_few_investor_emails_a_day_however_many_complaints_name_it(
         let all = format!("{subject}{}{}", text.unwrap_or_default(), html.unwrap_or_default());
         assert!(!all.contains("phish.example") && !all.contains("account is locked"), "{all}");
     }
+}
+
+/// The chain recipe before it was keyed (plain SHA-256 over the length-prefixed fields): what
+/// anyone with the source and database access can compute.
+fn unkeyed_rechain(conn: &mut anshang::db::DbConnection, complaint_id: &str) {
+    use anshang::db::schema::complaint_events;
+    use diesel::prelude::*;
+    use sha2::Digest;
+    let mut prev = anshang::complaints::events::GENESIS_HASH.to_string();
+    for e in anshang::complaints::events::for_complaint(conn, complaint_id).unwrap() {
+        let at = e.at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
+        let seq = e.seq.to_string();
+        let fields = [
+            prev.as_str(), &e.complaint_id, &seq, &at, &e.actor_kind, e.actor_id.as_deref().unwrap_or("\u{0}"), &e.action,
+            e.from_status.as_deref().unwrap_or("\u{0}"), &e.to_status, &e.detail,
+        ];
+        let mut h = sha2::Sha256::new();
+        for f in fields {
+            h.update((f.len() as u64).to_be_bytes());
+            h.update(f.as_bytes());
+        }
+        h.update([e.investor_visible as u8]);
+        let hash = hex::encode(h.finalize());
+        diesel::update(complaint_events::table.find(&e.id))
+            .set((complaint_events::prev_hash.eq(&prev), complaint_events::hash.eq(&hash)))
+            .execute(conn)
+            .unwrap();
+        prev = hash;
+    }
+}
+
+#[test]
+fn a_history_rechained_without_the_key_does_not_verify_and_old_trails_are_resealed_once() {
+    use diesel::prelude::*;
+    let app = spawn_app();
+    let d = desk(&app);
+    let id = app.post("/api/v1/complaints", None, &complaint_json("en")).json()["id"].as_str().unwrap().to_string();
+    ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_anshang"))
+            .current_dir(app.data_dir.path())
+            .args(args)
+            .env("ANSHANG__DATABASE__URL", &app.database.url)
+            .env("ANSHANG__SERVER__DATA_DIR", app.data_dir.path())
+            .output()
+            .unwrap();
+        (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    };
+    let (intact, said) = cli(&["audit", "verify"]);
+    assert!(intact && said.contains("admin log entries verified"), "{said}");
+    let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
+    let pool = anshang::db::connect_pool(&url, 1, std::time::Duration::from_secs(5)).unwrap();
+    let mut conn = pool.get().unwrap();
+
+    // A database administrator rewrites the assignment and re-chains the history the old way.
+    diesel::sql_query(format!("UPDATE complaint_events SET detail = REPLACE(detail, '{}', '{}') WHERE action = 'assign'", d.dept_a, d.dept_b))
+        .execute(&mut *conn)
+        .unwrap();
+    unkeyed_rechain(&mut conn, &id);
+    let (intact, said) = cli(&["audit", "verify"]);
+    assert!(!intact && said.contains(&format!("TAMPERED complaint {id}")), "{said}");
+    // `audit reseal` does not launder it: the trail is sealed already.
+    let (_, said) = cli(&["audit", "reseal"]);
+    assert!(said.contains("already sealed"), "{said}");
+    assert!(!cli(&["audit", "verify"]).0);
+
+    // The admin log is chained too: a removed entry shows.
+    let removed = diesel::sql_query("DELETE FROM admin_events WHERE seq = 2").execute(&mut *conn).unwrap();
+    assert_eq!(removed, 1);
+    let (intact, said) = cli(&["audit", "verify"]);
+    assert!(!intact && said.contains("TAMPERED admin log at entry"), "{said}");
+}
+
+#[test]
+fn a_trail_written_before_the_key_is_resealed_by_the_upgrade_and_the_reseal_is_logged() {
+    use diesel::prelude::*;
+    let app = spawn_app();
+    let d = desk(&app);
+    let id = app.post("/api/v1/complaints", None, &complaint_json("en")).json()["id"].as_str().unwrap().to_string();
+    ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
+    let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
+    let pool = anshang::db::connect_pool(&url, 1, std::time::Duration::from_secs(5)).unwrap();
+    let mut conn = pool.get().unwrap();
+    // The database as it was before the upgrade: unkeyed complaint chains, an admin log without
+    // a chain, the keyed-audit migration not applied.
+    unkeyed_rechain(&mut conn, &id);
+    for sql in [
+        "DROP INDEX admin_events_seq",
+        "ALTER TABLE admin_events DROP COLUMN hash",
+        "ALTER TABLE admin_events DROP COLUMN prev_hash",
+        "ALTER TABLE admin_events DROP COLUMN seq",
+        "DROP TABLE audit_seals",
+        "DELETE FROM __diesel_schema_migrations WHERE version = '20261130200002'",
+    ] {
+        diesel::sql_query(sql).execute(&mut *conn).unwrap();
+    }
+    drop(conn);
+
+    // The first start of the new version (here: the CLI) migrates and re-seals.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_anshang"))
+        .current_dir(app.data_dir.path())
+        .args(["audit", "verify"])
+        .env("ANSHANG__DATABASE__URL", &app.database.url)
+        .env("ANSHANG__SERVER__DATA_DIR", app.data_dir.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("audit trail intact: 2 complaint events"), "{said}");
+    #[derive(diesel::QueryableByName)]
+    struct Detail {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+    let mut conn = pool.get().unwrap();
+    let logged: Vec<Detail> = diesel::sql_query("SELECT detail FROM admin_events WHERE action = 'audit.reseal'").load(&mut *conn).unwrap();
+    assert_eq!(logged.len(), 1);
+    let detail: Value = serde_json::from_str(&logged[0].detail).unwrap();
+    assert_eq!(detail["complaint_events_resealed"], 2, "{detail}");
+    assert!(detail["admin_events_chained"].as_u64().unwrap() > 0, "{detail}");
 }

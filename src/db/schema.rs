@@ -38,6 +38,17 @@ diesel::table! {
         action -> Text,
         subject -> Text,
         detail -> Text,
+        seq -> Nullable<Integer>,
+        prev_hash -> Nullable<Text>,
+        hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_seals (chain) {
+        chain -> Text,
+        key_id -> Text,
+        sealed_at -> Timestamp,
     }
 }
 
@@ -357,6 +368,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     clock_escalations,
     outbox,
     investor_mail_log,
+    audit_seals,
     ballot_rounds,
     ballot_round_departments,
     ballot_voters,
