@@ -881,3 +881,48 @@ fn a_trail_written_before_the_key_is_resealed_by_the_upgrade_and_the_reseal_is_l
     assert_eq!(detail["complaint_events_resealed"], 2, "{detail}");
     assert!(detail["admin_events_chained"].as_u64().unwrap() > 0, "{detail}");
 }
+
+#[test]
+fn each_audience_sees_only_what_it_may_of_file_names_and_extension_decisions() {
+    let app = spawn_app();
+    let d = desk(&app);
+    let commission = app.staff_token(&d.admin, "commission", None);
+    let filed = app.post("/api/v1/complaints", None, &complaint_json("en")).json(); // confidential
+    let (id, number, code) = (filed["id"].as_str().unwrap(), filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
+    let pdf = b"%PDF-1.7\n1 0 obj <<>> endobj\n".to_vec();
+    ok(app.request(
+        "POST",
+        &format!("/api/v1/track/{number}/attachments?filename=secret-merger-plan.pdf"),
+        None,
+        &[("X-Access-Code", code)],
+        Some(("application/octet-stream", pdf)),
+    ));
+    // Those who may open the files read their names; the others see that there is a file.
+    let events = |token: &str| ok(app.get(&format!("/api/v1/complaints/{id}/events"), Some(token))).to_string();
+    assert!(events(&d.coordinator).contains("secret-merger-plan.pdf"));
+    for token in [&commission, &d.admin] {
+        let seen = events(token);
+        assert!(!seen.contains("secret-merger-plan") && seen.contains("(confidential)"), "{seen}");
+    }
+    let read_back = ok(app.get(&format!("/api/v1/complaints/by-number/{number}"), Some(&d.operator)));
+    assert!(!read_back.to_string().contains("secret-merger-plan"), "{read_back}");
+    assert_eq!(read_back["attachments"][0]["filename"], "(confidential)");
+    let investor = ok(app.request("GET", &format!("/api/v1/track/{number}"), None, &[("X-Access-Code", code)], None));
+    assert_eq!(investor["attachments"][0]["filename"], "secret-merger-plan.pdf", "the investor's own file");
+
+    // The coordination office's reason for an extension is its internal note: the investor sees
+    // the decision and the new due date, not the reason.
+    ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
+    let v = ok(app.post(&format!("/api/v1/complaints/{id}/extension-requests"), Some(&d.staff_a), &json!({"days": 5, "reason": "Site inspection needed"})));
+    let request_id = v["extensions"][0]["id"].as_str().unwrap().to_string();
+    ok(app.post(
+        &format!("/api/v1/complaints/{id}/extension-requests/{request_id}/decision"),
+        Some(&d.coordinator),
+        &json!({"approve": true, "days": 3, "reason": "Head of land bureau on leave, internal"}),
+    ));
+    let investor = ok(app.request("GET", &format!("/api/v1/track/{number}"), None, &[("X-Access-Code", code)], None));
+    let decided = investor["history"].as_array().unwrap().iter().find(|e| e["action"] == "decide_extension").expect("the investor sees the decision").clone();
+    assert_eq!(decided["detail"]["days"], 3);
+    assert!(decided["detail"].get("reason").is_none() && !investor.to_string().contains("on leave"), "{investor}");
+    assert!(events(&d.coordinator).contains("on leave"), "staff keep the reason");
+}

@@ -49,6 +49,17 @@ impl From<&AttachmentRow> for AttachmentView {
     }
 }
 
+/// Who may open the files of a complaint — and so read their names: everyone who sees the
+/// complaint, except that the files of a confidential one (trade secrets) are for the
+/// coordination office and the assigned department only.
+pub fn may_open(confidential: bool, role: crate::auth::roles::Role) -> bool {
+    use crate::auth::roles::Role;
+    !confidential || matches!(role, Role::Coordinator | Role::Department)
+}
+
+/// Stands for a file name the reader may not see.
+pub const HIDDEN_NAME: &str = "(confidential)";
+
 /// The accepted kinds: (content type, extensions that may carry it).
 const ACCEPTED: &[(&str, &[&str])] = &[
     ("application/pdf", &["pdf"]),

@@ -280,13 +280,17 @@ pub struct EventsResponse {
 #[get("/api/v1/complaints/{id}/events")]
 async fn events(state: web::Data<AppState>, staff: Staff<AuditReaders>, path: web::Path<String>) -> Result<web::Json<EventsResponse>, ApiError> {
     let id = path.into_inner();
-    let acting = acting(&staff);
+    let (acting, role) = (acting(&staff), staff.role);
     db::run(&state.pool, move |conn| {
         let row = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
         service::ensure_department_scope(&row, &acting)?;
         let rows = super::events::for_complaint(conn, &id)?;
         let verdict = super::events::verify_chain(&rows);
-        Ok(EventsResponse { events: rows.iter().map(Into::into).collect(), chain_valid: verdict.is_ok(), chain_break: verdict.err() })
+        let mut events: Vec<super::events::EventView> = rows.iter().map(Into::into).collect();
+        if !super::attachments::may_open(row.confidential, role) {
+            views::hide_file_names_in_events(&mut events);
+        }
+        Ok(EventsResponse { events, chain_valid: verdict.is_ok(), chain_break: verdict.err() })
     })
     .await
     .map(web::Json)
@@ -298,13 +302,20 @@ async fn events(state: web::Data<AppState>, staff: Staff<AuditReaders>, path: we
     responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/complaints/by-number/{tracking_number}")]
-async fn by_number(state: web::Data<AppState>, _staff: Staff<StatusReaders>, req: HttpRequest, path: web::Path<String>) -> Result<web::Json<TrackingView>, ApiError> {
+async fn by_number(state: web::Data<AppState>, staff: Staff<StatusReaders>, req: HttpRequest, path: web::Path<String>) -> Result<web::Json<TrackingView>, ApiError> {
     let number = TrackingNumber::parse(&path.into_inner()).ok_or_else(|| ApiError::NotFound("no complaint with this tracking number".into()))?;
     let lang = requested_language(&req);
+    let role = staff.role;
     with_ctx(&state, Access::Read, move |conn, ctx| {
         let row = store::find_by_tracking_number(conn, &number.to_string())?.ok_or_else(|| ApiError::NotFound("no complaint with this tracking number".into()))?;
         let lang = lang.unwrap_or_else(|| Language::parse(&row.language).unwrap_or(Language::Zh));
-        views::tracking_view(&service::load_full(conn, row)?, ctx, lang)
+        let may_open = super::attachments::may_open(row.confidential, role);
+        let mut view = views::tracking_view(&service::load_full(conn, row)?, ctx, lang)?;
+        if !may_open {
+            views::hide_file_names(&mut view.attachments);
+            views::hide_file_names_in_events(&mut view.history);
+        }
+        Ok(view)
     })
     .await
     .map(web::Json)
@@ -782,7 +793,7 @@ async fn staff_download(state: web::Data<AppState>, staff: Staff<AuditReaders>, 
     let row = db::run(&state.pool, move |conn| {
         let complaint = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
         service::ensure_department_scope(&complaint, &acting)?;
-        if complaint.confidential && !matches!(role, Role::Coordinator | Role::Department) {
+        if !super::attachments::may_open(complaint.confidential, role) {
             return Err(ApiError::Forbidden("trade secrets: only the assigned department and the coordination office see these files".into()));
         }
         super::attachments::find(conn, &id, &attachment_id)?.ok_or_else(|| ApiError::NotFound("no such attachment".into()))

@@ -341,6 +341,22 @@ pub fn tracking_view(l: &Loaded, ctx: &Ctx, lang: Language) -> Result<TrackingVi
     })
 }
 
+/// Names of files the reader may not open are replaced (`attachments::may_open`).
+pub fn hide_file_names(attachments: &mut [AttachmentView]) {
+    for a in attachments {
+        a.filename = super::attachments::HIDDEN_NAME.to_string();
+    }
+}
+
+/// The same for the audit trail: an `attach` event names its file.
+pub fn hide_file_names_in_events(events: &mut [EventView]) {
+    for e in events.iter_mut().filter(|e| e.action == "attach") {
+        if let Some(obj) = e.detail.as_object_mut() {
+            obj.insert("filename".into(), serde_json::Value::String(super::attachments::HIDDEN_NAME.to_string()));
+        }
+    }
+}
+
 /// Investor-visible events with staff-only details (ids of staff) removed.
 fn investor_event(e: &EventRow) -> EventView {
     let mut v = EventView::from(e);
@@ -348,8 +364,9 @@ fn investor_event(e: &EventRow) -> EventView {
         for staff_only in ["previous_department_id", "previous_working_days_held", "request_id", "attachment_id", "notified"] {
             obj.remove(staff_only);
         }
-        // A reassignment's reason is the coordination office's internal note.
-        if e.action == "reassign" {
+        // A reassignment's reason and an extension decision's reason are the coordination
+        // office's internal notes; the investor sees the decision and the new due date.
+        if e.action == "reassign" || e.action == "decide_extension" {
             obj.remove("reason");
         }
     }

@@ -328,6 +328,7 @@ async fn show_status(page: &Page, number: &str, done: Option<&str>, failed: Opti
         return page.render("staff/status.html", minijinja::context! { number => "" });
     }
     let lang = page.lang;
+    let role = signed_in(page).role;
     let wanted = typed.clone();
     let found = with_ctx(&page.state, Access::Read, move |conn, ctx| {
         let not_found = || ApiError::NotFound("no complaint with this tracking number".into());
@@ -335,7 +336,13 @@ async fn show_status(page: &Page, number: &str, done: Option<&str>, failed: Opti
         let row = store::find_by_tracking_number(conn, &number.to_string())?.ok_or_else(not_found)?;
         let id = row.id.clone();
         let status = service::status_of(&row)?;
-        Ok((id, status, views::tracking_view(&service::load_full(conn, row)?, ctx, lang)?))
+        let may_open = crate::complaints::attachments::may_open(row.confidential, role);
+        let mut view = views::tracking_view(&service::load_full(conn, row)?, ctx, lang)?;
+        if !may_open {
+            views::hide_file_names(&mut view.attachments);
+            views::hide_file_names_in_events(&mut view.history);
+        }
+        Ok((id, status, view))
     })
     .await;
     let (id, status, view) = match found {
