@@ -228,3 +228,56 @@ fn a_client_over_its_filing_limit_is_refused_before_its_body_is_read() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// The spool files in the attachment directory, with their sizes.
+fn spooled(dir: &std::path::Path) -> Vec<u64> {
+    std::fs::read_dir(dir.join("attachments"))
+        .map(|d| d.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with(".spool.")).map(|e| e.metadata().unwrap().len()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_form_file_is_streamed_to_disk_as_it_arrives_and_removed_when_the_client_leaves() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::fresh_database(dir.path());
+    let mut cmd = common::anshang_command(dir.path());
+    cmd.env("ANSHANG__DATABASE__URL", &db.url)
+        .env("ANSHANG__SERVER__DATA_DIR", dir.path())
+        .env("ANSHANG__AUTH__JWT_SECRET", "0123456789abcdef0123456789abcdef-streamed")
+        .args(["serve", "--port", "0"])
+        .stderr(Stdio::null());
+    let (mut child, port, _) = common::spawn_served(cmd);
+
+    // A form with one 8 MiB file, of which 6 MiB are sent before the client pauses.
+    let file_len = 8 * 1024 * 1024;
+    let head = "--XYZ\r\nContent-Disposition: form-data; name=\"subject\"\r\n\r\nA permit\r\n--XYZ\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"scan.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.7\n";
+    let tail = "\r\n--XYZ--\r\n";
+    let total = head.len() + file_len + tail.len();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=XYZ\r\nContent-Length: {total}\r\n\r\n{head}").unwrap();
+    let chunk = vec![b'x'; 64 * 1024];
+    for _ in 0..(6 * 1024 * 1024 / chunk.len()) {
+        stream.write_all(&chunk).unwrap();
+    }
+    stream.flush().unwrap();
+    // What arrived is on disk, not in memory.
+    let started = Instant::now();
+    let mut on_disk = 0;
+    while started.elapsed() < Duration::from_secs(10) {
+        on_disk = spooled(dir.path()).into_iter().max().unwrap_or(0);
+        if on_disk >= 4 * 1024 * 1024 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(on_disk >= 4 * 1024 * 1024, "{on_disk} bytes of the file on disk while it arrives");
+    // The client leaves: nothing stays behind.
+    drop(stream);
+    let started = Instant::now();
+    while !spooled(dir.path()).is_empty() && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(spooled(dir.path()), Vec::<u64>::new(), "a failed upload leaves nothing");
+    let _ = child.kill();
+    let _ = child.wait();
+}

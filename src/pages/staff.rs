@@ -260,7 +260,8 @@ async fn render_intake(page: &Page, posted: &Posted, error: Option<&ApiError>) -
 #[post("/staff/intake")]
 async fn intake_post(staff: StaffPage<OperatorOnly>, payload: Multipart) -> HttpResponse {
     let s = &staff.state.settings.complaints;
-    let (posted, refused_file) = match complaint_form::read_keeping_fields(payload, "attachments", s.attachment_max_bytes, s.attachment_max_count as usize).await {
+    let dir = s.attachment_dir(staff.state.settings.data_dir());
+    let (mut posted, refused_file) = match complaint_form::read_keeping_fields(payload, "attachments", s.attachment_max_bytes, s.attachment_max_count as usize, &dir).await {
         Ok(read) => read,
         Err(e) => return render_intake(&staff, &Posted::default(), Some(&e)).await,
     };
@@ -270,17 +271,18 @@ async fn intake_post(staff: StaffPage<OperatorOnly>, payload: Multipart) -> Http
     if let Some(refused) = refused_file {
         return render_intake(&staff, &posted, Some(&refused)).await;
     }
-    match file_for_caller(&staff, &posted).await {
+    match file_for_caller(&staff, &mut posted).await {
         Ok(res) => res,
         Err(e) => render_intake(&staff, &posted, Some(&e)).await,
     }
 }
 
-async fn file_for_caller(page: &Page, posted: &Posted) -> Result<HttpResponse, ApiError> {
+async fn file_for_caller(page: &Page, posted: &mut Posted) -> Result<HttpResponse, ApiError> {
     let request = complaint_form::filing_request(posted, true)?;
     let valid = intake::validate(request, true)?;
-    let files = complaint_form::check_files(posted.files.iter().map(|f| complaint_form::Upload { filename: f.filename.clone(), bytes: f.bytes.clone() }).collect(), "attachments")?;
     let idempotency = IdempotencyKey::parse(posted.get("idempotency_key")).ok().map(|k| (k, posted.digest()));
+    let count = posted.files.len();
+    let files = complaint_form::check_files(std::mem::take(&mut posted.files), "attachments")?;
     let by = acting(signed_in(page));
     let for_filing = by.clone();
     let filed = with_ctx(&page.state, Access::Write, move |conn, ctx| service::file(conn, ctx, valid, &for_filing, idempotency)).await?;
@@ -298,7 +300,7 @@ async fn file_for_caller(page: &Page, posted: &Posted) -> Result<HttpResponse, A
             due_date => filed.clock.due_date.to_string(),
             due_at => due_at.to_rfc3339(),
             provisional => filed.clock.provisional,
-            attachments => posted.files.len(),
+            attachments => count,
         },
     ))
 }
