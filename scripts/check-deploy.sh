@@ -16,12 +16,15 @@ docker compose version >/dev/null 2>&1 \
   || fail "no \`docker compose\` plugin; install it with ./scripts/install-compose-plugin.sh"
 
 compose=(docker compose -f deploy/compose.yaml config -q)
-err="$(POSTGRES_PASSWORD=check-deploy ANSHANG_JWT_SECRET=check-deploy-0123456789abcdef0123456789 \
-  "${compose[@]}" 2>&1)" || fail "deploy/compose.yaml does not validate: $err"
+required=(POSTGRES_PASSWORD ANSHANG_JWT_SECRET ANSHANG_AUDIT_KEY)
+all_set=()
+for v in "${required[@]}"; do all_set+=("$v=check-deploy-0123456789abcdef0123456789"); done
+err="$(env "${all_set[@]}" "${compose[@]}" 2>&1)" || fail "deploy/compose.yaml does not validate: $err"
 [ -z "$err" ] || fail "deploy/compose.yaml validates with warnings: $err"
-for pair in "POSTGRES_PASSWORD ANSHANG_JWT_SECRET" "ANSHANG_JWT_SECRET POSTGRES_PASSWORD"; do
-  read -r missing other <<<"$pair"
-  if env -u "$missing" "$other=check-deploy-0123456789abcdef0123456789" "${compose[@]}" >/dev/null 2>&1; then
+for missing in "${required[@]}"; do
+  others=()
+  for v in "${required[@]}"; do [ "$v" = "$missing" ] || others+=("$v=check-deploy-0123456789abcdef0123456789"); done
+  if env -u "$missing" "${others[@]}" "${compose[@]}" >/dev/null 2>&1; then
     fail "deploy/compose.yaml accepts a missing $missing"
   fi
 done

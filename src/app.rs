@@ -40,6 +40,9 @@ pub struct AppState {
 pub struct Limits {
     pub login_by_account: KeyedLimit<String>,
     pub login_by_client: KeyedLimit<IpAddr>,
+    /// Password changes per account (user id): a stolen token must not guess the password
+    /// faster than a sign-in could.
+    pub password_change_by_account: KeyedLimit<String>,
     pub tracking_by_client: KeyedLimit<IpAddr>,
     pub filing_by_client: KeyedLimit<IpAddr>,
     pub ballot_by_client: KeyedLimit<IpAddr>,
@@ -74,7 +77,75 @@ pub fn open_database(settings: &Settings) -> Result<Pool, StartError> {
     if !applied.is_empty() {
         tracing::info!(count = applied.len(), database = %url.redacted(), "applied migrations");
     }
+    crate::audit::install(keys::load_or_create_audit_key(settings)?);
+    // Only the start that applies the keyed-audit migration re-seals on its own; after that a
+    // re-seal takes `anshang audit reseal` (run by whoever holds the key).
+    let upgrading = applied.iter().any(|v| v.replace('-', "").starts_with(KEYED_AUDIT_MIGRATION));
+    seal_audit_trail(&mut conn, upgrading)?;
     Ok(pool)
+}
+
+/// The migration that made the audit trail keyed.
+const KEYED_AUDIT_MIGRATION: &str = "20261130200002";
+
+/// Re-seals the chains written before the trail was keyed (complaint events that verify under
+/// the old unkeyed recipe; the admin log, which had no chain) under the audit key, and logs the
+/// re-seal — when `reseal` is true and the trail is not sealed yet. Otherwise only checks that
+/// the key is the one the chains were sealed with. Returns whether it re-sealed.
+pub fn seal_audit_trail(conn: &mut db::DbConnection, reseal: bool) -> Result<bool, StartError> {
+    use crate::db::schema::audit_seals;
+    use diesel::prelude::*;
+    let key_id = crate::audit::key_id();
+    let step = |e: diesel::result::Error| StartError::Step { step: "audit trail", message: e.to_string() };
+    let sealed: Vec<(String, String)> = audit_seals::table.select((audit_seals::chain, audit_seals::key_id)).load(conn).map_err(step)?;
+    if !sealed.is_empty() {
+        if sealed.iter().any(|(_, k)| *k != key_id) {
+            tracing::error!("the audit key is not the one the audit trail was sealed with: `anshang audit verify` will report it broken; restore the key (auth.audit_key / audit_key_file)");
+        }
+        return Ok(false);
+    }
+    if !reseal {
+        tracing::error!("the audit trail is not sealed under the audit key: run `anshang audit reseal` once");
+        return Ok(false);
+    }
+    let now = db::now();
+    let result = conn.transaction(|conn| -> diesel::QueryResult<()> {
+        db::write_lock(conn)?;
+        for chain in ["complaint_events", "admin_events"] {
+            diesel::insert_into(audit_seals::table)
+                .values((audit_seals::chain.eq(chain), audit_seals::key_id.eq(&key_id), audit_seals::sealed_at.eq(db::to_db_time(now))))
+                .execute(conn)?;
+        }
+        let events = crate::complaints::events::reseal_unkeyed(conn)?;
+        let chained = crate::admin_log::chain_unchained(conn)?;
+        if events.events > 0 || chained > 0 || !events.left_broken.is_empty() {
+            if !events.left_broken.is_empty() {
+                tracing::error!(complaints = ?events.left_broken, "complaint audit trails that did not verify before the re-seal were left as they are");
+            }
+            crate::admin_log::record(
+                conn,
+                now,
+                None,
+                "audit.reseal",
+                "audit",
+                serde_json::json!({
+                    "complaint_events_resealed": events.events,
+                    "complaints_resealed": events.complaints,
+                    "complaints_left_broken": events.left_broken,
+                    "admin_events_chained": chained,
+                    "key_id": key_id,
+                }),
+            )?;
+            tracing::info!(events = events.events, admin_events = chained, "audit trail re-sealed under the audit key");
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => Ok(true),
+        // Another instance sealed it first.
+        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
+        Err(e) => Err(step(e)),
+    }
 }
 
 /// A built, bound service; `run` serves until stopped.
@@ -92,6 +163,15 @@ impl Application {
         let now = db::now();
         let mut conn = pool.get().map_err(|e| StartError::Step { step: "database", message: e.to_string() })?;
         let bootstrap_password = crate::bootstrap::ensure_admin(&mut conn, now).map_err(step_error("bootstrap admin"))?;
+        // Uploads stopped between writing and placing their file leave temporary files.
+        let attachment_dir = settings.complaints.attachment_dir(settings.data_dir());
+        let swept = crate::complaints::attachments::sweep_stray(&attachment_dir, &mut |sha| {
+            crate::complaints::attachments::is_recorded(&mut conn, sha).unwrap_or(true)
+        })
+        .map_err(|e| StartError::Step { step: "attachment directory", message: e.to_string() })?;
+        if swept != Default::default() {
+            tracing::info!(completed = swept.completed, removed = swept.removed, "temporary attachment files settled");
+        }
         if settings.server.demo {
             let loaded = crate::demo::load(&mut conn, now).map_err(step_error("demo data"))?;
             tracing::info!(departments = loaded.departments_created, users = loaded.users_created, "demo data loaded");
@@ -105,16 +185,19 @@ impl Application {
         let port = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?.port();
         let json_limit = settings.server.json_limit_bytes;
         let (client_request_timeout, shutdown_timeout) = (settings.server.client_request_timeout_secs, settings.server.shutdown_timeout_secs);
+        let body_deadline = crate::http::body_deadline::BodyDeadline(Duration::from_secs(settings.server.body_read_timeout_secs));
         let state = web::Data::new(state);
         let background = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(body_deadline)
                 .app_data(web::PayloadConfig::new(json_limit))
                 // The pages' forms: a 10,000-character Chinese reply is ~90 KB once URL-encoded.
                 .app_data(web::FormConfig::default().limit(json_limit))
                 .app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::BadRequest(format!("query string: {e}")).into()))
                 .app_data(web::PathConfig::default().error_handler(|e, _| ApiError::NotFound(format!("path: {e}")).into()))
+                .wrap(from_fn(crate::http::body_deadline::middleware))
                 .wrap(from_fn(crate::http::request_log::middleware))
                 .wrap(security_headers())
                 // Outermost, so error bodies rewritten inside keep the header.
@@ -231,6 +314,7 @@ impl Limits {
     fn forget_idle(&self) {
         self.login_by_account.forget_idle();
         self.login_by_client.forget_idle();
+        self.password_change_by_account.forget_idle();
         self.tracking_by_client.forget_idle();
         self.filing_by_client.forget_idle();
         self.ballot_by_client.forget_idle();
@@ -255,6 +339,7 @@ impl AppState {
         let limits = Limits {
             login_by_account: KeyedLimit::per_minute(settings.auth.login_per_account_per_minute),
             login_by_client: KeyedLimit::per_minute(settings.auth.login_per_client_per_minute),
+            password_change_by_account: KeyedLimit::per_minute(settings.auth.login_per_account_per_minute),
             tracking_by_client: KeyedLimit::per_minute(settings.complaints.tracking_lookups_per_client_per_minute),
             filing_by_client: KeyedLimit::per_hour(settings.complaints.filings_per_client_per_hour),
             ballot_by_client: KeyedLimit::per_minute(settings.ballots.attempts_per_client_per_minute),

@@ -165,8 +165,13 @@ pub enum CalendarCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Check every complaint's hash chain; exits non-zero on the first tampered trail.
+    /// Check every complaint's chain and the admin log's (HMAC-SHA256 under the audit key);
+    /// exits non-zero when any does not verify.
     Verify,
+    /// Seal a trail written before it was keyed (the start that upgrades the database does this
+    /// by itself): chains that verify under the old recipe are re-sealed under the audit key,
+    /// the admin log is chained, and the re-seal is logged. Does nothing once sealed.
+    Reseal,
 }
 
 #[derive(Args, Debug, Default)]
@@ -249,6 +254,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Demo(DemoCommand::Load) => demo_load(&settings),
         Command::Calendar(cmd) => calendar_command(&settings, cmd),
         Command::Audit(AuditCommand::Verify) => audit_verify(&settings),
+        Command::Audit(AuditCommand::Reseal) => audit_reseal(&settings),
         Command::Sweep { once, now, simulate } => worker_command(settings, Worker::Sweep, once, now, simulate),
         Command::Mail(MailCommand::Deliver { once, now, simulate }) => worker_command(settings, Worker::Deliver, once, now, simulate),
         Command::Ballots(cmd) => ballots_command(&settings, cmd),
@@ -495,19 +501,38 @@ fn calendar_command(settings: &Settings, cmd: CalendarCommand) -> Result<(), Str
     }
 }
 
+fn audit_reseal(settings: &Settings) -> Result<(), String> {
+    let pool = open_database(settings).map_err(|e| e.to_string())?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    if crate::app::seal_audit_trail(&mut conn, true).map_err(|e| e.to_string())? {
+        println!("audit trail re-sealed under the audit key (see the admin log's audit.reseal entry)");
+    } else {
+        println!("audit trail already sealed; nothing to do");
+    }
+    Ok(())
+}
+
 fn audit_verify(settings: &Settings) -> Result<(), String> {
     let pool = open_database(settings).map_err(|e| e.to_string())?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let (checked, breaks) = crate::complaints::events::verify_all(&mut conn).map_err(|e| e.to_string())?;
-    if breaks.is_empty() {
-        println!("audit trail intact: {checked} events verified");
+    let (admin_checked, admin_break) = crate::admin_log::verify(&mut conn).map_err(|e| e.to_string())?;
+    if breaks.is_empty() && admin_break.is_none() {
+        println!("audit trail intact: {checked} complaint events and {admin_checked} admin log entries verified");
         return Ok(());
     }
     for b in &breaks {
         let number = crate::complaints::store::find(&mut conn, &b.complaint_id).ok().flatten().map(|c| c.tracking_number).unwrap_or_else(|| "(unknown number)".into());
         println!("TAMPERED complaint {number} (id {}) at event {}: {}", b.complaint_id, b.seq, b.problem);
     }
-    Err(format!("{} of the complaints' audit trails do not verify ({checked} events read)", breaks.len()))
+    if let Some((seq, problem)) = &admin_break {
+        println!("TAMPERED admin log at entry {seq}: {problem}");
+    }
+    Err(format!(
+        "{} of the complaints' audit trails{} do not verify ({checked} events, {admin_checked} admin log entries read)",
+        breaks.len(),
+        if admin_break.is_some() { " and the admin log" } else { "" }
+    ))
 }
 
 enum Worker {
@@ -659,8 +684,8 @@ pub(crate) fn write_letters(dir: &std::path::Path, title: &str, letters: &[crate
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| e.to_string())?;
     }
     let mut html = String::from("<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>投票码 Ballot codes</title><style>@page{size:A4;margin:25mm}body{font-family:sans-serif}section{page-break-after:always}.code{font:bold 20pt monospace;letter-spacing:.15em;border:1px solid #000;padding:6mm;display:inline-block}</style></head><body>");
-    let mut csv = csv::Writer::from_writer(Vec::new());
-    csv.write_record(["name", "code", "departments"]).map_err(|e| e.to_string())?;
+    let mut csv = crate::csv_export::Sheet::plain();
+    csv.row(["name", "code", "departments"]).map_err(|e| e.to_string())?;
     for l in letters {
         let names: Vec<String> = l.departments.iter().map(|d| format!("{} ({})", d.name_zh, d.name_en)).collect();
         html.push_str(&format!(
@@ -672,7 +697,7 @@ pub(crate) fn write_letters(dir: &std::path::Path, title: &str, letters: &[crate
             html_escape(&l.code),
             html_escape(&names.join("、"))
         ));
-        csv.write_record([l.name.as_str(), l.code.as_str(), names.join("; ").as_str()]).map_err(|e| e.to_string())?;
+        csv.row([l.name.as_str(), l.code.as_str(), names.join("; ").as_str()]).map_err(|e| e.to_string())?;
     }
     html.push_str("</body></html>");
     let write = |name: &str, bytes: &[u8]| -> Result<(), String> {
@@ -688,7 +713,7 @@ pub(crate) fn write_letters(dir: &std::path::Path, title: &str, letters: &[crate
         options.open(&path).and_then(|mut f| f.write_all(bytes)).map_err(|e| format!("{}: {e}", path.display()))
     };
     write("letters.html", html.as_bytes())?;
-    write("letters.csv", &csv.into_inner().map_err(|e| e.to_string())?)?;
+    write("letters.csv", &csv.finish()?)?;
     Ok(())
 }
 

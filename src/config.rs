@@ -53,6 +53,7 @@ pub struct MailSettings {
     pub deliver_interval_secs: u64,
     pub staff_language: crate::complaints::model::Language,
     pub template_dir: PathBuf,
+    pub investor_emails_per_address_per_day: i64,
 }
 
 // Hand-written: the SMTP URL may hold a password.
@@ -134,6 +135,7 @@ pub struct ServerSettings {
     pub trust_forwarded_for: bool,
     pub public_base_url: String,
     pub client_request_timeout_secs: u64,
+    pub body_read_timeout_secs: u64,
     pub shutdown_timeout_secs: u64,
 }
 
@@ -152,6 +154,8 @@ pub struct AuthSettings {
     pub jwt_secret: String,
     pub jwt_secret_file: PathBuf,
     pub previous_jwt_secrets: Vec<String>,
+    pub audit_key: String,
+    pub audit_key_file: PathBuf,
     pub login_per_account_per_minute: u32,
     pub login_per_client_per_minute: u32,
     pub min_password_length: usize,
@@ -165,6 +169,8 @@ impl std::fmt::Debug for AuthSettings {
             .field("jwt_secret", &if self.jwt_secret.is_empty() { "" } else { "<redacted>" })
             .field("jwt_secret_file", &self.jwt_secret_file)
             .field("previous_jwt_secrets", &format!("<{} redacted>", self.previous_jwt_secrets.len()))
+            .field("audit_key", &if self.audit_key.is_empty() { "" } else { "<redacted>" })
+            .field("audit_key_file", &self.audit_key_file)
             .field("login_per_account_per_minute", &self.login_per_account_per_minute)
             .field("login_per_client_per_minute", &self.login_per_client_per_minute)
             .field("min_password_length", &self.min_password_length)
@@ -265,6 +271,9 @@ impl Settings {
         if !(1..=300).contains(&self.server.client_request_timeout_secs) {
             return invalid("server.client_request_timeout_secs", "must be between 1 and 300");
         }
+        if !(1..=3600).contains(&self.server.body_read_timeout_secs) {
+            return invalid("server.body_read_timeout_secs", "must be between 1 and 3600");
+        }
         if self.server.shutdown_timeout_secs > 600 {
             return invalid("server.shutdown_timeout_secs", "must be at most 600");
         }
@@ -290,6 +299,9 @@ impl Settings {
         }
         if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
             return invalid("auth.jwt_secret", "must be at least 32 bytes long");
+        }
+        if !self.auth.audit_key.is_empty() && self.auth.audit_key.len() < 32 {
+            return invalid("auth.audit_key", "must be at least 32 bytes long");
         }
         if self.auth.previous_jwt_secrets.iter().any(|s| s.len() < 32) {
             return invalid("auth.previous_jwt_secrets", "each secret must be at least 32 bytes long");
@@ -348,6 +360,9 @@ impl Settings {
         }
         if let Err(problem) = self.assessment.validate() {
             return Err(ConfigError::Invalid { key: "assessment", problem });
+        }
+        if !(1..=1000).contains(&self.mail.investor_emails_per_address_per_day) {
+            return invalid("mail.investor_emails_per_address_per_day", "must be between 1 and 1000");
         }
         if !(1..=50).contains(&self.mail.max_attempts) {
             return invalid("mail.max_attempts", "must be between 1 and 50");

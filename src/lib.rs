@@ -4,6 +4,7 @@
 pub mod admin_log;
 pub mod app;
 pub mod assessment;
+pub mod audit;
 pub mod auth;
 pub mod ballots;
 pub mod bootstrap;
@@ -11,6 +12,7 @@ pub mod calendar;
 pub mod cli;
 pub mod complaints;
 pub mod config;
+pub mod csv_export;
 pub mod db;
 pub mod demo;
 pub mod departments;

@@ -16,7 +16,7 @@ use crate::error::PROBLEM_JSON;
     info(title = "anshang", description = "Investor complaints with a legal response clock, and anonymous conduct ballots."),
     paths(
         crate::health::healthz, crate::health::readyz,
-        crate::auth::routes::login, crate::auth::routes::me, crate::auth::routes::change_password,
+        crate::auth::routes::login, crate::auth::routes::logout, crate::auth::routes::me, crate::auth::routes::change_password,
         crate::auth::routes::create_user, crate::auth::routes::list_users, crate::auth::routes::update_user,
         crate::departments::routes::list_public, crate::departments::routes::list_admin,
         crate::departments::routes::create, crate::departments::routes::update,
@@ -31,7 +31,7 @@ use crate::error::PROBLEM_JSON;
         crate::complaints::routes::track_contest, crate::complaints::routes::track_withdraw,
         crate::complaints::routes::staff_upload, crate::complaints::routes::staff_download,
         crate::complaints::routes::track_upload, crate::complaints::routes::track_download,
-        crate::mail::routes::list, crate::mail::routes::retry,
+        crate::mail::routes::list, crate::mail::routes::retry, crate::mail::routes::withheld,
         crate::ballots::routes::create_round, crate::ballots::routes::list_rounds, crate::ballots::routes::import_voters,
         crate::ballots::routes::issue_codes, crate::ballots::routes::open_round, crate::ballots::routes::close_round,
         crate::ballots::routes::publish_round, crate::ballots::routes::get_round, crate::ballots::routes::check_code,

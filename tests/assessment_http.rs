@@ -302,3 +302,43 @@ fn the_on_time_edge_is_the_last_second_of_the_due_date_and_pauses_count_for_the_
     assert_eq!(outcome(&too_late), ClockOutcome::Late);
     assert_eq!(outcome(&paused), ClockOutcome::OnTime);
 }
+
+#[test]
+fn csv_exports_neutralise_formulas_and_name_their_files() {
+    let app = common::spawn_app();
+    let admin = app.admin_token();
+    let r = app.post(
+        "/api/v1/departments",
+        Some(&admin),
+        &json!({"code": "evil", "name_zh": "@SUM(1+1)", "name_en": "=HYPERLINK(\"http://attacker.example\",\"x\")", "kind": "department",
+                "contact_email": "evil@example.gov.cn", "head_email": "evil-head@example.gov.cn"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let filed = app.post("/api/v1/complaints", None, &complaint_json("en"));
+    assert_eq!(filed.status, 201, "{}", filed.body);
+    let filed = filed.json();
+    let (number, code) = (filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
+    let withdrawn = app.request(
+        "POST",
+        &format!("/api/v1/track/{number}/withdraw"),
+        None,
+        &[("X-Access-Code", code)],
+        Some(("application/json", json!({"reason": "=cmd|' /C calc'!A0"}).to_string().into_bytes())),
+    );
+    assert!(withdrawn.status < 300, "{}", withdrawn.body);
+
+    let coordinator = app.staff_token(&admin, "coordinator", None);
+    let month = (chrono::Utc::now() + chrono::Duration::hours(8)).format("%Y-%m").to_string();
+    let bi = app.get(&format!("/api/v1/reports/bimonthly?from={month}&format=csv"), Some(&coordinator));
+    assert_eq!(bi.status, 200, "{}", bi.body);
+    assert!(bi.body.contains("'=cmd|"), "{}", bi.body);
+    assert!(!bi.body.lines().any(|l| l.split(',').any(|cell| cell.trim_matches('"').starts_with('='))), "{}", bi.body);
+    assert_eq!(bi.header("content-disposition"), Some(format!("attachment; filename=\"bimonthly-{month}.csv\"").as_str()));
+
+    let year = &month[..4];
+    let csv = app.get(&format!("/api/v1/assessment/{year}?format=csv"), Some(&coordinator));
+    assert_eq!(csv.status, 200, "{}", csv.body);
+    assert!(csv.body.contains("'=HYPERLINK") && csv.body.contains("'@SUM(1+1)"), "{}", csv.body);
+    assert!(!csv.body.contains(",=HYPERLINK") && !csv.body.contains(",\"=HYPERLINK"), "{}", csv.body);
+    assert_eq!(csv.header("content-disposition"), Some(format!("attachment; filename=\"assessment-{year}.csv\"").as_str()));
+}

@@ -408,12 +408,15 @@ fn audit_verify_detects_a_hand_edited_event() {
     ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
     let run_verify = || {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_anshang"));
-        cmd.current_dir(app.data_dir.path()).args(["audit", "verify"]).env("ANSHANG__DATABASE__URL", &app.database.url);
+        cmd.current_dir(app.data_dir.path())
+            .args(["audit", "verify"])
+            .env("ANSHANG__DATABASE__URL", &app.database.url)
+            .env("ANSHANG__SERVER__DATA_DIR", app.data_dir.path());
         cmd.output().unwrap()
     };
     let out = run_verify();
     assert!(out.status.success(), "{} {}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("2 events verified"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 complaint events"), "{}", String::from_utf8_lossy(&out.stdout));
 
     // Someone with database access rewrites who the complaint was assigned to.
     let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
@@ -639,4 +642,288 @@ fn public_filing_is_rate_limited_per_client_but_not_for_the_hotline() {
     body["channel"] = json!("hotline");
     body["contact_consent"] = json!(true);
     assert_eq!(app.post("/api/v1/complaints", Some(&d.operator), &body).status, 201);
+}
+
+/// The attachment directory's entries (files and temporary files alike).
+fn stored_files(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir).map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn refused_uploads_leave_nothing_on_disk_and_serve_settles_temporary_files() {
+    // A stray temporary file from a stop between writing and placing is settled at start.
+    let attachments = tempfile::tempdir().unwrap();
+    let stray = format!(".{}.{}.tmp", "ab".repeat(32), "0".repeat(32));
+    std::fs::write(attachments.path().join(&stray), b"half-done").unwrap();
+    let dir = attachments.path().to_path_buf();
+    let app = common::spawn_app_with(move |s| {
+        s.complaints.attachment_dir = dir;
+        s.complaints.attachment_max_count = 1;
+    });
+    let dir = attachments.path();
+    assert_eq!(stored_files(dir), Vec::<String>::new(), "the unrecorded temporary file is removed at start");
+
+    let d = desk(&app);
+    let file = |subject: &str| {
+        let mut body = complaint_json("en");
+        body["subject"] = json!(subject);
+        let filed = app.post("/api/v1/complaints", None, &body).json();
+        (filed["id"].as_str().unwrap().to_string(), filed["tracking_number"].as_str().unwrap().to_string(), filed["access_code"].as_str().unwrap().to_string())
+    };
+    let upload = |number: &str, code: &str, bytes: &[u8]| {
+        app.request(
+            "POST",
+            &format!("/api/v1/track/{number}/attachments?filename=permit.pdf"),
+            None,
+            &[("X-Access-Code", code)],
+            Some(("application/octet-stream", bytes.to_vec())),
+        )
+    };
+    let pdf = |n: usize| [b"%PDF-1.7\n".as_slice(), &vec![b'x'; n]].concat();
+
+    let (id, number, code) = file("one file allowed");
+    ok(upload(&number, &code, &pdf(1000)));
+    let after_first = stored_files(dir);
+    assert_eq!(after_first.len(), 1, "{after_first:?}");
+
+    // Over the count: refused, and nothing written.
+    upload(&number, &code, &pdf(2000)).assert_problem(409, "too-many-attachments");
+    let r = app.request("POST", &format!("/api/v1/complaints/{id}/attachments?filename=x.pdf"), Some(&d.operator), &[], Some(("application/pdf", pdf(3000))));
+    r.assert_problem(409, "too-many-attachments");
+    // No such complaint.
+    let r = app.request("POST", "/api/v1/complaints/no-such-id/attachments?filename=x.pdf", Some(&d.operator), &[], Some(("application/pdf", pdf(4000))));
+    r.assert_problem(404, "not-found");
+    // A closed complaint.
+    let (_, closed, closed_code) = file("withdrawn at once");
+    let w = app.request("POST", &format!("/api/v1/track/{closed}/withdraw"), None, &[("X-Access-Code", &closed_code)], Some(("application/json", b"{}".to_vec())));
+    assert!(w.status < 300, "{}", w.body);
+    upload(&closed, &closed_code, &pdf(5000)).assert_problem(409, "illegal-transition");
+    // Refused by type after the checks: nothing either.
+    let (_, other, other_code) = file("wrong type");
+    upload(&other, &other_code, b"MZ\x90\x00 not a pdf").assert_problem(422, "invalid-field");
+
+    assert_eq!(stored_files(dir), after_first, "refused uploads left files behind");
+}
+
+#[test]
+fn one_address_gets_a_few_investor_emails_a_day_however_many_complaints_name_it() {
+    let app = common::spawn_app_with(|s| s.complaints.filings_per_client_per_hour = 100);
+    let d = desk(&app);
+    // One anonymous client files eight complaints with a victim's address (varied in case and
+    // +tag) and a phishing subject, and withdraws each.
+    for i in 0..8 {
+        let mut body = complaint_json("en");
+        body["complainant"]["email"] = json!(format!("Victim+{i}@Example.com"));
+        body["subject"] = json!("Your account is locked: sign in at http://phish.example/login");
+        let filed = app.post("/api/v1/complaints", None, &body);
+        assert_eq!(filed.status, 201, "the filing itself is accepted: {}", filed.body);
+        let filed = filed.json();
+        let (number, code) = (filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
+        assert!(!code.is_empty(), "the code is shown");
+        let w = app.request("POST", &format!("/api/v1/track/{number}/withdraw"), None, &[("X-Access-Code", code)], Some(("application/json", b"{}".to_vec())));
+        assert!(w.status < 300, "{}", w.body);
+    }
+    let queued = |app: &TestApp| -> Vec<Value> {
+        let r = app.get("/api/v1/admin/outbox?limit=200", Some(&d.admin));
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json().as_array().unwrap().iter().filter(|m| m["recipient"].as_str().unwrap().to_lowercase().ends_with("@example.com")).cloned().collect()
+    };
+    assert_eq!(queued(&app).len(), 5, "at most five investor emails a day to one address");
+
+    // The administrators see what was withheld, and why.
+    let withheld = app.get("/api/v1/admin/mail/withheld", Some(&d.admin));
+    assert_eq!(withheld.status, 200, "{}", withheld.body);
+    let withheld = withheld.json();
+    assert_eq!(withheld.as_array().unwrap().len(), 11, "{withheld}");
+    assert!(withheld[0]["reason"].as_str().unwrap().contains("last 24 hours"), "{withheld}");
+    assert_eq!(withheld[0]["recipient"], "v***@example.com");
+    app.get("/api/v1/admin/mail/withheld", Some(&d.coordinator)).assert_problem(403, "forbidden");
+
+    // The hotline files for a caller: that receipt is not something an anonymous client caused.
+    let mut body = complaint_json("zh");
+    body["complainant"]["email"] = json!("victim@example.com");
+    body["channel"] = json!("hotline");
+    body["contact_consent"] = json!(true);
+    assert_eq!(app.post("/api/v1/complaints", Some(&d.operator), &body).status, 201);
+    assert_eq!(queued(&app).len(), 6);
+
+    // The receipts and closing notices quote nothing the filer typed.
+    let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
+    let pool = anshang::db::connect_pool(&url, 1, std::time::Duration::from_secs(5)).unwrap();
+    use anshang::db::schema::outbox;
+    use diesel::prelude::*;
+    let bodies: Vec<(String, Option<String>, Option<String>)> =
+        outbox::table.select((outbox::subject, outbox::text_body, outbox::html_body)).load(&mut pool.get().unwrap()).unwrap();
+    assert!(!bodies.is_empty());
+    for (subject, text, html) in bodies {
+        let all = format!("{subject}{}{}", text.unwrap_or_default(), html.unwrap_or_default());
+        assert!(!all.contains("phish.example") && !all.contains("account is locked"), "{all}");
+    }
+}
+
+/// The chain recipe before it was keyed (plain SHA-256 over the length-prefixed fields): what
+/// anyone with the source and database access can compute.
+fn unkeyed_rechain(conn: &mut anshang::db::DbConnection, complaint_id: &str) {
+    use anshang::db::schema::complaint_events;
+    use diesel::prelude::*;
+    use sha2::Digest;
+    let mut prev = anshang::complaints::events::GENESIS_HASH.to_string();
+    for e in anshang::complaints::events::for_complaint(conn, complaint_id).unwrap() {
+        let at = e.at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
+        let seq = e.seq.to_string();
+        let fields = [
+            prev.as_str(), &e.complaint_id, &seq, &at, &e.actor_kind, e.actor_id.as_deref().unwrap_or("\u{0}"), &e.action,
+            e.from_status.as_deref().unwrap_or("\u{0}"), &e.to_status, &e.detail,
+        ];
+        let mut h = sha2::Sha256::new();
+        for f in fields {
+            h.update((f.len() as u64).to_be_bytes());
+            h.update(f.as_bytes());
+        }
+        h.update([e.investor_visible as u8]);
+        let hash = hex::encode(h.finalize());
+        diesel::update(complaint_events::table.find(&e.id))
+            .set((complaint_events::prev_hash.eq(&prev), complaint_events::hash.eq(&hash)))
+            .execute(conn)
+            .unwrap();
+        prev = hash;
+    }
+}
+
+#[test]
+fn a_history_rechained_without_the_key_does_not_verify_and_old_trails_are_resealed_once() {
+    use diesel::prelude::*;
+    let app = spawn_app();
+    let d = desk(&app);
+    let id = app.post("/api/v1/complaints", None, &complaint_json("en")).json()["id"].as_str().unwrap().to_string();
+    ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_anshang"))
+            .current_dir(app.data_dir.path())
+            .args(args)
+            .env("ANSHANG__DATABASE__URL", &app.database.url)
+            .env("ANSHANG__SERVER__DATA_DIR", app.data_dir.path())
+            .output()
+            .unwrap();
+        (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    };
+    let (intact, said) = cli(&["audit", "verify"]);
+    assert!(intact && said.contains("admin log entries verified"), "{said}");
+    let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
+    let pool = anshang::db::connect_pool(&url, 1, std::time::Duration::from_secs(5)).unwrap();
+    let mut conn = pool.get().unwrap();
+
+    // A database administrator rewrites the assignment and re-chains the history the old way.
+    diesel::sql_query(format!("UPDATE complaint_events SET detail = REPLACE(detail, '{}', '{}') WHERE action = 'assign'", d.dept_a, d.dept_b))
+        .execute(&mut *conn)
+        .unwrap();
+    unkeyed_rechain(&mut conn, &id);
+    let (intact, said) = cli(&["audit", "verify"]);
+    assert!(!intact && said.contains(&format!("(id {id})")) && said.contains("TAMPERED complaint CZ-"), "{said}");
+    // `audit reseal` does not launder it: the trail is sealed already.
+    let (_, said) = cli(&["audit", "reseal"]);
+    assert!(said.contains("already sealed"), "{said}");
+    assert!(!cli(&["audit", "verify"]).0);
+
+    // The admin log is chained too: a removed entry shows.
+    let removed = diesel::sql_query("DELETE FROM admin_events WHERE seq = 2").execute(&mut *conn).unwrap();
+    assert_eq!(removed, 1);
+    let (intact, said) = cli(&["audit", "verify"]);
+    assert!(!intact && said.contains("TAMPERED admin log at entry"), "{said}");
+}
+
+#[test]
+fn a_trail_written_before_the_key_is_resealed_by_the_upgrade_and_the_reseal_is_logged() {
+    use diesel::prelude::*;
+    let app = spawn_app();
+    let d = desk(&app);
+    let id = app.post("/api/v1/complaints", None, &complaint_json("en")).json()["id"].as_str().unwrap().to_string();
+    ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
+    let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
+    let pool = anshang::db::connect_pool(&url, 1, std::time::Duration::from_secs(5)).unwrap();
+    let mut conn = pool.get().unwrap();
+    // The database as it was before the upgrade: unkeyed complaint chains, an admin log without
+    // a chain, the keyed-audit migration not applied.
+    unkeyed_rechain(&mut conn, &id);
+    for sql in [
+        "DROP INDEX admin_events_seq",
+        "ALTER TABLE admin_events DROP COLUMN hash",
+        "ALTER TABLE admin_events DROP COLUMN prev_hash",
+        "ALTER TABLE admin_events DROP COLUMN seq",
+        "DROP TABLE audit_seals",
+        "DELETE FROM __diesel_schema_migrations WHERE version = '20261130200002'",
+    ] {
+        diesel::sql_query(sql).execute(&mut *conn).unwrap();
+    }
+    drop(conn);
+
+    // The first start of the new version (here: the CLI) migrates and re-seals.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_anshang"))
+        .current_dir(app.data_dir.path())
+        .args(["audit", "verify"])
+        .env("ANSHANG__DATABASE__URL", &app.database.url)
+        .env("ANSHANG__SERVER__DATA_DIR", app.data_dir.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("audit trail intact: 2 complaint events"), "{said}");
+    #[derive(diesel::QueryableByName)]
+    struct Detail {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+    let mut conn = pool.get().unwrap();
+    let logged: Vec<Detail> = diesel::sql_query("SELECT detail FROM admin_events WHERE action = 'audit.reseal'").load(&mut *conn).unwrap();
+    assert_eq!(logged.len(), 1);
+    let detail: Value = serde_json::from_str(&logged[0].detail).unwrap();
+    assert_eq!(detail["complaint_events_resealed"], 2, "{detail}");
+    assert!(detail["admin_events_chained"].as_u64().unwrap() > 0, "{detail}");
+}
+
+#[test]
+fn each_audience_sees_only_what_it_may_of_file_names_and_extension_decisions() {
+    let app = spawn_app();
+    let d = desk(&app);
+    let commission = app.staff_token(&d.admin, "commission", None);
+    let filed = app.post("/api/v1/complaints", None, &complaint_json("en")).json(); // confidential
+    let (id, number, code) = (filed["id"].as_str().unwrap(), filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
+    let pdf = b"%PDF-1.7\n1 0 obj <<>> endobj\n".to_vec();
+    ok(app.request(
+        "POST",
+        &format!("/api/v1/track/{number}/attachments?filename=secret-merger-plan.pdf"),
+        None,
+        &[("X-Access-Code", code)],
+        Some(("application/octet-stream", pdf)),
+    ));
+    // Those who may open the files read their names; the others see that there is a file.
+    let events = |token: &str| ok(app.get(&format!("/api/v1/complaints/{id}/events"), Some(token))).to_string();
+    assert!(events(&d.coordinator).contains("secret-merger-plan.pdf"));
+    for token in [&commission, &d.admin] {
+        let seen = events(token);
+        assert!(!seen.contains("secret-merger-plan") && seen.contains("(confidential)"), "{seen}");
+    }
+    let read_back = ok(app.get(&format!("/api/v1/complaints/by-number/{number}"), Some(&d.operator)));
+    assert!(!read_back.to_string().contains("secret-merger-plan"), "{read_back}");
+    assert_eq!(read_back["attachments"][0]["filename"], "(confidential)");
+    let investor = ok(app.request("GET", &format!("/api/v1/track/{number}"), None, &[("X-Access-Code", code)], None));
+    assert_eq!(investor["attachments"][0]["filename"], "secret-merger-plan.pdf", "the investor's own file");
+
+    // The coordination office's reason for an extension is its internal note: the investor sees
+    // the decision and the new due date, not the reason.
+    ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
+    let v = ok(app.post(&format!("/api/v1/complaints/{id}/extension-requests"), Some(&d.staff_a), &json!({"days": 5, "reason": "Site inspection needed"})));
+    let request_id = v["extensions"][0]["id"].as_str().unwrap().to_string();
+    ok(app.post(
+        &format!("/api/v1/complaints/{id}/extension-requests/{request_id}/decision"),
+        Some(&d.coordinator),
+        &json!({"approve": true, "days": 3, "reason": "Head of land bureau on leave, internal"}),
+    ));
+    let investor = ok(app.request("GET", &format!("/api/v1/track/{number}"), None, &[("X-Access-Code", code)], None));
+    let decided = investor["history"].as_array().unwrap().iter().find(|e| e["action"] == "decide_extension").expect("the investor sees the decision").clone();
+    assert_eq!(decided["detail"]["days"], 3);
+    assert!(decided["detail"].get("reason").is_none() && !investor.to_string().contains("on leave"), "{investor}");
+    assert!(events(&d.coordinator).contains("on leave"), "staff keep the reason");
 }

@@ -259,8 +259,11 @@ fn file_many(app: &TestApp, n: usize, received: DateTime<Utc>) {
     let cal = anshang::calendar::runtime::build(std::path::Path::new("config/calendar"), Some(&mut conn)).unwrap();
     let rules = Rules::from_settings(&app.settings).unwrap();
     let ctx = rules.ctx(&cal, received);
-    for _ in 0..n {
-        let request: FileComplaintRequest = serde_json::from_value(complaint_json("en")).unwrap();
+    for i in 0..n {
+        // Each its own investor: one address gets only a few receipts a day (mail::budget).
+        let mut body = complaint_json("en");
+        body["complainant"]["email"] = serde_json::json!(format!("investor-{i}@example.de"));
+        let request: FileComplaintRequest = serde_json::from_value(body).unwrap();
         service::file(&mut conn, &ctx, intake::validate(request, false).unwrap(), &Acting::investor(), None).unwrap();
     }
 }

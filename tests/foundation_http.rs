@@ -192,6 +192,32 @@ fn login_is_rate_limited_per_account() {
 }
 
 #[test]
+fn password_change_is_rate_limited_per_account() {
+    let app = spawn_app_with(|s| {
+        s.auth.login_per_account_per_minute = 3;
+        s.auth.login_per_client_per_minute = 100;
+    });
+    let admin = app.admin_token();
+    let victim = app.staff_token(&admin, "coordinator", None);
+    let other = app.staff_token(&admin, "coordinator", None);
+    let guess = |token: &str, current: &str| {
+        app.post("/api/v1/auth/password", Some(token), &json!({"current_password": current, "new_password": "a brand new passphrase 2026"}))
+    };
+    // A stolen token guesses the current password: three wrong guesses, then 429, even for
+    // the right one.
+    for _ in 0..3 {
+        guess(&victim, "guess-password-000").assert_problem(422, "invalid-field");
+    }
+    let r = guess(&victim, "guess-password-001");
+    r.assert_problem(429, "rate-limited");
+    assert!(r.header("retry-after").is_some());
+    guess(&victim, TEST_PASSWORD).assert_problem(429, "rate-limited");
+    // Another account is not affected.
+    guess(&other, "guess-password-000").assert_problem(422, "invalid-field");
+    assert_eq!(guess(&other, TEST_PASSWORD).status, 204);
+}
+
+#[test]
 fn login_is_rate_limited_per_client() {
     let app = spawn_app_with(|s| {
         s.auth.login_per_account_per_minute = 100;

@@ -113,3 +113,39 @@ fn the_session_cookie_is_for_pages_only_and_forms_need_its_token() {
     let r = app.request("GET", "/staff", None, &[("Cookie", "anshang_staff=forged")], None);
     assert_eq!(r.status, 303);
 }
+
+#[test]
+fn signing_out_ends_the_token_for_pages_and_the_api() {
+    let app = spawn_app();
+    let admin = app.admin_token();
+    let email = app.staff_account(&admin, "coordinator", None);
+    let cookie_header = |c: &str| format!("anshang_staff={c}");
+
+    // The pages' sign-out: a copy of the cookie's token is refused on pages and as a bearer.
+    let r = form(&app, "/staff/login", None, &format!("email={email}&password={}", common::TEST_PASSWORD));
+    assert_eq!(r.status, 303);
+    let cookie = session_cookie(&r);
+    assert_eq!(app.get("/api/v1/auth/me", Some(&cookie)).status, 200, "the cookie's token works as a bearer");
+    let page = app.request("GET", "/staff/password", None, &[("Cookie", &cookie_header(&cookie))], None);
+    let csrf = page.body.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let r = form(&app, "/staff/logout", Some(&cookie), &format!("csrf={csrf}"));
+    assert_eq!(r.status, 303);
+    let r = app.request("GET", "/staff/inbox", None, &[("Cookie", &cookie_header(&cookie))], None);
+    assert_eq!(r.status, 303, "a signed-out cookie is the sign-in page again");
+    app.get("/api/v1/auth/me", Some(&cookie)).assert_problem(401, "unauthenticated");
+
+    // The API's sign-out: the bearer is refused from then on, on the API and on the pages.
+    let token = app.token_for(&email, common::TEST_PASSWORD);
+    assert_eq!(app.get("/api/v1/auth/me", Some(&token)).status, 200);
+    assert_eq!(app.request("GET", "/staff/inbox", None, &[("Cookie", &cookie_header(&token))], None).status, 200);
+    let r = app.request("POST", "/api/v1/auth/logout", Some(&token), &[], None);
+    assert_eq!(r.status, 204, "{}", r.body);
+    app.get("/api/v1/auth/me", Some(&token)).assert_problem(401, "unauthenticated");
+    app.request("POST", "/api/v1/auth/logout", Some(&token), &[], None).assert_problem(401, "unauthenticated");
+    assert_eq!(app.request("GET", "/staff/inbox", None, &[("Cookie", &cookie_header(&token))], None).status, 303);
+    app.request("POST", "/api/v1/auth/logout", None, &[], None).assert_problem(401, "unauthenticated");
+
+    // Signing in again works.
+    let again = app.token_for(&email, common::TEST_PASSWORD);
+    assert_eq!(app.get("/api/v1/auth/me", Some(&again)).status, 200);
+}

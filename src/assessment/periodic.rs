@@ -174,9 +174,9 @@ pub fn bimonthly(conn: &mut DbConnection, from: NaiveDate) -> Result<BimonthlyRe
 }
 
 pub fn bimonthly_csv(r: &BimonthlyReport) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    let _ = w.write_record(["期间 period", "收到 received", "受理 accepted", "办结 concluded", "办理中 in progress", "终止 terminated", "超期 overdue"]);
-    let _ = w.write_record([
+    let mut w = crate::csv_export::Sheet::with_bom();
+    let _ = w.row(["期间 period", "收到 received", "受理 accepted", "办结 concluded", "办理中 in progress", "终止 terminated", "超期 overdue"]);
+    let _ = w.row([
         format!("{} – {}", r.from, r.to),
         r.received.to_string(),
         r.accepted.to_string(),
@@ -185,12 +185,12 @@ pub fn bimonthly_csv(r: &BimonthlyReport) -> Vec<u8> {
         r.terminated.len().to_string(),
         r.overdue.to_string(),
     ]);
-    let _ = w.write_record(["", "", "", "", "", "", ""]);
-    let _ = w.write_record(["终止 terminated: 编号 number", "状态 status", "理由 reason", "", "", "", ""]);
+    let _ = w.row(["", "", "", "", "", "", ""]);
+    let _ = w.row(["终止 terminated: 编号 number", "状态 status", "理由 reason", "", "", "", ""]);
     for t in &r.terminated {
-        let _ = w.write_record([t.tracking_number.as_str(), t.status.as_str(), t.reason.as_str(), "", "", "", ""]);
+        let _ = w.row([t.tracking_number.as_str(), t.status.as_str(), t.reason.as_str(), "", "", "", ""]);
     }
-    w.into_inner().unwrap_or_default()
+    w.finish().unwrap_or_default()
 }
 
 pub fn bimonthly_html(r: &BimonthlyReport) -> String {

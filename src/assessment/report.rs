@@ -148,12 +148,12 @@ pub fn finalize(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar,
 
 /// CSV with a UTF-8 byte-order mark, so spreadsheet programs show the Chinese names.
 pub fn to_csv(r: &AssessmentReport) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    let _ = w.write_record(["排名 rank", "部门 department", "Department", "总分 total", "行风 conduct", "投诉办理 complaint handling", "行风指数 conduct index", "按时答复率 on-time %", "满意率 satisfaction %", "异议率 contest %"]);
+    let mut w = crate::csv_export::Sheet::with_bom();
+    let _ = w.row(["排名 rank", "部门 department", "Department", "总分 total", "行风 conduct", "投诉办理 complaint handling", "行风指数 conduct index", "按时答复率 on-time %", "满意率 satisfaction %", "异议率 contest %"]);
     let opt = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_default();
     for d in &r.departments {
         let s = &d.score;
-        let _ = w.write_record([
+        let _ = w.row([
             s.rank.to_string(),
             d.name_zh.clone(),
             d.name_en.clone(),
@@ -166,7 +166,7 @@ pub fn to_csv(r: &AssessmentReport) -> Vec<u8> {
             opt(s.contest_rate),
         ]);
     }
-    w.into_inner().unwrap_or_default()
+    w.finish().unwrap_or_default()
 }
 
 fn esc(s: &str) -> String {

@@ -61,7 +61,7 @@ async fn year_report(state: web::Data<AppState>, _staff: Staff<Assessors>, path:
     Ok(match format.as_str() {
         "csv" => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
-            .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"assessment-{year}.csv\"")))
+            .insert_header((header::CONTENT_DISPOSITION, crate::csv_export::attachment_disposition(&format!("assessment-{year}.csv"))))
             .body(report::to_csv(&r)),
         "html" => HttpResponse::Ok().content_type("text/html; charset=utf-8").body(report::to_html(&r)),
         _ => HttpResponse::Ok().json(r),
@@ -169,7 +169,10 @@ async fn bimonthly(state: web::Data<AppState>, _staff: Staff<Assessors>, query: 
     }
     let r = db::run(&state.pool, move |conn| super::periodic::bimonthly(conn, from)).await?;
     Ok(match format.as_str() {
-        "csv" => HttpResponse::Ok().insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8")).body(super::periodic::bimonthly_csv(&r)),
+        "csv" => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
+            .insert_header((header::CONTENT_DISPOSITION, crate::csv_export::attachment_disposition(&format!("bimonthly-{}.csv", r.from))))
+            .body(super::periodic::bimonthly_csv(&r)),
         "html" => HttpResponse::Ok().content_type("text/html; charset=utf-8").body(super::periodic::bimonthly_html(&r)),
         _ => HttpResponse::Ok().json(r),
     })

@@ -10,25 +10,32 @@ use crate::config::Settings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("cannot read the JWT secret file {path}: {source}")]
+    #[error("cannot read the key file {path}: {source}")]
     Read { path: String, source: std::io::Error },
-    #[error("cannot create the JWT secret file {path}: {source}")]
+    #[error("cannot create the key file {path}: {source}")]
     Create { path: String, source: std::io::Error },
-    #[error("the JWT secret file {path} holds fewer than 32 bytes")]
+    #[error("the key file {path} holds fewer than 32 bytes")]
     TooShort { path: String },
 }
 
 /// Returns the signing secret, generating `<data_dir>/jwt.key` on first start.
 pub fn load_or_create_secret(settings: &Settings) -> Result<Vec<u8>, KeyError> {
-    if !settings.auth.jwt_secret.is_empty() {
-        return Ok(settings.auth.jwt_secret.as_bytes().to_vec());
+    load_or_create(&settings.auth.jwt_secret, &settings.auth.jwt_secret_file, settings.data_dir().join("jwt.key"))
+}
+
+/// Returns the audit trail's HMAC key, generating `<data_dir>/audit.key` on first start; the
+/// same three sources as the JWT secret.
+pub fn load_or_create_audit_key(settings: &Settings) -> Result<Vec<u8>, KeyError> {
+    load_or_create(&settings.auth.audit_key, &settings.auth.audit_key_file, settings.data_dir().join("audit.key"))
+}
+
+/// The inline value if set, else the configured file, else `generated` (created on first use).
+fn load_or_create(inline: &str, file: &Path, generated: PathBuf) -> Result<Vec<u8>, KeyError> {
+    if !inline.is_empty() {
+        return Ok(inline.as_bytes().to_vec());
     }
-    let configured = !settings.auth.jwt_secret_file.as_os_str().is_empty();
-    let path: PathBuf = if configured {
-        settings.auth.jwt_secret_file.clone()
-    } else {
-        settings.data_dir().join("jwt.key")
-    };
+    let configured = !file.as_os_str().is_empty();
+    let path: PathBuf = if configured { file.to_path_buf() } else { generated };
     if path.exists() || configured {
         return read_secret(&path);
     }

@@ -14,7 +14,7 @@ use crate::error::{ApiError, FieldError};
 use crate::http::{ClientAddr, JsonBody, NoStore};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(login).service(me).service(change_password).service(create_user).service(list_users).service(update_user);
+    cfg.service(login).service(logout).service(me).service(change_password).service(create_user).service(list_users).service(update_user);
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -100,6 +100,32 @@ async fn me(state: web::Data<AppState>, staff: Staff<AnyStaff>) -> Result<web::J
     Ok(web::Json(user.try_into()?))
 }
 
+/// Sign out: ends this token and every other token of the account issued before now (on every
+/// instance: the end is kept in the database). Sign in again to get a new one.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "signed out; the token is refused from now on"), (status = 401, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/auth/logout")]
+async fn logout(state: web::Data<AppState>, staff: Staff<PasswordChange>) -> Result<HttpResponse, ApiError> {
+    sign_out(&state, &staff.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Ends the account's tokens issued up to now (the API's and the pages' sign-out).
+pub async fn sign_out(state: &web::Data<AppState>, user_id: &str) -> Result<(), ApiError> {
+    let id = user_id.to_string();
+    db::run(&state.pool, move |conn| {
+        let now = db::now();
+        conn.transaction(|conn| {
+            users::end_sessions(conn, &id, now)?;
+            crate::admin_log::record(conn, now, Some(&id), "user.sign_out", &format!("user:{id}"), serde_json::json!({}))
+        })?;
+        Ok(())
+    })
+    .await?;
+    tracing::info!(user = %user_id, "signed out");
+    Ok(())
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChangeRequest {
@@ -109,7 +135,8 @@ pub struct PasswordChangeRequest {
 
 /// Change the own password (required after a one-time password). Sign in again afterwards.
 #[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", security(("bearer" = [])), request_body = PasswordChangeRequest,
-    responses((status = 204), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 204), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too many attempts for this account (auth.login_per_account_per_minute)", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/auth/password")]
 async fn change_password(state: web::Data<AppState>, staff: Staff<PasswordChange>, body: JsonBody<PasswordChangeRequest>) -> Result<HttpResponse, ApiError> {
     set_own_password(&state, &staff.id, body.into_inner()).await?;
@@ -117,13 +144,15 @@ async fn change_password(state: web::Data<AppState>, staff: Staff<PasswordChange
 }
 
 /// Replaces the account's password after checking the current one and the policy; earlier
-/// tokens stop working.
+/// tokens stop working. Every check of the current password counts against the account's
+/// limit, as a sign-in does.
 pub async fn set_own_password(state: &web::Data<AppState>, user_id: &str, req: PasswordChangeRequest) -> Result<(), ApiError> {
     password::check_policy(&req.new_password, state.settings.auth.min_password_length)
         .map_err(|m| ApiError::Invalid(vec![FieldError::new("new_password", "weak_password", m)]))?;
     if req.new_password == req.current_password {
         return Err(ApiError::invalid("new_password", "unchanged", "choose a password different from the current one"));
     }
+    state.limits.password_change_by_account.check(&user_id.to_string())?;
     let id = user_id.to_string();
     db::run(&state.pool, move |conn| {
         let user = users::find(conn, &id)?.ok_or(ApiError::Unauthenticated("account no longer exists"))?;

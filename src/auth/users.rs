@@ -209,6 +209,12 @@ pub fn set_password(conn: &mut DbConnection, id: &str, hash: &str, must_change: 
         .execute(conn)
 }
 
+/// Ends every token of the account issued up to `now` (tokens issued before the account's
+/// last change are refused; see `auth::extract::still_valid`).
+pub fn end_sessions(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::update(users::table.find(id)).set(users::updated_at.eq(to_db_time(now))).execute(conn)
+}
+
 pub fn set_active(conn: &mut DbConnection, id: &str, active: bool, now: DateTime<Utc>) -> QueryResult<usize> {
     diesel::update(users::table.find(id))
         .set((users::active.eq(active), users::updated_at.eq(to_db_time(now))))

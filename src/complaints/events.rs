@@ -1,11 +1,15 @@
 //! The audit trail: one append-only event per change of a complaint, written in the changing
-//! transaction and hash-chained per complaint so that an edited, removed or reordered row is
-//! detected by `verify_chain` (`anshang audit verify`, `GET …/events`).
+//! transaction and chained per complaint so that an edited, removed or reordered row is
+//! detected by `verify_chain` (`anshang audit verify`, `GET …/events`). Each link is an
+//! HMAC-SHA256 under the audit key (`crate::audit`), which is kept outside the database: a
+//! forged history cannot be re-chained without it.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+use crate::audit;
 
 use super::state::{Actor, Status};
 use crate::db::schema::complaint_events;
@@ -74,10 +78,10 @@ fn actor_kind(actor: Actor) -> &'static str {
     }
 }
 
-/// The bytes a hash covers: every column but `id` and the hash itself, length-prefixed so that
+/// The bytes a link covers: every column but `id` and the hash itself, length-prefixed so that
 /// no two different events serialise alike.
 #[allow(clippy::too_many_arguments)]
-fn event_digest(
+fn event_message(
     prev_hash: &str,
     complaint_id: &str,
     seq: i32,
@@ -89,28 +93,17 @@ fn event_digest(
     to_status: &str,
     detail: &str,
     investor_visible: bool,
-) -> String {
-    let mut h = Sha256::new();
+) -> Vec<u8> {
     let at = at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
     let seq = seq.to_string();
-    let fields: [&str; 10] = [
-        prev_hash,
-        complaint_id,
-        &seq,
-        &at,
-        actor_kind,
-        actor_id.unwrap_or("\u{0}"),
-        action,
-        from_status.unwrap_or("\u{0}"),
-        to_status,
-        detail,
-    ];
-    for f in fields {
-        h.update((f.len() as u64).to_be_bytes());
-        h.update(f.as_bytes());
-    }
-    h.update([investor_visible as u8]);
-    hex::encode(h.finalize())
+    audit::fields_message(
+        &[prev_hash, complaint_id, &seq, &at, actor_kind, actor_id.unwrap_or("\u{0}"), action, from_status.unwrap_or("\u{0}"), to_status, detail],
+        Some(investor_visible),
+    )
+}
+
+fn row_message(e: &EventRow, prev_hash: &str) -> Vec<u8> {
+    event_message(prev_hash, &e.complaint_id, e.seq, e.at, &e.actor_kind, e.actor_id.as_deref(), &e.action, e.from_status.as_deref(), &e.to_status, &e.detail, e.investor_visible)
 }
 
 /// Appends the event after the complaint's last one. The UNIQUE (complaint_id, seq) constraint
@@ -130,7 +123,7 @@ pub fn append(conn: &mut DbConnection, e: NewEvent<'_>) -> QueryResult<()> {
     let detail = e.detail.to_string();
     let kind = actor_kind(e.actor);
     let from = e.from.map(Status::as_str);
-    let hash = event_digest(&prev_hash, e.complaint_id, seq, at, kind, e.actor_id, e.action, from, e.to.as_str(), &detail, e.investor_visible);
+    let hash = audit::seal(&event_message(&prev_hash, e.complaint_id, seq, at, kind, e.actor_id, e.action, from, e.to.as_str(), &detail, e.investor_visible));
     diesel::insert_into(complaint_events::table)
         .values(InsertEvent {
             id: new_id(),
@@ -178,19 +171,7 @@ pub fn verify_chain(events: &[EventRow]) -> Result<(), ChainBreak> {
         if e.prev_hash != prev {
             return Err(brk("the link to the previous event is broken"));
         }
-        let recomputed = event_digest(
-            &e.prev_hash,
-            &e.complaint_id,
-            e.seq,
-            e.at,
-            &e.actor_kind,
-            e.actor_id.as_deref(),
-            &e.action,
-            e.from_status.as_deref(),
-            &e.to_status,
-            &e.detail,
-            e.investor_visible,
-        );
+        let recomputed = audit::seal(&row_message(e, &e.prev_hash));
         if recomputed != e.hash {
             return Err(brk("the event's content does not match its hash (edited)"));
         }
@@ -212,6 +193,49 @@ pub fn verify_all(conn: &mut DbConnection) -> QueryResult<(usize, Vec<ChainBreak
         }
     }
     Ok((rows.len(), breaks))
+}
+
+/// What re-sealing the chains of a database written before the key did.
+#[derive(Debug, Default, Serialize)]
+pub struct Resealed {
+    pub events: usize,
+    pub complaints: usize,
+    /// Complaints whose chain did not verify under the old, unkeyed recipe: left as they were,
+    /// so that they keep showing as broken.
+    pub left_broken: Vec<String>,
+}
+
+/// Re-seals every complaint chain that verifies under the unkeyed recipe (SHA-256 over the
+/// same bytes) with the audit key; chains that do not verify are left alone.
+pub fn reseal_unkeyed(conn: &mut DbConnection) -> QueryResult<Resealed> {
+    let rows: Vec<EventRow> = complaint_events::table
+        .order((complaint_events::complaint_id.asc(), complaint_events::seq.asc()))
+        .select(EventRow::as_select())
+        .load(conn)?;
+    let mut done = Resealed::default();
+    for chain in rows.chunk_by(|a, b| a.complaint_id == b.complaint_id) {
+        let mut prev = GENESIS_HASH.to_string();
+        let intact = chain.iter().enumerate().all(|(i, e)| {
+            let ok = e.seq == i as i32 + 1 && e.prev_hash == prev && hex::encode(Sha256::digest(row_message(e, &e.prev_hash))) == e.hash;
+            prev = e.hash.clone();
+            ok
+        });
+        if !intact {
+            done.left_broken.push(chain[0].complaint_id.clone());
+            continue;
+        }
+        let mut prev = GENESIS_HASH.to_string();
+        for e in chain {
+            let hash = audit::seal(&row_message(e, &prev));
+            diesel::update(complaint_events::table.find(&e.id))
+                .set((complaint_events::prev_hash.eq(&prev), complaint_events::hash.eq(&hash)))
+                .execute(conn)?;
+            prev = hash;
+            done.events += 1;
+        }
+        done.complaints += 1;
+    }
+    Ok(done)
 }
 
 /// An event as the API shows it.

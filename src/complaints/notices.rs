@@ -26,6 +26,8 @@ pub struct Notices {
     pub public_base_url: String,
     /// Right-hand side of Message-IDs.
     pub domain: String,
+    /// Investor emails an address may get a day before anonymous-caused ones stop (`mail::budget`).
+    pub investor_emails_per_address_per_day: i64,
 }
 
 impl Notices {
@@ -39,6 +41,7 @@ impl Notices {
             staff_language: s.mail.staff_language,
             public_base_url: s.server.public_base_url.trim_end_matches('/').to_string(),
             domain: from.email.domain().to_string(),
+            investor_emails_per_address_per_day: s.mail.investor_emails_per_address_per_day,
         }))
     }
 }
@@ -68,11 +71,28 @@ pub fn local_time_text(t: DateTime<Utc>) -> String {
     }
 }
 
+/// The name an investor email greets: the one given on the form when it reads as a name. Anyone
+/// can file with someone else's address, so a "name" that carries a link, an address or a long
+/// message is not repeated into an official email; the greeting is generic then.
+fn greeting_name(name: &str, lang: Language) -> String {
+    let name = name.trim();
+    let lower = name.to_lowercase();
+    let plain = !name.is_empty()
+        && name.chars().count() <= 60
+        && !["://", "www.", "http", "@", ".com", ".cn", ".net"].iter().any(|s| lower.contains(s))
+        && !name.chars().any(|c| c.is_control() || c == '<' || c == '>');
+    match (plain, lang) {
+        (true, _) => name.to_string(),
+        (false, Language::Zh) => "投资者".into(),
+        (false, Language::En) => "Investor".into(),
+    }
+}
+
 fn base_vars(ctx: &Ctx, row: &ComplaintRow, clock: &ClockRow) -> Value {
     let lang = Language::parse(&row.language).unwrap_or(Language::Zh);
     let left = ctx.cal.working_days_between(crate::calendar::local_date(ctx.now), clock.due_date);
     json!({
-        "investor_name": row.complainant_name,
+        "investor_name": greeting_name(&row.complainant_name, lang),
         "working_days_left": left.max(0),
         "working_days_overdue": (-left).max(0),
         "tracking_number": row.tracking_number,
@@ -91,6 +111,9 @@ fn base_vars(ctx: &Ctx, row: &ComplaintRow, clock: &ClockRow) -> Value {
 /// Queues an investor notice (receipt, info_requested, reply_available, contest_received,
 /// closed) in the complaint's language. `event_key` makes the row unique (one per change).
 pub fn to_investor(conn: &mut DbConnection, ctx: &Ctx, row: &ComplaintRow, clock: &ClockRow, notice: &str, event_key: &str, extra: Value) -> Result<(), ApiError> {
+    if !crate::mail::budget::admit(conn, ctx.now, ctx.notices.investor_emails_per_address_per_day, &row.email, &row.id, notice, &row.channel, &row.status)? {
+        return Ok(());
+    }
     let lang = Language::parse(&row.language).unwrap_or(Language::Zh);
     let mut vars = base_vars(ctx, row, clock);
     merge(&mut vars, extra);
@@ -302,4 +325,18 @@ pub fn cancel_stale(conn: &mut DbConnection, complaint_id: &str, now: DateTime<U
         }
     }
     Ok(cancelled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_greeting_repeats_a_name_but_not_a_message() {
+        assert_eq!(greeting_name("Anna Müller", Language::En), "Anna Müller");
+        assert_eq!(greeting_name("王芳", Language::Zh), "王芳");
+        assert_eq!(greeting_name("Your account is locked: sign in at http://evil.example", Language::En), "Investor");
+        assert_eq!(greeting_name("support@bank.example", Language::Zh), "投资者");
+        assert_eq!(greeting_name(&"A".repeat(61), Language::En), "Investor");
+    }
 }

@@ -280,13 +280,17 @@ pub struct EventsResponse {
 #[get("/api/v1/complaints/{id}/events")]
 async fn events(state: web::Data<AppState>, staff: Staff<AuditReaders>, path: web::Path<String>) -> Result<web::Json<EventsResponse>, ApiError> {
     let id = path.into_inner();
-    let acting = acting(&staff);
+    let (acting, role) = (acting(&staff), staff.role);
     db::run(&state.pool, move |conn| {
         let row = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
         service::ensure_department_scope(&row, &acting)?;
         let rows = super::events::for_complaint(conn, &id)?;
         let verdict = super::events::verify_chain(&rows);
-        Ok(EventsResponse { events: rows.iter().map(Into::into).collect(), chain_valid: verdict.is_ok(), chain_break: verdict.err() })
+        let mut events: Vec<super::events::EventView> = rows.iter().map(Into::into).collect();
+        if !super::attachments::may_open(row.confidential, role) {
+            views::hide_file_names_in_events(&mut events);
+        }
+        Ok(EventsResponse { events, chain_valid: verdict.is_ok(), chain_break: verdict.err() })
     })
     .await
     .map(web::Json)
@@ -298,13 +302,20 @@ async fn events(state: web::Data<AppState>, staff: Staff<AuditReaders>, path: we
     responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/complaints/by-number/{tracking_number}")]
-async fn by_number(state: web::Data<AppState>, _staff: Staff<StatusReaders>, req: HttpRequest, path: web::Path<String>) -> Result<web::Json<TrackingView>, ApiError> {
+async fn by_number(state: web::Data<AppState>, staff: Staff<StatusReaders>, req: HttpRequest, path: web::Path<String>) -> Result<web::Json<TrackingView>, ApiError> {
     let number = TrackingNumber::parse(&path.into_inner()).ok_or_else(|| ApiError::NotFound("no complaint with this tracking number".into()))?;
     let lang = requested_language(&req);
+    let role = staff.role;
     with_ctx(&state, Access::Read, move |conn, ctx| {
         let row = store::find_by_tracking_number(conn, &number.to_string())?.ok_or_else(|| ApiError::NotFound("no complaint with this tracking number".into()))?;
         let lang = lang.unwrap_or_else(|| Language::parse(&row.language).unwrap_or(Language::Zh));
-        views::tracking_view(&service::load_full(conn, row)?, ctx, lang)
+        let may_open = super::attachments::may_open(row.confidential, role);
+        let mut view = views::tracking_view(&service::load_full(conn, row)?, ctx, lang)?;
+        if !may_open {
+            views::hide_file_names(&mut view.attachments);
+            views::hide_file_names_in_events(&mut view.history);
+        }
+        Ok(view)
     })
     .await
     .map(web::Json)
@@ -717,8 +728,9 @@ pub struct UploadQuery {
     pub filename: String,
 }
 
-/// Reads, sniffs and stores an upload; returns (sanitised name, content type, sha256, size).
-async fn receive_upload(state: &AppState, filename: &str, payload: web::Payload) -> Result<(String, &'static str, String, usize), ApiError> {
+/// Reads, sniffs and stages an upload (written under a temporary name); returns (sanitised
+/// name, content type, the staged file). The caller records it, then commits the file.
+async fn receive_upload(state: &AppState, filename: &str, payload: web::Payload) -> Result<(String, &'static str, super::attachments::Staged), ApiError> {
     let filename = super::attachments::sanitize_filename(filename)?;
     let bytes = crate::http::body::read_limited(payload, state.settings.complaints.attachment_max_bytes).await?;
     if bytes.is_empty() {
@@ -726,11 +738,13 @@ async fn receive_upload(state: &AppState, filename: &str, payload: web::Payload)
     }
     let kind = super::attachments::sniff(&bytes, &filename)?;
     let dir = state.settings.complaints.attachment_dir(state.settings.data_dir());
-    let size = bytes.len();
-    // Written and synced before the row that names it commits; a failed commit leaves only an
-    // unreferenced file named by its hash.
-    let sha = web::block(move || super::attachments::store_file(&dir, &bytes)).await.map_err(|e| ApiError::internal("attachment write", e))??;
-    Ok((filename, kind, sha, size))
+    let staged = web::block(move || super::attachments::stage(&dir, &bytes)).await.map_err(|e| ApiError::internal("attachment write", e))??;
+    Ok((filename, kind, staged))
+}
+
+/// Moves a recorded file into place.
+async fn place(staged: super::attachments::Staged) -> Result<(), ApiError> {
+    web::block(move || staged.commit()).await.map_err(|e| ApiError::internal("attachment write", e))?
 }
 
 pub(crate) fn file_response(state: &AppState, a: &super::attachments::AttachmentRow) -> Result<HttpResponse, ApiError> {
@@ -755,14 +769,19 @@ pub(crate) fn file_response(state: &AppState, a: &super::attachments::Attachment
 #[post("/api/v1/complaints/{id}/attachments")]
 async fn staff_upload(state: web::Data<AppState>, staff: Staff<Intake>, path: web::Path<String>, query: web::Query<UploadQuery>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
     let (id, acting) = (path.into_inner(), acting(&staff));
-    let (filename, kind, sha, size) = receive_upload(&state, &query.filename, payload).await?;
     let max = state.settings.complaints.attachment_max_count;
+    // The complaint, the caller's scope, its state and the count are checked before the body is read.
+    let (check_id, check_acting) = (id.clone(), acting.clone());
+    db::run(&state.pool, move |conn| service::check_attachable(conn, &check_id, &check_acting, max)).await?;
+    let (filename, kind, staged) = receive_upload(&state, &query.filename, payload).await?;
+    let (sha, size) = (staged.sha256.clone(), staged.size);
     let view = with_ctx(&state, Access::Write, move |conn, ctx| {
         let attachment_id = service::attach(conn, ctx, &id, &acting, &filename, kind, &sha, size, max)?;
         let row = super::attachments::find(conn, &id, &attachment_id)?.ok_or_else(|| ApiError::internal("attachment", "row vanished"))?;
         Ok(super::attachments::AttachmentView::from(&row))
     })
     .await?;
+    place(staged).await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -781,7 +800,7 @@ async fn staff_download(state: web::Data<AppState>, staff: Staff<AuditReaders>, 
     let row = db::run(&state.pool, move |conn| {
         let complaint = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
         service::ensure_department_scope(&complaint, &acting)?;
-        if complaint.confidential && !matches!(role, Role::Coordinator | Role::Department) {
+        if !super::attachments::may_open(complaint.confidential, role) {
             return Err(ApiError::Forbidden("trade secrets: only the assigned department and the coordination office see these files".into()));
         }
         super::attachments::find(conn, &id, &attachment_id)?.ok_or_else(|| ApiError::NotFound("no such attachment".into()))
@@ -810,12 +829,19 @@ async fn track_upload(
     payload: web::Payload,
 ) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
     let who = investor(&state, &req, &client, path.into_inner())?;
-    // Check the code before reading a large body.
+    // The code, the complaint's state and the count are checked before the body is read.
     let (number, code_hash) = (who.number.clone(), who.code_hash.clone());
-    db::run(&state.pool, move |conn| open_by_code(conn, &number, &code_hash).map(|_| ())).await?;
-    let (filename, kind, sha, size) = receive_upload(&state, &query.filename, payload).await?;
     let max = state.settings.complaints.attachment_max_count;
-    investor_action(state, who, Access::Write, move |conn, ctx, id| service::attach(conn, ctx, id, &Acting::investor(), &filename, kind, &sha, size, max).map(|_| ())).await
+    db::run(&state.pool, move |conn| {
+        let complaint = open_by_code(conn, &number, &code_hash)?;
+        service::check_attachable(conn, &complaint.id, &Acting::investor(), max)
+    })
+    .await?;
+    let (filename, kind, staged) = receive_upload(&state, &query.filename, payload).await?;
+    let (sha, size) = (staged.sha256.clone(), staged.size);
+    let view = investor_action(state, who, Access::Write, move |conn, ctx, id| service::attach(conn, ctx, id, &Acting::investor(), &filename, kind, &sha, size, max).map(|_| ())).await?;
+    place(staged).await?;
+    Ok(view)
 }
 
 /// Download a file of one's own complaint.

@@ -1124,6 +1124,37 @@ impl Rules {
 
 /// Records an uploaded file (already stored under its hash) on an open complaint.
 #[allow(clippy::too_many_arguments)]
+/// Whether a file may be added now (the complaint exists in the caller's scope, is not closed,
+/// and has room): asked before an upload's body is read, and again when the file is recorded.
+pub fn check_attachable(conn: &mut DbConnection, id: &str, acting: &Acting, max_count: u32) -> Result<(), ApiError> {
+    let row = store::find(conn, id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
+    ensure_department_scope(&row, acting)?;
+    attachable(conn, &row, max_count)
+}
+
+fn attachable(conn: &mut DbConnection, row: &ComplaintRow, max_count: u32) -> Result<(), ApiError> {
+    let status = status_of(row)?;
+    if status.is_terminal() {
+        let mut ext = serde_json::Map::new();
+        ext.insert("current_status".into(), json!(status.as_str()));
+        return Err(ApiError::Conflict {
+            kind: "illegal-transition",
+            title: "Not possible in the current state",
+            detail: format!("files cannot be added while the complaint is {}", status.as_str()),
+            extensions: ext,
+        });
+    }
+    if super::attachments::count(conn, &row.id)? >= i64::from(max_count) {
+        return Err(ApiError::Conflict {
+            kind: "too-many-attachments",
+            title: "Too many attachments",
+            detail: format!("a complaint carries at most {max_count} files"),
+            extensions: Default::default(),
+        });
+    }
+    Ok(())
+}
+
 pub fn attach(
     conn: &mut DbConnection,
     ctx: &Ctx,
@@ -1137,25 +1168,9 @@ pub fn attach(
 ) -> Result<String, ApiError> {
     conn.transaction(|conn| {
         let row = load_locked(conn, id)?;
+        ensure_department_scope(&row, acting)?;
+        attachable(conn, &row, max_count)?;
         let status = status_of(&row)?;
-        if status.is_terminal() {
-            let mut ext = serde_json::Map::new();
-            ext.insert("current_status".into(), json!(status.as_str()));
-            return Err(ApiError::Conflict {
-                kind: "illegal-transition",
-                title: "Not possible in the current state",
-                detail: format!("files cannot be added while the complaint is {}", status.as_str()),
-                extensions: ext,
-            });
-        }
-        if super::attachments::count(conn, id)? >= i64::from(max_count) {
-            return Err(ApiError::Conflict {
-                kind: "too-many-attachments",
-                title: "Too many attachments",
-                detail: format!("a complaint carries at most {max_count} files"),
-                extensions: Default::default(),
-            });
-        }
         let attachment_id = new_id();
         diesel::insert_into(crate::db::schema::complaint_attachments::table)
             .values(super::attachments::AttachmentRow {

@@ -370,6 +370,22 @@ pub fn tracking_view(l: &Loaded, ctx: &Ctx, lang: Language) -> Result<TrackingVi
     })
 }
 
+/// Names of files the reader may not open are replaced (`attachments::may_open`).
+pub fn hide_file_names(attachments: &mut [AttachmentView]) {
+    for a in attachments {
+        a.filename = super::attachments::HIDDEN_NAME.to_string();
+    }
+}
+
+/// The same for the audit trail: an `attach` event names its file.
+pub fn hide_file_names_in_events(events: &mut [EventView]) {
+    for e in events.iter_mut().filter(|e| e.action == "attach") {
+        if let Some(obj) = e.detail.as_object_mut() {
+            obj.insert("filename".into(), serde_json::Value::String(super::attachments::HIDDEN_NAME.to_string()));
+        }
+    }
+}
+
 /// Investor-visible events with staff-only details (ids of staff) removed.
 fn investor_event(e: &EventRow) -> EventView {
     let mut v = EventView::from(e);

@@ -38,6 +38,17 @@ diesel::table! {
         action -> Text,
         subject -> Text,
         detail -> Text,
+        seq -> Nullable<Integer>,
+        prev_hash -> Nullable<Text>,
+        hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_seals (chain) {
+        chain -> Text,
+        key_id -> Text,
+        sealed_at -> Timestamp,
     }
 }
 
@@ -48,6 +59,18 @@ diesel::table! {
         version -> Text,
         loaded_by -> Nullable<Text>,
         loaded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    investor_mail_log (id) {
+        id -> Text,
+        address_key -> Text,
+        complaint_id -> Text,
+        notice -> Text,
+        withheld -> Bool,
+        reason -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }
 
@@ -348,6 +371,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     complaint_attachments,
     clock_escalations,
     outbox,
+    investor_mail_log,
+    audit_seals,
     ballot_rounds,
     ballot_round_departments,
     ballot_voters,

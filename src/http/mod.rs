@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every domain: JSON bodies, client addresses, rate limits, request ids.
 
 pub mod body;
+pub mod body_deadline;
 pub mod client;
 pub mod hsts;
 pub mod json;

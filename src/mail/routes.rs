@@ -11,7 +11,7 @@ use crate::db;
 use crate::error::ApiError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(list).service(retry);
+    cfg.service(list).service(retry).service(withheld);
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -71,4 +71,29 @@ async fn retry(state: web::Data<AppState>, staff: Staff<AdminOnly>, path: web::P
     })
     .await?;
     Ok(web::Json(row.into()))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct WithheldQuery {
+    /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+}
+
+/// Investor emails withheld because their address had its day's budget (admin), newest first,
+/// with the reason; recipients are masked. The filings and withdrawals themselves went through.
+#[utoipa::path(get, path = "/api/v1/admin/mail/withheld", tag = "mail", security(("bearer" = [])), params(WithheldQuery),
+    responses((status = 200, body = Vec<super::budget::WithheldView>),
+        (status = 400, description = "an unknown query parameter, or a value of the wrong type", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[get("/api/v1/admin/mail/withheld")]
+async fn withheld(state: web::Data<AppState>, _staff: Staff<AdminOnly>, query: web::Query<WithheldQuery>) -> Result<web::Json<Vec<super::budget::WithheldView>>, ApiError> {
+    let limit = query.into_inner().limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid("limit", "out_of_range", "between 1 and 200"));
+    }
+    Ok(web::Json(db::run(&state.pool, move |conn| Ok(super::budget::withheld(conn, limit)?)).await?))
 }

@@ -378,7 +378,9 @@ async fn show_round(page: &Page, id: String, notice: Notice, shown: Option<Shown
 #[post("/staff/rounds/{id}/voters")]
 async fn import_roll(staff: StaffPage<BallotOfficers>, path: web::Path<String>, payload: Multipart) -> HttpResponse {
     let id = path.into_inner();
-    let posted = match complaint_form::read(payload, "roll_file", MAX_ROLL_BYTES, 1).await {
+    // The file is spooled where attachments are (and removed once read).
+    let spool = staff.state.settings.complaints.attachment_dir(staff.state.settings.data_dir());
+    let posted = match complaint_form::read(payload, "roll_file", MAX_ROLL_BYTES, 1, &spool).await {
         Ok(p) => p,
         Err(e) => return show_round(&staff, id, Notice::default(), Some(explain(&staff, &e))).await,
     };
@@ -386,7 +388,7 @@ async fn import_roll(staff: StaffPage<BallotOfficers>, path: web::Path<String>, 
         return staff.error(&e);
     }
     let text = match posted.files.first() {
-        Some(f) => match String::from_utf8(f.bytes.clone()) {
+        Some(f) => match f.staged.read().ok().and_then(|bytes| String::from_utf8(bytes).ok()).ok_or(()) {
             Ok(t) => t,
             Err(_) => {
                 let e = ApiError::invalid("roll_file", "not_utf8", "the roll must be UTF-8 CSV");

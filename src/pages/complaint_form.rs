@@ -1,12 +1,17 @@
 //! The complaint form, shared by the public page and the hotline operator's intake page:
 //! reading the multipart post (fields and files, each within its limit) and turning it into
-//! the API's filing request, so a page filing is validated exactly as an API filing is.
+//! the API's filing request, so a page filing is validated exactly as an API filing is. Files
+//! are streamed to temporary files as they arrive (one chunk in memory at a time), so a request
+//! holds at most its text fields in memory, however large its files.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use actix_multipart::Multipart;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
+
+use crate::complaints::attachments::{Spool, Staged, Traits};
 
 use crate::app::AppState;
 use crate::complaints::intake::{limits, AgentInput, ComplainantInput, FileComplaintRequest};
@@ -18,10 +23,11 @@ use crate::error::{ApiError, FieldError};
 const MAX_TEXT_FIELD_BYTES: usize = 64 * 1024;
 const MAX_PARTS: usize = 60;
 
-/// A file as posted, not yet checked.
+/// A file as posted, not yet checked: on disk under a temporary name (removed if dropped).
 pub struct Upload {
     pub filename: String,
-    pub bytes: Vec<u8>,
+    pub staged: Staged,
+    pub traits: Traits,
 }
 
 #[derive(Default)]
@@ -53,16 +59,17 @@ impl Posted {
         }
         for f in &self.files {
             h.update(f.filename.as_bytes());
-            h.update(Sha256::digest(&f.bytes));
+            h.update(f.staged.sha256.as_bytes());
         }
         hex::encode(h.finalize())
     }
 }
 
 /// Reads every part: text fields (each at most 64 KiB) and the files of `file_field` (each at
-/// most `max_file_bytes`, at most `max_files`). Empty file inputs are skipped.
-pub async fn read(payload: Multipart, file_field: &str, max_file_bytes: usize, max_files: usize) -> Result<Posted, ApiError> {
-    match read_keeping_fields(payload, file_field, max_file_bytes, max_files).await? {
+/// most `max_file_bytes`, at most `max_files`), streamed to temporary files in `spool_dir`.
+/// Empty file inputs are skipped.
+pub async fn read(payload: Multipart, file_field: &str, max_file_bytes: usize, max_files: usize, spool_dir: &Path) -> Result<Posted, ApiError> {
+    match read_keeping_fields(payload, file_field, max_file_bytes, max_files, spool_dir).await? {
         (posted, None) => Ok(posted),
         (_, Some(refused)) => Err(refused),
     }
@@ -75,7 +82,9 @@ pub async fn read_keeping_fields(
     file_field: &str,
     max_file_bytes: usize,
     max_files: usize,
+    spool_dir: &Path,
 ) -> Result<(Posted, Option<ApiError>), ApiError> {
+    let spool_error = |e: std::io::Error| ApiError::internal("receiving a file", e);
     let mut posted = Posted::default();
     let mut refused_file: Option<ApiError> = None;
     let mut parts = 0;
@@ -90,25 +99,21 @@ pub async fn read_keeping_fields(
             None => return Err(ApiError::BadRequest("a form part without a name".into())),
         };
         let is_file = name == file_field;
-        let limit = if is_file { max_file_bytes } else { MAX_TEXT_FIELD_BYTES };
-        let mut bytes = Vec::new();
-        let mut too_large = false;
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("form: {e}")))?;
-            if too_large {
-                continue; // the rest of a refused file is read and dropped
-            }
-            if bytes.len() + chunk.len() > limit {
-                if !is_file {
-                    return Err(ApiError::PayloadTooLarge(format!("the field {name} is too large")));
-                }
-                too_large = true;
-                bytes = Vec::new();
-                continue;
-            }
-            bytes.extend_from_slice(&chunk);
-        }
         if is_file {
+            // A file beyond the count is read and dropped, as is the rest of one over the limit.
+            let mut spool = if posted.files.len() < max_files { Some(Spool::create(spool_dir).map_err(spool_error)?) } else { None };
+            let over_count = spool.is_none();
+            let mut too_large = false;
+            while let Some(chunk) = field.next().await {
+                let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("form: {e}")))?;
+                let Some(s) = spool.as_mut() else { continue };
+                if s.size + chunk.len() > max_file_bytes {
+                    too_large = true;
+                    spool = None;
+                    continue;
+                }
+                s.write(&chunk).map_err(spool_error)?;
+            }
             let filename = filename.unwrap_or_default();
             if too_large {
                 refused_file.get_or_insert_with(|| {
@@ -116,15 +121,28 @@ pub async fn read_keeping_fields(
                 });
                 continue;
             }
-            if filename.is_empty() && bytes.is_empty() {
+            let Some(spool) = spool else {
+                if over_count {
+                    refused_file.get_or_insert_with(|| ApiError::Invalid(vec![FieldError::new(file_field, "too_many_files", format!("at most {max_files} files"))]));
+                }
+                continue;
+            };
+            if filename.is_empty() && spool.size == 0 {
                 continue;
             }
-            if posted.files.len() == max_files {
-                refused_file.get_or_insert_with(|| ApiError::Invalid(vec![FieldError::new(file_field, "too_many_files", format!("at most {max_files} files"))]));
-                continue;
+            let (staged, traits) = spool.finish().map_err(spool_error)?;
+            posted.files.push(Upload { filename, staged, traits });
+            continue;
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("form: {e}")))?;
+            if bytes.len() + chunk.len() > MAX_TEXT_FIELD_BYTES {
+                return Err(ApiError::PayloadTooLarge(format!("the field {name} is too large")));
             }
-            posted.files.push(Upload { filename, bytes });
-        } else {
+            bytes.extend_from_slice(&chunk);
+        }
+        {
             let text = String::from_utf8(bytes).map_err(|_| ApiError::BadRequest(format!("the field {name} is not UTF-8")))?;
             // No field takes a NUL, and PostgreSQL can neither store nor compare one (the API
             // refuses it in JSON the same way).
@@ -138,11 +156,11 @@ pub async fn read_keeping_fields(
     Ok((posted, refused_file))
 }
 
-/// A checked file, ready to store.
+/// A checked file, ready to record and then place.
 pub struct CheckedFile {
     pub filename: String,
     pub content_type: &'static str,
-    pub bytes: Vec<u8>,
+    pub staged: Staged,
 }
 
 /// Names sanitised and types sniffed before anything is filed, so a refused file does not
@@ -153,13 +171,13 @@ pub fn check_files(files: Vec<Upload>, field: &str) -> Result<Vec<CheckedFile>, 
     for f in files {
         let named = crate::complaints::attachments::sanitize_filename(&f.filename);
         let result = named.and_then(|name| {
-            if f.bytes.is_empty() {
+            if f.staged.size == 0 {
                 return Err(FieldError::new(field, "empty", "the file is empty"));
             }
-            crate::complaints::attachments::sniff(&f.bytes, &name).map(|kind| (name, kind))
+            crate::complaints::attachments::sniff_traits(&f.traits, &name).map(|kind| (name, kind))
         });
         match result {
-            Ok((filename, content_type)) => checked.push(CheckedFile { filename, content_type, bytes: f.bytes }),
+            Ok((filename, content_type)) => checked.push(CheckedFile { filename, content_type, staged: f.staged }),
             Err(e) => errors.push(FieldError::new(field, &e.code, format!("{}: {}", f.filename, e.message))),
         }
     }

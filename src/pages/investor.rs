@@ -69,24 +69,31 @@ async fn render_form(page: &Page, posted: &Posted, error: Option<&ApiError>) -> 
 #[post("/")]
 async fn file(page: Page, client: ClientAddr, payload: Multipart) -> HttpResponse {
     let s = &page.state.settings.complaints;
-    let posted = match complaint_form::read_keeping_fields(payload, "attachments", s.attachment_max_bytes, s.attachment_max_count as usize).await {
+    // The client's filing limit is checked before a byte of the body is read: a client over it
+    // costs a 429, not up to attachment_max_count × attachment_max_bytes of reading.
+    if let Err(e) = page.state.limits.filing_by_client.check(&client.0) {
+        return render_form(&page, &Posted::default(), Some(&e)).await;
+    }
+    let dir = s.attachment_dir(page.state.settings.data_dir());
+    let mut posted = match complaint_form::read_keeping_fields(payload, "attachments", s.attachment_max_bytes, s.attachment_max_count as usize, &dir).await {
         Ok((p, None)) => p,
         Ok((p, Some(refused))) => return render_form(&page, &p, Some(&refused)).await,
         Err(e) => return render_form(&page, &Posted::default(), Some(&e)).await,
     };
-    match file_posted(&page, &client, &posted).await {
+    match file_posted(&page, &mut posted).await {
         Ok(res) => res,
         Err(e) => render_form(&page, &posted, Some(&e)).await,
     }
 }
 
-async fn file_posted(page: &Page, client: &ClientAddr, posted: &Posted) -> Result<HttpResponse, ApiError> {
+/// Files the form; its files are taken (what is left for showing the form again is the text).
+async fn file_posted(page: &Page, posted: &mut Posted) -> Result<HttpResponse, ApiError> {
     let request = complaint_form::filing_request(posted, false)?;
     let valid = intake::validate(request, false)?;
-    let files = complaint_form::check_files(posted.files.iter().map(|f| complaint_form::Upload { filename: f.filename.clone(), bytes: f.bytes.clone() }).collect(), "attachments")?;
     // A double click or a retried post files once: the form carries its own key.
     let idempotency = IdempotencyKey::parse(posted.get("idempotency_key")).ok().map(|k| (k, posted.digest()));
-    page.state.limits.filing_by_client.check(&client.0)?;
+    let count = posted.files.len();
+    let files = complaint_form::check_files(std::mem::take(&mut posted.files), "attachments")?;
     let filed = with_ctx(&page.state, Access::Write, move |conn, ctx| service::file(conn, ctx, valid, &Acting::investor(), idempotency)).await?;
     if !filed.replayed {
         store_attachments(page, &filed.complaint.id, files, Acting::investor()).await?;
@@ -106,7 +113,7 @@ async fn file_posted(page: &Page, client: &ClientAddr, posted: &Posted) -> Resul
             due_date => filed.clock.due_date.to_string(),
             due_at => due_at.to_rfc3339(),
             provisional => filed.clock.provisional,
-            attachments => posted.files.len(),
+            attachments => count,
         },
     );
     res.add_cookie(&session::track_cookie(session, page.secure)).map_err(|e| ApiError::internal("cookie", e))?;
@@ -115,15 +122,13 @@ async fn file_posted(page: &Page, client: &ClientAddr, posted: &Posted) -> Resul
 
 /// Stores each checked file and records it on the complaint.
 pub(super) async fn store_attachments(page: &Page, complaint_id: &str, files: Vec<complaint_form::CheckedFile>, acting: Acting) -> Result<(), ApiError> {
-    let dir = page.state.settings.complaints.attachment_dir(page.state.settings.data_dir());
     let max = page.state.settings.complaints.attachment_max_count;
     for f in files {
-        let dir = dir.clone();
-        let size = f.bytes.len();
-        let bytes = f.bytes;
-        let sha = web::block(move || crate::complaints::attachments::store_file(&dir, &bytes)).await.map_err(|e| ApiError::internal("attachment write", e))??;
-        let (id, acting) = (complaint_id.to_string(), acting.clone());
+        let staged = f.staged;
+        let (id, acting, sha, size) = (complaint_id.to_string(), acting.clone(), staged.sha256.clone(), staged.size);
         with_ctx(&page.state, Access::Write, move |conn, ctx| service::attach(conn, ctx, &id, &acting, &f.filename, f.content_type, &sha, size, max).map(|_| ())).await?;
+        // Only a recorded file is moved into place; a refused one is removed as `staged` drops.
+        web::block(move || staged.commit()).await.map_err(|e| ApiError::internal("attachment write", e))??;
     }
     Ok(())
 }
@@ -302,13 +307,20 @@ async fn upload(page: Page, req: HttpRequest, payload: Multipart) -> HttpRespons
     let Some(who) = session_of(&page, &req) else { return page.see_other("/track") };
     let s = &page.state.settings.complaints;
     let added = async {
-        let posted = complaint_form::read(payload, "file", s.attachment_max_bytes, 1).await?;
+        // The code, the complaint's state and the count are checked before the body is read.
+        let (number, code_hash) = who.clone();
+        let max = s.attachment_max_count;
+        let id = db::run(&page.state.pool, move |conn| {
+            let id = open_by_code(conn, &number, &code_hash)?.id;
+            service::check_attachable(conn, &id, &Acting::investor(), max).map(|()| id)
+        })
+        .await?;
+        let dir = s.attachment_dir(page.state.settings.data_dir());
+        let posted = complaint_form::read(payload, "file", s.attachment_max_bytes, 1, &dir).await?;
         if posted.files.is_empty() {
             return Err(ApiError::invalid("file", "required", "choose a file"));
         }
         let files = complaint_form::check_files(posted.files, "file")?;
-        let (number, code_hash) = who.clone();
-        let id = db::run(&page.state.pool, move |conn| open_by_code(conn, &number, &code_hash).map(|r| r.id)).await?;
         store_attachments(&page, &id, files, Acting::investor()).await
     }
     .await;

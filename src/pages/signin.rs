@@ -97,6 +97,10 @@ async fn logout(staff: StaffPage<PasswordChange>, form: web::Form<CsrfForm>) -> 
     if let Err(e) = staff.check_csrf(&form.csrf) {
         return staff.error(&e);
     }
+    // The token ends on the server too: a copy of the cookie is refused from now on.
+    if let Err(e) = crate::auth::routes::sign_out(&staff.state, &staff.user().id).await {
+        return staff.error(&e);
+    }
     let mut res = staff.see_other("/staff/login");
     let _ = res.add_cookie(&session::expired_cookie(STAFF_COOKIE, "/staff"));
     res

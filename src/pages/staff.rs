@@ -260,7 +260,8 @@ async fn render_intake(page: &Page, posted: &Posted, error: Option<&ApiError>) -
 #[post("/staff/intake")]
 async fn intake_post(staff: StaffPage<OperatorOnly>, payload: Multipart) -> HttpResponse {
     let s = &staff.state.settings.complaints;
-    let (posted, refused_file) = match complaint_form::read_keeping_fields(payload, "attachments", s.attachment_max_bytes, s.attachment_max_count as usize).await {
+    let dir = s.attachment_dir(staff.state.settings.data_dir());
+    let (mut posted, refused_file) = match complaint_form::read_keeping_fields(payload, "attachments", s.attachment_max_bytes, s.attachment_max_count as usize, &dir).await {
         Ok(read) => read,
         Err(e) => return render_intake(&staff, &Posted::default(), Some(&e)).await,
     };
@@ -270,17 +271,18 @@ async fn intake_post(staff: StaffPage<OperatorOnly>, payload: Multipart) -> Http
     if let Some(refused) = refused_file {
         return render_intake(&staff, &posted, Some(&refused)).await;
     }
-    match file_for_caller(&staff, &posted).await {
+    match file_for_caller(&staff, &mut posted).await {
         Ok(res) => res,
         Err(e) => render_intake(&staff, &posted, Some(&e)).await,
     }
 }
 
-async fn file_for_caller(page: &Page, posted: &Posted) -> Result<HttpResponse, ApiError> {
+async fn file_for_caller(page: &Page, posted: &mut Posted) -> Result<HttpResponse, ApiError> {
     let request = complaint_form::filing_request(posted, true)?;
     let valid = intake::validate(request, true)?;
-    let files = complaint_form::check_files(posted.files.iter().map(|f| complaint_form::Upload { filename: f.filename.clone(), bytes: f.bytes.clone() }).collect(), "attachments")?;
     let idempotency = IdempotencyKey::parse(posted.get("idempotency_key")).ok().map(|k| (k, posted.digest()));
+    let count = posted.files.len();
+    let files = complaint_form::check_files(std::mem::take(&mut posted.files), "attachments")?;
     let by = acting(signed_in(page));
     let for_filing = by.clone();
     let filed = with_ctx(&page.state, Access::Write, move |conn, ctx| service::file(conn, ctx, valid, &for_filing, idempotency)).await?;
@@ -298,7 +300,7 @@ async fn file_for_caller(page: &Page, posted: &Posted) -> Result<HttpResponse, A
             due_date => filed.clock.due_date.to_string(),
             due_at => due_at.to_rfc3339(),
             provisional => filed.clock.provisional,
-            attachments => posted.files.len(),
+            attachments => count,
         },
     ))
 }
@@ -328,6 +330,7 @@ async fn show_status(page: &Page, number: &str, done: Option<&str>, failed: Opti
         return page.render("staff/status.html", minijinja::context! { number => "" });
     }
     let lang = page.lang;
+    let role = signed_in(page).role;
     let wanted = typed.clone();
     let found = with_ctx(&page.state, Access::Read, move |conn, ctx| {
         let not_found = || ApiError::NotFound("no complaint with this tracking number".into());
@@ -335,7 +338,13 @@ async fn show_status(page: &Page, number: &str, done: Option<&str>, failed: Opti
         let row = store::find_by_tracking_number(conn, &number.to_string())?.ok_or_else(not_found)?;
         let id = row.id.clone();
         let status = service::status_of(&row)?;
-        Ok((id, status, views::tracking_view(&service::load_full(conn, row)?, ctx, lang)?))
+        let may_open = crate::complaints::attachments::may_open(row.confidential, role);
+        let mut view = views::tracking_view(&service::load_full(conn, row)?, ctx, lang)?;
+        if !may_open {
+            views::hide_file_names(&mut view.attachments);
+            views::hide_file_names_in_events(&mut view.history);
+        }
+        Ok((id, status, view))
     })
     .await;
     let (id, status, view) = match found {

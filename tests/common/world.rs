@@ -41,6 +41,8 @@ impl World {
             // The test drives every sweep and delivery itself.
             s.escalation.sweep_interval_secs = 3600;
             s.mail.deliver_interval_secs = 3600;
+            // One investor files many complaints here; the address budget has its own test.
+            s.mail.investor_emails_per_address_per_day = 1000;
         });
         let admin = app.admin_token();
         for code in ["coordination-office", "discipline-commission", "party-supervision", "government-supervision"] {

@@ -1,0 +1,1 @@
+DROP TABLE investor_mail_log;

@@ -1,0 +1,148 @@
+//! The per-address budget of investor emails. Anyone can file a complaint with any address and
+//! withdraw it again, so the emails an anonymous client can cause — the receipt of a public
+//! filing and the confirmation of a withdrawal — stop once an address has had
+//! [`PER_ADDRESS_PER_DAY`] investor emails in the last [`WINDOW_HOURS`] hours. The filing or the
+//! withdrawal still happens (and the page still shows the tracking number and access code);
+//! only the email is withheld, and the administrators see it with its reason
+//! (`GET /api/v1/admin/mail/withheld`).
+//!
+//! The count is kept in the database (`investor_mail_log`), so it holds across complaints and
+//! across instances. Addresses are counted by a normalised key: case folded, and a `+tag` in
+//! the local part dropped (most providers deliver `victim+1@…` to `victim@…`). Emails staff
+//! actions cause (a reply, a request for information, a decision) always go, and count.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema::investor_mail_log;
+use crate::db::{new_id, to_db_time, DbConnection};
+use crate::error::ApiError;
+
+/// Investor emails one address may receive in a window before anonymous-caused ones stop: the
+/// default of `mail.investor_emails_per_address_per_day`.
+pub const PER_ADDRESS_PER_DAY: i64 = 5;
+pub const WINDOW_HOURS: i64 = 24;
+
+/// The key an address is counted under.
+pub fn address_key(address: &str) -> String {
+    let lower = address.trim().to_lowercase();
+    match lower.rsplit_once('@') {
+        Some((local, domain)) => {
+            let local = local.split('+').next().unwrap_or(local);
+            format!("{local}@{domain}")
+        }
+        None => lower,
+    }
+}
+
+/// Whether this notice is one an anonymous client can cause: the receipt of a public filing, the
+/// confirmation of a withdrawal.
+pub fn anonymous_can_cause(notice: &str, channel: &str, status: &str) -> bool {
+    (notice == "receipt" && channel == "web") || notice == "withdrawn" || (notice == "closed" && status == "withdrawn")
+}
+
+/// The rule: an email within budget goes; one over it goes only if no anonymous client could
+/// have caused it.
+pub fn allowed(sent_in_window: i64, anonymous_can_cause: bool, per_day: i64) -> bool {
+    !anonymous_can_cause || sent_in_window < per_day
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = investor_mail_log)]
+struct NewEntry<'a> {
+    id: String,
+    address_key: &'a str,
+    complaint_id: &'a str,
+    notice: &'a str,
+    withheld: bool,
+    reason: Option<String>,
+    created_at: chrono::NaiveDateTime,
+}
+
+/// Counts the email against its address and says whether to queue it (in the transaction that
+/// queues it). A withheld email is recorded with its reason.
+#[allow(clippy::too_many_arguments)]
+pub fn admit(conn: &mut DbConnection, now: DateTime<Utc>, per_day: i64, recipient: &str, complaint_id: &str, notice: &str, channel: &str, status: &str) -> Result<bool, ApiError> {
+    if recipient.trim().is_empty() {
+        return Ok(true);
+    }
+    let key = address_key(recipient);
+    let since = to_db_time(now - Duration::hours(WINDOW_HOURS));
+    let sent: i64 = investor_mail_log::table
+        .filter(investor_mail_log::address_key.eq(&key))
+        .filter(investor_mail_log::withheld.eq(false))
+        .filter(investor_mail_log::created_at.gt(since))
+        .count()
+        .get_result(conn)?;
+    let send = allowed(sent, anonymous_can_cause(notice, channel, status), per_day);
+    let reason = (!send).then(|| format!("{sent} investor emails to this address in the last {WINDOW_HOURS} hours (budget {per_day})"));
+    diesel::insert_into(investor_mail_log::table)
+        .values(NewEntry { id: new_id(), address_key: &key, complaint_id, notice, withheld: !send, reason, created_at: to_db_time(now) })
+        .execute(conn)?;
+    if !send {
+        tracing::warn!(complaint = %complaint_id, notice, recipient = %crate::fields::mask_email(recipient), "investor email withheld: address over its daily budget");
+    }
+    Ok(send)
+}
+
+/// An email the budget withheld, as administrators see it (the address masked).
+#[derive(Serialize, utoipa::ToSchema, Debug)]
+pub struct WithheldView {
+    pub at: DateTime<chrono::FixedOffset>,
+    pub complaint_id: String,
+    pub notice: String,
+    /// Masked: `v***@example.com`.
+    pub recipient: String,
+    pub reason: String,
+}
+
+/// The most recent withheld emails, newest first.
+pub fn withheld(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<WithheldView>> {
+    let rows: Vec<(String, String, String, Option<String>, chrono::NaiveDateTime)> = investor_mail_log::table
+        .filter(investor_mail_log::withheld.eq(true))
+        .order(investor_mail_log::created_at.desc())
+        .limit(limit)
+        .select((
+            investor_mail_log::complaint_id,
+            investor_mail_log::notice,
+            investor_mail_log::address_key,
+            investor_mail_log::reason,
+            investor_mail_log::created_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(complaint_id, notice, key, reason, at)| WithheldView {
+            at: crate::db::from_db_time(at).with_timezone(&crate::calendar::shanghai()),
+            complaint_id,
+            notice,
+            recipient: crate::fields::mask_email(&key),
+            reason: reason.unwrap_or_default(),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_counted_case_folded_without_tags() {
+        assert_eq!(address_key(" Victim+phish1@Example.COM "), "victim@example.com");
+        assert_eq!(address_key("victim@example.com"), "victim@example.com");
+    }
+
+    #[test]
+    fn only_what_an_anonymous_client_can_cause_stops() {
+        assert!(anonymous_can_cause("receipt", "web", "received"));
+        assert!(!anonymous_can_cause("receipt", "hotline", "received"));
+        assert!(anonymous_can_cause("closed", "web", "withdrawn"));
+        assert!(!anonymous_can_cause("closed", "web", "rejected"));
+        assert!(!anonymous_can_cause("reply_available", "web", "replied"));
+        assert!(anonymous_can_cause("withdrawn", "hotline", "withdrawn"));
+        assert!(allowed(PER_ADDRESS_PER_DAY - 1, true, PER_ADDRESS_PER_DAY));
+        assert!(!allowed(PER_ADDRESS_PER_DAY, true, PER_ADDRESS_PER_DAY));
+        assert!(allowed(PER_ADDRESS_PER_DAY + 10, false, PER_ADDRESS_PER_DAY));
+    }
+}
