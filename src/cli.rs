@@ -593,30 +593,6 @@ fn check_simulated_instant(at: chrono::DateTime<chrono::Utc>, real_now: chrono::
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_loopback_public_url_on_another_port_is_named() {
-        assert!(public_url_mismatch("http://127.0.0.1:8080", 9000).unwrap().contains("port 9000"));
-        assert!(public_url_mismatch("http://localhost:8080/", 8080).is_none());
-        assert!(public_url_mismatch("http://localhost", 8080).unwrap().contains("localhost"));
-        // Behind a proxy: a public name may use another port.
-        assert!(public_url_mismatch("https://anshang.czs.gov.cn", 8080).is_none());
-    }
-
-    #[test]
-    fn a_future_instant_needs_simulate() {
-        let now = chrono::Utc::now();
-        assert!(check_simulated_instant(now + chrono::Duration::seconds(30), now, false).is_ok());
-        let refused = check_simulated_instant(now + chrono::Duration::hours(2), now, false).unwrap_err();
-        assert!(refused.contains("--simulate"), "{refused}");
-        assert!(check_simulated_instant(now + chrono::Duration::days(30), now, true).is_ok());
-        assert!(check_simulated_instant(now - chrono::Duration::days(30), now, false).is_ok());
-    }
-}
-
 fn ballots_command(settings: &Settings, cmd: BallotsCommand) -> Result<(), String> {
     use crate::ballots::service::RoundStatus;
     if let BallotsCommand::Verify { bulletin } = &cmd {
@@ -753,4 +729,28 @@ fn backup(settings: &Settings, out: &std::path::Path) -> Result<(), String> {
     diesel::sql_query(format!("VACUUM INTO '{target}'")).execute(&mut *conn).map_err(|e| format!("backup failed: {e}"))?;
     println!("backup written to {}", out.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_loopback_public_url_on_another_port_is_named() {
+        assert!(public_url_mismatch("http://127.0.0.1:8080", 9000).unwrap().contains("port 9000"));
+        assert!(public_url_mismatch("http://localhost:8080/", 8080).is_none());
+        assert!(public_url_mismatch("http://localhost", 8080).unwrap().contains("localhost"));
+        // Behind a proxy: a public name may use another port.
+        assert!(public_url_mismatch("https://anshang.czs.gov.cn", 8080).is_none());
+    }
+
+    #[test]
+    fn a_future_instant_needs_simulate() {
+        let now = chrono::Utc::now();
+        assert!(check_simulated_instant(now + chrono::Duration::seconds(30), now, false).is_ok());
+        let refused = check_simulated_instant(now + chrono::Duration::hours(2), now, false).unwrap_err();
+        assert!(refused.contains("--simulate"), "{refused}");
+        assert!(check_simulated_instant(now + chrono::Duration::days(30), now, true).is_ok());
+        assert!(check_simulated_instant(now - chrono::Duration::days(30), now, false).is_ok());
+    }
 }

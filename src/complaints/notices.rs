@@ -118,18 +118,33 @@ pub fn to_investor(conn: &mut DbConnection, ctx: &Ctx, row: &ComplaintRow, clock
     let mut vars = base_vars(ctx, row, clock);
     merge(&mut vars, extra);
     let rendered = ctx.notices.templates.render(notice, lang, &vars).map_err(|e| ApiError::internal("email template", e))?;
+    let mail = Queued { notice, language: lang, rendered: &rendered, send_after: ctx.now, guard: None };
+    queue(conn, ctx, row, &mail, &row.email, format!("investor:{}:{notice}:{event_key}", row.id))
+}
+
+/// One notice about a complaint, rendered once, for one or more recipients.
+struct Queued<'a> {
+    notice: &'a str,
+    language: Language,
+    rendered: &'a crate::mail::templates::Rendered,
+    send_after: DateTime<Utc>,
+    guard: Option<Guard>,
+}
+
+/// Queues `mail` for `recipient` in the outbox, unless `dedupe_key` is queued already.
+fn queue(conn: &mut DbConnection, ctx: &Ctx, row: &ComplaintRow, mail: &Queued<'_>, recipient: &str, dedupe_key: String) -> Result<(), ApiError> {
     outbox::enqueue(
         conn,
         NewMail {
-            dedupe_key: format!("investor:{}:{notice}:{event_key}", row.id),
+            dedupe_key,
             complaint_id: Some(&row.id),
-            notice,
-            language: lang,
-            recipient: &row.email,
-            rendered,
-            send_after: ctx.now,
+            notice: mail.notice,
+            language: mail.language,
+            recipient,
+            rendered: mail.rendered.clone(),
+            send_after: mail.send_after,
             payload: None,
-            guard: None,
+            guard: mail.guard.clone(),
         },
         ctx.now,
         &ctx.notices.domain,
@@ -201,23 +216,9 @@ pub fn to_staff(conn: &mut DbConnection, ctx: &Ctx, row: &ComplaintRow, clock: &
     merge(&mut vars, extra);
     let rendered = ctx.notices.templates.render(notice, lang, &vars).map_err(|e| ApiError::internal("email template", e))?;
     let event = crate::db::new_id();
+    let mail = Queued { notice, language: lang, rendered: &rendered, send_after: ctx.now, guard: None };
     for address in addresses {
-        outbox::enqueue(
-            conn,
-            NewMail {
-                dedupe_key: format!("staff:{}:{notice}:{event}:{address}", row.id),
-                complaint_id: Some(&row.id),
-                notice,
-                language: lang,
-                recipient: address,
-                rendered: rendered.clone(),
-                send_after: ctx.now,
-                payload: None,
-                guard: None,
-            },
-            ctx.now,
-            &ctx.notices.domain,
-        )?;
+        queue(conn, ctx, row, &mail, address, format!("staff:{}:{notice}:{event}:{address}", row.id))?;
     }
     Ok(())
 }
@@ -243,23 +244,11 @@ pub fn rung_emails(
     merge(&mut vars, extra);
     let rendered = ctx.notices.templates.render(&rung.step, lang, &vars).map_err(|e| ApiError::internal("email template", e))?;
     let send_after = ctx.notices.ladder.send_time(rung, fell_due, ctx.cal);
+    // What the emails assert, re-checked before they are sent (`ClockFacts`).
+    let guard = Guard { clock_id: clock.id.clone(), due_at: clock.due_at, department_id: row.department_id.clone() };
+    let mail = Queued { notice: &rung.step, language: lang, rendered: &rendered, send_after, guard: Some(guard) };
     for address in &recipients {
-        outbox::enqueue(
-            conn,
-            NewMail {
-                dedupe_key: format!("{}:{}:{}:{instance}:{address}", row.id, clock.id, rung.step),
-                complaint_id: Some(&row.id),
-                notice: &rung.step,
-                language: lang,
-                recipient: address,
-                rendered: rendered.clone(),
-                send_after,
-                payload: None,
-                guard: Some(Guard { clock_id: clock.id.clone(), due_at: clock.due_at, department_id: row.department_id.clone() }),
-            },
-            ctx.now,
-            &ctx.notices.domain,
-        )?;
+        queue(conn, ctx, row, &mail, address, format!("{}:{}:{}:{instance}:{address}", row.id, clock.id, rung.step))?;
     }
     Ok(json!({
         "step": rung.step,
