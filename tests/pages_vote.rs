@@ -204,7 +204,7 @@ fn a_voter_pastes_a_lower_case_code_reviews_changes_and_keeps_the_receipt_and_an
     let results = b.text("#tally");
     assert!(results.contains("Department vta") && results.contains("Department vtb"), "{results}");
     assert_eq!(b.count("li.suppressed"), 1);
-    assert!(b.text("li.suppressed").contains("Department vtb") && b.text("li.suppressed").contains("Not enough ballots"), "{}", b.text("li.suppressed"));
+    assert!(b.text("li.suppressed").contains("Department vtb") && b.text("li.suppressed").contains("Not enough valid votes"), "{}", b.text("li.suppressed"));
     let shown = b.text("li.department-result:not(.suppressed)");
     assert!(shown.contains("Department vta") && shown.contains("Enterprises served"), "{shown}");
     assert!(shown.contains("Satisfaction") && shown.contains('%'), "{shown}");

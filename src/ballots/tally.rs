@@ -68,6 +68,8 @@ pub fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+/// One question of a department. Its rate and index are absent when fewer than k of its
+/// answers are valid: a figure of one or two voters is theirs, not the group's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuestionTally {
@@ -82,36 +84,48 @@ pub struct QuestionTally {
 #[serde(deny_unknown_fields)]
 pub struct CategoryTally {
     pub category: Category,
+    /// Ballots of the category with at least one valid answer.
     pub ballots: u32,
     pub satisfaction_rate: Option<f64>,
     pub conduct_index: Option<f64>,
 }
 
-/// A department's result. When `suppressed`, every figure is absent: fewer than k voters rated
-/// it, and no output may reveal how they voted.
+/// A department's result. When `suppressed`, every figure is absent: fewer than k voters gave
+/// it a valid answer ("not enough contact" is not one), and no output may reveal how they voted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DepartmentTally {
     pub department_id: String,
     pub suppressed: bool,
-    /// "not enough ballots" / "有效票数不足" when suppressed.
+    /// "not enough valid votes / 有效票数不足" when suppressed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Ballots (one voter's part for this department), valid or not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ballots: Option<u32>,
+    /// Ballots with at least one valid answer: the count compared with k, and the weight of
+    /// the department's conduct index in the yearly assessment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_ballots: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub questions: Option<Vec<QuestionTally>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub satisfaction_rate: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conduct_index: Option<f64>,
-    /// Shown only when every category that voted has at least k ballots (otherwise the
+    /// Shown only when every category that voted has at least k valid ballots (otherwise the
     /// difference between two figures would reveal a small group).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by_category: Option<Vec<CategoryTally>>,
 }
 
-pub const NOT_ENOUGH: &str = "not enough ballots / 有效票数不足";
+pub const NOT_ENOUGH: &str = "not enough valid votes / 有效票数不足";
+
+/// Whether a ballot part counts as a valid vote: at least one answer other than "not enough
+/// contact".
+pub fn is_valid(answers: &Answers) -> bool {
+    answers.values().any(|a| *a != Answer::NotEnoughContact)
+}
 
 /// Ballots with identical contents, counted once: (department, category, answers) → count.
 pub type Groups = Vec<(String, Option<Category>, Answers, u32)>;
@@ -126,7 +140,8 @@ pub fn group(ballots: &[BallotRow]) -> Groups {
     m.into_iter().map(|((d, c, a), n)| (d, c, a.into_iter().collect(), n)).collect()
 }
 
-/// Tallies `ballots` for each of `departments`, suppressing those with fewer than `k` ballots.
+/// Tallies `ballots` for each of `departments`, suppressing those with fewer than `k` valid
+/// ballots.
 pub fn tally(departments: &[String], questions: &[Question], points: &Points, k: u32, ballots: &[BallotRow]) -> Vec<DepartmentTally> {
     tally_groups(departments, questions, points, k, &group(ballots))
 }
@@ -138,12 +153,15 @@ pub fn tally_groups(departments: &[String], questions: &[Question], points: &Poi
         .map(|dept| {
             let rows: Vec<&(String, Option<Category>, Answers, u32)> = groups.iter().filter(|g| &g.0 == dept).collect();
             let n: u32 = rows.iter().map(|g| g.3).sum();
-            if n < k {
+            let valid = |rows: &[&(String, Option<Category>, Answers, u32)]| rows.iter().filter(|g| is_valid(&g.2)).map(|g| g.3).sum::<u32>();
+            let n_valid = valid(&rows);
+            if n_valid < k {
                 return DepartmentTally {
                     department_id: dept.clone(),
                     suppressed: true,
                     note: Some(NOT_ENOUGH.into()),
                     ballots: None,
+                    valid_ballots: None,
                     questions: None,
                     satisfaction_rate: None,
                     conduct_index: None,
@@ -171,13 +189,12 @@ pub fn tally_groups(departments: &[String], questions: &[Question], points: &Poi
                     by_cat.entry(c).or_default().push(r);
                 }
             }
-            let size = |v: &Vec<&(String, Option<Category>, Answers, u32)>| v.iter().map(|g| g.3).sum::<u32>();
-            let by_category = (categories_known && by_cat.values().all(|v| size(v) >= k)).then(|| {
+            let by_category = (categories_known && by_cat.values().all(|v| valid(v) >= k)).then(|| {
                 by_cat
                     .iter()
                     .map(|(c, v)| {
                         let (_, all) = counts_of(v);
-                        CategoryTally { category: *c, ballots: size(v), satisfaction_rate: all.satisfaction_rate(), conduct_index: all.conduct_index(points) }
+                        CategoryTally { category: *c, ballots: valid(v), satisfaction_rate: all.satisfaction_rate(), conduct_index: all.conduct_index(points) }
                     })
                     .collect()
             });
@@ -186,11 +203,21 @@ pub fn tally_groups(departments: &[String], questions: &[Question], points: &Poi
                 suppressed: false,
                 note: None,
                 ballots: Some(n),
+                valid_ballots: Some(n_valid),
                 questions: Some(
                     questions
                         .iter()
                         .zip(per_q)
-                        .map(|(q, c)| QuestionTally { key: q.key.clone(), valid: c.valid(), satisfaction_rate: c.satisfaction_rate(), conduct_index: c.conduct_index(points), counts: c })
+                        .map(|(q, c)| {
+                            let shown = c.valid() >= k;
+                            QuestionTally {
+                                key: q.key.clone(),
+                                valid: c.valid(),
+                                satisfaction_rate: c.satisfaction_rate().filter(|_| shown),
+                                conduct_index: c.conduct_index(points).filter(|_| shown),
+                                counts: c,
+                            }
+                        })
                         .collect(),
                 ),
                 satisfaction_rate: all.satisfaction_rate(),
@@ -218,10 +245,12 @@ mod tests {
         for a in [Satisfied, Satisfied, BasicallySatisfied, Dissatisfied, NotEnoughContact] {
             rows.push(row("d1", Category::EnterpriseServed, a));
         }
-        let t = tally(&["d1".into()], &default_questions(), &Points::default(), 5, &rows);
+        // Four valid votes: shown with k = 4 (with k = 5 it would not be).
+        assert!(tally(&["d1".into()], &default_questions(), &Points::default(), 5, &rows)[0].suppressed);
+        let t = tally(&["d1".into()], &default_questions(), &Points::default(), 4, &rows);
         let d = &t[0];
         assert!(!d.suppressed);
-        assert_eq!(d.ballots, Some(5));
+        assert_eq!((d.ballots, d.valid_ballots), (Some(5), Some(4)));
         let q = &d.questions.as_ref().unwrap()[0];
         assert_eq!(q.counts, AnswerCounts { satisfied: 2, basically_satisfied: 1, dissatisfied: 1, not_enough_contact: 1 });
         assert_eq!(q.valid, 4);
@@ -230,6 +259,48 @@ mod tests {
         assert_eq!(q.conduct_index, Some(75.0));
         assert_eq!(d.conduct_index, Some(75.0));
         assert_eq!(d.by_category.as_ref().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn k_counts_valid_votes_not_ballots() {
+        use Answer::*;
+        // Five ballots, four of them "not enough contact" throughout: one valid vote, no result.
+        let mut rows: Vec<_> = (0..4).map(|_| row("env", Category::EnterpriseServed, NotEnoughContact)).collect();
+        rows.push(row("env", Category::EnterpriseServed, Satisfied));
+        let t = tally(&["env".into()], &default_questions(), &Points::default(), 5, &rows);
+        assert!(t[0].suppressed, "{:?}", t[0]);
+        assert_eq!((t[0].conduct_index, t[0].ballots, t[0].note.as_deref()), (None, None, Some(NOT_ENOUGH)));
+        assert!(NOT_ENOUGH.contains("valid"));
+        // Five valid and one "not enough contact": shown, 6 ballots of which 5 valid.
+        let mut rows: Vec<_> = (0..5).map(|_| row("d", Category::EnterpriseServed, Satisfied)).collect();
+        rows.push(row("d", Category::EnterpriseServed, NotEnoughContact));
+        let t = tally(&["d".into()], &default_questions(), &Points::default(), 5, &rows);
+        assert_eq!((t[0].suppressed, t[0].ballots, t[0].valid_ballots), (false, Some(6), Some(5)));
+        // A question only two voters could judge shows its counts but no rate of its own.
+        let mut rows: Vec<_> = (0..5)
+            .map(|i| {
+                let mut r = row("q", Category::EnterpriseServed, Satisfied);
+                if i >= 2 {
+                    r.answers.insert("integrity".into(), NotEnoughContact);
+                }
+                r
+            })
+            .collect();
+        rows.push(row("q", Category::EnterpriseServed, NotEnoughContact));
+        let t = tally(&["q".into()], &default_questions(), &Points::default(), 5, &rows);
+        let qs = t[0].questions.as_ref().unwrap();
+        let integrity = qs.iter().find(|q| q.key == "integrity").unwrap();
+        assert_eq!((integrity.valid, integrity.satisfaction_rate, integrity.conduct_index), (2, None, None));
+        let overall = qs.iter().find(|q| q.key == "overall").unwrap();
+        assert_eq!((overall.valid, overall.satisfaction_rate), (5, Some(100.0)));
+        // Categories: 5 valid served + 5 monitors of whom 4 said "not enough contact" → the
+        // monitors are a group of one: no breakdown by category.
+        let mut rows: Vec<_> = (0..5).map(|_| row("c", Category::EnterpriseServed, Satisfied)).collect();
+        rows.extend((0..4).map(|_| row("c", Category::ConductMonitor, NotEnoughContact)));
+        rows.push(row("c", Category::ConductMonitor, Dissatisfied));
+        let t = tally(&["c".into()], &default_questions(), &Points::default(), 5, &rows);
+        assert_eq!(t[0].valid_ballots, Some(6));
+        assert!(t[0].by_category.is_none());
     }
 
     #[test]

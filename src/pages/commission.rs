@@ -601,13 +601,13 @@ async fn assessment_page(staff: StaffPage<Assessors>, query: web::Query<YearQuer
             let s = &d.score;
             minijinja::context! {
                 rank => s.rank, name => name(&d.name_zh, &d.name_en),
-                total => format!("{:.2}", s.total), conduct => format!("{:.2}", s.conduct), complaints => format!("{:.2}", s.complaint_handling),
+                total => opt2(s.total), conduct => opt2(s.conduct), complaints => format!("{:.2}", s.complaint_handling),
                 conduct_index => opt2(s.conduct_index), on_time => opt2(s.on_time_rate), satisfaction => opt2(s.satisfaction_rate), contest => opt2(s.contest_rate),
                 red => r.red_list.contains(&s.department_id), black => r.black_list.contains(&s.department_id),
             }
         })
         .collect();
-    let totals: Vec<(String, f64)> = r.departments.iter().map(|d| (name(&d.name_zh, &d.name_en), d.score.total)).collect();
+    let totals: Vec<(String, f64)> = r.departments.iter().filter_map(|d| d.score.total.map(|t| (name(&d.name_zh, &d.name_en), t))).collect();
     let on_time: Vec<(String, f64)> = r.departments.iter().filter_map(|d| d.score.on_time_rate.map(|v| (name(&d.name_zh, &d.name_en), v))).collect();
     let (points, line) = trend(&r);
     let years: Vec<i32> = (2017..=this_year().max(year)).rev().collect();
