@@ -40,7 +40,8 @@ pub enum Command {
     /// The complaints' audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Take the escalation rungs that have fallen due (and close expired replies).
+    /// Take the escalation rungs that have fallen due (and close expired replies and the ballot
+    /// rounds whose closing time has come).
     Sweep {
         /// One pass, then exit (otherwise: sweep on the configured interval until stopped).
         #[arg(long)]
@@ -491,6 +492,10 @@ fn worker_command(settings: Settings, worker: Worker, once: bool, now: Option<St
                         println!("{number}\t{step}");
                     }
                     println!("sweep: {} rungs taken, {} replies closed", r.taken.len(), r.auto_closed);
+                    let closed = crate::app::close_due_rounds(&state, now).await.map_err(|e| describe_api_error(e))?;
+                    for id in &closed {
+                        println!("ballot round {id} closed at its closing time");
+                    }
                 }
                 Worker::Deliver => {
                     let r = crate::app::deliver(&state, now).await.map_err(|e| describe_api_error(e))?;

@@ -622,3 +622,76 @@ fn a_roll_imported_twice_adds_no_voter_twice() {
     let issued = officer_post(&app, &r, "issue-codes").json();
     assert_eq!(issued["letters"].as_array().unwrap().len(), 1, "{issued}");
 }
+
+#[test]
+fn a_round_closes_itself_at_its_closing_time_through_the_sweep_with_the_same_rewrite() {
+    let app = common::spawn_app_with(|s| s.ballots.attempts_per_client_per_minute = 1000);
+    let r = round(&app, "auto", 1, 5);
+    let ids: Vec<String> = r.departments.iter().map(|d| d.1.clone()).collect();
+    let roll: String = (0..5).map(|i| format!("V{i},enterprise_served,paper,auto-0\n")).collect();
+    assert_eq!(import(&app, &r, &format!("name,category,contact,departments\n{roll}")).status, 200);
+    let letters = officer_post(&app, &r, "issue-codes").json()["letters"].as_array().unwrap().clone();
+    assert_eq!(officer_post(&app, &r, "open").status, 200);
+    for (i, l) in letters.iter().enumerate() {
+        assert_eq!(cast(&app, &r.id, l["code"].as_str().unwrap(), &ids, i).status, 201);
+    }
+    let view = app.get(&format!("/api/v1/ballots/{}", r.id), None).json();
+    let closes_at = chrono::DateTime::parse_from_rfc3339(view["closes_at"].as_str().unwrap()).unwrap();
+    let status = || app.get(&format!("/api/v1/ballots/{}", r.id), None).json()["status"].as_str().unwrap().to_string();
+
+    // A second before its closing time the sweep leaves it open.
+    let (ok, out, err) = cli(&app, None, &["sweep", "--once", "--now", &(closes_at - chrono::Duration::seconds(1)).to_rfc3339()]);
+    assert!(ok, "{err}");
+    assert!(!out.contains(&r.id), "{out}");
+    assert_eq!(status(), "open");
+    // At its closing time it is closed: results for the officers, no more casting.
+    let (ok, out, err) = cli(&app, None, &["sweep", "--once", "--now", &closes_at.to_rfc3339()]);
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("ballot round {} closed at its closing time", r.id)), "{out}");
+    assert_eq!(status(), "closed");
+    let results = app.get(&format!("/api/v1/ballots/{}/results", r.id), Some(&r.commission));
+    assert_eq!(results.status, 200, "{}", results.body);
+    assert_eq!(results.json()[0]["ballots"], 5);
+    // Closing again is nobody's business: the next sweep finds nothing, an officer's close is refused.
+    let (ok, out, _) = cli(&app, None, &["sweep", "--once", "--now", &(closes_at + chrono::Duration::hours(1)).to_rfc3339()]);
+    assert!(ok && !out.contains(&r.id), "{out}");
+    officer_post(&app, &r, "close").assert_problem(409, "illegal-transition");
+    assert_eq!(officer_post(&app, &r, "publish").status, 200);
+    // The automatic close is audited as such.
+    let closes = {
+        use diesel::prelude::*;
+        use anshang::db::schema::admin_events;
+        let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
+        let pool = anshang::db::connect_pool(&url, 1, Duration::from_secs(5)).unwrap();
+        let mut conn = pool.get().unwrap();
+        admin_events::table.filter(admin_events::action.eq("ballot_round.closed")).select((admin_events::actor_id, admin_events::detail)).load::<(Option<String>, String)>(&mut *conn).unwrap()
+    };
+    assert_eq!(closes.len(), 1, "{closes:?}");
+    assert!(closes[0].0.is_none() && closes[0].1.contains("\"at_closing_time\":true"), "{closes:?}");
+}
+
+#[test]
+fn serve_closes_a_due_round_on_its_own() {
+    let app = common::spawn_app_with(|s| s.escalation.sweep_interval_secs = 1);
+    let r = round(&app, "self", 1, 3);
+    let now = chrono::Utc::now();
+    // A second round whose window ends in two seconds.
+    let created = app.post(
+        "/api/v1/ballots/rounds",
+        Some(&r.commission),
+        &json!({"title": "short", "year": 2026, "department_ids": [r.departments[0].1], "min_group_size": 3,
+                "opens_at": (now - chrono::Duration::minutes(1)).to_rfc3339(), "closes_at": (now + chrono::Duration::seconds(2)).to_rfc3339()}),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let short = created.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(app.post(&format!("/api/v1/ballots/rounds/{short}/open"), Some(&r.commission), &json!({})).status, 200);
+    assert_eq!(officer_post(&app, &r, "open").status, 200);
+    let status = |id: &str| app.get(&format!("/api/v1/ballots/{id}"), None).json()["status"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while status(&short) != "closed" {
+        assert!(std::time::Instant::now() < deadline, "the round was not closed by the background sweep");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The round still within its window stays open.
+    assert_eq!(status(&r.id), "open");
+}

@@ -242,6 +242,40 @@ pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateT
 /// Moves a round along draft → open → closed → published. Closing rewrites the ballot rows in
 /// random order in one transaction.
 pub fn advance(conn: &mut DbConnection, round_id: &str, to: RoundStatus, actor: &str, now: DateTime<Utc>) -> Result<RoundRow, ApiError> {
+    advance_as(conn, round_id, to, Some(actor), now)
+}
+
+/// Closes every open round whose closing time has come (`closes_at <= now`), exactly as an
+/// officer's close would: the periodic worker of `serve` and `anshang sweep` call it. Returns the
+/// ids of the rounds this call closed. A round another instance closed first is skipped; a
+/// round that fails to close is reported and left open for the next pass.
+pub fn close_due_rounds(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<String>, ApiError> {
+    let due: Vec<String> = ballot_rounds::table
+        .filter(ballot_rounds::status.eq(RoundStatus::Open.as_str()))
+        .filter(ballot_rounds::closes_at.le(to_db_time(now)))
+        .order(ballot_rounds::closes_at.asc())
+        .select(ballot_rounds::id)
+        .load(conn)?;
+    let mut closed = Vec::new();
+    let mut failed = None;
+    for id in due {
+        match advance_as(conn, &id, RoundStatus::Closed, None, now) {
+            Ok(_) => closed.push(id),
+            // Closed meanwhile (by an officer or another instance).
+            Err(ApiError::Conflict { kind: "illegal-transition", .. }) => {}
+            Err(e) => {
+                tracing::warn!(round = %id, error = %e, "closing a due ballot round failed; will try again");
+                failed = Some(e);
+            }
+        }
+    }
+    match (closed.is_empty(), failed) {
+        (true, Some(e)) => Err(e),
+        _ => Ok(closed),
+    }
+}
+
+fn advance_as(conn: &mut DbConnection, round_id: &str, to: RoundStatus, actor: Option<&str>, now: DateTime<Utc>) -> Result<RoundRow, ApiError> {
     let result = conn.transaction(|conn| {
         // Written first: takes the write lock before anything is read.
         diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
@@ -262,7 +296,7 @@ pub fn advance(conn: &mut DbConnection, round_id: &str, to: RoundStatus, actor: 
             shuffle_rewrite(conn, round_id)?;
         }
         diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::status.eq(to.as_str())).execute(conn)?;
-        crate::admin_log::record(conn, now, Some(actor), &format!("ballot_round.{}", to.as_str()), &format!("ballot_round:{round_id}"), json!({"from": from.as_str()}))?;
+        crate::admin_log::record(conn, now, actor, &format!("ballot_round.{}", to.as_str()), &format!("ballot_round:{round_id}"), json!({"from": from.as_str(), "at_closing_time": actor.is_none()}))?;
         find(conn, round_id)
     })?;
     if to == RoundStatus::Closed {
