@@ -541,14 +541,10 @@ fn advance_round(conn: &mut db::DbConnection, round: &str, to: crate::ballots::s
     Ok(())
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 /// Issues the round's codes and writes the paper letters before the codes are committed: if the
 /// letters cannot be written, no code is issued (a committed code whose letter was lost could
 /// never be handed out).
-pub(crate) fn issue_codes_with_letters(
+fn issue_codes_with_letters(
     conn: &mut db::DbConnection,
     round_id: &str,
     notices: &crate::complaints::notices::Notices,
@@ -569,30 +565,20 @@ pub(crate) fn issue_codes_with_letters(
 
 /// letters.html (one A4 page per letter) and letters.csv, in a directory only its owner reads.
 /// Existing files are never overwritten.
-pub(crate) fn write_letters(dir: &std::path::Path, title: &str, letters: &[crate::ballots::service::Letter]) -> Result<(), String> {
+fn write_letters(dir: &std::path::Path, title: &str, letters: &[crate::ballots::service::Letter]) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| e.to_string())?;
     }
-    let mut html = String::from("<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>投票码 Ballot codes</title><style>@page{size:A4;margin:25mm}body{font-family:sans-serif}section{page-break-after:always}.code{font:bold 20pt monospace;letter-spacing:.15em;border:1px solid #000;padding:6mm;display:inline-block}</style></head><body>");
+    let html = crate::ballots::letters::html(title, letters, None);
     let mut csv = csv::Writer::from_writer(Vec::new());
     csv.write_record(["name", "code", "departments"]).map_err(|e| e.to_string())?;
     for l in letters {
         let names: Vec<String> = l.departments.iter().map(|d| format!("{} ({})", d.name_zh, d.name_en)).collect();
-        html.push_str(&format!(
-            "<section><h1>无记名行风评议投票 / Anonymous conduct evaluation</h1><p>{}</p><p>致 To: <strong>{}</strong></p>\
-             <p>您的一次性投票码 Your one-time code:</p><p class=\"code\">{}</p><p>请评议 Please rate: {}</p>\
-             <p>投票码只能使用一次，与您的身份无关联。The code works once and is not linked to you.</p></section>",
-            html_escape(title),
-            html_escape(&l.name),
-            html_escape(&l.code),
-            html_escape(&names.join("、"))
-        ));
         csv.write_record([l.name.as_str(), l.code.as_str(), names.join("; ").as_str()]).map_err(|e| e.to_string())?;
     }
-    html.push_str("</body></html>");
     let write = |name: &str, bytes: &[u8]| -> Result<(), String> {
         let path = dir.join(name);
         let mut options = std::fs::OpenOptions::new();

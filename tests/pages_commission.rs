@@ -121,21 +121,41 @@ fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
     b.wait_for_text("#notice", "5 voter(s) imported.");
     assert_eq!(b.text("#count-voters"), "5");
 
-    // Codes: four paper letters into a directory the page names, one email queued.
+    // Codes: the four paper letters come back at once as a printable page, shown this once and
+    // never written to the server's disk; one email queued.
     confirm_click(&b, "#issue-codes");
-    b.find("#letters-dir");
-    assert!(b.text("#notice").contains("4 paper letter(s) made; 1 email(s) queued"), "{}", b.text("#notice"));
-    let letters_dir = std::path::PathBuf::from(b.text("#letters-dir"));
-    assert!(letters_dir.starts_with(app.data_dir.path()), "{}", letters_dir.display());
-    let csv = std::fs::read_to_string(letters_dir.join("letters.csv")).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(letters_dir.join("letters.csv")).unwrap().permissions().mode() & 0o777, 0o600);
-    }
-    let codes: Vec<String> = csv.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().to_string()).collect();
+    b.find("#letters-note");
+    assert!(b.text("#letters-notice").contains("4 paper letter(s) made; 1 email(s) queued"), "{}", b.text("#letters-notice"));
+    assert_eq!(b.count("section.letter"), 4);
+    let codes: Vec<String> = b
+        .script("return Array.from(document.querySelectorAll('section.letter .code')).map(e => e.textContent)")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
     assert_eq!(codes.len(), 4);
-    // No code on the page.
+    assert!(b.text("section.letter .name").starts_with("企业"), "{}", b.text("section.letter .name"));
+    b.screenshots("round-letters-en");
+    let mut on_disk = Vec::new();
+    let mut stack = vec![app.data_dir.path().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                if codes.iter().any(|c| bytes.windows(c.len()).any(|w| w == c.as_bytes())) {
+                    on_disk.push(path);
+                }
+            }
+        }
+    }
+    assert!(on_disk.is_empty(), "codes written to the server's disk: {on_disk:?}");
+    assert!(!app.data_dir.path().join("ballot-letters").exists());
+    b.click("#back-to-round");
+    b.wait_for_path(&round_path);
+    // No code on the round's page; issuing again makes no letter.
     assert!(!b.body_text().contains(&codes[0]));
     assert_eq!(b.text("#count-issued"), "5");
     b.screenshots("round-issued-en");

@@ -3,9 +3,9 @@
 //! `/staff/assessment` (the year's assessment with its charts) for the assessors — the same role
 //! rules and the same services as the JSON API.
 //!
-//! Paper letters are written to a directory under the data directory, readable by its owner
-//! only, exactly as `anshang ballots issue-codes --out DIR` writes them; the page shows how many
-//! and where, never a code.
+//! Paper letters come back once, as the answer to "issue codes": a print-ready page sent
+//! straight to the officer's browser (`no-store`), never written to the server's disk. The
+//! round's page itself never shows a code.
 
 use std::collections::BTreeMap;
 
@@ -310,7 +310,6 @@ struct Notice {
     row_errors: Vec<(usize, String)>,
     letters: Option<usize>,
     emailed: Option<usize>,
-    letters_dir: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -425,27 +424,38 @@ struct CsrfForm {
     csrf: String,
 }
 
-/// Codes for everyone on the roll without one: paper letters into a new directory under the
-/// data directory (owner-only), emails queued. The page says how many and where.
+/// Codes for everyone on the roll without one: emails queued, and the paper letters sent back
+/// at once as a print-ready page — once: nothing of them stays on the server, and the codes are
+/// not shown again. Without paper letters, the round's page says how many emails were queued.
 #[post("/staff/rounds/{id}/issue-codes")]
 async fn issue_codes(staff: StaffPage<BallotOfficers>, path: web::Path<String>, form: web::Form<CsrfForm>) -> HttpResponse {
     if let Err(e) = staff.check_csrf(&form.csrf) {
         return staff.error(&e);
     }
     let id = path.into_inner();
-    // A directory of its own per issue (the time, and a random part for two in one second).
-    let stamp = db::now().with_timezone(&crate::calendar::shanghai()).format("%Y%m%d-%H%M%S");
-    let unique = &uuid::Uuid::new_v4().simple().to_string()[..6];
-    let dir = staff.state.settings.data_dir().join("ballot-letters").join(format!("{id}-{stamp}-{unique}"));
-    let (round_id, actor, rules, out) = (id.clone(), staff.user().id.clone(), staff.state.rules.clone(), dir.clone());
+    let (round_id, actor, rules) = (id.clone(), staff.user().id.clone(), staff.state.rules.clone());
     let issued = db::run(&staff.state.pool, move |conn| {
-        // The letters are written before the codes are committed (see issue_codes_with_letters).
-        crate::cli::issue_codes_with_letters(conn, &round_id, &rules.notices, &actor, &out).map(|issued| (issued.letters.len(), issued.emailed))
+        let round = service::find(conn, &round_id)?;
+        service::issue_codes(conn, &round_id, &rules.notices, &actor, db::now()).map(|issued| (round.title, issued))
     })
     .await;
     match issued {
-        Ok((letters, emailed)) => {
-            let notice = Notice { letters: Some(letters), emailed: Some(emailed), letters_dir: (letters > 0).then(|| dir.display().to_string()), ..Default::default() };
+        Ok((title, issued)) if !issued.letters.is_empty() => {
+            let note = format!(
+                "<p id=\"letters-notice\">{}</p><p>{}</p><p><a id=\"back-to-round\" href=\"/staff/rounds/{}\">{}</a></p>",
+                html_escape(&staff.text("commission.round.issued").replace("{letters}", &issued.letters.len().to_string()).replace("{emails}", &issued.emailed.to_string())),
+                html_escape(&staff.text("commission.round.letters_once")),
+                html_escape(&id),
+                html_escape(&staff.text("commission.round.back_to_round")),
+            );
+            HttpResponse::Ok()
+                .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header((header::CONTENT_DISPOSITION, "inline; filename=\"letters.html\""))
+                .body(crate::ballots::letters::html(&title, &issued.letters, Some(&note)))
+        }
+        Ok((_, issued)) => {
+            let notice = Notice { letters: Some(0), emailed: Some(issued.emailed), ..Default::default() };
             show_round(&staff, id, notice, None).await
         }
         Err(e) => {
@@ -457,6 +467,10 @@ async fn issue_codes(staff: StaffPage<BallotOfficers>, path: web::Path<String>, 
             show_round(&staff, id, Notice::default(), Some(shown)).await
         }
     }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 async fn advance(staff: StaffPage<BallotOfficers>, id: String, csrf: &str, to: RoundStatus) -> HttpResponse {
