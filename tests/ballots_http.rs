@@ -695,3 +695,82 @@ fn serve_closes_a_due_round_on_its_own() {
     // The round still within its window stays open.
     assert_eq!(status(&r.id), "open");
 }
+
+/// Every stored copy of the vote-bearing tables, as raw bytes: SQLite's database file and its
+/// write-ahead log; PostgreSQL's table pages (pageinspect), live and dead row versions alike.
+fn raw_storage(app: &TestApp) -> Vec<u8> {
+    use diesel::prelude::*;
+    if common::uses_postgres() {
+        #[derive(diesel::QueryableByName)]
+        struct Pages {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        #[derive(diesel::QueryableByName)]
+        struct Page {
+            #[diesel(sql_type = diesel::sql_types::Binary)]
+            page: Vec<u8>,
+        }
+        let mut conn = diesel::PgConnection::establish(&app.database.url).unwrap();
+        diesel::sql_query("CREATE EXTENSION IF NOT EXISTS pageinspect").execute(&mut conn).unwrap();
+        let mut out = Vec::new();
+        for table in ["ballots", "ballot_receipts", "ballot_credentials"] {
+            let n = diesel::sql_query(format!("SELECT (pg_relation_size('{table}') / current_setting('block_size')::bigint) AS n")).get_result::<Pages>(&mut conn).unwrap().n;
+            for i in 0..n {
+                out.extend(diesel::sql_query(format!("SELECT get_raw_page('{table}', {i}) AS page")).get_result::<Page>(&mut conn).unwrap().page);
+            }
+        }
+        out
+    } else {
+        let db = app.data_dir.path().join("anshang.db");
+        let mut out = std::fs::read(&db).unwrap();
+        let wal = app.data_dir.path().join("anshang.db-wal");
+        if let Ok(bytes) = std::fs::read(&wal) {
+            assert!(bytes.is_empty(), "the write-ahead log still holds {} bytes after close", bytes.len());
+            out.extend(bytes);
+        }
+        out
+    }
+}
+
+fn occurrences(haystack: &[u8], needle: &str) -> usize {
+    haystack.windows(needle.len()).filter(|w| *w == needle.as_bytes()).count()
+}
+
+#[test]
+fn after_close_storage_holds_one_copy_of_each_ballot_code_and_receipt() {
+    use diesel::prelude::*;
+    let app = common::spawn_app_with(|s| s.ballots.attempts_per_client_per_minute = 1000);
+    let r = round(&app, "raw", 3, 5);
+    let ids: Vec<String> = r.departments.iter().map(|d| d.1.clone()).collect();
+    let roll: String = (0..32).map(|i| format!("V{i},enterprise_served,paper,raw-0;raw-1;raw-2\n")).collect();
+    assert_eq!(import(&app, &r, &format!("name,category,contact,departments\n{roll}")).status, 200);
+    let letters = officer_post(&app, &r, "issue-codes").json()["letters"].as_array().unwrap().clone();
+    assert_eq!(officer_post(&app, &r, "open").status, 200);
+    // 30 of 32 vote, each with an answer pattern of its own; two codes stay unspent.
+    for (i, l) in letters.iter().take(30).enumerate() {
+        assert_eq!(cast(&app, &r.id, l["code"].as_str().unwrap(), &ids, i * 7 + 1).status, 201);
+    }
+    assert_eq!(officer_post(&app, &r, "close").status, 200);
+
+    let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
+    let pool = anshang::db::connect_pool(&url, 1, Duration::from_secs(5)).unwrap();
+    let (hashes, ballot_ids, receipts) = {
+        use anshang::db::schema::{ballot_credentials, ballot_receipts, ballots};
+        let mut conn = pool.get().unwrap();
+        (
+            ballot_credentials::table.select(ballot_credentials::code_hash).load::<String>(&mut *conn).unwrap(),
+            ballots::table.select(ballots::id).load::<String>(&mut *conn).unwrap(),
+            ballot_receipts::table.select(ballot_receipts::receipt).load::<String>(&mut *conn).unwrap(),
+        )
+    };
+    drop(pool);
+    assert_eq!((hashes.len(), ballot_ids.len(), receipts.len()), (32, 90, 30));
+    let raw = raw_storage(&app);
+    // One copy each: no unspent-then-spent pair of a code, no ballot or receipt as written in
+    // cast order beside its rewritten copy.
+    for (what, values) in [("code hash", &hashes), ("ballot id", &ballot_ids), ("receipt", &receipts)] {
+        let copies: Vec<usize> = values.iter().map(|v| occurrences(&raw, v)).collect();
+        assert!(copies.iter().all(|c| *c == 1), "{what}: copies in storage {copies:?}");
+    }
+}

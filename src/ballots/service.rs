@@ -300,15 +300,50 @@ fn advance_as(conn: &mut DbConnection, round_id: &str, to: RoundStatus, actor: O
         find(conn, round_id)
     })?;
     if to == RoundStatus::Closed {
-        // Dead row versions (PostgreSQL) and freed pages (SQLite) could still hold the rows as
-        // they were written during voting.
-        let vacuum = match conn {
-            DbConnection::Sqlite(_) => "VACUUM",
-            DbConnection::Pg(_) => "VACUUM ballots, ballot_receipts, ballot_credentials",
-        };
-        diesel::sql_query(vacuum).execute(conn)?;
+        scrub_storage(conn)?;
     }
     Ok(result)
+}
+
+/// After the rewrite at close, leaves no older version of a vote-bearing row in storage: the
+/// rows as they were written during voting (a credential unspent, then spent; a ballot in cast
+/// order) would otherwise survive in freed pages, in SQLite's write-ahead log, or as dead row
+/// versions in PostgreSQL's table pages. Runs outside any transaction.
+///
+/// - SQLite: secure delete on (freed content is overwritten with zeros), `VACUUM` (the file
+///   is rebuilt page by page), then a `TRUNCATE` checkpoint, which copies the log into the file
+///   and empties the log file.
+/// - PostgreSQL: `VACUUM FULL` of the vote-bearing tables writes each into a new file holding
+///   only the live rows; the old files are removed. The server's write-ahead log keeps its
+///   history (see docs/ballot-anonymity.md).
+fn scrub_storage(conn: &mut DbConnection) -> Result<(), ApiError> {
+    match conn {
+        DbConnection::Sqlite(lite) => {
+            diesel::sql_query("PRAGMA secure_delete = ON").execute(lite)?;
+            diesel::sql_query("VACUUM").execute(lite)?;
+            #[derive(diesel::QueryableByName)]
+            struct Checkpoint {
+                #[diesel(sql_type = diesel::sql_types::Integer)]
+                busy: i32,
+            }
+            // A reader elsewhere can hold the log for a moment: try again briefly.
+            for attempt in 0..50 {
+                let c: Checkpoint = diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").get_result(lite)?;
+                if c.busy == 0 {
+                    return Ok(());
+                }
+                if attempt == 49 {
+                    tracing::warn!("the write-ahead log could not be truncated after closing a ballot round; it will be on the next close or checkpoint");
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Ok(())
+        }
+        DbConnection::Pg(pg) => {
+            diesel::sql_query("VACUUM FULL ballots, ballot_receipts, ballot_credentials").execute(pg)?;
+            Ok(())
+        }
+    }
 }
 
 /// Deletes and re-inserts the round's ballot rows, receipts and credentials in a random order,
