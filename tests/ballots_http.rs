@@ -295,7 +295,8 @@ fn ballot_tables_carry_no_time_serial_or_foreign_key_column() {
     }
     let expected: [(&str, &[&str]); 3] = [
         ("ballots", &["answers", "category", "department_id", "id", "round_id"]),
-        ("ballot_credentials", &["category", "code_hash", "departments", "round_id", "used"]),
+        // No category, no department list: the scope is sealed under the code.
+        ("ballot_credentials", &["code_hash", "round_id", "scope", "used"]),
         ("ballot_receipts", &["receipt", "round_id"]),
     ];
     for (table, columns) in expected {
@@ -773,4 +774,68 @@ fn after_close_storage_holds_one_copy_of_each_ballot_code_and_receipt() {
         let copies: Vec<usize> = values.iter().map(|v| occurrences(&raw, v)).collect();
         assert!(copies.iter().all(|c| *c == 1), "{what}: copies in storage {copies:?}");
     }
+}
+
+#[test]
+fn credentials_keep_no_category_or_departments_and_small_category_cells_are_merged() {
+    use diesel::prelude::*;
+    let app = common::spawn_app_with(|s| s.ballots.attempts_per_client_per_minute = 1000);
+    let r = round(&app, "cell", 2, 3);
+    let ids: Vec<String> = r.departments.iter().map(|d| d.1.clone()).collect();
+    // Four enterprises dealt with both departments; one conduct monitor with cell-0 only: a
+    // combination of category and departments no one else on the roll has.
+    let mut roll = String::from("name,category,contact,departments\nMonitor,conduct_monitor,paper,cell-0\n");
+    for i in 0..4 {
+        roll.push_str(&format!("Served {i},enterprise_served,paper,cell-0;cell-1\n"));
+    }
+    assert_eq!(import(&app, &r, &roll).status, 200);
+    let letters = officer_post(&app, &r, "issue-codes").json()["letters"].as_array().unwrap().clone();
+    assert_eq!(officer_post(&app, &r, "open").status, 200);
+
+    let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
+    let pool = anshang::db::connect_pool(&url, 1, Duration::from_secs(5)).unwrap();
+    let scopes = || {
+        use anshang::db::schema::ballot_credentials;
+        ballot_credentials::table.select(ballot_credentials::scope).load::<String>(&mut *pool.get().unwrap()).unwrap()
+    };
+    let stored = scopes();
+    assert_eq!(stored.len(), 5);
+    for sc in &stored {
+        assert!(sc.starts_with("v1:"), "{sc}");
+        for word in ids.iter().map(String::as_str).chain(["conduct_monitor", "enterprise_served", "cell-0"]) {
+            assert!(!sc.contains(word), "{sc} shows {word}");
+        }
+        assert_eq!(sc.len(), stored[0].len(), "every scope looks alike");
+    }
+
+    // The code still knows its departments: the monitor's rates cell-0 only.
+    let monitor = letters.iter().find(|l| l["name"] == "Monitor").unwrap()["code"].as_str().unwrap().to_string();
+    let applies = app.post(&format!("/api/v1/ballots/{}/code", r.id), None, &json!({"code": monitor}));
+    assert_eq!(applies.status, 200, "{}", applies.body);
+    assert_eq!(applies.body.matches("\"id\"").count(), 1, "{}", applies.body);
+    assert!(applies.body.contains(&ids[0]), "{}", applies.body);
+    assert_eq!(cast(&app, &r.id, &monitor, &ids, 0).status, 422, "a department outside the code's scope is refused");
+    assert_eq!(cast(&app, &r.id, &monitor, &ids[..1], 0).status, 201);
+    for l in letters.iter().filter(|l| l["name"] != "Monitor") {
+        assert_eq!(cast(&app, &r.id, l["code"].as_str().unwrap(), &ids, 0).status, 201);
+    }
+    // The monitor's ballot carries no category from the start (a cell of one on the roll).
+    let categories = || {
+        use anshang::db::schema::ballots;
+        let mut c: Vec<(String, String)> = ballots::table.select((ballots::department_id, ballots::category)).load(&mut *pool.get().unwrap()).unwrap();
+        c.sort();
+        c
+    };
+    assert!(categories().iter().all(|(_, c)| c != "conduct_monitor"), "{:?}", categories());
+    assert_eq!(officer_post(&app, &r, "close").status, 200);
+    // After close: cell-0 has 4 served + 1 uncategorised, cell-1 4 served.
+    let after = categories();
+    assert_eq!(after.iter().filter(|(d, c)| d == &ids[0] && c.is_empty()).count(), 1, "{after:?}");
+    assert_eq!(after.iter().filter(|(_, c)| c == "enterprise_served").count(), 8, "{after:?}");
+    // Spent scopes stay sealed.
+    assert!(scopes().iter().all(|sc| sc.starts_with("v1:") && !sc.contains(&ids[0])));
+    let results = app.get(&format!("/api/v1/ballots/{}/results", r.id), Some(&r.commission)).json();
+    let cell0 = results.as_array().unwrap().iter().find(|t| t["department_id"] == ids[0].as_str()).unwrap();
+    assert_eq!(cell0["ballots"], 5, "{results}");
+    assert!(cell0["by_category"].is_null(), "a merged ballot hides the breakdown: {results}");
 }

@@ -9,6 +9,7 @@ pub mod bulletin;
 pub mod codes;
 pub mod letters;
 pub mod model;
+pub mod scope;
 pub mod routes;
 pub mod service;
 pub mod tally;

@@ -292,17 +292,35 @@ fn advance_as(conn: &mut DbConnection, round_id: &str, to: RoundStatus, actor: O
                 extensions: ext,
             });
         }
-        if to == RoundStatus::Closed {
+        let rewrite = if to == RoundStatus::Closed {
             shuffle_rewrite(conn, round_id)?;
-        }
+            rewrite_transaction(conn)?
+        } else {
+            None
+        };
         diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::status.eq(to.as_str())).execute(conn)?;
         crate::admin_log::record(conn, now, actor, &format!("ballot_round.{}", to.as_str()), &format!("ballot_round:{round_id}"), json!({"from": from.as_str(), "at_closing_time": actor.is_none()}))?;
-        find(conn, round_id)
-    })?;
+        Ok((find(conn, round_id)?, rewrite))
+    });
+    let (result, rewrite) = result?;
     if to == RoundStatus::Closed {
-        scrub_storage(conn)?;
+        scrub_storage(conn, rewrite.as_deref())?;
     }
     Ok(result)
+}
+
+/// PostgreSQL: the id of the current transaction (the rewrite), to wait for every snapshot
+/// older than it before `VACUUM FULL` (which keeps row versions such a snapshot could see).
+fn rewrite_transaction(conn: &mut DbConnection) -> Result<Option<String>, ApiError> {
+    #[derive(diesel::QueryableByName)]
+    struct Xid {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        xid: String,
+    }
+    match conn {
+        DbConnection::Pg(pg) => Ok(Some(diesel::sql_query("SELECT (pg_current_xact_id()::text::bigint % 4294967296)::text AS xid").get_result::<Xid>(pg)?.xid)),
+        DbConnection::Sqlite(_) => Ok(None),
+    }
 }
 
 /// After the rewrite at close, leaves no older version of a vote-bearing row in storage: the
@@ -313,10 +331,11 @@ fn advance_as(conn: &mut DbConnection, round_id: &str, to: RoundStatus, actor: O
 /// - SQLite: secure delete on (freed content is overwritten with zeros), `VACUUM` (the file
 ///   is rebuilt page by page), then a `TRUNCATE` checkpoint, which copies the log into the file
 ///   and empties the log file.
-/// - PostgreSQL: `VACUUM FULL` of the vote-bearing tables writes each into a new file holding
-///   only the live rows; the old files are removed. The server's write-ahead log keeps its
+/// - PostgreSQL: once no transaction older than the rewrite is open in the database, `VACUUM
+///   FULL` of the vote-bearing tables writes each into a new file holding only the live rows;
+///   the old files are removed. The server's write-ahead log keeps its
 ///   history (see docs/ballot-anonymity.md).
-fn scrub_storage(conn: &mut DbConnection) -> Result<(), ApiError> {
+fn scrub_storage(conn: &mut DbConnection, rewrite_xid: Option<&str>) -> Result<(), ApiError> {
     match conn {
         DbConnection::Sqlite(lite) => {
             diesel::sql_query("PRAGMA secure_delete = ON").execute(lite)?;
@@ -340,6 +359,27 @@ fn scrub_storage(conn: &mut DbConnection) -> Result<(), ApiError> {
             Ok(())
         }
         DbConnection::Pg(pg) => {
+            // A transaction of this database that began before the rewrite committed (a request,
+            // a worker, autovacuum's analyze) could still see the old versions, and VACUUM FULL
+            // would copy them: wait for those to end (briefly; then rewrite regardless).
+            if let Some(xid) = rewrite_xid {
+                #[derive(diesel::QueryableByName)]
+                struct N {
+                    #[diesel(sql_type = diesel::sql_types::BigInt)]
+                    n: i64,
+                }
+                let older = "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() \
+                             AND backend_xmin IS NOT NULL AND age(backend_xmin) >= age($1::xid)";
+                for attempt in 0..200 {
+                    if diesel::sql_query(older).bind::<diesel::sql_types::Text, _>(xid).get_result::<N>(pg)?.n == 0 {
+                        break;
+                    }
+                    if attempt == 199 {
+                        tracing::warn!("a transaction older than the ballot rewrite is still open; rewriting the ballot tables regardless");
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+            }
             diesel::sql_query("VACUUM FULL ballots, ballot_receipts, ballot_credentials").execute(pg)?;
             Ok(())
         }
@@ -357,8 +397,10 @@ fn shuffle_rewrite(conn: &mut DbConnection, round_id: &str) -> Result<(), ApiErr
         .load(conn)?;
     diesel::delete(ballots::table.filter(ballots::round_id.eq(round_id))).execute(conn)?;
     rows.shuffle(&mut rng);
+    let k = find(conn, round_id)?.min_group_size.max(1) as u32;
+    let categories = merged_categories(&rows, k);
     // Row by row: multi-row inserts are not available through the two-backend connection.
-    for (id, r, d, c, a) in &rows {
+    for ((id, r, d, _, a), c) in rows.iter().zip(&categories) {
         diesel::insert_into(ballots::table)
             .values((ballots::id.eq(id), ballots::round_id.eq(r), ballots::department_id.eq(d), ballots::category.eq(c), ballots::answers.eq(a)))
             .execute(conn)?;
@@ -369,18 +411,32 @@ fn shuffle_rewrite(conn: &mut DbConnection, round_id: &str) -> Result<(), ApiErr
     for r in &receipts {
         diesel::insert_into(ballot_receipts::table).values((ballot_receipts::receipt.eq(r), ballot_receipts::round_id.eq(round_id))).execute(conn)?;
     }
-    let mut creds: Vec<(String, String, String, String, bool)> = ballot_credentials::table
+    let mut creds: Vec<(String, String, String, bool)> = ballot_credentials::table
         .filter(ballot_credentials::round_id.eq(round_id))
-        .select((ballot_credentials::code_hash, ballot_credentials::round_id, ballot_credentials::category, ballot_credentials::departments, ballot_credentials::used))
+        .select((ballot_credentials::code_hash, ballot_credentials::round_id, ballot_credentials::scope, ballot_credentials::used))
         .load(conn)?;
     diesel::delete(ballot_credentials::table.filter(ballot_credentials::round_id.eq(round_id))).execute(conn)?;
     creds.shuffle(&mut rng);
-    for (h, r, c, d, u) in &creds {
+    for (h, r, sc, u) in &creds {
         diesel::insert_into(ballot_credentials::table)
-            .values((ballot_credentials::code_hash.eq(h), ballot_credentials::round_id.eq(r), ballot_credentials::category.eq(c), ballot_credentials::departments.eq(d), ballot_credentials::used.eq(u)))
+            .values((ballot_credentials::code_hash.eq(h), ballot_credentials::round_id.eq(r), ballot_credentials::scope.eq(sc), ballot_credentials::used.eq(u)))
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// The category a ballot row keeps after close: its own where the (department, category) cell
+/// has at least `k` valid ballots, else none ("") — a smaller cell is merged into the
+/// department's uncategorised ballots, so no row tells how a small group voted.
+fn merged_categories(rows: &[(String, String, String, String, String)], k: u32) -> Vec<String> {
+    let valid = |answers: &str| serde_json::from_str::<Answers>(answers).map(|a| super::tally::is_valid(&a)).unwrap_or(false);
+    let mut cells: BTreeMap<(&str, &str), u32> = BTreeMap::new();
+    for (_, _, d, c, a) in rows {
+        if !c.is_empty() && valid(a) {
+            *cells.entry((d.as_str(), c.as_str())).or_insert(0) += 1;
+        }
+    }
+    rows.iter().map(|(_, _, d, c, _)| if cells.get(&(d.as_str(), c.as_str())).copied().unwrap_or(0) >= k { c.clone() } else { String::new() }).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -594,17 +650,22 @@ pub struct CodePayload {
     pub departments: Vec<String>,
 }
 
+/// Every department id of the round, sorted: the order a sealed scope's bitmap follows.
+fn round_department_ids(conn: &mut DbConnection, round_id: &str) -> QueryResult<Vec<String>> {
+    ballot_round_departments::table
+        .filter(ballot_round_departments::round_id.eq(round_id))
+        .order(ballot_round_departments::department_id.asc())
+        .select(ballot_round_departments::department_id)
+        .load(conn)
+}
+
+/// A new code: stored as its hash, its round, unspent, and its scope sealed under the code.
 fn insert_credential(conn: &mut DbConnection, round_id: &str, category: Category, departments: &[String]) -> QueryResult<String> {
     let code = codes::generate();
-    let hash = codes::hash(&codes::normalise(&code).expect("generated codes verify"));
+    let canonical = codes::normalise(&code).expect("generated codes verify");
+    let sealed = super::scope::seal(&canonical, round_id, &round_department_ids(conn, round_id)?, &super::scope::Scope { category, departments: departments.to_vec() });
     diesel::insert_into(ballot_credentials::table)
-        .values((
-            ballot_credentials::code_hash.eq(hash),
-            ballot_credentials::round_id.eq(round_id),
-            ballot_credentials::category.eq(category.as_str()),
-            ballot_credentials::departments.eq(serde_json::to_string(departments).expect("json")),
-            ballot_credentials::used.eq(false),
-        ))
+        .values((ballot_credentials::code_hash.eq(codes::hash(&canonical)), ballot_credentials::round_id.eq(round_id), ballot_credentials::scope.eq(sealed), ballot_credentials::used.eq(false)))
         .execute(conn)?;
     Ok(code)
 }
@@ -730,9 +791,17 @@ pub fn refused() -> ApiError {
     }
 }
 
-fn code_hash(typed: &str) -> Result<String, ApiError> {
+/// The code as typed, normalised, and its hash.
+fn canonical_and_hash(typed: &str) -> Result<(String, String), ApiError> {
     let canonical = codes::normalise(typed).map_err(|e| ApiError::invalid("code", "invalid_code", e.to_string()))?;
-    Ok(codes::hash(&canonical))
+    let hash = codes::hash(&canonical);
+    Ok((canonical, hash))
+}
+
+/// Opens a credential's sealed scope with its code. A scope that does not open is refused like
+/// an unknown code.
+fn open_scope(conn: &mut DbConnection, round_id: &str, canonical: &str, stored: &str) -> Result<super::scope::Scope, ApiError> {
+    super::scope::open(canonical, round_id, &round_department_ids(conn, round_id)?, stored).ok_or_else(refused)
 }
 
 fn ensure_open(round: &RoundRow, now: DateTime<Utc>) -> Result<(), ApiError> {
@@ -746,17 +815,17 @@ fn ensure_open(round: &RoundRow, now: DateTime<Utc>) -> Result<(), ApiError> {
 
 /// The departments a code may rate, without spending it (the page shows them).
 pub fn departments_for_code(conn: &mut DbConnection, round_id: &str, typed: &str, now: DateTime<Utc>) -> Result<Vec<RoundDepartment>, ApiError> {
-    let hash = code_hash(typed)?;
+    let (canonical, hash) = canonical_and_hash(typed)?;
     let round = find(conn, round_id)?;
     ensure_open(&round, now)?;
     let found: Option<(String, bool)> = ballot_credentials::table
         .find(&hash)
         .filter(ballot_credentials::round_id.eq(round_id))
-        .select((ballot_credentials::departments, ballot_credentials::used))
+        .select((ballot_credentials::scope, ballot_credentials::used))
         .first(conn)
         .optional()?;
-    let Some((departments, false)) = found else { return Err(refused()) };
-    let ids: Vec<String> = serde_json::from_str(&departments).map_err(|e| ApiError::internal("credential", e))?;
+    let Some((stored, false)) = found else { return Err(refused()) };
+    let ids = open_scope(conn, round_id, &canonical, &stored)?.departments;
     Ok(round_departments(conn, round_id)?.into_iter().filter(|d| ids.contains(&d.id)).collect())
 }
 
@@ -764,7 +833,7 @@ pub fn departments_for_code(conn: &mut DbConnection, round_id: &str, typed: &str
 /// row per department is written with its own random id — no code, no time, no voter — and a
 /// random receipt. Any error rolls everything back, the code included.
 pub fn cast(conn: &mut DbConnection, round_id: &str, req: CastRequest, now: DateTime<Utc>) -> Result<CastReceipt, ApiError> {
-    let hash = code_hash(&req.code)?;
+    let (canonical, hash) = canonical_and_hash(&req.code)?;
     conn.transaction(|conn| {
         let spent = diesel::update(
             ballot_credentials::table.find(&hash).filter(ballot_credentials::round_id.eq(round_id)).filter(ballot_credentials::used.eq(false)),
@@ -776,9 +845,9 @@ pub fn cast(conn: &mut DbConnection, round_id: &str, req: CastRequest, now: Date
         if spent != 1 {
             return Err(refused());
         }
-        let (category, departments): (String, String) =
-            ballot_credentials::table.find(&hash).select((ballot_credentials::category, ballot_credentials::departments)).first(conn)?;
-        let allowed: BTreeSet<String> = serde_json::from_str::<Vec<String>>(&departments).map_err(|e| ApiError::internal("credential", e))?.into_iter().collect();
+        let stored: String = ballot_credentials::table.find(&hash).select(ballot_credentials::scope).first(conn)?;
+        let scope = open_scope(conn, round_id, &canonical, &stored)?;
+        let allowed: BTreeSet<String> = scope.departments.iter().cloned().collect();
         let in_round: BTreeSet<String> = round_departments(conn, round_id)?.into_iter().map(|d| d.id).collect();
         let expected: BTreeSet<&String> = allowed.intersection(&in_round).collect();
         let given: BTreeSet<&String> = req.ratings.iter().map(|r| &r.department_id).collect();
@@ -794,12 +863,16 @@ pub fn cast(conn: &mut DbConnection, round_id: &str, req: CastRequest, now: Date
             }
         }
         for r in &req.ratings {
+            // The category is written only where the roll gives the (department, category) cell
+            // at least k voters; smaller cells could never be shown, and are merged at once.
+            let cell = roll_cell(conn, round_id, &r.department_id, scope.category)?;
+            let category = if cell >= i64::from(round.min_group_size) { scope.category.as_str() } else { "" };
             diesel::insert_into(ballots::table)
                 .values((
                     ballots::id.eq(codes::random_id()),
                     ballots::round_id.eq(round_id),
                     ballots::department_id.eq(&r.department_id),
-                    ballots::category.eq(&category),
+                    ballots::category.eq(category),
                     ballots::answers.eq(serde_json::to_string(&r.answers).expect("json")),
                 ))
                 .execute(conn)?;
@@ -808,6 +881,26 @@ pub fn cast(conn: &mut DbConnection, round_id: &str, req: CastRequest, now: Date
         diesel::insert_into(ballot_receipts::table).values((ballot_receipts::receipt.eq(&receipt), ballot_receipts::round_id.eq(round_id))).execute(conn)?;
         Ok(CastReceipt { receipt, ballot: req.ratings })
     })
+}
+
+/// How many voters of `category` the roll names for `department_id`.
+fn roll_cell(conn: &mut DbConnection, round_id: &str, department_id: &str, category: Category) -> QueryResult<i64> {
+    // Department ids are quoted in the roll's JSON list, so the pattern matches whole ids only.
+    ballot_voters::table
+        .filter(ballot_voters::round_id.eq(round_id))
+        .filter(ballot_voters::category.eq(category.as_str()))
+        .filter(ballot_voters::departments.like(format!("%\"{}\"%", department_id.replace(['%', '_', '"'], ""))))
+        .count()
+        .get_result(conn)
+}
+
+/// A stored category: "" where the cell was merged.
+fn stored_category(c: &str) -> Result<Option<Category>, ApiError> {
+    if c.is_empty() {
+        Ok(None)
+    } else {
+        Category::parse(c).map(Some).ok_or_else(|| ApiError::internal("ballot row", "unknown category"))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -824,7 +917,7 @@ fn ballot_rows(conn: &mut DbConnection, round_id: &str) -> Result<Vec<BallotRow>
             Ok(BallotRow {
                 id,
                 department_id,
-                category: Some(Category::parse(&category).ok_or_else(|| ApiError::internal("ballot row", "unknown category"))?),
+                category: stored_category(&category)?,
                 answers: serde_json::from_str::<BTreeMap<String, Answer>>(&answers).map_err(|e| ApiError::internal("ballot row", e))?,
             })
         })
@@ -859,7 +952,7 @@ pub fn results(conn: &mut DbConnection, round: &RoundRow) -> Result<Vec<Departme
         .map(|g| {
             Ok((
                 g.department_id,
-                Some(Category::parse(&g.category).ok_or_else(|| ApiError::internal("ballot row", "unknown category"))?),
+                stored_category(&g.category)?,
                 serde_json::from_str::<BTreeMap<String, Answer>>(&g.answers).map_err(|e| ApiError::internal("ballot row", e))?,
                 g.n as u32,
             ))

@@ -200,8 +200,7 @@ diesel::table! {
     ballot_credentials (code_hash) {
         code_hash -> Text,
         round_id -> Text,
-        category -> Text,
-        departments -> Text,
+        scope -> Text,
         used -> Bool,
     }
 }
