@@ -524,7 +524,8 @@ fn ballots_command(settings: &Settings, cmd: BallotsCommand) -> Result<(), Strin
     match cmd {
         BallotsCommand::IssueCodes { round, out } => {
             let rules = crate::complaints::service::Rules::from_settings(settings)?;
-            let issued = issue_codes_with_letters(&mut conn, &round, &rules.notices, "cli", &out).map_err(describe_api_error)?;
+            let deliverable = crate::ballots::service::email_deliverable(settings);
+            let issued = issue_codes_with_letters(&mut conn, &round, &rules.notices, deliverable, "cli", &out).map_err(describe_api_error)?;
             println!("{} paper letters written to {} (print, seal, hand out, then delete the files); {} emails queued", issued.letters.len(), out.display(), issued.emailed);
             Ok(())
         }
@@ -548,6 +549,7 @@ fn issue_codes_with_letters(
     conn: &mut db::DbConnection,
     round_id: &str,
     notices: &crate::complaints::notices::Notices,
+    email_deliverable: bool,
     actor: &str,
     dir: &std::path::Path,
 ) -> Result<crate::ballots::service::Issued, crate::error::ApiError> {
@@ -555,7 +557,7 @@ fn issue_codes_with_letters(
     conn.transaction(|conn| {
         db::write_lock(conn)?;
         let round = crate::ballots::service::find(conn, round_id)?;
-        let issued = crate::ballots::service::issue_codes(conn, round_id, notices, actor, db::now())?;
+        let issued = crate::ballots::service::issue_codes(conn, round_id, notices, email_deliverable, actor, db::now())?;
         if !issued.letters.is_empty() {
             write_letters(dir, &round.title, &issued.letters).map_err(|e| crate::error::ApiError::internal("writing the letters", e))?;
         }

@@ -569,17 +569,31 @@ fn authorisation_matrix_covers_every_ballot_endpoint() {
 
 /// Without an SMTP relay an emailed code would sit in an .eml file beside its address: refused.
 #[test]
-fn emailed_codes_are_never_written_to_eml_files() {
+fn emailed_codes_are_refused_up_front_without_a_mail_server_and_never_written_to_eml_files() {
     let app = common::spawn_app_with(|s| s.mail.deliver_interval_secs = 3600);
     let r = round(&app, "dept", 1, 5);
-    assert_eq!(import(&app, &r, "name,category,contact,departments\nA,enterprise_served,voter@example.cn,dept-0\n").status, 200);
-    assert_eq!(officer_post(&app, &r, "issue-codes").json()["emailed"], 1);
+    assert_eq!(import(&app, &r, "name,category,contact,departments\nA,enterprise_served,voter@example.cn,dept-0\nP,enterprise_served,paper,dept-0\n").status, 200);
+    // No SMTP relay: nothing is issued, and the officer is told why (never "emailed").
+    let refused = officer_post(&app, &r, "issue-codes").assert_problem(409, "mail-not-deliverable");
+    assert_eq!(refused["email_voters"], 1, "{refused}");
+    assert!(refused["detail"].as_str().unwrap().contains("SMTP"), "{refused}");
+    let letters_dir = app.data_dir.path().join("letters");
+    let (ok, _, err) = cli(&app, None, &["ballots", "issue-codes", &r.id, "--out", letters_dir.to_str().unwrap()]);
+    assert!(!ok && err.contains("SMTP"), "{err}");
+    assert!(!letters_dir.join("letters.html").exists());
+    assert_eq!((rows_in(&app, "ballot_credentials"), rows_in(&app, "outbox")), (0, 0));
+    // Queued while a relay was configured, delivered once it is gone: the worker still makes no
+    // code and writes no .eml file.
+    let sink = SmtpSink::start();
+    let (ok, out, err) = cli(&app, Some(sink.port()), &["ballots", "issue-codes", &r.id, "--out", letters_dir.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("1 paper letters") && out.contains("1 emails queued"), "{out}");
     let (ok, out, err) = cli(&app, None, &["mail", "deliver", "--once"]);
     assert!(ok, "{err}");
     assert!(out.contains("0 sent") && out.contains("1 failed"), "{out}");
     let outbox = app.data_dir.path().join("outbox");
     assert!(!outbox.exists() || std::fs::read_dir(&outbox).unwrap().count() == 0, "no .eml written");
-    assert_eq!(rows_in(&app, "ballot_credentials"), 0, "no code made");
+    assert_eq!(rows_in(&app, "ballot_credentials"), 1, "the paper code only");
 }
 
 #[test]
@@ -607,7 +621,12 @@ fn code_guessing_is_rate_limited_with_one_generic_answer() {
 
 #[test]
 fn a_roll_imported_twice_adds_no_voter_twice() {
-    let app = common::spawn_app();
+    let sink = SmtpSink::start();
+    let port = sink.port();
+    let app = common::spawn_app_with(move |s| {
+        s.mail.smtp_url = format!("smtp://127.0.0.1:{port}");
+        s.mail.deliver_interval_secs = 3600;
+    });
     let r = round(&app, "dup", 1, 5);
     let csv = "name,category,contact,departments\nA,enterprise_served,paper,dup-0\nB,enterprise_served,b@example.cn,dup-0\n";
     assert_eq!(import(&app, &r, csv).status, 200);

@@ -43,7 +43,12 @@ fn set_value(b: &Browser, id: &str, value: &str) {
 
 #[test]
 fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
-    let app = spawn_app_with(|s| s.ballots.attempts_per_client_per_minute = 1000);
+    let sink = common::smtp::SmtpSink::start();
+    let port = sink.port();
+    let app = spawn_app_with(move |s| {
+        s.ballots.attempts_per_client_per_minute = 1000;
+        s.mail.smtp_url = format!("smtp://127.0.0.1:{port}");
+    });
     let admin = app.admin_token();
     let depts: Vec<String> = ["cma", "cmb"].iter().map(|c| app.create_department(&admin, c)).collect();
     let commission = app.staff_account(&admin, "commission", None);

@@ -85,8 +85,8 @@ async fn import_voters(state: web::Data<AppState>, staff: Staff<BallotOfficers>,
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/rounds/{id}/issue-codes")]
 async fn issue_codes(state: web::Data<AppState>, staff: Staff<BallotOfficers>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let (id, actor, rules) = (path.into_inner(), staff.id.clone(), state.rules.clone());
-    let issued = db::run(&state.pool, move |conn| service::issue_codes(conn, &id, &rules.notices, &actor, db::now())).await?;
+    let (id, actor, rules, deliverable) = (path.into_inner(), staff.id.clone(), state.rules.clone(), service::email_deliverable(&state.settings));
+    let issued = db::run(&state.pool, move |conn| service::issue_codes(conn, &id, &rules.notices, deliverable, &actor, db::now())).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(issued))
 }
 

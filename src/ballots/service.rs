@@ -688,10 +688,18 @@ pub fn withdraw_unsent_credential(conn: &mut DbConnection, hash: &str) -> QueryR
     diesel::delete(ballot_credentials::table.find(hash).filter(ballot_credentials::used.eq(false))).execute(conn)
 }
 
+/// Whether this service can deliver email at all: with no SMTP relay configured, messages are
+/// only written as files, and an emailed code would never reach its voter.
+pub fn email_deliverable(settings: &crate::config::Settings) -> bool {
+    !settings.mail.smtp_url.trim().is_empty()
+}
+
 /// Issues a code to every voter on the roll who has none: paper codes come back as letters;
 /// emailed ones are queued. Hashes are inserted in random order, with nothing linking them to
-/// the roll, which records only that a letter was issued.
-pub fn issue_codes(conn: &mut DbConnection, round_id: &str, notices: &crate::complaints::notices::Notices, actor: &str, now: DateTime<Utc>) -> Result<Issued, ApiError> {
+/// the roll, which records only that a letter was issued. When email cannot be delivered
+/// (`email_deliverable` false) and a voter still to be issued has an email address, nothing is
+/// issued: the officer is told up front instead of being told "emailed".
+pub fn issue_codes(conn: &mut DbConnection, round_id: &str, notices: &crate::complaints::notices::Notices, email_deliverable: bool, actor: &str, now: DateTime<Utc>) -> Result<Issued, ApiError> {
     conn.transaction(|conn| {
         diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
         let round = find(conn, round_id)?;
@@ -704,6 +712,20 @@ pub fn issue_codes(conn: &mut DbConnection, round_id: &str, notices: &crate::com
             .filter(ballot_voters::letter_issued.eq(false))
             .select((ballot_voters::id, ballot_voters::name, ballot_voters::category, ballot_voters::contact, ballot_voters::departments))
             .load(conn)?;
+        let by_email = voters.iter().filter(|v| v.3 != "paper").count();
+        if by_email > 0 && !email_deliverable {
+            let mut ext = serde_json::Map::new();
+            ext.insert("email_voters".into(), json!(by_email));
+            return Err(ApiError::Conflict {
+                kind: "mail-not-deliverable",
+                title: "Email cannot be delivered",
+                detail: format!(
+                    "{by_email} voter(s) still to be issued a code have an email address, but no SMTP relay is configured (mail.smtp_url): \
+                     their codes would never arrive. Nothing was issued. Configure SMTP, or give them paper letters (contact \"paper\")."
+                ),
+                extensions: ext,
+            });
+        }
         voters.shuffle(&mut rand::rngs::OsRng);
         let mut issued = Issued { letters: Vec::new(), emailed: 0 };
         for (voter_id, name, category, contact, departments) in &voters {

@@ -75,6 +75,11 @@ fn explain(page: &Page, err: &ApiError) -> ShownError {
             shown.summary = page.text("commission.round.illegal_step");
             shown.detail = None;
         }
+        ApiError::Conflict { kind: "mail-not-deliverable", extensions, .. } => {
+            let n = extensions.get("email_voters").map(|v| v.to_string()).unwrap_or_default();
+            shown.summary = page.text("commission.round.mail_not_deliverable").replace("{n}", &n);
+            shown.detail = None;
+        }
         _ => {}
     }
     shown
@@ -433,10 +438,10 @@ async fn issue_codes(staff: StaffPage<BallotOfficers>, path: web::Path<String>, 
         return staff.error(&e);
     }
     let id = path.into_inner();
-    let (round_id, actor, rules) = (id.clone(), staff.user().id.clone(), staff.state.rules.clone());
+    let (round_id, actor, rules, deliverable) = (id.clone(), staff.user().id.clone(), staff.state.rules.clone(), service::email_deliverable(&staff.state.settings));
     let issued = db::run(&staff.state.pool, move |conn| {
         let round = service::find(conn, &round_id)?;
-        service::issue_codes(conn, &round_id, &rules.notices, &actor, db::now()).map(|issued| (round.title, issued))
+        service::issue_codes(conn, &round_id, &rules.notices, deliverable, &actor, db::now()).map(|issued| (round.title, issued))
     })
     .await;
     match issued {
