@@ -24,7 +24,7 @@ pub fn html(title: &str, letters: &[Letter], screen_note: Option<&str>) -> Strin
         html.push_str(&format!(
             "<section class=\"letter\"><h1>无记名行风评议投票 / Anonymous conduct evaluation</h1><p>{}</p><p>致 To: <strong class=\"name\">{}</strong></p>\
              <p>您的一次性投票码 Your one-time code:</p><p class=\"code\">{}</p><p>请评议 Please rate: {}</p>\
-             <p>投票码只能使用一次，与您的身份无关联。The code works once and is not linked to you.</p></section>",
+             <p>投票码只能使用一次。系统不保存投票码与姓名的对应关系；投票截止后，系统保存的数据不能把选票与您联系起来。请妥善保管本函。The code works once. anshang keeps no record of which code went to whom; once voting has closed, nothing it keeps links your ballot to you. Keep this letter to yourself.</p></section>",
             esc(title),
             esc(&l.name),
             esc(&l.code),
