@@ -516,7 +516,7 @@ fn ballots_command(settings: &Settings, cmd: BallotsCommand) -> Result<(), Strin
         let text = std::fs::read_to_string(bulletin).map_err(|e| format!("{}: {e}", bulletin.display()))?;
         let b: crate::ballots::bulletin::Bulletin = serde_json::from_str(&text).map_err(|e| format!("{}: not a bulletin: {e}", bulletin.display()))?;
         let counted = crate::ballots::bulletin::verify(&b).map_err(|e| format!("bulletin does NOT verify: {e}"))?;
-        println!("bulletin verifies: {counted} ballot rows recounted, {} receipts, tally of {} departments matches", b.receipts.len(), b.tally.len());
+        println!("bulletin verifies: {counted} answer counts recounted, {} receipts, tally of {} departments matches", b.receipts.len(), b.tally.len());
         return Ok(());
     }
     let pool = open_database(settings).map_err(|e| e.to_string())?;

@@ -993,11 +993,12 @@ pub fn bulletin(conn: &mut DbConnection, round: &RoundRow) -> Result<Bulletin, A
     let shown: BTreeSet<&String> = tally.iter().filter(|t| !t.suppressed).map(|t| &t.department_id).collect();
     // Categories are published only where the tally shows them (every category at least k).
     let with_categories: BTreeSet<&String> = tally.iter().filter(|t| t.by_category.is_some()).map(|t| &t.department_id).collect();
-    let ballots: Vec<BallotRow> = ballot_rows(conn, &round.id)?
+    let listed: Vec<BallotRow> = ballot_rows(conn, &round.id)?
         .into_iter()
         .filter(|b| shown.contains(&b.department_id))
         .map(|b| if with_categories.contains(&b.department_id) { b } else { BallotRow { category: None, ..b } })
         .collect();
+    let (totals, counts) = super::tally::count_groups(&round.questions(), &super::tally::group(&listed));
     let mut receipts: Vec<String> = ballot_receipts::table.filter(ballot_receipts::round_id.eq(&round.id)).select(ballot_receipts::receipt).load(conn)?;
     receipts.sort();
     let issued: i64 = ballot_credentials::table.filter(ballot_credentials::round_id.eq(&round.id)).count().get_result(conn)?;
@@ -1013,7 +1014,8 @@ pub fn bulletin(conn: &mut DbConnection, round: &RoundRow) -> Result<Bulletin, A
         codes_issued: issued as u32,
         codes_used: used as u32,
         receipts,
-        ballots,
+        totals,
+        counts,
         tally,
     })
 }

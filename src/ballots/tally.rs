@@ -146,15 +146,71 @@ pub fn tally(departments: &[String], questions: &[Question], points: &Points, k:
     tally_groups(departments, questions, points, k, &group(ballots))
 }
 
+/// One published count: how many ballots of a department (and, where the breakdown is shown,
+/// of a voter category) gave `answer` to `question`. Counts are per question, so a pattern of
+/// answers across questions — which a coercer could dictate and then look for — is never
+/// published.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerCount {
+    pub department_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<Category>,
+    pub question: String,
+    pub answer: Answer,
+    pub count: u32,
+}
+
+/// How many ballots a department (and category) has, and how many of them are valid (at least
+/// one answer other than "not enough contact") — the figure compared with k.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BallotTotal {
+    pub department_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<Category>,
+    pub ballots: u32,
+    pub valid_ballots: u32,
+}
+
+/// Ballots reduced to what is counted: totals per (department, category) and answer counts per
+/// (department, category, question, answer), both sorted.
+pub fn count_groups(questions: &[Question], groups: &Groups) -> (Vec<BallotTotal>, Vec<AnswerCount>) {
+    let mut totals: BTreeMap<(String, Option<Category>), (u32, u32)> = BTreeMap::new();
+    let mut counts: BTreeMap<(String, Option<Category>, String, Answer), u32> = BTreeMap::new();
+    for (dept, category, answers, n) in groups {
+        let t = totals.entry((dept.clone(), *category)).or_insert((0, 0));
+        t.0 += n;
+        if is_valid(answers) {
+            t.1 += n;
+        }
+        for q in questions {
+            if let Some(a) = answers.get(&q.key) {
+                *counts.entry((dept.clone(), *category, q.key.clone(), *a)).or_insert(0) += n;
+            }
+        }
+    }
+    (
+        totals.into_iter().map(|((department_id, category), (ballots, valid_ballots))| BallotTotal { department_id, category, ballots, valid_ballots }).collect(),
+        counts.into_iter().map(|((department_id, category, question, answer), count)| AnswerCount { department_id, category, question, answer, count }).collect(),
+    )
+}
+
 /// The same from grouped ballots: the cost follows the number of distinct ballots, not rows.
 pub fn tally_groups(departments: &[String], questions: &[Question], points: &Points, k: u32, groups: &Groups) -> Vec<DepartmentTally> {
+    let (totals, counts) = count_groups(questions, groups);
+    tally_counts(departments, questions, points, k, &totals, &counts)
+}
+
+/// Tallies from totals and per-question counts — what the server computes and what anyone
+/// recomputes from a published bulletin.
+pub fn tally_counts(departments: &[String], questions: &[Question], points: &Points, k: u32, totals: &[BallotTotal], counts: &[AnswerCount]) -> Vec<DepartmentTally> {
     departments
         .iter()
         .map(|dept| {
-            let rows: Vec<&(String, Option<Category>, Answers, u32)> = groups.iter().filter(|g| &g.0 == dept).collect();
-            let n: u32 = rows.iter().map(|g| g.3).sum();
-            let valid = |rows: &[&(String, Option<Category>, Answers, u32)]| rows.iter().filter(|g| is_valid(&g.2)).map(|g| g.3).sum::<u32>();
-            let n_valid = valid(&rows);
+            let mine: Vec<&BallotTotal> = totals.iter().filter(|t| &t.department_id == dept).collect();
+            let n: u32 = mine.iter().map(|t| t.ballots).sum();
+            let n_valid: u32 = mine.iter().map(|t| t.valid_ballots).sum();
             if n_valid < k {
                 return DepartmentTally {
                     department_id: dept.clone(),
@@ -168,33 +224,24 @@ pub fn tally_groups(departments: &[String], questions: &[Question], points: &Poi
                     by_category: None,
                 };
             }
-            let counts_of = |rows: &[&(String, Option<Category>, Answers, u32)]| -> (Vec<AnswerCounts>, AnswerCounts) {
+            let counts_of = |category: Option<Option<Category>>| -> (Vec<AnswerCounts>, AnswerCounts) {
                 let mut per_q = vec![AnswerCounts::default(); questions.len()];
-                let mut all = AnswerCounts::default();
-                for (_, _, answers, weight) in rows {
-                    for (i, q) in questions.iter().enumerate() {
-                        if let Some(a) = answers.get(&q.key) {
-                            per_q[i].add_n(*a, *weight);
-                        }
+                for c in counts.iter().filter(|c| &c.department_id == dept && category.is_none_or(|cat| c.category == cat)) {
+                    if let Some(i) = questions.iter().position(|q| q.key == c.question) {
+                        per_q[i].add_n(c.answer, c.count);
                     }
                 }
+                let mut all = AnswerCounts::default();
                 per_q.iter().for_each(|c| all.merge(c));
                 (per_q, all)
             };
-            let (per_q, all) = counts_of(&rows);
-            let mut by_cat: BTreeMap<Category, Vec<&(String, Option<Category>, Answers, u32)>> = BTreeMap::new();
-            let categories_known = rows.iter().all(|r| r.1.is_some());
-            for r in &rows {
-                if let Some(c) = r.1 {
-                    by_cat.entry(c).or_default().push(r);
-                }
-            }
-            let by_category = (categories_known && by_cat.values().all(|v| valid(v) >= k)).then(|| {
-                by_cat
-                    .iter()
-                    .map(|(c, v)| {
-                        let (_, all) = counts_of(v);
-                        CategoryTally { category: *c, ballots: valid(v), satisfaction_rate: all.satisfaction_rate(), conduct_index: all.conduct_index(points) }
+            let (per_q, all) = counts_of(None);
+            let categories_known = mine.iter().filter(|t| t.ballots > 0).all(|t| t.category.is_some());
+            let by_category = (categories_known && mine.iter().all(|t| t.valid_ballots >= k)).then(|| {
+                mine.iter()
+                    .map(|t| {
+                        let (_, all) = counts_of(Some(t.category));
+                        CategoryTally { category: t.category.expect("known"), ballots: t.valid_ballots, satisfaction_rate: all.satisfaction_rate(), conduct_index: all.conduct_index(points) }
                     })
                     .collect()
             });
