@@ -870,3 +870,30 @@ fn credentials_keep_no_category_or_departments_and_small_category_cells_are_merg
     assert_eq!(cell0["ballots"], 5, "{results}");
     assert!(cell0["by_category"].is_null(), "a merged ballot hides the breakdown: {results}");
 }
+
+#[test]
+fn a_voter_left_out_can_be_added_and_vote_after_opening() {
+    let app = common::spawn_app_with(|s| s.ballots.attempts_per_client_per_minute = 1000);
+    let r = round(&app, "late", 1, 3);
+    let ids: Vec<String> = r.departments.iter().map(|d| d.1.clone()).collect();
+    assert_eq!(import(&app, &r, "name,category,contact,departments\nA,enterprise_served,paper,late-0\nB,enterprise_served,paper,late-0\nC,enterprise_served,paper,late-0\n").status, 200);
+    let first = officer_post(&app, &r, "issue-codes").json()["letters"].as_array().unwrap().clone();
+    assert_eq!(officer_post(&app, &r, "open").status, 200);
+    for l in &first {
+        assert_eq!(cast(&app, &r.id, l["code"].as_str().unwrap(), &ids, 0).status, 201);
+    }
+    // Forgotten at first: added while voting is open, then issued a code of their own only.
+    assert_eq!(import(&app, &r, "name,category,contact,departments\nD,enterprise_served,paper,late-0\n").status, 200);
+    import(&app, &r, "name,category,contact,departments\nA,enterprise_served,paper,late-0\n").assert_problem(422, "invalid-field");
+    let late = officer_post(&app, &r, "issue-codes").json()["letters"].as_array().unwrap().clone();
+    assert_eq!(late.len(), 1, "{late:?}");
+    assert_eq!(late[0]["name"], "D");
+    let applies = app.post(&format!("/api/v1/ballots/{}/code", r.id), None, &json!({"code": late[0]["code"]}));
+    assert_eq!(applies.status, 200, "{}", applies.body);
+    assert_eq!(cast(&app, &r.id, late[0]["code"].as_str().unwrap(), &ids, 1).status, 201);
+    assert_eq!(officer_post(&app, &r, "close").status, 200);
+    // After close the roll is fixed.
+    import(&app, &r, "name,category,contact,departments\nE,enterprise_served,paper,late-0\n").assert_problem(409, "conflict");
+    let results = app.get(&format!("/api/v1/ballots/{}/results", r.id), Some(&r.commission)).json();
+    assert_eq!(results[0]["ballots"], 4, "{results}");
+}

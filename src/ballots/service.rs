@@ -562,8 +562,10 @@ pub fn import_roll(conn: &mut DbConnection, round_id: &str, csv_text: &str, acto
     conn.transaction(|conn| {
         diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
         let round = find(conn, round_id)?;
-        if round.status() != RoundStatus::Draft {
-            return Err(ApiError::conflict("the roll can be imported only while the round is a draft"));
+        // A voter forgotten at first can be added while voting is open (then issue codes again:
+        // only those without one get a code).
+        if !matches!(round.status(), RoundStatus::Draft | RoundStatus::Open) {
+            return Err(ApiError::conflict("voters can be added only before the round closes"));
         }
         let depts = round_departments(conn, round_id)?;
         let mut by_code = BTreeMap::new();
