@@ -91,10 +91,13 @@ pub enum BallotsCommand {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
-    /// Open a draft round for voting.
+    /// Open a draft round for voting; prints the shares of the round key, one per trustee, once.
     Open { round: String },
-    /// Close voting (ballot rows are rewritten in random order).
+    /// Close voting (the stored rows are rewritten in random order; ballots stay sealed).
     Close { round: String },
+    /// Open a closed round's sealed ballots with the trustees' key shares, read from standard
+    /// input one per line (never from the command line, where other users of the host see it).
+    Unseal { round: String },
     /// Publish results and bulletin.
     Publish { round: String },
     /// Recount a published bulletin (JSON from GET /api/v1/ballots/{round}/bulletin) without
@@ -532,13 +535,33 @@ fn ballots_command(settings: &Settings, cmd: BallotsCommand) -> Result<(), Strin
         BallotsCommand::Open { round } => advance_round(&mut conn, &round, RoundStatus::Open),
         BallotsCommand::Close { round } => advance_round(&mut conn, &round, RoundStatus::Closed),
         BallotsCommand::Publish { round } => advance_round(&mut conn, &round, RoundStatus::Published),
+        BallotsCommand::Unseal { round } => unseal_round(&mut conn, &round),
         BallotsCommand::Verify { .. } => unreachable!("handled above"),
     }
 }
 
 fn advance_round(conn: &mut db::DbConnection, round: &str, to: crate::ballots::service::RoundStatus) -> Result<(), String> {
     let r = crate::ballots::service::advance(conn, round, to, "cli", db::now()).map_err(describe_api_error)?;
-    println!("round {} is now {}", r.id, r.status);
+    println!("round {} is now {}", r.round.id, r.round.status);
+    if let Some(shares) = r.key_shares {
+        println!(
+            "key shares: give one to each of the {} trustees; any {} of them open the ballots after close. They are shown this once and kept nowhere:",
+            r.round.trustees, r.round.threshold
+        );
+        for s in shares {
+            println!("{s}");
+        }
+    }
+    Ok(())
+}
+
+fn unseal_round(conn: &mut db::DbConnection, round: &str) -> Result<(), String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).map_err(|e| format!("reading the key shares: {e}"))?;
+    let shares: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+    let r = crate::ballots::service::unseal(conn, round, &shares, "cli", db::now()).map_err(describe_api_error)?;
+    println!("round {}: ballots opened; the sealed copies and the round key are gone", r.id);
     Ok(())
 }
 

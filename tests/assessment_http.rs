@@ -86,7 +86,7 @@ fn published_round(app: &TestApp, commission: &str, departments: &[(&str, &str)]
     let imported = app.request("POST", &format!("/api/v1/ballots/rounds/{round}/voters"), Some(commission), &[], Some(("text/csv", csv.into_bytes())));
     assert_eq!(imported.status, 200, "{}", imported.body);
     let letters = app.post(&format!("/api/v1/ballots/rounds/{round}/issue-codes"), Some(commission), &json!({})).json()["letters"].as_array().unwrap().clone();
-    app.post(&format!("/api/v1/ballots/rounds/{round}/open"), Some(commission), &json!({}));
+    let shares = app.post(&format!("/api/v1/ballots/rounds/{round}/open"), Some(commission), &json!({})).json()["key_shares"].clone();
     // Letters come back sorted by name: V0, V1, … match `votes` in order.
     for (letter, v) in letters.iter().zip(votes) {
         let ratings: Vec<Value> = v
@@ -101,6 +101,7 @@ fn published_round(app: &TestApp, commission: &str, departments: &[(&str, &str)]
         assert_eq!(cast.status, 201, "{}", cast.body);
     }
     app.post(&format!("/api/v1/ballots/rounds/{round}/close"), Some(commission), &json!({}));
+    assert_eq!(app.post(&format!("/api/v1/ballots/rounds/{round}/unseal"), Some(commission), &json!({"key_shares": shares})).status, 200);
     assert_eq!(app.post(&format!("/api/v1/ballots/rounds/{round}/publish"), Some(commission), &json!({})).status, 200);
 }
 

@@ -50,8 +50,38 @@ fn import(app: &TestApp, r: &Round, csv: &str) -> Resp {
     app.request("POST", &format!("/api/v1/ballots/rounds/{}/voters", r.id), Some(&r.commission), &[], Some(("text/csv", csv.as_bytes().to_vec())))
 }
 
+/// The key shares each round's opening handed out, as the trustees keep them.
+static SHARES: std::sync::Mutex<BTreeMap<String, Vec<String>>> = std::sync::Mutex::new(BTreeMap::new());
+
+fn keep_shares(round: &str, shares: Vec<String>) {
+    SHARES.lock().unwrap().insert(round.to_string(), shares);
+}
+
+fn shares_of(round: &str) -> Vec<String> {
+    SHARES.lock().unwrap().get(round).cloned().unwrap_or_default()
+}
+
+/// An officer's step. "open" keeps the key shares for the trustees; "close" is followed, as in
+/// one sitting, by the trustees opening the ballots with them.
 fn officer_post(app: &TestApp, r: &Round, action: &str) -> Resp {
-    app.post(&format!("/api/v1/ballots/rounds/{}/{action}", r.id), Some(&r.commission), &json!({}))
+    let resp = app.post(&format!("/api/v1/ballots/rounds/{}/{action}", r.id), Some(&r.commission), &json!({}));
+    if action == "open" && resp.status == 200 {
+        keep_shares(&r.id, resp.json()["key_shares"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect());
+    }
+    if action == "close" && resp.status == 200 {
+        let opened = unseal(app, r);
+        assert_eq!(opened.status, 200, "{}", opened.body);
+        return opened;
+    }
+    resp
+}
+
+fn unseal(app: &TestApp, r: &Round) -> Resp {
+    app.post(&format!("/api/v1/ballots/rounds/{}/unseal", r.id), Some(&r.commission), &json!({"key_shares": shares_of(&r.id)}))
+}
+
+fn shares_in(text: &str) -> Vec<String> {
+    text.split_whitespace().filter(|w| w.starts_with("ANSHANG-KEY-SHARE-")).map(str::to_string).collect()
 }
 
 fn answers(pattern: usize) -> Value {
@@ -160,8 +190,10 @@ fn a_round_of_30_enterprises_and_6_departments_runs_from_draft_to_a_verified_bul
     let admin = app.admin_token();
     assert!(app.get("/api/v1/admin/outbox?status=sent", Some(&admin)).json().as_array().unwrap().iter().all(|m| m["notice"] == "ballot_code"));
 
-    let (success, _, err) = cli(&app, None, &["ballots", "open", &r.id]);
+    let (success, out, err) = cli(&app, None, &["ballots", "open", &r.id]);
     assert!(success, "{err}");
+    keep_shares(&r.id, shares_in(&out));
+    assert_eq!(shares_of(&r.id).len(), 1, "{out}");
     // Voting: a voter sees only the departments that apply, then casts.
     let dept_ids: Vec<String> = r.departments.iter().map(|d| d.1.clone()).collect();
     let mut receipts = Vec::new();
@@ -378,11 +410,12 @@ fn stored_order_says_nothing_about_cast_order() {
             })
             .collect()
     };
-    let before = spearman(&stored_order(&mut pool.get().unwrap()));
+    // While voting, no ballot row exists to be ordered: each ballot is sealed.
+    assert!(stored_order(&mut pool.get().unwrap()).is_empty());
     assert_eq!(officer_post(&app, &r, "close").status, 200);
     let mut conn = pool.get().unwrap();
     let after = spearman(&stored_order(&mut conn));
-    assert!(after.abs() < 0.25, "rank correlation after close {after} (before {before})");
+    assert!(after.abs() < 0.25, "rank correlation after close {after}");
     if let anshang::db::DbConnection::Pg(c) = &mut *conn {
         #[derive(diesel::QueryableByName)]
         struct N {
@@ -390,10 +423,9 @@ fn stored_order_says_nothing_about_cast_order() {
             n: i64,
         }
         let xmins = diesel::sql_query("SELECT COUNT(DISTINCT xmin::text) AS n FROM ballots").get_result::<N>(c).unwrap().n;
-        assert_eq!(xmins, 1, "every ballot row was written by the closing transaction");
+        assert_eq!(xmins, 1, "every ballot row was written by the transaction that opened the ballots");
         let receipt_xmins = diesel::sql_query("SELECT COUNT(DISTINCT xmin::text) AS n FROM ballot_receipts").get_result::<N>(c).unwrap().n;
         assert_eq!(receipt_xmins, 1);
-        assert!(before > 0.9, "before the rewrite PostgreSQL keeps insertion order ({before}): the test can see order");
     }
 }
 
@@ -459,13 +491,15 @@ fn neither_the_logs_nor_a_database_dump_hold_codes_or_links_to_voters() {
     assert_eq!(agent.run(req.body(roll).unwrap()).unwrap().status(), 200);
     let issued = call("POST", &format!("/api/v1/ballots/rounds/{rid}/issue-codes"), Some(&commission), json!({}));
     let codes: Vec<String> = issued["letters"].as_array().unwrap().iter().map(|l| l["code"].as_str().unwrap().to_string()).collect();
-    call("POST", &format!("/api/v1/ballots/rounds/{rid}/open"), Some(&commission), json!({}));
+    let opened = call("POST", &format!("/api/v1/ballots/rounds/{rid}/open"), Some(&commission), json!({}));
+    let shares: Vec<String> = opened["key_shares"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
     let mut receipts = Vec::new();
     for (i, code) in codes.iter().enumerate() {
         let ratings: Vec<Value> = depts.iter().map(|d| json!({"department_id": d, "answers": answers(i)})).collect();
         receipts.push(call("POST", &format!("/api/v1/ballots/{rid}/cast"), None, json!({"code": code, "ratings": ratings}))["receipt"].as_str().unwrap().to_string());
     }
     call("POST", &format!("/api/v1/ballots/rounds/{rid}/close"), Some(&commission), json!({}));
+    call("POST", &format!("/api/v1/ballots/rounds/{rid}/unseal"), Some(&commission), json!({"key_shares": shares}));
     call("POST", &format!("/api/v1/ballots/rounds/{rid}/publish"), Some(&commission), json!({}));
     drop(guard.0.kill());
     let _ = guard.0.wait();
@@ -481,6 +515,9 @@ fn neither_the_logs_nor_a_database_dump_hold_codes_or_links_to_voters() {
     assert!(log.contains("/cast"), "the log was captured: {}", &log[..log.len().min(500)]);
     for s in &secrets {
         assert!(!log.contains(s.as_str()), "a code or its hash is in the log");
+    }
+    for s in &shares {
+        assert!(!log.contains(&s[18..]), "a key share is in the log");
     }
     // The server's own listening address and the database's may appear; a client's address
     // (127.0.0.1 with an ephemeral port) never.
@@ -554,12 +591,16 @@ fn authorisation_matrix_covers_every_ballot_endpoint() {
         ("POST", format!("/api/v1/ballots/rounds/{}/publish", r.id), None),
         ("POST", format!("/api/v1/ballots/rounds/{}/close", r.id), None),
         ("POST", format!("/api/v1/ballots/rounds/{}/open", r.id), None),
+        ("POST", format!("/api/v1/ballots/rounds/{}/unseal", r.id), Some(("application/json", br#"{"key_shares": []}"#.to_vec()))),
     ];
     for (method, path, body) in &endpoints {
         let send = |token: Option<&str>| app.request(method, path, token, &[], body.clone());
         send(None).assert_problem(401, "unauthenticated");
         for (role, token) in &tokens {
             let res = send(Some(token));
+            if path.ends_with("/open") && res.status == 200 {
+                keep_shares(&r.id, res.json()["key_shares"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect());
+            }
             if officers.contains(role) {
                 assert!(res.status != 401 && res.status != 403, "{role} refused on {method} {path}: {}", res.body);
             } else {
@@ -681,6 +722,9 @@ fn a_round_closes_itself_at_its_closing_time_through_the_sweep_with_the_same_rew
     assert!(ok, "{err}");
     assert!(out.contains(&format!("ballot round {} closed at its closing time", r.id)), "{out}");
     assert_eq!(status(), "closed");
+    // Closed at its time, the ballots still sealed: no results until the trustees open them.
+    app.get(&format!("/api/v1/ballots/{}/results", r.id), Some(&r.commission)).assert_problem(409, "round-sealed");
+    assert_eq!(unseal(&app, &r).status, 200);
     let results = app.get(&format!("/api/v1/ballots/{}/results", r.id), Some(&r.commission));
     assert_eq!(results.status, 200, "{}", results.body);
     assert_eq!(results.json()[0]["ballots"], 5);
@@ -896,4 +940,119 @@ fn a_voter_left_out_can_be_added_and_vote_after_opening() {
     import(&app, &r, "name,category,contact,departments\nE,enterprise_served,paper,late-0\n").assert_problem(409, "conflict");
     let results = app.get(&format!("/api/v1/ballots/{}/results", r.id), Some(&r.commission)).json();
     assert_eq!(results[0]["ballots"], 4, "{results}");
+}
+
+/// Every byte the server keeps of its data: SQLite's database file and write-ahead log (as they
+/// are, log not emptied), or a PostgreSQL dump of the whole database.
+fn everything_kept(app: &TestApp) -> Vec<u8> {
+    if common::uses_postgres() {
+        let out = Command::new("pg_dump").arg(&app.database.url).output().expect("pg_dump");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    } else {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(app.data_dir.path()).unwrap().flatten() {
+            if entry.path().is_file() {
+                out.extend(std::fs::read(entry.path()).unwrap());
+            }
+        }
+        out
+    }
+}
+
+#[test]
+fn ballots_are_sealed_at_cast_and_only_the_trustees_shares_open_them() {
+    use diesel::prelude::*;
+    let app = common::spawn_app_with(|s| s.ballots.attempts_per_client_per_minute = 1000);
+    let r = round(&app, "seal", 3, 5);
+    let ids: Vec<String> = r.departments.iter().map(|d| d.1.clone()).collect();
+    // A second round with three trustees, any two of whom open the ballots.
+    let now = chrono::Utc::now();
+    let created = app.post(
+        "/api/v1/ballots/rounds",
+        Some(&r.commission),
+        &json!({"title": "sealed", "year": 2026, "department_ids": ids, "min_group_size": 5, "trustees": 3, "threshold": 2,
+                "opens_at": (now - chrono::Duration::minutes(1)).to_rfc3339(), "closes_at": (now + chrono::Duration::hours(1)).to_rfc3339()}),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let r = Round { id: created.json()["id"].as_str().unwrap().to_string(), departments: r.departments, commission: r.commission };
+    let roll: String = (0..32).map(|i| format!("V{i},enterprise_served,paper,seal-0;seal-1;seal-2\n")).collect();
+    assert_eq!(import(&app, &r, &format!("name,category,contact,departments\n{roll}")).status, 200);
+    let letters = officer_post(&app, &r, "issue-codes").json()["letters"].as_array().unwrap().clone();
+    let opened = app.post(&format!("/api/v1/ballots/rounds/{}/open", r.id), Some(&r.commission), &json!({}));
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    let shares: Vec<String> = opened.json()["key_shares"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+    assert_eq!((shares.len(), opened.json()["sealed"].clone()), (3, json!(true)));
+
+    let pg_lsn = |q: &str| -> String {
+        #[derive(diesel::QueryableByName)]
+        struct T {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            t: String,
+        }
+        let mut conn = diesel::PgConnection::establish(&app.database.url).unwrap();
+        diesel::sql_query(q).get_result::<T>(&mut conn).unwrap().t
+    };
+    let start = common::uses_postgres().then(|| pg_lsn("SELECT pg_current_wal_lsn()::text AS t"));
+    // 30 voters, each with an answer pattern of its own.
+    for (i, l) in letters.iter().take(30).enumerate() {
+        assert_eq!(cast(&app, &r.id, l["code"].as_str().unwrap(), &ids, i * 7 + 1).status, 201);
+    }
+    // During voting nothing stored holds a ballot in the clear, nor the round's private key.
+    assert_eq!(rows_in(&app, "ballots"), 0);
+    assert_eq!(rows_in(&app, "sealed_ballots"), 30);
+    let kept = everything_kept(&app);
+    assert_eq!(occurrences(&kept, "\"attitude\":\""), 0, "a ballot's answers are stored in the clear");
+    assert_eq!(occurrences(&kept, "AGE-SECRET-KEY"), 0);
+    for s in &shares {
+        assert_eq!(occurrences(&kept, &s[18..50]), 0, "a key share is stored");
+    }
+    if let Some(start) = start {
+        // PostgreSQL's write-ahead log of the voting: records for the sealed ballots, none for
+        // the ballots table — no plaintext ballot was ever written beside a spent credential.
+        let end = pg_lsn("SELECT pg_current_wal_lsn()::text AS t");
+        let rel = |table: &str| pg_lsn(&format!("SELECT format('/%s/%s ', (SELECT oid FROM pg_database WHERE datname = current_database()), pg_relation_filenode('{table}')) AS t"));
+        let count = |needle: &str| pg_lsn(&format!(
+            "SELECT count(*)::text AS t FROM (SELECT 1 FROM pg_get_wal_records_info('{start}', '{end}') WHERE block_ref LIKE '%{needle}%') AS w"
+        ));
+        let mut conn = diesel::PgConnection::establish(&app.database.url).unwrap();
+        diesel::sql_query("CREATE EXTENSION IF NOT EXISTS pg_walinspect").execute(&mut conn).unwrap();
+        assert!(count(&rel("sealed_ballots")).parse::<u64>().unwrap() >= 30, "the query sees the sealed ballots");
+        assert_eq!(count(&rel("ballots")), "0", "a ballot row was written while voting was open");
+    }
+
+    // Closed: still sealed; no results. One share is not enough and changes nothing.
+    assert_eq!(app.post(&format!("/api/v1/ballots/rounds/{}/close", r.id), Some(&r.commission), &json!({})).status, 200);
+    app.get(&format!("/api/v1/ballots/{}/results", r.id), Some(&r.commission)).assert_problem(409, "round-sealed");
+    app.post(&format!("/api/v1/ballots/rounds/{}/publish", r.id), Some(&r.commission), &json!({})).assert_problem(409, "round-sealed");
+    let unseal_with = |s: &[String]| app.post(&format!("/api/v1/ballots/rounds/{}/unseal", r.id), Some(&r.commission), &json!({"key_shares": s}));
+    let refused = unseal_with(&shares[..1]).assert_problem(422, "invalid-field");
+    assert!(!refused.to_string().contains(&shares[0][18..]), "errors never echo a share");
+    assert_eq!(rows_in(&app, "sealed_ballots"), 30);
+    // Any two of the three trustees.
+    let opened = unseal_with(&[shares[2].clone(), shares[0].clone()]);
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    assert_eq!(opened.json()["sealed"], false);
+    assert_eq!((rows_in(&app, "sealed_ballots"), rows_in(&app, "ballots")), (0, 90));
+    unseal_with(&shares[..2]).assert_problem(409, "conflict");
+    let results = app.get(&format!("/api/v1/ballots/{}/results", r.id), Some(&r.commission)).json();
+    assert!(results.as_array().unwrap().iter().all(|t| t["ballots"] == 30), "{results}");
+    // Afterwards the server keeps neither the key nor its public half: nothing can open the
+    // sealed copies that remain in old logs or backups.
+    let recipient = {
+        use anshang::db::schema::ballot_rounds;
+        let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
+        let pool = anshang::db::connect_pool(&url, 1, Duration::from_secs(5)).unwrap();
+        let mut conn = pool.get().unwrap();
+        ballot_rounds::table.find(&r.id).select(ballot_rounds::seal_recipient).first::<Option<String>>(&mut *conn).unwrap()
+    };
+    assert_eq!(recipient, None);
+    let kept = everything_kept(&app);
+    assert!(occurrences(&kept, "\"attitude\":\"") >= 90, "the scan finds opened ballots");
+    assert_eq!(occurrences(&kept, "AGE-SECRET-KEY"), 0);
+    assert_eq!(occurrences(&kept, "age1"), 0, "the round's public key is forgotten");
+    for s in &shares {
+        assert_eq!(occurrences(&kept, &s[18..50]), 0);
+    }
+    assert_eq!(app.post(&format!("/api/v1/ballots/rounds/{}/publish", r.id), Some(&r.commission), &json!({})).status, 200);
 }

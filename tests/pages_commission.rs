@@ -167,8 +167,22 @@ fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
     no_sideways_scroll(&b, "the issued notice");
 
     // Open (after the confirmation), then four ballots.
+    // Opening answers with the round key's shares, once: one page per trustee (3, any 2 open).
     confirm_click(&b, "#open-round");
+    b.find("#shares-note");
+    let shares: Vec<String> = b
+        .script("return Array.from(document.querySelectorAll('section.key-share .share')).map(e => e.textContent)")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(shares.len(), 3);
+    assert!(shares.iter().all(|s| s.starts_with("ANSHANG-KEY-SHARE-")));
+    b.screenshots("round-key-shares-en");
+    b.click("#back-to-round");
     b.wait_for_text("#round-status", "Open");
+    assert!(!b.body_text().contains(&shares[0][18..40]), "the round's page never shows a share");
     assert_eq!(b.text("#count-used"), "shown after voting closes");
     b.screenshots("round-open-en");
     let answers = json!({"overall": "satisfied", "efficiency": "basically_satisfied", "attitude": "satisfied", "integrity": "dissatisfied"});
@@ -182,6 +196,13 @@ fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
     confirm_click(&b, "#close-round");
     b.wait_for_text("#round-status", "Closed");
     assert_eq!(b.text("#count-used"), "4");
+    // Sealed until two trustees enter their shares.
+    assert_eq!(b.count("#tally"), 0);
+    assert_eq!(b.count("#publish-round"), 0);
+    b.screenshots("round-sealed-en");
+    b.type_into("#f-key_shares", &format!("{}\n{}", shares[1], shares[2]));
+    b.click("#unseal-round");
+    b.find("#tally");
     assert!(b.text("#tally").contains("Department cma"));
     assert_eq!(app.get(&format!("/vote/{round_id}/results"), None).status, 404, "not public before publication");
     b.screenshots("round-closed-en");
@@ -336,7 +357,10 @@ fn console_pages_refuse_anonymous_visitors_other_roles_and_forms_without_the_tok
     let r = app.request("POST", &format!("{round_page}/open"), None, &[("Cookie", &cookie), ("Origin", "https://evil.example")], form(&format!("csrf={csrf}")));
     assert_eq!(r.status, 403);
     let r = app.request("POST", &format!("{round_page}/open"), None, &[("Cookie", &cookie)], form(&format!("csrf={csrf}")));
-    assert_eq!(r.status, 303, "{}", r.body);
+    // Opening answers with the key shares, once, never cached.
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("shares-note") && r.body.contains("ANSHANG-KEY-SHARE-"));
+    assert_eq!(r.header("cache-control"), Some("no-store"));
     assert_eq!(status(&commission), "open");
 
     // The printable report carries its own print styles: it is served under the application's

@@ -17,6 +17,8 @@ const QUESTIONS: usize = 4;
 struct Ballot {
     id: String,
     commission: String,
+    /// The round key's shares, as the trustees keep them.
+    key_shares: serde_json::Value,
     /// Paper codes by voter, in the roll's name order: voters 1 and 2 rate both departments,
     /// voters 3–5 only the first (so the second has too few ballots to show).
     codes: Vec<String>,
@@ -44,7 +46,8 @@ fn open_round(app: &TestApp) -> Ballot {
     assert_eq!(codes.len(), 5);
     let r = app.post(&format!("/api/v1/ballots/rounds/{id}/open"), Some(&commission), &json!({}));
     assert_eq!(r.status, 200, "{}", r.body);
-    Ballot { id, commission, codes, departments }
+    let key_shares = r.json()["key_shares"].clone();
+    Ballot { id, commission, key_shares, codes, departments }
 }
 
 fn no_sideways_scroll(b: &Browser, what: &str) {
@@ -186,8 +189,8 @@ fn a_voter_pastes_a_lower_case_code_reviews_changes_and_keeps_the_receipt_and_an
     // Not published yet: no results page.
     b.goto(&app.url(&format!("/vote/{}/results", round.id)));
     assert_eq!(b.text("h1"), "未找到。");
-    for step in ["close", "publish"] {
-        let r = app.post(&format!("/api/v1/ballots/rounds/{}/{step}", round.id), Some(&round.commission), &json!({}));
+    for (step, body) in [("close", json!({})), ("unseal", json!({"key_shares": round.key_shares})), ("publish", json!({}))] {
+        let r = app.post(&format!("/api/v1/ballots/rounds/{}/{step}", round.id), Some(&round.commission), &body);
         assert_eq!(r.status, 200, "{}", r.body);
     }
 

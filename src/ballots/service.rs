@@ -14,7 +14,7 @@ use super::bulletin::Bulletin;
 use super::codes;
 use super::model::{default_questions, Answer, Answers, Category, Points, Question};
 use super::tally::{BallotRow, DepartmentTally};
-use crate::db::schema::{ballot_credentials, ballot_receipts, ballot_round_departments, ballot_rounds, ballot_voters, ballots};
+use crate::db::schema::{ballot_credentials, ballot_receipts, ballot_round_departments, ballot_rounds, ballot_voters, ballots, sealed_ballots};
 use crate::db::{from_db_time, new_id, to_db_time, DbConnection};
 use crate::error::{ApiError, FieldError};
 use crate::fields::{required_text, Checker};
@@ -57,6 +57,10 @@ pub struct RoundRow {
     pub quotas: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub trustees: i32,
+    pub threshold: i32,
+    /// The public key that seals ballots at cast, from open until the trustees open them.
+    pub seal_recipient: Option<String>,
 }
 
 /// A round as the API shows it.
@@ -74,6 +78,11 @@ pub struct RoundView {
     #[schema(value_type = Object)]
     pub quotas: BTreeMap<Category, u32>,
     pub departments: Vec<RoundDepartment>,
+    /// Trustees holding a share of the round key, and how many of them open the ballots.
+    pub trustees: i32,
+    pub threshold: i32,
+    /// Ballots are sealed (from open until the trustees open them after close).
+    pub sealed: bool,
 }
 
 #[derive(Serialize, Deserialize, utoipa::ToSchema, Debug, Clone)]
@@ -112,6 +121,9 @@ pub fn view(conn: &mut DbConnection, r: &RoundRow) -> Result<RoundView, ApiError
         points: r.points(),
         quotas: r.quotas(),
         departments: round_departments(conn, &r.id)?,
+        trustees: r.trustees,
+        threshold: r.threshold,
+        sealed: r.seal_recipient.is_some(),
     })
 }
 
@@ -171,6 +183,14 @@ pub struct CreateRound {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub quotas: Option<BTreeMap<Category, u32>>,
+    /// Trustees who each get one share of the round key when it opens (1–9, default 1).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 9)]
+    pub trustees: Option<u32>,
+    /// How many of their shares open the ballots at close (1–trustees; default: a majority).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 9)]
+    pub threshold: Option<u32>,
 }
 
 pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateTime<Utc>) -> Result<RoundRow, ApiError> {
@@ -202,6 +222,13 @@ pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateT
     if req.closes_at <= req.opens_at {
         c.push(FieldError::new("closes_at", "before_open", "a round closes after it opens"));
     }
+    let trustees = req.trustees.unwrap_or(1);
+    let threshold = req.threshold.unwrap_or(trustees / 2 + 1);
+    if !(1..=9).contains(&trustees) {
+        c.push(FieldError::new("trustees", "out_of_range", "1 to 9 trustees"));
+    } else if !(1..=trustees).contains(&threshold) {
+        c.push(FieldError::new("threshold", "out_of_range", "between 1 and the number of trustees"));
+    }
     let points = req.points.unwrap_or_default();
     if [points.satisfied, points.basically_satisfied, points.dissatisfied].iter().any(|p| !p.is_finite() || *p < 0.0 || *p > 1000.0) {
         c.push(FieldError::new("points", "out_of_range", "0–1000 points per answer"));
@@ -227,6 +254,9 @@ pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateT
                 quotas: serde_json::to_string(&req.quotas.unwrap_or_default()).expect("json"),
                 created_at: to_db_time(now),
                 updated_at: to_db_time(now),
+                trustees: trustees as i32,
+                threshold: threshold as i32,
+                seal_recipient: None,
             })
             .execute(conn)?;
         for d in &depts {
@@ -239,10 +269,27 @@ pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateT
     })
 }
 
-/// Moves a round along draft → open → closed → published. Closing rewrites the ballot rows in
-/// random order in one transaction.
-pub fn advance(conn: &mut DbConnection, round_id: &str, to: RoundStatus, actor: &str, now: DateTime<Utc>) -> Result<RoundRow, ApiError> {
+/// A round moved along, and — when it has just opened — the shares of its key, one per
+/// trustee. They are given out this once: the service keeps only the public key.
+pub struct Advanced {
+    pub round: RoundRow,
+    pub key_shares: Option<Vec<String>>,
+}
+
+/// Moves a round along draft → open → closed → published. Opening makes the round key and
+/// returns its shares; closing rewrites the stored rows in random order in one transaction;
+/// publishing needs the ballots opened by the trustees ([`unseal`]).
+pub fn advance(conn: &mut DbConnection, round_id: &str, to: RoundStatus, actor: &str, now: DateTime<Utc>) -> Result<Advanced, ApiError> {
     advance_as(conn, round_id, to, Some(actor), now)
+}
+
+fn still_sealed() -> ApiError {
+    ApiError::Conflict {
+        kind: "round-sealed",
+        title: "The ballots are still sealed",
+        detail: "the trustees have not yet opened this round's ballots with their key shares".into(),
+        extensions: Default::default(),
+    }
 }
 
 /// Closes every open round whose closing time has come (`closes_at <= now`), exactly as an
@@ -259,7 +306,7 @@ pub fn close_due_rounds(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<V
     let mut closed = Vec::new();
     let mut failed = None;
     for id in due {
-        match advance_as(conn, &id, RoundStatus::Closed, None, now) {
+        match advance_as(conn, &id, RoundStatus::Closed, None, now).map(|a| a.round) {
             Ok(_) => closed.push(id),
             // Closed meanwhile (by an officer or another instance).
             Err(ApiError::Conflict { kind: "illegal-transition", .. }) => {}
@@ -275,7 +322,7 @@ pub fn close_due_rounds(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<V
     }
 }
 
-fn advance_as(conn: &mut DbConnection, round_id: &str, to: RoundStatus, actor: Option<&str>, now: DateTime<Utc>) -> Result<RoundRow, ApiError> {
+fn advance_as(conn: &mut DbConnection, round_id: &str, to: RoundStatus, actor: Option<&str>, now: DateTime<Utc>) -> Result<Advanced, ApiError> {
     let result = conn.transaction(|conn| {
         // Written first: takes the write lock before anything is read.
         diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
@@ -292,21 +339,86 @@ fn advance_as(conn: &mut DbConnection, round_id: &str, to: RoundStatus, actor: O
                 extensions: ext,
             });
         }
+        if to == RoundStatus::Published && round.seal_recipient.is_some() {
+            return Err(still_sealed());
+        }
         let rewrite = if to == RoundStatus::Closed {
             shuffle_rewrite(conn, round_id)?;
             rewrite_transaction(conn)?
         } else {
             None
         };
+        let key_shares = if to == RoundStatus::Open {
+            let (recipient, shares) = super::seal::new_round_key(round.trustees as u8, round.threshold as u8);
+            diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::seal_recipient.eq(Some(recipient))).execute(conn)?;
+            Some(shares)
+        } else {
+            None
+        };
         diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::status.eq(to.as_str())).execute(conn)?;
         crate::admin_log::record(conn, now, actor, &format!("ballot_round.{}", to.as_str()), &format!("ballot_round:{round_id}"), json!({"from": from.as_str(), "at_closing_time": actor.is_none()}))?;
-        Ok((find(conn, round_id)?, rewrite))
+        Ok((Advanced { round: find(conn, round_id)?, key_shares }, rewrite))
     });
     let (result, rewrite) = result?;
     if to == RoundStatus::Closed {
         scrub_storage(conn, rewrite.as_deref())?;
     }
     Ok(result)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnsealRequest {
+    /// At least `threshold` of the trustees' key shares, as given when the round opened.
+    pub key_shares: Vec<String>,
+}
+
+/// The trustees open a closed round's ballots: their shares rebuild the round key in memory,
+/// every sealed ballot is opened, and — in one transaction — the ballots are written in random
+/// order, one row per department (categories of cells below k merged), the sealed ballots are
+/// deleted and the round's public key is forgotten. The key is dropped; storage is scrubbed as at
+/// close. Wrong or too few shares change nothing.
+pub fn unseal(conn: &mut DbConnection, round_id: &str, shares: &[String], actor: &str, now: DateTime<Utc>) -> Result<RoundRow, ApiError> {
+    let round = find(conn, round_id)?;
+    let Some(recipient) = round.seal_recipient.clone() else {
+        return Err(ApiError::conflict("this round's ballots are not sealed"));
+    };
+    if round.status() != RoundStatus::Closed {
+        return Err(ApiError::Conflict { kind: "round-not-closed", title: "Voting is not over", detail: "the ballots are opened once the round has closed".into(), extensions: Default::default() });
+    }
+    let key = super::seal::RoundKey::from_shares(shares, round.threshold as u8, &recipient).map_err(|e| match e {
+        super::seal::SealError::Damaged(_) => ApiError::internal("sealed ballot", e),
+        other => ApiError::invalid("key_shares", "key_shares", other.to_string()),
+    })?;
+    let sealed: Vec<Vec<u8>> = sealed_ballots::table.filter(sealed_ballots::round_id.eq(round_id)).select(sealed_ballots::sealed).load(conn)?;
+    let mut rows: Vec<(String, String, String, String, String)> = Vec::new();
+    for s in &sealed {
+        let ballot = key.open(s).map_err(|e| ApiError::internal("sealed ballot", e))?;
+        for r in ballot.ratings {
+            rows.push((codes::random_id(), round_id.to_string(), r.department_id, r.category, serde_json::to_string(&r.answers).expect("json")));
+        }
+    }
+    drop(key);
+    rows.shuffle(&mut rand::rngs::OsRng);
+    let categories = merged_categories(&rows, round.min_group_size.max(1) as u32);
+    let (row, rewrite) = conn.transaction(|conn| {
+        diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
+        let again = find(conn, round_id)?;
+        if again.seal_recipient.as_deref() != Some(recipient.as_str()) {
+            return Err(ApiError::conflict("this round's ballots have been opened already"));
+        }
+        for ((id, r, d, _, a), c) in rows.iter().zip(&categories) {
+            diesel::insert_into(ballots::table)
+                .values((ballots::id.eq(id), ballots::round_id.eq(r), ballots::department_id.eq(d), ballots::category.eq(c), ballots::answers.eq(a)))
+                .execute(conn)?;
+        }
+        diesel::delete(sealed_ballots::table.filter(sealed_ballots::round_id.eq(round_id))).execute(conn)?;
+        diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::seal_recipient.eq(None::<String>)).execute(conn)?;
+        crate::admin_log::record(conn, now, Some(actor), "ballot_round.unseal", &format!("ballot_round:{round_id}"), json!({"ballots": sealed.len()}))?;
+        Ok::<_, ApiError>((find(conn, round_id)?, rewrite_transaction(conn)?))
+    })?;
+    scrub_storage(conn, rewrite.as_deref())?;
+    Ok(row)
 }
 
 /// PostgreSQL: the id of the current transaction (the rewrite), to wait for every snapshot
@@ -380,7 +492,7 @@ fn scrub_storage(conn: &mut DbConnection, rewrite_xid: Option<&str>) -> Result<(
                     std::thread::sleep(std::time::Duration::from_millis(50));
                 }
             }
-            diesel::sql_query("VACUUM FULL ballots, ballot_receipts, ballot_credentials").execute(pg)?;
+            diesel::sql_query("VACUUM FULL ballots, sealed_ballots, ballot_receipts, ballot_credentials").execute(pg)?;
             Ok(())
         }
     }
@@ -404,6 +516,12 @@ fn shuffle_rewrite(conn: &mut DbConnection, round_id: &str) -> Result<(), ApiErr
         diesel::insert_into(ballots::table)
             .values((ballots::id.eq(id), ballots::round_id.eq(r), ballots::department_id.eq(d), ballots::category.eq(c), ballots::answers.eq(a)))
             .execute(conn)?;
+    }
+    let mut sealed: Vec<(String, Vec<u8>)> = sealed_ballots::table.filter(sealed_ballots::round_id.eq(round_id)).select((sealed_ballots::id, sealed_ballots::sealed)).load(conn)?;
+    diesel::delete(sealed_ballots::table.filter(sealed_ballots::round_id.eq(round_id))).execute(conn)?;
+    sealed.shuffle(&mut rng);
+    for (id, b) in &sealed {
+        diesel::insert_into(sealed_ballots::table).values((sealed_ballots::id.eq(id), sealed_ballots::round_id.eq(round_id), sealed_ballots::sealed.eq(b))).execute(conn)?;
     }
     let mut receipts: Vec<String> = ballot_receipts::table.filter(ballot_receipts::round_id.eq(round_id)).select(ballot_receipts::receipt).load(conn)?;
     diesel::delete(ballot_receipts::table.filter(ballot_receipts::round_id.eq(round_id))).execute(conn)?;
@@ -886,11 +1004,17 @@ pub fn cast(conn: &mut DbConnection, round_id: &str, req: CastRequest, now: Date
                 return Err(ApiError::invalid("ratings", "answers", "answer every question of the round, and only those"));
             }
         }
+        let mut sealed = Vec::new();
         for r in &req.ratings {
-            // The category is written only where the roll gives the (department, category) cell
+            // The category is kept only where the roll gives the (department, category) cell
             // at least k voters; smaller cells could never be shown, and are merged at once.
             let cell = roll_cell(conn, round_id, &r.department_id, scope.category)?;
             let category = if cell >= i64::from(round.min_group_size) { scope.category.as_str() } else { "" };
+            if round.seal_recipient.is_some() {
+                sealed.push(super::seal::SealedRating { department_id: r.department_id.clone(), category: category.to_string(), answers: r.answers.clone() });
+                continue;
+            }
+            // A round opened before ballots were sealed keeps writing them as it began.
             diesel::insert_into(ballots::table)
                 .values((
                     ballots::id.eq(codes::random_id()),
@@ -899,6 +1023,14 @@ pub fn cast(conn: &mut DbConnection, round_id: &str, req: CastRequest, now: Date
                     ballots::category.eq(category),
                     ballots::answers.eq(serde_json::to_string(&r.answers).expect("json")),
                 ))
+                .execute(conn)?;
+        }
+        if let Some(recipient) = &round.seal_recipient {
+            // One sealed ballot per voter, whatever the departments: no row says which were rated.
+            let all: Vec<String> = round_department_ids(conn, round_id)?;
+            let bytes = super::seal::seal(recipient, &all, &questions, sealed).map_err(|e| ApiError::internal("sealing a ballot", e))?;
+            diesel::insert_into(sealed_ballots::table)
+                .values((sealed_ballots::id.eq(codes::random_id()), sealed_ballots::round_id.eq(round_id), sealed_ballots::sealed.eq(bytes)))
                 .execute(conn)?;
         }
         let receipt = codes::receipt();
@@ -952,6 +1084,9 @@ fn ballot_rows(conn: &mut DbConnection, round_id: &str) -> Result<Vec<BallotRow>
 pub fn results(conn: &mut DbConnection, round: &RoundRow) -> Result<Vec<DepartmentTally>, ApiError> {
     if !matches!(round.status(), RoundStatus::Closed | RoundStatus::Published) {
         return Err(ApiError::Conflict { kind: "round-not-closed", title: "No results yet", detail: "results exist once the round has closed".into(), extensions: Default::default() });
+    }
+    if round.seal_recipient.is_some() {
+        return Err(still_sealed());
     }
     // Identical ballots are counted by the database: the work left here follows the number of
     // distinct ballots, not the number of rows.

@@ -174,6 +174,9 @@ diesel::table! {
         quotas -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        trustees -> Integer,
+        threshold -> Integer,
+        seal_recipient -> Nullable<Text>,
     }
 }
 
@@ -202,6 +205,14 @@ diesel::table! {
         round_id -> Text,
         scope -> Text,
         used -> Bool,
+    }
+}
+
+diesel::table! {
+    sealed_ballots (id) {
+        id -> Text,
+        round_id -> Text,
+        sealed -> Binary,
     }
 }
 
@@ -344,6 +355,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     clock_escalations,
     outbox,
     ballot_rounds,
+    sealed_ballots,
     ballot_round_departments,
     ballot_voters,
     ballot_credentials,

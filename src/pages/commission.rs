@@ -41,6 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(round_page)
         .service(import_roll)
         .service(issue_codes)
+        .service(unseal_round)
         .service(open_round)
         .service(close_round)
         .service(publish_round)
@@ -115,6 +116,8 @@ fn default_values() -> Values {
     let mut v = Values::new();
     v.insert("year".into(), now.year().to_string());
     v.insert("min_group_size".into(), "5".into());
+    v.insert("trustees".into(), "3".into());
+    v.insert("threshold".into(), "2".into());
     let p = Points::default();
     v.insert("points.satisfied".into(), p.satisfied.to_string());
     v.insert("points.basically_satisfied".into(), p.basically_satisfied.to_string());
@@ -211,6 +214,8 @@ fn create_request(values: &Values, department_ids: Vec<String>) -> Result<Create
     let opens_at = beijing_time("opens_at", get("opens_at"), &mut errors);
     let closes_at = beijing_time("closes_at", get("closes_at"), &mut errors);
     let k = number::<u32>("min_group_size", get("min_group_size"), &mut errors);
+    let trustees = if get("trustees").trim().is_empty() { None } else { number::<u32>("trustees", get("trustees"), &mut errors) };
+    let threshold = if get("threshold").trim().is_empty() { None } else { number::<u32>("threshold", get("threshold"), &mut errors) };
     let satisfied = number::<f64>("points.satisfied", get("points.satisfied"), &mut errors);
     let basically = number::<f64>("points.basically_satisfied", get("points.basically_satisfied"), &mut errors);
     let dissatisfied = number::<f64>("points.dissatisfied", get("points.dissatisfied"), &mut errors);
@@ -249,6 +254,8 @@ fn create_request(values: &Values, department_ids: Vec<String>) -> Result<Create
         min_group_size: k,
         points: Some(Points { satisfied: satisfied.expect("checked"), basically_satisfied: basically.expect("checked"), dissatisfied: dissatisfied.expect("checked") }),
         quotas: (!quotas.is_empty()).then_some(quotas),
+        trustees,
+        threshold,
     })
 }
 
@@ -339,7 +346,7 @@ async fn show_round(page: &Page, id: String, notice: Notice, shown: Option<Shown
             codes.push(crate::departments::store::find(conn, &d.id)?.map(|d| d.code).unwrap_or_default());
         }
         let tally = match row.status() {
-            RoundStatus::Closed | RoundStatus::Published => Some(tally_view(lang, &view.departments, &row.questions(), &service::results(conn, &row)?)),
+            RoundStatus::Closed | RoundStatus::Published if row.seal_recipient.is_none() => Some(tally_view(lang, &view.departments, &row.questions(), &service::results(conn, &row)?)),
             _ => None,
         };
         Ok((row, view, counts, codes, tally))
@@ -365,6 +372,7 @@ async fn show_round(page: &Page, id: String, notice: Notice, shown: Option<Shown
                 id => &row.id, title => &row.title, shown_title => title_in(&row.title, lang), year => row.year,
                 status => status_key(row.status()), opens_at => local(row.opens_at), closes_at => local(row.closes_at),
                 k => row.min_group_size, points => row.points(), quotas => row.quotas().into_iter().map(|(c, n)| (c.as_str(), n)).collect::<Vec<_>>(),
+                sealed => row.seal_recipient.is_some(), trustees => row.trustees, threshold => row.threshold,
             },
             departments => departments,
             questions => questions,
@@ -474,6 +482,63 @@ async fn issue_codes(staff: StaffPage<BallotOfficers>, path: web::Path<String>, 
     }
 }
 
+/// The round key's shares, once, as a print-ready page: one page per trustee. Nothing of them
+/// stays on the server.
+fn key_shares_page(staff: &StaffPage<BallotOfficers>, round: &service::RoundRow, shares: &[String]) -> HttpResponse {
+    let mut html = String::from(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\"><title>密钥份额 Key shares</title>\
+<style>@page{size:A4;margin:25mm}body{font-family:sans-serif}section{page-break-after:always}.share{font:bold 11pt monospace;word-break:break-all;border:1px solid #000;padding:4mm}\
+.screen-only{border:2px solid #b03a2e;padding:4mm;margin-bottom:8mm}@media print{.screen-only{display:none}}</style></head><body>",
+    );
+    html.push_str(&format!(
+        "<div class=\"screen-only\" id=\"shares-note\"><p>{}</p><p><a id=\"back-to-round\" href=\"/staff/rounds/{}\">{}</a></p></div>",
+        html_escape(&staff.text("commission.round.shares_once").replace("{n}", &round.trustees.to_string()).replace("{t}", &round.threshold.to_string())),
+        html_escape(&round.id),
+        html_escape(&staff.text("commission.round.back_to_round")),
+    ));
+    for (i, share) in shares.iter().enumerate() {
+        html.push_str(&format!(
+            "<section class=\"key-share\"><h1>评议密钥份额 / Ballot key share {} of {}</h1><p>{}</p><p class=\"share\">{}</p><p>{}</p></section>",
+            i + 1,
+            shares.len(),
+            html_escape(&round.title),
+            html_escape(share),
+            html_escape(&staff.text("commission.round.share_care").replace("{t}", &round.threshold.to_string())),
+        ));
+    }
+    html.push_str("</body></html>");
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(html)
+}
+
+#[derive(Deserialize)]
+struct UnsealForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    key_shares: String,
+}
+
+/// The trustees open the sealed ballots of a closed round with their key shares (one a line).
+#[post("/staff/rounds/{id}/unseal")]
+async fn unseal_round(staff: StaffPage<BallotOfficers>, path: web::Path<String>, form: web::Form<UnsealForm>) -> HttpResponse {
+    if let Err(e) = staff.check_csrf(&form.csrf) {
+        return staff.error(&e);
+    }
+    let id = path.into_inner();
+    let shares: Vec<String> = form.key_shares.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+    let (round_id, actor) = (id.clone(), staff.user().id.clone());
+    match db::run(&staff.state.pool, move |conn| service::unseal(conn, &round_id, &shares, &actor, db::now())).await {
+        Ok(_) => staff.see_other(&format!("/staff/rounds/{id}")),
+        Err(e) => {
+            let shown = explain(&staff, &e);
+            show_round(&staff, id, Notice::default(), Some(shown)).await
+        }
+    }
+}
+
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
@@ -484,6 +549,7 @@ async fn advance(staff: StaffPage<BallotOfficers>, id: String, csrf: &str, to: R
     }
     let (round_id, actor) = (id.clone(), staff.user().id.clone());
     match db::run(&staff.state.pool, move |conn| service::advance(conn, &round_id, to, &actor, db::now())).await {
+        Ok(service::Advanced { round, key_shares: Some(shares) }) => key_shares_page(&staff, &round, &shares),
         Ok(_) => staff.see_other(&format!("/staff/rounds/{id}")),
         Err(e) => {
             let shown = explain(&staff, &e);
