@@ -337,8 +337,9 @@ fn ballot_tables_carry_no_time_serial_or_foreign_key_column() {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let expected: [(&str, &[&str]); 3] = [
+    let expected: [(&str, &[&str]); 4] = [
         ("ballots", &["answers", "category", "department_id", "id", "round_id"]),
+        ("sealed_ballots", &["id", "round_id", "sealed"]),
         // No category, no department list: the scope is sealed under the code.
         ("ballot_credentials", &["code_hash", "round_id", "scope", "used"]),
         ("ballot_receipts", &["receipt", "round_id"]),
@@ -1055,4 +1056,39 @@ fn ballots_are_sealed_at_cast_and_only_the_trustees_shares_open_them() {
         assert_eq!(occurrences(&kept, &s[18..50]), 0);
     }
     assert_eq!(app.post(&format!("/api/v1/ballots/rounds/{}/publish", r.id), Some(&r.commission), &json!({})).status, 200);
+}
+
+#[test]
+fn the_cli_opens_a_round_prints_its_key_shares_and_trustees_unseal_through_standard_input() {
+    let app = common::spawn_app_with(|s| s.ballots.attempts_per_client_per_minute = 1000);
+    let r = round(&app, "cli", 1, 3);
+    let ids: Vec<String> = r.departments.iter().map(|d| d.1.clone()).collect();
+    assert_eq!(import(&app, &r, "name,category,contact,departments\nA,enterprise_served,paper,cli-0\nB,enterprise_served,paper,cli-0\nC,enterprise_served,paper,cli-0\n").status, 200);
+    let letters = officer_post(&app, &r, "issue-codes").json()["letters"].as_array().unwrap().clone();
+    let (ok, out, err) = cli(&app, None, &["ballots", "open", &r.id]);
+    assert!(ok, "{err}");
+    let shares = shares_in(&out);
+    assert_eq!(shares.len(), 1, "{out}");
+    for (i, l) in letters.iter().enumerate() {
+        assert_eq!(cast(&app, &r.id, l["code"].as_str().unwrap(), &ids, i).status, 201);
+    }
+    let (ok, _, err) = cli(&app, None, &["ballots", "close", &r.id]);
+    assert!(ok, "{err}");
+    let unseal_cli = |input: &str| {
+        use std::io::Write;
+        let mut cmd = common::anshang_command(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+        cmd.args(["ballots", "unseal", &r.id]).env("ANSHANG__DATABASE__URL", &app.database.url).env("ANSHANG__SERVER__DATA_DIR", app.data_dir.path());
+        let mut child = cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, _, err) = unseal_cli("ANSHANG-KEY-SHARE-00\n");
+    assert!(!ok && !err.is_empty(), "a wrong share is refused");
+    assert_eq!(rows_in(&app, "sealed_ballots"), 3);
+    let (ok, out, err) = unseal_cli(&format!("\n{}\n", shares[0]));
+    assert!(ok, "{err}");
+    assert!(out.contains("ballots opened"), "{out}");
+    assert!(!out.contains(&shares[0][18..]) && !err.contains(&shares[0][18..]));
+    assert_eq!((rows_in(&app, "sealed_ballots"), rows_in(&app, "ballots")), (0, 3));
 }
