@@ -495,7 +495,7 @@ fn worker_command(settings: Settings, worker: Worker, once: bool, now: Option<St
                         println!("{number}\t{step}");
                     }
                     println!("sweep: {} rungs taken, {} replies closed", r.taken.len(), r.auto_closed);
-                    let closed = crate::app::close_due_rounds(&state, now).await.map_err(|e| describe_api_error(e))?;
+                    let closed = crate::app::close_due_rounds(&state, now).await.map_err(describe_api_error)?;
                     for id in &closed {
                         println!("ballot round {id} closed at its closing time");
                     }
