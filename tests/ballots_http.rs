@@ -593,6 +593,7 @@ fn authorisation_matrix_covers_every_ballot_endpoint() {
         ("POST", format!("/api/v1/ballots/rounds/{}/close", r.id), None),
         ("POST", format!("/api/v1/ballots/rounds/{}/open", r.id), None),
         ("POST", format!("/api/v1/ballots/rounds/{}/unseal", r.id), Some(("application/json", br#"{"key_shares": []}"#.to_vec()))),
+        ("POST", format!("/api/v1/ballots/rounds/{}/reissue", r.id), Some(("application/json", br#"{"code": "0000-0000-0000-0000-0", "voter": "x"}"#.to_vec()))),
     ];
     for (method, path, body) in &endpoints {
         let send = |token: Option<&str>| app.request(method, path, token, &[], body.clone());
@@ -1091,4 +1092,38 @@ fn the_cli_opens_a_round_prints_its_key_shares_and_trustees_unseal_through_stand
     assert!(out.contains("ballots opened"), "{out}");
     assert!(!out.contains(&shares[0][18..]) && !err.contains(&shares[0][18..]));
     assert_eq!((rows_in(&app, "sealed_ballots"), rows_in(&app, "ballots")), (0, 3));
+}
+
+#[test]
+fn an_unspent_code_can_be_revoked_and_its_voter_issued_a_new_one() {
+    let app = common::spawn_app_with(|s| s.ballots.attempts_per_client_per_minute = 1000);
+    let r = round(&app, "re", 2, 3);
+    let ids: Vec<String> = r.departments.iter().map(|d| d.1.clone()).collect();
+    assert_eq!(import(&app, &r, "name,category,contact,departments\nAnna,enterprise_served,paper,re-0;re-1\nBo,enterprise_served,paper,re-0;re-1\nCai,conduct_monitor,paper,re-0\n").status, 200);
+    let letters = officer_post(&app, &r, "issue-codes").json()["letters"].as_array().unwrap().clone();
+    assert_eq!(officer_post(&app, &r, "open").status, 200);
+    let code_of = |name: &str| letters.iter().find(|l| l["name"] == name).unwrap()["code"].as_str().unwrap().to_string();
+    let reissue = |code: &str, voter: &str| app.post(&format!("/api/v1/ballots/rounds/{}/reissue", r.id), Some(&r.commission), &json!({"code": code, "voter": voter}));
+    // Anna's letter came back damaged: her code, but named as someone else's, is refused.
+    reissue(&code_of("Anna"), "Cai").assert_problem(422, "invalid-field");
+    // Named as hers: revoked, and a new letter for Anna only.
+    let again = reissue(&code_of("Anna"), "anna");
+    assert_eq!(again.status, 200, "{}", again.body);
+    let new_letters = again.json()["letters"].as_array().unwrap().clone();
+    assert_eq!(new_letters.len(), 1, "{new_letters:?}");
+    assert_eq!(new_letters[0]["name"], "Anna");
+    let new_code = new_letters[0]["code"].as_str().unwrap().to_string();
+    assert_ne!(new_code, code_of("Anna"));
+    // The old code is refused like any unknown code; the new one votes; a spent code cannot be replaced.
+    cast(&app, &r.id, &code_of("Anna"), &ids, 0).assert_problem(409, "ballot-code-refused");
+    assert_eq!(cast(&app, &r.id, &new_code, &ids, 0).status, 201);
+    reissue(&new_code, "Anna").assert_problem(409, "ballot-code-refused");
+    assert_eq!(cast(&app, &r.id, &code_of("Bo"), &ids, 1).status, 201);
+    assert_eq!(cast(&app, &r.id, &code_of("Cai"), &ids[..1], 2).status, 201);
+    assert_eq!(rows_in(&app, "ballot_credentials"), 3);
+    assert_eq!(officer_post(&app, &r, "close").status, 200);
+    reissue(&code_of("Bo"), "Bo").assert_problem(409, "conflict");
+    let results = app.get(&format!("/api/v1/ballots/{}/results", r.id), Some(&r.commission)).json();
+    let first = results.as_array().unwrap().iter().find(|t| t["department_id"] == ids[0].as_str()).unwrap();
+    assert_eq!(first["ballots"], 3, "{results}");
 }

@@ -21,6 +21,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(list_rounds)
         .service(import_voters)
         .service(issue_codes)
+        .service(reissue_code)
         .service(open_round)
         .service(close_round)
         .service(unseal_round)
@@ -88,6 +89,21 @@ async fn import_voters(state: web::Data<AppState>, staff: Staff<BallotOfficers>,
 async fn issue_codes(state: web::Data<AppState>, staff: Staff<BallotOfficers>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let (id, actor, rules, deliverable) = (path.into_inner(), staff.id.clone(), state.rules.clone(), service::email_deliverable(&state.settings));
     let issued = db::run(&state.pool, move |conn| service::issue_codes(conn, &id, &rules.notices, deliverable, &actor, db::now())).await?;
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(issued))
+}
+
+/// Revoke an unspent code (a letter returned undelivered, damaged, or seen by someone else) and
+/// issue its voter a new one; the answer is as issue-codes'.
+#[utoipa::path(post, path = "/api/v1/ballots/rounds/{id}/reissue", tag = "ballots", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = service::ReissueRequest,
+    responses((status = 200, body = Issued), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/ballots/rounds/{id}/reissue")]
+async fn reissue_code(state: web::Data<AppState>, staff: Staff<BallotOfficers>, path: web::Path<String>, body: JsonBody<service::ReissueRequest>) -> Result<HttpResponse, ApiError> {
+    let (id, actor, rules, deliverable, req) = (path.into_inner(), staff.id.clone(), state.rules.clone(), service::email_deliverable(&state.settings), body.into_inner());
+    let issued = db::run(&state.pool, move |conn| service::reissue(conn, &id, &req, &rules.notices, deliverable, &actor, db::now())).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(issued))
 }
 

@@ -894,6 +894,58 @@ pub fn issue_codes(conn: &mut DbConnection, round_id: &str, notices: &crate::com
     })
 }
 
+#[derive(Deserialize, utoipa::ToSchema, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ReissueRequest {
+    /// The unspent code being replaced (from a letter returned undelivered, damaged or seen by
+    /// someone else). A code nobody holds cannot be found: nothing stored ties it to its voter.
+    pub code: String,
+    /// Whose it is: the name on a paper letter, or the email address the code went to.
+    pub voter: String,
+}
+
+/// Revokes an unspent code and gives its roll entry a new one: the code's sealed scope must
+/// match the entry named (category and departments), the old code is deleted, and the entry is
+/// issued a code again (with any other entry still waiting for one) as [`issue_codes`] does.
+#[allow(clippy::too_many_arguments)]
+pub fn reissue(conn: &mut DbConnection, round_id: &str, req: &ReissueRequest, notices: &crate::complaints::notices::Notices, email_deliverable: bool, actor: &str, now: DateTime<Utc>) -> Result<Issued, ApiError> {
+    let (canonical, hash) = canonical_and_hash(&req.code)?;
+    conn.transaction(|conn| {
+        diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
+        let round = find(conn, round_id)?;
+        if !matches!(round.status(), RoundStatus::Draft | RoundStatus::Open) {
+            return Err(ApiError::conflict("codes can be replaced only before the round closes"));
+        }
+        let found: Option<(String, bool)> =
+            ballot_credentials::table.find(&hash).filter(ballot_credentials::round_id.eq(round_id)).select((ballot_credentials::scope, ballot_credentials::used)).first(conn).optional()?;
+        let Some((stored, false)) = found else { return Err(refused()) };
+        let scope = open_scope(conn, round_id, &canonical, &stored)?;
+        let voter = req.voter.trim();
+        let entries: Vec<(String, String, String, String, String)> = ballot_voters::table
+            .filter(ballot_voters::round_id.eq(round_id))
+            .filter(ballot_voters::category.eq(scope.category.as_str()))
+            .filter(ballot_voters::letter_issued.eq(true))
+            .select((ballot_voters::id, ballot_voters::name, ballot_voters::category, ballot_voters::contact, ballot_voters::departments))
+            .load(conn)?;
+        let mut departments = scope.departments.clone();
+        departments.sort();
+        let entry = entries.iter().find(|(_, name, category, contact, depts)| {
+            let who = if contact == "paper" { voter_key(voter, category, "paper") == voter_key(name, category, contact) } else { contact.eq_ignore_ascii_case(voter) };
+            who && serde_json::from_str::<Vec<String>>(depts).map(|mut d| {
+                d.sort();
+                d == departments
+            }).unwrap_or(false)
+        });
+        let Some((voter_id, ..)) = entry else {
+            return Err(ApiError::invalid("voter", "not_this_voter", "this code was not issued to that voter on the roll"));
+        };
+        diesel::delete(ballot_credentials::table.find(&hash).filter(ballot_credentials::used.eq(false))).execute(conn)?;
+        diesel::update(ballot_voters::table.find(voter_id)).set(ballot_voters::letter_issued.eq(false)).execute(conn)?;
+        crate::admin_log::record(conn, now, Some(actor), "ballot_round.reissue", &format!("ballot_round:{round_id}"), json!({}))?;
+        issue_codes(conn, round_id, notices, email_deliverable, actor, now)
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Casting
 
