@@ -255,9 +255,12 @@ def seed(api, t, run):
         api.call("POST", f"/api/v1/ballots/rounds/{r['id']}/voters", t["commission"], roll.encode(), "text/csv", expect=200)
         return r["id"]
 
+    key_shares = {}
+
     def issue_and_open(rid):
         _, issued = api.call("POST", f"/api/v1/ballots/rounds/{rid}/issue-codes", t["commission"], expect=200)
-        api.call("POST", f"/api/v1/ballots/rounds/{rid}/open", t["commission"], expect=200)
+        _, opened = api.call("POST", f"/api/v1/ballots/rounds/{rid}/open", t["commission"], expect=200)
+        key_shares[rid] = opened["key_shares"]
         return [letter["code"] for letter in issued["letters"]]
 
     answers = {"overall": "satisfied", "efficiency": "basically_satisfied", "attitude": "satisfied", "integrity": "dissatisfied"}
@@ -268,6 +271,8 @@ def seed(api, t, run):
     for code in issue_and_open(published)[:4]:
         api.call("POST", f"/api/v1/ballots/{published}/cast", None, {"code": code, "ratings": [{"department_id": d, "answers": answers} for d in depts]}, expect=201)
     api.call("POST", f"/api/v1/ballots/rounds/{published}/close", t["commission"], expect=200)
+    # The trustees open the sealed ballots with their key shares.
+    api.call("POST", f"/api/v1/ballots/rounds/{published}/unseal", t["commission"], {"key_shares": key_shares[published]}, expect=200)
     api.call("POST", f"/api/v1/ballots/rounds/{published}/publish", t["commission"], expect=200)
 
     # Assessment: the year's snapshot; the review left pending by the last seeding is decided

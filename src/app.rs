@@ -236,8 +236,9 @@ impl Application {
     }
 }
 
-/// The sweeper and the delivery worker, on their intervals. Every instance runs both; the
-/// complaint locks, the rung keys and the outbox leases keep each step and email to once.
+/// The sweeper (with the closing of due ballot rounds) and the delivery worker, on their
+/// intervals. Every instance runs both; the complaint locks, the rung keys, the outbox leases
+/// and the rounds' guarded status change keep each step, email and close to once.
 fn spawn_workers(state: web::Data<AppState>) {
     let sweeper = state.clone();
     actix_web::rt::spawn(async move {
@@ -246,6 +247,9 @@ fn spawn_workers(state: web::Data<AppState>) {
             tick.tick().await;
             if let Err(e) = sweep(&sweeper, None).await {
                 tracing::warn!(error = %e, "sweep failed; will try again");
+            }
+            if let Err(e) = close_due_rounds(&sweeper, None).await {
+                tracing::warn!(error = %e, "closing due ballot rounds failed; will try again");
             }
         }
     });
@@ -269,6 +273,12 @@ pub async fn sweep(state: &web::Data<AppState>, now: Option<chrono::DateTime<chr
         crate::escalation::sweep::sweep_once(conn, &ctx, 500)
     })
     .await
+}
+
+/// Closes the ballot rounds whose closing time has come, as of `now` (default: the current
+/// instant). Returns the ids of the rounds closed.
+pub async fn close_due_rounds(state: &web::Data<AppState>, now: Option<chrono::DateTime<chrono::Utc>>) -> Result<Vec<String>, ApiError> {
+    db::run(&state.pool, move |conn| crate::ballots::service::close_due_rounds(conn, now.unwrap_or_else(db::now))).await
 }
 
 /// One delivery pass as of `now` (default: the current instant).

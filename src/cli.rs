@@ -40,7 +40,8 @@ pub enum Command {
     /// The complaints' audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Take the escalation rungs that have fallen due (and close expired replies).
+    /// Take the escalation rungs that have fallen due (and close expired replies and the ballot
+    /// rounds whose closing time has come).
     Sweep {
         /// One pass, then exit (otherwise: sweep on the configured interval until stopped).
         #[arg(long)]
@@ -95,10 +96,13 @@ pub enum BallotsCommand {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
-    /// Open a draft round for voting.
+    /// Open a draft round for voting; prints the shares of the round key, one per trustee, once.
     Open { round: String },
-    /// Close voting (ballot rows are rewritten in random order).
+    /// Close voting (the stored rows are rewritten in random order; ballots stay sealed).
     Close { round: String },
+    /// Open a closed round's sealed ballots with the trustees' key shares, read from standard
+    /// input one per line (never from the command line, where other users of the host see it).
+    Unseal { round: String },
     /// Publish results and bulletin.
     Publish { round: String },
     /// Recount a published bulletin (JSON from GET /api/v1/ballots/{round}/bulletin) without
@@ -563,6 +567,10 @@ fn worker_command(settings: Settings, worker: Worker, once: bool, now: Option<St
                         println!("{number}\t{step}");
                     }
                     println!("sweep: {} rungs taken, {} replies closed", r.taken.len(), r.auto_closed);
+                    let closed = crate::app::close_due_rounds(&state, now).await.map_err(describe_api_error)?;
+                    for id in &closed {
+                        println!("ballot round {id} closed at its closing time");
+                    }
                 }
                 Worker::Deliver => {
                     let r = crate::app::deliver(&state, now).await.map_err(|e| describe_api_error(e))?;
@@ -599,7 +607,7 @@ fn ballots_command(settings: &Settings, cmd: BallotsCommand) -> Result<(), Strin
         let text = std::fs::read_to_string(bulletin).map_err(|e| format!("{}: {e}", bulletin.display()))?;
         let b: crate::ballots::bulletin::Bulletin = serde_json::from_str(&text).map_err(|e| format!("{}: not a bulletin: {e}", bulletin.display()))?;
         let counted = crate::ballots::bulletin::verify(&b).map_err(|e| format!("bulletin does NOT verify: {e}"))?;
-        println!("bulletin verifies: {counted} ballot rows recounted, {} receipts, tally of {} departments matches", b.receipts.len(), b.tally.len());
+        println!("bulletin verifies: {counted} answer counts recounted, {} receipts, tally of {} departments matches", b.receipts.len(), b.tally.len());
         return Ok(());
     }
     let pool = open_database(settings).map_err(|e| e.to_string())?;
@@ -607,34 +615,52 @@ fn ballots_command(settings: &Settings, cmd: BallotsCommand) -> Result<(), Strin
     match cmd {
         BallotsCommand::IssueCodes { round, out } => {
             let rules = crate::complaints::service::Rules::from_settings(settings)?;
-            let issued = issue_codes_with_letters(&mut conn, &round, &rules.notices, "cli", &out).map_err(describe_api_error)?;
+            let deliverable = crate::ballots::service::email_deliverable(settings);
+            let issued = issue_codes_with_letters(&mut conn, &round, &rules.notices, deliverable, "cli", &out).map_err(describe_api_error)?;
             println!("{} paper letters written to {} (print, seal, hand out, then delete the files); {} emails queued", issued.letters.len(), out.display(), issued.emailed);
             Ok(())
         }
         BallotsCommand::Open { round } => advance_round(&mut conn, &round, RoundStatus::Open),
         BallotsCommand::Close { round } => advance_round(&mut conn, &round, RoundStatus::Closed),
         BallotsCommand::Publish { round } => advance_round(&mut conn, &round, RoundStatus::Published),
+        BallotsCommand::Unseal { round } => unseal_round(&mut conn, &round),
         BallotsCommand::Verify { .. } => unreachable!("handled above"),
     }
 }
 
 fn advance_round(conn: &mut db::DbConnection, round: &str, to: crate::ballots::service::RoundStatus) -> Result<(), String> {
     let r = crate::ballots::service::advance(conn, round, to, "cli", db::now()).map_err(describe_api_error)?;
-    println!("round {} is now {}", r.id, r.status);
+    println!("round {} is now {}", r.round.id, r.round.status);
+    if let Some(shares) = r.key_shares {
+        println!(
+            "key shares: give one to each of the {} trustees; any {} of them open the ballots after close. They are shown this once and kept nowhere:",
+            r.round.trustees, r.round.threshold
+        );
+        for s in shares {
+            println!("{s}");
+        }
+    }
     Ok(())
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+fn unseal_round(conn: &mut db::DbConnection, round: &str) -> Result<(), String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).map_err(|e| format!("reading the key shares: {e}"))?;
+    let shares: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+    let r = crate::ballots::service::unseal(conn, round, &shares, "cli", db::now()).map_err(describe_api_error)?;
+    println!("round {}: ballots opened; the sealed copies and the round key are gone", r.id);
+    Ok(())
 }
 
 /// Issues the round's codes and writes the paper letters before the codes are committed: if the
 /// letters cannot be written, no code is issued (a committed code whose letter was lost could
 /// never be handed out).
-pub(crate) fn issue_codes_with_letters(
+fn issue_codes_with_letters(
     conn: &mut db::DbConnection,
     round_id: &str,
     notices: &crate::complaints::notices::Notices,
+    email_deliverable: bool,
     actor: &str,
     dir: &std::path::Path,
 ) -> Result<crate::ballots::service::Issued, crate::error::ApiError> {
@@ -642,7 +668,7 @@ pub(crate) fn issue_codes_with_letters(
     conn.transaction(|conn| {
         db::write_lock(conn)?;
         let round = crate::ballots::service::find(conn, round_id)?;
-        let issued = crate::ballots::service::issue_codes(conn, round_id, notices, actor, db::now())?;
+        let issued = crate::ballots::service::issue_codes(conn, round_id, notices, email_deliverable, actor, db::now())?;
         if !issued.letters.is_empty() {
             write_letters(dir, &round.title, &issued.letters).map_err(|e| crate::error::ApiError::internal("writing the letters", e))?;
         }
@@ -652,30 +678,20 @@ pub(crate) fn issue_codes_with_letters(
 
 /// letters.html (one A4 page per letter) and letters.csv, in a directory only its owner reads.
 /// Existing files are never overwritten.
-pub(crate) fn write_letters(dir: &std::path::Path, title: &str, letters: &[crate::ballots::service::Letter]) -> Result<(), String> {
+fn write_letters(dir: &std::path::Path, title: &str, letters: &[crate::ballots::service::Letter]) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| e.to_string())?;
     }
-    let mut html = String::from("<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>投票码 Ballot codes</title><style>@page{size:A4;margin:25mm}body{font-family:sans-serif}section{page-break-after:always}.code{font:bold 20pt monospace;letter-spacing:.15em;border:1px solid #000;padding:6mm;display:inline-block}</style></head><body>");
+    let html = crate::ballots::letters::html(title, letters, None);
     let mut csv = crate::csv_export::Sheet::plain();
     csv.row(["name", "code", "departments"]).map_err(|e| e.to_string())?;
     for l in letters {
         let names: Vec<String> = l.departments.iter().map(|d| format!("{} ({})", d.name_zh, d.name_en)).collect();
-        html.push_str(&format!(
-            "<section><h1>无记名行风评议投票 / Anonymous conduct evaluation</h1><p>{}</p><p>致 To: <strong>{}</strong></p>\
-             <p>您的一次性投票码 Your one-time code:</p><p class=\"code\">{}</p><p>请评议 Please rate: {}</p>\
-             <p>投票码只能使用一次，与您的身份无关联。The code works once and is not linked to you.</p></section>",
-            html_escape(title),
-            html_escape(&l.name),
-            html_escape(&l.code),
-            html_escape(&names.join("、"))
-        ));
         csv.row([l.name.as_str(), l.code.as_str(), names.join("; ").as_str()]).map_err(|e| e.to_string())?;
     }
-    html.push_str("</body></html>");
     let write = |name: &str, bytes: &[u8]| -> Result<(), String> {
         let path = dir.join(name);
         let mut options = std::fs::OpenOptions::new();

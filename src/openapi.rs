@@ -33,7 +33,7 @@ use crate::error::PROBLEM_JSON;
         crate::complaints::routes::track_upload, crate::complaints::routes::track_download,
         crate::mail::routes::list, crate::mail::routes::retry, crate::mail::routes::withheld,
         crate::ballots::routes::create_round, crate::ballots::routes::list_rounds, crate::ballots::routes::import_voters,
-        crate::ballots::routes::issue_codes, crate::ballots::routes::open_round, crate::ballots::routes::close_round,
+        crate::ballots::routes::issue_codes, crate::ballots::routes::reissue_code, crate::ballots::routes::open_round, crate::ballots::routes::close_round, crate::ballots::routes::unseal_round,
         crate::ballots::routes::publish_round, crate::ballots::routes::get_round, crate::ballots::routes::check_code,
         crate::ballots::routes::cast, crate::ballots::routes::results, crate::ballots::routes::bulletin,
         crate::assessment::routes::year_report, crate::assessment::routes::department_breakdown, crate::assessment::routes::finalize,

@@ -86,7 +86,7 @@ fn published_round(app: &TestApp, commission: &str, departments: &[(&str, &str)]
     let imported = app.request("POST", &format!("/api/v1/ballots/rounds/{round}/voters"), Some(commission), &[], Some(("text/csv", csv.into_bytes())));
     assert_eq!(imported.status, 200, "{}", imported.body);
     let letters = app.post(&format!("/api/v1/ballots/rounds/{round}/issue-codes"), Some(commission), &json!({})).json()["letters"].as_array().unwrap().clone();
-    app.post(&format!("/api/v1/ballots/rounds/{round}/open"), Some(commission), &json!({}));
+    let shares = app.post(&format!("/api/v1/ballots/rounds/{round}/open"), Some(commission), &json!({})).json()["key_shares"].clone();
     // Letters come back sorted by name: V0, V1, … match `votes` in order.
     for (letter, v) in letters.iter().zip(votes) {
         let ratings: Vec<Value> = v
@@ -101,6 +101,7 @@ fn published_round(app: &TestApp, commission: &str, departments: &[(&str, &str)]
         assert_eq!(cast.status, 201, "{}", cast.body);
     }
     app.post(&format!("/api/v1/ballots/rounds/{round}/close"), Some(commission), &json!({}));
+    assert_eq!(app.post(&format!("/api/v1/ballots/rounds/{round}/unseal"), Some(commission), &json!({"key_shares": shares})).status, 200);
     assert_eq!(app.post(&format!("/api/v1/ballots/rounds/{round}/publish"), Some(commission), &json!({})).status, 200);
 }
 
@@ -114,6 +115,7 @@ fn scores_equal_hand_computed_values_and_finalised_snapshots_do_not_move() {
     let admin = app.admin_token();
     let commission = app.staff_token(&admin, "commission", None);
     let (a, b, c) = (app.create_department(&admin, "aa"), app.create_department(&admin, "bb"), app.create_department(&admin, "cc"));
+    let e = app.create_department(&admin, "ee");
     let s = Seeder::new(&app);
 
     // C1: A replies on time; satisfied.
@@ -148,13 +150,14 @@ fn scores_equal_hand_computed_values_and_finalised_snapshots_do_not_move() {
         vec![("aa", "basically_satisfied"), ("bb", "satisfied")],
         vec![("aa", "dissatisfied"), ("bb", "satisfied")],
     ]);
-    // Round 2: six rate A (S,S,B,B,D,N → 74 over 5 valid); only three rate B (suppressed).
-    published_round(&app, &commission, &[("aa", &a), ("bb", &b)], &[
-        vec![("aa", "satisfied"), ("bb", "dissatisfied")],
-        vec![("aa", "satisfied"), ("bb", "dissatisfied")],
-        vec![("aa", "basically_satisfied"), ("bb", "dissatisfied")],
-        vec![("aa", "basically_satisfied")],
-        vec![("aa", "dissatisfied")],
+    // Round 2: six rate A (S,S,B,B,D,N → 74 over 5 valid); only three rate B (suppressed);
+    // five rate E, four of them "not enough contact": one valid vote (suppressed).
+    published_round(&app, &commission, &[("aa", &a), ("bb", &b), ("ee", &e)], &[
+        vec![("aa", "satisfied"), ("bb", "dissatisfied"), ("ee", "satisfied")],
+        vec![("aa", "satisfied"), ("bb", "dissatisfied"), ("ee", "not_enough_contact")],
+        vec![("aa", "basically_satisfied"), ("bb", "dissatisfied"), ("ee", "not_enough_contact")],
+        vec![("aa", "basically_satisfied"), ("ee", "not_enough_contact")],
+        vec![("aa", "dissatisfied"), ("ee", "not_enough_contact")],
         vec![("aa", "not_enough_contact")],
     ]);
 
@@ -162,13 +165,14 @@ fn scores_equal_hand_computed_values_and_finalised_snapshots_do_not_move() {
     assert_eq!(r.status, 200, "{}", r.body);
     let report = r.json();
     assert_eq!(report["finalized"], false);
-    // A: conduct (80×5 + 74×6)/11 = 76.727… → 7.67 points. Complaints: on time 2/3, satisfied
-    // 1/2, uncontested 2/3: 5 × (0.5·⅔ + 0.3·½ + 0.2·⅔) = 3.0833, − 1 late × 0.5 = 2.58.
+    // A: conduct weighted by valid ballots: (80×5 + 74×5)/10 = 77 → 7.70 points. Complaints: on
+    // time 2/3, satisfied 1/2, uncontested 2/3: 5 × (0.5·⅔ + 0.3·½ + 0.2·⅔) = 3.0833, − 1 late
+    // × 0.5 = 2.58.
     let da = dept(&report, &a);
-    assert_eq!(da["conduct_index"], 76.73);
-    assert_eq!(da["conduct"], 7.67);
+    assert_eq!(da["conduct_index"], 77.0);
+    assert_eq!(da["conduct"], 7.7);
     assert_eq!(da["complaint_handling"], 2.58);
-    assert_eq!(da["total"], 10.26);
+    assert_eq!(da["total"], 10.28);
     assert_eq!(da["on_time_rate"], 66.67);
     assert_eq!(da["complaints"]["late"], json!([anshang_number(&app, &c2)]));
     assert_eq!(da["rounds"].as_array().unwrap().len(), 2);
@@ -181,10 +185,17 @@ fn scores_equal_hand_computed_values_and_finalised_snapshots_do_not_move() {
     assert_eq!(db["total"], 12.25);
     assert_eq!(db["complaints"]["escalated"], json!([anshang_number(&app, &c4)]));
     assert_eq!(db["rounds"].as_array().unwrap().len(), 1);
-    // C: no ballots, no complaints: fallback 8 + 5.
-    let dc = dept(&report, &c);
-    assert_eq!((dc["conduct"].as_f64(), dc["complaint_handling"].as_f64(), dc["total"].as_f64()), (Some(8.0), Some(5.0), Some(13.0)));
-    assert_eq!((dc["rank"].as_u64(), db["rank"].as_u64(), da["rank"].as_u64()), (Some(1), Some(2), Some(3)));
+    // C: no ballots, no complaints; E: one valid vote among five ballots. Neither has a
+    // conduct score, a total or a rank, and neither outranks a rated department or reaches a list.
+    for unrated in [dept(&report, &c), dept(&report, &e)] {
+        assert_eq!((unrated["conduct"].clone(), unrated["total"].clone(), unrated["rank"].clone()), (Value::Null, Value::Null, Value::Null), "{unrated}");
+        assert_eq!(unrated["complaint_handling"], 5.0);
+        assert_eq!(unrated["note"], "not enough valid votes / 有效票数不足");
+    }
+    assert_eq!((db["rank"].as_u64(), da["rank"].as_u64()), (Some(1), Some(2)));
+    assert_eq!((report["red_list"].clone(), report["black_list"].clone()), (json!([b]), json!([a])));
+    let ranked: Vec<&str> = report["departments"].as_array().unwrap().iter().map(|d| d["department_id"].as_str().unwrap()).collect();
+    assert_eq!(ranked[..2], [b.as_str(), a.as_str()], "rated departments first");
     assert!(da["terms"].as_array().unwrap().iter().any(|t| t["name"] == "deductions" && t["value"] == -0.5));
     // The monthly trend: March has C1, C2, C3 and C3's second clock (3 of 4 on time); April C4 (overdue).
     assert_eq!(report["trend"][2], json!({"month": "2026-03", "clocks": 4, "on_time_rate": 75.0}));
@@ -197,11 +208,16 @@ fn scores_equal_hand_computed_values_and_finalised_snapshots_do_not_move() {
     s.assign("2026-05-04T11:00:00+08:00", &c5, &a);
     let after = app.get("/api/v1/assessment/2026", Some(&commission)).json();
     assert_eq!(after["finalized"], true);
-    assert_eq!(dept(&after, &a)["total"], 10.26);
+    assert_eq!(dept(&after, &a)["total"], 10.28);
     app.post("/api/v1/assessment/2026/finalize", Some(&commission), &json!({})).assert_problem(409, "already-finalized");
     let again = app.post("/api/v1/assessment/2026/finalize", Some(&commission), &json!({"reason": "late data after review"})).json();
     assert_eq!(again["version"], 2);
-    assert!(dept(&again, &a)["total"].as_f64().unwrap() < 10.26, "the new version sees the late complaint");
+    assert!(dept(&again, &a)["total"].as_f64().unwrap() < 10.28, "the new version sees the late complaint");
+    // B's record gets worse after version 2 (a complaint left overdue), A's improves (the
+    // late complaint answered): a review of A changes A's score only.
+    let c6 = s.file("2026-06-01T10:00:00+08:00");
+    s.assign("2026-06-01T11:00:00+08:00", &c6, &b);
+    s.reply("2026-11-20T10:00:00+08:00", &c5, &a);
 
     // Who may see what.
     let staff_a = app.staff_token(&admin, "department", Some(&a));
@@ -220,6 +236,17 @@ fn scores_equal_hand_computed_values_and_finalised_snapshots_do_not_move() {
     let v3 = app.get("/api/v1/assessment/2026", Some(&commission)).json();
     assert_eq!(v3["version"], 3);
     assert!(v3["reason"].as_str().unwrap().contains("recomputed with corrected data"));
+    for other in [&b, &c, &e] {
+        assert_eq!(dept(&v3, other), dept(&again, other), "only the reviewed department's score changes");
+    }
+    assert_ne!(dept(&v3, &a)["complaint_handling"], dept(&again, &a)["complaint_handling"], "the reviewed department is recomputed");
+    let live_b = {
+        // What B would score today: worse than its finalised score, which the review left alone.
+        let mut conn = s.pool.get().unwrap();
+        let formula = app.settings.assessment.clone();
+        anshang::assessment::report::compute(&mut conn, &s.cal, &formula, 2026, Utc::now()).unwrap().departments.into_iter().find(|d| d.score.department_id == b).unwrap()
+    };
+    assert!(live_b.score.complaint_handling < dept(&v3, &b)["complaint_handling"].as_f64().unwrap());
     assert_eq!(app.get("/api/v1/assessment/2026/reviews", Some(&staff_a)).json().as_array().unwrap().len(), 1);
     app.get("/api/v1/assessment/2026", Some(&staff_a)).assert_problem(403, "forbidden");
     assert_eq!(app.get(&format!("/api/v1/assessment/2026/departments/{a}"), Some(&staff_a)).status, 200);

@@ -43,7 +43,12 @@ fn set_value(b: &Browser, id: &str, value: &str) {
 
 #[test]
 fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
-    let app = spawn_app_with(|s| s.ballots.attempts_per_client_per_minute = 1000);
+    let sink = common::smtp::SmtpSink::start();
+    let port = sink.port();
+    let app = spawn_app_with(move |s| {
+        s.ballots.attempts_per_client_per_minute = 1000;
+        s.mail.smtp_url = format!("smtp://127.0.0.1:{port}");
+    });
     let admin = app.admin_token();
     let depts: Vec<String> = ["cma", "cmb"].iter().map(|c| app.create_department(&admin, c)).collect();
     let commission = app.staff_account(&admin, "commission", None);
@@ -121,29 +126,63 @@ fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
     b.wait_for_text("#notice", "5 voter(s) imported.");
     assert_eq!(b.text("#count-voters"), "5");
 
-    // Codes: four paper letters into a directory the page names, one email queued.
+    // Codes: the four paper letters come back at once as a printable page, shown this once and
+    // never written to the server's disk; one email queued.
     confirm_click(&b, "#issue-codes");
-    b.find("#letters-dir");
-    assert!(b.text("#notice").contains("4 paper letter(s) made; 1 email(s) queued"), "{}", b.text("#notice"));
-    let letters_dir = std::path::PathBuf::from(b.text("#letters-dir"));
-    assert!(letters_dir.starts_with(app.data_dir.path()), "{}", letters_dir.display());
-    let csv = std::fs::read_to_string(letters_dir.join("letters.csv")).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(letters_dir.join("letters.csv")).unwrap().permissions().mode() & 0o777, 0o600);
-    }
-    let codes: Vec<String> = csv.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().to_string()).collect();
+    b.find("#letters-note");
+    assert!(b.text("#letters-notice").contains("4 paper letter(s) made; 1 email(s) queued"), "{}", b.text("#letters-notice"));
+    assert_eq!(b.count("section.letter"), 4);
+    let codes: Vec<String> = b
+        .script("return Array.from(document.querySelectorAll('section.letter .code')).map(e => e.textContent)")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
     assert_eq!(codes.len(), 4);
-    // No code on the page.
+    assert!(b.text("section.letter .name").starts_with("企业"), "{}", b.text("section.letter .name"));
+    b.screenshots("round-letters-en");
+    let mut on_disk = Vec::new();
+    let mut stack = vec![app.data_dir.path().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                if codes.iter().any(|c| bytes.windows(c.len()).any(|w| w == c.as_bytes())) {
+                    on_disk.push(path);
+                }
+            }
+        }
+    }
+    assert!(on_disk.is_empty(), "codes written to the server's disk: {on_disk:?}");
+    assert!(!app.data_dir.path().join("ballot-letters").exists());
+    b.click("#back-to-round");
+    b.wait_for_path(&round_path);
+    // No code on the round's page; issuing again makes no letter.
     assert!(!b.body_text().contains(&codes[0]));
     assert_eq!(b.text("#count-issued"), "5");
     b.screenshots("round-issued-en");
     no_sideways_scroll(&b, "the issued notice");
 
     // Open (after the confirmation), then four ballots.
+    // Opening answers with the round key's shares, once: one page per trustee (3, any 2 open).
     confirm_click(&b, "#open-round");
+    b.find("#shares-note");
+    let shares: Vec<String> = b
+        .script("return Array.from(document.querySelectorAll('section.key-share .share')).map(e => e.textContent)")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(shares.len(), 3);
+    assert!(shares.iter().all(|s| s.starts_with("ANSHANG-KEY-SHARE-")));
+    b.screenshots("round-key-shares-en");
+    b.click("#back-to-round");
     b.wait_for_text("#round-status", "Open");
+    assert!(!b.body_text().contains(&shares[0][18..40]), "the round's page never shows a share");
     assert_eq!(b.text("#count-used"), "shown after voting closes");
     b.screenshots("round-open-en");
     let answers = json!({"overall": "satisfied", "efficiency": "basically_satisfied", "attitude": "satisfied", "integrity": "dissatisfied"});
@@ -157,6 +196,13 @@ fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
     confirm_click(&b, "#close-round");
     b.wait_for_text("#round-status", "Closed");
     assert_eq!(b.text("#count-used"), "4");
+    // Sealed until two trustees enter their shares.
+    assert_eq!(b.count("#tally"), 0);
+    assert_eq!(b.count("#publish-round"), 0);
+    b.screenshots("round-sealed-en");
+    b.type_into("#f-key_shares", &format!("{}\n{}", shares[1], shares[2]));
+    b.click("#unseal-round");
+    b.find("#tally");
     assert!(b.text("#tally").contains("Department cma"));
     assert_eq!(app.get(&format!("/vote/{round_id}/results"), None).status, 404, "not public before publication");
     b.screenshots("round-closed-en");
@@ -311,7 +357,10 @@ fn console_pages_refuse_anonymous_visitors_other_roles_and_forms_without_the_tok
     let r = app.request("POST", &format!("{round_page}/open"), None, &[("Cookie", &cookie), ("Origin", "https://evil.example")], form(&format!("csrf={csrf}")));
     assert_eq!(r.status, 403);
     let r = app.request("POST", &format!("{round_page}/open"), None, &[("Cookie", &cookie)], form(&format!("csrf={csrf}")));
-    assert_eq!(r.status, 303, "{}", r.body);
+    // Opening answers with the key shares, once, never cached.
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("shares-note") && r.body.contains("ANSHANG-KEY-SHARE-"));
+    assert_eq!(r.header("cache-control"), Some("no-store"));
     assert_eq!(status(&commission), "open");
 
     // The printable report carries its own print styles: it is served under the application's

@@ -17,6 +17,8 @@ const QUESTIONS: usize = 4;
 struct Ballot {
     id: String,
     commission: String,
+    /// The round key's shares, as the trustees keep them.
+    key_shares: serde_json::Value,
     /// Paper codes by voter, in the roll's name order: voters 1 and 2 rate both departments,
     /// voters 3–5 only the first (so the second has too few ballots to show).
     codes: Vec<String>,
@@ -44,7 +46,8 @@ fn open_round(app: &TestApp) -> Ballot {
     assert_eq!(codes.len(), 5);
     let r = app.post(&format!("/api/v1/ballots/rounds/{id}/open"), Some(&commission), &json!({}));
     assert_eq!(r.status, 200, "{}", r.body);
-    Ballot { id, commission, codes, departments }
+    let key_shares = r.json()["key_shares"].clone();
+    Ballot { id, commission, key_shares, codes, departments }
 }
 
 fn no_sideways_scroll(b: &Browser, what: &str) {
@@ -186,8 +189,8 @@ fn a_voter_pastes_a_lower_case_code_reviews_changes_and_keeps_the_receipt_and_an
     // Not published yet: no results page.
     b.goto(&app.url(&format!("/vote/{}/results", round.id)));
     assert_eq!(b.text("h1"), "未找到。");
-    for step in ["close", "publish"] {
-        let r = app.post(&format!("/api/v1/ballots/rounds/{}/{step}", round.id), Some(&round.commission), &json!({}));
+    for (step, body) in [("close", json!({})), ("unseal", json!({"key_shares": round.key_shares})), ("publish", json!({}))] {
+        let r = app.post(&format!("/api/v1/ballots/rounds/{}/{step}", round.id), Some(&round.commission), &body);
         assert_eq!(r.status, 200, "{}", r.body);
     }
 
@@ -204,7 +207,7 @@ fn a_voter_pastes_a_lower_case_code_reviews_changes_and_keeps_the_receipt_and_an
     let results = b.text("#tally");
     assert!(results.contains("Department vta") && results.contains("Department vtb"), "{results}");
     assert_eq!(b.count("li.suppressed"), 1);
-    assert!(b.text("li.suppressed").contains("Department vtb") && b.text("li.suppressed").contains("Not enough ballots"), "{}", b.text("li.suppressed"));
+    assert!(b.text("li.suppressed").contains("Department vtb") && b.text("li.suppressed").contains("Not enough valid votes"), "{}", b.text("li.suppressed"));
     let shown = b.text("li.department-result:not(.suppressed)");
     assert!(shown.contains("Department vta") && shown.contains("Enterprises served"), "{shown}");
     assert!(shown.contains("Satisfaction") && shown.contains('%'), "{shown}");
@@ -212,7 +215,7 @@ fn a_voter_pastes_a_lower_case_code_reviews_changes_and_keeps_the_receipt_and_an
     let bulletin = app.get(&format!("/api/v1/ballots/{}/bulletin", round.id), None);
     assert_eq!(bulletin.status, 200);
     assert_eq!(b.text("#digest"), hex::encode(Sha256::digest(bulletin.body.as_bytes())));
-    assert!(bulletin.json()["ballots"].as_array().unwrap().iter().all(|r| r["department_id"] != json!(dept_b)), "the small group's rows are left out");
+    assert!(bulletin.json()["counts"].as_array().unwrap().iter().all(|r| r["department_id"] != json!(dept_b)), "the small group's counts are left out");
     b.screenshots("vote-results-en");
     no_sideways_scroll(&b, "the results");
 

@@ -113,7 +113,8 @@ pub fn clock_records(conn: &mut DbConnection, cal: &crate::calendar::WorkingCale
     Ok(out)
 }
 
-/// Published rounds of the year and each department's result (None where suppressed).
+/// Published rounds of the year and each department's result (None where suppressed: fewer
+/// than k ballots with a valid answer).
 pub fn round_results(conn: &mut DbConnection, year: i32) -> Result<Vec<RoundResult>, ApiError> {
     let ids: Vec<String> = ballot_rounds::table
         .filter(ballot_rounds::year.eq(year))
@@ -125,7 +126,7 @@ pub fn round_results(conn: &mut DbConnection, year: i32) -> Result<Vec<RoundResu
     for id in ids {
         let round = crate::ballots::service::find(conn, &id)?;
         for t in crate::ballots::service::results(conn, &round)? {
-            out.push(RoundResult { round_id: id.clone(), department_id: t.department_id, ballots: t.ballots, conduct_index: t.conduct_index });
+            out.push(RoundResult { round_id: id.clone(), department_id: t.department_id, valid_ballots: t.valid_ballots, conduct_index: t.conduct_index });
         }
     }
     Ok(out)

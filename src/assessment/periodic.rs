@@ -40,8 +40,9 @@ pub struct MonthlyRow {
     pub contests: usize,
     /// From the year's assessment (finalised, or computed now).
     pub conduct_index: Option<f64>,
-    pub score: f64,
-    pub rank: usize,
+    /// None (and no rank) for a department without a conduct score: not enough valid votes.
+    pub score: Option<f64>,
+    pub rank: Option<usize>,
 }
 
 #[derive(Serialize, utoipa::ToSchema, Debug)]

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::gather;
-use super::score::{score, DepartmentScore, Formula};
+use super::score::{lists, rank, score, DepartmentScore, Formula};
 use crate::db::schema::assessment_snapshots;
 use crate::db::{to_db_time, DbConnection};
 use crate::error::ApiError;
@@ -39,9 +39,9 @@ pub struct AssessmentReport {
     pub version: Option<i32>,
     pub reason: Option<String>,
     pub departments: Vec<NamedScore>,
-    /// 红榜: the top departments.
+    /// 红榜: the top departments (ranked ones only, at most half of them).
     pub red_list: Vec<String>,
-    /// 黑榜: the bottom departments.
+    /// 黑榜: the bottom departments, worst first (ranked ones only, at most half of them).
     pub black_list: Vec<String>,
     pub trend: Vec<MonthPoint>,
 }
@@ -62,7 +62,7 @@ pub fn compute(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar, 
             NamedScore { name_zh: zh, name_en: en, score: s }
         })
         .collect();
-    let n = formula.list_size.min(named.len() / 2);
+    let (red_list, black_list) = lists(&named.iter().map(|n| &n.score).collect::<Vec<_>>(), formula.list_size);
     // The trend comes from the same records: one pass over the year, not one per month.
     let trend = (1..=12u32)
         .map(|m| {
@@ -83,8 +83,8 @@ pub fn compute(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar, 
         finalized: false,
         version: None,
         reason: None,
-        red_list: named.iter().take(n).map(|s| s.score.department_id.clone()).collect(),
-        black_list: named.iter().rev().take(n).map(|s| s.score.department_id.clone()).collect(),
+        red_list,
+        black_list,
         departments: named,
         trend,
     })
@@ -113,10 +113,7 @@ pub fn current(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar, 
 pub fn finalize(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar, formula: &Formula, year: i32, reason: Option<&str>, actor: &str, now: DateTime<Utc>) -> Result<AssessmentReport, ApiError> {
     conn.transaction(|conn| {
         crate::db::write_lock(conn)?;
-        let previous: Option<i32> = assessment_snapshots::table
-            .filter(assessment_snapshots::year.eq(year))
-            .select(diesel::dsl::max(assessment_snapshots::version))
-            .first::<Option<i32>>(conn)?;
+        let previous = latest_version(conn, year)?;
         if previous.is_some() && reason.is_none_or(|r| r.trim().is_empty()) {
             return Err(ApiError::Conflict {
                 kind: "already-finalized",
@@ -125,25 +122,66 @@ pub fn finalize(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar,
                 extensions: Default::default(),
             });
         }
-        let version = previous.unwrap_or(0) + 1;
-        let mut report = compute(conn, cal, formula, year, now)?;
-        report.finalized = true;
-        report.version = Some(version);
-        report.reason = reason.map(str::to_string);
-        diesel::insert_into(assessment_snapshots::table)
-            .values((
-                assessment_snapshots::year.eq(year),
-                assessment_snapshots::version.eq(version),
-                assessment_snapshots::formula_version.eq(&formula.formula_version),
-                assessment_snapshots::computed_at.eq(to_db_time(now)),
-                assessment_snapshots::finalized_by.eq(actor),
-                assessment_snapshots::reason.eq(reason),
-                assessment_snapshots::report.eq(serde_json::to_string(&report).expect("json")),
-            ))
-            .execute(conn)?;
-        crate::admin_log::record(conn, now, Some(actor), "assessment.finalize", &format!("assessment:{year}"), serde_json::json!({"version": version, "reason": reason, "formula": formula.formula_version}))?;
-        Ok(report)
+        let report = compute(conn, cal, formula, year, now)?;
+        store(conn, report, previous.unwrap_or(0) + 1, reason, actor, now)
     })
+}
+
+/// A new finalised version in which only `department_id`'s score is recomputed from current
+/// data (under the formula of the version it replaces); every other department keeps its
+/// finalised score. Ranks and lists are derived again from the scores. For a review (复核)
+/// decided as "changed".
+#[allow(clippy::too_many_arguments)]
+pub fn finalize_department(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar, year: i32, department_id: &str, reason: &str, actor: &str, now: DateTime<Utc>) -> Result<AssessmentReport, ApiError> {
+    conn.transaction(|conn| {
+        crate::db::write_lock(conn)?;
+        let (version, mut report) = match (latest_version(conn, year)?, latest_snapshot(conn, year)?) {
+            (Some(v), Some(r)) => (v, r),
+            _ => return Err(ApiError::Conflict { kind: "not-published", title: "Not published", detail: format!("the {year} assessment is not finalised yet"), extensions: Default::default() }),
+        };
+        let live = compute(conn, cal, &report.formula, year, now)?;
+        let fresh = live.departments.into_iter().find(|d| d.score.department_id == department_id).ok_or_else(|| ApiError::NotFound("the department is not scored".into()))?;
+        match report.departments.iter_mut().find(|d| d.score.department_id == department_id) {
+            Some(d) => *d = fresh,
+            None => report.departments.push(fresh),
+        }
+        let order: Vec<String> = gather::scored_departments(conn)?.into_iter().map(|d| d.0).collect();
+        let mut scores: Vec<DepartmentScore> = report.departments.iter().map(|d| d.score.clone()).collect();
+        rank(&mut scores, &order);
+        let mut named = Vec::with_capacity(scores.len());
+        for s in scores {
+            let (zh, en) = report.departments.iter().find(|d| d.score.department_id == s.department_id).map(|d| (d.name_zh.clone(), d.name_en.clone())).unwrap_or_default();
+            named.push(NamedScore { name_zh: zh, name_en: en, score: s });
+        }
+        (report.red_list, report.black_list) = lists(&named.iter().map(|n| &n.score).collect::<Vec<_>>(), report.formula.list_size);
+        report.departments = named;
+        report.computed_at = now.with_timezone(&crate::calendar::shanghai());
+        store(conn, report, version + 1, Some(reason), actor, now)
+    })
+}
+
+fn latest_version(conn: &mut DbConnection, year: i32) -> QueryResult<Option<i32>> {
+    assessment_snapshots::table.filter(assessment_snapshots::year.eq(year)).select(diesel::dsl::max(assessment_snapshots::version)).first::<Option<i32>>(conn)
+}
+
+fn store(conn: &mut DbConnection, mut report: AssessmentReport, version: i32, reason: Option<&str>, actor: &str, now: DateTime<Utc>) -> Result<AssessmentReport, ApiError> {
+    let year = report.year;
+    report.finalized = true;
+    report.version = Some(version);
+    report.reason = reason.map(str::to_string);
+    diesel::insert_into(assessment_snapshots::table)
+        .values((
+            assessment_snapshots::year.eq(year),
+            assessment_snapshots::version.eq(version),
+            assessment_snapshots::formula_version.eq(&report.formula.formula_version),
+            assessment_snapshots::computed_at.eq(to_db_time(now)),
+            assessment_snapshots::finalized_by.eq(actor),
+            assessment_snapshots::reason.eq(reason),
+            assessment_snapshots::report.eq(serde_json::to_string(&report).expect("json")),
+        ))
+        .execute(conn)?;
+    crate::admin_log::record(conn, now, Some(actor), "assessment.finalize", &format!("assessment:{year}"), serde_json::json!({"version": version, "reason": reason, "formula": report.formula.formula_version}))?;
+    Ok(report)
 }
 
 /// CSV with a UTF-8 byte-order mark, so spreadsheet programs show the Chinese names.
@@ -154,11 +192,11 @@ pub fn to_csv(r: &AssessmentReport) -> Vec<u8> {
     for d in &r.departments {
         let s = &d.score;
         let _ = w.row([
-            s.rank.to_string(),
+            s.rank.map(|n| n.to_string()).unwrap_or_default(),
             d.name_zh.clone(),
             d.name_en.clone(),
-            format!("{:.2}", s.total),
-            format!("{:.2}", s.conduct),
+            opt(s.total),
+            s.conduct.map(|x| format!("{x:.2}")).or_else(|| s.note.clone()).unwrap_or_default(),
             format!("{:.2}", s.complaint_handling),
             opt(s.conduct_index),
             opt(s.on_time_rate),
@@ -217,11 +255,19 @@ pub fn to_html(r: &AssessmentReport) -> String {
     for d in &r.departments {
         let s = &d.score;
         rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}<br><small>{}</small></td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            s.rank, esc(&d.name_zh), esc(&d.name_en), s.total, s.conduct, s.complaint_handling, opt(s.on_time_rate), opt(s.satisfaction_rate), opt(s.contest_rate)
+            "<tr><td>{}</td><td>{}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            s.rank.map(|n| n.to_string()).unwrap_or_else(|| "—".into()),
+            esc(&d.name_zh),
+            esc(&d.name_en),
+            opt(s.total),
+            s.conduct.map(|x| format!("{x:.2}")).unwrap_or_else(|| esc(s.note.as_deref().unwrap_or("—"))),
+            s.complaint_handling,
+            opt(s.on_time_rate),
+            opt(s.satisfaction_rate),
+            opt(s.contest_rate)
         ));
     }
-    let scores: Vec<(String, f64)> = r.departments.iter().map(|d| (d.name_zh.clone(), d.score.total)).collect();
+    let scores: Vec<(String, f64)> = r.departments.iter().filter_map(|d| d.score.total.map(|t| (d.name_zh.clone(), t))).collect();
     let max = r.formula.conduct_points + r.formula.complaint_points;
     let on_time: Vec<(String, f64)> = r.departments.iter().filter_map(|d| d.score.on_time_rate.map(|v| (d.name_zh.clone(), v))).collect();
     let status = if r.finalized { format!("已定稿 Finalised (version {})", r.version.unwrap_or(0)) } else { "实时计算 Live computation (not finalised)".into() };

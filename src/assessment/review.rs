@@ -7,7 +7,6 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::score::Formula;
 use crate::calendar::{Clock, WorkingCalendar};
 use crate::db::schema::{assessment_reviews, assessment_snapshots};
 use crate::db::{from_db_time, new_id, to_db_time, DbConnection};
@@ -122,7 +121,7 @@ pub fn request(conn: &mut DbConnection, cal: &WorkingCalendar, year: i32, depart
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn decide(conn: &mut DbConnection, cal: &WorkingCalendar, formula: &Formula, year: i32, id: &str, changed: bool, reason: &str, actor: &str, now: DateTime<Utc>) -> Result<ReviewRow, ApiError> {
+pub fn decide(conn: &mut DbConnection, cal: &WorkingCalendar, year: i32, id: &str, changed: bool, reason: &str, actor: &str, now: DateTime<Utc>) -> Result<ReviewRow, ApiError> {
     conn.transaction(|conn| {
         // Claim the undecided review first: a second decider finds nothing to claim.
         let claimed = diesel::update(assessment_reviews::table.find(id).filter(assessment_reviews::year.eq(year)).filter(assessment_reviews::decision.is_null()))
@@ -139,7 +138,8 @@ pub fn decide(conn: &mut DbConnection, cal: &WorkingCalendar, formula: &Formula,
             return Err(ApiError::conflict("this review has been decided"));
         }
         let new_version = if changed {
-            let r = super::report::finalize(conn, cal, formula, year, Some(&format!("review {id}: {reason}")), actor, now)?;
+            // Only the reviewed department's score changes; the others keep their finalised one.
+            let r = super::report::finalize_department(conn, cal, year, &row.department_id, &format!("review {id}: {reason}"), actor, now)?;
             r.version
         } else {
             None

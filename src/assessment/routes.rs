@@ -247,8 +247,8 @@ async fn decide_review(state: web::Data<AppState>, staff: Staff<CommissionOnly>,
     let (year, id) = path.into_inner();
     let b = body.into_inner();
     let reason = crate::fields::required_text("reason", &b.reason, 4000)?;
-    let (formula, actor, cal) = (state.settings.assessment.clone(), staff.id.clone(), state.calendar.current());
+    let (actor, cal) = (staff.id.clone(), state.calendar.current());
     let now = db::now();
-    let row = db::run(&state.pool, move |conn| super::review::decide(conn, &cal, &formula, year, &id, b.changed, &reason, &actor, now)).await?;
+    let row = db::run(&state.pool, move |conn| super::review::decide(conn, &cal, year, &id, b.changed, &reason, &actor, now)).await?;
     Ok(web::Json(super::review::view(&row, now)))
 }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::model::{Points, Question};
-use super::tally::{tally, BallotRow, DepartmentTally};
+use super::tally::{tally_counts, AnswerCount, BallotTotal, DepartmentTally};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -20,8 +20,12 @@ pub struct Bulletin {
     pub codes_used: u32,
     /// Every voter's receipt, sorted: find yours to see your ballot was counted.
     pub receipts: Vec<String>,
-    /// Every ballot row of the departments with a result, sorted by its random id.
-    pub ballots: Vec<BallotRow>,
+    /// For each department with a result (and each voter category, where its breakdown is
+    /// shown): how many ballots, and how many of them valid. Sorted.
+    pub totals: Vec<BallotTotal>,
+    /// One row per (department, category where shown, question, answer) with its count —
+    /// never whole ballots, so no pattern of answers across questions can be looked for. Sorted.
+    pub counts: Vec<AnswerCount>,
     pub tally: Vec<DepartmentTally>,
 }
 
@@ -29,38 +33,55 @@ pub struct Bulletin {
 pub enum VerifyError {
     #[error("the tally of department {0} does not match its listed ballots")]
     TallyMismatch(String),
-    #[error("ballots of department {0} are listed although it has no published result")]
+    #[error("counts of department {0} are listed although it has no published result")]
     SuppressedListed(String),
     #[error("{receipts} receipts for {used} codes used")]
     ReceiptCount { receipts: usize, used: u32 },
-    #[error("ballot {0} names a department outside the round")]
+    #[error("a count names department {0}, outside the round")]
     UnknownDepartment(String),
-    #[error("the ballots are not sorted by id, or an id appears twice")]
+    #[error("the totals or counts are not sorted, or one appears twice")]
     Order,
+    #[error("department {0}: a question has more answers than ballots, or more valid ballots than ballots")]
+    Inconsistent(String),
 }
 
-/// Recounts the tally from the listed ballots and checks it against the published one.
-/// Returns the number of ballot rows counted.
+/// Recounts the tally from the listed totals and counts and checks it against the published
+/// one, and checks that the counts fit the totals (each question answered at most once per
+/// ballot, at most as many valid answers as valid ballots). Returns the number of counts.
 pub fn verify(b: &Bulletin) -> Result<usize, VerifyError> {
-    if b.ballots.windows(2).any(|w| w[0].id >= w[1].id) {
+    if b.totals.windows(2).any(|w| (&w[0].department_id, w[0].category) >= (&w[1].department_id, w[1].category))
+        || b.counts.windows(2).any(|w| (&w[0].department_id, w[0].category, &w[0].question, w[0].answer) >= (&w[1].department_id, w[1].category, &w[1].question, w[1].answer))
+    {
         return Err(VerifyError::Order);
     }
     if b.receipts.len() != b.codes_used as usize {
         return Err(VerifyError::ReceiptCount { receipts: b.receipts.len(), used: b.codes_used });
     }
-    for row in &b.ballots {
-        if !b.departments.contains(&row.department_id) {
-            return Err(VerifyError::UnknownDepartment(row.id.clone()));
+    for d in b.totals.iter().map(|t| &t.department_id).chain(b.counts.iter().map(|c| &c.department_id)) {
+        if !b.departments.contains(d) {
+            return Err(VerifyError::UnknownDepartment(d.clone()));
         }
     }
     for published in &b.tally {
-        if published.suppressed && b.ballots.iter().any(|r| r.department_id == published.department_id) {
-            return Err(VerifyError::SuppressedListed(published.department_id.clone()));
+        let d = &published.department_id;
+        if published.suppressed && (b.totals.iter().any(|t| &t.department_id == d) || b.counts.iter().any(|c| &c.department_id == d)) {
+            return Err(VerifyError::SuppressedListed(d.clone()));
         }
     }
-    let recounted = tally(&b.departments, &b.questions, &b.points, b.min_group_size, &b.ballots);
+    for t in &b.totals {
+        let cell = |c: &&AnswerCount| c.department_id == t.department_id && c.category == t.category;
+        for q in &b.questions {
+            let of_q: Vec<&AnswerCount> = b.counts.iter().filter(cell).filter(|c| c.question == q.key).collect();
+            let answered: u32 = of_q.iter().map(|c| c.count).sum();
+            let valid: u32 = of_q.iter().filter(|c| c.answer != super::model::Answer::NotEnoughContact).map(|c| c.count).sum();
+            if t.valid_ballots > t.ballots || answered > t.ballots || valid > t.valid_ballots {
+                return Err(VerifyError::Inconsistent(t.department_id.clone()));
+            }
+        }
+    }
+    let recounted = tally_counts(&b.departments, &b.questions, &b.points, b.min_group_size, &b.totals, &b.counts);
     for (mine, theirs) in recounted.iter().zip(&b.tally) {
-        // A suppressed department's rows are not listed; its recount is "suppressed" too.
+        // A suppressed department lists nothing; its recount is "suppressed" too.
         if mine != theirs {
             return Err(VerifyError::TallyMismatch(theirs.department_id.clone()));
         }
@@ -68,5 +89,5 @@ pub fn verify(b: &Bulletin) -> Result<usize, VerifyError> {
     if recounted.len() != b.tally.len() {
         return Err(VerifyError::TallyMismatch("(department list)".into()));
     }
-    Ok(b.ballots.len())
+    Ok(b.counts.len())
 }

@@ -7,7 +7,10 @@
 
 pub mod bulletin;
 pub mod codes;
+pub mod letters;
 pub mod model;
+pub mod scope;
+pub mod seal;
 pub mod routes;
 pub mod service;
 pub mod tally;

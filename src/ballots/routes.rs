@@ -21,8 +21,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(list_rounds)
         .service(import_voters)
         .service(issue_codes)
+        .service(reissue_code)
         .service(open_round)
         .service(close_round)
+        .service(unseal_round)
         .service(publish_round)
         .service(get_round)
         .service(check_code)
@@ -85,29 +87,79 @@ async fn import_voters(state: web::Data<AppState>, staff: Staff<BallotOfficers>,
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/rounds/{id}/issue-codes")]
 async fn issue_codes(state: web::Data<AppState>, staff: Staff<BallotOfficers>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let (id, actor, rules) = (path.into_inner(), staff.id.clone(), state.rules.clone());
-    let issued = db::run(&state.pool, move |conn| service::issue_codes(conn, &id, &rules.notices, &actor, db::now())).await?;
+    let (id, actor, rules, deliverable) = (path.into_inner(), staff.id.clone(), state.rules.clone(), service::email_deliverable(&state.settings));
+    let issued = db::run(&state.pool, move |conn| service::issue_codes(conn, &id, &rules.notices, deliverable, &actor, db::now())).await?;
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(issued))
+}
+
+/// Revoke an unspent code (a letter returned undelivered, damaged, or seen by someone else) and
+/// issue its voter a new one; the answer is as issue-codes'.
+#[utoipa::path(post, path = "/api/v1/ballots/rounds/{id}/reissue", tag = "ballots", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = service::ReissueRequest,
+    responses((status = 200, body = Issued), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/ballots/rounds/{id}/reissue")]
+async fn reissue_code(state: web::Data<AppState>, staff: Staff<BallotOfficers>, path: web::Path<String>, body: JsonBody<service::ReissueRequest>) -> Result<HttpResponse, ApiError> {
+    let (id, actor, rules, deliverable, req) = (path.into_inner(), staff.id.clone(), state.rules.clone(), service::email_deliverable(&state.settings), body.into_inner());
+    let issued = db::run(&state.pool, move |conn| service::reissue(conn, &id, &req, &rules.notices, deliverable, &actor, db::now())).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(issued))
 }
 
 async fn advance(state: web::Data<AppState>, staff: Staff<BallotOfficers>, id: String, to: RoundStatus) -> Result<web::Json<RoundView>, ApiError> {
     let actor = staff.id.clone();
     db::run(&state.pool, move |conn| {
-        let round = service::advance(conn, &id, to, &actor, db::now())?;
-        service::view(conn, &round)
+        let advanced = service::advance(conn, &id, to, &actor, db::now())?;
+        service::view(conn, &advanced.round)
     })
     .await
     .map(web::Json)
 }
 
+/// A round just opened, with the shares of its key.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct OpenedRound {
+    #[serde(flatten)]
+    pub round: RoundView,
+    /// One share of the round key per trustee, shown this once: the service keeps only the
+    /// public key. Any `threshold` of them open the ballots after close.
+    pub key_shares: Vec<String>,
+}
+
 /// Open for voting; questions, departments and anonymity settings are locked from here.
 #[utoipa::path(post, path = "/api/v1/ballots/rounds/{id}/open", tag = "ballots", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = RoundView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = OpenedRound), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/rounds/{id}/open")]
-async fn open_round(state: web::Data<AppState>, staff: Staff<BallotOfficers>, path: web::Path<String>) -> Result<web::Json<RoundView>, ApiError> {
-    advance(state, staff, path.into_inner(), RoundStatus::Open).await
+async fn open_round(state: web::Data<AppState>, staff: Staff<BallotOfficers>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let (id, actor) = (path.into_inner(), staff.id.clone());
+    let opened = db::run(&state.pool, move |conn| {
+        let advanced = service::advance(conn, &id, RoundStatus::Open, &actor, db::now())?;
+        Ok(OpenedRound { round: service::view(conn, &advanced.round)?, key_shares: advanced.key_shares.unwrap_or_default() })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(opened))
+}
+
+/// The trustees open a closed round's ballots with their key shares: decrypted in memory,
+/// written in random order, the sealed copies destroyed and the key forgotten.
+#[utoipa::path(post, path = "/api/v1/ballots/rounds/{id}/unseal", tag = "ballots", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = service::UnsealRequest,
+    responses((status = 200, body = RoundView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/ballots/rounds/{id}/unseal")]
+async fn unseal_round(state: web::Data<AppState>, staff: Staff<BallotOfficers>, path: web::Path<String>, body: JsonBody<service::UnsealRequest>) -> Result<web::Json<RoundView>, ApiError> {
+    let (id, actor, shares) = (path.into_inner(), staff.id.clone(), body.into_inner().key_shares);
+    db::run(&state.pool, move |conn| {
+        let round = service::unseal(conn, &id, &shares, &actor, db::now())?;
+        service::view(conn, &round)
+    })
+    .await
+    .map(web::Json)
 }
 
 /// Close voting; the ballot rows are rewritten in random order.

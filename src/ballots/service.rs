@@ -14,7 +14,7 @@ use super::bulletin::Bulletin;
 use super::codes;
 use super::model::{default_questions, Answer, Answers, Category, Points, Question};
 use super::tally::{BallotRow, DepartmentTally};
-use crate::db::schema::{ballot_credentials, ballot_receipts, ballot_round_departments, ballot_rounds, ballot_voters, ballots};
+use crate::db::schema::{ballot_credentials, ballot_receipts, ballot_round_departments, ballot_rounds, ballot_voters, ballots, sealed_ballots};
 use crate::db::{from_db_time, new_id, to_db_time, DbConnection};
 use crate::error::{ApiError, FieldError};
 use crate::fields::{required_text, Checker};
@@ -57,6 +57,10 @@ pub struct RoundRow {
     pub quotas: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub trustees: i32,
+    pub threshold: i32,
+    /// The public key that seals ballots at cast, from open until the trustees open them.
+    pub seal_recipient: Option<String>,
 }
 
 /// A round as the API shows it.
@@ -74,6 +78,11 @@ pub struct RoundView {
     #[schema(value_type = Object)]
     pub quotas: BTreeMap<Category, u32>,
     pub departments: Vec<RoundDepartment>,
+    /// Trustees holding a share of the round key, and how many of them open the ballots.
+    pub trustees: i32,
+    pub threshold: i32,
+    /// Ballots are sealed (from open until the trustees open them after close).
+    pub sealed: bool,
 }
 
 #[derive(Serialize, Deserialize, utoipa::ToSchema, Debug, Clone)]
@@ -112,6 +121,9 @@ pub fn view(conn: &mut DbConnection, r: &RoundRow) -> Result<RoundView, ApiError
         points: r.points(),
         quotas: r.quotas(),
         departments: round_departments(conn, &r.id)?,
+        trustees: r.trustees,
+        threshold: r.threshold,
+        sealed: r.seal_recipient.is_some(),
     })
 }
 
@@ -171,6 +183,14 @@ pub struct CreateRound {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub quotas: Option<BTreeMap<Category, u32>>,
+    /// Trustees who each get one share of the round key when it opens (1–9, default 1).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 9)]
+    pub trustees: Option<u32>,
+    /// How many of their shares open the ballots at close (1–trustees; default: a majority).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 9)]
+    pub threshold: Option<u32>,
 }
 
 pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateTime<Utc>) -> Result<RoundRow, ApiError> {
@@ -202,6 +222,13 @@ pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateT
     if req.closes_at <= req.opens_at {
         c.push(FieldError::new("closes_at", "before_open", "a round closes after it opens"));
     }
+    let trustees = req.trustees.unwrap_or(1);
+    let threshold = req.threshold.unwrap_or(trustees / 2 + 1);
+    if !(1..=9).contains(&trustees) {
+        c.push(FieldError::new("trustees", "out_of_range", "1 to 9 trustees"));
+    } else if !(1..=trustees).contains(&threshold) {
+        c.push(FieldError::new("threshold", "out_of_range", "between 1 and the number of trustees"));
+    }
     let points = req.points.unwrap_or_default();
     if [points.satisfied, points.basically_satisfied, points.dissatisfied].iter().any(|p| !p.is_finite() || *p < 0.0 || *p > 1000.0) {
         c.push(FieldError::new("points", "out_of_range", "0–1000 points per answer"));
@@ -227,6 +254,9 @@ pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateT
                 quotas: serde_json::to_string(&req.quotas.unwrap_or_default()).expect("json"),
                 created_at: to_db_time(now),
                 updated_at: to_db_time(now),
+                trustees: trustees as i32,
+                threshold: threshold as i32,
+                seal_recipient: None,
             })
             .execute(conn)?;
         for d in &depts {
@@ -239,9 +269,60 @@ pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateT
     })
 }
 
-/// Moves a round along draft → open → closed → published. Closing rewrites the ballot rows in
-/// random order in one transaction.
-pub fn advance(conn: &mut DbConnection, round_id: &str, to: RoundStatus, actor: &str, now: DateTime<Utc>) -> Result<RoundRow, ApiError> {
+/// A round moved along, and — when it has just opened — the shares of its key, one per
+/// trustee. They are given out this once: the service keeps only the public key.
+pub struct Advanced {
+    pub round: RoundRow,
+    pub key_shares: Option<Vec<String>>,
+}
+
+/// Moves a round along draft → open → closed → published. Opening makes the round key and
+/// returns its shares; closing rewrites the stored rows in random order in one transaction;
+/// publishing needs the ballots opened by the trustees ([`unseal`]).
+pub fn advance(conn: &mut DbConnection, round_id: &str, to: RoundStatus, actor: &str, now: DateTime<Utc>) -> Result<Advanced, ApiError> {
+    advance_as(conn, round_id, to, Some(actor), now)
+}
+
+fn still_sealed() -> ApiError {
+    ApiError::Conflict {
+        kind: "round-sealed",
+        title: "The ballots are still sealed",
+        detail: "the trustees have not yet opened this round's ballots with their key shares".into(),
+        extensions: Default::default(),
+    }
+}
+
+/// Closes every open round whose closing time has come (`closes_at <= now`), exactly as an
+/// officer's close would: the periodic worker of `serve` and `anshang sweep` call it. Returns the
+/// ids of the rounds this call closed. A round another instance closed first is skipped; a
+/// round that fails to close is reported and left open for the next pass.
+pub fn close_due_rounds(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<String>, ApiError> {
+    let due: Vec<String> = ballot_rounds::table
+        .filter(ballot_rounds::status.eq(RoundStatus::Open.as_str()))
+        .filter(ballot_rounds::closes_at.le(to_db_time(now)))
+        .order(ballot_rounds::closes_at.asc())
+        .select(ballot_rounds::id)
+        .load(conn)?;
+    let mut closed = Vec::new();
+    let mut failed = None;
+    for id in due {
+        match advance_as(conn, &id, RoundStatus::Closed, None, now).map(|a| a.round) {
+            Ok(_) => closed.push(id),
+            // Closed meanwhile (by an officer or another instance).
+            Err(ApiError::Conflict { kind: "illegal-transition", .. }) => {}
+            Err(e) => {
+                tracing::warn!(round = %id, error = %e, "closing a due ballot round failed; will try again");
+                failed = Some(e);
+            }
+        }
+    }
+    match (closed.is_empty(), failed) {
+        (true, Some(e)) => Err(e),
+        _ => Ok(closed),
+    }
+}
+
+fn advance_as(conn: &mut DbConnection, round_id: &str, to: RoundStatus, actor: Option<&str>, now: DateTime<Utc>) -> Result<Advanced, ApiError> {
     let result = conn.transaction(|conn| {
         // Written first: takes the write lock before anything is read.
         diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
@@ -258,23 +339,163 @@ pub fn advance(conn: &mut DbConnection, round_id: &str, to: RoundStatus, actor: 
                 extensions: ext,
             });
         }
-        if to == RoundStatus::Closed {
-            shuffle_rewrite(conn, round_id)?;
+        if to == RoundStatus::Published && round.seal_recipient.is_some() {
+            return Err(still_sealed());
         }
-        diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::status.eq(to.as_str())).execute(conn)?;
-        crate::admin_log::record(conn, now, Some(actor), &format!("ballot_round.{}", to.as_str()), &format!("ballot_round:{round_id}"), json!({"from": from.as_str()}))?;
-        find(conn, round_id)
-    })?;
-    if to == RoundStatus::Closed {
-        // Dead row versions (PostgreSQL) and freed pages (SQLite) could still hold the rows as
-        // they were written during voting.
-        let vacuum = match conn {
-            DbConnection::Sqlite(_) => "VACUUM",
-            DbConnection::Pg(_) => "VACUUM ballots, ballot_receipts, ballot_credentials",
+        let rewrite = if to == RoundStatus::Closed {
+            shuffle_rewrite(conn, round_id)?;
+            rewrite_transaction(conn)?
+        } else {
+            None
         };
-        diesel::sql_query(vacuum).execute(conn)?;
+        let key_shares = if to == RoundStatus::Open {
+            let (recipient, shares) = super::seal::new_round_key(round.trustees as u8, round.threshold as u8);
+            diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::seal_recipient.eq(Some(recipient))).execute(conn)?;
+            Some(shares)
+        } else {
+            None
+        };
+        diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::status.eq(to.as_str())).execute(conn)?;
+        crate::admin_log::record(conn, now, actor, &format!("ballot_round.{}", to.as_str()), &format!("ballot_round:{round_id}"), json!({"from": from.as_str(), "at_closing_time": actor.is_none()}))?;
+        Ok((Advanced { round: find(conn, round_id)?, key_shares }, rewrite))
+    });
+    let (result, rewrite) = result?;
+    if to == RoundStatus::Closed {
+        scrub_storage(conn, rewrite.as_deref())?;
     }
     Ok(result)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnsealRequest {
+    /// At least `threshold` of the trustees' key shares, as given when the round opened.
+    pub key_shares: Vec<String>,
+}
+
+/// The trustees open a closed round's ballots: their shares rebuild the round key in memory,
+/// every sealed ballot is opened, and — in one transaction — the ballots are written in random
+/// order, one row per department (categories of cells below k merged), the sealed ballots are
+/// deleted and the round's public key is forgotten. The key is dropped; storage is scrubbed as at
+/// close. Wrong or too few shares change nothing.
+pub fn unseal(conn: &mut DbConnection, round_id: &str, shares: &[String], actor: &str, now: DateTime<Utc>) -> Result<RoundRow, ApiError> {
+    let round = find(conn, round_id)?;
+    let Some(recipient) = round.seal_recipient.clone() else {
+        return Err(ApiError::conflict("this round's ballots are not sealed"));
+    };
+    if round.status() != RoundStatus::Closed {
+        return Err(ApiError::Conflict { kind: "round-not-closed", title: "Voting is not over", detail: "the ballots are opened once the round has closed".into(), extensions: Default::default() });
+    }
+    let key = super::seal::RoundKey::from_shares(shares, round.threshold as u8, &recipient).map_err(|e| match e {
+        super::seal::SealError::Damaged(_) => ApiError::internal("sealed ballot", e),
+        other => ApiError::invalid("key_shares", "key_shares", other.to_string()),
+    })?;
+    let sealed: Vec<Vec<u8>> = sealed_ballots::table.filter(sealed_ballots::round_id.eq(round_id)).select(sealed_ballots::sealed).load(conn)?;
+    let mut rows: Vec<(String, String, String, String, String)> = Vec::new();
+    for s in &sealed {
+        let ballot = key.open(s).map_err(|e| ApiError::internal("sealed ballot", e))?;
+        for r in ballot.ratings {
+            rows.push((codes::random_id(), round_id.to_string(), r.department_id, r.category, serde_json::to_string(&r.answers).expect("json")));
+        }
+    }
+    drop(key);
+    rows.shuffle(&mut rand::rngs::OsRng);
+    let categories = merged_categories(&rows, round.min_group_size.max(1) as u32);
+    let (row, rewrite) = conn.transaction(|conn| {
+        diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
+        let again = find(conn, round_id)?;
+        if again.seal_recipient.as_deref() != Some(recipient.as_str()) {
+            return Err(ApiError::conflict("this round's ballots have been opened already"));
+        }
+        for ((id, r, d, _, a), c) in rows.iter().zip(&categories) {
+            diesel::insert_into(ballots::table)
+                .values((ballots::id.eq(id), ballots::round_id.eq(r), ballots::department_id.eq(d), ballots::category.eq(c), ballots::answers.eq(a)))
+                .execute(conn)?;
+        }
+        diesel::delete(sealed_ballots::table.filter(sealed_ballots::round_id.eq(round_id))).execute(conn)?;
+        diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::seal_recipient.eq(None::<String>)).execute(conn)?;
+        crate::admin_log::record(conn, now, Some(actor), "ballot_round.unseal", &format!("ballot_round:{round_id}"), json!({"ballots": sealed.len()}))?;
+        Ok::<_, ApiError>((find(conn, round_id)?, rewrite_transaction(conn)?))
+    })?;
+    scrub_storage(conn, rewrite.as_deref())?;
+    Ok(row)
+}
+
+/// PostgreSQL: the id of the current transaction (the rewrite), to wait for every snapshot
+/// older than it before `VACUUM FULL` (which keeps row versions such a snapshot could see).
+fn rewrite_transaction(conn: &mut DbConnection) -> Result<Option<String>, ApiError> {
+    #[derive(diesel::QueryableByName)]
+    struct Xid {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        xid: String,
+    }
+    match conn {
+        DbConnection::Pg(pg) => Ok(Some(diesel::sql_query("SELECT (pg_current_xact_id()::text::bigint % 4294967296)::text AS xid").get_result::<Xid>(pg)?.xid)),
+        DbConnection::Sqlite(_) => Ok(None),
+    }
+}
+
+/// After the rewrite at close, leaves no older version of a vote-bearing row in storage: the
+/// rows as they were written during voting (a credential unspent, then spent; a ballot in cast
+/// order) would otherwise survive in freed pages, in SQLite's write-ahead log, or as dead row
+/// versions in PostgreSQL's table pages. Runs outside any transaction.
+///
+/// - SQLite: secure delete on (freed content is overwritten with zeros), `VACUUM` (the file
+///   is rebuilt page by page), then a `TRUNCATE` checkpoint, which copies the log into the file
+///   and empties the log file.
+/// - PostgreSQL: once no transaction older than the rewrite is open in the database, `VACUUM
+///   FULL` of the vote-bearing tables writes each into a new file holding only the live rows;
+///   the old files are removed. The server's write-ahead log keeps its
+///   history (see docs/ballot-anonymity.md).
+fn scrub_storage(conn: &mut DbConnection, rewrite_xid: Option<&str>) -> Result<(), ApiError> {
+    match conn {
+        DbConnection::Sqlite(lite) => {
+            diesel::sql_query("PRAGMA secure_delete = ON").execute(lite)?;
+            diesel::sql_query("VACUUM").execute(lite)?;
+            #[derive(diesel::QueryableByName)]
+            struct Checkpoint {
+                #[diesel(sql_type = diesel::sql_types::Integer)]
+                busy: i32,
+            }
+            // A reader elsewhere can hold the log for a moment: try again briefly.
+            for attempt in 0..50 {
+                let c: Checkpoint = diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").get_result(lite)?;
+                if c.busy == 0 {
+                    return Ok(());
+                }
+                if attempt == 49 {
+                    tracing::warn!("the write-ahead log could not be truncated after closing a ballot round; it will be on the next close or checkpoint");
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Ok(())
+        }
+        DbConnection::Pg(pg) => {
+            // A transaction of this database that began before the rewrite committed (a request,
+            // a worker, autovacuum's analyze) could still see the old versions, and VACUUM FULL
+            // would copy them: wait for those to end (briefly; then rewrite regardless).
+            if let Some(xid) = rewrite_xid {
+                #[derive(diesel::QueryableByName)]
+                struct N {
+                    #[diesel(sql_type = diesel::sql_types::BigInt)]
+                    n: i64,
+                }
+                let older = "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() \
+                             AND backend_xmin IS NOT NULL AND age(backend_xmin) >= age($1::xid)";
+                for attempt in 0..200 {
+                    if diesel::sql_query(older).bind::<diesel::sql_types::Text, _>(xid).get_result::<N>(pg)?.n == 0 {
+                        break;
+                    }
+                    if attempt == 199 {
+                        tracing::warn!("a transaction older than the ballot rewrite is still open; rewriting the ballot tables regardless");
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+            }
+            diesel::sql_query("VACUUM FULL ballots, sealed_ballots, ballot_receipts, ballot_credentials").execute(pg)?;
+            Ok(())
+        }
+    }
 }
 
 /// Deletes and re-inserts the round's ballot rows, receipts and credentials in a random order,
@@ -288,11 +509,19 @@ fn shuffle_rewrite(conn: &mut DbConnection, round_id: &str) -> Result<(), ApiErr
         .load(conn)?;
     diesel::delete(ballots::table.filter(ballots::round_id.eq(round_id))).execute(conn)?;
     rows.shuffle(&mut rng);
+    let k = find(conn, round_id)?.min_group_size.max(1) as u32;
+    let categories = merged_categories(&rows, k);
     // Row by row: multi-row inserts are not available through the two-backend connection.
-    for (id, r, d, c, a) in &rows {
+    for ((id, r, d, _, a), c) in rows.iter().zip(&categories) {
         diesel::insert_into(ballots::table)
             .values((ballots::id.eq(id), ballots::round_id.eq(r), ballots::department_id.eq(d), ballots::category.eq(c), ballots::answers.eq(a)))
             .execute(conn)?;
+    }
+    let mut sealed: Vec<(String, Vec<u8>)> = sealed_ballots::table.filter(sealed_ballots::round_id.eq(round_id)).select((sealed_ballots::id, sealed_ballots::sealed)).load(conn)?;
+    diesel::delete(sealed_ballots::table.filter(sealed_ballots::round_id.eq(round_id))).execute(conn)?;
+    sealed.shuffle(&mut rng);
+    for (id, b) in &sealed {
+        diesel::insert_into(sealed_ballots::table).values((sealed_ballots::id.eq(id), sealed_ballots::round_id.eq(round_id), sealed_ballots::sealed.eq(b))).execute(conn)?;
     }
     let mut receipts: Vec<String> = ballot_receipts::table.filter(ballot_receipts::round_id.eq(round_id)).select(ballot_receipts::receipt).load(conn)?;
     diesel::delete(ballot_receipts::table.filter(ballot_receipts::round_id.eq(round_id))).execute(conn)?;
@@ -300,18 +529,32 @@ fn shuffle_rewrite(conn: &mut DbConnection, round_id: &str) -> Result<(), ApiErr
     for r in &receipts {
         diesel::insert_into(ballot_receipts::table).values((ballot_receipts::receipt.eq(r), ballot_receipts::round_id.eq(round_id))).execute(conn)?;
     }
-    let mut creds: Vec<(String, String, String, String, bool)> = ballot_credentials::table
+    let mut creds: Vec<(String, String, String, bool)> = ballot_credentials::table
         .filter(ballot_credentials::round_id.eq(round_id))
-        .select((ballot_credentials::code_hash, ballot_credentials::round_id, ballot_credentials::category, ballot_credentials::departments, ballot_credentials::used))
+        .select((ballot_credentials::code_hash, ballot_credentials::round_id, ballot_credentials::scope, ballot_credentials::used))
         .load(conn)?;
     diesel::delete(ballot_credentials::table.filter(ballot_credentials::round_id.eq(round_id))).execute(conn)?;
     creds.shuffle(&mut rng);
-    for (h, r, c, d, u) in &creds {
+    for (h, r, sc, u) in &creds {
         diesel::insert_into(ballot_credentials::table)
-            .values((ballot_credentials::code_hash.eq(h), ballot_credentials::round_id.eq(r), ballot_credentials::category.eq(c), ballot_credentials::departments.eq(d), ballot_credentials::used.eq(u)))
+            .values((ballot_credentials::code_hash.eq(h), ballot_credentials::round_id.eq(r), ballot_credentials::scope.eq(sc), ballot_credentials::used.eq(u)))
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// The category a ballot row keeps after close: its own where the (department, category) cell
+/// has at least `k` valid ballots, else none ("") — a smaller cell is merged into the
+/// department's uncategorised ballots, so no row tells how a small group voted.
+fn merged_categories(rows: &[(String, String, String, String, String)], k: u32) -> Vec<String> {
+    let valid = |answers: &str| serde_json::from_str::<Answers>(answers).map(|a| super::tally::is_valid(&a)).unwrap_or(false);
+    let mut cells: BTreeMap<(&str, &str), u32> = BTreeMap::new();
+    for (_, _, d, c, a) in rows {
+        if !c.is_empty() && valid(a) {
+            *cells.entry((d.as_str(), c.as_str())).or_insert(0) += 1;
+        }
+    }
+    rows.iter().map(|(_, _, d, c, _)| if cells.get(&(d.as_str(), c.as_str())).copied().unwrap_or(0) >= k { c.clone() } else { String::new() }).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -437,8 +680,10 @@ pub fn import_roll(conn: &mut DbConnection, round_id: &str, csv_text: &str, acto
     conn.transaction(|conn| {
         diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
         let round = find(conn, round_id)?;
-        if round.status() != RoundStatus::Draft {
-            return Err(ApiError::conflict("the roll can be imported only while the round is a draft"));
+        // A voter forgotten at first can be added while voting is open (then issue codes again:
+        // only those without one get a code).
+        if !matches!(round.status(), RoundStatus::Draft | RoundStatus::Open) {
+            return Err(ApiError::conflict("voters can be added only before the round closes"));
         }
         let depts = round_departments(conn, round_id)?;
         let mut by_code = BTreeMap::new();
@@ -525,17 +770,22 @@ pub struct CodePayload {
     pub departments: Vec<String>,
 }
 
+/// Every department id of the round, sorted: the order a sealed scope's bitmap follows.
+fn round_department_ids(conn: &mut DbConnection, round_id: &str) -> QueryResult<Vec<String>> {
+    ballot_round_departments::table
+        .filter(ballot_round_departments::round_id.eq(round_id))
+        .order(ballot_round_departments::department_id.asc())
+        .select(ballot_round_departments::department_id)
+        .load(conn)
+}
+
+/// A new code: stored as its hash, its round, unspent, and its scope sealed under the code.
 fn insert_credential(conn: &mut DbConnection, round_id: &str, category: Category, departments: &[String]) -> QueryResult<String> {
     let code = codes::generate();
-    let hash = codes::hash(&codes::normalise(&code).expect("generated codes verify"));
+    let canonical = codes::normalise(&code).expect("generated codes verify");
+    let sealed = super::scope::seal(&canonical, round_id, &round_department_ids(conn, round_id)?, &super::scope::Scope { category, departments: departments.to_vec() });
     diesel::insert_into(ballot_credentials::table)
-        .values((
-            ballot_credentials::code_hash.eq(hash),
-            ballot_credentials::round_id.eq(round_id),
-            ballot_credentials::category.eq(category.as_str()),
-            ballot_credentials::departments.eq(serde_json::to_string(departments).expect("json")),
-            ballot_credentials::used.eq(false),
-        ))
+        .values((ballot_credentials::code_hash.eq(codes::hash(&canonical)), ballot_credentials::round_id.eq(round_id), ballot_credentials::scope.eq(sealed), ballot_credentials::used.eq(false)))
         .execute(conn)?;
     Ok(code)
 }
@@ -558,10 +808,18 @@ pub fn withdraw_unsent_credential(conn: &mut DbConnection, hash: &str) -> QueryR
     diesel::delete(ballot_credentials::table.find(hash).filter(ballot_credentials::used.eq(false))).execute(conn)
 }
 
+/// Whether this service can deliver email at all: with no SMTP relay configured, messages are
+/// only written as files, and an emailed code would never reach its voter.
+pub fn email_deliverable(settings: &crate::config::Settings) -> bool {
+    !settings.mail.smtp_url.trim().is_empty()
+}
+
 /// Issues a code to every voter on the roll who has none: paper codes come back as letters;
 /// emailed ones are queued. Hashes are inserted in random order, with nothing linking them to
-/// the roll, which records only that a letter was issued.
-pub fn issue_codes(conn: &mut DbConnection, round_id: &str, notices: &crate::complaints::notices::Notices, actor: &str, now: DateTime<Utc>) -> Result<Issued, ApiError> {
+/// the roll, which records only that a letter was issued. When email cannot be delivered
+/// (`email_deliverable` false) and a voter still to be issued has an email address, nothing is
+/// issued: the officer is told up front instead of being told "emailed".
+pub fn issue_codes(conn: &mut DbConnection, round_id: &str, notices: &crate::complaints::notices::Notices, email_deliverable: bool, actor: &str, now: DateTime<Utc>) -> Result<Issued, ApiError> {
     conn.transaction(|conn| {
         diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
         let round = find(conn, round_id)?;
@@ -574,6 +832,20 @@ pub fn issue_codes(conn: &mut DbConnection, round_id: &str, notices: &crate::com
             .filter(ballot_voters::letter_issued.eq(false))
             .select((ballot_voters::id, ballot_voters::name, ballot_voters::category, ballot_voters::contact, ballot_voters::departments))
             .load(conn)?;
+        let by_email = voters.iter().filter(|v| v.3 != "paper").count();
+        if by_email > 0 && !email_deliverable {
+            let mut ext = serde_json::Map::new();
+            ext.insert("email_voters".into(), json!(by_email));
+            return Err(ApiError::Conflict {
+                kind: "mail-not-deliverable",
+                title: "Email cannot be delivered",
+                detail: format!(
+                    "{by_email} voter(s) still to be issued a code have an email address, but no SMTP relay is configured (mail.smtp_url): \
+                     their codes would never arrive. Nothing was issued. Configure SMTP, or give them paper letters (contact \"paper\")."
+                ),
+                extensions: ext,
+            });
+        }
         voters.shuffle(&mut rand::rngs::OsRng);
         let mut issued = Issued { letters: Vec::new(), emailed: 0 };
         for (voter_id, name, category, contact, departments) in &voters {
@@ -623,6 +895,58 @@ pub fn issue_codes(conn: &mut DbConnection, round_id: &str, notices: &crate::com
     })
 }
 
+#[derive(Deserialize, utoipa::ToSchema, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ReissueRequest {
+    /// The unspent code being replaced (from a letter returned undelivered, damaged or seen by
+    /// someone else). A code nobody holds cannot be found: nothing stored ties it to its voter.
+    pub code: String,
+    /// Whose it is: the name on a paper letter, or the email address the code went to.
+    pub voter: String,
+}
+
+/// Revokes an unspent code and gives its roll entry a new one: the code's sealed scope must
+/// match the entry named (category and departments), the old code is deleted, and the entry is
+/// issued a code again (with any other entry still waiting for one) as [`issue_codes`] does.
+#[allow(clippy::too_many_arguments)]
+pub fn reissue(conn: &mut DbConnection, round_id: &str, req: &ReissueRequest, notices: &crate::complaints::notices::Notices, email_deliverable: bool, actor: &str, now: DateTime<Utc>) -> Result<Issued, ApiError> {
+    let (canonical, hash) = canonical_and_hash(&req.code)?;
+    conn.transaction(|conn| {
+        diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
+        let round = find(conn, round_id)?;
+        if !matches!(round.status(), RoundStatus::Draft | RoundStatus::Open) {
+            return Err(ApiError::conflict("codes can be replaced only before the round closes"));
+        }
+        let found: Option<(String, bool)> =
+            ballot_credentials::table.find(&hash).filter(ballot_credentials::round_id.eq(round_id)).select((ballot_credentials::scope, ballot_credentials::used)).first(conn).optional()?;
+        let Some((stored, false)) = found else { return Err(refused()) };
+        let scope = open_scope(conn, round_id, &canonical, &stored)?;
+        let voter = req.voter.trim();
+        let entries: Vec<(String, String, String, String, String)> = ballot_voters::table
+            .filter(ballot_voters::round_id.eq(round_id))
+            .filter(ballot_voters::category.eq(scope.category.as_str()))
+            .filter(ballot_voters::letter_issued.eq(true))
+            .select((ballot_voters::id, ballot_voters::name, ballot_voters::category, ballot_voters::contact, ballot_voters::departments))
+            .load(conn)?;
+        let mut departments = scope.departments.clone();
+        departments.sort();
+        let entry = entries.iter().find(|(_, name, category, contact, depts)| {
+            let who = if contact == "paper" { voter_key(voter, category, "paper") == voter_key(name, category, contact) } else { contact.eq_ignore_ascii_case(voter) };
+            who && serde_json::from_str::<Vec<String>>(depts).map(|mut d| {
+                d.sort();
+                d == departments
+            }).unwrap_or(false)
+        });
+        let Some((voter_id, ..)) = entry else {
+            return Err(ApiError::invalid("voter", "not_this_voter", "this code was not issued to that voter on the roll"));
+        };
+        diesel::delete(ballot_credentials::table.find(&hash).filter(ballot_credentials::used.eq(false))).execute(conn)?;
+        diesel::update(ballot_voters::table.find(voter_id)).set(ballot_voters::letter_issued.eq(false)).execute(conn)?;
+        crate::admin_log::record(conn, now, Some(actor), "ballot_round.reissue", &format!("ballot_round:{round_id}"), json!({}))?;
+        issue_codes(conn, round_id, notices, email_deliverable, actor, now)
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Casting
 
@@ -662,9 +986,17 @@ pub fn refused() -> ApiError {
     }
 }
 
-fn code_hash(typed: &str) -> Result<String, ApiError> {
+/// The code as typed, normalised, and its hash.
+fn canonical_and_hash(typed: &str) -> Result<(String, String), ApiError> {
     let canonical = codes::normalise(typed).map_err(|e| ApiError::invalid("code", "invalid_code", e.to_string()))?;
-    Ok(codes::hash(&canonical))
+    let hash = codes::hash(&canonical);
+    Ok((canonical, hash))
+}
+
+/// Opens a credential's sealed scope with its code. A scope that does not open is refused like
+/// an unknown code.
+fn open_scope(conn: &mut DbConnection, round_id: &str, canonical: &str, stored: &str) -> Result<super::scope::Scope, ApiError> {
+    super::scope::open(canonical, round_id, &round_department_ids(conn, round_id)?, stored).ok_or_else(refused)
 }
 
 fn ensure_open(round: &RoundRow, now: DateTime<Utc>) -> Result<(), ApiError> {
@@ -678,17 +1010,17 @@ fn ensure_open(round: &RoundRow, now: DateTime<Utc>) -> Result<(), ApiError> {
 
 /// The departments a code may rate, without spending it (the page shows them).
 pub fn departments_for_code(conn: &mut DbConnection, round_id: &str, typed: &str, now: DateTime<Utc>) -> Result<Vec<RoundDepartment>, ApiError> {
-    let hash = code_hash(typed)?;
+    let (canonical, hash) = canonical_and_hash(typed)?;
     let round = find(conn, round_id)?;
     ensure_open(&round, now)?;
     let found: Option<(String, bool)> = ballot_credentials::table
         .find(&hash)
         .filter(ballot_credentials::round_id.eq(round_id))
-        .select((ballot_credentials::departments, ballot_credentials::used))
+        .select((ballot_credentials::scope, ballot_credentials::used))
         .first(conn)
         .optional()?;
-    let Some((departments, false)) = found else { return Err(refused()) };
-    let ids: Vec<String> = serde_json::from_str(&departments).map_err(|e| ApiError::internal("credential", e))?;
+    let Some((stored, false)) = found else { return Err(refused()) };
+    let ids = open_scope(conn, round_id, &canonical, &stored)?.departments;
     Ok(round_departments(conn, round_id)?.into_iter().filter(|d| ids.contains(&d.id)).collect())
 }
 
@@ -696,7 +1028,7 @@ pub fn departments_for_code(conn: &mut DbConnection, round_id: &str, typed: &str
 /// row per department is written with its own random id — no code, no time, no voter — and a
 /// random receipt. Any error rolls everything back, the code included.
 pub fn cast(conn: &mut DbConnection, round_id: &str, req: CastRequest, now: DateTime<Utc>) -> Result<CastReceipt, ApiError> {
-    let hash = code_hash(&req.code)?;
+    let (canonical, hash) = canonical_and_hash(&req.code)?;
     conn.transaction(|conn| {
         let spent = diesel::update(
             ballot_credentials::table.find(&hash).filter(ballot_credentials::round_id.eq(round_id)).filter(ballot_credentials::used.eq(false)),
@@ -708,9 +1040,9 @@ pub fn cast(conn: &mut DbConnection, round_id: &str, req: CastRequest, now: Date
         if spent != 1 {
             return Err(refused());
         }
-        let (category, departments): (String, String) =
-            ballot_credentials::table.find(&hash).select((ballot_credentials::category, ballot_credentials::departments)).first(conn)?;
-        let allowed: BTreeSet<String> = serde_json::from_str::<Vec<String>>(&departments).map_err(|e| ApiError::internal("credential", e))?.into_iter().collect();
+        let stored: String = ballot_credentials::table.find(&hash).select(ballot_credentials::scope).first(conn)?;
+        let scope = open_scope(conn, round_id, &canonical, &stored)?;
+        let allowed: BTreeSet<String> = scope.departments.iter().cloned().collect();
         let in_round: BTreeSet<String> = round_departments(conn, round_id)?.into_iter().map(|d| d.id).collect();
         let expected: BTreeSet<&String> = allowed.intersection(&in_round).collect();
         let given: BTreeSet<&String> = req.ratings.iter().map(|r| &r.department_id).collect();
@@ -725,21 +1057,59 @@ pub fn cast(conn: &mut DbConnection, round_id: &str, req: CastRequest, now: Date
                 return Err(ApiError::invalid("ratings", "answers", "answer every question of the round, and only those"));
             }
         }
+        let mut sealed = Vec::new();
         for r in &req.ratings {
+            // The category is kept only where the roll gives the (department, category) cell
+            // at least k voters; smaller cells could never be shown, and are merged at once.
+            let cell = roll_cell(conn, round_id, &r.department_id, scope.category)?;
+            let category = if cell >= i64::from(round.min_group_size) { scope.category.as_str() } else { "" };
+            if round.seal_recipient.is_some() {
+                sealed.push(super::seal::SealedRating { department_id: r.department_id.clone(), category: category.to_string(), answers: r.answers.clone() });
+                continue;
+            }
+            // A round opened before ballots were sealed keeps writing them as it began.
             diesel::insert_into(ballots::table)
                 .values((
                     ballots::id.eq(codes::random_id()),
                     ballots::round_id.eq(round_id),
                     ballots::department_id.eq(&r.department_id),
-                    ballots::category.eq(&category),
+                    ballots::category.eq(category),
                     ballots::answers.eq(serde_json::to_string(&r.answers).expect("json")),
                 ))
+                .execute(conn)?;
+        }
+        if let Some(recipient) = &round.seal_recipient {
+            // One sealed ballot per voter, whatever the departments: no row says which were rated.
+            let all: Vec<String> = round_department_ids(conn, round_id)?;
+            let bytes = super::seal::seal(recipient, &all, &questions, sealed).map_err(|e| ApiError::internal("sealing a ballot", e))?;
+            diesel::insert_into(sealed_ballots::table)
+                .values((sealed_ballots::id.eq(codes::random_id()), sealed_ballots::round_id.eq(round_id), sealed_ballots::sealed.eq(bytes)))
                 .execute(conn)?;
         }
         let receipt = codes::receipt();
         diesel::insert_into(ballot_receipts::table).values((ballot_receipts::receipt.eq(&receipt), ballot_receipts::round_id.eq(round_id))).execute(conn)?;
         Ok(CastReceipt { receipt, ballot: req.ratings })
     })
+}
+
+/// How many voters of `category` the roll names for `department_id`.
+fn roll_cell(conn: &mut DbConnection, round_id: &str, department_id: &str, category: Category) -> QueryResult<i64> {
+    // Department ids are quoted in the roll's JSON list, so the pattern matches whole ids only.
+    ballot_voters::table
+        .filter(ballot_voters::round_id.eq(round_id))
+        .filter(ballot_voters::category.eq(category.as_str()))
+        .filter(ballot_voters::departments.like(format!("%\"{}\"%", department_id.replace(['%', '_', '"'], ""))))
+        .count()
+        .get_result(conn)
+}
+
+/// A stored category: "" where the cell was merged.
+fn stored_category(c: &str) -> Result<Option<Category>, ApiError> {
+    if c.is_empty() {
+        Ok(None)
+    } else {
+        Category::parse(c).map(Some).ok_or_else(|| ApiError::internal("ballot row", "unknown category"))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -756,7 +1126,7 @@ fn ballot_rows(conn: &mut DbConnection, round_id: &str) -> Result<Vec<BallotRow>
             Ok(BallotRow {
                 id,
                 department_id,
-                category: Some(Category::parse(&category).ok_or_else(|| ApiError::internal("ballot row", "unknown category"))?),
+                category: stored_category(&category)?,
                 answers: serde_json::from_str::<BTreeMap<String, Answer>>(&answers).map_err(|e| ApiError::internal("ballot row", e))?,
             })
         })
@@ -767,6 +1137,9 @@ fn ballot_rows(conn: &mut DbConnection, round_id: &str) -> Result<Vec<BallotRow>
 pub fn results(conn: &mut DbConnection, round: &RoundRow) -> Result<Vec<DepartmentTally>, ApiError> {
     if !matches!(round.status(), RoundStatus::Closed | RoundStatus::Published) {
         return Err(ApiError::Conflict { kind: "round-not-closed", title: "No results yet", detail: "results exist once the round has closed".into(), extensions: Default::default() });
+    }
+    if round.seal_recipient.is_some() {
+        return Err(still_sealed());
     }
     // Identical ballots are counted by the database: the work left here follows the number of
     // distinct ballots, not the number of rows.
@@ -791,7 +1164,7 @@ pub fn results(conn: &mut DbConnection, round: &RoundRow) -> Result<Vec<Departme
         .map(|g| {
             Ok((
                 g.department_id,
-                Some(Category::parse(&g.category).ok_or_else(|| ApiError::internal("ballot row", "unknown category"))?),
+                stored_category(&g.category)?,
                 serde_json::from_str::<BTreeMap<String, Answer>>(&g.answers).map_err(|e| ApiError::internal("ballot row", e))?,
                 g.n as u32,
             ))
@@ -810,11 +1183,12 @@ pub fn bulletin(conn: &mut DbConnection, round: &RoundRow) -> Result<Bulletin, A
     let shown: BTreeSet<&String> = tally.iter().filter(|t| !t.suppressed).map(|t| &t.department_id).collect();
     // Categories are published only where the tally shows them (every category at least k).
     let with_categories: BTreeSet<&String> = tally.iter().filter(|t| t.by_category.is_some()).map(|t| &t.department_id).collect();
-    let ballots: Vec<BallotRow> = ballot_rows(conn, &round.id)?
+    let listed: Vec<BallotRow> = ballot_rows(conn, &round.id)?
         .into_iter()
         .filter(|b| shown.contains(&b.department_id))
         .map(|b| if with_categories.contains(&b.department_id) { b } else { BallotRow { category: None, ..b } })
         .collect();
+    let (totals, counts) = super::tally::count_groups(&round.questions(), &super::tally::group(&listed));
     let mut receipts: Vec<String> = ballot_receipts::table.filter(ballot_receipts::round_id.eq(&round.id)).select(ballot_receipts::receipt).load(conn)?;
     receipts.sort();
     let issued: i64 = ballot_credentials::table.filter(ballot_credentials::round_id.eq(&round.id)).count().get_result(conn)?;
@@ -830,7 +1204,8 @@ pub fn bulletin(conn: &mut DbConnection, round: &RoundRow) -> Result<Bulletin, A
         codes_issued: issued as u32,
         codes_used: used as u32,
         receipts,
-        ballots,
+        totals,
+        counts,
         tally,
     })
 }

@@ -68,6 +68,8 @@ pub fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+/// One question of a department. Its rate and index are absent when fewer than k of its
+/// answers are valid: a figure of one or two voters is theirs, not the group's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuestionTally {
@@ -82,36 +84,48 @@ pub struct QuestionTally {
 #[serde(deny_unknown_fields)]
 pub struct CategoryTally {
     pub category: Category,
+    /// Ballots of the category with at least one valid answer.
     pub ballots: u32,
     pub satisfaction_rate: Option<f64>,
     pub conduct_index: Option<f64>,
 }
 
-/// A department's result. When `suppressed`, every figure is absent: fewer than k voters rated
-/// it, and no output may reveal how they voted.
+/// A department's result. When `suppressed`, every figure is absent: fewer than k voters gave
+/// it a valid answer ("not enough contact" is not one), and no output may reveal how they voted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DepartmentTally {
     pub department_id: String,
     pub suppressed: bool,
-    /// "not enough ballots" / "有效票数不足" when suppressed.
+    /// "not enough valid votes / 有效票数不足" when suppressed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Ballots (one voter's part for this department), valid or not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ballots: Option<u32>,
+    /// Ballots with at least one valid answer: the count compared with k, and the weight of
+    /// the department's conduct index in the yearly assessment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_ballots: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub questions: Option<Vec<QuestionTally>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub satisfaction_rate: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conduct_index: Option<f64>,
-    /// Shown only when every category that voted has at least k ballots (otherwise the
+    /// Shown only when every category that voted has at least k valid ballots (otherwise the
     /// difference between two figures would reveal a small group).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by_category: Option<Vec<CategoryTally>>,
 }
 
-pub const NOT_ENOUGH: &str = "not enough ballots / 有效票数不足";
+pub const NOT_ENOUGH: &str = "not enough valid votes / 有效票数不足";
+
+/// Whether a ballot part counts as a valid vote: at least one answer other than "not enough
+/// contact".
+pub fn is_valid(answers: &Answers) -> bool {
+    answers.values().any(|a| *a != Answer::NotEnoughContact)
+}
 
 /// Ballots with identical contents, counted once: (department, category, answers) → count.
 pub type Groups = Vec<(String, Option<Category>, Answers, u32)>;
@@ -126,58 +140,108 @@ pub fn group(ballots: &[BallotRow]) -> Groups {
     m.into_iter().map(|((d, c, a), n)| (d, c, a.into_iter().collect(), n)).collect()
 }
 
-/// Tallies `ballots` for each of `departments`, suppressing those with fewer than `k` ballots.
+/// Tallies `ballots` for each of `departments`, suppressing those with fewer than `k` valid
+/// ballots.
 pub fn tally(departments: &[String], questions: &[Question], points: &Points, k: u32, ballots: &[BallotRow]) -> Vec<DepartmentTally> {
     tally_groups(departments, questions, points, k, &group(ballots))
 }
 
+/// One published count: how many ballots of a department (and, where the breakdown is shown,
+/// of a voter category) gave `answer` to `question`. Counts are per question, so a pattern of
+/// answers across questions — which a coercer could dictate and then look for — is never
+/// published.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerCount {
+    pub department_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<Category>,
+    pub question: String,
+    pub answer: Answer,
+    pub count: u32,
+}
+
+/// How many ballots a department (and category) has, and how many of them are valid (at least
+/// one answer other than "not enough contact") — the figure compared with k.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BallotTotal {
+    pub department_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<Category>,
+    pub ballots: u32,
+    pub valid_ballots: u32,
+}
+
+/// Ballots reduced to what is counted: totals per (department, category) and answer counts per
+/// (department, category, question, answer), both sorted.
+pub fn count_groups(questions: &[Question], groups: &Groups) -> (Vec<BallotTotal>, Vec<AnswerCount>) {
+    let mut totals: BTreeMap<(String, Option<Category>), (u32, u32)> = BTreeMap::new();
+    let mut counts: BTreeMap<(String, Option<Category>, String, Answer), u32> = BTreeMap::new();
+    for (dept, category, answers, n) in groups {
+        let t = totals.entry((dept.clone(), *category)).or_insert((0, 0));
+        t.0 += n;
+        if is_valid(answers) {
+            t.1 += n;
+        }
+        for q in questions {
+            if let Some(a) = answers.get(&q.key) {
+                *counts.entry((dept.clone(), *category, q.key.clone(), *a)).or_insert(0) += n;
+            }
+        }
+    }
+    (
+        totals.into_iter().map(|((department_id, category), (ballots, valid_ballots))| BallotTotal { department_id, category, ballots, valid_ballots }).collect(),
+        counts.into_iter().map(|((department_id, category, question, answer), count)| AnswerCount { department_id, category, question, answer, count }).collect(),
+    )
+}
+
 /// The same from grouped ballots: the cost follows the number of distinct ballots, not rows.
 pub fn tally_groups(departments: &[String], questions: &[Question], points: &Points, k: u32, groups: &Groups) -> Vec<DepartmentTally> {
+    let (totals, counts) = count_groups(questions, groups);
+    tally_counts(departments, questions, points, k, &totals, &counts)
+}
+
+/// Tallies from totals and per-question counts — what the server computes and what anyone
+/// recomputes from a published bulletin.
+pub fn tally_counts(departments: &[String], questions: &[Question], points: &Points, k: u32, totals: &[BallotTotal], counts: &[AnswerCount]) -> Vec<DepartmentTally> {
     departments
         .iter()
         .map(|dept| {
-            let rows: Vec<&(String, Option<Category>, Answers, u32)> = groups.iter().filter(|g| &g.0 == dept).collect();
-            let n: u32 = rows.iter().map(|g| g.3).sum();
-            if n < k {
+            let mine: Vec<&BallotTotal> = totals.iter().filter(|t| &t.department_id == dept).collect();
+            let n: u32 = mine.iter().map(|t| t.ballots).sum();
+            let n_valid: u32 = mine.iter().map(|t| t.valid_ballots).sum();
+            if n_valid < k {
                 return DepartmentTally {
                     department_id: dept.clone(),
                     suppressed: true,
                     note: Some(NOT_ENOUGH.into()),
                     ballots: None,
+                    valid_ballots: None,
                     questions: None,
                     satisfaction_rate: None,
                     conduct_index: None,
                     by_category: None,
                 };
             }
-            let counts_of = |rows: &[&(String, Option<Category>, Answers, u32)]| -> (Vec<AnswerCounts>, AnswerCounts) {
+            let counts_of = |category: Option<Option<Category>>| -> (Vec<AnswerCounts>, AnswerCounts) {
                 let mut per_q = vec![AnswerCounts::default(); questions.len()];
-                let mut all = AnswerCounts::default();
-                for (_, _, answers, weight) in rows {
-                    for (i, q) in questions.iter().enumerate() {
-                        if let Some(a) = answers.get(&q.key) {
-                            per_q[i].add_n(*a, *weight);
-                        }
+                for c in counts.iter().filter(|c| &c.department_id == dept && category.is_none_or(|cat| c.category == cat)) {
+                    if let Some(i) = questions.iter().position(|q| q.key == c.question) {
+                        per_q[i].add_n(c.answer, c.count);
                     }
                 }
+                let mut all = AnswerCounts::default();
                 per_q.iter().for_each(|c| all.merge(c));
                 (per_q, all)
             };
-            let (per_q, all) = counts_of(&rows);
-            let mut by_cat: BTreeMap<Category, Vec<&(String, Option<Category>, Answers, u32)>> = BTreeMap::new();
-            let categories_known = rows.iter().all(|r| r.1.is_some());
-            for r in &rows {
-                if let Some(c) = r.1 {
-                    by_cat.entry(c).or_default().push(r);
-                }
-            }
-            let size = |v: &Vec<&(String, Option<Category>, Answers, u32)>| v.iter().map(|g| g.3).sum::<u32>();
-            let by_category = (categories_known && by_cat.values().all(|v| size(v) >= k)).then(|| {
-                by_cat
-                    .iter()
-                    .map(|(c, v)| {
-                        let (_, all) = counts_of(v);
-                        CategoryTally { category: *c, ballots: size(v), satisfaction_rate: all.satisfaction_rate(), conduct_index: all.conduct_index(points) }
+            let (per_q, all) = counts_of(None);
+            let categories_known = mine.iter().filter(|t| t.ballots > 0).all(|t| t.category.is_some());
+            let by_category = (categories_known && mine.iter().all(|t| t.valid_ballots >= k)).then(|| {
+                mine.iter()
+                    .map(|t| {
+                        let (_, all) = counts_of(Some(t.category));
+                        CategoryTally { category: t.category.expect("known"), ballots: t.valid_ballots, satisfaction_rate: all.satisfaction_rate(), conduct_index: all.conduct_index(points) }
                     })
                     .collect()
             });
@@ -186,11 +250,21 @@ pub fn tally_groups(departments: &[String], questions: &[Question], points: &Poi
                 suppressed: false,
                 note: None,
                 ballots: Some(n),
+                valid_ballots: Some(n_valid),
                 questions: Some(
                     questions
                         .iter()
                         .zip(per_q)
-                        .map(|(q, c)| QuestionTally { key: q.key.clone(), valid: c.valid(), satisfaction_rate: c.satisfaction_rate(), conduct_index: c.conduct_index(points), counts: c })
+                        .map(|(q, c)| {
+                            let shown = c.valid() >= k;
+                            QuestionTally {
+                                key: q.key.clone(),
+                                valid: c.valid(),
+                                satisfaction_rate: c.satisfaction_rate().filter(|_| shown),
+                                conduct_index: c.conduct_index(points).filter(|_| shown),
+                                counts: c,
+                            }
+                        })
                         .collect(),
                 ),
                 satisfaction_rate: all.satisfaction_rate(),
@@ -218,10 +292,12 @@ mod tests {
         for a in [Satisfied, Satisfied, BasicallySatisfied, Dissatisfied, NotEnoughContact] {
             rows.push(row("d1", Category::EnterpriseServed, a));
         }
-        let t = tally(&["d1".into()], &default_questions(), &Points::default(), 5, &rows);
+        // Four valid votes: shown with k = 4 (with k = 5 it would not be).
+        assert!(tally(&["d1".into()], &default_questions(), &Points::default(), 5, &rows)[0].suppressed);
+        let t = tally(&["d1".into()], &default_questions(), &Points::default(), 4, &rows);
         let d = &t[0];
         assert!(!d.suppressed);
-        assert_eq!(d.ballots, Some(5));
+        assert_eq!((d.ballots, d.valid_ballots), (Some(5), Some(4)));
         let q = &d.questions.as_ref().unwrap()[0];
         assert_eq!(q.counts, AnswerCounts { satisfied: 2, basically_satisfied: 1, dissatisfied: 1, not_enough_contact: 1 });
         assert_eq!(q.valid, 4);
@@ -230,6 +306,48 @@ mod tests {
         assert_eq!(q.conduct_index, Some(75.0));
         assert_eq!(d.conduct_index, Some(75.0));
         assert_eq!(d.by_category.as_ref().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn k_counts_valid_votes_not_ballots() {
+        use Answer::*;
+        // Five ballots, four of them "not enough contact" throughout: one valid vote, no result.
+        let mut rows: Vec<_> = (0..4).map(|_| row("env", Category::EnterpriseServed, NotEnoughContact)).collect();
+        rows.push(row("env", Category::EnterpriseServed, Satisfied));
+        let t = tally(&["env".into()], &default_questions(), &Points::default(), 5, &rows);
+        assert!(t[0].suppressed, "{:?}", t[0]);
+        assert_eq!((t[0].conduct_index, t[0].ballots, t[0].note.as_deref()), (None, None, Some(NOT_ENOUGH)));
+        assert!(NOT_ENOUGH.contains("valid"));
+        // Five valid and one "not enough contact": shown, 6 ballots of which 5 valid.
+        let mut rows: Vec<_> = (0..5).map(|_| row("d", Category::EnterpriseServed, Satisfied)).collect();
+        rows.push(row("d", Category::EnterpriseServed, NotEnoughContact));
+        let t = tally(&["d".into()], &default_questions(), &Points::default(), 5, &rows);
+        assert_eq!((t[0].suppressed, t[0].ballots, t[0].valid_ballots), (false, Some(6), Some(5)));
+        // A question only two voters could judge shows its counts but no rate of its own.
+        let mut rows: Vec<_> = (0..5)
+            .map(|i| {
+                let mut r = row("q", Category::EnterpriseServed, Satisfied);
+                if i >= 2 {
+                    r.answers.insert("integrity".into(), NotEnoughContact);
+                }
+                r
+            })
+            .collect();
+        rows.push(row("q", Category::EnterpriseServed, NotEnoughContact));
+        let t = tally(&["q".into()], &default_questions(), &Points::default(), 5, &rows);
+        let qs = t[0].questions.as_ref().unwrap();
+        let integrity = qs.iter().find(|q| q.key == "integrity").unwrap();
+        assert_eq!((integrity.valid, integrity.satisfaction_rate, integrity.conduct_index), (2, None, None));
+        let overall = qs.iter().find(|q| q.key == "overall").unwrap();
+        assert_eq!((overall.valid, overall.satisfaction_rate), (5, Some(100.0)));
+        // Categories: 5 valid served + 5 monitors of whom 4 said "not enough contact" → the
+        // monitors are a group of one: no breakdown by category.
+        let mut rows: Vec<_> = (0..5).map(|_| row("c", Category::EnterpriseServed, Satisfied)).collect();
+        rows.extend((0..4).map(|_| row("c", Category::ConductMonitor, NotEnoughContact)));
+        rows.push(row("c", Category::ConductMonitor, Dissatisfied));
+        let t = tally(&["c".into()], &default_questions(), &Points::default(), 5, &rows);
+        assert_eq!(t[0].valid_ballots, Some(6));
+        assert!(t[0].by_category.is_none());
     }
 
     #[test]

@@ -201,6 +201,9 @@ diesel::table! {
         quotas -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        trustees -> Integer,
+        threshold -> Integer,
+        seal_recipient -> Nullable<Text>,
     }
 }
 
@@ -227,9 +230,16 @@ diesel::table! {
     ballot_credentials (code_hash) {
         code_hash -> Text,
         round_id -> Text,
-        category -> Text,
-        departments -> Text,
+        scope -> Text,
         used -> Bool,
+    }
+}
+
+diesel::table! {
+    sealed_ballots (id) {
+        id -> Text,
+        round_id -> Text,
+        sealed -> Binary,
     }
 }
 
@@ -374,6 +384,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     investor_mail_log,
     audit_seals,
     ballot_rounds,
+    sealed_ballots,
     ballot_round_departments,
     ballot_voters,
     ballot_credentials,

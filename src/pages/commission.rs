@@ -3,9 +3,9 @@
 //! `/staff/assessment` (the year's assessment with its charts) for the assessors — the same role
 //! rules and the same services as the JSON API.
 //!
-//! Paper letters are written to a directory under the data directory, readable by its owner
-//! only, exactly as `anshang ballots issue-codes --out DIR` writes them; the page shows how many
-//! and where, never a code.
+//! Paper letters come back once, as the answer to "issue codes": a print-ready page sent
+//! straight to the officer's browser (`no-store`), never written to the server's disk. The
+//! round's page itself never shows a code.
 
 use std::collections::BTreeMap;
 
@@ -41,6 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(round_page)
         .service(import_roll)
         .service(issue_codes)
+        .service(unseal_round)
         .service(open_round)
         .service(close_round)
         .service(publish_round)
@@ -73,6 +74,11 @@ fn explain(page: &Page, err: &ApiError) -> ShownError {
         }
         ApiError::Conflict { kind: "illegal-transition", .. } => {
             shown.summary = page.text("commission.round.illegal_step");
+            shown.detail = None;
+        }
+        ApiError::Conflict { kind: "mail-not-deliverable", extensions, .. } => {
+            let n = extensions.get("email_voters").map(|v| v.to_string()).unwrap_or_default();
+            shown.summary = page.text("commission.round.mail_not_deliverable").replace("{n}", &n);
             shown.detail = None;
         }
         _ => {}
@@ -110,6 +116,8 @@ fn default_values() -> Values {
     let mut v = Values::new();
     v.insert("year".into(), now.year().to_string());
     v.insert("min_group_size".into(), "5".into());
+    v.insert("trustees".into(), "3".into());
+    v.insert("threshold".into(), "2".into());
     let p = Points::default();
     v.insert("points.satisfied".into(), p.satisfied.to_string());
     v.insert("points.basically_satisfied".into(), p.basically_satisfied.to_string());
@@ -206,6 +214,8 @@ fn create_request(values: &Values, department_ids: Vec<String>) -> Result<Create
     let opens_at = beijing_time("opens_at", get("opens_at"), &mut errors);
     let closes_at = beijing_time("closes_at", get("closes_at"), &mut errors);
     let k = number::<u32>("min_group_size", get("min_group_size"), &mut errors);
+    let trustees = if get("trustees").trim().is_empty() { None } else { number::<u32>("trustees", get("trustees"), &mut errors) };
+    let threshold = if get("threshold").trim().is_empty() { None } else { number::<u32>("threshold", get("threshold"), &mut errors) };
     let satisfied = number::<f64>("points.satisfied", get("points.satisfied"), &mut errors);
     let basically = number::<f64>("points.basically_satisfied", get("points.basically_satisfied"), &mut errors);
     let dissatisfied = number::<f64>("points.dissatisfied", get("points.dissatisfied"), &mut errors);
@@ -244,6 +254,8 @@ fn create_request(values: &Values, department_ids: Vec<String>) -> Result<Create
         min_group_size: k,
         points: Some(Points { satisfied: satisfied.expect("checked"), basically_satisfied: basically.expect("checked"), dissatisfied: dissatisfied.expect("checked") }),
         quotas: (!quotas.is_empty()).then_some(quotas),
+        trustees,
+        threshold,
     })
 }
 
@@ -310,7 +322,6 @@ struct Notice {
     row_errors: Vec<(usize, String)>,
     letters: Option<usize>,
     emailed: Option<usize>,
-    letters_dir: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -335,7 +346,7 @@ async fn show_round(page: &Page, id: String, notice: Notice, shown: Option<Shown
             codes.push(crate::departments::store::find(conn, &d.id)?.map(|d| d.code).unwrap_or_default());
         }
         let tally = match row.status() {
-            RoundStatus::Closed | RoundStatus::Published => Some(tally_view(lang, &view.departments, &row.questions(), &service::results(conn, &row)?)),
+            RoundStatus::Closed | RoundStatus::Published if row.seal_recipient.is_none() => Some(tally_view(lang, &view.departments, &row.questions(), &service::results(conn, &row)?)),
             _ => None,
         };
         Ok((row, view, counts, codes, tally))
@@ -361,6 +372,7 @@ async fn show_round(page: &Page, id: String, notice: Notice, shown: Option<Shown
                 id => &row.id, title => &row.title, shown_title => title_in(&row.title, lang), year => row.year,
                 status => status_key(row.status()), opens_at => local(row.opens_at), closes_at => local(row.closes_at),
                 k => row.min_group_size, points => row.points(), quotas => row.quotas().into_iter().map(|(c, n)| (c.as_str(), n)).collect::<Vec<_>>(),
+                sealed => row.seal_recipient.is_some(), trustees => row.trustees, threshold => row.threshold,
             },
             departments => departments,
             questions => questions,
@@ -427,27 +439,38 @@ struct CsrfForm {
     csrf: String,
 }
 
-/// Codes for everyone on the roll without one: paper letters into a new directory under the
-/// data directory (owner-only), emails queued. The page says how many and where.
+/// Codes for everyone on the roll without one: emails queued, and the paper letters sent back
+/// at once as a print-ready page — once: nothing of them stays on the server, and the codes are
+/// not shown again. Without paper letters, the round's page says how many emails were queued.
 #[post("/staff/rounds/{id}/issue-codes")]
 async fn issue_codes(staff: StaffPage<BallotOfficers>, path: web::Path<String>, form: web::Form<CsrfForm>) -> HttpResponse {
     if let Err(e) = staff.check_csrf(&form.csrf) {
         return staff.error(&e);
     }
     let id = path.into_inner();
-    // A directory of its own per issue (the time, and a random part for two in one second).
-    let stamp = db::now().with_timezone(&crate::calendar::shanghai()).format("%Y%m%d-%H%M%S");
-    let unique = &uuid::Uuid::new_v4().simple().to_string()[..6];
-    let dir = staff.state.settings.data_dir().join("ballot-letters").join(format!("{id}-{stamp}-{unique}"));
-    let (round_id, actor, rules, out) = (id.clone(), staff.user().id.clone(), staff.state.rules.clone(), dir.clone());
+    let (round_id, actor, rules, deliverable) = (id.clone(), staff.user().id.clone(), staff.state.rules.clone(), service::email_deliverable(&staff.state.settings));
     let issued = db::run(&staff.state.pool, move |conn| {
-        // The letters are written before the codes are committed (see issue_codes_with_letters).
-        crate::cli::issue_codes_with_letters(conn, &round_id, &rules.notices, &actor, &out).map(|issued| (issued.letters.len(), issued.emailed))
+        let round = service::find(conn, &round_id)?;
+        service::issue_codes(conn, &round_id, &rules.notices, deliverable, &actor, db::now()).map(|issued| (round.title, issued))
     })
     .await;
     match issued {
-        Ok((letters, emailed)) => {
-            let notice = Notice { letters: Some(letters), emailed: Some(emailed), letters_dir: (letters > 0).then(|| dir.display().to_string()), ..Default::default() };
+        Ok((title, issued)) if !issued.letters.is_empty() => {
+            let note = format!(
+                "<p id=\"letters-notice\">{}</p><p>{}</p><p><a id=\"back-to-round\" href=\"/staff/rounds/{}\">{}</a></p>",
+                html_escape(&staff.text("commission.round.issued").replace("{letters}", &issued.letters.len().to_string()).replace("{emails}", &issued.emailed.to_string())),
+                html_escape(&staff.text("commission.round.letters_once")),
+                html_escape(&id),
+                html_escape(&staff.text("commission.round.back_to_round")),
+            );
+            HttpResponse::Ok()
+                .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header((header::CONTENT_DISPOSITION, "inline; filename=\"letters.html\""))
+                .body(crate::ballots::letters::html(&title, &issued.letters, Some(&note)))
+        }
+        Ok((_, issued)) => {
+            let notice = Notice { letters: Some(0), emailed: Some(issued.emailed), ..Default::default() };
             show_round(&staff, id, notice, None).await
         }
         Err(e) => {
@@ -461,12 +484,74 @@ async fn issue_codes(staff: StaffPage<BallotOfficers>, path: web::Path<String>, 
     }
 }
 
+/// The round key's shares, once, as a print-ready page: one page per trustee. Nothing of them
+/// stays on the server.
+fn key_shares_page(staff: &StaffPage<BallotOfficers>, round: &service::RoundRow, shares: &[String]) -> HttpResponse {
+    let mut html = String::from(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\"><title>密钥份额 Key shares</title>\
+<style>@page{size:A4;margin:25mm}body{font-family:sans-serif}section{page-break-after:always}.share{font:bold 11pt monospace;word-break:break-all;border:1px solid #000;padding:4mm}\
+.screen-only{border:2px solid #b03a2e;padding:4mm;margin-bottom:8mm}@media print{.screen-only{display:none}}</style></head><body>",
+    );
+    html.push_str(&format!(
+        "<div class=\"screen-only\" id=\"shares-note\"><p>{}</p><p><a id=\"back-to-round\" href=\"/staff/rounds/{}\">{}</a></p></div>",
+        html_escape(&staff.text("commission.round.shares_once").replace("{n}", &round.trustees.to_string()).replace("{t}", &round.threshold.to_string())),
+        html_escape(&round.id),
+        html_escape(&staff.text("commission.round.back_to_round")),
+    ));
+    for (i, share) in shares.iter().enumerate() {
+        html.push_str(&format!(
+            "<section class=\"key-share\"><h1>评议密钥份额 / Ballot key share {} of {}</h1><p>{}</p><p class=\"share\">{}</p><p>{}</p></section>",
+            i + 1,
+            shares.len(),
+            html_escape(&round.title),
+            html_escape(share),
+            html_escape(&staff.text("commission.round.share_care").replace("{t}", &round.threshold.to_string())),
+        ));
+    }
+    html.push_str("</body></html>");
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(html)
+}
+
+#[derive(Deserialize)]
+struct UnsealForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    key_shares: String,
+}
+
+/// The trustees open the sealed ballots of a closed round with their key shares (one a line).
+#[post("/staff/rounds/{id}/unseal")]
+async fn unseal_round(staff: StaffPage<BallotOfficers>, path: web::Path<String>, form: web::Form<UnsealForm>) -> HttpResponse {
+    if let Err(e) = staff.check_csrf(&form.csrf) {
+        return staff.error(&e);
+    }
+    let id = path.into_inner();
+    let shares: Vec<String> = form.key_shares.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+    let (round_id, actor) = (id.clone(), staff.user().id.clone());
+    match db::run(&staff.state.pool, move |conn| service::unseal(conn, &round_id, &shares, &actor, db::now())).await {
+        Ok(_) => staff.see_other(&format!("/staff/rounds/{id}")),
+        Err(e) => {
+            let shown = explain(&staff, &e);
+            show_round(&staff, id, Notice::default(), Some(shown)).await
+        }
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
 async fn advance(staff: StaffPage<BallotOfficers>, id: String, csrf: &str, to: RoundStatus) -> HttpResponse {
     if let Err(e) = staff.check_csrf(csrf) {
         return staff.error(&e);
     }
     let (round_id, actor) = (id.clone(), staff.user().id.clone());
     match db::run(&staff.state.pool, move |conn| service::advance(conn, &round_id, to, &actor, db::now())).await {
+        Ok(service::Advanced { round, key_shares: Some(shares) }) => key_shares_page(&staff, &round, &shares),
         Ok(_) => staff.see_other(&format!("/staff/rounds/{id}")),
         Err(e) => {
             let shown = explain(&staff, &e);
@@ -603,13 +688,13 @@ async fn assessment_page(staff: StaffPage<Assessors>, query: web::Query<YearQuer
             let s = &d.score;
             minijinja::context! {
                 rank => s.rank, name => name(&d.name_zh, &d.name_en),
-                total => format!("{:.2}", s.total), conduct => format!("{:.2}", s.conduct), complaints => format!("{:.2}", s.complaint_handling),
+                total => opt2(s.total), conduct => opt2(s.conduct), complaints => format!("{:.2}", s.complaint_handling),
                 conduct_index => opt2(s.conduct_index), on_time => opt2(s.on_time_rate), satisfaction => opt2(s.satisfaction_rate), contest => opt2(s.contest_rate),
                 red => r.red_list.contains(&s.department_id), black => r.black_list.contains(&s.department_id),
             }
         })
         .collect();
-    let totals: Vec<(String, f64)> = r.departments.iter().map(|d| (name(&d.name_zh, &d.name_en), d.score.total)).collect();
+    let totals: Vec<(String, f64)> = r.departments.iter().filter_map(|d| d.score.total.map(|t| (name(&d.name_zh, &d.name_en), t))).collect();
     let on_time: Vec<(String, f64)> = r.departments.iter().filter_map(|d| d.score.on_time_rate.map(|v| (name(&d.name_zh, &d.name_en), v))).collect();
     let (points, line) = trend(&r);
     let years: Vec<i32> = (2017..=this_year().max(year)).rev().collect();

@@ -535,7 +535,7 @@ async fn results(page: Page, path: web::Path<String>, query: web::Query<ResultsQ
         let key = receipt_key(s);
         bulletin.receipts.iter().any(|r| receipt_key(r) == key)
     });
-    let shown_rows: BTreeSet<&String> = bulletin.ballots.iter().map(|b| &b.department_id).collect();
+    let shown_rows: BTreeSet<&String> = bulletin.totals.iter().map(|t| &t.department_id).collect();
     page.render(
         "vote/results.html",
         minijinja::context! {
@@ -543,7 +543,7 @@ async fn results(page: Page, path: web::Path<String>, query: web::Query<ResultsQ
             k => bulletin.min_group_size,
             codes_issued => bulletin.codes_issued,
             codes_used => bulletin.codes_used,
-            ballot_rows => bulletin.ballots.len(),
+            ballot_rows => bulletin.totals.iter().map(|t| t.ballots).sum::<u32>(),
             departments_listed => shown_rows.len(),
             points => minijinja::context! { satisfied => bulletin.points.satisfied, basically_satisfied => bulletin.points.basically_satisfied, dissatisfied => bulletin.points.dissatisfied },
             tally => tally_view(lang, &departments, &bulletin.questions, &bulletin.tally),
