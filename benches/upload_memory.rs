@@ -9,7 +9,6 @@
 //! (Under `cargo test`/nextest the binary is only listed, never run.)
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::io::{Read, Write};

@@ -44,6 +44,7 @@ pub struct AdminEventRow {
     pub hash: Option<String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn message(prev_hash: &str, seq: i32, id: &str, at: NaiveDateTime, actor_id: Option<&str>, action: &str, subject: &str, detail: &str) -> Vec<u8> {
     let at = at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
     let seq = seq.to_string();

@@ -1122,8 +1122,6 @@ impl Rules {
     }
 }
 
-/// Records an uploaded file (already stored under its hash) on an open complaint.
-#[allow(clippy::too_many_arguments)]
 /// Whether a file may be added now (the complaint exists in the caller's scope, is not closed,
 /// and has room): asked before an upload's body is read, and again when the file is recorded.
 pub fn check_attachable(conn: &mut DbConnection, id: &str, acting: &Acting, max_count: u32) -> Result<(), ApiError> {
@@ -1155,6 +1153,9 @@ fn attachable(conn: &mut DbConnection, row: &ComplaintRow, max_count: u32) -> Re
     Ok(())
 }
 
+/// Records an uploaded file (staged under its hash, moved into place after this commits) on an
+/// open complaint.
+#[allow(clippy::too_many_arguments)]
 pub fn attach(
     conn: &mut DbConnection,
     ctx: &Ctx,
