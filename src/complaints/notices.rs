@@ -50,15 +50,6 @@ fn local_date(t: chrono::NaiveDateTime) -> String {
     from_db_time(t).with_timezone(&shanghai()).date_naive().to_string()
 }
 
-/// "2026-12-04 24:00" for an end-of-day cutoff, else the local date and time.
-fn due_at_text(clock: &ClockRow) -> String {
-    let local = from_db_time(clock.due_at).with_timezone(&shanghai());
-    if local.time() == chrono::NaiveTime::MIN && local.date_naive() == clock.due_date.succ_opt().unwrap_or(clock.due_date) {
-        format!("{} 24:00", clock.due_date)
-    } else {
-        local.format("%Y-%m-%d %H:%M").to_string()
-    }
-}
 
 /// An instant as investors and staff read it: local date and time, "24:00" for the end of a day.
 pub fn local_time_text(t: DateTime<Utc>) -> String {
@@ -100,7 +91,7 @@ fn base_vars(ctx: &Ctx, row: &ComplaintRow, clock: &ClockRow) -> Value {
         "company": row.company,
         "received_date": local_date(row.received_at),
         "due_date": clock.due_date.to_string(),
-        "due_at": due_at_text(clock),
+        "due_at": local_time_text(from_db_time(clock.due_at)),
         "working_days": clock.working_days + clock.extension_days,
         "tracking_link": format!("{}/track?number={}&lang={}", ctx.notices.public_base_url, row.tracking_number, lang.as_str()),
         "link": format!("{}/staff/complaints/{}", ctx.notices.public_base_url, row.id),
@@ -171,8 +162,8 @@ pub fn resolve_recipients(conn: &mut DbConnection, row: &ComplaintRow, rung: &Ru
         let address = match (r, &department) {
             (Recipient::DepartmentContact, Some(d)) => Some(d.contact_email.clone()),
             (Recipient::DepartmentHead, Some(d)) => Some(d.head_email.clone()),
-            (Recipient::DepartmentContact | Recipient::DepartmentHead, None) => office(conn, "coordination-office")?,
-            (Recipient::Office(code), _) => office(conn, code)?,
+            (Recipient::DepartmentContact | Recipient::DepartmentHead, None) => office_address(conn, "coordination-office")?,
+            (Recipient::Office(code), _) => office_address(conn, code)?,
         };
         match address {
             Some(a) if !found.contains(&a) => found.push(a),
@@ -184,10 +175,6 @@ pub fn resolve_recipients(conn: &mut DbConnection, row: &ComplaintRow, rung: &Ru
         }
     }
     Ok((found, unresolved))
-}
-
-fn office(conn: &mut DbConnection, code: &str) -> Result<Option<String>, ApiError> {
-    office_address(conn, code)
 }
 
 /// The contact address of the active office with this code.

@@ -129,10 +129,13 @@ fn record(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, action:
 }
 
 /// After any change to a complaint, in its transaction: queued ladder notices whose facts no
-/// longer hold are cancelled, and the running reply clock's ladder is re-armed and rescheduled
-/// for the facts as they now are (see `escalation::sweep::schedule`).
+/// longer hold are cancelled. A cancellation can re-arm a rung (`escalation::sweep::schedule`),
+/// so the running reply clock is rescheduled then; a moved due time is rescheduled where the
+/// clock is refreshed (`refresh_clock`).
 fn facts_changed(conn: &mut DbConnection, ctx: &Ctx, id: &str) -> Result<(), ApiError> {
-    super::notices::cancel_stale(conn, id, ctx.now)?;
+    if super::notices::cancel_stale(conn, id, ctx.now)? == 0 {
+        return Ok(());
+    }
     if let Some(clock) = store::current_clock(conn, id, REPLY_CLOCK)?.filter(|c| c.stopped_at.is_none()) {
         crate::escalation::sweep::schedule(conn, ctx, &clock)?;
     }
@@ -173,11 +176,6 @@ fn notify_staff(conn: &mut DbConnection, ctx: &Ctx, id: &str, notice: &str, to: 
     }
     addresses.dedup();
     super::notices::to_staff(conn, ctx, &row, &clock, notice, &addresses, extra)
-}
-
-/// A department's name in the staff language (for notices), or the "not assigned" text.
-fn department_name(conn: &mut DbConnection, ctx: &Ctx, id: Option<&str>) -> Result<String, ApiError> {
-    super::notices::department_name(conn, ctx, id)
 }
 
 /// Queues the ladder's at-assignment rungs for the department that now holds complaint `id`.
@@ -592,7 +590,7 @@ pub fn reassign(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, d
             }),
             true,
         )?;
-        let to_department = department_name(conn, ctx, Some(&dept.id))?;
+        let to_department = super::notices::department_name(conn, ctx, Some(&dept.id))?;
         match row.department_id {
             Some(previous) => notify_staff(conn, ctx, id, "reassigned_away", &[StaffRecipient::Department(previous)], json!({"to_department": to_department})),
             None => Ok(()),
@@ -697,7 +695,7 @@ pub fn return_to_office(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &A
             false,
         )?;
         let department = released.map(|a| a.department_id);
-        let from_department = department_name(conn, ctx, department.as_deref())?;
+        let from_department = super::notices::department_name(conn, ctx, department.as_deref())?;
         notify_staff(conn, ctx, id, "returned", &[StaffRecipient::CoordinationOffice], json!({"reason": reason, "from_department": from_department}))
     })
 }
