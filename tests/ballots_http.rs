@@ -30,6 +30,8 @@ struct Round {
     id: String,
     departments: Vec<(String, String)>, // (code, id)
     commission: String,
+    /// Shown once, when the round was created.
+    revocation_key: String,
 }
 
 /// A round over `n_departments` departments, open from a minute ago for an hour.
@@ -42,8 +44,8 @@ fn round(app: &TestApp, prefix: &str, n_departments: usize, k: u32) -> Round {
         (code, id)
     }).collect();
     let ids: Vec<String> = departments.iter().map(|d| d.1.clone()).collect();
-    let id = app.create_ballot_round(&commission, &ids, k);
-    Round { id, departments, commission }
+    let (id, revocation_key) = app.create_ballot_round_keyed(&commission, &ids, k);
+    Round { id, departments, commission, revocation_key }
 }
 
 fn import(app: &TestApp, r: &Round, csv: &str) -> Resp {
@@ -173,6 +175,11 @@ fn a_round_of_30_enterprises_and_6_departments_runs_from_draft_to_a_verified_bul
     // Emailed codes are made when the worker sends them.
     let (success, out, _) = cli(&app, Some(port), &["mail", "deliver", "--once"]);
     assert!(success && out.contains("10 sent"), "{out}");
+    if common::uses_postgres() {
+        // All ten in one transaction (the paper codes in another): no commit pairs a code with
+        // the address whose email is marked sent next.
+        assert_eq!(rows_in(&app, "(SELECT DISTINCT xmin::text FROM ballot_credentials) AS x"), 2);
+    }
     let mails = sink.wait_for(10, Duration::from_secs(10));
     let mut emailed: BTreeMap<String, String> = BTreeMap::new(); // address -> code
     for m in &mails {
@@ -340,8 +347,9 @@ fn ballot_tables_carry_no_time_serial_or_foreign_key_column() {
     let expected: [(&str, &[&str]); 4] = [
         ("ballots", &["answers", "category", "department_id", "id", "round_id"]),
         ("sealed_ballots", &["id", "round_id", "sealed"]),
-        // No category, no department list: the scope is sealed under the code.
-        ("ballot_credentials", &["code_hash", "round_id", "scope", "used"]),
+        // No category, no department list: the scope is sealed under the code; the roll entry
+        // only sealed to the round's revocation key (erased when the code is spent).
+        ("ballot_credentials", &["code_hash", "roll_tag", "round_id", "scope", "used"]),
         ("ballot_receipts", &["receipt", "round_id"]),
     ];
     for (table, columns) in expected {
@@ -977,7 +985,13 @@ fn ballots_are_sealed_at_cast_and_only_the_trustees_shares_open_them() {
                 "opens_at": (now - chrono::Duration::minutes(1)).to_rfc3339(), "closes_at": (now + chrono::Duration::hours(1)).to_rfc3339()}),
     );
     assert_eq!(created.status, 201, "{}", created.body);
-    let r = Round { id: created.json()["id"].as_str().unwrap().to_string(), departments: r.departments, commission: r.commission };
+    let created = created.json();
+    let r = Round {
+        id: created["id"].as_str().unwrap().to_string(),
+        departments: r.departments,
+        commission: r.commission,
+        revocation_key: created["revocation_key"].as_str().unwrap().to_string(),
+    };
     let roll: String = (0..32).map(|i| format!("V{i},enterprise_served,paper,seal-0;seal-1;seal-2\n")).collect();
     assert_eq!(import(&app, &r, &format!("name,category,contact,departments\n{roll}")).status, 200);
     let letters = officer_post(&app, &r, "issue-codes").json()["letters"].as_array().unwrap().clone();
@@ -1052,7 +1066,9 @@ fn ballots_are_sealed_at_cast_and_only_the_trustees_shares_open_them() {
     let kept = everything_kept(&app);
     assert!(occurrences(&kept, "\"attitude\":\"") >= 90, "the scan finds opened ballots");
     assert_eq!(occurrences(&kept, "AGE-SECRET-KEY"), 0);
-    assert_eq!(occurrences(&kept, "age1"), 0, "the round's public key is forgotten");
+    // The only public key left is the revocation key of the first round made here, still a draft.
+    assert_eq!(rows_in(&app, &format!("ballot_rounds WHERE revocation_recipient IS NOT NULL AND id <> '{}'", r.id)), 1);
+    assert_eq!(occurrences(&kept, "age1"), 1, "the round's public keys are forgotten");
     for s in &shares {
         assert_eq!(occurrences(&kept, &s[18..50]), 0);
     }
@@ -1126,4 +1142,118 @@ fn an_unspent_code_can_be_revoked_and_its_voter_issued_a_new_one() {
     let results = app.get(&format!("/api/v1/ballots/{}/results", r.id), Some(&r.commission)).json();
     let first = results.as_array().unwrap().iter().find(|t| t["department_id"] == ids[0].as_str()).unwrap();
     assert_eq!(first["ballots"], 3, "{results}");
+}
+
+#[test]
+fn a_lost_code_is_found_with_the_revocation_key_and_its_voter_issued_a_new_one() {
+    let sink = SmtpSink::start();
+    let port = sink.port();
+    let app = common::spawn_app_with(move |s| {
+        s.mail.smtp_url = format!("smtp://127.0.0.1:{port}");
+        s.mail.deliver_interval_secs = 3600;
+        s.ballots.attempts_per_client_per_minute = 1000;
+    });
+    let r = round(&app, "lost", 1, 3);
+    let ids: Vec<String> = r.departments.iter().map(|d| d.1.clone()).collect();
+    let roll = "name,category,contact,departments\nAnna,enterprise_served,paper,lost-0\nBo,enterprise_served,paper,lost-0\nCai,enterprise_served,paper,lost-0\nDee,enterprise_served,dee@example.cn,lost-0\n";
+    assert_eq!(import(&app, &r, roll).status, 200);
+    let letters = officer_post(&app, &r, "issue-codes").json()["letters"].as_array().unwrap().clone();
+    assert_eq!(officer_post(&app, &r, "open").status, 200);
+    let (ok, _, err) = cli(&app, Some(port), &["mail", "deliver", "--once"]);
+    assert!(ok, "{err}");
+    let dee_code = codes_in(&sink.wait_for(1, Duration::from_secs(10))[0].text_body().unwrap())[0].clone();
+    let code_of = |name: &str| letters.iter().find(|l| l["name"] == name).unwrap()["code"].as_str().unwrap().to_string();
+    // Every code carries a roll tag; nothing stored names the voter in the clear.
+    assert_eq!(rows_in(&app, "ballot_credentials WHERE roll_tag IS NOT NULL"), 4);
+    let reissue = |body: Value| app.post(&format!("/api/v1/ballots/rounds/{}/reissue", r.id), Some(&r.commission), &body);
+
+    // Bo votes; then Anna and Dee lose their codes.
+    assert_eq!(cast(&app, &r.id, &code_of("Bo"), &ids, 1).status, 201);
+    assert_eq!(rows_in(&app, "ballot_credentials WHERE roll_tag IS NOT NULL"), 3, "the tag goes as the code is spent");
+    // Neither or both of code and key, a wrong key, another round's key, an unknown voter: refused, nothing changes.
+    reissue(json!({"voter": "Anna"})).assert_problem(422, "invalid-field");
+    reissue(json!({"voter": "Anna", "code": code_of("Anna"), "revocation_key": r.revocation_key})).assert_problem(422, "invalid-field");
+    let wrong = reissue(json!({"voter": "Anna", "revocation_key": "AGE-SECRET-KEY-1QQQ"})).assert_problem(422, "invalid-field");
+    assert_eq!(wrong["errors"][0]["field"], "revocation_key", "{wrong}");
+    let other = round(&app, "lost-other", 1, 3);
+    let foreign = reissue(json!({"voter": "Anna", "revocation_key": other.revocation_key})).assert_problem(422, "invalid-field");
+    assert!(foreign["errors"][0]["message"].as_str().unwrap().contains("another round"), "{foreign}");
+    assert!(!foreign.to_string().contains(&other.revocation_key[15..]), "errors never echo a key");
+    reissue(json!({"voter": "Nobody", "revocation_key": r.revocation_key})).assert_problem(422, "invalid-field");
+    // Bo has voted: there is no unspent code of his to replace, so no second vote.
+    reissue(json!({"voter": "Bo", "revocation_key": r.revocation_key})).assert_problem(409, "no-unspent-code");
+
+    // Anna's lost paper code: found with the key, cancelled, and a new letter for her only.
+    let again = reissue(json!({"voter": "anna", "revocation_key": r.revocation_key}));
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.header("cache-control"), Some("no-store"));
+    let new_letters = again.json()["letters"].as_array().unwrap().clone();
+    assert_eq!(new_letters.len(), 1, "{new_letters:?}");
+    assert_eq!(new_letters[0]["name"], "Anna");
+    let anna_new = new_letters[0]["code"].as_str().unwrap().to_string();
+    cast(&app, &r.id, &code_of("Anna"), &ids, 0).assert_problem(409, "ballot-code-refused");
+    assert_eq!(cast(&app, &r.id, &anna_new, &ids, 0).status, 201);
+    reissue(json!({"voter": "Anna", "revocation_key": r.revocation_key})).assert_problem(409, "no-unspent-code");
+
+    // Dee's lost emailed code: a new email, with a new code; the old one stops working.
+    let emailed = reissue(json!({"voter": "DEE@example.cn", "revocation_key": r.revocation_key}));
+    assert_eq!(emailed.status, 200, "{}", emailed.body);
+    assert_eq!(emailed.json()["emailed"], 1, "{}", emailed.body);
+    let (ok, _, err) = cli(&app, Some(port), &["mail", "deliver", "--once"]);
+    assert!(ok, "{err}");
+    let mails = sink.wait_for(2, Duration::from_secs(10));
+    let dee_new = codes_in(&mails[1].text_body().unwrap())[0].clone();
+    assert_ne!(dee_new, dee_code);
+    cast(&app, &r.id, &dee_code, &ids, 2).assert_problem(409, "ballot-code-refused");
+    assert_eq!(cast(&app, &r.id, &dee_new, &ids, 2).status, 201);
+
+    // The replacement is in the trail, without the voter, the code or the key.
+    assert_eq!(rows_in(&app, "admin_events WHERE action = 'ballot_round.reissue' AND detail LIKE '%lost%'"), 2);
+    assert_eq!(rows_in(&app, "admin_events WHERE detail LIKE '%Anna%' OR detail LIKE '%dee@%' OR detail LIKE '%AGE-SECRET%'"), 0);
+    // At close the tags and the key's public half go: nothing is left for the key to open.
+    assert_eq!(officer_post(&app, &r, "close").status, 200);
+    assert_eq!(rows_in(&app, "ballot_credentials WHERE roll_tag IS NOT NULL"), 0);
+    assert_eq!(rows_in(&app, "ballot_rounds WHERE revocation_recipient IS NOT NULL AND status <> 'draft'"), 0);
+    reissue(json!({"voter": "Cai", "revocation_key": r.revocation_key})).assert_problem(409, "conflict");
+    let round_view = app.get("/api/v1/ballots/rounds", Some(&r.commission)).json();
+    let shown = round_view.as_array().unwrap().iter().find(|v| v["id"] == r.id.as_str()).unwrap().clone();
+    assert_eq!(shown["replaces_lost_codes"], false, "{shown}");
+    assert!(shown.get("revocation_key").is_none(), "the key is never shown again: {shown}");
+    let results = app.get(&format!("/api/v1/ballots/{}/results", r.id), Some(&r.commission)).json();
+    assert_eq!(results[0]["ballots"], 3, "{results}");
+}
+
+/// The revocation key's private half is in no table, log or file the server keeps.
+#[test]
+fn the_revocation_key_is_never_stored() {
+    let app = common::spawn_app_with(|s| s.ballots.attempts_per_client_per_minute = 1000);
+    let r = round(&app, "keep", 1, 3);
+    assert_eq!(import(&app, &r, "name,category,contact,departments\nA,enterprise_served,paper,keep-0\n").status, 200);
+    assert_eq!(officer_post(&app, &r, "issue-codes").status, 200);
+    let kept = everything_kept(&app);
+    let secret = r.revocation_key.trim_start_matches("AGE-SECRET-KEY-");
+    assert!(r.revocation_key.starts_with("AGE-SECRET-KEY-1"), "{}", r.revocation_key);
+    assert_eq!(occurrences(&kept, secret), 0);
+    assert_eq!(occurrences(&kept, &secret.to_lowercase()), 0);
+    let mut found_in_files = Vec::new();
+    for entry in walk(app.data_dir.path()) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        if occurrences(&bytes, secret) > 0 || occurrences(&bytes, &secret.to_lowercase()) > 0 {
+            found_in_files.push(entry);
+        }
+    }
+    assert!(found_in_files.is_empty(), "{found_in_files:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }

@@ -89,7 +89,14 @@ fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
     set_value(&b, "f-closes_at", &beijing(60));
     b.type_into("#f-min_group_size", "3");
     b.click("#create-round button[type=submit]");
+    // Created: the round's revocation key, shown this once, then on to the round.
+    b.find("#revocation-note");
+    let revocation_key = b.text("#revocation-key");
+    assert!(revocation_key.starts_with("AGE-SECRET-KEY-1"), "{revocation_key}");
+    b.screenshots("round-revocation-key-en");
+    b.click("#back-to-round");
     b.wait_for_text("#round-status", "Draft");
+    assert!(!b.body_text().contains(&revocation_key[15..]), "the round's page never shows the key");
     let round_path = b.path();
     let round_id = round_path.rsplit('/').next().unwrap().to_string();
     assert_eq!(b.text("h1"), "2026 年度行风评议 / 2026 conduct evaluation");
@@ -132,7 +139,14 @@ fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
     b.find("#letters-note");
     assert!(b.text("#letters-notice").contains("4 paper letter(s) made; 1 email(s) queued"), "{}", b.text("#letters-notice"));
     assert_eq!(b.count("section.letter"), 4);
-    let codes: Vec<String> = b
+    let names: Vec<String> = b
+        .script("return Array.from(document.querySelectorAll('section.letter .name')).map(e => e.textContent)")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    let mut codes: Vec<String> = b
         .script("return Array.from(document.querySelectorAll('section.letter .code')).map(e => e.textContent)")
         .as_array()
         .unwrap()
@@ -185,6 +199,23 @@ fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
     assert!(!b.body_text().contains(&shares[0][18..40]), "the round's page never shows a share");
     assert_eq!(b.text("#count-used"), "shown after voting closes");
     b.screenshots("round-open-en");
+
+    // A voter lost their letter: the revocation key finds their code; a new letter, once.
+    let lost = names.iter().position(|n| n.contains("Enterprise 2")).expect("a letter for Enterprise 2");
+    b.type_into("#f-voter", &names[lost]);
+    b.type_into("#f-revocation_key", &revocation_key);
+    confirm_click(&b, "#reissue-code");
+    b.find("#letters-note");
+    assert_eq!(b.count("section.letter"), 1);
+    assert_eq!(b.text("section.letter .name"), names[lost]);
+    let replacement = b.text("section.letter .code");
+    assert_ne!(replacement, codes[lost]);
+    let old_code = std::mem::replace(&mut codes[lost], replacement);
+    b.click("#back-to-round");
+    b.wait_for_text("#round-status", "Open");
+    let ratings: Vec<_> = depts.iter().map(|d| json!({"department_id": d, "answers": {"overall": "satisfied", "efficiency": "satisfied", "attitude": "satisfied", "integrity": "satisfied"}})).collect();
+    let refused = app.post(&format!("/api/v1/ballots/{round_id}/cast"), None, &json!({"code": old_code, "ratings": ratings}));
+    assert_eq!(refused.status, 409, "the lost code no longer votes: {}", refused.body);
     let answers = json!({"overall": "satisfied", "efficiency": "basically_satisfied", "attitude": "satisfied", "integrity": "dissatisfied"});
     for code in &codes {
         let ratings: Vec<_> = depts.iter().map(|d| json!({"department_id": d, "answers": answers})).collect();
@@ -296,7 +327,7 @@ fn console_pages_refuse_anonymous_visitors_other_roles_and_forms_without_the_tok
     let round_page = format!("/staff/rounds/{round}");
     let get_pages = ["/staff/rounds".to_string(), round_page.clone(), "/staff/assessment".to_string(), "/staff/assessment/2026/print".to_string()];
     let form = |body: &str| Some(("application/x-www-form-urlencoded", body.as_bytes().to_vec()));
-    let post_pages = ["/staff/rounds".to_string(), format!("{round_page}/issue-codes"), format!("{round_page}/open"), format!("{round_page}/close"), format!("{round_page}/publish")];
+    let post_pages = ["/staff/rounds".to_string(), format!("{round_page}/issue-codes"), format!("{round_page}/reissue"), format!("{round_page}/open"), format!("{round_page}/close"), format!("{round_page}/publish")];
 
     // Anonymous: to the sign-in page, coming back here afterwards.
     for path in &get_pages {

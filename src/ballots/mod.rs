@@ -11,6 +11,7 @@ pub mod letters;
 pub mod model;
 pub mod scope;
 pub mod seal;
+pub mod revocation;
 pub mod routes;
 pub mod service;
 pub mod tally;

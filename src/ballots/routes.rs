@@ -41,11 +41,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 async fn create_round(state: web::Data<AppState>, staff: Staff<BallotOfficers>, body: JsonBody<CreateRound>) -> Result<HttpResponse, ApiError> {
     let (req, actor) = (body.into_inner(), staff.id.clone());
     let view = db::run(&state.pool, move |conn| {
-        let round = service::create(conn, req, &actor, db::now())?;
-        service::view(conn, &round)
+        let created = service::create(conn, req, &actor, db::now())?;
+        Ok::<_, ApiError>(service::RoundView { revocation_key: Some(created.revocation_key), ..service::view(conn, &created.round)? })
     })
     .await?;
-    Ok(HttpResponse::Created().json(view))
+    Ok(HttpResponse::Created().insert_header((header::CACHE_CONTROL, "no-store")).json(view))
 }
 
 /// All rounds (officers).

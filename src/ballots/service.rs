@@ -61,6 +61,9 @@ pub struct RoundRow {
     pub threshold: i32,
     /// The public key that seals ballots at cast, from open until the trustees open them.
     pub seal_recipient: Option<String>,
+    /// The public half of the round's revocation key (see `revocation`), from creation until
+    /// the round closes. Rounds created before revocation keys existed have none.
+    pub revocation_recipient: Option<String>,
 }
 
 /// A round as the API shows it.
@@ -83,6 +86,13 @@ pub struct RoundView {
     pub threshold: i32,
     /// Ballots are sealed (from open until the trustees open them after close).
     pub sealed: bool,
+    /// Lost codes can be replaced (the round has a revocation key; until it closes).
+    pub replaces_lost_codes: bool,
+    /// Only in the answer that creates the round, this once (`no-store`): the private half of
+    /// the round's revocation key, which finds a voter's lost code to replace it. Never stored;
+    /// keep it with the round's papers until the round closes, apart from the trustees' shares.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revocation_key: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, utoipa::ToSchema, Debug, Clone)]
@@ -124,6 +134,8 @@ pub fn view(conn: &mut DbConnection, r: &RoundRow) -> Result<RoundView, ApiError
         trustees: r.trustees,
         threshold: r.threshold,
         sealed: r.seal_recipient.is_some(),
+        replaces_lost_codes: r.revocation_recipient.is_some(),
+        revocation_key: None,
     })
 }
 
@@ -193,7 +205,14 @@ pub struct CreateRound {
     pub threshold: Option<u32>,
 }
 
-pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateTime<Utc>) -> Result<RoundRow, ApiError> {
+/// A round just created, with the private half of its revocation key: shown this once to the
+/// officer (it finds a lost code to replace it) and never stored.
+pub struct Created {
+    pub round: RoundRow,
+    pub revocation_key: String,
+}
+
+pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateTime<Utc>) -> Result<Created, ApiError> {
     let mut c = Checker::default();
     let title = c.check(required_text("title", &req.title, 200));
     if !(2017..=2100).contains(&req.year) {
@@ -235,6 +254,7 @@ pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateT
     }
     c.finish()?;
     let id = new_id();
+    let (revocation_recipient, revocation_key) = super::revocation::new_key();
     conn.transaction(|conn| {
         crate::db::write_lock(conn)?;
         for d in &depts {
@@ -257,6 +277,7 @@ pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateT
                 trustees: trustees as i32,
                 threshold: threshold as i32,
                 seal_recipient: None,
+                revocation_recipient: Some(revocation_recipient.clone()),
             })
             .execute(conn)?;
         for d in &depts {
@@ -265,7 +286,7 @@ pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateT
                 .execute(conn)?;
         }
         crate::admin_log::record(conn, now, Some(actor), "ballot_round.create", &format!("ballot_round:{id}"), json!({"departments": depts.len()}))?;
-        find(conn, &id)
+        Ok(Created { round: find(conn, &id)?, revocation_key: revocation_key.clone() })
     })
 }
 
@@ -343,6 +364,8 @@ fn advance_as(conn: &mut DbConnection, round_id: &str, to: RoundStatus, actor: O
             return Err(still_sealed());
         }
         let rewrite = if to == RoundStatus::Closed {
+            // No code is replaced any more: the roll tags go with the rewrite, the key here.
+            diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::revocation_recipient.eq(None::<String>)).execute(conn)?;
             shuffle_rewrite(conn, round_id)?;
             rewrite_transaction(conn)?
         } else {
@@ -777,6 +800,9 @@ pub struct CodePayload {
     pub round_id: String,
     pub category: Category,
     pub departments: Vec<String>,
+    /// The roll entry sealed to the round's revocation key (see `revocation`).
+    #[serde(default)]
+    pub roll_tag: Option<String>,
 }
 
 /// Every department id of the round, sorted: the order a sealed scope's bitmap follows.
@@ -788,28 +814,59 @@ fn round_department_ids(conn: &mut DbConnection, round_id: &str) -> QueryResult<
         .load(conn)
 }
 
-/// A new code: stored as its hash, its round, unspent, and its scope sealed under the code.
-fn insert_credential(conn: &mut DbConnection, round_id: &str, category: Category, departments: &[String]) -> QueryResult<String> {
+/// A new code: stored as its hash, its round, unspent, its scope sealed under the code, and its
+/// roll tag (the roll entry sealed to the round's revocation key, when the round has one).
+fn insert_credential(conn: &mut DbConnection, round_id: &str, category: Category, departments: &[String], roll_tag: Option<&str>) -> QueryResult<String> {
     let code = codes::generate();
     let canonical = codes::normalise(&code).expect("generated codes verify");
     let sealed = super::scope::seal(&canonical, round_id, &round_department_ids(conn, round_id)?, &super::scope::Scope { category, departments: departments.to_vec() });
     diesel::insert_into(ballot_credentials::table)
-        .values((ballot_credentials::code_hash.eq(codes::hash(&canonical)), ballot_credentials::round_id.eq(round_id), ballot_credentials::scope.eq(sealed), ballot_credentials::used.eq(false)))
+        .values((
+            ballot_credentials::code_hash.eq(codes::hash(&canonical)),
+            ballot_credentials::round_id.eq(round_id),
+            ballot_credentials::scope.eq(sealed),
+            ballot_credentials::used.eq(false),
+            ballot_credentials::roll_tag.eq(roll_tag),
+        ))
         .execute(conn)?;
     Ok(code)
 }
 
-/// The delivery worker's half of an emailed code: a fresh credential for a round that has not
-/// closed, returned (code, hash) for the message.
-pub fn credential_for_email(conn: &mut DbConnection, payload: &str) -> Result<(String, String), ApiError> {
-    let p: CodePayload = serde_json::from_str(payload).map_err(|e| ApiError::internal("ballot email payload", e))?;
-    let round = find(conn, &p.round_id)?;
-    if !matches!(round.status(), RoundStatus::Draft | RoundStatus::Open) {
-        return Err(ApiError::conflict("the round has closed; no more codes are made"));
-    }
-    let code = insert_credential(conn, &p.round_id, p.category, &p.departments)?;
-    let hash = codes::hash(&codes::normalise(&code).expect("generated codes verify"));
-    Ok((code, hash))
+/// An emailed code made by the delivery worker: the code for the message, its hash to withdraw
+/// it should the message fail.
+pub struct EmailedCode {
+    pub code: String,
+    pub hash: String,
+}
+
+/// The delivery worker's half of emailed codes: a fresh credential for each message (keyed by
+/// its outbox id) whose round has not closed — all of one batch in one transaction, inserted in
+/// random order, so that the write-ahead log does not pair each code with the one address whose
+/// email is marked sent next. A message whose code cannot be made gets its reason instead.
+pub fn credentials_for_emails(conn: &mut DbConnection, messages: &[(String, String)]) -> QueryResult<Vec<(String, Result<EmailedCode, ApiError>)>> {
+    let mut order: Vec<&(String, String)> = messages.iter().collect();
+    order.shuffle(&mut rand::rngs::OsRng);
+    conn.transaction(|conn| {
+        let mut made = Vec::with_capacity(order.len());
+        for (message_id, payload) in order {
+            let p: CodePayload = match serde_json::from_str(payload) {
+                Ok(p) => p,
+                Err(e) => {
+                    made.push((message_id.clone(), Err(ApiError::internal("ballot email payload", e))));
+                    continue;
+                }
+            };
+            let open = ballot_rounds::table.find(&p.round_id).select(ballot_rounds::status).first::<String>(conn).optional()?;
+            if !matches!(open.as_deref().and_then(RoundStatus::parse), Some(RoundStatus::Draft | RoundStatus::Open)) {
+                made.push((message_id.clone(), Err(ApiError::conflict("the round has closed; no more codes are made"))));
+                continue;
+            }
+            let code = insert_credential(conn, &p.round_id, p.category, &p.departments, p.roll_tag.as_deref())?;
+            let hash = codes::hash(&codes::normalise(&code).expect("generated codes verify"));
+            made.push((message_id.clone(), Ok(EmailedCode { code, hash })));
+        }
+        Ok(made)
+    })
 }
 
 /// Withdraws a code whose email could not be sent, so a retry's new code is the only one.
@@ -860,8 +917,12 @@ pub fn issue_codes(conn: &mut DbConnection, round_id: &str, notices: &crate::com
         for (voter_id, name, category, contact, departments) in &voters {
             let category = Category::parse(category).ok_or_else(|| ApiError::internal("roll", "unknown category"))?;
             let dept_ids: Vec<String> = serde_json::from_str(departments).map_err(|e| ApiError::internal("roll", e))?;
+            let roll_tag = match &round.revocation_recipient {
+                Some(recipient) => Some(super::revocation::tag(recipient, voter_id).map_err(|e| ApiError::internal("roll tag", e))?),
+                None => None,
+            };
             if contact == "paper" {
-                let code = insert_credential(conn, round_id, category, &dept_ids)?;
+                let code = insert_credential(conn, round_id, category, &dept_ids, roll_tag.as_deref())?;
                 let names = depts.iter().filter(|d| dept_ids.contains(&d.id)).cloned().collect();
                 issued.letters.push(Letter { name: name.clone(), code, departments: names });
             } else {
@@ -872,11 +933,12 @@ pub fn issue_codes(conn: &mut DbConnection, round_id: &str, notices: &crate::com
                     "vote_link": format!("{}/vote?round={}", notices.public_base_url, round.id),
                 });
                 let rendered = notices.templates.render("ballot_code", notices.staff_language, &vars).map_err(|e| ApiError::internal("email template", e))?;
-                let payload = serde_json::to_string(&CodePayload { round_id: round_id.to_string(), category, departments: dept_ids }).expect("json");
+                let payload = serde_json::to_string(&CodePayload { round_id: round_id.to_string(), category, departments: dept_ids, roll_tag }).expect("json");
                 crate::mail::outbox::enqueue(
                     conn,
                     crate::mail::outbox::NewMail {
-                        dedupe_key: format!("ballot:{round_id}:{voter_id}"),
+                        // Once per issue: a replaced code is a new message to the same voter.
+                        dedupe_key: format!("ballot:{round_id}:{voter_id}:{}", codes::random_id()),
                         complaint_id: None,
                         notice: "ballot_code",
                         language: notices.staff_language,
@@ -891,7 +953,6 @@ pub fn issue_codes(conn: &mut DbConnection, round_id: &str, notices: &crate::com
                 )?;
                 issued.emailed += 1;
             }
-            let _ = voter_id;
         }
         // One statement for all, so the roll's row order says nothing about the codes' order.
         diesel::update(ballot_voters::table.filter(ballot_voters::round_id.eq(round_id)).filter(ballot_voters::letter_issued.eq(false)))
@@ -907,51 +968,118 @@ pub fn issue_codes(conn: &mut DbConnection, round_id: &str, notices: &crate::com
 #[derive(Deserialize, utoipa::ToSchema, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct ReissueRequest {
-    /// The unspent code being replaced (from a letter returned undelivered, damaged or seen by
-    /// someone else). A code nobody holds cannot be found: nothing stored ties it to its voter.
-    pub code: String,
-    /// Whose it is: the name on a paper letter, or the email address the code went to.
+    /// Whose code is replaced: the name on a paper letter, or the email address the code went to.
+    #[schema(max_length = 200)]
     pub voter: String,
+    /// The unspent code being replaced, when it is still in hand (a letter returned undelivered,
+    /// damaged, or seen by someone else). Give this or `revocation_key`.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// For a lost code: the round's revocation key (`AGE-SECRET-KEY-…`), shown once when the
+    /// round was created. It finds the voter's unspent code without the code itself.
+    #[serde(default)]
+    pub revocation_key: Option<String>,
 }
 
-/// Revokes an unspent code and gives its roll entry a new one: the code's sealed scope must
-/// match the entry named (category and departments), the old code is deleted, and the entry is
-/// issued a code again (with any other entry still waiting for one) as [`issue_codes`] does.
+/// How the code being replaced is named: by the code itself, or — lost — through the round's
+/// revocation key.
+enum Replaced {
+    Code { canonical: String, hash: String },
+    Lost { revocation_key: String },
+}
+
+/// Revokes an unspent code and gives its roll entry a new one, then issues a code to that entry
+/// (and to any other entry still waiting for one) as [`issue_codes`] does. With the code in hand,
+/// its sealed scope must match the entry named (category and departments). Without it, the
+/// round's revocation key opens the roll tags of the round's unspent codes to find the one of the
+/// entry named; none is found when that voter has voted already (or their email is still queued).
 #[allow(clippy::too_many_arguments)]
 pub fn reissue(conn: &mut DbConnection, round_id: &str, req: &ReissueRequest, notices: &crate::complaints::notices::Notices, email_deliverable: bool, actor: &str, now: DateTime<Utc>) -> Result<Issued, ApiError> {
-    let (canonical, hash) = canonical_and_hash(&req.code)?;
+    let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_string);
+    let replaced = match (given(&req.code), given(&req.revocation_key)) {
+        (Some(code), None) => {
+            let (canonical, hash) = canonical_and_hash(&code)?;
+            Replaced::Code { canonical, hash }
+        }
+        (None, Some(revocation_key)) => Replaced::Lost { revocation_key },
+        _ => return Err(ApiError::invalid("code", "code_or_revocation_key", "give the code being replaced or, for a lost code, the round's revocation key (one of the two)")),
+    };
+    let voter = req.voter.trim().to_string();
+    if voter.is_empty() || voter.chars().count() > 200 {
+        return Err(ApiError::invalid("voter", "required", "the voter's name (paper) or email address, at most 200 characters"));
+    }
     conn.transaction(|conn| {
         diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
         let round = find(conn, round_id)?;
         if !matches!(round.status(), RoundStatus::Draft | RoundStatus::Open) {
             return Err(ApiError::conflict("codes can be replaced only before the round closes"));
         }
-        let found: Option<(String, bool)> =
-            ballot_credentials::table.find(&hash).filter(ballot_credentials::round_id.eq(round_id)).select((ballot_credentials::scope, ballot_credentials::used)).first(conn).optional()?;
-        let Some((stored, false)) = found else { return Err(refused()) };
-        let scope = open_scope(conn, round_id, &canonical, &stored)?;
-        let voter = req.voter.trim();
+        // The roll entries this voter may be: issued a code already, named as on the roll.
         let entries: Vec<(String, String, String, String, String)> = ballot_voters::table
             .filter(ballot_voters::round_id.eq(round_id))
-            .filter(ballot_voters::category.eq(scope.category.as_str()))
             .filter(ballot_voters::letter_issued.eq(true))
             .select((ballot_voters::id, ballot_voters::name, ballot_voters::category, ballot_voters::contact, ballot_voters::departments))
             .load(conn)?;
-        let mut departments = scope.departments.clone();
-        departments.sort();
-        let entry = entries.iter().find(|(_, name, category, contact, depts)| {
-            let who = if contact == "paper" { voter_key(voter, category, "paper") == voter_key(name, category, contact) } else { contact.eq_ignore_ascii_case(voter) };
-            who && serde_json::from_str::<Vec<String>>(depts).map(|mut d| {
-                d.sort();
-                d == departments
-            }).unwrap_or(false)
-        });
-        let Some((voter_id, ..)) = entry else {
-            return Err(ApiError::invalid("voter", "not_this_voter", "this code was not issued to that voter on the roll"));
+        let named: Vec<&(String, String, String, String, String)> = entries
+            .iter()
+            .filter(|(_, name, category, contact, _)| if contact == "paper" { voter_key(&voter, category, "paper") == voter_key(name, category, contact) } else { contact.eq_ignore_ascii_case(&voter) })
+            .collect();
+        let (hash, voter_id) = match &replaced {
+            Replaced::Code { canonical, hash } => {
+                let found: Option<(String, bool)> =
+                    ballot_credentials::table.find(hash).filter(ballot_credentials::round_id.eq(round_id)).select((ballot_credentials::scope, ballot_credentials::used)).first(conn).optional()?;
+                let Some((stored, false)) = found else { return Err(refused()) };
+                let scope = open_scope(conn, round_id, canonical, &stored)?;
+                let mut departments = scope.departments.clone();
+                departments.sort();
+                let entry = named.iter().find(|(_, _, category, _, depts)| {
+                    category == scope.category.as_str()
+                        && serde_json::from_str::<Vec<String>>(depts).map(|mut d| {
+                            d.sort();
+                            d == departments
+                        }).unwrap_or(false)
+                });
+                let Some((voter_id, ..)) = entry else {
+                    return Err(ApiError::invalid("voter", "not_this_voter", "this code was not issued to that voter on the roll"));
+                };
+                (hash.clone(), voter_id.clone())
+            }
+            Replaced::Lost { revocation_key } => {
+                let Some(recipient) = round.revocation_recipient.as_deref() else {
+                    return Err(ApiError::conflict("this round was created before revocation keys existed: a lost code cannot be found; only a code in hand can be replaced"));
+                };
+                let key = super::revocation::RevocationKey::parse(revocation_key, recipient).map_err(|e| ApiError::invalid("revocation_key", "revocation_key", e.to_string()))?;
+                if named.is_empty() {
+                    return Err(ApiError::invalid("voter", "not_on_roll", "no voter on the roll who has been issued a code goes by that name or address"));
+                }
+                let tagged: Vec<(String, String)> = ballot_credentials::table
+                    .filter(ballot_credentials::round_id.eq(round_id))
+                    .filter(ballot_credentials::used.eq(false))
+                    .filter(ballot_credentials::roll_tag.is_not_null())
+                    .select((ballot_credentials::code_hash, ballot_credentials::roll_tag.assume_not_null()))
+                    .load(conn)?;
+                let found: Vec<(String, String)> = tagged
+                    .into_iter()
+                    .filter_map(|(hash, tag)| key.entry_of(&tag).filter(|entry| named.iter().any(|n| &n.0 == entry)).map(|entry| (hash, entry)))
+                    .collect();
+                match found.as_slice() {
+                    [one] => one.clone(),
+                    [] => {
+                        return Err(ApiError::Conflict {
+                            kind: "no-unspent-code",
+                            title: "No unspent code to replace",
+                            detail: "this voter holds no unspent code: they have voted already, or their emailed code has not been sent yet".into(),
+                            extensions: Default::default(),
+                        })
+                    }
+                    _ => return Err(ApiError::invalid("voter", "ambiguous", "several voters on the roll go by that name: replace the code with the code in hand, or name the email address")),
+                }
+            }
         };
         diesel::delete(ballot_credentials::table.find(&hash).filter(ballot_credentials::used.eq(false))).execute(conn)?;
-        diesel::update(ballot_voters::table.find(voter_id)).set(ballot_voters::letter_issued.eq(false)).execute(conn)?;
-        crate::admin_log::record(conn, now, Some(actor), "ballot_round.reissue", &format!("ballot_round:{round_id}"), json!({}))?;
+        diesel::update(ballot_voters::table.find(&voter_id)).set(ballot_voters::letter_issued.eq(false)).execute(conn)?;
+        let how = if matches!(replaced, Replaced::Lost { .. }) { "lost" } else { "in_hand" };
+        crate::admin_log::record(conn, now, Some(actor), "ballot_round.reissue", &format!("ballot_round:{round_id}"), json!({"code": how}))?;
         issue_codes(conn, round_id, notices, email_deliverable, actor, now)
     })
 }
@@ -1042,7 +1170,8 @@ pub fn cast(conn: &mut DbConnection, round_id: &str, req: CastRequest, now: Date
         let spent = diesel::update(
             ballot_credentials::table.find(&hash).filter(ballot_credentials::round_id.eq(round_id)).filter(ballot_credentials::used.eq(false)),
         )
-        .set(ballot_credentials::used.eq(true))
+        // The roll tag goes as the code is spent: no stored tag ever sits beside a spent code.
+        .set((ballot_credentials::used.eq(true), ballot_credentials::roll_tag.eq(None::<String>)))
         .execute(conn)?;
         let round = find(conn, round_id)?;
         ensure_open(&round, now)?;

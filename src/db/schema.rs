@@ -204,6 +204,7 @@ diesel::table! {
         trustees -> Integer,
         threshold -> Integer,
         seal_recipient -> Nullable<Text>,
+        revocation_recipient -> Nullable<Text>,
     }
 }
 
@@ -232,6 +233,7 @@ diesel::table! {
         round_id -> Text,
         scope -> Text,
         used -> Bool,
+        roll_tag -> Nullable<Text>,
     }
 }
 

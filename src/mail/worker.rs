@@ -35,9 +35,23 @@ pub fn deliver_once(
 ) -> diesel::QueryResult<DeliveryReport> {
     let owner = crate::db::new_id();
     let mut report = DeliveryReport::default();
-    for mut row in outbox::claim(conn, &owner, now, batch)? {
+    let rows = outbox::claim(conn, &owner, now, batch)?;
+    // Ballot codes are made only now, so no table ever pairs an address with a code; and all of
+    // the batch's together, so no commit pairs one code with the next address marked sent.
+    let mut ballot_codes: std::collections::HashMap<String, Result<crate::ballots::service::EmailedCode, crate::error::ApiError>> = std::collections::HashMap::new();
+    if !matches!(mailer, Mailer::Files(_)) {
+        let messages: Vec<(String, String)> = rows.iter().filter_map(|r| r.payload.clone().map(|p| (r.id.clone(), p))).collect();
+        if !messages.is_empty() {
+            ballot_codes = crate::ballots::service::credentials_for_emails(conn, &messages)?.into_iter().collect();
+        }
+    }
+    for mut row in rows {
+        let made = ballot_codes.remove(&row.id);
         // Still ours? A slow batch could outlive its lease; another worker may have taken the row.
         if !outbox::renew_lease(conn, &row.id, &owner, crate::db::now().max(now))? {
+            if let Some(Ok(code)) = &made {
+                crate::ballots::service::withdraw_unsent_credential(conn, &code.hash)?;
+            }
             continue;
         }
         if row.clock_id.is_some() {
@@ -56,12 +70,11 @@ pub fn deliver_once(
             report.failed += 1;
             continue;
         }
-        if let Some(payload) = row.payload.clone() {
-            // A ballot code is made only now, so no table ever pairs this address with a code.
-            let code = match crate::ballots::service::credential_for_email(conn, &payload) {
-                Ok((code, hash)) => {
-                    minted = Some(hash);
-                    code
+        if let Some(made) = made {
+            let code = match made {
+                Ok(code) => {
+                    minted = Some(code.hash);
+                    code.code
                 }
                 Err(e) => {
                     tracing::error!(notice = %row.notice, error = %e, "could not make a ballot code");

@@ -41,6 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(round_page)
         .service(import_roll)
         .service(issue_codes)
+        .service(reissue_code)
         .service(unseal_round)
         .service(open_round)
         .service(close_round)
@@ -284,9 +285,33 @@ async fn create_round(staff: StaffPage<BallotOfficers>, form: web::Form<Vec<(Str
     };
     let actor = staff.user().id.clone();
     match db::run(&staff.state.pool, move |conn| service::create(conn, request, &actor, db::now())).await {
-        Ok(round) => staff.see_other(&format!("/staff/rounds/{}", round.id)),
+        Ok(created) => revocation_key_page(&staff, &created.round, &created.revocation_key),
         Err(e) => show_rounds(&staff, &values, &department_ids, Some(&e)).await,
     }
+}
+
+/// The round's revocation key, once, as a print-ready page with the way on to the round.
+/// Nothing of it stays on the server.
+fn revocation_key_page(staff: &StaffPage<BallotOfficers>, round: &RoundRow, key: &str) -> HttpResponse {
+    let html = format!(
+        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\"><title>{title}</title>\
+<style>@page{{size:A4;margin:25mm}}body{{font-family:sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem}}.key{{font:bold 11pt monospace;word-break:break-all;border:1px solid #000;padding:4mm}}\
+.screen-only{{border:2px solid #b03a2e;padding:4mm;margin-top:8mm}}@media print{{.screen-only{{display:none}}}}</style></head><body>\
+<h1>{title}</h1><p>{round_title}</p><p class=\"key\" id=\"revocation-key\">{key}</p><p>{care}</p>\
+<div class=\"screen-only\"><p id=\"revocation-note\">{once}</p><p><a id=\"back-to-round\" href=\"/staff/rounds/{id}\">{back}</a></p></div></body></html>",
+        lang = if staff.lang == Language::Zh { "zh-CN" } else { "en" },
+        title = html_escape(&staff.text("commission.round.revocation_title")),
+        round_title = html_escape(&round.title),
+        key = html_escape(key),
+        care = html_escape(&staff.text("commission.round.revocation_care")),
+        once = html_escape(&staff.text("commission.round.revocation_once")),
+        id = html_escape(&round.id),
+        back = html_escape(&staff.text("commission.round.back_to_round")),
+    );
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(html)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -373,6 +398,7 @@ async fn show_round(page: &Page, id: String, notice: Notice, shown: Option<Shown
                 status => status_key(row.status()), opens_at => local(row.opens_at), closes_at => local(row.closes_at),
                 k => row.min_group_size, points => row.points(), quotas => row.quotas().into_iter().map(|(c, n)| (c.as_str(), n)).collect::<Vec<_>>(),
                 sealed => row.seal_recipient.is_some(), trustees => row.trustees, threshold => row.threshold,
+                replaces_lost_codes => row.revocation_recipient.is_some(),
             },
             departments => departments,
             questions => questions,
@@ -454,6 +480,12 @@ async fn issue_codes(staff: StaffPage<BallotOfficers>, path: web::Path<String>, 
         service::issue_codes(conn, &round_id, &rules.notices, deliverable, &actor, db::now()).map(|issued| (round.title, issued))
     })
     .await;
+    issued_answer(&staff, id, issued).await
+}
+
+/// What the officer sees after codes were issued: the paper letters as a print-ready page, this
+/// once; with none, the round's page saying how many emails were queued.
+async fn issued_answer(staff: &StaffPage<BallotOfficers>, id: String, issued: Result<(String, service::Issued), ApiError>) -> HttpResponse {
     match issued {
         Ok((title, issued)) if !issued.letters.is_empty() => {
             let note = format!(
@@ -471,17 +503,49 @@ async fn issue_codes(staff: StaffPage<BallotOfficers>, path: web::Path<String>, 
         }
         Ok((_, issued)) => {
             let notice = Notice { letters: Some(0), emailed: Some(issued.emailed), ..Default::default() };
-            show_round(&staff, id, notice, None).await
+            show_round(staff, id, notice, None).await
         }
         Err(e) => {
-            let mut shown = explain(&staff, &e);
+            let mut shown = explain(staff, &e);
             if let ApiError::Conflict { kind: "conflict", .. } = e {
                 shown.summary = staff.text("commission.round.codes_after_close");
                 shown.detail = None;
             }
-            show_round(&staff, id, Notice::default(), Some(shown)).await
+            show_round(staff, id, Notice::default(), Some(shown)).await
         }
     }
+}
+
+#[derive(Deserialize)]
+struct ReissueForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    voter: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    revocation_key: String,
+}
+
+/// Replaces a voter's code — in hand, or lost (with the round's revocation key) — and answers
+/// as "issue codes" does: the new letter, once, or the round's page with the email queued.
+#[post("/staff/rounds/{id}/reissue")]
+async fn reissue_code(staff: StaffPage<BallotOfficers>, path: web::Path<String>, form: web::Form<ReissueForm>) -> HttpResponse {
+    if let Err(e) = staff.check_csrf(&form.csrf) {
+        return staff.error(&e);
+    }
+    let id = path.into_inner();
+    let form = form.into_inner();
+    let some = |v: String| Some(v).filter(|v| !v.trim().is_empty());
+    let request = service::ReissueRequest { voter: form.voter, code: some(form.code), revocation_key: some(form.revocation_key) };
+    let (round_id, actor, rules, deliverable) = (id.clone(), staff.user().id.clone(), staff.state.rules.clone(), service::email_deliverable(&staff.state.settings));
+    let issued = db::run(&staff.state.pool, move |conn| {
+        let round = service::find(conn, &round_id)?;
+        service::reissue(conn, &round_id, &request, &rules.notices, deliverable, &actor, db::now()).map(|issued| (round.title, issued))
+    })
+    .await;
+    issued_answer(&staff, id, issued).await
 }
 
 /// The round key's shares, once, as a print-ready page: one page per trustee. Nothing of them

@@ -243,6 +243,11 @@ impl TestApp {
     /// Creates a ballot round over these departments, voting open from a minute ago for an hour;
     /// returns its id.
     pub fn create_ballot_round(&self, commission: &str, department_ids: &[String], min_group_size: u32) -> String {
+        self.create_ballot_round_keyed(commission, department_ids, min_group_size).0
+    }
+
+    /// As [`Self::create_ballot_round`], also returning the round's revocation key (shown once).
+    pub fn create_ballot_round_keyed(&self, commission: &str, department_ids: &[String], min_group_size: u32) -> (String, String) {
         let now = chrono::Utc::now();
         let r = self.post(
             "/api/v1/ballots/rounds",
@@ -257,7 +262,9 @@ impl TestApp {
             }),
         );
         assert_eq!(r.status, 201, "{}", r.body);
-        r.json()["id"].as_str().unwrap().to_string()
+        assert_eq!(r.header("cache-control"), Some("no-store"), "the revocation key is shown once, never cached");
+        let body = r.json();
+        (body["id"].as_str().unwrap().to_string(), body["revocation_key"].as_str().expect("a new round's revocation key").to_string())
     }
 
     /// Creates an account with a known password and returns a token for it.
