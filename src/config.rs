@@ -26,23 +26,8 @@ pub struct Settings {
     pub log: LogSettings,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EscalationSettings {
-    pub working_hours: String,
-    pub sweep_interval_secs: u64,
-    pub reply: Vec<RungSettings>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RungSettings {
-    pub step: String,
-    pub at: String,
-    pub recipients: Vec<String>,
-    pub working_hours_only: bool,
-    pub marks_overdue: bool,
-}
+// The ladder's settings belong to the ladder, which parses them; config only reads them in.
+pub use crate::escalation::ladder::{EscalationSettings, RungSettings};
 
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

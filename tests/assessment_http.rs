@@ -369,3 +369,40 @@ fn csv_exports_neutralise_formulas_and_name_their_files() {
     assert!(!csv.body.contains(",=HYPERLINK") && !csv.body.contains(",\"=HYPERLINK"), "{}", csv.body);
     assert_eq!(csv.header("content-disposition"), Some(format!("attachment; filename=\"assessment-{year}.csv\"").as_str()));
 }
+
+/// The escalation deduction follows the ladder's `counts_as_escalation` flag, recorded when the
+/// rung is taken — not a step's name: here the flag sits on the "overdue" rung instead.
+#[test]
+fn the_escalation_deduction_follows_the_rung_flag_not_the_step_name() {
+    let app = common::spawn_app_with(|s| {
+        for rung in &mut s.escalation.reply {
+            rung.counts_as_escalation = rung.step == "overdue";
+        }
+    });
+    let admin = app.admin_token();
+    let a = app.create_department(&admin, "flag");
+    let s = Seeder::new(&app);
+    let late = s.file("2026-04-01T10:00:00+08:00");
+    s.assign("2026-04-01T11:00:00+08:00", &late, &a);
+    // Just past the breach: "overdue" is taken, "overdue_escalated" (three working days later) not yet.
+    s.run("2026-04-15T10:00:00+08:00", |conn, ctx| anshang::escalation::sweep::sweep_once(conn, ctx, 100).unwrap());
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Taken {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        step: String,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        counts_as_escalation: bool,
+    }
+    let taken: Vec<Taken> = {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("SELECT step, counts_as_escalation FROM clock_escalations ORDER BY taken_at, step").load(&mut *s.pool.get().unwrap()).unwrap()
+    };
+    let flagged: Vec<&str> = taken.iter().filter(|t| t.counts_as_escalation).map(|t| t.step.as_str()).collect();
+    assert_eq!(flagged, ["overdue"], "{taken:?}");
+    assert!(!taken.iter().any(|t| t.step == "overdue_escalated"), "{taken:?}");
+    let commission = app.staff_token(&admin, "commission", None);
+    let r = app.get("/api/v1/assessment/2026", Some(&commission));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let report = r.json();
+    assert_eq!(dept(&report, &a)["complaints"]["escalated"], json!([anshang_number(&app, &late)]), "{report}");
+}

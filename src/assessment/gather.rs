@@ -14,7 +14,7 @@ use crate::error::ApiError;
 
 /// The UTC instants bounding a local (Asia/Shanghai) date range [from, to).
 pub fn local_range(from: NaiveDate, to: NaiveDate) -> (NaiveDateTime, NaiveDateTime) {
-    let at = |d: NaiveDate| to_db_time((d.and_hms_opt(0, 0, 0).expect("midnight") - chrono::Duration::hours(8)).and_utc());
+    let at = |d: NaiveDate| to_db_time(crate::calendar::start_of_local_day(d));
     (at(from), at(to))
 }
 
@@ -31,7 +31,7 @@ pub fn scored_departments(conn: &mut DbConnection) -> QueryResult<Vec<(String, S
 /// Every reply clock started in [from, to) (local dates), attributed as of `now`.
 pub fn clock_records(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar, from: NaiveDate, to: NaiveDate, now: DateTime<Utc>) -> Result<Vec<ClockRecord>, ApiError> {
     let (start, end) = local_range(from, to);
-    let in_range = || complaint_clocks::table.filter(complaint_clocks::kind.eq("reply")).filter(complaint_clocks::started_at.ge(start)).filter(complaint_clocks::started_at.lt(end));
+    let in_range = || complaint_clocks::table.filter(complaint_clocks::kind.eq(crate::complaints::service::REPLY_CLOCK)).filter(complaint_clocks::started_at.ge(start)).filter(complaint_clocks::started_at.lt(end));
     let clocks: Vec<ClockRow> = in_range().select(ClockRow::as_select()).load(conn)?;
     let complaint_ids = in_range().select(complaint_clocks::complaint_id);
     let facts: BTreeMap<String, (String, Option<String>)> = complaints::table
@@ -50,7 +50,7 @@ pub fn clock_records(conn: &mut DbConnection, cal: &crate::calendar::WorkingCale
         assignments.entry(a.complaint_id.clone()).or_default().push(a);
     }
     let escalated: BTreeSet<String> = clock_escalations::table
-        .filter(clock_escalations::step.eq("overdue_escalated"))
+        .filter(clock_escalations::counts_as_escalation.eq(true))
         .filter(clock_escalations::clock_id.eq_any(in_range().select(complaint_clocks::id)))
         .select(clock_escalations::clock_id)
         .load::<String>(conn)?
@@ -59,7 +59,7 @@ pub fn clock_records(conn: &mut DbConnection, cal: &crate::calendar::WorkingCale
     // The newest reply clock of each complaint (for ratings and contests); a later clock of one
     // of these complaints starts after `start`, possibly in the next year.
     let newest: BTreeMap<String, i32> = complaint_clocks::table
-        .filter(complaint_clocks::kind.eq("reply"))
+        .filter(complaint_clocks::kind.eq(crate::complaints::service::REPLY_CLOCK))
         .filter(complaint_clocks::started_at.ge(start))
         .select((complaint_clocks::complaint_id, complaint_clocks::ordinal))
         .load::<(String, i32)>(conn)?

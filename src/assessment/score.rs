@@ -73,7 +73,7 @@ pub struct ClockRecord {
     pub tracking_number: String,
     pub department_id: String,
     pub outcome: ClockOutcome,
-    /// The overdue_escalated rung was taken.
+    /// A rung that counts as an escalation (`counts_as_escalation` in the ladder) was taken.
     pub escalated: bool,
     /// Ended by the department's reply (not a refusal or withdrawal).
     pub replied: bool,

@@ -6,6 +6,7 @@ pub mod keys;
 pub mod password;
 pub mod roles;
 pub mod routes;
+pub mod service;
 pub mod token;
 pub mod users;
 

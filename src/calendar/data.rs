@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::CalendarError;
 use super::law::{self, Holiday};
-use super::{provisional, serde_date, SUPPORTED_YEARS};
+use super::{serde_date, SUPPORTED_YEARS};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -129,12 +129,6 @@ impl CalendarYear {
                 (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
             });
         format!("{hash:016x}")[..12].to_owned()
-    }
-
-    /// The year derived from the holiday law alone: its holidays with weekend substitution
-    /// (补假), no make-up workdays. Used, and flagged, when no notice is loaded for the year.
-    pub fn provisional(year: i32) -> Result<Self, CalendarError> {
-        provisional::build(year)
     }
 
     /// Checks the rules every year's data must satisfy; the error names the first date that

@@ -49,6 +49,11 @@ pub fn shanghai() -> FixedOffset {
     SHANGHAI
 }
 
+/// The instant a calendar day starts in Asia/Shanghai (its local midnight).
+pub fn start_of_local_day(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(0, 0, 0).expect("midnight").and_local_timezone(SHANGHAI).single().expect("a fixed offset is never ambiguous").with_timezone(&Utc)
+}
+
 /// The calendar date of `instant` in Asia/Shanghai.
 pub fn local_date(instant: DateTime<Utc>) -> NaiveDate {
     instant.with_timezone(&SHANGHAI).date_naive()

@@ -12,7 +12,15 @@ use super::error::CalendarError;
 use super::law::{self, Holiday};
 use super::SUPPORTED_YEARS;
 
-pub(super) fn build(year: i32) -> Result<CalendarYear, CalendarError> {
+impl CalendarYear {
+    /// The year derived from the holiday law alone: its holidays with weekend substitution
+    /// (补假), no make-up workdays. Used, and flagged, when no notice is loaded for the year.
+    pub fn provisional(year: i32) -> Result<Self, CalendarError> {
+        build(year)
+    }
+}
+
+fn build(year: i32) -> Result<CalendarYear, CalendarError> {
     let out_of_range = CalendarError::OutOfRange {
         year,
         min: *SUPPORTED_YEARS.start(),

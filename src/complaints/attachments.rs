@@ -383,6 +383,18 @@ pub fn content_disposition(filename: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
+
+/// A stored file as a download: its type, a safe `Content-Disposition`, never cached.
+pub fn download_response(dir: &Path, a: &AttachmentRow) -> Result<actix_web::HttpResponse, ApiError> {
+    use actix_web::http::header;
+    let bytes = read_file(dir, &a.sha256)?;
+    Ok(actix_web::HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, a.content_type.clone()))
+        .insert_header((header::CONTENT_DISPOSITION, content_disposition(&a.filename)))
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .body(bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,13 +2,14 @@
 //! investor's follow-up, and the hash-chained audit trail.
 //!
 //! `state` (the transition table) and `model` are pure; `store` is storage; `service` runs each
-//! operation in one transaction; `views` shape responses; `routes` are the HTTP handlers.
+//! operation in one transaction; `operations` is what both front ends call around it; `views` shape responses; `routes` are the HTTP handlers.
 
 pub mod attachments;
 pub mod events;
 pub mod intake;
 pub mod model;
 pub mod notices;
+pub mod operations;
 pub mod routes;
 pub mod service;
 pub mod state;

@@ -9,13 +9,14 @@ use sha2::{Digest, Sha256};
 
 use super::intake::{self, limits, FileComplaintRequest};
 use super::model::{hash_access_code, Language, Rating, ReplyOutcome, TrackingNumber};
+use super::operations::{acting, open_by_code, with_ctx, Access};
 use super::service::{self, Acting, IdempotencyKey};
-use super::state::{Actor, Status};
+use super::state::Status;
 use super::store::{self, ListFilter};
 use super::views::{self, ComplaintSummary, ComplaintView, TrackingView};
 use crate::app::AppState;
 use crate::auth::roles::{AuditReaders, CoordinatorOnly, DepartmentOnly, Handlers, Intake, OperatorOnly, StatusReaders};
-use crate::auth::{MaybeStaff, Role, Staff, StaffUser};
+use crate::auth::{MaybeStaff, Role, Staff};
 use crate::db;
 use crate::error::ApiError;
 use crate::fields::{optional_text, required_text};
@@ -45,42 +46,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(staff_download)
         .service(track_upload)
         .service(track_download);
-}
-
-pub(crate) fn acting(user: &StaffUser) -> Acting {
-    let actor = match user.role {
-        Role::Operator => Actor::Operator,
-        Role::Department => Actor::Department,
-        Role::Coordinator => Actor::Coordinator,
-        Role::Commission => Actor::Commission,
-        Role::Admin => Actor::Admin,
-    };
-    Acting { actor, user_id: Some(user.id.clone()), department_id: user.department_id.clone() }
-}
-
-/// Runs one service operation in a blocking task with the current calendar and rules. Writes
-/// pass the instance's write gate (SQLite: one writer at a time, handed over without the busy
-/// handler's sleeps); reads do not.
-pub(crate) async fn with_ctx<T, F>(state: &web::Data<AppState>, access: Access, work: F) -> Result<T, ApiError>
-where
-    F: FnOnce(&mut db::DbConnection, &service::Ctx) -> Result<T, ApiError> + Send + 'static,
-    T: Send + 'static,
-{
-    let cal = state.calendar.current();
-    let rules = state.rules.clone();
-    let gate = (access == Access::Write).then(|| state.write_gate.clone()).flatten();
-    db::run(&state.pool, move |conn| {
-        let _turn = gate.as_ref().map(|g| g.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
-        let ctx = rules.ctx(&cal, db::now());
-        work(conn, &ctx)
-    })
-    .await
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Access {
-    Read,
-    Write,
 }
 
 /// Loads the staff view after a change.
@@ -192,23 +157,6 @@ pub struct ComplaintPage {
     pub next_cursor: Option<String>,
 }
 
-/// Midnight (Asia/Shanghai) starting a filter date, as a stored instant.
-pub(crate) fn local_midnight_utc(d: NaiveDate) -> Result<chrono::NaiveDateTime, ApiError> {
-    filter_instant("received_from", d, false)
-}
-
-/// Midnight (Asia/Shanghai) starting the date, or the day after it, as a stored instant; a date
-/// outside `STORABLE_YEARS` is refused (PostgreSQL could not even compare with it).
-fn filter_instant(field: &str, d: NaiveDate, day_after: bool) -> Result<chrono::NaiveDateTime, ApiError> {
-    let out_of_range = || ApiError::invalid(field, "out_of_range", "a date between 1900 and 9999");
-    if !crate::fields::STORABLE_YEARS.contains(&chrono::Datelike::year(&d)) {
-        return Err(out_of_range());
-    }
-    let day = if day_after { d.succ_opt().ok_or_else(out_of_range)? } else { d };
-    let local = day.and_hms_opt(0, 0, 0).expect("midnight");
-    Ok(db::to_db_time((local - chrono::Duration::hours(8)).and_utc()))
-}
-
 /// Complaints ordered by time left (overdue first). Coordinators see all; department staff only
 /// their department's.
 #[utoipa::path(get, path = "/api/v1/complaints", tag = "complaints", security(("bearer" = [])), params(ListQuery),
@@ -232,8 +180,8 @@ async fn list(state: web::Data<AppState>, staff: Staff<Handlers>, query: web::Qu
         status: q.status,
         department_id,
         overdue: q.overdue,
-        received_from: q.received_from.map(|d| filter_instant("received_from", d, false)).transpose()?,
-        received_before: q.received_to.map(|d| filter_instant("received_to", d, true)).transpose()?,
+        received_from: q.received_from.map(|d| super::operations::received_filter("received_from", d, false)).transpose()?,
+        received_before: q.received_to.map(|d| super::operations::received_filter("received_to", d, true)).transpose()?,
         text,
         after: q.cursor.as_deref().map(store::decode_cursor).transpose().map_err(|e| ApiError::Invalid(vec![e]))?,
         limit: limit + 1,
@@ -582,17 +530,6 @@ fn requested_language(req: &HttpRequest) -> Option<Language> {
     })
 }
 
-/// Finds the complaint the number and code open. Unknown numbers and wrong codes give the same
-/// answer; every lookup counts against the client's rate limit.
-pub(crate) fn open_by_code(conn: &mut db::DbConnection, number: &str, code_hash: &str) -> Result<store::ComplaintRow, ApiError> {
-    let not_found = || ApiError::NotFound("no complaint matches this tracking number and access code".into());
-    let number = TrackingNumber::parse(number).ok_or_else(not_found)?;
-    let row = store::find_by_tracking_number(conn, &number.to_string())?.ok_or_else(not_found)?;
-    let same = row.access_code_hash.len() == code_hash.len()
-        && row.access_code_hash.bytes().zip(code_hash.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-    if same { Ok(row) } else { Err(not_found()) }
-}
-
 struct Investor {
     number: String,
     code_hash: String,
@@ -747,16 +684,6 @@ async fn place(staged: super::attachments::Staged) -> Result<(), ApiError> {
     web::block(move || staged.commit()).await.map_err(|e| ApiError::internal("attachment write", e))?
 }
 
-pub(crate) fn file_response(state: &AppState, a: &super::attachments::AttachmentRow) -> Result<HttpResponse, ApiError> {
-    let dir = state.settings.complaints.attachment_dir(state.settings.data_dir());
-    let bytes = super::attachments::read_file(&dir, &a.sha256)?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, a.content_type.clone()))
-        .insert_header((header::CONTENT_DISPOSITION, super::attachments::content_disposition(&a.filename)))
-        .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .body(bytes))
-}
-
 /// Add a file for a caller (hotline) or to a case (coordination office).
 #[utoipa::path(post, path = "/api/v1/complaints/{id}/attachments", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path), UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file; PDF, PNG, JPEG, DOCX, XLSX or UTF-8 text, sniffed"),
@@ -806,7 +733,7 @@ async fn staff_download(state: web::Data<AppState>, staff: Staff<AuditReaders>, 
         super::attachments::find(conn, &id, &attachment_id)?.ok_or_else(|| ApiError::NotFound("no such attachment".into()))
     })
     .await?;
-    file_response(&state, &row)
+    super::attachments::download_response(&state.settings.complaints.attachment_dir(state.settings.data_dir()), &row)
 }
 
 /// Add a file to one's own complaint.
@@ -860,5 +787,5 @@ async fn track_download(state: web::Data<AppState>, req: HttpRequest, client: Cl
         super::attachments::find(conn, &complaint.id, &attachment_id)?.ok_or_else(|| ApiError::NotFound("no such attachment".into()))
     })
     .await?;
-    file_response(&state, &row)
+    super::attachments::download_response(&state.settings.complaints.attachment_dir(state.settings.data_dir()), &row)
 }

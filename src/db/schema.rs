@@ -156,6 +156,7 @@ diesel::table! {
         clock_id -> Text,
         step -> Text,
         taken_at -> Timestamp,
+        counts_as_escalation -> Bool,
     }
 }
 

@@ -3,8 +3,32 @@
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
+use serde::Deserialize;
+
 use crate::calendar::{shanghai, WorkingCalendar};
-use crate::config::{EscalationSettings, RungSettings};
+
+/// `[escalation]` as configured: the ladder before it is parsed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationSettings {
+    pub working_hours: String,
+    pub sweep_interval_secs: u64,
+    pub reply: Vec<RungSettings>,
+}
+
+/// One `[[escalation.reply]]` rung as configured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RungSettings {
+    pub step: String,
+    pub at: String,
+    pub recipients: Vec<String>,
+    pub working_hours_only: bool,
+    pub marks_overdue: bool,
+    /// Taking this rung is an escalation in the yearly assessment (its deduction applies).
+    #[serde(default)]
+    pub counts_as_escalation: bool,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trigger {
@@ -63,6 +87,8 @@ pub struct Rung {
     pub recipients: Vec<Recipient>,
     pub working_hours_only: bool,
     pub marks_overdue: bool,
+    /// Recorded with the rung when it is taken; the assessment deducts for such rungs.
+    pub counts_as_escalation: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -136,6 +162,7 @@ fn rung(r: &RungSettings) -> Result<Rung, String> {
         recipients: r.recipients.iter().map(|x| Recipient::parse(x)).collect::<Result<_, _>>().map_err(|e| format!("reply ladder, step {:?}: {e}", r.step))?,
         working_hours_only: r.working_hours_only,
         marks_overdue: r.marks_overdue,
+        counts_as_escalation: r.counts_as_escalation,
     })
 }
 
@@ -216,11 +243,23 @@ mod tests {
         assert_eq!(rung_time(Trigger::WorkingDaysBeforeDue(1), d("2026-10-09"), at("2026-10-10T00:00:00+08:00"), &cal), Some(at("2026-10-08T00:00:00+08:00")));
     }
 
+    /// The ladder of config/default.toml.
+    fn shipped_ladder() -> Ladder {
+        let file: toml::Table = toml::from_str(include_str!("../../config/default.toml")).unwrap();
+        let settings: EscalationSettings = file["escalation"].clone().try_into().unwrap();
+        Ladder::from_settings(&settings).unwrap()
+    }
+
+    #[test]
+    fn only_the_configured_rung_counts_as_an_escalation() {
+        let counted: Vec<String> = shipped_ladder().rungs.iter().filter(|r| r.counts_as_escalation).map(|r| r.step.clone()).collect();
+        assert_eq!(counted.len(), 1, "{counted:?}");
+    }
+
     #[test]
     fn emails_wait_for_working_hours() {
         let cal = cal();
-        let settings = crate::config::Settings::load(&crate::config::SettingsSource { env: Some(vec![]), ..Default::default() }).unwrap();
-        let ladder = Ladder::from_settings(&settings.escalation).unwrap();
+        let ladder = shipped_ladder();
         let overdue = ladder.rungs.iter().find(|r| r.step == "overdue").unwrap();
         // Breach at Friday 24:00 → Monday 08:30.
         assert_eq!(ladder.send_time(overdue, at("2026-10-17T00:00:00+08:00"), &cal), at("2026-10-19T08:30:00+08:00"));
@@ -238,8 +277,7 @@ mod tests {
     #[test]
     fn next_rung_skips_taken_ones_in_time_order() {
         let cal = cal();
-        let settings = crate::config::Settings::load(&crate::config::SettingsSource { env: Some(vec![]), ..Default::default() }).unwrap();
-        let ladder = Ladder::from_settings(&settings.escalation).unwrap();
+        let ladder = shipped_ladder();
         let (due_date, due_at) = (d("2026-10-15"), at("2026-10-16T00:00:00+08:00"));
         let order: Vec<String> = {
             let mut taken: Vec<String> = vec!["assigned".into()];
@@ -248,6 +286,9 @@ mod tests {
             }
             taken
         };
-        assert_eq!(order, ["assigned", "reminder", "due_today", "overdue", "overdue_escalated"]);
+        // Every rung, in the order the shipped ladder lists them (which is time order).
+        let listed: Vec<String> = ladder.rungs.iter().map(|r| r.step.clone()).collect();
+        assert_eq!(order, listed);
+        assert_eq!(order.len(), 5);
     }
 }

@@ -149,7 +149,12 @@ fn take_due_rungs(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str, report: &m
             break;
         }
         diesel::insert_into(clock_escalations::table)
-            .values((clock_escalations::clock_id.eq(&clock.id), clock_escalations::step.eq(&rung.step), clock_escalations::taken_at.eq(to_db_time(ctx.now))))
+            .values((
+                clock_escalations::clock_id.eq(&clock.id),
+                clock_escalations::step.eq(&rung.step),
+                clock_escalations::taken_at.eq(to_db_time(ctx.now)),
+                clock_escalations::counts_as_escalation.eq(rung.counts_as_escalation),
+            ))
             .execute(conn)?;
         let working_days_overdue = ctx.cal.working_days_between(clock.due_date, crate::calendar::local_date(fell_due)).max(0);
         let working_days_left = ctx.cal.working_days_between(crate::calendar::local_date(fell_due), clock.due_date).max(0);

@@ -10,43 +10,8 @@ use serde::Serialize;
 
 use crate::complaints::model::Language;
 
-/// Every notice anshang sends.
-pub const NOTICES: &[&str] = &[
-    // Department side: the rungs of the reply ladder.
-    "assigned", "reminder", "due_today", "overdue", "overdue_escalated",
-    // Investor side.
-    "receipt", "info_requested", "reply_available", "contest_received", "closed",
-    "extension_approved", "withdrawn", "rated_dissatisfied",
-    // Staff side, as things happen: a case returned, an extension to decide, an investor's
-    // answer, a contest, a case moved to another department.
-    "returned", "extension_requested", "info_answered", "contested", "reassigned_away",
-    // Both sides: an official calendar moved the due date.
-    "due_date_moved", "due_date_moved_department",
-    // Ballots: a voter's emailed code (the code itself is filled in at send time).
-    "ballot_code",
-];
-
-/// The shipped templates of one notice, compiled in: (`<notice>/<lang>.<part>`, text).
-macro_rules! shipped {
-    ($($notice:literal),* $(,)?) => {
-        &[$(
-            (concat!($notice, "/zh.subject.txt"), include_str!(concat!("../../config/mail/", $notice, "/zh.subject.txt"))),
-            (concat!($notice, "/zh.txt"), include_str!(concat!("../../config/mail/", $notice, "/zh.txt"))),
-            (concat!($notice, "/zh.html"), include_str!(concat!("../../config/mail/", $notice, "/zh.html"))),
-            (concat!($notice, "/en.subject.txt"), include_str!(concat!("../../config/mail/", $notice, "/en.subject.txt"))),
-            (concat!($notice, "/en.txt"), include_str!(concat!("../../config/mail/", $notice, "/en.txt"))),
-            (concat!($notice, "/en.html"), include_str!(concat!("../../config/mail/", $notice, "/en.html"))),
-        )*]
-    };
-}
-
-const SHIPPED: &[(&str, &str)] = shipped!(
-    "ballot_code", "assigned", "reminder", "due_today", "overdue", "overdue_escalated",
-    "receipt", "info_requested", "reply_available", "contest_received", "closed",
-    "extension_approved", "withdrawn", "rated_dissatisfied",
-    "returned", "extension_requested", "info_answered", "contested", "reassigned_away",
-    "due_date_moved", "due_date_moved_department",
-);
+// `NOTICES` and `SHIPPED`, made by build.rs from the folders of config/mail/.
+include!(concat!(env!("OUT_DIR"), "/shipped_mail.rs"));
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {

@@ -11,7 +11,7 @@ use super::render::Page;
 use super::session::{self, TRACK_COOKIE};
 use crate::complaints::intake::{self, limits};
 use crate::complaints::model::{hash_access_code, Rating, TrackingNumber};
-use crate::complaints::routes::{open_by_code, with_ctx, Access};
+use crate::complaints::operations::{open_by_code, with_ctx, Access};
 use crate::complaints::service::{self, Acting, IdempotencyKey};
 use crate::complaints::views;
 use crate::db;
@@ -339,7 +339,7 @@ async fn download(page: Page, req: HttpRequest, path: web::Path<String>) -> Http
         crate::complaints::attachments::find(conn, &complaint.id, &attachment_id)?.ok_or_else(|| ApiError::NotFound("no such attachment".into()))
     })
     .await;
-    match found.and_then(|row| crate::complaints::routes::file_response(&page.state, &row)) {
+    match found.and_then(|row| crate::complaints::attachments::download_response(&page.state.settings.complaints.attachment_dir(page.state.settings.data_dir()), &row)) {
         Ok(res) => res,
         Err(e) => page.error(&e),
     }

@@ -54,8 +54,7 @@ impl<R: RoleRule> StaffPage<R> {
     /// The form's token must be this session's.
     pub fn check_csrf(&self, given: &str) -> Result<(), ApiError> {
         let expected = &self.page.staff.as_ref().expect("signed in").csrf;
-        let same = expected.len() == given.len() && expected.bytes().zip(given.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-        if same {
+        if crate::http::same_secret(expected, given) {
             Ok(())
         } else {
             Err(ApiError::Forbidden("the form has expired; open the page again".into()))

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::render::Page;
 use super::session::{self, StaffPage, STAFF_COOKIE};
 use crate::auth::roles::{AnyStaff, PasswordChange, Role};
-use crate::auth::routes::{set_own_password, sign_in, PasswordChangeRequest};
+use crate::auth::service::{set_own_password, sign_in, PasswordChangeRequest};
 use crate::error::ApiError;
 use crate::http::ClientAddr;
 
@@ -98,7 +98,7 @@ async fn logout(staff: StaffPage<PasswordChange>, form: web::Form<CsrfForm>) -> 
         return staff.error(&e);
     }
     // The token ends on the server too: a copy of the cookie is refused from now on.
-    if let Err(e) = crate::auth::routes::sign_out(&staff.state, &staff.user().id).await {
+    if let Err(e) = crate::auth::service::sign_out(&staff.state, &staff.user().id).await {
         return staff.error(&e);
     }
     let mut res = staff.see_other("/staff/login");

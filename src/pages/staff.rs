@@ -25,7 +25,7 @@ use crate::calendar::{local_date, WorkingCalendar};
 use crate::complaints::events::{self, EventView};
 use crate::complaints::intake::{self, limits};
 use crate::complaints::model::{ReplyOutcome, TrackingNumber};
-use crate::complaints::routes::{acting, file_response, local_midnight_utc, with_ctx, Access};
+use crate::complaints::operations::{acting, received_filter, with_ctx, Access};
 use crate::complaints::service::{self, IdempotencyKey};
 use crate::complaints::state::{transition, Action, Actor, Status};
 use crate::complaints::store::{self, ComplaintRow, ListFilter};
@@ -459,8 +459,8 @@ fn inbox_filter(user: &StaffUser, q: &InboxQuery) -> Result<ListFilter, ApiError
         status: status.map(str::to_string),
         department_id,
         overdue: (q.overdue == "1").then_some(true),
-        received_from: from.map(local_midnight_utc).transpose()?,
-        received_before: to.and_then(|d| d.succ_opt()).map(local_midnight_utc).transpose()?,
+        received_from: from.map(|d| received_filter("received_from", d, false)).transpose()?,
+        received_before: to.map(|d| received_filter("received_to", d, true)).transpose()?,
         text,
         after,
         limit: PAGE_SIZE + 1,
@@ -733,7 +733,7 @@ async fn download_file(staff: StaffPage<Handlers>, path: web::Path<(String, Stri
         crate::complaints::attachments::find(conn, &id, &attachment_id)?.ok_or_else(|| ApiError::NotFound("no such attachment".into()))
     })
     .await;
-    match found.and_then(|row| file_response(&staff.state, &row)) {
+    match found.and_then(|row| crate::complaints::attachments::download_response(&staff.state.settings.complaints.attachment_dir(staff.state.settings.data_dir()), &row)) {
         Ok(res) => res,
         Err(e) => staff.error(&e),
     }

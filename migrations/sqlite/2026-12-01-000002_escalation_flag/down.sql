@@ -1,0 +1,1 @@
+ALTER TABLE clock_escalations DROP COLUMN counts_as_escalation;

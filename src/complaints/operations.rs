@@ -1,0 +1,79 @@
+//! The complaint operations as both front ends (the JSON API and the pages) call them: who is
+//! acting, the blocking hop into the database with the current calendar and rules, the SQLite
+//! write gate, and the lookups an investor's number and code open. Handlers parse and render;
+//! everything between them and `service` is here, once.
+
+use actix_web::web;
+use chrono::NaiveDate;
+
+use super::model::TrackingNumber;
+use super::service::{self, Acting};
+use super::state::Actor;
+use super::store;
+use crate::app::AppState;
+use crate::auth::{Role, StaffUser};
+use crate::db;
+use crate::error::ApiError;
+
+/// A signed-in staff member as the service sees them.
+pub fn acting(user: &StaffUser) -> Acting {
+    let actor = match user.role {
+        Role::Operator => Actor::Operator,
+        Role::Department => Actor::Department,
+        Role::Coordinator => Actor::Coordinator,
+        Role::Commission => Actor::Commission,
+        Role::Admin => Actor::Admin,
+    };
+    Acting { actor, user_id: Some(user.id.clone()), department_id: user.department_id.clone() }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// Runs one service operation in a blocking task with the current calendar and rules. Writes
+/// pass the instance's write gate (SQLite: one writer at a time, handed over without the busy
+/// handler's sleeps); reads do not.
+pub async fn with_ctx<T, F>(state: &web::Data<AppState>, access: Access, work: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut db::DbConnection, &service::Ctx) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let cal = state.calendar.current();
+    let rules = state.rules.clone();
+    let gate = (access == Access::Write).then(|| state.write_gate.clone()).flatten();
+    db::run(&state.pool, move |conn| {
+        let _turn = gate.as_ref().map(|g| g.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        let ctx = rules.ctx(&cal, db::now());
+        work(conn, &ctx)
+    })
+    .await
+}
+
+/// Finds the complaint the number and code open. Unknown numbers and wrong codes give the same
+/// answer (the code hashes are compared in constant time); every lookup counts against the
+/// client's rate limit, which the caller checks.
+pub fn open_by_code(conn: &mut db::DbConnection, number: &str, code_hash: &str) -> Result<store::ComplaintRow, ApiError> {
+    let not_found = || ApiError::NotFound("no complaint matches this tracking number and access code".into());
+    let number = TrackingNumber::parse(number).ok_or_else(not_found)?;
+    let row = store::find_by_tracking_number(conn, &number.to_string())?.ok_or_else(not_found)?;
+    if crate::http::same_secret(&row.access_code_hash, code_hash) {
+        Ok(row)
+    } else {
+        Err(not_found())
+    }
+}
+
+/// The stored instant that starts a "received from/to" filter date: midnight in Beijing of the
+/// date, or of the day after it (`day_after`, for an inclusive end). A date outside
+/// `STORABLE_YEARS` is refused by `field` (PostgreSQL could not even compare with it).
+pub fn received_filter(field: &str, d: NaiveDate, day_after: bool) -> Result<chrono::NaiveDateTime, ApiError> {
+    let out_of_range = || ApiError::invalid(field, "out_of_range", "a date between 1900 and 9999");
+    if !crate::fields::STORABLE_YEARS.contains(&chrono::Datelike::year(&d)) {
+        return Err(out_of_range());
+    }
+    let day = if day_after { d.succ_opt().ok_or_else(out_of_range)? } else { d };
+    Ok(db::to_db_time(crate::calendar::start_of_local_day(day)))
+}
