@@ -18,7 +18,9 @@ fn main() {
         .map(|e| e.file_name().into_string().expect("notice folder names are UTF-8"))
         .collect();
     notices.sort();
-    let mut out = String::from("/// Every notice anshang sends: one folder of `config/mail/` each.\npub const NOTICES: &[&str] = &[\n");
+    let mut out = String::from(
+        "/// Every notice anshang sends: one folder of `config/mail/` each.\npub const NOTICES: &[&str] = &[\n",
+    );
     for n in &notices {
         writeln!(out, "    {n:?},").unwrap();
     }

@@ -27,23 +27,14 @@ fn bench(c: &mut Criterion) {
     let clock = Clock::new(at("2026-09-30T17:00:00+08:00"), 7);
     let now = at("2026-10-09T10:00:00+08:00");
     let mut paused = clock.clone();
-    paused.paused.push(PausedSpan {
-        from: at("2026-10-08T11:00:00+08:00"),
-        until: Some(at("2026-10-09T09:00:00+08:00")),
-    });
+    paused
+        .paused
+        .push(PausedSpan { from: at("2026-10-08T11:00:00+08:00"), until: Some(at("2026-10-09T09:00:00+08:00")) });
 
-    c.bench_function("due_7_working_days", |b| {
-        b.iter(|| black_box(&clock).due(&cal, black_box(now)))
-    });
-    c.bench_function("due_7_working_days_paused", |b| {
-        b.iter(|| black_box(&paused).due(&cal, black_box(now)))
-    });
-    c.bench_function("explain_7_working_days", |b| {
-        b.iter(|| black_box(&clock).explain(&cal, black_box(now)))
-    });
-    c.bench_function("working_calendar_new", |b| {
-        b.iter(|| WorkingCalendar::new(black_box(shipped_years())).unwrap())
-    });
+    c.bench_function("due_7_working_days", |b| b.iter(|| black_box(&clock).due(&cal, black_box(now))));
+    c.bench_function("due_7_working_days_paused", |b| b.iter(|| black_box(&paused).due(&cal, black_box(now))));
+    c.bench_function("explain_7_working_days", |b| b.iter(|| black_box(&clock).explain(&cal, black_box(now))));
+    c.bench_function("working_calendar_new", |b| b.iter(|| WorkingCalendar::new(black_box(shipped_years())).unwrap()));
 }
 
 criterion_group!(benches, bench);

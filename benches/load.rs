@@ -26,7 +26,11 @@ fn main() {
         return;
     }
     let pg = std::env::var("ANSHANG_BENCH_PG_URL").ok().filter(|u| !u.is_empty());
-    println!("backend: {}; {THREADS} client threads, {SECONDS} s per measurement; machine: {} cores", if pg.is_some() { "postgres" } else { "sqlite" }, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+    println!(
+        "backend: {}; {THREADS} client threads, {SECONDS} s per measurement; machine: {} cores",
+        if pg.is_some() { "postgres" } else { "sqlite" },
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+    );
     let dir = tempfile::tempdir().unwrap();
     let (url, _guard) = match &pg {
         Some(admin) => fresh_pg(admin),
@@ -59,20 +63,39 @@ fn main() {
     let (token, number, code, staff) = fixtures(&base, &password);
     let hello = hello_world();
     let (hello_rate, _) = closed_loop(SECONDS, || get(&format!("http://127.0.0.1:{hello}"), "/", None, &[]) == 200);
-    let (track_rate, track_lat) = closed_loop(SECONDS, || get(&base, &format!("/api/v1/track/{number}"), None, &[("X-Access-Code", &code)]) == 200);
-    let (inbox_rate, inbox_lat) = closed_loop(SECONDS, || get(&base, "/api/v1/complaints?limit=50", Some(&staff), &[]) == 200);
+    let (track_rate, track_lat) = closed_loop(SECONDS, || {
+        get(&base, &format!("/api/v1/track/{number}"), None, &[("X-Access-Code", &code)]) == 200
+    });
+    let (inbox_rate, inbox_lat) =
+        closed_loop(SECONDS, || get(&base, "/api/v1/complaints?limit=50", Some(&staff), &[]) == 200);
     let rss_load = rss_kib();
     println!("\n## reads\n| endpoint | per second | ratio to hello-world | p50 ms | p99 ms |\n|---|---|---|---|---|");
     println!("| actix hello-world | {hello_rate:.0} | 1.00 | | |");
-    println!("| GET /api/v1/track/{{number}} | {track_rate:.0} | {:.2} | {:.2} | {:.2} |", track_rate / hello_rate, pct(&track_lat, 50), pct(&track_lat, 99));
-    println!("| GET /api/v1/complaints (inbox, 50) | {inbox_rate:.0} | {:.2} | {:.2} | {:.2} |", inbox_rate / hello_rate, pct(&inbox_lat, 50), pct(&inbox_lat, 99));
+    println!(
+        "| GET /api/v1/track/{{number}} | {track_rate:.0} | {:.2} | {:.2} | {:.2} |",
+        track_rate / hello_rate,
+        pct(&track_lat, 50),
+        pct(&track_lat, 99)
+    );
+    println!(
+        "| GET /api/v1/complaints (inbox, 50) | {inbox_rate:.0} | {:.2} | {:.2} | {:.2} |",
+        inbox_rate / hello_rate,
+        pct(&inbox_lat, 50),
+        pct(&inbox_lat, 99)
+    );
     let _ = token;
 
     // 3. Fixed offered load on the tracking page.
     let offered = (track_rate * 0.5).clamp(10.0, 2000.0);
-    let lat = open_loop(offered, SECONDS, || get(&base, &format!("/api/v1/track/{number}"), None, &[("X-Access-Code", &code)]) == 200);
+    let lat = open_loop(offered, SECONDS, || {
+        get(&base, &format!("/api/v1/track/{number}"), None, &[("X-Access-Code", &code)]) == 200
+    });
     println!("\n## latency at a fixed offered load (tracking page, {offered:.0} req/s = half its capacity)\np50 {:.2} ms, p99 {:.2} ms over {} requests", pct(&lat, 50), pct(&lat, 99), lat.len());
-    println!("\n## memory (resident, whole process: server + load threads)\nidle {} MiB, under load {} MiB", rss_idle / 1024, rss_load / 1024);
+    println!(
+        "\n## memory (resident, whole process: server + load threads)\nidle {} MiB, under load {} MiB",
+        rss_idle / 1024,
+        rss_load / 1024
+    );
 
     // 4. Tally and assessment as data grows.
     println!("\n## ballot tally\n| ballot rows | ms | ratio to the 10k run |\n|---|---|---|");
@@ -107,9 +130,11 @@ fn hello_world() -> u16 {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let server = actix_web::HttpServer::new(|| actix_web::App::new().route("/", actix_web::web::get().to(|| async { "hello" })))
-                .bind("127.0.0.1:0")
-                .unwrap();
+            let server = actix_web::HttpServer::new(|| {
+                actix_web::App::new().route("/", actix_web::web::get().to(|| async { "hello" }))
+            })
+            .bind("127.0.0.1:0")
+            .unwrap();
             tx.send(server.addrs()[0].port()).unwrap();
             server.run().await.unwrap();
         })
@@ -127,7 +152,10 @@ thread_local! {
 
 fn post(base: &str, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
     AGENT.with(|a| {
-        let mut req = ureq::http::Request::builder().method("POST").uri(format!("{base}{path}")).header("Content-Type", "application/json");
+        let mut req = ureq::http::Request::builder()
+            .method("POST")
+            .uri(format!("{base}{path}"))
+            .header("Content-Type", "application/json");
         if let Some(t) = token {
             req = req.header("Authorization", format!("Bearer {t}"));
         }
@@ -219,7 +247,9 @@ fn pct(v: &[f64], p: usize) -> f64 {
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -292,19 +322,50 @@ fn raw_filing(conn: &mut DbConnection, n: usize) {
 /// Signs in, makes a department with staff and one complaint assigned to it.
 fn fixtures(base: &str, password: &str) -> (String, String, String, String) {
     let email = anshang::bootstrap::BOOTSTRAP_ADMIN_EMAIL;
-    let otp = post(base, "/api/v1/auth/login", None, &json!({"email": email, "password": password})).1["token"].as_str().unwrap().to_string();
-    post(base, "/api/v1/auth/password", Some(&otp), &json!({"current_password": password, "new_password": "bench-password-123456"}));
-    let admin = post(base, "/api/v1/auth/login", None, &json!({"email": email, "password": "bench-password-123456"})).1["token"].as_str().unwrap().to_string();
+    let otp = post(base, "/api/v1/auth/login", None, &json!({"email": email, "password": password})).1["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    post(
+        base,
+        "/api/v1/auth/password",
+        Some(&otp),
+        &json!({"current_password": password, "new_password": "bench-password-123456"}),
+    );
+    let admin = post(base, "/api/v1/auth/login", None, &json!({"email": email, "password": "bench-password-123456"})).1
+        ["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let dept = post(base, "/api/v1/departments", Some(&admin), &json!({"code": "bench", "name_zh": "测", "name_en": "Bench", "kind": "department", "contact_email": "a@b.cn", "head_email": "a@b.cn"})).1["id"].as_str().unwrap().to_string();
     for (e, role, d) in [("co@b.cn", "coordinator", Value::Null), ("st@b.cn", "department", json!(dept))] {
-        post(base, "/api/v1/users", Some(&admin), &json!({"email": e, "display_name": e, "role": role, "department_id": d, "password": "bench-password-123456"}));
+        post(
+            base,
+            "/api/v1/users",
+            Some(&admin),
+            &json!({"email": e, "display_name": e, "role": role, "department_id": d, "password": "bench-password-123456"}),
+        );
     }
-    let co = post(base, "/api/v1/auth/login", None, &json!({"email": "co@b.cn", "password": "bench-password-123456"})).1["token"].as_str().unwrap().to_string();
-    let staff = post(base, "/api/v1/auth/login", None, &json!({"email": "st@b.cn", "password": "bench-password-123456"})).1["token"].as_str().unwrap().to_string();
+    let co = post(base, "/api/v1/auth/login", None, &json!({"email": "co@b.cn", "password": "bench-password-123456"}))
+        .1["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let staff =
+        post(base, "/api/v1/auth/login", None, &json!({"email": "st@b.cn", "password": "bench-password-123456"})).1
+            ["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
     let filed = post(base, "/api/v1/complaints", None, &complaint_body()).1;
     let id = filed["id"].as_str().unwrap().to_string();
     post(base, &format!("/api/v1/complaints/{id}/assign"), Some(&co), &json!({"department_id": dept}));
-    (admin, filed["tracking_number"].as_str().unwrap().to_string(), filed["access_code"].as_str().unwrap().to_string(), staff)
+    (
+        admin,
+        filed["tracking_number"].as_str().unwrap().to_string(),
+        filed["access_code"].as_str().unwrap().to_string(),
+        staff,
+    )
 }
 
 struct DropDb(String, String);
@@ -327,7 +388,9 @@ fn fresh_pg(admin: &str) -> (String, Option<DropDb>) {
 fn series(conn: &DbConnection, n: usize) -> String {
     match conn {
         DbConnection::Pg(_) => format!("generate_series(1, {n}) AS s(n)"),
-        DbConnection::Sqlite(_) => format!("(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {n}) SELECT n FROM s) AS s"),
+        DbConnection::Sqlite(_) => format!(
+            "(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {n}) SELECT n FROM s) AS s"
+        ),
     }
 }
 
@@ -349,9 +412,16 @@ fn tally_ms(settings: &Settings, n: usize) -> f64 {
     .unwrap();
     for d in 0..10 {
         let dept = format!("benchdept{d}");
-        let f = match &*conn { DbConnection::Pg(_) => "TRUE", DbConnection::Sqlite(_) => "1" };
+        let f = match &*conn {
+            DbConnection::Pg(_) => "TRUE",
+            DbConnection::Sqlite(_) => "1",
+        };
         diesel::sql_query(format!("INSERT INTO departments (id, code, name_zh, name_en, kind, contact_email, head_email, active, created_at, updated_at) VALUES ('{dept}', '{dept}', 'd', 'd', 'department', 'a@b.cn', 'a@b.cn', {f}, {ts}, {ts}) ON CONFLICT DO NOTHING")).execute(&mut *conn).unwrap();
-        diesel::sql_query(format!("INSERT INTO ballot_round_departments (round_id, department_id) VALUES ('{round}', '{dept}')")).execute(&mut *conn).unwrap();
+        diesel::sql_query(format!(
+            "INSERT INTO ballot_round_departments (round_id, department_id) VALUES ('{round}', '{dept}')"
+        ))
+        .execute(&mut *conn)
+        .unwrap();
     }
     let answers = r#"{"attitude":"satisfied","efficiency":"basically_satisfied","integrity":"satisfied","overall":"dissatisfied"}"#;
     let s = series(&conn, n);

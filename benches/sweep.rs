@@ -61,7 +61,14 @@ fn main() {
         let t = Instant::now();
         let report = anshang::escalation::sweep::sweep_once(&mut conn, &rules.ctx(&cal, now), 500).unwrap();
         let sweep = t.elapsed();
-        println!("{:>10} {:>12.1} {:>14.2} {:>14.1} {:>8}", n, inserted.as_secs_f64(), ms(find), ms(sweep), report.taken.len());
+        println!(
+            "{:>10} {:>12.1} {:>14.2} {:>14.1} {:>8}",
+            n,
+            inserted.as_secs_f64(),
+            ms(find),
+            ms(sweep),
+            report.taken.len()
+        );
     }
 }
 
@@ -91,7 +98,9 @@ fn fresh_pg(admin: &str) -> (String, Option<DropDb>) {
 fn seed(conn: &mut DbConnection, n: usize) {
     let series = match conn {
         DbConnection::Pg(_) => format!("generate_series(1, {n}) AS s(n)"),
-        DbConnection::Sqlite(_) => format!("(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {n}) SELECT n FROM s) AS s"),
+        DbConnection::Sqlite(_) => format!(
+            "(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {n}) SELECT n FROM s) AS s"
+        ),
     };
     let due = format!("CASE WHEN n <= {DUE} THEN '2026-11-24 16:00:00' ELSE '2027-03-01 16:00:00' END");
     let due_date = format!("CASE WHEN n <= {DUE} THEN '2026-11-24' ELSE '2027-03-01' END");

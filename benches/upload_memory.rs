@@ -64,7 +64,11 @@ fn main() {
     }
     let mib = |k: u64| k as f64 / 1024.0;
     let body_mib = (FILES * FILE_BYTES) as f64 / 1_048_576.0;
-    println!("\n## {CLIENTS} concurrent public-form filings of {FILES} × {} MiB ({body_mib:.0} MiB each), {:.1} s", FILE_BYTES / 1_048_576, elapsed.as_secs_f64());
+    println!(
+        "\n## {CLIENTS} concurrent public-form filings of {FILES} × {} MiB ({body_mib:.0} MiB each), {:.1} s",
+        FILE_BYTES / 1_048_576,
+        elapsed.as_secs_f64()
+    );
     println!("| measure | MiB |\n|---|---|");
     println!("| resident, idle after warm-up | {:.1} |", mib(idle));
     println!("| resident, peak sampled during the uploads | {:.1} |", mib(sampled_peak));
@@ -103,7 +107,9 @@ fn post_form(port: u16, files: usize, file_bytes: usize) -> String {
     for (name, value) in fields {
         head.push_str(&format!("--XYZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"));
     }
-    let part_head = |i: usize| format!("--XYZ\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"scan{i}.pdf\"\r\nContent-Type: application/pdf\r\n\r\n");
+    let part_head = |i: usize| {
+        format!("--XYZ\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"scan{i}.pdf\"\r\nContent-Type: application/pdf\r\n\r\n")
+    };
     let pdf_start = b"%PDF-1.7\n";
     let tail = "--XYZ--\r\n";
     let total = head.len() + (0..files).map(|i| part_head(i).len() + file_bytes + 2).sum::<usize>() + tail.len();

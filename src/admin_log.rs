@@ -45,7 +45,16 @@ pub struct AdminEventRow {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn message(prev_hash: &str, seq: i32, id: &str, at: NaiveDateTime, actor_id: Option<&str>, action: &str, subject: &str, detail: &str) -> Vec<u8> {
+fn message(
+    prev_hash: &str,
+    seq: i32,
+    id: &str,
+    at: NaiveDateTime,
+    actor_id: Option<&str>,
+    action: &str,
+    subject: &str,
+    detail: &str,
+) -> Vec<u8> {
     let at = at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
     let seq = seq.to_string();
     audit::fields_message(&[prev_hash, &seq, id, &at, actor_id.unwrap_or("\u{0}"), action, subject, detail], None)
@@ -54,7 +63,9 @@ fn message(prev_hash: &str, seq: i32, id: &str, at: NaiveDateTime, actor_id: Opt
 /// Takes the chain's lock for the rest of the transaction (appends take turns).
 fn lock_chain(conn: &mut DbConnection) -> QueryResult<()> {
     match conn {
-        DbConnection::Pg(pg) => diesel::sql_query(format!("SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})")).execute(pg).map(|_| ()),
+        DbConnection::Pg(pg) => {
+            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})")).execute(pg).map(|_| ())
+        }
         DbConnection::Sqlite(_) => crate::db::write_lock(conn),
     }
 }
@@ -87,7 +98,17 @@ pub fn record(
         let (id, at, detail, seq) = (new_id(), to_db_time(at), detail.to_string(), last_seq + 1);
         let hash = audit::seal(&message(&prev_hash, seq, &id, at, actor, action, subject, &detail));
         diesel::insert_into(admin_events::table)
-            .values(NewAdminEvent { id, at, actor_id: actor, action, subject, detail, seq: Some(seq), prev_hash: Some(prev_hash), hash: Some(hash) })
+            .values(NewAdminEvent {
+                id,
+                at,
+                actor_id: actor,
+                action,
+                subject,
+                detail,
+                seq: Some(seq),
+                prev_hash: Some(prev_hash),
+                hash: Some(hash),
+            })
             .execute(conn)
             .map(|_| ())
     })
@@ -95,11 +116,17 @@ pub fn record(
 
 /// The first break in the admin log's chain, if any: `(seq or position, problem)`.
 pub fn verify(conn: &mut DbConnection) -> QueryResult<(usize, Option<(i64, String)>)> {
-    let rows: Vec<AdminEventRow> = admin_events::table.order((admin_events::seq.asc(), admin_events::id.asc())).select(AdminEventRow::as_select()).load(conn)?;
+    let rows: Vec<AdminEventRow> = admin_events::table
+        .order((admin_events::seq.asc(), admin_events::id.asc()))
+        .select(AdminEventRow::as_select())
+        .load(conn)?;
     let mut prev = GENESIS_HASH.to_string();
     for (i, r) in rows.iter().enumerate() {
         let (Some(seq), Some(prev_hash), Some(hash)) = (r.seq, r.prev_hash.as_deref(), r.hash.as_deref()) else {
-            return Ok((rows.len(), Some((i as i64 + 1, "a row outside the chain (no sequence number or link)".into()))));
+            return Ok((
+                rows.len(),
+                Some((i as i64 + 1, "a row outside the chain (no sequence number or link)".into())),
+            ));
         };
         if seq != i as i32 + 1 {
             return Ok((rows.len(), Some((seq.into(), "an entry is missing or out of order".into()))));
@@ -107,7 +134,9 @@ pub fn verify(conn: &mut DbConnection) -> QueryResult<(usize, Option<(i64, Strin
         if prev_hash != prev {
             return Ok((rows.len(), Some((seq.into(), "the link to the previous entry is broken".into()))));
         }
-        if audit::seal(&message(prev_hash, seq, &r.id, r.at, r.actor_id.as_deref(), &r.action, &r.subject, &r.detail)) != hash {
+        if audit::seal(&message(prev_hash, seq, &r.id, r.at, r.actor_id.as_deref(), &r.action, &r.subject, &r.detail))
+            != hash
+        {
             return Ok((rows.len(), Some((seq.into(), "the entry's content does not match its link (edited)".into()))));
         }
         prev = hash.to_string();
@@ -127,9 +156,14 @@ pub fn chain_unchained(conn: &mut DbConnection) -> QueryResult<usize> {
         .load(conn)?;
     for r in &rows {
         seq += 1;
-        let hash = audit::seal(&message(&prev, seq, &r.id, r.at, r.actor_id.as_deref(), &r.action, &r.subject, &r.detail));
+        let hash =
+            audit::seal(&message(&prev, seq, &r.id, r.at, r.actor_id.as_deref(), &r.action, &r.subject, &r.detail));
         diesel::update(admin_events::table.find(&r.id))
-            .set((admin_events::seq.eq(Some(seq)), admin_events::prev_hash.eq(Some(&prev)), admin_events::hash.eq(Some(&hash))))
+            .set((
+                admin_events::seq.eq(Some(seq)),
+                admin_events::prev_hash.eq(Some(&prev)),
+                admin_events::hash.eq(Some(&hash)),
+            ))
             .execute(conn)?;
         prev = hash;
     }

@@ -10,14 +10,14 @@ use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 
 use crate::auth::keys::{self, KeyError};
+use crate::auth::token::TokenKeys;
 use crate::calendar::runtime::CalendarHandle;
 use crate::complaints::service::Rules;
-use crate::mail::transport::Mailer;
-use crate::auth::token::TokenKeys;
 use crate::config::Settings;
 use crate::db::{self, DatabaseUrl, DbSetupError, Pool};
 use crate::error::{problem_response, ApiError};
 use crate::http::rate_limit::KeyedLimit;
+use crate::mail::transport::Mailer;
 
 /// Shared by every request handler.
 pub struct AppState {
@@ -71,9 +71,14 @@ pub enum StartError {
 pub fn open_database(settings: &Settings) -> Result<Pool, StartError> {
     let url = DatabaseUrl::parse(&settings.database.url, settings.data_dir())
         .map_err(|e| StartError::Step { step: "database.url", message: e.to_string() })?;
-    let pool = db::connect_pool(&url, settings.database.pool_size, Duration::from_secs(settings.database.connect_timeout_secs))?;
+    let pool = db::connect_pool(
+        &url,
+        settings.database.pool_size,
+        Duration::from_secs(settings.database.connect_timeout_secs),
+    )?;
     let mut conn = pool.get().map_err(|e| DbSetupError::Pool { url: url.redacted(), source: e })?;
-    let applied = db::run_migrations(&mut conn).map_err(|message| DbSetupError::Migrate { url: url.redacted(), message })?;
+    let applied =
+        db::run_migrations(&mut conn).map_err(|message| DbSetupError::Migrate { url: url.redacted(), message })?;
     if !applied.is_empty() {
         tracing::info!(count = applied.len(), database = %url.redacted(), "applied migrations");
     }
@@ -97,7 +102,8 @@ pub fn seal_audit_trail(conn: &mut db::DbConnection, reseal: bool) -> Result<boo
     use diesel::prelude::*;
     let key_id = crate::audit::key_id();
     let step = |e: diesel::result::Error| StartError::Step { step: "audit trail", message: e.to_string() };
-    let sealed: Vec<(String, String)> = audit_seals::table.select((audit_seals::chain, audit_seals::key_id)).load(conn).map_err(step)?;
+    let sealed: Vec<(String, String)> =
+        audit_seals::table.select((audit_seals::chain, audit_seals::key_id)).load(conn).map_err(step)?;
     if !sealed.is_empty() {
         if sealed.iter().any(|(_, k)| *k != key_id) {
             tracing::error!("the audit key is not the one the audit trail was sealed with: `anshang audit verify` will report it broken; restore the key (auth.audit_key / audit_key_file)");
@@ -162,7 +168,8 @@ impl Application {
         let pool = open_database(&settings)?;
         let now = db::now();
         let mut conn = pool.get().map_err(|e| StartError::Step { step: "database", message: e.to_string() })?;
-        let bootstrap_password = crate::bootstrap::ensure_admin(&mut conn, now).map_err(step_error("bootstrap admin"))?;
+        let bootstrap_password =
+            crate::bootstrap::ensure_admin(&mut conn, now).map_err(step_error("bootstrap admin"))?;
         // Uploads stopped between writing and placing their file leave temporary files.
         let attachment_dir = settings.complaints.attachment_dir(settings.data_dir());
         let swept = crate::complaints::attachments::sweep_stray(&attachment_dir, &mut |sha| {
@@ -184,8 +191,10 @@ impl Application {
         let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
         let port = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?.port();
         let json_limit = settings.server.json_limit_bytes;
-        let (client_request_timeout, shutdown_timeout) = (settings.server.client_request_timeout_secs, settings.server.shutdown_timeout_secs);
-        let body_deadline = crate::http::body_deadline::BodyDeadline(Duration::from_secs(settings.server.body_read_timeout_secs));
+        let (client_request_timeout, shutdown_timeout) =
+            (settings.server.client_request_timeout_secs, settings.server.shutdown_timeout_secs);
+        let body_deadline =
+            crate::http::body_deadline::BodyDeadline(Duration::from_secs(settings.server.body_read_timeout_secs));
         let state = web::Data::new(state);
         let background = state.clone();
         let server = HttpServer::new(move || {
@@ -195,8 +204,13 @@ impl Application {
                 .app_data(web::PayloadConfig::new(json_limit))
                 // The pages' forms: a 10,000-character Chinese reply is ~90 KB once URL-encoded.
                 .app_data(web::FormConfig::default().limit(json_limit))
-                .app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::BadRequest(format!("query string: {e}")).into()))
-                .app_data(web::PathConfig::default().error_handler(|e, _| ApiError::NotFound(format!("path: {e}")).into()))
+                .app_data(
+                    web::QueryConfig::default()
+                        .error_handler(|e, _| ApiError::BadRequest(format!("query string: {e}")).into()),
+                )
+                .app_data(
+                    web::PathConfig::default().error_handler(|e, _| ApiError::NotFound(format!("path: {e}")).into()),
+                )
                 .wrap(from_fn(crate::http::body_deadline::middleware))
                 .wrap(from_fn(crate::http::request_log::middleware))
                 .wrap(security_headers())
@@ -242,7 +256,8 @@ impl Application {
 fn spawn_workers(state: web::Data<AppState>) {
     let sweeper = state.clone();
     actix_web::rt::spawn(async move {
-        let mut tick = actix_web::rt::time::interval(Duration::from_secs(sweeper.settings.escalation.sweep_interval_secs));
+        let mut tick =
+            actix_web::rt::time::interval(Duration::from_secs(sweeper.settings.escalation.sweep_interval_secs));
         loop {
             tick.tick().await;
             if let Err(e) = sweep(&sweeper, None).await {
@@ -265,7 +280,10 @@ fn spawn_workers(state: web::Data<AppState>) {
 }
 
 /// One sweep as of `now` (default: the current instant).
-pub async fn sweep(state: &web::Data<AppState>, now: Option<chrono::DateTime<chrono::Utc>>) -> Result<crate::escalation::sweep::SweepReport, ApiError> {
+pub async fn sweep(
+    state: &web::Data<AppState>,
+    now: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<crate::escalation::sweep::SweepReport, ApiError> {
     let cal = state.calendar.current();
     let rules = state.rules.clone();
     db::run(&state.pool, move |conn| {
@@ -277,16 +295,30 @@ pub async fn sweep(state: &web::Data<AppState>, now: Option<chrono::DateTime<chr
 
 /// Closes the ballot rounds whose closing time has come, as of `now` (default: the current
 /// instant). Returns the ids of the rounds closed.
-pub async fn close_due_rounds(state: &web::Data<AppState>, now: Option<chrono::DateTime<chrono::Utc>>) -> Result<Vec<String>, ApiError> {
+pub async fn close_due_rounds(
+    state: &web::Data<AppState>,
+    now: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Vec<String>, ApiError> {
     db::run(&state.pool, move |conn| crate::ballots::service::close_due_rounds(conn, now.unwrap_or_else(db::now))).await
 }
 
 /// One delivery pass as of `now` (default: the current instant).
-pub async fn deliver(state: &web::Data<AppState>, now: Option<chrono::DateTime<chrono::Utc>>) -> Result<crate::mail::worker::DeliveryReport, ApiError> {
+pub async fn deliver(
+    state: &web::Data<AppState>,
+    now: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<crate::mail::worker::DeliveryReport, ApiError> {
     let s = state.clone();
     db::run(&state.pool, move |conn| {
         let now = now.unwrap_or_else(db::now);
-        Ok(crate::mail::worker::deliver_once(conn, &s.mailer, &s.mail_from, &crate::complaints::notices::ClockFacts, s.settings.mail.max_attempts, now, 100)?)
+        Ok(crate::mail::worker::deliver_once(
+            conn,
+            &s.mailer,
+            &s.mail_from,
+            &crate::complaints::notices::ClockFacts,
+            s.settings.mail.max_attempts,
+            now,
+            100,
+        )?)
     })
     .await
 }
@@ -354,12 +386,19 @@ impl AppState {
             filing_by_client: KeyedLimit::per_hour(settings.complaints.filings_per_client_per_hour),
             ballot_by_client: KeyedLimit::per_minute(settings.ballots.attempts_per_client_per_minute),
         };
-        let rules = Rules::from_settings(&settings).map_err(|message| StartError::Step { step: "email templates and ladder", message })?;
+        let rules = Rules::from_settings(&settings)
+            .map_err(|message| StartError::Step { step: "email templates and ladder", message })?;
         let mailer = Mailer::from_settings(&settings).map_err(|message| StartError::Step { step: "mail", message })?;
-        let mail_from = settings.mail.from.parse().map_err(|_| StartError::Step { step: "mail.from", message: "not an address".into() })?;
-        let write_gate = matches!(DatabaseUrl::parse(&settings.database.url, settings.data_dir()), Ok(DatabaseUrl::Sqlite(_)))
-            .then(|| std::sync::Arc::new(std::sync::Mutex::new(())));
-        let pages = crate::pages::Pages::load().map_err(|message| StartError::Step { step: "page templates", message })?;
+        let mail_from = settings
+            .mail
+            .from
+            .parse()
+            .map_err(|_| StartError::Step { step: "mail.from", message: "not an address".into() })?;
+        let write_gate =
+            matches!(DatabaseUrl::parse(&settings.database.url, settings.data_dir()), Ok(DatabaseUrl::Sqlite(_)))
+                .then(|| std::sync::Arc::new(std::sync::Mutex::new(())));
+        let pages =
+            crate::pages::Pages::load().map_err(|message| StartError::Step { step: "page templates", message })?;
         Ok(AppState {
             pages,
             write_gate,

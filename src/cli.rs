@@ -13,7 +13,11 @@ use crate::config::{Settings, SettingsSource};
 use crate::db;
 
 #[derive(Parser, Debug)]
-#[command(name = "anshang", version, about = "Investor complaints with a legal response clock, and anonymous conduct ballots")]
+#[command(
+    name = "anshang",
+    version,
+    about = "Investor complaints with a legal response clock, and anonymous conduct ballots"
+)]
 pub struct Cli {
     /// Directory for the SQLite database, the JWT key and the mail outbox (default ./data).
     #[arg(long, global = true, value_name = "DIR")]
@@ -253,16 +257,22 @@ pub fn run(cli: Cli) -> ExitCode {
     crate::telemetry::init(&settings.log);
     let result = match cli.command {
         Command::Serve(_) => serve(settings),
-        Command::Migrate => open_database(&settings).map(|_| println!("database is migrated")).map_err(|e| e.to_string()),
+        Command::Migrate => {
+            open_database(&settings).map(|_| println!("database is migrated")).map_err(|e| e.to_string())
+        }
         Command::Users(cmd) => users_command(&settings, cmd),
         Command::Demo(DemoCommand::Load) => demo_load(&settings),
         Command::Calendar(cmd) => calendar_command(&settings, cmd),
         Command::Audit(AuditCommand::Verify) => audit_verify(&settings),
         Command::Audit(AuditCommand::Reseal) => audit_reseal(&settings),
         Command::Sweep { once, now, simulate } => worker_command(settings, Worker::Sweep, once, now, simulate),
-        Command::Mail(MailCommand::Deliver { once, now, simulate }) => worker_command(settings, Worker::Deliver, once, now, simulate),
+        Command::Mail(MailCommand::Deliver { once, now, simulate }) => {
+            worker_command(settings, Worker::Deliver, once, now, simulate)
+        }
         Command::Ballots(cmd) => ballots_command(&settings, cmd),
-        Command::Report(ReportCommand::Assessment { year, format, out }) => report_assessment(&settings, year, &format, out),
+        Command::Report(ReportCommand::Assessment { year, format, out }) => {
+            report_assessment(&settings, year, &format, out)
+        }
         Command::Backup { out } => backup(&settings, &out),
     };
     match result {
@@ -334,8 +344,15 @@ fn users_command(settings: &Settings, cmd: UsersCommand) -> Result<(), String> {
                 None => None,
             };
             let display = name.unwrap_or_else(|| email.clone());
-            let req = AccountRequest::parse(&email, &display, role, department_id, password, settings.auth.min_password_length)
-                .map_err(describe_api_error)?;
+            let req = AccountRequest::parse(
+                &email,
+                &display,
+                role,
+                department_id,
+                password,
+                settings.auth.min_password_length,
+            )
+            .map_err(describe_api_error)?;
             let (user, generated) = users::create(&mut conn, &req, None, db::now()).map_err(describe_api_error)?;
             println!("created {} ({})", user.email, user.role);
             if let Some(p) = generated {
@@ -363,11 +380,9 @@ fn demo_load(settings: &Settings) -> Result<(), String> {
 /// Turns an API error into a line for the terminal, listing invalid fields.
 fn describe_api_error(e: crate::error::ApiError) -> String {
     match e {
-        crate::error::ApiError::Invalid(fields) => fields
-            .iter()
-            .map(|f| format!("{}: {}", f.field, f.message))
-            .collect::<Vec<_>>()
-            .join("; "),
+        crate::error::ApiError::Invalid(fields) => {
+            fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
+        }
         crate::error::ApiError::Internal(cause) => format!("{cause:#}"),
         other => other.to_string(),
     }
@@ -394,7 +409,11 @@ fn calendar_command(settings: &Settings, cmd: CalendarCommand) -> Result<(), Str
     use crate::calendar::runtime::{due_answer, parse_instant};
     let days_or_default = |d: Option<u32>| -> Result<u32, String> {
         let days = d.unwrap_or(settings.clocks.reply.working_days);
-        if (1..=120).contains(&days) { Ok(days) } else { Err("--days must be between 1 and 120".into()) }
+        if (1..=120).contains(&days) {
+            Ok(days)
+        } else {
+            Err("--days must be between 1 and 120".into())
+        }
     };
     match cmd {
         CalendarCommand::Due { days, json, received } => {
@@ -413,8 +432,14 @@ fn calendar_command(settings: &Settings, cmd: CalendarCommand) -> Result<(), Str
                     });
                     println!("{line}");
                 } else {
-                    let flag = if a.provisional { "  (provisional: no official notice for a year it touches)" } else { "" };
-                    println!("{}  ->  due {} (until {}){flag}", a.received.to_rfc3339(), a.due_date, a.due_at.to_rfc3339());
+                    let flag =
+                        if a.provisional { "  (provisional: no official notice for a year it touches)" } else { "" };
+                    println!(
+                        "{}  ->  due {} (until {}){flag}",
+                        a.received.to_rfc3339(),
+                        a.due_date,
+                        a.due_at.to_rfc3339()
+                    );
                 }
             }
             Ok(())
@@ -429,13 +454,22 @@ fn calendar_command(settings: &Settings, cmd: CalendarCommand) -> Result<(), Str
                 return Ok(());
             }
             let e = &a.explanation;
-            println!("received {} (local date {}): {}", e.received_at.to_rfc3339(), e.receipt_date, e.receipt_day_not_counted_reason.en);
+            println!(
+                "received {} (local date {}): {}",
+                e.received_at.to_rfc3339(),
+                e.receipt_date,
+                e.receipt_day_not_counted_reason.en
+            );
             for day in &e.days {
                 let why = match &day.reason {
                     crate::calendar::DayReason::Counted => "working day".to_string(),
-                    crate::calendar::DayReason::CountedMakeupWorkday { for_en, for_zh } => format!("make-up workday ({for_en} / {for_zh})"),
+                    crate::calendar::DayReason::CountedMakeupWorkday { for_en, for_zh } => {
+                        format!("make-up workday ({for_en} / {for_zh})")
+                    }
                     crate::calendar::DayReason::Weekend => "weekend".to_string(),
-                    crate::calendar::DayReason::Holiday { name_en, name_zh } => format!("holiday: {name_en} / {name_zh}"),
+                    crate::calendar::DayReason::Holiday { name_en, name_zh } => {
+                        format!("holiday: {name_en} / {name_zh}")
+                    }
                     crate::calendar::DayReason::Paused => "paused".to_string(),
                 };
                 match day.ordinal {
@@ -443,9 +477,19 @@ fn calendar_command(settings: &Settings, cmd: CalendarCommand) -> Result<(), Str
                     None => println!("  {} {}  skipped: {why}", day.date, day.date.format("%a")),
                 }
             }
-            println!("due {} — until {}{}", e.due_date, e.due_at.to_rfc3339(), if e.provisional { " (provisional)" } else { "" });
+            println!(
+                "due {} — until {}{}",
+                e.due_date,
+                e.due_at.to_rfc3339(),
+                if e.provisional { " (provisional)" } else { "" }
+            );
             for v in &e.calendar_versions {
-                println!("  calendar {} version {}{}", v.year, v.version, if v.provisional { " (provisional)" } else { "" });
+                println!(
+                    "  calendar {} version {}{}",
+                    v.year,
+                    v.version,
+                    if v.provisional { " (provisional)" } else { "" }
+                );
             }
             Ok(())
         }
@@ -454,7 +498,10 @@ fn calendar_command(settings: &Settings, cmd: CalendarCommand) -> Result<(), Str
             let years = crate::calendar::runtime::SHIPPED.len();
             let files = crate::calendar::runtime::file_years(&settings.calendar.dir).map_err(|e| e.to_string())?.len();
             let now = db::now();
-            println!("calendar data valid: {years} shipped years, {files} files in {}", settings.calendar.dir.display());
+            println!(
+                "calendar data valid: {years} shipped years, {files} files in {}",
+                settings.calendar.dir.display()
+            );
             for w in crate::calendar::runtime::provisional_warnings(&cal, now) {
                 println!("warning: {w}");
             }
@@ -466,7 +513,13 @@ fn calendar_command(settings: &Settings, cmd: CalendarCommand) -> Result<(), Str
             if json {
                 println!("{}", serde_json::to_string_pretty(data).map_err(|e| e.to_string())?);
             } else {
-                println!("{} {} — {}{}", year, data.notice.title, data.notice.title_en, if data.provisional { " (PROVISIONAL)" } else { "" });
+                println!(
+                    "{} {} — {}{}",
+                    year,
+                    data.notice.title,
+                    data.notice.title_en,
+                    if data.provisional { " (PROVISIONAL)" } else { "" }
+                );
                 println!("version {}", data.version());
                 for d in &data.off_days {
                     println!("  off      {} {}  {} / {}", d.date, d.date.format("%a"), d.name_zh, d.name_en);
@@ -479,20 +532,35 @@ fn calendar_command(settings: &Settings, cmd: CalendarCommand) -> Result<(), Str
         }
         CalendarCommand::Load { file, dry_run } => {
             let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let year = crate::calendar::CalendarYear::from_toml_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+            let year =
+                crate::calendar::CalendarYear::from_toml_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
             if year.provisional {
                 return Err("only official data can be loaded (the file says provisional = true)".into());
             }
             let pool = open_database(settings).map_err(|e| e.to_string())?;
             let mut conn = pool.get().map_err(|e| e.to_string())?;
             let rules = crate::complaints::service::Rules::from_settings(settings)?;
-            let load = crate::complaints::service::load_official_year(&mut conn, &rules, &settings.calendar.dir, &year, None, db::now(), dry_run)
-                .map_err(describe_api_error)?;
+            let load = crate::complaints::service::load_official_year(
+                &mut conn,
+                &rules,
+                &settings.calendar.dir,
+                &year,
+                None,
+                db::now(),
+                dry_run,
+            )
+            .map_err(describe_api_error)?;
             let verb = if dry_run { "would move" } else { "moved" };
             println!("{} open deadline(s) {verb}:", load.moved.len());
             for m in &load.moved {
                 let department = m.department.as_ref().map(|d| d.name_zh.as_str()).unwrap_or("-");
-                println!("  {}\t{}\t{} -> {}\t{department}", m.tracking_number, m.clock, m.previous_due_at.format("%Y-%m-%d %H:%M"), m.due_at.format("%Y-%m-%d %H:%M"));
+                println!(
+                    "  {}\t{}\t{} -> {}\t{department}",
+                    m.tracking_number,
+                    m.clock,
+                    m.previous_due_at.format("%Y-%m-%d %H:%M"),
+                    m.due_at.format("%Y-%m-%d %H:%M")
+                );
             }
             if dry_run {
                 println!("dry run: calendar {} (version {}) not stored; nothing changed", year.year, year.version());
@@ -526,7 +594,11 @@ fn audit_verify(settings: &Settings) -> Result<(), String> {
         return Ok(());
     }
     for b in &breaks {
-        let number = crate::complaints::store::find(&mut conn, &b.complaint_id).ok().flatten().map(|c| c.tracking_number).unwrap_or_else(|| "(unknown number)".into());
+        let number = crate::complaints::store::find(&mut conn, &b.complaint_id)
+            .ok()
+            .flatten()
+            .map(|c| c.tracking_number)
+            .unwrap_or_else(|| "(unknown number)".into());
         println!("TAMPERED complaint {number} (id {}) at event {}: {}", b.complaint_id, b.seq, b.problem);
     }
     if let Some((seq, problem)) = &admin_break {
@@ -545,7 +617,13 @@ enum Worker {
 }
 
 /// `anshang sweep` and `anshang mail deliver`: the same code `serve` runs in the background.
-fn worker_command(settings: Settings, worker: Worker, once: bool, now: Option<String>, simulate: bool) -> Result<(), String> {
+fn worker_command(
+    settings: Settings,
+    worker: Worker,
+    once: bool,
+    now: Option<String>,
+    simulate: bool,
+) -> Result<(), String> {
     let now = now.as_deref().map(crate::calendar::runtime::parse_instant).transpose()?;
     if now.is_some() && !once {
         return Err("--now goes with --once".into());
@@ -574,7 +652,10 @@ fn worker_command(settings: Settings, worker: Worker, once: bool, now: Option<St
                 }
                 Worker::Deliver => {
                     let r = crate::app::deliver(&state, now).await.map_err(|e| describe_api_error(e))?;
-                    println!("mail: {} sent, {} to retry, {} failed, {} cancelled", r.sent, r.retrying, r.failed, r.cancelled);
+                    println!(
+                        "mail: {} sent, {} to retry, {} failed, {} cancelled",
+                        r.sent, r.retrying, r.failed, r.cancelled
+                    );
                 }
             }
             if once {
@@ -590,7 +671,11 @@ const NOW_TOLERANCE: chrono::Duration = chrono::Duration::minutes(1);
 
 /// A sweep or delivery "in the future" acts on breaches that have not happened: refused unless
 /// the operator says it is a simulation.
-fn check_simulated_instant(at: chrono::DateTime<chrono::Utc>, real_now: chrono::DateTime<chrono::Utc>, simulate: bool) -> Result<(), String> {
+fn check_simulated_instant(
+    at: chrono::DateTime<chrono::Utc>,
+    real_now: chrono::DateTime<chrono::Utc>,
+    simulate: bool,
+) -> Result<(), String> {
     if !simulate && at > real_now + NOW_TOLERANCE {
         return Err(format!(
             "--now {} is in the future (it is {} now): a future sweep records breaches and sends escalations that have not happened. Add --simulate only for tests and drills on a copy of the data.",
@@ -605,9 +690,14 @@ fn ballots_command(settings: &Settings, cmd: BallotsCommand) -> Result<(), Strin
     use crate::ballots::service::RoundStatus;
     if let BallotsCommand::Verify { bulletin } = &cmd {
         let text = std::fs::read_to_string(bulletin).map_err(|e| format!("{}: {e}", bulletin.display()))?;
-        let b: crate::ballots::bulletin::Bulletin = serde_json::from_str(&text).map_err(|e| format!("{}: not a bulletin: {e}", bulletin.display()))?;
+        let b: crate::ballots::bulletin::Bulletin =
+            serde_json::from_str(&text).map_err(|e| format!("{}: not a bulletin: {e}", bulletin.display()))?;
         let counted = crate::ballots::bulletin::verify(&b).map_err(|e| format!("bulletin does NOT verify: {e}"))?;
-        println!("bulletin verifies: {counted} answer counts recounted, {} receipts, tally of {} departments matches", b.receipts.len(), b.tally.len());
+        println!(
+            "bulletin verifies: {counted} answer counts recounted, {} receipts, tally of {} departments matches",
+            b.receipts.len(),
+            b.tally.len()
+        );
         return Ok(());
     }
     let pool = open_database(settings).map_err(|e| e.to_string())?;
@@ -616,8 +706,14 @@ fn ballots_command(settings: &Settings, cmd: BallotsCommand) -> Result<(), Strin
         BallotsCommand::IssueCodes { round, out } => {
             let rules = crate::complaints::service::Rules::from_settings(settings)?;
             let deliverable = crate::ballots::service::email_deliverable(settings);
-            let issued = issue_codes_with_letters(&mut conn, &round, &rules.notices, deliverable, "cli", &out).map_err(describe_api_error)?;
-            println!("{} paper letters written to {} (print, seal, hand out, then delete the files); {} emails queued", issued.letters.len(), out.display(), issued.emailed);
+            let issued = issue_codes_with_letters(&mut conn, &round, &rules.notices, deliverable, "cli", &out)
+                .map_err(describe_api_error)?;
+            println!(
+                "{} paper letters written to {} (print, seal, hand out, then delete the files); {} emails queued",
+                issued.letters.len(),
+                out.display(),
+                issued.emailed
+            );
             Ok(())
         }
         BallotsCommand::Open { round } => advance_round(&mut conn, &round, RoundStatus::Open),
@@ -628,7 +724,11 @@ fn ballots_command(settings: &Settings, cmd: BallotsCommand) -> Result<(), Strin
     }
 }
 
-fn advance_round(conn: &mut db::DbConnection, round: &str, to: crate::ballots::service::RoundStatus) -> Result<(), String> {
+fn advance_round(
+    conn: &mut db::DbConnection,
+    round: &str,
+    to: crate::ballots::service::RoundStatus,
+) -> Result<(), String> {
     let r = crate::ballots::service::advance(conn, round, to, "cli", db::now()).map_err(describe_api_error)?;
     println!("round {} is now {}", r.round.id, r.round.status);
     if let Some(shares) = r.key_shares {
@@ -668,9 +768,11 @@ fn issue_codes_with_letters(
     conn.transaction(|conn| {
         db::write_lock(conn)?;
         let round = crate::ballots::service::find(conn, round_id)?;
-        let issued = crate::ballots::service::issue_codes(conn, round_id, notices, email_deliverable, actor, db::now())?;
+        let issued =
+            crate::ballots::service::issue_codes(conn, round_id, notices, email_deliverable, actor, db::now())?;
         if !issued.letters.is_empty() {
-            write_letters(dir, &round.title, &issued.letters).map_err(|e| crate::error::ApiError::internal("writing the letters", e))?;
+            write_letters(dir, &round.title, &issued.letters)
+                .map_err(|e| crate::error::ApiError::internal("writing the letters", e))?;
         }
         Ok(issued)
     })
@@ -678,7 +780,11 @@ fn issue_codes_with_letters(
 
 /// letters.html (one A4 page per letter) and letters.csv, in a directory only its owner reads.
 /// Existing files are never overwritten.
-fn write_letters(dir: &std::path::Path, title: &str, letters: &[crate::ballots::service::Letter]) -> Result<(), String> {
+fn write_letters(
+    dir: &std::path::Path,
+    title: &str,
+    letters: &[crate::ballots::service::Letter],
+) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     #[cfg(unix)]
     {
@@ -713,7 +819,8 @@ fn report_assessment(settings: &Settings, year: i32, format: &str, out: Option<P
     let pool = open_database(settings).map_err(|e| e.to_string())?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let cal = crate::calendar::runtime::build(&settings.calendar.dir, Some(&mut conn)).map_err(|e| e.to_string())?;
-    let r = crate::assessment::report::current(&mut conn, &cal, &settings.assessment, year, db::now()).map_err(describe_api_error)?;
+    let r = crate::assessment::report::current(&mut conn, &cal, &settings.assessment, year, db::now())
+        .map_err(describe_api_error)?;
     let bytes = match format {
         "csv" => crate::assessment::report::to_csv(&r),
         "json" => serde_json::to_vec_pretty(&r).map_err(|e| e.to_string())?,
@@ -742,7 +849,9 @@ fn backup(settings: &Settings, out: &std::path::Path) -> Result<(), String> {
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let target = out.to_str().ok_or("the backup path is not UTF-8")?.replace('\'', "''");
     use diesel::RunQueryDsl;
-    diesel::sql_query(format!("VACUUM INTO '{target}'")).execute(&mut *conn).map_err(|e| format!("backup failed: {e}"))?;
+    diesel::sql_query(format!("VACUUM INTO '{target}'"))
+        .execute(&mut *conn)
+        .map_err(|e| format!("backup failed: {e}"))?;
     println!("backup written to {}", out.display());
     Ok(())
 }

@@ -70,7 +70,11 @@ pub struct ComplaintSettings {
 
 impl ComplaintSettings {
     pub fn attachment_dir(&self, data_dir: &Path) -> PathBuf {
-        if self.attachment_dir.as_os_str().is_empty() { data_dir.join("attachments") } else { self.attachment_dir.clone() }
+        if self.attachment_dir.as_os_str().is_empty() {
+            data_dir.join("attachments")
+        } else {
+            self.attachment_dir.clone()
+        }
     }
 }
 
@@ -213,10 +217,8 @@ impl SettingsSource {
 
 impl Settings {
     pub fn load(source: &SettingsSource) -> Result<Settings, ConfigError> {
-        let mut builder = config::Config::builder().add_source(config::File::from_str(
-            DEFAULT_TOML,
-            config::FileFormat::Toml,
-        ));
+        let mut builder =
+            config::Config::builder().add_source(config::File::from_str(DEFAULT_TOML, config::FileFormat::Toml));
         if let Some(profile) = &source.profile {
             if !profile.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
                 return Err(ConfigError::Invalid {
@@ -265,8 +267,7 @@ impl Settings {
         if self.server.json_limit_bytes < 1024 || self.server.json_limit_bytes > 16 * 1024 * 1024 {
             return invalid("server.json_limit_bytes", "must be between 1024 and 16777216");
         }
-        if !(self.server.public_base_url.starts_with("http://")
-            || self.server.public_base_url.starts_with("https://"))
+        if !(self.server.public_base_url.starts_with("http://") || self.server.public_base_url.starts_with("https://"))
         {
             return invalid("server.public_base_url", "must start with http:// or https://");
         }
@@ -307,7 +308,9 @@ impl Settings {
         if !(1..=120).contains(&self.complaints.max_extension_working_days) {
             return invalid("complaints.max_extension_working_days", "must be between 1 and 120");
         }
-        if self.complaints.tracking_lookups_per_client_per_minute == 0 || self.complaints.filings_per_client_per_hour == 0 {
+        if self.complaints.tracking_lookups_per_client_per_minute == 0
+            || self.complaints.filings_per_client_per_hour == 0
+        {
             return invalid("complaints.tracking_lookups_per_client_per_minute", "rate limits must be at least 1");
         }
         if !(1024..=100 * 1024 * 1024).contains(&self.complaints.attachment_max_bytes) {
@@ -340,7 +343,9 @@ impl Settings {
         if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
             return invalid("mail.from", "must be an address such as \"Name <noreply@example.gov.cn>\"");
         }
-        if !self.mail.smtp_url.is_empty() && !(self.mail.smtp_url.starts_with("smtp://") || self.mail.smtp_url.starts_with("smtps://")) {
+        if !self.mail.smtp_url.is_empty()
+            && !(self.mail.smtp_url.starts_with("smtp://") || self.mail.smtp_url.starts_with("smtps://"))
+        {
             return invalid("mail.smtp_url", "must start with smtp:// or smtps:// (or be empty for .eml files)");
         }
         if let Err(problem) = self.assessment.validate() {
@@ -409,7 +414,8 @@ mod tests {
         assert!(err.contains("clocks.reply.enabled"), "{err}");
         let err = load_with(&[("ANSHANG__CLOCKS__CUTOFF", "25:00")]).unwrap_err().to_string();
         assert!(err.contains("cutoff"), "{err}");
-        let s = load_with(&[("ANSHANG__CLOCKS__CUTOFF", "17:30"), ("ANSHANG__CLOCKS__ACCEPT__ENABLED", "true")]).unwrap();
+        let s =
+            load_with(&[("ANSHANG__CLOCKS__CUTOFF", "17:30"), ("ANSHANG__CLOCKS__ACCEPT__ENABLED", "true")]).unwrap();
         assert_eq!(s.clocks.cutoff.to_string(), "17:30");
         assert_eq!(s.clocks.accept.days_if_enabled(), Some(7));
     }
@@ -420,7 +426,10 @@ mod tests {
         let b = "b".repeat(40);
         let s = load_with(&[("ANSHANG__AUTH__PREVIOUS_JWT_SECRETS", &format!("{a},{b}"))]).unwrap();
         assert_eq!(s.auth.previous_jwt_secrets, vec![a, b]);
-        assert!(load_with(&[("ANSHANG__AUTH__PREVIOUS_JWT_SECRETS", "short")]).unwrap_err().to_string().contains("previous_jwt_secrets"));
+        assert!(load_with(&[("ANSHANG__AUTH__PREVIOUS_JWT_SECRETS", "short")])
+            .unwrap_err()
+            .to_string()
+            .contains("previous_jwt_secrets"));
     }
 
     #[test]

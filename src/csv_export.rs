@@ -17,7 +17,9 @@ pub fn neutralise(cell: &str) -> Cow<'_, str> {
 
 fn is_plain_number(cell: &str) -> bool {
     let digits = cell.strip_prefix(['-', '+']).unwrap_or(cell);
-    !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit() || c == '.') && digits.chars().filter(|c| *c == '.').count() <= 1
+    !digits.is_empty()
+        && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && digits.chars().filter(|c| *c == '.').count() <= 1
 }
 
 /// A CSV document being written; every cell is neutralised.
@@ -52,7 +54,8 @@ impl Sheet {
 /// The `Content-Disposition` of a CSV download named `filename` (ASCII letters, digits, `-`,
 /// `_` and `.` are kept; anything else becomes `_`).
 pub fn attachment_disposition(filename: &str) -> String {
-    let safe: String = filename.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    let safe: String =
+        filename.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
     format!("attachment; filename=\"{safe}\"")
 }
 

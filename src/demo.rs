@@ -51,7 +51,8 @@ pub fn load(conn: &mut DbConnection, now: chrono::DateTime<chrono::Utc>) -> Resu
     let mut loaded = DemoLoaded::default();
     for d in &file.department {
         if store::find_by_code(conn, &d.code)?.is_none() {
-            let draft = DepartmentDraft::parse(&d.code, &d.name_zh, &d.name_en, d.kind, &d.contact_email, &d.head_email)?;
+            let draft =
+                DepartmentDraft::parse(&d.code, &d.name_zh, &d.name_en, d.kind, &d.contact_email, &d.head_email)?;
             store::create(conn, &draft, None, now)?;
             loaded.departments_created += 1;
         }

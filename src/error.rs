@@ -110,7 +110,13 @@ impl ApiError {
 }
 
 /// Builds the problem document; also used for errors produced outside handlers.
-pub fn problem_response(status: StatusCode, kind: &str, title: &str, detail: &str, extra: Map<String, Value>) -> HttpResponse {
+pub fn problem_response(
+    status: StatusCode,
+    kind: &str,
+    title: &str,
+    detail: &str,
+    extra: Map<String, Value>,
+) -> HttpResponse {
     let mut body = Map::new();
     body.insert("type".into(), Value::String(format!("/problems/{kind}")));
     body.insert("title".into(), Value::String(title.into()));
@@ -167,9 +173,7 @@ impl ResponseError for ApiError {
                 response.headers_mut().insert(header::RETRY_AFTER, RETRY_AFTER_UNAVAILABLE_SECS.into());
             }
             ApiError::Unauthenticated(_) => {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
             }
             _ => {}
         }

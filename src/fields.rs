@@ -113,7 +113,11 @@ impl Checker {
 
     /// `Ok(())` when nothing failed, else all the errors.
     pub fn finish(self) -> Result<(), crate::error::ApiError> {
-        if self.errors.is_empty() { Ok(()) } else { Err(crate::error::ApiError::Invalid(self.errors)) }
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(crate::error::ApiError::Invalid(self.errors))
+        }
     }
 }
 

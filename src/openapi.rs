@@ -2,10 +2,10 @@
 //! page that renders it (no external scripts or fonts).
 
 use actix_web::{get, http::header, web, HttpResponse};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::path::ParameterIn;
 use utoipa::openapi::header::{Header, HeaderBuilder};
+use utoipa::openapi::path::ParameterIn;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
@@ -100,11 +100,30 @@ impl Modify for SharedResponses {
                 }
                 for (status, response) in op.responses.responses.iter_mut() {
                     let RefOr::T(response) = response else { continue };
-                    response.headers.insert("X-Request-Id".into(), header(Type::String, Some("^[A-Za-z0-9-]{1,64}$"), "the request's id in the logs: the client's own if it sent a valid one, else a new UUID"));
+                    response.headers.insert(
+                        "X-Request-Id".into(),
+                        header(
+                            Type::String,
+                            Some("^[A-Za-z0-9-]{1,64}$"),
+                            "the request's id in the logs: the client's own if it sent a valid one, else a new UUID",
+                        ),
+                    );
                     match status.as_str() {
-                        "401" => response.headers.insert("WWW-Authenticate".into(), header(Type::String, Some("^Bearer"), "`Bearer`")),
-                        "429" => response.headers.insert("Retry-After".into(), header(Type::Integer, None, "seconds until a request is allowed again")),
-                        "503" => response.headers.insert("Retry-After".into(), header(Type::Integer, None, "seconds to wait before trying again (the database is out of reach)")),
+                        "401" => response
+                            .headers
+                            .insert("WWW-Authenticate".into(), header(Type::String, Some("^Bearer"), "`Bearer`")),
+                        "429" => response.headers.insert(
+                            "Retry-After".into(),
+                            header(Type::Integer, None, "seconds until a request is allowed again"),
+                        ),
+                        "503" => response.headers.insert(
+                            "Retry-After".into(),
+                            header(
+                                Type::Integer,
+                                None,
+                                "seconds to wait before trying again (the database is out of reach)",
+                            ),
+                        ),
                         _ => None,
                     };
                 }
@@ -140,9 +159,7 @@ async fn openapi_json() -> HttpResponse {
 
 #[get("/api/v1/docs")]
 async fn docs_page() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(include_str!("../assets/api-docs.html"))
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(include_str!("../assets/api-docs.html"))
 }
 
 #[get("/assets/api-docs.js")]
@@ -174,9 +191,11 @@ mod tests {
     #[test]
     fn parameters_sit_where_they_are_sent() {
         for (method, path, op) in operations() {
-            let in_template: Vec<&str> = path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')).collect();
+            let in_template: Vec<&str> =
+                path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')).collect();
             let params = op["parameters"].as_array().cloned().unwrap_or_default();
-            let in_path: Vec<&str> = params.iter().filter(|p| p["in"] == "path").map(|p| p["name"].as_str().unwrap()).collect();
+            let in_path: Vec<&str> =
+                params.iter().filter(|p| p["in"] == "path").map(|p| p["name"].as_str().unwrap()).collect();
             assert_eq!(in_path, in_template, "{method} {path}");
             for p in &params {
                 let location = p["in"].as_str().unwrap();
@@ -220,7 +239,9 @@ mod tests {
                     assert!(response["headers"].get(name).is_some(), "{method} {path} {status} lacks {name}");
                 }
                 if status.starts_with('4') || status.starts_with('5') {
-                    let content = response["content"].as_object().unwrap_or_else(|| panic!("{method} {path} {status}: no content"));
+                    let content = response["content"]
+                        .as_object()
+                        .unwrap_or_else(|| panic!("{method} {path} {status}: no content"));
                     assert_eq!(content.keys().collect::<Vec<_>>(), [PROBLEM_JSON], "{method} {path} {status}");
                 }
             }

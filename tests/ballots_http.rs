@@ -23,7 +23,11 @@ fn cli(app: &TestApp, smtp: Option<u16>, args: &[&str]) -> (bool, String, String
         cmd.env("ANSHANG__MAIL__SMTP_URL", format!("smtp://127.0.0.1:{p}"));
     }
     let out = cmd.output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 struct Round {
@@ -38,18 +42,26 @@ struct Round {
 fn round(app: &TestApp, prefix: &str, n_departments: usize, k: u32) -> Round {
     let admin = app.admin_token();
     let commission = app.staff_token(&admin, "commission", None);
-    let departments: Vec<(String, String)> = (0..n_departments).map(|i| {
-        let code = format!("{prefix}-{i}");
-        let id = app.create_department(&admin, &code);
-        (code, id)
-    }).collect();
+    let departments: Vec<(String, String)> = (0..n_departments)
+        .map(|i| {
+            let code = format!("{prefix}-{i}");
+            let id = app.create_department(&admin, &code);
+            (code, id)
+        })
+        .collect();
     let ids: Vec<String> = departments.iter().map(|d| d.1.clone()).collect();
     let (id, revocation_key) = app.create_ballot_round_keyed(&commission, &ids, k);
     Round { id, departments, commission, revocation_key }
 }
 
 fn import(app: &TestApp, r: &Round, csv: &str) -> Resp {
-    app.request("POST", &format!("/api/v1/ballots/rounds/{}/voters", r.id), Some(&r.commission), &[], Some(("text/csv", csv.as_bytes().to_vec())))
+    app.request(
+        "POST",
+        &format!("/api/v1/ballots/rounds/{}/voters", r.id),
+        Some(&r.commission),
+        &[],
+        Some(("text/csv", csv.as_bytes().to_vec())),
+    )
 }
 
 /// The key shares each round's opening handed out, as the trustees keep them.
@@ -68,7 +80,10 @@ fn shares_of(round: &str) -> Vec<String> {
 fn officer_post(app: &TestApp, r: &Round, action: &str) -> Resp {
     let resp = app.post(&format!("/api/v1/ballots/rounds/{}/{action}", r.id), Some(&r.commission), &json!({}));
     if action == "open" && resp.status == 200 {
-        keep_shares(&r.id, resp.json()["key_shares"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect());
+        keep_shares(
+            &r.id,
+            resp.json()["key_shares"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect(),
+        );
     }
     if action == "close" && resp.status == 200 {
         let opened = unseal(app, r);
@@ -79,7 +94,11 @@ fn officer_post(app: &TestApp, r: &Round, action: &str) -> Resp {
 }
 
 fn unseal(app: &TestApp, r: &Round) -> Resp {
-    app.post(&format!("/api/v1/ballots/rounds/{}/unseal", r.id), Some(&r.commission), &json!({"key_shares": shares_of(&r.id)}))
+    app.post(
+        &format!("/api/v1/ballots/rounds/{}/unseal", r.id),
+        Some(&r.commission),
+        &json!({"key_shares": shares_of(&r.id)}),
+    )
 }
 
 fn shares_in(text: &str) -> Vec<String> {
@@ -96,7 +115,8 @@ fn answers(pattern: usize) -> Value {
 }
 
 fn cast(app: &TestApp, round: &str, code: &str, departments: &[String], pattern: usize) -> Resp {
-    let ratings: Vec<Value> = departments.iter().map(|d| json!({"department_id": d, "answers": answers(pattern)})).collect();
+    let ratings: Vec<Value> =
+        departments.iter().map(|d| json!({"department_id": d, "answers": answers(pattern)})).collect();
     app.post(&format!("/api/v1/ballots/{round}/cast"), None, &json!({"code": code, "ratings": ratings}))
 }
 
@@ -125,7 +145,11 @@ fn a_round_of_30_enterprises_and_6_departments_runs_from_draft_to_a_verified_bul
     let all: Vec<&str> = r.departments[..5].iter().map(|d| d.0.as_str()).collect();
     let mut csv = String::from("name,category,contact,departments\n");
     for i in 0..30 {
-        let category = match i % 6 { 0 => "conduct_monitor", 1 => "enterprise_representative", _ => "enterprise_served" };
+        let category = match i % 6 {
+            0 => "conduct_monitor",
+            1 => "enterprise_representative",
+            _ => "enterprise_served",
+        };
         let contact = if i < 20 { "paper".to_string() } else { format!("voter{i}@enterprise.example.cn") };
         let mut depts = all.join(";");
         if i < 4 {
@@ -134,7 +158,11 @@ fn a_round_of_30_enterprises_and_6_departments_runs_from_draft_to_a_verified_bul
         csv.push_str(&format!("企业{i:02} Enterprise {i},{category},{contact},{depts}\n"));
     }
     // A wrong roll is refused whole, with every wrong row named.
-    let bad = import(&app, &r, "name,category,contact,departments\nA,enterprise_served,paper,dept-0\nB,tourist,nowhere,dept-9\n");
+    let bad = import(
+        &app,
+        &r,
+        "name,category,contact,departments\nA,enterprise_served,paper,dept-0\nB,tourist,nowhere,dept-9\n",
+    );
     let report = bad.assert_problem(422, "invalid-field");
     assert_eq!(report["errors"].as_array().unwrap().len(), 1);
     assert_eq!(report["errors"][0]["field"], "line 3");
@@ -155,7 +183,8 @@ fn a_round_of_30_enterprises_and_6_departments_runs_from_draft_to_a_verified_bul
 
     // Paper codes through the CLI, into a directory for the officer.
     let letters_dir = app.data_dir.path().join("letters");
-    let (success, out, err) = cli(&app, Some(port), &["ballots", "issue-codes", &r.id, "--out", letters_dir.to_str().unwrap()]);
+    let (success, out, err) =
+        cli(&app, Some(port), &["ballots", "issue-codes", &r.id, "--out", letters_dir.to_str().unwrap()]);
     assert!(success, "{err}");
     assert!(out.contains("20 paper letters") && out.contains("10 emails queued"), "{out}");
     let letters_csv = std::fs::read_to_string(letters_dir.join("letters.csv")).unwrap();
@@ -169,7 +198,11 @@ fn a_round_of_30_enterprises_and_6_departments_runs_from_draft_to_a_verified_bul
     }
     assert_eq!(paper.len(), 20);
     // Issuing again issues nothing more: the roll says the letters went out.
-    let (_, out, _) = cli(&app, Some(port), &["ballots", "issue-codes", &r.id, "--out", app.data_dir.path().join("letters-again").to_str().unwrap()]);
+    let (_, out, _) = cli(
+        &app,
+        Some(port),
+        &["ballots", "issue-codes", &r.id, "--out", app.data_dir.path().join("letters-again").to_str().unwrap()],
+    );
     assert!(out.contains("0 paper letters") && out.contains("0 emails queued"), "{out}");
 
     // Emailed codes are made when the worker sends them.
@@ -195,7 +228,13 @@ fn a_round_of_30_enterprises_and_6_departments_runs_from_draft_to_a_verified_bul
     assert_eq!(emailed.len(), 10);
     // No table holds an emailed code's body any more.
     let admin = app.admin_token();
-    assert!(app.get("/api/v1/admin/outbox?status=sent", Some(&admin)).json().as_array().unwrap().iter().all(|m| m["notice"] == "ballot_code"));
+    assert!(app
+        .get("/api/v1/admin/outbox?status=sent", Some(&admin))
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["notice"] == "ballot_code"));
 
     let (success, out, err) = cli(&app, None, &["ballots", "open", &r.id]);
     assert!(success, "{err}");
@@ -205,9 +244,14 @@ fn a_round_of_30_enterprises_and_6_departments_runs_from_draft_to_a_verified_bul
     let dept_ids: Vec<String> = r.departments.iter().map(|d| d.1.clone()).collect();
     let mut receipts = Vec::new();
     for (i, code) in paper.values().chain(emailed.values()).enumerate() {
-        let shown = app.post(&format!("/api/v1/ballots/{}/code", r.id), None, &json!({"code": code.to_lowercase().replace('-', " ")}));
+        let shown = app.post(
+            &format!("/api/v1/ballots/{}/code", r.id),
+            None,
+            &json!({"code": code.to_lowercase().replace('-', " ")}),
+        );
         assert_eq!(shown.status, 200, "{}", shown.body);
-        let depts: Vec<String> = shown.json().as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_string()).collect();
+        let depts: Vec<String> =
+            shown.json().as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_string()).collect();
         assert!(depts.len() == 5 || depts.len() == 6);
         let res = cast(&app, &r.id, code, &depts, i % 27);
         assert_eq!(res.status, 201, "{}", res.body);
@@ -244,11 +288,20 @@ fn a_round_of_30_enterprises_and_6_departments_runs_from_draft_to_a_verified_bul
     assert_eq!(b["codes_used"], 30);
     // Totals and per-question counts, never whole ballots: no answer pattern to look for.
     let totals = b["totals"].as_array().unwrap();
-    assert_eq!(totals.iter().map(|t| t["ballots"].as_u64().unwrap()).sum::<u64>(), 5 * 30, "the 4-ballot department is not listed");
+    assert_eq!(
+        totals.iter().map(|t| t["ballots"].as_u64().unwrap()).sum::<u64>(),
+        5 * 30,
+        "the 4-ballot department is not listed"
+    );
     assert!(b.get("ballots").is_none() && !bulletin.body.contains("\"answers\""), "no ballot is published whole");
     let counts = b["counts"].as_array().unwrap();
-    assert!(counts.iter().all(|c| c["count"].as_u64().unwrap() > 0 && c.get("question").is_some() && c.get("answer").is_some()));
-    assert!(totals.iter().chain(counts).all(|c| c["department_id"] != small.as_str()), "the small department lists nothing");
+    assert!(counts
+        .iter()
+        .all(|c| c["count"].as_u64().unwrap() > 0 && c.get("question").is_some() && c.get("answer").is_some()));
+    assert!(
+        totals.iter().chain(counts).all(|c| c["department_id"] != small.as_str()),
+        "the small department lists nothing"
+    );
     let mut sorted = receipts.clone();
     sorted.sort();
     assert_eq!(b["receipts"], json!(sorted), "every voter finds their receipt");
@@ -273,16 +326,21 @@ fn a_round_of_30_enterprises_and_6_departments_runs_from_draft_to_a_verified_bul
 fn fifty_concurrent_casts_with_one_code_make_exactly_one_ballot_and_foreign_codes_fail() {
     let app = common::spawn_app_with(|s| s.ballots.attempts_per_client_per_minute = 1000);
     let r = round(&app, "dept", 2, 5);
-    assert_eq!(import(&app, &r, "name,category,contact,departments\nA,enterprise_served,paper,dept-0;dept-1\n").status, 200);
+    assert_eq!(
+        import(&app, &r, "name,category,contact,departments\nA,enterprise_served,paper,dept-0;dept-1\n").status,
+        200
+    );
     let issued = officer_post(&app, &r, "issue-codes").json();
     let code = issued["letters"][0]["code"].as_str().unwrap().to_string();
     assert_eq!(officer_post(&app, &r, "open").status, 200);
     let ids: Vec<String> = r.departments.iter().map(|d| d.1.clone()).collect();
     let statuses: Vec<u16> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..50).map(|i| {
-            let (app, r, code, ids) = (&app, &r, &code, &ids);
-            s.spawn(move || cast(app, &r.id, code, ids, i).status)
-        }).collect();
+        let hs: Vec<_> = (0..50)
+            .map(|i| {
+                let (app, r, code, ids) = (&app, &r, &code, &ids);
+                s.spawn(move || cast(app, &r.id, code, ids, i).status)
+            })
+            .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
@@ -296,17 +354,27 @@ fn fifty_concurrent_casts_with_one_code_make_exactly_one_ballot_and_foreign_code
 
     // A code of another round is refused like any unknown code; a mistyped one is named as such.
     let other = round(&app, "other", 1, 5);
-    assert_eq!(import(&app, &other, "name,category,contact,departments\nB,enterprise_served,paper,other-0\n").status, 200);
-    let other_code = officer_post(&app, &other, "issue-codes").json()["letters"][0]["code"].as_str().unwrap().to_string();
+    assert_eq!(
+        import(&app, &other, "name,category,contact,departments\nB,enterprise_served,paper,other-0\n").status,
+        200
+    );
+    let other_code =
+        officer_post(&app, &other, "issue-codes").json()["letters"][0]["code"].as_str().unwrap().to_string();
     officer_post(&app, &other, "open");
     let refused = cast(&app, &r.id, &other_code, &ids, 0);
     assert_eq!(refused.status, 409);
-    let foreign = app.post(&format!("/api/v1/ballots/{}/code", other.id), None, &json!({"code": code})).assert_problem(409, "ballot-code-refused");
-    let unknown = app.post(&format!("/api/v1/ballots/{}/code", other.id), None, &json!({"code": "0000-0000-0000-0000-0"})).assert_problem(409, "ballot-code-refused");
+    let foreign = app
+        .post(&format!("/api/v1/ballots/{}/code", other.id), None, &json!({"code": code}))
+        .assert_problem(409, "ballot-code-refused");
+    let unknown = app
+        .post(&format!("/api/v1/ballots/{}/code", other.id), None, &json!({"code": "0000-0000-0000-0000-0"}))
+        .assert_problem(409, "ballot-code-refused");
     assert_eq!(foreign["detail"], unknown["detail"], "one generic answer");
     let mut typo = other_code.clone().into_bytes();
     typo[0] = if typo[0] == b'A' { b'B' } else { b'A' };
-    let v = app.post(&format!("/api/v1/ballots/{}/code", other.id), None, &json!({"code": String::from_utf8(typo).unwrap()})).assert_problem(422, "invalid-field");
+    let v = app
+        .post(&format!("/api/v1/ballots/{}/code", other.id), None, &json!({"code": String::from_utf8(typo).unwrap()}))
+        .assert_problem(422, "invalid-field");
     assert!(v["errors"][0]["message"].as_str().unwrap().contains("typing mistake"));
     assert!(!v.to_string().contains(&other_code[5..]), "errors never echo a code");
 }
@@ -366,11 +434,17 @@ fn ballot_tables_carry_no_time_serial_or_foreign_key_column() {
         let mut names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
         names.sort();
         assert_eq!(names, columns, "{table}");
-        assert!(cols.iter().all(|c| !c.kind.to_lowercase().contains("time") && !c.kind.to_lowercase().contains("serial")), "{table}: {cols:?}");
+        assert!(
+            cols.iter().all(|c| !c.kind.to_lowercase().contains("time") && !c.kind.to_lowercase().contains("serial")),
+            "{table}: {cols:?}"
+        );
         assert_eq!(fks, 0, "{table} has a foreign key");
         if let anshang::db::DbConnection::Sqlite(c) = &mut *conn {
             // WITHOUT ROWID: stored in the order of the random key, not of insertion.
-            let sql: Vec<Col> = diesel::sql_query(format!("SELECT name, sql AS kind FROM sqlite_master WHERE name = '{table}'")).load(c).unwrap();
+            let sql: Vec<Col> =
+                diesel::sql_query(format!("SELECT name, sql AS kind FROM sqlite_master WHERE name = '{table}'"))
+                    .load(c)
+                    .unwrap();
             assert!(sql[0].kind.contains("WITHOUT ROWID"), "{table}");
         }
     }
@@ -431,9 +505,13 @@ fn stored_order_says_nothing_about_cast_order() {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             n: i64,
         }
-        let xmins = diesel::sql_query("SELECT COUNT(DISTINCT xmin::text) AS n FROM ballots").get_result::<N>(c).unwrap().n;
+        let xmins =
+            diesel::sql_query("SELECT COUNT(DISTINCT xmin::text) AS n FROM ballots").get_result::<N>(c).unwrap().n;
         assert_eq!(xmins, 1, "every ballot row was written by the transaction that opened the ballots");
-        let receipt_xmins = diesel::sql_query("SELECT COUNT(DISTINCT xmin::text) AS n FROM ballot_receipts").get_result::<N>(c).unwrap().n;
+        let receipt_xmins = diesel::sql_query("SELECT COUNT(DISTINCT xmin::text) AS n FROM ballot_receipts")
+            .get_result::<N>(c)
+            .unwrap()
+            .n;
         assert_eq!(receipt_xmins, 1);
     }
 }
@@ -442,14 +520,15 @@ fn stored_order_says_nothing_about_cast_order() {
 /// and of the whole database for anything that pairs a ballot with a code or a voter.
 #[test]
 fn neither_the_logs_nor_a_database_dump_hold_codes_or_links_to_voters() {
-
     let dir = tempfile::tempdir().unwrap();
     let db = common::fresh_database(dir.path());
     let log_path = dir.path().join("server.log");
     let mut cmd = common::anshang_command(dir.path());
     // Port 0: the server picks a free port and prints it (no race with other tests' servers).
     cmd.args(["serve", "--port", "0"]);
-    cmd.env("ANSHANG__DATABASE__URL", &db.url).env("RUST_LOG", "debug").stderr(std::fs::File::create(&log_path).unwrap());
+    cmd.env("ANSHANG__DATABASE__URL", &db.url)
+        .env("RUST_LOG", "debug")
+        .stderr(std::fs::File::create(&log_path).unwrap());
     let (child, port, printed) = common::spawn_served(cmd);
     struct Kill(std::process::Child);
     impl Drop for Kill {
@@ -468,44 +547,96 @@ fn neither_the_logs_nor_a_database_dump_hold_codes_or_links_to_voters() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let call = |method: &str, path: &str, token: Option<&str>, body: Value| -> Value {
-        let mut req = ureq::http::Request::builder().method(method).uri(format!("{base}{path}")).header("Content-Type", "application/json");
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{base}{path}"))
+            .header("Content-Type", "application/json");
         if let Some(t) = token {
             req = req.header("Authorization", format!("Bearer {t}"));
         }
         let mut resp = agent.run(req.body(body.to_string()).unwrap()).unwrap();
         let text = resp.body_mut().read_to_string().unwrap_or_default();
         assert!(resp.status().as_u16() < 300, "{method} {path}: {text}");
-        if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() }
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        }
     };
     let email = anshang::bootstrap::BOOTSTRAP_ADMIN_EMAIL;
-    let otp_token = call("POST", "/api/v1/auth/login", None, json!({"email": email, "password": password}))["token"].as_str().unwrap().to_string();
-    call("POST", "/api/v1/auth/password", Some(&otp_token), json!({"current_password": password, "new_password": common::TEST_PASSWORD}));
-    let admin = call("POST", "/api/v1/auth/login", None, json!({"email": email, "password": common::TEST_PASSWORD}))["token"].as_str().unwrap().to_string();
-    call("POST", "/api/v1/users", Some(&admin), json!({"email": "c@x.gov.cn", "display_name": "c", "role": "commission", "password": common::TEST_PASSWORD}));
-    let commission = call("POST", "/api/v1/auth/login", None, json!({"email": "c@x.gov.cn", "password": common::TEST_PASSWORD}))["token"].as_str().unwrap().to_string();
+    let otp_token = call("POST", "/api/v1/auth/login", None, json!({"email": email, "password": password}))["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    call(
+        "POST",
+        "/api/v1/auth/password",
+        Some(&otp_token),
+        json!({"current_password": password, "new_password": common::TEST_PASSWORD}),
+    );
+    let admin = call("POST", "/api/v1/auth/login", None, json!({"email": email, "password": common::TEST_PASSWORD}))
+        ["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    call(
+        "POST",
+        "/api/v1/users",
+        Some(&admin),
+        json!({"email": "c@x.gov.cn", "display_name": "c", "role": "commission", "password": common::TEST_PASSWORD}),
+    );
+    let commission =
+        call("POST", "/api/v1/auth/login", None, json!({"email": "c@x.gov.cn", "password": common::TEST_PASSWORD}))
+            ["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
     let mut depts = Vec::new();
     for code in ["land", "tax"] {
-        let d = call("POST", "/api/v1/departments", Some(&admin), json!({"code": code, "name_zh": code, "name_en": code, "kind": "department", "contact_email": "a@b.cn", "head_email": "a@b.cn"}));
+        let d = call(
+            "POST",
+            "/api/v1/departments",
+            Some(&admin),
+            json!({"code": code, "name_zh": code, "name_en": code, "kind": "department", "contact_email": "a@b.cn", "head_email": "a@b.cn"}),
+        );
         depts.push(d["id"].as_str().unwrap().to_string());
     }
     let now = chrono::Utc::now();
-    let round = call("POST", "/api/v1/ballots/rounds", Some(&commission), json!({
+    let round = call(
+        "POST",
+        "/api/v1/ballots/rounds",
+        Some(&commission),
+        json!({
         "title": "scan", "year": 2026, "department_ids": depts, "min_group_size": 3,
-        "opens_at": (now - chrono::Duration::minutes(1)).to_rfc3339(), "closes_at": (now + chrono::Duration::hours(1)).to_rfc3339()}));
+        "opens_at": (now - chrono::Duration::minutes(1)).to_rfc3339(), "closes_at": (now + chrono::Duration::hours(1)).to_rfc3339()}),
+    );
     let rid = round["id"].as_str().unwrap().to_string();
-    let mut req = ureq::http::Request::builder().method("POST").uri(format!("{base}/api/v1/ballots/rounds/{rid}/voters"))
-        .header("Content-Type", "text/csv").header("Authorization", format!("Bearer {commission}"));
+    let mut req = ureq::http::Request::builder()
+        .method("POST")
+        .uri(format!("{base}/api/v1/ballots/rounds/{rid}/voters"))
+        .header("Content-Type", "text/csv")
+        .header("Authorization", format!("Bearer {commission}"));
     req = req.header("X-Ignored", "1");
-    let roll: String = std::iter::once("name,category,contact,departments\n".to_string()).chain((0..6).map(|i| format!("Voter Name {i},enterprise_served,paper,land;tax\n"))).collect();
+    let roll: String = std::iter::once("name,category,contact,departments\n".to_string())
+        .chain((0..6).map(|i| format!("Voter Name {i},enterprise_served,paper,land;tax\n")))
+        .collect();
     assert_eq!(agent.run(req.body(roll).unwrap()).unwrap().status(), 200);
     let issued = call("POST", &format!("/api/v1/ballots/rounds/{rid}/issue-codes"), Some(&commission), json!({}));
-    let codes: Vec<String> = issued["letters"].as_array().unwrap().iter().map(|l| l["code"].as_str().unwrap().to_string()).collect();
+    let codes: Vec<String> =
+        issued["letters"].as_array().unwrap().iter().map(|l| l["code"].as_str().unwrap().to_string()).collect();
     let opened = call("POST", &format!("/api/v1/ballots/rounds/{rid}/open"), Some(&commission), json!({}));
-    let shares: Vec<String> = opened["key_shares"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+    let shares: Vec<String> =
+        opened["key_shares"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
     let mut receipts = Vec::new();
     for (i, code) in codes.iter().enumerate() {
         let ratings: Vec<Value> = depts.iter().map(|d| json!({"department_id": d, "answers": answers(i)})).collect();
-        receipts.push(call("POST", &format!("/api/v1/ballots/{rid}/cast"), None, json!({"code": code, "ratings": ratings}))["receipt"].as_str().unwrap().to_string());
+        receipts.push(
+            call("POST", &format!("/api/v1/ballots/{rid}/cast"), None, json!({"code": code, "ratings": ratings}))
+                ["receipt"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
     call("POST", &format!("/api/v1/ballots/rounds/{rid}/close"), Some(&commission), json!({}));
     call("POST", &format!("/api/v1/ballots/rounds/{rid}/unseal"), Some(&commission), json!({"key_shares": shares}));
@@ -530,10 +661,17 @@ fn neither_the_logs_nor_a_database_dump_hold_codes_or_links_to_voters() {
     }
     // The server's own listening address and the database's may appear; a client's address
     // (127.0.0.1 with an ephemeral port) never.
-    let db_port = if common::uses_postgres() { db.url.split("127.0.0.1:").nth(1).and_then(|r| r.split('/').next()).map(str::to_string) } else { None };
+    let db_port = if common::uses_postgres() {
+        db.url.split("127.0.0.1:").nth(1).and_then(|r| r.split('/').next()).map(str::to_string)
+    } else {
+        None
+    };
     for (i, _) in log.match_indices("127.0.0.1:") {
         let digits: String = log[i + 10..].chars().take_while(char::is_ascii_digit).collect();
-        assert!(digits == port.to_string() || Some(&digits) == db_port.as_ref(), "a client address is in the log: 127.0.0.1:{digits}");
+        assert!(
+            digits == port.to_string() || Some(&digits) == db_port.as_ref(),
+            "a client address is in the log: 127.0.0.1:{digits}"
+        );
     }
     assert!(!log.contains("Voter Name"), "no voter in the log");
 
@@ -559,7 +697,13 @@ fn neither_the_logs_nor_a_database_dump_hold_codes_or_links_to_voters() {
         let pool = anshang::db::connect_pool(&url, 1, Duration::from_secs(5)).unwrap();
         let mut conn = pool.get().unwrap();
         let rows: Vec<(String, String, String, String, String)> = anshang::db::schema::ballots::table
-            .select((anshang::db::schema::ballots::id, anshang::db::schema::ballots::round_id, anshang::db::schema::ballots::department_id, anshang::db::schema::ballots::category, anshang::db::schema::ballots::answers))
+            .select((
+                anshang::db::schema::ballots::id,
+                anshang::db::schema::ballots::round_id,
+                anshang::db::schema::ballots::department_id,
+                anshang::db::schema::ballots::category,
+                anshang::db::schema::ballots::answers,
+            ))
             .load(&mut *conn)
             .unwrap();
         rows
@@ -586,7 +730,9 @@ fn authorisation_matrix_covers_every_ballot_endpoint() {
     let admin = app.admin_token();
     let tokens: Vec<(&str, String)> = ["operator", "department", "coordinator", "commission"]
         .iter()
-        .map(|role| (*role, app.staff_token(&admin, role, (*role == "department").then_some(r.departments[0].1.as_str()))))
+        .map(|role| {
+            (*role, app.staff_token(&admin, role, (*role == "department").then_some(r.departments[0].1.as_str())))
+        })
         .chain(std::iter::once(("admin", admin.clone())))
         .collect();
     let officers = ["coordinator", "commission"];
@@ -595,13 +741,25 @@ fn authorisation_matrix_covers_every_ballot_endpoint() {
     let endpoints: Vec<(&str, String, Option<(&str, Vec<u8>)>)> = vec![
         ("POST", "/api/v1/ballots/rounds".into(), Some(("application/json", create.to_string().into_bytes()))),
         ("GET", "/api/v1/ballots/rounds".into(), None),
-        ("POST", format!("/api/v1/ballots/rounds/{}/voters", r.id), Some(("text/csv", b"name,category,contact,departments\n".to_vec()))),
+        (
+            "POST",
+            format!("/api/v1/ballots/rounds/{}/voters", r.id),
+            Some(("text/csv", b"name,category,contact,departments\n".to_vec())),
+        ),
         ("POST", format!("/api/v1/ballots/rounds/{}/issue-codes", r.id), None),
         ("POST", format!("/api/v1/ballots/rounds/{}/publish", r.id), None),
         ("POST", format!("/api/v1/ballots/rounds/{}/close", r.id), None),
         ("POST", format!("/api/v1/ballots/rounds/{}/open", r.id), None),
-        ("POST", format!("/api/v1/ballots/rounds/{}/unseal", r.id), Some(("application/json", br#"{"key_shares": []}"#.to_vec()))),
-        ("POST", format!("/api/v1/ballots/rounds/{}/reissue", r.id), Some(("application/json", br#"{"code": "0000-0000-0000-0000-0", "voter": "x"}"#.to_vec()))),
+        (
+            "POST",
+            format!("/api/v1/ballots/rounds/{}/unseal", r.id),
+            Some(("application/json", br#"{"key_shares": []}"#.to_vec())),
+        ),
+        (
+            "POST",
+            format!("/api/v1/ballots/rounds/{}/reissue", r.id),
+            Some(("application/json", br#"{"code": "0000-0000-0000-0000-0", "voter": "x"}"#.to_vec())),
+        ),
     ];
     for (method, path, body) in &endpoints {
         let send = |token: Option<&str>| app.request(method, path, token, &[], body.clone());
@@ -609,7 +767,15 @@ fn authorisation_matrix_covers_every_ballot_endpoint() {
         for (role, token) in &tokens {
             let res = send(Some(token));
             if path.ends_with("/open") && res.status == 200 {
-                keep_shares(&r.id, res.json()["key_shares"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect());
+                keep_shares(
+                    &r.id,
+                    res.json()["key_shares"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|s| s.as_str().unwrap().to_string())
+                        .collect(),
+                );
             }
             if officers.contains(role) {
                 assert!(res.status != 401 && res.status != 403, "{role} refused on {method} {path}: {}", res.body);
@@ -648,7 +814,8 @@ fn emailed_codes_are_refused_up_front_without_a_mail_server_and_never_written_to
     // Queued while a relay was configured, delivered once it is gone: the worker still makes no
     // code and writes no .eml file.
     let sink = SmtpSink::start();
-    let (ok, out, err) = cli(&app, Some(sink.port()), &["ballots", "issue-codes", &r.id, "--out", letters_dir.to_str().unwrap()]);
+    let (ok, out, err) =
+        cli(&app, Some(sink.port()), &["ballots", "issue-codes", &r.id, "--out", letters_dir.to_str().unwrap()]);
     assert!(ok, "{err}");
     assert!(out.contains("1 paper letters") && out.contains("1 emails queued"), "{out}");
     let (ok, out, err) = cli(&app, None, &["mail", "deliver", "--once"]);
@@ -664,7 +831,8 @@ fn code_guessing_is_rate_limited_with_one_generic_answer() {
     let app = common::spawn_app_with(|s| s.ballots.attempts_per_client_per_minute = 5);
     let r = round(&app, "dept", 1, 5);
     officer_post(&app, &r, "open");
-    let guess = |i: usize| app.post(&format!("/api/v1/ballots/{}/code", r.id), None, &json!({"code": format!("{i:016}-0")}));
+    let guess =
+        |i: usize| app.post(&format!("/api/v1/ballots/{}/code", r.id), None, &json!({"code": format!("{i:016}-0")}));
     let mut limited = false;
     for i in 0..8 {
         let res = guess(i);
@@ -691,7 +859,8 @@ fn a_roll_imported_twice_adds_no_voter_twice() {
         s.mail.deliver_interval_secs = 3600;
     });
     let r = round(&app, "dup", 1, 5);
-    let csv = "name,category,contact,departments\nA,enterprise_served,paper,dup-0\nB,enterprise_served,b@example.cn,dup-0\n";
+    let csv =
+        "name,category,contact,departments\nA,enterprise_served,paper,dup-0\nB,enterprise_served,b@example.cn,dup-0\n";
     assert_eq!(import(&app, &r, csv).status, 200);
     // The same file again (a double click, a retry): every row is named, nothing is added.
     let again = import(&app, &r, csv);
@@ -723,7 +892,11 @@ fn a_round_closes_itself_at_its_closing_time_through_the_sweep_with_the_same_rew
     let status = || app.get(&format!("/api/v1/ballots/{}", r.id), None).json()["status"].as_str().unwrap().to_string();
 
     // A second before its closing time the sweep leaves it open.
-    let (ok, out, err) = cli(&app, None, &["sweep", "--once", "--simulate", "--now", &(closes_at - chrono::Duration::seconds(1)).to_rfc3339()]);
+    let (ok, out, err) = cli(
+        &app,
+        None,
+        &["sweep", "--once", "--simulate", "--now", &(closes_at - chrono::Duration::seconds(1)).to_rfc3339()],
+    );
     assert!(ok, "{err}");
     assert!(!out.contains(&r.id), "{out}");
     assert_eq!(status(), "open");
@@ -739,18 +912,26 @@ fn a_round_closes_itself_at_its_closing_time_through_the_sweep_with_the_same_rew
     assert_eq!(results.status, 200, "{}", results.body);
     assert_eq!(results.json()[0]["ballots"], 5);
     // Closing again is nobody's business: the next sweep finds nothing, an officer's close is refused.
-    let (ok, out, _) = cli(&app, None, &["sweep", "--once", "--simulate", "--now", &(closes_at + chrono::Duration::hours(1)).to_rfc3339()]);
+    let (ok, out, _) = cli(
+        &app,
+        None,
+        &["sweep", "--once", "--simulate", "--now", &(closes_at + chrono::Duration::hours(1)).to_rfc3339()],
+    );
     assert!(ok && !out.contains(&r.id), "{out}");
     officer_post(&app, &r, "close").assert_problem(409, "illegal-transition");
     assert_eq!(officer_post(&app, &r, "publish").status, 200);
     // The automatic close is audited as such.
     let closes = {
-        use diesel::prelude::*;
         use anshang::db::schema::admin_events;
+        use diesel::prelude::*;
         let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
         let pool = anshang::db::connect_pool(&url, 1, Duration::from_secs(5)).unwrap();
         let mut conn = pool.get().unwrap();
-        admin_events::table.filter(admin_events::action.eq("ballot_round.closed")).select((admin_events::actor_id, admin_events::detail)).load::<(Option<String>, String)>(&mut *conn).unwrap()
+        admin_events::table
+            .filter(admin_events::action.eq("ballot_round.closed"))
+            .select((admin_events::actor_id, admin_events::detail))
+            .load::<(Option<String>, String)>(&mut *conn)
+            .unwrap()
     };
     assert_eq!(closes.len(), 1, "{closes:?}");
     assert!(closes[0].0.is_none() && closes[0].1.contains("\"at_closing_time\":true"), "{closes:?}");
@@ -772,7 +953,8 @@ fn serve_closes_a_due_round_on_its_own() {
     let short = created.json()["id"].as_str().unwrap().to_string();
     assert_eq!(app.post(&format!("/api/v1/ballots/rounds/{short}/open"), Some(&r.commission), &json!({})).status, 200);
     assert_eq!(officer_post(&app, &r, "open").status, 200);
-    let status = |id: &str| app.get(&format!("/api/v1/ballots/{id}"), None).json()["status"].as_str().unwrap().to_string();
+    let status =
+        |id: &str| app.get(&format!("/api/v1/ballots/{id}"), None).json()["status"].as_str().unwrap().to_string();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while status(&short) != "closed" {
         assert!(std::time::Instant::now() < deadline, "the round was not closed by the background sweep");
@@ -801,9 +983,19 @@ fn raw_storage(app: &TestApp) -> Vec<u8> {
         diesel::sql_query("CREATE EXTENSION IF NOT EXISTS pageinspect").execute(&mut conn).unwrap();
         let mut out = Vec::new();
         for table in ["ballots", "ballot_receipts", "ballot_credentials"] {
-            let n = diesel::sql_query(format!("SELECT (pg_relation_size('{table}') / current_setting('block_size')::bigint) AS n")).get_result::<Pages>(&mut conn).unwrap().n;
+            let n = diesel::sql_query(format!(
+                "SELECT (pg_relation_size('{table}') / current_setting('block_size')::bigint) AS n"
+            ))
+            .get_result::<Pages>(&mut conn)
+            .unwrap()
+            .n;
             for i in 0..n {
-                out.extend(diesel::sql_query(format!("SELECT get_raw_page('{table}', {i}) AS page")).get_result::<Page>(&mut conn).unwrap().page);
+                out.extend(
+                    diesel::sql_query(format!("SELECT get_raw_page('{table}', {i}) AS page"))
+                        .get_result::<Page>(&mut conn)
+                        .unwrap()
+                        .page,
+                );
             }
         }
         out
@@ -907,7 +1099,8 @@ fn credentials_keep_no_category_or_departments_and_small_category_cells_are_merg
     // The monitor's ballot carries no category from the start (a cell of one on the roll).
     let categories = || {
         use anshang::db::schema::ballots;
-        let mut c: Vec<(String, String)> = ballots::table.select((ballots::department_id, ballots::category)).load(&mut *pool.get().unwrap()).unwrap();
+        let mut c: Vec<(String, String)> =
+            ballots::table.select((ballots::department_id, ballots::category)).load(&mut *pool.get().unwrap()).unwrap();
         c.sort();
         c
     };
@@ -938,7 +1131,8 @@ fn a_voter_left_out_can_be_added_and_vote_after_opening() {
     }
     // Forgotten at first: added while voting is open, then issued a code of their own only.
     assert_eq!(import(&app, &r, "name,category,contact,departments\nD,enterprise_served,paper,late-0\n").status, 200);
-    import(&app, &r, "name,category,contact,departments\nA,enterprise_served,paper,late-0\n").assert_problem(422, "invalid-field");
+    import(&app, &r, "name,category,contact,departments\nA,enterprise_served,paper,late-0\n")
+        .assert_problem(422, "invalid-field");
     let late = officer_post(&app, &r, "issue-codes").json()["letters"].as_array().unwrap().clone();
     assert_eq!(late.len(), 1, "{late:?}");
     assert_eq!(late[0]["name"], "D");
@@ -947,7 +1141,8 @@ fn a_voter_left_out_can_be_added_and_vote_after_opening() {
     assert_eq!(cast(&app, &r.id, late[0]["code"].as_str().unwrap(), &ids, 1).status, 201);
     assert_eq!(officer_post(&app, &r, "close").status, 200);
     // After close the roll is fixed.
-    import(&app, &r, "name,category,contact,departments\nE,enterprise_served,paper,late-0\n").assert_problem(409, "conflict");
+    import(&app, &r, "name,category,contact,departments\nE,enterprise_served,paper,late-0\n")
+        .assert_problem(409, "conflict");
     let results = app.get(&format!("/api/v1/ballots/{}/results", r.id), Some(&r.commission)).json();
     assert_eq!(results[0]["ballots"], 4, "{results}");
 }
@@ -997,7 +1192,8 @@ fn ballots_are_sealed_at_cast_and_only_the_trustees_shares_open_them() {
     let letters = officer_post(&app, &r, "issue-codes").json()["letters"].as_array().unwrap().clone();
     let opened = app.post(&format!("/api/v1/ballots/rounds/{}/open", r.id), Some(&r.commission), &json!({}));
     assert_eq!(opened.status, 200, "{}", opened.body);
-    let shares: Vec<String> = opened.json()["key_shares"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+    let shares: Vec<String> =
+        opened.json()["key_shares"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
     assert_eq!((shares.len(), opened.json()["sealed"].clone()), (3, json!(true)));
 
     let pg_lsn = |q: &str| -> String {
@@ -1027,10 +1223,14 @@ fn ballots_are_sealed_at_cast_and_only_the_trustees_shares_open_them() {
         // PostgreSQL's write-ahead log of the voting: records for the sealed ballots, none for
         // the ballots table — no plaintext ballot was ever written beside a spent credential.
         let end = pg_lsn("SELECT pg_current_wal_lsn()::text AS t");
-        let rel = |table: &str| pg_lsn(&format!("SELECT format('/%s/%s ', (SELECT oid FROM pg_database WHERE datname = current_database()), pg_relation_filenode('{table}')) AS t"));
-        let count = |needle: &str| pg_lsn(&format!(
+        let rel = |table: &str| {
+            pg_lsn(&format!("SELECT format('/%s/%s ', (SELECT oid FROM pg_database WHERE datname = current_database()), pg_relation_filenode('{table}')) AS t"))
+        };
+        let count = |needle: &str| {
+            pg_lsn(&format!(
             "SELECT count(*)::text AS t FROM (SELECT 1 FROM pg_get_wal_records_info('{start}', '{end}') WHERE block_ref LIKE '%{needle}%') AS w"
-        ));
+        ))
+        };
         let mut conn = diesel::PgConnection::establish(&app.database.url).unwrap();
         diesel::sql_query("CREATE EXTENSION IF NOT EXISTS pg_walinspect").execute(&mut conn).unwrap();
         assert!(count(&rel("sealed_ballots")).parse::<u64>().unwrap() >= 30, "the query sees the sealed ballots");
@@ -1038,10 +1238,16 @@ fn ballots_are_sealed_at_cast_and_only_the_trustees_shares_open_them() {
     }
 
     // Closed: still sealed; no results. One share is not enough and changes nothing.
-    assert_eq!(app.post(&format!("/api/v1/ballots/rounds/{}/close", r.id), Some(&r.commission), &json!({})).status, 200);
+    assert_eq!(
+        app.post(&format!("/api/v1/ballots/rounds/{}/close", r.id), Some(&r.commission), &json!({})).status,
+        200
+    );
     app.get(&format!("/api/v1/ballots/{}/results", r.id), Some(&r.commission)).assert_problem(409, "round-sealed");
-    app.post(&format!("/api/v1/ballots/rounds/{}/publish", r.id), Some(&r.commission), &json!({})).assert_problem(409, "round-sealed");
-    let unseal_with = |s: &[String]| app.post(&format!("/api/v1/ballots/rounds/{}/unseal", r.id), Some(&r.commission), &json!({"key_shares": s}));
+    app.post(&format!("/api/v1/ballots/rounds/{}/publish", r.id), Some(&r.commission), &json!({}))
+        .assert_problem(409, "round-sealed");
+    let unseal_with = |s: &[String]| {
+        app.post(&format!("/api/v1/ballots/rounds/{}/unseal", r.id), Some(&r.commission), &json!({"key_shares": s}))
+    };
     let refused = unseal_with(&shares[..1]).assert_problem(422, "invalid-field");
     assert!(!refused.to_string().contains(&shares[0][18..]), "errors never echo a share");
     assert_eq!(rows_in(&app, "sealed_ballots"), 30);
@@ -1060,7 +1266,11 @@ fn ballots_are_sealed_at_cast_and_only_the_trustees_shares_open_them() {
         let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
         let pool = anshang::db::connect_pool(&url, 1, Duration::from_secs(5)).unwrap();
         let mut conn = pool.get().unwrap();
-        ballot_rounds::table.find(&r.id).select(ballot_rounds::seal_recipient).first::<Option<String>>(&mut *conn).unwrap()
+        ballot_rounds::table
+            .find(&r.id)
+            .select(ballot_rounds::seal_recipient)
+            .first::<Option<String>>(&mut *conn)
+            .unwrap()
     };
     assert_eq!(recipient, None);
     let kept = everything_kept(&app);
@@ -1072,7 +1282,10 @@ fn ballots_are_sealed_at_cast_and_only_the_trustees_shares_open_them() {
     for s in &shares {
         assert_eq!(occurrences(&kept, &s[18..50]), 0);
     }
-    assert_eq!(app.post(&format!("/api/v1/ballots/rounds/{}/publish", r.id), Some(&r.commission), &json!({})).status, 200);
+    assert_eq!(
+        app.post(&format!("/api/v1/ballots/rounds/{}/publish", r.id), Some(&r.commission), &json!({})).status,
+        200
+    );
 }
 
 #[test]
@@ -1094,11 +1307,22 @@ fn the_cli_opens_a_round_prints_its_key_shares_and_trustees_unseal_through_stand
     let unseal_cli = |input: &str| {
         use std::io::Write;
         let mut cmd = common::anshang_command(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
-        cmd.args(["ballots", "unseal", &r.id]).env("ANSHANG__DATABASE__URL", &app.database.url).env("ANSHANG__SERVER__DATA_DIR", app.data_dir.path());
-        let mut child = cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        cmd.args(["ballots", "unseal", &r.id])
+            .env("ANSHANG__DATABASE__URL", &app.database.url)
+            .env("ANSHANG__SERVER__DATA_DIR", app.data_dir.path());
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
         child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let (ok, _, err) = unseal_cli("ANSHANG-KEY-SHARE-00\n");
     assert!(!ok && !err.is_empty(), "a wrong share is refused");
@@ -1118,8 +1342,15 @@ fn an_unspent_code_can_be_revoked_and_its_voter_issued_a_new_one() {
     assert_eq!(import(&app, &r, "name,category,contact,departments\nAnna,enterprise_served,paper,re-0;re-1\nBo,enterprise_served,paper,re-0;re-1\nCai,conduct_monitor,paper,re-0\n").status, 200);
     let letters = officer_post(&app, &r, "issue-codes").json()["letters"].as_array().unwrap().clone();
     assert_eq!(officer_post(&app, &r, "open").status, 200);
-    let code_of = |name: &str| letters.iter().find(|l| l["name"] == name).unwrap()["code"].as_str().unwrap().to_string();
-    let reissue = |code: &str, voter: &str| app.post(&format!("/api/v1/ballots/rounds/{}/reissue", r.id), Some(&r.commission), &json!({"code": code, "voter": voter}));
+    let code_of =
+        |name: &str| letters.iter().find(|l| l["name"] == name).unwrap()["code"].as_str().unwrap().to_string();
+    let reissue = |code: &str, voter: &str| {
+        app.post(
+            &format!("/api/v1/ballots/rounds/{}/reissue", r.id),
+            Some(&r.commission),
+            &json!({"code": code, "voter": voter}),
+        )
+    };
     // Anna's letter came back damaged: her code, but named as someone else's, is refused.
     reissue(&code_of("Anna"), "Cai").assert_problem(422, "invalid-field");
     // Named as hers: revoked, and a new letter for Anna only.
@@ -1162,21 +1393,26 @@ fn a_lost_code_is_found_with_the_revocation_key_and_its_voter_issued_a_new_one()
     let (ok, _, err) = cli(&app, Some(port), &["mail", "deliver", "--once"]);
     assert!(ok, "{err}");
     let dee_code = codes_in(&sink.wait_for(1, Duration::from_secs(10))[0].text_body().unwrap())[0].clone();
-    let code_of = |name: &str| letters.iter().find(|l| l["name"] == name).unwrap()["code"].as_str().unwrap().to_string();
+    let code_of =
+        |name: &str| letters.iter().find(|l| l["name"] == name).unwrap()["code"].as_str().unwrap().to_string();
     // Every code carries a roll tag; nothing stored names the voter in the clear.
     assert_eq!(rows_in(&app, "ballot_credentials WHERE roll_tag IS NOT NULL"), 4);
-    let reissue = |body: Value| app.post(&format!("/api/v1/ballots/rounds/{}/reissue", r.id), Some(&r.commission), &body);
+    let reissue =
+        |body: Value| app.post(&format!("/api/v1/ballots/rounds/{}/reissue", r.id), Some(&r.commission), &body);
 
     // Bo votes; then Anna and Dee lose their codes.
     assert_eq!(cast(&app, &r.id, &code_of("Bo"), &ids, 1).status, 201);
     assert_eq!(rows_in(&app, "ballot_credentials WHERE roll_tag IS NOT NULL"), 3, "the tag goes as the code is spent");
     // Neither or both of code and key, a wrong key, another round's key, an unknown voter: refused, nothing changes.
     reissue(json!({"voter": "Anna"})).assert_problem(422, "invalid-field");
-    reissue(json!({"voter": "Anna", "code": code_of("Anna"), "revocation_key": r.revocation_key})).assert_problem(422, "invalid-field");
-    let wrong = reissue(json!({"voter": "Anna", "revocation_key": "AGE-SECRET-KEY-1QQQ"})).assert_problem(422, "invalid-field");
+    reissue(json!({"voter": "Anna", "code": code_of("Anna"), "revocation_key": r.revocation_key}))
+        .assert_problem(422, "invalid-field");
+    let wrong =
+        reissue(json!({"voter": "Anna", "revocation_key": "AGE-SECRET-KEY-1QQQ"})).assert_problem(422, "invalid-field");
     assert_eq!(wrong["errors"][0]["field"], "revocation_key", "{wrong}");
     let other = round(&app, "lost-other", 1, 3);
-    let foreign = reissue(json!({"voter": "Anna", "revocation_key": other.revocation_key})).assert_problem(422, "invalid-field");
+    let foreign =
+        reissue(json!({"voter": "Anna", "revocation_key": other.revocation_key})).assert_problem(422, "invalid-field");
     assert!(foreign["errors"][0]["message"].as_str().unwrap().contains("another round"), "{foreign}");
     assert!(!foreign.to_string().contains(&other.revocation_key[15..]), "errors never echo a key");
     reissue(json!({"voter": "Nobody", "revocation_key": r.revocation_key})).assert_problem(422, "invalid-field");
@@ -1209,7 +1445,10 @@ fn a_lost_code_is_found_with_the_revocation_key_and_its_voter_issued_a_new_one()
 
     // The replacement is in the trail, without the voter, the code or the key.
     assert_eq!(rows_in(&app, "admin_events WHERE action = 'ballot_round.reissue' AND detail LIKE '%lost%'"), 2);
-    assert_eq!(rows_in(&app, "admin_events WHERE detail LIKE '%Anna%' OR detail LIKE '%dee@%' OR detail LIKE '%AGE-SECRET%'"), 0);
+    assert_eq!(
+        rows_in(&app, "admin_events WHERE detail LIKE '%Anna%' OR detail LIKE '%dee@%' OR detail LIKE '%AGE-SECRET%'"),
+        0
+    );
     // At close the tags and the key's public half go: nothing is left for the key to open.
     assert_eq!(officer_post(&app, &r, "close").status, 200);
     assert_eq!(rows_in(&app, "ballot_credentials WHERE roll_tag IS NOT NULL"), 0);

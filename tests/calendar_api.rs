@@ -3,25 +3,34 @@
 
 mod common;
 
-
 use anshang::calendar::{CalendarYear, OffDay};
 use anshang::complaints::intake::{self, FileComplaintRequest};
 use anshang::complaints::service::{self, Acting, Rules};
 use common::spawn_app;
 use serde_json::Value;
 
-
 fn cli(args: &[&str]) -> (bool, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = common::anshang_command(dir.path());
     cmd.args(args);
     let out = cmd.output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn cli_due_answers_the_named_cases_one_line_per_input_in_order() {
-    let (ok, out, err) = cli(&["calendar", "due", "--json", "2024-02-04T10:00:00+08:00", "2026-09-30T17:00:00+08:00", "2021-12-31T16:00:00Z"]);
+    let (ok, out, err) = cli(&[
+        "calendar",
+        "due",
+        "--json",
+        "2024-02-04T10:00:00+08:00",
+        "2026-09-30T17:00:00+08:00",
+        "2021-12-31T16:00:00Z",
+    ]);
     assert!(ok, "{err}");
     let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 3);
@@ -75,7 +84,8 @@ fn http_due_matches_the_cli_and_explains() {
     app.get("/api/v1/calendar/due?received=2026-09-30T17:00:00Z&days=0", None).assert_problem(422, "invalid-field");
     let year = app.get("/api/v1/calendar/2024", None).json();
     assert_eq!(year["provisional"], false);
-    let makeup: Vec<&str> = year["data"]["makeup_workday"].as_array().unwrap().iter().map(|d| d["date"].as_str().unwrap()).collect();
+    let makeup: Vec<&str> =
+        year["data"]["makeup_workday"].as_array().unwrap().iter().map(|d| d["date"].as_str().unwrap()).collect();
     assert!(makeup.contains(&"2024-02-18"), "{makeup:?}");
 }
 
@@ -101,7 +111,14 @@ fn loading_the_official_year_clears_provisional_and_recomputes_open_clocks() {
     let app = spawn_app();
     // /readyz warns while 2027 has no official notice.
     let ready = app.get("/readyz", None).json();
-    assert!(ready["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().starts_with("calendar: provisional for 2027")), "{ready}");
+    assert!(
+        ready["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with("calendar: provisional for 2027")),
+        "{ready}"
+    );
 
     // A complaint received on Monday 2026-12-28 (filed through the service with that instant).
     let id = {
@@ -133,11 +150,15 @@ fn loading_the_official_year_clears_provisional_and_recomputes_open_clocks() {
 
     // Only an administrator may load a year; bad data is refused with the rule named.
     let toml = official_2027().to_toml_string();
-    app.put("/api/v1/calendar/2027", Some(&coordinator), "application/toml", toml.clone().into_bytes()).assert_problem(403, "forbidden");
+    app.put("/api/v1/calendar/2027", Some(&coordinator), "application/toml", toml.clone().into_bytes())
+        .assert_problem(403, "forbidden");
     let bad = toml.replace("2027-01-04", "2027-01-09");
-    let v = app.put("/api/v1/calendar/2027", Some(&admin), "application/toml", bad.into_bytes()).assert_problem(422, "invalid-field");
+    let v = app
+        .put("/api/v1/calendar/2027", Some(&admin), "application/toml", bad.into_bytes())
+        .assert_problem(422, "invalid-field");
     assert!(v["errors"][0]["message"].as_str().unwrap().contains("2027"), "{v}");
-    app.put("/api/v1/calendar/2026", Some(&admin), "application/toml", toml.clone().into_bytes()).assert_problem(422, "invalid-field");
+    app.put("/api/v1/calendar/2026", Some(&admin), "application/toml", toml.clone().into_bytes())
+        .assert_problem(422, "invalid-field");
 
     let r = app.put("/api/v1/calendar/2027", Some(&admin), "application/toml", toml.into_bytes());
     assert_eq!(r.status, 200, "{}", r.body);
@@ -147,7 +168,12 @@ fn loading_the_official_year_clears_provisional_and_recomputes_open_clocks() {
     assert_eq!(after["clock"]["due_date"], "2027-01-08", "4 January is now off");
     assert_eq!(after["clock"]["provisional"], false);
     let events = app.get(&format!("/api/v1/complaints/{id}/events"), Some(&coordinator)).json();
-    let recomputed = events["events"].as_array().unwrap().iter().find(|e| e["action"] == "calendar_recomputed").expect("recompute audited");
+    let recomputed = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "calendar_recomputed")
+        .expect("recompute audited");
     assert_eq!(recomputed["detail"]["previous_due_date"], "2027-01-07");
     assert_eq!(events["chain_valid"], true);
     assert_eq!(app.get("/api/v1/calendar/2027", None).json()["provisional"], false);

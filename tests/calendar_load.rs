@@ -17,7 +17,8 @@ fn official_2027(w: &World) -> CalendarYear {
     assert!(year.provisional, "2027 has no official data in config/calendar");
     year.provisional = false;
     year.notice.title = "国务院办公厅关于2027年部分节假日安排的通知".into();
-    year.notice.title_en = "Notice of the General Office of the State Council on the arrangement of public holidays in 2027".into();
+    year.notice.title_en =
+        "Notice of the General Office of the State Council on the arrangement of public holidays in 2027".into();
     for day in ["2027-01-02", "2027-01-03", "2027-01-04"] {
         let date = day.parse().unwrap();
         if !year.off_days.iter().any(|d| d.date == date) {
@@ -58,7 +59,8 @@ fn loading_the_official_year_moves_deadlines_and_tells_investors_and_departments
 
     // The dry run (API and CLI) reports the moves and changes nothing.
     let admin = &w.admin;
-    let dry = w.app.put("/api/v1/calendar/2027?dry_run=true", Some(admin), "application/toml", toml.clone().into_bytes());
+    let dry =
+        w.app.put("/api/v1/calendar/2027?dry_run=true", Some(admin), "application/toml", toml.clone().into_bytes());
     assert_eq!(dry.status, 200, "{}", dry.body);
     let dry = dry.json();
     assert_eq!(dry["dry_run"], true);
@@ -70,7 +72,10 @@ fn loading_the_official_year_moves_deadlines_and_tells_investors_and_departments
     assert!(moved[0]["department"]["name_zh"].as_str().is_some());
     assert!(moved[2]["department"].is_null(), "S is with the coordination office");
     let printed = w.cli(&["calendar", "load", file.to_str().unwrap(), "--dry-run"]);
-    assert!(printed.contains(&p) && printed.contains("2027-01-06 00:00 -> 2027-01-07 00:00") && printed.contains("dry run"), "{printed}");
+    assert!(
+        printed.contains(&p) && printed.contains("2027-01-06 00:00 -> 2027-01-07 00:00") && printed.contains("dry run"),
+        "{printed}"
+    );
     assert_eq!(before(&p_id)["due_date"], "2027-01-05", "a dry run changes nothing");
     let (_, got) = w.step("2026-12-29T13:00:00+08:00");
     assert!(got.is_empty(), "a dry run tells nobody: {got:?}");
@@ -83,27 +88,44 @@ fn loading_the_official_year_moves_deadlines_and_tells_investors_and_departments
     assert_eq!(loaded["moved"], dry["moved"], "the load did what its dry run said");
     assert_eq!(before(&p_id)["due_date"], "2027-01-06");
     assert_eq!(before(&p_id)["provisional"], false);
-    assert_eq!((&before(&r_id)["due_at"], &before(&r_id)["provisional"]), (&r_before["due_at"], &r_before["provisional"]), "R does not move");
+    assert_eq!(
+        (&before(&r_id)["due_at"], &before(&r_id)["provisional"]),
+        (&r_before["due_at"], &r_before["provisional"]),
+        "R does not move"
+    );
     assert_ne!(before(&q_id)["due_date"], q_before["due_date"]);
     assert_ne!(before(&s_id)["due_date"], s_before["due_date"]);
     let events = w.app.get(&format!("/api/v1/complaints/{p_id}/events"), Some(&w.coordinator)).json();
-    let recomputed: Vec<&Value> = events["events"].as_array().unwrap().iter().filter(|e| e["action"] == "calendar_recomputed").collect();
+    let recomputed: Vec<&Value> =
+        events["events"].as_array().unwrap().iter().filter(|e| e["action"] == "calendar_recomputed").collect();
     assert_eq!(recomputed.len(), 1, "{events}");
     assert_eq!(recomputed[0]["detail"]["reason"], "official calendar 2027 loaded");
     assert_eq!(recomputed[0]["detail"]["previous_due_date"], "2027-01-05");
 
     let (_, got) = w.step("2026-12-29T14:00:00+08:00");
-    assert!(about(&got, &r).is_empty(), "R's deadline did not move: nobody is told: {:?}", about(&got, &r).iter().map(|m| (m.to.clone(), m.subject())).collect::<Vec<_>>());
+    assert!(
+        about(&got, &r).is_empty(),
+        "R's deadline did not move: nobody is told: {:?}",
+        about(&got, &r).iter().map(|m| (m.to.clone(), m.subject())).collect::<Vec<_>>()
+    );
     let to_p = about(&got, &p);
     assert_eq!(to_p.len(), 2, "{:?}", to_p.iter().map(|m| m.subject()).collect::<Vec<_>>());
     let investor = to_p.iter().find(|m| m.to == ["anna.mueller@example.de"]).expect("P's investor is told");
     let text = investor.text_body().unwrap();
     assert!(investor.subject().unwrap().contains("[Due date changed]"));
-    assert!(text.contains("2027-01-06 24:00 Beijing time") && text.contains("2027-01-05 24:00 Beijing time") && text.contains("official holiday arrangement for 2027"), "{text}");
+    assert!(
+        text.contains("2027-01-06 24:00 Beijing time")
+            && text.contains("2027-01-05 24:00 Beijing time")
+            && text.contains("official holiday arrangement for 2027"),
+        "{text}"
+    );
     let department = to_p.iter().find(|m| m.to == ["land@example.gov.cn"]).expect("P's department is told");
     assert!(department.subject().unwrap().contains("【期限调整】"));
     let to_q = about(&got, &q);
-    assert!(to_q.iter().any(|m| m.to == ["anna.mueller@example.de"] && m.subject().unwrap().contains("【答复期限调整】")), "Q's investor, in Chinese");
+    assert!(
+        to_q.iter().any(|m| m.to == ["anna.mueller@example.de"] && m.subject().unwrap().contains("【答复期限调整】")),
+        "Q's investor, in Chinese"
+    );
     assert_eq!(to_q.len(), 2);
     let to_s = about(&got, &s);
     assert_eq!(to_s.len(), 1, "S: the investor only (no department holds it)");
@@ -114,7 +136,12 @@ fn loading_the_official_year_moves_deadlines_and_tells_investors_and_departments
     assert_eq!(page["deadline_moved"]["previous_due_date"], "2027-01-05");
     assert_eq!(page["deadline_moved"]["calendar_year"], 2027);
     let tracking = w.tracking_page(&p, &p_code, "en");
-    assert!(tracking.contains("The due date moved from 2027-01-05 to 2027-01-06 when the official 2027 holiday arrangement was published"), "{tracking}");
+    assert!(
+        tracking.contains(
+            "The due date moved from 2027-01-05 to 2027-01-06 when the official 2027 holiday arrangement was published"
+        ),
+        "{tracking}"
+    );
     let tracking = w.tracking_page(&p, &p_code, "zh");
     assert!(tracking.contains("期限由 2027-01-05 调整为 2027-01-06"), "{tracking}");
 
@@ -127,7 +154,12 @@ fn loading_the_official_year_moves_deadlines_and_tells_investors_and_departments
     // The ladder follows the new due date: "due today" comes on 01-06, not on 01-05.
     let _ = w.step("2027-01-06T10:00:00+08:00");
     let events = w.app.get(&format!("/api/v1/complaints/{p_id}/events"), Some(&w.coordinator)).json();
-    let due_today: Vec<&Value> = events["events"].as_array().unwrap().iter().filter(|e| e["action"] == "escalation" && e["detail"]["step"] == "due_today").collect();
+    let due_today: Vec<&Value> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "escalation" && e["detail"]["step"] == "due_today")
+        .collect();
     assert_eq!(due_today.len(), 1, "due today is taken once, on the new due date: {events}");
     assert!(due_today[0]["detail"]["fell_due"].as_str().unwrap().starts_with("2027-01-06T09:00"), "{events}");
 }

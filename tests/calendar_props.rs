@@ -27,16 +27,8 @@ fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
 
 /// Instants from 2016 to 2028: official years, their edges and provisional neighbours.
 fn instant() -> impl Strategy<Value = DateTime<Utc>> {
-    let lo = ymd(2016, 6, 1)
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc()
-        .timestamp();
-    let hi = ymd(2028, 6, 1)
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc()
-        .timestamp();
+    let lo = ymd(2016, 6, 1).and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp();
+    let hi = ymd(2028, 6, 1).and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp();
     (lo..hi).prop_map(|s| DateTime::from_timestamp(s, 0).unwrap())
 }
 
@@ -49,14 +41,7 @@ fn any_date() -> impl Strategy<Value = NaiveDate> {
 
 /// Pause spans as (start after receipt, length, still open).
 fn pauses() -> impl Strategy<Value = Vec<(i64, i64, bool)>> {
-    prop::collection::vec(
-        (
-            0..40 * 86_400i64,
-            0..25 * 86_400i64,
-            prop::bool::weighted(0.2),
-        ),
-        0..4,
-    )
+    prop::collection::vec((0..40 * 86_400i64, 0..25 * 86_400i64, prop::bool::weighted(0.2)), 0..4)
 }
 
 fn with_pauses(received: DateTime<Utc>, n: u32, spans: &[(i64, i64, bool)]) -> Clock {
@@ -65,10 +50,7 @@ fn with_pauses(received: DateTime<Utc>, n: u32, spans: &[(i64, i64, bool)]) -> C
         .iter()
         .map(|&(start, len, open)| {
             let from = received + TimeDelta::seconds(start);
-            PausedSpan {
-                from,
-                until: (!open).then(|| from + TimeDelta::seconds(len)),
-            }
+            PausedSpan { from, until: (!open).then(|| from + TimeDelta::seconds(len)) }
         })
         .collect();
     c

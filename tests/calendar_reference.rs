@@ -5,16 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
 use anshang::calendar::{
-    law, local_date, lunar, CalendarYear, Clock, Cutoff, DayKind, DayReason, PausedSpan,
-    WorkingCalendar,
+    law, local_date, lunar, CalendarYear, Clock, Cutoff, DayKind, DayReason, PausedSpan, WorkingCalendar,
 };
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc, Weekday};
 use serde::Deserialize;
 
-const REFERENCE_JSON: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/cn-reference.json"
-));
+const REFERENCE_JSON: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cn-reference.json"));
 const CONFIG_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/calendar");
 const SHIPPED: std::ops::RangeInclusive<i32> = 2017..=2026;
 
@@ -46,9 +42,7 @@ fn shipped_toml(year: i32) -> String {
 }
 
 fn shipped_years() -> Vec<CalendarYear> {
-    SHIPPED
-        .map(|y| CalendarYear::from_toml_str(&shipped_toml(y)).unwrap_or_else(|e| panic!("{e}")))
-        .collect()
+    SHIPPED.map(|y| CalendarYear::from_toml_str(&shipped_toml(y)).unwrap_or_else(|e| panic!("{e}"))).collect()
 }
 
 fn calendar() -> &'static WorkingCalendar {
@@ -86,44 +80,19 @@ fn reference_is_working(d: NaiveDate) -> bool {
 #[test]
 fn shipped_files_equal_the_reference() {
     let reference = reference();
-    assert_eq!(
-        reference.years.keys().copied().collect::<Vec<_>>(),
-        SHIPPED.collect::<Vec<_>>()
-    );
+    assert_eq!(reference.years.keys().copied().collect::<Vec<_>>(), SHIPPED.collect::<Vec<_>>());
     for year in shipped_years() {
         let r = &reference.years[&year.year];
-        let off: BTreeSet<_> = year
-            .off_days
-            .iter()
-            .map(|d| (d.date, d.name_en.as_str()))
-            .collect();
-        let ref_off: BTreeSet<_> = r
-            .off_days
-            .iter()
-            .map(|d| (d.date, d.name.as_str()))
-            .collect();
+        let off: BTreeSet<_> = year.off_days.iter().map(|d| (d.date, d.name_en.as_str())).collect();
+        let ref_off: BTreeSet<_> = r.off_days.iter().map(|d| (d.date, d.name.as_str())).collect();
         assert_eq!(off, ref_off, "off days of {}", year.year);
-        let makeup: BTreeSet<_> = year
-            .makeup_workdays
-            .iter()
-            .map(|d| (d.date, d.for_en.as_str()))
-            .collect();
-        let ref_makeup: BTreeSet<_> = r
-            .makeup_workdays
-            .iter()
-            .map(|d| (d.date, d.name.as_str()))
-            .collect();
+        let makeup: BTreeSet<_> = year.makeup_workdays.iter().map(|d| (d.date, d.for_en.as_str())).collect();
+        let ref_makeup: BTreeSet<_> = r.makeup_workdays.iter().map(|d| (d.date, d.name.as_str())).collect();
         assert_eq!(makeup, ref_makeup, "make-up workdays of {}", year.year);
         assert!(!year.provisional);
-        assert_eq!(
-            year.notice.title,
-            format!("国务院办公厅关于{}年部分节假日安排的通知", year.year)
-        );
+        assert_eq!(year.notice.title, format!("国务院办公厅关于{}年部分节假日安排的通知", year.year));
         for d in &year.off_days {
-            assert_eq!(
-                law::Holiday::from_name_zh(&d.name_zh).map(|h| h.name_en()),
-                Some(d.name_en.as_str())
-            );
+            assert_eq!(law::Holiday::from_name_zh(&d.name_zh).map(|h| h.name_en()), Some(d.name_en.as_str()));
         }
     }
 }
@@ -145,14 +114,8 @@ fn every_day_2017_to_2026_matches_the_reference() {
 fn seven_day_due_date_for_every_receipt_date() {
     let cal = calendar();
     let ten_am = NaiveTime::from_hms_opt(10, 0, 0).unwrap();
-    for receipt in date("2017-01-01")
-        .iter_days()
-        .take_while(|d| *d <= date("2026-12-10"))
-    {
-        let received_at = receipt
-            .and_time(ten_am)
-            .and_local_timezone(anshang::calendar::shanghai())
-            .unwrap();
+    for receipt in date("2017-01-01").iter_days().take_while(|d| *d <= date("2026-12-10")) {
+        let received_at = receipt.and_time(ten_am).and_local_timezone(anshang::calendar::shanghai()).unwrap();
         let clock = Clock::new(received_at.to_utc(), 7);
         let due = clock.due(cal, received_at.to_utc());
 
@@ -166,10 +129,7 @@ fn seven_day_due_date_for_every_receipt_date() {
         }
         assert_eq!(due.due_date, expected, "received {receipt}");
         assert!(!due.provisional, "received {receipt}");
-        assert_eq!(
-            due.due_at.to_rfc3339(),
-            format!("{}T00:00:00+08:00", expected.succ_opt().unwrap())
-        );
+        assert_eq!(due.due_at.to_rfc3339(), format!("{}T00:00:00+08:00", expected.succ_opt().unwrap()));
     }
 }
 
@@ -180,12 +140,7 @@ fn law_days_2017_to_2026_are_all_off_in_the_reference() {
         let days = law::law_days(*year).unwrap();
         assert!(days.len() >= 11, "{year}");
         for d in days {
-            assert!(
-                off.contains(&d.date),
-                "{year}: {} {} not off",
-                d.date,
-                d.holiday.name_zh()
-            );
+            assert!(off.contains(&d.date), "{year}: {} {} not off", d.date, d.holiday.name_zh());
         }
     }
 }
@@ -205,11 +160,7 @@ fn shipped_files_round_trip_and_have_stable_versions() {
         assert_ne!(changed.version(), year.version());
         // The shipped file is the canonical form behind its comment header.
         let text = shipped_toml(year.year);
-        assert!(
-            text.ends_with(&year.to_toml_string()),
-            "{} is not canonical",
-            year.year
-        );
+        assert!(text.ends_with(&year.to_toml_string()), "{} is not canonical", year.year);
         assert!(text.starts_with('#'));
     }
 }
@@ -252,10 +203,7 @@ fn receipt_at_the_edges_of_a_local_day() {
     assert_eq!(late.receipt_date(), date("2026-03-02"));
     assert_eq!(midnight.receipt_date(), date("2026-03-03"));
     assert_eq!(late.due(cal, late.received_at).due_date, date("2026-03-11"));
-    assert_eq!(
-        midnight.due(cal, midnight.received_at).due_date,
-        date("2026-03-12")
-    );
+    assert_eq!(midnight.due(cal, midnight.received_at).due_date, date("2026-03-12"));
 }
 
 #[test]
@@ -269,10 +217,7 @@ fn makeup_saturday_is_counted() {
     assert_eq!(saturday.ordinal, Some(1));
     assert_eq!(
         saturday.reason,
-        DayReason::CountedMakeupWorkday {
-            for_zh: "国庆节".into(),
-            for_en: "National Day".into()
-        }
+        DayReason::CountedMakeupWorkday { for_zh: "国庆节".into(), for_en: "National Day".into() }
     );
 }
 
@@ -284,10 +229,7 @@ fn extended_spring_festival_2020() {
     // The make-up Saturday of the original notice was dropped by the extension.
     assert!(!cal.is_working_day(date("2020-02-01")));
     assert!(cal.is_working_day(date("2020-01-19")), "make-up Sunday");
-    assert_eq!(
-        cal.working_days_between(date("2020-01-23"), date("2020-02-03")),
-        1
-    );
+    assert_eq!(cal.working_days_between(date("2020-01-23"), date("2020-02-03")), 1);
 }
 
 #[test]
@@ -299,16 +241,10 @@ fn due_dates_across_year_boundaries() {
     assert_eq!(e.due_date, date("2019-01-09"));
     assert_eq!(e.days[0].ordinal, Some(1));
     assert_eq!(
-        e.calendar_versions
-            .iter()
-            .map(|v| (v.year, v.provisional))
-            .collect::<Vec<_>>(),
+        e.calendar_versions.iter().map(|v| (v.year, v.provisional)).collect::<Vec<_>>(),
         [(2018, false), (2019, false)]
     );
-    assert_eq!(
-        e.calendar_versions[0].version,
-        cal.year(2018).unwrap().version()
-    );
+    assert_eq!(e.calendar_versions[0].version, cal.year(2018).unwrap().version());
     let c = clock("2022-12-30T10:00:00+08:00");
     assert_eq!(c.due(cal, c.received_at).due_date, date("2023-01-11"));
 }
@@ -324,15 +260,8 @@ fn due_in_2027_is_provisional_until_2027_is_loaded() {
     let e = c.explain(cal, received);
     assert!(e.provisional);
     assert!(e.days.iter().any(|d| d.date == date("2027-01-01")
-        && d.reason
-            == DayReason::Holiday {
-                name_zh: "元旦".into(),
-                name_en: "New Year's Day".into()
-            }));
-    assert_eq!(
-        e.calendar_versions.last().map(|v| (v.year, v.provisional)),
-        Some((2027, true))
-    );
+        && d.reason == DayReason::Holiday { name_zh: "元旦".into(), name_en: "New Year's Day".into() }));
+    assert_eq!(e.calendar_versions.last().map(|v| (v.year, v.provisional)), Some((2027, true)));
     assert_eq!(cal.provisional_years(2017, 2028), [2027, 2028]);
     // Within 2026 nothing is provisional.
     let early = Clock::new(at("2026-12-10T10:00:00+08:00"), 7);
@@ -347,10 +276,7 @@ fn due_in_2027_is_provisional_until_2027_is_loaded() {
     assert_eq!(due.due_date, date("2027-01-07"));
     assert!(!due.provisional);
     assert!(!cal.is_provisional(2027));
-    assert!(
-        cal.is_working_day(date("2027-02-20")),
-        "test make-up Saturday"
-    );
+    assert!(cal.is_working_day(date("2027-02-20")), "test make-up Saturday");
 }
 
 const TEST_2027: &str = r#"
@@ -451,21 +377,10 @@ fn end_of_day_breach_edge() {
     assert_eq!(c.working_days_left(cal, last_second), 0);
     assert!(c.is_breached(cal, midnight));
     assert_eq!(c.working_days_left(cal, midnight), -1);
-    assert_eq!(
-        c.working_days_left(cal, at("2026-03-13T09:00:00+08:00")),
-        -2
-    );
-    assert_eq!(
-        c.working_days_left(cal, at("2026-03-14T09:00:00+08:00")),
-        -2,
-        "Saturday"
-    );
+    assert_eq!(c.working_days_left(cal, at("2026-03-13T09:00:00+08:00")), -2);
+    assert_eq!(c.working_days_left(cal, at("2026-03-14T09:00:00+08:00")), -2, "Saturday");
     assert_eq!(c.working_days_left(cal, at("2026-03-02T10:00:00+08:00")), 7);
-    assert_eq!(
-        c.working_days_left(cal, at("2026-03-07T10:00:00+08:00")),
-        3,
-        "Saturday"
-    );
+    assert_eq!(c.working_days_left(cal, at("2026-03-07T10:00:00+08:00")), 3, "Saturday");
 }
 
 #[test]
@@ -473,19 +388,13 @@ fn office_hours_cutoff() {
     let cal = calendar();
     let mut c = clock("2026-03-02T10:00:00+08:00");
     c.cutoff = "17:30".parse().unwrap();
-    assert_eq!(
-        c.cutoff,
-        Cutoff::At(NaiveTime::from_hms_opt(17, 30, 0).unwrap())
-    );
+    assert_eq!(c.cutoff, Cutoff::At(NaiveTime::from_hms_opt(17, 30, 0).unwrap()));
     let due = c.due(cal, c.received_at);
     assert_eq!(due.due_at.to_rfc3339(), "2026-03-11T17:30:00+08:00");
     assert!(!c.is_breached(cal, at("2026-03-11T17:29:59+08:00")));
     assert_eq!(c.working_days_left(cal, at("2026-03-11T17:29:59+08:00")), 0);
     assert!(c.is_breached(cal, at("2026-03-11T17:30:00+08:00")));
-    assert_eq!(
-        c.working_days_left(cal, at("2026-03-11T17:30:00+08:00")),
-        -1
-    );
+    assert_eq!(c.working_days_left(cal, at("2026-03-11T17:30:00+08:00")), -1);
 }
 
 #[test]
@@ -493,14 +402,8 @@ fn cutoff_parses_and_serialises() {
     assert_eq!("24:00".parse::<Cutoff>().unwrap(), Cutoff::EndOfDay);
     assert_eq!(Cutoff::default(), Cutoff::EndOfDay);
     assert_eq!("17:30".parse::<Cutoff>().unwrap().to_string(), "17:30");
-    assert_eq!(
-        "17:30:15".parse::<Cutoff>().unwrap().to_string(),
-        "17:30:15"
-    );
-    assert_eq!(
-        serde_json::to_string(&Cutoff::EndOfDay).unwrap(),
-        r#""24:00""#
-    );
+    assert_eq!("17:30:15".parse::<Cutoff>().unwrap().to_string(), "17:30:15");
+    assert_eq!(serde_json::to_string(&Cutoff::EndOfDay).unwrap(), r#""24:00""#);
     let c: Cutoff = serde_json::from_str(r#""09:00""#).unwrap();
     assert_eq!(c, Cutoff::At(NaiveTime::from_hms_opt(9, 0, 0).unwrap()));
     for bad in ["25:00", "noon", "", "00:00"] {
@@ -522,30 +425,20 @@ fn explanation_lists_counted_skipped_and_paused_days() {
     assert_eq!(ordinals, [1, 2, 3, 4, 5, 6, 7]);
     assert_eq!(e.days.len(), 15);
     assert_eq!(e.days.last().unwrap().date, date("2024-02-19"));
-    assert!(e
-        .days
-        .iter()
-        .filter(|d| !d.counted)
-        .all(|d| d.ordinal.is_none()));
+    assert!(e.days.iter().filter(|d| !d.counted).all(|d| d.ordinal.is_none()));
     let spring: Vec<_> = e
         .days
         .iter()
         .filter(|d| matches!(&d.reason, DayReason::Holiday { name_zh, .. } if name_zh == "春节"))
         .collect();
     assert_eq!(spring.len(), 8);
-    assert!(e
-        .receipt_day_not_counted_reason
-        .en
-        .contains("Civil Code art. 201"));
+    assert!(e.receipt_day_not_counted_reason.en.contains("Civil Code art. 201"));
     assert!(!e.breached);
     // Seen on day 1: six counted days after today.
     assert_eq!(e.working_days_left, 6);
 
     // Paused on day 2 (02-06), resumed on 02-07: 02-07 is not counted.
-    c.paused.push(PausedSpan {
-        from: at("2024-02-06T11:00:00+08:00"),
-        until: Some(at("2024-02-07T09:00:00+08:00")),
-    });
+    c.paused.push(PausedSpan { from: at("2024-02-06T11:00:00+08:00"), until: Some(at("2024-02-07T09:00:00+08:00")) });
     let e = c.explain(cal, at("2024-02-08T09:00:00+08:00"));
     assert_eq!(e.due_date, date("2024-02-20"));
     assert_eq!(e.due_at.to_rfc3339(), "2024-02-21T00:00:00+08:00");
@@ -556,10 +449,7 @@ fn explanation_lists_counted_skipped_and_paused_days() {
     assert_eq!(day("2024-02-08").ordinal, Some(3));
     assert_eq!(day("2024-02-20").ordinal, Some(7));
     assert_eq!(e.pauses.len(), 1);
-    assert_eq!(
-        (e.pauses[0].pause_date, e.pauses[0].resume_date),
-        (date("2024-02-06"), date("2024-02-07"))
-    );
+    assert_eq!((e.pauses[0].pause_date, e.pauses[0].resume_date), (date("2024-02-06"), date("2024-02-07")));
     assert!(!e.pauses[0].open);
 
     let json = serde_json::to_value(&e).unwrap();
@@ -575,10 +465,7 @@ fn explanation_lists_counted_skipped_and_paused_days() {
 fn open_pause_freezes_the_clock() {
     let cal = calendar();
     let mut c = clock("2024-02-04T10:00:00+08:00");
-    c.paused.push(PausedSpan {
-        from: at("2024-02-06T11:00:00+08:00"),
-        until: None,
-    });
+    c.paused.push(PausedSpan { from: at("2024-02-06T11:00:00+08:00"), until: None });
     let cases = [
         ("2024-02-06T12:00:00+08:00", "2024-02-19"),
         ("2024-02-07T12:00:00+08:00", "2024-02-20"),
@@ -603,15 +490,13 @@ fn pause_within_one_day_or_on_a_holiday_costs_nothing() {
     let cal = calendar();
     let base = clock("2024-02-04T10:00:00+08:00");
     let mut same_day = base.clone();
-    same_day.paused.push(PausedSpan {
-        from: at("2024-02-06T09:00:00+08:00"),
-        until: Some(at("2024-02-06T17:00:00+08:00")),
-    });
+    same_day
+        .paused
+        .push(PausedSpan { from: at("2024-02-06T09:00:00+08:00"), until: Some(at("2024-02-06T17:00:00+08:00")) });
     let mut over_holiday = base.clone();
-    over_holiday.paused.push(PausedSpan {
-        from: at("2024-02-10T09:00:00+08:00"),
-        until: Some(at("2024-02-17T17:00:00+08:00")),
-    });
+    over_holiday
+        .paused
+        .push(PausedSpan { from: at("2024-02-10T09:00:00+08:00"), until: Some(at("2024-02-17T17:00:00+08:00")) });
     let now = at("2024-03-01T00:00:00+08:00");
     for c in [&same_day, &over_holiday] {
         assert_eq!(c.due(cal, now).due_date, date("2024-02-19"));
@@ -624,10 +509,7 @@ fn a_pause_from_the_due_date_on_does_not_move_it() {
     // The pause date is the department's: pausing on the last day gains nothing.
     let cal = calendar();
     let mut c = clock("2026-03-02T10:00:00+08:00");
-    c.paused.push(PausedSpan {
-        from: at("2026-03-11T10:00:00+08:00"),
-        until: None,
-    });
+    c.paused.push(PausedSpan { from: at("2026-03-11T10:00:00+08:00"), until: None });
     let now = at("2026-03-12T10:00:00+08:00");
     assert!(c.is_paused(now));
     assert_eq!(c.due(cal, now).due_date, date("2026-03-11"));
@@ -660,11 +542,7 @@ fn provisional_2027_follows_the_2024_amendment() {
     assert!(y.notice.title.contains("暂定"));
     assert!(y.notice.title_en.contains("Provisional"));
     assert!(y.makeup_workdays.is_empty());
-    let off: Vec<String> = y
-        .off_days
-        .iter()
-        .map(|d| format!("{} {}", d.date.format("%m-%d"), d.name_zh))
-        .collect();
+    let off: Vec<String> = y.off_days.iter().map(|d| format!("{} {}", d.date.format("%m-%d"), d.name_zh)).collect();
     assert_eq!(
         off,
         [
@@ -698,37 +576,15 @@ fn provisional_2027_follows_the_2024_amendment() {
 fn provisional_years_before_2025_use_the_2013_version() {
     // 2024 under the 2013 version: 春节 初一–初三 only, 劳动节 one day.
     let y = CalendarYear::provisional(2024).unwrap();
-    let spring: Vec<_> = y
-        .off_days
-        .iter()
-        .filter(|d| d.name_zh == "春节")
-        .map(|d| d.date.to_string())
-        .collect();
-    assert_eq!(
-        spring,
-        [
-            "2024-02-10",
-            "2024-02-11",
-            "2024-02-12",
-            "2024-02-13",
-            "2024-02-14"
-        ]
-    );
-    let labour: Vec<_> = y
-        .off_days
-        .iter()
-        .filter(|d| d.name_zh == "劳动节")
-        .map(|d| d.date.to_string())
-        .collect();
+    let spring: Vec<_> = y.off_days.iter().filter(|d| d.name_zh == "春节").map(|d| d.date.to_string()).collect();
+    assert_eq!(spring, ["2024-02-10", "2024-02-11", "2024-02-12", "2024-02-13", "2024-02-14"]);
+    let labour: Vec<_> = y.off_days.iter().filter(|d| d.name_zh == "劳动节").map(|d| d.date.to_string()).collect();
     assert_eq!(labour, ["2024-05-01"]);
     // 2020: 中秋 falls on National Day and gives no extra day.
     let y = CalendarYear::provisional(2020).unwrap();
     assert!(y.off_days.iter().all(|d| d.name_zh != "中秋节"));
     // National Day Thu–Sat, the Saturday moved to Monday.
-    assert_eq!(
-        y.off_days.iter().filter(|d| d.name_zh == "国庆节").count(),
-        5
-    );
+    assert_eq!(y.off_days.iter().filter(|d| d.name_zh == "国庆节").count(), 5);
 }
 
 #[test]
@@ -738,13 +594,7 @@ fn provisional_off_days_are_within_the_official_ones_2017_to_2026() {
         let provisional = CalendarYear::provisional(official.year).unwrap();
         let off: BTreeSet<_> = official.off_days.iter().map(|d| d.date).collect();
         for d in &provisional.off_days {
-            assert!(
-                off.contains(&d.date),
-                "{}: provisional {} {} is a working day",
-                official.year,
-                d.date,
-                d.name_zh
-            );
+            assert!(off.contains(&d.date), "{}: provisional {} {} is a working day", official.year, d.date, d.name_zh);
         }
     }
 }
@@ -773,10 +623,7 @@ fn calendar_without_official_data_is_provisional_everywhere() {
     assert_eq!(w.date, date("2026-10-14"));
     assert_eq!(
         cal.day_kind(date("2026-10-05")),
-        DayKind::Holiday {
-            name_zh: "国庆节".into(),
-            name_en: "National Day".into()
-        }
+        DayKind::Holiday { name_zh: "国庆节".into(), name_en: "National Day".into() }
     );
     // Outside the supported years: plain weekdays, always provisional.
     assert!(cal.is_provisional(2100));
@@ -863,9 +710,7 @@ fn lunar_dates_1950_to_2099_match_astronomical_data() {
     assert_eq!(tokens.len(), 150 * 6);
     for row in tokens.chunks(6) {
         let year: i32 = row[0].parse().unwrap();
-        let md = |s: &str| {
-            NaiveDate::from_ymd_opt(year, s[..2].parse().unwrap(), s[2..].parse().unwrap())
-        };
+        let md = |s: &str| NaiveDate::from_ymd_opt(year, s[..2].parse().unwrap(), s[2..].parse().unwrap());
         assert_eq!(lunar::new_years_eve(year), md(row[1]), "{year} 除夕");
         assert_eq!(lunar::new_year(year), md(row[2]), "{year} 春节");
         assert_eq!(lunar::qingming(year), md(row[3]), "{year} 清明");
@@ -884,43 +729,29 @@ fn year_2026() -> CalendarYear {
 fn rejected(year: &CalendarYear) -> String {
     let err = year.validate().expect_err("must be rejected").to_string();
     // The same message comes out of parsing.
-    let parsed = CalendarYear::from_toml_str(&year.to_toml_string())
-        .unwrap_err()
-        .to_string();
+    let parsed = CalendarYear::from_toml_str(&year.to_toml_string()).unwrap_err().to_string();
     assert_eq!(parsed, err);
     err
 }
 
 fn off_day(d: &str, zh: &str, en: &str) -> anshang::calendar::OffDay {
-    anshang::calendar::OffDay {
-        date: date(d),
-        name_zh: zh.into(),
-        name_en: en.into(),
-    }
+    anshang::calendar::OffDay { date: date(d), name_zh: zh.into(), name_en: en.into() }
 }
 
 #[test]
 fn rejects_dates_outside_the_year() {
     let mut y = year_2026();
-    y.off_days
-        .push(off_day("2027-01-01", "元旦", "New Year's Day"));
+    y.off_days.push(off_day("2027-01-01", "元旦", "New Year's Day"));
     let err = rejected(&y);
-    assert!(
-        err.contains("2027-01-01") && err.contains("not in 2026"),
-        "{err}"
-    );
+    assert!(err.contains("2027-01-01") && err.contains("not in 2026"), "{err}");
 }
 
 #[test]
 fn rejects_duplicate_dates() {
     let mut y = year_2026();
-    y.off_days
-        .push(off_day("2026-10-01", "国庆节", "National Day"));
+    y.off_days.push(off_day("2026-10-01", "国庆节", "National Day"));
     let err = rejected(&y);
-    assert!(
-        err.contains("2026-10-01") && err.contains("more than once"),
-        "{err}"
-    );
+    assert!(err.contains("2026-10-01") && err.contains("more than once"), "{err}");
 }
 
 #[test]
@@ -940,10 +771,7 @@ fn rejects_makeup_on_a_weekday() {
     let mut y = year_2026();
     y.makeup_workdays[0].date = date("2026-01-05");
     let err = rejected(&y);
-    assert!(
-        err.contains("2026-01-05") && err.contains("Monday") && err.contains("Saturday or Sunday"),
-        "{err}"
-    );
+    assert!(err.contains("2026-01-05") && err.contains("Monday") && err.contains("Saturday or Sunday"), "{err}");
 }
 
 #[test]
@@ -952,10 +780,7 @@ fn rejects_a_gap_inside_a_holiday_span() {
     // 2026-02-21 is a Saturday inside the Spring Festival span, not itself a law day.
     y.off_days.retain(|d| d.date != date("2026-02-21"));
     let err = rejected(&y);
-    assert!(
-        err.contains("2026-02-21") && err.contains("春节") && err.contains("contiguous"),
-        "{err}"
-    );
+    assert!(err.contains("2026-02-21") && err.contains("春节") && err.contains("contiguous"), "{err}");
 }
 
 #[test]
@@ -964,10 +789,7 @@ fn rejects_a_missing_law_day() {
     // 中秋 2026-09-25 opens its span, so dropping it leaves no gap.
     y.off_days.retain(|d| d.date != date("2026-09-25"));
     let err = rejected(&y);
-    assert!(
-        err.contains("2026-09-25") && err.contains("中秋节") && err.contains("2024"),
-        "{err}"
-    );
+    assert!(err.contains("2026-09-25") && err.contains("中秋节") && err.contains("2024"), "{err}");
 
     // 除夕 is a law day from 2025 on.
     let mut y = CalendarYear::from_toml_str(&shipped_toml(2025)).unwrap();
@@ -981,10 +803,7 @@ fn rejects_empty_names() {
     let mut y = year_2026();
     y.off_days[3].name_en = " ".into();
     let err = rejected(&y);
-    assert!(
-        err.contains(&y.off_days[3].date.to_string()) && err.contains("name_en"),
-        "{err}"
-    );
+    assert!(err.contains(&y.off_days[3].date.to_string()) && err.contains("name_en"), "{err}");
 }
 
 #[test]
@@ -994,37 +813,22 @@ fn rejects_years_out_of_range_and_twice() {
     y.off_days.clear();
     y.makeup_workdays.clear();
     assert!(y.validate().unwrap_err().to_string().contains("1949"));
-    let err = WorkingCalendar::new(vec![year_2026(), year_2026()])
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("2026") && err.contains("more than once"),
-        "{err}"
-    );
+    let err = WorkingCalendar::new(vec![year_2026(), year_2026()]).unwrap_err().to_string();
+    assert!(err.contains("2026") && err.contains("more than once"), "{err}");
 }
 
 #[test]
 fn toml_parsing_is_strict_and_accepts_string_dates() {
     let text = shipped_toml(2026);
-    let err =
-        CalendarYear::from_toml_str(&text.replace("[[off_day]]", "[[off_days]]")).unwrap_err();
+    let err = CalendarYear::from_toml_str(&text.replace("[[off_day]]", "[[off_days]]")).unwrap_err();
     assert!(err.to_string().contains("off_days"), "{err}");
-    let err = CalendarYear::from_toml_str(&text.replacen(
-        "date = 2026-01-01",
-        "date = 2026-01-01T10:00:00",
-        1,
-    ))
-    .unwrap_err();
+    let err =
+        CalendarYear::from_toml_str(&text.replacen("date = 2026-01-01", "date = 2026-01-01T10:00:00", 1)).unwrap_err();
     assert!(err.to_string().contains("2026-01-01"), "{err}");
-    let quoted =
-        CalendarYear::from_toml_str(&text.replace("date = 2026-01-01", "date = \"2026-01-01\""))
-            .unwrap();
+    let quoted = CalendarYear::from_toml_str(&text.replace("date = 2026-01-01", "date = \"2026-01-01\"")).unwrap();
     assert_eq!(quoted, year_2026());
     // JSON, as the admin API would use it, round-trips too.
     let json = serde_json::to_string(&year_2026()).unwrap();
     assert!(json.contains(r#""date":"2026-01-01""#));
-    assert_eq!(
-        serde_json::from_str::<CalendarYear>(&json).unwrap(),
-        year_2026()
-    );
+    assert_eq!(serde_json::from_str::<CalendarYear>(&json).unwrap(), year_2026());
 }

@@ -7,7 +7,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-
 /// A command with no inherited anshang configuration, run in `dir`.
 fn anshang(dir: &Path) -> Command {
     common::anshang_command(dir)
@@ -74,11 +73,14 @@ fn zero_setup_serve_creates_everything_under_data() {
     let out = printed.join("\n");
     let mut err = String::new();
     running.0.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    let password = out.lines().find_map(|l| l.trim().strip_prefix("password: ")).expect("password printed").trim().to_string();
+    let password =
+        out.lines().find_map(|l| l.trim().strip_prefix("password: ")).expect("password printed").trim().to_string();
     assert_eq!(password.len(), 20);
     // The default public_base_url names port 8080 on this machine; this one listens elsewhere.
     assert!(
-        out.contains(&format!("warning: server.public_base_url is http://127.0.0.1:8080 but this instance listens on port {port}")),
+        out.contains(&format!(
+            "warning: server.public_base_url is http://127.0.0.1:8080 but this instance listens on port {port}"
+        )),
         "every email link would point elsewhere: said so at start\n{out}"
     );
     assert!(!err.contains(&password), "password leaked into logs");
@@ -177,7 +179,10 @@ fn migrate_and_users_create_on_the_configured_backend() {
     let out = run(&["users", "create", "--role", "coordinator", "--email", "Co@Example.gov.cn"], None);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("one-time password: "));
-    let out = run(&["users", "create", "--role", "admin", "--email", "ad@example.gov.cn", "--password-stdin"], Some("short\n"));
+    let out = run(
+        &["users", "create", "--role", "admin", "--email", "ad@example.gov.cn", "--password-stdin"],
+        Some("short\n"),
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
     let out = run(&["users", "create", "--role", "department", "--email", "d@example.gov.cn"], None);
@@ -197,11 +202,16 @@ fn backup_copies_a_live_sqlite_database_and_points_postgres_to_pg_dump() {
     let out = anshang(dir.path()).args(["backup", "--out", "copy.db"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let copy = dir.path().join("copy.db");
-    let pool = anshang::db::connect_pool(&anshang::db::DatabaseUrl::Sqlite(copy), 1, std::time::Duration::from_secs(5)).unwrap();
+    let pool = anshang::db::connect_pool(&anshang::db::DatabaseUrl::Sqlite(copy), 1, std::time::Duration::from_secs(5))
+        .unwrap();
     let mut conn = pool.get().unwrap();
     assert_eq!(anshang::departments::store::list(&mut conn, true).unwrap().len(), 32);
     // Refuses to overwrite; PostgreSQL is pg_dump's job.
     assert!(!anshang(dir.path()).args(["backup", "--out", "copy.db"]).output().unwrap().status.success());
-    let out = anshang(dir.path()).args(["backup", "--out", "x.db"]).env("ANSHANG__DATABASE__URL", "postgres://nobody@127.0.0.1:1/x").output().unwrap();
+    let out = anshang(dir.path())
+        .args(["backup", "--out", "x.db"])
+        .env("ANSHANG__DATABASE__URL", "postgres://nobody@127.0.0.1:1/x")
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"));
 }

@@ -88,12 +88,20 @@ fn investor_filing_travels_assign_info_answer_reply_rate_close() {
     assert_eq!(t["status"], "received");
     assert_eq!(t["status_label"], "Received, awaiting assignment");
     assert_eq!(t["clock"]["due_date"], due.as_str());
-    assert_eq!(t["clock"]["explanation"]["days"].as_array().unwrap().iter().filter(|d| d["counted"] == true).count(), 7);
-    let zh = ok(app.request("GET", &format!("/api/v1/track/{number}?lang=zh"), None, &[("X-Access-Code", &code)], None));
+    assert_eq!(
+        t["clock"]["explanation"]["days"].as_array().unwrap().iter().filter(|d| d["counted"] == true).count(),
+        7
+    );
+    let zh =
+        ok(app.request("GET", &format!("/api/v1/track/{number}?lang=zh"), None, &[("X-Access-Code", &code)], None));
     assert_eq!(zh["status_label"], "已受理，待分派");
 
     // Coordination office assigns; the department sees it in its inbox, the other does not.
-    let v = ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
+    let v = ok(app.post(
+        &format!("/api/v1/complaints/{id}/assign"),
+        Some(&d.coordinator),
+        &json!({"department_id": d.dept_a}),
+    ));
     assert_eq!(v["status"], "assigned");
     assert_eq!(v["clock"]["due_date"], due.as_str(), "assignment does not move the clock");
     let inbox = ok(app.get("/api/v1/complaints", Some(&d.staff_a)));
@@ -102,14 +110,19 @@ fn investor_filing_travels_assign_info_answer_reply_rate_close() {
     app.get(&format!("/api/v1/complaints/{id}"), Some(&d.staff_b)).assert_problem(404, "not-found");
 
     // The department asks for information: the clock pauses, the investor sees the question.
-    let v = ok(app.post(&format!("/api/v1/complaints/{id}/request-info"), Some(&d.staff_a), &json!({"question": "Please send the acceptance notice."})));
+    let v = ok(app.post(
+        &format!("/api/v1/complaints/{id}/request-info"),
+        Some(&d.staff_a),
+        &json!({"question": "Please send the acceptance notice."}),
+    ));
     assert_eq!(v["status"], "awaiting_investor");
     assert_eq!(v["clock"]["paused"], true);
     let t = ok(track(&app, &number, &code));
     assert_eq!(t["pending_question"], "Please send the acceptance notice.");
     assert_eq!(t["can_answer"], true);
     // Nothing to rate yet.
-    investor_post(&app, &number, &code, "rate", json!({"rating": "satisfied"})).assert_problem(409, "illegal-transition");
+    investor_post(&app, &number, &code, "rate", json!({"rating": "satisfied"}))
+        .assert_problem(409, "illegal-transition");
 
     let t = ok(investor_post(&app, &number, &code, "answer", json!({"answer": "Attached as notice No. 2026-118."})));
     assert_eq!(t["status"], "assigned");
@@ -117,7 +130,11 @@ fn investor_filing_travels_assign_info_answer_reply_rate_close() {
     // Paused and resumed on the same local day: no working day was skipped.
     assert_eq!(t["clock"]["due_date"], due.as_str());
 
-    let v = ok(app.post(&format!("/api/v1/complaints/{id}/reply"), Some(&d.staff_a), &json!({"text": "The permit was issued today.", "outcome": "resolved"})));
+    let v = ok(app.post(
+        &format!("/api/v1/complaints/{id}/reply"),
+        Some(&d.staff_a),
+        &json!({"text": "The permit was issued today.", "outcome": "resolved"}),
+    ));
     assert_eq!(v["status"], "replied");
     assert_eq!(v["clock"]["running"], false);
     assert_eq!(v["clock"]["met"], true);
@@ -126,7 +143,8 @@ fn investor_filing_travels_assign_info_answer_reply_rate_close() {
     let t = ok(investor_post(&app, &number, &code, "rate", json!({"rating": "satisfied", "comment": "Thank you"})));
     assert_eq!(t["status"], "closed");
     assert_eq!(t["rating"]["rating"], "satisfied");
-    let actions: Vec<String> = t["history"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_string()).collect();
+    let actions: Vec<String> =
+        t["history"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_string()).collect();
     assert_eq!(actions, ["file", "assign", "request_info", "answer_info", "reply", "rate"]);
 
     let events = assert_chain_valid(&app, &d.coordinator, &id);
@@ -153,7 +171,11 @@ fn operator_filing_records_channel_operator_and_consent_and_travels_the_same_pat
     let r = app.post("/api/v1/complaints", Some(&d.operator), &body);
     assert_eq!(r.status, 201, "{}", r.body);
     let filed = r.json();
-    let (id, number, code) = (filed["id"].as_str().unwrap(), filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
+    let (id, number, code) = (
+        filed["id"].as_str().unwrap(),
+        filed["tracking_number"].as_str().unwrap(),
+        filed["access_code"].as_str().unwrap(),
+    );
     let v = ok(app.get(&format!("/api/v1/complaints/{id}"), Some(&d.coordinator)));
     assert_eq!(v["channel"], "hotline");
     assert_eq!(v["contact_consent"], true);
@@ -164,9 +186,17 @@ fn operator_filing_records_channel_operator_and_consent_and_travels_the_same_pat
     assert_eq!(back["status_label"], "已受理，待分派");
 
     ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
-    ok(app.post(&format!("/api/v1/complaints/{id}/request-info"), Some(&d.staff_a), &json!({"question": "请提供项目备案证明。"})));
+    ok(app.post(
+        &format!("/api/v1/complaints/{id}/request-info"),
+        Some(&d.staff_a),
+        &json!({"question": "请提供项目备案证明。"}),
+    ));
     ok(investor_post(&app, number, code, "answer", json!({"answer": "已提供。"})));
-    ok(app.post(&format!("/api/v1/complaints/{id}/reply"), Some(&d.staff_a), &json!({"text": "已答复。", "outcome": "explained"})));
+    ok(app.post(
+        &format!("/api/v1/complaints/{id}/reply"),
+        Some(&d.staff_a),
+        &json!({"text": "已答复。", "outcome": "explained"}),
+    ));
     let t = ok(investor_post(&app, number, code, "rate", json!({"rating": "basically_satisfied"})));
     assert_eq!(t["status"], "closed");
     assert_eq!(t["status_label"], "已办结");
@@ -178,14 +208,23 @@ fn contest_opens_a_new_clock_and_the_case_is_reassigned_and_replied() {
     let app = spawn_app();
     let d = desk(&app);
     let filed = app.post("/api/v1/complaints", None, &complaint_json("en")).json();
-    let (id, number, code) = (filed["id"].as_str().unwrap(), filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
+    let (id, number, code) = (
+        filed["id"].as_str().unwrap(),
+        filed["tracking_number"].as_str().unwrap(),
+        filed["access_code"].as_str().unwrap(),
+    );
     ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
-    ok(app.post(&format!("/api/v1/complaints/{id}/reply"), Some(&d.staff_a), &json!({"text": "Not our matter.", "outcome": "not_competent"})));
+    ok(app.post(
+        &format!("/api/v1/complaints/{id}/reply"),
+        Some(&d.staff_a),
+        &json!({"text": "Not our matter.", "outcome": "not_competent"}),
+    ));
     let t = ok(track(&app, number, code));
     assert_eq!(t["can_contest"], true);
     assert!(t["contest_until"].is_string());
 
-    let t = ok(investor_post(&app, number, code, "contest", json!({"reason": "The reply does not answer the question."})));
+    let t =
+        ok(investor_post(&app, number, code, "contest", json!({"reason": "The reply does not answer the question."})));
     assert_eq!(t["status"], "contested");
     assert_eq!(t["clock"]["ordinal"], 2);
     assert_eq!(t["clock"]["running"], true);
@@ -193,11 +232,20 @@ fn contest_opens_a_new_clock_and_the_case_is_reassigned_and_replied() {
     assert_eq!(t["clock"]["due_date"], expected_due(&app, &contested_at).as_str());
 
     // Re-handled: assigned to the other department, which replies.
-    let v = ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_b})));
+    let v = ok(app.post(
+        &format!("/api/v1/complaints/{id}/assign"),
+        Some(&d.coordinator),
+        &json!({"department_id": d.dept_b}),
+    ));
     assert_eq!(v["department"]["id"], d.dept_b.as_str());
     assert_eq!(v["clock"]["ordinal"], 2);
-    app.post(&format!("/api/v1/complaints/{id}/reply"), Some(&d.staff_a), &json!({"text": "x", "outcome": "resolved"})).assert_problem(404, "not-found");
-    let v = ok(app.post(&format!("/api/v1/complaints/{id}/reply"), Some(&d.staff_b), &json!({"text": "Resolved with the land bureau.", "outcome": "resolved"})));
+    app.post(&format!("/api/v1/complaints/{id}/reply"), Some(&d.staff_a), &json!({"text": "x", "outcome": "resolved"}))
+        .assert_problem(404, "not-found");
+    let v = ok(app.post(
+        &format!("/api/v1/complaints/{id}/reply"),
+        Some(&d.staff_b),
+        &json!({"text": "Resolved with the land bureau.", "outcome": "resolved"}),
+    ));
     assert_eq!(v["status"], "replied");
     assert_eq!(v["clock"]["met"], true);
     let events = assert_chain_valid(&app, &d.coordinator, id);
@@ -213,8 +261,13 @@ fn reassignment_keeps_the_clock_and_records_who_held_it() {
     let id = filed["id"].as_str().unwrap();
     let due = filed["due_date"].clone();
     ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
-    app.post(&format!("/api/v1/complaints/{id}/reassign"), Some(&d.coordinator), &json!({"department_id": d.dept_b})).assert_problem(422, "invalid-field");
-    let v = ok(app.post(&format!("/api/v1/complaints/{id}/reassign"), Some(&d.coordinator), &json!({"department_id": d.dept_b, "reason": "Planning matter"})));
+    app.post(&format!("/api/v1/complaints/{id}/reassign"), Some(&d.coordinator), &json!({"department_id": d.dept_b}))
+        .assert_problem(422, "invalid-field");
+    let v = ok(app.post(
+        &format!("/api/v1/complaints/{id}/reassign"),
+        Some(&d.coordinator),
+        &json!({"department_id": d.dept_b, "reason": "Planning matter"}),
+    ));
     assert_eq!(v["clock"]["due_date"], due, "reassignment never restarts the clock");
     assert_eq!(v["clock"]["ordinal"], 1);
     let a = v["assignments"].as_array().unwrap();
@@ -229,7 +282,11 @@ fn reassignment_keeps_the_clock_and_records_who_held_it() {
     assert_eq!(v["status"], "received");
     assert!(v["department"].is_null());
     assert_eq!(v["clock"]["running"], true);
-    let v = ok(app.post(&format!("/api/v1/complaints/{id}/reject"), Some(&d.coordinator), &json!({"reason": "A private contract dispute, not an investment-environment matter."})));
+    let v = ok(app.post(
+        &format!("/api/v1/complaints/{id}/reject"),
+        Some(&d.coordinator),
+        &json!({"reason": "A private contract dispute, not an investment-environment matter."}),
+    ));
     assert_eq!(v["status"], "rejected");
     assert_eq!(v["clock"]["stop_reason"], "rejected");
     assert_eq!(v["reply"]["text"], "A private contract dispute, not an investment-environment matter.");
@@ -240,15 +297,37 @@ fn extensions_are_requested_decided_and_move_the_due_date() {
     let app = spawn_app();
     let d = desk(&app);
     let filed = app.post("/api/v1/complaints", None, &complaint_json("en")).json();
-    let (id, number, code) = (filed["id"].as_str().unwrap(), filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
+    let (id, number, code) = (
+        filed["id"].as_str().unwrap(),
+        filed["tracking_number"].as_str().unwrap(),
+        filed["access_code"].as_str().unwrap(),
+    );
     ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
-    app.post(&format!("/api/v1/complaints/{id}/extension-requests"), Some(&d.staff_a), &json!({"days": 0, "reason": "x"})).assert_problem(422, "invalid-field");
-    let v = ok(app.post(&format!("/api/v1/complaints/{id}/extension-requests"), Some(&d.staff_a), &json!({"days": 5, "reason": "Site inspection needed"})));
+    app.post(
+        &format!("/api/v1/complaints/{id}/extension-requests"),
+        Some(&d.staff_a),
+        &json!({"days": 0, "reason": "x"}),
+    )
+    .assert_problem(422, "invalid-field");
+    let v = ok(app.post(
+        &format!("/api/v1/complaints/{id}/extension-requests"),
+        Some(&d.staff_a),
+        &json!({"days": 5, "reason": "Site inspection needed"}),
+    ));
     let request_id = v["extensions"][0]["id"].as_str().unwrap().to_string();
-    app.post(&format!("/api/v1/complaints/{id}/extension-requests"), Some(&d.staff_a), &json!({"days": 2, "reason": "again"})).assert_problem(409, "conflict");
+    app.post(
+        &format!("/api/v1/complaints/{id}/extension-requests"),
+        Some(&d.staff_a),
+        &json!({"days": 2, "reason": "again"}),
+    )
+    .assert_problem(409, "conflict");
     // Only the coordination office decides.
-    app.post(&format!("/api/v1/complaints/{id}/extension-requests/{request_id}/decision"), Some(&d.staff_a), &json!({"approve": true, "days": 3, "reason": "ok"}))
-        .assert_problem(403, "forbidden");
+    app.post(
+        &format!("/api/v1/complaints/{id}/extension-requests/{request_id}/decision"),
+        Some(&d.staff_a),
+        &json!({"approve": true, "days": 3, "reason": "ok"}),
+    )
+    .assert_problem(403, "forbidden");
     let v = ok(app.post(
         &format!("/api/v1/complaints/{id}/extension-requests/{request_id}/decision"),
         Some(&d.coordinator),
@@ -270,7 +349,9 @@ fn extensions_are_requested_decided_and_move_the_due_date() {
 fn idempotent_retries_return_the_first_filing() {
     let app = spawn_app();
     let body = complaint_json("en").to_string().into_bytes();
-    let send = |key: &str, body: Vec<u8>| app.request("POST", "/api/v1/complaints", None, &[("Idempotency-Key", key)], Some(("application/json", body)));
+    let send = |key: &str, body: Vec<u8>| {
+        app.request("POST", "/api/v1/complaints", None, &[("Idempotency-Key", key)], Some(("application/json", body)))
+    };
     let first = send("b5f1d1b2-7c9e-4f55-9d2a-4c1b0f3e8a11", body.clone());
     assert_eq!(first.status, 201, "{}", first.body);
     let again = send("b5f1d1b2-7c9e-4f55-9d2a-4c1b0f3e8a11", body.clone());
@@ -282,7 +363,8 @@ fn idempotent_retries_return_the_first_filing() {
     // Same key, different complaint: refused.
     let mut other = complaint_json("en");
     other["subject"] = json!("Another matter");
-    send("b5f1d1b2-7c9e-4f55-9d2a-4c1b0f3e8a11", other.to_string().into_bytes()).assert_problem(409, "idempotency-key-reused");
+    send("b5f1d1b2-7c9e-4f55-9d2a-4c1b0f3e8a11", other.to_string().into_bytes())
+        .assert_problem(409, "idempotency-key-reused");
     send("short", body.clone()).assert_problem(400, "bad-request");
     // Without a key, the same body is a new complaint.
     let third = app.post("/api/v1/complaints", None, &complaint_json("en")).json();
@@ -326,16 +408,25 @@ fn two_simultaneous_replies_one_wins_one_conflicts() {
         let hs: Vec<_> = (0..2)
             .map(|i| {
                 let (app, id, token) = (&app, &id, &d.staff_a);
-                s.spawn(move || app.post(&format!("/api/v1/complaints/{id}/reply"), Some(token), &json!({"text": format!("reply {i}"), "outcome": "resolved"})))
+                s.spawn(move || {
+                    app.post(
+                        &format!("/api/v1/complaints/{id}/reply"),
+                        Some(token),
+                        &json!({"text": format!("reply {i}"), "outcome": "resolved"}),
+                    )
+                })
             })
             .collect();
-        hs.into_iter().map(|h| h.join().unwrap()).map(|r| {
-            if r.status == 409 {
-                let v = r.assert_problem(409, "illegal-transition");
-                assert_eq!(v["current_status"], "replied");
-            }
-            r.status
-        }).collect()
+        hs.into_iter()
+            .map(|h| h.join().unwrap())
+            .map(|r| {
+                if r.status == 409 {
+                    let v = r.assert_problem(409, "illegal-transition");
+                    assert_eq!(v["current_status"], "replied");
+                }
+                r.status
+            })
+            .collect()
     });
     let mut sorted = statuses.clone();
     sorted.sort_unstable();
@@ -377,18 +468,28 @@ fn bad_filings_are_refused_with_the_field_named() {
     assert_eq!(fields, ["complainant.email", "subject", "facts"]);
     let mut body = complaint_json("en");
     body["complainant"]["language"] = json!("fr");
-    assert_eq!(app.post("/api/v1/complaints", None, &body).assert_problem(422, "invalid-field")["errors"][0]["field"], "complainant.language");
+    assert_eq!(
+        app.post("/api/v1/complaints", None, &body).assert_problem(422, "invalid-field")["errors"][0]["field"],
+        "complainant.language"
+    );
     let mut body = complaint_json("en");
     body["priority"] = json!("urgent");
-    assert_eq!(app.post("/api/v1/complaints", None, &body).assert_problem(422, "invalid-field")["errors"][0]["field"], "priority");
+    assert_eq!(
+        app.post("/api/v1/complaints", None, &body).assert_problem(422, "invalid-field")["errors"][0]["field"],
+        "priority"
+    );
     let mut body = complaint_json("en");
     body["review_or_lawsuit"] = json!("no");
-    assert_eq!(app.post("/api/v1/complaints", None, &body).assert_problem(422, "invalid-field")["errors"][0]["field"], "review_or_lawsuit");
+    assert_eq!(
+        app.post("/api/v1/complaints", None, &body).assert_problem(422, "invalid-field")["errors"][0]["field"],
+        "review_or_lawsuit"
+    );
     let mut body = complaint_json("en");
     body["department_id"] = json!("no-such-department");
     app.post("/api/v1/complaints", None, &body).assert_problem(422, "invalid-field");
     let invalid_utf8 = b"{\"subject\":\"\xc3\x28\"}".to_vec();
-    app.request("POST", "/api/v1/complaints", None, &[], Some(("application/json", invalid_utf8))).assert_problem(400, "bad-request");
+    app.request("POST", "/api/v1/complaints", None, &[], Some(("application/json", invalid_utf8)))
+        .assert_problem(400, "bad-request");
     let mut huge = complaint_json("en");
     huge["facts"] = json!("x".repeat(400_000));
     app.post("/api/v1/complaints", None, &huge).assert_problem(413, "payload-too-large");
@@ -404,7 +505,8 @@ fn audit_verify_detects_a_hand_edited_event() {
     let app = spawn_app();
     let d = desk(&app);
     let filed = app.post("/api/v1/complaints", None, &complaint_json("en")).json();
-    let (id, number) = (filed["id"].as_str().unwrap().to_string(), filed["tracking_number"].as_str().unwrap().to_string());
+    let (id, number) =
+        (filed["id"].as_str().unwrap().to_string(), filed["tracking_number"].as_str().unwrap().to_string());
     ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
     let run_verify = || {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_anshang"));
@@ -416,7 +518,11 @@ fn audit_verify_detects_a_hand_edited_event() {
     };
     let out = run_verify();
     assert!(out.status.success(), "{} {}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("2 complaint events"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("2 complaint events"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     // Someone with database access rewrites who the complaint was assigned to.
     let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
@@ -432,7 +538,10 @@ fn audit_verify_detects_a_hand_edited_event() {
     let out = run_verify();
     assert!(!out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains(&format!("TAMPERED complaint {number} (id {id}) at event 2")), "the report names the tracking number: {stdout}");
+    assert!(
+        stdout.contains(&format!("TAMPERED complaint {number} (id {id}) at event 2")),
+        "the report names the tracking number: {stdout}"
+    );
     let v = ok(app.get(&format!("/api/v1/complaints/{id}/events"), Some(&d.coordinator)));
     assert_eq!(v["chain_valid"], false);
     assert_eq!(v["chain_break"]["seq"], 2);
@@ -466,24 +575,55 @@ fn authorisation_matrix_covers_every_complaint_endpoint() {
         ("GET", format!("/api/v1/complaints/{id}/events"), None, &["department", "coordinator", "commission", "admin"]),
         ("GET", format!("/api/v1/complaints/by-number/{number}"), None, &["operator", "coordinator"]),
         ("POST", format!("/api/v1/complaints/{id}/assign"), body(json!({"department_id": d.dept_b})), &["coordinator"]),
-        ("POST", format!("/api/v1/complaints/{id}/reassign"), body(json!({"department_id": d.dept_a, "reason": "r"})), &["coordinator"]),
+        (
+            "POST",
+            format!("/api/v1/complaints/{id}/reassign"),
+            body(json!({"department_id": d.dept_a, "reason": "r"})),
+            &["coordinator"],
+        ),
         ("POST", format!("/api/v1/complaints/{id}/reject"), body(json!({"reason": "r"})), &["coordinator"]),
         ("POST", format!("/api/v1/complaints/{id}/return"), body(json!({"reason": "r"})), &["department"]),
-        ("POST", format!("/api/v1/complaints/{id}/extension-requests"), body(json!({"days": 0, "reason": "r"})), &["department"]),
-        ("POST", format!("/api/v1/complaints/{id}/extension-requests/x/decision"), body(json!({"approve": false, "reason": "r"})), &["coordinator"]),
+        (
+            "POST",
+            format!("/api/v1/complaints/{id}/extension-requests"),
+            body(json!({"days": 0, "reason": "r"})),
+            &["department"],
+        ),
+        (
+            "POST",
+            format!("/api/v1/complaints/{id}/extension-requests/x/decision"),
+            body(json!({"approve": false, "reason": "r"})),
+            &["coordinator"],
+        ),
         ("POST", format!("/api/v1/complaints/{id}/request-info"), body(json!({"question": ""})), &["department"]),
-        ("POST", format!("/api/v1/complaints/{id}/reply"), body(json!({"text": "", "outcome": "resolved"})), &["department"]),
+        (
+            "POST",
+            format!("/api/v1/complaints/{id}/reply"),
+            body(json!({"text": "", "outcome": "resolved"})),
+            &["department"],
+        ),
         ("POST", format!("/api/v1/complaints/{id}/withdraw"), body(json!({"reason": ""})), &["operator"]),
         ("PUT", "/api/v1/calendar/2027".into(), None, &["admin"]),
         ("POST", format!("/api/v1/complaints/{id}/attachments?filename=a.txt"), None, &["operator", "coordinator"]),
-        ("GET", format!("/api/v1/complaints/{id}/attachments/none"), None, &["department", "coordinator", "commission", "admin"]),
+        (
+            "GET",
+            format!("/api/v1/complaints/{id}/attachments/none"),
+            None,
+            &["department", "coordinator", "commission", "admin"],
+        ),
         ("GET", "/api/v1/admin/outbox".into(), None, &["admin"]),
         ("POST", "/api/v1/admin/outbox/none/retry".into(), None, &["admin"]),
     ];
     for (method, path, body, allowed) in &endpoints {
         let send = |token: Option<&str>| {
             let b = body.as_ref().map(|b| ("application/json", b.to_string().into_bytes()));
-            app.request(method, path, token, &[], b.or(Some(("application/toml", b"year = 1".to_vec()))).filter(|_| *method != "GET"))
+            app.request(
+                method,
+                path,
+                token,
+                &[],
+                b.or(Some(("application/toml", b"year = 1".to_vec()))).filter(|_| *method != "GET"),
+            )
         };
         send(None).assert_problem(401, "unauthenticated");
         for (role, token) in &tokens {
@@ -511,7 +651,11 @@ fn mofcom_accept_and_conclude_clocks_run_when_enabled() {
     });
     let d = desk(&app);
     let filed = app.post("/api/v1/complaints", None, &complaint_json("en")).json();
-    let (id, number, code) = (filed["id"].as_str().unwrap(), filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
+    let (id, number, code) = (
+        filed["id"].as_str().unwrap(),
+        filed["tracking_number"].as_str().unwrap(),
+        filed["access_code"].as_str().unwrap(),
+    );
     let v = ok(app.get(&format!("/api/v1/complaints/{id}"), Some(&d.coordinator)));
     let clocks = v["other_clocks"].as_array().unwrap();
     assert_eq!(clocks.len(), 1);
@@ -519,8 +663,14 @@ fn mofcom_accept_and_conclude_clocks_run_when_enabled() {
     assert_eq!(clocks[0]["working_days"], 7);
     assert_eq!(clocks[0]["running"], true);
 
-    let v = ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
-    let by_kind = |v: &Value, kind: &str| v["other_clocks"].as_array().unwrap().iter().find(|c| c["kind"] == kind).cloned().unwrap();
+    let v = ok(app.post(
+        &format!("/api/v1/complaints/{id}/assign"),
+        Some(&d.coordinator),
+        &json!({"department_id": d.dept_a}),
+    ));
+    let by_kind = |v: &Value, kind: &str| {
+        v["other_clocks"].as_array().unwrap().iter().find(|c| c["kind"] == kind).cloned().unwrap()
+    };
     assert_eq!(by_kind(&v, "accept")["stop_reason"], "accepted");
     assert_eq!(by_kind(&v, "accept")["met"], true);
     let conclude = by_kind(&v, "conclude");
@@ -530,11 +680,19 @@ fn mofcom_accept_and_conclude_clocks_run_when_enabled() {
     let sixty = ok(app.get(&format!("/api/v1/calendar/due?received={received}&days=60"), None));
     assert_eq!(conclude["due_date"], sixty["due_date"]);
 
-    ok(app.post(&format!("/api/v1/complaints/{id}/request-info"), Some(&d.staff_a), &json!({"question": "Which plot?"})));
+    ok(app.post(
+        &format!("/api/v1/complaints/{id}/request-info"),
+        Some(&d.staff_a),
+        &json!({"question": "Which plot?"}),
+    ));
     let v = ok(app.get(&format!("/api/v1/complaints/{id}"), Some(&d.coordinator)));
     assert_eq!(by_kind(&v, "conclude")["paused"], true, "the conclude clock also waits for the investor");
     ok(investor_post(&app, number, code, "answer", json!({"answer": "Plot 7"})));
-    ok(app.post(&format!("/api/v1/complaints/{id}/reply"), Some(&d.staff_a), &json!({"text": "Done.", "outcome": "resolved"})));
+    ok(app.post(
+        &format!("/api/v1/complaints/{id}/reply"),
+        Some(&d.staff_a),
+        &json!({"text": "Done.", "outcome": "resolved"}),
+    ));
     let v = ok(app.get(&format!("/api/v1/complaints/{id}"), Some(&d.coordinator)));
     assert_eq!(by_kind(&v, "conclude")["running"], true, "concluded only when closed");
     ok(investor_post(&app, number, code, "rate", json!({"rating": "satisfied"})));
@@ -558,7 +716,11 @@ fn attachments_are_sniffed_sanitised_limited_and_kept_confidential() {
     let d = desk(&app);
     let commission = app.staff_token(&d.admin, "commission", None);
     let filed = app.post("/api/v1/complaints", None, &complaint_json("en")).json(); // confidential: true
-    let (id, number, code) = (filed["id"].as_str().unwrap(), filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
+    let (id, number, code) = (
+        filed["id"].as_str().unwrap(),
+        filed["tracking_number"].as_str().unwrap(),
+        filed["access_code"].as_str().unwrap(),
+    );
     let upload = |name: &str, bytes: &[u8]| {
         app.request(
             "POST",
@@ -581,11 +743,23 @@ fn attachments_are_sniffed_sanitised_limited_and_kept_confidential() {
     upload("big.pdf", &[b"%PDF-".as_slice(), &vec![b'x'; 70 * 1024]].concat()).assert_problem(413, "payload-too-large");
     upload("", &pdf).assert_problem(422, "invalid-field");
     // Wrong code: same answer as ever.
-    app.request("POST", &format!("/api/v1/track/{number}/attachments?filename=a.pdf"), None, &[("X-Access-Code", "AAAA-AAAA-AAAA-AAAA-AAAA")], Some(("application/octet-stream", pdf.clone())))
-        .assert_problem(404, "not-found");
+    app.request(
+        "POST",
+        &format!("/api/v1/track/{number}/attachments?filename=a.pdf"),
+        None,
+        &[("X-Access-Code", "AAAA-AAAA-AAAA-AAAA-AAAA")],
+        Some(("application/octet-stream", pdf.clone())),
+    )
+    .assert_problem(404, "not-found");
 
     // The investor downloads their own file, byte for byte, with a safe disposition.
-    let r = app.request("GET", &format!("/api/v1/track/{number}/attachments/{aid}"), None, &[("X-Access-Code", code)], None);
+    let r = app.request(
+        "GET",
+        &format!("/api/v1/track/{number}/attachments/{aid}"),
+        None,
+        &[("X-Access-Code", code)],
+        None,
+    );
     assert_eq!(r.status, 200);
     assert_eq!(r.body.as_bytes(), pdf.as_slice());
     assert!(r.header("content-disposition").unwrap().starts_with("attachment;"));
@@ -607,10 +781,22 @@ fn attachments_are_sniffed_sanitised_limited_and_kept_confidential() {
     app.get(&path, Some(&d.staff_b)).assert_problem(404, "not-found");
 
     // The hotline adds a file for a caller; the count limit holds.
-    let r = app.request("POST", &format!("/api/v1/complaints/{id}/attachments?filename=photo.png"), Some(&d.operator), &[], Some(("image/png", b"\x89PNG\r\n\x1a\n0000".to_vec())));
+    let r = app.request(
+        "POST",
+        &format!("/api/v1/complaints/{id}/attachments?filename=photo.png"),
+        Some(&d.operator),
+        &[],
+        Some(("image/png", b"\x89PNG\r\n\x1a\n0000".to_vec())),
+    );
     assert_eq!(r.status, 201, "{}", r.body);
-    app.request("POST", &format!("/api/v1/complaints/{id}/attachments?filename=x.png"), Some(&d.staff_a), &[], Some(("image/png", b"\x89PNG\r\n\x1a\n".to_vec())))
-        .assert_problem(403, "forbidden");
+    app.request(
+        "POST",
+        &format!("/api/v1/complaints/{id}/attachments?filename=x.png"),
+        Some(&d.staff_a),
+        &[],
+        Some(("image/png", b"\x89PNG\r\n\x1a\n".to_vec())),
+    )
+    .assert_problem(403, "forbidden");
     ok(upload("third.txt", "第三份材料".as_bytes()));
     upload("fourth.txt", b"four").assert_problem(409, "too-many-attachments");
     let v = ok(app.get(&format!("/api/v1/complaints/{id}"), Some(&d.coordinator)));
@@ -621,8 +807,18 @@ fn attachments_are_sniffed_sanitised_limited_and_kept_confidential() {
     let mut open_body = complaint_json("en");
     open_body["confidential"] = json!(false);
     let filed = app.post("/api/v1/complaints", None, &open_body).json();
-    let (id2, number2, code2) = (filed["id"].as_str().unwrap(), filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
-    let t = ok(app.request("POST", &format!("/api/v1/track/{number2}/attachments?filename=a.pdf"), None, &[("X-Access-Code", code2)], Some(("application/pdf", pdf.clone()))));
+    let (id2, number2, code2) = (
+        filed["id"].as_str().unwrap(),
+        filed["tracking_number"].as_str().unwrap(),
+        filed["access_code"].as_str().unwrap(),
+    );
+    let t = ok(app.request(
+        "POST",
+        &format!("/api/v1/track/{number2}/attachments?filename=a.pdf"),
+        None,
+        &[("X-Access-Code", code2)],
+        Some(("application/pdf", pdf.clone())),
+    ));
     let aid2 = t["attachments"][0]["id"].as_str().unwrap();
     assert_eq!(app.get(&format!("/api/v1/complaints/{id2}/attachments/{aid2}"), Some(&commission)).status, 200);
 }
@@ -646,7 +842,9 @@ fn public_filing_is_rate_limited_per_client_but_not_for_the_hotline() {
 
 /// The attachment directory's entries (files and temporary files alike).
 fn stored_files(dir: &std::path::Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir).map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
     names.sort();
     names
 }
@@ -670,7 +868,11 @@ fn refused_uploads_leave_nothing_on_disk_and_serve_settles_temporary_files() {
         let mut body = complaint_json("en");
         body["subject"] = json!(subject);
         let filed = app.post("/api/v1/complaints", None, &body).json();
-        (filed["id"].as_str().unwrap().to_string(), filed["tracking_number"].as_str().unwrap().to_string(), filed["access_code"].as_str().unwrap().to_string())
+        (
+            filed["id"].as_str().unwrap().to_string(),
+            filed["tracking_number"].as_str().unwrap().to_string(),
+            filed["access_code"].as_str().unwrap().to_string(),
+        )
     };
     let upload = |number: &str, code: &str, bytes: &[u8]| {
         app.request(
@@ -690,14 +892,32 @@ fn refused_uploads_leave_nothing_on_disk_and_serve_settles_temporary_files() {
 
     // Over the count: refused, and nothing written.
     upload(&number, &code, &pdf(2000)).assert_problem(409, "too-many-attachments");
-    let r = app.request("POST", &format!("/api/v1/complaints/{id}/attachments?filename=x.pdf"), Some(&d.operator), &[], Some(("application/pdf", pdf(3000))));
+    let r = app.request(
+        "POST",
+        &format!("/api/v1/complaints/{id}/attachments?filename=x.pdf"),
+        Some(&d.operator),
+        &[],
+        Some(("application/pdf", pdf(3000))),
+    );
     r.assert_problem(409, "too-many-attachments");
     // No such complaint.
-    let r = app.request("POST", "/api/v1/complaints/no-such-id/attachments?filename=x.pdf", Some(&d.operator), &[], Some(("application/pdf", pdf(4000))));
+    let r = app.request(
+        "POST",
+        "/api/v1/complaints/no-such-id/attachments?filename=x.pdf",
+        Some(&d.operator),
+        &[],
+        Some(("application/pdf", pdf(4000))),
+    );
     r.assert_problem(404, "not-found");
     // A closed complaint.
     let (_, closed, closed_code) = file("withdrawn at once");
-    let w = app.request("POST", &format!("/api/v1/track/{closed}/withdraw"), None, &[("X-Access-Code", &closed_code)], Some(("application/json", b"{}".to_vec())));
+    let w = app.request(
+        "POST",
+        &format!("/api/v1/track/{closed}/withdraw"),
+        None,
+        &[("X-Access-Code", &closed_code)],
+        Some(("application/json", b"{}".to_vec())),
+    );
     assert!(w.status < 300, "{}", w.body);
     upload(&closed, &closed_code, &pdf(5000)).assert_problem(409, "illegal-transition");
     // Refused by type after the checks: nothing either.
@@ -722,13 +942,25 @@ fn one_address_gets_a_few_investor_emails_a_day_however_many_complaints_name_it(
         let filed = filed.json();
         let (number, code) = (filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
         assert!(!code.is_empty(), "the code is shown");
-        let w = app.request("POST", &format!("/api/v1/track/{number}/withdraw"), None, &[("X-Access-Code", code)], Some(("application/json", b"{}".to_vec())));
+        let w = app.request(
+            "POST",
+            &format!("/api/v1/track/{number}/withdraw"),
+            None,
+            &[("X-Access-Code", code)],
+            Some(("application/json", b"{}".to_vec())),
+        );
         assert!(w.status < 300, "{}", w.body);
     }
     let queued = |app: &TestApp| -> Vec<Value> {
         let r = app.get("/api/v1/admin/outbox?limit=200", Some(&d.admin));
         assert_eq!(r.status, 200, "{}", r.body);
-        r.json().as_array().unwrap().iter().filter(|m| m["recipient"].as_str().unwrap().to_lowercase().ends_with("@example.com")).cloned().collect()
+        r.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["recipient"].as_str().unwrap().to_lowercase().ends_with("@example.com"))
+            .cloned()
+            .collect()
     };
     assert_eq!(queued(&app).len(), 5, "at most five investor emails a day to one address");
 
@@ -754,8 +986,10 @@ fn one_address_gets_a_few_investor_emails_a_day_however_many_complaints_name_it(
     let pool = anshang::db::connect_pool(&url, 1, std::time::Duration::from_secs(5)).unwrap();
     use anshang::db::schema::outbox;
     use diesel::prelude::*;
-    let bodies: Vec<(String, Option<String>, Option<String>)> =
-        outbox::table.select((outbox::subject, outbox::text_body, outbox::html_body)).load(&mut pool.get().unwrap()).unwrap();
+    let bodies: Vec<(String, Option<String>, Option<String>)> = outbox::table
+        .select((outbox::subject, outbox::text_body, outbox::html_body))
+        .load(&mut pool.get().unwrap())
+        .unwrap();
     assert!(!bodies.is_empty());
     for (subject, text, html) in bodies {
         let all = format!("{subject}{}{}", text.unwrap_or_default(), html.unwrap_or_default());
@@ -774,8 +1008,16 @@ fn unkeyed_rechain(conn: &mut anshang::db::DbConnection, complaint_id: &str) {
         let at = e.at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
         let seq = e.seq.to_string();
         let fields = [
-            prev.as_str(), &e.complaint_id, &seq, &at, &e.actor_kind, e.actor_id.as_deref().unwrap_or("\u{0}"), &e.action,
-            e.from_status.as_deref().unwrap_or("\u{0}"), &e.to_status, &e.detail,
+            prev.as_str(),
+            &e.complaint_id,
+            &seq,
+            &at,
+            &e.actor_kind,
+            e.actor_id.as_deref().unwrap_or("\u{0}"),
+            &e.action,
+            e.from_status.as_deref().unwrap_or("\u{0}"),
+            &e.to_status,
+            &e.detail,
         ];
         let mut h = sha2::Sha256::new();
         for f in fields {
@@ -807,7 +1049,10 @@ fn a_history_rechained_without_the_key_does_not_verify_and_old_trails_are_reseal
             .env("ANSHANG__SERVER__DATA_DIR", app.data_dir.path())
             .output()
             .unwrap();
-        (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
     };
     let (intact, said) = cli(&["audit", "verify"]);
     assert!(intact && said.contains("admin log entries verified"), "{said}");
@@ -816,9 +1061,12 @@ fn a_history_rechained_without_the_key_does_not_verify_and_old_trails_are_reseal
     let mut conn = pool.get().unwrap();
 
     // A database administrator rewrites the assignment and re-chains the history the old way.
-    diesel::sql_query(format!("UPDATE complaint_events SET detail = REPLACE(detail, '{}', '{}') WHERE action = 'assign'", d.dept_a, d.dept_b))
-        .execute(&mut *conn)
-        .unwrap();
+    diesel::sql_query(format!(
+        "UPDATE complaint_events SET detail = REPLACE(detail, '{}', '{}') WHERE action = 'assign'",
+        d.dept_a, d.dept_b
+    ))
+    .execute(&mut *conn)
+    .unwrap();
     unkeyed_rechain(&mut conn, &id);
     let (intact, said) = cli(&["audit", "verify"]);
     assert!(!intact && said.contains(&format!("(id {id})")) && said.contains("TAMPERED complaint CZ-"), "{said}");
@@ -876,7 +1124,8 @@ fn a_trail_written_before_the_key_is_resealed_by_the_upgrade_and_the_reseal_is_l
         detail: String,
     }
     let mut conn = pool.get().unwrap();
-    let logged: Vec<Detail> = diesel::sql_query("SELECT detail FROM admin_events WHERE action = 'audit.reseal'").load(&mut *conn).unwrap();
+    let logged: Vec<Detail> =
+        diesel::sql_query("SELECT detail FROM admin_events WHERE action = 'audit.reseal'").load(&mut *conn).unwrap();
     assert_eq!(logged.len(), 1);
     let detail: Value = serde_json::from_str(&logged[0].detail).unwrap();
     assert_eq!(detail["complaint_events_resealed"], 2, "{detail}");
@@ -889,7 +1138,11 @@ fn each_audience_sees_only_what_it_may_of_file_names_and_extension_decisions() {
     let d = desk(&app);
     let commission = app.staff_token(&d.admin, "commission", None);
     let filed = app.post("/api/v1/complaints", None, &complaint_json("en")).json(); // confidential
-    let (id, number, code) = (filed["id"].as_str().unwrap(), filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
+    let (id, number, code) = (
+        filed["id"].as_str().unwrap(),
+        filed["tracking_number"].as_str().unwrap(),
+        filed["access_code"].as_str().unwrap(),
+    );
     let pdf = b"%PDF-1.7\n1 0 obj <<>> endobj\n".to_vec();
     ok(app.request(
         "POST",
@@ -914,7 +1167,11 @@ fn each_audience_sees_only_what_it_may_of_file_names_and_extension_decisions() {
     // The coordination office's reason for an extension is its internal note: the investor sees
     // the decision and the new due date, not the reason.
     ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
-    let v = ok(app.post(&format!("/api/v1/complaints/{id}/extension-requests"), Some(&d.staff_a), &json!({"days": 5, "reason": "Site inspection needed"})));
+    let v = ok(app.post(
+        &format!("/api/v1/complaints/{id}/extension-requests"),
+        Some(&d.staff_a),
+        &json!({"days": 5, "reason": "Site inspection needed"}),
+    ));
     let request_id = v["extensions"][0]["id"].as_str().unwrap().to_string();
     ok(app.post(
         &format!("/api/v1/complaints/{id}/extension-requests/{request_id}/decision"),
@@ -922,7 +1179,13 @@ fn each_audience_sees_only_what_it_may_of_file_names_and_extension_decisions() {
         &json!({"approve": true, "days": 3, "reason": "Head of land bureau on leave, internal"}),
     ));
     let investor = ok(app.request("GET", &format!("/api/v1/track/{number}"), None, &[("X-Access-Code", code)], None));
-    let decided = investor["history"].as_array().unwrap().iter().find(|e| e["action"] == "decide_extension").expect("the investor sees the decision").clone();
+    let decided = investor["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "decide_extension")
+        .expect("the investor sees the decision")
+        .clone();
     assert_eq!(decided["detail"]["days"], 3);
     assert!(decided["detail"].get("reason").is_none() && !investor.to_string().contains("on leave"), "{investor}");
     assert!(events(&d.coordinator).contains("on leave"), "staff keep the reason");

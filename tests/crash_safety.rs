@@ -32,8 +32,18 @@ fn command(dir: &std::path::Path, db_url: &str, smtp: u16) -> Command {
     cmd
 }
 
-fn call(agent: &ureq::Agent, base: &str, method: &str, path: &str, token: Option<&str>, body: &Value) -> Option<(u16, Value)> {
-    let mut req = ureq::http::Request::builder().method(method).uri(format!("{base}{path}")).header("Content-Type", "application/json");
+fn call(
+    agent: &ureq::Agent,
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &Value,
+) -> Option<(u16, Value)> {
+    let mut req = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"))
+        .header("Content-Type", "application/json");
     if let Some(t) = token {
         req = req.header("Authorization", format!("Bearer {t}"));
     }
@@ -57,22 +67,81 @@ fn random_kills_lose_nothing_and_repeat_at_most_the_message_in_flight() {
     let dir = tempfile::tempdir().unwrap();
     let db = common::fresh_database(dir.path());
     let sink = SmtpSink::start();
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(5))).build().into();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
     let mut rng = rand::thread_rng();
 
     // Set-up on a first instance: the administrator, a department, a coordinator, a department user.
     let (mut child, base, password) = start(dir.path(), &db.url, sink.port());
     let password = password.unwrap();
     let email = anshang::bootstrap::BOOTSTRAP_ADMIN_EMAIL;
-    let otp = call(&agent, &base, "POST", "/api/v1/auth/login", None, &json!({"email": email, "password": password})).unwrap().1["token"].as_str().unwrap().to_string();
-    call(&agent, &base, "POST", "/api/v1/auth/password", Some(&otp), &json!({"current_password": password, "new_password": common::TEST_PASSWORD}));
-    let admin = call(&agent, &base, "POST", "/api/v1/auth/login", None, &json!({"email": email, "password": common::TEST_PASSWORD})).unwrap().1["token"].as_str().unwrap().to_string();
+    let otp = call(&agent, &base, "POST", "/api/v1/auth/login", None, &json!({"email": email, "password": password}))
+        .unwrap()
+        .1["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    call(
+        &agent,
+        &base,
+        "POST",
+        "/api/v1/auth/password",
+        Some(&otp),
+        &json!({"current_password": password, "new_password": common::TEST_PASSWORD}),
+    );
+    let admin = call(
+        &agent,
+        &base,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        &json!({"email": email, "password": common::TEST_PASSWORD}),
+    )
+    .unwrap()
+    .1["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let dept = call(&agent, &base, "POST", "/api/v1/departments", Some(&admin), &json!({"code": "land", "name_zh": "国土", "name_en": "Land", "kind": "department", "contact_email": "land@x.gov.cn", "head_email": "head@x.gov.cn"})).unwrap().1["id"].as_str().unwrap().to_string();
     for (e, role, d) in [("co@x.gov.cn", "coordinator", Value::Null), ("st@x.gov.cn", "department", json!(dept))] {
-        call(&agent, &base, "POST", "/api/v1/users", Some(&admin), &json!({"email": e, "display_name": e, "role": role, "department_id": d, "password": common::TEST_PASSWORD}));
+        call(
+            &agent,
+            &base,
+            "POST",
+            "/api/v1/users",
+            Some(&admin),
+            &json!({"email": e, "display_name": e, "role": role, "department_id": d, "password": common::TEST_PASSWORD}),
+        );
     }
-    let coordinator = call(&agent, &base, "POST", "/api/v1/auth/login", None, &json!({"email": "co@x.gov.cn", "password": common::TEST_PASSWORD})).unwrap().1["token"].as_str().unwrap().to_string();
-    let staff = call(&agent, &base, "POST", "/api/v1/auth/login", None, &json!({"email": "st@x.gov.cn", "password": common::TEST_PASSWORD})).unwrap().1["token"].as_str().unwrap().to_string();
+    let coordinator = call(
+        &agent,
+        &base,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        &json!({"email": "co@x.gov.cn", "password": common::TEST_PASSWORD}),
+    )
+    .unwrap()
+    .1["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let staff = call(
+        &agent,
+        &base,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        &json!({"email": "st@x.gov.cn", "password": common::TEST_PASSWORD}),
+    )
+    .unwrap()
+    .1["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let mut filed: Vec<String> = Vec::new(); // acknowledged complaint ids
     let mut replied: BTreeSet<String> = BTreeSet::new(); // acknowledged replies
@@ -97,10 +166,26 @@ fn random_kills_lose_nothing_and_repeat_at_most_the_message_in_flight() {
                     None => break,
                 }
                 if let Some(id) = new_ids.last().or(known.last()) {
-                    if call(&agent2, &work_base, "POST", &format!("/api/v1/complaints/{id}/assign"), Some(&co), &json!({"department_id": dept})).is_none() {
+                    if call(
+                        &agent2,
+                        &work_base,
+                        "POST",
+                        &format!("/api/v1/complaints/{id}/assign"),
+                        Some(&co),
+                        &json!({"department_id": dept}),
+                    )
+                    .is_none()
+                    {
                         break;
                     }
-                    match call(&agent2, &work_base, "POST", &format!("/api/v1/complaints/{id}/reply"), Some(&st), &json!({"text": "done", "outcome": "resolved"})) {
+                    match call(
+                        &agent2,
+                        &work_base,
+                        "POST",
+                        &format!("/api/v1/complaints/{id}/reply"),
+                        Some(&st),
+                        &json!({"text": "done", "outcome": "resolved"}),
+                    ) {
                         Some((200, _)) => new_replies.push(id.clone()),
                         Some(_) => {}
                         None => break,
@@ -129,7 +214,10 @@ fn random_kills_lose_nothing_and_repeat_at_most_the_message_in_flight() {
     let later = (chrono::Utc::now() + chrono::Duration::minutes(10)).to_rfc3339();
     for pass in 0.. {
         assert!(pass < 20, "the outbox never drained");
-        let out = command(dir.path(), &db.url, sink.port()).args(["mail", "deliver", "--once", "--simulate", "--now", &later]).output().unwrap();
+        let out = command(dir.path(), &db.url, sink.port())
+            .args(["mail", "deliver", "--once", "--simulate", "--now", &later])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         if String::from_utf8_lossy(&out.stdout).contains("mail: 0 sent, 0 to retry, 0 failed") {
             break;
@@ -142,7 +230,10 @@ fn random_kills_lose_nothing_and_repeat_at_most_the_message_in_flight() {
     let pool = anshang::db::connect_pool(&url, 1, Duration::from_secs(5)).unwrap();
     let mut conn = pool.get().unwrap();
     use anshang::db::schema::{complaints, outbox};
-    let rows: Vec<(String, i64, String)> = complaints::table.select((complaints::id, complaints::tracking_seq, complaints::status)).load(&mut *conn).unwrap();
+    let rows: Vec<(String, i64, String)> = complaints::table
+        .select((complaints::id, complaints::tracking_seq, complaints::status))
+        .load(&mut *conn)
+        .unwrap();
     let ids: BTreeSet<&String> = rows.iter().map(|r| &r.0).collect();
     for id in &filed {
         assert!(ids.contains(id), "an acknowledged complaint is missing");
@@ -163,10 +254,15 @@ fn random_kills_lose_nothing_and_repeat_at_most_the_message_in_flight() {
     // Exactly one receipt per complaint in the outbox, all sent; each reached the SMTP server
     // under its own Message-ID (a kill between the relay's acceptance and the commit may repeat
     // a message, never under a new identity, never lose one).
-    let receipts: Vec<(String, String)> = outbox::table.filter(outbox::notice.eq("receipt")).select((outbox::status, outbox::message_id)).load(&mut *conn).unwrap();
+    let receipts: Vec<(String, String)> = outbox::table
+        .filter(outbox::notice.eq("receipt"))
+        .select((outbox::status, outbox::message_id))
+        .load(&mut *conn)
+        .unwrap();
     assert_eq!(receipts.len(), rows.len());
     assert!(receipts.iter().all(|r| r.0 == "sent"));
-    let all: Vec<(String, String)> = outbox::table.select((outbox::status, outbox::message_id)).load(&mut *conn).unwrap();
+    let all: Vec<(String, String)> =
+        outbox::table.select((outbox::status, outbox::message_id)).load(&mut *conn).unwrap();
     let delivered: BTreeSet<String> = sink.messages().iter().filter_map(|m| m.header("Message-ID")).collect();
     // A ladder notice cancelled because the reply came first is never sent, by design; every
     // other queued notice arrived.
@@ -185,5 +281,8 @@ fn random_kills_lose_nothing_and_repeat_at_most_the_message_in_flight() {
     assert!(filed.len() > KILLS / 2, "the kills left room for work");
     // A kill can land between the relay's acceptance and the commit that marks the row sent:
     // at most one repeat per kill, always under the message's own Message-ID.
-    assert!(duplicates + cancelled_after_relay <= KILLS, "{duplicates} repeats and {cancelled_after_relay} cancelled after the relay took them, for {KILLS} kills");
+    assert!(
+        duplicates + cancelled_after_relay <= KILLS,
+        "{duplicates} repeats and {cancelled_after_relay} cancelled after the relay took them, for {KILLS} kills"
+    );
 }

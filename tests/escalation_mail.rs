@@ -52,11 +52,7 @@ fn due_after(app: &TestApp, received: &str, days: u32) -> NaiveDate {
 
 /// (subject, recipients) of the messages received after `skip`.
 fn received_since(sink: &SmtpSink, skip: usize) -> Vec<(String, Vec<String>)> {
-    sink.messages()
-        .into_iter()
-        .skip(skip)
-        .map(|m| (m.subject().unwrap_or_default(), m.to.clone()))
-        .collect()
+    sink.messages().into_iter().skip(skip).map(|m| (m.subject().unwrap_or_default(), m.to.clone())).collect()
 }
 
 #[test]
@@ -74,9 +70,14 @@ fn an_unanswered_complaint_climbs_the_whole_ladder_once() {
     let dept = app.create_department(&admin, "land");
     let coordinator = app.staff_token(&admin, "coordinator", None);
     let filed = app.post("/api/v1/complaints", None, &complaint_json("en")).json();
-    let (id, number) = (filed["id"].as_str().unwrap().to_string(), filed["tracking_number"].as_str().unwrap().to_string());
+    let (id, number) =
+        (filed["id"].as_str().unwrap().to_string(), filed["tracking_number"].as_str().unwrap().to_string());
     let received = filed["received_at"].as_str().unwrap().to_string();
-    assert_eq!(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&coordinator), &json!({"department_id": dept})).status, 200);
+    assert_eq!(
+        app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&coordinator), &json!({"department_id": dept}))
+            .status,
+        200
+    );
 
     // Receipt and assignment go out at once.
     cli(&app, Some(port), &["mail", "deliver", "--once"]);
@@ -127,7 +128,14 @@ fn an_unanswered_complaint_climbs_the_whole_ladder_once() {
     let (_, got) = step(&local(escalation_day, "10:00:00"));
     let mut escalated_to: Vec<String> = got.iter().flat_map(|(_, to)| to.clone()).collect();
     escalated_to.sort();
-    assert_eq!(escalated_to, ["discipline-commission@example.gov.cn", "government-supervision@example.gov.cn", "party-supervision@example.gov.cn"]);
+    assert_eq!(
+        escalated_to,
+        [
+            "discipline-commission@example.gov.cn",
+            "government-supervision@example.gov.cn",
+            "party-supervision@example.gov.cn"
+        ]
+    );
 
     // Sweeping again changes nothing: every rung is taken exactly once.
     let (swept, got) = step(&local(escalation_day, "11:00:00"));
@@ -140,7 +148,13 @@ fn an_unanswered_complaint_climbs_the_whole_ladder_once() {
         assert!(m.data.contains("text/plain") && m.data.contains("text/html"));
     }
     let events = app.get(&format!("/api/v1/complaints/{id}/events"), Some(&coordinator)).json();
-    let rungs: Vec<&str> = events["events"].as_array().unwrap().iter().filter(|e| e["action"] == "escalation").map(|e| e["detail"]["step"].as_str().unwrap()).collect();
+    let rungs: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "escalation")
+        .map(|e| e["detail"]["step"].as_str().unwrap())
+        .collect();
     assert_eq!(rungs, ["reminder", "due_today", "overdue", "overdue_escalated"]);
     assert_eq!(events["chain_valid"], true);
     // Delivered bodies are purged; the admin sees the log without them.
@@ -166,7 +180,11 @@ fn a_reply_cancels_the_ladder_and_a_pause_holds_it() {
     let late = local(due.succ_opt().unwrap().succ_opt().unwrap(), "12:00:00");
     // Paused: nothing is taken even long after the due date.
     assert!(cli(&app, None, &["sweep", "--once", "--simulate", "--now", &late]).contains("0 rungs taken"));
-    app.post(&format!("/api/v1/complaints/{id}/reply"), Some(&staff), &json!({"text": "已办理", "outcome": "resolved"}));
+    app.post(
+        &format!("/api/v1/complaints/{id}/reply"),
+        Some(&staff),
+        &json!({"text": "已办理", "outcome": "resolved"}),
+    );
     assert!(cli(&app, None, &["sweep", "--once", "--simulate", "--now", &late]).contains("0 rungs taken"));
 }
 
@@ -179,12 +197,17 @@ fn smtp_down_is_retried_and_delivered_once_it_is_back() {
         s.mail.deliver_interval_secs = 3600;
     });
     sink.set_accepting(false);
-    let number = app.post("/api/v1/complaints", None, &complaint_json("en")).json()["tracking_number"].as_str().unwrap().to_string();
+    let number = app.post("/api/v1/complaints", None, &complaint_json("en")).json()["tracking_number"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let now = Utc::now();
     let at = |secs: i64| (now + chrono::Duration::seconds(secs)).to_rfc3339();
-    assert!(cli(&app, Some(port), &["mail", "deliver", "--once", "--simulate", "--now", &at(0)]).contains("0 sent, 1 to retry"));
+    assert!(cli(&app, Some(port), &["mail", "deliver", "--once", "--simulate", "--now", &at(0)])
+        .contains("0 sent, 1 to retry"));
     // Not before its backoff.
-    assert!(cli(&app, Some(port), &["mail", "deliver", "--once", "--simulate", "--now", &at(30)]).contains("0 sent, 0 to retry"));
+    assert!(cli(&app, Some(port), &["mail", "deliver", "--once", "--simulate", "--now", &at(30)])
+        .contains("0 sent, 0 to retry"));
     sink.set_accepting(true);
     assert!(cli(&app, Some(port), &["mail", "deliver", "--once", "--simulate", "--now", &at(61)]).contains("1 sent"));
     assert!(cli(&app, Some(port), &["mail", "deliver", "--once", "--simulate", "--now", &at(3600)]).contains("0 sent"));
@@ -224,7 +247,8 @@ fn permanent_failures_are_visible_and_can_be_retried_by_an_admin() {
     let id = failed[0]["id"].as_str().unwrap();
     assert!(failed[0]["last_error"].as_str().unwrap().contains("SMTP"));
     let coordinator = app.staff_token(&admin, "coordinator", None);
-    app.post(&format!("/api/v1/admin/outbox/{id}/retry"), Some(&coordinator), &json!({})).assert_problem(403, "forbidden");
+    app.post(&format!("/api/v1/admin/outbox/{id}/retry"), Some(&coordinator), &json!({}))
+        .assert_problem(403, "forbidden");
     let r = app.post(&format!("/api/v1/admin/outbox/{id}/retry"), Some(&admin), &json!({}));
     assert_eq!(r.status, 200, "{}", r.body);
     app.post(&format!("/api/v1/admin/outbox/{id}/retry"), Some(&admin), &json!({})).assert_problem(409, "conflict");
@@ -236,7 +260,10 @@ fn permanent_failures_are_visible_and_can_be_retried_by_an_admin() {
 #[test]
 fn without_smtp_the_zero_setup_run_writes_readable_eml_files() {
     let app = common::spawn_app();
-    let number = app.post("/api/v1/complaints", None, &complaint_json("zh")).json()["tracking_number"].as_str().unwrap().to_string();
+    let number = app.post("/api/v1/complaints", None, &complaint_json("zh")).json()["tracking_number"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(cli(&app, None, &["mail", "deliver", "--once"]).contains("1 sent"));
     let dir = app.data_dir.path().join("outbox");
     let files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
@@ -277,7 +304,8 @@ fn two_sweepers_over_many_due_complaints_take_every_rung_exactly_once() {
     file_many(&app, n, DateTime::parse_from_rfc3339("2026-03-02T10:00:00+08:00").unwrap().to_utc());
     let now = "2026-06-01T12:00:00+08:00";
     let outputs: Vec<String> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..2).map(|_| s.spawn(|| cli(&app, None, &["sweep", "--once", "--simulate", "--now", now]))).collect();
+        let hs: Vec<_> =
+            (0..2).map(|_| s.spawn(|| cli(&app, None, &["sweep", "--once", "--simulate", "--now", now]))).collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let taken: usize = outputs.iter().map(|o| o.lines().filter(|l| l.contains('\t')).count()).sum();
@@ -292,7 +320,9 @@ fn two_sweepers_over_many_due_complaints_take_every_rung_exactly_once() {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let count = |conn: &mut anshang::db::DbConnection, sql: &str| diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n as usize;
+    let count = |conn: &mut anshang::db::DbConnection, sql: &str| {
+        diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n as usize
+    };
     assert_eq!(count(&mut conn, "SELECT COUNT(*) AS n FROM clock_escalations"), n * 4);
     // Per complaint: receipt 1, reminder 1 + due_today 1 (coordination office, as no department
     // holds it), overdue 1 (the fallback and the office are the same address), escalated 3.

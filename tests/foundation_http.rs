@@ -27,9 +27,21 @@ fn every_error_class_is_problem_json() {
     let admin = app.admin_token();
 
     // 400: malformed JSON, and invalid UTF-8 inside a string.
-    let r = app.request("POST", "/api/v1/departments", Some(&admin), &[], Some(("application/json", b"{\"code\":".to_vec())));
+    let r = app.request(
+        "POST",
+        "/api/v1/departments",
+        Some(&admin),
+        &[],
+        Some(("application/json", b"{\"code\":".to_vec())),
+    );
     r.assert_problem(400, "bad-request");
-    let r = app.request("POST", "/api/v1/auth/login", None, &[], Some(("application/json", b"{\"email\":\"\xff\"}".to_vec())));
+    let r = app.request(
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        &[],
+        Some(("application/json", b"{\"email\":\"\xff\"}".to_vec())),
+    );
     r.assert_problem(400, "bad-request");
     // 401: no token, forged token.
     app.get("/api/v1/users", None).assert_problem(401, "unauthenticated");
@@ -55,9 +67,13 @@ fn every_error_class_is_problem_json() {
     app.request("POST", "/api/v1/auth/login", None, &[], Some(("text/plain", b"hi".to_vec())))
         .assert_problem(415, "unsupported-media-type");
     // 422: wrong type, unknown field and invalid value each name the field.
-    let v = app.post("/api/v1/auth/login", None, &json!({"email": 5, "password": "x"})).assert_problem(422, "invalid-field");
+    let v = app
+        .post("/api/v1/auth/login", None, &json!({"email": 5, "password": "x"}))
+        .assert_problem(422, "invalid-field");
     assert_eq!(v["errors"][0]["field"], "email");
-    let v = app.post("/api/v1/auth/login", None, &json!({"email": "a@b.cn", "password": "x", "admin": true})).assert_problem(422, "invalid-field");
+    let v = app
+        .post("/api/v1/auth/login", None, &json!({"email": "a@b.cn", "password": "x", "admin": true}))
+        .assert_problem(422, "invalid-field");
     assert_eq!(v["errors"][0]["field"], "admin");
     let v = app
         .post(
@@ -85,15 +101,24 @@ fn inputs_postgresql_cannot_hold_stop_at_the_door() {
     for path in ["/api/v1/ballots/x%00y", "/api/v1/complaints/a%00b", "/api/v1/users/%00"] {
         app.get(path, Some(&coordinator)).assert_problem(404, "not-found");
     }
-    let v = app.post("/api/v1/auth/login", None, &json!({"email": "a\u{0}@b.cn", "password": "x"})).assert_problem(422, "invalid-field");
-    assert_eq!((v["errors"][0]["field"].as_str(), v["errors"][0]["code"].as_str()), (Some("email"), Some("nul_character")));
+    let v = app
+        .post("/api/v1/auth/login", None, &json!({"email": "a\u{0}@b.cn", "password": "x"}))
+        .assert_problem(422, "invalid-field");
+    assert_eq!(
+        (v["errors"][0]["field"].as_str(), v["errors"][0]["code"].as_str()),
+        (Some("email"), Some("nul_character"))
+    );
     let v = app.get("/api/v1/complaints?department_id=a%00b", Some(&coordinator)).assert_problem(422, "invalid-field");
     assert_eq!(v["errors"][0]["field"], "department_id");
     let cursor: String = b"1|a\0b".iter().map(|b| format!("{b:02x}")).collect();
-    let v = app.get(&format!("/api/v1/complaints?cursor={cursor}"), Some(&coordinator)).assert_problem(422, "invalid-field");
+    let v = app
+        .get(&format!("/api/v1/complaints?cursor={cursor}"), Some(&coordinator))
+        .assert_problem(422, "invalid-field");
     assert_eq!(v["errors"][0]["field"], "cursor");
     for field in ["received_from", "received_to"] {
-        let v = app.get(&format!("/api/v1/complaints?{field}=-5000-01-01"), Some(&coordinator)).assert_problem(422, "invalid-field");
+        let v = app
+            .get(&format!("/api/v1/complaints?{field}=-5000-01-01"), Some(&coordinator))
+            .assert_problem(422, "invalid-field");
         assert_eq!(v["errors"][0]["field"], field);
     }
     let department = app.create_department(&admin, "far");
@@ -107,7 +132,9 @@ fn inputs_postgresql_cannot_hold_stop_at_the_door() {
 fn login_tokens_and_password_change() {
     let app = spawn_app();
     // Wrong password and unknown account look the same.
-    let a = app.login(anshang::bootstrap::BOOTSTRAP_ADMIN_EMAIL, "wrong-password-1234").assert_problem(401, "unauthenticated");
+    let a = app
+        .login(anshang::bootstrap::BOOTSTRAP_ADMIN_EMAIL, "wrong-password-1234")
+        .assert_problem(401, "unauthenticated");
     let b = app.login("nobody@example.gov.cn", "wrong-password-1234").assert_problem(401, "unauthenticated");
     assert_eq!(a["detail"], b["detail"]);
 
@@ -120,16 +147,25 @@ fn login_tokens_and_password_change() {
     assert!(me.json().get("password_hash").is_none());
 
     // A generated one-time password allows nothing but the password change.
-    let r = app.post("/api/v1/users", Some(&admin), &json!({"email": "new@example.gov.cn", "display_name": "New", "role": "coordinator"}));
+    let r = app.post(
+        "/api/v1/users",
+        Some(&admin),
+        &json!({"email": "new@example.gov.cn", "display_name": "New", "role": "coordinator"}),
+    );
     assert_eq!(r.status, 201, "{}", r.body);
     let otp = r.json()["one_time_password"].as_str().unwrap().to_string();
     let login = app.login("new@example.gov.cn", &otp);
     assert_eq!(login.json()["must_change_password"], true);
     let token = login.json()["token"].as_str().unwrap().to_string();
     app.get("/api/v1/auth/me", Some(&token)).assert_problem(403, "forbidden");
-    let weak = app.post("/api/v1/auth/password", Some(&token), &json!({"current_password": otp, "new_password": "short"}));
+    let weak =
+        app.post("/api/v1/auth/password", Some(&token), &json!({"current_password": otp, "new_password": "short"}));
     assert_eq!(weak.assert_problem(422, "invalid-field")["errors"][0]["field"], "new_password");
-    let ok = app.post("/api/v1/auth/password", Some(&token), &json!({"current_password": otp, "new_password": TEST_PASSWORD}));
+    let ok = app.post(
+        "/api/v1/auth/password",
+        Some(&token),
+        &json!({"current_password": otp, "new_password": TEST_PASSWORD}),
+    );
     assert_eq!(ok.status, 204, "{}", ok.body);
     let token = app.token_for("new@example.gov.cn", TEST_PASSWORD);
     assert_eq!(app.get("/api/v1/auth/me", Some(&token)).status, 200);
@@ -144,7 +180,8 @@ fn login_tokens_and_password_change() {
     }
     assert_eq!(app.get("/api/v1/auth/me", Some(&token)).status, 200);
     assert_eq!(app.get("/api/v1/auth/me", Some(&admin)).status, 200);
-    app.patch(&format!("/api/v1/users/{admin_id}"), Some(&admin), &json!({"active": false})).assert_problem(409, "conflict");
+    app.patch(&format!("/api/v1/users/{admin_id}"), Some(&admin), &json!({"active": false}))
+        .assert_problem(409, "conflict");
 
     // Deactivated accounts cannot sign in, and their tokens stop working at once.
     assert_eq!(app.patch(&format!("/api/v1/users/{id}"), Some(&admin), &json!({"active": false})).status, 200);
@@ -160,8 +197,11 @@ fn tokens_signed_otherwise_are_refused() {
     let secret = std::fs::read_to_string(app.data_dir.path().join("jwt.key")).unwrap();
     let now = chrono::Utc::now().timestamp();
     let admin_id = app.get("/api/v1/auth/me", Some(&app.admin_token())).json()["id"].as_str().unwrap().to_string();
-    let claims = |iss: &str, exp: i64| json!({"sub": admin_id, "role": "admin", "iss": iss, "iat": now, "nbf": now, "exp": exp});
-    let sign = |c: serde_json::Value, alg| encode(&Header::new(alg), &c, &EncodingKey::from_secret(secret.trim().as_bytes())).unwrap();
+    let claims =
+        |iss: &str, exp: i64| json!({"sub": admin_id, "role": "admin", "iss": iss, "iat": now, "nbf": now, "exp": exp});
+    let sign = |c: serde_json::Value, alg| {
+        encode(&Header::new(alg), &c, &EncodingKey::from_secret(secret.trim().as_bytes())).unwrap()
+    };
     // The right key, but the wrong issuer / expired / another algorithm.
     let wrong_issuer = sign(claims("anshang/ballot", now + 600), jsonwebtoken::Algorithm::HS256);
     app.get("/api/v1/users", Some(&wrong_issuer)).assert_problem(401, "unauthenticated");
@@ -201,7 +241,11 @@ fn password_change_is_rate_limited_per_account() {
     let victim = app.staff_token(&admin, "coordinator", None);
     let other = app.staff_token(&admin, "coordinator", None);
     let guess = |token: &str, current: &str| {
-        app.post("/api/v1/auth/password", Some(token), &json!({"current_password": current, "new_password": "a brand new passphrase 2026"}))
+        app.post(
+            "/api/v1/auth/password",
+            Some(token),
+            &json!({"current_password": current, "new_password": "a brand new passphrase 2026"}),
+        )
     };
     // A stolen token guesses the current password: three wrong guesses, then 429, even for
     // the right one.
@@ -247,16 +291,35 @@ fn authorisation_matrix() {
     let roles = ["operator", "department", "coordinator", "commission", "admin"];
     let tokens: Vec<(&str, String)> = roles
         .iter()
-        .map(|r| (*r, if *r == "admin" { admin.clone() } else { app.staff_token(&admin, r, (*r == "department").then_some(dept.as_str())) }))
+        .map(|r| {
+            (
+                *r,
+                if *r == "admin" {
+                    admin.clone()
+                } else {
+                    app.staff_token(&admin, r, (*r == "department").then_some(dept.as_str()))
+                },
+            )
+        })
         .collect();
     // (method, path, body, roles allowed; "public" = no token needed)
     let endpoints: Vec<(&str, String, serde_json::Value, Vec<&str>)> = vec![
         ("GET", "/api/v1/auth/me".into(), json!(null), roles.to_vec()),
         ("GET", "/api/v1/users".into(), json!(null), vec!["admin"]),
-        ("POST", "/api/v1/users".into(), json!({"email": "m@x.cn", "display_name": "m", "role": "operator"}), vec!["admin"]),
+        (
+            "POST",
+            "/api/v1/users".into(),
+            json!({"email": "m@x.cn", "display_name": "m", "role": "operator"}),
+            vec!["admin"],
+        ),
         ("PATCH", "/api/v1/users/none".into(), json!({"active": true}), vec!["admin"]),
         ("GET", "/api/v1/admin/departments".into(), json!(null), vec!["admin"]),
-        ("POST", "/api/v1/departments".into(), json!({"code": "m1", "name_zh": "m", "name_en": "m", "kind": "office", "contact_email": "a@b.cn", "head_email": "a@b.cn"}), vec!["admin"]),
+        (
+            "POST",
+            "/api/v1/departments".into(),
+            json!({"code": "m1", "name_zh": "m", "name_en": "m", "kind": "office", "contact_email": "a@b.cn", "head_email": "a@b.cn"}),
+            vec!["admin"],
+        ),
         ("PATCH", format!("/api/v1/departments/{dept}"), json!({"name_en": "Matrix"}), vec!["admin"]),
     ];
     for (method, path, body, allowed) in &endpoints {
@@ -285,7 +348,11 @@ fn departments_lifecycle() {
     let app = spawn_app();
     let admin = app.admin_token();
     let id = app.create_department(&admin, "finance");
-    let r = app.patch(&format!("/api/v1/departments/{id}"), Some(&admin), &json!({"name_zh": "市财政局", "head_email": "Head@Finance.gov.cn"}));
+    let r = app.patch(
+        &format!("/api/v1/departments/{id}"),
+        Some(&admin),
+        &json!({"name_zh": "市财政局", "head_email": "Head@Finance.gov.cn"}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["name_zh"], "市财政局");
     assert_eq!(r.json()["head_email"], "head@finance.gov.cn");
@@ -302,7 +369,9 @@ fn demo_mode_loads_the_city_and_one_account_per_role() {
     let app = spawn_app_with(|s| s.server.demo = true);
     let depts = app.get("/api/v1/departments", None).json();
     let names: Vec<&str> = depts.as_array().unwrap().iter().map(|d| d["name_zh"].as_str().unwrap()).collect();
-    for expected in ["市商务局", "市发改委", "郴州高新区", "安仁县", "市纪委", "市政府督查室", "市招商引资工作协调推进小组办公室"] {
+    for expected in
+        ["市商务局", "市发改委", "郴州高新区", "安仁县", "市纪委", "市政府督查室", "市招商引资工作协调推进小组办公室"]
+    {
         assert!(names.contains(&expected), "{expected} missing");
     }
     assert_eq!(names.len(), 32);

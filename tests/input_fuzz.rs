@@ -34,7 +34,8 @@ fn calendar() -> &'static anshang::calendar::WorkingCalendar {
 
 /// Mutations of a real calendar file: any line dropped, duplicated or garbled.
 fn shipped_calendar() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/calendar/cn-2026.toml")).expect("shipped calendar")
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/calendar/cn-2026.toml"))
+        .expect("shipped calendar")
 }
 
 #[test]
@@ -42,11 +43,8 @@ fn calendar_files_never_panic_and_what_parses_round_trips() {
     let base = shipped_calendar();
     let lines: Vec<String> = base.lines().map(str::to_string).collect();
     let mut runner = runner();
-    let strategy = (
-        proptest::collection::vec((0..lines.len(), 0u8..4, "\\PC{0,12}"), 0..6),
-        any::<bool>(),
-        "\\PC{0,200}",
-    );
+    let strategy =
+        (proptest::collection::vec((0..lines.len(), 0u8..4, "\\PC{0,12}"), 0..6), any::<bool>(), "\\PC{0,200}");
     runner
         .run(&strategy, |(edits, raw, noise)| {
             let text = if raw {

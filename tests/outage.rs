@@ -129,7 +129,8 @@ fn postgres_stopped() {
     let r = app.get("/readyz", None);
     assert_tells_nothing_inside("readiness", &r, Some(relay.port));
     let number = filed.json()["tracking_number"].as_str().unwrap().to_string();
-    let r = app.request("GET", &format!("/api/v1/track/{number}"), None, &[("X-Access-Code", "AAAA-BBBB-CCCC-DDDD")], None);
+    let r =
+        app.request("GET", &format!("/api/v1/track/{number}"), None, &[("X-Access-Code", "AAAA-BBBB-CCCC-DDDD")], None);
     assert_tells_nothing_inside("tracking", &r, Some(relay.port));
 }
 

@@ -58,9 +58,17 @@ fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
     let filed = app.post("/api/v1/complaints", None, &common::complaint_json("en"));
     assert_eq!(filed.status, 201, "{}", filed.body);
     let complaint = filed.json()["id"].as_str().unwrap().to_string();
-    let r = app.post(&format!("/api/v1/complaints/{complaint}/assign"), Some(&coordinator), &json!({"department_id": depts[0]}));
+    let r = app.post(
+        &format!("/api/v1/complaints/{complaint}/assign"),
+        Some(&coordinator),
+        &json!({"department_id": depts[0]}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = app.post(&format!("/api/v1/complaints/{complaint}/reply"), Some(&department), &json!({"text": "Granted.", "outcome": "resolved"}));
+    let r = app.post(
+        &format!("/api/v1/complaints/{complaint}/reply"),
+        Some(&department),
+        &json!({"text": "Granted.", "outcome": "resolved"}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let b = Browser::start();
 
@@ -110,7 +118,10 @@ fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
     b.goto(&app.url(&format!("{round_path}?lang=en")));
 
     // A pasted roll with mistakes: nothing imported, every wrong row named.
-    b.type_into("#f-roll_text", "name,category,contact,departments\nGood Co,enterprise_served,paper,cma\nBad Co,tourist,nowhere,zzz\n");
+    b.type_into(
+        "#f-roll_text",
+        "name,category,contact,departments\nGood Co,enterprise_served,paper,cma\nBad Co,tourist,nowhere,zzz\n",
+    );
     b.click("#import-form button[type=submit]");
     b.find("#row-errors");
     let rows = b.text("#row-errors");
@@ -137,7 +148,11 @@ fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
     // never written to the server's disk; one email queued.
     confirm_click(&b, "#issue-codes");
     b.find("#letters-note");
-    assert!(b.text("#letters-notice").contains("4 paper letter(s) made; 1 email(s) queued"), "{}", b.text("#letters-notice"));
+    assert!(
+        b.text("#letters-notice").contains("4 paper letter(s) made; 1 email(s) queued"),
+        "{}",
+        b.text("#letters-notice")
+    );
     assert_eq!(b.count("section.letter"), 4);
     let names: Vec<String> = b
         .script("return Array.from(document.querySelectorAll('section.letter .name')).map(e => e.textContent)")
@@ -214,7 +229,8 @@ fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
     b.click("#back-to-round");
     b.wait_for_text("#round-status", "Open");
     let ratings: Vec<_> = depts.iter().map(|d| json!({"department_id": d, "answers": {"overall": "satisfied", "efficiency": "satisfied", "attitude": "satisfied", "integrity": "satisfied"}})).collect();
-    let refused = app.post(&format!("/api/v1/ballots/{round_id}/cast"), None, &json!({"code": old_code, "ratings": ratings}));
+    let refused =
+        app.post(&format!("/api/v1/ballots/{round_id}/cast"), None, &json!({"code": old_code, "ratings": ratings}));
     assert_eq!(refused.status, 409, "the lost code no longer votes: {}", refused.body);
     let answers = json!({"overall": "satisfied", "efficiency": "basically_satisfied", "attitude": "satisfied", "integrity": "dissatisfied"});
     for code in &codes {
@@ -249,7 +265,10 @@ fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
         "var f = document.createElement('form'); f.method = 'post'; f.action = '/staff/rounds/{round_id}/open';\
          var i = document.createElement('input'); i.name = 'csrf'; i.value = '{csrf}'; f.appendChild(i); document.body.appendChild(f); f.submit();"
     ));
-    b.wait_for_text("#error-summary p strong", "The round's current status does not allow this (someone may have done it already); reload the page.");
+    b.wait_for_text(
+        "#error-summary p strong",
+        "The round's current status does not allow this (someone may have done it already); reload the page.",
+    );
 
     // Publish: the public results page is linked.
     b.goto(&app.url(&round_path));
@@ -273,7 +292,8 @@ fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
     // The assessment: the year's ranking and its charts, drawn on the server.
     b.click("nav a[href='/staff/assessment']");
     b.wait_for_path("/staff/assessment");
-    let year = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()).format("%Y").to_string();
+    let year =
+        chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()).format("%Y").to_string();
     assert_eq!(b.text("h1"), format!("{year} 年度部门考核"));
     assert_eq!(b.count("#chart-totals svg rect"), 2, "a bar per department");
     assert_eq!(b.count("#chart-trend svg"), 1);
@@ -325,15 +345,31 @@ fn console_pages_refuse_anonymous_visitors_other_roles_and_forms_without_the_tok
     assert_eq!(r.status, 201, "{}", r.body);
     let round = r.json()["id"].as_str().unwrap().to_string();
     let round_page = format!("/staff/rounds/{round}");
-    let get_pages = ["/staff/rounds".to_string(), round_page.clone(), "/staff/assessment".to_string(), "/staff/assessment/2026/print".to_string()];
+    let get_pages = [
+        "/staff/rounds".to_string(),
+        round_page.clone(),
+        "/staff/assessment".to_string(),
+        "/staff/assessment/2026/print".to_string(),
+    ];
     let form = |body: &str| Some(("application/x-www-form-urlencoded", body.as_bytes().to_vec()));
-    let post_pages = ["/staff/rounds".to_string(), format!("{round_page}/issue-codes"), format!("{round_page}/reissue"), format!("{round_page}/open"), format!("{round_page}/close"), format!("{round_page}/publish")];
+    let post_pages = [
+        "/staff/rounds".to_string(),
+        format!("{round_page}/issue-codes"),
+        format!("{round_page}/reissue"),
+        format!("{round_page}/open"),
+        format!("{round_page}/close"),
+        format!("{round_page}/publish"),
+    ];
 
     // Anonymous: to the sign-in page, coming back here afterwards.
     for path in &get_pages {
         let r = app.get(path, None);
         assert_eq!(r.status, 303, "{path}");
-        assert!(r.header("location").unwrap().starts_with("/staff/login?next=/staff/"), "{path}: {:?}", r.header("location"));
+        assert!(
+            r.header("location").unwrap().starts_with("/staff/login?next=/staff/"),
+            "{path}: {:?}",
+            r.header("location")
+        );
     }
     for path in &post_pages {
         let r = app.request("POST", path, None, &[], form("csrf=x"));
@@ -356,9 +392,20 @@ fn console_pages_refuse_anonymous_visitors_other_roles_and_forms_without_the_tok
         refused(token, "/staff/assessment");
         refused(token, "/staff/assessment/2026/print");
     }
-    let r = app.request("POST", &format!("{round_page}/open"), None, &[("Cookie", &staff_cookie(&operator))], form("csrf=x"));
+    let r = app.request(
+        "POST",
+        &format!("{round_page}/open"),
+        None,
+        &[("Cookie", &staff_cookie(&operator))],
+        form("csrf=x"),
+    );
     assert_eq!(r.status, 403);
-    for (token, path) in [(&coordinator, "/staff/rounds"), (&coordinator, round_page.as_str()), (&coordinator, "/staff/assessment"), (&admin, "/staff/assessment")] {
+    for (token, path) in [
+        (&coordinator, "/staff/rounds"),
+        (&coordinator, round_page.as_str()),
+        (&coordinator, "/staff/assessment"),
+        (&admin, "/staff/assessment"),
+    ] {
         let r = app.request("GET", path, None, &[("Cookie", &staff_cookie(token))], None);
         assert_eq!(r.status, 200, "{path}: {}", r.body);
     }
@@ -371,7 +418,12 @@ fn console_pages_refuse_anonymous_visitors_other_roles_and_forms_without_the_tok
     let other_csrf = csrf_of(&app.request("GET", &round_page, None, &[("Cookie", &other_session)], None).body);
     assert_ne!(csrf, other_csrf);
     for path in &post_pages {
-        for body in ["".to_string(), "csrf=".to_string(), "csrf=0123456789abcdef0123456789abcdef".to_string(), format!("csrf={other_csrf}")] {
+        for body in [
+            "".to_string(),
+            "csrf=".to_string(),
+            "csrf=0123456789abcdef0123456789abcdef".to_string(),
+            format!("csrf={other_csrf}"),
+        ] {
             let r = app.request("POST", path, None, &[("Cookie", &cookie), ("Accept-Language", "en")], form(&body));
             assert_eq!(r.status, 403, "{path} with {body:?}: {}", r.body);
             assert!(r.body.contains("You may not do this"), "{}", r.body);
@@ -379,15 +431,23 @@ fn console_pages_refuse_anonymous_visitors_other_roles_and_forms_without_the_tok
     }
     let r = app.request("POST", &format!("{round_page}/voters"), None, &[("Cookie", &cookie)], Some(("multipart/form-data; boundary=XYZ", b"--XYZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nwrong\r\n--XYZ\r\nContent-Disposition: form-data; name=\"roll_text\"\r\n\r\nname,category,contact,departments\nA,enterprise_served,paper,rfa\n\r\n--XYZ--\r\n".to_vec())));
     assert_eq!(r.status, 403, "{}", r.body);
-    let status = |token: &str| app.get("/api/v1/ballots/rounds", Some(token)).json()[0]["status"].as_str().unwrap().to_string();
+    let status =
+        |token: &str| app.get("/api/v1/ballots/rounds", Some(token)).json()[0]["status"].as_str().unwrap().to_string();
     assert_eq!(status(&commission), "draft");
     let view = app.get(&round_page, Some(&commission));
     assert_eq!(view.status, 303, "the pages never read the API's bearer token");
 
     // With the token the same post works, and a form from another site is refused anyway.
-    let r = app.request("POST", &format!("{round_page}/open"), None, &[("Cookie", &cookie), ("Origin", "https://evil.example")], form(&format!("csrf={csrf}")));
+    let r = app.request(
+        "POST",
+        &format!("{round_page}/open"),
+        None,
+        &[("Cookie", &cookie), ("Origin", "https://evil.example")],
+        form(&format!("csrf={csrf}")),
+    );
     assert_eq!(r.status, 403);
-    let r = app.request("POST", &format!("{round_page}/open"), None, &[("Cookie", &cookie)], form(&format!("csrf={csrf}")));
+    let r =
+        app.request("POST", &format!("{round_page}/open"), None, &[("Cookie", &cookie)], form(&format!("csrf={csrf}")));
     // Opening answers with the key shares, once, never cached.
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("shares-note") && r.body.contains("ANSHANG-KEY-SHARE-"));
@@ -400,7 +460,12 @@ fn console_pages_refuse_anonymous_visitors_other_roles_and_forms_without_the_tok
     assert_eq!(r.status, 200);
     assert_eq!(r.header("cache-control"), Some("no-store"));
     let csp = r.header("content-security-policy").unwrap();
-    assert!(csp.contains("style-src 'self' 'unsafe-inline'") && csp.contains("script-src 'self'") && !csp.contains("script-src 'self' 'unsafe-inline'"), "{csp}");
+    assert!(
+        csp.contains("style-src 'self' 'unsafe-inline'")
+            && csp.contains("script-src 'self'")
+            && !csp.contains("script-src 'self' 'unsafe-inline'"),
+        "{csp}"
+    );
     assert!(r.body.contains("<svg"));
     // The console pages themselves keep the strict policy.
     let r = app.request("GET", "/staff/assessment?year=2026", None, &[("Cookie", &cookie)], None);

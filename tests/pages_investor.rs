@@ -25,7 +25,10 @@ fn fill_complaint(b: &Browser, lang: &str, department_id: &str, subject: &str) {
     b.choose("#f-matter_type", "administrative_act");
     b.choose("#f-department_id", department_id);
     b.type_into("#f-subject", subject);
-    b.type_into("#f-facts", "We applied on 2026-08-01; all materials were accepted; no decision since.\nSecond line <b>not bold</b>.");
+    b.type_into(
+        "#f-facts",
+        "We applied on 2026-08-01; all materials were accepted; no decision since.\nSecond line <b>not bold</b>.",
+    );
     b.type_into("#f-request", "A decision on the permit, or a written reason for the delay.");
 }
 
@@ -105,9 +108,20 @@ fn an_investor_files_in_english_tracks_and_rates_the_reply() {
     b.wait_for_text("#status", "Received, awaiting assignment");
 
     // The coordination office assigns, the department replies (their pages have their own tests).
-    let id = app.get(&format!("/api/v1/complaints?q={number}"), Some(&coordinator)).json()["items"][0]["id"].as_str().unwrap().to_string();
-    assert_eq!(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&coordinator), &json!({"department_id": dept})).status, 200);
-    let r = app.post(&format!("/api/v1/complaints/{id}/reply"), Some(&department), &json!({"text": "The permit was granted on 2026-11-20.", "outcome": "resolved"}));
+    let id = app.get(&format!("/api/v1/complaints?q={number}"), Some(&coordinator)).json()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&coordinator), &json!({"department_id": dept}))
+            .status,
+        200
+    );
+    let r = app.post(
+        &format!("/api/v1/complaints/{id}/reply"),
+        Some(&department),
+        &json!({"text": "The permit was granted on 2026-11-20.", "outcome": "resolved"}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
 
     // The investor sees the reply and rates it.
@@ -154,7 +168,10 @@ fn the_access_code_never_reaches_a_url_or_a_cached_page() {
     assert!(r.body.contains("Complaint by a foreign investor"), "Accept-Language chooses English");
     assert_eq!(r.header("cache-control"), Some("no-store"));
     let csp = r.header("content-security-policy").unwrap();
-    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert!(!r.body.contains("<script>"), "no inline script");
     assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
     assert_eq!(r.header("x-frame-options"), Some("DENY"));
@@ -165,7 +182,13 @@ fn the_access_code_never_reaches_a_url_or_a_cached_page() {
     let r = app.get("/track", None);
     assert!(r.body.contains("method=\"post\" action=\"/track\""), "{}", r.body);
     // A form posted from another site is refused.
-    let r = app.request("POST", "/track", None, &[("Origin", "https://evil.example")], Some(("application/x-www-form-urlencoded", b"tracking_number=CZ-2026-000001&access_code=x".to_vec())));
+    let r = app.request(
+        "POST",
+        "/track",
+        None,
+        &[("Origin", "https://evil.example")],
+        Some(("application/x-www-form-urlencoded", b"tracking_number=CZ-2026-000001&access_code=x".to_vec())),
+    );
     assert_eq!(r.status, 403);
 }
 
@@ -174,13 +197,18 @@ fn a_file_over_the_limit_is_refused_and_what_was_typed_is_kept() {
     let app = common::spawn_app_with(|s| s.complaints.attachment_max_bytes = 1024);
     let boundary = "----anshang-test-boundary";
     let mut body = Vec::new();
-    for (name, value) in [("complainant.name", "Anna Müller"), ("complainant.company", "Kept Company GmbH"), ("subject", "Permit")] {
-        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+    for (name, value) in
+        [("complainant.name", "Anna Müller"), ("complainant.company", "Kept Company GmbH"), ("subject", "Permit")]
+    {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
     }
     body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"big.txt\"\r\nContent-Type: text/plain\r\n\r\n").as_bytes());
     body.extend_from_slice(&vec![b'x'; 2048]);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let r = app.request("POST", "/?lang=en", None, &[], Some((&format!("multipart/form-data; boundary={boundary}"), body)));
+    let r =
+        app.request("POST", "/?lang=en", None, &[], Some((&format!("multipart/form-data; boundary={boundary}"), body)));
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.contains("The file is too large."), "{}", r.body);
     assert!(r.body.contains("value=\"Kept Company GmbH\""), "the typed company is kept: {}", r.body);

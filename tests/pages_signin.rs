@@ -18,7 +18,11 @@ fn form(app: &TestApp, path: &str, cookie: Option<&str>, body: &str) -> common::
 }
 
 fn session_cookie(r: &common::Resp) -> String {
-    let set = r.headers.iter().find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("anshang_staff=")).map(|(_, v)| v.clone());
+    let set = r
+        .headers
+        .iter()
+        .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("anshang_staff="))
+        .map(|(_, v)| v.clone());
     let set = set.unwrap_or_else(|| panic!("no session cookie: {:?}", r.headers));
     for flag in ["HttpOnly", "SameSite=Strict", "Path=/staff"] {
         assert!(set.contains(flag), "{flag} missing from {set}");
@@ -30,7 +34,11 @@ fn session_cookie(r: &common::Resp) -> String {
 fn a_one_time_password_is_changed_in_the_browser_before_anything_else() {
     let app = spawn_app();
     let admin = app.admin_token();
-    let r = app.post("/api/v1/users", Some(&admin), &json!({"email": "clerk@example.gov.cn", "display_name": "Clerk", "role": "coordinator"}));
+    let r = app.post(
+        "/api/v1/users",
+        Some(&admin),
+        &json!({"email": "clerk@example.gov.cn", "display_name": "Clerk", "role": "coordinator"}),
+    );
     assert_eq!(r.status, 201, "{}", r.body);
     let one_time = r.json()["one_time_password"].as_str().unwrap().to_string();
 
@@ -81,7 +89,12 @@ fn the_session_cookie_is_for_pages_only_and_forms_need_its_token() {
     let r = form(&app, "/staff/login", None, &format!("email={email}&password=nope"));
     assert_eq!(r.status, 401);
     assert!(r.body.contains("邮箱或密码不正确") || r.body.contains("Wrong email or password"), "{}", r.body);
-    let r = form(&app, "/staff/login", None, &format!("email={email}&password={}&next=//evil.example/x", common::TEST_PASSWORD));
+    let r = form(
+        &app,
+        "/staff/login",
+        None,
+        &format!("email={email}&password={}&next=//evil.example/x", common::TEST_PASSWORD),
+    );
     assert_eq!(r.status, 303);
     assert_eq!(r.header("location"), Some("/staff/inbox"), "no open redirect");
     let cookie = session_cookie(&r);
@@ -91,7 +104,13 @@ fn the_session_cookie_is_for_pages_only_and_forms_need_its_token() {
     assert_eq!(r.status, 403);
     assert!(r.body.contains("action=\"/staff/logout\"") && r.body.contains("href=\"/staff/inbox\""), "{}", r.body);
     // The language link keeps the page's query.
-    let r = app.request("GET", "/staff/inbox?status=received&q=permit&lang=en", None, &[("Cookie", &format!("anshang_staff={cookie}"))], None);
+    let r = app.request(
+        "GET",
+        "/staff/inbox?status=received&q=permit&lang=en",
+        None,
+        &[("Cookie", &format!("anshang_staff={cookie}"))],
+        None,
+    );
     assert_eq!(r.status, 200);
     assert!(r.body.contains("inbox?status=received&amp;q=permit&amp;lang=zh\""), "{}", r.body);
 
@@ -107,7 +126,11 @@ fn the_session_cookie_is_for_pages_only_and_forms_need_its_token() {
     let token = page.body.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
     let r = form(&app, "/staff/logout", Some(&cookie), &format!("csrf={token}"));
     assert_eq!(r.status, 303);
-    assert!(r.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("anshang_staff=;")), "{:?}", r.headers);
+    assert!(
+        r.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("anshang_staff=;")),
+        "{:?}",
+        r.headers
+    );
 
     // A forged or foreign token is the sign-in page again.
     let r = app.request("GET", "/staff", None, &[("Cookie", "anshang_staff=forged")], None);

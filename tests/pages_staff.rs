@@ -17,7 +17,13 @@ use serde_json::json;
 
 fn encode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -30,7 +36,12 @@ fn sign_in(app: &TestApp, email: &str) -> String {
     let body = form_body(&[("email", email), ("password", common::TEST_PASSWORD)]);
     let r = app.request("POST", "/staff/login", None, &[], Some(("application/x-www-form-urlencoded", body)));
     assert_eq!(r.status, 303, "{}", r.body);
-    let set = r.headers.iter().find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("anshang_staff=")).map(|(_, v)| v.clone()).expect("session cookie");
+    let set = r
+        .headers
+        .iter()
+        .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("anshang_staff="))
+        .map(|(_, v)| v.clone())
+        .expect("session cookie");
     set.trim_start_matches("anshang_staff=").split(';').next().unwrap().to_string()
 }
 
@@ -48,14 +59,23 @@ fn post(app: &TestApp, path: &str, cookie: Option<&str>, pairs: &[(&str, &str)])
 
 /// The form token of a session (every staff page carries it in the sign-out form).
 fn csrf_of(page: &Resp) -> String {
-    page.body.split("name=\"csrf\" value=\"").nth(1).expect("a form token on the page").split('"').next().unwrap().to_string()
+    page.body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .expect("a form token on the page")
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 fn multipart(fields: &[(&str, &str)]) -> (String, Vec<u8>) {
     let boundary = "----anshang-test-boundary";
     let mut body = Vec::new();
     for (k, v) in fields {
-        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes());
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes(),
+        );
     }
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
@@ -298,10 +318,16 @@ fn each_staff_page_admits_the_apis_roles_only() {
     let dept = app.create_department(&admin, "land");
     let operator_token = app.staff_token(&admin, "operator", None);
     let (id, number) = file_by_api(&app, &operator_token, "Permit");
-    let cookies: Vec<(&str, String)> = [("operator", None), ("department", Some(dept.as_str())), ("coordinator", None), ("commission", None), ("admin", None)]
-        .into_iter()
-        .map(|(role, d)| (role, sign_in(&app, &app.staff_account(&admin, role, d))))
-        .collect();
+    let cookies: Vec<(&str, String)> = [
+        ("operator", None),
+        ("department", Some(dept.as_str())),
+        ("coordinator", None),
+        ("commission", None),
+        ("admin", None),
+    ]
+    .into_iter()
+    .map(|(role, d)| (role, sign_in(&app, &app.staff_account(&admin, role, d))))
+    .collect();
     // Every role starts on a page it may open.
     for (role, cookie) in &cookies {
         let r = get(&app, "/staff", Some(cookie));
@@ -329,7 +355,11 @@ fn each_staff_page_admits_the_apis_roles_only() {
                 assert_eq!(r.status, expected, "{role} {path}: {}", r.body);
             } else {
                 assert_eq!(r.status, 403, "{role} {path}");
-                assert!(r.body.contains("您无权进行此操作") || r.body.contains("You may not do this"), "{role} {path}: {}", r.body);
+                assert!(
+                    r.body.contains("您无权进行此操作") || r.body.contains("You may not do this"),
+                    "{role} {path}: {}",
+                    r.body
+                );
                 assert!(r.content_type.starts_with("text/html"), "{role} {path}");
             }
         }
@@ -356,7 +386,10 @@ fn each_staff_page_admits_the_apis_roles_only() {
             assert_eq!(token_refused, allowed.contains(role), "{role} {path}: {}", r.body);
         }
     }
-    assert_eq!(app.get(&format!("/api/v1/complaints/by-number/{number}"), Some(&operator_token)).json()["status"], json!("received"));
+    assert_eq!(
+        app.get(&format!("/api/v1/complaints/by-number/{number}"), Some(&operator_token)).json()["status"],
+        json!("received")
+    );
 }
 
 #[test]
@@ -367,10 +400,20 @@ fn a_department_never_reaches_another_departments_complaint() {
     let coordinator = app.staff_token(&admin, "coordinator", None);
     let operator = app.staff_token(&admin, "operator", None);
     let (id, number) = file_by_api(&app, &operator, "Land permit");
-    let r = app.request("POST", &format!("/api/v1/complaints/{id}/attachments?filename=note.txt"), Some(&operator), &[], Some(("application/octet-stream", b"a note\n".to_vec())));
+    let r = app.request(
+        "POST",
+        &format!("/api/v1/complaints/{id}/attachments?filename=note.txt"),
+        Some(&operator),
+        &[],
+        Some(("application/octet-stream", b"a note\n".to_vec())),
+    );
     assert_eq!(r.status, 201, "{}", r.body);
     let attachment = r.json()["id"].as_str().unwrap().to_string();
-    assert_eq!(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&coordinator), &json!({"department_id": land})).status, 200);
+    assert_eq!(
+        app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&coordinator), &json!({"department_id": land}))
+            .status,
+        200
+    );
 
     let ours = sign_in(&app, &app.staff_account(&admin, "department", Some(&land)));
     let theirs = sign_in(&app, &app.staff_account(&admin, "department", Some(&water)));
@@ -391,7 +434,12 @@ fn a_department_never_reaches_another_departments_complaint() {
     assert!(!inbox.body.contains(&number));
     // Acting on it fails like reading it, and changes nothing.
     let token = csrf_of(&get(&app, "/staff/inbox", Some(&theirs)));
-    let r = post(&app, &format!("/staff/complaints/{id}/reply"), Some(&theirs), &[("csrf", &token), ("text", "Not ours to say."), ("outcome", "resolved")]);
+    let r = post(
+        &app,
+        &format!("/staff/complaints/{id}/reply"),
+        Some(&theirs),
+        &[("csrf", &token), ("text", "Not ours to say."), ("outcome", "resolved")],
+    );
     assert_eq!(r.status, 404);
     assert_eq!(status_of(&app, &coordinator, &id), "assigned");
 }
@@ -431,20 +479,36 @@ fn a_form_without_the_sessions_token_changes_nothing() {
     assert_eq!(r.status, 403);
     assert_eq!(status_of(&app, &coordinator, &id), "received");
     // With the token it works, and answers 303 back to the complaint.
-    let r = post(&app, &format!("/staff/complaints/{id}/assign"), Some(&coordinator_page), &[("csrf", &token), ("department_id", &dept)]);
+    let r = post(
+        &app,
+        &format!("/staff/complaints/{id}/assign"),
+        Some(&coordinator_page),
+        &[("csrf", &token), ("department_id", &dept)],
+    );
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(r.header("location"), Some(format!("/staff/complaints/{id}?done=assign").as_str()));
     assert_eq!(status_of(&app, &coordinator, &id), "assigned");
 
     // The department's reply without the token: refused, still assigned.
-    let r = post(&app, &format!("/staff/complaints/{id}/reply"), Some(&department_page), &[("text", "Granted."), ("outcome", "resolved")]);
+    let r = post(
+        &app,
+        &format!("/staff/complaints/{id}/reply"),
+        Some(&department_page),
+        &[("text", "Granted."), ("outcome", "resolved")],
+    );
     assert_eq!(r.status, 403);
     assert_eq!(status_of(&app, &coordinator, &id), "assigned");
 
     // The operator's intake without the token files nothing.
     let before = app.get("/api/v1/complaints", Some(&coordinator)).json()["items"].as_array().unwrap().len();
     let (content_type, body) = multipart(&intake_fields("停电"));
-    let r = app.request("POST", "/staff/intake", None, &[("Cookie", &format!("anshang_staff={operator_page}"))], Some((&content_type, body)));
+    let r = app.request(
+        "POST",
+        "/staff/intake",
+        None,
+        &[("Cookie", &format!("anshang_staff={operator_page}"))],
+        Some((&content_type, body)),
+    );
     assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(app.get("/api/v1/complaints", Some(&coordinator)).json()["items"].as_array().unwrap().len(), before);
     // With it, the complaint is filed for the caller (channel and consent recorded).
@@ -452,7 +516,13 @@ fn a_form_without_the_sessions_token_changes_nothing() {
     let mut fields = intake_fields("停电");
     fields.push(("csrf", &token));
     let (content_type, body) = multipart(&fields);
-    let r = app.request("POST", "/staff/intake", None, &[("Cookie", &format!("anshang_staff={operator_page}"))], Some((&content_type, body)));
+    let r = app.request(
+        "POST",
+        "/staff/intake",
+        None,
+        &[("Cookie", &format!("anshang_staff={operator_page}"))],
+        Some((&content_type, body)),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("id=\"access-code\""));
     let listed = app.get("/api/v1/complaints?q=%E5%81%9C%E7%94%B5", Some(&coordinator)).json();
@@ -472,12 +542,24 @@ fn the_inbox_labels_urgency_filters_and_pages() {
     let mut filed = std::collections::BTreeMap::new();
     for name in ["ok", "reminder", "today", "overdue", "paused", "replied"] {
         let (id, number) = file_by_api(&app, &operator, &format!("Urgency {name}"));
-        assert_eq!(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&coordinator), &json!({"department_id": land})).status, 200);
+        assert_eq!(
+            app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&coordinator), &json!({"department_id": land}))
+                .status,
+            200
+        );
         filed.insert(name, (id, number));
     }
-    let r = app.post(&format!("/api/v1/complaints/{}/request-info", filed["paused"].0), Some(&department), &json!({"question": "The permit number?"}));
+    let r = app.post(
+        &format!("/api/v1/complaints/{}/request-info", filed["paused"].0),
+        Some(&department),
+        &json!({"question": "The permit number?"}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = app.post(&format!("/api/v1/complaints/{}/reply", filed["replied"].0), Some(&department), &json!({"text": "Done.", "outcome": "resolved"}));
+    let r = app.post(
+        &format!("/api/v1/complaints/{}/reply", filed["replied"].0),
+        Some(&department),
+        &json!({"text": "Done.", "outcome": "resolved"}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     // Move three due instants (as the sweeper and the calendar would over days).
     {
@@ -490,9 +572,18 @@ fn the_inbox_labels_urgency_filters_and_pages() {
         let today = now.date_naive();
         let received = now.to_rfc3339().replace('+', "%2B");
         let next_working: chrono::NaiveDate =
-            app.get(&format!("/api/v1/calendar/due?received={received}&days=1"), None).json()["due_date"].as_str().unwrap().parse().unwrap();
-        let end_of = |d: chrono::NaiveDate| d.succ_opt().unwrap().and_hms_opt(0, 0, 0).unwrap() - chrono::Duration::hours(8);
-        for (name, due, overdue) in [("reminder", end_of(next_working), false), ("today", end_of(today), false), ("overdue", end_of(today.pred_opt().unwrap()), true)] {
+            app.get(&format!("/api/v1/calendar/due?received={received}&days=1"), None).json()["due_date"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+        let end_of =
+            |d: chrono::NaiveDate| d.succ_opt().unwrap().and_hms_opt(0, 0, 0).unwrap() - chrono::Duration::hours(8);
+        for (name, due, overdue) in [
+            ("reminder", end_of(next_working), false),
+            ("today", end_of(today), false),
+            ("overdue", end_of(today.pred_opt().unwrap()), true),
+        ] {
             let n = diesel::update(complaints::table.filter(complaints::id.eq(&filed[name].0)))
                 .set((complaints::due_at.eq(Some(due)), complaints::overdue.eq(overdue)))
                 .execute(&mut conn)
@@ -524,7 +615,10 @@ fn the_inbox_labels_urgency_filters_and_pages() {
         assert!(html.contains(label), "{name}: {html}");
     }
     // Most urgent first; complaints without a running clock last.
-    let positions: Vec<usize> = ["overdue", "today", "reminder", "replied"].iter().map(|n| inbox.body.find(&format!("id=\"row-{}\"", filed[n].1)).unwrap()).collect();
+    let positions: Vec<usize> = ["overdue", "today", "reminder", "replied"]
+        .iter()
+        .map(|n| inbox.body.find(&format!("id=\"row-{}\"", filed[n].1)).unwrap())
+        .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
     assert!(inbox.body.contains("2 working days or fewer"), "the reminder window is the ladder's");
 
@@ -540,7 +634,11 @@ fn the_inbox_labels_urgency_filters_and_pages() {
     assert!(none.contains("No complaints match."));
     let bad = get(&app, "/staff/inbox?from=2026-13-01&status=lost&lang=en", Some(&page));
     assert_eq!(bad.status, 422);
-    assert!(bad.body.contains("Enter a date (year-month-day).") && bad.body.contains("Choose one of the options."), "{}", bad.body);
+    assert!(
+        bad.body.contains("Enter a date (year-month-day).") && bad.body.contains("Choose one of the options."),
+        "{}",
+        bad.body
+    );
 
     // The coordinator filters by department and pages through the list by the cursor.
     let coordinator_page = sign_in(&app, &app.staff_account(&admin, "coordinator", None));
@@ -555,7 +653,17 @@ fn the_inbox_labels_urgency_filters_and_pages() {
     assert_eq!(rows_on(&first), 25);
     assert_eq!(first.matches("id=\"queue-CZ-").count(), 21);
     let decoded = first.replace("&#x2f;", "/").replace("&amp;", "&");
-    let href = decoded.split("rel=\"next\"").next().unwrap().rsplit("<a href=\"").next().unwrap().split('"').next().unwrap().to_string();
+    let href = decoded
+        .split("rel=\"next\"")
+        .next()
+        .unwrap()
+        .rsplit("<a href=\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
     assert!(href.starts_with("/staff/inbox?cursor="), "{href}");
     let second = get(&app, &href, Some(&coordinator_page));
     assert_eq!(second.status, 200);
@@ -591,7 +699,11 @@ fn every_form_acts_through_the_service_and_a_refusal_keeps_what_was_typed() {
 
     // A received complaint offers the coordinator assign and refuse, nothing else.
     let page = get(&app, &detail, Some(&coord)).body;
-    assert!(page.contains("id=\"assign-form\"") && page.contains("id=\"reject-form\"") && !page.contains("id=\"reassign-form\""));
+    assert!(
+        page.contains("id=\"assign-form\"")
+            && page.contains("id=\"reject-form\"")
+            && !page.contains("id=\"reassign-form\"")
+    );
     done(&post(&app, &url("assign"), Some(&coord), &[("csrf", &coord_token), ("department_id", &land)]), "assign");
     let page = get(&app, &format!("/staff/complaints/{id}?done=assign&lang=en"), Some(&coord)).body;
     assert!(page.contains("Assigned. The department has been notified."));
@@ -602,35 +714,87 @@ fn every_form_acts_through_the_service_and_a_refusal_keeps_what_was_typed() {
     assert_eq!(r.status, 422);
     assert!(r.body.contains("id=\"e-request_info-question\""), "{}", r.body);
     assert!(r.body.contains("href=\"#f-request_info-question\""));
-    done(&post(&app, &url("request-info"), Some(&ours), &[("csrf", &ours_token), ("question", "Which plot?")]), "request_info");
+    done(
+        &post(&app, &url("request-info"), Some(&ours), &[("csrf", &ours_token), ("question", "Which plot?")]),
+        "request_info",
+    );
     assert_eq!(status_of(&app, &coordinator, &id), "awaiting_investor");
     let page = get(&app, &format!("/staff/complaints/{id}?lang=en"), Some(&ours)).body;
     assert!(page.contains("Paused: waiting for the investor") && page.contains("Which plot?"));
 
     // An extension: out of range is refused with the reason kept; then asked.
-    let r = post(&app, &url("extension-requests"), Some(&ours), &[("csrf", &ours_token), ("days", "0"), ("reason", "Site visit needed")]);
+    let r = post(
+        &app,
+        &url("extension-requests"),
+        Some(&ours),
+        &[("csrf", &ours_token), ("days", "0"), ("reason", "Site visit needed")],
+    );
     assert_eq!(r.status, 422);
     assert!(r.body.contains("id=\"e-extension-days\""));
     assert!(r.body.contains(">Site visit needed</textarea>"), "the reason is kept");
-    done(&post(&app, &url("extension-requests"), Some(&ours), &[("csrf", &ours_token), ("days", "3"), ("reason", "Site visit needed")]), "request_extension");
+    done(
+        &post(
+            &app,
+            &url("extension-requests"),
+            Some(&ours),
+            &[("csrf", &ours_token), ("days", "3"), ("reason", "Site visit needed")],
+        ),
+        "request_extension",
+    );
     let page = get(&app, &detail, Some(&ours)).body;
     assert!(page.contains("已有一项延期申请等待协调办决定"), "one pending request at a time");
 
     // The coordinator decides it: approving needs the days; the typed reason stays.
-    let rid = app.get(&format!("/api/v1/complaints/{id}"), Some(&coordinator)).json()["extensions"][0]["id"].as_str().unwrap().to_string();
+    let rid = app.get(&format!("/api/v1/complaints/{id}"), Some(&coordinator)).json()["extensions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let decision = url(&format!("extension-requests/{rid}/decision"));
-    let r = post(&app, &decision, Some(&coord), &[("csrf", &coord_token), ("decision", "approve"), ("days", ""), ("reason", "Fair enough")]);
+    let r = post(
+        &app,
+        &decision,
+        Some(&coord),
+        &[("csrf", &coord_token), ("decision", "approve"), ("days", ""), ("reason", "Fair enough")],
+    );
     assert_eq!(r.status, 422);
-    assert!(r.body.contains(&format!("id=\"f-decide-{rid}-days\"")) && r.body.contains(">Fair enough</textarea>"), "{}", r.body);
-    done(&post(&app, &decision, Some(&coord), &[("csrf", &coord_token), ("decision", "approve"), ("days", "2"), ("reason", "Fair enough")]), "decide_extension");
+    assert!(
+        r.body.contains(&format!("id=\"f-decide-{rid}-days\"")) && r.body.contains(">Fair enough</textarea>"),
+        "{}",
+        r.body
+    );
+    done(
+        &post(
+            &app,
+            &decision,
+            Some(&coord),
+            &[("csrf", &coord_token), ("decision", "approve"), ("days", "2"), ("reason", "Fair enough")],
+        ),
+        "decide_extension",
+    );
     let v = app.get(&format!("/api/v1/complaints/{id}"), Some(&coordinator)).json();
-    assert_eq!((v["clock"]["extension_days"].as_i64(), v["extensions"][0]["decision"].as_str()), (Some(2), Some("approved")));
+    assert_eq!(
+        (v["clock"]["extension_days"].as_i64(), v["extensions"][0]["decision"].as_str()),
+        (Some(2), Some("approved"))
+    );
 
     // Reassign: to the same department is refused in this page's words; then to another.
-    let r = post(&app, &url("reassign"), Some(&coord), &[("csrf", &coord_token), ("department_id", &land), ("reason", "Wrong desk")]);
+    let r = post(
+        &app,
+        &url("reassign"),
+        Some(&coord),
+        &[("csrf", &coord_token), ("department_id", &land), ("reason", "Wrong desk")],
+    );
     assert_eq!(r.status, 422);
     assert!(r.body.contains("投诉已在该部门办理"), "{}", r.body);
-    done(&post(&app, &url("reassign"), Some(&coord), &[("csrf", &coord_token), ("department_id", &water), ("reason", "Water rights")]), "reassign");
+    done(
+        &post(
+            &app,
+            &url("reassign"),
+            Some(&coord),
+            &[("csrf", &coord_token), ("department_id", &water), ("reason", "Water rights")],
+        ),
+        "reassign",
+    );
     assert_eq!(get(&app, &detail, Some(&ours)).status, 404, "the first department no longer sees it");
 
     // The new department replies.
@@ -639,34 +803,70 @@ fn every_form_acts_through_the_service_and_a_refusal_keeps_what_was_typed() {
     let r = post(&app, &url("return"), Some(&theirs), &[("csrf", &theirs_token), ("reason", "Not water")]);
     assert_eq!(r.status, 409, "{}", r.body);
     assert!(r.body.contains("投诉当前的状态不允许此操作"), "{}", r.body);
-    done(&post(&app, &url("reply"), Some(&theirs), &[("csrf", &theirs_token), ("text", "We need the plot number first."), ("outcome", "explained")]), "reply");
+    done(
+        &post(
+            &app,
+            &url("reply"),
+            Some(&theirs),
+            &[("csrf", &theirs_token), ("text", "We need the plot number first."), ("outcome", "explained")],
+        ),
+        "reply",
+    );
     assert_eq!(status_of(&app, &coordinator, &id), "replied");
 
     // A second complaint: returned, then refused by the coordinator.
     let (second, second_number) = file_by_api(&app, &operator_token, "Not ours");
     let url2 = |action: &str| format!("/staff/complaints/{second}/{action}");
-    assert_eq!(post(&app, &url2("assign"), Some(&coord), &[("csrf", &coord_token), ("department_id", &land), ("from", "inbox")]).header("location"), Some("/staff/inbox?done=assign"));
+    assert_eq!(
+        post(
+            &app,
+            &url2("assign"),
+            Some(&coord),
+            &[("csrf", &coord_token), ("department_id", &land), ("from", "inbox")]
+        )
+        .header("location"),
+        Some("/staff/inbox?done=assign")
+    );
     let r = post(&app, &url2("return"), Some(&ours), &[("csrf", &ours_token), ("reason", "A tax matter")]);
     assert_eq!((r.status, r.header("location")), (303, Some("/staff/inbox?done=return")));
     assert_eq!(status_of(&app, &coordinator, &second), "received");
-    let r = post(&app, &url2("reject"), Some(&coord), &[("csrf", &coord_token), ("reason", "Not an investment matter.")]);
+    let r =
+        post(&app, &url2("reject"), Some(&coord), &[("csrf", &coord_token), ("reason", "Not an investment matter.")]);
     assert_eq!(r.header("location"), Some(format!("/staff/complaints/{second}?done=reject").as_str()));
     assert_eq!(status_of(&app, &coordinator, &second), "rejected");
 
     // A third: the operator withdraws it for the caller (the reason is required).
     let (third, third_number) = file_by_api(&app, &operator_token, "Changed my mind");
     let operator_token_page = csrf_of(&get(&app, "/staff/intake", Some(&operator)));
-    let r = post(&app, &format!("/staff/complaints/{third}/withdraw"), Some(&operator), &[("csrf", &operator_token_page), ("reason", "")]);
+    let r = post(
+        &app,
+        &format!("/staff/complaints/{third}/withdraw"),
+        Some(&operator),
+        &[("csrf", &operator_token_page), ("reason", "")],
+    );
     assert_eq!(r.status, 422);
     assert!(r.body.contains("id=\"e-withdraw-reason\"") && r.body.contains(&third_number));
-    let r = post(&app, &format!("/staff/complaints/{third}/withdraw"), Some(&operator), &[("csrf", &operator_token_page), ("reason", "Settled directly")]);
+    let r = post(
+        &app,
+        &format!("/staff/complaints/{third}/withdraw"),
+        Some(&operator),
+        &[("csrf", &operator_token_page), ("reason", "Settled directly")],
+    );
     assert_eq!(r.header("location"), Some(format!("/staff/status?number={third_number}&done=withdraw").as_str()));
     assert_eq!(status_of(&app, &coordinator, &third), "withdrawn");
     let page = get(&app, &format!("/staff/status?number={third_number}&done=withdraw&lang=en"), Some(&operator)).body;
-    assert!(page.contains("Withdrawn at the caller&#x27;s request.") || page.contains("Withdrawn at the caller's request."), "{page}");
+    assert!(
+        page.contains("Withdrawn at the caller&#x27;s request.") || page.contains("Withdrawn at the caller's request."),
+        "{page}"
+    );
     assert!(!page.contains("/withdraw\""), "nothing left to withdraw");
     // The operator cannot withdraw a refused complaint (the state machine says no).
-    let r = post(&app, &format!("/staff/complaints/{second}/withdraw"), Some(&operator), &[("csrf", &operator_token_page), ("reason", "Asked")]);
+    let r = post(
+        &app,
+        &format!("/staff/complaints/{second}/withdraw"),
+        Some(&operator),
+        &[("csrf", &operator_token_page), ("reason", "Asked")],
+    );
     assert_eq!(r.status, 409);
     assert!(r.body.contains(&second_number));
 }
@@ -688,7 +888,12 @@ fn a_nul_character_in_a_form_or_filter_is_refused_not_stored() {
     let cursor: String = "-|a\0b".bytes().map(|b| format!("{b:02x}")).collect();
     assert_eq!(get(&app, &format!("/staff/inbox?cursor={cursor}"), Some(&coord)).status, 422);
     for action in ["assign", "reassign"] {
-        let r = post(&app, &format!("/staff/complaints/{id}/{action}"), Some(&coord), &[("csrf", &token), ("department_id", &format!("{dept}\0")), ("reason", "Why")]);
+        let r = post(
+            &app,
+            &format!("/staff/complaints/{id}/{action}"),
+            Some(&coord),
+            &[("csrf", &token), ("department_id", &format!("{dept}\0")), ("reason", "Why")],
+        );
         assert_eq!(r.status, 422, "{action}: {}", r.body);
     }
     let operator_csrf = csrf_of(&get(&app, "/staff/intake", Some(&operator)));
@@ -696,7 +901,13 @@ fn a_nul_character_in_a_form_or_filter_is_refused_not_stored() {
     fields.push(("csrf", &operator_csrf));
     fields.push(("department_id", "x\0y"));
     let (content_type, body) = multipart(&fields);
-    let r = app.request("POST", "/staff/intake", None, &[("Cookie", &format!("anshang_staff={operator}"))], Some((&content_type, body)));
+    let r = app.request(
+        "POST",
+        "/staff/intake",
+        None,
+        &[("Cookie", &format!("anshang_staff={operator}"))],
+        Some((&content_type, body)),
+    );
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.contains("含有不允许的控制字符") || r.body.contains("not allowed"), "{}", r.body);
 }

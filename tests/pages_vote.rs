@@ -30,7 +30,8 @@ struct Ballot {
 fn open_round(app: &TestApp) -> Ballot {
     let admin = app.admin_token();
     let commission = app.staff_token(&admin, "commission", None);
-    let departments: Vec<(String, String)> = ["vta", "vtb"].iter().map(|c| (c.to_string(), app.create_department(&admin, c))).collect();
+    let departments: Vec<(String, String)> =
+        ["vta", "vtb"].iter().map(|c| (c.to_string(), app.create_department(&admin, c))).collect();
     let id = app.create_ballot_round(&commission, &departments.iter().map(|d| d.1.clone()).collect::<Vec<_>>(), 3);
     let roll = "name,category,contact,departments\n\
         Voter 1,enterprise_served,paper,vta;vtb\n\
@@ -38,11 +39,18 @@ fn open_round(app: &TestApp) -> Ballot {
         Voter 3,enterprise_served,paper,vta\n\
         Voter 4,enterprise_served,paper,vta\n\
         Voter 5,enterprise_served,paper,vta\n";
-    let r = app.request("POST", &format!("/api/v1/ballots/rounds/{id}/voters"), Some(&commission), &[], Some(("text/csv", roll.as_bytes().to_vec())));
+    let r = app.request(
+        "POST",
+        &format!("/api/v1/ballots/rounds/{id}/voters"),
+        Some(&commission),
+        &[],
+        Some(("text/csv", roll.as_bytes().to_vec())),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let issued = app.post(&format!("/api/v1/ballots/rounds/{id}/issue-codes"), Some(&commission), &json!({}));
     assert_eq!(issued.status, 200, "{}", issued.body);
-    let codes: Vec<String> = issued.json()["letters"].as_array().unwrap().iter().map(|l| l["code"].as_str().unwrap().to_string()).collect();
+    let codes: Vec<String> =
+        issued.json()["letters"].as_array().unwrap().iter().map(|l| l["code"].as_str().unwrap().to_string()).collect();
     assert_eq!(codes.len(), 5);
     let r = app.post(&format!("/api/v1/ballots/rounds/{id}/open"), Some(&commission), &json!({}));
     assert_eq!(r.status, 200, "{}", r.body);
@@ -183,13 +191,19 @@ fn a_voter_pastes_a_lower_case_code_reviews_changes_and_keeps_the_receipt_and_an
     let (dept_a, dept_b) = (&round.departments[0].1, &round.departments[1].1);
     for code in &round.codes[2..] {
         let answers = json!({"overall": "satisfied", "efficiency": "satisfied", "attitude": "dissatisfied", "integrity": "satisfied"});
-        let r = app.post(&format!("/api/v1/ballots/{}/cast", round.id), None, &json!({"code": code, "ratings": [{"department_id": dept_a, "answers": answers}]}));
+        let r = app.post(
+            &format!("/api/v1/ballots/{}/cast", round.id),
+            None,
+            &json!({"code": code, "ratings": [{"department_id": dept_a, "answers": answers}]}),
+        );
         assert_eq!(r.status, 201, "{}", r.body);
     }
     // Not published yet: no results page.
     b.goto(&app.url(&format!("/vote/{}/results", round.id)));
     assert_eq!(b.text("h1"), "未找到。");
-    for (step, body) in [("close", json!({})), ("unseal", json!({"key_shares": round.key_shares})), ("publish", json!({}))] {
+    for (step, body) in
+        [("close", json!({})), ("unseal", json!({"key_shares": round.key_shares})), ("publish", json!({}))]
+    {
         let r = app.post(&format!("/api/v1/ballots/rounds/{}/{step}", round.id), Some(&round.commission), &body);
         assert_eq!(r.status, 200, "{}", r.body);
     }
@@ -207,7 +221,12 @@ fn a_voter_pastes_a_lower_case_code_reviews_changes_and_keeps_the_receipt_and_an
     let results = b.text("#tally");
     assert!(results.contains("Department vta") && results.contains("Department vtb"), "{results}");
     assert_eq!(b.count("li.suppressed"), 1);
-    assert!(b.text("li.suppressed").contains("Department vtb") && b.text("li.suppressed").contains("Not enough valid votes"), "{}", b.text("li.suppressed"));
+    assert!(
+        b.text("li.suppressed").contains("Department vtb")
+            && b.text("li.suppressed").contains("Not enough valid votes"),
+        "{}",
+        b.text("li.suppressed")
+    );
     let shown = b.text("li.department-result:not(.suppressed)");
     assert!(shown.contains("Department vta") && shown.contains("Enterprises served"), "{shown}");
     assert!(shown.contains("Satisfaction") && shown.contains('%'), "{shown}");
@@ -215,7 +234,10 @@ fn a_voter_pastes_a_lower_case_code_reviews_changes_and_keeps_the_receipt_and_an
     let bulletin = app.get(&format!("/api/v1/ballots/{}/bulletin", round.id), None);
     assert_eq!(bulletin.status, 200);
     assert_eq!(b.text("#digest"), hex::encode(Sha256::digest(bulletin.body.as_bytes())));
-    assert!(bulletin.json()["counts"].as_array().unwrap().iter().all(|r| r["department_id"] != json!(dept_b)), "the small group's counts are left out");
+    assert!(
+        bulletin.json()["counts"].as_array().unwrap().iter().all(|r| r["department_id"] != json!(dept_b)),
+        "the small group's counts are left out"
+    );
     b.screenshots("vote-results-en");
     no_sideways_scroll(&b, "the results");
 
@@ -250,27 +272,56 @@ fn the_code_stays_out_of_urls_and_the_page_obeys_the_origin_check_and_the_limit(
 
     // Each step carries the code in the body; the forms post; no link or action holds it.
     let form = |body: String| Some(("application/x-www-form-urlencoded", body.into_bytes()));
-    let step2 = app.request("POST", "/vote/ballot", None, &[("Accept-Language", "en")], form(format!("round={}&code={}", round.id, code.to_lowercase())));
+    let step2 = app.request(
+        "POST",
+        "/vote/ballot",
+        None,
+        &[("Accept-Language", "en")],
+        form(format!("round={}&code={}", round.id, code.to_lowercase())),
+    );
     assert_eq!(step2.status, 200, "{}", step2.body);
     assert!(step2.body.contains("method=\"post\" action=\"/vote/review\""));
     for attr in ["href=\"", "action=\""] {
         for part in step2.body.split(attr).skip(1) {
             let value = part.split('"').next().unwrap_or_default();
-            assert!(!value.contains(&code[..4]) && !value.to_lowercase().contains(&code.to_lowercase()[..4]), "{attr}{value}");
+            assert!(
+                !value.contains(&code[..4]) && !value.to_lowercase().contains(&code.to_lowercase()[..4]),
+                "{attr}{value}"
+            );
         }
     }
 
     // A post from another site is refused before anything is looked at.
-    let r = app.request("POST", "/vote/ballot", None, &[("Origin", "https://evil.example")], form(format!("round={}&code={code}", round.id)));
+    let r = app.request(
+        "POST",
+        "/vote/ballot",
+        None,
+        &[("Origin", "https://evil.example")],
+        form(format!("round={}&code={code}", round.id)),
+    );
     assert_eq!(r.status, 403);
 
     // The page shares the API's per-client limit on code attempts.
     let mut last = 0;
     for _ in 0..4 {
-        last = app.request("POST", "/vote/ballot", None, &[("Accept-Language", "zh-CN")], form(format!("round={}&code=AAAA", round.id))).status;
+        last = app
+            .request(
+                "POST",
+                "/vote/ballot",
+                None,
+                &[("Accept-Language", "zh-CN")],
+                form(format!("round={}&code=AAAA", round.id)),
+            )
+            .status;
     }
     assert_eq!(last, 429);
-    let r = app.request("POST", "/vote/ballot", None, &[("Accept-Language", "zh-CN")], form(format!("round={}&code=AAAA", round.id)));
+    let r = app.request(
+        "POST",
+        "/vote/ballot",
+        None,
+        &[("Accept-Language", "zh-CN")],
+        form(format!("round={}&code=AAAA", round.id)),
+    );
     assert!(r.body.contains("操作过于频繁"), "{}", r.body);
 
     // With several rounds open the page asks which one (a code email's link preselects its
@@ -285,7 +336,10 @@ fn the_code_stays_out_of_urls_and_the_page_obeys_the_origin_check_and_the_limit(
                     "opens_at": (now + chrono::Duration::minutes(from)).to_rfc3339(), "closes_at": (now + chrono::Duration::hours(2)).to_rfc3339()}),
         );
         let id = r.json()["id"].as_str().unwrap().to_string();
-        assert_eq!(app.post(&format!("/api/v1/ballots/rounds/{id}/open"), Some(&round.commission), &json!({})).status, 200);
+        assert_eq!(
+            app.post(&format!("/api/v1/ballots/rounds/{id}/open"), Some(&round.commission), &json!({})).status,
+            200
+        );
         if second.is_empty() {
             second = id;
         }
@@ -293,8 +347,18 @@ fn the_code_stays_out_of_urls_and_the_page_obeys_the_origin_check_and_the_limit(
     let page = app.request("GET", &format!("/vote?round={second}"), None, &[("Accept-Language", "en")], None);
     assert!(page.body.contains("<select id=\"f-round\" name=\"round\""), "{}", page.body);
     assert!(page.body.contains(&format!("<option value=\"{second}\" selected>Second round</option>")), "{}", page.body);
-    assert!(page.body.contains(&format!("<option value=\"{}\">2026 conduct evaluation</option>", round.id)), "{}", page.body);
-    assert!(!page.body.contains(">Third round</option>") && page.body.contains("Third round") && page.body.contains("Voting opens"), "{}", page.body);
+    assert!(
+        page.body.contains(&format!("<option value=\"{}\">2026 conduct evaluation</option>", round.id)),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains(">Third round</option>")
+            && page.body.contains("Third round")
+            && page.body.contains("Voting opens"),
+        "{}",
+        page.body
+    );
 
     // Unknown rounds and unpublished ones have no results page.
     assert_eq!(app.get("/vote/no-such-round/results", None).status, 404);

@@ -50,7 +50,10 @@ fn sigterm_finishes_the_request_in_flight_and_the_filing_is_kept() {
     assert!(status.success());
     std::thread::sleep(Duration::from_millis(500));
     // New connections are refused once the server stops accepting...
-    assert!(TcpStream::connect_timeout(&format!("127.0.0.1:{port}").parse().unwrap(), Duration::from_secs(1)).is_err(), "still accepting after SIGTERM");
+    assert!(
+        TcpStream::connect_timeout(&format!("127.0.0.1:{port}").parse().unwrap(), Duration::from_secs(1)).is_err(),
+        "still accepting after SIGTERM"
+    );
     // ...but the request in flight completes.
     stream.write_all(tail.as_bytes()).unwrap();
     let response = read_response(&mut stream);
@@ -72,7 +75,11 @@ fn sigterm_finishes_the_request_in_flight_and_the_filing_is_kept() {
     let (mut again, port) = serve(dir.path(), &db.url);
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let code = filed["access_code"].as_str().unwrap();
-    let r = agent.get(format!("http://127.0.0.1:{port}/api/v1/track/{number}")).header("X-Access-Code", code).call().unwrap();
+    let r = agent
+        .get(format!("http://127.0.0.1:{port}/api/v1/track/{number}"))
+        .header("X-Access-Code", code)
+        .call()
+        .unwrap();
     assert_eq!(r.status(), 200);
     let _ = again.kill();
     let _ = again.wait();
@@ -188,7 +195,8 @@ fn a_client_too_slow_to_send_its_body_is_cut_off() {
         .stderr(Stdio::null());
     let (mut child, port, _) = common::spawn_served(cmd);
 
-    for (path, content_type) in [("/", "multipart/form-data; boundary=XYZ"), ("/api/v1/complaints", "application/json")] {
+    for (path, content_type) in [("/", "multipart/form-data; boundary=XYZ"), ("/api/v1/complaints", "application/json")]
+    {
         // Promises 100,000 bytes, sends 58, then goes quiet.
         let mut slow = TcpStream::connect(("127.0.0.1", port)).unwrap();
         write!(slow, "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: 100000\r\n\r\n{TRUNCATED_MULTIPART}").unwrap();
@@ -216,7 +224,10 @@ fn a_client_over_its_filing_limit_is_refused_before_its_body_is_read() {
         .stderr(Stdio::null());
     let (mut child, port, _) = common::spawn_served(cmd);
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let filed = agent.post(format!("http://127.0.0.1:{port}/api/v1/complaints")).send_json(common::complaint_json("en")).unwrap();
+    let filed = agent
+        .post(format!("http://127.0.0.1:{port}/api/v1/complaints"))
+        .send_json(common::complaint_json("en"))
+        .unwrap();
     assert_eq!(filed.status(), 201);
 
     // Announces 50 MB of form and sends its first bytes: the answer comes without the rest.
@@ -232,7 +243,12 @@ fn a_client_over_its_filing_limit_is_refused_before_its_body_is_read() {
 /// The spool files in the attachment directory, with their sizes.
 fn spooled(dir: &std::path::Path) -> Vec<u64> {
     std::fs::read_dir(dir.join("attachments"))
-        .map(|d| d.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with(".spool.")).map(|e| e.metadata().unwrap().len()).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().starts_with(".spool."))
+                .map(|e| e.metadata().unwrap().len())
+                .collect()
+        })
         .unwrap_or_default()
 }
 

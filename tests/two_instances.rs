@@ -48,7 +48,10 @@ fn start(dir: &std::path::Path, db_url: &str, smtp_port: u16) -> (Instance, Opti
 
 fn call(base: &str, method: &str, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut req = ureq::http::Request::builder().method(method).uri(format!("{base}{path}")).header("Content-Type", "application/json");
+    let mut req = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"))
+        .header("Content-Type", "application/json");
     if let Some(t) = token {
         req = req.header("Authorization", format!("Bearer {t}"));
     }
@@ -69,15 +72,52 @@ fn two_instances_share_one_database_without_duplicates_or_gaps() {
     assert!(second_password.is_none(), "the second instance finds it");
 
     let email = anshang::bootstrap::BOOTSTRAP_ADMIN_EMAIL;
-    let otp = call(&one.base, "POST", "/api/v1/auth/login", None, json!({"email": email, "password": password})).1["token"].as_str().unwrap().to_string();
-    call(&one.base, "POST", "/api/v1/auth/password", Some(&otp), json!({"current_password": password, "new_password": common::TEST_PASSWORD}));
+    let otp = call(&one.base, "POST", "/api/v1/auth/login", None, json!({"email": email, "password": password})).1
+        ["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    call(
+        &one.base,
+        "POST",
+        "/api/v1/auth/password",
+        Some(&otp),
+        json!({"current_password": password, "new_password": common::TEST_PASSWORD}),
+    );
     // A token from one instance is good on the other (shared signing key, state in the database).
-    let admin = call(&one.base, "POST", "/api/v1/auth/login", None, json!({"email": email, "password": common::TEST_PASSWORD})).1["token"].as_str().unwrap().to_string();
-    let (status, dept) = call(&two.base, "POST", "/api/v1/departments", Some(&admin), json!({"code": "land", "name_zh": "国土", "name_en": "Land", "kind": "department", "contact_email": "land@x.gov.cn", "head_email": "head@x.gov.cn"}));
+    let admin =
+        call(&one.base, "POST", "/api/v1/auth/login", None, json!({"email": email, "password": common::TEST_PASSWORD}))
+            .1["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let (status, dept) = call(
+        &two.base,
+        "POST",
+        "/api/v1/departments",
+        Some(&admin),
+        json!({"code": "land", "name_zh": "国土", "name_en": "Land", "kind": "department", "contact_email": "land@x.gov.cn", "head_email": "head@x.gov.cn"}),
+    );
     assert_eq!(status, 201, "{dept}");
     let dept = dept["id"].as_str().unwrap().to_string();
-    call(&one.base, "POST", "/api/v1/users", Some(&admin), json!({"email": "co@x.gov.cn", "display_name": "co", "role": "coordinator", "password": common::TEST_PASSWORD}));
-    let coordinator = call(&two.base, "POST", "/api/v1/auth/login", None, json!({"email": "co@x.gov.cn", "password": common::TEST_PASSWORD})).1["token"].as_str().unwrap().to_string();
+    call(
+        &one.base,
+        "POST",
+        "/api/v1/users",
+        Some(&admin),
+        json!({"email": "co@x.gov.cn", "display_name": "co", "role": "coordinator", "password": common::TEST_PASSWORD}),
+    );
+    let coordinator = call(
+        &two.base,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        json!({"email": "co@x.gov.cn", "password": common::TEST_PASSWORD}),
+    )
+    .1["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // 30 filings, alternating instances, from 6 threads at once.
     let bases = [one.base.clone(), two.base.clone()];
@@ -105,7 +145,13 @@ fn two_instances_share_one_database_without_duplicates_or_gaps() {
     seqs.sort_unstable();
     assert_eq!(seqs, (1..=30).collect::<Vec<_>>(), "unique and gapless across instances");
     for (i, (id, _)) in filed.iter().enumerate() {
-        let (status, v) = call(&bases[i % 2], "POST", &format!("/api/v1/complaints/{id}/assign"), Some(&coordinator), json!({"department_id": dept}));
+        let (status, v) = call(
+            &bases[i % 2],
+            "POST",
+            &format!("/api/v1/complaints/{id}/assign"),
+            Some(&coordinator),
+            json!({"department_id": dept}),
+        );
         assert_eq!(status, 200, "{v}");
     }
 
@@ -113,7 +159,8 @@ fn two_instances_share_one_database_without_duplicates_or_gaps() {
     let mails = sink.wait_for(60, Duration::from_secs(60));
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (_, pending) = call(&one.base, "GET", "/api/v1/admin/outbox?status=pending&limit=200", Some(&admin), json!(null));
+        let (_, pending) =
+            call(&one.base, "GET", "/api/v1/admin/outbox?status=pending&limit=200", Some(&admin), json!(null));
         if pending.as_array().is_some_and(|p| p.is_empty()) {
             break;
         }
@@ -139,7 +186,8 @@ fn two_instances_share_one_database_without_duplicates_or_gaps() {
     let rungs: usize = swept.iter().map(|o| o.lines().filter(|l| l.contains('\t')).count()).sum();
     assert_eq!(rungs, 30 * 4, "reminder, due today, overdue, escalated: once per complaint");
     std::thread::scope(|s| {
-        let hs: Vec<_> = (0..2).map(|_| s.spawn(|| run(&["mail", "deliver", "--once", "--simulate", "--now", &later]))).collect();
+        let hs: Vec<_> =
+            (0..2).map(|_| s.spawn(|| run(&["mail", "deliver", "--once", "--simulate", "--now", &later]))).collect();
         hs.into_iter().for_each(|h| drop(h.join().unwrap()));
     });
     // Reminder + due today (contact), overdue (head; the coordination office does not exist

@@ -8,7 +8,9 @@ use diesel::prelude::*;
 
 use super::score::{ClockOutcome, ClockRecord, RoundResult};
 use crate::complaints::store::{AssignmentRow, ClockRow};
-use crate::db::schema::{ballot_rounds, clock_escalations, complaint_assignments, complaint_clocks, complaints, departments};
+use crate::db::schema::{
+    ballot_rounds, clock_escalations, complaint_assignments, complaint_clocks, complaints, departments,
+};
 use crate::db::{to_db_time, DbConnection};
 use crate::error::ApiError;
 
@@ -29,9 +31,20 @@ pub fn scored_departments(conn: &mut DbConnection) -> QueryResult<Vec<(String, S
 }
 
 /// Every reply clock started in [from, to) (local dates), attributed as of `now`.
-pub fn clock_records(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar, from: NaiveDate, to: NaiveDate, now: DateTime<Utc>) -> Result<Vec<ClockRecord>, ApiError> {
+pub fn clock_records(
+    conn: &mut DbConnection,
+    cal: &crate::calendar::WorkingCalendar,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Vec<ClockRecord>, ApiError> {
     let (start, end) = local_range(from, to);
-    let in_range = || complaint_clocks::table.filter(complaint_clocks::kind.eq(crate::complaints::service::REPLY_CLOCK)).filter(complaint_clocks::started_at.ge(start)).filter(complaint_clocks::started_at.lt(end));
+    let in_range = || {
+        complaint_clocks::table
+            .filter(complaint_clocks::kind.eq(crate::complaints::service::REPLY_CLOCK))
+            .filter(complaint_clocks::started_at.ge(start))
+            .filter(complaint_clocks::started_at.lt(end))
+    };
     let clocks: Vec<ClockRow> = in_range().select(ClockRow::as_select()).load(conn)?;
     let complaint_ids = in_range().select(complaint_clocks::complaint_id);
     let facts: BTreeMap<String, (String, Option<String>)> = complaints::table
@@ -83,11 +96,18 @@ pub fn clock_records(conn: &mut DbConnection, cal: &crate::calendar::WorkingCale
         let held = assignments.get(&c.complaint_id).map(Vec::as_slice).unwrap_or(&[]);
         // Who held it at instant t; one released at exactly t (e.g. a reply at 00:00:00 on the
         // day after the due date) still held it when the clock ran out.
-        let holding_at = |t: NaiveDateTime| held.iter().find(|a| a.assigned_at <= t && a.released_at.is_none_or(|r| r >= t)).map(|a| a.department_id.clone());
+        let holding_at = |t: NaiveDateTime| {
+            held.iter()
+                .find(|a| a.assigned_at <= t && a.released_at.is_none_or(|r| r >= t))
+                .map(|a| a.department_id.clone())
+        };
         let department = match outcome {
             // A breach counts against whoever held the complaint when the clock ran out.
             ClockOutcome::Late | ClockOutcome::OverdueOpen => holding_at(c.due_at),
-            ClockOutcome::OnTime => held.iter().find(|a| a.release_reason.as_deref() == Some("replied") && a.released_at == c.stopped_at).map(|a| a.department_id.clone()),
+            ClockOutcome::OnTime => held
+                .iter()
+                .find(|a| a.release_reason.as_deref() == Some("replied") && a.released_at == c.stopped_at)
+                .map(|a| a.department_id.clone()),
             ClockOutcome::Running => holding_at(now_db),
         };
         // Unassigned at the decisive moment: the coordination office's, not a department's.
@@ -126,7 +146,12 @@ pub fn round_results(conn: &mut DbConnection, year: i32) -> Result<Vec<RoundResu
     for id in ids {
         let round = crate::ballots::service::find(conn, &id)?;
         for t in crate::ballots::service::results(conn, &round)? {
-            out.push(RoundResult { round_id: id.clone(), department_id: t.department_id, valid_ballots: t.valid_ballots, conduct_index: t.conduct_index });
+            out.push(RoundResult {
+                round_id: id.clone(),
+                department_id: t.department_id,
+                valid_ballots: t.valid_ballots,
+                conduct_index: t.conduct_index,
+            });
         }
     }
     Ok(out)

@@ -16,7 +16,8 @@ use crate::error::ApiError;
 
 /// "2026-10" → its first day.
 pub fn parse_month(field: &str, s: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").map_err(|_| ApiError::invalid(field, "invalid_month", "a month such as 2026-10"))
+    NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d")
+        .map_err(|_| ApiError::invalid(field, "invalid_month", "a month such as 2026-10"))
 }
 
 fn next_month(d: NaiveDate, n: u32) -> NaiveDate {
@@ -51,7 +52,13 @@ pub struct MonthlyReport {
     pub rows: Vec<MonthlyRow>,
 }
 
-pub fn monthly(conn: &mut DbConnection, cal: &WorkingCalendar, formula: &Formula, month: NaiveDate, now: DateTime<Utc>) -> Result<MonthlyReport, ApiError> {
+pub fn monthly(
+    conn: &mut DbConnection,
+    cal: &WorkingCalendar,
+    formula: &Formula,
+    month: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<MonthlyReport, ApiError> {
     let end = next_month(month, 1);
     let clocks = gather::clock_records(conn, cal, month, end, now)?;
     let (start_db, end_db) = local_range(month, end);
@@ -94,9 +101,15 @@ pub fn monthly(conn: &mut DbConnection, cal: &WorkingCalendar, formula: &Formula
                 replied: replies.len(),
                 replied_on_time: replies.iter().filter(|c| c.outcome == ClockOutcome::OnTime).count(),
                 overdue_now: overdue.get(id).copied().unwrap_or(0),
-                average_working_days_to_reply: (!days.is_empty()).then(|| (days.iter().sum::<i64>() as f64 * 100.0 / days.len() as f64).round() / 100.0),
-                satisfaction_rate: (!rated.is_empty())
-                    .then(|| (rated.iter().filter(|r| matches!(**r, "satisfied" | "basically_satisfied")).count() as f64 * 10000.0 / rated.len() as f64).round() / 100.0),
+                average_working_days_to_reply: (!days.is_empty())
+                    .then(|| (days.iter().sum::<i64>() as f64 * 100.0 / days.len() as f64).round() / 100.0),
+                satisfaction_rate: (!rated.is_empty()).then(|| {
+                    (rated.iter().filter(|r| matches!(**r, "satisfied" | "basically_satisfied")).count() as f64
+                        * 10000.0
+                        / rated.len() as f64)
+                        .round()
+                        / 100.0
+                }),
                 contests: replies.iter().filter(|c| c.contested).count(),
                 conduct_index: d.score.conduct_index,
                 score: d.score.total,
@@ -137,10 +150,23 @@ pub fn bimonthly(conn: &mut DbConnection, from: NaiveDate) -> Result<BimonthlyRe
         .filter(complaints::received_at.ge(start))
         .filter(complaints::received_at.lt(end))
         .order(complaints::tracking_number.asc())
-        .select((complaints::id, complaints::tracking_number, complaints::status, complaints::overdue, complaints::reply_text))
+        .select((
+            complaints::id,
+            complaints::tracking_number,
+            complaints::status,
+            complaints::overdue,
+            complaints::reply_text,
+        ))
         .load(conn)?;
     let assigned: std::collections::BTreeSet<String> = complaint_assignments::table
-        .filter(complaint_assignments::complaint_id.eq_any(complaints::table.filter(complaints::received_at.ge(start)).filter(complaints::received_at.lt(end)).select(complaints::id)))
+        .filter(
+            complaint_assignments::complaint_id.eq_any(
+                complaints::table
+                    .filter(complaints::received_at.ge(start))
+                    .filter(complaints::received_at.lt(end))
+                    .select(complaints::id),
+            ),
+        )
         .select(complaint_assignments::complaint_id)
         .load::<String>(conn)?
         .into_iter()
@@ -148,7 +174,11 @@ pub fn bimonthly(conn: &mut DbConnection, from: NaiveDate) -> Result<BimonthlyRe
     let mut terminated = Vec::new();
     for (id, number, status, _, reply) in &rows {
         match status.as_str() {
-            "rejected" => terminated.push(Terminated { tracking_number: number.clone(), status: status.clone(), reason: reply.clone().unwrap_or_default() }),
+            "rejected" => terminated.push(Terminated {
+                tracking_number: number.clone(),
+                status: status.clone(),
+                reason: reply.clone().unwrap_or_default(),
+            }),
             "withdrawn" => {
                 let reason = crate::complaints::events::for_complaint(conn, id)?
                     .iter()
@@ -168,7 +198,10 @@ pub fn bimonthly(conn: &mut DbConnection, from: NaiveDate) -> Result<BimonthlyRe
         received: rows.len(),
         accepted: rows.iter().filter(|r| assigned.contains(&r.0)).count(),
         concluded: rows.iter().filter(|r| r.2 == "closed").count(),
-        in_progress: rows.iter().filter(|r| ["received", "assigned", "awaiting_investor", "replied", "contested"].contains(&r.2.as_str())).count(),
+        in_progress: rows
+            .iter()
+            .filter(|r| ["received", "assigned", "awaiting_investor", "replied", "contested"].contains(&r.2.as_str()))
+            .count(),
         overdue: rows.iter().filter(|r| r.3).count(),
         terminated,
     })
@@ -176,7 +209,15 @@ pub fn bimonthly(conn: &mut DbConnection, from: NaiveDate) -> Result<BimonthlyRe
 
 pub fn bimonthly_csv(r: &BimonthlyReport) -> Vec<u8> {
     let mut w = crate::csv_export::Sheet::with_bom();
-    let _ = w.row(["期间 period", "收到 received", "受理 accepted", "办结 concluded", "办理中 in progress", "终止 terminated", "超期 overdue"]);
+    let _ = w.row([
+        "期间 period",
+        "收到 received",
+        "受理 accepted",
+        "办结 concluded",
+        "办理中 in progress",
+        "终止 terminated",
+        "超期 overdue",
+    ]);
     let _ = w.row([
         format!("{} – {}", r.from, r.to),
         r.received.to_string(),
@@ -199,7 +240,14 @@ pub fn bimonthly_html(r: &BimonthlyReport) -> String {
     let terminated: String = r
         .terminated
         .iter()
-        .map(|t| format!("<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&t.tracking_number), esc(&t.status), esc(&t.reason)))
+        .map(|t| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&t.tracking_number),
+                esc(&t.status),
+                esc(&t.reason)
+            )
+        })
         .collect();
     format!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>外商投诉工作情况报告 {from}–{to}</title>\

@@ -47,9 +47,17 @@ pub struct AssessmentReport {
 }
 
 /// Computes the year's report live as of `now`.
-pub fn compute(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar, formula: &Formula, year: i32, now: DateTime<Utc>) -> Result<AssessmentReport, ApiError> {
-    let from = NaiveDate::from_ymd_opt(year, 1, 1).ok_or_else(|| ApiError::invalid("year", "out_of_range", "not a year"))?;
-    let to = NaiveDate::from_ymd_opt(year + 1, 1, 1).ok_or_else(|| ApiError::invalid("year", "out_of_range", "not a year"))?;
+pub fn compute(
+    conn: &mut DbConnection,
+    cal: &crate::calendar::WorkingCalendar,
+    formula: &Formula,
+    year: i32,
+    now: DateTime<Utc>,
+) -> Result<AssessmentReport, ApiError> {
+    let from =
+        NaiveDate::from_ymd_opt(year, 1, 1).ok_or_else(|| ApiError::invalid("year", "out_of_range", "not a year"))?;
+    let to = NaiveDate::from_ymd_opt(year + 1, 1, 1)
+        .ok_or_else(|| ApiError::invalid("year", "out_of_range", "not a year"))?;
     let depts = gather::scored_departments(conn)?;
     let clocks = gather::clock_records(conn, cal, from, to, now)?;
     let rounds = gather::round_results(conn, year)?;
@@ -72,7 +80,8 @@ pub fn compute(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar, 
             MonthPoint {
                 month: format!("{year}-{m:02}"),
                 clocks: month.len(),
-                on_time_rate: (!judged.is_empty()).then(|| (on_time as f64 * 10000.0 / judged.len() as f64).round() / 100.0),
+                on_time_rate: (!judged.is_empty())
+                    .then(|| (on_time as f64 * 10000.0 / judged.len() as f64).round() / 100.0),
             }
         })
         .collect();
@@ -98,11 +107,18 @@ pub fn latest_snapshot(conn: &mut DbConnection, year: i32) -> Result<Option<Asse
         .select((assessment_snapshots::version, assessment_snapshots::report))
         .first(conn)
         .optional()?;
-    row.map(|(_, text)| serde_json::from_str(&text).map_err(|e| ApiError::internal("assessment snapshot", e))).transpose()
+    row.map(|(_, text)| serde_json::from_str(&text).map_err(|e| ApiError::internal("assessment snapshot", e)))
+        .transpose()
 }
 
 /// The report people see: the finalised snapshot when there is one, else a live computation.
-pub fn current(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar, formula: &Formula, year: i32, now: DateTime<Utc>) -> Result<AssessmentReport, ApiError> {
+pub fn current(
+    conn: &mut DbConnection,
+    cal: &crate::calendar::WorkingCalendar,
+    formula: &Formula,
+    year: i32,
+    now: DateTime<Utc>,
+) -> Result<AssessmentReport, ApiError> {
     match latest_snapshot(conn, year)? {
         Some(r) => Ok(r),
         None => compute(conn, cal, formula, year, now),
@@ -110,7 +126,15 @@ pub fn current(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar, 
 }
 
 /// Stores a snapshot. Finalising again needs a reason; every finalisation is audited.
-pub fn finalize(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar, formula: &Formula, year: i32, reason: Option<&str>, actor: &str, now: DateTime<Utc>) -> Result<AssessmentReport, ApiError> {
+pub fn finalize(
+    conn: &mut DbConnection,
+    cal: &crate::calendar::WorkingCalendar,
+    formula: &Formula,
+    year: i32,
+    reason: Option<&str>,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<AssessmentReport, ApiError> {
     conn.transaction(|conn| {
         crate::db::write_lock(conn)?;
         let previous = latest_version(conn, year)?;
@@ -132,15 +156,34 @@ pub fn finalize(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar,
 /// finalised score. Ranks and lists are derived again from the scores. For a review (复核)
 /// decided as "changed".
 #[allow(clippy::too_many_arguments)]
-pub fn finalize_department(conn: &mut DbConnection, cal: &crate::calendar::WorkingCalendar, year: i32, department_id: &str, reason: &str, actor: &str, now: DateTime<Utc>) -> Result<AssessmentReport, ApiError> {
+pub fn finalize_department(
+    conn: &mut DbConnection,
+    cal: &crate::calendar::WorkingCalendar,
+    year: i32,
+    department_id: &str,
+    reason: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<AssessmentReport, ApiError> {
     conn.transaction(|conn| {
         crate::db::write_lock(conn)?;
         let (version, mut report) = match (latest_version(conn, year)?, latest_snapshot(conn, year)?) {
             (Some(v), Some(r)) => (v, r),
-            _ => return Err(ApiError::Conflict { kind: "not-published", title: "Not published", detail: format!("the {year} assessment is not finalised yet"), extensions: Default::default() }),
+            _ => {
+                return Err(ApiError::Conflict {
+                    kind: "not-published",
+                    title: "Not published",
+                    detail: format!("the {year} assessment is not finalised yet"),
+                    extensions: Default::default(),
+                })
+            }
         };
         let live = compute(conn, cal, &report.formula, year, now)?;
-        let fresh = live.departments.into_iter().find(|d| d.score.department_id == department_id).ok_or_else(|| ApiError::NotFound("the department is not scored".into()))?;
+        let fresh = live
+            .departments
+            .into_iter()
+            .find(|d| d.score.department_id == department_id)
+            .ok_or_else(|| ApiError::NotFound("the department is not scored".into()))?;
         match report.departments.iter_mut().find(|d| d.score.department_id == department_id) {
             Some(d) => *d = fresh,
             None => report.departments.push(fresh),
@@ -150,10 +193,16 @@ pub fn finalize_department(conn: &mut DbConnection, cal: &crate::calendar::Worki
         rank(&mut scores, &order);
         let mut named = Vec::with_capacity(scores.len());
         for s in scores {
-            let (zh, en) = report.departments.iter().find(|d| d.score.department_id == s.department_id).map(|d| (d.name_zh.clone(), d.name_en.clone())).unwrap_or_default();
+            let (zh, en) = report
+                .departments
+                .iter()
+                .find(|d| d.score.department_id == s.department_id)
+                .map(|d| (d.name_zh.clone(), d.name_en.clone()))
+                .unwrap_or_default();
             named.push(NamedScore { name_zh: zh, name_en: en, score: s });
         }
-        (report.red_list, report.black_list) = lists(&named.iter().map(|n| &n.score).collect::<Vec<_>>(), report.formula.list_size);
+        (report.red_list, report.black_list) =
+            lists(&named.iter().map(|n| &n.score).collect::<Vec<_>>(), report.formula.list_size);
         report.departments = named;
         report.computed_at = now.with_timezone(&crate::calendar::shanghai());
         store(conn, report, version + 1, Some(reason), actor, now)
@@ -161,10 +210,20 @@ pub fn finalize_department(conn: &mut DbConnection, cal: &crate::calendar::Worki
 }
 
 fn latest_version(conn: &mut DbConnection, year: i32) -> QueryResult<Option<i32>> {
-    assessment_snapshots::table.filter(assessment_snapshots::year.eq(year)).select(diesel::dsl::max(assessment_snapshots::version)).first::<Option<i32>>(conn)
+    assessment_snapshots::table
+        .filter(assessment_snapshots::year.eq(year))
+        .select(diesel::dsl::max(assessment_snapshots::version))
+        .first::<Option<i32>>(conn)
 }
 
-fn store(conn: &mut DbConnection, mut report: AssessmentReport, version: i32, reason: Option<&str>, actor: &str, now: DateTime<Utc>) -> Result<AssessmentReport, ApiError> {
+fn store(
+    conn: &mut DbConnection,
+    mut report: AssessmentReport,
+    version: i32,
+    reason: Option<&str>,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<AssessmentReport, ApiError> {
     let year = report.year;
     report.finalized = true;
     report.version = Some(version);
@@ -180,14 +239,32 @@ fn store(conn: &mut DbConnection, mut report: AssessmentReport, version: i32, re
             assessment_snapshots::report.eq(serde_json::to_string(&report).expect("json")),
         ))
         .execute(conn)?;
-    crate::admin_log::record(conn, now, Some(actor), "assessment.finalize", &format!("assessment:{year}"), serde_json::json!({"version": version, "reason": reason, "formula": report.formula.formula_version}))?;
+    crate::admin_log::record(
+        conn,
+        now,
+        Some(actor),
+        "assessment.finalize",
+        &format!("assessment:{year}"),
+        serde_json::json!({"version": version, "reason": reason, "formula": report.formula.formula_version}),
+    )?;
     Ok(report)
 }
 
 /// CSV with a UTF-8 byte-order mark, so spreadsheet programs show the Chinese names.
 pub fn to_csv(r: &AssessmentReport) -> Vec<u8> {
     let mut w = crate::csv_export::Sheet::with_bom();
-    let _ = w.row(["排名 rank", "部门 department", "Department", "总分 total", "行风 conduct", "投诉办理 complaint handling", "行风指数 conduct index", "按时答复率 on-time %", "满意率 satisfaction %", "异议率 contest %"]);
+    let _ = w.row([
+        "排名 rank",
+        "部门 department",
+        "Department",
+        "总分 total",
+        "行风 conduct",
+        "投诉办理 complaint handling",
+        "行风指数 conduct index",
+        "按时答复率 on-time %",
+        "满意率 satisfaction %",
+        "异议率 contest %",
+    ]);
     let opt = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_default();
     for d in &r.departments {
         let s = &d.score;
@@ -229,18 +306,30 @@ fn bars(title: &str, rows: &[(String, f64)], max: f64, unit: &str) -> String {
 }
 
 fn trend_line(r: &AssessmentReport) -> String {
-    let pts: Vec<(usize, f64)> = r.trend.iter().enumerate().filter_map(|(i, m)| m.on_time_rate.map(|v| (i, v))).collect();
+    let pts: Vec<(usize, f64)> =
+        r.trend.iter().enumerate().filter_map(|(i, m)| m.on_time_rate.map(|v| (i, v))).collect();
     let x = |i: usize| 40.0 + i as f64 * 50.0;
     let y = |v: f64| 180.0 - v * 1.6;
     let mut svg = String::from("<figure><figcaption>按时答复率月度走势 Monthly on-time reply rate (%)</figcaption><svg role=\"img\" aria-label=\"monthly on-time rate\" viewBox=\"0 0 640 210\" width=\"100%\" xmlns=\"http://www.w3.org/2000/svg\"><line x1=\"40\" y1=\"180\" x2=\"600\" y2=\"180\" stroke=\"#999\"/><line x1=\"40\" y1=\"20\" x2=\"40\" y2=\"180\" stroke=\"#999\"/>");
     for (i, m) in r.trend.iter().enumerate() {
-        svg.push_str(&format!("<text x=\"{:.0}\" y=\"198\" font-size=\"10\" text-anchor=\"middle\">{}</text>", x(i), &m.month[5..]));
+        svg.push_str(&format!(
+            "<text x=\"{:.0}\" y=\"198\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
+            x(i),
+            &m.month[5..]
+        ));
     }
     if !pts.is_empty() {
         let path: Vec<String> = pts.iter().map(|(i, v)| format!("{:.1},{:.1}", x(*i), y(*v))).collect();
-        svg.push_str(&format!("<polyline fill=\"none\" stroke=\"#b03a2e\" stroke-width=\"2\" points=\"{}\"/>", path.join(" ")));
+        svg.push_str(&format!(
+            "<polyline fill=\"none\" stroke=\"#b03a2e\" stroke-width=\"2\" points=\"{}\"/>",
+            path.join(" ")
+        ));
         for (i, v) in &pts {
-            svg.push_str(&format!("<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"#b03a2e\"><title>{v:.2}%</title></circle>", x(*i), y(*v)));
+            svg.push_str(&format!(
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"#b03a2e\"><title>{v:.2}%</title></circle>",
+                x(*i),
+                y(*v)
+            ));
         }
     }
     svg.push_str("</svg></figure>");
@@ -249,7 +338,9 @@ fn trend_line(r: &AssessmentReport) -> String {
 
 /// A printable A4 report with the charts drawn as SVG; no scripts, no external assets.
 pub fn to_html(r: &AssessmentReport) -> String {
-    let name = |id: &str| r.departments.iter().find(|d| d.score.department_id == id).map(|d| d.name_zh.clone()).unwrap_or_default();
+    let name = |id: &str| {
+        r.departments.iter().find(|d| d.score.department_id == id).map(|d| d.name_zh.clone()).unwrap_or_default()
+    };
     let mut rows = String::new();
     let opt = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "—".into());
     for d in &r.departments {
@@ -267,10 +358,16 @@ pub fn to_html(r: &AssessmentReport) -> String {
             opt(s.contest_rate)
         ));
     }
-    let scores: Vec<(String, f64)> = r.departments.iter().filter_map(|d| d.score.total.map(|t| (d.name_zh.clone(), t))).collect();
+    let scores: Vec<(String, f64)> =
+        r.departments.iter().filter_map(|d| d.score.total.map(|t| (d.name_zh.clone(), t))).collect();
     let max = r.formula.conduct_points + r.formula.complaint_points;
-    let on_time: Vec<(String, f64)> = r.departments.iter().filter_map(|d| d.score.on_time_rate.map(|v| (d.name_zh.clone(), v))).collect();
-    let status = if r.finalized { format!("已定稿 Finalised (version {})", r.version.unwrap_or(0)) } else { "实时计算 Live computation (not finalised)".into() };
+    let on_time: Vec<(String, f64)> =
+        r.departments.iter().filter_map(|d| d.score.on_time_rate.map(|v| (d.name_zh.clone(), v))).collect();
+    let status = if r.finalized {
+        format!("已定稿 Finalised (version {})", r.version.unwrap_or(0))
+    } else {
+        "实时计算 Live computation (not finalised)".into()
+    };
     format!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{year} 年度部门综合考核 Department assessment</title>\
 <style>@page{{size:A4;margin:15mm}}body{{font-family:\"Noto Sans SC\",sans-serif;color:#111;max-width:180mm;margin:auto}}table{{border-collapse:collapse;width:100%;font-size:11px}}td,th{{border:1px solid #bbb;padding:3px 5px;text-align:left}}figure{{margin:12px 0;page-break-inside:avoid}}figcaption{{font-weight:bold}}</style></head><body>\
@@ -288,4 +385,3 @@ pub fn to_html(r: &AssessmentReport) -> String {
         trend = trend_line(r),
     )
 }
-

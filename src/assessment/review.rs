@@ -72,7 +72,15 @@ fn due(cal: &WorkingCalendar, from: DateTime<Utc>, days: u32, now: DateTime<Utc>
     Clock::new(from, days).due(cal, now).due_at.with_timezone(&Utc)
 }
 
-pub fn request(conn: &mut DbConnection, cal: &WorkingCalendar, year: i32, department_id: &str, reasons: &str, actor: &str, now: DateTime<Utc>) -> Result<ReviewRow, ApiError> {
+pub fn request(
+    conn: &mut DbConnection,
+    cal: &WorkingCalendar,
+    year: i32,
+    department_id: &str,
+    reasons: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<ReviewRow, ApiError> {
     conn.transaction(|conn| {
         crate::db::write_lock(conn)?;
         let published: Option<NaiveDateTime> = assessment_snapshots::table
@@ -81,13 +89,20 @@ pub fn request(conn: &mut DbConnection, cal: &WorkingCalendar, year: i32, depart
             .select(assessment_snapshots::computed_at)
             .first(conn)
             .optional()?;
-        let published = published.ok_or_else(|| ApiError::Conflict { kind: "not-published", title: "Not published", detail: format!("the {year} assessment is not finalised yet"), extensions: Default::default() })?;
+        let published = published.ok_or_else(|| ApiError::Conflict {
+            kind: "not-published",
+            title: "Not published",
+            detail: format!("the {year} assessment is not finalised yet"),
+            extensions: Default::default(),
+        })?;
         let window_ends = due(cal, from_db_time(published), REQUEST_WINDOW_WORKING_DAYS, now);
         if now >= window_ends {
             return Err(ApiError::Conflict {
                 kind: "review-window-closed",
                 title: "The review window has closed",
-                detail: format!("a review may be requested within {REQUEST_WINDOW_WORKING_DAYS} working days of publication"),
+                detail: format!(
+                    "a review may be requested within {REQUEST_WINDOW_WORKING_DAYS} working days of publication"
+                ),
                 extensions: Default::default(),
             });
         }
@@ -115,18 +130,39 @@ pub fn request(conn: &mut DbConnection, cal: &WorkingCalendar, year: i32, depart
             new_version: None,
         };
         diesel::insert_into(assessment_reviews::table).values(&row).execute(conn)?;
-        crate::admin_log::record(conn, now, Some(actor), "assessment.review_request", &format!("assessment:{year}"), serde_json::json!({"review": row.id, "department": department_id}))?;
+        crate::admin_log::record(
+            conn,
+            now,
+            Some(actor),
+            "assessment.review_request",
+            &format!("assessment:{year}"),
+            serde_json::json!({"review": row.id, "department": department_id}),
+        )?;
         Ok(row)
     })
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn decide(conn: &mut DbConnection, cal: &WorkingCalendar, year: i32, id: &str, changed: bool, reason: &str, actor: &str, now: DateTime<Utc>) -> Result<ReviewRow, ApiError> {
+pub fn decide(
+    conn: &mut DbConnection,
+    cal: &WorkingCalendar,
+    year: i32,
+    id: &str,
+    changed: bool,
+    reason: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<ReviewRow, ApiError> {
     conn.transaction(|conn| {
         // Claim the undecided review first: a second decider finds nothing to claim.
-        let claimed = diesel::update(assessment_reviews::table.find(id).filter(assessment_reviews::year.eq(year)).filter(assessment_reviews::decision.is_null()))
-            .set(assessment_reviews::decided_by.eq(Some(actor)))
-            .execute(conn)?;
+        let claimed = diesel::update(
+            assessment_reviews::table
+                .find(id)
+                .filter(assessment_reviews::year.eq(year))
+                .filter(assessment_reviews::decision.is_null()),
+        )
+        .set(assessment_reviews::decided_by.eq(Some(actor)))
+        .execute(conn)?;
         let row: ReviewRow = assessment_reviews::table
             .find(id)
             .filter(assessment_reviews::year.eq(year))
@@ -139,7 +175,15 @@ pub fn decide(conn: &mut DbConnection, cal: &WorkingCalendar, year: i32, id: &st
         }
         let new_version = if changed {
             // Only the reviewed department's score changes; the others keep their finalised one.
-            let r = super::report::finalize_department(conn, cal, year, &row.department_id, &format!("review {id}: {reason}"), actor, now)?;
+            let r = super::report::finalize_department(
+                conn,
+                cal,
+                year,
+                &row.department_id,
+                &format!("review {id}: {reason}"),
+                actor,
+                now,
+            )?;
             r.version
         } else {
             None
@@ -153,13 +197,21 @@ pub fn decide(conn: &mut DbConnection, cal: &WorkingCalendar, year: i32, id: &st
                 assessment_reviews::new_version.eq(new_version),
             ))
             .execute(conn)?;
-        crate::admin_log::record(conn, now, Some(actor), "assessment.review_decision", &format!("assessment:{year}"), serde_json::json!({"review": id, "changed": changed, "new_version": new_version}))?;
+        crate::admin_log::record(
+            conn,
+            now,
+            Some(actor),
+            "assessment.review_decision",
+            &format!("assessment:{year}"),
+            serde_json::json!({"review": id, "changed": changed, "new_version": new_version}),
+        )?;
         Ok(assessment_reviews::table.find(id).select(ReviewRow::as_select()).first(conn)?)
     })
 }
 
 pub fn list(conn: &mut DbConnection, year: i32, department: Option<&str>) -> QueryResult<Vec<ReviewRow>> {
-    let mut q = assessment_reviews::table.filter(assessment_reviews::year.eq(year)).select(ReviewRow::as_select()).into_boxed();
+    let mut q =
+        assessment_reviews::table.filter(assessment_reviews::year.eq(year)).select(ReviewRow::as_select()).into_boxed();
     if let Some(d) = department {
         q = q.filter(assessment_reviews::department_id.eq(d.to_string()));
     }

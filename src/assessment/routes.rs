@@ -14,7 +14,14 @@ use crate::error::ApiError;
 use crate::http::JsonBody;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(year_report).service(department_breakdown).service(finalize).service(monthly).service(bimonthly).service(request_review).service(list_reviews).service(decide_review);
+    cfg.service(year_report)
+        .service(department_breakdown)
+        .service(finalize)
+        .service(monthly)
+        .service(bimonthly)
+        .service(request_review)
+        .service(list_reviews)
+        .service(decide_review);
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -27,7 +34,11 @@ pub struct FormatQuery {
 }
 
 fn check_year(year: i32) -> Result<(), ApiError> {
-    if (2017..=2100).contains(&year) { Ok(()) } else { Err(ApiError::NotFound(format!("no assessment for {year}"))) }
+    if (2017..=2100).contains(&year) {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!("no assessment for {year}")))
+    }
 }
 
 /// A report month from the query string, in the years an assessment covers (422 otherwise: the
@@ -49,7 +60,12 @@ fn report_month(field: &str, raw: &str) -> Result<chrono::NaiveDate, ApiError> {
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "a year outside 2017–2100, or not a year", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/assessment/{year}")]
-async fn year_report(state: web::Data<AppState>, _staff: Staff<Assessors>, path: web::Path<i32>, query: web::Query<FormatQuery>) -> Result<HttpResponse, ApiError> {
+async fn year_report(
+    state: web::Data<AppState>,
+    _staff: Staff<Assessors>,
+    path: web::Path<i32>,
+    query: web::Query<FormatQuery>,
+) -> Result<HttpResponse, ApiError> {
     let year = path.into_inner();
     check_year(year)?;
     let format = query.into_inner().format.unwrap_or_else(|| "json".into());
@@ -61,7 +77,10 @@ async fn year_report(state: web::Data<AppState>, _staff: Staff<Assessors>, path:
     Ok(match format.as_str() {
         "csv" => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
-            .insert_header((header::CONTENT_DISPOSITION, crate::csv_export::attachment_disposition(&format!("assessment-{year}.csv"))))
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                crate::csv_export::attachment_disposition(&format!("assessment-{year}.csv")),
+            ))
             .body(report::to_csv(&r)),
         "html" => HttpResponse::Ok().content_type("text/html; charset=utf-8").body(report::to_html(&r)),
         _ => HttpResponse::Ok().json(r),
@@ -75,7 +94,11 @@ async fn year_report(state: web::Data<AppState>, _staff: Staff<Assessors>, path:
     responses((status = 200, body = NamedScore), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/assessment/{year}/departments/{id}")]
-async fn department_breakdown(state: web::Data<AppState>, staff: Staff<AnyStaff>, path: web::Path<(i32, String)>) -> Result<web::Json<NamedScore>, ApiError> {
+async fn department_breakdown(
+    state: web::Data<AppState>,
+    staff: Staff<AnyStaff>,
+    path: web::Path<(i32, String)>,
+) -> Result<web::Json<NamedScore>, ApiError> {
     let (year, id) = path.into_inner();
     check_year(year)?;
     let allowed = match staff.role {
@@ -84,11 +107,18 @@ async fn department_breakdown(state: web::Data<AppState>, staff: Staff<AnyStaff>
         Role::Operator => false,
     };
     if !allowed {
-        return Err(ApiError::Forbidden("only the coordination office, the commission, administrators and the department itself see a breakdown".into()));
+        return Err(ApiError::Forbidden(
+            "only the coordination office, the commission, administrators and the department itself see a breakdown"
+                .into(),
+        ));
     }
     let (formula, cal) = (state.settings.assessment.clone(), state.calendar.current());
     let r = db::run(&state.pool, move |conn| report::current(conn, &cal, &formula, year, db::now())).await?;
-    r.departments.into_iter().find(|d| d.score.department_id == id).map(web::Json).ok_or_else(|| ApiError::NotFound("no such department in this assessment".into()))
+    r.departments
+        .into_iter()
+        .find(|d| d.score.department_id == id)
+        .map(web::Json)
+        .ok_or_else(|| ApiError::NotFound("no such department in this assessment".into()))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -109,12 +139,19 @@ pub struct FinalizeRequest {
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/assessment/{year}/finalize")]
-async fn finalize(state: web::Data<AppState>, staff: Staff<CommissionOnly>, path: web::Path<i32>, body: JsonBody<FinalizeRequest>) -> Result<web::Json<AssessmentReport>, ApiError> {
+async fn finalize(
+    state: web::Data<AppState>,
+    staff: Staff<CommissionOnly>,
+    path: web::Path<i32>,
+    body: JsonBody<FinalizeRequest>,
+) -> Result<web::Json<AssessmentReport>, ApiError> {
     let year = path.into_inner();
     check_year(year)?;
     let reason = crate::fields::optional_text("reason", body.into_inner().reason.as_deref(), 2000)?;
     let (formula, actor, cal) = (state.settings.assessment.clone(), staff.id.clone(), state.calendar.current());
-    db::run(&state.pool, move |conn| report::finalize(conn, &cal, &formula, year, reason.as_deref(), &actor, db::now())).await.map(web::Json)
+    db::run(&state.pool, move |conn| report::finalize(conn, &cal, &formula, year, reason.as_deref(), &actor, db::now()))
+        .await
+        .map(web::Json)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -134,10 +171,16 @@ pub struct MonthQuery {
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/reports/monthly")]
-async fn monthly(state: web::Data<AppState>, _staff: Staff<Assessors>, query: web::Query<MonthQuery>) -> Result<web::Json<super::periodic::MonthlyReport>, ApiError> {
+async fn monthly(
+    state: web::Data<AppState>,
+    _staff: Staff<Assessors>,
+    query: web::Query<MonthQuery>,
+) -> Result<web::Json<super::periodic::MonthlyReport>, ApiError> {
     let month = report_month("month", &query.month)?;
     let (formula, cal) = (state.settings.assessment.clone(), state.calendar.current());
-    db::run(&state.pool, move |conn| super::periodic::monthly(conn, &cal, &formula, month, db::now())).await.map(web::Json)
+    db::run(&state.pool, move |conn| super::periodic::monthly(conn, &cal, &formula, month, db::now()))
+        .await
+        .map(web::Json)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -160,7 +203,11 @@ pub struct BimonthlyQuery {
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/reports/bimonthly")]
-async fn bimonthly(state: web::Data<AppState>, _staff: Staff<Assessors>, query: web::Query<BimonthlyQuery>) -> Result<HttpResponse, ApiError> {
+async fn bimonthly(
+    state: web::Data<AppState>,
+    _staff: Staff<Assessors>,
+    query: web::Query<BimonthlyQuery>,
+) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let from = report_month("from", &q.from)?;
     let format = q.format.unwrap_or_else(|| "json".into());
@@ -171,7 +218,10 @@ async fn bimonthly(state: web::Data<AppState>, _staff: Staff<Assessors>, query: 
     Ok(match format.as_str() {
         "csv" => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
-            .insert_header((header::CONTENT_DISPOSITION, crate::csv_export::attachment_disposition(&format!("bimonthly-{}.csv", r.from))))
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                crate::csv_export::attachment_disposition(&format!("bimonthly-{}.csv", r.from)),
+            ))
             .body(super::periodic::bimonthly_csv(&r)),
         "html" => HttpResponse::Ok().content_type("text/html; charset=utf-8").body(super::periodic::bimonthly_html(&r)),
         _ => HttpResponse::Ok().json(r),
@@ -195,14 +245,24 @@ pub struct ReviewRequest {
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/assessment/{year}/reviews")]
-async fn request_review(state: web::Data<AppState>, staff: Staff<DepartmentOnly>, path: web::Path<i32>, body: JsonBody<ReviewRequest>) -> Result<HttpResponse, ApiError> {
+async fn request_review(
+    state: web::Data<AppState>,
+    staff: Staff<DepartmentOnly>,
+    path: web::Path<i32>,
+    body: JsonBody<ReviewRequest>,
+) -> Result<HttpResponse, ApiError> {
     let year = path.into_inner();
     check_year(year)?;
     let reasons = crate::fields::required_text("reasons", &body.into_inner().reasons, 4000)?;
-    let department = staff.department_id.clone().ok_or_else(|| ApiError::Forbidden("the account belongs to no department".into()))?;
+    let department = staff
+        .department_id
+        .clone()
+        .ok_or_else(|| ApiError::Forbidden("the account belongs to no department".into()))?;
     let (actor, cal) = (staff.id.clone(), state.calendar.current());
     let now = db::now();
-    let row = db::run(&state.pool, move |conn| super::review::request(conn, &cal, year, &department, &reasons, &actor, now)).await?;
+    let row =
+        db::run(&state.pool, move |conn| super::review::request(conn, &cal, year, &department, &reasons, &actor, now))
+            .await?;
     Ok(HttpResponse::Created().json(super::review::view(&row, now)))
 }
 
@@ -213,7 +273,11 @@ async fn request_review(state: web::Data<AppState>, staff: Staff<DepartmentOnly>
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "a year outside 2017–2100, or not a year", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/assessment/{year}/reviews")]
-async fn list_reviews(state: web::Data<AppState>, staff: Staff<AnyStaff>, path: web::Path<i32>) -> Result<web::Json<Vec<super::review::ReviewView>>, ApiError> {
+async fn list_reviews(
+    state: web::Data<AppState>,
+    staff: Staff<AnyStaff>,
+    path: web::Path<i32>,
+) -> Result<web::Json<Vec<super::review::ReviewView>>, ApiError> {
     let year = path.into_inner();
     check_year(year)?;
     let only = match staff.role {
@@ -243,12 +307,19 @@ pub struct ReviewDecision {
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/assessment/{year}/reviews/{id}/decision")]
-async fn decide_review(state: web::Data<AppState>, staff: Staff<CommissionOnly>, path: web::Path<(i32, String)>, body: JsonBody<ReviewDecision>) -> Result<web::Json<super::review::ReviewView>, ApiError> {
+async fn decide_review(
+    state: web::Data<AppState>,
+    staff: Staff<CommissionOnly>,
+    path: web::Path<(i32, String)>,
+    body: JsonBody<ReviewDecision>,
+) -> Result<web::Json<super::review::ReviewView>, ApiError> {
     let (year, id) = path.into_inner();
     let b = body.into_inner();
     let reason = crate::fields::required_text("reason", &b.reason, 4000)?;
     let (actor, cal) = (staff.id.clone(), state.calendar.current());
     let now = db::now();
-    let row = db::run(&state.pool, move |conn| super::review::decide(conn, &cal, year, &id, b.changed, &reason, &actor, now)).await?;
+    let row =
+        db::run(&state.pool, move |conn| super::review::decide(conn, &cal, year, &id, b.changed, &reason, &actor, now))
+            .await?;
     Ok(web::Json(super::review::view(&row, now)))
 }

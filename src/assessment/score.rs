@@ -146,7 +146,12 @@ fn rate(num: usize, den: usize) -> Option<f64> {
 
 /// Scores every department: conduct + complaint handling, then ranks them (see [`rank`]).
 /// `departments` are in the order of their department codes.
-pub fn score(formula: &Formula, departments: &[String], clocks: &[ClockRecord], rounds: &[RoundResult]) -> Vec<DepartmentScore> {
+pub fn score(
+    formula: &Formula,
+    departments: &[String],
+    clocks: &[ClockRecord],
+    rounds: &[RoundResult],
+) -> Vec<DepartmentScore> {
     let mut scores: Vec<DepartmentScore> = departments.iter().map(|d| score_one(formula, d, clocks, rounds)).collect();
     rank(&mut scores, departments);
     scores
@@ -160,7 +165,9 @@ pub fn score(formula: &Formula, departments: &[String], clocks: &[ClockRecord], 
 pub fn rank(scores: &mut [DepartmentScore], code_order: &[String]) {
     use std::cmp::Ordering;
     let place = |id: &str| code_order.iter().position(|d| d == id).unwrap_or(usize::MAX);
-    let desc = |a: Option<f64>, b: Option<f64>| b.unwrap_or(f64::NEG_INFINITY).partial_cmp(&a.unwrap_or(f64::NEG_INFINITY)).unwrap_or(Ordering::Equal);
+    let desc = |a: Option<f64>, b: Option<f64>| {
+        b.unwrap_or(f64::NEG_INFINITY).partial_cmp(&a.unwrap_or(f64::NEG_INFINITY)).unwrap_or(Ordering::Equal)
+    };
     scores.sort_by(|a, b| {
         b.total
             .is_some()
@@ -185,7 +192,10 @@ pub fn rank(scores: &mut [DepartmentScore], code_order: &[String]) {
 pub fn lists(ranked: &[&DepartmentScore], size: usize) -> (Vec<String>, Vec<String>) {
     let ranked: Vec<&&DepartmentScore> = ranked.iter().filter(|s| s.rank.is_some()).collect();
     let n = size.min(ranked.len() / 2);
-    (ranked.iter().take(n).map(|s| s.department_id.clone()).collect(), ranked.iter().rev().take(n).map(|s| s.department_id.clone()).collect())
+    (
+        ranked.iter().take(n).map(|s| s.department_id.clone()).collect(),
+        ranked.iter().rev().take(n).map(|s| s.department_id.clone()).collect(),
+    )
 }
 
 fn score_one(f: &Formula, dept: &str, clocks: &[ClockRecord], rounds: &[RoundResult]) -> DepartmentScore {
@@ -207,15 +217,34 @@ fn score_one(f: &Formula, dept: &str, clocks: &[ClockRecord], rounds: &[RoundRes
 
     // Conduct: index of the published results with at least k valid ballots, weighted by
     // their valid ballots. Without one, no conduct score (and so no total and no rank).
-    let used: Vec<&RoundResult> = rounds.iter().filter(|r| r.department_id == dept && r.valid_ballots.is_some_and(|n| n > 0) && r.conduct_index.is_some()).collect();
+    let used: Vec<&RoundResult> = rounds
+        .iter()
+        .filter(|r| r.department_id == dept && r.valid_ballots.is_some_and(|n| n > 0) && r.conduct_index.is_some())
+        .collect();
     let ballots: u32 = used.iter().map(|r| r.valid_ballots.unwrap_or(0)).sum();
     let (conduct, conduct_index) = if ballots == 0 {
-        terms.push(Term { name: "conduct".into(), value: 0.0, explanation: "no published round with at least k valid ballots: no conduct score, no rank / 有效票数不足".into() });
+        terms.push(Term {
+            name: "conduct".into(),
+            value: 0.0,
+            explanation: "no published round with at least k valid ballots: no conduct score, no rank / 有效票数不足"
+                .into(),
+        });
         (None, None)
     } else {
-        let index = used.iter().map(|r| r.conduct_index.unwrap_or(0.0) * f64::from(r.valid_ballots.unwrap_or(0))).sum::<f64>() / f64::from(ballots);
+        let index =
+            used.iter().map(|r| r.conduct_index.unwrap_or(0.0) * f64::from(r.valid_ballots.unwrap_or(0))).sum::<f64>()
+                / f64::from(ballots);
         let value = index / 100.0 * f.conduct_points;
-        terms.push(Term { name: "conduct".into(), value: round2(value), explanation: format!("conduct index {:.2} over {ballots} valid ballots in {} rounds / 100 × {}", index, used.len(), f.conduct_points) });
+        terms.push(Term {
+            name: "conduct".into(),
+            value: round2(value),
+            explanation: format!(
+                "conduct index {:.2} over {ballots} valid ballots in {} rounds / 100 × {}",
+                index,
+                used.len(),
+                f.conduct_points
+            ),
+        });
         (Some(value), Some(round2(index)))
     };
 
@@ -226,26 +255,47 @@ fn score_one(f: &Formula, dept: &str, clocks: &[ClockRecord], rounds: &[RoundRes
     let escalated = mine.iter().filter(|c| c.escalated).count();
     let replies: Vec<&&ClockRecord> = mine.iter().filter(|c| c.replied).collect();
     let rated: Vec<&&&ClockRecord> = replies.iter().filter(|c| c.rating.is_some()).collect();
-    let satisfied = rated.iter().filter(|c| matches!(c.rating.as_deref(), Some("satisfied" | "basically_satisfied"))).count();
+    let satisfied =
+        rated.iter().filter(|c| matches!(c.rating.as_deref(), Some("satisfied" | "basically_satisfied"))).count();
     let contested = replies.iter().filter(|c| c.contested).count();
     let on_time_rate = rate(on_time, judged.len());
     let satisfaction_rate = rate(satisfied, rated.len());
     let contest_rate = rate(contested, replies.len());
     // An escalated complaint always counts, even while its clock is still running.
     let complaint_handling = if judged.is_empty() && replies.is_empty() && escalated == 0 {
-        terms.push(Term { name: "complaint_handling".into(), value: f.no_complaints_points, explanation: format!("no complaint to judge in the year: {} points", f.no_complaints_points) });
+        terms.push(Term {
+            name: "complaint_handling".into(),
+            value: f.no_complaints_points,
+            explanation: format!("no complaint to judge in the year: {} points", f.no_complaints_points),
+        });
         f.no_complaints_points
     } else {
         // A rate with nothing to measure drops out, its weight shared by the others.
-        let parts = [(f.on_time_weight, on_time_rate, "on-time rate"), (f.satisfaction_weight, satisfaction_rate, "satisfaction rate"), (f.uncontested_weight, contest_rate.map(|r| 1.0 - r), "uncontested rate")];
+        let parts = [
+            (f.on_time_weight, on_time_rate, "on-time rate"),
+            (f.satisfaction_weight, satisfaction_rate, "satisfaction rate"),
+            (f.uncontested_weight, contest_rate.map(|r| 1.0 - r), "uncontested rate"),
+        ];
         let weight: f64 = parts.iter().filter(|p| p.1.is_some()).map(|p| p.0).sum();
         let weighted: f64 = parts.iter().filter_map(|p| p.1.map(|r| p.0 * r)).sum();
         let base = if weight > 0.0 { f.complaint_points * weighted / weight } else { f.complaint_points };
-        let words: Vec<String> = parts.iter().filter_map(|p| p.1.map(|r| format!("{} {:.4} × {}", p.2, r, p.0))).collect();
-        let explanation = if weight > 0.0 { format!("{} × ({}) / {}", f.complaint_points, words.join(" + "), weight) } else { format!("no rate to measure yet: {} points", f.complaint_points) };
+        let words: Vec<String> =
+            parts.iter().filter_map(|p| p.1.map(|r| format!("{} {:.4} × {}", p.2, r, p.0))).collect();
+        let explanation = if weight > 0.0 {
+            format!("{} × ({}) / {}", f.complaint_points, words.join(" + "), weight)
+        } else {
+            format!("no rate to measure yet: {} points", f.complaint_points)
+        };
         terms.push(Term { name: "complaint_rates".into(), value: round2(base), explanation });
         let deduction = late as f64 * f.overdue_deduction + escalated as f64 * f.escalated_deduction;
-        terms.push(Term { name: "deductions".into(), value: round2(-deduction), explanation: format!("{late} late × {} + {escalated} escalated × {}", f.overdue_deduction, f.escalated_deduction) });
+        terms.push(Term {
+            name: "deductions".into(),
+            value: round2(-deduction),
+            explanation: format!(
+                "{late} late × {} + {escalated} escalated × {}",
+                f.overdue_deduction, f.escalated_deduction
+            ),
+        });
         (base - deduction).max(0.0)
     };
     DepartmentScore {
@@ -285,8 +335,26 @@ mod tests {
         }
     }
 
-    fn clock(n: &str, d: &str, outcome: ClockOutcome, replied: bool, rating: Option<&str>, contested: bool, escalated: bool) -> ClockRecord {
-        ClockRecord { tracking_number: n.into(), department_id: d.into(), outcome, escalated, replied, contested, rating: rating.map(str::to_string), working_days_to_reply: None, started_month: 1 }
+    fn clock(
+        n: &str,
+        d: &str,
+        outcome: ClockOutcome,
+        replied: bool,
+        rating: Option<&str>,
+        contested: bool,
+        escalated: bool,
+    ) -> ClockRecord {
+        ClockRecord {
+            tracking_number: n.into(),
+            department_id: d.into(),
+            outcome,
+            escalated,
+            replied,
+            contested,
+            rating: rating.map(str::to_string),
+            working_days_to_reply: None,
+            started_month: 1,
+        }
     }
 
     #[test]
@@ -300,8 +368,18 @@ mod tests {
             clock("CZ-5", "a", Running, false, None, false, false),
         ];
         let rounds = vec![
-            RoundResult { round_id: "r1".into(), department_id: "a".into(), valid_ballots: Some(10), conduct_index: Some(80.0) },
-            RoundResult { round_id: "r2".into(), department_id: "a".into(), valid_ballots: Some(30), conduct_index: Some(90.0) },
+            RoundResult {
+                round_id: "r1".into(),
+                department_id: "a".into(),
+                valid_ballots: Some(10),
+                conduct_index: Some(80.0),
+            },
+            RoundResult {
+                round_id: "r2".into(),
+                department_id: "a".into(),
+                valid_ballots: Some(30),
+                conduct_index: Some(90.0),
+            },
             RoundResult { round_id: "r3".into(), department_id: "b".into(), valid_ballots: None, conduct_index: None },
         ];
         let s = score(&formula(), &["a".into(), "b".into()], &clocks, &rounds);
@@ -332,7 +410,8 @@ mod tests {
     #[test]
     fn same_inputs_same_output_and_never_negative() {
         use ClockOutcome::*;
-        let clocks: Vec<_> = (0..10).map(|i| clock(&format!("CZ-{i}"), "slow", Late, true, Some("dissatisfied"), true, true)).collect();
+        let clocks: Vec<_> =
+            (0..10).map(|i| clock(&format!("CZ-{i}"), "slow", Late, true, Some("dissatisfied"), true, true)).collect();
         let a = score(&formula(), &["slow".into()], &clocks, &[]);
         let b = score(&formula(), &["slow".into()], &clocks, &[]);
         assert_eq!(a, b);
@@ -356,7 +435,12 @@ mod tests {
     #[test]
     fn ties_are_broken_by_conduct_then_complaints_then_department_code_on_every_run() {
         use ClockOutcome::*;
-        let r = |d: &str, idx: f64| RoundResult { round_id: "r".into(), department_id: d.into(), valid_ballots: Some(5), conduct_index: Some(idx) };
+        let r = |d: &str, idx: f64| RoundResult {
+            round_id: "r".into(),
+            department_id: d.into(),
+            valid_ballots: Some(5),
+            conduct_index: Some(idx),
+        };
         // "z" and "y" both total 13.5: z by 10 + 3.5 (one on-time reply rated dissatisfied),
         // y by 8.5 + 5 → z first (more conduct points).
         // "m" and "n": identical figures → code order as given (m before n), whatever the ids.
@@ -369,7 +453,10 @@ mod tests {
             assert_eq!(ids, [("z", Some(1)), ("y", Some(2)), ("m", Some(3)), ("n", Some(4)), ("u", None)]);
             let refs: Vec<&DepartmentScore> = s.iter().collect();
             // Four ranked: two on each list; the unrated "u" on neither.
-            assert_eq!(lists(&refs, 3), (vec!["z".to_string(), "y".to_string()], vec!["n".to_string(), "m".to_string()]));
+            assert_eq!(
+                lists(&refs, 3),
+                (vec!["z".to_string(), "y".to_string()], vec!["n".to_string(), "m".to_string()])
+            );
         }
     }
 }

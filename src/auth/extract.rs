@@ -62,9 +62,8 @@ pub(crate) async fn still_valid(state: &web::Data<AppState>, user_id: &str, issu
 
 /// Checks the token and the role rule; returns the staff member and the token's issue time (ms).
 fn authenticate<R: RoleRule>(req: &HttpRequest) -> Result<(Staff<R>, i64), ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::internal("auth", "application state missing"))?;
+    let state =
+        req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal("auth", "application state missing"))?;
     let token = bearer_token(req).ok_or(ApiError::Unauthenticated("sign in: send Authorization: Bearer <token>"))?;
     authorize(state.tokens.verify(token)?)
 }
@@ -85,7 +84,10 @@ pub(crate) fn authorize<R: RoleRule>(claims: super::token::Claims) -> Result<(St
     if claims.role == Role::Department && claims.dept.is_none() {
         return Err(ApiError::Forbidden("a department account without a department".into()));
     }
-    Ok((Staff { user: StaffUser { id: claims.sub, role: claims.role, department_id: claims.dept }, rule: PhantomData }, issued_ms))
+    Ok((
+        Staff { user: StaffUser { id: claims.sub, role: claims.role, department_id: claims.dept }, rule: PhantomData },
+        issued_ms,
+    ))
 }
 
 fn bearer_token(req: &HttpRequest) -> Option<&str> {

@@ -43,8 +43,8 @@ fn load_or_create(inline: &str, file: &Path, generated: PathBuf) -> Result<Vec<u
 }
 
 fn read_secret(path: &Path) -> Result<Vec<u8>, KeyError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| KeyError::Read { path: path.display().to_string(), source })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: path.display().to_string(), source })?;
     let secret = text.trim().as_bytes().to_vec();
     if secret.len() < 32 {
         return Err(KeyError::TooShort { path: path.display().to_string() });

@@ -15,7 +15,13 @@ use crate::error::ApiError;
 use crate::http::{ClientAddr, JsonBody, NoStore};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(login).service(logout).service(me).service(change_password).service(create_user).service(list_users).service(update_user);
+    cfg.service(login)
+        .service(logout)
+        .service(me)
+        .service(change_password)
+        .service(create_user)
+        .service(list_users)
+        .service(update_user);
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -42,7 +48,11 @@ pub struct LoginResponse {
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "too many attempts", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/auth/login")]
-async fn login(state: web::Data<AppState>, client: ClientAddr, body: JsonBody<LoginRequest>) -> Result<NoStore<web::Json<LoginResponse>>, ApiError> {
+async fn login(
+    state: web::Data<AppState>,
+    client: ClientAddr,
+    body: JsonBody<LoginRequest>,
+) -> Result<NoStore<web::Json<LoginResponse>>, ApiError> {
     let LoginRequest { email, password: given } = body.into_inner();
     let signed = sign_in(&state, &client, email, given).await?;
     Ok(NoStore(web::Json(LoginResponse {
@@ -61,7 +71,9 @@ async fn login(state: web::Data<AppState>, client: ClientAddr, body: JsonBody<Lo
 #[get("/api/v1/auth/me")]
 async fn me(state: web::Data<AppState>, staff: Staff<AnyStaff>) -> Result<web::Json<UserView>, ApiError> {
     let id = staff.id.clone();
-    let user = db::run(&state.pool, move |conn| Ok(users::find(conn, &id)?)).await?.ok_or_else(|| ApiError::NotFound("account no longer exists".into()))?;
+    let user = db::run(&state.pool, move |conn| Ok(users::find(conn, &id)?))
+        .await?
+        .ok_or_else(|| ApiError::NotFound("account no longer exists".into()))?;
     Ok(web::Json(user.try_into()?))
 }
 
@@ -80,7 +92,11 @@ async fn logout(state: web::Data<AppState>, staff: Staff<PasswordChange>) -> Res
     responses((status = 204), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "too many attempts for this account (auth.login_per_account_per_minute)", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/auth/password")]
-async fn change_password(state: web::Data<AppState>, staff: Staff<PasswordChange>, body: JsonBody<PasswordChangeRequest>) -> Result<HttpResponse, ApiError> {
+async fn change_password(
+    state: web::Data<AppState>,
+    staff: Staff<PasswordChange>,
+    body: JsonBody<PasswordChangeRequest>,
+) -> Result<HttpResponse, ApiError> {
     set_own_password(&state, &staff.id, body.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -111,11 +127,23 @@ pub struct CreatedUser {
     responses((status = 201, body = CreatedUser), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/users")]
-async fn create_user(state: web::Data<AppState>, staff: Staff<AdminOnly>, body: JsonBody<CreateUserRequest>) -> Result<HttpResponse, ApiError> {
+async fn create_user(
+    state: web::Data<AppState>,
+    staff: Staff<AdminOnly>,
+    body: JsonBody<CreateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
-    let req = AccountRequest::parse(&b.email, &b.display_name, b.role, b.department_id, b.password, state.settings.auth.min_password_length)?;
+    let req = AccountRequest::parse(
+        &b.email,
+        &b.display_name,
+        b.role,
+        b.department_id,
+        b.password,
+        state.settings.auth.min_password_length,
+    )?;
     let actor = staff.id.clone();
-    let (user, one_time_password) = db::run(&state.pool, move |conn| users::create(conn, &req, Some(&actor), db::now())).await?;
+    let (user, one_time_password) =
+        db::run(&state.pool, move |conn| users::create(conn, &req, Some(&actor), db::now())).await?;
     Ok(HttpResponse::Created().json(CreatedUser { user: user.try_into()?, one_time_password }))
 }
 
@@ -123,7 +151,10 @@ async fn create_user(state: web::Data<AppState>, staff: Staff<AdminOnly>, body: 
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = Vec<UserView>), (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/users")]
-async fn list_users(state: web::Data<AppState>, _staff: Staff<AdminOnly>) -> Result<web::Json<Vec<UserView>>, ApiError> {
+async fn list_users(
+    state: web::Data<AppState>,
+    _staff: Staff<AdminOnly>,
+) -> Result<web::Json<Vec<UserView>>, ApiError> {
     let rows = db::run(&state.pool, |conn| Ok(users::list(conn)?)).await?;
     Ok(web::Json(rows.into_iter().map(UserView::try_from).collect::<Result<_, _>>()?))
 }
@@ -142,7 +173,12 @@ pub struct UpdateUserRequest {
     responses((status = 200, body = UserView), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "an administrator cannot deactivate their own account", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[patch("/api/v1/users/{id}")]
-async fn update_user(state: web::Data<AppState>, staff: Staff<AdminOnly>, path: web::Path<String>, body: JsonBody<UpdateUserRequest>) -> Result<web::Json<UserView>, ApiError> {
+async fn update_user(
+    state: web::Data<AppState>,
+    staff: Staff<AdminOnly>,
+    path: web::Path<String>,
+    body: JsonBody<UpdateUserRequest>,
+) -> Result<web::Json<UserView>, ApiError> {
     let id = path.into_inner();
     let active = body.into_inner().active;
     let actor = staff.id.clone();
@@ -160,7 +196,14 @@ async fn update_user(state: web::Data<AppState>, staff: Staff<AdminOnly>, path: 
                 return Ok(user);
             }
             users::set_active(conn, &id, active, now)?;
-            crate::admin_log::record(conn, now, Some(&actor), "user.set_active", &format!("user:{id}"), serde_json::json!({"active": active}))?;
+            crate::admin_log::record(
+                conn,
+                now,
+                Some(&actor),
+                "user.set_active",
+                &format!("user:{id}"),
+                serde_json::json!({"active": active}),
+            )?;
             Ok(users::find(conn, &id)?.expect("updated row exists"))
         })
     })

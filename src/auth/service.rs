@@ -24,7 +24,12 @@ pub struct SignedIn {
 
 /// Checks the password under the per-client and per-account limits; one answer for every
 /// failure, and the same work for unknown accounts.
-pub async fn sign_in(state: &web::Data<AppState>, client: &ClientAddr, email: String, given: String) -> Result<SignedIn, ApiError> {
+pub async fn sign_in(
+    state: &web::Data<AppState>,
+    client: &ClientAddr,
+    email: String,
+    given: String,
+) -> Result<SignedIn, ApiError> {
     // No account's email holds a control character (and PostgreSQL refuses a NUL in a query).
     if email.len() > 254 || given.len() > 1024 || email.chars().any(char::is_control) {
         return Err(ApiError::Unauthenticated("wrong email or password"));
@@ -44,9 +49,16 @@ pub async fn sign_in(state: &web::Data<AppState>, client: &ClientAddr, email: St
     .map_err(|e| ApiError::internal("password check", e))?
     .ok_or(ApiError::Unauthenticated("wrong email or password"))?;
     let role = user.role()?;
-    let (token, expires_at) = state.tokens.issue(&user.id, role, user.department_id.as_deref(), user.must_change_password, db::now())?;
+    let (token, expires_at) =
+        state.tokens.issue(&user.id, role, user.department_id.as_deref(), user.must_change_password, db::now())?;
     tracing::info!(user = %user.id, role = %role, "signed in");
-    Ok(SignedIn { token, expires_at, role, department_id: user.department_id, must_change_password: user.must_change_password })
+    Ok(SignedIn {
+        token,
+        expires_at,
+        role,
+        department_id: user.department_id,
+        must_change_password: user.must_change_password,
+    })
 }
 
 /// Ends the account's tokens issued up to now (the API's and the pages' sign-out).
@@ -56,7 +68,14 @@ pub async fn sign_out(state: &web::Data<AppState>, user_id: &str) -> Result<(), 
         let now = db::now();
         conn.transaction(|conn| {
             users::end_sessions(conn, &id, now)?;
-            crate::admin_log::record(conn, now, Some(&id), "user.sign_out", &format!("user:{id}"), serde_json::json!({}))
+            crate::admin_log::record(
+                conn,
+                now,
+                Some(&id),
+                "user.sign_out",
+                &format!("user:{id}"),
+                serde_json::json!({}),
+            )
         })?;
         Ok(())
     })
@@ -75,7 +94,11 @@ pub struct PasswordChangeRequest {
 /// Replaces the account's password after checking the current one and the policy; earlier
 /// tokens stop working. Every check of the current password counts against the account's
 /// limit, as a sign-in does.
-pub async fn set_own_password(state: &web::Data<AppState>, user_id: &str, req: PasswordChangeRequest) -> Result<(), ApiError> {
+pub async fn set_own_password(
+    state: &web::Data<AppState>,
+    user_id: &str,
+    req: PasswordChangeRequest,
+) -> Result<(), ApiError> {
     password::check_policy(&req.new_password, state.settings.auth.min_password_length)
         .map_err(|m| ApiError::Invalid(vec![FieldError::new("new_password", "weak_password", m)]))?;
     if req.new_password == req.current_password {
@@ -92,7 +115,14 @@ pub async fn set_own_password(state: &web::Data<AppState>, user_id: &str, req: P
         let now = db::now();
         conn.transaction(|conn| {
             users::set_password(conn, &id, &hash, false, now)?;
-            crate::admin_log::record(conn, now, Some(&id), "user.password_change", &format!("user:{id}"), serde_json::json!({}))
+            crate::admin_log::record(
+                conn,
+                now,
+                Some(&id),
+                "user.password_change",
+                &format!("user:{id}"),
+                serde_json::json!({}),
+            )
         })?;
         Ok(())
     })

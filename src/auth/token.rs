@@ -97,7 +97,13 @@ impl TokenKeys {
     }
 
     /// A tracking-page session for `minutes`.
-    pub fn issue_tracking(&self, tracking_number: &str, code_hash: &str, now: DateTime<Utc>, minutes: i64) -> Result<String, ApiError> {
+    pub fn issue_tracking(
+        &self,
+        tracking_number: &str,
+        code_hash: &str,
+        now: DateTime<Utc>,
+        minutes: i64,
+    ) -> Result<String, ApiError> {
         let claims = TrackingClaims {
             sub: tracking_number.to_string(),
             code_hash: code_hash.to_string(),
@@ -106,7 +112,8 @@ impl TokenKeys {
             nbf: now.timestamp(),
             exp: (now + Duration::minutes(minutes)).timestamp(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| ApiError::internal("signing token", e))
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| ApiError::internal("signing token", e))
     }
 
     pub fn verify_tracking(&self, token: &str) -> Result<TrackingClaims, ApiError> {
@@ -168,7 +175,11 @@ mod tests {
     fn rotation_accepts_the_previous_key_and_signs_with_the_new() {
         let old = TokenKeys::new(b"old-secret-old-secret-old-secret-0", 60);
         let (token, _) = old.issue("u1", Role::Admin, None, false, Utc::now()).unwrap();
-        let rotated = TokenKeys::with_previous(b"new-secret-new-secret-new-secret-0", &[b"old-secret-old-secret-old-secret-0".to_vec()], 60);
+        let rotated = TokenKeys::with_previous(
+            b"new-secret-new-secret-new-secret-0",
+            &[b"old-secret-old-secret-old-secret-0".to_vec()],
+            60,
+        );
         assert_eq!(rotated.verify(&token).unwrap().sub, "u1");
         let (fresh, _) = rotated.issue("u2", Role::Admin, None, false, Utc::now()).unwrap();
         assert!(old.verify(&fresh).is_err(), "new tokens use the new key");

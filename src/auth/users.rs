@@ -102,9 +102,11 @@ impl AccountRequest {
             (Role::Department, None) => {
                 check.push(FieldError::new("department_id", "required", "department staff belong to a department"))
             }
-            (r, Some(_)) if r != Role::Department => {
-                check.push(FieldError::new("department_id", "not_allowed", "only department staff belong to a department"))
-            }
+            (r, Some(_)) if r != Role::Department => check.push(FieldError::new(
+                "department_id",
+                "not_allowed",
+                "only department staff belong to a department",
+            )),
             _ => {}
         }
         if let Some(p) = &password_given {
@@ -124,7 +126,12 @@ impl AccountRequest {
 }
 
 /// Creates the account; returns it and, when generated, the one-time password (shown once).
-pub fn create(conn: &mut DbConnection, req: &AccountRequest, actor: Option<&str>, now: DateTime<Utc>) -> Result<(User, Option<String>), ApiError> {
+pub fn create(
+    conn: &mut DbConnection,
+    req: &AccountRequest,
+    actor: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(User, Option<String>), ApiError> {
     let (password, generated) = match &req.password {
         Some(p) => (p.clone(), None),
         None => {
@@ -179,11 +186,7 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<User>> {
 }
 
 pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<User>> {
-    users::table
-        .filter(users::email.eq(email.trim().to_lowercase()))
-        .select(User::as_select())
-        .first(conn)
-        .optional()
+    users::table.filter(users::email.eq(email.trim().to_lowercase())).select(User::as_select()).first(conn).optional()
 }
 
 pub fn any_active_admin(conn: &mut DbConnection) -> QueryResult<bool> {
@@ -199,7 +202,13 @@ pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<User>> {
     users::table.order(users::email.asc()).select(User::as_select()).load(conn)
 }
 
-pub fn set_password(conn: &mut DbConnection, id: &str, hash: &str, must_change: bool, now: DateTime<Utc>) -> QueryResult<usize> {
+pub fn set_password(
+    conn: &mut DbConnection,
+    id: &str,
+    hash: &str,
+    must_change: bool,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
     diesel::update(users::table.find(id))
         .set((
             users::password_hash.eq(hash),

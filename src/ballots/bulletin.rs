@@ -50,7 +50,10 @@ pub enum VerifyError {
 /// ballot, at most as many valid answers as valid ballots). Returns the number of counts.
 pub fn verify(b: &Bulletin) -> Result<usize, VerifyError> {
     if b.totals.windows(2).any(|w| (&w[0].department_id, w[0].category) >= (&w[1].department_id, w[1].category))
-        || b.counts.windows(2).any(|w| (&w[0].department_id, w[0].category, &w[0].question, w[0].answer) >= (&w[1].department_id, w[1].category, &w[1].question, w[1].answer))
+        || b.counts.windows(2).any(|w| {
+            (&w[0].department_id, w[0].category, &w[0].question, w[0].answer)
+                >= (&w[1].department_id, w[1].category, &w[1].question, w[1].answer)
+        })
     {
         return Err(VerifyError::Order);
     }
@@ -64,7 +67,9 @@ pub fn verify(b: &Bulletin) -> Result<usize, VerifyError> {
     }
     for published in &b.tally {
         let d = &published.department_id;
-        if published.suppressed && (b.totals.iter().any(|t| &t.department_id == d) || b.counts.iter().any(|c| &c.department_id == d)) {
+        if published.suppressed
+            && (b.totals.iter().any(|t| &t.department_id == d) || b.counts.iter().any(|c| &c.department_id == d))
+        {
             return Err(VerifyError::SuppressedListed(d.clone()));
         }
     }
@@ -73,7 +78,8 @@ pub fn verify(b: &Bulletin) -> Result<usize, VerifyError> {
         for q in &b.questions {
             let of_q: Vec<&AnswerCount> = b.counts.iter().filter(cell).filter(|c| c.question == q.key).collect();
             let answered: u32 = of_q.iter().map(|c| c.count).sum();
-            let valid: u32 = of_q.iter().filter(|c| c.answer != super::model::Answer::NotEnoughContact).map(|c| c.count).sum();
+            let valid: u32 =
+                of_q.iter().filter(|c| c.answer != super::model::Answer::NotEnoughContact).map(|c| c.count).sum();
             if t.valid_ballots > t.ballots || answered > t.ballots || valid > t.valid_ballots {
                 return Err(VerifyError::Inconsistent(t.department_id.clone()));
             }

@@ -129,7 +129,13 @@ mod tests {
                     let mut swapped = payload.clone();
                     swapped.swap(i, i + 1);
                     let blind_spot = matches!((a, b), (b'0', b'Z') | (b'Z', b'0'));
-                    assert_eq!(check_symbol(&payload) == check_symbol(&swapped), blind_spot, "{} <-> {} at {i}", a as char, b as char);
+                    assert_eq!(
+                        check_symbol(&payload) == check_symbol(&swapped),
+                        blind_spot,
+                        "{} <-> {} at {i}",
+                        a as char,
+                        b as char
+                    );
                 }
             }
         }

@@ -16,7 +16,8 @@ pub enum Answer {
 }
 
 impl Answer {
-    pub const ALL: [Answer; 4] = [Answer::Satisfied, Answer::BasicallySatisfied, Answer::Dissatisfied, Answer::NotEnoughContact];
+    pub const ALL: [Answer; 4] =
+        [Answer::Satisfied, Answer::BasicallySatisfied, Answer::Dissatisfied, Answer::NotEnoughContact];
 }
 
 /// Who the voter is, as a group (行风评议 panels).
@@ -29,7 +30,8 @@ pub enum Category {
 }
 
 impl Category {
-    pub const ALL: [Category; 3] = [Category::EnterpriseServed, Category::EnterpriseRepresentative, Category::ConductMonitor];
+    pub const ALL: [Category; 3] =
+        [Category::EnterpriseServed, Category::EnterpriseRepresentative, Category::ConductMonitor];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -7,7 +7,9 @@ use actix_web::{get, post, web, HttpResponse};
 use serde::Deserialize;
 
 use super::bulletin::Bulletin;
-use super::service::{self, CastReceipt, CastRequest, CreateRound, ImportReport, Issued, RoundDepartment, RoundStatus, RoundView};
+use super::service::{
+    self, CastReceipt, CastRequest, CreateRound, ImportReport, Issued, RoundDepartment, RoundStatus, RoundView,
+};
 use super::tally::DepartmentTally;
 use crate::app::AppState;
 use crate::auth::roles::BallotOfficers;
@@ -38,11 +40,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     responses((status = 201, body = RoundView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/rounds")]
-async fn create_round(state: web::Data<AppState>, staff: Staff<BallotOfficers>, body: JsonBody<CreateRound>) -> Result<HttpResponse, ApiError> {
+async fn create_round(
+    state: web::Data<AppState>,
+    staff: Staff<BallotOfficers>,
+    body: JsonBody<CreateRound>,
+) -> Result<HttpResponse, ApiError> {
     let (req, actor) = (body.into_inner(), staff.id.clone());
     let view = db::run(&state.pool, move |conn| {
         let created = service::create(conn, req, &actor, db::now())?;
-        Ok::<_, ApiError>(service::RoundView { revocation_key: Some(created.revocation_key), ..service::view(conn, &created.round)? })
+        Ok::<_, ApiError>(service::RoundView {
+            revocation_key: Some(created.revocation_key),
+            ..service::view(conn, &created.round)?
+        })
     })
     .await?;
     Ok(HttpResponse::Created().insert_header((header::CACHE_CONTROL, "no-store")).json(view))
@@ -53,8 +62,13 @@ async fn create_round(state: web::Data<AppState>, staff: Staff<BallotOfficers>, 
     responses((status = 200, body = Vec<RoundView>), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/ballots/rounds")]
-async fn list_rounds(state: web::Data<AppState>, _staff: Staff<BallotOfficers>) -> Result<web::Json<Vec<RoundView>>, ApiError> {
-    db::run(&state.pool, |conn| service::list(conn)?.iter().map(|r| service::view(conn, r)).collect()).await.map(web::Json)
+async fn list_rounds(
+    state: web::Data<AppState>,
+    _staff: Staff<BallotOfficers>,
+) -> Result<web::Json<Vec<RoundView>>, ApiError> {
+    db::run(&state.pool, |conn| service::list(conn)?.iter().map(|r| service::view(conn, r)).collect())
+        .await
+        .map(web::Json)
 }
 
 /// Import the roll (CSV `name,category,contact,departments`; contact an email or `paper`;
@@ -68,13 +82,25 @@ async fn list_rounds(state: web::Data<AppState>, _staff: Staff<BallotOfficers>) 
         (status = 413, description = "the body is larger than server.json_limit_bytes", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "wrong rows, each named `line N`; nothing imported", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/rounds/{id}/voters")]
-async fn import_voters(state: web::Data<AppState>, staff: Staff<BallotOfficers>, path: web::Path<String>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
-    let text = String::from_utf8(body.to_vec()).map_err(|_| ApiError::BadRequest("the roll must be UTF-8 CSV".into()))?;
+async fn import_voters(
+    state: web::Data<AppState>,
+    staff: Staff<BallotOfficers>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let text =
+        String::from_utf8(body.to_vec()).map_err(|_| ApiError::BadRequest("the roll must be UTF-8 CSV".into()))?;
     let (id, actor) = (path.into_inner(), staff.id.clone());
     let report = db::run(&state.pool, move |conn| service::import_roll(conn, &id, &text, &actor, db::now())).await?;
     if !report.errors.is_empty() {
         // Every wrong row, as problem+json fields named `line N`.
-        return Err(ApiError::Invalid(report.errors.iter().map(|e| crate::error::FieldError::new(format!("line {}", e.line), "invalid_row", e.message.clone())).collect()));
+        return Err(ApiError::Invalid(
+            report
+                .errors
+                .iter()
+                .map(|e| crate::error::FieldError::new(format!("line {}", e.line), "invalid_row", e.message.clone()))
+                .collect(),
+        ));
     }
     Ok(HttpResponse::Ok().json(report))
 }
@@ -86,9 +112,17 @@ async fn import_voters(state: web::Data<AppState>, staff: Staff<BallotOfficers>,
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/rounds/{id}/issue-codes")]
-async fn issue_codes(state: web::Data<AppState>, staff: Staff<BallotOfficers>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let (id, actor, rules, deliverable) = (path.into_inner(), staff.id.clone(), state.rules.clone(), service::email_deliverable(&state.settings));
-    let issued = db::run(&state.pool, move |conn| service::issue_codes(conn, &id, &rules.notices, deliverable, &actor, db::now())).await?;
+async fn issue_codes(
+    state: web::Data<AppState>,
+    staff: Staff<BallotOfficers>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, actor, rules, deliverable) =
+        (path.into_inner(), staff.id.clone(), state.rules.clone(), service::email_deliverable(&state.settings));
+    let issued = db::run(&state.pool, move |conn| {
+        service::issue_codes(conn, &id, &rules.notices, deliverable, &actor, db::now())
+    })
+    .await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(issued))
 }
 
@@ -101,13 +135,32 @@ async fn issue_codes(state: web::Data<AppState>, staff: Staff<BallotOfficers>, p
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/rounds/{id}/reissue")]
-async fn reissue_code(state: web::Data<AppState>, staff: Staff<BallotOfficers>, path: web::Path<String>, body: JsonBody<service::ReissueRequest>) -> Result<HttpResponse, ApiError> {
-    let (id, actor, rules, deliverable, req) = (path.into_inner(), staff.id.clone(), state.rules.clone(), service::email_deliverable(&state.settings), body.into_inner());
-    let issued = db::run(&state.pool, move |conn| service::reissue(conn, &id, &req, &rules.notices, deliverable, &actor, db::now())).await?;
+async fn reissue_code(
+    state: web::Data<AppState>,
+    staff: Staff<BallotOfficers>,
+    path: web::Path<String>,
+    body: JsonBody<service::ReissueRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, actor, rules, deliverable, req) = (
+        path.into_inner(),
+        staff.id.clone(),
+        state.rules.clone(),
+        service::email_deliverable(&state.settings),
+        body.into_inner(),
+    );
+    let issued = db::run(&state.pool, move |conn| {
+        service::reissue(conn, &id, &req, &rules.notices, deliverable, &actor, db::now())
+    })
+    .await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(issued))
 }
 
-async fn advance(state: web::Data<AppState>, staff: Staff<BallotOfficers>, id: String, to: RoundStatus) -> Result<web::Json<RoundView>, ApiError> {
+async fn advance(
+    state: web::Data<AppState>,
+    staff: Staff<BallotOfficers>,
+    id: String,
+    to: RoundStatus,
+) -> Result<web::Json<RoundView>, ApiError> {
     let actor = staff.id.clone();
     db::run(&state.pool, move |conn| {
         let advanced = service::advance(conn, &id, to, &actor, db::now())?;
@@ -133,11 +186,18 @@ pub struct OpenedRound {
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/rounds/{id}/open")]
-async fn open_round(state: web::Data<AppState>, staff: Staff<BallotOfficers>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn open_round(
+    state: web::Data<AppState>,
+    staff: Staff<BallotOfficers>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let (id, actor) = (path.into_inner(), staff.id.clone());
     let opened = db::run(&state.pool, move |conn| {
         let advanced = service::advance(conn, &id, RoundStatus::Open, &actor, db::now())?;
-        Ok(OpenedRound { round: service::view(conn, &advanced.round)?, key_shares: advanced.key_shares.unwrap_or_default() })
+        Ok(OpenedRound {
+            round: service::view(conn, &advanced.round)?,
+            key_shares: advanced.key_shares.unwrap_or_default(),
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(opened))
@@ -152,7 +212,12 @@ async fn open_round(state: web::Data<AppState>, staff: Staff<BallotOfficers>, pa
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/rounds/{id}/unseal")]
-async fn unseal_round(state: web::Data<AppState>, staff: Staff<BallotOfficers>, path: web::Path<String>, body: JsonBody<service::UnsealRequest>) -> Result<web::Json<RoundView>, ApiError> {
+async fn unseal_round(
+    state: web::Data<AppState>,
+    staff: Staff<BallotOfficers>,
+    path: web::Path<String>,
+    body: JsonBody<service::UnsealRequest>,
+) -> Result<web::Json<RoundView>, ApiError> {
     let (id, actor, shares) = (path.into_inner(), staff.id.clone(), body.into_inner().key_shares);
     db::run(&state.pool, move |conn| {
         let round = service::unseal(conn, &id, &shares, &actor, db::now())?;
@@ -168,7 +233,11 @@ async fn unseal_round(state: web::Data<AppState>, staff: Staff<BallotOfficers>, 
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/rounds/{id}/close")]
-async fn close_round(state: web::Data<AppState>, staff: Staff<BallotOfficers>, path: web::Path<String>) -> Result<web::Json<RoundView>, ApiError> {
+async fn close_round(
+    state: web::Data<AppState>,
+    staff: Staff<BallotOfficers>,
+    path: web::Path<String>,
+) -> Result<web::Json<RoundView>, ApiError> {
     advance(state, staff, path.into_inner(), RoundStatus::Closed).await
 }
 
@@ -178,7 +247,11 @@ async fn close_round(state: web::Data<AppState>, staff: Staff<BallotOfficers>, p
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/rounds/{id}/publish")]
-async fn publish_round(state: web::Data<AppState>, staff: Staff<BallotOfficers>, path: web::Path<String>) -> Result<web::Json<RoundView>, ApiError> {
+async fn publish_round(
+    state: web::Data<AppState>,
+    staff: Staff<BallotOfficers>,
+    path: web::Path<String>,
+) -> Result<web::Json<RoundView>, ApiError> {
     advance(state, staff, path.into_inner(), RoundStatus::Published).await
 }
 
@@ -211,7 +284,12 @@ pub struct CodeRequest {
         (status = 409, description = "unknown or spent code, or voting closed", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/{round}/code")]
-async fn check_code(state: web::Data<AppState>, client: ClientAddr, path: web::Path<String>, body: JsonBody<CodeRequest>) -> Result<web::Json<Vec<RoundDepartment>>, ApiError> {
+async fn check_code(
+    state: web::Data<AppState>,
+    client: ClientAddr,
+    path: web::Path<String>,
+    body: JsonBody<CodeRequest>,
+) -> Result<web::Json<Vec<RoundDepartment>>, ApiError> {
     state.limits.ballot_by_client.check(&client.0)?;
     let (id, code) = (path.into_inner(), body.into_inner().code);
     db::run(&state.pool, move |conn| service::departments_for_code(conn, &id, &code, db::now())).await.map(web::Json)
@@ -224,7 +302,12 @@ async fn check_code(state: web::Data<AppState>, client: ClientAddr, path: web::P
         (status = 409, description = "code refused or voting closed", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/{round}/cast")]
-async fn cast(state: web::Data<AppState>, client: ClientAddr, path: web::Path<String>, body: JsonBody<CastRequest>) -> Result<HttpResponse, ApiError> {
+async fn cast(
+    state: web::Data<AppState>,
+    client: ClientAddr,
+    path: web::Path<String>,
+    body: JsonBody<CastRequest>,
+) -> Result<HttpResponse, ApiError> {
     state.limits.ballot_by_client.check(&client.0)?;
     let (id, req) = (path.into_inner(), body.into_inner());
     let receipt = db::run(&state.pool, move |conn| service::cast(conn, &id, req, db::now())).await?;
@@ -238,7 +321,11 @@ async fn cast(state: web::Data<AppState>, client: ClientAddr, path: web::Path<St
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/ballots/{round}/results")]
-async fn results(state: web::Data<AppState>, staff: MaybeStaff<BallotOfficers>, path: web::Path<String>) -> Result<web::Json<Vec<DepartmentTally>>, ApiError> {
+async fn results(
+    state: web::Data<AppState>,
+    staff: MaybeStaff<BallotOfficers>,
+    path: web::Path<String>,
+) -> Result<web::Json<Vec<DepartmentTally>>, ApiError> {
     let (id, officer) = (path.into_inner(), staff.0.is_some());
     db::run(&state.pool, move |conn| {
         let round = service::find(conn, &id)?;

@@ -36,7 +36,9 @@ pub struct Scope {
 
 fn cipher(code: &str, round_id: &str) -> ChaCha20Poly1305 {
     let mut key = [0u8; 32];
-    Hkdf::<Sha256>::new(Some(round_id.as_bytes()), code.as_bytes()).expand(b"anshang ballot credential scope v1", &mut key).expect("32 bytes is a valid HKDF-SHA-256 length");
+    Hkdf::<Sha256>::new(Some(round_id.as_bytes()), code.as_bytes())
+        .expand(b"anshang ballot credential scope v1", &mut key)
+        .expect("32 bytes is a valid HKDF-SHA-256 length");
     ChaCha20Poly1305::new(Key::from_slice(&key))
 }
 
@@ -53,7 +55,9 @@ pub fn seal(code: &str, round_id: &str, round_departments: &[String], scope: &Sc
     }
     let mut nonce = [0u8; 12];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
-    let sealed = cipher(code, round_id).encrypt(Nonce::from_slice(&nonce), Payload { msg: &plain, aad: round_id.as_bytes() }).expect("encrypting a short message cannot fail");
+    let sealed = cipher(code, round_id)
+        .encrypt(Nonce::from_slice(&nonce), Payload { msg: &plain, aad: round_id.as_bytes() })
+        .expect("encrypting a short message cannot fail");
     format!("{SEALED}{}{}", hex::encode(nonce), hex::encode(sealed))
 }
 
@@ -74,12 +78,19 @@ pub fn open(code: &str, round_id: &str, round_departments: &[String], stored: &s
         return None;
     }
     let (nonce, sealed) = bytes.split_at(12);
-    let plain = cipher(code, round_id).decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad: round_id.as_bytes() }).ok()?;
+    let plain = cipher(code, round_id)
+        .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad: round_id.as_bytes() })
+        .ok()?;
     if plain.len() != 1 + BITMAP_BYTES {
         return None;
     }
     let category = *Category::ALL.get(usize::from(plain[0]))?;
-    let departments = round_departments.iter().enumerate().filter(|(i, _)| plain[1 + i / 8] & (1 << (i % 8)) != 0).map(|(_, d)| d.clone()).collect();
+    let departments = round_departments
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| plain[1 + i / 8] & (1 << (i % 8)) != 0)
+        .map(|(_, d)| d.clone())
+        .collect();
     Some(Scope { category, departments })
 }
 
@@ -94,7 +105,10 @@ mod tests {
     #[test]
     fn only_the_code_opens_its_scope_and_every_scope_looks_alike() {
         let round = depts(100);
-        let a = Scope { category: Category::ConductMonitor, departments: vec![round[0].clone(), round[57].clone(), round[99].clone()] };
+        let a = Scope {
+            category: Category::ConductMonitor,
+            departments: vec![round[0].clone(), round[57].clone(), round[99].clone()],
+        };
         let b = Scope { category: Category::EnterpriseServed, departments: vec![round[3].clone()] };
         let sa = seal("ABCDEFGHJKMNPQRST", "r1", &round, &a);
         let sb = seal("0123456789ABCDEFG", "r1", &round, &b);
@@ -116,6 +130,9 @@ mod tests {
     #[test]
     fn credentials_issued_before_sealing_still_open() {
         let stored = r#"v0:{"category":"enterprise_served","departments":["d1","d2"]}"#;
-        assert_eq!(open("any", "r", &[], stored), Some(Scope { category: Category::EnterpriseServed, departments: vec!["d1".into(), "d2".into()] }));
+        assert_eq!(
+            open("any", "r", &[], stored),
+            Some(Scope { category: Category::EnterpriseServed, departments: vec!["d1".into(), "d2".into()] })
+        );
     }
 }

@@ -74,7 +74,14 @@ pub fn new_round_key(trustees: u8, threshold: u8) -> (String, Vec<String>) {
 /// longest answer, the longest category. Sealed ballots are padded to its length.
 fn full_length(department_ids: &[String], questions: &[Question]) -> usize {
     let answers: Answers = questions.iter().map(|q| (q.key.clone(), Answer::BasicallySatisfied)).collect();
-    let ratings = department_ids.iter().map(|d| SealedRating { department_id: d.clone(), category: "enterprise_representative".into(), answers: answers.clone() }).collect();
+    let ratings = department_ids
+        .iter()
+        .map(|d| SealedRating {
+            department_id: d.clone(),
+            category: "enterprise_representative".into(),
+            answers: answers.clone(),
+        })
+        .collect();
     serde_json::to_vec(&SealedBallot { ratings, pad: String::new() }).expect("json").len()
 }
 
@@ -88,7 +95,12 @@ fn padded(department_ids: &[String], questions: &[Question], ratings: Vec<Sealed
 
 /// Seals a ballot to the round's public key, padded to the round's fixed length. (The age
 /// header's length varies at random, independently of the ballot.)
-pub fn seal(recipient: &str, department_ids: &[String], questions: &[Question], ratings: Vec<SealedRating>) -> Result<Vec<u8>, String> {
+pub fn seal(
+    recipient: &str,
+    department_ids: &[String],
+    questions: &[Question],
+    ratings: Vec<SealedRating>,
+) -> Result<Vec<u8>, String> {
     let recipient = age::x25519::Recipient::from_str(recipient).map_err(|e| format!("round key: {e}"))?;
     let mut plain = padded(department_ids, questions, ratings);
     let sealed = age::encrypt(&recipient, &plain).map_err(|e| format!("sealing: {e}"));
@@ -136,7 +148,11 @@ mod tests {
     use crate::ballots::model::default_questions;
 
     fn rating(d: &str, a: Answer) -> SealedRating {
-        SealedRating { department_id: d.into(), category: "enterprise_served".into(), answers: default_questions().into_iter().map(|q| (q.key, a)).collect() }
+        SealedRating {
+            department_id: d.into(),
+            category: "enterprise_served".into(),
+            answers: default_questions().into_iter().map(|q| (q.key, a)).collect(),
+        }
     }
 
     #[test]
@@ -145,21 +161,37 @@ mod tests {
         assert_eq!(shares.len(), 3);
         let depts: Vec<String> = ["d1", "d2", "d3"].iter().map(|s| s.to_string()).collect();
         let one = seal(&recipient, &depts, &default_questions(), vec![rating("d1", Answer::Satisfied)]).unwrap();
-        let three = seal(&recipient, &depts, &default_questions(), depts.iter().map(|d| rating(d, Answer::Dissatisfied)).collect()).unwrap();
-        let rated = |n: usize| padded(&depts, &default_questions(), depts[..n].iter().map(|d| rating(d, Answer::Satisfied)).collect()).len();
+        let three = seal(
+            &recipient,
+            &depts,
+            &default_questions(),
+            depts.iter().map(|d| rating(d, Answer::Dissatisfied)).collect(),
+        )
+        .unwrap();
+        let rated = |n: usize| {
+            padded(&depts, &default_questions(), depts[..n].iter().map(|d| rating(d, Answer::Satisfied)).collect())
+                .len()
+        };
         assert_eq!(rated(1), rated(3), "the size says nothing about the departments rated");
         assert!(!String::from_utf8_lossy(&one).contains("satisfied"));
         for pair in [[0, 1], [1, 2], [0, 2]] {
-            let key = RoundKey::from_shares(&[shares[pair[0]].clone(), shares[pair[1]].clone()], 2, &recipient).unwrap();
+            let key =
+                RoundKey::from_shares(&[shares[pair[0]].clone(), shares[pair[1]].clone()], 2, &recipient).unwrap();
             assert_eq!(key.open(&one).unwrap().ratings, vec![rating("d1", Answer::Satisfied)]);
             assert_eq!(key.open(&three).unwrap().ratings.len(), 3);
         }
-        assert!(matches!(RoundKey::from_shares(&shares[..1], 2, &recipient), Err(SealError::TooFewShares { needed: 2, given: 1 })));
+        assert!(matches!(
+            RoundKey::from_shares(&shares[..1], 2, &recipient),
+            Err(SealError::TooFewShares { needed: 2, given: 1 })
+        ));
         // Shares of another round's key: refused, never a wrong opening.
         let (other_recipient, other) = new_round_key(3, 2);
         assert!(RoundKey::from_shares(&other[..2], 2, &recipient).is_err());
         assert!(RoundKey::from_shares(&shares[..2], 2, &other_recipient).is_err());
-        assert!(matches!(RoundKey::from_shares(&["not a share".into(), shares[0].clone()], 2, &recipient), Err(SealError::BadShare)));
+        assert!(matches!(
+            RoundKey::from_shares(&["not a share".into(), shares[0].clone()], 2, &recipient),
+            Err(SealError::BadShare)
+        ));
         // No share holds the key, nor the public key.
         let key_text = recipient.clone();
         assert!(shares.iter().all(|s| !s.contains(&key_text) && !s.contains("AGE-SECRET-KEY")));

@@ -14,7 +14,10 @@ use super::bulletin::Bulletin;
 use super::codes;
 use super::model::{default_questions, Answer, Answers, Category, Points, Question};
 use super::tally::{BallotRow, DepartmentTally};
-use crate::db::schema::{ballot_credentials, ballot_receipts, ballot_round_departments, ballot_rounds, ballot_voters, ballots, sealed_ballots};
+use crate::db::schema::{
+    ballot_credentials, ballot_receipts, ballot_round_departments, ballot_rounds, ballot_voters, ballots,
+    sealed_ballots,
+};
 use crate::db::{from_db_time, new_id, to_db_time, DbConnection};
 use crate::error::{ApiError, FieldError};
 use crate::fields::{required_text, Checker};
@@ -38,7 +41,9 @@ impl RoundStatus {
         }
     }
     pub fn parse(s: &str) -> Option<RoundStatus> {
-        [RoundStatus::Draft, RoundStatus::Open, RoundStatus::Closed, RoundStatus::Published].into_iter().find(|r| r.as_str() == s)
+        [RoundStatus::Draft, RoundStatus::Open, RoundStatus::Closed, RoundStatus::Published]
+            .into_iter()
+            .find(|r| r.as_str() == s)
     }
 }
 
@@ -155,7 +160,12 @@ pub fn round_departments(conn: &mut DbConnection, round_id: &str) -> Result<Vec<
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> Result<RoundRow, ApiError> {
-    ballot_rounds::table.find(id).select(RoundRow::as_select()).first(conn).optional()?.ok_or_else(|| ApiError::NotFound("no such ballot round".into()))
+    ballot_rounds::table
+        .find(id)
+        .select(RoundRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::NotFound("no such ballot round".into()))
 }
 
 pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<RoundRow>> {
@@ -224,10 +234,18 @@ pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateT
     }
     let questions = req.questions.unwrap_or_else(default_questions);
     let keys: BTreeSet<&str> = questions.iter().map(|q| q.key.as_str()).collect();
-    if questions.is_empty() || questions.len() > 20 || keys.len() != questions.len()
-        || questions.iter().any(|q| q.key.is_empty() || q.key.len() > 40 || q.text_zh.trim().is_empty() || q.text_en.trim().is_empty())
+    if questions.is_empty()
+        || questions.len() > 20
+        || keys.len() != questions.len()
+        || questions
+            .iter()
+            .any(|q| q.key.is_empty() || q.key.len() > 40 || q.text_zh.trim().is_empty() || q.text_en.trim().is_empty())
     {
-        c.push(FieldError::new("questions", "invalid", "1–20 questions with distinct keys and texts in both languages"));
+        c.push(FieldError::new(
+            "questions",
+            "invalid",
+            "1–20 questions with distinct keys and texts in both languages",
+        ));
     }
     let k = req.min_group_size.unwrap_or(5);
     if !(3..=50).contains(&k) {
@@ -249,7 +267,10 @@ pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateT
         c.push(FieldError::new("threshold", "out_of_range", "between 1 and the number of trustees"));
     }
     let points = req.points.unwrap_or_default();
-    if [points.satisfied, points.basically_satisfied, points.dissatisfied].iter().any(|p| !p.is_finite() || *p < 0.0 || *p > 1000.0) {
+    if [points.satisfied, points.basically_satisfied, points.dissatisfied]
+        .iter()
+        .any(|p| !p.is_finite() || *p < 0.0 || *p > 1000.0)
+    {
         c.push(FieldError::new("points", "out_of_range", "0–1000 points per answer"));
     }
     c.finish()?;
@@ -258,7 +279,8 @@ pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateT
     conn.transaction(|conn| {
         crate::db::write_lock(conn)?;
         for d in &depts {
-            crate::departments::store::find(conn, d)?.ok_or_else(|| ApiError::invalid("department_ids", "unknown", format!("no department {d}")))?;
+            crate::departments::store::find(conn, d)?
+                .ok_or_else(|| ApiError::invalid("department_ids", "unknown", format!("no department {d}")))?;
         }
         diesel::insert_into(ballot_rounds::table)
             .values(RoundRow {
@@ -285,7 +307,14 @@ pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateT
                 .values((ballot_round_departments::round_id.eq(&id), ballot_round_departments::department_id.eq(d)))
                 .execute(conn)?;
         }
-        crate::admin_log::record(conn, now, Some(actor), "ballot_round.create", &format!("ballot_round:{id}"), json!({"departments": depts.len()}))?;
+        crate::admin_log::record(
+            conn,
+            now,
+            Some(actor),
+            "ballot_round.create",
+            &format!("ballot_round:{id}"),
+            json!({"departments": depts.len()}),
+        )?;
         Ok(Created { round: find(conn, &id)?, revocation_key: revocation_key.clone() })
     })
 }
@@ -300,7 +329,13 @@ pub struct Advanced {
 /// Moves a round along draft → open → closed → published. Opening makes the round key and
 /// returns its shares; closing rewrites the stored rows in random order in one transaction;
 /// publishing needs the ballots opened by the trustees ([`unseal`]).
-pub fn advance(conn: &mut DbConnection, round_id: &str, to: RoundStatus, actor: &str, now: DateTime<Utc>) -> Result<Advanced, ApiError> {
+pub fn advance(
+    conn: &mut DbConnection,
+    round_id: &str,
+    to: RoundStatus,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Advanced, ApiError> {
     advance_as(conn, round_id, to, Some(actor), now)
 }
 
@@ -343,13 +378,26 @@ pub fn close_due_rounds(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<V
     }
 }
 
-fn advance_as(conn: &mut DbConnection, round_id: &str, to: RoundStatus, actor: Option<&str>, now: DateTime<Utc>) -> Result<Advanced, ApiError> {
+fn advance_as(
+    conn: &mut DbConnection,
+    round_id: &str,
+    to: RoundStatus,
+    actor: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Advanced, ApiError> {
     let result = conn.transaction(|conn| {
         // Written first: takes the write lock before anything is read.
-        diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
+        diesel::update(ballot_rounds::table.find(round_id))
+            .set(ballot_rounds::updated_at.eq(to_db_time(now)))
+            .execute(conn)?;
         let round = find(conn, round_id)?;
         let from = round.status();
-        let allowed = matches!((from, to), (RoundStatus::Draft, RoundStatus::Open) | (RoundStatus::Open, RoundStatus::Closed) | (RoundStatus::Closed, RoundStatus::Published));
+        let allowed = matches!(
+            (from, to),
+            (RoundStatus::Draft, RoundStatus::Open)
+                | (RoundStatus::Open, RoundStatus::Closed)
+                | (RoundStatus::Closed, RoundStatus::Published)
+        );
         if !allowed {
             let mut ext = serde_json::Map::new();
             ext.insert("current_status".into(), json!(from.as_str()));
@@ -365,7 +413,9 @@ fn advance_as(conn: &mut DbConnection, round_id: &str, to: RoundStatus, actor: O
         }
         let rewrite = if to == RoundStatus::Closed {
             // No code is replaced any more: the roll tags go with the rewrite, the key here.
-            diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::revocation_recipient.eq(None::<String>)).execute(conn)?;
+            diesel::update(ballot_rounds::table.find(round_id))
+                .set(ballot_rounds::revocation_recipient.eq(None::<String>))
+                .execute(conn)?;
             shuffle_rewrite(conn, round_id)?;
             rewrite_transaction(conn)?
         } else {
@@ -373,13 +423,22 @@ fn advance_as(conn: &mut DbConnection, round_id: &str, to: RoundStatus, actor: O
         };
         let key_shares = if to == RoundStatus::Open {
             let (recipient, shares) = super::seal::new_round_key(round.trustees as u8, round.threshold as u8);
-            diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::seal_recipient.eq(Some(recipient))).execute(conn)?;
+            diesel::update(ballot_rounds::table.find(round_id))
+                .set(ballot_rounds::seal_recipient.eq(Some(recipient)))
+                .execute(conn)?;
             Some(shares)
         } else {
             None
         };
         diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::status.eq(to.as_str())).execute(conn)?;
-        crate::admin_log::record(conn, now, actor, &format!("ballot_round.{}", to.as_str()), &format!("ballot_round:{round_id}"), json!({"from": from.as_str(), "at_closing_time": actor.is_none()}))?;
+        crate::admin_log::record(
+            conn,
+            now,
+            actor,
+            &format!("ballot_round.{}", to.as_str()),
+            &format!("ballot_round:{round_id}"),
+            json!({"from": from.as_str(), "at_closing_time": actor.is_none()}),
+        )?;
         Ok((Advanced { round: find(conn, round_id)?, key_shares }, rewrite))
     });
     let (result, rewrite) = result?;
@@ -401,43 +460,80 @@ pub struct UnsealRequest {
 /// order, one row per department (categories of cells below k merged), the sealed ballots are
 /// deleted and the round's public key is forgotten. The key is dropped; storage is scrubbed as at
 /// close. Wrong or too few shares change nothing.
-pub fn unseal(conn: &mut DbConnection, round_id: &str, shares: &[String], actor: &str, now: DateTime<Utc>) -> Result<RoundRow, ApiError> {
+pub fn unseal(
+    conn: &mut DbConnection,
+    round_id: &str,
+    shares: &[String],
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<RoundRow, ApiError> {
     let round = find(conn, round_id)?;
     let Some(recipient) = round.seal_recipient.clone() else {
         return Err(ApiError::conflict("this round's ballots are not sealed"));
     };
     if round.status() != RoundStatus::Closed {
-        return Err(ApiError::Conflict { kind: "round-not-closed", title: "Voting is not over", detail: "the ballots are opened once the round has closed".into(), extensions: Default::default() });
+        return Err(ApiError::Conflict {
+            kind: "round-not-closed",
+            title: "Voting is not over",
+            detail: "the ballots are opened once the round has closed".into(),
+            extensions: Default::default(),
+        });
     }
     let key = super::seal::RoundKey::from_shares(shares, round.threshold as u8, &recipient).map_err(|e| match e {
         super::seal::SealError::Damaged(_) => ApiError::internal("sealed ballot", e),
         other => ApiError::invalid("key_shares", "key_shares", other.to_string()),
     })?;
-    let sealed: Vec<Vec<u8>> = sealed_ballots::table.filter(sealed_ballots::round_id.eq(round_id)).select(sealed_ballots::sealed).load(conn)?;
+    let sealed: Vec<Vec<u8>> = sealed_ballots::table
+        .filter(sealed_ballots::round_id.eq(round_id))
+        .select(sealed_ballots::sealed)
+        .load(conn)?;
     let mut rows: Vec<(String, String, String, String, String)> = Vec::new();
     for s in &sealed {
         let ballot = key.open(s).map_err(|e| ApiError::internal("sealed ballot", e))?;
         for r in ballot.ratings {
-            rows.push((codes::random_id(), round_id.to_string(), r.department_id, r.category, serde_json::to_string(&r.answers).expect("json")));
+            rows.push((
+                codes::random_id(),
+                round_id.to_string(),
+                r.department_id,
+                r.category,
+                serde_json::to_string(&r.answers).expect("json"),
+            ));
         }
     }
     drop(key);
     rows.shuffle(&mut rand::rngs::OsRng);
     let categories = merged_categories(&rows, round.min_group_size.max(1) as u32);
     let (row, rewrite) = conn.transaction(|conn| {
-        diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
+        diesel::update(ballot_rounds::table.find(round_id))
+            .set(ballot_rounds::updated_at.eq(to_db_time(now)))
+            .execute(conn)?;
         let again = find(conn, round_id)?;
         if again.seal_recipient.as_deref() != Some(recipient.as_str()) {
             return Err(ApiError::conflict("this round's ballots have been opened already"));
         }
         for ((id, r, d, _, a), c) in rows.iter().zip(&categories) {
             diesel::insert_into(ballots::table)
-                .values((ballots::id.eq(id), ballots::round_id.eq(r), ballots::department_id.eq(d), ballots::category.eq(c), ballots::answers.eq(a)))
+                .values((
+                    ballots::id.eq(id),
+                    ballots::round_id.eq(r),
+                    ballots::department_id.eq(d),
+                    ballots::category.eq(c),
+                    ballots::answers.eq(a),
+                ))
                 .execute(conn)?;
         }
         diesel::delete(sealed_ballots::table.filter(sealed_ballots::round_id.eq(round_id))).execute(conn)?;
-        diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::seal_recipient.eq(None::<String>)).execute(conn)?;
-        crate::admin_log::record(conn, now, Some(actor), "ballot_round.unseal", &format!("ballot_round:{round_id}"), json!({"ballots": sealed.len()}))?;
+        diesel::update(ballot_rounds::table.find(round_id))
+            .set(ballot_rounds::seal_recipient.eq(None::<String>))
+            .execute(conn)?;
+        crate::admin_log::record(
+            conn,
+            now,
+            Some(actor),
+            "ballot_round.unseal",
+            &format!("ballot_round:{round_id}"),
+            json!({"ballots": sealed.len()}),
+        )?;
         Ok::<_, ApiError>((find(conn, round_id)?, rewrite_transaction(conn)?))
     })?;
     scrub_storage(conn, rewrite.as_deref())?;
@@ -453,7 +549,11 @@ fn rewrite_transaction(conn: &mut DbConnection) -> Result<Option<String>, ApiErr
         xid: String,
     }
     match conn {
-        DbConnection::Pg(pg) => Ok(Some(diesel::sql_query("SELECT (pg_current_xact_id()::text::bigint % 4294967296)::text AS xid").get_result::<Xid>(pg)?.xid)),
+        DbConnection::Pg(pg) => Ok(Some(
+            diesel::sql_query("SELECT (pg_current_xact_id()::text::bigint % 4294967296)::text AS xid")
+                .get_result::<Xid>(pg)?
+                .xid,
+        )),
         DbConnection::Sqlite(_) => Ok(None),
     }
 }
@@ -523,7 +623,8 @@ fn scrub_storage(conn: &mut DbConnection, rewrite_xid: Option<&str>) -> Result<(
                 if pass > 0 {
                     std::thread::sleep(std::time::Duration::from_millis(250));
                 }
-                diesel::sql_query("VACUUM FULL ballots, sealed_ballots, ballot_receipts, ballot_credentials").execute(pg)?;
+                diesel::sql_query("VACUUM FULL ballots, sealed_ballots, ballot_receipts, ballot_credentials")
+                    .execute(pg)?;
             }
             Ok(())
         }
@@ -546,30 +647,56 @@ fn shuffle_rewrite(conn: &mut DbConnection, round_id: &str) -> Result<(), ApiErr
     // Row by row: multi-row inserts are not available through the two-backend connection.
     for ((id, r, d, _, a), c) in rows.iter().zip(&categories) {
         diesel::insert_into(ballots::table)
-            .values((ballots::id.eq(id), ballots::round_id.eq(r), ballots::department_id.eq(d), ballots::category.eq(c), ballots::answers.eq(a)))
+            .values((
+                ballots::id.eq(id),
+                ballots::round_id.eq(r),
+                ballots::department_id.eq(d),
+                ballots::category.eq(c),
+                ballots::answers.eq(a),
+            ))
             .execute(conn)?;
     }
-    let mut sealed: Vec<(String, Vec<u8>)> = sealed_ballots::table.filter(sealed_ballots::round_id.eq(round_id)).select((sealed_ballots::id, sealed_ballots::sealed)).load(conn)?;
+    let mut sealed: Vec<(String, Vec<u8>)> = sealed_ballots::table
+        .filter(sealed_ballots::round_id.eq(round_id))
+        .select((sealed_ballots::id, sealed_ballots::sealed))
+        .load(conn)?;
     diesel::delete(sealed_ballots::table.filter(sealed_ballots::round_id.eq(round_id))).execute(conn)?;
     sealed.shuffle(&mut rng);
     for (id, b) in &sealed {
-        diesel::insert_into(sealed_ballots::table).values((sealed_ballots::id.eq(id), sealed_ballots::round_id.eq(round_id), sealed_ballots::sealed.eq(b))).execute(conn)?;
+        diesel::insert_into(sealed_ballots::table)
+            .values((sealed_ballots::id.eq(id), sealed_ballots::round_id.eq(round_id), sealed_ballots::sealed.eq(b)))
+            .execute(conn)?;
     }
-    let mut receipts: Vec<String> = ballot_receipts::table.filter(ballot_receipts::round_id.eq(round_id)).select(ballot_receipts::receipt).load(conn)?;
+    let mut receipts: Vec<String> = ballot_receipts::table
+        .filter(ballot_receipts::round_id.eq(round_id))
+        .select(ballot_receipts::receipt)
+        .load(conn)?;
     diesel::delete(ballot_receipts::table.filter(ballot_receipts::round_id.eq(round_id))).execute(conn)?;
     receipts.shuffle(&mut rng);
     for r in &receipts {
-        diesel::insert_into(ballot_receipts::table).values((ballot_receipts::receipt.eq(r), ballot_receipts::round_id.eq(round_id))).execute(conn)?;
+        diesel::insert_into(ballot_receipts::table)
+            .values((ballot_receipts::receipt.eq(r), ballot_receipts::round_id.eq(round_id)))
+            .execute(conn)?;
     }
     let mut creds: Vec<(String, String, String, bool)> = ballot_credentials::table
         .filter(ballot_credentials::round_id.eq(round_id))
-        .select((ballot_credentials::code_hash, ballot_credentials::round_id, ballot_credentials::scope, ballot_credentials::used))
+        .select((
+            ballot_credentials::code_hash,
+            ballot_credentials::round_id,
+            ballot_credentials::scope,
+            ballot_credentials::used,
+        ))
         .load(conn)?;
     diesel::delete(ballot_credentials::table.filter(ballot_credentials::round_id.eq(round_id))).execute(conn)?;
     creds.shuffle(&mut rng);
     for (h, r, sc, u) in &creds {
         diesel::insert_into(ballot_credentials::table)
-            .values((ballot_credentials::code_hash.eq(h), ballot_credentials::round_id.eq(r), ballot_credentials::scope.eq(sc), ballot_credentials::used.eq(u)))
+            .values((
+                ballot_credentials::code_hash.eq(h),
+                ballot_credentials::round_id.eq(r),
+                ballot_credentials::scope.eq(sc),
+                ballot_credentials::used.eq(u),
+            ))
             .execute(conn)?;
     }
     Ok(())
@@ -579,14 +706,25 @@ fn shuffle_rewrite(conn: &mut DbConnection, round_id: &str) -> Result<(), ApiErr
 /// has at least `k` valid ballots, else none ("") — a smaller cell is merged into the
 /// department's uncategorised ballots, so no row tells how a small group voted.
 fn merged_categories(rows: &[(String, String, String, String, String)], k: u32) -> Vec<String> {
-    let valid = |answers: &str| serde_json::from_str::<Answers>(answers).map(|a| super::tally::is_valid(&a)).unwrap_or(false);
+    let valid =
+        |answers: &str| serde_json::from_str::<Answers>(answers).map(|a| super::tally::is_valid(&a)).unwrap_or(false);
     let mut cells: BTreeMap<(&str, &str), u32> = BTreeMap::new();
     for (_, _, d, c, a) in rows {
         if !c.is_empty() && valid(a) {
             *cells.entry((d.as_str(), c.as_str())).or_insert(0) += 1;
         }
     }
-    rows.iter().map(|(_, _, d, c, _)| if cells.get(&(d.as_str(), c.as_str())).copied().unwrap_or(0) >= k { c.clone() } else { String::new() }).collect()
+    rows.iter()
+        .map(
+            |(_, _, d, c, _)| {
+                if cells.get(&(d.as_str(), c.as_str())).copied().unwrap_or(0) >= k {
+                    c.clone()
+                } else {
+                    String::new()
+                }
+            },
+        )
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -678,7 +816,13 @@ fn parse_roll(csv_text: &str, department_of: &dyn Fn(&str) -> Option<String>) ->
         }
         if problems.is_empty() {
             departments.sort();
-            voters.push(ValidVoter { line, name: row.name, category: category.expect("checked"), contact, departments });
+            voters.push(ValidVoter {
+                line,
+                name: row.name,
+                category: category.expect("checked"),
+                contact,
+                departments,
+            });
         } else {
             errors.push(RowError { line, message: problems.join("; ") });
         }
@@ -701,16 +845,26 @@ trait KindMessage {
 impl KindMessage for csv::Error {
     fn kind_message(&self) -> String {
         match self.kind() {
-            csv::ErrorKind::UnequalLengths { expected_len, len, .. } => format!("{len} fields, expected {expected_len}"),
+            csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+                format!("{len} fields, expected {expected_len}")
+            }
             csv::ErrorKind::Utf8 { .. } => "not UTF-8".into(),
             _ => "not a CSV row".into(),
         }
     }
 }
 
-pub fn import_roll(conn: &mut DbConnection, round_id: &str, csv_text: &str, actor: &str, now: DateTime<Utc>) -> Result<ImportReport, ApiError> {
+pub fn import_roll(
+    conn: &mut DbConnection,
+    round_id: &str,
+    csv_text: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<ImportReport, ApiError> {
     conn.transaction(|conn| {
-        diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
+        diesel::update(ballot_rounds::table.find(round_id))
+            .set(ballot_rounds::updated_at.eq(to_db_time(now)))
+            .execute(conn)?;
         let round = find(conn, round_id)?;
         // A voter forgotten at first can be added while voting is open (then issue codes again:
         // only those without one get a code).
@@ -737,7 +891,12 @@ pub fn import_roll(conn: &mut DbConnection, round_id: &str, csv_text: &str, acto
             .collect();
         for v in &voters {
             if !seen.insert(voter_key(&v.name, v.category.as_str(), &v.contact)) {
-                errors.push(RowError { line: v.line, message: "already on the roll of this round (same email address, or same name and category on paper)".into() });
+                errors.push(RowError {
+                    line: v.line,
+                    message:
+                        "already on the roll of this round (same email address, or same name and category on paper)"
+                            .into(),
+                });
             }
         }
         let quotas = round.quotas();
@@ -749,7 +908,10 @@ pub fn import_roll(conn: &mut DbConnection, round_id: &str, csv_text: &str, acto
                 .get_result(conn)?;
             let adding = voters.iter().filter(|v| v.category == *category).count() as i64;
             if existing + adding > i64::from(*quota) {
-                errors.push(RowError { line: 0, message: format!("quota: at most {quota} voters of category {}", category.as_str()) });
+                errors.push(RowError {
+                    line: 0,
+                    message: format!("quota: at most {quota} voters of category {}", category.as_str()),
+                });
             }
         }
         if !errors.is_empty() {
@@ -768,7 +930,14 @@ pub fn import_roll(conn: &mut DbConnection, round_id: &str, csv_text: &str, acto
                 ))
                 .execute(conn)?;
         }
-        crate::admin_log::record(conn, now, Some(actor), "ballot_round.roll_import", &format!("ballot_round:{round_id}"), json!({"voters": voters.len()}))?;
+        crate::admin_log::record(
+            conn,
+            now,
+            Some(actor),
+            "ballot_round.roll_import",
+            &format!("ballot_round:{round_id}"),
+            json!({"voters": voters.len()}),
+        )?;
         Ok(ImportReport { imported: voters.len(), errors })
     })
 }
@@ -816,10 +985,21 @@ fn round_department_ids(conn: &mut DbConnection, round_id: &str) -> QueryResult<
 
 /// A new code: stored as its hash, its round, unspent, its scope sealed under the code, and its
 /// roll tag (the roll entry sealed to the round's revocation key, when the round has one).
-fn insert_credential(conn: &mut DbConnection, round_id: &str, category: Category, departments: &[String], roll_tag: Option<&str>) -> QueryResult<String> {
+fn insert_credential(
+    conn: &mut DbConnection,
+    round_id: &str,
+    category: Category,
+    departments: &[String],
+    roll_tag: Option<&str>,
+) -> QueryResult<String> {
     let code = codes::generate();
     let canonical = codes::normalise(&code).expect("generated codes verify");
-    let sealed = super::scope::seal(&canonical, round_id, &round_department_ids(conn, round_id)?, &super::scope::Scope { category, departments: departments.to_vec() });
+    let sealed = super::scope::seal(
+        &canonical,
+        round_id,
+        &round_department_ids(conn, round_id)?,
+        &super::scope::Scope { category, departments: departments.to_vec() },
+    );
     diesel::insert_into(ballot_credentials::table)
         .values((
             ballot_credentials::code_hash.eq(codes::hash(&canonical)),
@@ -843,7 +1023,10 @@ pub struct EmailedCode {
 /// its outbox id) whose round has not closed — all of one batch in one transaction, inserted in
 /// random order, so that the write-ahead log does not pair each code with the one address whose
 /// email is marked sent next. A message whose code cannot be made gets its reason instead.
-pub fn credentials_for_emails(conn: &mut DbConnection, messages: &[(String, String)]) -> QueryResult<Vec<(String, Result<EmailedCode, ApiError>)>> {
+pub fn credentials_for_emails(
+    conn: &mut DbConnection,
+    messages: &[(String, String)],
+) -> QueryResult<Vec<(String, Result<EmailedCode, ApiError>)>> {
     let mut order: Vec<&(String, String)> = messages.iter().collect();
     order.shuffle(&mut rand::rngs::OsRng);
     conn.transaction(|conn| {
@@ -856,9 +1039,16 @@ pub fn credentials_for_emails(conn: &mut DbConnection, messages: &[(String, Stri
                     continue;
                 }
             };
-            let open = ballot_rounds::table.find(&p.round_id).select(ballot_rounds::status).first::<String>(conn).optional()?;
+            let open = ballot_rounds::table
+                .find(&p.round_id)
+                .select(ballot_rounds::status)
+                .first::<String>(conn)
+                .optional()?;
             if !matches!(open.as_deref().and_then(RoundStatus::parse), Some(RoundStatus::Draft | RoundStatus::Open)) {
-                made.push((message_id.clone(), Err(ApiError::conflict("the round has closed; no more codes are made"))));
+                made.push((
+                    message_id.clone(),
+                    Err(ApiError::conflict("the round has closed; no more codes are made")),
+                ));
                 continue;
             }
             let code = insert_credential(conn, &p.round_id, p.category, &p.departments, p.roll_tag.as_deref())?;
@@ -885,7 +1075,14 @@ pub fn email_deliverable(settings: &crate::config::Settings) -> bool {
 /// the roll, which records only that a letter was issued. When email cannot be delivered
 /// (`email_deliverable` false) and a voter still to be issued has an email address, nothing is
 /// issued: the officer is told up front instead of being told "emailed".
-pub fn issue_codes(conn: &mut DbConnection, round_id: &str, notices: &crate::complaints::notices::Notices, email_deliverable: bool, actor: &str, now: DateTime<Utc>) -> Result<Issued, ApiError> {
+pub fn issue_codes(
+    conn: &mut DbConnection,
+    round_id: &str,
+    notices: &crate::complaints::notices::Notices,
+    email_deliverable: bool,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Issued, ApiError> {
     conn.transaction(|conn| {
         diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
         let round = find(conn, round_id)?;
@@ -994,7 +1191,15 @@ enum Replaced {
 /// round's revocation key opens the roll tags of the round's unspent codes to find the one of the
 /// entry named; none is found when that voter has voted already (or their email is still queued).
 #[allow(clippy::too_many_arguments)]
-pub fn reissue(conn: &mut DbConnection, round_id: &str, req: &ReissueRequest, notices: &crate::complaints::notices::Notices, email_deliverable: bool, actor: &str, now: DateTime<Utc>) -> Result<Issued, ApiError> {
+pub fn reissue(
+    conn: &mut DbConnection,
+    round_id: &str,
+    req: &ReissueRequest,
+    notices: &crate::complaints::notices::Notices,
+    email_deliverable: bool,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Issued, ApiError> {
     let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_string);
     let replaced = match (given(&req.code), given(&req.revocation_key)) {
         (Some(code), None) => {
@@ -1002,11 +1207,21 @@ pub fn reissue(conn: &mut DbConnection, round_id: &str, req: &ReissueRequest, no
             Replaced::Code { canonical, hash }
         }
         (None, Some(revocation_key)) => Replaced::Lost { revocation_key },
-        _ => return Err(ApiError::invalid("code", "code_or_revocation_key", "give the code being replaced or, for a lost code, the round's revocation key (one of the two)")),
+        _ => {
+            return Err(ApiError::invalid(
+                "code",
+                "code_or_revocation_key",
+                "give the code being replaced or, for a lost code, the round's revocation key (one of the two)",
+            ))
+        }
     };
     let voter = req.voter.trim().to_string();
     if voter.is_empty() || voter.chars().count() > 200 {
-        return Err(ApiError::invalid("voter", "required", "the voter's name (paper) or email address, at most 200 characters"));
+        return Err(ApiError::invalid(
+            "voter",
+            "required",
+            "the voter's name (paper) or email address, at most 200 characters",
+        ));
     }
     conn.transaction(|conn| {
         diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
@@ -1132,21 +1347,38 @@ fn canonical_and_hash(typed: &str) -> Result<(String, String), ApiError> {
 
 /// Opens a credential's sealed scope with its code. A scope that does not open is refused like
 /// an unknown code.
-fn open_scope(conn: &mut DbConnection, round_id: &str, canonical: &str, stored: &str) -> Result<super::scope::Scope, ApiError> {
+fn open_scope(
+    conn: &mut DbConnection,
+    round_id: &str,
+    canonical: &str,
+    stored: &str,
+) -> Result<super::scope::Scope, ApiError> {
     super::scope::open(canonical, round_id, &round_department_ids(conn, round_id)?, stored).ok_or_else(refused)
 }
 
 fn ensure_open(round: &RoundRow, now: DateTime<Utc>) -> Result<(), ApiError> {
-    let open = round.status() == RoundStatus::Open && from_db_time(round.opens_at) <= now && now < from_db_time(round.closes_at);
+    let open = round.status() == RoundStatus::Open
+        && from_db_time(round.opens_at) <= now
+        && now < from_db_time(round.closes_at);
     if open {
         Ok(())
     } else {
-        Err(ApiError::Conflict { kind: "round-not-open", title: "Voting is not open", detail: "this round is not open for voting now".into(), extensions: Default::default() })
+        Err(ApiError::Conflict {
+            kind: "round-not-open",
+            title: "Voting is not open",
+            detail: "this round is not open for voting now".into(),
+            extensions: Default::default(),
+        })
     }
 }
 
 /// The departments a code may rate, without spending it (the page shows them).
-pub fn departments_for_code(conn: &mut DbConnection, round_id: &str, typed: &str, now: DateTime<Utc>) -> Result<Vec<RoundDepartment>, ApiError> {
+pub fn departments_for_code(
+    conn: &mut DbConnection,
+    round_id: &str,
+    typed: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<RoundDepartment>, ApiError> {
     let (canonical, hash) = canonical_and_hash(typed)?;
     let round = find(conn, round_id)?;
     ensure_open(&round, now)?;
@@ -1164,11 +1396,19 @@ pub fn departments_for_code(conn: &mut DbConnection, round_id: &str, typed: &str
 /// Casts a ballot: in one transaction the code is spent (only if unspent: exactly one row), one
 /// row per department is written with its own random id — no code, no time, no voter — and a
 /// random receipt. Any error rolls everything back, the code included.
-pub fn cast(conn: &mut DbConnection, round_id: &str, req: CastRequest, now: DateTime<Utc>) -> Result<CastReceipt, ApiError> {
+pub fn cast(
+    conn: &mut DbConnection,
+    round_id: &str,
+    req: CastRequest,
+    now: DateTime<Utc>,
+) -> Result<CastReceipt, ApiError> {
     let (canonical, hash) = canonical_and_hash(&req.code)?;
     conn.transaction(|conn| {
         let spent = diesel::update(
-            ballot_credentials::table.find(&hash).filter(ballot_credentials::round_id.eq(round_id)).filter(ballot_credentials::used.eq(false)),
+            ballot_credentials::table
+                .find(&hash)
+                .filter(ballot_credentials::round_id.eq(round_id))
+                .filter(ballot_credentials::used.eq(false)),
         )
         // The roll tag goes as the code is spent: no stored tag ever sits beside a spent code.
         .set((ballot_credentials::used.eq(true), ballot_credentials::roll_tag.eq(None::<String>)))
@@ -1185,14 +1425,22 @@ pub fn cast(conn: &mut DbConnection, round_id: &str, req: CastRequest, now: Date
         let expected: BTreeSet<&String> = allowed.intersection(&in_round).collect();
         let given: BTreeSet<&String> = req.ratings.iter().map(|r| &r.department_id).collect();
         if given != expected || given.len() != req.ratings.len() {
-            return Err(ApiError::invalid("ratings", "departments", "rate exactly the departments this code applies to, once each"));
+            return Err(ApiError::invalid(
+                "ratings",
+                "departments",
+                "rate exactly the departments this code applies to, once each",
+            ));
         }
         let questions = round.questions();
         for r in &req.ratings {
             let keys: BTreeSet<&String> = r.answers.keys().collect();
             let wanted: BTreeSet<&String> = questions.iter().map(|q| &q.key).collect();
             if keys != wanted {
-                return Err(ApiError::invalid("ratings", "answers", "answer every question of the round, and only those"));
+                return Err(ApiError::invalid(
+                    "ratings",
+                    "answers",
+                    "answer every question of the round, and only those",
+                ));
             }
         }
         let mut sealed = Vec::new();
@@ -1202,7 +1450,11 @@ pub fn cast(conn: &mut DbConnection, round_id: &str, req: CastRequest, now: Date
             let cell = roll_cell(conn, round_id, &r.department_id, scope.category)?;
             let category = if cell >= i64::from(round.min_group_size) { scope.category.as_str() } else { "" };
             if round.seal_recipient.is_some() {
-                sealed.push(super::seal::SealedRating { department_id: r.department_id.clone(), category: category.to_string(), answers: r.answers.clone() });
+                sealed.push(super::seal::SealedRating {
+                    department_id: r.department_id.clone(),
+                    category: category.to_string(),
+                    answers: r.answers.clone(),
+                });
                 continue;
             }
             // A round opened before ballots were sealed keeps writing them as it began.
@@ -1219,13 +1471,20 @@ pub fn cast(conn: &mut DbConnection, round_id: &str, req: CastRequest, now: Date
         if let Some(recipient) = &round.seal_recipient {
             // One sealed ballot per voter, whatever the departments: no row says which were rated.
             let all: Vec<String> = round_department_ids(conn, round_id)?;
-            let bytes = super::seal::seal(recipient, &all, &questions, sealed).map_err(|e| ApiError::internal("sealing a ballot", e))?;
+            let bytes = super::seal::seal(recipient, &all, &questions, sealed)
+                .map_err(|e| ApiError::internal("sealing a ballot", e))?;
             diesel::insert_into(sealed_ballots::table)
-                .values((sealed_ballots::id.eq(codes::random_id()), sealed_ballots::round_id.eq(round_id), sealed_ballots::sealed.eq(bytes)))
+                .values((
+                    sealed_ballots::id.eq(codes::random_id()),
+                    sealed_ballots::round_id.eq(round_id),
+                    sealed_ballots::sealed.eq(bytes),
+                ))
                 .execute(conn)?;
         }
         let receipt = codes::receipt();
-        diesel::insert_into(ballot_receipts::table).values((ballot_receipts::receipt.eq(&receipt), ballot_receipts::round_id.eq(round_id))).execute(conn)?;
+        diesel::insert_into(ballot_receipts::table)
+            .values((ballot_receipts::receipt.eq(&receipt), ballot_receipts::round_id.eq(round_id)))
+            .execute(conn)?;
         Ok(CastReceipt { receipt, ballot: req.ratings })
     })
 }
@@ -1265,7 +1524,8 @@ fn ballot_rows(conn: &mut DbConnection, round_id: &str) -> Result<Vec<BallotRow>
                 id,
                 department_id,
                 category: stored_category(&category)?,
-                answers: serde_json::from_str::<BTreeMap<String, Answer>>(&answers).map_err(|e| ApiError::internal("ballot row", e))?,
+                answers: serde_json::from_str::<BTreeMap<String, Answer>>(&answers)
+                    .map_err(|e| ApiError::internal("ballot row", e))?,
             })
         })
         .collect()
@@ -1274,7 +1534,12 @@ fn ballot_rows(conn: &mut DbConnection, round_id: &str) -> Result<Vec<BallotRow>
 /// The tally of a closed or published round.
 pub fn results(conn: &mut DbConnection, round: &RoundRow) -> Result<Vec<DepartmentTally>, ApiError> {
     if !matches!(round.status(), RoundStatus::Closed | RoundStatus::Published) {
-        return Err(ApiError::Conflict { kind: "round-not-closed", title: "No results yet", detail: "results exist once the round has closed".into(), extensions: Default::default() });
+        return Err(ApiError::Conflict {
+            kind: "round-not-closed",
+            title: "No results yet",
+            detail: "results exist once the round has closed".into(),
+            extensions: Default::default(),
+        });
     }
     if round.seal_recipient.is_some() {
         return Err(still_sealed());
@@ -1294,8 +1559,12 @@ pub fn results(conn: &mut DbConnection, round: &RoundRow) -> Result<Vec<Departme
     }
     let sql = "SELECT department_id, category, answers, COUNT(*) AS n FROM ballots WHERE round_id = ? GROUP BY department_id, category, answers";
     let rows: Vec<Group> = match conn {
-        DbConnection::Pg(pg) => diesel::sql_query(sql.replace('?', "$1")).bind::<diesel::sql_types::Text, _>(&round.id).load(pg)?,
-        DbConnection::Sqlite(lite) => diesel::sql_query(sql).bind::<diesel::sql_types::Text, _>(&round.id).load(lite)?,
+        DbConnection::Pg(pg) => {
+            diesel::sql_query(sql.replace('?', "$1")).bind::<diesel::sql_types::Text, _>(&round.id).load(pg)?
+        }
+        DbConnection::Sqlite(lite) => {
+            diesel::sql_query(sql).bind::<diesel::sql_types::Text, _>(&round.id).load(lite)?
+        }
     };
     let groups = rows
         .into_iter()
@@ -1303,7 +1572,8 @@ pub fn results(conn: &mut DbConnection, round: &RoundRow) -> Result<Vec<Departme
             Ok((
                 g.department_id,
                 stored_category(&g.category)?,
-                serde_json::from_str::<BTreeMap<String, Answer>>(&g.answers).map_err(|e| ApiError::internal("ballot row", e))?,
+                serde_json::from_str::<BTreeMap<String, Answer>>(&g.answers)
+                    .map_err(|e| ApiError::internal("ballot row", e))?,
                 g.n as u32,
             ))
         })
@@ -1320,17 +1590,26 @@ pub fn bulletin(conn: &mut DbConnection, round: &RoundRow) -> Result<Bulletin, A
     let tally = results(conn, round)?;
     let shown: BTreeSet<&String> = tally.iter().filter(|t| !t.suppressed).map(|t| &t.department_id).collect();
     // Categories are published only where the tally shows them (every category at least k).
-    let with_categories: BTreeSet<&String> = tally.iter().filter(|t| t.by_category.is_some()).map(|t| &t.department_id).collect();
+    let with_categories: BTreeSet<&String> =
+        tally.iter().filter(|t| t.by_category.is_some()).map(|t| &t.department_id).collect();
     let listed: Vec<BallotRow> = ballot_rows(conn, &round.id)?
         .into_iter()
         .filter(|b| shown.contains(&b.department_id))
         .map(|b| if with_categories.contains(&b.department_id) { b } else { BallotRow { category: None, ..b } })
         .collect();
     let (totals, counts) = super::tally::count_groups(&round.questions(), &super::tally::group(&listed));
-    let mut receipts: Vec<String> = ballot_receipts::table.filter(ballot_receipts::round_id.eq(&round.id)).select(ballot_receipts::receipt).load(conn)?;
+    let mut receipts: Vec<String> = ballot_receipts::table
+        .filter(ballot_receipts::round_id.eq(&round.id))
+        .select(ballot_receipts::receipt)
+        .load(conn)?;
     receipts.sort();
-    let issued: i64 = ballot_credentials::table.filter(ballot_credentials::round_id.eq(&round.id)).count().get_result(conn)?;
-    let used: i64 = ballot_credentials::table.filter(ballot_credentials::round_id.eq(&round.id)).filter(ballot_credentials::used.eq(true)).count().get_result(conn)?;
+    let issued: i64 =
+        ballot_credentials::table.filter(ballot_credentials::round_id.eq(&round.id)).count().get_result(conn)?;
+    let used: i64 = ballot_credentials::table
+        .filter(ballot_credentials::round_id.eq(&round.id))
+        .filter(ballot_credentials::used.eq(true))
+        .count()
+        .get_result(conn)?;
     Ok(Bulletin {
         round_id: round.id.clone(),
         title: round.title.clone(),

@@ -54,12 +54,15 @@ impl AnswerCounts {
 
     /// (satisfied + basically satisfied) / valid, in percent, 2 decimals.
     pub fn satisfaction_rate(&self) -> Option<f64> {
-        (self.valid() > 0).then(|| round2(100.0 * f64::from(self.satisfied + self.basically_satisfied) / f64::from(self.valid())))
+        (self.valid() > 0)
+            .then(|| round2(100.0 * f64::from(self.satisfied + self.basically_satisfied) / f64::from(self.valid())))
     }
 
     /// Mean points of the valid answers, 2 decimals.
     pub fn conduct_index(&self, p: &Points) -> Option<f64> {
-        let total = f64::from(self.satisfied) * p.satisfied + f64::from(self.basically_satisfied) * p.basically_satisfied + f64::from(self.dissatisfied) * p.dissatisfied;
+        let total = f64::from(self.satisfied) * p.satisfied
+            + f64::from(self.basically_satisfied) * p.basically_satisfied
+            + f64::from(self.dissatisfied) * p.dissatisfied;
         (self.valid() > 0).then(|| round2(total / f64::from(self.valid())))
     }
 }
@@ -142,7 +145,13 @@ pub fn group(ballots: &[BallotRow]) -> Groups {
 
 /// Tallies `ballots` for each of `departments`, suppressing those with fewer than `k` valid
 /// ballots.
-pub fn tally(departments: &[String], questions: &[Question], points: &Points, k: u32, ballots: &[BallotRow]) -> Vec<DepartmentTally> {
+pub fn tally(
+    departments: &[String],
+    questions: &[Question],
+    points: &Points,
+    k: u32,
+    ballots: &[BallotRow],
+) -> Vec<DepartmentTally> {
     tally_groups(departments, questions, points, k, &group(ballots))
 }
 
@@ -191,20 +200,50 @@ pub fn count_groups(questions: &[Question], groups: &Groups) -> (Vec<BallotTotal
         }
     }
     (
-        totals.into_iter().map(|((department_id, category), (ballots, valid_ballots))| BallotTotal { department_id, category, ballots, valid_ballots }).collect(),
-        counts.into_iter().map(|((department_id, category, question, answer), count)| AnswerCount { department_id, category, question, answer, count }).collect(),
+        totals
+            .into_iter()
+            .map(|((department_id, category), (ballots, valid_ballots))| BallotTotal {
+                department_id,
+                category,
+                ballots,
+                valid_ballots,
+            })
+            .collect(),
+        counts
+            .into_iter()
+            .map(|((department_id, category, question, answer), count)| AnswerCount {
+                department_id,
+                category,
+                question,
+                answer,
+                count,
+            })
+            .collect(),
     )
 }
 
 /// The same from grouped ballots: the cost follows the number of distinct ballots, not rows.
-pub fn tally_groups(departments: &[String], questions: &[Question], points: &Points, k: u32, groups: &Groups) -> Vec<DepartmentTally> {
+pub fn tally_groups(
+    departments: &[String],
+    questions: &[Question],
+    points: &Points,
+    k: u32,
+    groups: &Groups,
+) -> Vec<DepartmentTally> {
     let (totals, counts) = count_groups(questions, groups);
     tally_counts(departments, questions, points, k, &totals, &counts)
 }
 
 /// Tallies from totals and per-question counts — what the server computes and what anyone
 /// recomputes from a published bulletin.
-pub fn tally_counts(departments: &[String], questions: &[Question], points: &Points, k: u32, totals: &[BallotTotal], counts: &[AnswerCount]) -> Vec<DepartmentTally> {
+pub fn tally_counts(
+    departments: &[String],
+    questions: &[Question],
+    points: &Points,
+    k: u32,
+    totals: &[BallotTotal],
+    counts: &[AnswerCount],
+) -> Vec<DepartmentTally> {
     departments
         .iter()
         .map(|dept| {
@@ -226,7 +265,9 @@ pub fn tally_counts(departments: &[String], questions: &[Question], points: &Poi
             }
             let counts_of = |category: Option<Option<Category>>| -> (Vec<AnswerCounts>, AnswerCounts) {
                 let mut per_q = vec![AnswerCounts::default(); questions.len()];
-                for c in counts.iter().filter(|c| &c.department_id == dept && category.is_none_or(|cat| c.category == cat)) {
+                for c in
+                    counts.iter().filter(|c| &c.department_id == dept && category.is_none_or(|cat| c.category == cat))
+                {
                     if let Some(i) = questions.iter().position(|q| q.key == c.question) {
                         per_q[i].add_n(c.answer, c.count);
                     }
@@ -241,7 +282,12 @@ pub fn tally_counts(departments: &[String], questions: &[Question], points: &Poi
                 mine.iter()
                     .map(|t| {
                         let (_, all) = counts_of(Some(t.category));
-                        CategoryTally { category: t.category.expect("known"), ballots: t.valid_ballots, satisfaction_rate: all.satisfaction_rate(), conduct_index: all.conduct_index(points) }
+                        CategoryTally {
+                            category: t.category.expect("known"),
+                            ballots: t.valid_ballots,
+                            satisfaction_rate: all.satisfaction_rate(),
+                            conduct_index: all.conduct_index(points),
+                        }
                     })
                     .collect()
             });
@@ -299,7 +345,10 @@ mod tests {
         assert!(!d.suppressed);
         assert_eq!((d.ballots, d.valid_ballots), (Some(5), Some(4)));
         let q = &d.questions.as_ref().unwrap()[0];
-        assert_eq!(q.counts, AnswerCounts { satisfied: 2, basically_satisfied: 1, dissatisfied: 1, not_enough_contact: 1 });
+        assert_eq!(
+            q.counts,
+            AnswerCounts { satisfied: 2, basically_satisfied: 1, dissatisfied: 1, not_enough_contact: 1 }
+        );
         assert_eq!(q.valid, 4);
         // (2 + 1) / 4 = 75 %; (200 + 70 + 30) / 4 = 75 points.
         assert_eq!(q.satisfaction_rate, Some(75.0));

@@ -33,10 +33,7 @@ impl FromStr for Cutoff {
 
     fn from_str(s: &str) -> Result<Self, CalendarError> {
         let input = s.trim();
-        let invalid = |reason| CalendarError::InvalidCutoff {
-            input: s.to_owned(),
-            reason,
-        };
+        let invalid = |reason| CalendarError::InvalidCutoff { input: s.to_owned(), reason };
         if input == "24:00" || input == "24:00:00" {
             return Ok(Cutoff::EndOfDay);
         }
@@ -44,9 +41,7 @@ impl FromStr for Cutoff {
             .or_else(|_| NaiveTime::parse_from_str(input, "%H:%M"))
             .map_err(|_| invalid("expected \"24:00\" or a time HH:MM"))?;
         if time == NaiveTime::MIN {
-            return Err(invalid(
-                "00:00 would leave no time on the due date; use \"24:00\"",
-            ));
+            return Err(invalid("00:00 would leave no time on the due date; use \"24:00\""));
         }
         Ok(Cutoff::At(time))
     }
@@ -85,9 +80,7 @@ impl Cutoff {
             Cutoff::EndOfDay => date.succ_opt().unwrap_or(date).and_time(NaiveTime::MIN),
             Cutoff::At(t) => date.and_time(t),
         };
-        (local - TimeDelta::seconds(SHANGHAI_OFFSET_SECS.into()))
-            .and_utc()
-            .with_timezone(&shanghai())
+        (local - TimeDelta::seconds(SHANGHAI_OFFSET_SECS.into())).and_utc().with_timezone(&shanghai())
     }
 }
 
@@ -133,13 +126,7 @@ pub struct Due {
 impl Clock {
     /// A clock of `working_days` received at `received_at`, with no extension or pause.
     pub fn new(received_at: DateTime<Utc>, working_days: u32) -> Self {
-        Clock {
-            received_at,
-            working_days,
-            extension_days: 0,
-            paused: Vec::new(),
-            cutoff: Cutoff::EndOfDay,
-        }
+        Clock { received_at, working_days, extension_days: 0, paused: Vec::new(), cutoff: Cutoff::EndOfDay }
     }
 
     pub fn receipt_date(&self) -> NaiveDate {
@@ -154,12 +141,8 @@ impl Clock {
     /// Merged, sorted (pause date, resume date) spans that skip at least one day.
     pub(super) fn pause_spans(&self, now: DateTime<Utc>) -> Vec<(NaiveDate, NaiveDate)> {
         let receipt = self.receipt_date();
-        let mut spans: Vec<_> = self
-            .paused
-            .iter()
-            .map(|p| p.local_dates(receipt, now))
-            .filter(|(p, r)| r > p)
-            .collect();
+        let mut spans: Vec<_> =
+            self.paused.iter().map(|p| p.local_dates(receipt, now)).filter(|(p, r)| r > p).collect();
         spans.sort_unstable();
         let mut merged: Vec<(NaiveDate, NaiveDate)> = Vec::with_capacity(spans.len());
         for (p, r) in spans {
@@ -177,18 +160,10 @@ impl Clock {
         if self.paused.is_empty() {
             // The hot path: no allocation.
             let w = cal.add_working_days(receipt, n);
-            return Due {
-                due_date: w.date,
-                due_at: self.cutoff.due_at(w.date),
-                provisional: w.provisional,
-            };
+            return Due { due_date: w.date, due_at: self.cutoff.due_at(w.date), provisional: w.provisional };
         }
         let due_date = due_with_pauses(cal, receipt, n, &self.pause_spans(now));
-        Due {
-            due_date,
-            due_at: self.cutoff.due_at(due_date),
-            provisional: cal.provisional_within(receipt, due_date),
-        }
+        Due { due_date, due_at: self.cutoff.due_at(due_date), provisional: cal.provisional_within(receipt, due_date) }
     }
 
     pub fn is_breached(&self, cal: &WorkingCalendar, now: DateTime<Utc>) -> bool {
@@ -196,9 +171,7 @@ impl Clock {
     }
 
     pub fn is_paused(&self, now: DateTime<Utc>) -> bool {
-        self.paused
-            .iter()
-            .any(|p| p.from <= now && p.until.is_none_or(|u| now < u))
+        self.paused.iter().any(|p| p.from <= now && p.until.is_none_or(|u| now < u))
     }
 
     /// Counted working days after today (local) up to and including the due date: 0 on the
@@ -224,12 +197,7 @@ impl Clock {
 }
 
 /// The `n`-th working day after `receipt` that lies in no pause span.
-fn due_with_pauses(
-    cal: &WorkingCalendar,
-    receipt: NaiveDate,
-    n: u32,
-    spans: &[(NaiveDate, NaiveDate)],
-) -> NaiveDate {
+fn due_with_pauses(cal: &WorkingCalendar, receipt: NaiveDate, n: u32, spans: &[(NaiveDate, NaiveDate)]) -> NaiveDate {
     let mut cursor = receipt;
     let mut remaining = i64::from(n);
     for &(pause, resume) in spans {

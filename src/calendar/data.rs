@@ -31,11 +31,7 @@ pub struct CalendarYear {
 pub struct Notice {
     pub title: String,
     pub title_en: String,
-    #[serde(
-        default,
-        with = "serde_date::option",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "serde_date::option", skip_serializing_if = "Option::is_none")]
     pub issued: Option<NaiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -83,12 +79,7 @@ impl CalendarYear {
             out.push_str("provisional = true\n");
         }
         let n = &self.notice;
-        let _ = write!(
-            out,
-            "\n[notice]\ntitle = {}\ntitle_en = {}\n",
-            q(&n.title),
-            q(&n.title_en)
-        );
+        let _ = write!(out, "\n[notice]\ntitle = {}\ntitle_en = {}\n", q(&n.title), q(&n.title_en));
         if let Some(issued) = n.issued {
             let _ = writeln!(out, "issued = {issued}");
         }
@@ -125,9 +116,7 @@ impl CalendarYear {
         let hash = canonical
             .to_toml_string()
             .bytes()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-            });
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
         format!("{hash:016x}")[..12].to_owned()
     }
 
@@ -136,27 +125,16 @@ impl CalendarYear {
     pub fn validate(&self) -> Result<(), CalendarError> {
         let year = self.year;
         if !SUPPORTED_YEARS.contains(&year) {
-            return Err(CalendarError::OutOfRange {
-                year,
-                min: *SUPPORTED_YEARS.start(),
-                max: *SUPPORTED_YEARS.end(),
-            });
+            return Err(CalendarError::OutOfRange { year, min: *SUPPORTED_YEARS.start(), max: *SUPPORTED_YEARS.end() });
         }
         let off = self.check_dates(self.off_days.iter().map(|d| d.date), "off day")?;
-        let makeup = self.check_dates(
-            self.makeup_workdays.iter().map(|d| d.date),
-            "make-up workday",
-        )?;
+        let makeup = self.check_dates(self.makeup_workdays.iter().map(|d| d.date), "make-up workday")?;
         if let Some(&date) = off.intersection(&makeup).next() {
             return Err(CalendarError::OffAndMakeup { year, date });
         }
         self.check_names()?;
         if let Some(d) = self.makeup_workdays.iter().find(|d| !is_weekend(d.date)) {
-            return Err(CalendarError::MakeupOnWeekday {
-                year,
-                date: d.date,
-                weekday: d.date.weekday(),
-            });
+            return Err(CalendarError::MakeupOnWeekday { year, date: d.date, weekday: d.date.weekday() });
         }
         self.check_spans(&off)?;
         self.check_law_days(&off)
@@ -185,29 +163,16 @@ impl CalendarYear {
             .off_days
             .iter()
             .map(|d| (d.date, [("name_zh", &d.name_zh), ("name_en", &d.name_en)]))
-            .chain(
-                self.makeup_workdays
-                    .iter()
-                    .map(|d| (d.date, [("for_zh", &d.for_zh), ("for_en", &d.for_en)])),
-            );
+            .chain(self.makeup_workdays.iter().map(|d| (d.date, [("for_zh", &d.for_zh), ("for_en", &d.for_en)])));
         for (date, fields) in names {
             if let Some((field, _)) = fields.iter().find(|(_, v)| v.trim().is_empty()) {
-                return Err(CalendarError::EmptyName {
-                    year: self.year,
-                    date,
-                    field,
-                });
+                return Err(CalendarError::EmptyName { year: self.year, date, field });
             }
             // Names reach pages, emails and explanations: plain, short text only.
-            if let Some((field, _)) = fields
-                .iter()
-                .find(|(_, v)| v.chars().count() > 100 || v.chars().any(char::is_control))
+            if let Some((field, _)) =
+                fields.iter().find(|(_, v)| v.chars().count() > 100 || v.chars().any(char::is_control))
             {
-                return Err(CalendarError::BadName {
-                    year: self.year,
-                    date,
-                    field,
-                });
+                return Err(CalendarError::BadName { year: self.year, date, field });
             }
         }
         Ok(())
@@ -219,11 +184,7 @@ impl CalendarYear {
         let mut spans: BTreeMap<(&str, bool), (NaiveDate, NaiveDate, &str)> = BTreeMap::new();
         for d in &self.off_days {
             let next_new_year = d.name_zh == Holiday::NewYear.name_zh() && d.date.month() == 12;
-            let span = spans.entry((d.name_zh.as_str(), next_new_year)).or_insert((
-                d.date,
-                d.date,
-                d.name_en.as_str(),
-            ));
+            let span = spans.entry((d.name_zh.as_str(), next_new_year)).or_insert((d.date, d.date, d.name_en.as_str()));
             span.0 = span.0.min(d.date);
             span.1 = span.1.max(d.date);
         }
@@ -275,7 +236,8 @@ mod tests {
     use super::*;
 
     fn shipped_2026() -> String {
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/calendar/cn-2026.toml")).expect("shipped file")
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/calendar/cn-2026.toml"))
+            .expect("shipped file")
     }
 
     #[test]
@@ -283,8 +245,14 @@ mod tests {
         let good = shipped_2026();
         assert!(CalendarYear::from_toml_str(&good).is_ok());
         let nul = good.replacen("name_en = \"New Year's Day\"", "name_en = \"New Year\\u0000s Day\"", 1);
-        assert!(matches!(CalendarYear::from_toml_str(&nul), Err(CalendarError::BadName { field: "name_en", .. })), "a NUL in a name");
+        assert!(
+            matches!(CalendarYear::from_toml_str(&nul), Err(CalendarError::BadName { field: "name_en", .. })),
+            "a NUL in a name"
+        );
         let long = good.replacen("name_en = \"New Year's Day\"", &format!("name_en = \"{}\"", "x".repeat(101)), 1);
-        assert!(matches!(CalendarYear::from_toml_str(&long), Err(CalendarError::BadName { .. })), "a 101-character name");
+        assert!(
+            matches!(CalendarYear::from_toml_str(&long), Err(CalendarError::BadName { .. })),
+            "a 101-character name"
+        );
     }
 }

@@ -101,27 +101,15 @@ impl Clock {
                 let reason = match kind {
                     _ if paused && kind.is_working() => DayReason::Paused,
                     DayKind::Working => DayReason::Counted,
-                    DayKind::MakeupWorkday { for_zh, for_en } => {
-                        DayReason::CountedMakeupWorkday { for_zh, for_en }
-                    }
+                    DayKind::MakeupWorkday { for_zh, for_en } => DayReason::CountedMakeupWorkday { for_zh, for_en },
                     DayKind::Weekend => DayReason::Weekend,
-                    DayKind::Holiday { name_zh, name_en } => {
-                        DayReason::Holiday { name_zh, name_en }
-                    }
+                    DayKind::Holiday { name_zh, name_en } => DayReason::Holiday { name_zh, name_en },
                 };
-                let counted = matches!(
-                    reason,
-                    DayReason::Counted | DayReason::CountedMakeupWorkday { .. }
-                );
+                let counted = matches!(reason, DayReason::Counted | DayReason::CountedMakeupWorkday { .. });
                 if counted {
                     ordinal += 1;
                 }
-                ExplainedDay {
-                    date,
-                    counted,
-                    ordinal: counted.then_some(ordinal),
-                    reason,
-                }
+                ExplainedDay { date, counted, ordinal: counted.then_some(ordinal), reason }
             })
             .collect();
         let pauses = self

@@ -105,9 +105,7 @@ impl LawVersion {
 
     /// The version in force on `date`, if any.
     pub fn in_force_on(date: NaiveDate) -> Option<LawVersion> {
-        Self::NEWEST_FIRST
-            .into_iter()
-            .find(|v| v.in_force_from() <= date)
+        Self::NEWEST_FIRST.into_iter().find(|v| v.in_force_from() <= date)
     }
 
     pub fn title_zh(self) -> &'static str {
@@ -134,8 +132,7 @@ impl LawVersion {
     fn days(self, holiday: Holiday, year: i32) -> Vec<NaiveDate> {
         use LawVersion::*;
         let solar = |m: u32, days: std::ops::RangeInclusive<u32>| -> Vec<NaiveDate> {
-            days.filter_map(|d| NaiveDate::from_ymd_opt(year, m, d))
-                .collect()
+            days.filter_map(|d| NaiveDate::from_ymd_opt(year, m, d)).collect()
         };
         let modern = matches!(self, Amended2007 | Amended2013 | Amended2024);
         match holiday {
@@ -150,9 +147,7 @@ impl LawVersion {
                 let Some(first) = lunar::new_year(year) else {
                     return Vec::new();
                 };
-                offsets
-                    .filter_map(|o: i64| first.checked_add_signed(chrono::TimeDelta::days(o)))
-                    .collect()
+                offsets.filter_map(|o: i64| first.checked_add_signed(chrono::TimeDelta::days(o))).collect()
             }
             Holiday::Qingming if modern => lunar::qingming(year).into_iter().collect(),
             Holiday::LabourDay => match self {
@@ -198,11 +193,7 @@ pub fn law_days(year: i32) -> Option<Vec<LawDay>> {
             for date in version.days(holiday, year) {
                 let in_force = from <= date && until.is_none_or(|u| date < u);
                 if in_force && date.year() == year {
-                    out.push(LawDay {
-                        date,
-                        holiday,
-                        law: version,
-                    });
+                    out.push(LawDay { date, holiday, law: version });
                 }
             }
         }
@@ -216,11 +207,7 @@ mod tests {
     use super::*;
 
     fn dates(year: i32) -> Vec<String> {
-        law_days(year)
-            .unwrap()
-            .iter()
-            .map(|d| format!("{} {}", d.date.format("%m-%d"), d.holiday.name_zh()))
-            .collect()
+        law_days(year).unwrap().iter().map(|d| format!("{} {}", d.date.format("%m-%d"), d.holiday.name_zh())).collect()
     }
 
     #[test]
@@ -254,9 +241,7 @@ mod tests {
         // 1999: the amendment came into force on 18 September, in time for National Day only.
         let d1999 = law_days(1999).unwrap();
         assert_eq!(d1999.len(), 8);
-        assert!(d1999
-            .iter()
-            .all(|d| d.holiday != Holiday::LabourDay || d.date.day() == 1));
+        assert!(d1999.iter().all(|d| d.holiday != Holiday::LabourDay || d.date.day() == 1));
         // 2010 (2007 version): 除夕 is off.
         assert_eq!(law_days(2010).unwrap()[1].date.to_string(), "2010-02-13");
         // 2020: 中秋 and 国庆 share 10-01.

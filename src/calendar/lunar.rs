@@ -141,10 +141,7 @@ mod tests {
             let len = (next - this).num_days();
             assert!(matches!(len, 353..=355 | 383..=385), "{year}: {len} days");
             assert_eq!(len, i64::from(year_len(info(year).unwrap())));
-            assert!(
-                (d(year, 1, 21)..=d(year, 2, 20)).contains(&this),
-                "{year}: {this}"
-            );
+            assert!((d(year, 1, 21)..=d(year, 2, 20)).contains(&this), "{year}: {this}");
         }
     }
 

@@ -28,8 +28,7 @@ pub use clock::{Clock, Cutoff, Due, PausedSpan};
 pub use data::{CalendarYear, MakeupWorkday, Notice, OffDay};
 pub use error::CalendarError;
 pub use explain::{
-    Bilingual, CalendarVersion, DayReason, ExplainedDay, ExplainedPause, Explanation,
-    RECEIPT_DAY_NOT_COUNTED,
+    Bilingual, CalendarVersion, DayReason, ExplainedDay, ExplainedPause, Explanation, RECEIPT_DAY_NOT_COUNTED,
 };
 pub use law::{Holiday, LawVersion};
 pub use working::{DayKind, WorkingCalendar, WorkingDate};
@@ -51,7 +50,12 @@ pub fn shanghai() -> FixedOffset {
 
 /// The instant a calendar day starts in Asia/Shanghai (its local midnight).
 pub fn start_of_local_day(day: NaiveDate) -> DateTime<Utc> {
-    day.and_hms_opt(0, 0, 0).expect("midnight").and_local_timezone(SHANGHAI).single().expect("a fixed offset is never ambiguous").with_timezone(&Utc)
+    day.and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_local_timezone(SHANGHAI)
+        .single()
+        .expect("a fixed offset is never ambiguous")
+        .with_timezone(&Utc)
 }
 
 /// The calendar date of `instant` in Asia/Shanghai.

@@ -21,11 +21,7 @@ impl CalendarYear {
 }
 
 fn build(year: i32) -> Result<CalendarYear, CalendarError> {
-    let out_of_range = CalendarError::OutOfRange {
-        year,
-        min: *SUPPORTED_YEARS.start(),
-        max: *SUPPORTED_YEARS.end(),
-    };
+    let out_of_range = CalendarError::OutOfRange { year, min: *SUPPORTED_YEARS.start(), max: *SUPPORTED_YEARS.end() };
     if !SUPPORTED_YEARS.contains(&year) {
         return Err(out_of_range);
     }
@@ -33,15 +29,11 @@ fn build(year: i32) -> Result<CalendarYear, CalendarError> {
 
     // When two holidays share a day, the later one in the law's order keeps it (国庆节 over 中秋节,
     // as the 2020 notice did).
-    let mut off: BTreeMap<NaiveDate, Holiday> =
-        law_days.iter().map(|d| (d.date, d.holiday)).collect();
+    let mut off: BTreeMap<NaiveDate, Holiday> = law_days.iter().map(|d| (d.date, d.holiday)).collect();
 
     // 补假: a holiday on a Saturday or Sunday moves to the next weekday not already off.
-    let weekend_days: Vec<(NaiveDate, Holiday)> = off
-        .iter()
-        .filter(|(d, _)| is_weekend(**d))
-        .map(|(d, h)| (*d, *h))
-        .collect();
+    let weekend_days: Vec<(NaiveDate, Holiday)> =
+        off.iter().filter(|(d, _)| is_weekend(**d)).map(|(d, h)| (*d, *h)).collect();
     for (date, holiday) in weekend_days {
         let substitute = date
             .iter_days()
@@ -63,18 +55,12 @@ fn build(year: i32) -> Result<CalendarYear, CalendarError> {
 
     let off_days = off
         .into_iter()
-        .map(|(date, h)| OffDay {
-            date,
-            name_zh: h.name_zh().to_owned(),
-            name_en: h.name_en().to_owned(),
-        })
+        .map(|(date, h)| OffDay { date, name_zh: h.name_zh().to_owned(), name_en: h.name_en().to_owned() })
         .collect();
     Ok(CalendarYear {
         year,
         notice: Notice {
-            title: format!(
-                "{year}年节假日安排（暂定）：按《全国年节及纪念日放假办法》推算，未含调休"
-            ),
+            title: format!("{year}年节假日安排（暂定）：按《全国年节及纪念日放假办法》推算，未含调休"),
             title_en: format!(
                 "Provisional {year} holidays, derived from the national holiday regulations \
                  without make-up workdays; the State Council notice for {year} is not loaded"

@@ -38,7 +38,8 @@ pub struct DueQuery {
 #[get("/api/v1/calendar/due")]
 async fn due(state: web::Data<AppState>, query: web::Query<DueQuery>) -> Result<web::Json<DueAnswer>, ApiError> {
     let q = query.into_inner();
-    let received = runtime::parse_instant(&q.received).map_err(|m| ApiError::invalid("received", "invalid_instant", m))?;
+    let received =
+        runtime::parse_instant(&q.received).map_err(|m| ApiError::invalid("received", "invalid_instant", m))?;
     let days = q.days.unwrap_or(state.settings.clocks.reply.working_days);
     if !(1..=120).contains(&days) {
         return Err(ApiError::invalid("days", "out_of_range", "between 1 and 120 working days"));
@@ -67,7 +68,8 @@ pub struct YearView {
 async fn get_year(state: web::Data<AppState>, path: web::Path<i32>) -> Result<web::Json<YearView>, ApiError> {
     let year = path.into_inner();
     let cal = state.calendar.current();
-    let data = cal.year(year).cloned().ok_or_else(|| ApiError::NotFound(format!("the calendar does not cover {year}")))?;
+    let data =
+        cal.year(year).cloned().ok_or_else(|| ApiError::NotFound(format!("the calendar does not cover {year}")))?;
     Ok(web::Json(YearView { year, provisional: data.provisional, version: data.version(), data }))
 }
 
@@ -114,19 +116,27 @@ async fn put_year(
 ) -> Result<web::Json<LoadedYear>, ApiError> {
     let year = path.into_inner();
     let dry_run = query.dry_run;
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
+    let content_type =
+        req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest("the body is not UTF-8".into()))?;
     let parsed = if content_type.starts_with("application/json") {
         let y: CalendarYear = crate::http::json::parse_json(&body)?;
         y.validate().map(|_| y)
-    } else if content_type.starts_with("application/toml") || content_type.starts_with("text/plain") || content_type.starts_with("text/x-toml") {
+    } else if content_type.starts_with("application/toml")
+        || content_type.starts_with("text/plain")
+        || content_type.starts_with("text/x-toml")
+    {
         CalendarYear::from_toml_str(text)
     } else {
         return Err(ApiError::UnsupportedMediaType("send application/toml (or application/json)".into()));
     };
     let parsed = parsed.map_err(|e| ApiError::invalid("body", "invalid_calendar", e.to_string()))?;
     if parsed.year != year {
-        return Err(ApiError::invalid("year", "mismatch", format!("the data is for {}, the URL says {year}", parsed.year)));
+        return Err(ApiError::invalid(
+            "year",
+            "mismatch",
+            format!("the data is for {}, the URL says {year}", parsed.year),
+        ));
     }
     if parsed.provisional {
         return Err(ApiError::invalid("provisional", "not_official", "only official data can be loaded"));
@@ -135,12 +145,19 @@ async fn put_year(
     let rules = state.rules.clone();
     let calendar_dir = state.settings.calendar.dir.clone();
     let version = parsed.version();
-    let load = db::run(&state.pool, move |conn| service::load_official_year(conn, &rules, &calendar_dir, &parsed, Some(&actor), db::now(), dry_run)).await?;
+    let load = db::run(&state.pool, move |conn| {
+        service::load_official_year(conn, &rules, &calendar_dir, &parsed, Some(&actor), db::now(), dry_run)
+    })
+    .await?;
     if dry_run {
         return Ok(web::Json(LoadedYear { year, version, dry_run, clocks_recomputed: 0, moved: load.moved }));
     }
     state.calendar.replace(load.calendar);
-    tracing::info!(year, recomputed = load.clocks_recomputed, moved = load.moved.len(), "official calendar year loaded");
+    tracing::info!(
+        year,
+        recomputed = load.clocks_recomputed,
+        moved = load.moved.len(),
+        "official calendar year loaded"
+    );
     Ok(web::Json(LoadedYear { year, version, dry_run, clocks_recomputed: load.clocks_recomputed, moved: load.moved }))
 }
-

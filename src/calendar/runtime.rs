@@ -54,18 +54,27 @@ pub enum YearSource {
 }
 
 /// The official years from all sources, later sources winning.
-pub fn official_years(config_dir: &Path, conn: Option<&mut DbConnection>) -> Result<BTreeMap<i32, (CalendarYear, YearSource)>, CalendarLoadError> {
+pub fn official_years(
+    config_dir: &Path,
+    conn: Option<&mut DbConnection>,
+) -> Result<BTreeMap<i32, (CalendarYear, YearSource)>, CalendarLoadError> {
     let mut years = BTreeMap::new();
     for (year, text) in SHIPPED {
-        let parsed = CalendarYear::from_toml_str(text).map_err(|source| CalendarLoadError::File { file: format!("cn-{year}.toml (shipped)"), source })?;
+        let parsed = CalendarYear::from_toml_str(text)
+            .map_err(|source| CalendarLoadError::File { file: format!("cn-{year}.toml (shipped)"), source })?;
         years.insert(*year, (parsed, YearSource::Shipped));
     }
     for (_, parsed) in file_years(config_dir)? {
         years.insert(parsed.year, (parsed, YearSource::File));
     }
     if let Some(conn) = conn {
-        for (year, text) in calendar_years::table.select((calendar_years::year, calendar_years::source_toml)).load::<(i32, String)>(conn)? {
-            let parsed = CalendarYear::from_toml_str(&text).map_err(|source| CalendarLoadError::Stored { year, source })?;
+        for (year, text) in
+            calendar_years::table
+                .select((calendar_years::year, calendar_years::source_toml))
+                .load::<(i32, String)>(conn)?
+        {
+            let parsed =
+                CalendarYear::from_toml_str(&text).map_err(|source| CalendarLoadError::Stored { year, source })?;
             years.insert(year, (parsed, YearSource::Database));
         }
     }
@@ -84,8 +93,10 @@ pub fn file_years(config_dir: &Path) -> Result<Vec<(String, CalendarYear)>, Cale
             continue;
         }
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(&path).map_err(|source| CalendarLoadError::Read { file: file.clone(), source })?;
-        let parsed = CalendarYear::from_toml_str(&text).map_err(|source| CalendarLoadError::File { file: file.clone(), source })?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| CalendarLoadError::Read { file: file.clone(), source })?;
+        let parsed = CalendarYear::from_toml_str(&text)
+            .map_err(|source| CalendarLoadError::File { file: file.clone(), source })?;
         if name != format!("cn-{}.toml", parsed.year) {
             return Err(CalendarLoadError::FileName { file, expected: format!("cn-{}.toml", parsed.year) });
         }
@@ -100,12 +111,18 @@ pub fn build(config_dir: &Path, conn: Option<&mut DbConnection>) -> Result<Worki
 }
 
 /// Stores an official year in the database (replacing an earlier one) and records who did it.
-pub fn store_year(conn: &mut DbConnection, year: &CalendarYear, actor: Option<&str>, now: DateTime<Utc>) -> Result<(), CalendarLoadError> {
+pub fn store_year(
+    conn: &mut DbConnection,
+    year: &CalendarYear,
+    actor: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), CalendarLoadError> {
     year.validate()?;
     let text = year.to_toml_string();
     conn.transaction(|conn| {
         crate::db::write_lock(conn)?;
-        let previous: Option<String> = calendar_years::table.find(year.year).select(calendar_years::version).first(conn).optional()?;
+        let previous: Option<String> =
+            calendar_years::table.find(year.year).select(calendar_years::version).first(conn).optional()?;
         diesel::delete(calendar_years::table.find(year.year)).execute(conn)?;
         diesel::insert_into(calendar_years::table)
             .values((
@@ -159,9 +176,7 @@ impl CalendarHandle {
 
 /// The versions of the official years: equal fingerprints, equal working days.
 fn fingerprint(cal: &WorkingCalendar) -> Vec<(i32, String)> {
-    super::SUPPORTED_YEARS
-        .filter_map(|y| cal.year(y).filter(|d| !d.provisional).map(|d| (y, d.version())))
-        .collect()
+    super::SUPPORTED_YEARS.filter_map(|y| cal.year(y).filter(|d| !d.provisional).map(|d| (y, d.version()))).collect()
 }
 
 /// Readiness warnings: years that deadlines may reach now (this year and next) without an
@@ -196,7 +211,12 @@ pub fn parse_instant(raw: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|e| format!("{raw:?} is not an RFC 3339 instant such as 2026-09-30T17:00:00+08:00 ({e})"))
 }
 
-pub fn due_answer(cal: &WorkingCalendar, received: DateTime<Utc>, working_days: u32, cutoff: super::Cutoff) -> DueAnswer {
+pub fn due_answer(
+    cal: &WorkingCalendar,
+    received: DateTime<Utc>,
+    working_days: u32,
+    cutoff: super::Cutoff,
+) -> DueAnswer {
     let mut clock = super::Clock::new(received, working_days);
     clock.cutoff = cutoff;
     // Explained as of receipt: the answer does not depend on when it is asked.
@@ -222,7 +242,8 @@ mod tests {
         assert!(!handle.replace_if_changed(shipped()));
         let mut official_2027 = CalendarYear::provisional(2027).unwrap();
         official_2027.provisional = false;
-        let mut years: Vec<CalendarYear> = SHIPPED.iter().map(|(_, t)| CalendarYear::from_toml_str(t).unwrap()).collect();
+        let mut years: Vec<CalendarYear> =
+            SHIPPED.iter().map(|(_, t)| CalendarYear::from_toml_str(t).unwrap()).collect();
         years.push(official_2027);
         assert!(handle.replace_if_changed(WorkingCalendar::new(years).unwrap()));
         assert!(!handle.current().is_provisional(2027));

@@ -17,21 +17,16 @@ impl<'de> Visitor<'de> for DateVisitor {
     }
 
     fn visit_str<E: de::Error>(self, s: &str) -> Result<NaiveDate, E> {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map_err(|e| E::custom(format!("invalid date {s:?}: {e}")))
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| E::custom(format!("invalid date {s:?}: {e}")))
     }
 
     // toml hands its date literals over as a one-entry map; let toml's own type read it.
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<NaiveDate, A::Error> {
         let dt = toml::value::Datetime::deserialize(de::value::MapAccessDeserializer::new(map))?;
         match (dt.date, dt.time, dt.offset) {
-            (Some(d), None, None) => {
-                NaiveDate::from_ymd_opt(d.year.into(), d.month.into(), d.day.into())
-                    .ok_or_else(|| de::Error::custom(format!("invalid date {dt}")))
-            }
-            _ => Err(de::Error::custom(format!(
-                "expected a date without time, got {dt}"
-            ))),
+            (Some(d), None, None) => NaiveDate::from_ymd_opt(d.year.into(), d.month.into(), d.day.into())
+                .ok_or_else(|| de::Error::custom(format!("invalid date {dt}"))),
+            _ => Err(de::Error::custom(format!("expected a date without time, got {dt}"))),
         }
     }
 }

@@ -68,18 +68,8 @@ struct Year {
 
 impl Year {
     fn new(data: CalendarYear) -> Self {
-        let mut off: Vec<_> = data
-            .off_days
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d.date, i))
-            .collect();
-        let mut makeup: Vec<_> = data
-            .makeup_workdays
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d.date, i))
-            .collect();
+        let mut off: Vec<_> = data.off_days.iter().enumerate().map(|(i, d)| (d.date, i)).collect();
+        let mut makeup: Vec<_> = data.makeup_workdays.iter().enumerate().map(|(i, d)| (d.date, i)).collect();
         off.sort_unstable();
         makeup.sort_unstable();
         let mut working = [0u64; 6];
@@ -92,24 +82,14 @@ impl Year {
                 working[o / 64] |= 1 << (o % 64);
             }
         }
-        Year {
-            version: data.version(),
-            data,
-            working,
-            off,
-            makeup,
-        }
+        Year { version: data.version(), data, working, off, makeup }
     }
 
     /// Working days on ordinals `0..=ordinal0`.
     fn count_through(&self, ordinal0: u32) -> i64 {
         let (word, bit) = ((ordinal0 / 64) as usize, ordinal0 % 64);
         let full: u32 = self.working[..word].iter().map(|w| w.count_ones()).sum();
-        let mask = if bit == 63 {
-            u64::MAX
-        } else {
-            (1u64 << (bit + 1)) - 1
-        };
+        let mask = if bit == 63 { u64::MAX } else { (1u64 << (bit + 1)) - 1 };
         i64::from(full + (self.working[word] & mask).count_ones())
     }
 
@@ -164,19 +144,13 @@ impl WorkingCalendar {
             }
         }
         let years = SUPPORTED_YEARS
-            .map(|y| {
-                given
-                    .remove(&y)
-                    .map_or_else(|| CalendarYear::provisional(y), Ok)
-                    .map(Year::new)
-            })
+            .map(|y| given.remove(&y).map_or_else(|| CalendarYear::provisional(y), Ok).map(Year::new))
             .collect::<Result<Vec<_>, _>>()?;
         let mut before = vec![0];
         let mut provisional_before = vec![0];
         for y in &years {
             before.push(before.last().unwrap() + y.total());
-            provisional_before
-                .push(provisional_before.last().unwrap() + u32::from(y.data.provisional));
+            provisional_before.push(provisional_before.last().unwrap() + u32::from(y.data.provisional));
         }
         let day_before = NaiveDate::from_ymd_opt(*SUPPORTED_YEARS.start(), 1, 1)
             .and_then(|d| d.pred_opt())
@@ -219,17 +193,11 @@ impl WorkingCalendar {
         if let Some(y) = self.entry(d.year()) {
             if let Ok(i) = y.off.binary_search_by_key(&d, |e| e.0) {
                 let o = &y.data.off_days[y.off[i].1];
-                return DayKind::Holiday {
-                    name_zh: o.name_zh.clone(),
-                    name_en: o.name_en.clone(),
-                };
+                return DayKind::Holiday { name_zh: o.name_zh.clone(), name_en: o.name_en.clone() };
             }
             if let Ok(i) = y.makeup.binary_search_by_key(&d, |e| e.0) {
                 let m = &y.data.makeup_workdays[y.makeup[i].1];
-                return DayKind::MakeupWorkday {
-                    for_zh: m.for_zh.clone(),
-                    for_en: m.for_en.clone(),
-                };
+                return DayKind::MakeupWorkday { for_zh: m.for_zh.clone(), for_en: m.for_en.clone() };
             }
         }
         if is_weekend(d) {
@@ -316,20 +284,11 @@ impl WorkingCalendar {
     /// `from`). Saturates at `NaiveDate::MAX`, flagged provisional, past chrono's range.
     pub fn add_working_days(&self, from: NaiveDate, n: u32) -> WorkingDate {
         if n == 0 {
-            return WorkingDate {
-                date: from,
-                provisional: false,
-            };
+            return WorkingDate { date: from, provisional: false };
         }
         match self.select(self.rank(from) + i64::from(n), from.year()) {
-            Some(date) => WorkingDate {
-                date,
-                provisional: self.provisional_within(from, date),
-            },
-            None => WorkingDate {
-                date: NaiveDate::MAX,
-                provisional: true,
-            },
+            Some(date) => WorkingDate { date, provisional: self.provisional_within(from, date) },
+            None => WorkingDate { date: NaiveDate::MAX, provisional: true },
         }
     }
 
@@ -341,13 +300,7 @@ impl WorkingCalendar {
 
 impl fmt::Debug for WorkingCalendar {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let official: Vec<i32> = self
-            .inner
-            .years
-            .iter()
-            .filter(|y| !y.data.provisional)
-            .map(|y| y.data.year)
-            .collect();
+        let official: Vec<i32> = self.inner.years.iter().filter(|y| !y.data.provisional).map(|y| y.data.year).collect();
         f.debug_struct("WorkingCalendar")
             .field("years", &SUPPORTED_YEARS)
             .field("official", &official)

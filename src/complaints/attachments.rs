@@ -171,7 +171,11 @@ pub fn sniff_traits(t: &Traits, filename: &str) -> Result<&'static str, FieldErr
         return Err(refuse());
     };
     let extensions = ACCEPTED.iter().find(|(t, _)| *t == kind).map(|(_, e)| *e).unwrap_or(&[]);
-    if extensions.contains(&ext.as_str()) { Ok(kind) } else { Err(refuse()) }
+    if extensions.contains(&ext.as_str()) {
+        Ok(kind)
+    } else {
+        Err(refuse())
+    }
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -342,7 +346,8 @@ pub fn sweep_stray(dir: &Path, recorded: &mut dyn FnMut(&str) -> bool) -> std::i
 
 /// Whether any attachment row names this hash.
 pub fn is_recorded(conn: &mut DbConnection, sha: &str) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(complaint_attachments::table.filter(complaint_attachments::sha256.eq(sha)))).get_result(conn)
+    diesel::select(diesel::dsl::exists(complaint_attachments::table.filter(complaint_attachments::sha256.eq(sha))))
+        .get_result(conn)
 }
 
 pub fn read_file(dir: &Path, sha: &str) -> Result<Vec<u8>, ApiError> {
@@ -375,14 +380,20 @@ pub fn count(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<i64> {
 
 /// `Content-Disposition` that survives any file name (RFC 6266 / 8187).
 pub fn content_disposition(filename: &str) -> String {
-    let ascii: String = filename.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' }).collect();
+    let ascii: String =
+        filename.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' }).collect();
     let encoded: String = filename
         .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b".-_".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b".-_".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect();
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
-
 
 /// A stored file as a download: its type, a safe `Content-Disposition`, never cached.
 pub fn download_response(dir: &Path, a: &AttachmentRow) -> Result<actix_web::HttpResponse, ApiError> {
@@ -433,7 +444,10 @@ mod tests {
         assert!(!dir.path().join(&sha).exists(), "not in place before the commit");
         kept.commit().unwrap();
         drop(dropped);
-        let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         assert_eq!(names, vec![sha.clone()]);
         // The same bytes again: the file is already there, the temporary one goes.
         stage(dir.path(), b"kept").unwrap().commit().unwrap();

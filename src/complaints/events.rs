@@ -97,13 +97,36 @@ fn event_message(
     let at = at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
     let seq = seq.to_string();
     audit::fields_message(
-        &[prev_hash, complaint_id, &seq, &at, actor_kind, actor_id.unwrap_or("\u{0}"), action, from_status.unwrap_or("\u{0}"), to_status, detail],
+        &[
+            prev_hash,
+            complaint_id,
+            &seq,
+            &at,
+            actor_kind,
+            actor_id.unwrap_or("\u{0}"),
+            action,
+            from_status.unwrap_or("\u{0}"),
+            to_status,
+            detail,
+        ],
         Some(investor_visible),
     )
 }
 
 fn row_message(e: &EventRow, prev_hash: &str) -> Vec<u8> {
-    event_message(prev_hash, &e.complaint_id, e.seq, e.at, &e.actor_kind, e.actor_id.as_deref(), &e.action, e.from_status.as_deref(), &e.to_status, &e.detail, e.investor_visible)
+    event_message(
+        prev_hash,
+        &e.complaint_id,
+        e.seq,
+        e.at,
+        &e.actor_kind,
+        e.actor_id.as_deref(),
+        &e.action,
+        e.from_status.as_deref(),
+        &e.to_status,
+        &e.detail,
+        e.investor_visible,
+    )
 }
 
 /// Appends the event after the complaint's last one. The UNIQUE (complaint_id, seq) constraint
@@ -123,7 +146,19 @@ pub fn append(conn: &mut DbConnection, e: NewEvent<'_>) -> QueryResult<()> {
     let detail = e.detail.to_string();
     let kind = actor_kind(e.actor);
     let from = e.from.map(Status::as_str);
-    let hash = audit::seal(&event_message(&prev_hash, e.complaint_id, seq, at, kind, e.actor_id, e.action, from, e.to.as_str(), &detail, e.investor_visible));
+    let hash = audit::seal(&event_message(
+        &prev_hash,
+        e.complaint_id,
+        seq,
+        at,
+        kind,
+        e.actor_id,
+        e.action,
+        from,
+        e.to.as_str(),
+        &detail,
+        e.investor_visible,
+    ));
     diesel::insert_into(complaint_events::table)
         .values(InsertEvent {
             id: new_id(),
@@ -164,7 +199,11 @@ pub struct ChainBreak {
 pub fn verify_chain(events: &[EventRow]) -> Result<(), ChainBreak> {
     let mut prev = GENESIS_HASH.to_string();
     for (i, e) in events.iter().enumerate() {
-        let brk = |problem: &str| ChainBreak { complaint_id: e.complaint_id.clone(), seq: e.seq, problem: problem.to_string() };
+        let brk = |problem: &str| ChainBreak {
+            complaint_id: e.complaint_id.clone(),
+            seq: e.seq,
+            problem: problem.to_string(),
+        };
         if e.seq != i as i32 + 1 {
             return Err(brk("an event is missing or out of order"));
         }
@@ -216,7 +255,9 @@ pub fn reseal_unkeyed(conn: &mut DbConnection) -> QueryResult<Resealed> {
     for chain in rows.chunk_by(|a, b| a.complaint_id == b.complaint_id) {
         let mut prev = GENESIS_HASH.to_string();
         let intact = chain.iter().enumerate().all(|(i, e)| {
-            let ok = e.seq == i as i32 + 1 && e.prev_hash == prev && hex::encode(Sha256::digest(row_message(e, &e.prev_hash))) == e.hash;
+            let ok = e.seq == i as i32 + 1
+                && e.prev_hash == prev
+                && hex::encode(Sha256::digest(row_message(e, &e.prev_hash))) == e.hash;
             prev = e.hash.clone();
             ok
         });

@@ -156,11 +156,19 @@ pub fn validate(req: FileComplaintRequest, by_staff: bool) -> Result<ValidCompla
     let channel = match (req.channel, by_staff) {
         (None, false) | (Some(Channel::Web), false) => Channel::Web,
         (Some(_), false) => {
-            c.push(FieldError::new("channel", "staff_only", "only staff file for the hotline, email or walk-in channels"));
+            c.push(FieldError::new(
+                "channel",
+                "staff_only",
+                "only staff file for the hotline, email or walk-in channels",
+            ));
             Channel::Web
         }
         (None, true) | (Some(Channel::Web), true) => {
-            c.push(FieldError::new("channel", "required", "staff filing for a caller choose hotline, email or walk_in"));
+            c.push(FieldError::new(
+                "channel",
+                "required",
+                "staff filing for a caller choose hotline, email or walk_in",
+            ));
             Channel::Hotline
         }
         (Some(other), true) => other,

@@ -29,10 +29,8 @@ impl Language {
     }
     /// The first supported language of an `Accept-Language` header, if any.
     pub fn from_accept_language(header: &str) -> Option<Language> {
-        header
-            .split(',')
-            .map(|part| part.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
-            .find_map(|tag| {
+        header.split(',').map(|part| part.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()).find_map(
+            |tag| {
                 if tag.starts_with("zh") {
                     Some(Language::Zh)
                 } else if tag.starts_with("en") {
@@ -40,7 +38,8 @@ impl Language {
                 } else {
                     None
                 }
-            })
+            },
+        )
     }
 }
 
@@ -113,7 +112,11 @@ impl TrackingNumber {
         let s = raw.trim().to_ascii_uppercase();
         let mut parts = s.split('-');
         let (prefix, year, seq) = (parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() || prefix.is_empty() || prefix.len() > 8 || !prefix.chars().all(|c| c.is_ascii_uppercase()) {
+        if parts.next().is_some()
+            || prefix.is_empty()
+            || prefix.len() > 8
+            || !prefix.chars().all(|c| c.is_ascii_uppercase())
+        {
             return None;
         }
         if year.len() != 4 || seq.len() < 6 || seq.len() > 9 {
@@ -192,7 +195,16 @@ mod tests {
         let n = TrackingNumber::new("CZ", 2026, 42);
         assert_eq!(n.to_string(), "CZ-2026-000042");
         assert_eq!(TrackingNumber::parse(" cz-2026-000042 "), Some(n));
-        for bad in ["", "CZ-2026", "CZ-26-000042", "CZ-2026-42", "CZ-2026-000000", "C1-2026-000001", "CZ-2026-000001-1", "CZ-２０２６-000001"] {
+        for bad in [
+            "",
+            "CZ-2026",
+            "CZ-26-000042",
+            "CZ-2026-42",
+            "CZ-2026-000000",
+            "C1-2026-000001",
+            "CZ-2026-000001-1",
+            "CZ-２０２６-000001",
+        ] {
             assert_eq!(TrackingNumber::parse(bad), None, "{bad}");
         }
     }

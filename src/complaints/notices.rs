@@ -34,7 +34,8 @@ impl Notices {
     pub fn from_settings(s: &Settings) -> Result<Arc<Notices>, String> {
         let templates = Templates::load(&s.mail.template_dir).map_err(|e| e.to_string())?;
         let ladder = Ladder::from_settings(&s.escalation)?;
-        let from: lettre::message::Mailbox = s.mail.from.parse().map_err(|_| "mail.from is not an address".to_string())?;
+        let from: lettre::message::Mailbox =
+            s.mail.from.parse().map_err(|_| "mail.from is not an address".to_string())?;
         Ok(Arc::new(Notices {
             templates,
             ladder,
@@ -49,7 +50,6 @@ impl Notices {
 fn local_date(t: chrono::NaiveDateTime) -> String {
     from_db_time(t).with_timezone(&shanghai()).date_naive().to_string()
 }
-
 
 /// An instant as investors and staff read it: local date and time, "24:00" for the end of a day.
 pub fn local_time_text(t: DateTime<Utc>) -> String {
@@ -101,14 +101,32 @@ fn base_vars(ctx: &Ctx, row: &ComplaintRow, clock: &ClockRow) -> Value {
 
 /// Queues an investor notice (receipt, info_requested, reply_available, contest_received,
 /// closed) in the complaint's language. `event_key` makes the row unique (one per change).
-pub fn to_investor(conn: &mut DbConnection, ctx: &Ctx, row: &ComplaintRow, clock: &ClockRow, notice: &str, event_key: &str, extra: Value) -> Result<(), ApiError> {
-    if !crate::mail::budget::admit(conn, ctx.now, ctx.notices.investor_emails_per_address_per_day, &row.email, &row.id, notice, &row.channel, &row.status)? {
+pub fn to_investor(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    row: &ComplaintRow,
+    clock: &ClockRow,
+    notice: &str,
+    event_key: &str,
+    extra: Value,
+) -> Result<(), ApiError> {
+    if !crate::mail::budget::admit(
+        conn,
+        ctx.now,
+        ctx.notices.investor_emails_per_address_per_day,
+        &row.email,
+        &row.id,
+        notice,
+        &row.channel,
+        &row.status,
+    )? {
         return Ok(());
     }
     let lang = Language::parse(&row.language).unwrap_or(Language::Zh);
     let mut vars = base_vars(ctx, row, clock);
     merge(&mut vars, extra);
-    let rendered = ctx.notices.templates.render(notice, lang, &vars).map_err(|e| ApiError::internal("email template", e))?;
+    let rendered =
+        ctx.notices.templates.render(notice, lang, &vars).map_err(|e| ApiError::internal("email template", e))?;
     let mail = Queued { notice, language: lang, rendered: &rendered, send_after: ctx.now, guard: None };
     queue(conn, ctx, row, &mail, &row.email, format!("investor:{}:{notice}:{event_key}", row.id))
 }
@@ -123,7 +141,14 @@ struct Queued<'a> {
 }
 
 /// Queues `mail` for `recipient` in the outbox, unless `dedupe_key` is queued already.
-fn queue(conn: &mut DbConnection, ctx: &Ctx, row: &ComplaintRow, mail: &Queued<'_>, recipient: &str, dedupe_key: String) -> Result<(), ApiError> {
+fn queue(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    row: &ComplaintRow,
+    mail: &Queued<'_>,
+    recipient: &str,
+    dedupe_key: String,
+) -> Result<(), ApiError> {
     outbox::enqueue(
         conn,
         NewMail {
@@ -151,7 +176,11 @@ fn merge(vars: &mut Value, extra: Value) {
 
 /// The addresses a rung names. A complaint no department holds is the coordination office's
 /// to chase, so department recipients fall back to it. Unknown offices are reported back.
-pub fn resolve_recipients(conn: &mut DbConnection, row: &ComplaintRow, rung: &Rung) -> Result<(Vec<String>, Vec<String>), ApiError> {
+pub fn resolve_recipients(
+    conn: &mut DbConnection,
+    row: &ComplaintRow,
+    rung: &Rung,
+) -> Result<(Vec<String>, Vec<String>), ApiError> {
     let department = match &row.department_id {
         Some(id) => departments::find(conn, id)?,
         None => None,
@@ -162,7 +191,9 @@ pub fn resolve_recipients(conn: &mut DbConnection, row: &ComplaintRow, rung: &Ru
         let address = match (r, &department) {
             (Recipient::DepartmentContact, Some(d)) => Some(d.contact_email.clone()),
             (Recipient::DepartmentHead, Some(d)) => Some(d.head_email.clone()),
-            (Recipient::DepartmentContact | Recipient::DepartmentHead, None) => office_address(conn, "coordination-office")?,
+            (Recipient::DepartmentContact | Recipient::DepartmentHead, None) => {
+                office_address(conn, "coordination-office")?
+            }
             (Recipient::Office(code), _) => office_address(conn, code)?,
         };
         match address {
@@ -189,19 +220,34 @@ pub fn department_name(conn: &mut DbConnection, ctx: &Ctx, id: Option<&str>) -> 
         Some(id) => departments::find(conn, id)?.map(|d| if lang == Language::Zh { d.name_zh } else { d.name_en }),
         None => None,
     };
-    Ok(found.unwrap_or_else(|| if lang == Language::Zh { "（尚未分派）".into() } else { "(not yet assigned)".into() }))
+    Ok(found.unwrap_or_else(|| {
+        if lang == Language::Zh {
+            "（尚未分派）".into()
+        } else {
+            "(not yet assigned)".into()
+        }
+    }))
 }
 
 /// Queues a staff notice (a case returned, an extension to decide, an answer received, a
 /// contest, a case moved away) in the staff language to each address. These state what has
 /// just happened, so they carry no guard.
-pub fn to_staff(conn: &mut DbConnection, ctx: &Ctx, row: &ComplaintRow, clock: &ClockRow, notice: &str, addresses: &[String], extra: Value) -> Result<(), ApiError> {
+pub fn to_staff(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    row: &ComplaintRow,
+    clock: &ClockRow,
+    notice: &str,
+    addresses: &[String],
+    extra: Value,
+) -> Result<(), ApiError> {
     let lang = ctx.notices.staff_language;
     let held_by = department_name(conn, ctx, row.department_id.as_deref())?;
     let mut vars = base_vars(ctx, row, clock);
     merge(&mut vars, json!({"department_name": held_by, "held_by": held_by}));
     merge(&mut vars, extra);
-    let rendered = ctx.notices.templates.render(notice, lang, &vars).map_err(|e| ApiError::internal("email template", e))?;
+    let rendered =
+        ctx.notices.templates.render(notice, lang, &vars).map_err(|e| ApiError::internal("email template", e))?;
     let event = crate::db::new_id();
     let mail = Queued { notice, language: lang, rendered: &rendered, send_after: ctx.now, guard: None };
     for address in addresses {
@@ -229,7 +275,8 @@ pub fn rung_emails(
     let mut vars = base_vars(ctx, row, clock);
     merge(&mut vars, json!({"department_name": held_by, "held_by": held_by}));
     merge(&mut vars, extra);
-    let rendered = ctx.notices.templates.render(&rung.step, lang, &vars).map_err(|e| ApiError::internal("email template", e))?;
+    let rendered =
+        ctx.notices.templates.render(&rung.step, lang, &vars).map_err(|e| ApiError::internal("email template", e))?;
     let send_after = ctx.notices.ladder.send_time(rung, fell_due, ctx.cal);
     // What the emails assert, re-checked before they are sent (`ClockFacts`).
     let guard = Guard { clock_id: clock.id.clone(), due_at: clock.due_at, department_id: row.department_id.clone() };
@@ -253,7 +300,12 @@ pub fn rung_emails(
 pub struct ClockFacts;
 
 impl NoticeGuard for ClockFacts {
-    fn stale_reason(&self, conn: &mut DbConnection, row: &OutboxRow, now: DateTime<Utc>) -> diesel::QueryResult<Option<String>> {
+    fn stale_reason(
+        &self,
+        conn: &mut DbConnection,
+        row: &OutboxRow,
+        now: DateTime<Utc>,
+    ) -> diesel::QueryResult<Option<String>> {
         stale_reason(conn, row, now)
     }
 }
@@ -273,7 +325,8 @@ fn stale_reason(conn: &mut DbConnection, row: &OutboxRow, now: DateTime<Utc>) ->
         return Ok(Some("the clock is paused: the department asked the investor for more information".into()));
     }
     if row.clock_due_at != Some(clock.due_at) {
-        let shown = |t: chrono::NaiveDateTime| from_db_time(t).with_timezone(&shanghai()).format("%Y-%m-%d %H:%M").to_string();
+        let shown =
+            |t: chrono::NaiveDateTime| from_db_time(t).with_timezone(&shanghai()).format("%Y-%m-%d %H:%M").to_string();
         let was = row.clock_due_at.map(shown).unwrap_or_else(|| "-".into());
         return Ok(Some(format!("the due time moved from {was} to {} Beijing time", shown(clock.due_at))));
     }

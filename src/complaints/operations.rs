@@ -55,7 +55,11 @@ where
 /// Finds the complaint the number and code open. Unknown numbers and wrong codes give the same
 /// answer (the code hashes are compared in constant time); every lookup counts against the
 /// client's rate limit, which the caller checks.
-pub fn open_by_code(conn: &mut db::DbConnection, number: &str, code_hash: &str) -> Result<store::ComplaintRow, ApiError> {
+pub fn open_by_code(
+    conn: &mut db::DbConnection,
+    number: &str,
+    code_hash: &str,
+) -> Result<store::ComplaintRow, ApiError> {
     let not_found = || ApiError::NotFound("no complaint matches this tracking number and access code".into());
     let number = TrackingNumber::parse(number).ok_or_else(not_found)?;
     let row = store::find_by_tracking_number(conn, &number.to_string())?.ok_or_else(not_found)?;

@@ -15,7 +15,9 @@ use super::state::Status;
 use super::store::{self, ListFilter};
 use super::views::{self, ComplaintSummary, ComplaintView, TrackingView};
 use crate::app::AppState;
-use crate::auth::roles::{AuditReaders, CoordinatorOnly, DepartmentOnly, Handlers, Intake, OperatorOnly, StatusReaders};
+use crate::auth::roles::{
+    AuditReaders, CoordinatorOnly, DepartmentOnly, Handlers, Intake, OperatorOnly, StatusReaders,
+};
 use crate::auth::{MaybeStaff, Role, Staff};
 use crate::db;
 use crate::error::ApiError;
@@ -94,7 +96,9 @@ async fn file(
     let parsed: FileComplaintRequest = crate::http::json::parse_json_request(&req, &body)?;
     let idempotency = match req.headers().get("idempotency-key") {
         Some(v) => {
-            let key = IdempotencyKey::parse(v.to_str().map_err(|_| ApiError::BadRequest("Idempotency-Key is not ASCII".into()))?)?;
+            let key = IdempotencyKey::parse(
+                v.to_str().map_err(|_| ApiError::BadRequest("Idempotency-Key is not ASCII".into()))?,
+            )?;
             Some((key, hex::encode(Sha256::digest(&body))))
         }
         None => None,
@@ -104,7 +108,8 @@ async fn file(
     }
     let acting = staff.0.as_ref().map(|s| acting(s)).unwrap_or_else(Acting::investor);
     let valid = intake::validate(parsed, staff.0.is_some())?;
-    let filed = with_ctx(&state, Access::Write, move |conn, ctx| service::file(conn, ctx, valid, &acting, idempotency)).await?;
+    let filed =
+        with_ctx(&state, Access::Write, move |conn, ctx| service::file(conn, ctx, valid, &acting, idempotency)).await?;
     let due_at = db::from_db_time(filed.clock.due_at).with_timezone(&crate::calendar::shanghai());
     let response = FiledResponse {
         id: filed.complaint.id.clone(),
@@ -165,7 +170,11 @@ pub struct ComplaintPage {
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`limit`, `status`, `q`, `cursor` or a date out of range", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/complaints")]
-async fn list(state: web::Data<AppState>, staff: Staff<Handlers>, query: web::Query<ListQuery>) -> Result<web::Json<ComplaintPage>, ApiError> {
+async fn list(
+    state: web::Data<AppState>,
+    staff: Staff<Handlers>,
+    query: web::Query<ListQuery>,
+) -> Result<web::Json<ComplaintPage>, ApiError> {
     let q = query.into_inner();
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
@@ -175,13 +184,23 @@ async fn list(state: web::Data<AppState>, staff: Staff<Handlers>, query: web::Qu
         Status::parse(s).ok_or_else(|| ApiError::invalid("status", "unknown", "not a complaint status"))?;
     }
     let text = optional_text("q", q.q.as_deref(), 100)?;
-    let department_id = if staff.role == Role::Department { staff.department_id.clone() } else { optional_text("department_id", q.department_id.as_deref(), 64)? };
+    let department_id = if staff.role == Role::Department {
+        staff.department_id.clone()
+    } else {
+        optional_text("department_id", q.department_id.as_deref(), 64)?
+    };
     let filter = ListFilter {
         status: q.status,
         department_id,
         overdue: q.overdue,
-        received_from: q.received_from.map(|d| super::operations::received_filter("received_from", d, false)).transpose()?,
-        received_before: q.received_to.map(|d| super::operations::received_filter("received_to", d, true)).transpose()?,
+        received_from: q
+            .received_from
+            .map(|d| super::operations::received_filter("received_from", d, false))
+            .transpose()?,
+        received_before: q
+            .received_to
+            .map(|d| super::operations::received_filter("received_to", d, true))
+            .transpose()?,
         text,
         after: q.cursor.as_deref().map(store::decode_cursor).transpose().map_err(|e| ApiError::Invalid(vec![e]))?,
         limit: limit + 1,
@@ -201,7 +220,11 @@ async fn list(state: web::Data<AppState>, staff: Staff<Handlers>, query: web::Qu
     responses((status = 200, body = ComplaintView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/complaints/{id}")]
-async fn get_one(state: web::Data<AppState>, staff: Staff<Handlers>, path: web::Path<String>) -> Result<web::Json<ComplaintView>, ApiError> {
+async fn get_one(
+    state: web::Data<AppState>,
+    staff: Staff<Handlers>,
+    path: web::Path<String>,
+) -> Result<web::Json<ComplaintView>, ApiError> {
     let id = path.into_inner();
     let acting = acting(&staff);
     with_ctx(&state, Access::Read, move |conn, ctx| {
@@ -226,7 +249,11 @@ pub struct EventsResponse {
     responses((status = 200, body = EventsResponse), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/complaints/{id}/events")]
-async fn events(state: web::Data<AppState>, staff: Staff<AuditReaders>, path: web::Path<String>) -> Result<web::Json<EventsResponse>, ApiError> {
+async fn events(
+    state: web::Data<AppState>,
+    staff: Staff<AuditReaders>,
+    path: web::Path<String>,
+) -> Result<web::Json<EventsResponse>, ApiError> {
     let id = path.into_inner();
     let (acting, role) = (acting(&staff), staff.role);
     db::run(&state.pool, move |conn| {
@@ -250,12 +277,19 @@ async fn events(state: web::Data<AppState>, staff: Staff<AuditReaders>, path: we
     responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/complaints/by-number/{tracking_number}")]
-async fn by_number(state: web::Data<AppState>, staff: Staff<StatusReaders>, req: HttpRequest, path: web::Path<String>) -> Result<web::Json<TrackingView>, ApiError> {
-    let number = TrackingNumber::parse(&path.into_inner()).ok_or_else(|| ApiError::NotFound("no complaint with this tracking number".into()))?;
+async fn by_number(
+    state: web::Data<AppState>,
+    staff: Staff<StatusReaders>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<web::Json<TrackingView>, ApiError> {
+    let number = TrackingNumber::parse(&path.into_inner())
+        .ok_or_else(|| ApiError::NotFound("no complaint with this tracking number".into()))?;
     let lang = requested_language(&req);
     let role = staff.role;
     with_ctx(&state, Access::Read, move |conn, ctx| {
-        let row = store::find_by_tracking_number(conn, &number.to_string())?.ok_or_else(|| ApiError::NotFound("no complaint with this tracking number".into()))?;
+        let row = store::find_by_tracking_number(conn, &number.to_string())?
+            .ok_or_else(|| ApiError::NotFound("no complaint with this tracking number".into()))?;
         let lang = lang.unwrap_or_else(|| Language::parse(&row.language).unwrap_or(Language::Zh));
         let may_open = super::attachments::may_open(row.confidential, role);
         let mut view = views::tracking_view(&service::load_full(conn, row)?, ctx, lang)?;
@@ -350,7 +384,12 @@ pub struct ReplyRequest {
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/complaints/{id}/assign")]
-async fn assign(state: web::Data<AppState>, staff: Staff<CoordinatorOnly>, path: web::Path<String>, body: JsonBody<AssignRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
+async fn assign(
+    state: web::Data<AppState>,
+    staff: Staff<CoordinatorOnly>,
+    path: web::Path<String>,
+    body: JsonBody<AssignRequest>,
+) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting, b) = (path.into_inner(), acting(&staff), body.into_inner());
     with_ctx(&state, Access::Write, move |conn, ctx| {
         service::assign(conn, ctx, &id, &acting, b.department_id.trim())?;
@@ -367,7 +406,12 @@ async fn assign(state: web::Data<AppState>, staff: Staff<CoordinatorOnly>, path:
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/complaints/{id}/reassign")]
-async fn reassign(state: web::Data<AppState>, staff: Staff<CoordinatorOnly>, path: web::Path<String>, body: JsonBody<ReassignRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
+async fn reassign(
+    state: web::Data<AppState>,
+    staff: Staff<CoordinatorOnly>,
+    path: web::Path<String>,
+    body: JsonBody<ReassignRequest>,
+) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting, b) = (path.into_inner(), acting(&staff), body.into_inner());
     let reason = required_text("reason", &b.reason, limits::SHORT_TEXT)?;
     with_ctx(&state, Access::Write, move |conn, ctx| {
@@ -385,7 +429,12 @@ async fn reassign(state: web::Data<AppState>, staff: Staff<CoordinatorOnly>, pat
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/complaints/{id}/reject")]
-async fn reject(state: web::Data<AppState>, staff: Staff<CoordinatorOnly>, path: web::Path<String>, body: JsonBody<ReasonRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
+async fn reject(
+    state: web::Data<AppState>,
+    staff: Staff<CoordinatorOnly>,
+    path: web::Path<String>,
+    body: JsonBody<ReasonRequest>,
+) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting) = (path.into_inner(), acting(&staff));
     let reason = required_text("reason", &body.into_inner().reason, limits::SHORT_TEXT)?;
     with_ctx(&state, Access::Write, move |conn, ctx| {
@@ -403,7 +452,12 @@ async fn reject(state: web::Data<AppState>, staff: Staff<CoordinatorOnly>, path:
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/complaints/{id}/return")]
-async fn return_to_office(state: web::Data<AppState>, staff: Staff<DepartmentOnly>, path: web::Path<String>, body: JsonBody<ReasonRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
+async fn return_to_office(
+    state: web::Data<AppState>,
+    staff: Staff<DepartmentOnly>,
+    path: web::Path<String>,
+    body: JsonBody<ReasonRequest>,
+) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting) = (path.into_inner(), acting(&staff));
     let reason = required_text("reason", &body.into_inner().reason, limits::SHORT_TEXT)?;
     with_ctx(&state, Access::Write, move |conn, ctx| {
@@ -423,7 +477,12 @@ async fn return_to_office(state: web::Data<AppState>, staff: Staff<DepartmentOnl
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/complaints/{id}/extension-requests")]
-async fn request_extension(state: web::Data<AppState>, staff: Staff<DepartmentOnly>, path: web::Path<String>, body: JsonBody<ExtensionRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
+async fn request_extension(
+    state: web::Data<AppState>,
+    staff: Staff<DepartmentOnly>,
+    path: web::Path<String>,
+    body: JsonBody<ExtensionRequest>,
+) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting, b) = (path.into_inner(), acting(&staff), body.into_inner());
     let reason = required_text("reason", &b.reason, limits::SHORT_TEXT)?;
     with_ctx(&state, Access::Write, move |conn, ctx| {
@@ -471,7 +530,12 @@ async fn decide_extension(
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/complaints/{id}/request-info")]
-async fn request_info(state: web::Data<AppState>, staff: Staff<DepartmentOnly>, path: web::Path<String>, body: JsonBody<InfoRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
+async fn request_info(
+    state: web::Data<AppState>,
+    staff: Staff<DepartmentOnly>,
+    path: web::Path<String>,
+    body: JsonBody<InfoRequest>,
+) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting) = (path.into_inner(), acting(&staff));
     let question = required_text("question", &body.into_inner().question, limits::SHORT_TEXT)?;
     with_ctx(&state, Access::Write, move |conn, ctx| {
@@ -489,7 +553,12 @@ async fn request_info(state: web::Data<AppState>, staff: Staff<DepartmentOnly>, 
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/complaints/{id}/reply")]
-async fn reply(state: web::Data<AppState>, staff: Staff<DepartmentOnly>, path: web::Path<String>, body: JsonBody<ReplyRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
+async fn reply(
+    state: web::Data<AppState>,
+    staff: Staff<DepartmentOnly>,
+    path: web::Path<String>,
+    body: JsonBody<ReplyRequest>,
+) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting, b) = (path.into_inner(), acting(&staff), body.into_inner());
     let text = required_text("text", &b.text, limits::REPLY)?;
     with_ctx(&state, Access::Write, move |conn, ctx| {
@@ -507,7 +576,12 @@ async fn reply(state: web::Data<AppState>, staff: Staff<DepartmentOnly>, path: w
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/complaints/{id}/withdraw")]
-async fn withdraw_for_caller(state: web::Data<AppState>, staff: Staff<OperatorOnly>, path: web::Path<String>, body: JsonBody<ReasonRequest>) -> Result<web::Json<ComplaintView>, ApiError> {
+async fn withdraw_for_caller(
+    state: web::Data<AppState>,
+    staff: Staff<OperatorOnly>,
+    path: web::Path<String>,
+    body: JsonBody<ReasonRequest>,
+) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting) = (path.into_inner(), acting(&staff));
     let reason = required_text("reason", &body.into_inner().reason, limits::SHORT_TEXT)?;
     with_ctx(&state, Access::Write, move |conn, ctx| {
@@ -526,7 +600,10 @@ fn requested_language(req: &HttpRequest) -> Option<Language> {
         .ok()
         .and_then(|q| q.get("lang").and_then(|l| Language::parse(l)));
     from_query.or_else(|| {
-        req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(Language::from_accept_language)
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(Language::from_accept_language)
     })
 }
 
@@ -547,7 +624,12 @@ fn investor(state: &AppState, req: &HttpRequest, client: &ClientAddr, number: St
     Ok(Investor { number, code_hash: hash_access_code(code), lang: requested_language(req) })
 }
 
-async fn investor_action<F>(state: web::Data<AppState>, who: Investor, access: Access, action: F) -> Result<NoStore<web::Json<TrackingView>>, ApiError>
+async fn investor_action<F>(
+    state: web::Data<AppState>,
+    who: Investor,
+    access: Access,
+    action: F,
+) -> Result<NoStore<web::Json<TrackingView>>, ApiError>
 where
     F: FnOnce(&mut db::DbConnection, &service::Ctx, &str) -> Result<(), ApiError> + Send + 'static,
 {
@@ -569,7 +651,12 @@ where
         (status = 404, description = "unknown number or wrong code (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/track/{tracking_number}")]
-async fn track(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
+async fn track(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client: ClientAddr,
+    path: web::Path<String>,
+) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
     let who = investor(&state, &req, &client, path.into_inner())?;
     investor_action(state, who, Access::Read, |_, _, _| Ok(())).await
 }
@@ -589,10 +676,19 @@ pub struct AnswerRequest {
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/track/{tracking_number}/answer")]
-async fn track_answer(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>, body: JsonBody<AnswerRequest>) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
+async fn track_answer(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client: ClientAddr,
+    path: web::Path<String>,
+    body: JsonBody<AnswerRequest>,
+) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
     let who = investor(&state, &req, &client, path.into_inner())?;
     let answer = required_text("answer", &body.into_inner().answer, limits::FACTS)?;
-    investor_action(state, who, Access::Write, move |conn, ctx, id| service::answer_info(conn, ctx, id, &Acting::investor(), &answer)).await
+    investor_action(state, who, Access::Write, move |conn, ctx, id| {
+        service::answer_info(conn, ctx, id, &Acting::investor(), &answer)
+    })
+    .await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -612,11 +708,20 @@ pub struct RateRequest {
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/track/{tracking_number}/rate")]
-async fn track_rate(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>, body: JsonBody<RateRequest>) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
+async fn track_rate(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client: ClientAddr,
+    path: web::Path<String>,
+    body: JsonBody<RateRequest>,
+) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
     let who = investor(&state, &req, &client, path.into_inner())?;
     let b = body.into_inner();
     let comment = optional_text("comment", b.comment.as_deref(), limits::SHORT_TEXT)?;
-    investor_action(state, who, Access::Write, move |conn, ctx, id| service::rate(conn, ctx, id, &Acting::investor(), b.rating, comment.as_deref())).await
+    investor_action(state, who, Access::Write, move |conn, ctx, id| {
+        service::rate(conn, ctx, id, &Acting::investor(), b.rating, comment.as_deref())
+    })
+    .await
 }
 
 /// Contest the reply (within the contest window); a new clock starts.
@@ -626,10 +731,19 @@ async fn track_rate(state: web::Data<AppState>, req: HttpRequest, client: Client
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/track/{tracking_number}/contest")]
-async fn track_contest(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>, body: JsonBody<ReasonRequest>) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
+async fn track_contest(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client: ClientAddr,
+    path: web::Path<String>,
+    body: JsonBody<ReasonRequest>,
+) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
     let who = investor(&state, &req, &client, path.into_inner())?;
     let reason = required_text("reason", &body.into_inner().reason, limits::SHORT_TEXT)?;
-    investor_action(state, who, Access::Write, move |conn, ctx, id| service::contest(conn, ctx, id, &Acting::investor(), &reason)).await
+    investor_action(state, who, Access::Write, move |conn, ctx, id| {
+        service::contest(conn, ctx, id, &Acting::investor(), &reason)
+    })
+    .await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -648,10 +762,19 @@ pub struct WithdrawRequest {
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/track/{tracking_number}/withdraw")]
-async fn track_withdraw(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<String>, body: JsonBody<WithdrawRequest>) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
+async fn track_withdraw(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client: ClientAddr,
+    path: web::Path<String>,
+    body: JsonBody<WithdrawRequest>,
+) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
     let who = investor(&state, &req, &client, path.into_inner())?;
     let reason = optional_text("reason", body.into_inner().reason.as_deref(), limits::SHORT_TEXT)?;
-    investor_action(state, who, Access::Write, move |conn, ctx, id| service::withdraw(conn, ctx, id, &Acting::investor(), reason.as_deref())).await
+    investor_action(state, who, Access::Write, move |conn, ctx, id| {
+        service::withdraw(conn, ctx, id, &Acting::investor(), reason.as_deref())
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -667,7 +790,11 @@ pub struct UploadQuery {
 
 /// Reads, sniffs and stages an upload (written under a temporary name); returns (sanitised
 /// name, content type, the staged file). The caller records it, then commits the file.
-async fn receive_upload(state: &AppState, filename: &str, payload: web::Payload) -> Result<(String, &'static str, super::attachments::Staged), ApiError> {
+async fn receive_upload(
+    state: &AppState,
+    filename: &str,
+    payload: web::Payload,
+) -> Result<(String, &'static str, super::attachments::Staged), ApiError> {
     let filename = super::attachments::sanitize_filename(filename)?;
     let bytes = crate::http::body::read_limited(payload, state.settings.complaints.attachment_max_bytes).await?;
     if bytes.is_empty() {
@@ -675,7 +802,9 @@ async fn receive_upload(state: &AppState, filename: &str, payload: web::Payload)
     }
     let kind = super::attachments::sniff(&bytes, &filename)?;
     let dir = state.settings.complaints.attachment_dir(state.settings.data_dir());
-    let staged = web::block(move || super::attachments::stage(&dir, &bytes)).await.map_err(|e| ApiError::internal("attachment write", e))??;
+    let staged = web::block(move || super::attachments::stage(&dir, &bytes))
+        .await
+        .map_err(|e| ApiError::internal("attachment write", e))??;
     Ok((filename, kind, staged))
 }
 
@@ -694,7 +823,13 @@ async fn place(staged: super::attachments::Staged) -> Result<(), ApiError> {
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 413, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/complaints/{id}/attachments")]
-async fn staff_upload(state: web::Data<AppState>, staff: Staff<Intake>, path: web::Path<String>, query: web::Query<UploadQuery>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+async fn staff_upload(
+    state: web::Data<AppState>,
+    staff: Staff<Intake>,
+    path: web::Path<String>,
+    query: web::Query<UploadQuery>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let (id, acting) = (path.into_inner(), acting(&staff));
     let max = state.settings.complaints.attachment_max_count;
     // The complaint, the caller's scope, its state and the count are checked before the body is read.
@@ -704,7 +839,8 @@ async fn staff_upload(state: web::Data<AppState>, staff: Staff<Intake>, path: we
     let (sha, size) = (staged.sha256.clone(), staged.size);
     let view = with_ctx(&state, Access::Write, move |conn, ctx| {
         let attachment_id = service::attach(conn, ctx, &id, &acting, &filename, kind, &sha, size, max)?;
-        let row = super::attachments::find(conn, &id, &attachment_id)?.ok_or_else(|| ApiError::internal("attachment", "row vanished"))?;
+        let row = super::attachments::find(conn, &id, &attachment_id)?
+            .ok_or_else(|| ApiError::internal("attachment", "row vanished"))?;
         Ok(super::attachments::AttachmentView::from(&row))
     })
     .await?;
@@ -721,16 +857,23 @@ async fn staff_upload(state: web::Data<AppState>, staff: Staff<Intake>, path: we
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/complaints/{id}/attachments/{attachment_id}")]
-async fn staff_download(state: web::Data<AppState>, staff: Staff<AuditReaders>, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+async fn staff_download(
+    state: web::Data<AppState>,
+    staff: Staff<AuditReaders>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
     let ((id, attachment_id), acting) = (path.into_inner(), acting(&staff));
     let role = staff.role;
     let row = db::run(&state.pool, move |conn| {
         let complaint = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
         service::ensure_department_scope(&complaint, &acting)?;
         if !super::attachments::may_open(complaint.confidential, role) {
-            return Err(ApiError::Forbidden("trade secrets: only the assigned department and the coordination office see these files".into()));
+            return Err(ApiError::Forbidden(
+                "trade secrets: only the assigned department and the coordination office see these files".into(),
+            ));
         }
-        super::attachments::find(conn, &id, &attachment_id)?.ok_or_else(|| ApiError::NotFound("no such attachment".into()))
+        super::attachments::find(conn, &id, &attachment_id)?
+            .ok_or_else(|| ApiError::NotFound("no such attachment".into()))
     })
     .await?;
     super::attachments::download_response(&state.settings.complaints.attachment_dir(state.settings.data_dir()), &row)
@@ -766,7 +909,10 @@ async fn track_upload(
     .await?;
     let (filename, kind, staged) = receive_upload(&state, &query.filename, payload).await?;
     let (sha, size) = (staged.sha256.clone(), staged.size);
-    let view = investor_action(state, who, Access::Write, move |conn, ctx, id| service::attach(conn, ctx, id, &Acting::investor(), &filename, kind, &sha, size, max).map(|_| ())).await?;
+    let view = investor_action(state, who, Access::Write, move |conn, ctx, id| {
+        service::attach(conn, ctx, id, &Acting::investor(), &filename, kind, &sha, size, max).map(|_| ())
+    })
+    .await?;
     place(staged).await?;
     Ok(view)
 }
@@ -779,12 +925,18 @@ async fn track_upload(
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/track/{tracking_number}/attachments/{attachment_id}")]
-async fn track_download(state: web::Data<AppState>, req: HttpRequest, client: ClientAddr, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+async fn track_download(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client: ClientAddr,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
     let (number, attachment_id) = path.into_inner();
     let who = investor(&state, &req, &client, number)?;
     let row = db::run(&state.pool, move |conn| {
         let complaint = open_by_code(conn, &who.number, &who.code_hash)?;
-        super::attachments::find(conn, &complaint.id, &attachment_id)?.ok_or_else(|| ApiError::NotFound("no such attachment".into()))
+        super::attachments::find(conn, &complaint.id, &attachment_id)?
+            .ok_or_else(|| ApiError::NotFound("no such attachment".into()))
     })
     .await?;
     super::attachments::download_response(&state.settings.complaints.attachment_dir(state.settings.data_dir()), &row)

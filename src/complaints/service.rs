@@ -74,7 +74,12 @@ fn illegal(e: TransitionError, current: Status) -> ApiError {
         TransitionError::NotInThisState { .. } => {
             let mut ext = serde_json::Map::new();
             ext.insert("current_status".into(), json!(current.as_str()));
-            ApiError::Conflict { kind: "illegal-transition", title: "Not possible in the current state", detail: e.to_string(), extensions: ext }
+            ApiError::Conflict {
+                kind: "illegal-transition",
+                title: "Not possible in the current state",
+                detail: e.to_string(),
+                extensions: ext,
+            }
         }
         TransitionError::NotThisActor { .. } => ApiError::Forbidden(e.to_string()),
     }
@@ -89,7 +94,8 @@ fn load_locked(conn: &mut DbConnection, id: &str) -> Result<ComplaintRow, ApiErr
 }
 
 pub fn status_of(row: &ComplaintRow) -> Result<Status, ApiError> {
-    Status::parse(&row.status).ok_or_else(|| ApiError::internal("complaint row", format!("unknown status {}", row.status)))
+    Status::parse(&row.status)
+        .ok_or_else(|| ApiError::internal("complaint row", format!("unknown status {}", row.status)))
 }
 
 /// Department staff see and act only on complaints their department holds.
@@ -101,7 +107,12 @@ pub fn ensure_department_scope(row: &ComplaintRow, acting: &Acting) -> Result<()
 }
 
 /// Checks the transition and department scope; returns (from, to).
-fn begin(conn: &mut DbConnection, id: &str, action: Action, acting: &Acting) -> Result<(ComplaintRow, Status, Status), ApiError> {
+fn begin(
+    conn: &mut DbConnection,
+    id: &str,
+    action: Action,
+    acting: &Acting,
+) -> Result<(ComplaintRow, Status, Status), ApiError> {
     let row = load_locked(conn, id)?;
     ensure_department_scope(&row, acting)?;
     let from = status_of(&row)?;
@@ -110,7 +121,17 @@ fn begin(conn: &mut DbConnection, id: &str, action: Action, acting: &Acting) -> 
 }
 
 #[allow(clippy::too_many_arguments)]
-fn record(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, action: &str, from: Option<Status>, to: Status, detail: serde_json::Value, visible: bool) -> Result<(), ApiError> {
+fn record(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: &str,
+    acting: &Acting,
+    action: &str,
+    from: Option<Status>,
+    to: Status,
+    detail: serde_json::Value,
+    visible: bool,
+) -> Result<(), ApiError> {
     events::append(
         conn,
         NewEvent {
@@ -143,9 +164,16 @@ fn facts_changed(conn: &mut DbConnection, ctx: &Ctx, id: &str) -> Result<(), Api
 }
 
 /// Queues an investor notice about complaint `id` (after its change is written).
-fn notify_investor(conn: &mut DbConnection, ctx: &Ctx, id: &str, notice: &str, extra: serde_json::Value) -> Result<(), ApiError> {
+fn notify_investor(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: &str,
+    notice: &str,
+    extra: serde_json::Value,
+) -> Result<(), ApiError> {
     let row = store::find(conn, id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
-    let clock = store::current_clock(conn, id, REPLY_CLOCK)?.ok_or_else(|| ApiError::internal("notice", "no reply clock"))?;
+    let clock =
+        store::current_clock(conn, id, REPLY_CLOCK)?.ok_or_else(|| ApiError::internal("notice", "no reply clock"))?;
     super::notices::to_investor(conn, ctx, &row, &clock, notice, &new_id(), extra)
 }
 
@@ -159,9 +187,17 @@ enum StaffRecipient {
 
 /// Queues a staff notice about complaint `id` (after its change is written), in the staff
 /// language, to each recipient's contact address.
-fn notify_staff(conn: &mut DbConnection, ctx: &Ctx, id: &str, notice: &str, to: &[StaffRecipient], extra: serde_json::Value) -> Result<(), ApiError> {
+fn notify_staff(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: &str,
+    notice: &str,
+    to: &[StaffRecipient],
+    extra: serde_json::Value,
+) -> Result<(), ApiError> {
     let row = store::find(conn, id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
-    let clock = store::current_clock(conn, id, REPLY_CLOCK)?.ok_or_else(|| ApiError::internal("notice", "no reply clock"))?;
+    let clock =
+        store::current_clock(conn, id, REPLY_CLOCK)?.ok_or_else(|| ApiError::internal("notice", "no reply clock"))?;
     let mut addresses = Vec::new();
     for r in to {
         let address = match r {
@@ -182,18 +218,37 @@ fn notify_staff(conn: &mut DbConnection, ctx: &Ctx, id: &str, notice: &str, to: 
 fn notify_assignment(conn: &mut DbConnection, ctx: &Ctx, id: &str) -> Result<serde_json::Value, ApiError> {
     let row = store::find(conn, id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
     let clock = running_clock(conn, id)?;
-    let assignment = store::open_assignment(conn, id)?.ok_or_else(|| ApiError::internal("notice", "no open assignment"))?;
+    let assignment =
+        store::open_assignment(conn, id)?.ok_or_else(|| ApiError::internal("notice", "no open assignment"))?;
     let left = ctx.cal.working_days_between(local_date(ctx.now), clock.due_date).max(0);
     let mut sent = Vec::new();
     for rung in ctx.notices.ladder.at_assignment() {
-        sent.push(super::notices::rung_emails(conn, ctx, &row, &clock, rung, &assignment.id, ctx.now, json!({"working_days_left": left, "working_days_overdue": 0}))?);
+        sent.push(super::notices::rung_emails(
+            conn,
+            ctx,
+            &row,
+            &clock,
+            rung,
+            &assignment.id,
+            ctx.now,
+            json!({"working_days_left": left, "working_days_overdue": 0}),
+        )?);
     }
     Ok(json!(sent))
 }
 
 /// An audit event that does not change the state (e.g. an escalation rung).
 #[allow(clippy::too_many_arguments)]
-pub fn record_event(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, action: &str, status: Status, detail: serde_json::Value, visible: bool) -> Result<(), ApiError> {
+pub fn record_event(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: &str,
+    acting: &Acting,
+    action: &str,
+    status: Status,
+    detail: serde_json::Value,
+    visible: bool,
+) -> Result<(), ApiError> {
     record(conn, ctx, id, acting, action, Some(status), status, detail, visible)
 }
 
@@ -235,7 +290,9 @@ pub fn refresh_clock(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str) -> Resu
         ))
         .execute(conn)?;
     if clock.stopped_at.is_none() && clock.kind == REPLY_CLOCK {
-        diesel::update(complaints::table.find(&clock.complaint_id)).set(complaints::due_at.eq(Some(due_at))).execute(conn)?;
+        diesel::update(complaints::table.find(&clock.complaint_id))
+            .set(complaints::due_at.eq(Some(due_at)))
+            .execute(conn)?;
     }
     let fresh = ClockRow { due_at, due_date: due.due_date, provisional: due.provisional, ..clock };
     // The ladder follows the due date: a pause, an extension or a new calendar moves its rungs.
@@ -243,7 +300,13 @@ pub fn refresh_clock(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str) -> Resu
     Ok(fresh)
 }
 
-fn open_clock(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, kind: &str, working_days: u32) -> Result<ClockRow, ApiError> {
+fn open_clock(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    complaint_id: &str,
+    kind: &str,
+    working_days: u32,
+) -> Result<ClockRow, ApiError> {
     let ordinal = store::current_clock(conn, complaint_id, kind)?.map(|c| c.ordinal + 1).unwrap_or(1);
     let mut clock = Clock::new(ctx.now, working_days);
     clock.cutoff = ctx.cutoff;
@@ -267,7 +330,9 @@ fn open_clock(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, kind: &str
     };
     diesel::insert_into(complaint_clocks::table).values(&row).execute(conn)?;
     if kind == REPLY_CLOCK {
-        diesel::update(complaints::table.find(complaint_id)).set(complaints::due_at.eq(Some(row.due_at))).execute(conn)?;
+        diesel::update(complaints::table.find(complaint_id))
+            .set(complaints::due_at.eq(Some(row.due_at)))
+            .execute(conn)?;
     }
     crate::escalation::sweep::schedule(conn, ctx, &row)?;
     Ok(row)
@@ -280,33 +345,52 @@ fn running_clock(conn: &mut DbConnection, complaint_id: &str) -> Result<ClockRow
 }
 
 /// Stops the running clock of `kind`, if any, as of now; returns it as it stood.
-fn stop_clock(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, kind: &str, reason: &str) -> Result<Option<ClockRow>, ApiError> {
+fn stop_clock(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    complaint_id: &str,
+    kind: &str,
+    reason: &str,
+) -> Result<Option<ClockRow>, ApiError> {
     let Some(clock) = store::current_clock(conn, complaint_id, kind)?.filter(|c| c.stopped_at.is_none()) else {
         return Ok(None);
     };
     close_open_pause(conn, ctx, &clock.id, None)?;
     diesel::update(complaint_clocks::table.find(&clock.id))
-        .set((complaint_clocks::stopped_at.eq(Some(to_db_time(ctx.now))), complaint_clocks::stop_reason.eq(Some(reason))))
+        .set((
+            complaint_clocks::stopped_at.eq(Some(to_db_time(ctx.now))),
+            complaint_clocks::stop_reason.eq(Some(reason)),
+        ))
         .execute(conn)?;
     // Refreshed as stopped: the due instant is final and the ladder is cleared (a reply cancels it).
     let stopped = refresh_clock(conn, ctx, &clock.id)?;
     if kind == REPLY_CLOCK {
-        diesel::update(complaints::table.find(complaint_id)).set(complaints::due_at.eq(None::<chrono::NaiveDateTime>)).execute(conn)?;
+        diesel::update(complaints::table.find(complaint_id))
+            .set(complaints::due_at.eq(None::<chrono::NaiveDateTime>))
+            .execute(conn)?;
     }
     Ok(Some(stopped))
 }
 
 /// Stops whichever MOFCOM clocks run (accept, conclude) with `reason`.
-fn stop_optional_clocks(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, accept_reason: &str, conclude_reason: &str) -> Result<(), ApiError> {
+fn stop_optional_clocks(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    complaint_id: &str,
+    accept_reason: &str,
+    conclude_reason: &str,
+) -> Result<(), ApiError> {
     stop_clock(conn, ctx, complaint_id, ACCEPT_CLOCK, accept_reason)?;
     stop_clock(conn, ctx, complaint_id, CONCLUDE_CLOCK, conclude_reason)?;
     Ok(())
 }
 
 fn close_open_pause(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str, answer: Option<&str>) -> QueryResult<usize> {
-    diesel::update(clock_pauses::table.filter(clock_pauses::clock_id.eq(clock_id)).filter(clock_pauses::resumed_at.is_null()))
-        .set((clock_pauses::resumed_at.eq(Some(to_db_time(ctx.now))), clock_pauses::answer.eq(answer)))
-        .execute(conn)
+    diesel::update(
+        clock_pauses::table.filter(clock_pauses::clock_id.eq(clock_id)).filter(clock_pauses::resumed_at.is_null()),
+    )
+    .set((clock_pauses::resumed_at.eq(Some(to_db_time(ctx.now))), clock_pauses::answer.eq(answer)))
+    .execute(conn)
 }
 
 fn due_json(clock: &ClockRow) -> serde_json::Value {
@@ -320,7 +404,12 @@ fn due_json(clock: &ClockRow) -> serde_json::Value {
 // ---------------------------------------------------------------------------------------------
 // Assignments
 
-fn release_assignment(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, reason: &str) -> Result<Option<AssignmentRow>, ApiError> {
+fn release_assignment(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    complaint_id: &str,
+    reason: &str,
+) -> Result<Option<AssignmentRow>, ApiError> {
     let Some(a) = store::open_assignment(conn, complaint_id)? else { return Ok(None) };
     let held = ctx.cal.working_days_between(local_date(from_db_time(a.assigned_at)), local_date(ctx.now)).max(0) as i32;
     diesel::update(complaint_assignments::table.find(&a.id))
@@ -333,7 +422,13 @@ fn release_assignment(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, re
     Ok(Some(AssignmentRow { released_at: Some(to_db_time(ctx.now)), working_days_held: Some(held), ..a }))
 }
 
-fn start_assignment(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, department_id: &str, by: Option<&str>) -> Result<(), ApiError> {
+fn start_assignment(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    complaint_id: &str,
+    department_id: &str,
+    by: Option<&str>,
+) -> Result<(), ApiError> {
     diesel::insert_into(complaint_assignments::table)
         .values(AssignmentRow {
             id: new_id(),
@@ -346,13 +441,16 @@ fn start_assignment(conn: &mut DbConnection, ctx: &Ctx, complaint_id: &str, depa
             working_days_held: None,
         })
         .execute(conn)?;
-    diesel::update(complaints::table.find(complaint_id)).set(complaints::department_id.eq(Some(department_id))).execute(conn)?;
+    diesel::update(complaints::table.find(complaint_id))
+        .set(complaints::department_id.eq(Some(department_id)))
+        .execute(conn)?;
     Ok(())
 }
 
 /// The department must exist, be active and take complaints (offices do not).
 fn assignable_department(conn: &mut DbConnection, id: &str) -> Result<departments::Department, ApiError> {
-    let d = departments::find(conn, id)?.ok_or_else(|| ApiError::invalid("department_id", "unknown", "no such department"))?;
+    let d = departments::find(conn, id)?
+        .ok_or_else(|| ApiError::invalid("department_id", "unknown", "no such department"))?;
     if !d.active {
         return Err(ApiError::invalid("department_id", "inactive", "this department is deactivated"));
     }
@@ -379,7 +477,9 @@ impl IdempotencyKey {
     pub fn parse(raw: &str) -> Result<IdempotencyKey, ApiError> {
         let key = raw.trim();
         if key.len() < 8 || key.len() > 200 || !key.chars().all(|c| c.is_ascii_graphic()) {
-            return Err(ApiError::BadRequest("Idempotency-Key must be 8–200 visible ASCII characters (a UUID is ideal)".into()));
+            return Err(ApiError::BadRequest(
+                "Idempotency-Key must be 8–200 visible ASCII characters (a UUID is ideal)".into(),
+            ));
         }
         let lookup_hash = hex::encode(Sha256::digest(format!("anshang/idempotency/lookup\0{key}")));
         let seal_key: [u8; 32] = Sha256::digest(format!("anshang/idempotency/seal\0{key}")).into();
@@ -422,8 +522,8 @@ pub fn file(
         Err(ApiError::Internal(e)) if idempotency.is_some() && is_unique_violation(&e) => {
             // A concurrent request with the same key won the race; its filing is ours.
             let (key, body_hash) = idempotency.as_ref().expect("checked");
-            let existing = store::find_by_idempotency_key(conn, &key.lookup_hash)?
-                .ok_or_else(|| ApiError::Internal(e))?;
+            let existing =
+                store::find_by_idempotency_key(conn, &key.lookup_hash)?.ok_or_else(|| ApiError::Internal(e))?;
             replay(conn, existing, key, body_hash)
         }
         other => other,
@@ -439,7 +539,12 @@ fn is_unique_violation(e: &anyhow::Error) -> bool {
     })
 }
 
-fn replay(conn: &mut DbConnection, existing: ComplaintRow, key: &IdempotencyKey, body_hash: &str) -> Result<Filed, ApiError> {
+fn replay(
+    conn: &mut DbConnection,
+    existing: ComplaintRow,
+    key: &IdempotencyKey,
+    body_hash: &str,
+) -> Result<Filed, ApiError> {
     if existing.idempotency_body_hash.as_deref() != Some(body_hash) {
         return Err(ApiError::Conflict {
             kind: "idempotency-key-reused",
@@ -452,7 +557,8 @@ fn replay(conn: &mut DbConnection, existing: ComplaintRow, key: &IdempotencyKey,
     // it) a retry still finds the complaint but no longer sees the code.
     let fresh = from_db_time(existing.received_at) + chrono::Duration::hours(SEALED_CODE_HOURS) > crate::db::now();
     let code = existing.idempotency_sealed_code.as_deref().filter(|_| fresh).and_then(|s| key.unseal(s));
-    let clock = store::current_clock(conn, &existing.id, REPLY_CLOCK)?.ok_or_else(|| ApiError::internal("complaint", "no reply clock"))?;
+    let clock = store::current_clock(conn, &existing.id, REPLY_CLOCK)?
+        .ok_or_else(|| ApiError::internal("complaint", "no reply clock"))?;
     Ok(Filed { complaint: existing, clock, access_code: code, replayed: true })
 }
 
@@ -477,7 +583,9 @@ fn insert_complaint(
         let id = new_id();
         let now = to_db_time(ctx.now);
         let (idem_hash, idem_body, sealed) = match idempotency {
-            Some((key, body_hash)) => (Some(key.lookup_hash.clone()), Some(body_hash.clone()), Some(key.seal(&code.display()))),
+            Some((key, body_hash)) => {
+                (Some(key.lookup_hash.clone()), Some(body_hash.clone()), Some(key.seal(&code.display())))
+            }
             None => (None, None, None),
         };
         diesel::insert_into(complaints::table)
@@ -543,7 +651,13 @@ fn insert_complaint(
 // ---------------------------------------------------------------------------------------------
 // Coordination office
 
-pub fn assign(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, department_id: &str) -> Result<(), ApiError> {
+pub fn assign(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: &str,
+    acting: &Acting,
+    department_id: &str,
+) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::Assign, acting)?;
         let dept = assignable_department(conn, department_id)?;
@@ -557,16 +671,37 @@ pub fn assign(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, dep
         }
         set_status(conn, id, to, ctx.now)?;
         let notified = notify_assignment(conn, ctx, id)?;
-        record(conn, ctx, id, acting, "assign", Some(from), to, json!({"department": department_json(&dept), "notified": notified}), true)
+        record(
+            conn,
+            ctx,
+            id,
+            acting,
+            "assign",
+            Some(from),
+            to,
+            json!({"department": department_json(&dept), "notified": notified}),
+            true,
+        )
     })
 }
 
-pub fn reassign(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, department_id: &str, reason: &str) -> Result<(), ApiError> {
+pub fn reassign(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: &str,
+    acting: &Acting,
+    department_id: &str,
+    reason: &str,
+) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         let (row, from, to) = begin(conn, id, Action::Reassign, acting)?;
         let dept = assignable_department(conn, department_id)?;
         if row.department_id.as_deref() == Some(dept.id.as_str()) {
-            return Err(ApiError::invalid("department_id", "unchanged", "the complaint is already with this department"));
+            return Err(ApiError::invalid(
+                "department_id",
+                "unchanged",
+                "the complaint is already with this department",
+            ));
         }
         // The clock keeps running: reassignment never restarts it.
         let released = release_assignment(conn, ctx, id, "reassigned")?;
@@ -592,7 +727,14 @@ pub fn reassign(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, d
         )?;
         let to_department = super::notices::department_name(conn, ctx, Some(&dept.id))?;
         match row.department_id {
-            Some(previous) => notify_staff(conn, ctx, id, "reassigned_away", &[StaffRecipient::Department(previous)], json!({"to_department": to_department})),
+            Some(previous) => notify_staff(
+                conn,
+                ctx,
+                id,
+                "reassigned_away",
+                &[StaffRecipient::Department(previous)],
+                json!({"to_department": to_department}),
+            ),
             None => Ok(()),
         }
     })
@@ -677,7 +819,13 @@ pub fn decide_extension(
 // Departments
 
 /// Hands the complaint back to the coordination office as outside the department's remit (回退).
-pub fn return_to_office(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, reason: &str) -> Result<(), ApiError> {
+pub fn return_to_office(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: &str,
+    acting: &Acting,
+    reason: &str,
+) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::Return, acting)?;
         let released = release_assignment(conn, ctx, id, "returned")?;
@@ -696,15 +844,33 @@ pub fn return_to_office(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &A
         )?;
         let department = released.map(|a| a.department_id);
         let from_department = super::notices::department_name(conn, ctx, department.as_deref())?;
-        notify_staff(conn, ctx, id, "returned", &[StaffRecipient::CoordinationOffice], json!({"reason": reason, "from_department": from_department}))
+        notify_staff(
+            conn,
+            ctx,
+            id,
+            "returned",
+            &[StaffRecipient::CoordinationOffice],
+            json!({"reason": reason, "from_department": from_department}),
+        )
     })
 }
 
-pub fn request_extension(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, days: u32, reason: &str) -> Result<String, ApiError> {
+pub fn request_extension(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: &str,
+    acting: &Acting,
+    days: u32,
+    reason: &str,
+) -> Result<String, ApiError> {
     conn.transaction(|conn| {
         let (row, from, to) = begin(conn, id, Action::RequestExtension, acting)?;
         if days == 0 || days > ctx.max_extension_working_days {
-            return Err(ApiError::invalid("days", "out_of_range", format!("between 1 and {} working days", ctx.max_extension_working_days)));
+            return Err(ApiError::invalid(
+                "days",
+                "out_of_range",
+                format!("between 1 and {} working days", ctx.max_extension_working_days),
+            ));
         }
         let clock = running_clock(conn, id)?;
         if to_db_time(ctx.now) >= clock.due_at {
@@ -741,14 +907,37 @@ pub fn request_extension(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &
                 decision_reason: None,
             })
             .execute(conn)?;
-        record(conn, ctx, id, acting, "request_extension", Some(from), to, json!({"request_id": request_id, "days": days, "reason": reason}), false)?;
-        notify_staff(conn, ctx, id, "extension_requested", &[StaffRecipient::CoordinationOffice], json!({"reason": reason, "extension_working_days": days}))?;
+        record(
+            conn,
+            ctx,
+            id,
+            acting,
+            "request_extension",
+            Some(from),
+            to,
+            json!({"request_id": request_id, "days": days, "reason": reason}),
+            false,
+        )?;
+        notify_staff(
+            conn,
+            ctx,
+            id,
+            "extension_requested",
+            &[StaffRecipient::CoordinationOffice],
+            json!({"reason": reason, "extension_working_days": days}),
+        )?;
         Ok(request_id)
     })
 }
 
 /// Asks the investor for more information; the clock pauses until they answer.
-pub fn request_info(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, question: &str) -> Result<(), ApiError> {
+pub fn request_info(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: &str,
+    acting: &Acting,
+    question: &str,
+) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::RequestInfo, acting)?;
         running_clock(conn, id)?;
@@ -772,10 +961,18 @@ pub fn request_info(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Actin
     })
 }
 
-pub fn reply(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, text: &str, outcome: ReplyOutcome) -> Result<(), ApiError> {
+pub fn reply(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: &str,
+    acting: &Acting,
+    text: &str,
+    outcome: ReplyOutcome,
+) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::Reply, acting)?;
-        let clock = stop_clock(conn, ctx, id, REPLY_CLOCK, "replied")?.ok_or_else(|| ApiError::internal("reply", "no running clock"))?;
+        let clock = stop_clock(conn, ctx, id, REPLY_CLOCK, "replied")?
+            .ok_or_else(|| ApiError::internal("reply", "no running clock"))?;
         let on_time = to_db_time(ctx.now) < clock.due_at;
         release_assignment(conn, ctx, id, "replied")?;
         diesel::update(complaints::table.find(id))
@@ -786,7 +983,17 @@ pub fn reply(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, text
             ))
             .execute(conn)?;
         set_status(conn, id, to, ctx.now)?;
-        record(conn, ctx, id, acting, "reply", Some(from), to, json!({"outcome": outcome.as_str(), "on_time": on_time, "due": due_json(&clock)}), true)?;
+        record(
+            conn,
+            ctx,
+            id,
+            acting,
+            "reply",
+            Some(from),
+            to,
+            json!({"outcome": outcome.as_str(), "on_time": on_time, "due": due_json(&clock)}),
+            true,
+        )?;
         notify_investor(conn, ctx, id, "reply_available", json!({}))
     })
 }
@@ -794,7 +1001,13 @@ pub fn reply(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, text
 // ---------------------------------------------------------------------------------------------
 // Investor
 
-pub fn answer_info(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, answer: &str) -> Result<(), ApiError> {
+pub fn answer_info(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: &str,
+    acting: &Acting,
+    answer: &str,
+) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::AnswerInfo, acting)?;
         for clock in store::running_clocks(conn, id)? {
@@ -808,7 +1021,14 @@ pub fn answer_info(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting
     })
 }
 
-pub fn rate(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, rating: Rating, comment: Option<&str>) -> Result<(), ApiError> {
+pub fn rate(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: &str,
+    acting: &Acting,
+    rating: Rating,
+    comment: Option<&str>,
+) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         let (row, from, closed) = begin(conn, id, Action::Rate, acting)?;
         // "Dissatisfied" is recorded but does not take away the right to contest: the case stays
@@ -830,9 +1050,16 @@ pub fn rate(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, ratin
         set_status(conn, id, to, ctx.now)?;
         record(conn, ctx, id, acting, "rate", Some(from), to, json!({"rating": rating.as_str()}), true)?;
         if keeps_contest_open {
-            let replied_at = row.replied_at.map(from_db_time).ok_or_else(|| ApiError::internal("rate", "reply without time"))?;
+            let replied_at =
+                row.replied_at.map(from_db_time).ok_or_else(|| ApiError::internal("rate", "reply without time"))?;
             let until = contest_deadline(ctx, replied_at);
-            notify_investor(conn, ctx, id, "rated_dissatisfied", json!({"contest_until": super::notices::local_time_text(until.with_timezone(&Utc))}))
+            notify_investor(
+                conn,
+                ctx,
+                id,
+                "rated_dissatisfied",
+                json!({"contest_until": super::notices::local_time_text(until.with_timezone(&Utc))}),
+            )
         } else {
             notify_investor(conn, ctx, id, "closed", json!({}))
         }
@@ -849,7 +1076,8 @@ pub fn contest_deadline(ctx: &Ctx, replied_at: DateTime<Utc>) -> DateTime<chrono
 pub fn contest(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, reason: &str) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         let (row, from, to) = begin(conn, id, Action::Contest, acting)?;
-        let replied_at = row.replied_at.map(from_db_time).ok_or_else(|| ApiError::internal("contest", "reply without time"))?;
+        let replied_at =
+            row.replied_at.map(from_db_time).ok_or_else(|| ApiError::internal("contest", "reply without time"))?;
         if ctx.now >= contest_deadline(ctx, replied_at) {
             return Err(ApiError::Conflict {
                 kind: "contest-window-closed",
@@ -864,7 +1092,17 @@ pub fn contest(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, re
             .set((complaints::department_id.eq(None::<String>), complaints::overdue.eq(false)))
             .execute(conn)?;
         set_status(conn, id, to, ctx.now)?;
-        record(conn, ctx, id, acting, "contest", Some(from), to, json!({"reason": reason, "due": due_json(&clock)}), true)?;
+        record(
+            conn,
+            ctx,
+            id,
+            acting,
+            "contest",
+            Some(from),
+            to,
+            json!({"reason": reason, "due": due_json(&clock)}),
+            true,
+        )?;
         notify_investor(conn, ctx, id, "contest_received", json!({}))?;
         let mut told = vec![StaffRecipient::CoordinationOffice];
         told.extend(row.department_id.clone().map(StaffRecipient::Department));
@@ -872,13 +1110,21 @@ pub fn contest(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, re
     })
 }
 
-pub fn withdraw(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, reason: Option<&str>) -> Result<(), ApiError> {
+pub fn withdraw(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: &str,
+    acting: &Acting,
+    reason: Option<&str>,
+) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::Withdraw, acting)?;
         stop_clock(conn, ctx, id, REPLY_CLOCK, "withdrawn")?;
         stop_optional_clocks(conn, ctx, id, "withdrawn", "withdrawn")?;
         release_assignment(conn, ctx, id, "withdrawn")?;
-        diesel::update(complaints::table.find(id)).set(complaints::closed_at.eq(Some(to_db_time(ctx.now)))).execute(conn)?;
+        diesel::update(complaints::table.find(id))
+            .set(complaints::closed_at.eq(Some(to_db_time(ctx.now))))
+            .execute(conn)?;
         set_status(conn, id, to, ctx.now)?;
         record(conn, ctx, id, acting, "withdraw", Some(from), to, json!({"reason": reason}), true)?;
         notify_investor(conn, ctx, id, "withdrawn", json!({}))
@@ -901,9 +1147,21 @@ pub fn auto_close_expired(conn: &mut DbConnection, ctx: &Ctx) -> Result<usize, A
         let result = conn.transaction(|conn| {
             let (_, from, to) = begin(conn, &id, Action::AutoClose, &Acting::system())?;
             stop_clock(conn, ctx, &id, CONCLUDE_CLOCK, "closed")?;
-            diesel::update(complaints::table.find(&id)).set(complaints::closed_at.eq(Some(to_db_time(ctx.now)))).execute(conn)?;
+            diesel::update(complaints::table.find(&id))
+                .set(complaints::closed_at.eq(Some(to_db_time(ctx.now))))
+                .execute(conn)?;
             set_status(conn, &id, to, ctx.now)?;
-            record(conn, ctx, &id, &Acting::system(), "auto_close", Some(from), to, json!({"reason": "contest window passed without a rating"}), true)?;
+            record(
+                conn,
+                ctx,
+                &id,
+                &Acting::system(),
+                "auto_close",
+                Some(from),
+                to,
+                json!({"reason": "contest window passed without a rating"}),
+                true,
+            )?;
             notify_investor(conn, ctx, &id, "closed", json!({}))
         });
         match result {
@@ -941,7 +1199,11 @@ pub fn deadlines_moved_by(conn: &mut DbConnection, ctx: &Ctx) -> Result<Vec<Move
         }
         let Some(row) = store::find(conn, &clock.complaint_id)? else { continue };
         let department = match &row.department_id {
-            Some(d) => departments::find(conn, d)?.map(|d| super::views::DepartmentRef { id: d.id, name_zh: d.name_zh, name_en: d.name_en }),
+            Some(d) => departments::find(conn, d)?.map(|d| super::views::DepartmentRef {
+                id: d.id,
+                name_zh: d.name_zh,
+                name_en: d.name_en,
+            }),
             None => None,
         };
         let shanghai = crate::calendar::shanghai();
@@ -962,7 +1224,12 @@ pub fn deadlines_moved_by(conn: &mut DbConnection, ctx: &Ctx) -> Result<Vec<Move
 /// language) and the holding department are told the new date and why; pending rungs are
 /// re-armed and queued ones re-checked (`record`). `calendar_year` names the official year that
 /// was loaded, if that is the cause. Returns how many clocks changed.
-pub fn recompute_open_clocks(conn: &mut DbConnection, ctx: &Ctx, reason: &str, calendar_year: Option<i32>) -> Result<usize, ApiError> {
+pub fn recompute_open_clocks(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    reason: &str,
+    calendar_year: Option<i32>,
+) -> Result<usize, ApiError> {
     let open = store::open_clocks(conn)?;
     let mut moved = 0;
     for clock in open {
@@ -1038,9 +1305,11 @@ pub fn load_official_year(
     dry_run: bool,
 ) -> Result<CalendarLoad, ApiError> {
     use crate::calendar::runtime;
-    let mut years = runtime::official_years(calendar_dir, Some(conn)).map_err(|e| ApiError::internal("reading calendar years", e))?;
+    let mut years = runtime::official_years(calendar_dir, Some(conn))
+        .map_err(|e| ApiError::internal("reading calendar years", e))?;
     years.insert(year.year, (year.clone(), runtime::YearSource::Database));
-    let calendar = WorkingCalendar::new(years.into_values().map(|(y, _)| y).collect()).map_err(|e| ApiError::internal("building the calendar", e))?;
+    let calendar = WorkingCalendar::new(years.into_values().map(|(y, _)| y).collect())
+        .map_err(|e| ApiError::internal("building the calendar", e))?;
     let ctx = rules.ctx(&calendar, now);
     if dry_run {
         let moved = deadlines_moved_by(conn, &ctx)?;
@@ -1050,7 +1319,8 @@ pub fn load_official_year(
         crate::db::write_lock(conn)?;
         let moved = deadlines_moved_by(conn, &ctx)?;
         runtime::store_year(conn, year, actor, now).map_err(|e| ApiError::internal("storing calendar year", e))?;
-        let recomputed = recompute_open_clocks(conn, &ctx, &format!("official calendar {} loaded", year.year), Some(year.year))?;
+        let recomputed =
+            recompute_open_clocks(conn, &ctx, &format!("official calendar {} loaded", year.year), Some(year.year))?;
         Ok::<_, ApiError>((moved, recomputed))
     })?;
     Ok(CalendarLoad { calendar, moved, clocks_recomputed })
@@ -1058,10 +1328,15 @@ pub fn load_official_year(
 
 /// Everything the views need about one complaint.
 pub fn load_full(conn: &mut DbConnection, row: ComplaintRow) -> Result<super::views::Loaded, ApiError> {
-    let clock = store::current_clock(conn, &row.id, REPLY_CLOCK)?.ok_or_else(|| ApiError::internal("complaint", "no reply clock"))?;
+    let clock = store::current_clock(conn, &row.id, REPLY_CLOCK)?
+        .ok_or_else(|| ApiError::internal("complaint", "no reply clock"))?;
     let pauses = store::pauses_of(conn, &clock.id)?;
     let department = match &row.department_id {
-        Some(d) => departments::find(conn, d)?.map(|d| super::views::DepartmentRef { id: d.id, name_zh: d.name_zh, name_en: d.name_en }),
+        Some(d) => departments::find(conn, d)?.map(|d| super::views::DepartmentRef {
+            id: d.id,
+            name_zh: d.name_zh,
+            name_en: d.name_en,
+        }),
         None => None,
     };
     let assignments = store::assignments_of(conn, &row.id)?;
@@ -1073,7 +1348,17 @@ pub fn load_full(conn: &mut DbConnection, row: ComplaintRow) -> Result<super::vi
         other_clocks.push((other, p));
     }
     let attachments = super::attachments::list(conn, &row.id)?;
-    Ok(super::views::Loaded { row, clock, pauses, other_clocks, department, assignments, extensions, events, attachments })
+    Ok(super::views::Loaded {
+        row,
+        clock,
+        pauses,
+        other_clocks,
+        department,
+        assignments,
+        extensions,
+        events,
+        attachments,
+    })
 }
 
 /// The rules of `Ctx` that come from configuration, owned so they can move into blocking work.
@@ -1183,7 +1468,17 @@ pub fn attach(
                 uploaded_by: acting.user_id.clone().unwrap_or_else(|| "investor".into()),
             })
             .execute(conn)?;
-        record(conn, ctx, id, acting, "attach", Some(status), status, json!({"attachment_id": attachment_id, "filename": filename, "size_bytes": size}), true)?;
+        record(
+            conn,
+            ctx,
+            id,
+            acting,
+            "attach",
+            Some(status),
+            status,
+            json!({"attachment_id": attachment_id, "filename": filename, "size_bytes": size}),
+            true,
+        )?;
         Ok(attachment_id)
     })
 }

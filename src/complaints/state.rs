@@ -211,8 +211,15 @@ pub fn transition(current: Status, action: Action, actor: Actor) -> Result<Statu
 mod tests {
     use super::*;
 
-    const ACTORS: [Actor; 7] =
-        [Actor::Investor, Actor::Operator, Actor::Department, Actor::Coordinator, Actor::Commission, Actor::Admin, Actor::System];
+    const ACTORS: [Actor; 7] = [
+        Actor::Investor,
+        Actor::Operator,
+        Actor::Department,
+        Actor::Coordinator,
+        Actor::Commission,
+        Actor::Admin,
+        Actor::System,
+    ];
 
     /// The whole table, written out once more by hand: every (state, action) that is allowed.
     fn expected(current: Status, action: Action) -> Option<Status> {
@@ -224,7 +231,9 @@ mod tests {
             (Received, Action::Reject) | (Contested, Action::Reject) => Rejected,
             (Assigned, Action::Return) => Received,
             (Assigned, Action::RequestExtension) | (Assigned, Action::DecideExtension) => Assigned,
-            (AwaitingInvestor, Action::RequestExtension) | (AwaitingInvestor, Action::DecideExtension) => AwaitingInvestor,
+            (AwaitingInvestor, Action::RequestExtension) | (AwaitingInvestor, Action::DecideExtension) => {
+                AwaitingInvestor
+            }
             (Assigned, Action::RequestInfo) => AwaitingInvestor,
             (AwaitingInvestor, Action::AnswerInfo) => Assigned,
             (Assigned, Action::Reply) | (AwaitingInvestor, Action::Reply) => Replied,
@@ -243,7 +252,10 @@ mod tests {
                 for actor in ACTORS {
                     let got = transition(state, action, actor);
                     match (action.actors().contains(&actor), expected(state, action)) {
-                        (false, _) => assert!(matches!(got, Err(TransitionError::NotThisActor { .. })), "{state:?} {action:?} {actor:?}"),
+                        (false, _) => assert!(
+                            matches!(got, Err(TransitionError::NotThisActor { .. })),
+                            "{state:?} {action:?} {actor:?}"
+                        ),
                         (true, None) => assert_eq!(
                             got,
                             Err(TransitionError::NotInThisState { action: action.as_str(), current: state.as_str() })

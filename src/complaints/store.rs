@@ -4,7 +4,9 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use crate::db::schema::{clock_pauses, complaint_assignments, complaint_clocks, complaints, extension_requests, tracking_counters};
+use crate::db::schema::{
+    clock_pauses, complaint_assignments, complaint_clocks, complaints, extension_requests, tracking_counters,
+};
 use crate::db::DbConnection;
 
 #[derive(Queryable, Selectable, Debug, Clone)]
@@ -163,8 +165,10 @@ pub struct ExtensionRow {
 pub fn next_tracking_seq(conn: &mut DbConnection, year: i32) -> QueryResult<i64> {
     // `year` is an i32, so formatting it into the statement is safe; ON CONFLICT is the same
     // text on both backends.
-    diesel::sql_query(format!("INSERT INTO tracking_counters (year, last_seq) VALUES ({year}, 0) ON CONFLICT (year) DO NOTHING"))
-        .execute(conn)?;
+    diesel::sql_query(format!(
+        "INSERT INTO tracking_counters (year, last_seq) VALUES ({year}, 0) ON CONFLICT (year) DO NOTHING"
+    ))
+    .execute(conn)?;
     diesel::update(tracking_counters::table.find(year))
         .set(tracking_counters::last_seq.eq(tracking_counters::last_seq + 1))
         .returning(tracking_counters::last_seq)
@@ -175,7 +179,9 @@ pub fn next_tracking_seq(conn: &mut DbConnection, year: i32) -> QueryResult<i64>
 /// before anything is read, so a concurrent writer waits instead of failing) and bumps its
 /// version. Returns false when there is no such complaint.
 pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
-    let n = diesel::update(complaints::table.find(id)).set(complaints::version.eq(complaints::version + 1)).execute(conn)?;
+    let n = diesel::update(complaints::table.find(id))
+        .set(complaints::version.eq(complaints::version + 1))
+        .execute(conn)?;
     Ok(n == 1)
 }
 
@@ -266,10 +272,7 @@ pub fn extensions_of(conn: &mut DbConnection, complaint_id: &str) -> QueryResult
 
 /// Every clock still running, of any complaint (for recomputation after a calendar change).
 pub fn open_clocks(conn: &mut DbConnection) -> QueryResult<Vec<ClockRow>> {
-    complaint_clocks::table
-        .filter(complaint_clocks::stopped_at.is_null())
-        .select(ClockRow::as_select())
-        .load(conn)
+    complaint_clocks::table.filter(complaint_clocks::stopped_at.is_null()).select(ClockRow::as_select()).load(conn)
 }
 
 /// Filters for staff lists. Every filter is optional; `department_id` is forced for department staff.
@@ -332,7 +335,9 @@ pub fn list(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<Vec<Complain
         }
         None => {}
     }
-    q.order((complaints::due_at.is_null().asc(), complaints::due_at.asc(), complaints::id.asc())).limit(f.limit).load(conn)
+    q.order((complaints::due_at.is_null().asc(), complaints::due_at.asc(), complaints::id.asc()))
+        .limit(f.limit)
+        .load(conn)
 }
 
 /// The list's cursor (`next_cursor`): hex of "<due micros or ->|<id>", after the last row shown.
@@ -351,7 +356,9 @@ pub fn decode_cursor(s: &str) -> Result<(Option<NaiveDateTime>, String), crate::
     }
     let due = match due {
         "-" => None,
-        micros => Some(chrono::DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?.naive_utc()),
+        micros => Some(
+            chrono::DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?.naive_utc(),
+        ),
     };
     Ok((due, id.to_string()))
 }

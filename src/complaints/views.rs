@@ -44,7 +44,13 @@ pub struct ClockView {
     pub explanation: Explanation,
 }
 
-pub fn clock_view(clock: &ClockRow, pauses: &[PauseRow], cal: &WorkingCalendar, cutoff: Cutoff, now: DateTime<Utc>) -> ClockView {
+pub fn clock_view(
+    clock: &ClockRow,
+    pauses: &[PauseRow],
+    cal: &WorkingCalendar,
+    cutoff: Cutoff,
+    now: DateTime<Utc>,
+) -> ClockView {
     let c = calendar_clock(clock, pauses, cutoff);
     // A stopped clock is judged as of its stop; a running one as of now.
     let as_of = clock.stopped_at.map(from_db_time).unwrap_or(now);
@@ -93,11 +99,19 @@ pub struct RatingView {
 }
 
 fn reply_view(row: &ComplaintRow) -> Option<ReplyView> {
-    Some(ReplyView { text: row.reply_text.clone()?, outcome: row.reply_outcome.clone(), replied_at: local(row.replied_at?) })
+    Some(ReplyView {
+        text: row.reply_text.clone()?,
+        outcome: row.reply_outcome.clone(),
+        replied_at: local(row.replied_at?),
+    })
 }
 
 fn rating_view(row: &ComplaintRow) -> Option<RatingView> {
-    Some(RatingView { rating: row.rating.clone()?, comment: row.rating_comment.clone(), rated_at: local(row.rated_at?) })
+    Some(RatingView {
+        rating: row.rating.clone()?,
+        comment: row.rating_comment.clone(),
+        rated_at: local(row.rated_at?),
+    })
 }
 
 #[derive(Serialize, utoipa::ToSchema, Debug)]
@@ -194,7 +208,11 @@ fn deadline_moved(l: &Loaded) -> Option<DeadlineMoved> {
         .filter(|d| d["clock_id"].as_str() == Some(l.clock.id.as_str()))
         .find_map(|d| {
             let previous: NaiveDate = d["previous_due_date"].as_str()?.parse().ok()?;
-            (previous != l.clock.due_date).then(|| DeadlineMoved { previous_due_date: previous, due_date: l.clock.due_date, calendar_year: d["calendar_year"].as_i64().map(|y| y as i32) })
+            (previous != l.clock.due_date).then(|| DeadlineMoved {
+                previous_due_date: previous,
+                due_date: l.clock.due_date,
+                calendar_year: d["calendar_year"].as_i64().map(|y| y as i32),
+            })
         })
 }
 
@@ -238,7 +256,11 @@ pub fn complaint_view(l: &Loaded, ctx: &Ctx) -> Result<ComplaintView, ApiError> 
         confidential: r.confidential,
         contact_consent: r.contact_consent,
         filed_by: r.filed_by.clone(),
-        department: l.department.as_ref().map(|d| DepartmentRef { id: d.id.clone(), name_zh: d.name_zh.clone(), name_en: d.name_en.clone() }),
+        department: l.department.as_ref().map(|d| DepartmentRef {
+            id: d.id.clone(),
+            name_zh: d.name_zh.clone(),
+            name_en: d.name_en.clone(),
+        }),
         received_at: local(r.received_at),
         overdue: r.overdue,
         clock: clock_view(&l.clock, &l.pauses, ctx.cal, ctx.cutoff, ctx.now),
@@ -274,7 +296,12 @@ pub fn complaint_view(l: &Loaded, ctx: &Ctx) -> Result<ComplaintView, ApiError> 
         pauses: l
             .pauses
             .iter()
-            .map(|p| PauseView { paused_at: local(p.paused_at), resumed_at: p.resumed_at.map(local), question: p.question.clone(), answer: p.answer.clone() })
+            .map(|p| PauseView {
+                paused_at: local(p.paused_at),
+                resumed_at: p.resumed_at.map(local),
+                question: p.question.clone(),
+                answer: p.answer.clone(),
+            })
             .collect(),
         attachments: l.attachments.iter().map(Into::into).collect(),
     })
@@ -352,7 +379,11 @@ pub fn tracking_view(l: &Loaded, ctx: &Ctx, lang: Language) -> Result<TrackingVi
         language: lang,
         subject: r.subject.clone(),
         received_at: local(r.received_at),
-        department: l.department.as_ref().map(|d| DepartmentRef { id: d.id.clone(), name_zh: d.name_zh.clone(), name_en: d.name_en.clone() }),
+        department: l.department.as_ref().map(|d| DepartmentRef {
+            id: d.id.clone(),
+            name_zh: d.name_zh.clone(),
+            name_en: d.name_en.clone(),
+        }),
         clock: clock_view(&l.clock, &l.pauses, ctx.cal, ctx.cutoff, ctx.now),
         pending_question: (status == Status::AwaitingInvestor)
             .then(|| l.pauses.iter().rev().find(|p| p.resumed_at.is_none()).map(|p| p.question.clone()))
@@ -390,7 +421,14 @@ pub fn hide_file_names_in_events(events: &mut [EventView]) {
 fn investor_event(e: &EventRow) -> EventView {
     let mut v = EventView::from(e);
     if let Some(obj) = v.detail.as_object_mut() {
-        for staff_only in ["previous_department_id", "previous_working_days_held", "request_id", "attachment_id", "notified", "clock_id"] {
+        for staff_only in [
+            "previous_department_id",
+            "previous_working_days_held",
+            "request_id",
+            "attachment_id",
+            "notified",
+            "clock_id",
+        ] {
             obj.remove(staff_only);
         }
         // A reassignment's or an extension decision's reason is the coordination office's

@@ -110,17 +110,16 @@ impl ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.url {
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
-                .map(DbConnection::Pg)
-                .map_err(r2d2::Error::ConnectionError),
+            DatabaseUrl::Postgres(url) => {
+                PgConnection::establish(url).map(DbConnection::Pg).map_err(r2d2::Error::ConnectionError)
+            }
             DatabaseUrl::Sqlite(path) => {
                 let path = path.to_str().ok_or_else(|| {
                     r2d2::Error::ConnectionError(ConnectionError::InvalidConnectionUrl(
                         "the SQLite path is not valid UTF-8".into(),
                     ))
                 })?;
-                let mut conn =
-                    SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
+                let mut conn = SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers run beside the one writer; busy_timeout makes writers queue
                 // instead of failing; NORMAL is durable in WAL mode except on power loss.
                 conn.batch_execute(
@@ -160,15 +159,11 @@ pub fn connect_pool(url: &DatabaseUrl, size: u32, timeout: Duration) -> Result<P
     let manager = ConnectionManager::new(url.clone());
     if let DatabaseUrl::Sqlite(path) = url {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| DbSetupError::DataDir {
-                path: dir.display().to_string(),
-                source,
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|source| DbSetupError::DataDir { path: dir.display().to_string(), source })?;
         }
     }
-    let first = manager
-        .connect()
-        .map_err(|source| DbSetupError::Connect { url: url.redacted(), source })?;
+    let first = manager.connect().map_err(|source| DbSetupError::Connect { url: url.redacted(), source })?;
     drop(first);
     r2d2::Pool::builder()
         .max_size(size)
@@ -185,8 +180,7 @@ pub fn connect_pool(url: &DatabaseUrl, size: u32, timeout: Duration) -> Result<P
 pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, String> {
     match conn {
         DbConnection::Pg(pg) => {
-            pg.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
-                .map_err(|e| e.to_string())?;
+            pg.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).map_err(|e| e.to_string())?;
             let applied = pg
                 .run_pending_migrations(POSTGRES_MIGRATIONS)
                 .map(|versions| versions.iter().map(|v| v.to_string()).collect())
@@ -252,10 +246,7 @@ mod tests {
         assert!(matches!(DatabaseUrl::parse("postgresql://u@h/db", dir), Ok(DatabaseUrl::Postgres(_))));
         assert_eq!(DatabaseUrl::parse("sqlite:///tmp/x.db", dir).unwrap(), DatabaseUrl::Sqlite("/tmp/x.db".into()));
         assert_eq!(DatabaseUrl::parse("./x.db", dir).unwrap(), DatabaseUrl::Sqlite("./x.db".into()));
-        assert_eq!(
-            DatabaseUrl::parse("mysql://u@h/db", dir),
-            Err(DatabaseUrlError::UnsupportedScheme("mysql".into()))
-        );
+        assert_eq!(DatabaseUrl::parse("mysql://u@h/db", dir), Err(DatabaseUrlError::UnsupportedScheme("mysql".into())));
         assert_eq!(
             DatabaseUrl::parse("postgres:u@h", dir),
             Err(DatabaseUrlError::UnsupportedScheme("postgres".into()))

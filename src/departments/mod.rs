@@ -30,7 +30,9 @@ impl DepartmentKind {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [DepartmentKind::Department, DepartmentKind::District, DepartmentKind::Office].into_iter().find(|k| k.as_str() == s)
+        [DepartmentKind::Department, DepartmentKind::District, DepartmentKind::Office]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 
@@ -46,7 +48,14 @@ pub struct DepartmentDraft {
 }
 
 impl DepartmentDraft {
-    pub fn parse(code: &str, name_zh: &str, name_en: &str, kind: DepartmentKind, contact_email: &str, head_email: &str) -> Result<Self, ApiError> {
+    pub fn parse(
+        code: &str,
+        name_zh: &str,
+        name_en: &str,
+        kind: DepartmentKind,
+        contact_email: &str,
+        head_email: &str,
+    ) -> Result<Self, ApiError> {
         let mut check = Checker::default();
         let code = check.check(parse_code(code));
         let name_zh = check.check(required_text("name_zh", name_zh, 100));

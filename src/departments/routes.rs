@@ -29,7 +29,10 @@ async fn list_public(state: web::Data<AppState>) -> Result<web::Json<Vec<PublicD
 #[utoipa::path(get, path = "/api/v1/admin/departments", tag = "departments", security(("bearer" = [])),
     responses((status = 200, body = Vec<DepartmentView>), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/admin/departments")]
-async fn list_admin(state: web::Data<AppState>, _staff: Staff<AdminOnly>) -> Result<web::Json<Vec<DepartmentView>>, ApiError> {
+async fn list_admin(
+    state: web::Data<AppState>,
+    _staff: Staff<AdminOnly>,
+) -> Result<web::Json<Vec<DepartmentView>>, ApiError> {
     let rows = db::run(&state.pool, |conn| Ok(store::list(conn, true)?)).await?;
     Ok(web::Json(rows.into_iter().map(|d| d.view()).collect()))
 }
@@ -60,7 +63,11 @@ pub struct CreateDepartmentRequest {
     responses((status = 201, body = DepartmentView), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/departments")]
-async fn create(state: web::Data<AppState>, staff: Staff<AdminOnly>, body: JsonBody<CreateDepartmentRequest>) -> Result<HttpResponse, ApiError> {
+async fn create(
+    state: web::Data<AppState>,
+    staff: Staff<AdminOnly>,
+    body: JsonBody<CreateDepartmentRequest>,
+) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let draft = DepartmentDraft::parse(&b.code, &b.name_zh, &b.name_en, b.kind, &b.contact_email, &b.head_email)?;
     let actor = staff.id.clone();
@@ -91,14 +98,25 @@ pub struct UpdateDepartmentRequest {
     responses((status = 200, body = DepartmentView), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[patch("/api/v1/departments/{id}")]
-async fn update(state: web::Data<AppState>, staff: Staff<AdminOnly>, path: web::Path<String>, body: JsonBody<UpdateDepartmentRequest>) -> Result<web::Json<DepartmentView>, ApiError> {
+async fn update(
+    state: web::Data<AppState>,
+    staff: Staff<AdminOnly>,
+    path: web::Path<String>,
+    body: JsonBody<UpdateDepartmentRequest>,
+) -> Result<web::Json<DepartmentView>, ApiError> {
     let b = body.into_inner();
     let mut check = Checker::default();
     let change = DepartmentChange {
         name_zh: b.name_zh.and_then(|n| check.check(required_text("name_zh", &n, 100))),
         name_en: b.name_en.and_then(|n| check.check(required_text("name_en", &n, 200))),
-        contact_email: b.contact_email.and_then(|e| check.check(EmailAddress::parse("contact_email", &e))).map(EmailAddress::into_inner),
-        head_email: b.head_email.and_then(|e| check.check(EmailAddress::parse("head_email", &e))).map(EmailAddress::into_inner),
+        contact_email: b
+            .contact_email
+            .and_then(|e| check.check(EmailAddress::parse("contact_email", &e)))
+            .map(EmailAddress::into_inner),
+        head_email: b
+            .head_email
+            .and_then(|e| check.check(EmailAddress::parse("head_email", &e)))
+            .map(EmailAddress::into_inner),
         active: b.active,
     };
     check.finish()?;

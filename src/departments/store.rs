@@ -68,7 +68,13 @@ impl Department {
     }
 
     pub fn public(self) -> PublicDepartment {
-        PublicDepartment { kind: self.kind(), id: self.id, code: self.code, name_zh: self.name_zh, name_en: self.name_en }
+        PublicDepartment {
+            kind: self.kind(),
+            id: self.id,
+            code: self.code,
+            name_zh: self.name_zh,
+            name_en: self.name_en,
+        }
     }
 }
 
@@ -87,7 +93,12 @@ struct NewDepartment<'a> {
     updated_at: NaiveDateTime,
 }
 
-pub fn create(conn: &mut DbConnection, d: &DepartmentDraft, actor: Option<&str>, now: DateTime<Utc>) -> Result<Department, ApiError> {
+pub fn create(
+    conn: &mut DbConnection,
+    d: &DepartmentDraft,
+    actor: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Department, ApiError> {
     let id = new_id();
     conn.transaction(|conn| {
         crate::db::write_lock(conn)?;
@@ -108,7 +119,14 @@ pub fn create(conn: &mut DbConnection, d: &DepartmentDraft, actor: Option<&str>,
                 updated_at: to_db_time(now),
             })
             .execute(conn)?;
-        crate::admin_log::record(conn, now, actor, "department.create", &format!("department:{id}"), serde_json::json!({"code": d.code}))?;
+        crate::admin_log::record(
+            conn,
+            now,
+            actor,
+            "department.create",
+            &format!("department:{id}"),
+            serde_json::json!({"code": d.code}),
+        )?;
         Ok(find(conn, &id)?.expect("just inserted"))
     })
 }
@@ -134,7 +152,13 @@ struct DepartmentChangeset {
     updated_at: NaiveDateTime,
 }
 
-pub fn update(conn: &mut DbConnection, id: &str, change: DepartmentChange, actor: Option<&str>, now: DateTime<Utc>) -> Result<Department, ApiError> {
+pub fn update(
+    conn: &mut DbConnection,
+    id: &str,
+    change: DepartmentChange,
+    actor: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Department, ApiError> {
     conn.transaction(|conn| {
         crate::db::write_lock(conn)?;
         let before = find(conn, id)?.ok_or_else(|| ApiError::NotFound("no such department".into()))?;

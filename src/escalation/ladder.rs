@@ -46,7 +46,9 @@ pub enum Trigger {
 
 impl Trigger {
     pub fn parse(s: &str) -> Result<Trigger, String> {
-        let days = |n: &str| n.parse::<u32>().ok().filter(|d| (1..=60).contains(d)).ok_or_else(|| format!("{s:?}: N must be 1–60"));
+        let days = |n: &str| {
+            n.parse::<u32>().ok().filter(|d| (1..=60).contains(d)).ok_or_else(|| format!("{s:?}: N must be 1–60"))
+        };
         match s.split_once(':') {
             None if s == "assignment" => Ok(Trigger::Assignment),
             None if s == "breach" => Ok(Trigger::Breach),
@@ -74,7 +76,9 @@ impl Recipient {
             "department.head_email" => Ok(Recipient::DepartmentHead),
             _ => match s.strip_prefix("office:") {
                 Some(code) if !code.is_empty() => Ok(Recipient::Office(code.to_string())),
-                _ => Err(format!("{s:?} is not a recipient (department.contact_email, department.head_email, office:CODE)")),
+                _ => Err(format!(
+                    "{s:?} is not a recipient (department.contact_email, department.head_email, office:CODE)"
+                )),
             },
         }
     }
@@ -100,7 +104,9 @@ pub struct Ladder {
 impl Ladder {
     pub fn from_settings(s: &EscalationSettings) -> Result<Ladder, String> {
         let (open, close) = s.working_hours.split_once('-').ok_or("working_hours: expected HH:MM-HH:MM")?;
-        let parse = |t: &str| NaiveTime::parse_from_str(t.trim(), "%H:%M").map_err(|_| format!("working_hours: {t:?} is not HH:MM"));
+        let parse = |t: &str| {
+            NaiveTime::parse_from_str(t.trim(), "%H:%M").map_err(|_| format!("working_hours: {t:?} is not HH:MM"))
+        };
         let hours = (parse(open)?, parse(close)?);
         if hours.0 >= hours.1 {
             return Err("working_hours: the day must open before it closes".into());
@@ -122,7 +128,13 @@ impl Ladder {
     }
 
     /// The earliest rung not yet taken, with the instant it falls due.
-    pub fn next<'a>(&'a self, taken: &[String], due_date: NaiveDate, due_at: DateTime<Utc>, cal: &WorkingCalendar) -> Option<(&'a Rung, DateTime<Utc>)> {
+    pub fn next<'a>(
+        &'a self,
+        taken: &[String],
+        due_date: NaiveDate,
+        due_at: DateTime<Utc>,
+        cal: &WorkingCalendar,
+    ) -> Option<(&'a Rung, DateTime<Utc>)> {
         self.rungs
             .iter()
             .filter(|r| !taken.contains(&r.step))
@@ -159,7 +171,12 @@ fn rung(r: &RungSettings) -> Result<Rung, String> {
     Ok(Rung {
         step: r.step.clone(),
         trigger: Trigger::parse(&r.at).map_err(|e| format!("reply ladder, step {:?}: {e}", r.step))?,
-        recipients: r.recipients.iter().map(|x| Recipient::parse(x)).collect::<Result<_, _>>().map_err(|e| format!("reply ladder, step {:?}: {e}", r.step))?,
+        recipients: r
+            .recipients
+            .iter()
+            .map(|x| Recipient::parse(x))
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("reply ladder, step {:?}: {e}", r.step))?,
         working_hours_only: r.working_hours_only,
         marks_overdue: r.marks_overdue,
         counts_as_escalation: r.counts_as_escalation,
@@ -171,7 +188,12 @@ fn local_instant(day: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
 }
 
 /// When a time-based rung falls due for a clock due on `due_date` (instant `due_at`).
-pub fn rung_time(trigger: Trigger, due_date: NaiveDate, due_at: DateTime<Utc>, cal: &WorkingCalendar) -> Option<DateTime<Utc>> {
+pub fn rung_time(
+    trigger: Trigger,
+    due_date: NaiveDate,
+    due_at: DateTime<Utc>,
+    cal: &WorkingCalendar,
+) -> Option<DateTime<Utc>> {
     match trigger {
         Trigger::Assignment => None,
         Trigger::Breach => Some(due_at),
@@ -220,7 +242,10 @@ mod tests {
     #[test]
     fn triggers_parse_or_name_the_problem() {
         assert_eq!(Trigger::parse("working_days_before_due:2").unwrap(), Trigger::WorkingDaysBeforeDue(2));
-        assert_eq!(Trigger::parse("due_date_at:09:00").unwrap(), Trigger::DueDateAt(NaiveTime::from_hms_opt(9, 0, 0).unwrap()));
+        assert_eq!(
+            Trigger::parse("due_date_at:09:00").unwrap(),
+            Trigger::DueDateAt(NaiveTime::from_hms_opt(9, 0, 0).unwrap())
+        );
         assert!(Trigger::parse("soon").unwrap_err().contains("soon"));
         assert!(Trigger::parse("working_days_before_due:0").is_err());
     }
@@ -232,15 +257,30 @@ mod tests {
         let due_date = d("2026-10-15");
         let due_at = at("2026-10-16T00:00:00+08:00");
         // Two working days left from the start of Tuesday 10-13 (10-14 and 10-15 remain).
-        assert_eq!(rung_time(Trigger::WorkingDaysBeforeDue(2), due_date, due_at, &cal), Some(at("2026-10-13T00:00:00+08:00")));
-        assert_eq!(rung_time(Trigger::DueDateAt(NaiveTime::from_hms_opt(9, 0, 0).unwrap()), due_date, due_at, &cal), Some(at("2026-10-15T09:00:00+08:00")));
+        assert_eq!(
+            rung_time(Trigger::WorkingDaysBeforeDue(2), due_date, due_at, &cal),
+            Some(at("2026-10-13T00:00:00+08:00"))
+        );
+        assert_eq!(
+            rung_time(Trigger::DueDateAt(NaiveTime::from_hms_opt(9, 0, 0).unwrap()), due_date, due_at, &cal),
+            Some(at("2026-10-15T09:00:00+08:00"))
+        );
         assert_eq!(rung_time(Trigger::Breach, due_date, due_at, &cal), Some(due_at));
         // Third working day after Thursday's due date: Fri 16, Mon 19, Tue 20.
-        assert_eq!(rung_time(Trigger::WorkingDaysAfterBreach(3), due_date, due_at, &cal), Some(at("2026-10-20T00:00:00+08:00")));
+        assert_eq!(
+            rung_time(Trigger::WorkingDaysAfterBreach(3), due_date, due_at, &cal),
+            Some(at("2026-10-20T00:00:00+08:00"))
+        );
         // Across a holiday the reminder reaches back before it: due Friday 2026-10-09, with
         // 10-01..07 off, two working days (10-08, 10-09) are left from the start of 09-30.
-        assert_eq!(rung_time(Trigger::WorkingDaysBeforeDue(2), d("2026-10-09"), at("2026-10-10T00:00:00+08:00"), &cal), Some(at("2026-09-30T00:00:00+08:00")));
-        assert_eq!(rung_time(Trigger::WorkingDaysBeforeDue(1), d("2026-10-09"), at("2026-10-10T00:00:00+08:00"), &cal), Some(at("2026-10-08T00:00:00+08:00")));
+        assert_eq!(
+            rung_time(Trigger::WorkingDaysBeforeDue(2), d("2026-10-09"), at("2026-10-10T00:00:00+08:00"), &cal),
+            Some(at("2026-09-30T00:00:00+08:00"))
+        );
+        assert_eq!(
+            rung_time(Trigger::WorkingDaysBeforeDue(1), d("2026-10-09"), at("2026-10-10T00:00:00+08:00"), &cal),
+            Some(at("2026-10-08T00:00:00+08:00"))
+        );
     }
 
     /// The ladder of config/default.toml.
@@ -252,7 +292,8 @@ mod tests {
 
     #[test]
     fn only_the_configured_rung_counts_as_an_escalation() {
-        let counted: Vec<String> = shipped_ladder().rungs.iter().filter(|r| r.counts_as_escalation).map(|r| r.step.clone()).collect();
+        let counted: Vec<String> =
+            shipped_ladder().rungs.iter().filter(|r| r.counts_as_escalation).map(|r| r.step.clone()).collect();
         assert_eq!(counted.len(), 1, "{counted:?}");
     }
 

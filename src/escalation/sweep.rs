@@ -38,11 +38,17 @@ pub fn schedule(conn: &mut DbConnection, ctx: &Ctx, clock: &ClockRow) -> Result<
             None
         } else {
             let done = taken(conn, &clock.id)?;
-            ctx.notices.ladder.next(&done, clock.due_date, from_db_time(clock.due_at), ctx.cal).map(|(r, t)| (r.step.clone(), to_db_time(t)))
+            ctx.notices
+                .ladder
+                .next(&done, clock.due_date, from_db_time(clock.due_at), ctx.cal)
+                .map(|(r, t)| (r.step.clone(), to_db_time(t)))
         }
     };
     diesel::update(complaint_clocks::table.find(&clock.id))
-        .set((complaint_clocks::next_step.eq(next.as_ref().map(|n| n.0.clone())), complaint_clocks::next_step_at.eq(next.map(|n| n.1))))
+        .set((
+            complaint_clocks::next_step.eq(next.as_ref().map(|n| n.0.clone())),
+            complaint_clocks::next_step_at.eq(next.map(|n| n.1)),
+        ))
         .execute(conn)?;
     Ok(())
 }
@@ -62,15 +68,23 @@ fn rearm(conn: &mut DbConnection, ctx: &Ctx, clock: &ClockRow) -> Result<(), Api
         .load(conn)?;
     for (step, taken_at) in taken_rungs {
         let Some(rung) = ctx.notices.ladder.rungs.iter().find(|r| r.step == step) else { continue };
-        let now_later = rung_time(rung.trigger, clock.due_date, due_at, ctx.cal).is_some_and(|t| t > from_db_time(taken_at));
+        let now_later =
+            rung_time(rung.trigger, clock.due_date, due_at, ctx.cal).is_some_and(|t| t > from_db_time(taken_at));
         let statuses = outbox::statuses_of_notice(conn, &clock.id, &step)?;
         let never_told = !statuses.is_empty() && statuses.iter().all(|s| s == outbox::CANCELLED);
         if now_later || never_told {
-            diesel::delete(clock_escalations::table.filter(clock_escalations::clock_id.eq(&clock.id)).filter(clock_escalations::step.eq(&step))).execute(conn)?;
+            diesel::delete(
+                clock_escalations::table
+                    .filter(clock_escalations::clock_id.eq(&clock.id))
+                    .filter(clock_escalations::step.eq(&step)),
+            )
+            .execute(conn)?;
         }
     }
     if clock.breached_at.is_some_and(|breached| clock.due_at > breached) {
-        diesel::update(complaint_clocks::table.find(&clock.id)).set(complaint_clocks::breached_at.eq(None::<chrono::NaiveDateTime>)).execute(conn)?;
+        diesel::update(complaint_clocks::table.find(&clock.id))
+            .set(complaint_clocks::breached_at.eq(None::<chrono::NaiveDateTime>))
+            .execute(conn)?;
         diesel::update(complaints::table.find(&clock.complaint_id)).set(complaints::overdue.eq(false)).execute(conn)?;
     }
     Ok(())
@@ -122,10 +136,16 @@ pub fn sweep_once(conn: &mut DbConnection, ctx: &Ctx, batch: i64) -> Result<Swee
     Ok(report)
 }
 
-fn take_due_rungs(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str, report: &mut SweepReport) -> Result<(), ApiError> {
+fn take_due_rungs(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    clock_id: &str,
+    report: &mut SweepReport,
+) -> Result<(), ApiError> {
     // The complaint's lock first — before anything is read, so a SQLite writer queues instead of
     // failing — orders this against other sweepers and against staff actions.
-    let owner = complaint_clocks::table.filter(complaint_clocks::id.eq(clock_id)).select(complaint_clocks::complaint_id);
+    let owner =
+        complaint_clocks::table.filter(complaint_clocks::id.eq(clock_id)).select(complaint_clocks::complaint_id);
     let locked = diesel::update(complaints::table.filter(complaints::id.eq_any(owner)))
         .set(complaints::version.eq(complaints::version + 1))
         .execute(conn)?;
@@ -144,7 +164,11 @@ fn take_due_rungs(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str, report: &m
     let status = service::status_of(&row)?;
     loop {
         let done = taken(conn, &clock.id)?;
-        let Some((rung, fell_due)) = ctx.notices.ladder.next(&done, clock.due_date, from_db_time(clock.due_at), ctx.cal) else { break };
+        let Some((rung, fell_due)) =
+            ctx.notices.ladder.next(&done, clock.due_date, from_db_time(clock.due_at), ctx.cal)
+        else {
+            break;
+        };
         if fell_due > ctx.now {
             break;
         }
@@ -156,8 +180,10 @@ fn take_due_rungs(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str, report: &m
                 clock_escalations::counts_as_escalation.eq(rung.counts_as_escalation),
             ))
             .execute(conn)?;
-        let working_days_overdue = ctx.cal.working_days_between(clock.due_date, crate::calendar::local_date(fell_due)).max(0);
-        let working_days_left = ctx.cal.working_days_between(crate::calendar::local_date(fell_due), clock.due_date).max(0);
+        let working_days_overdue =
+            ctx.cal.working_days_between(clock.due_date, crate::calendar::local_date(fell_due)).max(0);
+        let working_days_left =
+            ctx.cal.working_days_between(crate::calendar::local_date(fell_due), clock.due_date).max(0);
         let mut detail = notices::rung_emails(
             conn,
             ctx,
@@ -172,8 +198,11 @@ fn take_due_rungs(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str, report: &m
         detail["fell_due"] = json!(fell_due.with_timezone(&crate::calendar::shanghai()).to_rfc3339());
         if rung.marks_overdue {
             diesel::update(complaints::table.find(&row.id)).set(complaints::overdue.eq(true)).execute(conn)?;
-            diesel::update(complaint_clocks::table.find(&clock.id)).set(complaint_clocks::breached_at.eq(Some(clock.due_at))).execute(conn)?;
-            detail["breached_at"] = json!(from_db_time(clock.due_at).with_timezone(&crate::calendar::shanghai()).to_rfc3339());
+            diesel::update(complaint_clocks::table.find(&clock.id))
+                .set(complaint_clocks::breached_at.eq(Some(clock.due_at)))
+                .execute(conn)?;
+            detail["breached_at"] =
+                json!(from_db_time(clock.due_at).with_timezone(&crate::calendar::shanghai()).to_rfc3339());
         }
         service::record_event(conn, ctx, &row.id, &Acting::system(), "escalation", status, detail, false)?;
         report.taken.push((row.tracking_number.clone(), rung.step.clone()));

@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::HttpMessage as _;
 use actix_web::error::PayloadError;
 use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
+use actix_web::HttpMessage as _;
 use futures_util::Stream;
 
 use crate::error::problem_response;

@@ -18,10 +18,8 @@ impl FromRequest for ClientAddr {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let trust_forwarded = req
-            .app_data::<web::Data<AppState>>()
-            .map(|s| s.settings.server.trust_forwarded_for)
-            .unwrap_or(false);
+        let trust_forwarded =
+            req.app_data::<web::Data<AppState>>().map(|s| s.settings.server.trust_forwarded_for).unwrap_or(false);
         // The rightmost entry is the one our own proxy appended; entries left of it are
         // whatever the client wrote and must not choose its rate-limit bucket.
         let forwarded = trust_forwarded
@@ -34,15 +32,11 @@ impl FromRequest for ClientAddr {
                     .and_then(parse_host)
             })
             .flatten();
-        let addr = forwarded
-            .or_else(|| req.peer_addr().map(|a| a.ip()))
-            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let addr = forwarded.or_else(|| req.peer_addr().map(|a| a.ip())).unwrap_or(IpAddr::from([0, 0, 0, 0]));
         ready(Ok(ClientAddr(addr)))
     }
 }
 
 fn parse_host(s: &str) -> Option<IpAddr> {
-    s.parse::<IpAddr>()
-        .ok()
-        .or_else(|| s.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+    s.parse::<IpAddr>().ok().or_else(|| s.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
 }

@@ -10,7 +10,10 @@ use actix_web::middleware::Next;
 /// One year; subdomains are the city's own business, so they are not included.
 const HSTS: &str = "max-age=31536000";
 
-pub async fn middleware(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let over_tls = req.connection_info().scheme() == "https";
     let mut res = next.call(req).await?;
     if over_tls {

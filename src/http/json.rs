@@ -77,18 +77,24 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         use serde_json::error::Category;
         match inner.classify() {
             Category::Data => {
-                let field = if path == "." { unknown_field_name(&inner).unwrap_or_else(|| "body".into()) } else { path };
+                let field =
+                    if path == "." { unknown_field_name(&inner).unwrap_or_else(|| "body".into()) } else { path };
                 ApiError::Invalid(vec![FieldError::new(field, "invalid", strip_position(&inner.to_string()))])
             }
-            Category::Syntax | Category::Eof | Category::Io => {
-                ApiError::BadRequest(format!("malformed JSON: {inner}"))
-            }
+            Category::Syntax | Category::Eof | Category::Io => ApiError::BadRequest(format!("malformed JSON: {inner}")),
         }
     })?;
     de.end().map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     if has_escaped_nul(bytes) {
-        let field = serde_json::from_slice::<serde_json::Value>(bytes).ok().and_then(|v| nul_path(&v, String::new())).unwrap_or_else(|| "body".into());
-        return Err(ApiError::Invalid(vec![FieldError::new(field, "nul_character", "the NUL character is not allowed")]));
+        let field = serde_json::from_slice::<serde_json::Value>(bytes)
+            .ok()
+            .and_then(|v| nul_path(&v, String::new()))
+            .unwrap_or_else(|| "body".into());
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            field,
+            "nul_character",
+            "the NUL character is not allowed",
+        )]));
     }
     Ok(value)
 }
@@ -119,8 +125,12 @@ fn nul_path(value: &serde_json::Value, at: String) -> Option<String> {
     let join = |key: &str| if at.is_empty() { key.to_string() } else { format!("{at}.{key}") };
     match value {
         serde_json::Value::String(s) => s.contains('\0').then(|| if at.is_empty() { "body".into() } else { at }),
-        serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| nul_path(v, format!("{at}[{i}]"))),
-        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| if k.contains('\0') { Some(join(k)) } else { nul_path(v, join(k)) }),
+        serde_json::Value::Array(items) => {
+            items.iter().enumerate().find_map(|(i, v)| nul_path(v, format!("{at}[{i}]")))
+        }
+        serde_json::Value::Object(map) => {
+            map.iter().find_map(|(k, v)| if k.contains('\0') { Some(join(k)) } else { nul_path(v, join(k)) })
+        }
         _ => None,
     }
 }
@@ -180,7 +190,9 @@ mod tests {
             items: Vec<String>,
         }
         match parse_json::<List>(br#"{"items":["ok","\u0000"]}"#) {
-            Err(ApiError::Invalid(f)) => assert_eq!((f[0].field.as_str(), f[0].code.as_str()), ("items[1]", "nul_character")),
+            Err(ApiError::Invalid(f)) => {
+                assert_eq!((f[0].field.as_str(), f[0].code.as_str()), ("items[1]", "nul_character"))
+            }
             other => panic!("expected Invalid, got {other:?}"),
         }
         // An escaped backslash before `u0000` is two ordinary characters.

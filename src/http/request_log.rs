@@ -34,7 +34,13 @@ pub async fn middleware(
     let span = tracing::info_span!("request", id = %request_id, method = %req.method(), path = %log_path(req.path()));
     let started = Instant::now();
     let result = if req.uri().path().contains("%00") {
-        let not_found = problem_response(StatusCode::NOT_FOUND, "not-found", "Not found", "no resource at this path", Default::default());
+        let not_found = problem_response(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            "no resource at this path",
+            Default::default(),
+        );
         Ok(req.into_response(not_found))
     } else {
         next.call(req).instrument(span.clone()).await.map(ServiceResponse::map_into_boxed_body)

@@ -63,7 +63,16 @@ struct NewEntry<'a> {
 /// Counts the email against its address and says whether to queue it (in the transaction that
 /// queues it). A withheld email is recorded with its reason.
 #[allow(clippy::too_many_arguments)]
-pub fn admit(conn: &mut DbConnection, now: DateTime<Utc>, per_day: i64, recipient: &str, complaint_id: &str, notice: &str, channel: &str, status: &str) -> Result<bool, ApiError> {
+pub fn admit(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    per_day: i64,
+    recipient: &str,
+    complaint_id: &str,
+    notice: &str,
+    channel: &str,
+    status: &str,
+) -> Result<bool, ApiError> {
     if recipient.trim().is_empty() {
         return Ok(true);
     }
@@ -76,9 +85,18 @@ pub fn admit(conn: &mut DbConnection, now: DateTime<Utc>, per_day: i64, recipien
         .count()
         .get_result(conn)?;
     let send = allowed(sent, anonymous_can_cause(notice, channel, status), per_day);
-    let reason = (!send).then(|| format!("{sent} investor emails to this address in the last {WINDOW_HOURS} hours (budget {per_day})"));
+    let reason = (!send)
+        .then(|| format!("{sent} investor emails to this address in the last {WINDOW_HOURS} hours (budget {per_day})"));
     diesel::insert_into(investor_mail_log::table)
-        .values(NewEntry { id: new_id(), address_key: &key, complaint_id, notice, withheld: !send, reason, created_at: to_db_time(now) })
+        .values(NewEntry {
+            id: new_id(),
+            address_key: &key,
+            complaint_id,
+            notice,
+            withheld: !send,
+            reason,
+            created_at: to_db_time(now),
+        })
         .execute(conn)?;
     if !send {
         tracing::warn!(complaint = %complaint_id, notice, recipient = %crate::fields::mask_email(recipient), "investor email withheld: address over its daily budget");

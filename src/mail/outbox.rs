@@ -61,7 +61,8 @@ pub struct Guard {
 /// its facts; the delivery worker only asks.
 pub trait NoticeGuard: Send + Sync {
     /// `Some(reason)` when the notice must not be sent any more.
-    fn stale_reason(&self, conn: &mut DbConnection, row: &OutboxRow, now: DateTime<Utc>) -> QueryResult<Option<String>>;
+    fn stale_reason(&self, conn: &mut DbConnection, row: &OutboxRow, now: DateTime<Utc>)
+        -> QueryResult<Option<String>>;
 }
 
 /// One email to queue.
@@ -157,9 +158,10 @@ pub fn claim(conn: &mut DbConnection, owner: &str, now: DateTime<Utc>, limit: i6
 
 /// Extends the lease of a row this worker holds; false when it is no longer ours.
 pub fn renew_lease(conn: &mut DbConnection, id: &str, owner: &str, now: DateTime<Utc>) -> QueryResult<bool> {
-    let n = diesel::update(outbox::table.find(id).filter(outbox::lease_owner.eq(owner)).filter(outbox::status.eq(PENDING)))
-        .set(outbox::lease_until.eq(to_db_time(now + LEASE)))
-        .execute(conn)?;
+    let n =
+        diesel::update(outbox::table.find(id).filter(outbox::lease_owner.eq(owner)).filter(outbox::status.eq(PENDING)))
+            .set(outbox::lease_until.eq(to_db_time(now + LEASE)))
+            .execute(conn)?;
     Ok(n == 1)
 }
 
@@ -226,7 +228,14 @@ pub fn backoff(attempts: i32) -> Duration {
     Duration::minutes((1i64 << exp).min(60))
 }
 
-pub fn mark_failed_attempt(conn: &mut DbConnection, row: &OutboxRow, owner: &str, error: &str, now: DateTime<Utc>, max_attempts: u32) -> QueryResult<bool> {
+pub fn mark_failed_attempt(
+    conn: &mut DbConnection,
+    row: &OutboxRow,
+    owner: &str,
+    error: &str,
+    now: DateTime<Utc>,
+    max_attempts: u32,
+) -> QueryResult<bool> {
     let attempts = row.attempts + 1;
     let permanent = attempts >= max_attempts as i32;
     diesel::update(outbox::table.find(&row.id).filter(outbox::lease_owner.eq(owner)))
@@ -245,7 +254,12 @@ pub fn mark_failed_attempt(conn: &mut DbConnection, row: &OutboxRow, owner: &str
 /// An admin's retry of a failed message: pending again, attempts reset, due now.
 pub fn retry(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> QueryResult<usize> {
     diesel::update(outbox::table.find(id).filter(outbox::status.eq(FAILED)))
-        .set((outbox::status.eq(PENDING), outbox::attempts.eq(0), outbox::next_attempt_at.eq(to_db_time(now)), outbox::last_error.eq(None::<String>)))
+        .set((
+            outbox::status.eq(PENDING),
+            outbox::attempts.eq(0),
+            outbox::next_attempt_at.eq(to_db_time(now)),
+            outbox::last_error.eq(None::<String>),
+        ))
         .execute(conn)
 }
 
@@ -302,7 +316,6 @@ pub fn list(conn: &mut DbConnection, status: Option<&str>, limit: i64) -> QueryR
     }
     q.order(outbox::created_at.desc()).limit(limit).load(conn)
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -33,7 +33,11 @@ pub struct OutboxQuery {
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/admin/outbox")]
-async fn list(state: web::Data<AppState>, _staff: Staff<AdminOnly>, query: web::Query<OutboxQuery>) -> Result<web::Json<Vec<OutboxView>>, ApiError> {
+async fn list(
+    state: web::Data<AppState>,
+    _staff: Staff<AdminOnly>,
+    query: web::Query<OutboxQuery>,
+) -> Result<web::Json<Vec<OutboxView>>, ApiError> {
     let q = query.into_inner();
     if let Some(s) = &q.status {
         if ![outbox::PENDING, outbox::SENT, outbox::FAILED, outbox::CANCELLED].contains(&s.as_str()) {
@@ -54,7 +58,11 @@ async fn list(state: web::Data<AppState>, _staff: Staff<AdminOnly>, query: web::
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/admin/outbox/{id}/retry")]
-async fn retry(state: web::Data<AppState>, staff: Staff<AdminOnly>, path: web::Path<String>) -> Result<web::Json<OutboxView>, ApiError> {
+async fn retry(
+    state: web::Data<AppState>,
+    staff: Staff<AdminOnly>,
+    path: web::Path<String>,
+) -> Result<web::Json<OutboxView>, ApiError> {
     let id = path.into_inner();
     let actor = staff.id.clone();
     let row = db::run(&state.pool, move |conn| {
@@ -63,9 +71,19 @@ async fn retry(state: web::Data<AppState>, staff: Staff<AdminOnly>, path: web::P
             crate::db::write_lock(conn)?;
             let row = outbox::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such message".into()))?;
             if outbox::retry(conn, &id, db::now())? == 0 {
-                return Err(ApiError::conflict(format!("only failed messages can be retried; this one is {}", row.status)));
+                return Err(ApiError::conflict(format!(
+                    "only failed messages can be retried; this one is {}",
+                    row.status
+                )));
             }
-            crate::admin_log::record(conn, db::now(), Some(&actor), "outbox.retry", &format!("outbox:{id}"), serde_json::json!({"notice": row.notice}))?;
+            crate::admin_log::record(
+                conn,
+                db::now(),
+                Some(&actor),
+                "outbox.retry",
+                &format!("outbox:{id}"),
+                serde_json::json!({"notice": row.notice}),
+            )?;
             Ok(outbox::find(conn, &id)?.expect("exists"))
         })
     })
@@ -90,7 +108,11 @@ pub struct WithheldQuery {
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/admin/mail/withheld")]
-async fn withheld(state: web::Data<AppState>, _staff: Staff<AdminOnly>, query: web::Query<WithheldQuery>) -> Result<web::Json<Vec<super::budget::WithheldView>>, ApiError> {
+async fn withheld(
+    state: web::Data<AppState>,
+    _staff: Staff<AdminOnly>,
+    query: web::Query<WithheldQuery>,
+) -> Result<web::Json<Vec<super::budget::WithheldView>>, ApiError> {
     let limit = query.into_inner().limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(ApiError::invalid("limit", "out_of_range", "between 1 and 200"));

@@ -43,7 +43,8 @@ impl Templates {
         for (name, shipped) in SHIPPED {
             let path = dir.join(name);
             let source = if path.is_file() {
-                std::fs::read_to_string(&path).map_err(|source| TemplateError::Read { path: path.display().to_string(), source })?
+                std::fs::read_to_string(&path)
+                    .map_err(|source| TemplateError::Read { path: path.display().to_string(), source })?
             } else {
                 (*shipped).to_string()
             };
@@ -56,10 +57,14 @@ impl Templates {
     pub fn render<V: Serialize>(&self, notice: &str, lang: Language, vars: &V) -> Result<Rendered, TemplateError> {
         let part = |ext: &str| -> Result<String, TemplateError> {
             let name = format!("{notice}/{}.{ext}", lang.as_str());
-            let t = self.env.get_template(&name).map_err(|e| TemplateError::Invalid { name: name.clone(), message: e.to_string() })?;
+            let t = self
+                .env
+                .get_template(&name)
+                .map_err(|e| TemplateError::Invalid { name: name.clone(), message: e.to_string() })?;
             t.render(vars).map_err(|e| TemplateError::Invalid { name, message: format!("{e:#}") })
         };
-        let subject = part("subject.txt")?.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+        let subject =
+            part("subject.txt")?.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
         Ok(Rendered { subject, text: part("txt")?, html: part("html")? })
     }
 }
@@ -112,7 +117,10 @@ mod tests {
                 assert!(r.subject.contains("CZ-2026-000042"), "{notice} {lang:?} subject: {}", r.subject);
                 assert!(!r.subject.contains('\n'));
                 assert!(r.text.contains("CZ-2026-000042") && r.html.contains("CZ-2026-000042"));
-                assert!(!r.html.contains("<script>") && !r.html.contains("<b>the notice") && !r.html.contains("<b>a site"), "{notice} {lang:?}: HTML must escape user text");
+                assert!(
+                    !r.html.contains("<script>") && !r.html.contains("<b>the notice") && !r.html.contains("<b>a site"),
+                    "{notice} {lang:?}: HTML must escape user text"
+                );
                 assert!(r.html.contains(if lang == Language::Zh { "lang=\"zh" } else { "lang=\"en" }));
             }
         }

@@ -38,9 +38,13 @@ pub fn deliver_once(
     let rows = outbox::claim(conn, &owner, now, batch)?;
     // Ballot codes are made only now, so no table ever pairs an address with a code; and all of
     // the batch's together, so no commit pairs one code with the next address marked sent.
-    let mut ballot_codes: std::collections::HashMap<String, Result<crate::ballots::service::EmailedCode, crate::error::ApiError>> = std::collections::HashMap::new();
+    let mut ballot_codes: std::collections::HashMap<
+        String,
+        Result<crate::ballots::service::EmailedCode, crate::error::ApiError>,
+    > = std::collections::HashMap::new();
     if !matches!(mailer, Mailer::Files(_)) {
-        let messages: Vec<(String, String)> = rows.iter().filter_map(|r| r.payload.clone().map(|p| (r.id.clone(), p))).collect();
+        let messages: Vec<(String, String)> =
+            rows.iter().filter_map(|r| r.payload.clone().map(|p| (r.id.clone(), p))).collect();
         if !messages.is_empty() {
             ballot_codes = crate::ballots::service::credentials_for_emails(conn, &messages)?.into_iter().collect();
         }
@@ -66,7 +70,14 @@ pub fn deliver_once(
         let mut minted: Option<String> = None;
         if row.payload.is_some() && matches!(mailer, Mailer::Files(_)) {
             // An .eml file would keep the address and the code side by side on disk.
-            outbox::mark_failed_attempt(conn, &row, &owner, "emailed ballot codes need an SMTP relay (mail.smtp_url); use paper codes without one", now, 1)?;
+            outbox::mark_failed_attempt(
+                conn,
+                &row,
+                &owner,
+                "emailed ballot codes need an SMTP relay (mail.smtp_url); use paper codes without one",
+                now,
+                1,
+            )?;
             report.failed += 1;
             continue;
         }
@@ -83,7 +94,8 @@ pub fn deliver_once(
                     continue;
                 }
             };
-            let fill = |body: &Option<String>| body.as_ref().map(|b| b.replace(crate::ballots::service::CODE_TOKEN, &code));
+            let fill =
+                |body: &Option<String>| body.as_ref().map(|b| b.replace(crate::ballots::service::CODE_TOKEN, &code));
             row.text_body = fill(&row.text_body);
             row.html_body = fill(&row.html_body);
         }

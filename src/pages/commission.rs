@@ -184,13 +184,22 @@ async fn show_rounds(page: &Page, values: &Values, chosen: &[String], error: Opt
 }
 
 /// A `datetime-local` value, read as Beijing time.
-fn beijing_time(field: &str, value: &str, errors: &mut Vec<FieldError>) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+fn beijing_time(
+    field: &str,
+    value: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<chrono::DateTime<chrono::FixedOffset>> {
     let value = value.trim();
-    let parsed = NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M").or_else(|_| NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S"));
+    let parsed = NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S"));
     match parsed.ok().and_then(|t| crate::calendar::shanghai().from_local_datetime(&t).single()) {
         Some(t) => Some(t),
         None => {
-            errors.push(FieldError::new(field, if value.is_empty() { "required" } else { "not_a_time" }, "a date and time"));
+            errors.push(FieldError::new(
+                field,
+                if value.is_empty() { "required" } else { "not_a_time" },
+                "a date and time",
+            ));
             None
         }
     }
@@ -200,7 +209,11 @@ fn number<T: std::str::FromStr>(field: &str, value: &str, errors: &mut Vec<Field
     match value.trim().parse() {
         Ok(n) => Some(n),
         Err(_) => {
-            errors.push(FieldError::new(field, if value.trim().is_empty() { "required" } else { "not_a_number" }, "a number"));
+            errors.push(FieldError::new(
+                field,
+                if value.trim().is_empty() { "required" } else { "not_a_number" },
+                "a number",
+            ));
             None
         }
     }
@@ -215,8 +228,13 @@ fn create_request(values: &Values, department_ids: Vec<String>) -> Result<Create
     let opens_at = beijing_time("opens_at", get("opens_at"), &mut errors);
     let closes_at = beijing_time("closes_at", get("closes_at"), &mut errors);
     let k = number::<u32>("min_group_size", get("min_group_size"), &mut errors);
-    let trustees = if get("trustees").trim().is_empty() { None } else { number::<u32>("trustees", get("trustees"), &mut errors) };
-    let threshold = if get("threshold").trim().is_empty() { None } else { number::<u32>("threshold", get("threshold"), &mut errors) };
+    let trustees =
+        if get("trustees").trim().is_empty() { None } else { number::<u32>("trustees", get("trustees"), &mut errors) };
+    let threshold = if get("threshold").trim().is_empty() {
+        None
+    } else {
+        number::<u32>("threshold", get("threshold"), &mut errors)
+    };
     let satisfied = number::<f64>("points.satisfied", get("points.satisfied"), &mut errors);
     let basically = number::<f64>("points.basically_satisfied", get("points.basically_satisfied"), &mut errors);
     let dissatisfied = number::<f64>("points.dissatisfied", get("points.dissatisfied"), &mut errors);
@@ -227,7 +245,11 @@ fn create_request(values: &Values, department_ids: Vec<String>) -> Result<Create
             [key, zh, en] if !key.is_empty() && !zh.is_empty() && !en.is_empty() => {
                 questions.push(Question { key: key.to_string(), text_zh: zh.to_string(), text_en: en.to_string() })
             }
-            _ => errors.push(FieldError::new("questions", "question_line", format!("line {}: key | 中文 | English", i + 1))),
+            _ => errors.push(FieldError::new(
+                "questions",
+                "question_line",
+                format!("line {}: key | 中文 | English", i + 1),
+            )),
         }
     }
     let mut quotas = BTreeMap::new();
@@ -253,7 +275,11 @@ fn create_request(values: &Values, department_ids: Vec<String>) -> Result<Create
         opens_at: opens_at.expect("checked"),
         closes_at: closes_at.expect("checked"),
         min_group_size: k,
-        points: Some(Points { satisfied: satisfied.expect("checked"), basically_satisfied: basically.expect("checked"), dissatisfied: dissatisfied.expect("checked") }),
+        points: Some(Points {
+            satisfied: satisfied.expect("checked"),
+            basically_satisfied: basically.expect("checked"),
+            dissatisfied: dissatisfied.expect("checked"),
+        }),
         quotas: (!quotas.is_empty()).then_some(quotas),
         trustees,
         threshold,
@@ -328,11 +354,20 @@ struct Counts {
 
 fn counts(conn: &mut DbConnection, round: &RoundRow) -> Result<Counts, ApiError> {
     let voters = ballot_voters::table.filter(ballot_voters::round_id.eq(&round.id)).count().get_result(conn)?;
-    let letters_issued = ballot_voters::table.filter(ballot_voters::round_id.eq(&round.id)).filter(ballot_voters::letter_issued.eq(true)).count().get_result(conn)?;
-    let codes = ballot_credentials::table.filter(ballot_credentials::round_id.eq(&round.id)).count().get_result(conn)?;
+    let letters_issued = ballot_voters::table
+        .filter(ballot_voters::round_id.eq(&round.id))
+        .filter(ballot_voters::letter_issued.eq(true))
+        .count()
+        .get_result(conn)?;
+    let codes =
+        ballot_credentials::table.filter(ballot_credentials::round_id.eq(&round.id)).count().get_result(conn)?;
     let used = match round.status() {
         RoundStatus::Closed | RoundStatus::Published => Some(
-            ballot_credentials::table.filter(ballot_credentials::round_id.eq(&round.id)).filter(ballot_credentials::used.eq(true)).count().get_result(conn)?,
+            ballot_credentials::table
+                .filter(ballot_credentials::round_id.eq(&round.id))
+                .filter(ballot_credentials::used.eq(true))
+                .count()
+                .get_result(conn)?,
         ),
         _ => None,
     };
@@ -355,7 +390,11 @@ struct RoundQuery {
 }
 
 #[get("/staff/rounds/{id}")]
-async fn round_page(staff: StaffPage<BallotOfficers>, path: web::Path<String>, query: web::Query<RoundQuery>) -> HttpResponse {
+async fn round_page(
+    staff: StaffPage<BallotOfficers>,
+    path: web::Path<String>,
+    query: web::Query<RoundQuery>,
+) -> HttpResponse {
     let notice = Notice { imported: query.imported, ..Default::default() };
     show_round(&staff, path.into_inner(), notice, None).await
 }
@@ -371,7 +410,9 @@ async fn show_round(page: &Page, id: String, notice: Notice, shown: Option<Shown
             codes.push(crate::departments::store::find(conn, &d.id)?.map(|d| d.code).unwrap_or_default());
         }
         let tally = match row.status() {
-            RoundStatus::Closed | RoundStatus::Published if row.seal_recipient.is_none() => Some(tally_view(lang, &view.departments, &row.questions(), &service::results(conn, &row)?)),
+            RoundStatus::Closed | RoundStatus::Published if row.seal_recipient.is_none() => {
+                Some(tally_view(lang, &view.departments, &row.questions(), &service::results(conn, &row)?))
+            }
             _ => None,
         };
         Ok((row, view, counts, codes, tally))
@@ -387,8 +428,16 @@ async fn show_round(page: &Page, id: String, notice: Notice, shown: Option<Shown
         .zip(codes)
         .map(|(d, code)| (code, if lang == Language::Zh { d.name_zh.clone() } else { d.name_en.clone() }))
         .collect();
-    let questions: Vec<String> = row.questions().iter().map(|q| if lang == Language::Zh { q.text_zh.clone() } else { q.text_en.clone() }).collect();
-    let status = if !notice.row_errors.is_empty() { StatusCode::UNPROCESSABLE_ENTITY } else { shown.as_ref().map(|s| s.status).unwrap_or(StatusCode::OK) };
+    let questions: Vec<String> = row
+        .questions()
+        .iter()
+        .map(|q| if lang == Language::Zh { q.text_zh.clone() } else { q.text_en.clone() })
+        .collect();
+    let status = if !notice.row_errors.is_empty() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        shown.as_ref().map(|s| s.status).unwrap_or(StatusCode::OK)
+    };
     page.render_status(
         status,
         "commission/round.html",
@@ -442,10 +491,16 @@ async fn import_roll(staff: StaffPage<BallotOfficers>, path: web::Path<String>, 
         return show_round(&staff, id, Notice::default(), Some(explain(&staff, &e))).await;
     }
     let (round_id, actor) = (id.clone(), staff.user().id.clone());
-    match db::run(&staff.state.pool, move |conn| service::import_roll(conn, &round_id, &text, &actor, db::now())).await {
-        Ok(report) if report.errors.is_empty() => staff.see_other(&format!("/staff/rounds/{id}?imported={}", report.imported)),
+    match db::run(&staff.state.pool, move |conn| service::import_roll(conn, &round_id, &text, &actor, db::now())).await
+    {
+        Ok(report) if report.errors.is_empty() => {
+            staff.see_other(&format!("/staff/rounds/{id}?imported={}", report.imported))
+        }
         Ok(report) => {
-            let notice = Notice { row_errors: report.errors.into_iter().map(|e| (e.line, e.message)).collect(), ..Default::default() };
+            let notice = Notice {
+                row_errors: report.errors.into_iter().map(|e| (e.line, e.message)).collect(),
+                ..Default::default()
+            };
             show_round(&staff, id, notice, None).await
         }
         Err(e) => {
@@ -469,15 +524,25 @@ struct CsrfForm {
 /// at once as a print-ready page — once: nothing of them stays on the server, and the codes are
 /// not shown again. Without paper letters, the round's page says how many emails were queued.
 #[post("/staff/rounds/{id}/issue-codes")]
-async fn issue_codes(staff: StaffPage<BallotOfficers>, path: web::Path<String>, form: web::Form<CsrfForm>) -> HttpResponse {
+async fn issue_codes(
+    staff: StaffPage<BallotOfficers>,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
     if let Err(e) = staff.check_csrf(&form.csrf) {
         return staff.error(&e);
     }
     let id = path.into_inner();
-    let (round_id, actor, rules, deliverable) = (id.clone(), staff.user().id.clone(), staff.state.rules.clone(), service::email_deliverable(&staff.state.settings));
+    let (round_id, actor, rules, deliverable) = (
+        id.clone(),
+        staff.user().id.clone(),
+        staff.state.rules.clone(),
+        service::email_deliverable(&staff.state.settings),
+    );
     let issued = db::run(&staff.state.pool, move |conn| {
         let round = service::find(conn, &round_id)?;
-        service::issue_codes(conn, &round_id, &rules.notices, deliverable, &actor, db::now()).map(|issued| (round.title, issued))
+        service::issue_codes(conn, &round_id, &rules.notices, deliverable, &actor, db::now())
+            .map(|issued| (round.title, issued))
     })
     .await;
     issued_answer(&staff, id, issued).await
@@ -485,7 +550,11 @@ async fn issue_codes(staff: StaffPage<BallotOfficers>, path: web::Path<String>, 
 
 /// What the officer sees after codes were issued: the paper letters as a print-ready page, this
 /// once; with none, the round's page saying how many emails were queued.
-async fn issued_answer(staff: &StaffPage<BallotOfficers>, id: String, issued: Result<(String, service::Issued), ApiError>) -> HttpResponse {
+async fn issued_answer(
+    staff: &StaffPage<BallotOfficers>,
+    id: String,
+    issued: Result<(String, service::Issued), ApiError>,
+) -> HttpResponse {
     match issued {
         Ok((title, issued)) if !issued.letters.is_empty() => {
             let note = format!(
@@ -531,18 +600,29 @@ struct ReissueForm {
 /// Replaces a voter's code — in hand, or lost (with the round's revocation key) — and answers
 /// as "issue codes" does: the new letter, once, or the round's page with the email queued.
 #[post("/staff/rounds/{id}/reissue")]
-async fn reissue_code(staff: StaffPage<BallotOfficers>, path: web::Path<String>, form: web::Form<ReissueForm>) -> HttpResponse {
+async fn reissue_code(
+    staff: StaffPage<BallotOfficers>,
+    path: web::Path<String>,
+    form: web::Form<ReissueForm>,
+) -> HttpResponse {
     if let Err(e) = staff.check_csrf(&form.csrf) {
         return staff.error(&e);
     }
     let id = path.into_inner();
     let form = form.into_inner();
     let some = |v: String| Some(v).filter(|v| !v.trim().is_empty());
-    let request = service::ReissueRequest { voter: form.voter, code: some(form.code), revocation_key: some(form.revocation_key) };
-    let (round_id, actor, rules, deliverable) = (id.clone(), staff.user().id.clone(), staff.state.rules.clone(), service::email_deliverable(&staff.state.settings));
+    let request =
+        service::ReissueRequest { voter: form.voter, code: some(form.code), revocation_key: some(form.revocation_key) };
+    let (round_id, actor, rules, deliverable) = (
+        id.clone(),
+        staff.user().id.clone(),
+        staff.state.rules.clone(),
+        service::email_deliverable(&staff.state.settings),
+    );
     let issued = db::run(&staff.state.pool, move |conn| {
         let round = service::find(conn, &round_id)?;
-        service::reissue(conn, &round_id, &request, &rules.notices, deliverable, &actor, db::now()).map(|issued| (round.title, issued))
+        service::reissue(conn, &round_id, &request, &rules.notices, deliverable, &actor, db::now())
+            .map(|issued| (round.title, issued))
     })
     .await;
     issued_answer(&staff, id, issued).await
@@ -589,12 +669,17 @@ struct UnsealForm {
 
 /// The trustees open the sealed ballots of a closed round with their key shares (one a line).
 #[post("/staff/rounds/{id}/unseal")]
-async fn unseal_round(staff: StaffPage<BallotOfficers>, path: web::Path<String>, form: web::Form<UnsealForm>) -> HttpResponse {
+async fn unseal_round(
+    staff: StaffPage<BallotOfficers>,
+    path: web::Path<String>,
+    form: web::Form<UnsealForm>,
+) -> HttpResponse {
     if let Err(e) = staff.check_csrf(&form.csrf) {
         return staff.error(&e);
     }
     let id = path.into_inner();
-    let shares: Vec<String> = form.key_shares.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+    let shares: Vec<String> =
+        form.key_shares.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
     let (round_id, actor) = (id.clone(), staff.user().id.clone());
     match db::run(&staff.state.pool, move |conn| service::unseal(conn, &round_id, &shares, &actor, db::now())).await {
         Ok(_) => staff.see_other(&format!("/staff/rounds/{id}")),
@@ -625,17 +710,29 @@ async fn advance(staff: StaffPage<BallotOfficers>, id: String, csrf: &str, to: R
 }
 
 #[post("/staff/rounds/{id}/open")]
-async fn open_round(staff: StaffPage<BallotOfficers>, path: web::Path<String>, form: web::Form<CsrfForm>) -> HttpResponse {
+async fn open_round(
+    staff: StaffPage<BallotOfficers>,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
     advance(staff, path.into_inner(), &form.csrf, RoundStatus::Open).await
 }
 
 #[post("/staff/rounds/{id}/close")]
-async fn close_round(staff: StaffPage<BallotOfficers>, path: web::Path<String>, form: web::Form<CsrfForm>) -> HttpResponse {
+async fn close_round(
+    staff: StaffPage<BallotOfficers>,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
     advance(staff, path.into_inner(), &form.csrf, RoundStatus::Closed).await
 }
 
 #[post("/staff/rounds/{id}/publish")]
-async fn publish_round(staff: StaffPage<BallotOfficers>, path: web::Path<String>, form: web::Form<CsrfForm>) -> HttpResponse {
+async fn publish_round(
+    staff: StaffPage<BallotOfficers>,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
     advance(staff, path.into_inner(), &form.csrf, RoundStatus::Published).await
 }
 
@@ -689,7 +786,11 @@ fn bar_chart(rows: &[(String, f64)], max: f64, unit: &str) -> BarChart {
             label: label.clone(),
             value: format!("{v:.2}{unit}"),
             y: 6 + i as u32 * ROW,
-            width: if max > 0.0 { ((v / max) * (CHART_WIDTH - VALUE_ROOM)).clamp(0.0, CHART_WIDTH - VALUE_ROOM) } else { 0.0 },
+            width: if max > 0.0 {
+                ((v / max) * (CHART_WIDTH - VALUE_ROOM)).clamp(0.0, CHART_WIDTH - VALUE_ROOM)
+            } else {
+                0.0
+            },
         })
         .collect();
     BarChart { height: 12 + rows.len() as u32 * ROW, bars }
@@ -744,7 +845,13 @@ async fn assessment_page(staff: StaffPage<Assessors>, query: web::Query<YearQuer
     };
     let lang = staff.lang;
     let name = |zh: &str, en: &str| if lang == Language::Zh { zh.to_string() } else { en.to_string() };
-    let name_of = |id: &str| r.departments.iter().find(|d| d.score.department_id == id).map(|d| name(&d.name_zh, &d.name_en)).unwrap_or_default();
+    let name_of = |id: &str| {
+        r.departments
+            .iter()
+            .find(|d| d.score.department_id == id)
+            .map(|d| name(&d.name_zh, &d.name_en))
+            .unwrap_or_default()
+    };
     let rows: Vec<minijinja::Value> = r
         .departments
         .iter()
@@ -758,8 +865,10 @@ async fn assessment_page(staff: StaffPage<Assessors>, query: web::Query<YearQuer
             }
         })
         .collect();
-    let totals: Vec<(String, f64)> = r.departments.iter().filter_map(|d| d.score.total.map(|t| (name(&d.name_zh, &d.name_en), t))).collect();
-    let on_time: Vec<(String, f64)> = r.departments.iter().filter_map(|d| d.score.on_time_rate.map(|v| (name(&d.name_zh, &d.name_en), v))).collect();
+    let totals: Vec<(String, f64)> =
+        r.departments.iter().filter_map(|d| d.score.total.map(|t| (name(&d.name_zh, &d.name_en), t))).collect();
+    let on_time: Vec<(String, f64)> =
+        r.departments.iter().filter_map(|d| d.score.on_time_rate.map(|v| (name(&d.name_zh, &d.name_en), v))).collect();
     let (points, line) = trend(&r);
     let years: Vec<i32> = (2017..=this_year().max(year)).rev().collect();
     staff.render(

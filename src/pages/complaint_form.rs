@@ -68,7 +68,13 @@ impl Posted {
 /// Reads every part: text fields (each at most 64 KiB) and the files of `file_field` (each at
 /// most `max_file_bytes`, at most `max_files`), streamed to temporary files in `spool_dir`.
 /// Empty file inputs are skipped.
-pub async fn read(payload: Multipart, file_field: &str, max_file_bytes: usize, max_files: usize, spool_dir: &Path) -> Result<Posted, ApiError> {
+pub async fn read(
+    payload: Multipart,
+    file_field: &str,
+    max_file_bytes: usize,
+    max_files: usize,
+    spool_dir: &Path,
+) -> Result<Posted, ApiError> {
     match read_keeping_fields(payload, file_field, max_file_bytes, max_files, spool_dir).await? {
         (posted, None) => Ok(posted),
         (_, Some(refused)) => Err(refused),
@@ -101,7 +107,11 @@ pub async fn read_keeping_fields(
         let is_file = name == file_field;
         if is_file {
             // A file beyond the count is read and dropped, as is the rest of one over the limit.
-            let mut spool = if posted.files.len() < max_files { Some(Spool::create(spool_dir).map_err(spool_error)?) } else { None };
+            let mut spool = if posted.files.len() < max_files {
+                Some(Spool::create(spool_dir).map_err(spool_error)?)
+            } else {
+                None
+            };
             let over_count = spool.is_none();
             let mut too_large = false;
             while let Some(chunk) = field.next().await {
@@ -117,13 +127,23 @@ pub async fn read_keeping_fields(
             let filename = filename.unwrap_or_default();
             if too_large {
                 refused_file.get_or_insert_with(|| {
-                    ApiError::Invalid(vec![FieldError::new(file_field, "file_too_large", format!("each file may be at most {max_file_bytes} bytes"))])
+                    ApiError::Invalid(vec![FieldError::new(
+                        file_field,
+                        "file_too_large",
+                        format!("each file may be at most {max_file_bytes} bytes"),
+                    )])
                 });
                 continue;
             }
             let Some(spool) = spool else {
                 if over_count {
-                    refused_file.get_or_insert_with(|| ApiError::Invalid(vec![FieldError::new(file_field, "too_many_files", format!("at most {max_files} files"))]));
+                    refused_file.get_or_insert_with(|| {
+                        ApiError::Invalid(vec![FieldError::new(
+                            file_field,
+                            "too_many_files",
+                            format!("at most {max_files} files"),
+                        )])
+                    });
                 }
                 continue;
             };
@@ -143,11 +163,16 @@ pub async fn read_keeping_fields(
             bytes.extend_from_slice(&chunk);
         }
         {
-            let text = String::from_utf8(bytes).map_err(|_| ApiError::BadRequest(format!("the field {name} is not UTF-8")))?;
+            let text =
+                String::from_utf8(bytes).map_err(|_| ApiError::BadRequest(format!("the field {name} is not UTF-8")))?;
             // No field takes a NUL, and PostgreSQL can neither store nor compare one (the API
             // refuses it in JSON the same way).
             if text.contains('\0') {
-                return Err(ApiError::Invalid(vec![FieldError::new(name, "control_characters", "control characters are not allowed")]));
+                return Err(ApiError::Invalid(vec![FieldError::new(
+                    name,
+                    "control_characters",
+                    "control characters are not allowed",
+                )]));
             }
             // Browsers send CRLF line ends; store what the investor typed.
             posted.fields.insert(name, text.replace("\r\n", "\n"));
@@ -270,10 +295,10 @@ pub fn form_options(state: &AppState, departments: Vec<DepartmentChoice>) -> min
 }
 
 /// Active departments, named in the reader's language.
-pub async fn department_choices(state: &actix_web::web::Data<AppState>, lang: Language) -> Result<Vec<DepartmentChoice>, ApiError> {
+pub async fn department_choices(
+    state: &actix_web::web::Data<AppState>,
+    lang: Language,
+) -> Result<Vec<DepartmentChoice>, ApiError> {
     let rows = crate::db::run(&state.pool, |conn| Ok(crate::departments::store::list(conn, false)?)).await?;
-    Ok(rows
-        .into_iter()
-        .map(|d| (d.id, if lang == Language::Zh { d.name_zh } else { d.name_en }))
-        .collect())
+    Ok(rows.into_iter().map(|d| (d.id, if lang == Language::Zh { d.name_zh } else { d.name_en })).collect())
 }

@@ -75,7 +75,15 @@ async fn file(page: Page, client: ClientAddr, payload: Multipart) -> HttpRespons
         return render_form(&page, &Posted::default(), Some(&e)).await;
     }
     let dir = s.attachment_dir(page.state.settings.data_dir());
-    let mut posted = match complaint_form::read_keeping_fields(payload, "attachments", s.attachment_max_bytes, s.attachment_max_count as usize, &dir).await {
+    let mut posted = match complaint_form::read_keeping_fields(
+        payload,
+        "attachments",
+        s.attachment_max_bytes,
+        s.attachment_max_count as usize,
+        &dir,
+    )
+    .await
+    {
         Ok((p, None)) => p,
         Ok((p, Some(refused))) => return render_form(&page, &p, Some(&refused)).await,
         Err(e) => return render_form(&page, &Posted::default(), Some(&e)).await,
@@ -94,7 +102,10 @@ async fn file_posted(page: &Page, posted: &mut Posted) -> Result<HttpResponse, A
     let idempotency = IdempotencyKey::parse(posted.get("idempotency_key")).ok().map(|k| (k, posted.digest()));
     let count = posted.files.len();
     let files = complaint_form::check_files(std::mem::take(&mut posted.files), "attachments")?;
-    let filed = with_ctx(&page.state, Access::Write, move |conn, ctx| service::file(conn, ctx, valid, &Acting::investor(), idempotency)).await?;
+    let filed = with_ctx(&page.state, Access::Write, move |conn, ctx| {
+        service::file(conn, ctx, valid, &Acting::investor(), idempotency)
+    })
+    .await?;
     if !filed.replayed {
         store_attachments(page, &filed.complaint.id, files, Acting::investor()).await?;
     }
@@ -104,7 +115,8 @@ async fn file_posted(page: &Page, posted: &mut Posted) -> Result<HttpResponse, A
         return Ok(page.see_other("/track"));
     };
     let due_at = db::from_db_time(filed.clock.due_at).with_timezone(&crate::calendar::shanghai());
-    let session = page.state.tokens.issue_tracking(&number, &hash_access_code(&code), db::now(), session::TRACK_MINUTES)?;
+    let session =
+        page.state.tokens.issue_tracking(&number, &hash_access_code(&code), db::now(), session::TRACK_MINUTES)?;
     let mut res = page.render(
         "investor/filed.html",
         minijinja::context! {
@@ -121,12 +133,20 @@ async fn file_posted(page: &Page, posted: &mut Posted) -> Result<HttpResponse, A
 }
 
 /// Stores each checked file and records it on the complaint.
-pub(super) async fn store_attachments(page: &Page, complaint_id: &str, files: Vec<complaint_form::CheckedFile>, acting: Acting) -> Result<(), ApiError> {
+pub(super) async fn store_attachments(
+    page: &Page,
+    complaint_id: &str,
+    files: Vec<complaint_form::CheckedFile>,
+    acting: Acting,
+) -> Result<(), ApiError> {
     let max = page.state.settings.complaints.attachment_max_count;
     for f in files {
         let staged = f.staged;
         let (id, acting, sha, size) = (complaint_id.to_string(), acting.clone(), staged.sha256.clone(), staged.size);
-        with_ctx(&page.state, Access::Write, move |conn, ctx| service::attach(conn, ctx, &id, &acting, &f.filename, f.content_type, &sha, size, max).map(|_| ())).await?;
+        with_ctx(&page.state, Access::Write, move |conn, ctx| {
+            service::attach(conn, ctx, &id, &acting, &f.filename, f.content_type, &sha, size, max).map(|_| ())
+        })
+        .await?;
         // Only a recorded file is moved into place; a refused one is removed as `staged` drops.
         web::block(move || staged.commit()).await.map_err(|e| ApiError::internal("attachment write", e))??;
     }
@@ -162,7 +182,12 @@ async fn track(page: Page, req: HttpRequest, query: Option<web::Query<TrackQuery
     }
 }
 
-async fn show(page: &Page, (number, code_hash): (String, String), error: Option<&ApiError>, status: StatusCode) -> HttpResponse {
+async fn show(
+    page: &Page,
+    (number, code_hash): (String, String),
+    error: Option<&ApiError>,
+    status: StatusCode,
+) -> HttpResponse {
     let lang = page.lang;
     let loaded = with_ctx(&page.state, Access::Read, move |conn, ctx| {
         let row = open_by_code(conn, &number, &code_hash)?;
@@ -262,7 +287,16 @@ struct AnswerForm {
 #[post("/track/answer")]
 async fn answer(page: Page, req: HttpRequest, form: web::Form<AnswerForm>) -> HttpResponse {
     let text = required_text("answer", &form.answer, limits::FACTS).map_err(|e| ApiError::Invalid(vec![e]));
-    act(page, req, text.map(|text| move |conn: &mut db::DbConnection, ctx: &service::Ctx, id: &str| service::answer_info(conn, ctx, id, &Acting::investor(), &text))).await
+    act(
+        page,
+        req,
+        text.map(|text| {
+            move |conn: &mut db::DbConnection, ctx: &service::Ctx, id: &str| {
+                service::answer_info(conn, ctx, id, &Acting::investor(), &text)
+            }
+        }),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -276,11 +310,21 @@ struct RateForm {
 #[post("/track/rate")]
 async fn rate(page: Page, req: HttpRequest, form: web::Form<RateForm>) -> HttpResponse {
     let checked = (|| {
-        let rating = Rating::parse(&form.rating).ok_or_else(|| ApiError::invalid("rating", "required", "choose a rating"))?;
+        let rating =
+            Rating::parse(&form.rating).ok_or_else(|| ApiError::invalid("rating", "required", "choose a rating"))?;
         let comment = optional_text("comment", Some(&form.comment), limits::SHORT_TEXT)?;
         Ok((rating, comment))
     })();
-    act(page, req, checked.map(|(rating, comment)| move |conn: &mut db::DbConnection, ctx: &service::Ctx, id: &str| service::rate(conn, ctx, id, &Acting::investor(), rating, comment.as_deref()))).await
+    act(
+        page,
+        req,
+        checked.map(|(rating, comment)| {
+            move |conn: &mut db::DbConnection, ctx: &service::Ctx, id: &str| {
+                service::rate(conn, ctx, id, &Acting::investor(), rating, comment.as_deref())
+            }
+        }),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -292,13 +336,32 @@ struct ReasonForm {
 #[post("/track/contest")]
 async fn contest(page: Page, req: HttpRequest, form: web::Form<ReasonForm>) -> HttpResponse {
     let reason = required_text("reason", &form.reason, limits::SHORT_TEXT).map_err(|e| ApiError::Invalid(vec![e]));
-    act(page, req, reason.map(|reason| move |conn: &mut db::DbConnection, ctx: &service::Ctx, id: &str| service::contest(conn, ctx, id, &Acting::investor(), &reason))).await
+    act(
+        page,
+        req,
+        reason.map(|reason| {
+            move |conn: &mut db::DbConnection, ctx: &service::Ctx, id: &str| {
+                service::contest(conn, ctx, id, &Acting::investor(), &reason)
+            }
+        }),
+    )
+    .await
 }
 
 #[post("/track/withdraw")]
 async fn withdraw(page: Page, req: HttpRequest, form: web::Form<ReasonForm>) -> HttpResponse {
-    let reason = optional_text("reason", Some(&form.reason), limits::SHORT_TEXT).map_err(|e| ApiError::Invalid(vec![e]));
-    act(page, req, reason.map(|reason| move |conn: &mut db::DbConnection, ctx: &service::Ctx, id: &str| service::withdraw(conn, ctx, id, &Acting::investor(), reason.as_deref()))).await
+    let reason =
+        optional_text("reason", Some(&form.reason), limits::SHORT_TEXT).map_err(|e| ApiError::Invalid(vec![e]));
+    act(
+        page,
+        req,
+        reason.map(|reason| {
+            move |conn: &mut db::DbConnection, ctx: &service::Ctx, id: &str| {
+                service::withdraw(conn, ctx, id, &Acting::investor(), reason.as_deref())
+            }
+        }),
+    )
+    .await
 }
 
 /// Adds one file to the session's complaint.
@@ -336,10 +399,16 @@ async fn download(page: Page, req: HttpRequest, path: web::Path<String>) -> Http
     let attachment_id = path.into_inner();
     let found = db::run(&page.state.pool, move |conn| {
         let complaint = open_by_code(conn, &number, &code_hash)?;
-        crate::complaints::attachments::find(conn, &complaint.id, &attachment_id)?.ok_or_else(|| ApiError::NotFound("no such attachment".into()))
+        crate::complaints::attachments::find(conn, &complaint.id, &attachment_id)?
+            .ok_or_else(|| ApiError::NotFound("no such attachment".into()))
     })
     .await;
-    match found.and_then(|row| crate::complaints::attachments::download_response(&page.state.settings.complaints.attachment_dir(page.state.settings.data_dir()), &row)) {
+    match found.and_then(|row| {
+        crate::complaints::attachments::download_response(
+            &page.state.settings.complaints.attachment_dir(page.state.settings.data_dir()),
+            &row,
+        )
+    }) {
         Ok(res) => res,
         Err(e) => page.error(&e),
     }

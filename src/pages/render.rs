@@ -30,9 +30,16 @@ const SHARED_TEMPLATES: &[(&str, &str)] = &[
 
 /// Every template, embedded in the binary (no build step, nothing to install).
 fn all_templates() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
-    [SHARED_TEMPLATES, super::investor::TEMPLATES, super::signin::TEMPLATES, super::vote::TEMPLATES, super::staff::TEMPLATES, super::commission::TEMPLATES]
-        .into_iter()
-        .flatten()
+    [
+        SHARED_TEMPLATES,
+        super::investor::TEMPLATES,
+        super::signin::TEMPLATES,
+        super::vote::TEMPLATES,
+        super::staff::TEMPLATES,
+        super::commission::TEMPLATES,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 pub struct Pages {
@@ -148,13 +155,20 @@ impl FromRequest for Page {
 
 impl Page {
     pub fn of(req: &HttpRequest) -> Result<Page, ApiError> {
-        let state = req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| ApiError::internal("pages", "application state missing"))?;
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("pages", "application state missing"))?;
         ensure_same_origin(req)?;
         let chosen = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
             .ok()
             .and_then(|q| q.get("lang").and_then(|l| Language::parse(l)));
         let remembered = req.cookie(LANG_COOKIE).and_then(|c| Language::parse(c.value()));
-        let from_browser = req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(Language::from_accept_language);
+        let from_browser = req
+            .headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(Language::from_accept_language);
         let lang = chosen.or(remembered).or(from_browser).unwrap_or(Language::Zh);
         // A page shown in answer to a post has no address of its own to switch (and some, such
         // as a code shown once, must not be left by accident): the link appears on GET pages.
@@ -195,7 +209,10 @@ impl Page {
             Ok(html) => self.html(status, html),
             Err(e) => {
                 tracing::error!(error = %e, template, "page failed to render");
-                self.html(StatusCode::INTERNAL_SERVER_ERROR, "<!doctype html><title>anshang</title><p>Internal error. 内部错误。".into())
+                self.html(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "<!doctype html><title>anshang</title><p>Internal error. 内部错误。".into(),
+                )
             }
         }
     }
@@ -255,11 +272,15 @@ impl Page {
             // The API's own words (English) where no translation says more; never for
             // internal errors, whose detail is only logged.
             ApiError::Conflict { detail, .. } if specific.is_none() => Some(detail.clone()),
-            ApiError::BadRequest(d) | ApiError::PayloadTooLarge(d) | ApiError::UnsupportedMediaType(d) => Some(d.clone()),
+            ApiError::BadRequest(d) | ApiError::PayloadTooLarge(d) | ApiError::UnsupportedMediaType(d) => {
+                Some(d.clone())
+            }
             _ => None,
         };
         let fields = match err {
-            ApiError::Invalid(list) => list.iter().map(|f| (f.field.clone(), self.field_message(&f.code, &f.message))).collect(),
+            ApiError::Invalid(list) => {
+                list.iter().map(|f| (f.field.clone(), self.field_message(&f.code, &f.message))).collect()
+            }
             _ => Vec::new(),
         };
         ShownError { status, summary: specific.map(str::to_string).unwrap_or_else(|| self.text(key)), detail, fields }
@@ -311,7 +332,8 @@ fn other_language_url(req: &HttpRequest, lang: Language) -> String {
         .filter(|(k, _)| k != "lang")
         .collect();
     query.push(("lang".into(), other_language(lang).as_str().into()));
-    let encoded = serde_urlencoded::to_string(&query).unwrap_or_else(|_| format!("lang={}", other_language(lang).as_str()));
+    let encoded =
+        serde_urlencoded::to_string(&query).unwrap_or_else(|_| format!("lang={}", other_language(lang).as_str()));
     format!("{}?{encoded}", req.path())
 }
 
@@ -325,7 +347,8 @@ fn ensure_same_origin(req: &HttpRequest) -> Result<(), ApiError> {
     // ours included: that says nothing, like a missing header.
     let Some(origin) = req.headers().get(header::ORIGIN).filter(|o| o.as_bytes() != b"null") else { return Ok(()) };
     let host = req.connection_info().host().to_string();
-    let same = origin.to_str().ok().and_then(|o| o.split_once("://")).is_some_and(|(_, h)| h.eq_ignore_ascii_case(&host));
+    let same =
+        origin.to_str().ok().and_then(|o| o.split_once("://")).is_some_and(|(_, h)| h.eq_ignore_ascii_case(&host));
     if same {
         Ok(())
     } else {

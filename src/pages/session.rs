@@ -85,7 +85,8 @@ impl<R: RoleRule + 'static> FromRequest for StaffPage<R> {
         };
         Box::pin(async move {
             let mut page = page.map_err(PageReject::api)?;
-            let to_login = |page: &Page| PageReject::response(page.see_other(&format!("/staff/login?next={}", url_path(&next))));
+            let to_login =
+                |page: &Page| PageReject::response(page.see_other(&format!("/staff/login?next={}", url_path(&next))));
             let Some(token) = token else { return Err(to_login(&page)) };
             let claims = match page.state.tokens.verify(&token) {
                 Ok(c) => c,
@@ -99,7 +100,8 @@ impl<R: RoleRule + 'static> FromRequest for StaffPage<R> {
                 Err(ApiError::Unauthenticated(_)) => return Err(to_login(&page)),
                 Err(e) => {
                     // Another role's page: refused, with the signed-in person's own navigation.
-                    let user = StaffUser { id: claims.sub.clone(), role: claims.role, department_id: claims.dept.clone() };
+                    let user =
+                        StaffUser { id: claims.sub.clone(), role: claims.role, department_id: claims.dept.clone() };
                     page.staff = Some(SignedIn { user, csrf: csrf_for(&token) });
                     return Err(PageReject::response(page.error(&e)));
                 }
@@ -118,7 +120,10 @@ impl<R: RoleRule + 'static> FromRequest for StaffPage<R> {
 /// Only our own paths go into `next` (no open redirect), and without characters that would
 /// need escaping.
 fn url_path(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && next.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '<' && c != '>') {
+    if next.starts_with('/')
+        && !next.starts_with("//")
+        && next.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '<' && c != '>')
+    {
         next.replace('&', "%26").replace('?', "%3F").replace('=', "%3D")
     } else {
         "/staff".to_string()
@@ -127,8 +132,10 @@ fn url_path(next: &str) -> String {
 
 /// Where sign-in goes afterwards: `next` when it is one of our staff pages.
 pub fn safe_next(next: Option<&str>) -> Option<String> {
-    next.filter(|n| n.starts_with("/staff/") && !n.starts_with("//") && !n.contains("..") && n.chars().all(|c| c.is_ascii_graphic()))
-        .map(str::to_string)
+    next.filter(|n| {
+        n.starts_with("/staff/") && !n.starts_with("//") && !n.contains("..") && n.chars().all(|c| c.is_ascii_graphic())
+    })
+    .map(str::to_string)
 }
 
 pub fn staff_cookie(token: String, secure: bool, max_age_secs: i64) -> Cookie<'static> {
@@ -195,7 +202,9 @@ impl ResponseError for PageReject {
 
     fn error_response(&self) -> HttpResponse {
         self.0.borrow_mut().take().unwrap_or_else(|| {
-            HttpResponse::InternalServerError().insert_header((header::CONTENT_TYPE, "text/plain")).body("internal error")
+            HttpResponse::InternalServerError()
+                .insert_header((header::CONTENT_TYPE, "text/plain"))
+                .body("internal error")
         })
     }
 }

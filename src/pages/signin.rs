@@ -17,7 +17,12 @@ pub const TEMPLATES: &[(&str, &str)] = &[
 ];
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(login_form).service(login).service(logout).service(password_form).service(change_password).service(home);
+    cfg.service(login_form)
+        .service(login)
+        .service(logout)
+        .service(password_form)
+        .service(change_password)
+        .service(home);
 }
 
 /// Where each role starts.
@@ -41,7 +46,10 @@ struct NextQuery {
 
 #[get("/staff/login")]
 async fn login_form(page: Page, query: web::Query<NextQuery>) -> HttpResponse {
-    page.render("signin/login.html", minijinja::context! { next => session::safe_next(query.next.as_deref()), changed => query.changed.is_some() })
+    page.render(
+        "signin/login.html",
+        minijinja::context! { next => session::safe_next(query.next.as_deref()), changed => query.changed.is_some() },
+    )
 }
 
 #[derive(Deserialize)]
@@ -108,7 +116,10 @@ async fn logout(staff: StaffPage<PasswordChange>, form: web::Form<CsrfForm>) -> 
 
 #[get("/staff/password")]
 async fn password_form(staff: StaffPage<PasswordChange>) -> HttpResponse {
-    staff.render("signin/password.html", minijinja::context! { min_length => staff.state.settings.auth.min_password_length })
+    staff.render(
+        "signin/password.html",
+        minijinja::context! { min_length => staff.state.settings.auth.min_password_length },
+    )
 }
 
 #[derive(Deserialize)]
@@ -132,7 +143,8 @@ async fn change_password(staff: StaffPage<PasswordChange>, form: web::Form<Passw
         if form.new_password != form.repeat_password {
             return Err(ApiError::invalid("repeat_password", "mismatch", "the two new passwords differ"));
         }
-        let request = PasswordChangeRequest { current_password: form.current_password, new_password: form.new_password };
+        let request =
+            PasswordChangeRequest { current_password: form.current_password, new_password: form.new_password };
         set_own_password(&staff.state, &staff.user().id, request).await
     }
     .await;

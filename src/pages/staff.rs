@@ -71,7 +71,17 @@ const QUEUE_SIZE: i64 = 100;
 const DEFAULT_REMINDER_DAYS: u32 = 2;
 
 /// Success notices a page shows after a form (`?done=…`); anything else is ignored.
-const DONE: &[&str] = &["assign", "reassign", "reject", "decide_extension", "request_info", "reply", "return", "request_extension", "withdraw"];
+const DONE: &[&str] = &[
+    "assign",
+    "reassign",
+    "reject",
+    "decide_extension",
+    "request_info",
+    "reply",
+    "return",
+    "request_extension",
+    "withdraw",
+];
 
 fn done_notice(done: Option<&str>) -> Option<&'static str> {
     done.and_then(|d| DONE.iter().copied().find(|k| *k == d))
@@ -261,7 +271,15 @@ async fn render_intake(page: &Page, posted: &Posted, error: Option<&ApiError>) -
 async fn intake_post(staff: StaffPage<OperatorOnly>, payload: Multipart) -> HttpResponse {
     let s = &staff.state.settings.complaints;
     let dir = s.attachment_dir(staff.state.settings.data_dir());
-    let (mut posted, refused_file) = match complaint_form::read_keeping_fields(payload, "attachments", s.attachment_max_bytes, s.attachment_max_count as usize, &dir).await {
+    let (mut posted, refused_file) = match complaint_form::read_keeping_fields(
+        payload,
+        "attachments",
+        s.attachment_max_bytes,
+        s.attachment_max_count as usize,
+        &dir,
+    )
+    .await
+    {
         Ok(read) => read,
         Err(e) => return render_intake(&staff, &Posted::default(), Some(&e)).await,
     };
@@ -285,7 +303,10 @@ async fn file_for_caller(page: &Page, posted: &mut Posted) -> Result<HttpRespons
     let files = complaint_form::check_files(std::mem::take(&mut posted.files), "attachments")?;
     let by = acting(signed_in(page));
     let for_filing = by.clone();
-    let filed = with_ctx(&page.state, Access::Write, move |conn, ctx| service::file(conn, ctx, valid, &for_filing, idempotency)).await?;
+    let filed = with_ctx(&page.state, Access::Write, move |conn, ctx| {
+        service::file(conn, ctx, valid, &for_filing, idempotency)
+    })
+    .await?;
     if !filed.replayed {
         store_attachments(page, &filed.complaint.id, files, by).await?;
     }
@@ -324,7 +345,12 @@ async fn status_page(staff: StaffPage<StatusReaders>, req: HttpRequest) -> HttpR
     show_status(&staff, q.number.trim(), done_notice(Some(&q.done)), None).await
 }
 
-async fn show_status(page: &Page, number: &str, done: Option<&str>, failed: Option<(&ApiError, &ActionForm)>) -> HttpResponse {
+async fn show_status(
+    page: &Page,
+    number: &str,
+    done: Option<&str>,
+    failed: Option<(&ApiError, &ActionForm)>,
+) -> HttpResponse {
     let typed: String = number.chars().take(40).collect();
     if typed.is_empty() {
         return page.render("staff/status.html", minijinja::context! { number => "" });
@@ -351,10 +377,15 @@ async fn show_status(page: &Page, number: &str, done: Option<&str>, failed: Opti
         Ok(found) => found,
         Err(e) => {
             let shown = explain(page, &e, None);
-            return page.render_status(shown.status, "staff/status.html", minijinja::context! { number => typed, error => shown });
+            return page.render_status(
+                shown.status,
+                "staff/status.html",
+                minijinja::context! { number => typed, error => shown },
+            );
         }
     };
-    let can_withdraw = signed_in(page).role == Role::Operator && transition(status, Action::Withdraw, Actor::Operator).is_ok();
+    let can_withdraw =
+        signed_in(page).role == Role::Operator && transition(status, Action::Withdraw, Actor::Operator).is_ok();
     let shown = failed.map(|(e, _)| explain(page, e, Some("withdraw")));
     page.render_status(
         shown.as_ref().map(|s| s.status).unwrap_or(StatusCode::OK),
@@ -370,7 +401,11 @@ async fn show_status(page: &Page, number: &str, done: Option<&str>, failed: Opti
 
 /// Withdraws for a caller who asks on the hotline (the reason is required, as in the API).
 #[post("/staff/complaints/{id}/withdraw")]
-async fn withdraw_post(staff: StaffPage<OperatorOnly>, path: web::Path<String>, form: web::Form<ActionForm>) -> HttpResponse {
+async fn withdraw_post(
+    staff: StaffPage<OperatorOnly>,
+    path: web::Path<String>,
+    form: web::Form<ActionForm>,
+) -> HttpResponse {
     let (id, form) = (path.into_inner(), form.into_inner());
     csrf_or_refuse!(staff, form);
     let by = acting(staff.user());
@@ -387,9 +422,12 @@ async fn withdraw_post(staff: StaffPage<OperatorOnly>, path: web::Path<String>, 
         Err(e) => Err(e.into()),
     };
     match result {
-        Ok(number) => staff.see_other(&format!("/staff/status?{}", query(&[("number", &number), ("done", "withdraw")]))),
+        Ok(number) => {
+            staff.see_other(&format!("/staff/status?{}", query(&[("number", &number), ("done", "withdraw")])))
+        }
         Err(e) => {
-            let number = db::run(&staff.state.pool, move |conn| Ok(store::find(conn, &id)?.map(|r| r.tracking_number))).await;
+            let number =
+                db::run(&staff.state.pool, move |conn| Ok(store::find(conn, &id)?.map(|r| r.tracking_number))).await;
             match number {
                 Ok(Some(number)) => show_status(&staff, &number, None, Some((&e, &form))).await,
                 Ok(None) => staff.error(&ApiError::NotFound("no such complaint".into())),
@@ -422,11 +460,18 @@ struct InboxQuery {
 impl InboxQuery {
     /// The query of the same list without the cursor (for the next page and "first page").
     fn filters(&self) -> Vec<(&'static str, &str)> {
-        [("status", &self.status), ("department_id", &self.department_id), ("overdue", &self.overdue), ("q", &self.q), ("from", &self.from), ("to", &self.to)]
-            .into_iter()
-            .filter(|(_, v)| !v.trim().is_empty())
-            .map(|(k, v)| (k, v.as_str()))
-            .collect()
+        [
+            ("status", &self.status),
+            ("department_id", &self.department_id),
+            ("overdue", &self.overdue),
+            ("q", &self.q),
+            ("from", &self.from),
+            ("to", &self.to),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| (k, v.as_str()))
+        .collect()
     }
 
     fn filtered(&self) -> bool {
@@ -444,7 +489,10 @@ fn inbox_filter(user: &StaffUser, q: &InboxQuery) -> Result<ListFilter, ApiError
     let text = c.check(optional_text("q", Some(&q.q), 100)).flatten();
     let mut date = |field: &str, raw: &str| match raw.trim() {
         "" => None,
-        d => c.check(NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| FieldError::new(field, "invalid_date", "a date YYYY-MM-DD"))),
+        d => c.check(
+            NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .map_err(|_| FieldError::new(field, "invalid_date", "a date YYYY-MM-DD")),
+        ),
     };
     let (from, to) = (date("from", &q.from), date("to", &q.to));
     let after = match q.cursor.trim() {
@@ -502,7 +550,13 @@ struct Row {
     days_left: i64,
 }
 
-fn row(r: &ComplaintRow, names: &BTreeMap<String, String>, cal: &WorkingCalendar, now: DateTime<Utc>, reminder: u32) -> Row {
+fn row(
+    r: &ComplaintRow,
+    names: &BTreeMap<String, String>,
+    cal: &WorkingCalendar,
+    now: DateTime<Utc>,
+    reminder: u32,
+) -> Row {
     let facts = row_facts(r, cal, now);
     let urgency = facts.as_ref().map(|f| classify(f, local_date(now), reminder)).unwrap_or(Urgency::None);
     let v = views::summary(r);
@@ -544,7 +598,10 @@ async fn inbox_page(staff: StaffPage<Handlers>, req: HttpRequest) -> HttpRespons
             let mut queue = Vec::new();
             if coordinator && first_page {
                 for s in [Status::Received, Status::Contested] {
-                    queue.extend(store::list(conn, &ListFilter { status: Some(s.as_str().into()), limit: QUEUE_SIZE, ..Default::default() })?);
+                    queue.extend(store::list(
+                        conn,
+                        &ListFilter { status: Some(s.as_str().into()), limit: QUEUE_SIZE, ..Default::default() },
+                    )?);
                 }
                 queue.sort_by(|a, b| (a.due_at.is_none(), a.due_at, &a.id).cmp(&(b.due_at.is_none(), b.due_at, &b.id)));
                 queue.truncate(QUEUE_SIZE as usize);
@@ -730,10 +787,16 @@ async fn download_file(staff: StaffPage<Handlers>, path: web::Path<(String, Stri
     let found = db::run(&staff.state.pool, move |conn| {
         let complaint = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
         service::ensure_department_scope(&complaint, &by)?;
-        crate::complaints::attachments::find(conn, &id, &attachment_id)?.ok_or_else(|| ApiError::NotFound("no such attachment".into()))
+        crate::complaints::attachments::find(conn, &id, &attachment_id)?
+            .ok_or_else(|| ApiError::NotFound("no such attachment".into()))
     })
     .await;
-    match found.and_then(|row| crate::complaints::attachments::download_response(&staff.state.settings.complaints.attachment_dir(staff.state.settings.data_dir()), &row)) {
+    match found.and_then(|row| {
+        crate::complaints::attachments::download_response(
+            &staff.state.settings.complaints.attachment_dir(staff.state.settings.data_dir()),
+            &row,
+        )
+    }) {
         Ok(res) => res,
         Err(e) => staff.error(&e),
     }
@@ -745,10 +808,19 @@ fn detail_url(id: &str, done: &str) -> String {
 
 /// After a form: 303 to `success` (a reload does not post again), or the complaint page again
 /// with the error beside the form and the typed text kept.
-async fn finish(page: &Page, id: String, form: &ActionForm, form_key: &str, result: Result<(), ApiError>, success: String) -> HttpResponse {
+async fn finish(
+    page: &Page,
+    id: String,
+    form: &ActionForm,
+    form_key: &str,
+    result: Result<(), ApiError>,
+    success: String,
+) -> HttpResponse {
     match result {
         Ok(()) => page.see_other(&success),
-        Err(error) => show_detail(page, id, None, Some(Failed { form: form_key.to_string(), error, values: form })).await,
+        Err(error) => {
+            show_detail(page, id, None, Some(Failed { form: form_key.to_string(), error, values: form })).await
+        }
     }
 }
 
@@ -779,7 +851,11 @@ fn days_field(raw: &str, max: u32) -> Result<u32, FieldError> {
 }
 
 #[post("/staff/complaints/{id}/assign")]
-async fn post_assign(staff: StaffPage<CoordinatorOnly>, path: web::Path<String>, form: web::Form<ActionForm>) -> HttpResponse {
+async fn post_assign(
+    staff: StaffPage<CoordinatorOnly>,
+    path: web::Path<String>,
+    form: web::Form<ActionForm>,
+) -> HttpResponse {
     let (id, form) = (path.into_inner(), form.into_inner());
     csrf_or_refuse!(staff, form);
     let by = acting(staff.user());
@@ -792,7 +868,11 @@ async fn post_assign(staff: StaffPage<CoordinatorOnly>, path: web::Path<String>,
 }
 
 #[post("/staff/complaints/{id}/reassign")]
-async fn post_reassign(staff: StaffPage<CoordinatorOnly>, path: web::Path<String>, form: web::Form<ActionForm>) -> HttpResponse {
+async fn post_reassign(
+    staff: StaffPage<CoordinatorOnly>,
+    path: web::Path<String>,
+    form: web::Form<ActionForm>,
+) -> HttpResponse {
     let (id, form) = (path.into_inner(), form.into_inner());
     csrf_or_refuse!(staff, form);
     let by = acting(staff.user());
@@ -800,7 +880,9 @@ async fn post_reassign(staff: StaffPage<CoordinatorOnly>, path: web::Path<String
     let dept = c.check(department_field(&form.department_id));
     let reason = c.check(required_text("reason", &form.reason, limits::SHORT_TEXT));
     let result = match (c.finish(), dept, reason) {
-        (Ok(()), Some(dept), Some(reason)) => run(&staff, &id, move |conn, ctx, id| service::reassign(conn, ctx, id, &by, &dept, &reason)).await,
+        (Ok(()), Some(dept), Some(reason)) => {
+            run(&staff, &id, move |conn, ctx, id| service::reassign(conn, ctx, id, &by, &dept, &reason)).await
+        }
         (Err(e), _, _) => Err(e),
         _ => unreachable!("checked"),
     };
@@ -808,7 +890,11 @@ async fn post_reassign(staff: StaffPage<CoordinatorOnly>, path: web::Path<String
 }
 
 #[post("/staff/complaints/{id}/reject")]
-async fn post_reject(staff: StaffPage<CoordinatorOnly>, path: web::Path<String>, form: web::Form<ActionForm>) -> HttpResponse {
+async fn post_reject(
+    staff: StaffPage<CoordinatorOnly>,
+    path: web::Path<String>,
+    form: web::Form<ActionForm>,
+) -> HttpResponse {
     let (id, form) = (path.into_inner(), form.into_inner());
     csrf_or_refuse!(staff, form);
     let by = acting(staff.user());
@@ -820,7 +906,11 @@ async fn post_reject(staff: StaffPage<CoordinatorOnly>, path: web::Path<String>,
 }
 
 #[post("/staff/complaints/{id}/extension-requests/{request_id}/decision")]
-async fn post_decide_extension(staff: StaffPage<CoordinatorOnly>, path: web::Path<(String, String)>, form: web::Form<ActionForm>) -> HttpResponse {
+async fn post_decide_extension(
+    staff: StaffPage<CoordinatorOnly>,
+    path: web::Path<(String, String)>,
+    form: web::Form<ActionForm>,
+) -> HttpResponse {
     let ((id, request_id), form) = (path.into_inner(), form.into_inner());
     csrf_or_refuse!(staff, form);
     let by = acting(staff.user());
@@ -840,28 +930,42 @@ async fn post_decide_extension(staff: StaffPage<CoordinatorOnly>, path: web::Pat
     let result = match (c.finish(), days, reason) {
         (Ok(()), Some(days), Some(reason)) => {
             let rid = request_id.clone();
-            run(&staff, &id, move |conn, ctx, id| service::decide_extension(conn, ctx, id, &by, &rid, days, &reason, note.as_deref())).await
+            run(&staff, &id, move |conn, ctx, id| {
+                service::decide_extension(conn, ctx, id, &by, &rid, days, &reason, note.as_deref())
+            })
+            .await
         }
         (Err(e), _, _) => Err(e),
         _ => unreachable!("checked"),
     };
-    finish(&staff, id.clone(), &form, &format!("decide-{request_id}"), result, detail_url(&id, "decide_extension")).await
+    finish(&staff, id.clone(), &form, &format!("decide-{request_id}"), result, detail_url(&id, "decide_extension"))
+        .await
 }
 
 #[post("/staff/complaints/{id}/request-info")]
-async fn post_request_info(staff: StaffPage<DepartmentOnly>, path: web::Path<String>, form: web::Form<ActionForm>) -> HttpResponse {
+async fn post_request_info(
+    staff: StaffPage<DepartmentOnly>,
+    path: web::Path<String>,
+    form: web::Form<ActionForm>,
+) -> HttpResponse {
     let (id, form) = (path.into_inner(), form.into_inner());
     csrf_or_refuse!(staff, form);
     let by = acting(staff.user());
     let result = match required_text("question", &form.question, limits::SHORT_TEXT) {
-        Ok(question) => run(&staff, &id, move |conn, ctx, id| service::request_info(conn, ctx, id, &by, &question)).await,
+        Ok(question) => {
+            run(&staff, &id, move |conn, ctx, id| service::request_info(conn, ctx, id, &by, &question)).await
+        }
         Err(e) => Err(e.into()),
     };
     finish(&staff, id.clone(), &form, "request_info", result, detail_url(&id, "request_info")).await
 }
 
 #[post("/staff/complaints/{id}/reply")]
-async fn post_reply(staff: StaffPage<DepartmentOnly>, path: web::Path<String>, form: web::Form<ActionForm>) -> HttpResponse {
+async fn post_reply(
+    staff: StaffPage<DepartmentOnly>,
+    path: web::Path<String>,
+    form: web::Form<ActionForm>,
+) -> HttpResponse {
     let (id, form) = (path.into_inner(), form.into_inner());
     csrf_or_refuse!(staff, form);
     let by = acting(staff.user());
@@ -872,7 +976,9 @@ async fn post_reply(staff: StaffPage<DepartmentOnly>, path: web::Path<String>, f
         c.push(FieldError::new("outcome", "required", "choose the outcome"));
     }
     let result = match (c.finish(), text, outcome) {
-        (Ok(()), Some(text), Some(outcome)) => run(&staff, &id, move |conn, ctx, id| service::reply(conn, ctx, id, &by, &text, outcome)).await,
+        (Ok(()), Some(text), Some(outcome)) => {
+            run(&staff, &id, move |conn, ctx, id| service::reply(conn, ctx, id, &by, &text, outcome)).await
+        }
         (Err(e), _, _) => Err(e),
         _ => unreachable!("checked"),
     };
@@ -882,19 +988,29 @@ async fn post_reply(staff: StaffPage<DepartmentOnly>, path: web::Path<String>, f
 /// Hands the complaint back to the coordination office; the department no longer sees it, so
 /// the answer is its inbox.
 #[post("/staff/complaints/{id}/return")]
-async fn post_return(staff: StaffPage<DepartmentOnly>, path: web::Path<String>, form: web::Form<ActionForm>) -> HttpResponse {
+async fn post_return(
+    staff: StaffPage<DepartmentOnly>,
+    path: web::Path<String>,
+    form: web::Form<ActionForm>,
+) -> HttpResponse {
     let (id, form) = (path.into_inner(), form.into_inner());
     csrf_or_refuse!(staff, form);
     let by = acting(staff.user());
     let result = match required_text("reason", &form.reason, limits::SHORT_TEXT) {
-        Ok(reason) => run(&staff, &id, move |conn, ctx, id| service::return_to_office(conn, ctx, id, &by, &reason)).await,
+        Ok(reason) => {
+            run(&staff, &id, move |conn, ctx, id| service::return_to_office(conn, ctx, id, &by, &reason)).await
+        }
         Err(e) => Err(e.into()),
     };
     finish(&staff, id, &form, "return", result, "/staff/inbox?done=return".to_string()).await
 }
 
 #[post("/staff/complaints/{id}/extension-requests")]
-async fn post_request_extension(staff: StaffPage<DepartmentOnly>, path: web::Path<String>, form: web::Form<ActionForm>) -> HttpResponse {
+async fn post_request_extension(
+    staff: StaffPage<DepartmentOnly>,
+    path: web::Path<String>,
+    form: web::Form<ActionForm>,
+) -> HttpResponse {
     let (id, form) = (path.into_inner(), form.into_inner());
     csrf_or_refuse!(staff, form);
     let by = acting(staff.user());
@@ -903,7 +1019,12 @@ async fn post_request_extension(staff: StaffPage<DepartmentOnly>, path: web::Pat
     let days = c.check(days_field(&form.days, max));
     let reason = c.check(required_text("reason", &form.reason, limits::SHORT_TEXT));
     let result = match (c.finish(), days, reason) {
-        (Ok(()), Some(days), Some(reason)) => run(&staff, &id, move |conn, ctx, id| service::request_extension(conn, ctx, id, &by, days, &reason).map(|_| ())).await,
+        (Ok(()), Some(days), Some(reason)) => {
+            run(&staff, &id, move |conn, ctx, id| {
+                service::request_extension(conn, ctx, id, &by, days, &reason).map(|_| ())
+            })
+            .await
+        }
         (Err(e), _, _) => Err(e),
         _ => unreachable!("checked"),
     };
@@ -932,9 +1053,15 @@ mod tests {
         assert_eq!(classify(&facts("2026-10-13", 0), today, 2), Urgency::DueToday);
         assert_eq!(classify(&ClockFacts { overdue: true, ..facts("2026-10-12", 0) }, today, 2), Urgency::Overdue);
         // Overdue before the pause began stays overdue; otherwise a pause is a pause.
-        assert_eq!(classify(&ClockFacts { overdue: true, paused: true, ..facts("2026-10-12", 0) }, today, 2), Urgency::Overdue);
+        assert_eq!(
+            classify(&ClockFacts { overdue: true, paused: true, ..facts("2026-10-12", 0) }, today, 2),
+            Urgency::Overdue
+        );
         assert_eq!(classify(&ClockFacts { paused: true, ..facts("2026-10-14", 1) }, today, 2), Urgency::Paused);
-        assert_eq!(classify(&ClockFacts { open: false, overdue: true, ..facts("2026-10-12", 0) }, today, 2), Urgency::None);
+        assert_eq!(
+            classify(&ClockFacts { open: false, overdue: true, ..facts("2026-10-12", 0) }, today, 2),
+            Urgency::None
+        );
     }
 
     #[test]
@@ -987,7 +1114,8 @@ mod tests {
             version: 1,
             updated_at: db::to_db_time(at("2026-09-30T10:00:00+08:00")),
         };
-        let urgency = |r: &ComplaintRow, now: &str| classify(&row_facts(r, &cal, at(now)).unwrap(), local_date(at(now)), 2);
+        let urgency =
+            |r: &ComplaintRow, now: &str| classify(&row_facts(r, &cal, at(now)).unwrap(), local_date(at(now)), 2);
         // Across National Day: on 09-30 the due date is 7 working days away.
         assert_eq!(row_facts(&r, &cal, at("2026-09-30T12:00:00+08:00")).unwrap().due_date, d("2026-10-15"));
         assert_eq!(urgency(&r, "2026-09-30T12:00:00+08:00"), Urgency::Ok);

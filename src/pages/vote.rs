@@ -179,7 +179,12 @@ impl Posted {
 
 /// The round and the departments this code may rate (the code is not spent). Counts against
 /// the client's ballot limit.
-async fn ballot_for(page: &Page, client: &ClientAddr, round_id: &str, code: &str) -> Result<(RoundRow, Vec<RoundDepartment>), ApiError> {
+async fn ballot_for(
+    page: &Page,
+    client: &ClientAddr,
+    round_id: &str,
+    code: &str,
+) -> Result<(RoundRow, Vec<RoundDepartment>), ApiError> {
     page.state.limits.ballot_by_client.check(&client.0)?;
     if round_id.is_empty() {
         return Err(ApiError::invalid("round", "required", "choose a round"));
@@ -205,7 +210,9 @@ async fn ballot_for(page: &Page, client: &ClientAddr, round_id: &str, code: &str
 /// The code as the server reads it, grouped for display (`ABCD-EFGH-JKMN-PQRS-T`).
 fn canonical(typed: &str) -> String {
     match crate::ballots::codes::normalise(typed) {
-        Ok(c) => c.as_bytes().chunks(4).map(|g| std::str::from_utf8(g).unwrap_or_default()).collect::<Vec<_>>().join("-"),
+        Ok(c) => {
+            c.as_bytes().chunks(4).map(|g| std::str::from_utf8(g).unwrap_or_default()).collect::<Vec<_>>().join("-")
+        }
         Err(_) => typed.trim().to_string(),
     }
 }
@@ -227,7 +234,13 @@ struct BallotDepartment {
     questions: Vec<BallotQuestion>,
 }
 
-fn ballot_view(lang: Language, departments: &[RoundDepartment], questions: &[Question], posted: &Posted, mark_missing: bool) -> Vec<BallotDepartment> {
+fn ballot_view(
+    lang: Language,
+    departments: &[RoundDepartment],
+    questions: &[Question],
+    posted: &Posted,
+    mark_missing: bool,
+) -> Vec<BallotDepartment> {
     departments
         .iter()
         .enumerate()
@@ -252,7 +265,13 @@ fn ballot_view(lang: Language, departments: &[RoundDepartment], questions: &[Que
         .collect()
 }
 
-fn render_ballot(page: &Page, round: &RoundRow, code: &str, view: Vec<BallotDepartment>, error: Option<ShownError>) -> HttpResponse {
+fn render_ballot(
+    page: &Page,
+    round: &RoundRow,
+    code: &str,
+    view: Vec<BallotDepartment>,
+    error: Option<ShownError>,
+) -> HttpResponse {
     page.render_status(
         error.as_ref().map(|e| e.status).unwrap_or(StatusCode::OK),
         "vote/ballot.html",
@@ -298,31 +317,50 @@ struct ReviewDepartment {
 }
 
 /// Every question of every department answered, or the ballot again with the gaps marked.
-fn complete(page: &Page, round: &RoundRow, departments: &[RoundDepartment], posted: &Posted) -> Result<Vec<DepartmentRating>, HttpResponse> {
+fn complete(
+    page: &Page,
+    round: &RoundRow,
+    departments: &[RoundDepartment],
+    posted: &Posted,
+) -> Result<Vec<DepartmentRating>, HttpResponse> {
     let questions = round.questions();
     let view = ballot_view(page.lang, departments, &questions, posted, true);
     let gaps: Vec<(String, String)> = view
         .iter()
         .flat_map(|d| {
-            d.questions.iter().filter(|q| q.missing).map(move |q| (q.anchor.clone(), format!("{} — {}: {}", d.name, q.text, page.text("vote.ballot.unanswered"))))
+            d.questions.iter().filter(|q| q.missing).map(move |q| {
+                (q.anchor.clone(), format!("{} — {}: {}", d.name, q.text, page.text("vote.ballot.unanswered")))
+            })
         })
         .collect();
     if !gaps.is_empty() {
-        let shown = ShownError { status: StatusCode::UNPROCESSABLE_ENTITY, summary: page.text("vote.ballot.incomplete"), detail: None, fields: gaps };
+        let shown = ShownError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            summary: page.text("vote.ballot.incomplete"),
+            detail: None,
+            fields: gaps,
+        };
         return Err(render_ballot(page, round, &posted.code, view, Some(shown)));
     }
     Ok(departments
         .iter()
         .map(|d| DepartmentRating {
             department_id: d.id.clone(),
-            answers: questions.iter().map(|q| (q.key.clone(), posted.answer(&d.id, &q.key).expect("checked"))).collect(),
+            answers: questions
+                .iter()
+                .map(|q| (q.key.clone(), posted.answer(&d.id, &q.key).expect("checked")))
+                .collect(),
         })
         .collect())
 }
 
 /// Review and cast both start here: the code checked again (not spent), then every question
 /// answered — or the page that says what is wrong.
-async fn checked_ballot(page: &Page, client: &ClientAddr, posted: &Posted) -> Result<(RoundRow, Vec<RoundDepartment>, Vec<DepartmentRating>), HttpResponse> {
+async fn checked_ballot(
+    page: &Page,
+    client: &ClientAddr,
+    posted: &Posted,
+) -> Result<(RoundRow, Vec<RoundDepartment>, Vec<DepartmentRating>), HttpResponse> {
     let (round, departments) = match ballot_for(page, client, &posted.round, &posted.code).await {
         Ok(found) => found,
         Err(e) => return Err(show_start(page, Some(&posted.round), &posted.code, Some(&e)).await),
@@ -333,14 +371,22 @@ async fn checked_ballot(page: &Page, client: &ClientAddr, posted: &Posted) -> Re
 
 /// The choices as the voter sees them on the review and on the receipt, in the round's order
 /// of questions; `fields` names the hidden inputs that carry them (the review form).
-fn chosen(lang: Language, round: &RoundRow, departments: &[RoundDepartment], ratings: &[DepartmentRating], fields: bool) -> Vec<ReviewDepartment> {
+fn chosen(
+    lang: Language,
+    round: &RoundRow,
+    departments: &[RoundDepartment],
+    ratings: &[DepartmentRating],
+    fields: bool,
+) -> Vec<ReviewDepartment> {
     let questions = round.questions();
     ratings
         .iter()
         .map(|r| {
             let d = departments.iter().find(|d| d.id == r.department_id);
             ReviewDepartment {
-                name: d.map(|d| if lang == Language::Zh { d.name_zh.clone() } else { d.name_en.clone() }).unwrap_or_default(),
+                name: d
+                    .map(|d| if lang == Language::Zh { d.name_zh.clone() } else { d.name_en.clone() })
+                    .unwrap_or_default(),
                 answers: questions
                     .iter()
                     .filter_map(|q| {
@@ -419,7 +465,12 @@ pub(super) struct CountsView {
 
 impl From<&AnswerCounts> for CountsView {
     fn from(c: &AnswerCounts) -> Self {
-        CountsView { satisfied: c.satisfied, basically_satisfied: c.basically_satisfied, dissatisfied: c.dissatisfied, not_enough_contact: c.not_enough_contact }
+        CountsView {
+            satisfied: c.satisfied,
+            basically_satisfied: c.basically_satisfied,
+            dissatisfied: c.dissatisfied,
+            not_enough_contact: c.not_enough_contact,
+        }
     }
 }
 
@@ -459,12 +510,25 @@ fn two(v: Option<f64>) -> Option<String> {
 
 /// The tally as the page shows it: names and question texts in the reader's language, figures
 /// with two decimals. Suppressed departments carry no figure at all.
-pub(super) fn tally_view(lang: Language, departments: &[RoundDepartment], questions: &[Question], tally: &[DepartmentTally]) -> Vec<TallyView> {
+pub(super) fn tally_view(
+    lang: Language,
+    departments: &[RoundDepartment],
+    questions: &[Question],
+    tally: &[DepartmentTally],
+) -> Vec<TallyView> {
     let name = |id: &str| {
-        departments.iter().find(|d| d.id == id).map(|d| if lang == Language::Zh { d.name_zh.clone() } else { d.name_en.clone() }).unwrap_or_else(|| id.to_string())
+        departments
+            .iter()
+            .find(|d| d.id == id)
+            .map(|d| if lang == Language::Zh { d.name_zh.clone() } else { d.name_en.clone() })
+            .unwrap_or_else(|| id.to_string())
     };
     let text = |key: &str| {
-        questions.iter().find(|q| q.key == key).map(|q| if lang == Language::Zh { q.text_zh.clone() } else { q.text_en.clone() }).unwrap_or_else(|| key.to_string())
+        questions
+            .iter()
+            .find(|q| q.key == key)
+            .map(|q| if lang == Language::Zh { q.text_zh.clone() } else { q.text_en.clone() })
+            .unwrap_or_else(|| key.to_string())
     };
     tally
         .iter()
@@ -489,7 +553,12 @@ pub(super) fn tally_view(lang: Language, departments: &[RoundDepartment], questi
                 .collect(),
             by_category: t.by_category.as_ref().map(|cs| {
                 cs.iter()
-                    .map(|c| CategoryView { category: c.category.as_str(), ballots: c.ballots, satisfaction_rate: two(c.satisfaction_rate), conduct_index: two(c.conduct_index) })
+                    .map(|c| CategoryView {
+                        category: c.category.as_str(),
+                        ballots: c.ballots,
+                        satisfaction_rate: two(c.satisfaction_rate),
+                        conduct_index: two(c.conduct_index),
+                    })
                     .collect()
             }),
         })
@@ -530,7 +599,8 @@ async fn results(page: Page, path: web::Path<String>, query: web::Query<ResultsQ
         Err(e) => return page.error(&e),
     };
     let lang = page.lang;
-    let sought = query.into_inner().receipt.map(|r| r.chars().take(40).collect::<String>()).filter(|r| !r.trim().is_empty());
+    let sought =
+        query.into_inner().receipt.map(|r| r.chars().take(40).collect::<String>()).filter(|r| !r.trim().is_empty());
     let found = sought.as_deref().map(|s| {
         let key = receipt_key(s);
         bulletin.receipts.iter().any(|r| receipt_key(r) == key)

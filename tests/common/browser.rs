@@ -84,7 +84,9 @@ impl Browser {
                     let v: Value = r.body_mut().read_json().expect("session JSON");
                     break v["value"]["sessionId"].as_str().expect("session id").to_string();
                 }
-                other if started.elapsed() > Duration::from_secs(30) => panic!("no WebDriver session: {:?}", other.map(|r| r.status())),
+                other if started.elapsed() > Duration::from_secs(30) => {
+                    panic!("no WebDriver session: {:?}", other.map(|r| r.status()))
+                }
                 _ => std::thread::sleep(Duration::from_millis(200)),
             }
         };
@@ -135,14 +137,21 @@ impl Browser {
                 return Element(element_id(&v));
             }
             if started.elapsed() > Duration::from_secs(10) {
-                panic!("no element matches `{css}` on {} — page text: {}", self.path(), self.body_text().chars().take(1500).collect::<String>());
+                panic!(
+                    "no element matches `{css}` on {} — page text: {}",
+                    self.path(),
+                    self.body_text().chars().take(1500).collect::<String>()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
     pub fn count(&self, css: &str) -> usize {
-        self.command("POST", "/elements", Some(json!({"using": "css selector", "value": css}))).as_array().map(Vec::len).unwrap_or(0)
+        self.command("POST", "/elements", Some(json!({"using": "css selector", "value": css})))
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or(0)
     }
 
     pub fn type_into(&self, css: &str, text: &str) {
@@ -202,7 +211,11 @@ impl Browser {
         let started = Instant::now();
         while self.path() != path {
             if started.elapsed() > Duration::from_secs(10) {
-                panic!("still on {} (wanted {path}): {}", self.path(), self.body_text().chars().take(1500).collect::<String>());
+                panic!(
+                    "still on {} (wanted {path}): {}",
+                    self.path(),
+                    self.body_text().chars().take(1500).collect::<String>()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -214,13 +227,19 @@ impl Browser {
         loop {
             let now = self.try_command("/element", json!({"using": "css selector", "value": css})).map(|v| {
                 let id = element_id(&v);
-                self.try_get(&format!("/element/{id}/text")).and_then(|t| t.as_str().map(str::to_string)).unwrap_or_default()
+                self.try_get(&format!("/element/{id}/text"))
+                    .and_then(|t| t.as_str().map(str::to_string))
+                    .unwrap_or_default()
             });
             if now.as_deref() == Some(expected) {
                 return;
             }
             if started.elapsed() > Duration::from_secs(10) {
-                panic!("`{css}` shows {now:?}, not {expected:?}, on {}: {}", self.path(), self.body_text().chars().take(1500).collect::<String>());
+                panic!(
+                    "`{css}` shows {now:?}, not {expected:?}, on {}: {}",
+                    self.path(),
+                    self.body_text().chars().take(1500).collect::<String>()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -242,14 +261,23 @@ impl Browser {
     }
 
     pub fn screenshot(&self, name: &str, width: u32) {
-        let cdp = |cmd: &str, params: Value| self.command("POST", "/goog/cdp/execute", Some(json!({"cmd": cmd, "params": params})));
-        let metrics = |height: u64| json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600});
+        let cdp = |cmd: &str, params: Value| {
+            self.command("POST", "/goog/cdp/execute", Some(json!({"cmd": cmd, "params": params})))
+        };
+        let metrics =
+            |height: u64| json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600});
         cdp("Emulation.setDeviceMetricsOverride", metrics(800));
-        let height = self.script("return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight);").as_u64().unwrap_or(800).clamp(300, 12_000);
+        let height = self
+            .script("return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight);")
+            .as_u64()
+            .unwrap_or(800)
+            .clamp(300, 12_000);
         cdp("Emulation.setDeviceMetricsOverride", metrics(height));
         let shot = cdp("Page.captureScreenshot", json!({"format": "png", "captureBeyondViewport": true}));
         cdp("Emulation.clearDeviceMetricsOverride", json!({}));
-        let png = base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().expect("screenshot data")).expect("base64 PNG");
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().expect("screenshot data"))
+            .expect("base64 PNG");
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir).expect("screenshot dir");
         std::fs::write(dir.join(format!("{name}-{width}.png")), png).expect("write screenshot");
@@ -257,23 +285,37 @@ impl Browser {
 
     /// Horizontal overflow at the current width (a page that needs sideways scrolling).
     pub fn overflows_horizontally(&self) -> bool {
-        self.script("return document.documentElement.scrollWidth > document.documentElement.clientWidth + 1;").as_bool().unwrap_or(true)
+        self.script("return document.documentElement.scrollWidth > document.documentElement.clientWidth + 1;")
+            .as_bool()
+            .unwrap_or(true)
     }
 
     /// Emulates a `width`-pixel-wide screen until `reset_width`.
     pub fn set_width(&self, width: u32) {
-        self.command("POST", "/goog/cdp/execute", Some(json!({"cmd": "Emulation.setDeviceMetricsOverride",
-            "params": {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": width < 600}})));
+        self.command(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({"cmd": "Emulation.setDeviceMetricsOverride",
+            "params": {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": width < 600}})),
+        );
     }
 
     pub fn reset_width(&self) {
-        self.command("POST", "/goog/cdp/execute", Some(json!({"cmd": "Emulation.clearDeviceMetricsOverride", "params": {}})));
+        self.command(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({"cmd": "Emulation.clearDeviceMetricsOverride", "params": {}})),
+        );
     }
 }
 
 /// An element reference's id (the object has one key, whose name varies between drivers).
 fn element_id(v: &Value) -> String {
-    v.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).unwrap_or_else(|| panic!("not an element reference: {v}")).to_string()
+    v.as_object()
+        .and_then(|o| o.values().next())
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("not an element reference: {v}"))
+        .to_string()
 }
 
 pub fn screenshot_dir() -> PathBuf {

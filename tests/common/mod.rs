@@ -63,7 +63,8 @@ pub fn fresh_database(dir: &std::path::Path) -> TestDatabase {
 
 /// Default settings as the documented defaults give them, with no process environment.
 pub fn base_settings(data_dir: PathBuf, database_url: &str) -> Settings {
-    let mut settings = Settings::load(&SettingsSource { env: Some(vec![]), ..Default::default() }).expect("defaults load");
+    let mut settings =
+        Settings::load(&SettingsSource { env: Some(vec![]), ..Default::default() }).expect("defaults load");
     settings.server.data_dir = data_dir;
     settings.server.port = 0;
     settings.database.url = database_url.to_string();
@@ -85,7 +86,12 @@ pub fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// An instance on `database` reached at `url` (the same database through another route, e.g. a
 /// relay the test can cut).
-pub fn spawn_app_on(data_dir: tempfile::TempDir, database: TestDatabase, url: &str, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+pub fn spawn_app_on(
+    data_dir: tempfile::TempDir,
+    database: TestDatabase,
+    url: &str,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut settings = base_settings(data_dir.path().to_path_buf(), url);
     adjust(&mut settings);
     let (tx, rx) = mpsc::channel();
@@ -135,7 +141,12 @@ impl Resp {
     /// Asserts an RFC 9457 problem document with this status and `type`.
     pub fn assert_problem(&self, status: u16, kind: &str) -> Value {
         assert_eq!(self.status, status, "body: {}", self.body);
-        assert!(self.content_type.starts_with("application/problem+json"), "content-type {} body {}", self.content_type, self.body);
+        assert!(
+            self.content_type.starts_with("application/problem+json"),
+            "content-type {} body {}",
+            self.content_type,
+            self.body
+        );
         let v = self.json();
         assert_eq!(v["type"], json!(format!("/problems/{kind}")), "{v}");
         assert_eq!(v["status"], json!(status));
@@ -150,7 +161,14 @@ impl TestApp {
     }
 
     /// Sends any request; `body` is (content type, bytes).
-    pub fn request(&self, method: &str, path: &str, token: Option<&str>, headers: &[(&str, &str)], body: Option<(&str, Vec<u8>)>) -> Resp {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Resp {
         let mut builder = ureq::http::Request::builder().method(method).uri(self.url(path));
         if let Some(t) = token {
             builder = builder.header("Authorization", format!("Bearer {t}"));
@@ -159,7 +177,9 @@ impl TestApp {
             builder = builder.header(*k, *v);
         }
         let result = match body {
-            Some((content_type, bytes)) => self.agent.run(builder.header("Content-Type", content_type).body(bytes).unwrap()),
+            Some((content_type, bytes)) => {
+                self.agent.run(builder.header("Content-Type", content_type).body(bytes).unwrap())
+            }
             None => self.agent.run(builder.body(()).unwrap()),
         };
         let mut response = result.expect("HTTP exchange");
@@ -169,7 +189,8 @@ impl TestApp {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
             .collect();
-        let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let content_type =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
         let body = response.body_mut().with_config().limit(50 * 1024 * 1024).read_to_string().unwrap_or_default();
         Resp { status, content_type, headers, body }
     }
@@ -247,7 +268,12 @@ impl TestApp {
     }
 
     /// As [`Self::create_ballot_round`], also returning the round's revocation key (shown once).
-    pub fn create_ballot_round_keyed(&self, commission: &str, department_ids: &[String], min_group_size: u32) -> (String, String) {
+    pub fn create_ballot_round_keyed(
+        &self,
+        commission: &str,
+        department_ids: &[String],
+        min_group_size: u32,
+    ) -> (String, String) {
         let now = chrono::Utc::now();
         let r = self.post(
             "/api/v1/ballots/rounds",
@@ -264,7 +290,10 @@ impl TestApp {
         assert_eq!(r.status, 201, "{}", r.body);
         assert_eq!(r.header("cache-control"), Some("no-store"), "the revocation key is shown once, never cached");
         let body = r.json();
-        (body["id"].as_str().unwrap().to_string(), body["revocation_key"].as_str().expect("a new round's revocation key").to_string())
+        (
+            body["id"].as_str().unwrap().to_string(),
+            body["revocation_key"].as_str().expect("a new round's revocation key").to_string(),
+        )
     }
 
     /// Creates an account with a known password and returns a token for it.

@@ -67,7 +67,11 @@ impl World {
     }
 
     /// Runs one service operation as of `now`.
-    pub fn act<T>(&self, now: &str, op: impl FnOnce(&mut anshang::db::DbConnection, &service::Ctx) -> Result<T, anshang::error::ApiError>) -> T {
+    pub fn act<T>(
+        &self,
+        now: &str,
+        op: impl FnOnce(&mut anshang::db::DbConnection, &service::Ctx) -> Result<T, anshang::error::ApiError>,
+    ) -> T {
         let mut conn = self.pool.get().unwrap();
         let ctx = self.rules.ctx(&self.cal, at(now));
         op(&mut conn, &ctx).unwrap_or_else(|e| panic!("at {now}: {e:?}"))
@@ -82,14 +86,22 @@ impl World {
     /// Files as `file` does; also returns the access code.
     pub fn file_with_code(&self, now: &str, lang: &str) -> (String, String, String) {
         let request: FileComplaintRequest = serde_json::from_value(complaint_json(lang)).unwrap();
-        let filed = self.act(now, |conn, ctx| service::file(conn, ctx, intake::validate(request, false).unwrap(), &Acting::investor(), None));
+        let filed = self.act(now, |conn, ctx| {
+            service::file(conn, ctx, intake::validate(request, false).unwrap(), &Acting::investor(), None)
+        });
         (filed.complaint.id.clone(), filed.complaint.tracking_number.clone(), filed.access_code.clone().unwrap())
     }
 
     /// The investor's tracking page, opened with the number and the access code.
     pub fn tracking_page(&self, number: &str, code: &str, lang: &str) -> String {
         let form = format!("tracking_number={number}&access_code={code}");
-        let opened = self.app.request("POST", &format!("/track?lang={lang}"), None, &[], Some(("application/x-www-form-urlencoded", form.into_bytes())));
+        let opened = self.app.request(
+            "POST",
+            &format!("/track?lang={lang}"),
+            None,
+            &[],
+            Some(("application/x-www-form-urlencoded", form.into_bytes())),
+        );
         assert_eq!(opened.status, 303, "{}", opened.body);
         let cookie = opened
             .headers
@@ -114,7 +126,8 @@ impl World {
     pub fn cli(&self, args: &[&str]) -> String {
         let mut cmd = super::anshang_command(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
         cmd.args(args);
-        cmd.env("ANSHANG__DATABASE__URL", &self.app.database.url).env("ANSHANG__SERVER__DATA_DIR", self.app.data_dir.path());
+        cmd.env("ANSHANG__DATABASE__URL", &self.app.database.url)
+            .env("ANSHANG__SERVER__DATA_DIR", self.app.data_dir.path());
         cmd.env("ANSHANG__MAIL__SMTP_URL", format!("smtp://127.0.0.1:{}", self.sink.port()));
         let out = cmd.output().unwrap();
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -130,7 +143,12 @@ impl World {
     }
 
     pub fn outbox(&self, status: &str) -> Vec<Value> {
-        self.app.get(&format!("/api/v1/admin/outbox?status={status}&limit=200"), Some(&self.admin)).json().as_array().unwrap().clone()
+        self.app
+            .get(&format!("/api/v1/admin/outbox?status={status}&limit=200"), Some(&self.admin))
+            .json()
+            .as_array()
+            .unwrap()
+            .clone()
     }
 
     pub fn complaint(&self, id: &str) -> Value {
@@ -143,4 +161,3 @@ pub fn recipients(mails: &[ReceivedMail]) -> Vec<String> {
     to.sort();
     to
 }
-
