@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# The test command: the deployment files' check (scripts/check-deploy.sh), the dependency graph's
-# licences (cargo deny), then the whole suite on SQLite, the API contract (scripts/api-contract.sh),
-# the suite again on PostgreSQL, and a shorter API contract run there (anonymous and coordinator:
-# what PostgreSQL refuses where SQLite takes it).
+# The test command: on a fresh machine it first installs what it needs (scripts/setup-test-machine.sh
+# names each thing before installing it; with everything present it installs nothing); then the
+# format and lint gate (cargo fmt --check, cargo clippy -D warnings), the deployment files' check
+# (scripts/check-deploy.sh), the dependency graph's licences (cargo deny), the whole suite on
+# SQLite, the API contract (scripts/api-contract.sh), the suite again on PostgreSQL, and a shorter
+# API contract run there (anonymous and coordinator: what PostgreSQL refuses where SQLite takes it).
 #   ./scripts/test.sh            both backends
 #   ANSHANG_TEST_PG_URL=postgres://user@host:5432/db ./scripts/test.sh   another PostgreSQL server
 # Each test creates (and drops) its own database on the PostgreSQL server named here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+./scripts/setup-test-machine.sh
 
 pg_url="${ANSHANG_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
 
@@ -29,14 +33,14 @@ run_suite() {
   fi
 }
 
+echo "== format and lint (cargo fmt --check; cargo clippy --all-targets -D warnings)"
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
+
 echo "== deployment files"
 ./scripts/check-deploy.sh
 
 echo "== dependency licences, bans and sources (cargo deny)"
-if ! cargo deny --version >/dev/null 2>&1; then
-  echo "cargo-deny is missing: cargo install --locked cargo-deny (.ci/run installs it)" >&2
-  exit 1
-fi
 # Advisories are not checked here: their database is fetched from GitHub (see docs/security.md).
 cargo deny --log-level error check licenses bans sources
 

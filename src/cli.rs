@@ -640,7 +640,7 @@ fn worker_command(
         loop {
             match worker {
                 Worker::Sweep => {
-                    let r = crate::app::sweep(&state, now).await.map_err(|e| describe_api_error(e))?;
+                    let r = crate::app::sweep(&state, now).await.map_err(describe_api_error)?;
                     for (number, step) in &r.taken {
                         println!("{number}\t{step}");
                     }
@@ -651,7 +651,7 @@ fn worker_command(
                     }
                 }
                 Worker::Deliver => {
-                    let r = crate::app::deliver(&state, now).await.map_err(|e| describe_api_error(e))?;
+                    let r = crate::app::deliver(&state, now).await.map_err(describe_api_error)?;
                     println!(
                         "mail: {} sent, {} to retry, {} failed, {} cancelled",
                         r.sent, r.retrying, r.failed, r.cancelled

@@ -343,9 +343,9 @@ impl Settings {
         if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
             return invalid("mail.from", "must be an address such as \"Name <noreply@example.gov.cn>\"");
         }
-        if !self.mail.smtp_url.is_empty()
-            && !(self.mail.smtp_url.starts_with("smtp://") || self.mail.smtp_url.starts_with("smtps://"))
-        {
+        let smtp = &self.mail.smtp_url;
+        let file_mail = smtp.is_empty();
+        if !(file_mail || smtp.starts_with("smtp://") || smtp.starts_with("smtps://")) {
             return invalid("mail.smtp_url", "must start with smtp:// or smtps:// (or be empty for .eml files)");
         }
         if let Err(problem) = self.assessment.validate() {

@@ -379,6 +379,9 @@ fn fifty_concurrent_casts_with_one_code_make_exactly_one_ballot_and_foreign_code
     assert!(!v.to_string().contains(&other_code[5..]), "errors never echo a code");
 }
 
+/// A request body: its content type and bytes.
+type Body<'a> = (&'a str, Vec<u8>);
+
 fn rows_in(app: &TestApp, table: &str) -> i64 {
     use diesel::prelude::*;
     #[derive(diesel::QueryableByName)]
@@ -738,7 +741,7 @@ fn authorisation_matrix_covers_every_ballot_endpoint() {
     let officers = ["coordinator", "commission"];
     let now = chrono::Utc::now();
     let create = json!({"title": "t", "year": 2026, "department_ids": [r.departments[0].1], "opens_at": now.to_rfc3339(), "closes_at": (now + chrono::Duration::hours(1)).to_rfc3339()});
-    let endpoints: Vec<(&str, String, Option<(&str, Vec<u8>)>)> = vec![
+    let endpoints: Vec<(&str, String, Option<Body>)> = vec![
         ("POST", "/api/v1/ballots/rounds".into(), Some(("application/json", create.to_string().into_bytes()))),
         ("GET", "/api/v1/ballots/rounds".into(), None),
         (

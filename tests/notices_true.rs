@@ -113,7 +113,18 @@ fn an_extension_granted_after_the_breach_lifts_it_and_rearms_the_overdue_rung() 
     assert_eq!(w.complaint(&id)["overdue"], true);
 
     w.act("2026-10-16T07:00:00+08:00", |c, x| {
-        service::decide_extension(c, x, &id, &World::coordinator(), &request, Some(3), "Granted.", None)
+        service::decide_extension(
+            c,
+            x,
+            &id,
+            &World::coordinator(),
+            service::ExtensionDecision {
+                request_id: &request,
+                approved_days: Some(3),
+                reason: "Granted.",
+                investor_note: None,
+            },
+        )
     });
     let v = w.complaint(&id);
     assert_eq!(v["overdue"], false, "{v}");
@@ -158,7 +169,18 @@ fn a_breach_covered_by_a_late_granted_extension_does_not_count_in_the_assessment
     });
     w.step("2026-10-16T00:00:00+08:00");
     w.act("2026-10-16T07:00:00+08:00", |c, x| {
-        service::decide_extension(c, x, &id, &World::coordinator(), &request, Some(3), "Granted.", None)
+        service::decide_extension(
+            c,
+            x,
+            &id,
+            &World::coordinator(),
+            service::ExtensionDecision {
+                request_id: &request,
+                approved_days: Some(3),
+                reason: "Granted.",
+                investor_note: None,
+            },
+        )
     });
     w.act("2026-10-20T10:00:00+08:00", |c, x| {
         service::reply(c, x, &id, &World::department(&w.land), "Done.", ReplyOutcome::Resolved)
@@ -383,7 +405,18 @@ fn every_party_is_told_what_concerns_them_and_nothing_that_stopped_being_true() 
         service::request_extension(cn, x, &a_id, &land, 2, "Waiting for a survey.")
     });
     w.act("2026-10-15T15:30:00+08:00", |cn, x| {
-        service::decide_extension(cn, x, &a_id, &office, &a_request, None, "Not justified.", None)
+        service::decide_extension(
+            cn,
+            x,
+            &a_id,
+            &office,
+            service::ExtensionDecision {
+                request_id: &a_request,
+                approved_days: None,
+                reason: "Not justified.",
+                investor_note: None,
+            },
+        )
     });
     let c_request = w.act("2026-10-15T16:00:00+08:00", |cn, x| {
         service::request_extension(cn, x, &c_id, &land, 3, "Site visit needed.")
@@ -411,10 +444,12 @@ fn every_party_is_told_what_concerns_them_and_nothing_that_stopped_being_true() 
             x,
             &c_id,
             &office,
-            &c_request,
-            Some(3),
-            "Justified.",
-            Some("A site visit is needed first."),
+            service::ExtensionDecision {
+                request_id: &c_request,
+                approved_days: Some(3),
+                reason: "Justified.",
+                investor_note: Some("A site visit is needed first."),
+            },
         )
     });
     w.act("2026-10-16T08:00:00+08:00", |cn, x| {

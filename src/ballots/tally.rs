@@ -133,9 +133,12 @@ pub fn is_valid(answers: &Answers) -> bool {
 /// Ballots with identical contents, counted once: (department, category, answers) → count.
 pub type Groups = Vec<(String, Option<Category>, Answers, u32)>;
 
+/// A department, the voter's category where kept, and the answers given: one ballot's pattern.
+type BallotPattern = (String, Option<Category>, Vec<(String, Answer)>);
+
 /// Groups ballot rows by their contents (the verifier's path; the server groups in SQL).
 pub fn group(ballots: &[BallotRow]) -> Groups {
-    let mut m: BTreeMap<(String, Option<Category>, Vec<(String, Answer)>), u32> = BTreeMap::new();
+    let mut m: BTreeMap<BallotPattern, u32> = BTreeMap::new();
     for b in ballots {
         let key = (b.department_id.clone(), b.category, b.answers.iter().map(|(k, v)| (k.clone(), *v)).collect());
         *m.entry(key).or_insert(0) += 1;

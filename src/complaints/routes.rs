@@ -516,7 +516,18 @@ async fn decide_extension(
         (false, None) => None,
     };
     with_ctx(&state, Access::Write, move |conn, ctx| {
-        service::decide_extension(conn, ctx, &id, &acting, &request_id, days, &reason, note.as_deref())?;
+        service::decide_extension(
+            conn,
+            ctx,
+            &id,
+            &acting,
+            service::ExtensionDecision {
+                request_id: &request_id,
+                approved_days: days,
+                reason: &reason,
+                investor_note: note.as_deref(),
+            },
+        )?;
         staff_view(conn, ctx, &id)
     })
     .await

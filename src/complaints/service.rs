@@ -755,16 +755,25 @@ pub fn reject(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, rea
     })
 }
 
+/// The coordination office's answer to an extension request.
+pub struct ExtensionDecision<'a> {
+    pub request_id: &'a str,
+    /// `Some(working days)` approves; `None` refuses.
+    pub approved_days: Option<u32>,
+    /// The office's own record; never shown to the investor.
+    pub reason: &'a str,
+    /// What the investor reads of an approval.
+    pub investor_note: Option<&'a str>,
+}
+
 pub fn decide_extension(
     conn: &mut DbConnection,
     ctx: &Ctx,
     id: &str,
     acting: &Acting,
-    request_id: &str,
-    approved_days: Option<u32>,
-    reason: &str,
-    investor_note: Option<&str>,
+    decision: ExtensionDecision<'_>,
 ) -> Result<(), ApiError> {
+    let ExtensionDecision { request_id, approved_days, reason, investor_note } = decision;
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::DecideExtension, acting)?;
         let req: ExtensionRow = extension_requests::table

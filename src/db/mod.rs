@@ -19,7 +19,7 @@ pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migration
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
 /// Key of the PostgreSQL advisory lock that serialises migrations across instances.
-const MIGRATION_LOCK_KEY: i64 = 0x616e_7368_616e_67;
+const MIGRATION_LOCK_KEY: i64 = 0x0061_6e73_6861_6e67;
 
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {
@@ -234,6 +234,29 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// Runs blocking database work on actix's thread pool with a pooled connection.
+pub async fn run<T, F>(pool: &Pool, work: F) -> Result<T, crate::error::ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, crate::error::ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn)
+    })
+    .await
+    .map_err(|e| crate::error::ApiError::internal("blocking task", e))?
+}
+
+/// Makes the current transaction a writer before it reads anything. On SQLite a transaction
+/// that reads first and writes later fails with SQLITE_BUSY when another writer got in between
+/// (the busy timeout does not help then); a write as the first statement queues instead. The
+/// statement changes nothing; on PostgreSQL it costs one round trip.
+pub fn write_lock(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    conn.batch_execute("UPDATE tracking_counters SET last_seq = last_seq WHERE 1 = 0")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,27 +282,4 @@ mod tests {
         let url = DatabaseUrl::Postgres("postgres://app:hunter2@db:5432/anshang".into());
         assert_eq!(url.redacted(), "postgres://app:***@db:5432/anshang");
     }
-}
-
-/// Runs blocking database work on actix's thread pool with a pooled connection.
-pub async fn run<T, F>(pool: &Pool, work: F) -> Result<T, crate::error::ApiError>
-where
-    F: FnOnce(&mut DbConnection) -> Result<T, crate::error::ApiError> + Send + 'static,
-    T: Send + 'static,
-{
-    let pool = pool.clone();
-    actix_web::web::block(move || {
-        let mut conn = pool.get()?;
-        work(&mut conn)
-    })
-    .await
-    .map_err(|e| crate::error::ApiError::internal("blocking task", e))?
-}
-
-/// Makes the current transaction a writer before it reads anything. On SQLite a transaction
-/// that reads first and writes later fails with SQLITE_BUSY when another writer got in between
-/// (the busy timeout does not help then); a write as the first statement queues instead. The
-/// statement changes nothing; on PostgreSQL it costs one round trip.
-pub fn write_lock(conn: &mut DbConnection) -> diesel::QueryResult<()> {
-    conn.batch_execute("UPDATE tracking_counters SET last_seq = last_seq WHERE 1 = 0")
 }

@@ -931,7 +931,18 @@ async fn post_decide_extension(
         (Ok(()), Some(days), Some(reason)) => {
             let rid = request_id.clone();
             run(&staff, &id, move |conn, ctx, id| {
-                service::decide_extension(conn, ctx, id, &by, &rid, days, &reason, note.as_deref())
+                service::decide_extension(
+                    conn,
+                    ctx,
+                    id,
+                    &by,
+                    service::ExtensionDecision {
+                        request_id: &rid,
+                        approved_days: days,
+                        reason: &reason,
+                        investor_note: note.as_deref(),
+                    },
+                )
             })
             .await
         }

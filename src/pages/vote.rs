@@ -322,7 +322,7 @@ fn complete(
     round: &RoundRow,
     departments: &[RoundDepartment],
     posted: &Posted,
-) -> Result<Vec<DepartmentRating>, HttpResponse> {
+) -> Result<Vec<DepartmentRating>, Box<HttpResponse>> {
     let questions = round.questions();
     let view = ballot_view(page.lang, departments, &questions, posted, true);
     let gaps: Vec<(String, String)> = view
@@ -340,7 +340,7 @@ fn complete(
             detail: None,
             fields: gaps,
         };
-        return Err(render_ballot(page, round, &posted.code, view, Some(shown)));
+        return Err(Box::new(render_ballot(page, round, &posted.code, view, Some(shown))));
     }
     Ok(departments
         .iter()
@@ -365,7 +365,7 @@ async fn checked_ballot(
         Ok(found) => found,
         Err(e) => return Err(show_start(page, Some(&posted.round), &posted.code, Some(&e)).await),
     };
-    let ratings = complete(page, &round, &departments, posted)?;
+    let ratings = complete(page, &round, &departments, posted).map_err(|page| *page)?;
     Ok((round, departments, ratings))
 }
 

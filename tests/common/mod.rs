@@ -352,6 +352,7 @@ pub fn spawn_served(mut cmd: std::process::Command) -> (std::process::Child, u16
         before.push(line);
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("the server exited before listening: {before:?}");
 }
 

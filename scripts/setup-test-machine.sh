@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# What the test command needs besides a Rust toolchain and a C compiler, installed where it is
+# missing — and only then, each named before it is installed. On a machine that has everything
+# this prints one line and installs nothing. Called by scripts/test.sh; safe to run on its own.
+#   system packages (apt, as root or through sudo): the PostgreSQL client library and tools,
+#     OpenSSL headers and pkg-config, Python's venv (the API contract's schemathesis), Chromium
+#     and its WebDriver with a CJK font (the page tests)
+#   rustfmt and clippy (rustup components: the format and lint gate)
+#   the `docker compose` plugin (scripts/check-deploy.sh; no Docker engine needed)
+#   cargo-deny (the dependency licence check; built from crates.io, takes minutes)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+installed=0
+
+need_apt=()
+[ -f /usr/include/postgresql/libpq-fe.h ] || need_apt+=(libpq-dev)
+[ -f /usr/include/openssl/ssl.h ] || need_apt+=(libssl-dev)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+command -v pg_isready >/dev/null 2>&1 || need_apt+=(postgresql-client)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
+[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need_apt+=(fonts-noto-cjk)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "== setup: installing system packages: ${need_apt[*]}"
+  sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "setup: run as root, or install them: apt-get install ${need_apt[*]}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  command -v apt-get >/dev/null 2>&1 || { echo "setup: no apt-get here; install the equivalents of: ${need_apt[*]}" >&2; exit 1; }
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${need_apt[@]}"
+  installed=1
+fi
+
+for component in rustfmt clippy; do
+  if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    echo "== setup: installing the Rust component $component (rustup)"
+    rustup component add "$component"
+    installed=1
+  fi
+done
+
+if ! docker compose version >/dev/null 2>&1; then
+  echo "== setup: installing the docker compose plugin (scripts/install-compose-plugin.sh)"
+  if [ "$(id -u)" -ne 0 ]; then
+    COMPOSE_PLUGIN_DIR="${COMPOSE_PLUGIN_DIR:-$HOME/.docker/cli-plugins}" ./scripts/install-compose-plugin.sh
+  else
+    ./scripts/install-compose-plugin.sh
+  fi
+  installed=1
+fi
+
+if ! cargo deny --version >/dev/null 2>&1; then
+  echo "== setup: installing cargo-deny (cargo install --locked cargo-deny; builds for a few minutes)"
+  cargo install --locked cargo-deny
+  installed=1
+fi
+
+[ "$installed" -eq 1 ] || echo "== setup: everything the tests need is here; nothing installed"
