@@ -1,7 +1,7 @@
-//! Compiles the shipped email templates in: every notice folder under `config/mail/` becomes an
-//! entry of `NOTICES`, and its six files (subject, text and HTML, in zh and en) entries of
-//! `SHIPPED`, so the list of notices lives in one place — the folder — and a new notice needs
-//! no code change to be shipped.
+//! Compiles templates in, listed from their folders so that each list lives in one place:
+//! - the email templates: every notice folder under `config/mail/` becomes an entry of
+//!   `NOTICES`, and its six files (subject, text and HTML, in zh and en) entries of `SHIPPED`;
+//! - the page templates: every file under `src/pages/templates/`, named by its path there.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -34,6 +34,34 @@ fn main() {
         }
     }
     out.push_str("];\n");
-    let dest = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("shipped_mail.rs");
-    std::fs::write(dest, out).expect("write shipped_mail.rs");
+    let out_dir = std::env::var("OUT_DIR").expect("OUT_DIR");
+    std::fs::write(Path::new(&out_dir).join("shipped_mail.rs"), out).expect("write shipped_mail.rs");
+    page_templates(Path::new(&out_dir));
+}
+
+fn page_templates(out_dir: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/pages/templates");
+    println!("cargo:rerun-if-changed=src/pages/templates");
+    let mut files = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        println!("cargo:rerun-if-changed={}", dir.display());
+        for entry in std::fs::read_dir(&dir).expect("src/pages/templates") {
+            let path = entry.expect("template entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut out = String::from("/// Every page template: (its path under `src/pages/templates/`, its text).\nconst PAGE_TEMPLATES: &[(&str, &str)] = &[\n");
+    for file in files {
+        let name = file.strip_prefix(&root).expect("under the root").to_str().expect("UTF-8 names").replace('\\', "/");
+        println!("cargo:rerun-if-changed={}", file.display());
+        writeln!(out, "    ({name:?}, include_str!({:?})),", file.display().to_string()).unwrap();
+    }
+    out.push_str("];\n");
+    std::fs::write(out_dir.join("page_templates.rs"), out).expect("write page_templates.rs");
 }

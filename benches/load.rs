@@ -265,7 +265,7 @@ fn complaint_body() -> Value {
 /// transaction per filing, THREADS connections in parallel — without HTTP, validation,
 /// templates or hashing.
 fn raw_filing_rate(settings: &Settings, secs: u64) -> f64 {
-    let pool = anshang::app::open_database(settings).unwrap();
+    let pool = anshang::state::open_database(settings).unwrap();
     let counter = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let started = Instant::now();
@@ -396,7 +396,7 @@ fn series(conn: &DbConnection, n: usize) -> String {
 
 /// A closed round over 10 departments with `n` ballot rows; time its tally.
 fn tally_ms(settings: &Settings, n: usize) -> f64 {
-    let pool = anshang::app::open_database(settings).unwrap();
+    let pool = anshang::state::open_database(settings).unwrap();
     let mut conn = pool.get().unwrap();
     let round = format!("round{n}");
     let ts = match &*conn {
@@ -437,7 +437,7 @@ fn tally_ms(settings: &Settings, n: usize) -> f64 {
 
 /// `n` complaints of 2025 over 100 departments (each replied on time), then the year's assessment.
 fn assessment_ms(settings: &Settings, n: usize) -> f64 {
-    let pool = anshang::app::open_database(settings).unwrap();
+    let pool = anshang::state::open_database(settings).unwrap();
     let mut conn = pool.get().unwrap();
     let (ts, f, tr) = match &*conn {
         DbConnection::Pg(_) => ("CAST('2025-03-03 02:00:00' AS TIMESTAMP)", "FALSE", "TRUE"),

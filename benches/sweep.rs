@@ -39,7 +39,7 @@ fn main() {
         let mut settings = Settings::load(&SettingsSource { env: Some(vec![]), ..Default::default() }).unwrap();
         settings.server.data_dir = dir.path().to_path_buf();
         settings.database.url = url;
-        let pool = anshang::app::open_database(&settings).unwrap();
+        let pool = anshang::state::open_database(&settings).unwrap();
         let mut conn = pool.get().unwrap();
         let started = Instant::now();
         seed(&mut conn, n);

@@ -6,11 +6,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::app::{open_database, Application};
+use crate::app::Application;
 use crate::auth::users::{self, AccountRequest};
 use crate::auth::Role;
 use crate::config::{Settings, SettingsSource};
 use crate::db;
+use crate::state::open_database;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -418,7 +419,8 @@ fn calendar_command(settings: &Settings, cmd: CalendarCommand) -> Result<(), Str
     match cmd {
         CalendarCommand::Due { days, json, received } => {
             let days = days_or_default(days)?;
-            let instants = received.iter().map(|r| parse_instant(r)).collect::<Result<Vec<_>, _>>()?;
+            let instants =
+                received.iter().map(|r| parse_instant(r)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
             let cal = cli_calendar(settings)?;
             for instant in instants {
                 let a = due_answer(&cal, instant, days, settings.clocks.cutoff);
@@ -446,7 +448,7 @@ fn calendar_command(settings: &Settings, cmd: CalendarCommand) -> Result<(), Str
         }
         CalendarCommand::Explain { days, json, received } => {
             let days = days_or_default(days)?;
-            let instant = parse_instant(&received)?;
+            let instant = parse_instant(&received).map_err(|e| e.to_string())?;
             let cal = cli_calendar(settings)?;
             let a = due_answer(&cal, instant, days, settings.clocks.cutoff);
             if json {
@@ -539,7 +541,7 @@ fn calendar_command(settings: &Settings, cmd: CalendarCommand) -> Result<(), Str
             }
             let pool = open_database(settings).map_err(|e| e.to_string())?;
             let mut conn = pool.get().map_err(|e| e.to_string())?;
-            let rules = crate::complaints::service::Rules::from_settings(settings)?;
+            let rules = crate::complaints::service::Rules::from_settings(settings).map_err(|e| e.to_string())?;
             let load = crate::complaints::service::load_official_year(
                 &mut conn,
                 &rules,
@@ -576,7 +578,7 @@ fn calendar_command(settings: &Settings, cmd: CalendarCommand) -> Result<(), Str
 fn audit_reseal(settings: &Settings) -> Result<(), String> {
     let pool = open_database(settings).map_err(|e| e.to_string())?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
-    if crate::app::seal_audit_trail(&mut conn, true).map_err(|e| e.to_string())? {
+    if crate::state::seal_audit_trail(&mut conn, true).map_err(|e| e.to_string())? {
         println!("audit trail re-sealed under the audit key (see the admin log's audit.reseal entry)");
     } else {
         println!("audit trail already sealed; nothing to do");
@@ -624,7 +626,7 @@ fn worker_command(
     now: Option<String>,
     simulate: bool,
 ) -> Result<(), String> {
-    let now = now.as_deref().map(crate::calendar::runtime::parse_instant).transpose()?;
+    let now = now.as_deref().map(crate::calendar::runtime::parse_instant).transpose().map_err(|e| e.to_string())?;
     if now.is_some() && !once {
         return Err("--now goes with --once".into());
     }
@@ -632,7 +634,7 @@ fn worker_command(
         check_simulated_instant(at, crate::db::now(), simulate)?;
     }
     actix_web::rt::System::new().block_on(async move {
-        let state = crate::app::worker_state(settings).map_err(|e| e.to_string())?;
+        let state = crate::state::worker_state(settings).map_err(|e| e.to_string())?;
         let interval = match worker {
             Worker::Sweep => state.settings.escalation.sweep_interval_secs,
             Worker::Deliver => state.settings.mail.deliver_interval_secs,
@@ -640,18 +642,19 @@ fn worker_command(
         loop {
             match worker {
                 Worker::Sweep => {
-                    let r = crate::app::sweep(&state, now).await.map_err(describe_api_error)?;
+                    let r = crate::escalation::worker::sweep(&state, now).await.map_err(describe_api_error)?;
                     for (number, step) in &r.taken {
                         println!("{number}\t{step}");
                     }
                     println!("sweep: {} rungs taken, {} replies closed", r.taken.len(), r.auto_closed);
-                    let closed = crate::app::close_due_rounds(&state, now).await.map_err(describe_api_error)?;
+                    let closed =
+                        crate::ballots::worker::close_due_rounds(&state, now).await.map_err(describe_api_error)?;
                     for id in &closed {
                         println!("ballot round {id} closed at its closing time");
                     }
                 }
                 Worker::Deliver => {
-                    let r = crate::app::deliver(&state, now).await.map_err(describe_api_error)?;
+                    let r = crate::mail::worker::deliver(&state, now).await.map_err(describe_api_error)?;
                     println!(
                         "mail: {} sent, {} to retry, {} failed, {} cancelled",
                         r.sent, r.retrying, r.failed, r.cancelled
@@ -704,7 +707,7 @@ fn ballots_command(settings: &Settings, cmd: BallotsCommand) -> Result<(), Strin
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     match cmd {
         BallotsCommand::IssueCodes { round, out } => {
-            let rules = crate::complaints::service::Rules::from_settings(settings)?;
+            let rules = crate::complaints::service::Rules::from_settings(settings).map_err(|e| e.to_string())?;
             let deliverable = crate::ballots::service::email_deliverable(settings);
             let issued = issue_codes_with_letters(&mut conn, &round, &rules.notices, deliverable, "cli", &out)
                 .map_err(describe_api_error)?;
@@ -811,7 +814,7 @@ fn write_letters(
         options.open(&path).and_then(|mut f| f.write_all(bytes)).map_err(|e| format!("{}: {e}", path.display()))
     };
     write("letters.html", html.as_bytes())?;
-    write("letters.csv", &csv.finish()?)?;
+    write("letters.csv", &csv.finish().map_err(|e| e.to_string())?)?;
     Ok(())
 }
 

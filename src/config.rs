@@ -335,7 +335,7 @@ impl Settings {
             }
         }
         if let Err(problem) = crate::escalation::ladder::Ladder::from_settings(&self.escalation) {
-            return Err(ConfigError::Invalid { key: "escalation", problem });
+            return Err(ConfigError::Invalid { key: "escalation", problem: problem.to_string() });
         }
         if self.escalation.sweep_interval_secs == 0 || self.mail.deliver_interval_secs == 0 {
             return invalid("escalation.sweep_interval_secs", "intervals must be at least 1 second");
@@ -349,7 +349,7 @@ impl Settings {
             return invalid("mail.smtp_url", "must start with smtp:// or smtps:// (or be empty for .eml files)");
         }
         if let Err(problem) = self.assessment.validate() {
-            return Err(ConfigError::Invalid { key: "assessment", problem });
+            return Err(ConfigError::Invalid { key: "assessment", problem: problem.to_string() });
         }
         if !(1..=1000).contains(&self.mail.investor_emails_per_address_per_day) {
             return invalid("mail.investor_emails_per_address_per_day", "must be between 1 and 1000");

@@ -46,8 +46,8 @@ impl Sheet {
         self.writer.write_record(&cells)
     }
 
-    pub fn finish(self) -> Result<Vec<u8>, String> {
-        self.writer.into_inner().map_err(|e| e.to_string())
+    pub fn finish(self) -> Result<Vec<u8>, std::io::Error> {
+        self.writer.into_inner().map_err(|e| e.into_error())
     }
 }
 

@@ -3,9 +3,9 @@
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 
-use crate::app::AppState;
 use crate::db;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(healthz).service(readyz);

@@ -24,4 +24,5 @@ pub mod http;
 pub mod mail;
 pub mod openapi;
 pub mod pages;
+pub mod state;
 pub mod telemetry;

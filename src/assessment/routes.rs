@@ -6,12 +6,12 @@ use actix_web::{get, post, web, HttpResponse};
 use serde::Deserialize;
 
 use super::report::{self, AssessmentReport, NamedScore};
-use crate::app::AppState;
 use crate::auth::roles::{AnyStaff, Assessors, CommissionOnly, DepartmentOnly};
 use crate::auth::{Role, Staff};
 use crate::db;
 use crate::error::ApiError;
 use crate::http::JsonBody;
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(year_report)

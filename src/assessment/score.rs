@@ -26,8 +26,19 @@ pub struct Formula {
     pub list_size: usize,
 }
 
+/// Why a configured formula is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormulaError {
+    #[error("points, weights and deductions must be between 0 and 1000")]
+    OutOfRange,
+    #[error("at least one complaint weight must be positive")]
+    NoWeight,
+    #[error("formula_version must be set")]
+    NoVersion,
+}
+
 impl Formula {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), FormulaError> {
         let all = [
             self.conduct_points,
             self.complaint_points,
@@ -40,13 +51,13 @@ impl Formula {
             self.conduct_fallback_points.unwrap_or(0.0),
         ];
         if all.iter().any(|v| !v.is_finite() || *v < 0.0 || *v > 1000.0) {
-            return Err("points, weights and deductions must be between 0 and 1000".into());
+            return Err(FormulaError::OutOfRange);
         }
         if self.on_time_weight + self.satisfaction_weight + self.uncontested_weight <= 0.0 {
-            return Err("at least one complaint weight must be positive".into());
+            return Err(FormulaError::NoWeight);
         }
         if self.formula_version.trim().is_empty() {
-            return Err("formula_version must be set".into());
+            return Err(FormulaError::NoVersion);
         }
         Ok(())
     }

@@ -10,8 +10,8 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 
 use super::roles::{Role, RoleRule};
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// The signed-in staff member, as the token says.
 #[derive(Debug, Clone)]

@@ -33,17 +33,27 @@ pub fn verify_against_dummy(password: &str) {
 }
 
 /// Why a password is refused; the message never repeats the password.
-pub fn check_policy(password: &str, min_length: usize) -> Result<(), String> {
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("must be at least {min} characters long")]
+    TooShort { min: usize },
+    #[error("must be at most 128 characters long")]
+    TooLong,
+    #[error("must not repeat a single character")]
+    OneCharacter,
+}
+
+pub fn check_policy(password: &str, min_length: usize) -> Result<(), PolicyError> {
     let chars = password.chars().count();
     if chars < min_length {
-        return Err(format!("must be at least {min_length} characters long"));
+        return Err(PolicyError::TooShort { min: min_length });
     }
     if chars > 128 {
-        return Err("must be at most 128 characters long".into());
+        return Err(PolicyError::TooLong);
     }
     let first = password.chars().next();
     if password.chars().all(|c| Some(c) == first) {
-        return Err("must not repeat a single character".into());
+        return Err(PolicyError::OneCharacter);
     }
     Ok(())
 }
@@ -70,7 +80,7 @@ mod tests {
 
     #[test]
     fn policy_names_the_rule() {
-        assert!(check_policy("short", 12).unwrap_err().contains("12"));
+        assert!(check_policy("short", 12).unwrap_err().to_string().contains("12"));
         assert!(check_policy("aaaaaaaaaaaaaaa", 12).is_err());
         assert!(check_policy("a reasonable passphrase", 12).is_ok());
         assert_eq!(generate_password().len(), 20);

@@ -9,10 +9,10 @@ use super::roles::{AdminOnly, AnyStaff, PasswordChange, Role};
 use super::service::{set_own_password, sign_in, sign_out, PasswordChangeRequest};
 use super::users::{self, AccountRequest, UserView};
 use super::Staff;
-use crate::app::AppState;
 use crate::db;
 use crate::error::ApiError;
 use crate::http::{ClientAddr, JsonBody, NoStore};
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(login)

@@ -8,10 +8,10 @@ use serde::Deserialize;
 
 use super::roles::Role;
 use super::{password, users};
-use crate::app::AppState;
 use crate::db;
 use crate::error::{ApiError, FieldError};
 use crate::http::ClientAddr;
+use crate::state::AppState;
 
 /// A successful sign-in (the API answers with it; the pages keep the token in a cookie).
 pub struct SignedIn {
@@ -100,7 +100,7 @@ pub async fn set_own_password(
     req: PasswordChangeRequest,
 ) -> Result<(), ApiError> {
     password::check_policy(&req.new_password, state.settings.auth.min_password_length)
-        .map_err(|m| ApiError::Invalid(vec![FieldError::new("new_password", "weak_password", m)]))?;
+        .map_err(|m| ApiError::Invalid(vec![FieldError::new("new_password", "weak_password", m.to_string())]))?;
     if req.new_password == req.current_password {
         return Err(ApiError::invalid("new_password", "unchanged", "choose a password different from the current one"));
     }

@@ -111,7 +111,7 @@ impl AccountRequest {
         }
         if let Some(p) = &password_given {
             if let Err(msg) = password::check_policy(p, min_password_length) {
-                check.push(FieldError::new("password", "weak_password", msg));
+                check.push(FieldError::new("password", "weak_password", msg.to_string()));
             }
         }
         check.finish()?;

@@ -15,3 +15,4 @@ pub mod scope;
 pub mod seal;
 pub mod service;
 pub mod tally;
+pub mod worker;

@@ -22,6 +22,10 @@ pub enum RevocationError {
     NotAKey,
     #[error("this revocation key belongs to another round")]
     OtherRound,
+    #[error("the round's revocation public key is not an age X25519 key: {0}")]
+    PublicKey(String),
+    #[error("sealing a roll tag: {0}")]
+    Sealing(String),
 }
 
 /// A new revocation key pair: (public half, to store with the round; private half, to show once).
@@ -31,9 +35,12 @@ pub fn new_key() -> (String, String) {
 }
 
 /// A roll entry's id sealed to the round's revocation public key, hex-encoded.
-pub fn tag(recipient: &str, roll_entry_id: &str) -> Result<String, String> {
-    let recipient = age::x25519::Recipient::from_str(recipient).map_err(|e| format!("revocation key: {e}"))?;
-    age::encrypt(&recipient, roll_entry_id.as_bytes()).map(hex::encode).map_err(|e| format!("roll tag: {e}"))
+pub fn tag(recipient: &str, roll_entry_id: &str) -> Result<String, RevocationError> {
+    let recipient =
+        age::x25519::Recipient::from_str(recipient).map_err(|e| RevocationError::PublicKey(e.to_string()))?;
+    age::encrypt(&recipient, roll_entry_id.as_bytes())
+        .map(hex::encode)
+        .map_err(|e| RevocationError::Sealing(e.to_string()))
 }
 
 /// A round's private revocation key, checked against its public half.

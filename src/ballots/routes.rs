@@ -11,12 +11,12 @@ use super::service::{
     self, CastReceipt, CastRequest, CreateRound, ImportReport, Issued, RoundDepartment, RoundStatus, RoundView,
 };
 use super::tally::DepartmentTally;
-use crate::app::AppState;
 use crate::auth::roles::BallotOfficers;
 use crate::auth::{MaybeStaff, Staff};
 use crate::db;
 use crate::error::ApiError;
 use crate::http::{ClientAddr, JsonBody};
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(create_round)

@@ -48,6 +48,10 @@ pub enum SealError {
     WrongKey,
     #[error("a sealed ballot could not be opened: {0}")]
     Damaged(String),
+    #[error("the round's public key is not an age X25519 key: {0}")]
+    PublicKey(String),
+    #[error("sealing: {0}")]
+    Sealing(String),
 }
 
 /// A new round key: its public half (stored with the round) and `trustees` shares of its private
@@ -100,10 +104,10 @@ pub fn seal(
     department_ids: &[String],
     questions: &[Question],
     ratings: Vec<SealedRating>,
-) -> Result<Vec<u8>, String> {
-    let recipient = age::x25519::Recipient::from_str(recipient).map_err(|e| format!("round key: {e}"))?;
+) -> Result<Vec<u8>, SealError> {
+    let recipient = age::x25519::Recipient::from_str(recipient).map_err(|e| SealError::PublicKey(e.to_string()))?;
     let mut plain = padded(department_ids, questions, ratings);
-    let sealed = age::encrypt(&recipient, &plain).map_err(|e| format!("sealing: {e}"));
+    let sealed = age::encrypt(&recipient, &plain).map_err(|e| SealError::Sealing(e.to_string()));
     plain.zeroize();
     sealed
 }

@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use super::runtime::{self, DueAnswer};
 use super::CalendarYear;
-use crate::app::AppState;
 use crate::auth::roles::AdminOnly;
 use crate::auth::Staff;
 use crate::complaints::service;
 use crate::db;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(due).service(get_year).service(put_year);
@@ -38,8 +38,8 @@ pub struct DueQuery {
 #[get("/api/v1/calendar/due")]
 async fn due(state: web::Data<AppState>, query: web::Query<DueQuery>) -> Result<web::Json<DueAnswer>, ApiError> {
     let q = query.into_inner();
-    let received =
-        runtime::parse_instant(&q.received).map_err(|m| ApiError::invalid("received", "invalid_instant", m))?;
+    let received = runtime::parse_instant(&q.received)
+        .map_err(|e| ApiError::invalid("received", "invalid_instant", e.to_string()))?;
     let days = q.days.unwrap_or(state.settings.clocks.reply.working_days);
     if !(1..=120).contains(&days) {
         return Err(ApiError::invalid("days", "out_of_range", "between 1 and 120 working days"));

@@ -204,11 +204,19 @@ pub struct DueAnswer {
     pub explanation: super::Explanation,
 }
 
+/// An instant that is not RFC 3339.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{raw:?} is not an RFC 3339 instant such as 2026-09-30T17:00:00+08:00 ({source})")]
+pub struct InstantError {
+    raw: String,
+    source: chrono::ParseError,
+}
+
 /// Parses an RFC 3339 instant with any offset (`Z` included).
-pub fn parse_instant(raw: &str) -> Result<DateTime<Utc>, String> {
+pub fn parse_instant(raw: &str) -> Result<DateTime<Utc>, InstantError> {
     chrono::DateTime::parse_from_rfc3339(raw.trim())
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("{raw:?} is not an RFC 3339 instant such as 2026-09-30T17:00:00+08:00 ({e})"))
+        .map_err(|source| InstantError { raw: raw.to_string(), source })
 }
 
 pub fn due_answer(

@@ -5,6 +5,7 @@
 //! operation in one transaction; `operations` is what both front ends call around it; `views` shape responses; `routes` are the HTTP handlers.
 
 pub mod attachments;
+pub mod context;
 pub mod events;
 pub mod intake;
 pub mod model;

@@ -1,51 +1,19 @@
 //! The emails complaint changes cause, queued in the changing transaction: the investor's
 //! notices (in their language) and the ladder's department-side notices.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use super::context::Ctx;
+pub use super::context::Notices;
 use super::model::Language;
-use super::service::Ctx;
 use super::store::{ClockRow, ComplaintRow};
 use crate::calendar::shanghai;
-use crate::config::Settings;
 use crate::db::{from_db_time, DbConnection};
 use crate::departments::store as departments;
 use crate::error::ApiError;
-use crate::escalation::ladder::{Ladder, Recipient, Rung};
+use crate::escalation::ladder::{Recipient, Rung};
 use crate::mail::outbox::{self, Guard, NewMail, NoticeGuard, OutboxRow};
-use crate::mail::templates::Templates;
-
-/// Everything needed to write notices: templates, the ladder, and how links are made.
-pub struct Notices {
-    pub templates: Templates,
-    pub ladder: Ladder,
-    pub staff_language: Language,
-    pub public_base_url: String,
-    /// Right-hand side of Message-IDs.
-    pub domain: String,
-    /// Investor emails an address may get a day before anonymous-caused ones stop (`mail::budget`).
-    pub investor_emails_per_address_per_day: i64,
-}
-
-impl Notices {
-    pub fn from_settings(s: &Settings) -> Result<Arc<Notices>, String> {
-        let templates = Templates::load(&s.mail.template_dir).map_err(|e| e.to_string())?;
-        let ladder = Ladder::from_settings(&s.escalation)?;
-        let from: lettre::message::Mailbox =
-            s.mail.from.parse().map_err(|_| "mail.from is not an address".to_string())?;
-        Ok(Arc::new(Notices {
-            templates,
-            ladder,
-            staff_language: s.mail.staff_language,
-            public_base_url: s.server.public_base_url.trim_end_matches('/').to_string(),
-            domain: from.email.domain().to_string(),
-            investor_emails_per_address_per_day: s.mail.investor_emails_per_address_per_day,
-        }))
-    }
-}
 
 fn local_date(t: chrono::NaiveDateTime) -> String {
     from_db_time(t).with_timezone(&shanghai()).date_naive().to_string()

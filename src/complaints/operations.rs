@@ -10,10 +10,10 @@ use super::model::TrackingNumber;
 use super::service::{self, Acting};
 use super::state::Actor;
 use super::store;
-use crate::app::AppState;
 use crate::auth::{Role, StaffUser};
 use crate::db;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// A signed-in staff member as the service sees them.
 pub fn acting(user: &StaffUser) -> Acting {

@@ -14,7 +14,6 @@ use super::service::{self, Acting, IdempotencyKey};
 use super::state::Status;
 use super::store::{self, ListFilter};
 use super::views::{self, ComplaintSummary, ComplaintView, TrackingView};
-use crate::app::AppState;
 use crate::auth::roles::{
     AuditReaders, CoordinatorOnly, DepartmentOnly, Handlers, Intake, OperatorOnly, StatusReaders,
 };
@@ -23,6 +22,7 @@ use crate::db;
 use crate::error::ApiError;
 use crate::fields::{optional_text, required_text};
 use crate::http::{ClientAddr, JsonBody, NoStore};
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(file)

@@ -6,19 +6,22 @@ use diesel::prelude::*;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+pub use super::context::{
+    calendar_clock, contest_deadline, ensure_department_scope, status_of, Acting, Ctx, Rules, ACCEPT_CLOCK,
+    CONCLUDE_CLOCK, REPLY_CLOCK,
+};
 use super::events::{self, NewEvent};
 use super::intake::ValidComplaint;
 use super::model::{AccessCode, Rating, ReplyOutcome, TrackingNumber};
-use super::state::{transition, Action, Actor, Status, TransitionError};
+use super::state::{transition, Action, Status, TransitionError};
 use super::store::{self, AssignmentRow, ClockRow, ComplaintRow, ExtensionRow, NewComplaintRow, PauseRow};
-use crate::calendar::{local_date, Clock, Cutoff, PausedSpan, WorkingCalendar};
+use crate::calendar::{local_date, Clock, WorkingCalendar};
 use crate::db::schema::{clock_pauses, complaint_assignments, complaint_clocks, complaints, extension_requests};
 use crate::db::{from_db_time, new_id, to_db_time, DbConnection};
 use crate::departments::store as departments;
 use crate::departments::DepartmentKind;
 use crate::error::ApiError;
 
-pub const REPLY_CLOCK: &str = "reply";
 /// How long a retried filing can still be shown its access code.
 pub const SEALED_CODE_HOURS: i64 = 24;
 
@@ -32,43 +35,6 @@ pub fn purge_sealed_codes(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryR
     .set(complaints::idempotency_sealed_code.eq(None::<String>))
     .execute(conn)
 }
-/// MOFCOM 2020 No. 3, when enabled: accept (assign) or refuse within N working days of receipt.
-pub const ACCEPT_CLOCK: &str = "accept";
-/// MOFCOM 2020 No. 3, when enabled: conclude (close) within N working days of acceptance.
-pub const CONCLUDE_CLOCK: &str = "conclude";
-
-/// What every operation needs besides the connection: the calendar, the rules and the instant.
-pub struct Ctx<'a> {
-    pub cal: &'a WorkingCalendar,
-    pub cutoff: Cutoff,
-    pub reply_working_days: u32,
-    pub accept_working_days: Option<u32>,
-    pub conclude_working_days: Option<u32>,
-    pub contest_window_working_days: u32,
-    pub max_extension_working_days: u32,
-    pub tracking_prefix: &'a str,
-    pub notices: &'a super::notices::Notices,
-    pub now: DateTime<Utc>,
-}
-
-/// Who acts, as the audit trail records it.
-#[derive(Debug, Clone)]
-pub struct Acting {
-    pub actor: Actor,
-    pub user_id: Option<String>,
-    /// For department staff: their department (they may act only on its complaints).
-    pub department_id: Option<String>,
-}
-
-impl Acting {
-    pub fn investor() -> Self {
-        Acting { actor: Actor::Investor, user_id: None, department_id: None }
-    }
-    pub fn system() -> Self {
-        Acting { actor: Actor::System, user_id: None, department_id: None }
-    }
-}
-
 fn illegal(e: TransitionError, current: Status) -> ApiError {
     match e {
         TransitionError::NotInThisState { .. } => {
@@ -91,19 +57,6 @@ fn load_locked(conn: &mut DbConnection, id: &str) -> Result<ComplaintRow, ApiErr
         return Err(ApiError::NotFound("no such complaint".into()));
     }
     Ok(store::find(conn, id)?.expect("locked row exists"))
-}
-
-pub fn status_of(row: &ComplaintRow) -> Result<Status, ApiError> {
-    Status::parse(&row.status)
-        .ok_or_else(|| ApiError::internal("complaint row", format!("unknown status {}", row.status)))
-}
-
-/// Department staff see and act only on complaints their department holds.
-pub fn ensure_department_scope(row: &ComplaintRow, acting: &Acting) -> Result<(), ApiError> {
-    if acting.actor == Actor::Department && (row.department_id.is_none() || row.department_id != acting.department_id) {
-        return Err(ApiError::NotFound("no such complaint in your department's inbox".into()));
-    }
-    Ok(())
 }
 
 /// Checks the transition and department scope; returns (from, to).
@@ -150,7 +103,7 @@ fn record(
 }
 
 /// After any change to a complaint, in its transaction: queued ladder notices whose facts no
-/// longer hold are cancelled. A cancellation can re-arm a rung (`escalation::sweep::schedule`),
+/// longer hold are cancelled. A cancellation can re-arm a rung (`escalation::schedule::schedule`),
 /// so the running reply clock is rescheduled then; a moved due time is rescheduled where the
 /// clock is refreshed (`refresh_clock`).
 fn facts_changed(conn: &mut DbConnection, ctx: &Ctx, id: &str) -> Result<(), ApiError> {
@@ -158,7 +111,7 @@ fn facts_changed(conn: &mut DbConnection, ctx: &Ctx, id: &str) -> Result<(), Api
         return Ok(());
     }
     if let Some(clock) = store::current_clock(conn, id, REPLY_CLOCK)?.filter(|c| c.stopped_at.is_none()) {
-        crate::escalation::sweep::schedule(conn, ctx, &clock)?;
+        crate::escalation::schedule::schedule(conn, ctx, &clock)?;
     }
     Ok(())
 }
@@ -261,20 +214,6 @@ fn set_status(conn: &mut DbConnection, id: &str, to: Status, now: DateTime<Utc>)
 // ---------------------------------------------------------------------------------------------
 // Clocks
 
-/// The calendar's view of a stored clock.
-pub fn calendar_clock(clock: &ClockRow, pauses: &[PauseRow], cutoff: Cutoff) -> Clock {
-    Clock {
-        received_at: from_db_time(clock.started_at),
-        working_days: clock.working_days as u32,
-        extension_days: clock.extension_days as u32,
-        paused: pauses
-            .iter()
-            .map(|p| PausedSpan { from: from_db_time(p.paused_at), until: p.resumed_at.map(from_db_time) })
-            .collect(),
-        cutoff,
-    }
-}
-
 /// Recomputes a clock's due instant from its pauses and extensions with the current calendar;
 /// updates the clock row and, while it runs, the complaint's `due_at`. Returns the fresh row.
 pub fn refresh_clock(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str) -> Result<ClockRow, ApiError> {
@@ -296,7 +235,7 @@ pub fn refresh_clock(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str) -> Resu
     }
     let fresh = ClockRow { due_at, due_date: due.due_date, provisional: due.provisional, ..clock };
     // The ladder follows the due date: a pause, an extension or a new calendar moves its rungs.
-    crate::escalation::sweep::schedule(conn, ctx, &fresh)?;
+    crate::escalation::schedule::schedule(conn, ctx, &fresh)?;
     Ok(fresh)
 }
 
@@ -334,7 +273,7 @@ fn open_clock(
             .set(complaints::due_at.eq(Some(row.due_at)))
             .execute(conn)?;
     }
-    crate::escalation::sweep::schedule(conn, ctx, &row)?;
+    crate::escalation::schedule::schedule(conn, ctx, &row)?;
     Ok(row)
 }
 
@@ -1075,13 +1014,6 @@ pub fn rate(
     })
 }
 
-/// The last instant at which a reply given at `replied_at` may be contested.
-pub fn contest_deadline(ctx: &Ctx, replied_at: DateTime<Utc>) -> DateTime<chrono::FixedOffset> {
-    let mut window = Clock::new(replied_at, ctx.contest_window_working_days);
-    window.cutoff = Cutoff::EndOfDay;
-    window.due(ctx.cal, ctx.now).due_at
-}
-
 pub fn contest(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, reason: &str) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         let (row, from, to) = begin(conn, id, Action::Contest, acting)?;
@@ -1368,50 +1300,6 @@ pub fn load_full(conn: &mut DbConnection, row: ComplaintRow) -> Result<super::vi
         events,
         attachments,
     })
-}
-
-/// The rules of `Ctx` that come from configuration, owned so they can move into blocking work.
-#[derive(Clone)]
-pub struct Rules {
-    pub cutoff: Cutoff,
-    pub reply_working_days: u32,
-    pub accept_working_days: Option<u32>,
-    pub conclude_working_days: Option<u32>,
-    pub contest_window_working_days: u32,
-    pub max_extension_working_days: u32,
-    pub tracking_prefix: String,
-    pub notices: std::sync::Arc<super::notices::Notices>,
-}
-
-impl Rules {
-    /// Fails when an email template or the ladder is broken, so a bad edit stops the start.
-    pub fn from_settings(s: &crate::config::Settings) -> Result<Rules, String> {
-        Ok(Rules {
-            cutoff: s.clocks.cutoff,
-            reply_working_days: s.clocks.reply.working_days,
-            accept_working_days: s.clocks.accept.days_if_enabled(),
-            conclude_working_days: s.clocks.conclude.days_if_enabled(),
-            contest_window_working_days: s.complaints.contest_window_working_days,
-            max_extension_working_days: s.complaints.max_extension_working_days,
-            tracking_prefix: s.complaints.tracking_prefix.clone(),
-            notices: super::notices::Notices::from_settings(s)?,
-        })
-    }
-
-    pub fn ctx<'a>(&'a self, cal: &'a WorkingCalendar, now: DateTime<Utc>) -> Ctx<'a> {
-        Ctx {
-            cal,
-            cutoff: self.cutoff,
-            reply_working_days: self.reply_working_days,
-            accept_working_days: self.accept_working_days,
-            conclude_working_days: self.conclude_working_days,
-            contest_window_working_days: self.contest_window_working_days,
-            max_extension_working_days: self.max_extension_working_days,
-            tracking_prefix: &self.tracking_prefix,
-            notices: &self.notices,
-            now,
-        }
-    }
 }
 
 /// Whether a file may be added now (the complaint exists in the caller's scope, is not closed,

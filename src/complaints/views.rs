@@ -4,9 +4,9 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::attachments::AttachmentView;
+use super::context::{calendar_clock, contest_deadline, status_of, Ctx};
 use super::events::{EventRow, EventView};
 use super::model::Language;
-use super::service::{calendar_clock, contest_deadline, status_of, Ctx};
 use super::state::Status;
 use super::store::{AssignmentRow, ClockRow, ComplaintRow, ExtensionRow, PauseRow};
 use crate::calendar::{shanghai, Cutoff, Explanation, WorkingCalendar};

@@ -175,19 +175,27 @@ pub fn connect_pool(url: &DatabaseUrl, size: u32, timeout: Duration) -> Result<P
         .map_err(|source| DbSetupError::Pool { url: url.redacted(), source })
 }
 
+/// Why migrations could not be applied or read: the migration harness's error, or the
+/// PostgreSQL advisory lock around it.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    #[error("{0}")]
+    Harness(Box<dyn std::error::Error + Send + Sync>),
+    #[error("the migration lock: {0}")]
+    Lock(#[from] diesel::result::Error),
+}
+
 /// Applies pending migrations; returns the versions applied. Safe to call from several
 /// instances at once on PostgreSQL (an advisory lock serialises them).
-pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, String> {
+pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, MigrationError> {
     match conn {
         DbConnection::Pg(pg) => {
-            pg.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).map_err(|e| e.to_string())?;
+            pg.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
             let applied = pg
                 .run_pending_migrations(POSTGRES_MIGRATIONS)
                 .map(|versions| versions.iter().map(|v| v.to_string()).collect())
-                .map_err(|e| e.to_string());
-            let unlocked = pg
-                .batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
-                .map_err(|e| e.to_string());
+                .map_err(MigrationError::Harness);
+            let unlocked = pg.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"));
             let applied = applied?;
             unlocked?;
             Ok(applied)
@@ -195,17 +203,17 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, String> {
         DbConnection::Sqlite(lite) => lite
             .run_pending_migrations(SQLITE_MIGRATIONS)
             .map(|versions| versions.iter().map(|v| v.to_string()).collect())
-            .map_err(|e| e.to_string()),
+            .map_err(MigrationError::Harness),
     }
 }
 
 /// True when every embedded migration has been applied.
-pub fn is_migrated(conn: &mut DbConnection) -> Result<bool, String> {
+pub fn is_migrated(conn: &mut DbConnection) -> Result<bool, MigrationError> {
     let pending = match conn {
         DbConnection::Pg(pg) => pg.has_pending_migration(POSTGRES_MIGRATIONS),
         DbConnection::Sqlite(lite) => lite.has_pending_migration(SQLITE_MIGRATIONS),
     };
-    pending.map(|p| !p).map_err(|e| e.to_string())
+    pending.map(|p| !p).map_err(MigrationError::Harness)
 }
 
 pub fn backend_name(conn: &DbConnection) -> &'static str {

@@ -5,13 +5,13 @@ use serde::Deserialize;
 
 use super::store::{self, DepartmentChange, DepartmentView, PublicDepartment};
 use super::{DepartmentDraft, DepartmentKind};
-use crate::app::AppState;
 use crate::auth::roles::AdminOnly;
 use crate::auth::Staff;
 use crate::db;
 use crate::error::ApiError;
 use crate::fields::{required_text, Checker, EmailAddress};
 use crate::http::JsonBody;
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(list_public).service(list_admin).service(create).service(update);

@@ -44,18 +44,47 @@ pub enum Trigger {
     WorkingDaysAfterBreach(u32),
 }
 
+/// Why the configured ladder is refused: each names the setting at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LadderError {
+    #[error("{0:?}: N must be 1–60")]
+    Days(String),
+    #[error("{0:?}: expected due_date_at:HH:MM")]
+    DueDateAt(String),
+    #[error("{0:?} is not a trigger (assignment, working_days_before_due:N, due_date_at:HH:MM, breach, working_days_after_breach:N)")]
+    Trigger(String),
+    #[error("{0:?} is not a recipient (department.contact_email, department.head_email, office:CODE)")]
+    Recipient(String),
+    #[error("working_hours: expected HH:MM-HH:MM")]
+    HoursShape,
+    #[error("working_hours: {0:?} is not HH:MM")]
+    HoursTime(String),
+    #[error("working_hours: the day must open before it closes")]
+    HoursOrder,
+    #[error("reply ladder: step {0:?} appears twice")]
+    Twice(String),
+    #[error("reply ladder: step {0:?} must be lower-case letters and '_'")]
+    StepName(String),
+    #[error("reply ladder: step {0:?} has no recipients")]
+    NoRecipients(String),
+    #[error("reply ladder, step {step:?}: {problem}")]
+    InStep { step: String, problem: Box<LadderError> },
+}
+
 impl Trigger {
-    pub fn parse(s: &str) -> Result<Trigger, String> {
+    pub fn parse(s: &str) -> Result<Trigger, LadderError> {
         let days = |n: &str| {
-            n.parse::<u32>().ok().filter(|d| (1..=60).contains(d)).ok_or_else(|| format!("{s:?}: N must be 1–60"))
+            n.parse::<u32>().ok().filter(|d| (1..=60).contains(d)).ok_or_else(|| LadderError::Days(s.to_string()))
         };
         match s.split_once(':') {
             None if s == "assignment" => Ok(Trigger::Assignment),
             None if s == "breach" => Ok(Trigger::Breach),
             Some(("working_days_before_due", n)) => days(n).map(Trigger::WorkingDaysBeforeDue),
             Some(("working_days_after_breach", n)) => days(n).map(Trigger::WorkingDaysAfterBreach),
-            Some(("due_date_at", t)) => NaiveTime::parse_from_str(t, "%H:%M").map(Trigger::DueDateAt).map_err(|_| format!("{s:?}: expected due_date_at:HH:MM")),
-            _ => Err(format!("{s:?} is not a trigger (assignment, working_days_before_due:N, due_date_at:HH:MM, breach, working_days_after_breach:N)")),
+            Some(("due_date_at", t)) => NaiveTime::parse_from_str(t, "%H:%M")
+                .map(Trigger::DueDateAt)
+                .map_err(|_| LadderError::DueDateAt(s.to_string())),
+            _ => Err(LadderError::Trigger(s.to_string())),
         }
     }
 }
@@ -70,15 +99,13 @@ pub enum Recipient {
 }
 
 impl Recipient {
-    pub fn parse(s: &str) -> Result<Recipient, String> {
+    pub fn parse(s: &str) -> Result<Recipient, LadderError> {
         match s {
             "department.contact_email" => Ok(Recipient::DepartmentContact),
             "department.head_email" => Ok(Recipient::DepartmentHead),
             _ => match s.strip_prefix("office:") {
                 Some(code) if !code.is_empty() => Ok(Recipient::Office(code.to_string())),
-                _ => Err(format!(
-                    "{s:?} is not a recipient (department.contact_email, department.head_email, office:CODE)"
-                )),
+                _ => Err(LadderError::Recipient(s.to_string())),
             },
         }
     }
@@ -102,14 +129,13 @@ pub struct Ladder {
 }
 
 impl Ladder {
-    pub fn from_settings(s: &EscalationSettings) -> Result<Ladder, String> {
-        let (open, close) = s.working_hours.split_once('-').ok_or("working_hours: expected HH:MM-HH:MM")?;
-        let parse = |t: &str| {
-            NaiveTime::parse_from_str(t.trim(), "%H:%M").map_err(|_| format!("working_hours: {t:?} is not HH:MM"))
-        };
+    pub fn from_settings(s: &EscalationSettings) -> Result<Ladder, LadderError> {
+        let (open, close) = s.working_hours.split_once('-').ok_or(LadderError::HoursShape)?;
+        let parse =
+            |t: &str| NaiveTime::parse_from_str(t.trim(), "%H:%M").map_err(|_| LadderError::HoursTime(t.to_string()));
         let hours = (parse(open)?, parse(close)?);
         if hours.0 >= hours.1 {
-            return Err("working_hours: the day must open before it closes".into());
+            return Err(LadderError::HoursOrder);
         }
         let mut rungs = Vec::new();
         for r in &s.reply {
@@ -117,7 +143,7 @@ impl Ladder {
         }
         for (i, r) in rungs.iter().enumerate() {
             if rungs[..i].iter().any(|o| o.step == r.step) {
-                return Err(format!("reply ladder: step {:?} appears twice", r.step));
+                return Err(LadderError::Twice(r.step.clone()));
             }
         }
         Ok(Ladder { rungs, hours })
@@ -161,22 +187,18 @@ impl Ladder {
     }
 }
 
-fn rung(r: &RungSettings) -> Result<Rung, String> {
+fn rung(r: &RungSettings) -> Result<Rung, LadderError> {
     if r.step.is_empty() || !r.step.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
-        return Err(format!("reply ladder: step {:?} must be lower-case letters and '_'", r.step));
+        return Err(LadderError::StepName(r.step.clone()));
     }
     if r.recipients.is_empty() {
-        return Err(format!("reply ladder: step {:?} has no recipients", r.step));
+        return Err(LadderError::NoRecipients(r.step.clone()));
     }
+    let in_step = |e: LadderError| LadderError::InStep { step: r.step.clone(), problem: Box::new(e) };
     Ok(Rung {
         step: r.step.clone(),
-        trigger: Trigger::parse(&r.at).map_err(|e| format!("reply ladder, step {:?}: {e}", r.step))?,
-        recipients: r
-            .recipients
-            .iter()
-            .map(|x| Recipient::parse(x))
-            .collect::<Result<_, _>>()
-            .map_err(|e| format!("reply ladder, step {:?}: {e}", r.step))?,
+        trigger: Trigger::parse(&r.at).map_err(in_step)?,
+        recipients: r.recipients.iter().map(|x| Recipient::parse(x)).collect::<Result<_, _>>().map_err(in_step)?,
         working_hours_only: r.working_hours_only,
         marks_overdue: r.marks_overdue,
         counts_as_escalation: r.counts_as_escalation,
@@ -246,7 +268,7 @@ mod tests {
             Trigger::parse("due_date_at:09:00").unwrap(),
             Trigger::DueDateAt(NaiveTime::from_hms_opt(9, 0, 0).unwrap())
         );
-        assert!(Trigger::parse("soon").unwrap_err().contains("soon"));
+        assert!(Trigger::parse("soon").unwrap_err().to_string().contains("soon"));
         assert!(Trigger::parse("working_days_before_due:0").is_err());
     }
 

@@ -4,11 +4,11 @@ use actix_web::{get, post, web};
 use serde::Deserialize;
 
 use super::outbox::{self, OutboxView};
-use crate::app::AppState;
 use crate::auth::roles::AdminOnly;
 use crate::auth::Staff;
 use crate::db;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(list).service(retry).service(withheld);

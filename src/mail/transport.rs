@@ -11,18 +11,37 @@ use lettre::{FileTransport, Message, SmtpTransport, Transport};
 use super::outbox::OutboxRow;
 use crate::config::Settings;
 
+/// Why a message could not be sent (never its body or the code it carries).
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("mail.smtp_url: {0}")]
+    SmtpUrl(lettre::transport::smtp::Error),
+    #[error("the recipient address is not valid")]
+    Recipient,
+    #[error("the message body was already purged")]
+    Purged,
+    #[error("building the message: {0}")]
+    Build(lettre::error::Error),
+    #[error("SMTP: {0}")]
+    Smtp(lettre::transport::smtp::Error),
+    #[error("outbox directory: {0}")]
+    Directory(std::io::Error),
+    #[error("writing .eml: {0}")]
+    File(lettre::transport::file::Error),
+}
+
 pub enum Mailer {
     Smtp(Box<SmtpTransport>),
     Files(PathBuf),
 }
 
 impl Mailer {
-    pub fn from_settings(settings: &Settings) -> Result<Mailer, String> {
+    pub fn from_settings(settings: &Settings) -> Result<Mailer, SendError> {
         if settings.mail.smtp_url.is_empty() {
             return Ok(Mailer::Files(settings.data_dir().join("outbox")));
         }
         let transport = SmtpTransport::from_url(&settings.mail.smtp_url)
-            .map_err(|e| format!("mail.smtp_url: {e}"))?
+            .map_err(SendError::SmtpUrl)?
             .timeout(Some(Duration::from_secs(15)))
             .build();
         Ok(Mailer::Smtp(Box::new(transport)))
@@ -36,23 +55,23 @@ impl Mailer {
     }
 
     /// Sends one queued message. The error text never contains the body.
-    pub fn send(&self, row: &OutboxRow, from: &Mailbox) -> Result<(), String> {
+    pub fn send(&self, row: &OutboxRow, from: &Mailbox) -> Result<(), SendError> {
         let message = build(row, from)?;
         match self {
-            Mailer::Smtp(t) => t.send(&message).map(|_| ()).map_err(|e| format!("SMTP: {e}")),
+            Mailer::Smtp(t) => t.send(&message).map(|_| ()).map_err(SendError::Smtp),
             Mailer::Files(dir) => {
-                std::fs::create_dir_all(dir).map_err(|e| format!("outbox directory: {e}"))?;
-                FileTransport::new(dir).send(&message).map(|_| ()).map_err(|e| format!("writing .eml: {e}"))
+                std::fs::create_dir_all(dir).map_err(SendError::Directory)?;
+                FileTransport::new(dir).send(&message).map(|_| ()).map_err(SendError::File)
             }
         }
     }
 }
 
 /// A multipart/alternative message (plain text and HTML) with its own Message-ID.
-pub fn build(row: &OutboxRow, from: &Mailbox) -> Result<Message, String> {
-    let to: Mailbox = row.recipient.parse().map_err(|_| "the recipient address is not valid".to_string())?;
-    let text = row.text_body.clone().ok_or("the message body was already purged")?;
-    let html = row.html_body.clone().ok_or("the message body was already purged")?;
+pub fn build(row: &OutboxRow, from: &Mailbox) -> Result<Message, SendError> {
+    let to: Mailbox = row.recipient.parse().map_err(|_| SendError::Recipient)?;
+    let text = row.text_body.clone().ok_or(SendError::Purged)?;
+    let html = row.html_body.clone().ok_or(SendError::Purged)?;
     Message::builder()
         .from(from.clone())
         .to(to)
@@ -63,5 +82,5 @@ pub fn build(row: &OutboxRow, from: &Mailbox) -> Result<Message, String> {
                 .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(text))
                 .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html)),
         )
-        .map_err(|e| format!("building the message: {e}"))
+        .map_err(SendError::Build)
 }

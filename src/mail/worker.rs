@@ -106,6 +106,7 @@ pub fn deliver_once(
                 report.sent += 1;
             }
             Err(error) => {
+                let error = error.to_string();
                 if let Some(hash) = &minted {
                     // The voter never got this code: withdraw it, the retry makes a new one.
                     crate::ballots::service::withdraw_unsent_credential(conn, hash)?;
@@ -122,4 +123,40 @@ pub fn deliver_once(
         }
     }
     Ok(report)
+}
+
+/// One delivery pass as of `now` (default: the current instant), with the service's mailer and
+/// the complaint clock as the notice guard.
+pub async fn deliver(
+    state: &actix_web::web::Data<crate::state::AppState>,
+    now: Option<DateTime<Utc>>,
+) -> Result<DeliveryReport, crate::error::ApiError> {
+    let s = state.clone();
+    crate::db::run(&state.pool, move |conn| {
+        let now = now.unwrap_or_else(crate::db::now);
+        Ok(deliver_once(
+            conn,
+            &s.mailer,
+            &s.mail_from,
+            &crate::complaints::notices::ClockFacts,
+            s.settings.mail.max_attempts,
+            now,
+            100,
+        )?)
+    })
+    .await
+}
+
+/// Every `mail.deliver_interval_secs`, a delivery pass; a failed pass is logged and tried again.
+pub fn spawn(state: actix_web::web::Data<crate::state::AppState>) {
+    actix_web::rt::spawn(async move {
+        let mut tick =
+            actix_web::rt::time::interval(std::time::Duration::from_secs(state.settings.mail.deliver_interval_secs));
+        loop {
+            tick.tick().await;
+            if let Err(e) = deliver(&state, None).await {
+                tracing::warn!(error = %e, "email delivery pass failed; will try again");
+            }
+        }
+    });
 }

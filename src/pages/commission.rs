@@ -29,12 +29,6 @@ use crate::db::schema::{ballot_credentials, ballot_voters};
 use crate::db::{self, DbConnection};
 use crate::error::{ApiError, FieldError};
 
-pub const TEMPLATES: &[(&str, &str)] = &[
-    ("commission/rounds.html", include_str!("templates/commission/rounds.html")),
-    ("commission/round.html", include_str!("templates/commission/round.html")),
-    ("commission/assessment.html", include_str!("templates/commission/assessment.html")),
-];
-
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(rounds_page)
         .service(create_round)

@@ -13,10 +13,10 @@ use sha2::{Digest, Sha256};
 
 use crate::complaints::attachments::{Spool, Staged, Traits};
 
-use crate::app::AppState;
 use crate::complaints::intake::{limits, AgentInput, ComplainantInput, FileComplaintRequest};
 use crate::complaints::model::{Channel, ComplainantType, Language, MatterType};
 use crate::error::{ApiError, FieldError};
+use crate::state::AppState;
 
 /// Text fields larger than this are refused before they are stored (the largest field, the
 /// facts, allows 10,000 characters: at most 40,000 bytes of UTF-8).

@@ -16,13 +16,21 @@ const CATALOGUES: &[(&str, &str)] = &[
     ("commission", include_str!("text/commission.toml")),
 ];
 
+/// A page text catalogue that does not hold: the key at fault and what is wrong with it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("page text {key}: {problem}")]
+pub struct CatalogueError {
+    key: String,
+    problem: String,
+}
+
 #[derive(Debug, Default)]
 pub struct Catalogue {
     texts: HashMap<String, [String; 2]>,
 }
 
 impl Catalogue {
-    pub fn shipped() -> Result<Catalogue, String> {
+    pub fn shipped() -> Result<Catalogue, CatalogueError> {
         let mut catalogue = Catalogue::default();
         for (group, source) in CATALOGUES {
             catalogue.add(group, source)?;
@@ -30,16 +38,20 @@ impl Catalogue {
         Ok(catalogue)
     }
 
-    fn add(&mut self, group: &str, source: &str) -> Result<(), String> {
-        let table: toml::Table = toml::from_str(source).map_err(|e| format!("page text {group}: {e}"))?;
+    fn add(&mut self, group: &str, source: &str) -> Result<(), CatalogueError> {
+        let table: toml::Table =
+            toml::from_str(source).map_err(|e| CatalogueError { key: group.to_string(), problem: e.to_string() })?;
         self.add_table(group, &table)
     }
 
-    fn add_table(&mut self, prefix: &str, table: &toml::Table) -> Result<(), String> {
+    fn add_table(&mut self, prefix: &str, table: &toml::Table) -> Result<(), CatalogueError> {
         for (key, value) in table {
             let full = format!("{prefix}.{key}");
             let Some(inner) = value.as_table() else {
-                return Err(format!("page text {full}: expected {{ zh = \"…\", en = \"…\" }} or a table"));
+                return Err(CatalogueError {
+                    key: full,
+                    problem: "expected { zh = \"…\", en = \"…\" } or a table".into(),
+                });
             };
             let is_entry = inner.contains_key("zh") || inner.contains_key("en");
             if !is_entry {
@@ -52,10 +64,10 @@ impl Catalogue {
             match (text("zh"), text("en"), inner.len()) {
                 (Some(zh), Some(en), 2) => {
                     if self.texts.insert(full.clone(), [zh, en]).is_some() {
-                        return Err(format!("page text {full}: defined twice"));
+                        return Err(CatalogueError { key: full, problem: "defined twice".into() });
                     }
                 }
-                _ => return Err(format!("page text {full}: needs exactly a non-empty zh and en")),
+                _ => return Err(CatalogueError { key: full, problem: "needs exactly a non-empty zh and en".into() }),
             }
         }
         Ok(())
@@ -82,9 +94,9 @@ mod tests {
         let shipped = Catalogue::shipped().expect("shipped catalogue parses");
         assert!(shipped.get("common.brand", Language::En).is_some());
         let mut c = Catalogue::default();
-        let err = c.add("x", "[a]\nb = { zh = \"乙\" }\n").unwrap_err();
+        let err = c.add("x", "[a]\nb = { zh = \"乙\" }\n").unwrap_err().to_string();
         assert!(err.contains("x.a.b"), "{err}");
-        let err = c.add("x", "b = { zh = \"乙\", en = \"\" }\n").unwrap_err();
+        let err = c.add("x", "b = { zh = \"乙\", en = \"\" }\n").unwrap_err().to_string();
         assert!(err.contains("x.b"), "{err}");
         c.add("y", "[a]\nb = { zh = \"乙\", en = \"B\" }\n").unwrap();
         assert_eq!(c.get("y.a.b", Language::Zh), Some("乙"));

@@ -19,13 +19,6 @@ use crate::error::ApiError;
 use crate::fields::{optional_text, required_text};
 use crate::http::ClientAddr;
 
-pub const TEMPLATES: &[(&str, &str)] = &[
-    ("investor/form.html", include_str!("templates/investor/form.html")),
-    ("investor/filed.html", include_str!("templates/investor/filed.html")),
-    ("investor/lookup.html", include_str!("templates/investor/lookup.html")),
-    ("investor/track.html", include_str!("templates/investor/track.html")),
-];
-
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(landing)
         .service(file)

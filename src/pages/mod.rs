@@ -4,6 +4,7 @@
 //! the same services as the JSON API; one small script and one stylesheet, both served from
 //! here; nothing loaded from elsewhere.
 
+pub mod engine;
 pub mod i18n;
 pub mod render;
 pub mod session;
@@ -16,7 +17,7 @@ mod signin;
 mod staff;
 mod vote;
 
-pub use render::Pages;
+pub use engine::Pages;
 
 use actix_web::web;
 

@@ -1,133 +1,22 @@
-//! Rendering a page: the embedded templates, the `t()` text function, and the response every
-//! page gets (HTML, a strict CSP, no caching, the language remembered in a cookie).
-
-use std::sync::Arc;
+//! Rendering a page: the `Page` extractor (the state, the reader's language) and the response
+//! every page gets (HTML from `engine`'s templates, a strict CSP, no caching, the language
+//! remembered in a cookie).
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
-use minijinja::{AutoEscape, Environment, Error, ErrorKind, State, UndefinedBehavior, Value};
+use minijinja::Value;
 
-use super::i18n::Catalogue;
-use crate::app::AppState;
 use crate::complaints::model::Language;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Pages load nothing from elsewhere and run no inline script or style.
 pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const LANG_COOKIE: &str = "anshang_lang";
-
-/// The layout and what every page group shares. Each group lists its own templates.
-const SHARED_TEMPLATES: &[(&str, &str)] = &[
-    ("base.html", include_str!("templates/base.html")),
-    ("macros.html", include_str!("templates/macros.html")),
-    ("error.html", include_str!("templates/error.html")),
-    ("complaint_fields.html", include_str!("templates/complaint_fields.html")),
-];
-
-/// Every template, embedded in the binary (no build step, nothing to install).
-fn all_templates() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
-    [
-        SHARED_TEMPLATES,
-        super::investor::TEMPLATES,
-        super::signin::TEMPLATES,
-        super::vote::TEMPLATES,
-        super::staff::TEMPLATES,
-        super::commission::TEMPLATES,
-    ]
-    .into_iter()
-    .flatten()
-}
-
-pub struct Pages {
-    env: Environment<'static>,
-    catalogue: Arc<Catalogue>,
-}
-
-impl Pages {
-    /// Parses every template and the text catalogues; an error stops the start.
-    pub fn load() -> Result<Pages, String> {
-        let catalogue = Arc::new(Catalogue::shipped()?);
-        let mut env = Environment::new();
-        // Form values are sparse maps: a field not posted prints as empty. (Missing text keys
-        // are still errors: `t()` refuses them, and a test renders every page.)
-        env.set_undefined_behavior(UndefinedBehavior::Lenient);
-        env.set_auto_escape_callback(|_| AutoEscape::Html);
-        for (name, source) in all_templates() {
-            env.add_template(name, source).map_err(|e| format!("page template {name}: {e}"))?;
-        }
-        let texts = catalogue.clone();
-        env.add_function("t", move |state: &State, key: &str| -> Result<String, Error> {
-            let lang = state.lookup("lang").and_then(|v| v.as_str().and_then(Language::parse)).unwrap_or(Language::Zh);
-            texts
-                .get(key, lang)
-                .map(str::to_string)
-                .ok_or_else(|| Error::new(ErrorKind::UndefinedError, format!("no page text `{key}`")))
-        });
-        env.add_filter("when", |state: &State, value: String| -> String {
-            let lang = state.lookup("lang").and_then(|v| v.as_str().and_then(Language::parse)).unwrap_or(Language::Zh);
-            labelled_instant(value, lang)
-        });
-        env.add_filter("clock", format_instant);
-        env.add_filter("day", format_day);
-        Ok(Pages { env, catalogue })
-    }
-
-    pub fn render(&self, template: &str, ctx: Value) -> Result<String, ApiError> {
-        let t = self.env.get_template(template).map_err(|e| ApiError::internal("page template", e))?;
-        t.render(ctx).map_err(|e| {
-            // Includes and macros nest their errors: name every level.
-            let mut message = format!("{template}: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(inner) = source {
-                message.push_str(&format!(" ← {inner}"));
-                source = inner.source();
-            }
-            ApiError::internal("page render", message)
-        })
-    }
-
-    pub fn text(&self, key: &str, lang: Language) -> Option<&str> {
-        self.catalogue.get(key, lang)
-    }
-
-    #[cfg(test)]
-    pub fn catalogue(&self) -> &Catalogue {
-        &self.catalogue
-    }
-}
-
-/// `2026-11-25T14:03:00+08:00` → `2026-11-25 14:03` (Beijing time, as stored for views).
-/// An RFC 3339 instant → `2026-11-25 14:30` in Beijing time; midnight is shown as 24:00 of the
-/// day that ends there (a deadline or an automatic close at the end of a day), not 00:00 of the next.
-fn format_instant(value: String) -> String {
-    match chrono::DateTime::parse_from_rfc3339(&value) {
-        Ok(t) => crate::complaints::notices::local_time_text(t.with_timezone(&chrono::Utc)),
-        Err(_) => value,
-    }
-}
-
-/// `format_instant` with the time zone named, as every time shown to a person is.
-fn labelled_instant(value: String, lang: Language) -> String {
-    if chrono::DateTime::parse_from_rfc3339(&value).is_err() {
-        return value;
-    }
-    match lang {
-        Language::Zh => format!("{}（北京时间）", format_instant(value)),
-        Language::En => format!("{} (Beijing time)", format_instant(value)),
-    }
-}
-
-/// An RFC 3339 instant or a date → `2026-11-25`.
-fn format_day(value: String) -> String {
-    match chrono::DateTime::parse_from_rfc3339(&value) {
-        Ok(t) => t.with_timezone(&crate::calendar::shanghai()).format("%Y-%m-%d").to_string(),
-        Err(_) => value,
-    }
-}
 
 /// What every page handler starts from: the state, the reader's language, the path.
 pub struct Page {
@@ -141,7 +30,18 @@ pub struct Page {
     /// Reached over TLS (directly or through the trusted proxy): cookies are marked Secure.
     pub secure: bool,
     /// Staff pages set the signed-in account and the form token for the layout.
-    pub staff: Option<super::session::SignedIn>,
+    pub staff: Option<SignedIn>,
+}
+
+/// The signed-in staff member on a page, with the form token of this session.
+pub struct SignedIn {
+    pub user: crate::auth::StaffUser,
+    pub csrf: String,
+}
+
+/// True when the request reached us over TLS (directly, or as the trusted proxy says).
+pub fn is_https(req: &HttpRequest) -> bool {
+    req.connection_info().scheme() == "https"
 }
 
 impl FromRequest for Page {
@@ -180,7 +80,7 @@ impl Page {
             remember: chosen.is_some() && chosen != remembered,
             path: req.path().to_string(),
             other_lang_url,
-            secure: super::session::is_https(req),
+            secure: is_https(req),
             staff: None,
         })
     }

@@ -15,7 +15,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError};
 use futures_util::future::LocalBoxFuture;
 use sha2::{Digest, Sha256};
 
-use super::render::Page;
+use super::render::{Page, SignedIn};
 use crate::auth::extract::{authorize, still_valid};
 use crate::auth::roles::RoleRule;
 use crate::auth::StaffUser;
@@ -25,12 +25,6 @@ pub const STAFF_COOKIE: &str = "anshang_staff";
 pub const TRACK_COOKIE: &str = "anshang_track";
 /// How long a tracking-page session lasts.
 pub const TRACK_MINUTES: i64 = 30;
-
-/// The signed-in staff member on a page, with the form token of this session.
-pub struct SignedIn {
-    pub user: StaffUser,
-    pub csrf: String,
-}
 
 /// A staff page whose role rule is `R`. Not signed in → to the sign-in page; one-time password
 /// → to the password page; another role → a 403 page.
@@ -163,11 +157,6 @@ pub fn expired_cookie(name: &'static str, path: &'static str) -> Cookie<'static>
     let mut c = Cookie::build(name, "").path(path).http_only(true).same_site(SameSite::Strict).finish();
     c.make_removal();
     c
-}
-
-/// True when the request reached us over TLS (directly, or as the trusted proxy says).
-pub fn is_https(req: &HttpRequest) -> bool {
-    req.connection_info().scheme() == "https"
 }
 
 /// A page-shaped refusal from an extractor (a redirect to sign in, or an error page).

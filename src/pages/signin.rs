@@ -11,11 +11,6 @@ use crate::auth::service::{set_own_password, sign_in, PasswordChangeRequest};
 use crate::error::ApiError;
 use crate::http::ClientAddr;
 
-pub const TEMPLATES: &[(&str, &str)] = &[
-    ("signin/login.html", include_str!("templates/signin/login.html")),
-    ("signin/password.html", include_str!("templates/signin/password.html")),
-];
-
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(login_form)
         .service(login)

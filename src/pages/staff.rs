@@ -36,15 +36,6 @@ use crate::error::{ApiError, FieldError};
 use crate::escalation::ladder::Trigger;
 use crate::fields::{optional_text, required_text, Checker};
 
-pub const TEMPLATES: &[(&str, &str)] = &[
-    ("staff/macros.html", include_str!("templates/staff/macros.html")),
-    ("staff/intake.html", include_str!("templates/staff/intake.html")),
-    ("staff/filed.html", include_str!("templates/staff/filed.html")),
-    ("staff/status.html", include_str!("templates/staff/status.html")),
-    ("staff/inbox.html", include_str!("templates/staff/inbox.html")),
-    ("staff/complaint.html", include_str!("templates/staff/complaint.html")),
-];
-
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(intake_page)
         .service(intake_post)

@@ -22,15 +22,6 @@ use crate::db;
 use crate::error::ApiError;
 use crate::http::ClientAddr;
 
-pub const TEMPLATES: &[(&str, &str)] = &[
-    ("vote/start.html", include_str!("templates/vote/start.html")),
-    ("vote/ballot.html", include_str!("templates/vote/ballot.html")),
-    ("vote/review.html", include_str!("templates/vote/review.html")),
-    ("vote/receipt.html", include_str!("templates/vote/receipt.html")),
-    ("vote/results.html", include_str!("templates/vote/results.html")),
-    ("vote/tally.html", include_str!("templates/vote/tally.html")),
-];
-
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(start).service(ballot).service(review).service(cast).service(results);
 }
