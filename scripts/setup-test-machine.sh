@@ -2,9 +2,10 @@
 # What the test command needs besides a Rust toolchain and a C compiler, installed where it is
 # missing — and only then, each named before it is installed. On a machine that has everything
 # this prints one line and installs nothing. Called by scripts/test.sh; safe to run on its own.
-#   system packages (apt, as root or through sudo): the PostgreSQL client library and tools,
-#     OpenSSL headers and pkg-config, Python's venv (the API contract's schemathesis), Chromium
-#     and its WebDriver with a CJK font (the page tests)
+#   system packages (apt, as root or through sudo): make and perl (OpenSSL's and libpq's
+#     builds from source use them), the PostgreSQL client tools (psql, pg_dump, pg_isready),
+#     Python's venv (the API contract's schemathesis), Chromium and its WebDriver with a CJK font
+#     (the page tests)
 #   rustfmt and clippy (rustup components: the format and lint gate)
 #   the `docker compose` plugin (scripts/check-deploy.sh; no Docker engine needed)
 #   cargo-deny (the dependency licence check; built from crates.io, takes minutes)
@@ -14,9 +15,8 @@ cd "$(dirname "$0")/.."
 installed=0
 
 need_apt=()
-[ -f /usr/include/postgresql/libpq-fe.h ] || need_apt+=(libpq-dev)
-[ -f /usr/include/openssl/ssl.h ] || need_apt+=(libssl-dev)
-command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+command -v make >/dev/null 2>&1 || need_apt+=(make)
+command -v perl >/dev/null 2>&1 || need_apt+=(perl)
 command -v pg_isready >/dev/null 2>&1 || need_apt+=(postgresql-client)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)

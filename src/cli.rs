@@ -69,6 +69,13 @@ pub enum Command {
     /// Reports.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Ask a running `serve` on this host whether it is alive (`GET /healthz` on
+    /// 127.0.0.1 at the configured port, or --port): exit 0 if it answers 200 within 3 s. For
+    /// container health checks, so the image needs no curl.
+    Healthcheck {
+        #[arg(long)]
+        port: Option<u16>,
+    },
     /// Online backup of a SQLite database to FILE (PostgreSQL: use pg_dump, see docs/operations.md).
     Backup {
         #[arg(long, value_name = "FILE")]
@@ -275,6 +282,7 @@ pub fn run(cli: Cli) -> ExitCode {
             report_assessment(&settings, year, &format, out)
         }
         Command::Backup { out } => backup(&settings, &out),
+        Command::Healthcheck { port } => healthcheck(port.unwrap_or(settings.server.port)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -282,6 +290,29 @@ pub fn run(cli: Cli) -> ExitCode {
             eprintln!("anshang: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// One `GET /healthz` over plain HTTP/1.0 to this host: the status line must say 200.
+fn healthcheck(port: u16) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let timeout = std::time::Duration::from_secs(3);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .and_then(|()| stream.set_write_timeout(Some(timeout)))
+        .map_err(|e| e.to_string())?;
+    stream.write_all(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").map_err(|e| format!("{addr}: {e}"))?;
+    let mut head = [0u8; 64];
+    let n = stream.read(&mut head).map_err(|e| format!("{addr}: {e}"))?;
+    let status_line = String::from_utf8_lossy(&head[..n]);
+    let status_line = status_line.lines().next().unwrap_or_default();
+    if status_line.split_whitespace().nth(1) == Some("200") {
+        println!("healthy");
+        Ok(())
+    } else {
+        Err(format!("{addr}/healthz answered {status_line:?}"))
     }
 }
 

@@ -215,3 +215,32 @@ fn backup_copies_a_live_sqlite_database_and_points_postgres_to_pg_dump() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"));
 }
+
+/// SQLite, libpq and the OpenSSL it uses are built from source and linked in; mail goes over
+/// rustls: the binary needs no system TLS or PostgreSQL library at run time.
+#[test]
+fn the_binary_links_no_system_tls_or_postgres_library() {
+    let out = Command::new("ldd").arg(env!("CARGO_BIN_EXE_anshang")).output().expect("ldd runs");
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success() && listed.contains("libc.so"), "ldd: {listed}");
+    for library in ["libssl", "libcrypto", "libpq", "libsqlite3", "libgssapi", "libldap"] {
+        assert!(!listed.contains(library), "the binary links {library}: {listed}");
+    }
+}
+
+/// The container's health check needs no curl: `anshang healthcheck` asks the running serve.
+#[test]
+fn healthcheck_says_whether_serve_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut running, port, _) = serve_on_any_port(dir.path());
+    wait_ready(port, &mut running.0);
+    let out = anshang(dir.path()).args(["healthcheck", "--port", &port.to_string()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "healthy");
+    drop(running);
+    // Nothing listening: a failure that names the address.
+    let closed = free_port();
+    let out = anshang(dir.path()).args(["healthcheck", "--port", &closed.to_string()]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("127.0.0.1:{closed}")));
+}
