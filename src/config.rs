@@ -32,7 +32,9 @@ pub use crate::escalation::ladder::{EscalationSettings, RungSettings};
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MailSettings {
-    pub from: String,
+    /// Parsed once, here, into the address type the mailer uses.
+    #[serde(deserialize_with = "mailbox")]
+    pub from: lettre::message::Mailbox,
     pub smtp_url: String,
     pub max_attempts: u32,
     pub deliver_interval_secs: u64,
@@ -41,11 +43,19 @@ pub struct MailSettings {
     pub investor_emails_per_address_per_day: i64,
 }
 
+/// `mail.from` as an address: `Name <noreply@example.gov.cn>` or a bare address.
+fn mailbox<'de, D: serde::Deserializer<'de>>(d: D) -> Result<lettre::message::Mailbox, D::Error> {
+    let raw = String::deserialize(d)?;
+    raw.parse().map_err(|_| {
+        serde::de::Error::custom(format!("{raw:?} must be an address such as \"Name <noreply@example.gov.cn>\""))
+    })
+}
+
 // Hand-written: the SMTP URL may hold a password.
 impl std::fmt::Debug for MailSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MailSettings")
-            .field("from", &self.from)
+            .field("from", &self.from.to_string())
             .field("smtp_url", &if self.smtp_url.is_empty() { "" } else { "<set>" })
             .field("max_attempts", &self.max_attempts)
             .field("deliver_interval_secs", &self.deliver_interval_secs)
@@ -339,9 +349,6 @@ impl Settings {
         }
         if self.escalation.sweep_interval_secs == 0 || self.mail.deliver_interval_secs == 0 {
             return invalid("escalation.sweep_interval_secs", "intervals must be at least 1 second");
-        }
-        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
-            return invalid("mail.from", "must be an address such as \"Name <noreply@example.gov.cn>\"");
         }
         let smtp = &self.mail.smtp_url;
         let file_mail = smtp.is_empty();

@@ -190,11 +190,7 @@ impl AppState {
             .map_err(|e| StartError::Step { step: "email templates and ladder", message: e.to_string() })?;
         let mailer =
             Mailer::from_settings(&settings).map_err(|e| StartError::Step { step: "mail", message: e.to_string() })?;
-        let mail_from = settings
-            .mail
-            .from
-            .parse()
-            .map_err(|_| StartError::Step { step: "mail.from", message: "not an address".into() })?;
+        let mail_from = settings.mail.from.clone();
         let write_gate =
             matches!(DatabaseUrl::parse(&settings.database.url, settings.data_dir()), Ok(DatabaseUrl::Sqlite(_)))
                 .then(|| std::sync::Arc::new(std::sync::Mutex::new(())));

@@ -133,6 +133,7 @@ fn bad_configuration_stops_the_start_naming_the_key() {
         ("ANSHANG__DATABASE__POOL_SIZE", "0", "database.pool_size"),
         ("ANSHANG__SERVER__COLOUR", "blue", "colour"),
         ("ANSHANG__LOG__FORMAT", "xml", "xml"),
+        ("ANSHANG__MAIL__FROM", "not an address", "must be an address"),
     ] {
         let out = anshang(dir.path()).arg("serve").env(key, value).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{key}");

@@ -76,8 +76,6 @@ pub enum RulesError {
     Templates(#[from] crate::mail::templates::TemplateError),
     #[error(transparent)]
     Ladder(#[from] crate::escalation::ladder::LadderError),
-    #[error("mail.from is not an address")]
-    MailFrom,
 }
 
 impl Rules {
@@ -127,13 +125,12 @@ impl Notices {
     pub fn from_settings(s: &Settings) -> Result<Arc<Notices>, RulesError> {
         let templates = Templates::load(&s.mail.template_dir)?;
         let ladder = Ladder::from_settings(&s.escalation)?;
-        let from: lettre::message::Mailbox = s.mail.from.parse().map_err(|_| RulesError::MailFrom)?;
         Ok(Arc::new(Notices {
             templates,
             ladder,
             staff_language: s.mail.staff_language,
             public_base_url: s.server.public_base_url.trim_end_matches('/').to_string(),
-            domain: from.email.domain().to_string(),
+            domain: s.mail.from.email.domain().to_string(),
             investor_emails_per_address_per_day: s.mail.investor_emails_per_address_per_day,
         }))
     }
