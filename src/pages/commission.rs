@@ -22,6 +22,7 @@ use super::session::StaffPage;
 use super::vote::{tally_view, title_in};
 use crate::assessment::report::{self, AssessmentReport};
 use crate::auth::roles::{Assessors, BallotOfficers};
+use crate::ballots::letters::{self, esc};
 use crate::ballots::model::{default_questions, Category, Points, Question};
 use crate::ballots::service::{self, CreateRound, RoundRow, RoundStatus};
 use crate::complaints::model::Language;
@@ -313,21 +314,29 @@ async fn create_round(staff: StaffPage<BallotOfficers>, form: web::Form<Vec<(Str
 /// The round's revocation key, once, as a print-ready page with the way on to the round.
 /// Nothing of it stays on the server.
 fn revocation_key_page(staff: &StaffPage<BallotOfficers>, round: &RoundRow, key: &str) -> HttpResponse {
-    let html = format!(
-        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\"><title>{title}</title>\
-<style>@page{{size:A4;margin:25mm}}body{{font-family:sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem}}.key{{font:bold 11pt monospace;word-break:break-all;border:1px solid #000;padding:4mm}}\
-.screen-only{{border:2px solid #b03a2e;padding:4mm;margin-top:8mm}}@media print{{.screen-only{{display:none}}}}</style></head><body>\
-<h1>{title}</h1><p>{round_title}</p><p class=\"key\" id=\"revocation-key\">{key}</p><p>{care}</p>\
-<div class=\"screen-only\"><p id=\"revocation-note\">{once}</p><p><a id=\"back-to-round\" href=\"/staff/rounds/{id}\">{back}</a></p></div></body></html>",
-        lang = if staff.lang == Language::Zh { "zh-CN" } else { "en" },
-        title = html_escape(&staff.text("commission.round.revocation_title")),
-        round_title = html_escape(&round.title),
-        key = html_escape(key),
-        care = html_escape(&staff.text("commission.round.revocation_care")),
-        once = html_escape(&staff.text("commission.round.revocation_once")),
-        id = html_escape(&round.id),
-        back = html_escape(&staff.text("commission.round.back_to_round")),
+    let title = staff.text("commission.round.revocation_title");
+    let note = format!(
+        "<p id=\"revocation-note\">{}</p><p><a id=\"back-to-round\" href=\"/staff/rounds/{}\">{}</a></p>",
+        esc(&staff.text("commission.round.revocation_once")),
+        esc(&round.id),
+        esc(&staff.text("commission.round.back_to_round")),
     );
+    let section = format!(
+        "<section><h1>{}</h1><p>{}</p><p class=\"key\" id=\"revocation-key\">{}</p><p>{}</p></section>",
+        esc(&title),
+        esc(&round.title),
+        esc(key),
+        esc(&staff.text("commission.round.revocation_care")),
+    );
+    let lang = if staff.lang == Language::Zh { "zh-CN" } else { "en" };
+    shown_once(letters::printable_page(lang, &title, KEY_STYLE, Some(("revocation-page-note", &note)), &section))
+}
+
+/// How a key is printed: large enough to type back, breaking anywhere.
+const KEY_STYLE: &str = ".key{font:bold 11pt monospace;word-break:break-all;border:1px solid #000;padding:4mm}";
+
+/// A page of secrets shown this once: never cached, nothing of it kept on the server.
+fn shown_once(html: String) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -553,16 +562,20 @@ async fn issued_answer(
         Ok((title, issued)) if !issued.letters.is_empty() => {
             let note = format!(
                 "<p id=\"letters-notice\">{}</p><p>{}</p><p><a id=\"back-to-round\" href=\"/staff/rounds/{}\">{}</a></p>",
-                html_escape(&staff.text("commission.round.issued").replace("{letters}", &issued.letters.len().to_string()).replace("{emails}", &issued.emailed.to_string())),
-                html_escape(&staff.text("commission.round.letters_once")),
-                html_escape(&id),
-                html_escape(&staff.text("commission.round.back_to_round")),
+                esc(&staff
+                    .text("commission.round.issued")
+                    .replace("{letters}", &issued.letters.len().to_string())
+                    .replace("{emails}", &issued.emailed.to_string())),
+                esc(&staff.text("commission.round.letters_once")),
+                esc(&id),
+                esc(&staff.text("commission.round.back_to_round")),
             );
-            HttpResponse::Ok()
-                .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .insert_header((header::CONTENT_DISPOSITION, "inline; filename=\"letters.html\""))
-                .body(crate::ballots::letters::html(&title, &issued.letters, Some(&note)))
+            let mut page = shown_once(letters::html(&title, &issued.letters, Some(&note)));
+            page.headers_mut().insert(
+                header::CONTENT_DISPOSITION,
+                header::HeaderValue::from_static("inline; filename=\"letters.html\""),
+            );
+            page
         }
         Ok((_, issued)) => {
             let notice = Notice { letters: Some(0), emailed: Some(issued.emailed), ..Default::default() };
@@ -625,32 +638,36 @@ async fn reissue_code(
 /// The round key's shares, once, as a print-ready page: one page per trustee. Nothing of them
 /// stays on the server.
 fn key_shares_page(staff: &StaffPage<BallotOfficers>, round: &service::RoundRow, shares: &[String]) -> HttpResponse {
-    let mut html = String::from(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\"><title>密钥份额 Key shares</title>\
-<style>@page{size:A4;margin:25mm}body{font-family:sans-serif}section{page-break-after:always}.share{font:bold 11pt monospace;word-break:break-all;border:1px solid #000;padding:4mm}\
-.screen-only{border:2px solid #b03a2e;padding:4mm;margin-bottom:8mm}@media print{.screen-only{display:none}}</style></head><body>",
+    let note = format!(
+        "<p>{}</p><p><a id=\"back-to-round\" href=\"/staff/rounds/{}\">{}</a></p>",
+        esc(&staff
+            .text("commission.round.shares_once")
+            .replace("{n}", &round.trustees.to_string())
+            .replace("{t}", &round.threshold.to_string())),
+        esc(&round.id),
+        esc(&staff.text("commission.round.back_to_round")),
     );
-    html.push_str(&format!(
-        "<div class=\"screen-only\" id=\"shares-note\"><p>{}</p><p><a id=\"back-to-round\" href=\"/staff/rounds/{}\">{}</a></p></div>",
-        html_escape(&staff.text("commission.round.shares_once").replace("{n}", &round.trustees.to_string()).replace("{t}", &round.threshold.to_string())),
-        html_escape(&round.id),
-        html_escape(&staff.text("commission.round.back_to_round")),
-    ));
-    for (i, share) in shares.iter().enumerate() {
-        html.push_str(&format!(
-            "<section class=\"key-share\"><h1>评议密钥份额 / Ballot key share {} of {}</h1><p>{}</p><p class=\"share\">{}</p><p>{}</p></section>",
-            i + 1,
-            shares.len(),
-            html_escape(&round.title),
-            html_escape(share),
-            html_escape(&staff.text("commission.round.share_care").replace("{t}", &round.threshold.to_string())),
-        ));
-    }
-    html.push_str("</body></html>");
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(html)
+    let care = esc(&staff.text("commission.round.share_care").replace("{t}", &round.threshold.to_string()));
+    let sections: String = shares
+        .iter()
+        .enumerate()
+        .map(|(i, share)| {
+            format!(
+                "<section class=\"key-share\"><h1>评议密钥份额 / Ballot key share {} of {}</h1><p>{}</p><p class=\"key share\">{}</p><p>{care}</p></section>",
+                i + 1,
+                shares.len(),
+                esc(&round.title),
+                esc(share),
+            )
+        })
+        .collect();
+    shown_once(letters::printable_page(
+        "zh-CN",
+        "密钥份额 Key shares",
+        KEY_STYLE,
+        Some(("shares-note", &note)),
+        &sections,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -682,10 +699,6 @@ async fn unseal_round(
             show_round(&staff, id, Notice::default(), Some(shown)).await
         }
     }
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 async fn advance(staff: StaffPage<BallotOfficers>, id: String, csrf: &str, to: RoundStatus) -> HttpResponse {
