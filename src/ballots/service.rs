@@ -988,6 +988,7 @@ fn round_department_ids(conn: &mut DbConnection, round_id: &str) -> QueryResult<
 fn insert_credential(
     conn: &mut DbConnection,
     round_id: &str,
+    round_departments: &[String],
     category: Category,
     departments: &[String],
     roll_tag: Option<&str>,
@@ -997,7 +998,7 @@ fn insert_credential(
     let sealed = super::scope::seal(
         &canonical,
         round_id,
-        &round_department_ids(conn, round_id)?,
+        round_departments,
         &super::scope::Scope { category, departments: departments.to_vec() },
     );
     diesel::insert_into(ballot_credentials::table)
@@ -1031,6 +1032,7 @@ pub fn credentials_for_emails(
     order.shuffle(&mut rand::rngs::OsRng);
     conn.transaction(|conn| {
         let mut made = Vec::with_capacity(order.len());
+        let mut rounds: BTreeMap<String, Option<Vec<String>>> = BTreeMap::new();
         for (message_id, payload) in order {
             let p: CodePayload = match serde_json::from_str(payload) {
                 Ok(p) => p,
@@ -1039,19 +1041,35 @@ pub fn credentials_for_emails(
                     continue;
                 }
             };
-            let open = ballot_rounds::table
-                .find(&p.round_id)
-                .select(ballot_rounds::status)
-                .first::<String>(conn)
-                .optional()?;
-            if !matches!(open.as_deref().and_then(RoundStatus::parse), Some(RoundStatus::Draft | RoundStatus::Open)) {
+            // Each round of the batch is read once: still taking codes? and its departments.
+            if !rounds.contains_key(&p.round_id) {
+                let status = ballot_rounds::table
+                    .find(&p.round_id)
+                    .select(ballot_rounds::status)
+                    .first::<String>(conn)
+                    .optional()?;
+                let taking = matches!(
+                    status.as_deref().and_then(RoundStatus::parse),
+                    Some(RoundStatus::Draft | RoundStatus::Open)
+                );
+                let departments = if taking { Some(round_department_ids(conn, &p.round_id)?) } else { None };
+                rounds.insert(p.round_id.clone(), departments);
+            }
+            let Some(round_departments) = &rounds[&p.round_id] else {
                 made.push((
                     message_id.clone(),
                     Err(ApiError::conflict("the round has closed; no more codes are made")),
                 ));
                 continue;
-            }
-            let code = insert_credential(conn, &p.round_id, p.category, &p.departments, p.roll_tag.as_deref())?;
+            };
+            let code = insert_credential(
+                conn,
+                &p.round_id,
+                round_departments,
+                p.category,
+                &p.departments,
+                p.roll_tag.as_deref(),
+            )?;
             let hash = codes::hash(&codes::normalise(&code).expect("generated codes verify"));
             made.push((message_id.clone(), Ok(EmailedCode { code, hash })));
         }
@@ -1090,6 +1108,8 @@ pub fn issue_codes(
             return Err(ApiError::conflict("codes can be issued only before the round closes"));
         }
         let depts = round_departments(conn, round_id)?;
+        // The order a sealed scope's bitmap follows, read once for every code issued here.
+        let round_ids = round_department_ids(conn, round_id)?;
         let mut voters: Vec<(String, String, String, String, String)> = ballot_voters::table
             .filter(ballot_voters::round_id.eq(round_id))
             .filter(ballot_voters::letter_issued.eq(false))
@@ -1119,7 +1139,7 @@ pub fn issue_codes(
                 None => None,
             };
             if contact == "paper" {
-                let code = insert_credential(conn, round_id, category, &dept_ids, roll_tag.as_deref())?;
+                let code = insert_credential(conn, round_id, &round_ids, category, &dept_ids, roll_tag.as_deref())?;
                 let names = depts.iter().filter(|d| dept_ids.contains(&d.id)).cloned().collect();
                 issued.letters.push(Letter { name: name.clone(), code, departments: names });
             } else {
