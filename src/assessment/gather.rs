@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::score::{ClockOutcome, ClockRecord, RoundResult};
+use crate::complaints::model::StopReason;
 use crate::complaints::store::{AssignmentRow, ClockRow};
 use crate::db::schema::{
     ballot_rounds, clock_escalations, complaint_assignments, complaint_clocks, complaints, departments,
@@ -86,8 +87,8 @@ pub fn clock_records(
     let mut out = Vec::new();
     for c in clocks {
         let Some((number, rating)) = facts.get(&c.complaint_id) else { continue };
-        let outcome = match (&c.stopped_at, c.stop_reason.as_deref()) {
-            (Some(_), Some("withdrawn")) => continue,
+        let outcome = match (&c.stopped_at, c.stop_reason) {
+            (Some(_), Some(StopReason::Withdrawn)) => continue,
             (Some(stopped), _) if *stopped < c.due_at => ClockOutcome::OnTime,
             (Some(_), _) => ClockOutcome::Late,
             (None, _) if c.due_at <= now_db => ClockOutcome::OverdueOpen,
@@ -112,7 +113,7 @@ pub fn clock_records(
         };
         // Unassigned at the decisive moment: the coordination office's, not a department's.
         let Some(department_id) = department else { continue };
-        let replied = c.stop_reason.as_deref() == Some("replied");
+        let replied = c.stop_reason == Some(StopReason::Replied);
         let last = newest.get(&c.complaint_id).copied().unwrap_or(c.ordinal);
         out.push(ClockRecord {
             tracking_number: number.clone(),

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::gather::{self, local_range};
 use super::score::{ClockOutcome, Formula};
 use crate::calendar::WorkingCalendar;
+use crate::complaints::state::Status;
 use crate::db::schema::{complaint_assignments, complaints};
 use crate::db::DbConnection;
 use crate::error::ApiError;
@@ -74,7 +75,7 @@ pub fn monthly(
         });
     let overdue: BTreeMap<String, usize> = complaints::table
         .filter(complaints::overdue.eq(true))
-        .filter(complaints::status.eq_any(["assigned", "awaiting_investor"]))
+        .filter(complaints::status.eq_any([Status::Assigned, Status::AwaitingInvestor]))
         .filter(complaints::department_id.is_not_null())
         .select(complaints::department_id.assume_not_null())
         .load::<String>(conn)?
@@ -124,7 +125,7 @@ pub fn monthly(
 pub struct Terminated {
     pub tracking_number: String,
     /// `rejected` or `withdrawn`.
-    pub status: String,
+    pub status: Status,
     pub reason: String,
 }
 
@@ -146,7 +147,7 @@ pub struct BimonthlyReport {
 pub fn bimonthly(conn: &mut DbConnection, from: NaiveDate) -> Result<BimonthlyReport, ApiError> {
     let to = next_month(from, 2);
     let (start, end) = local_range(from, to);
-    let rows: Vec<(String, String, String, bool, Option<String>)> = complaints::table
+    let rows: Vec<(String, String, Status, bool, Option<String>)> = complaints::table
         .filter(complaints::received_at.ge(start))
         .filter(complaints::received_at.lt(end))
         .order(complaints::tracking_number.asc())
@@ -173,13 +174,13 @@ pub fn bimonthly(conn: &mut DbConnection, from: NaiveDate) -> Result<BimonthlyRe
         .collect();
     let mut terminated = Vec::new();
     for (id, number, status, _, reply) in &rows {
-        match status.as_str() {
-            "rejected" => terminated.push(Terminated {
+        match status {
+            Status::Rejected => terminated.push(Terminated {
                 tracking_number: number.clone(),
-                status: status.clone(),
+                status: *status,
                 reason: reply.clone().unwrap_or_default(),
             }),
-            "withdrawn" => {
+            Status::Withdrawn => {
                 let reason = crate::complaints::events::for_complaint(conn, id)?
                     .iter()
                     .rev()
@@ -187,7 +188,7 @@ pub fn bimonthly(conn: &mut DbConnection, from: NaiveDate) -> Result<BimonthlyRe
                     .and_then(|e| serde_json::from_str::<serde_json::Value>(&e.detail).ok())
                     .and_then(|d| d["reason"].as_str().map(str::to_string))
                     .unwrap_or_else(|| "withdrawn by the complainant / 投诉人撤回".into());
-                terminated.push(Terminated { tracking_number: number.clone(), status: status.clone(), reason });
+                terminated.push(Terminated { tracking_number: number.clone(), status: *status, reason });
             }
             _ => {}
         }
@@ -197,10 +198,10 @@ pub fn bimonthly(conn: &mut DbConnection, from: NaiveDate) -> Result<BimonthlyRe
         to: next_month(from, 1).format("%Y-%m").to_string(),
         received: rows.len(),
         accepted: rows.iter().filter(|r| assigned.contains(&r.0)).count(),
-        concluded: rows.iter().filter(|r| r.2 == "closed").count(),
+        concluded: rows.iter().filter(|r| r.2 == Status::Closed).count(),
         in_progress: rows
             .iter()
-            .filter(|r| ["received", "assigned", "awaiting_investor", "replied", "contested"].contains(&r.2.as_str()))
+            .filter(|r| !matches!(r.2, Status::Closed | Status::Withdrawn | Status::Rejected))
             .count(),
         overdue: rows.iter().filter(|r| r.3).count(),
         terminated,
@@ -244,7 +245,7 @@ pub fn bimonthly_html(r: &BimonthlyReport) -> String {
             format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&t.tracking_number),
-                esc(&t.status),
+                esc(t.status.as_str()),
                 esc(&t.reason)
             )
         })

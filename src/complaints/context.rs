@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::model::Language;
-use super::state::{Actor, Status};
+use super::state::Actor;
 use super::store::{ClockRow, ComplaintRow, PauseRow};
 use crate::calendar::{Clock, Cutoff, PausedSpan, WorkingCalendar};
 use crate::config::Settings;
@@ -134,11 +134,6 @@ impl Notices {
             investor_emails_per_address_per_day: s.mail.investor_emails_per_address_per_day,
         }))
     }
-}
-
-pub fn status_of(row: &ComplaintRow) -> Result<Status, ApiError> {
-    Status::parse(&row.status)
-        .ok_or_else(|| ApiError::internal("complaint row", format!("unknown status {}", row.status)))
 }
 
 /// Department staff see and act only on complaints their department holds.

@@ -43,19 +43,7 @@ impl Language {
     }
 }
 
-macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            pub fn as_str(self) -> &'static str { match self { $($name::$variant => $text),+ } }
-            pub fn parse(s: &str) -> Option<$name> { Self::ALL.iter().copied().find(|v| v.as_str() == s) }
-        }
-    };
-}
+use crate::db::text_enum;
 
 text_enum!(
     /// Who complains (MOFCOM Order 2020 No. 3, art. 2).
@@ -87,6 +75,25 @@ text_enum!(
         PartiallyResolved => "partially_resolved",
         NotCompetent => "not_competent",
     }
+);
+
+text_enum!(
+    /// Why a clock stopped.
+    StopReason {
+        /// The department accepted the complaint (the MOFCOM acceptance clock).
+        Accepted => "accepted",
+        /// The acceptance clock of a complaint refused as not investment-related.
+        Refused => "refused",
+        Rejected => "rejected",
+        Replied => "replied",
+        Closed => "closed",
+        Withdrawn => "withdrawn",
+    }
+);
+
+text_enum!(
+    /// The coordination office's answer to a department's extension request.
+    ExtensionVerdict { Approved => "approved", Refused => "refused" }
 );
 
 text_enum!(

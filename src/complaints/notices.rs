@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::context::Ctx;
 pub use super::context::Notices;
-use super::model::Language;
+use super::model::{Language, StopReason};
 use super::store::{ClockRow, ComplaintRow};
 use crate::calendar::shanghai;
 use crate::db::{from_db_time, DbConnection};
@@ -85,8 +85,8 @@ pub fn to_investor(
         &row.email,
         &row.id,
         notice,
-        &row.channel,
-        &row.status,
+        row.channel.as_str(),
+        row.status.as_str(),
     )? {
         return Ok(());
     }
@@ -285,7 +285,7 @@ fn stale_reason(conn: &mut DbConnection, row: &OutboxRow, now: DateTime<Utc>) ->
         return Ok(Some("the clock it spoke of no longer exists".into()));
     };
     if clock.stopped_at.is_some() {
-        let why = clock.stop_reason.as_deref().unwrap_or("stopped");
+        let why = clock.stop_reason.map_or("stopped", StopReason::as_str);
         return Ok(Some(format!("the clock stopped before it was sent ({why})")));
     }
     let pauses = super::store::pauses_of(conn, &clock.id)?;

@@ -180,9 +180,11 @@ async fn list(
     if !(1..=200).contains(&limit) {
         return Err(ApiError::invalid("limit", "out_of_range", "between 1 and 200"));
     }
-    if let Some(s) = &q.status {
-        Status::parse(s).ok_or_else(|| ApiError::invalid("status", "unknown", "not a complaint status"))?;
-    }
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| Status::parse(s).ok_or_else(|| ApiError::invalid("status", "unknown", "not a complaint status")))
+        .transpose()?;
     let text = optional_text("q", q.q.as_deref(), 100)?;
     let department_id = if staff.role == Role::Department {
         staff.department_id.clone()
@@ -190,7 +192,7 @@ async fn list(
         optional_text("department_id", q.department_id.as_deref(), 64)?
     };
     let filter = ListFilter {
-        status: q.status,
+        status,
         department_id,
         overdue: q.overdue,
         received_from: q

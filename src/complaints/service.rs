@@ -7,14 +7,14 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 pub use super::context::{
-    calendar_clock, contest_deadline, ensure_department_scope, status_of, Acting, Ctx, Rules, ACCEPT_CLOCK,
-    CONCLUDE_CLOCK, REPLY_CLOCK,
+    calendar_clock, contest_deadline, ensure_department_scope, Acting, Ctx, Rules, ACCEPT_CLOCK, CONCLUDE_CLOCK,
+    REPLY_CLOCK,
 };
 use super::events::{self, NewEvent};
 use super::intake::ValidComplaint;
-use super::model::{AccessCode, Rating, ReplyOutcome, TrackingNumber};
+use super::model::{AccessCode, ExtensionVerdict, Rating, ReplyOutcome, StopReason, TrackingNumber};
 use super::state::{transition, Action, Status, TransitionError};
-use super::store::{self, AssignmentRow, ClockRow, ComplaintRow, ExtensionRow, NewComplaintRow, PauseRow};
+use super::store::{self, AssignmentRow, ClockRow, ComplaintRow, ExtensionRow, PauseRow};
 use crate::calendar::{local_date, Clock, WorkingCalendar};
 use crate::db::schema::{clock_pauses, complaint_assignments, complaint_clocks, complaints, extension_requests};
 use crate::db::{from_db_time, new_id, to_db_time, DbConnection};
@@ -68,7 +68,7 @@ fn begin(
 ) -> Result<(ComplaintRow, Status, Status), ApiError> {
     let row = load_locked(conn, id)?;
     ensure_department_scope(&row, acting)?;
-    let from = status_of(&row)?;
+    let from = row.status;
     let to = transition(from, action, acting.actor).map_err(|e| illegal(e, from))?;
     Ok((row, from, to))
 }
@@ -207,7 +207,7 @@ pub fn record_event(
 
 fn set_status(conn: &mut DbConnection, id: &str, to: Status, now: DateTime<Utc>) -> QueryResult<usize> {
     diesel::update(complaints::table.find(id))
-        .set((complaints::status.eq(to.as_str()), complaints::updated_at.eq(to_db_time(now))))
+        .set((complaints::status.eq(to), complaints::updated_at.eq(to_db_time(now))))
         .execute(conn)
 }
 
@@ -289,7 +289,7 @@ fn stop_clock(
     ctx: &Ctx,
     complaint_id: &str,
     kind: &str,
-    reason: &str,
+    reason: StopReason,
 ) -> Result<Option<ClockRow>, ApiError> {
     let Some(clock) = store::current_clock(conn, complaint_id, kind)?.filter(|c| c.stopped_at.is_none()) else {
         return Ok(None);
@@ -316,8 +316,8 @@ fn stop_optional_clocks(
     conn: &mut DbConnection,
     ctx: &Ctx,
     complaint_id: &str,
-    accept_reason: &str,
-    conclude_reason: &str,
+    accept_reason: StopReason,
+    conclude_reason: StopReason,
 ) -> Result<(), ApiError> {
     stop_clock(conn, ctx, complaint_id, ACCEPT_CLOCK, accept_reason)?;
     stop_clock(conn, ctx, complaint_id, CONCLUDE_CLOCK, conclude_reason)?;
@@ -528,13 +528,13 @@ fn insert_complaint(
             None => (None, None, None),
         };
         diesel::insert_into(complaints::table)
-            .values(NewComplaintRow {
+            .values(ComplaintRow {
                 id: id.clone(),
                 tracking_number: number.to_string(),
                 tracking_year: year,
                 tracking_seq: seq,
-                channel: c.channel.as_str().into(),
-                status: Status::Received.as_str().into(),
+                channel: c.channel,
+                status: Status::Received,
                 language: c.language.as_str().into(),
                 complainant_type: c.complainant_type.as_str().into(),
                 complainant_name: c.complainant_name,
@@ -556,9 +556,17 @@ fn insert_complaint(
                 contact_consent: c.contact_consent,
                 filed_by: acting.user_id.clone(),
                 access_code_hash: code.hash(),
+                department_id: None,
                 received_at: now,
                 due_at: None,
                 overdue: false,
+                reply_text: None,
+                reply_outcome: None,
+                replied_at: None,
+                rating: None,
+                rating_comment: None,
+                rated_at: None,
+                closed_at: None,
                 idempotency_key_hash: idem_hash,
                 idempotency_body_hash: idem_body,
                 idempotency_sealed_code: sealed,
@@ -602,7 +610,7 @@ pub fn assign(
         let dept = assignable_department(conn, department_id)?;
         start_assignment(conn, ctx, id, &dept.id, acting.user_id.as_deref())?;
         // The first assignment is the acceptance of the complaint.
-        stop_clock(conn, ctx, id, ACCEPT_CLOCK, "accepted")?;
+        stop_clock(conn, ctx, id, ACCEPT_CLOCK, StopReason::Accepted)?;
         if let Some(days) = ctx.conclude_working_days {
             if store::current_clock(conn, id, CONCLUDE_CLOCK)?.is_none() {
                 open_clock(conn, ctx, id, CONCLUDE_CLOCK, days)?;
@@ -683,8 +691,8 @@ pub fn reassign(
 pub fn reject(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, reason: &str) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::Reject, acting)?;
-        stop_clock(conn, ctx, id, REPLY_CLOCK, "rejected")?;
-        stop_optional_clocks(conn, ctx, id, "refused", "rejected")?;
+        stop_clock(conn, ctx, id, REPLY_CLOCK, StopReason::Rejected)?;
+        stop_optional_clocks(conn, ctx, id, StopReason::Refused, StopReason::Rejected)?;
         diesel::update(complaints::table.find(id))
             .set((complaints::reply_text.eq(Some(reason)), complaints::replied_at.eq(Some(to_db_time(ctx.now)))))
             .execute(conn)?;
@@ -736,7 +744,7 @@ pub fn decide_extension(
         }
         diesel::update(extension_requests::table.find(request_id))
             .set((
-                extension_requests::decision.eq(Some(if approved_days.is_some() { "approved" } else { "refused" })),
+                extension_requests::decision.eq(Some(if approved_days.is_some() { ExtensionVerdict::Approved } else { ExtensionVerdict::Refused })),
                 extension_requests::days_approved.eq(approved_days.map(|d| d as i32)),
                 extension_requests::decided_by.eq(acting.user_id.clone()),
                 extension_requests::decided_at.eq(Some(to_db_time(ctx.now))),
@@ -919,7 +927,7 @@ pub fn reply(
 ) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::Reply, acting)?;
-        let clock = stop_clock(conn, ctx, id, REPLY_CLOCK, "replied")?
+        let clock = stop_clock(conn, ctx, id, REPLY_CLOCK, StopReason::Replied)?
             .ok_or_else(|| ApiError::internal("reply", "no running clock"))?;
         let on_time = to_db_time(ctx.now) < clock.due_at;
         release_assignment(conn, ctx, id, "replied")?;
@@ -985,7 +993,7 @@ pub fn rate(
         let to = if keeps_contest_open { from } else { closed };
         let closed_at = (!keeps_contest_open).then(|| to_db_time(ctx.now));
         if !keeps_contest_open {
-            stop_clock(conn, ctx, id, CONCLUDE_CLOCK, "closed")?;
+            stop_clock(conn, ctx, id, CONCLUDE_CLOCK, StopReason::Closed)?;
         }
         diesel::update(complaints::table.find(id))
             .set((
@@ -1060,8 +1068,8 @@ pub fn withdraw(
 ) -> Result<(), ApiError> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::Withdraw, acting)?;
-        stop_clock(conn, ctx, id, REPLY_CLOCK, "withdrawn")?;
-        stop_optional_clocks(conn, ctx, id, "withdrawn", "withdrawn")?;
+        stop_clock(conn, ctx, id, REPLY_CLOCK, StopReason::Withdrawn)?;
+        stop_optional_clocks(conn, ctx, id, StopReason::Withdrawn, StopReason::Withdrawn)?;
         release_assignment(conn, ctx, id, "withdrawn")?;
         diesel::update(complaints::table.find(id))
             .set(complaints::closed_at.eq(Some(to_db_time(ctx.now))))
@@ -1076,7 +1084,7 @@ pub fn withdraw(
 /// how many were closed. Safe to run repeatedly and from several instances.
 pub fn auto_close_expired(conn: &mut DbConnection, ctx: &Ctx) -> Result<usize, ApiError> {
     let candidates: Vec<(String, chrono::NaiveDateTime)> = complaints::table
-        .filter(complaints::status.eq_any([Status::Replied.as_str(), Status::Rejected.as_str()]))
+        .filter(complaints::status.eq_any([Status::Replied, Status::Rejected]))
         .filter(complaints::replied_at.is_not_null())
         .select((complaints::id, complaints::replied_at.assume_not_null()))
         .load(conn)?;
@@ -1087,7 +1095,7 @@ pub fn auto_close_expired(conn: &mut DbConnection, ctx: &Ctx) -> Result<usize, A
         }
         let result = conn.transaction(|conn| {
             let (_, from, to) = begin(conn, &id, Action::AutoClose, &Acting::system())?;
-            stop_clock(conn, ctx, &id, CONCLUDE_CLOCK, "closed")?;
+            stop_clock(conn, ctx, &id, CONCLUDE_CLOCK, StopReason::Closed)?;
             diesel::update(complaints::table.find(&id))
                 .set(complaints::closed_at.eq(Some(to_db_time(ctx.now))))
                 .execute(conn)?;
@@ -1184,7 +1192,7 @@ pub fn recompute_open_clocks(
             let before = (current.due_date, current.provisional);
             let fresh = refresh_clock(conn, ctx, &clock.id)?;
             if before != (fresh.due_date, fresh.provisional) || current.due_at != fresh.due_at {
-                let status = status_of(&row)?;
+                let status = row.status;
                 record(
                     conn,
                     ctx,
@@ -1311,7 +1319,7 @@ pub fn check_attachable(conn: &mut DbConnection, id: &str, acting: &Acting, max_
 }
 
 fn attachable(conn: &mut DbConnection, row: &ComplaintRow, max_count: u32) -> Result<(), ApiError> {
-    let status = status_of(row)?;
+    let status = row.status;
     if status.is_terminal() {
         let mut ext = serde_json::Map::new();
         ext.insert("current_status".into(), json!(status.as_str()));
@@ -1351,7 +1359,7 @@ pub fn attach(
         let row = load_locked(conn, id)?;
         ensure_department_scope(&row, acting)?;
         attachable(conn, &row, max_count)?;
-        let status = status_of(&row)?;
+        let status = row.status;
         let attachment_id = new_id();
         diesel::insert_into(crate::db::schema::complaint_attachments::table)
             .values(super::attachments::AttachmentRow {

@@ -13,54 +13,29 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Filed; waiting for the coordination office to assign it (also after a department returns it).
-    Received,
-    /// A department holds it and owes the reply.
-    Assigned,
-    /// The department asked the investor for more information; the clock is paused.
-    AwaitingInvestor,
-    /// The department replied; the investor may rate or contest.
-    Replied,
-    /// The investor contested the reply; a new clock runs while the coordination office re-handles.
-    Contested,
-    Closed,
-    Withdrawn,
-    /// Refused as not investment-related; this refusal is itself the clear reply.
-    Rejected,
-}
+use crate::db::text_enum;
+
+text_enum!(
+    /// Where a complaint stands.
+    Status {
+        /// Filed; waiting for the coordination office to assign it (also after a department returns it).
+        Received => "received",
+        /// A department holds it and owes the reply.
+        Assigned => "assigned",
+        /// The department asked the investor for more information; the clock is paused.
+        AwaitingInvestor => "awaiting_investor",
+        /// The department replied; the investor may rate or contest.
+        Replied => "replied",
+        /// The investor contested the reply; a new clock runs while the coordination office re-handles.
+        Contested => "contested",
+        Closed => "closed",
+        Withdrawn => "withdrawn",
+        /// Refused as not investment-related; this refusal is itself the clear reply.
+        Rejected => "rejected",
+    }
+);
 
 impl Status {
-    pub const ALL: [Status; 8] = [
-        Status::Received,
-        Status::Assigned,
-        Status::AwaitingInvestor,
-        Status::Replied,
-        Status::Contested,
-        Status::Closed,
-        Status::Withdrawn,
-        Status::Rejected,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Received => "received",
-            Status::Assigned => "assigned",
-            Status::AwaitingInvestor => "awaiting_investor",
-            Status::Replied => "replied",
-            Status::Contested => "contested",
-            Status::Closed => "closed",
-            Status::Withdrawn => "withdrawn",
-            Status::Rejected => "rejected",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-
     /// A reply clock is running (or paused) in these states.
     pub fn clock_open(self) -> bool {
         matches!(self, Status::Received | Status::Assigned | Status::AwaitingInvestor | Status::Contested)
@@ -70,6 +45,8 @@ impl Status {
         matches!(self, Status::Closed | Status::Withdrawn)
     }
 
+    /// The status as the investor is told it (tracking page and API). Staff pages use
+    /// [`Status::staff_label`]; these two are the only place status wording lives.
     pub fn label(self, lang: crate::complaints::model::Language) -> &'static str {
         use crate::complaints::model::Language::*;
         match (self, lang) {
@@ -89,6 +66,29 @@ impl Status {
             (Status::Withdrawn, En) => "Withdrawn",
             (Status::Rejected, Zh) => "不予受理（非投资类事项）",
             (Status::Rejected, En) => "Not accepted (not investment-related)",
+        }
+    }
+
+    /// The short word staff lists, filters and records show.
+    pub fn staff_label(self, lang: crate::complaints::model::Language) -> &'static str {
+        use crate::complaints::model::Language::*;
+        match (self, lang) {
+            (Status::Received, Zh) => "已受理，待分派",
+            (Status::Received, En) => "Received",
+            (Status::Assigned, Zh) => "办理中",
+            (Status::Assigned, En) => "Assigned",
+            (Status::AwaitingInvestor, Zh) => "待补充材料",
+            (Status::AwaitingInvestor, En) => "Awaiting investor",
+            (Status::Replied, Zh) => "已答复",
+            (Status::Replied, En) => "Replied",
+            (Status::Contested, Zh) => "有异议",
+            (Status::Contested, En) => "Contested",
+            (Status::Closed, Zh) => "已办结",
+            (Status::Closed, En) => "Closed",
+            (Status::Withdrawn, Zh) => "已撤回",
+            (Status::Withdrawn, En) => "Withdrawn",
+            (Status::Rejected, Zh) => "不予受理",
+            (Status::Rejected, En) => "Rejected",
         }
     }
 }
@@ -247,7 +247,7 @@ mod tests {
 
     #[test]
     fn exhaustive_table() {
-        for state in Status::ALL {
+        for &state in Status::ALL {
             for action in Action::ALL {
                 for actor in ACTORS {
                     let got = transition(state, action, actor);
@@ -280,8 +280,10 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for s in Status::ALL {
+        for &s in Status::ALL {
             assert_eq!(Status::parse(s.as_str()), Some(s));
+            // serde, the database and `as_str` speak the same word.
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
     }
 }

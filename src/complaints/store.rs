@@ -4,20 +4,24 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
+use super::model::{Channel, ExtensionVerdict, StopReason};
+use super::state::Status;
 use crate::db::schema::{
     clock_pauses, complaint_assignments, complaint_clocks, complaints, extension_requests, tracking_counters,
 };
 use crate::db::DbConnection;
 
-#[derive(Queryable, Selectable, Debug, Clone)]
+/// A complaint as stored; also what a filing inserts (the fields a later step sets are `None`
+/// then, and stored as NULL).
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
 #[diesel(table_name = complaints)]
 pub struct ComplaintRow {
     pub id: String,
     pub tracking_number: String,
     pub tracking_year: i32,
     pub tracking_seq: i64,
-    pub channel: String,
-    pub status: String,
+    pub channel: Channel,
+    pub status: Status,
     pub language: String,
     pub complainant_type: String,
     pub complainant_name: String,
@@ -57,46 +61,6 @@ pub struct ComplaintRow {
     pub updated_at: NaiveDateTime,
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = complaints)]
-pub struct NewComplaintRow {
-    pub id: String,
-    pub tracking_number: String,
-    pub tracking_year: i32,
-    pub tracking_seq: i64,
-    pub channel: String,
-    pub status: String,
-    pub language: String,
-    pub complainant_type: String,
-    pub complainant_name: String,
-    pub company: String,
-    pub nationality: String,
-    pub email: String,
-    pub phone: String,
-    pub agent_name: Option<String>,
-    pub agent_contact: Option<String>,
-    pub project: String,
-    pub concerned_department_id: Option<String>,
-    pub concerned_staff: Option<String>,
-    pub matter_type: String,
-    pub subject: String,
-    pub facts: String,
-    pub request: String,
-    pub review_or_lawsuit: bool,
-    pub confidential: bool,
-    pub contact_consent: Option<bool>,
-    pub filed_by: Option<String>,
-    pub access_code_hash: String,
-    pub received_at: NaiveDateTime,
-    pub due_at: Option<NaiveDateTime>,
-    pub overdue: bool,
-    pub idempotency_key_hash: Option<String>,
-    pub idempotency_body_hash: Option<String>,
-    pub idempotency_sealed_code: Option<String>,
-    pub version: i32,
-    pub updated_at: NaiveDateTime,
-}
-
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]
 #[diesel(table_name = complaint_clocks)]
 pub struct ClockRow {
@@ -111,7 +75,7 @@ pub struct ClockRow {
     pub due_date: NaiveDate,
     pub provisional: bool,
     pub stopped_at: Option<NaiveDateTime>,
-    pub stop_reason: Option<String>,
+    pub stop_reason: Option<StopReason>,
     pub breached_at: Option<NaiveDateTime>,
     pub next_step: Option<String>,
     pub next_step_at: Option<NaiveDateTime>,
@@ -152,7 +116,7 @@ pub struct ExtensionRow {
     pub requested_at: NaiveDateTime,
     pub days_requested: i32,
     pub reason: String,
-    pub decision: Option<String>,
+    pub decision: Option<ExtensionVerdict>,
     pub days_approved: Option<i32>,
     pub decided_by: Option<String>,
     pub decided_at: Option<NaiveDateTime>,
@@ -278,7 +242,7 @@ pub fn open_clocks(conn: &mut DbConnection) -> QueryResult<Vec<ClockRow>> {
 /// Filters for staff lists. Every filter is optional; `department_id` is forced for department staff.
 #[derive(Debug, Default, Clone)]
 pub struct ListFilter {
-    pub status: Option<String>,
+    pub status: Option<Status>,
     pub department_id: Option<String>,
     pub overdue: Option<bool>,
     pub received_from: Option<NaiveDateTime>,
@@ -294,7 +258,7 @@ pub struct ListFilter {
 pub fn list(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<Vec<ComplaintRow>> {
     let mut q = complaints::table.select(ComplaintRow::as_select()).into_boxed();
     if let Some(s) = &f.status {
-        q = q.filter(complaints::status.eq(s.clone()));
+        q = q.filter(complaints::status.eq(*s));
     }
     if let Some(d) = &f.department_id {
         q = q.filter(complaints::department_id.eq(d.clone()));

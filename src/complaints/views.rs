@@ -4,9 +4,9 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::attachments::AttachmentView;
-use super::context::{calendar_clock, contest_deadline, status_of, Ctx};
+use super::context::{calendar_clock, contest_deadline, Ctx};
 use super::events::{EventRow, EventView};
-use super::model::Language;
+use super::model::{Channel, ExtensionVerdict, Language, StopReason};
 use super::state::Status;
 use super::store::{AssignmentRow, ClockRow, ComplaintRow, ExtensionRow, PauseRow};
 use crate::calendar::{shanghai, Cutoff, Explanation, WorkingCalendar};
@@ -36,7 +36,7 @@ pub struct ClockView {
     pub working_days_left: i64,
     pub breached: bool,
     pub stopped_at: Option<DateTime<FixedOffset>>,
-    pub stop_reason: Option<String>,
+    pub stop_reason: Option<StopReason>,
     /// Whether it stopped (reply or refusal) before it ran out.
     pub met: Option<bool>,
     /// Day-by-day: why the due date is this date.
@@ -70,7 +70,7 @@ pub fn clock_view(
         working_days_left: if running { c.working_days_left(cal, now) } else { 0 },
         breached: explanation.breached,
         stopped_at: clock.stopped_at.map(local),
-        stop_reason: clock.stop_reason.clone(),
+        stop_reason: clock.stop_reason,
         met: clock.stopped_at.map(|s| s < clock.due_at),
         explanation,
     }
@@ -131,7 +131,7 @@ pub struct ExtensionView {
     pub reason: String,
     pub requested_at: DateTime<FixedOffset>,
     /// `approved | refused`, absent while pending.
-    pub decision: Option<String>,
+    pub decision: Option<ExtensionVerdict>,
     pub days_approved: Option<i32>,
     pub decision_reason: Option<String>,
 }
@@ -150,7 +150,7 @@ pub struct ComplaintView {
     pub id: String,
     pub tracking_number: String,
     pub status: Status,
-    pub channel: String,
+    pub channel: Channel,
     pub language: String,
     pub complainant_type: String,
     pub complainant_name: String,
@@ -234,8 +234,8 @@ pub fn complaint_view(l: &Loaded, ctx: &Ctx) -> Result<ComplaintView, ApiError> 
     Ok(ComplaintView {
         id: r.id.clone(),
         tracking_number: r.tracking_number.clone(),
-        status: status_of(r)?,
-        channel: r.channel.clone(),
+        status: r.status,
+        channel: r.channel,
         language: r.language.clone(),
         complainant_type: r.complainant_type.clone(),
         complainant_name: r.complainant_name.clone(),
@@ -288,7 +288,7 @@ pub fn complaint_view(l: &Loaded, ctx: &Ctx) -> Result<ComplaintView, ApiError> 
                 days_requested: e.days_requested,
                 reason: e.reason.clone(),
                 requested_at: local(e.requested_at),
-                decision: e.decision.clone(),
+                decision: e.decision,
                 days_approved: e.days_approved,
                 decision_reason: e.decision_reason.clone(),
             })
@@ -312,7 +312,7 @@ pub fn complaint_view(l: &Loaded, ctx: &Ctx) -> Result<ComplaintView, ApiError> 
 pub struct ComplaintSummary {
     pub id: String,
     pub tracking_number: String,
-    pub status: String,
+    pub status: Status,
     pub subject: String,
     pub company: String,
     pub department_id: Option<String>,
@@ -325,7 +325,7 @@ pub fn summary(r: &ComplaintRow) -> ComplaintSummary {
     ComplaintSummary {
         id: r.id.clone(),
         tracking_number: r.tracking_number.clone(),
-        status: r.status.clone(),
+        status: r.status,
         subject: r.subject.clone(),
         company: r.company.clone(),
         department_id: r.department_id.clone(),
@@ -366,7 +366,7 @@ pub struct TrackingView {
 
 pub fn tracking_view(l: &Loaded, ctx: &Ctx, lang: Language) -> Result<TrackingView, ApiError> {
     let r = &l.row;
-    let status = status_of(r)?;
+    let status = r.status;
     let contest_until = match (status, r.replied_at) {
         (Status::Replied | Status::Rejected, Some(at)) => Some(contest_deadline(ctx, from_db_time(at))),
         _ => None,

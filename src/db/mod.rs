@@ -4,6 +4,9 @@
 //! error — never a silent fallback to a SQLite file (that pattern has lost data elsewhere).
 
 pub mod schema;
+mod text_enum;
+
+pub(crate) use text_enum::text_enum;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::complaints::context::{calendar_clock, status_of, Acting, Ctx};
+use crate::complaints::context::{calendar_clock, Acting, Ctx};
 use crate::complaints::notices;
 use crate::complaints::service;
 use crate::complaints::store::{self, ClockRow};
@@ -88,7 +88,7 @@ fn take_due_rungs(
     if calendar_clock(&clock, &pauses, ctx.cutoff).is_paused(ctx.now) {
         return super::schedule::schedule(conn, ctx, &clock);
     }
-    let status = status_of(&row)?;
+    let status = row.status;
     loop {
         let done = super::schedule::taken(conn, &clock.id)?;
         let Some((rung, fell_due)) =

@@ -9,6 +9,7 @@ use minijinja::{AutoEscape, Environment, Error, ErrorKind, State, UndefinedBehav
 
 use super::i18n::Catalogue;
 use crate::complaints::model::Language;
+use crate::complaints::state::Status;
 use crate::error::ApiError;
 
 // `PAGE_TEMPLATES`, made by build.rs from the files of src/pages/templates/.
@@ -51,6 +52,12 @@ impl Pages {
         env.add_filter("when", |state: &State, value: String| -> String {
             let lang = state.lookup("lang").and_then(|v| v.as_str().and_then(Language::parse)).unwrap_or(Language::Zh);
             labelled_instant(value, lang)
+        });
+        env.add_filter("status", |state: &State, value: String| -> Result<String, Error> {
+            let lang = state.lookup("lang").and_then(|v| v.as_str().and_then(Language::parse)).unwrap_or(Language::Zh);
+            Status::parse(&value)
+                .map(|s| s.staff_label(lang).to_string())
+                .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("`{value}` is not a complaint status")))
         });
         env.add_filter("clock", format_instant);
         env.add_filter("day", format_day);
@@ -107,5 +114,22 @@ fn format_day(value: String) -> String {
     match chrono::DateTime::parse_from_rfc3339(&value) {
         Ok(t) => t.with_timezone(&crate::calendar::shanghai()).format("%Y-%m-%d").to_string(),
         Err(_) => value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_filter_speaks_the_staff_words_in_the_pages_language() {
+        let mut env = Pages::load().unwrap().env;
+        env.add_template("probe", "{{ s | status }}/{{ w | status }}").unwrap();
+        let probe = env.get_template("probe").unwrap();
+        let out = probe.render(minijinja::context! { lang => "en", s => Status::AwaitingInvestor, w => "closed" });
+        assert_eq!(out.unwrap(), "Awaiting investor/Closed");
+        let zh = probe.render(minijinja::context! { lang => "zh", s => Status::Assigned, w => "rejected" }).unwrap();
+        assert_eq!(zh, "办理中/不予受理");
+        assert!(probe.render(minijinja::context! { lang => "en", s => "lost", w => "closed" }).is_err());
     }
 }

@@ -170,7 +170,7 @@ fn reminder_days(page: &Page) -> u32 {
 /// A list row's facts: from the row's due instant (kept current by every change and by the
 /// sweeper) and its overdue flag, without loading the clock.
 fn row_facts(row: &ComplaintRow, cal: &WorkingCalendar, now: DateTime<Utc>) -> Option<ClockFacts> {
-    let status = Status::parse(&row.status)?;
+    let status = row.status;
     let due = from_db_time(row.due_at?);
     // A due instant at midnight closes the day before it.
     let due_date = local_date(due - chrono::Duration::microseconds(1));
@@ -354,7 +354,7 @@ async fn show_status(
         let number = TrackingNumber::parse(&wanted).ok_or_else(not_found)?;
         let row = store::find_by_tracking_number(conn, &number.to_string())?.ok_or_else(not_found)?;
         let id = row.id.clone();
-        let status = service::status_of(&row)?;
+        let status = row.status;
         let may_open = crate::complaints::attachments::may_open(row.confidential, role);
         let mut view = views::tracking_view(&service::load_full(conn, row)?, ctx, lang)?;
         if !may_open {
@@ -473,10 +473,10 @@ impl InboxQuery {
 /// The list filter for `user`: department staff always see only their department's complaints.
 fn inbox_filter(user: &StaffUser, q: &InboxQuery) -> Result<ListFilter, ApiError> {
     let mut c = Checker::default();
-    let status = Some(q.status.trim()).filter(|s| !s.is_empty());
-    if status.is_some_and(|s| Status::parse(s).is_none()) {
-        c.push(FieldError::new("status", "unknown", "not a complaint status"));
-    }
+    let status = match q.status.trim() {
+        "" => None,
+        s => c.check(Status::parse(s).ok_or_else(|| FieldError::new("status", "unknown", "not a complaint status"))),
+    };
     let text = c.check(optional_text("q", Some(&q.q), 100)).flatten();
     let mut date = |field: &str, raw: &str| match raw.trim() {
         "" => None,
@@ -495,7 +495,7 @@ fn inbox_filter(user: &StaffUser, q: &InboxQuery) -> Result<ListFilter, ApiError
     c.finish()?;
     let department_id = if user.role == Role::Department { user.department_id.clone() } else { department_id };
     Ok(ListFilter {
-        status: status.map(str::to_string),
+        status,
         department_id,
         overdue: (q.overdue == "1").then_some(true),
         received_from: from.map(|d| received_filter("received_from", d, false)).transpose()?,
@@ -528,7 +528,7 @@ fn encode(s: &str) -> String {
 struct Row {
     id: String,
     tracking_number: String,
-    status: String,
+    status: Status,
     subject: String,
     company: String,
     department: Option<String>,
@@ -591,7 +591,7 @@ async fn inbox_page(staff: StaffPage<Handlers>, req: HttpRequest) -> HttpRespons
                 for s in [Status::Received, Status::Contested] {
                     queue.extend(store::list(
                         conn,
-                        &ListFilter { status: Some(s.as_str().into()), limit: QUEUE_SIZE, ..Default::default() },
+                        &ListFilter { status: Some(s), limit: QUEUE_SIZE, ..Default::default() },
                     )?);
                 }
                 queue.sort_by(|a, b| (a.due_at.is_none(), a.due_at, &a.id).cmp(&(b.due_at.is_none(), b.due_at, &b.id)));
@@ -1036,6 +1036,7 @@ async fn post_request_extension(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::complaints::model::Channel;
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
@@ -1075,8 +1076,8 @@ mod tests {
             tracking_number: "CZ-2026-000001".into(),
             tracking_year: 2026,
             tracking_seq: 1,
-            channel: "web".into(),
-            status: "assigned".into(),
+            channel: Channel::Web,
+            status: Status::Assigned,
             language: "zh".into(),
             complainant_type: "foreign_investor".into(),
             complainant_name: "n".into(),
@@ -1126,9 +1127,9 @@ mod tests {
         assert_eq!(urgency(&r, "2026-10-13T00:00:00+08:00"), Urgency::Reminder);
         assert_eq!(urgency(&r, "2026-10-15T09:00:00+08:00"), Urgency::DueToday);
         assert_eq!(urgency(&r, "2026-10-16T00:00:00+08:00"), Urgency::Overdue);
-        r.status = "awaiting_investor".into();
+        r.status = Status::AwaitingInvestor;
         assert_eq!(urgency(&r, "2026-10-13T09:00:00+08:00"), Urgency::Paused);
-        r.status = "replied".into();
+        r.status = Status::Replied;
         assert_eq!(urgency(&r, "2026-10-20T09:00:00+08:00"), Urgency::None);
     }
 
