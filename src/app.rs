@@ -30,15 +30,8 @@ impl Application {
         let mut conn = pool.get().map_err(|e| StartError::Step { step: "database", message: e.to_string() })?;
         let bootstrap_password =
             crate::bootstrap::ensure_admin(&mut conn, now).map_err(step_error("bootstrap admin"))?;
-        // Uploads stopped between writing and placing their file leave temporary files.
         let attachment_dir = settings.complaints.attachment_dir(settings.data_dir());
-        let swept = crate::complaints::attachments::sweep_stray(&attachment_dir, &mut |sha| {
-            crate::complaints::attachments::is_recorded(&mut conn, sha).unwrap_or(true)
-        })
-        .map_err(|e| StartError::Step { step: "attachment directory", message: e.to_string() })?;
-        if swept != Default::default() {
-            tracing::info!(completed = swept.completed, removed = swept.removed, "temporary attachment files settled");
-        }
+        settle_attachment_dir(&mut conn, &attachment_dir)?;
         if settings.server.demo {
             let loaded = crate::demo::load(&mut conn, now).map_err(step_error("demo data"))?;
             tracing::info!(departments = loaded.departments_created, users = loaded.users_created, "demo data loaded");
@@ -103,7 +96,7 @@ impl Application {
             loop {
                 tick.tick().await;
                 reload_calendar(&state).await;
-                state.limits.forget_idle();
+                state.limits.forget_idle().await;
             }
         });
         self.server.await
@@ -145,6 +138,30 @@ async fn reload_calendar(state: &web::Data<AppState>) {
         }
         Err(e) => tracing::warn!(error = %e, "calendar reload failed; keeping the current calendar"),
     }
+}
+
+/// Removes temporary files of uploads a stop cut short, and copies files earlier versions kept
+/// on disk into the database (where every instance serves them); the files themselves are left.
+fn settle_attachment_dir(conn: &mut db::DbConnection, dir: &std::path::Path) -> Result<(), StartError> {
+    use crate::complaints::{attachment_store, attachments};
+    let removed = attachments::sweep_stray(dir, attachments::STRAY_AFTER)
+        .map_err(|e| StartError::Step { step: "attachment directory", message: e.to_string() })?;
+    if removed > 0 {
+        tracing::info!(removed, "temporary attachment files removed");
+    }
+    let done = attachment_store::import_from_disk(conn, dir).map_err(step_error("attachment import"))?;
+    if done.imported > 0 {
+        tracing::info!(imported = done.imported, "attachment files from disk copied into the database");
+    }
+    if done.missing > 0 || done.failed > 0 {
+        tracing::error!(
+            missing = done.missing,
+            failed = done.failed,
+            dir = %dir.display(),
+            "attachments named in the database are in neither the database nor the attachment directory; they cannot be downloaded until their files are put back and the service restarted"
+        );
+    }
+    Ok(())
 }
 
 fn step_error(step: &'static str) -> impl Fn(ApiError) -> StartError {

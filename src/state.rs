@@ -14,7 +14,7 @@ use crate::calendar::runtime::CalendarHandle;
 use crate::complaints::service::Rules;
 use crate::config::Settings;
 use crate::db::{self, DatabaseUrl, DbSetupError, Pool};
-use crate::http::rate_limit::KeyedLimit;
+use crate::http::rate_limit::{Counting, Limit};
 use crate::mail::transport::Mailer;
 
 /// Shared by every request handler.
@@ -34,16 +34,18 @@ pub struct AppState {
     pub pages: crate::pages::engine::Pages,
 }
 
-/// Per-instance rate limits (see docs/operations.md).
+/// Rate limits: shared by all instances on PostgreSQL, per instance on SQLite (see
+/// docs/operations.md).
 pub struct Limits {
-    pub login_by_account: KeyedLimit<String>,
-    pub login_by_client: KeyedLimit<IpAddr>,
+    pub login_by_account: Limit<String>,
+    pub login_by_client: Limit<IpAddr>,
     /// Password changes per account (user id): a stolen token must not guess the password
     /// faster than a sign-in could.
-    pub password_change_by_account: KeyedLimit<String>,
-    pub tracking_by_client: KeyedLimit<IpAddr>,
-    pub filing_by_client: KeyedLimit<IpAddr>,
-    pub ballot_by_client: KeyedLimit<IpAddr>,
+    pub password_change_by_account: Limit<String>,
+    pub tracking_by_client: Limit<IpAddr>,
+    pub filing_by_client: Limit<IpAddr>,
+    pub ballot_by_client: Limit<IpAddr>,
+    counting: Counting,
 }
 
 impl AppState {
@@ -153,13 +155,33 @@ pub fn seal_audit_trail(conn: &mut db::DbConnection, reseal: bool) -> Result<boo
 }
 
 impl Limits {
-    pub(crate) fn forget_idle(&self) {
+    pub fn new(settings: &Settings, counting: Counting) -> Limits {
+        let (auth, complaints) = (&settings.auth, &settings.complaints);
+        let c = &counting;
+        Limits {
+            login_by_account: Limit::per_minute(c, "login_by_account", auth.login_per_account_per_minute),
+            login_by_client: Limit::per_minute(c, "login_by_client", auth.login_per_client_per_minute),
+            password_change_by_account: Limit::per_minute(c, "password_change", auth.login_per_account_per_minute),
+            tracking_by_client: Limit::per_minute(c, "tracking", complaints.tracking_lookups_per_client_per_minute),
+            filing_by_client: Limit::per_hour(c, "filing", complaints.filings_per_client_per_hour),
+            ballot_by_client: Limit::per_minute(c, "ballot", settings.ballots.attempts_per_client_per_minute),
+            counting,
+        }
+    }
+
+    pub(crate) async fn forget_idle(&self) {
         self.login_by_account.forget_idle();
         self.login_by_client.forget_idle();
         self.password_change_by_account.forget_idle();
         self.tracking_by_client.forget_idle();
         self.filing_by_client.forget_idle();
         self.ballot_by_client.forget_idle();
+        if let Counting::Shared { pool, .. } = &self.counting {
+            let pruned = db::run(pool, |conn| Ok(crate::http::shared_limit::forget_idle(conn)?)).await;
+            if let Err(e) = pruned {
+                tracing::warn!(error = %e, "pruning the shared rate limits failed; will retry");
+            }
+        }
     }
 }
 
@@ -178,22 +200,22 @@ impl AppState {
             .map_err(|e| StartError::Step { step: "calendar", message: e.to_string() })?;
         drop(conn);
         let secret = keys::load_or_create_secret(&settings)?;
-        let limits = Limits {
-            login_by_account: KeyedLimit::per_minute(settings.auth.login_per_account_per_minute),
-            login_by_client: KeyedLimit::per_minute(settings.auth.login_per_client_per_minute),
-            password_change_by_account: KeyedLimit::per_minute(settings.auth.login_per_account_per_minute),
-            tracking_by_client: KeyedLimit::per_minute(settings.complaints.tracking_lookups_per_client_per_minute),
-            filing_by_client: KeyedLimit::per_hour(settings.complaints.filings_per_client_per_hour),
-            ballot_by_client: KeyedLimit::per_minute(settings.ballots.attempts_per_client_per_minute),
-        };
         let rules = Rules::from_settings(&settings)
             .map_err(|e| StartError::Step { step: "email templates and ladder", message: e.to_string() })?;
         let mailer =
             Mailer::from_settings(&settings).map_err(|e| StartError::Step { step: "mail", message: e.to_string() })?;
         let mail_from = settings.mail.from.clone();
-        let write_gate =
-            matches!(DatabaseUrl::parse(&settings.database.url, settings.data_dir()), Ok(DatabaseUrl::Sqlite(_)))
-                .then(|| std::sync::Arc::new(std::sync::Mutex::new(())));
+        let sqlite =
+            matches!(DatabaseUrl::parse(&settings.database.url, settings.data_dir()), Ok(DatabaseUrl::Sqlite(_)));
+        let write_gate = sqlite.then(|| std::sync::Arc::new(std::sync::Mutex::new(())));
+        // PostgreSQL serves several instances: limits a client must not multiply by their
+        // number are counted there.
+        let counting = if sqlite {
+            Counting::InMemory
+        } else {
+            Counting::Shared { pool: pool.clone(), key: crate::http::shared_limit::LimiterKey::derive(&secret) }
+        };
+        let limits = Limits::new(&settings, counting);
         let pages = crate::pages::engine::Pages::load()
             .map_err(|e| StartError::Step { step: "page templates", message: e.to_string() })?;
         Ok(AppState {

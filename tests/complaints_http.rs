@@ -763,12 +763,10 @@ fn attachments_are_sniffed_sanitised_limited_and_kept_confidential() {
     assert_eq!(r.status, 200);
     assert_eq!(r.body.as_bytes(), pdf.as_slice());
     assert!(r.header("content-disposition").unwrap().starts_with("attachment;"));
-    // The file is stored under its hash, nowhere near the name given.
-    let sha = {
-        use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(&pdf))
-    };
-    assert!(app.data_dir.path().join("attachments").join(&sha).is_file());
+    // The content is stored in the database under its hash, nowhere near the name given.
+    let sha = sha256_hex(&pdf);
+    assert_eq!(stored_contents(&app), vec![(sha, pdf.len() as i64, 1)]);
+    assert_eq!(stored_files(&app.data_dir.path().join("attachments")), Vec::<String>::new(), "nothing on disk");
 
     // Confidential: the coordination office and the assigned department only.
     let path = format!("/api/v1/complaints/{id}/attachments/{aid}");
@@ -840,6 +838,32 @@ fn public_filing_is_rate_limited_per_client_but_not_for_the_hotline() {
     assert_eq!(app.post("/api/v1/complaints", Some(&d.operator), &body).status, 201);
 }
 
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+fn database(app: &TestApp) -> anshang::db::Pool {
+    let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
+    anshang::db::connect_pool(&url, 1, std::time::Duration::from_secs(5)).unwrap()
+}
+
+/// The stored contents: (sha256, size, chunk rows), by hash.
+fn stored_contents(app: &TestApp) -> Vec<(String, i64, i64)> {
+    use anshang::db::schema::{attachment_blobs as b, attachment_chunks as c};
+    use diesel::prelude::*;
+    let mut conn = database(app).get().unwrap();
+    let blobs: Vec<(String, i64)> =
+        b::table.select((b::sha256, b::size_bytes)).order(b::sha256).load(&mut conn).unwrap();
+    blobs
+        .into_iter()
+        .map(|(sha, size)| {
+            let chunks: i64 = c::table.filter(c::sha256.eq(&sha)).count().get_result(&mut conn).unwrap();
+            (sha, size, chunks)
+        })
+        .collect()
+}
+
 /// The attachment directory's entries (files and temporary files alike).
 fn stored_files(dir: &std::path::Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -850,18 +874,24 @@ fn stored_files(dir: &std::path::Path) -> Vec<String> {
 }
 
 #[test]
-fn refused_uploads_leave_nothing_on_disk_and_serve_settles_temporary_files() {
-    // A stray temporary file from a stop between writing and placing is settled at start.
+fn refused_uploads_leave_nothing_behind_and_serve_removes_old_temporary_files() {
+    // A stray temporary file from a stop while an upload was received is removed at start once
+    // it is old enough not to be an upload in progress; a younger one is left.
     let attachments = tempfile::tempdir().unwrap();
     let stray = format!(".{}.{}.tmp", "ab".repeat(32), "0".repeat(32));
-    std::fs::write(attachments.path().join(&stray), b"half-done").unwrap();
+    let old = std::fs::File::create(attachments.path().join(&stray)).unwrap();
+    old.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600)).unwrap();
+    drop(old);
+    let young = ".spool.0123456789abcdef.tmp".to_string();
+    std::fs::write(attachments.path().join(&young), b"in progress").unwrap();
     let dir = attachments.path().to_path_buf();
     let app = common::spawn_app_with(move |s| {
         s.complaints.attachment_dir = dir;
         s.complaints.attachment_max_count = 1;
     });
     let dir = attachments.path();
-    assert_eq!(stored_files(dir), Vec::<String>::new(), "the unrecorded temporary file is removed at start");
+    assert_eq!(stored_files(dir), vec![young.clone()], "the old temporary file is removed at start");
+    std::fs::remove_file(dir.join(&young)).unwrap();
 
     let d = desk(&app);
     let file = |subject: &str| {
@@ -887,7 +917,8 @@ fn refused_uploads_leave_nothing_on_disk_and_serve_settles_temporary_files() {
 
     let (id, number, code) = file("one file allowed");
     ok(upload(&number, &code, &pdf(1000)));
-    let after_first = stored_files(dir);
+    assert_eq!(stored_files(dir), Vec::<String>::new(), "the temporary file is gone once stored");
+    let after_first = stored_contents(&app);
     assert_eq!(after_first.len(), 1, "{after_first:?}");
 
     // Over the count: refused, and nothing written.
@@ -924,7 +955,118 @@ fn refused_uploads_leave_nothing_on_disk_and_serve_settles_temporary_files() {
     let (_, other, other_code) = file("wrong type");
     upload(&other, &other_code, b"MZ\x90\x00 not a pdf").assert_problem(422, "invalid-field");
 
-    assert_eq!(stored_files(dir), after_first, "refused uploads left files behind");
+    assert_eq!(stored_contents(&app), after_first, "refused uploads left contents behind");
+    assert_eq!(stored_files(dir), Vec::<String>::new(), "refused uploads left files behind");
+}
+
+#[test]
+fn one_content_is_stored_once_in_chunks_and_streamed_back_whole() {
+    let app = common::spawn_app_with(|s| s.complaints.attachment_max_bytes = 2 * 1024 * 1024);
+    let d = desk(&app);
+    // 600 KiB: three chunks of at most 256 KiB.
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    pdf.extend((0..600 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8));
+    let mut uploaded = Vec::new();
+    for subject in ["first", "second"] {
+        let mut body = complaint_json("en");
+        body["subject"] = json!(subject);
+        let filed = app.post("/api/v1/complaints", None, &body).json();
+        let (id, number, code) = (
+            filed["id"].as_str().unwrap().to_string(),
+            filed["tracking_number"].as_str().unwrap().to_string(),
+            filed["access_code"].as_str().unwrap().to_string(),
+        );
+        let t = ok(app.request(
+            "POST",
+            &format!("/api/v1/track/{number}/attachments?filename=same.pdf"),
+            None,
+            &[("X-Access-Code", &code)],
+            Some(("application/octet-stream", pdf.clone())),
+        ));
+        uploaded.push((id, t["attachments"][0]["id"].as_str().unwrap().to_string()));
+    }
+    assert_eq!(stored_contents(&app), vec![(sha256_hex(&pdf), pdf.len() as i64, 3)], "one copy of one content");
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    for (id, aid) in &uploaded {
+        let mut r = agent
+            .get(app.url(&format!("/api/v1/complaints/{id}/attachments/{aid}")))
+            .header("Authorization", format!("Bearer {}", d.coordinator))
+            .call()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let length = r.headers().get("content-length").map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(length, Some(pdf.len().to_string()));
+        let bytes = r.body_mut().with_config().limit(10 * 1024 * 1024).read_to_vec().unwrap();
+        assert!(bytes == pdf, "identical bytes");
+    }
+}
+
+#[test]
+fn files_an_earlier_version_kept_on_disk_are_imported_at_start() {
+    let app = spawn_app();
+    let filed = app.post("/api/v1/complaints", None, &complaint_json("en")).json();
+    let (number, code) = (filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
+    let text = "材料：土地使用证明\n".repeat(50);
+    let t = ok(app.request(
+        "POST",
+        &format!("/api/v1/track/{number}/attachments?filename=note.txt"),
+        None,
+        &[("X-Access-Code", code)],
+        Some(("application/octet-stream", text.clone().into_bytes())),
+    ));
+    let aid = t["attachments"][0]["id"].as_str().unwrap().to_string();
+    // As an earlier version left it: the row names the content, the file is on disk.
+    let sha = sha256_hex(text.as_bytes());
+    {
+        use anshang::db::schema::{attachment_blobs as b, attachment_chunks as c};
+        use diesel::prelude::*;
+        let mut conn = database(&app).get().unwrap();
+        diesel::delete(c::table).execute(&mut conn).unwrap();
+        diesel::delete(b::table).execute(&mut conn).unwrap();
+    }
+    let dir = app.data_dir.path().join("attachments");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(&sha), &text).unwrap();
+    // Not in the database: this instance cannot serve it.
+    let r = app.request(
+        "GET",
+        &format!("/api/v1/track/{number}/attachments/{aid}"),
+        None,
+        &[("X-Access-Code", code)],
+        None,
+    );
+    assert_eq!(r.status, 500);
+
+    // The upgraded version starts (a second instance on the same database and directory).
+    let settings = app.settings.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let started = anshang::app::Application::build(settings).unwrap();
+            tx.send(started.port()).unwrap();
+            let _ = started.run().await;
+        })
+    });
+    let port = rx.recv().unwrap();
+    assert_eq!(stored_contents(&app), vec![(sha.clone(), text.len() as i64, 1)], "imported at start");
+    assert!(dir.join(&sha).is_file(), "the file is left where it was");
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut r = agent
+        .get(format!("http://127.0.0.1:{port}/api/v1/track/{number}/attachments/{aid}"))
+        .header("X-Access-Code", code)
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.body_mut().read_to_string().unwrap(), text, "identical bytes");
+    // And the first instance serves it too, from the database.
+    let r = app.request(
+        "GET",
+        &format!("/api/v1/track/{number}/attachments/{aid}"),
+        None,
+        &[("X-Access-Code", code)],
+        None,
+    );
+    assert_eq!(r.body, text);
 }
 
 #[test]

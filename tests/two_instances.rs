@@ -199,3 +199,112 @@ fn two_instances_share_one_database_without_duplicates_or_gaps() {
     drop(one);
     drop(two);
 }
+
+/// Sends raw bytes (or nothing) with extra headers; returns the status, the headers and the body.
+fn exchange(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut req = ureq::http::Request::builder().method(method).uri(format!("{base}{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut resp = match body {
+        Some(bytes) => agent.run(req.header("Content-Type", "application/octet-stream").body(bytes).unwrap()),
+        None => agent.run(req.body(()).unwrap()),
+    }
+    .unwrap();
+    let status = resp.status().as_u16();
+    let headers =
+        resp.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string())).collect();
+    let bytes = resp.body_mut().with_config().limit(50 * 1024 * 1024).read_to_vec().unwrap();
+    (status, headers, bytes)
+}
+
+/// Starts `serve` with its own data directory (nothing on disk is shared, only the database),
+/// trusting the proxy's X-Forwarded-For so that the test can speak as one client to both.
+fn start_alone(db_url: &str, smtp_port: u16, tracking_per_minute: u32) -> (Instance, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = base_command(dir.path(), db_url, smtp_port);
+    cmd.env("ANSHANG__AUTH__AUDIT_KEY", "two-instances-shared-audit-key-0123456789abcdef")
+        .env("ANSHANG__SERVER__TRUST_FORWARDED_FOR", "true")
+        .env("ANSHANG__COMPLAINTS__TRACKING_LOOKUPS_PER_CLIENT_PER_MINUTE", tracking_per_minute.to_string())
+        .args(["serve", "--port", "0"])
+        .stderr(Stdio::null());
+    let (child, port, _) = common::spawn_served(cmd);
+    (Instance { child, base: format!("http://127.0.0.1:{port}") }, dir)
+}
+
+#[test]
+fn a_client_limited_on_one_instance_is_limited_on_the_other_and_files_reach_both() {
+    let db_dir = tempfile::tempdir().unwrap();
+    let db = common::fresh_database(db_dir.path());
+    let sink = SmtpSink::start();
+    let (one, _one_dir) = start_alone(&db.url, sink.port(), 3);
+    let (two, _two_dir) = start_alone(&db.url, sink.port(), 3);
+
+    // A file of three chunks, uploaded through one instance, comes back whole through the other.
+    let (status, filed) = call(&one.base, "POST", "/api/v1/complaints", None, complaint_json("en"));
+    assert_eq!(status, 201, "{filed}");
+    let (number, code) = (filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    pdf.extend((0..700 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    let uploader = [("X-Access-Code", code), ("X-Forwarded-For", "198.51.100.1")];
+    let (status, _, body) = exchange(
+        &one.base,
+        "POST",
+        &format!("/api/v1/track/{number}/attachments?filename=survey.pdf"),
+        &uploader,
+        Some(pdf.clone()),
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let view: Value = serde_json::from_slice(&body).unwrap();
+    let aid = view["attachments"][0]["id"].as_str().unwrap();
+    let (status, headers, downloaded) =
+        exchange(&two.base, "GET", &format!("/api/v1/track/{number}/attachments/{aid}"), &uploader, None);
+    assert_eq!(status, 200);
+    assert_eq!(downloaded.len(), pdf.len());
+    assert!(downloaded == pdf, "identical bytes through the other instance");
+    assert!(headers.iter().any(|(k, v)| k == "content-type" && v == "application/pdf"));
+
+    // Three tracking lookups a minute per client: two on one instance, one on the other, and
+    // the fourth is refused wherever it arrives — on PostgreSQL, where limits are shared.
+    let guesser = [("X-Access-Code", "AAAA-BBBB-CCCC-DDDD"), ("X-Forwarded-For", "203.0.113.7")];
+    let lookup =
+        |base: &str, who: &[(&str, &str)]| exchange(base, "GET", &format!("/api/v1/track/{number}"), who, None);
+    assert_eq!(lookup(&one.base, &guesser).0, 404);
+    assert_eq!(lookup(&one.base, &guesser).0, 404);
+    assert_eq!(lookup(&two.base, &guesser).0, 404);
+    let (status, headers, _) = lookup(&two.base, &guesser);
+    if common::uses_postgres() {
+        assert_eq!(status, 429, "the budget is shared across instances");
+        let retry: u64 = headers.iter().find(|(k, _)| k == "retry-after").unwrap().1.parse().unwrap();
+        assert!((1..=20).contains(&retry), "one lookup frees up every 20 s: {retry}");
+        assert_eq!(lookup(&one.base, &guesser).0, 429, "and on the first instance too");
+        // Another client is not touched by this one's budget.
+        let other = [("X-Access-Code", "AAAA-BBBB-CCCC-DDDD"), ("X-Forwarded-For", "203.0.113.8")];
+        assert_eq!(lookup(&one.base, &other).0, 404);
+        // The table holds no address, only keyed hashes.
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            key_hash: String,
+        }
+        let mut conn = diesel::PgConnection::establish(&db.url).unwrap();
+        let rows: Vec<Row> = diesel::sql_query("SELECT key_hash FROM rate_limits").load(&mut conn).unwrap();
+        assert!(rows.len() >= 2, "buckets are in the database");
+        assert!(rows.iter().all(|r| r.key_hash.len() == 64 && !r.key_hash.contains("203.0.113")));
+    } else {
+        // SQLite serves one instance by design: each counts its own.
+        assert_eq!(status, 404, "per-instance limits on SQLite");
+        assert_eq!(lookup(&one.base, &guesser).0, 404);
+        assert_eq!(lookup(&one.base, &guesser).0, 429, "each instance refuses its own fourth");
+    }
+    drop(one);
+    drop(two);
+}

@@ -34,8 +34,8 @@ pub async fn sign_in(
     if email.len() > 254 || given.len() > 1024 || email.chars().any(char::is_control) {
         return Err(ApiError::Unauthenticated("wrong email or password"));
     }
-    state.limits.login_by_client.check(&client.0)?;
-    state.limits.login_by_account.check(&email.trim().to_lowercase())?;
+    state.limits.login_by_client.check(&client.0).await?;
+    state.limits.login_by_account.check(&email.trim().to_lowercase()).await?;
     let found = db::run(&state.pool, move |conn| Ok(users::find_by_email(conn, &email)?)).await?;
     let user = web::block(move || match found {
         Some(u) if password::verify_password(&given, &u.password_hash) && u.active => Some(u),
@@ -104,7 +104,7 @@ pub async fn set_own_password(
     if req.new_password == req.current_password {
         return Err(ApiError::invalid("new_password", "unchanged", "choose a password different from the current one"));
     }
-    state.limits.password_change_by_account.check(&user_id.to_string())?;
+    state.limits.password_change_by_account.check(&user_id.to_string()).await?;
     let id = user_id.to_string();
     db::run(&state.pool, move |conn| {
         let user = users::find(conn, &id)?.ok_or(ApiError::Unauthenticated("account no longer exists"))?;

@@ -290,7 +290,7 @@ async fn check_code(
     path: web::Path<String>,
     body: JsonBody<CodeRequest>,
 ) -> Result<web::Json<Vec<RoundDepartment>>, ApiError> {
-    state.limits.ballot_by_client.check(&client.0)?;
+    state.limits.ballot_by_client.check(&client.0).await?;
     let (id, code) = (path.into_inner(), body.into_inner().code);
     db::run(&state.pool, move |conn| service::departments_for_code(conn, &id, &code, db::now())).await.map(web::Json)
 }
@@ -308,7 +308,7 @@ async fn cast(
     path: web::Path<String>,
     body: JsonBody<CastRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    state.limits.ballot_by_client.check(&client.0)?;
+    state.limits.ballot_by_client.check(&client.0).await?;
     let (id, req) = (path.into_inner(), body.into_inner());
     let receipt = db::run(&state.pool, move |conn| service::cast(conn, &id, req, db::now())).await?;
     Ok(HttpResponse::Created().insert_header((header::CACHE_CONTROL, "no-store")).json(receipt))

@@ -1,7 +1,7 @@
 //! Attachments: the type is sniffed from the bytes (the declared type is not trusted), names are
-//! sanitised, files are stored under their SHA-256 (no path from the client is ever used), and
-//! confidential complaints' files are shown only to the assigned department and the coordination
-//! office.
+//! sanitised, contents are stored in the database under their SHA-256 (`attachment_store`; no
+//! path from the client is ever used), and confidential complaints' files are shown only to the
+//! assigned department and the coordination office.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -203,13 +203,13 @@ pub fn sanitize_filename(raw: &str) -> Result<String, FieldError> {
     Ok(cut)
 }
 
-/// A file written under a temporary name (`.<sha256>.<random>.tmp`, synced), waiting for the
-/// transaction that records it. [`Staged::commit`] moves it into place as `<dir>/<sha256>`; if
-/// it is dropped uncommitted (a refusal, a failed transaction), the temporary file is removed.
-/// A crash in between leaves only a temporary file, which [`sweep_stray`] settles at start.
+/// An upload received into a temporary file (`.<sha256>.<random>.tmp` or `.spool.<random>.tmp`
+/// in the instance's spool directory, synced), waiting for the transaction that records it to
+/// copy it into the database ([`super::attachment_store::store`]). The temporary file is removed
+/// when this is dropped, stored or not; a crash in between leaves only a temporary file, which
+/// [`sweep_stray`] removes.
 pub struct Staged {
-    dir: PathBuf,
-    tmp: Option<PathBuf>,
+    tmp: PathBuf,
     pub sha256: String,
     pub size: usize,
 }
@@ -221,7 +221,7 @@ pub fn stage(dir: &Path, bytes: &[u8]) -> Result<Staged, ApiError> {
     let sha = hex::encode(Sha256::digest(bytes));
     std::fs::create_dir_all(dir).map_err(|e| ApiError::internal("attachment directory", e))?;
     let tmp: PathBuf = dir.join(format!(".{sha}.{}{TMP_SUFFIX}", uuid::Uuid::new_v4().simple()));
-    let staged = Staged { dir: dir.to_path_buf(), tmp: Some(tmp.clone()), sha256: sha, size: bytes.len() };
+    let staged = Staged { tmp: tmp.clone(), sha256: sha, size: bytes.len() };
     let write = || -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -231,10 +231,9 @@ pub fn stage(dir: &Path, bytes: &[u8]) -> Result<Staged, ApiError> {
     Ok(staged)
 }
 
-/// A file being received: streamed to a temporary file in the attachment directory while its
-/// hash, size and sniffing traits are gathered, so that no more than one chunk is in memory.
+/// A file being received: streamed to a temporary file in the spool directory while its hash,
+/// size and sniffing traits are gathered, so that no more than one chunk is in memory.
 pub struct Spool {
-    dir: PathBuf,
     path: PathBuf,
     file: std::fs::File,
     hasher: Sha256,
@@ -247,7 +246,7 @@ impl Spool {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(format!(".spool.{}{TMP_SUFFIX}", uuid::Uuid::new_v4().simple()));
         let file = std::fs::File::create(&path)?;
-        Ok(Spool { dir: dir.to_path_buf(), path, file, hasher: Sha256::new(), size: 0, traits: Traits::new() })
+        Ok(Spool { path, file, hasher: Sha256::new(), size: 0, traits: Traits::new() })
     }
 
     pub fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
@@ -258,15 +257,12 @@ impl Spool {
         Ok(())
     }
 
-    /// Synced and renamed to a staged file (moved into place when its row commits).
+    /// Synced; a staged file from now on (stored when its row commits).
     pub fn finish(mut self) -> std::io::Result<(Staged, Traits)> {
         self.file.sync_all()?;
         self.traits.finish();
         let sha = hex::encode(std::mem::take(&mut self.hasher).finalize());
-        let tmp = self.dir.join(format!(".{sha}.{}{TMP_SUFFIX}", uuid::Uuid::new_v4().simple()));
-        std::fs::rename(&self.path, &tmp)?;
-        let staged = Staged { dir: self.dir.clone(), tmp: Some(tmp), sha256: sha, size: self.size };
-        self.path = PathBuf::new();
+        let staged = Staged { tmp: std::mem::take(&mut self.path), sha256: sha, size: self.size };
         Ok((staged, std::mem::take(&mut self.traits)))
     }
 }
@@ -282,79 +278,48 @@ impl Drop for Spool {
 impl Staged {
     /// The bytes (for a small file read as a whole, such as a voter roll).
     pub fn read(&self) -> std::io::Result<Vec<u8>> {
-        std::fs::read(self.tmp.as_ref().ok_or_else(|| std::io::Error::other("already placed"))?)
+        std::fs::read(&self.tmp)
     }
 
-    /// Moves the file into place (once the row naming it has committed).
-    pub fn commit(mut self) -> Result<(), ApiError> {
-        let Some(tmp) = self.tmp.take() else { return Ok(()) };
-        let target = self.dir.join(&self.sha256);
-        let result = if target.exists() {
-            std::fs::remove_file(&tmp)
-        } else {
-            std::fs::rename(&tmp, &target).and_then(|()| std::fs::File::open(&self.dir)?.sync_all())
-        };
-        result.map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            ApiError::internal("placing attachment", e)
-        })
+    /// The temporary file, for storing its content.
+    pub fn path(&self) -> &Path {
+        &self.tmp
     }
 }
 
 impl Drop for Staged {
     fn drop(&mut self) {
-        if let Some(tmp) = self.tmp.take() {
-            let _ = std::fs::remove_file(tmp);
-        }
+        let _ = std::fs::remove_file(&self.tmp);
     }
 }
 
-/// What [`sweep_stray`] did.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Swept {
-    /// Temporary files of a recorded attachment whose file was missing: moved into place.
-    pub completed: usize,
-    /// Temporary files nobody recorded: removed.
-    pub removed: usize,
-}
+/// Temporary files younger than this may belong to an upload in progress (of this instance, or
+/// of another one where several still share a directory) and are left alone.
+pub const STRAY_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Settles temporary files left by a stop between writing and placing: one whose hash a row
-/// names (`recorded`) and whose file is missing is moved into place, every other one removed.
-pub fn sweep_stray(dir: &Path, recorded: &mut dyn FnMut(&str) -> bool) -> std::io::Result<Swept> {
-    let mut swept = Swept::default();
+/// Removes temporary files left by a stop while an upload was being received or recorded: such
+/// an upload was never acknowledged, and its content is in the database or nowhere. Files younger
+/// than `older_than`, and files that are not ours, are left alone. Returns how many it removed.
+pub fn sweep_stray(dir: &Path, older_than: std::time::Duration) -> std::io::Result<usize> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(swept),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(e),
     };
+    let mut removed = 0;
     for entry in entries {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(TMP_SUFFIX)) else { continue };
-        let sha = inner.split('.').next().unwrap_or_default();
-        let target = dir.join(sha);
-        if sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()) && !target.exists() && recorded(sha) {
-            std::fs::rename(entry.path(), &target)?;
-            swept.completed += 1;
-        } else {
+        if !(name.starts_with('.') && name.ends_with(TMP_SUFFIX)) {
+            continue;
+        }
+        let age = entry.metadata()?.modified()?.elapsed().unwrap_or_default();
+        if age >= older_than {
             std::fs::remove_file(entry.path())?;
-            swept.removed += 1;
+            removed += 1;
         }
     }
-    Ok(swept)
-}
-
-/// Whether any attachment row names this hash.
-pub fn is_recorded(conn: &mut DbConnection, sha: &str) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(complaint_attachments::table.filter(complaint_attachments::sha256.eq(sha))))
-        .get_result(conn)
-}
-
-pub fn read_file(dir: &Path, sha: &str) -> Result<Vec<u8>, ApiError> {
-    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::internal("attachment", "stored name is not a hash"));
-    }
-    std::fs::read(dir.join(sha)).map_err(|e| ApiError::internal("reading attachment", e))
+    Ok(removed)
 }
 
 pub fn list(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<Vec<AttachmentRow>> {
@@ -395,15 +360,40 @@ pub fn content_disposition(filename: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
-/// A stored file as a download: its type, a safe `Content-Disposition`, never cached.
-pub fn download_response(dir: &Path, a: &AttachmentRow) -> Result<actix_web::HttpResponse, ApiError> {
+/// A stored file as a download: its type, a safe `Content-Disposition`, never cached; the
+/// content streamed from the database one chunk at a time.
+pub async fn download_response(pool: &crate::db::Pool, a: &AttachmentRow) -> Result<actix_web::HttpResponse, ApiError> {
+    use super::attachment_store;
     use actix_web::http::header;
-    let bytes = read_file(dir, &a.sha256)?;
+    let sha = a.sha256.clone();
+    let (size, chunks) = crate::db::run(pool, move |conn| {
+        attachment_store::find(conn, &sha)?.ok_or_else(|| ApiError::internal("attachment", "content not stored"))
+    })
+    .await?;
+    let (pool, sha) = (pool.clone(), a.sha256.clone());
+    let body = futures_util::stream::unfold(0, move |seq| {
+        let (pool, sha) = (pool.clone(), sha.clone());
+        async move {
+            if seq >= chunks {
+                return None;
+            }
+            let chunk = crate::db::run(&pool, move |conn| {
+                attachment_store::read_chunk(conn, &sha, seq)?
+                    .ok_or_else(|| ApiError::internal("attachment", "chunk not stored"))
+            })
+            .await
+            .map(actix_web::web::Bytes::from);
+            // After a failure the response is cut short: nothing more is read.
+            let next = if chunk.is_ok() { seq + 1 } else { chunks };
+            Some((chunk, next))
+        }
+    });
     Ok(actix_web::HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, a.content_type.clone()))
         .insert_header((header::CONTENT_DISPOSITION, content_disposition(&a.filename)))
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .body(bytes))
+        .no_chunking(u64::try_from(size).unwrap_or_default())
+        .streaming(body))
 }
 
 #[cfg(test)]
@@ -435,23 +425,15 @@ mod tests {
     }
 
     #[test]
-    fn staged_files_are_placed_on_commit_and_gone_when_dropped() {
+    fn staged_files_are_temporary_and_gone_when_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        let kept = stage(dir.path(), b"kept").unwrap();
-        let sha = kept.sha256.clone();
-        let dropped = stage(dir.path(), b"dropped").unwrap();
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "both written under temporary names");
-        assert!(!dir.path().join(&sha).exists(), "not in place before the commit");
-        kept.commit().unwrap();
-        drop(dropped);
-        let names: Vec<String> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, vec![sha.clone()]);
-        // The same bytes again: the file is already there, the temporary one goes.
-        stage(dir.path(), b"kept").unwrap().commit().unwrap();
+        let staged = stage(dir.path(), b"kept").unwrap();
+        assert_eq!(staged.sha256, hex::encode(Sha256::digest(b"kept")));
+        assert_eq!(staged.read().unwrap(), b"kept");
+        assert!(staged.path().file_name().unwrap().to_string_lossy().ends_with(TMP_SUFFIX));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        drop(staged);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "removed once dropped");
     }
 
     #[test]
@@ -479,19 +461,21 @@ mod tests {
     }
 
     #[test]
-    fn stray_temporary_files_are_placed_when_recorded_and_removed_otherwise() {
+    fn stray_temporary_files_are_removed_once_old_enough() {
         let dir = tempfile::tempdir().unwrap();
-        let recorded = "a".repeat(64);
-        let unrecorded = "b".repeat(64);
-        std::fs::write(dir.path().join(format!(".{recorded}.1234{TMP_SUFFIX}")), b"r").unwrap();
-        std::fs::write(dir.path().join(format!(".{unrecorded}.5678{TMP_SUFFIX}")), b"u").unwrap();
+        std::fs::write(dir.path().join(format!(".{}.1234{TMP_SUFFIX}", "a".repeat(64))), b"r").unwrap();
+        std::fs::write(dir.path().join(format!(".spool.5678{TMP_SUFFIX}")), b"u").unwrap();
         std::fs::write(dir.path().join("not-ours.txt"), b"x").unwrap();
-        let swept = sweep_stray(dir.path(), &mut |sha| sha == recorded).unwrap();
-        assert_eq!(swept, Swept { completed: 1, removed: 1 });
-        assert_eq!(std::fs::read(dir.path().join(&recorded)).unwrap(), b"r");
-        assert!(!dir.path().join(&unrecorded).exists());
-        assert!(dir.path().join("not-ours.txt").exists());
-        assert_eq!(sweep_stray(&dir.path().join("missing"), &mut |_| true).unwrap(), Swept::default());
+        std::fs::write(dir.path().join("b".repeat(64)), b"a file of an earlier version").unwrap();
+        assert_eq!(sweep_stray(dir.path(), STRAY_AFTER).unwrap(), 0, "young ones may be uploads in progress");
+        assert_eq!(sweep_stray(dir.path(), std::time::Duration::ZERO).unwrap(), 2);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, vec!["b".repeat(64), "not-ours.txt".to_string()]);
+        assert_eq!(sweep_stray(&dir.path().join("missing"), std::time::Duration::ZERO).unwrap(), 0);
     }
 
     proptest! {

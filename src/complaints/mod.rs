@@ -4,6 +4,7 @@
 //! `state` (the transition table) and `model` are pure; `store` is storage; `service` runs each
 //! operation in one transaction; `operations` is what both front ends call around it; `views` shape responses; `routes` are the HTTP handlers.
 
+pub mod attachment_store;
 pub mod attachments;
 pub mod context;
 pub mod events;

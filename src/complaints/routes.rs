@@ -104,7 +104,7 @@ async fn file(
         None => None,
     };
     if staff.0.is_none() {
-        state.limits.filing_by_client.check(&client.0)?;
+        state.limits.filing_by_client.check(&client.0).await?;
     }
     let acting = staff.0.as_ref().map(|s| acting(s)).unwrap_or_else(Acting::investor);
     let valid = intake::validate(parsed, staff.0.is_some())?;
@@ -626,8 +626,13 @@ struct Investor {
     lang: Option<Language>,
 }
 
-fn investor(state: &AppState, req: &HttpRequest, client: &ClientAddr, number: String) -> Result<Investor, ApiError> {
-    state.limits.tracking_by_client.check(&client.0)?;
+async fn investor(
+    state: &AppState,
+    req: &HttpRequest,
+    client: &ClientAddr,
+    number: String,
+) -> Result<Investor, ApiError> {
+    state.limits.tracking_by_client.check(&client.0).await?;
     let code = req
         .headers()
         .get("x-access-code")
@@ -670,7 +675,7 @@ async fn track(
     client: ClientAddr,
     path: web::Path<String>,
 ) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
-    let who = investor(&state, &req, &client, path.into_inner())?;
+    let who = investor(&state, &req, &client, path.into_inner()).await?;
     investor_action(state, who, Access::Read, |_, _, _| Ok(())).await
 }
 
@@ -696,7 +701,7 @@ async fn track_answer(
     path: web::Path<String>,
     body: JsonBody<AnswerRequest>,
 ) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
-    let who = investor(&state, &req, &client, path.into_inner())?;
+    let who = investor(&state, &req, &client, path.into_inner()).await?;
     let answer = required_text("answer", &body.into_inner().answer, limits::FACTS)?;
     investor_action(state, who, Access::Write, move |conn, ctx, id| {
         service::answer_info(conn, ctx, id, &Acting::investor(), &answer)
@@ -728,7 +733,7 @@ async fn track_rate(
     path: web::Path<String>,
     body: JsonBody<RateRequest>,
 ) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
-    let who = investor(&state, &req, &client, path.into_inner())?;
+    let who = investor(&state, &req, &client, path.into_inner()).await?;
     let b = body.into_inner();
     let comment = optional_text("comment", b.comment.as_deref(), limits::SHORT_TEXT)?;
     investor_action(state, who, Access::Write, move |conn, ctx, id| {
@@ -751,7 +756,7 @@ async fn track_contest(
     path: web::Path<String>,
     body: JsonBody<ReasonRequest>,
 ) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
-    let who = investor(&state, &req, &client, path.into_inner())?;
+    let who = investor(&state, &req, &client, path.into_inner()).await?;
     let reason = required_text("reason", &body.into_inner().reason, limits::SHORT_TEXT)?;
     investor_action(state, who, Access::Write, move |conn, ctx, id| {
         service::contest(conn, ctx, id, &Acting::investor(), &reason)
@@ -782,7 +787,7 @@ async fn track_withdraw(
     path: web::Path<String>,
     body: JsonBody<WithdrawRequest>,
 ) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
-    let who = investor(&state, &req, &client, path.into_inner())?;
+    let who = investor(&state, &req, &client, path.into_inner()).await?;
     let reason = optional_text("reason", body.into_inner().reason.as_deref(), limits::SHORT_TEXT)?;
     investor_action(state, who, Access::Write, move |conn, ctx, id| {
         service::withdraw(conn, ctx, id, &Acting::investor(), reason.as_deref())
@@ -802,7 +807,7 @@ pub struct UploadQuery {
 }
 
 /// Reads, sniffs and stages an upload (written under a temporary name); returns (sanitised
-/// name, content type, the staged file). The caller records it, then commits the file.
+/// name, content type, the staged file). The caller records it, which stores its content.
 async fn receive_upload(
     state: &AppState,
     filename: &str,
@@ -819,11 +824,6 @@ async fn receive_upload(
         .await
         .map_err(|e| ApiError::internal("attachment write", e))??;
     Ok((filename, kind, staged))
-}
-
-/// Moves a recorded file into place.
-async fn place(staged: super::attachments::Staged) -> Result<(), ApiError> {
-    web::block(move || staged.commit()).await.map_err(|e| ApiError::internal("attachment write", e))?
 }
 
 /// Add a file for a caller (hotline) or to a case (coordination office).
@@ -849,15 +849,13 @@ async fn staff_upload(
     let (check_id, check_acting) = (id.clone(), acting.clone());
     db::run(&state.pool, move |conn| service::check_attachable(conn, &check_id, &check_acting, max)).await?;
     let (filename, kind, staged) = receive_upload(&state, &query.filename, payload).await?;
-    let (sha, size) = (staged.sha256.clone(), staged.size);
     let view = with_ctx(&state, Access::Write, move |conn, ctx| {
-        let attachment_id = service::attach(conn, ctx, &id, &acting, &filename, kind, &sha, size, max)?;
+        let attachment_id = service::attach(conn, ctx, &id, &acting, &filename, kind, &staged, max)?;
         let row = super::attachments::find(conn, &id, &attachment_id)?
             .ok_or_else(|| ApiError::internal("attachment", "row vanished"))?;
         Ok(super::attachments::AttachmentView::from(&row))
     })
     .await?;
-    place(staged).await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -889,7 +887,7 @@ async fn staff_download(
             .ok_or_else(|| ApiError::NotFound("no such attachment".into()))
     })
     .await?;
-    super::attachments::download_response(&state.settings.complaints.attachment_dir(state.settings.data_dir()), &row)
+    super::attachments::download_response(&state.pool, &row).await
 }
 
 /// Add a file to one's own complaint.
@@ -911,7 +909,7 @@ async fn track_upload(
     query: web::Query<UploadQuery>,
     payload: web::Payload,
 ) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
-    let who = investor(&state, &req, &client, path.into_inner())?;
+    let who = investor(&state, &req, &client, path.into_inner()).await?;
     // The code, the complaint's state and the count are checked before the body is read.
     let (number, code_hash) = (who.number.clone(), who.code_hash.clone());
     let max = state.settings.complaints.attachment_max_count;
@@ -921,13 +919,10 @@ async fn track_upload(
     })
     .await?;
     let (filename, kind, staged) = receive_upload(&state, &query.filename, payload).await?;
-    let (sha, size) = (staged.sha256.clone(), staged.size);
-    let view = investor_action(state, who, Access::Write, move |conn, ctx, id| {
-        service::attach(conn, ctx, id, &Acting::investor(), &filename, kind, &sha, size, max).map(|_| ())
+    investor_action(state, who, Access::Write, move |conn, ctx, id| {
+        service::attach(conn, ctx, id, &Acting::investor(), &filename, kind, &staged, max).map(|_| ())
     })
-    .await?;
-    place(staged).await?;
-    Ok(view)
+    .await
 }
 
 /// Download a file of one's own complaint.
@@ -945,12 +940,12 @@ async fn track_download(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (number, attachment_id) = path.into_inner();
-    let who = investor(&state, &req, &client, number)?;
+    let who = investor(&state, &req, &client, number).await?;
     let row = db::run(&state.pool, move |conn| {
         let complaint = open_by_code(conn, &who.number, &who.code_hash)?;
         super::attachments::find(conn, &complaint.id, &attachment_id)?
             .ok_or_else(|| ApiError::NotFound("no such attachment".into()))
     })
     .await?;
-    super::attachments::download_response(&state.settings.complaints.attachment_dir(state.settings.data_dir()), &row)
+    super::attachments::download_response(&state.pool, &row).await
 }

@@ -1341,8 +1341,9 @@ fn attachable(conn: &mut DbConnection, row: &ComplaintRow, max_count: u32) -> Re
     Ok(())
 }
 
-/// Records an uploaded file (staged under its hash, moved into place after this commits) on an
-/// open complaint.
+/// Records an uploaded file on an open complaint, its content copied from the staged file into
+/// the database in the same transaction (nothing is acknowledged before it is stored; a failed
+/// transaction stores nothing).
 #[allow(clippy::too_many_arguments)]
 pub fn attach(
     conn: &mut DbConnection,
@@ -1351,16 +1352,17 @@ pub fn attach(
     acting: &Acting,
     filename: &str,
     content_type: &str,
-    sha256: &str,
-    size: usize,
+    staged: &super::attachments::Staged,
     max_count: u32,
 ) -> Result<String, ApiError> {
+    let (sha256, size) = (staged.sha256.as_str(), staged.size);
     conn.transaction(|conn| {
         let row = load_locked(conn, id)?;
         ensure_department_scope(&row, acting)?;
         attachable(conn, &row, max_count)?;
         let status = row.status;
         let attachment_id = new_id();
+        super::attachment_store::store(conn, sha256, size, staged.path())?;
         diesel::insert_into(crate::db::schema::complaint_attachments::table)
             .values(super::attachments::AttachmentRow {
                 id: attachment_id.clone(),

@@ -337,6 +337,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    attachment_blobs (sha256) {
+        sha256 -> Text,
+        size_bytes -> BigInt,
+        chunks -> Integer,
+    }
+}
+
+diesel::table! {
+    attachment_chunks (sha256, seq) {
+        sha256 -> Text,
+        seq -> Integer,
+        bytes -> Binary,
+    }
+}
+
+// `rate_limits` (PostgreSQL's shared limits) is reached through SQL only: its upsert is not
+// expressible through the connection enum. See http::shared_limit.
+
+diesel::table! {
     assessment_snapshots (year, version) {
         year -> Integer,
         version -> Integer,
@@ -369,6 +388,7 @@ diesel::joinable!(complaint_clocks -> complaints (complaint_id));
 diesel::joinable!(clock_pauses -> complaint_clocks (clock_id));
 diesel::joinable!(complaint_assignments -> complaints (complaint_id));
 diesel::joinable!(complaint_events -> complaints (complaint_id));
+diesel::joinable!(attachment_chunks -> attachment_blobs (sha256));
 diesel::allow_tables_to_appear_in_same_query!(
     departments,
     users,
@@ -382,6 +402,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     extension_requests,
     complaint_events,
     complaint_attachments,
+    attachment_blobs,
+    attachment_chunks,
     clock_escalations,
     outbox,
     investor_mail_log,

@@ -8,6 +8,7 @@ pub mod json;
 pub mod no_store;
 pub mod rate_limit;
 pub mod request_log;
+pub mod shared_limit;
 
 pub use client::ClientAddr;
 pub use json::JsonBody;

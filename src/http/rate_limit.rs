@@ -1,13 +1,70 @@
-//! Keyed rate limits (GCRA, via `governor`). They hold per instance: with N instances behind a
-//! proxy a client gets at most N times the configured rate (documented in docs/operations.md).
+//! Keyed rate limits (GCRA). On PostgreSQL they are counted in the database and hold across
+//! instances ([`super::shared_limit`]); on SQLite, which serves one instance, in memory (via
+//! `governor`).
 
+use std::fmt::Display;
 use std::hash::Hash;
 use std::num::NonZeroU32;
+use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use super::shared_limit::{LimiterKey, SharedLimit};
+use crate::db::Pool;
 use crate::error::ApiError;
+
+/// Where limits are counted: in this process, or in the database all instances share.
+#[derive(Clone)]
+pub enum Counting {
+    InMemory,
+    Shared { pool: Pool, key: LimiterKey },
+}
+
+/// One limit, counted as [`Counting`] says.
+pub enum Limit<K: Hash + Eq + Clone> {
+    InMemory(KeyedLimit<K>),
+    Shared(SharedLimit),
+}
+
+impl<K: Hash + Eq + Clone + Display> Limit<K> {
+    /// `per_minute` events per key per minute, with a burst of the same size; `bucket` names
+    /// the limit in the shared table.
+    pub fn per_minute(counting: &Counting, bucket: &'static str, per_minute: u32) -> Self {
+        Self::new(counting, bucket, per_minute, Duration::from_secs(60))
+    }
+
+    /// `per_hour` events per key per hour, with a burst of the same size.
+    pub fn per_hour(counting: &Counting, bucket: &'static str, per_hour: u32) -> Self {
+        Self::new(counting, bucket, per_hour, Duration::from_secs(3600))
+    }
+
+    fn new(counting: &Counting, bucket: &'static str, quota: u32, period: Duration) -> Self {
+        match counting {
+            Counting::InMemory if period.as_secs() == 60 => Limit::InMemory(KeyedLimit::per_minute(quota)),
+            Counting::InMemory => Limit::InMemory(KeyedLimit::per_hour(quota)),
+            Counting::Shared { pool, key } => {
+                Limit::Shared(SharedLimit::new(pool.clone(), key.clone(), bucket, quota, period))
+            }
+        }
+    }
+
+    /// Counts one event for `key`; refuses with 429 and a Retry-After when over the limit.
+    pub async fn check(&self, key: &K) -> Result<(), ApiError> {
+        match self {
+            Limit::InMemory(limit) => limit.check(key),
+            Limit::Shared(limit) => limit.check(&key.to_string()).await,
+        }
+    }
+
+    /// Drops in-memory state of quiet keys (the shared table is pruned as a whole, by
+    /// [`super::shared_limit::forget_idle`]).
+    pub fn forget_idle(&self) {
+        if let Limit::InMemory(limit) = self {
+            limit.forget_idle();
+        }
+    }
+}
 
 pub struct KeyedLimit<K: Hash + Eq + Clone> {
     limiter: DefaultKeyedRateLimiter<K>,

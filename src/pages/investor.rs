@@ -64,7 +64,7 @@ async fn file(page: Page, client: ClientAddr, payload: Multipart) -> HttpRespons
     let s = &page.state.settings.complaints;
     // The client's filing limit is checked before a byte of the body is read: a client over it
     // costs a 429, not up to attachment_max_count × attachment_max_bytes of reading.
-    if let Err(e) = page.state.limits.filing_by_client.check(&client.0) {
+    if let Err(e) = page.state.limits.filing_by_client.check(&client.0).await {
         return render_form(&page, &Posted::default(), Some(&e)).await;
     }
     let dir = s.attachment_dir(page.state.settings.data_dir());
@@ -134,14 +134,12 @@ pub(super) async fn store_attachments(
 ) -> Result<(), ApiError> {
     let max = page.state.settings.complaints.attachment_max_count;
     for f in files {
-        let staged = f.staged;
-        let (id, acting, sha, size) = (complaint_id.to_string(), acting.clone(), staged.sha256.clone(), staged.size);
+        let (id, acting) = (complaint_id.to_string(), acting.clone());
+        // The content is stored with the row; the temporary file goes as `f` drops.
         with_ctx(&page.state, Access::Write, move |conn, ctx| {
-            service::attach(conn, ctx, &id, &acting, &f.filename, f.content_type, &sha, size, max).map(|_| ())
+            service::attach(conn, ctx, &id, &acting, &f.filename, f.content_type, &f.staged, max).map(|_| ())
         })
         .await?;
-        // Only a recorded file is moved into place; a refused one is removed as `staged` drops.
-        web::block(move || staged.commit()).await.map_err(|e| ApiError::internal("attachment write", e))??;
     }
     Ok(())
 }
@@ -219,7 +217,7 @@ struct Lookup {
 async fn open(page: Page, client: ClientAddr, form: web::Form<Lookup>) -> HttpResponse {
     let Lookup { tracking_number, access_code } = form.into_inner();
     let opened = async {
-        page.state.limits.tracking_by_client.check(&client.0)?;
+        page.state.limits.tracking_by_client.check(&client.0).await?;
         let number = TrackingNumber::parse(tracking_number.trim())
             .ok_or_else(|| ApiError::NotFound("no complaint matches this tracking number and access code".into()))?
             .to_string();
@@ -396,12 +394,11 @@ async fn download(page: Page, req: HttpRequest, path: web::Path<String>) -> Http
             .ok_or_else(|| ApiError::NotFound("no such attachment".into()))
     })
     .await;
-    match found.and_then(|row| {
-        crate::complaints::attachments::download_response(
-            &page.state.settings.complaints.attachment_dir(page.state.settings.data_dir()),
-            &row,
-        )
-    }) {
+    let response = match found {
+        Ok(row) => crate::complaints::attachments::download_response(&page.state.pool, &row).await,
+        Err(e) => Err(e),
+    };
+    match response {
         Ok(res) => res,
         Err(e) => page.error(&e),
     }

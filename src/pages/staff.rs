@@ -782,12 +782,11 @@ async fn download_file(staff: StaffPage<Handlers>, path: web::Path<(String, Stri
             .ok_or_else(|| ApiError::NotFound("no such attachment".into()))
     })
     .await;
-    match found.and_then(|row| {
-        crate::complaints::attachments::download_response(
-            &staff.state.settings.complaints.attachment_dir(staff.state.settings.data_dir()),
-            &row,
-        )
-    }) {
+    let response = match found {
+        Ok(row) => crate::complaints::attachments::download_response(&staff.state.pool, &row).await,
+        Err(e) => Err(e),
+    };
+    match response {
         Ok(res) => res,
         Err(e) => staff.error(&e),
     }

@@ -176,7 +176,7 @@ async fn ballot_for(
     round_id: &str,
     code: &str,
 ) -> Result<(RoundRow, Vec<RoundDepartment>), ApiError> {
-    page.state.limits.ballot_by_client.check(&client.0)?;
+    page.state.limits.ballot_by_client.check(&client.0).await?;
     if round_id.is_empty() {
         return Err(ApiError::invalid("round", "required", "choose a round"));
     }
