@@ -1,6 +1,7 @@
 //! Compiles templates in, listed from their folders so that each list lives in one place:
 //! - the email templates: every notice folder under `config/mail/` becomes an entry of
-//!   `NOTICES`, and its six files (subject, text and HTML, in zh and en) entries of `SHIPPED`;
+//!   `NOTICES`, and its six files (subject, text and HTML, in zh and en) entries of `SHIPPED`,
+//!   with `layout.html`, the HTML shell every notice's HTML extends;
 //! - the page templates: every file under `src/pages/templates/`, named by its path there.
 
 use std::fmt::Write as _;
@@ -24,7 +25,11 @@ fn main() {
     for n in &notices {
         writeln!(out, "    {n:?},").unwrap();
     }
-    out.push_str("];\n\n/// The shipped templates, compiled in: (`<notice>/<lang>.<part>`, text).\nconst SHIPPED: &[(&str, &str)] = &[\n");
+    out.push_str("];\n\n/// The shipped templates, compiled in: (`<notice>/<lang>.<part>` or `layout.html`, text).\nconst SHIPPED: &[(&str, &str)] = &[\n");
+    let layout = root.join("layout.html");
+    assert!(layout.is_file(), "config/mail/layout.html is missing: every notice's HTML extends it");
+    println!("cargo:rerun-if-changed={}", layout.display());
+    writeln!(out, "    (\"layout.html\", include_str!({:?})),", layout.display().to_string()).unwrap();
     for n in &notices {
         for part in PARTS {
             let file = root.join(n).join(part);

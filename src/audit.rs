@@ -35,7 +35,12 @@ pub fn seal(message: &[u8]) -> String {
 /// Names the key without revealing it (stored with a sealed chain, so that a start with another
 /// key is noticed).
 pub fn key_id() -> String {
-    let digest = Sha256::new().chain_update(b"anshang/audit-key-id\0").chain_update(key().as_slice()).finalize();
+    key_id_of(&key())
+}
+
+/// The id of any key (a restore checks the key it puts back against the restored trail's seal).
+pub fn key_id_of(key: &[u8]) -> String {
+    let digest = Sha256::new().chain_update(b"anshang/audit-key-id\0").chain_update(key).finalize();
     hex::encode(&digest[..8])
 }
 

@@ -76,10 +76,18 @@ pub enum Command {
         #[arg(long)]
         port: Option<u16>,
     },
-    /// Online backup of a SQLite database to FILE (PostgreSQL: use pg_dump, see docs/operations.md).
+    /// Online backup of a SQLite installation into a new directory DIR: the database (checked
+    /// with PRAGMA integrity_check), the audit and token keys, the attachment files and a
+    /// manifest (PostgreSQL: use pg_dump, see docs/operations.md).
     Backup {
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "DIR")]
         out: PathBuf,
+    },
+    /// Restore a backup made by `anshang backup` into an empty data directory (checks the
+    /// manifest's checksums, the audit key and PRAGMA integrity_check; overwrites nothing).
+    Restore {
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
     },
 }
 
@@ -281,7 +289,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Report(ReportCommand::Assessment { year, format, out }) => {
             report_assessment(&settings, year, &format, out)
         }
-        Command::Backup { out } => backup(&settings, &out),
+        Command::Backup { out } => crate::backup::write(&settings, &out)
+            .map(|s| println!("backup written to {} and verified: {s}", out.display()))
+            .map_err(|e| e.to_string()),
+        Command::Restore { from } => crate::backup::restore(&settings, &from)
+            .map(|s| println!("restored into {}: {s}", settings.data_dir().display()))
+            .map_err(|e| e.to_string()),
         Command::Healthcheck { port } => healthcheck(port.unwrap_or(settings.server.port)),
     };
     match result {
@@ -867,27 +880,6 @@ fn report_assessment(settings: &Settings, year: i32, format: &str, out: Option<P
             std::io::stdout().write_all(&bytes).map_err(|e| e.to_string())
         }
     }
-}
-
-/// A consistent copy of a live SQLite database (`VACUUM INTO` writes the new file directly;
-/// an existing file is refused).
-fn backup(settings: &Settings, out: &std::path::Path) -> Result<(), String> {
-    let url = db::DatabaseUrl::parse(&settings.database.url, settings.data_dir()).map_err(|e| e.to_string())?;
-    if let db::DatabaseUrl::Postgres(_) = url {
-        return Err("the database is PostgreSQL: back it up with pg_dump (docs/operations.md)".into());
-    }
-    if out.exists() {
-        return Err(format!("{} exists; choose a new file", out.display()));
-    }
-    let pool = open_database(settings).map_err(|e| e.to_string())?;
-    let mut conn = pool.get().map_err(|e| e.to_string())?;
-    let target = out.to_str().ok_or("the backup path is not UTF-8")?.replace('\'', "''");
-    use diesel::RunQueryDsl;
-    diesel::sql_query(format!("VACUUM INTO '{target}'"))
-        .execute(&mut *conn)
-        .map_err(|e| format!("backup failed: {e}"))?;
-    println!("backup written to {}", out.display());
-    Ok(())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod app;
 pub mod assessment;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod ballots;
 pub mod bootstrap;
 pub mod calendar;

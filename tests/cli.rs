@@ -200,17 +200,17 @@ fn migrate_and_users_create_on_the_configured_backend() {
 fn backup_copies_a_live_sqlite_database_and_points_postgres_to_pg_dump() {
     let dir = tempfile::tempdir().unwrap();
     assert!(anshang(dir.path()).args(["demo", "load"]).output().unwrap().status.success());
-    let out = anshang(dir.path()).args(["backup", "--out", "copy.db"]).output().unwrap();
+    let out = anshang(dir.path()).args(["backup", "--out", "copy"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let copy = dir.path().join("copy.db");
+    let copy = dir.path().join("copy").join("anshang.db");
     let pool = anshang::db::connect_pool(&anshang::db::DatabaseUrl::Sqlite(copy), 1, std::time::Duration::from_secs(5))
         .unwrap();
     let mut conn = pool.get().unwrap();
     assert_eq!(anshang::departments::store::list(&mut conn, true).unwrap().len(), 32);
     // Refuses to overwrite; PostgreSQL is pg_dump's job.
-    assert!(!anshang(dir.path()).args(["backup", "--out", "copy.db"]).output().unwrap().status.success());
+    assert!(!anshang(dir.path()).args(["backup", "--out", "copy"]).output().unwrap().status.success());
     let out = anshang(dir.path())
-        .args(["backup", "--out", "x.db"])
+        .args(["backup", "--out", "x"])
         .env("ANSHANG__DATABASE__URL", "postgres://nobody@127.0.0.1:1/x")
         .output()
         .unwrap();

@@ -29,20 +29,50 @@ pub fn load_or_create_audit_key(settings: &Settings) -> Result<Vec<u8>, KeyError
     load_or_create(&settings.auth.audit_key, &settings.auth.audit_key_file, settings.data_dir().join("audit.key"))
 }
 
-/// The inline value if set, else the configured file, else `generated` (created on first use).
-fn load_or_create(inline: &str, file: &Path, generated: PathBuf) -> Result<Vec<u8>, KeyError> {
-    if !inline.is_empty() {
-        return Ok(inline.as_bytes().to_vec());
-    }
-    let configured = !file.as_os_str().is_empty();
-    let path: PathBuf = if configured { file.to_path_buf() } else { generated };
-    if path.exists() || configured {
-        return read_secret(&path);
-    }
-    create_secret(&path)
+/// Where a key comes from, as the settings say (what a backup copies and a restore puts back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// The value is in the configuration or the environment (`auth.jwt_secret`, `auth.audit_key`).
+    Inline,
+    /// A file the configuration names (`*_file`); never generated.
+    ConfiguredFile(PathBuf),
+    /// The file generated once under the data directory.
+    Generated(PathBuf),
 }
 
-fn read_secret(path: &Path) -> Result<Vec<u8>, KeyError> {
+impl KeySource {
+    fn of(inline: &str, file: &Path, generated: PathBuf) -> KeySource {
+        if !inline.is_empty() {
+            KeySource::Inline
+        } else if !file.as_os_str().is_empty() {
+            KeySource::ConfiguredFile(file.to_path_buf())
+        } else {
+            KeySource::Generated(generated)
+        }
+    }
+}
+
+/// Where the token-signing secret comes from.
+pub fn secret_source(settings: &Settings) -> KeySource {
+    KeySource::of(&settings.auth.jwt_secret, &settings.auth.jwt_secret_file, settings.data_dir().join("jwt.key"))
+}
+
+/// Where the audit key comes from.
+pub fn audit_key_source(settings: &Settings) -> KeySource {
+    KeySource::of(&settings.auth.audit_key, &settings.auth.audit_key_file, settings.data_dir().join("audit.key"))
+}
+
+/// The inline value if set, else the configured file, else `generated` (created on first use).
+fn load_or_create(inline: &str, file: &Path, generated: PathBuf) -> Result<Vec<u8>, KeyError> {
+    match KeySource::of(inline, file, generated) {
+        KeySource::Inline => Ok(inline.as_bytes().to_vec()),
+        KeySource::ConfiguredFile(path) => read_secret(&path),
+        KeySource::Generated(path) if path.exists() => read_secret(&path),
+        KeySource::Generated(path) => create_secret(&path),
+    }
+}
+
+pub fn read_secret(path: &Path) -> Result<Vec<u8>, KeyError> {
     let text =
         std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: path.display().to_string(), source })?;
     let secret = text.trim().as_bytes().to_vec();

@@ -127,6 +127,29 @@ mod tests {
     }
 
     #[test]
+    fn every_html_part_extends_the_one_layout_and_an_edited_layout_or_whole_page_replaces_it() {
+        for (name, source) in SHIPPED.iter().filter(|(n, _)| n.ends_with(".html") && *n != "layout.html") {
+            assert!(source.starts_with("{% extends \"layout.html\" %}"), "{name} extends the layout");
+            assert!(!source.contains("<html") && !source.contains("<body"), "{name} holds only its content");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let shipped = SHIPPED.iter().find(|(n, _)| *n == "layout.html").unwrap().1;
+        let edited = shipped.replace("background-color:#f3f4f6;", "background-color:#fafafa;");
+        std::fs::write(dir.path().join("layout.html"), edited).unwrap();
+        let t = Templates::load(dir.path()).unwrap();
+        for notice in NOTICES {
+            let html = t.render(notice, Language::Zh, &vars()).unwrap().html;
+            assert!(html.contains("background-color:#fafafa;") && html.contains("lang=\"zh-CN\""), "{notice}");
+        }
+        // A notice written as a whole page, as before the layout, still replaces the shipped one.
+        std::fs::create_dir_all(dir.path().join("closed")).unwrap();
+        let page = "<!DOCTYPE html>\n<html lang=\"en\"><body><p>Closed: {{ tracking_number }}</p></body></html>";
+        std::fs::write(dir.path().join("closed/en.html"), page).unwrap();
+        let html = Templates::load(dir.path()).unwrap().render("closed", Language::En, &vars()).unwrap().html;
+        assert_eq!(html, page.replace("{{ tracking_number }}", "CZ-2026-000042"));
+    }
+
+    #[test]
     fn an_edited_template_replaces_the_shipped_one_and_a_broken_one_stops_the_start() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("closed")).unwrap();
