@@ -6,7 +6,8 @@
 //! - `audit.key` and `jwt.key`: the audit key (without it the restored trail cannot be verified)
 //!   and the token-signing key (without it every session is void), when they come from files —
 //!   a key given inline in the configuration or the environment is the operator's to keep;
-//! - `attachments/`: the uploaded files kept on disk, stored under their SHA-256;
+//! - the uploaded files are inside the database (`attachment_blobs`, `attachment_chunks`), so
+//!   the copy holds them; nothing else is to be copied;
 //! - `manifest.json`, written last: every file with its size and SHA-256, and where each key is.
 //!
 //! A restore checks the manifest, refuses to write over anything, puts each piece where the
@@ -29,7 +30,6 @@ use crate::db::DatabaseUrl;
 pub const FORMAT: &str = "anshang-backup/1";
 const MANIFEST: &str = "manifest.json";
 const DATABASE: &str = "anshang.db";
-const ATTACHMENTS: &str = "attachments";
 const AUDIT_KEY: &str = "audit.key";
 const TOKEN_KEY: &str = "jwt.key";
 
@@ -107,7 +107,8 @@ pub enum KeyNote {
 #[derive(Debug)]
 pub struct Summary {
     pub database_bytes: u64,
-    pub attachments: usize,
+    /// Distinct file contents stored in the copied database.
+    pub attachments: i64,
     pub keys: Vec<String>,
 }
 
@@ -115,7 +116,7 @@ impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "database {} bytes (PRAGMA integrity_check: ok), {} attachment files",
+            "database {} bytes (PRAGMA integrity_check: ok), {} stored attachment contents in it",
             self.database_bytes, self.attachments
         )?;
         for k in &self.keys {
@@ -148,15 +149,8 @@ pub fn write(settings: &Settings, out: &Path) -> Result<Summary, BackupError> {
         .execute(&mut *conn)
         .map_err(|e| BackupError::Database(format!("backup failed: {e}")))?;
     drop(conn);
-    check_integrity(&database)?;
+    let attachments = check_integrity(&database)?;
     let mut files = vec![describe(out, DATABASE)?];
-
-    // Copied after the database: every file the copy refers to was placed before its row committed.
-    let attachment_dir = settings.complaints.attachment_dir(settings.data_dir());
-    let copied = copy_attachments(&attachment_dir, &out.join(ATTACHMENTS))?;
-    for name in &copied {
-        files.push(describe(out, &format!("{ATTACHMENTS}/{name}"))?);
-    }
 
     let mut keys_said = Vec::new();
     let audit_key = save_key(out, AUDIT_KEY, "auth.audit_key", keys::audit_key_source(settings), &mut files)?;
@@ -181,11 +175,11 @@ pub fn write(settings: &Settings, out: &Path) -> Result<Summary, BackupError> {
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| BackupError::Database(e.to_string()))?;
     write_private(&out.join(MANIFEST), &json)?;
     let database_bytes = manifest.files[0].bytes;
-    Ok(Summary { database_bytes, attachments: copied.len(), keys: keys_said })
+    Ok(Summary { database_bytes, attachments, keys: keys_said })
 }
 
 /// Restores the backup in `from` into the places the settings name (the data directory, the
-/// SQLite file, the attachment directory, the key files), all of which must be empty or absent.
+/// SQLite file, the key files), all of which must be empty or absent.
 pub fn restore(settings: &Settings, from: &Path) -> Result<Summary, BackupError> {
     let database = sqlite_path(settings)?;
     let manifest = read_manifest(from)?;
@@ -193,11 +187,8 @@ pub fn restore(settings: &Settings, from: &Path) -> Result<Summary, BackupError>
         verify_file(from, f)?;
     }
     let data_dir = settings.data_dir();
-    let attachment_dir = settings.complaints.attachment_dir(data_dir);
-    for dir in [data_dir, attachment_dir.as_path()] {
-        if fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false) {
-            return Err(BackupError::NotEmpty(dir.display().to_string()));
-        }
+    if fs::read_dir(data_dir).map(|mut d| d.next().is_some()).unwrap_or(false) {
+        return Err(BackupError::NotEmpty(data_dir.display().to_string()));
     }
     if database.exists() {
         return Err(BackupError::NotEmpty(database.display().to_string()));
@@ -217,15 +208,7 @@ pub fn restore(settings: &Settings, from: &Path) -> Result<Summary, BackupError>
         fs::create_dir_all(parent).map_err(write_err(parent))?;
     }
     fs::copy(from.join(DATABASE), &database).map_err(write_err(&database))?;
-    check_integrity(&database)?;
-    let mut attachments = 0;
-    for f in manifest.files.iter().filter(|f| f.path.starts_with(&format!("{ATTACHMENTS}/"))) {
-        let name = &f.path[ATTACHMENTS.len() + 1..];
-        fs::create_dir_all(&attachment_dir).map_err(write_err(&attachment_dir))?;
-        let target = attachment_dir.join(name);
-        fs::copy(from.join(&f.path), &target).map_err(write_err(&target))?;
-        attachments += 1;
-    }
+    let attachments = check_integrity(&database)?;
     let mut keys_said = Vec::new();
     for (what, placed) in [("audit key", audit), ("token key", token)] {
         keys_said.push(match placed {
@@ -254,13 +237,7 @@ fn read_manifest(from: &Path) -> Result<Manifest, BackupError> {
     }
     for f in &manifest.files {
         // Only names this module writes: a manifest cannot send a restore elsewhere.
-        let name_ok = |n: &str| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_');
-        let ok = match f.path.split_once('/') {
-            Some((ATTACHMENTS, name)) => name_ok(name) && !name.starts_with('.'),
-            Some(_) => false,
-            None => [DATABASE, AUDIT_KEY, TOKEN_KEY].contains(&f.path.as_str()),
-        };
-        if !ok {
+        if ![DATABASE, AUDIT_KEY, TOKEN_KEY].contains(&f.path.as_str()) {
             return Err(not_a_backup(format!("unexpected file {:?} in the manifest", f.path)));
         }
     }
@@ -335,7 +312,9 @@ fn open_plain(path: &Path) -> Result<diesel::SqliteConnection, BackupError> {
 }
 
 /// `PRAGMA integrity_check` on a database file: it answers one row, `ok`, or the problems found.
-pub fn check_integrity(path: &Path) -> Result<(), BackupError> {
+/// Runs `PRAGMA integrity_check` on the SQLite file at `path`; returns how many attachment
+/// contents it stores.
+pub fn check_integrity(path: &Path) -> Result<i64, BackupError> {
     #[derive(diesel::QueryableByName)]
     struct Row {
         #[diesel(sql_type = diesel::sql_types::Text)]
@@ -349,39 +328,18 @@ pub fn check_integrity(path: &Path) -> Result<(), BackupError> {
     if report != ["ok"] {
         return Err(BackupError::Integrity { path: path.display().to_string(), report: report.join("; ") });
     }
-    Ok(())
+    use crate::db::schema::attachment_blobs;
+    use diesel::QueryDsl;
+    attachment_blobs::table
+        .count()
+        .get_result(&mut conn)
+        .map_err(|e| BackupError::Integrity { path: path.display().to_string(), report: e.to_string() })
 }
 
 fn describe(dir: &Path, relative: &str) -> Result<ManifestFile, BackupError> {
     let path = dir.join(relative);
     let bytes = fs::read(&path).map_err(read_err(&path))?;
     Ok(ManifestFile { path: relative.into(), bytes: bytes.len() as u64, sha256: hex::encode(Sha256::digest(&bytes)) })
-}
-
-/// Copies the placed attachment files (not the temporary ones of uploads in flight); returns
-/// their names. No directory: nothing to copy.
-fn copy_attachments(from: &Path, to: &Path) -> Result<Vec<String>, BackupError> {
-    let entries = match fs::read_dir(from) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(read_err(from)(e)),
-    };
-    let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(read_err(from))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || !entry.file_type().map_err(read_err(from))?.is_file() {
-            continue;
-        }
-        if names.is_empty() {
-            create_private_dir(to)?;
-        }
-        let target = to.join(&name);
-        fs::copy(entry.path(), &target).map_err(write_err(&target))?;
-        names.push(name);
-    }
-    names.sort();
-    Ok(names)
 }
 
 fn save_key(

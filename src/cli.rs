@@ -77,8 +77,8 @@ pub enum Command {
         port: Option<u16>,
     },
     /// Online backup of a SQLite installation into a new directory DIR: the database (checked
-    /// with PRAGMA integrity_check), the audit and token keys, the attachment files and a
-    /// manifest (PostgreSQL: use pg_dump, see docs/operations.md).
+    /// with PRAGMA integrity_check; the uploaded files are inside it), the audit and token keys and
+    /// a manifest (PostgreSQL: use pg_dump, see docs/operations.md).
     Backup {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
@@ -871,7 +871,7 @@ fn report_assessment(settings: &Settings, year: i32, format: &str, out: Option<P
     let bytes = match format {
         "csv" => crate::assessment::report::to_csv(&r),
         "json" => serde_json::to_vec_pretty(&r).map_err(|e| e.to_string())?,
-        _ => crate::assessment::report::to_html(&r).into_bytes(),
+        _ => crate::assessment::report::to_html(&r).map_err(describe_api_error)?.into_bytes(),
     };
     match out {
         Some(path) => std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display())),

@@ -1,8 +1,8 @@
 //! The restore drill: an instance with complaints, files, a reply and a published ballot round
 //! is backed up while it serves, restored into a fresh place and served from there; what it
 //! shows must be what the original showed. SQLite through `anshang backup` / `anshang restore`;
-//! PostgreSQL through `pg_dump -Fc` / `pg_restore --no-owner` plus the key files and the
-//! attachment directory, as docs/operations.md prescribes.
+//! PostgreSQL through `pg_dump -Fc` / `pg_restore --no-owner` plus the key files, as
+//! docs/operations.md prescribes (the files are inside the database).
 
 mod common;
 
@@ -179,15 +179,11 @@ fn build_instance(app: &TestApp) -> Seen {
     }
 }
 
-/// Copies the key files and the attachment directory of `from` into `to` (the PostgreSQL
-/// drill keeps them beside the dump).
+/// Copies the key files of `from` into `to` (the PostgreSQL drill keeps them beside the dump).
 fn copy_data_files(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to.join("attachments")).unwrap();
+    std::fs::create_dir_all(to).unwrap();
     for key in ["audit.key", "jwt.key"] {
         std::fs::copy(from.join(key), to.join(key)).unwrap();
-    }
-    for entry in std::fs::read_dir(from.join("attachments")).unwrap().flatten() {
-        std::fs::copy(entry.path(), to.join("attachments").join(entry.file_name())).unwrap();
     }
 }
 
@@ -213,7 +209,7 @@ fn back_up_and_restore(
         anshang(app.data_dir.path(), Some(&app.database.url)).arg("backup").arg("--out").arg(&backup).output().unwrap();
     let text = said(&out);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("PRAGMA integrity_check: ok") && text.contains("3 attachment files"), "{text}");
+    assert!(text.contains("PRAGMA integrity_check: ok") && text.contains("3 stored attachment contents"), "{text}");
     for key in ["audit.key", "jwt.key"] {
         let secret = std::fs::read_to_string(app.data_dir.path().join(key)).unwrap();
         assert!(!text.contains(secret.trim()), "a key was printed");

@@ -4,8 +4,10 @@
 //!
 //! `score` is pure; `gather` reads the year's inputs; `report` builds, stores and exports.
 
+pub mod charts;
 pub mod gather;
 pub mod periodic;
+pub mod printable;
 pub mod report;
 pub mod review;
 pub mod routes;

@@ -236,34 +236,6 @@ pub fn bimonthly_csv(r: &BimonthlyReport) -> Vec<u8> {
     w.finish().unwrap_or_default()
 }
 
-pub fn bimonthly_html(r: &BimonthlyReport) -> String {
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
-    let terminated: String = r
-        .terminated
-        .iter()
-        .map(|t| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&t.tracking_number),
-                esc(t.status.as_str()),
-                esc(&t.reason)
-            )
-        })
-        .collect();
-    format!(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>外商投诉工作情况报告 {from}–{to}</title>\
-<style>@page{{size:A4;margin:15mm}}body{{font-family:sans-serif}}table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:4px 8px}}</style></head><body>\
-<h1>外商投资企业投诉工作情况（{from} 至 {to}）<br><small>Complaints of foreign-invested enterprises, {from} to {to}</small></h1>\
-<table><tr><th>收到 Received</th><th>受理 Accepted</th><th>办结 Concluded</th><th>办理中 In progress</th><th>终止 Terminated</th><th>超期 Overdue</th></tr>\
-<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>\
-<h2>终止情况 Terminated, with reasons</h2><table><tr><th>编号 Number</th><th>状态 Status</th><th>理由 Reason</th></tr>{terminated}</table></body></html>",
-        r.received,
-        r.accepted,
-        r.concluded,
-        r.in_progress,
-        r.terminated.len(),
-        r.overdue,
-        from = r.from,
-        to = r.to,
-    )
+pub fn bimonthly_html(r: &BimonthlyReport) -> Result<String, ApiError> {
+    super::printable::render("bimonthly.html", minijinja::context! { r => r })
 }

@@ -284,104 +284,49 @@ pub fn to_csv(r: &AssessmentReport) -> Vec<u8> {
     w.finish().unwrap_or_default()
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-/// A horizontal bar chart, drawn on the server: (label, value, max).
-fn bars(title: &str, rows: &[(String, f64)], max: f64, unit: &str) -> String {
-    let h = 22;
-    let height = 30 + rows.len() * h;
-    let mut svg = format!("<figure><figcaption>{}</figcaption><svg role=\"img\" aria-label=\"{}\" viewBox=\"0 0 640 {height}\" width=\"100%\" xmlns=\"http://www.w3.org/2000/svg\">", esc(title), esc(title));
-    for (i, (label, v)) in rows.iter().enumerate() {
-        let y = 20 + i * h;
-        let w = if max > 0.0 { (v / max * 380.0).clamp(0.0, 380.0) } else { 0.0 };
-        svg.push_str(&format!(
-            "<text x=\"0\" y=\"{}\" font-size=\"12\">{}</text><rect x=\"200\" y=\"{}\" width=\"{w:.1}\" height=\"14\" fill=\"#2f6f9f\"/><text x=\"{:.1}\" y=\"{}\" font-size=\"12\">{v:.2}{unit}</text>",
-            y + 11, esc(label), y, 205.0 + w, y + 11
-        ));
-    }
-    svg.push_str("</svg></figure>");
-    svg
-}
-
-fn trend_line(r: &AssessmentReport) -> String {
-    let pts: Vec<(usize, f64)> =
-        r.trend.iter().enumerate().filter_map(|(i, m)| m.on_time_rate.map(|v| (i, v))).collect();
-    let x = |i: usize| 40.0 + i as f64 * 50.0;
-    let y = |v: f64| 180.0 - v * 1.6;
-    let mut svg = String::from("<figure><figcaption>按时答复率月度走势 Monthly on-time reply rate (%)</figcaption><svg role=\"img\" aria-label=\"monthly on-time rate\" viewBox=\"0 0 640 210\" width=\"100%\" xmlns=\"http://www.w3.org/2000/svg\"><line x1=\"40\" y1=\"180\" x2=\"600\" y2=\"180\" stroke=\"#999\"/><line x1=\"40\" y1=\"20\" x2=\"40\" y2=\"180\" stroke=\"#999\"/>");
-    for (i, m) in r.trend.iter().enumerate() {
-        svg.push_str(&format!(
-            "<text x=\"{:.0}\" y=\"198\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
-            x(i),
-            &m.month[5..]
-        ));
-    }
-    if !pts.is_empty() {
-        let path: Vec<String> = pts.iter().map(|(i, v)| format!("{:.1},{:.1}", x(*i), y(*v))).collect();
-        svg.push_str(&format!(
-            "<polyline fill=\"none\" stroke=\"#b03a2e\" stroke-width=\"2\" points=\"{}\"/>",
-            path.join(" ")
-        ));
-        for (i, v) in &pts {
-            svg.push_str(&format!(
-                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"#b03a2e\"><title>{v:.2}%</title></circle>",
-                x(*i),
-                y(*v)
-            ));
-        }
-    }
-    svg.push_str("</svg></figure>");
-    svg
-}
-
 /// A printable A4 report with the charts drawn as SVG; no scripts, no external assets.
-pub fn to_html(r: &AssessmentReport) -> String {
+pub fn to_html(r: &AssessmentReport) -> Result<String, ApiError> {
+    use super::charts;
     let name = |id: &str| {
         r.departments.iter().find(|d| d.score.department_id == id).map(|d| d.name_zh.clone()).unwrap_or_default()
     };
-    let mut rows = String::new();
     let opt = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "—".into());
-    for d in &r.departments {
-        let s = &d.score;
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            s.rank.map(|n| n.to_string()).unwrap_or_else(|| "—".into()),
-            esc(&d.name_zh),
-            esc(&d.name_en),
-            opt(s.total),
-            s.conduct.map(|x| format!("{x:.2}")).unwrap_or_else(|| esc(s.note.as_deref().unwrap_or("—"))),
-            s.complaint_handling,
-            opt(s.on_time_rate),
-            opt(s.satisfaction_rate),
-            opt(s.contest_rate)
-        ));
-    }
+    let rows: Vec<minijinja::Value> = r
+        .departments
+        .iter()
+        .map(|d| {
+            let s = &d.score;
+            minijinja::context! {
+                rank => s.rank.map(|n| n.to_string()).unwrap_or_else(|| "—".into()),
+                name_zh => &d.name_zh,
+                name_en => &d.name_en,
+                total => opt(s.total),
+                conduct => s.conduct.map(|x| format!("{x:.2}")).unwrap_or_else(|| s.note.clone().unwrap_or_else(|| "—".into())),
+                complaint_handling => format!("{:.2}", s.complaint_handling),
+                on_time => opt(s.on_time_rate),
+                satisfaction => opt(s.satisfaction_rate),
+                contest => opt(s.contest_rate),
+            }
+        })
+        .collect();
     let scores: Vec<(String, f64)> =
         r.departments.iter().filter_map(|d| d.score.total.map(|t| (d.name_zh.clone(), t))).collect();
-    let max = r.formula.conduct_points + r.formula.complaint_points;
     let on_time: Vec<(String, f64)> =
         r.departments.iter().filter_map(|d| d.score.on_time_rate.map(|v| (d.name_zh.clone(), v))).collect();
-    let status = if r.finalized {
-        format!("已定稿 Finalised (version {})", r.version.unwrap_or(0))
-    } else {
-        "实时计算 Live computation (not finalised)".into()
-    };
-    format!(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{year} 年度部门综合考核 Department assessment</title>\
-<style>@page{{size:A4;margin:15mm}}body{{font-family:\"Noto Sans SC\",sans-serif;color:#111;max-width:180mm;margin:auto}}table{{border-collapse:collapse;width:100%;font-size:11px}}td,th{{border:1px solid #bbb;padding:3px 5px;text-align:left}}figure{{margin:12px 0;page-break-inside:avoid}}figcaption{{font-weight:bold}}</style></head><body>\
-<h1>{year} 年度招商引资部门考核 / {year} department assessment</h1><p>{status}; 公式版本 formula {fv}; 计算时间 computed {at}</p>\
-<p>红榜 Red list: {red}<br>黑榜 Black list: {black}</p>\
-<table><thead><tr><th>排名</th><th>部门 Department</th><th>总分 Total</th><th>行风 Conduct</th><th>投诉 Complaints</th><th>按时 On-time %</th><th>满意 Satisfied %</th><th>异议 Contested %</th></tr></thead><tbody>{rows}</tbody></table>\
-{chart1}{chart2}{trend}</body></html>",
-        year = r.year,
-        fv = esc(&r.formula.formula_version),
-        at = r.computed_at.format("%Y-%m-%d %H:%M"),
-        red = esc(&r.red_list.iter().map(|id| name(id)).collect::<Vec<_>>().join("、")),
-        black = esc(&r.black_list.iter().map(|id| name(id)).collect::<Vec<_>>().join("、")),
-        chart1 = bars("总分 Total score", &scores, max, ""),
-        chart2 = bars("按时答复率 On-time reply rate", &on_time, 100.0, "%"),
-        trend = trend_line(r),
+    super::printable::render(
+        "report.html",
+        minijinja::context! {
+            year => r.year,
+            finalized => r.finalized,
+            version => r.version.unwrap_or(0),
+            formula_version => &r.formula.formula_version,
+            computed_at => r.computed_at.format("%Y-%m-%d %H:%M").to_string(),
+            red_list => r.red_list.iter().map(|id| name(id)).collect::<Vec<_>>(),
+            black_list => r.black_list.iter().map(|id| name(id)).collect::<Vec<_>>(),
+            rows => rows,
+            totals => charts::bar_chart(&scores, r.formula.conduct_points + r.formula.complaint_points, ""),
+            on_time => charts::bar_chart(&on_time, 100.0, "%"),
+            trend => charts::trend(r),
+        },
     )
 }

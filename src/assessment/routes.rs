@@ -82,7 +82,7 @@ async fn year_report(
                 crate::csv_export::attachment_disposition(&format!("assessment-{year}.csv")),
             ))
             .body(report::to_csv(&r)),
-        "html" => HttpResponse::Ok().content_type("text/html; charset=utf-8").body(report::to_html(&r)),
+        "html" => HttpResponse::Ok().content_type("text/html; charset=utf-8").body(report::to_html(&r)?),
         _ => HttpResponse::Ok().json(r),
     })
 }
@@ -223,7 +223,9 @@ async fn bimonthly(
                 crate::csv_export::attachment_disposition(&format!("bimonthly-{}.csv", r.from)),
             ))
             .body(super::periodic::bimonthly_csv(&r)),
-        "html" => HttpResponse::Ok().content_type("text/html; charset=utf-8").body(super::periodic::bimonthly_html(&r)),
+        "html" => {
+            HttpResponse::Ok().content_type("text/html; charset=utf-8").body(super::periodic::bimonthly_html(&r)?)
+        }
         _ => HttpResponse::Ok().json(r),
     })
 }

@@ -20,7 +20,8 @@ use super::complaint_form;
 use super::render::{Page, ShownError};
 use super::session::StaffPage;
 use super::vote::{tally_view, title_in};
-use crate::assessment::report::{self, AssessmentReport};
+use crate::assessment::charts;
+use crate::assessment::report;
 use crate::auth::roles::{Assessors, BallotOfficers};
 use crate::ballots::letters::{self, esc};
 use crate::ballots::model::{default_questions, Category, Points, Question};
@@ -764,72 +765,6 @@ fn check_year(year: i32) -> Result<i32, ApiError> {
     }
 }
 
-/// One bar of a chart, with its geometry in the chart's own units (400 wide).
-#[derive(Serialize)]
-struct Bar {
-    label: String,
-    value: String,
-    /// Top of the row.
-    y: u32,
-    width: f64,
-}
-
-#[derive(Serialize)]
-struct BarChart {
-    height: u32,
-    bars: Vec<Bar>,
-}
-
-const CHART_WIDTH: f64 = 400.0;
-/// Room right of the longest bar for its figure.
-const VALUE_ROOM: f64 = 84.0;
-const ROW: u32 = 40;
-
-fn bar_chart(rows: &[(String, f64)], max: f64, unit: &str) -> BarChart {
-    let bars = rows
-        .iter()
-        .enumerate()
-        .map(|(i, (label, v))| Bar {
-            label: label.clone(),
-            value: format!("{v:.2}{unit}"),
-            y: 6 + i as u32 * ROW,
-            width: if max > 0.0 {
-                ((v / max) * (CHART_WIDTH - VALUE_ROOM)).clamp(0.0, CHART_WIDTH - VALUE_ROOM)
-            } else {
-                0.0
-            },
-        })
-        .collect();
-    BarChart { height: 12 + rows.len() as u32 * ROW, bars }
-}
-
-#[derive(Serialize)]
-struct TrendPoint {
-    month: String,
-    x: f64,
-    y: Option<f64>,
-    rate: Option<String>,
-    clocks: usize,
-}
-
-/// The monthly on-time rate: x and y in a 420 × 200 chart (0 % at y = 170, 100 % at y = 20).
-fn trend(r: &AssessmentReport) -> (Vec<TrendPoint>, String) {
-    let points: Vec<TrendPoint> = r
-        .trend
-        .iter()
-        .enumerate()
-        .map(|(i, m)| TrendPoint {
-            month: m.month.get(5..).unwrap_or(&m.month).to_string(),
-            x: 66.0 + i as f64 * 31.0,
-            y: m.on_time_rate.map(|v| 170.0 - v.clamp(0.0, 100.0) * 1.5),
-            rate: m.on_time_rate.map(|v| format!("{v:.2}")),
-            clocks: m.clocks,
-        })
-        .collect();
-    let line = points.iter().filter_map(|p| p.y.map(|y| format!("{:.1},{y:.1}", p.x))).collect::<Vec<_>>().join(" ");
-    (points, line)
-}
-
 fn opt2(v: Option<f64>) -> Option<String> {
     v.map(|x| format!("{x:.2}"))
 }
@@ -876,7 +811,6 @@ async fn assessment_page(staff: StaffPage<Assessors>, query: web::Query<YearQuer
         r.departments.iter().filter_map(|d| d.score.total.map(|t| (name(&d.name_zh, &d.name_en), t))).collect();
     let on_time: Vec<(String, f64)> =
         r.departments.iter().filter_map(|d| d.score.on_time_rate.map(|v| (name(&d.name_zh, &d.name_en), v))).collect();
-    let (points, line) = trend(&r);
     let years: Vec<i32> = (2017..=this_year().max(year)).rev().collect();
     staff.render(
         "commission/assessment.html",
@@ -892,10 +826,9 @@ async fn assessment_page(staff: StaffPage<Assessors>, query: web::Query<YearQuer
             red_list => r.red_list.iter().map(|id| name_of(id)).collect::<Vec<_>>(),
             black_list => r.black_list.iter().map(|id| name_of(id)).collect::<Vec<_>>(),
             rows => rows,
-            totals => bar_chart(&totals, r.formula.conduct_points + r.formula.complaint_points, ""),
-            on_time => bar_chart(&on_time, 100.0, "%"),
-            trend => points,
-            trend_line => line,
+            totals => charts::bar_chart(&totals, r.formula.conduct_points + r.formula.complaint_points, ""),
+            on_time => charts::bar_chart(&on_time, 100.0, "%"),
+            trend => charts::trend(&r),
         },
     )
 }
@@ -910,11 +843,12 @@ async fn printable_report(staff: StaffPage<Assessors>, path: web::Path<i32>) -> 
         Err(e) => return staff.error(&e),
     };
     let (formula, cal) = (staff.state.settings.assessment.clone(), staff.state.calendar.current());
-    match db::run(&staff.state.pool, move |conn| report::current(conn, &cal, &formula, year, db::now())).await {
-        Ok(r) => HttpResponse::Ok()
+    let report = db::run(&staff.state.pool, move |conn| report::current(conn, &cal, &formula, year, db::now())).await;
+    match report.and_then(|r| report::to_html(&r)) {
+        Ok(html) => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
             .insert_header((header::CACHE_CONTROL, "no-store"))
-            .body(report::to_html(&r)),
+            .body(html),
         Err(e) => staff.error(&e),
     }
 }

@@ -41,6 +41,9 @@ impl Pages {
         for (name, source) in PAGE_TEMPLATES {
             env.add_template(name, source).map_err(|source| PagesError::Template { name, source })?;
         }
+        // The assessment's chart macros, shared with the printable report.
+        env.add_template("charts.html", crate::assessment::charts::MARKUP)
+            .map_err(|source| PagesError::Template { name: "charts.html", source })?;
         let texts = catalogue.clone();
         env.add_function("t", move |state: &State, key: &str| -> Result<String, Error> {
             let lang = state.lookup("lang").and_then(|v| v.as_str().and_then(Language::parse)).unwrap_or(Language::Zh);
