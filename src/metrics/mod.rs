@@ -41,26 +41,31 @@ pub struct PassGauges {
     last_ok: IntGauge,
 }
 
+/// The names of one loop's pass gauges, spelt out so a search finds each.
+struct PassNames {
+    last_run: &'static str,
+    last_success: &'static str,
+    last_duration: &'static str,
+    last_ok: &'static str,
+}
+
 impl PassGauges {
-    fn register(registry: &Registry, prefix: &str, what: &str) -> PassGauges {
+    fn register(registry: &Registry, names: PassNames, what: &str) -> PassGauges {
         let gauge = |name: &str, help: String| {
-            let g = Gauge::with_opts(Opts::new(format!("{prefix}_{name}"), help)).expect("valid metric");
+            let g = Gauge::with_opts(Opts::new(name, help)).expect("valid metric");
             registry.register(Box::new(g.clone())).expect("unique metric");
             g
         };
         let last_ok = IntGauge::with_opts(Opts::new(
-            format!("{prefix}_last_success"),
+            names.last_ok,
             format!("1 if this instance's last {what} worked, 0 if it failed"),
         ))
         .expect("valid metric");
         registry.register(Box::new(last_ok.clone())).expect("unique metric");
         PassGauges {
-            last_run: gauge("last_run_timestamp_seconds", format!("Unix time this instance's last {what} ended")),
-            last_success: gauge(
-                "last_success_timestamp_seconds",
-                format!("Unix time this instance's last {what} that worked ended"),
-            ),
-            last_duration: gauge("last_duration_seconds", format!("How long this instance's last {what} took")),
+            last_run: gauge(names.last_run, format!("Unix time this instance's last {what} ended")),
+            last_success: gauge(names.last_success, format!("Unix time this instance's last {what} that worked ended")),
+            last_duration: gauge(names.last_duration, format!("How long this instance's last {what} took")),
             last_ok,
         }
     }
@@ -125,8 +130,26 @@ impl Metrics {
         registry.register(Box::new(http_requests.clone())).expect("unique metric");
         registry.register(Box::new(http_duration.clone())).expect("unique metric");
         registry.register(Box::new(mail_outcomes.clone())).expect("unique metric");
-        let sweep = PassGauges::register(&registry, "anshang_sweep", "sweep");
-        let delivery = PassGauges::register(&registry, "anshang_mail_delivery", "mail delivery pass");
+        let sweep = PassGauges::register(
+            &registry,
+            PassNames {
+                last_run: "anshang_sweep_last_run_timestamp_seconds",
+                last_success: "anshang_sweep_last_success_timestamp_seconds",
+                last_duration: "anshang_sweep_last_duration_seconds",
+                last_ok: "anshang_sweep_last_success",
+            },
+            "sweep",
+        );
+        let delivery = PassGauges::register(
+            &registry,
+            PassNames {
+                last_run: "anshang_mail_delivery_last_run_timestamp_seconds",
+                last_success: "anshang_mail_delivery_last_success_timestamp_seconds",
+                last_duration: "anshang_mail_delivery_last_duration_seconds",
+                last_ok: "anshang_mail_delivery_last_success",
+            },
+            "mail delivery pass",
+        );
         Metrics { registry, http_requests, http_duration, sweep, delivery, mail_outcomes, rungs_taken_here }
     }
 
