@@ -471,4 +471,16 @@ mod tests {
         let shown = format!("{:?}", s);
         assert!(!shown.contains("0123456789abcdef"), "{shown}");
     }
+
+    #[test]
+    fn the_metrics_token_is_redacted_and_checked() {
+        let token = "metrics-0123456789abcdef0123456789abcdef";
+        let s =
+            load_with(&[("ANSHANG__METRICS__TOKEN", token), ("ANSHANG__METRICS__LISTEN", "127.0.0.1:9464")]).unwrap();
+        assert_eq!(s.metrics.token, token);
+        let shown = format!("{:?}", s);
+        assert!(!shown.contains(token) && shown.contains("127.0.0.1:9464"), "{shown}");
+        assert!(load_with(&[("ANSHANG__METRICS__TOKEN", "short")]).is_err());
+        assert!(load_with(&[("ANSHANG__METRICS__LISTEN", "localhost")]).is_err());
+    }
 }
