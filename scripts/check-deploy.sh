@@ -5,8 +5,13 @@
 #  2. without those variables it refuses (the `${VAR:?…}` guards are still there);
 #  3. deploy/Dockerfile builds as the docs say: its `cargo build` command appears verbatim in
 #     README.md and docs/operations.md, the build packages it installs are the ones README.md
-#     names, and it copies the binary from target/release/anshang as docs/operations.md says.
-# Needs the `docker compose` plugin: scripts/install-compose-plugin.sh (.ci/run runs it).
+#     names, and it copies the binary from target/release/anshang as docs/operations.md says;
+#  4. the monitoring files: `promtool check config` and `check rules` accept
+#     deploy/prometheus/prometheus.yml and alerts.yml, `promtool test rules` passes
+#     alerts_test.yml, deploy/grafana/anshang.json parses as JSON, and every anshang_* series the
+#     alerts and the dashboard use is one src/metrics/ exports.
+# Needs the `docker compose` plugin: scripts/install-compose-plugin.sh (.ci/run runs it), and
+# promtool (Debian's `prometheus` package); scripts/setup-test-machine.sh installs both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,4 +56,23 @@ grep -qE '^COPY --from=build /src/target/release/anshang ' deploy/Dockerfile \
 grep -qF '`target/release/anshang`' docs/operations.md \
   || fail "docs/operations.md does not name target/release/anshang"
 
+# The monitoring files.
+command -v promtool >/dev/null 2>&1 \
+  || fail "no promtool; install Debian's prometheus package (./scripts/setup-test-machine.sh does)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+# The scrape token file must exist for `check config`: a stand-in in a temporary copy.
+echo check-deploy-token > "$work/anshang-metrics.token"
+sed "s|/etc/prometheus/anshang-metrics.token|$work/anshang-metrics.token|" deploy/prometheus/prometheus.yml > "$work/prometheus.yml"
+cp deploy/prometheus/alerts.yml "$work/alerts.yml"
+out="$(promtool check config "$work/prometheus.yml" 2>&1)" || fail "deploy/prometheus/prometheus.yml: $out"
+out="$(promtool check rules deploy/prometheus/alerts.yml 2>&1)" || fail "deploy/prometheus/alerts.yml: $out"
+out="$(promtool test rules deploy/prometheus/alerts_test.yml 2>&1)" || fail "deploy/prometheus/alerts_test.yml: $out"
+python3 -c 'import json, sys; json.load(open(sys.argv[1]))' deploy/grafana/anshang.json \
+  || fail "deploy/grafana/anshang.json is not JSON"
+for series in $(grep -ohE 'anshang_[a-z_]+' deploy/prometheus/alerts.yml deploy/grafana/anshang.json | sed 's/_bucket$//' | sort -u); do
+  grep -rqF "\"$series\"" src/metrics/ || fail "$series is used by deploy/ but src/metrics/ does not export it"
+done
+
+echo "check-deploy: deploy/prometheus passes promtool ($(promtool --version 2>&1 | head -1 | awk '{print $3}')); deploy/grafana/anshang.json parses"
 echo "check-deploy: deploy/compose.yaml validates ($(docker compose version --short)); deploy/Dockerfile matches the docs"

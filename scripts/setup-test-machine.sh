@@ -8,6 +8,8 @@
 #     (the page tests)
 #   rustfmt and clippy (rustup components: the format and lint gate)
 #   the `docker compose` plugin (scripts/check-deploy.sh; no Docker engine needed)
+#   promtool, from Debian's prometheus package without its recommends (scripts/check-deploy.sh
+#     checks the scrape config and alert rules with it; about 19 MB to download)
 #   cargo-deny (the dependency licence check; built from crates.io, takes minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,16 +24,22 @@ python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need_apt+=(fonts-noto-cjk)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "== setup: installing system packages: ${need_apt[*]}"
+# Installed without recommends: only promtool is wanted, not the node exporter. (The package's
+# server does not start without systemd; where it does, `systemctl disable --now prometheus`.)
+need_apt_bare=()
+command -v promtool >/dev/null 2>&1 || need_apt_bare+=(prometheus)
+if [ $((${#need_apt[@]} + ${#need_apt_bare[@]})) -gt 0 ]; then
+  echo "== setup: installing system packages: ${need_apt[*]} ${need_apt_bare[*]}"
   sudo=()
   if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || { echo "setup: run as root, or install them: apt-get install ${need_apt[*]}" >&2; exit 1; }
+    command -v sudo >/dev/null 2>&1 || { echo "setup: run as root, or install them: apt-get install ${need_apt[*]} ${need_apt_bare[*]}" >&2; exit 1; }
     sudo=(sudo)
   fi
-  command -v apt-get >/dev/null 2>&1 || { echo "setup: no apt-get here; install the equivalents of: ${need_apt[*]}" >&2; exit 1; }
+  command -v apt-get >/dev/null 2>&1 || { echo "setup: no apt-get here; install the equivalents of: ${need_apt[*]} ${need_apt_bare[*]}" >&2; exit 1; }
   "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${need_apt[@]}"
+  [ ${#need_apt[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${need_apt[@]}"
+  [ ${#need_apt_bare[@]} -eq 0 ] \
+    || DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need_apt_bare[@]}"
   installed=1
 fi
 

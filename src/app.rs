@@ -21,6 +21,8 @@ pub struct Application {
     /// The bootstrap admin's one-time password when this start created it (print once).
     pub bootstrap_password: Option<String>,
     background: web::Data<AppState>,
+    /// The listener of `metrics.listen`, when set, and its port.
+    metrics_server: Option<(Server, u16)>,
 }
 
 impl Application {
@@ -50,6 +52,7 @@ impl Application {
             crate::http::body_deadline::BodyDeadline(Duration::from_secs(settings.server.body_read_timeout_secs));
         let state = web::Data::new(state);
         let background = state.clone();
+        let metrics_server = crate::metrics::routes::dedicated_server(state.clone())?;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -66,6 +69,7 @@ impl Application {
                 )
                 .wrap(from_fn(crate::http::body_deadline::middleware))
                 .wrap(from_fn(crate::http::request_log::middleware))
+                .wrap(from_fn(crate::metrics::http::middleware))
                 .wrap(security_headers())
                 // Outermost, so error bodies rewritten inside keep the header.
                 .wrap(from_fn(crate::http::hsts::middleware))
@@ -78,17 +82,25 @@ impl Application {
         .client_disconnect_timeout(Duration::from_secs(5))
         .shutdown_timeout(shutdown_timeout)
         .run();
-        Ok(Application { port, server, bootstrap_password, background })
+        Ok(Application { port, server, bootstrap_password, background, metrics_server })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// The port of the `metrics.listen` listener, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(_, port)| *port)
+    }
+
     /// Serves until SIGINT/SIGTERM; in-flight requests get `server.shutdown_timeout_secs` to
     /// finish.
     pub async fn run(self) -> std::io::Result<()> {
         spawn_workers(self.background.clone());
+        if let Some((metrics_server, _)) = self.metrics_server {
+            actix_web::rt::spawn(metrics_server);
+        }
         let state = self.background.clone();
         actix_web::rt::spawn(async move {
             let mut tick = actix_web::rt::time::interval(CALENDAR_RELOAD_INTERVAL);
@@ -178,6 +190,7 @@ pub fn configure_routes(cfg: &mut web::ServiceConfig) {
         .configure(crate::mail::routes::routes)
         .configure(crate::ballots::routes::routes)
         .configure(crate::assessment::routes::routes)
+        .configure(crate::metrics::routes::routes)
         .configure(crate::pages::routes);
 }
 

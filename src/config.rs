@@ -23,6 +23,7 @@ pub struct Settings {
     pub escalation: EscalationSettings,
     pub mail: MailSettings,
     pub assessment: crate::assessment::score::Formula,
+    pub metrics: MetricsSettings,
     pub log: LogSettings,
 }
 
@@ -177,6 +178,25 @@ impl std::fmt::Debug for AuthSettings {
     }
 }
 
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// The scraper's bearer token for /metrics; empty: admin login tokens only.
+    pub token: String,
+    /// IP:PORT of a listener serving only /metrics; empty: none.
+    pub listen: String,
+}
+
+// Hand-written so the token can never reach a log line through `{:?}`.
+impl std::fmt::Debug for MetricsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsSettings")
+            .field("token", &if self.token.is_empty() { "" } else { "<redacted>" })
+            .field("listen", &self.listen)
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
@@ -304,6 +324,12 @@ impl Settings {
         }
         if self.auth.login_per_account_per_minute == 0 || self.auth.login_per_client_per_minute == 0 {
             return invalid("auth.login_per_account_per_minute", "login limits must be at least 1");
+        }
+        if !self.metrics.token.is_empty() && self.metrics.token.len() < 32 {
+            return invalid("metrics.token", "must be at least 32 bytes long");
+        }
+        if !self.metrics.listen.is_empty() && self.metrics.listen.parse::<std::net::SocketAddr>().is_err() {
+            return invalid("metrics.listen", "must be IP:PORT such as 127.0.0.1:9464, or empty");
         }
         if self.auth.min_password_length < 10 {
             return invalid("auth.min_password_length", "must be at least 10");
@@ -444,5 +470,17 @@ mod tests {
         let s = load_with(&[("ANSHANG__AUTH__JWT_SECRET", "0123456789abcdef0123456789abcdef-secret")]).unwrap();
         let shown = format!("{:?}", s);
         assert!(!shown.contains("0123456789abcdef"), "{shown}");
+    }
+
+    #[test]
+    fn the_metrics_token_is_redacted_and_checked() {
+        let token = "metrics-0123456789abcdef0123456789abcdef";
+        let s =
+            load_with(&[("ANSHANG__METRICS__TOKEN", token), ("ANSHANG__METRICS__LISTEN", "127.0.0.1:9464")]).unwrap();
+        assert_eq!(s.metrics.token, token);
+        let shown = format!("{:?}", s);
+        assert!(!shown.contains(token) && shown.contains("127.0.0.1:9464"), "{shown}");
+        assert!(load_with(&[("ANSHANG__METRICS__TOKEN", "short")]).is_err());
+        assert!(load_with(&[("ANSHANG__METRICS__LISTEN", "localhost")]).is_err());
     }
 }

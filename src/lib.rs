@@ -23,6 +23,7 @@ pub mod fields;
 pub mod health;
 pub mod http;
 pub mod mail;
+pub mod metrics;
 pub mod openapi;
 pub mod pages;
 pub mod state;

@@ -32,6 +32,8 @@ pub struct AppState {
     pub write_gate: Option<std::sync::Arc<std::sync::Mutex<()>>>,
     /// The pages' templates and text.
     pub pages: crate::pages::engine::Pages,
+    /// This instance's Prometheus series (`/metrics`).
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Rate limits: shared by all instances on PostgreSQL, per instance on SQLite (see
@@ -233,6 +235,7 @@ impl AppState {
             rules,
             mailer,
             mail_from,
+            metrics: crate::metrics::Metrics::new(),
         })
     }
 }

@@ -32,8 +32,12 @@ pub fn spawn(state: web::Data<AppState>) {
             actix_web::rt::time::interval(Duration::from_secs(state.settings.escalation.sweep_interval_secs));
         loop {
             tick.tick().await;
-            if let Err(e) = sweep(&state, None).await {
-                tracing::warn!(error = %e, "sweep failed; will try again");
+            let started = std::time::Instant::now();
+            let swept = sweep(&state, None).await;
+            state.metrics.sweep.finished(started.elapsed(), swept.is_ok());
+            match swept {
+                Ok(report) => state.metrics.record_rungs_taken(report.taken.iter().map(|(_, step)| step.as_str())),
+                Err(e) => tracing::warn!(error = %e, "sweep failed; will try again"),
             }
             if let Err(e) = crate::ballots::worker::close_due_rounds(&state, None).await {
                 tracing::warn!(error = %e, "closing due ballot rounds failed; will try again");

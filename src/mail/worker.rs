@@ -154,8 +154,12 @@ pub fn spawn(state: actix_web::web::Data<crate::state::AppState>) {
             actix_web::rt::time::interval(std::time::Duration::from_secs(state.settings.mail.deliver_interval_secs));
         loop {
             tick.tick().await;
-            if let Err(e) = deliver(&state, None).await {
-                tracing::warn!(error = %e, "email delivery pass failed; will try again");
+            let started = std::time::Instant::now();
+            let delivered = deliver(&state, None).await;
+            state.metrics.delivery.finished(started.elapsed(), delivered.is_ok());
+            match delivered {
+                Ok(r) => state.metrics.record_delivery_outcomes(r.sent, r.retrying, r.failed, r.cancelled),
+                Err(e) => tracing::warn!(error = %e, "email delivery pass failed; will try again"),
             }
         }
     });
