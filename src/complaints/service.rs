@@ -239,6 +239,9 @@ pub fn refresh_clock(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str) -> Resu
     Ok(fresh)
 }
 
+/// Opens a clock of `kind` as of now. A reply clock's due instant also goes on the complaint
+/// row (`due_at`): the caller writes it there in the one statement it makes of that row (the
+/// filing's INSERT, the contest's UPDATE), from [`first_reply_due`] or the returned clock.
 fn open_clock(
     conn: &mut DbConnection,
     ctx: &Ctx,
@@ -268,13 +271,15 @@ fn open_clock(
         next_step_at: None,
     };
     diesel::insert_into(complaint_clocks::table).values(&row).execute(conn)?;
-    if kind == REPLY_CLOCK {
-        diesel::update(complaints::table.find(complaint_id))
-            .set(complaints::due_at.eq(Some(row.due_at)))
-            .execute(conn)?;
-    }
     crate::escalation::schedule::schedule(conn, ctx, &row)?;
     Ok(row)
+}
+
+/// The due instant of a reply clock opened now (what [`open_clock`] computes for it).
+fn first_reply_due(ctx: &Ctx) -> chrono::NaiveDateTime {
+    let mut clock = Clock::new(ctx.now, ctx.reply_working_days);
+    clock.cutoff = ctx.cutoff;
+    to_db_time(clock.due(ctx.cal, ctx.now).due_at.with_timezone(&Utc))
 }
 
 fn running_clock(conn: &mut DbConnection, complaint_id: &str) -> Result<ClockRow, ApiError> {
@@ -283,7 +288,10 @@ fn running_clock(conn: &mut DbConnection, complaint_id: &str) -> Result<ClockRow
         .ok_or_else(|| ApiError::internal("complaint clock", "no running reply clock"))
 }
 
-/// Stops the running clock of `kind`, if any, as of now; returns it as it stood.
+/// Stops the running clock of `kind`, if any, as of now; returns it as it now stands. One
+/// UPDATE of the clock row: the stop, the final due instant, and the ladder cleared (a stopped
+/// clock has no next rung). The complaint's own `due_at` is the caller's to clear, in the one
+/// UPDATE it makes of the complaint row ([`CLOCK_STOPPED`] for a reply clock).
 fn stop_clock(
     conn: &mut DbConnection,
     ctx: &Ctx,
@@ -295,21 +303,33 @@ fn stop_clock(
         return Ok(None);
     };
     close_open_pause(conn, ctx, &clock.id, None)?;
-    diesel::update(complaint_clocks::table.find(&clock.id))
+    let stopped = ClockRow { stopped_at: Some(to_db_time(ctx.now)), stop_reason: Some(reason), ..clock };
+    let pauses = store::pauses_of(conn, &stopped.id)?;
+    let due = calendar_clock(&stopped, &pauses, ctx.cutoff).due(ctx.cal, ctx.now);
+    let stopped = ClockRow {
+        due_at: to_db_time(due.due_at.with_timezone(&Utc)),
+        due_date: due.due_date,
+        provisional: due.provisional,
+        next_step: None,
+        next_step_at: None,
+        ..stopped
+    };
+    diesel::update(complaint_clocks::table.find(&stopped.id))
         .set((
-            complaint_clocks::stopped_at.eq(Some(to_db_time(ctx.now))),
-            complaint_clocks::stop_reason.eq(Some(reason)),
+            complaint_clocks::stopped_at.eq(stopped.stopped_at),
+            complaint_clocks::stop_reason.eq(stopped.stop_reason),
+            complaint_clocks::due_at.eq(stopped.due_at),
+            complaint_clocks::due_date.eq(stopped.due_date),
+            complaint_clocks::provisional.eq(stopped.provisional),
+            complaint_clocks::next_step.eq(None::<String>),
+            complaint_clocks::next_step_at.eq(None::<chrono::NaiveDateTime>),
         ))
         .execute(conn)?;
-    // Refreshed as stopped: the due instant is final and the ladder is cleared (a reply cancels it).
-    let stopped = refresh_clock(conn, ctx, &clock.id)?;
-    if kind == REPLY_CLOCK {
-        diesel::update(complaints::table.find(complaint_id))
-            .set(complaints::due_at.eq(None::<chrono::NaiveDateTime>))
-            .execute(conn)?;
-    }
     Ok(Some(stopped))
 }
+
+/// What the complaint row says once its reply clock stopped: no due instant.
+const CLOCK_STOPPED: Option<chrono::NaiveDateTime> = None;
 
 /// Stops whichever MOFCOM clocks run (accept, conclude) with `reason`.
 fn stop_optional_clocks(
@@ -518,6 +538,7 @@ fn insert_complaint(
             }
         }
         let number = TrackingNumber::new(ctx.tracking_prefix, year, seq);
+        let due_at = first_reply_due(ctx);
         let code = AccessCode::generate();
         let id = new_id();
         let now = to_db_time(ctx.now);
@@ -558,7 +579,7 @@ fn insert_complaint(
                 access_code_hash: code.hash(),
                 department_id: None,
                 received_at: now,
-                due_at: None,
+                due_at: Some(due_at),
                 overdue: false,
                 reply_text: None,
                 reply_outcome: None,
@@ -575,6 +596,7 @@ fn insert_complaint(
             })
             .execute(conn)?;
         let clock = open_clock(conn, ctx, &id, REPLY_CLOCK, ctx.reply_working_days)?;
+        debug_assert_eq!(clock.due_at, due_at, "the complaint row and its clock agree");
         if let Some(days) = ctx.accept_working_days {
             open_clock(conn, ctx, &id, ACCEPT_CLOCK, days)?;
         }
@@ -694,9 +716,14 @@ pub fn reject(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, rea
         stop_clock(conn, ctx, id, REPLY_CLOCK, StopReason::Rejected)?;
         stop_optional_clocks(conn, ctx, id, StopReason::Refused, StopReason::Rejected)?;
         diesel::update(complaints::table.find(id))
-            .set((complaints::reply_text.eq(Some(reason)), complaints::replied_at.eq(Some(to_db_time(ctx.now)))))
+            .set((
+                complaints::reply_text.eq(Some(reason)),
+                complaints::replied_at.eq(Some(to_db_time(ctx.now))),
+                complaints::due_at.eq(CLOCK_STOPPED),
+                complaints::status.eq(to),
+                complaints::updated_at.eq(to_db_time(ctx.now)),
+            ))
             .execute(conn)?;
-        set_status(conn, id, to, ctx.now)?;
         record(conn, ctx, id, acting, "reject", Some(from), to, json!({"reason": reason}), true)?;
         notify_investor(conn, ctx, id, "reply_available", json!({}))
     })
@@ -936,9 +963,11 @@ pub fn reply(
                 complaints::reply_text.eq(Some(text)),
                 complaints::reply_outcome.eq(Some(outcome.as_str())),
                 complaints::replied_at.eq(Some(to_db_time(ctx.now))),
+                complaints::due_at.eq(CLOCK_STOPPED),
+                complaints::status.eq(to),
+                complaints::updated_at.eq(to_db_time(ctx.now)),
             ))
             .execute(conn)?;
-        set_status(conn, id, to, ctx.now)?;
         record(
             conn,
             ctx,
@@ -1038,9 +1067,14 @@ pub fn contest(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, re
         // A contested reply opens a new clock; the coordination office re-handles the case.
         let clock = open_clock(conn, ctx, id, REPLY_CLOCK, ctx.reply_working_days)?;
         diesel::update(complaints::table.find(id))
-            .set((complaints::department_id.eq(None::<String>), complaints::overdue.eq(false)))
+            .set((
+                complaints::department_id.eq(None::<String>),
+                complaints::overdue.eq(false),
+                complaints::due_at.eq(Some(clock.due_at)),
+                complaints::status.eq(to),
+                complaints::updated_at.eq(to_db_time(ctx.now)),
+            ))
             .execute(conn)?;
-        set_status(conn, id, to, ctx.now)?;
         record(
             conn,
             ctx,
@@ -1072,9 +1106,13 @@ pub fn withdraw(
         stop_optional_clocks(conn, ctx, id, StopReason::Withdrawn, StopReason::Withdrawn)?;
         release_assignment(conn, ctx, id, "withdrawn")?;
         diesel::update(complaints::table.find(id))
-            .set(complaints::closed_at.eq(Some(to_db_time(ctx.now))))
+            .set((
+                complaints::closed_at.eq(Some(to_db_time(ctx.now))),
+                complaints::due_at.eq(CLOCK_STOPPED),
+                complaints::status.eq(to),
+                complaints::updated_at.eq(to_db_time(ctx.now)),
+            ))
             .execute(conn)?;
-        set_status(conn, id, to, ctx.now)?;
         record(conn, ctx, id, acting, "withdraw", Some(from), to, json!({"reason": reason}), true)?;
         notify_investor(conn, ctx, id, "withdrawn", json!({}))
     })
