@@ -838,7 +838,7 @@ fn write_letters(
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| e.to_string())?;
     }
-    let html = crate::ballots::letters::html(title, letters, None);
+    let html = crate::ballots::letters::letters(title, letters, None).map_err(describe_api_error)?;
     let mut csv = crate::csv_export::Sheet::plain();
     csv.row(["name", "code", "departments"]).map_err(|e| e.to_string())?;
     for l in letters {

@@ -27,14 +27,7 @@ pub const CONCLUDE_CLOCK: &str = "conclude";
 /// What every operation needs besides the connection: the calendar, the rules and the instant.
 pub struct Ctx<'a> {
     pub cal: &'a WorkingCalendar,
-    pub cutoff: Cutoff,
-    pub reply_working_days: u32,
-    pub accept_working_days: Option<u32>,
-    pub conclude_working_days: Option<u32>,
-    pub contest_window_working_days: u32,
-    pub max_extension_working_days: u32,
-    pub tracking_prefix: &'a str,
-    pub notices: &'a Notices,
+    pub rules: &'a Rules,
     pub now: DateTime<Utc>,
 }
 
@@ -94,18 +87,7 @@ impl Rules {
     }
 
     pub fn ctx<'a>(&'a self, cal: &'a WorkingCalendar, now: DateTime<Utc>) -> Ctx<'a> {
-        Ctx {
-            cal,
-            cutoff: self.cutoff,
-            reply_working_days: self.reply_working_days,
-            accept_working_days: self.accept_working_days,
-            conclude_working_days: self.conclude_working_days,
-            contest_window_working_days: self.contest_window_working_days,
-            max_extension_working_days: self.max_extension_working_days,
-            tracking_prefix: &self.tracking_prefix,
-            notices: &self.notices,
-            now,
-        }
+        Ctx { cal, rules: self, now }
     }
 }
 
@@ -160,7 +142,7 @@ pub fn calendar_clock(clock: &ClockRow, pauses: &[PauseRow], cutoff: Cutoff) -> 
 
 /// The last instant at which a reply given at `replied_at` may be contested.
 pub fn contest_deadline(ctx: &Ctx, replied_at: DateTime<Utc>) -> DateTime<chrono::FixedOffset> {
-    let mut window = Clock::new(replied_at, ctx.contest_window_working_days);
+    let mut window = Clock::new(replied_at, ctx.rules.contest_window_working_days);
     window.cutoff = Cutoff::EndOfDay;
     window.due(ctx.cal, ctx.now).due_at
 }

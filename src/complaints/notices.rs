@@ -61,9 +61,9 @@ fn base_vars(ctx: &Ctx, row: &ComplaintRow, clock: &ClockRow) -> Value {
         "due_date": clock.due_date.to_string(),
         "due_at": local_time_text(from_db_time(clock.due_at)),
         "working_days": clock.working_days + clock.extension_days,
-        "tracking_link": format!("{}/track?number={}&lang={}", ctx.notices.public_base_url, row.tracking_number, lang.as_str()),
-        "link": format!("{}/staff/complaints/{}", ctx.notices.public_base_url, row.id),
-        "contest_window_working_days": ctx.contest_window_working_days,
+        "tracking_link": format!("{}/track?number={}&lang={}", ctx.rules.notices.public_base_url, row.tracking_number, lang.as_str()),
+        "link": format!("{}/staff/complaints/{}", ctx.rules.notices.public_base_url, row.id),
+        "contest_window_working_days": ctx.rules.contest_window_working_days,
     })
 }
 
@@ -81,7 +81,7 @@ pub fn to_investor(
     if !crate::mail::budget::admit(
         conn,
         ctx.now,
-        ctx.notices.investor_emails_per_address_per_day,
+        ctx.rules.notices.investor_emails_per_address_per_day,
         &row.email,
         &row.id,
         notice,
@@ -94,7 +94,7 @@ pub fn to_investor(
     let mut vars = base_vars(ctx, row, clock);
     merge(&mut vars, extra);
     let rendered =
-        ctx.notices.templates.render(notice, lang, &vars).map_err(|e| ApiError::internal("email template", e))?;
+        ctx.rules.notices.templates.render(notice, lang, &vars).map_err(|e| ApiError::internal("email template", e))?;
     let mail = Queued { notice, language: lang, rendered: &rendered, send_after: ctx.now, guard: None };
     queue(conn, ctx, row, &mail, &row.email, format!("investor:{}:{notice}:{event_key}", row.id))
 }
@@ -131,7 +131,7 @@ fn queue(
             guard: mail.guard.clone(),
         },
         ctx.now,
-        &ctx.notices.domain,
+        &ctx.rules.notices.domain,
     )?;
     Ok(())
 }
@@ -183,7 +183,7 @@ pub fn office_address(conn: &mut DbConnection, code: &str) -> Result<Option<Stri
 
 /// A department's name in the staff language, or "not yet assigned".
 pub fn department_name(conn: &mut DbConnection, ctx: &Ctx, id: Option<&str>) -> Result<String, ApiError> {
-    let lang = ctx.notices.staff_language;
+    let lang = ctx.rules.notices.staff_language;
     let found = match id {
         Some(id) => departments::find(conn, id)?.map(|d| if lang == Language::Zh { d.name_zh } else { d.name_en }),
         None => None,
@@ -209,13 +209,13 @@ pub fn to_staff(
     addresses: &[String],
     extra: Value,
 ) -> Result<(), ApiError> {
-    let lang = ctx.notices.staff_language;
+    let lang = ctx.rules.notices.staff_language;
     let held_by = department_name(conn, ctx, row.department_id.as_deref())?;
     let mut vars = base_vars(ctx, row, clock);
     merge(&mut vars, json!({"department_name": held_by, "held_by": held_by}));
     merge(&mut vars, extra);
     let rendered =
-        ctx.notices.templates.render(notice, lang, &vars).map_err(|e| ApiError::internal("email template", e))?;
+        ctx.rules.notices.templates.render(notice, lang, &vars).map_err(|e| ApiError::internal("email template", e))?;
     let event = crate::db::new_id();
     let mail = Queued { notice, language: lang, rendered: &rendered, send_after: ctx.now, guard: None };
     for address in addresses {
@@ -238,14 +238,18 @@ pub fn rung_emails(
     extra: Value,
 ) -> Result<Value, ApiError> {
     let (recipients, unresolved) = resolve_recipients(conn, row, rung)?;
-    let lang = ctx.notices.staff_language;
+    let lang = ctx.rules.notices.staff_language;
     let held_by = department_name(conn, ctx, row.department_id.as_deref())?;
     let mut vars = base_vars(ctx, row, clock);
     merge(&mut vars, json!({"department_name": held_by, "held_by": held_by}));
     merge(&mut vars, extra);
-    let rendered =
-        ctx.notices.templates.render(&rung.step, lang, &vars).map_err(|e| ApiError::internal("email template", e))?;
-    let send_after = ctx.notices.ladder.send_time(rung, fell_due, ctx.cal);
+    let rendered = ctx
+        .rules
+        .notices
+        .templates
+        .render(&rung.step, lang, &vars)
+        .map_err(|e| ApiError::internal("email template", e))?;
+    let send_after = ctx.rules.notices.ladder.send_time(rung, fell_due, ctx.cal);
     // What the emails assert, re-checked before they are sent (`ClockFacts`).
     let guard = Guard { clock_id: clock.id.clone(), due_at: clock.due_at, department_id: row.department_id.clone() };
     let mail = Queued { notice: &rung.step, language: lang, rendered: &rendered, send_after, guard: Some(guard) };

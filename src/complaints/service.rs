@@ -175,7 +175,7 @@ fn notify_assignment(conn: &mut DbConnection, ctx: &Ctx, id: &str) -> Result<ser
         store::open_assignment(conn, id)?.ok_or_else(|| ApiError::internal("notice", "no open assignment"))?;
     let left = ctx.cal.working_days_between(local_date(ctx.now), clock.due_date).max(0);
     let mut sent = Vec::new();
-    for rung in ctx.notices.ladder.at_assignment() {
+    for rung in ctx.rules.notices.ladder.at_assignment() {
         sent.push(super::notices::rung_emails(
             conn,
             ctx,
@@ -219,7 +219,7 @@ fn set_status(conn: &mut DbConnection, id: &str, to: Status, now: DateTime<Utc>)
 pub fn refresh_clock(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str) -> Result<ClockRow, ApiError> {
     let clock: ClockRow = complaint_clocks::table.find(clock_id).select(ClockRow::as_select()).first(conn)?;
     let pauses = store::pauses_of(conn, clock_id)?;
-    let due = calendar_clock(&clock, &pauses, ctx.cutoff).due(ctx.cal, ctx.now);
+    let due = calendar_clock(&clock, &pauses, ctx.rules.cutoff).due(ctx.cal, ctx.now);
     let due_at = to_db_time(due.due_at.with_timezone(&Utc));
     diesel::update(complaint_clocks::table.find(clock_id))
         .set((
@@ -251,7 +251,7 @@ fn open_clock(
 ) -> Result<ClockRow, ApiError> {
     let ordinal = store::current_clock(conn, complaint_id, kind)?.map(|c| c.ordinal + 1).unwrap_or(1);
     let mut clock = Clock::new(ctx.now, working_days);
-    clock.cutoff = ctx.cutoff;
+    clock.cutoff = ctx.rules.cutoff;
     let due = clock.due(ctx.cal, ctx.now);
     let row = ClockRow {
         id: new_id(),
@@ -277,8 +277,8 @@ fn open_clock(
 
 /// The due instant of a reply clock opened now (what [`open_clock`] computes for it).
 fn first_reply_due(ctx: &Ctx) -> chrono::NaiveDateTime {
-    let mut clock = Clock::new(ctx.now, ctx.reply_working_days);
-    clock.cutoff = ctx.cutoff;
+    let mut clock = Clock::new(ctx.now, ctx.rules.reply_working_days);
+    clock.cutoff = ctx.rules.cutoff;
     to_db_time(clock.due(ctx.cal, ctx.now).due_at.with_timezone(&Utc))
 }
 
@@ -305,7 +305,7 @@ fn stop_clock(
     close_open_pause(conn, ctx, &clock.id, None)?;
     let stopped = ClockRow { stopped_at: Some(to_db_time(ctx.now)), stop_reason: Some(reason), ..clock };
     let pauses = store::pauses_of(conn, &stopped.id)?;
-    let due = calendar_clock(&stopped, &pauses, ctx.cutoff).due(ctx.cal, ctx.now);
+    let due = calendar_clock(&stopped, &pauses, ctx.rules.cutoff).due(ctx.cal, ctx.now);
     let stopped = ClockRow {
         due_at: to_db_time(due.due_at.with_timezone(&Utc)),
         due_date: due.due_date,
@@ -537,7 +537,7 @@ fn insert_complaint(
                 return Err(ApiError::invalid("department_id", "unknown", "no such department"));
             }
         }
-        let number = TrackingNumber::new(ctx.tracking_prefix, year, seq);
+        let number = TrackingNumber::new(&ctx.rules.tracking_prefix, year, seq);
         let due_at = first_reply_due(ctx);
         let code = AccessCode::generate();
         let id = new_id();
@@ -595,9 +595,9 @@ fn insert_complaint(
                 updated_at: now,
             })
             .execute(conn)?;
-        let clock = open_clock(conn, ctx, &id, REPLY_CLOCK, ctx.reply_working_days)?;
+        let clock = open_clock(conn, ctx, &id, REPLY_CLOCK, ctx.rules.reply_working_days)?;
         debug_assert_eq!(clock.due_at, due_at, "the complaint row and its clock agree");
-        if let Some(days) = ctx.accept_working_days {
+        if let Some(days) = ctx.rules.accept_working_days {
             open_clock(conn, ctx, &id, ACCEPT_CLOCK, days)?;
         }
         record(
@@ -633,7 +633,7 @@ pub fn assign(
         start_assignment(conn, ctx, id, &dept.id, acting.user_id.as_deref())?;
         // The first assignment is the acceptance of the complaint.
         stop_clock(conn, ctx, id, ACCEPT_CLOCK, StopReason::Accepted)?;
-        if let Some(days) = ctx.conclude_working_days {
+        if let Some(days) = ctx.rules.conclude_working_days {
             if store::current_clock(conn, id, CONCLUDE_CLOCK)?.is_none() {
                 open_clock(conn, ctx, id, CONCLUDE_CLOCK, days)?;
             }
@@ -765,8 +765,8 @@ pub fn decide_extension(
             return Err(ApiError::conflict("this extension request was made for a clock that has stopped"));
         }
         if let Some(days) = approved_days {
-            if days == 0 || days > ctx.max_extension_working_days {
-                return Err(ApiError::invalid("days", "out_of_range", format!("between 1 and {} working days", ctx.max_extension_working_days)));
+            if days == 0 || days > ctx.rules.max_extension_working_days {
+                return Err(ApiError::invalid("days", "out_of_range", format!("between 1 and {} working days", ctx.rules.max_extension_working_days)));
             }
         }
         diesel::update(extension_requests::table.find(request_id))
@@ -848,11 +848,11 @@ pub fn request_extension(
 ) -> Result<String, ApiError> {
     conn.transaction(|conn| {
         let (row, from, to) = begin(conn, id, Action::RequestExtension, acting)?;
-        if days == 0 || days > ctx.max_extension_working_days {
+        if days == 0 || days > ctx.rules.max_extension_working_days {
             return Err(ApiError::invalid(
                 "days",
                 "out_of_range",
-                format!("between 1 and {} working days", ctx.max_extension_working_days),
+                format!("between 1 and {} working days", ctx.rules.max_extension_working_days),
             ));
         }
         let clock = running_clock(conn, id)?;
@@ -1060,12 +1060,15 @@ pub fn contest(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, re
             return Err(ApiError::Conflict {
                 kind: "contest-window-closed",
                 title: "The contest window has closed",
-                detail: format!("a reply may be contested within {} working days", ctx.contest_window_working_days),
+                detail: format!(
+                    "a reply may be contested within {} working days",
+                    ctx.rules.contest_window_working_days
+                ),
                 extensions: Default::default(),
             });
         }
         // A contested reply opens a new clock; the coordination office re-handles the case.
-        let clock = open_clock(conn, ctx, id, REPLY_CLOCK, ctx.reply_working_days)?;
+        let clock = open_clock(conn, ctx, id, REPLY_CLOCK, ctx.rules.reply_working_days)?;
         diesel::update(complaints::table.find(id))
             .set((
                 complaints::department_id.eq(None::<String>),
@@ -1179,7 +1182,7 @@ pub fn deadlines_moved_by(conn: &mut DbConnection, ctx: &Ctx) -> Result<Vec<Move
     let mut moved = Vec::new();
     for clock in store::open_clocks(conn)? {
         let pauses = store::pauses_of(conn, &clock.id)?;
-        let due = calendar_clock(&clock, &pauses, ctx.cutoff).due(ctx.cal, ctx.now);
+        let due = calendar_clock(&clock, &pauses, ctx.rules.cutoff).due(ctx.cal, ctx.now);
         let due_at = to_db_time(due.due_at.with_timezone(&Utc));
         if due_at == clock.due_at {
             continue;

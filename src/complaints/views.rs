@@ -263,8 +263,12 @@ pub fn complaint_view(l: &Loaded, ctx: &Ctx) -> Result<ComplaintView, ApiError> 
         }),
         received_at: local(r.received_at),
         overdue: r.overdue,
-        clock: clock_view(&l.clock, &l.pauses, ctx.cal, ctx.cutoff, ctx.now),
-        other_clocks: l.other_clocks.iter().map(|(c, p)| clock_view(c, p, ctx.cal, ctx.cutoff, ctx.now)).collect(),
+        clock: clock_view(&l.clock, &l.pauses, ctx.cal, ctx.rules.cutoff, ctx.now),
+        other_clocks: l
+            .other_clocks
+            .iter()
+            .map(|(c, p)| clock_view(c, p, ctx.cal, ctx.rules.cutoff, ctx.now))
+            .collect(),
         deadline_moved: deadline_moved(l),
         reply: reply_view(r),
         rating: rating_view(r),
@@ -384,7 +388,7 @@ pub fn tracking_view(l: &Loaded, ctx: &Ctx, lang: Language) -> Result<TrackingVi
             name_zh: d.name_zh.clone(),
             name_en: d.name_en.clone(),
         }),
-        clock: clock_view(&l.clock, &l.pauses, ctx.cal, ctx.cutoff, ctx.now),
+        clock: clock_view(&l.clock, &l.pauses, ctx.cal, ctx.rules.cutoff, ctx.now),
         pending_question: (status == Status::AwaitingInvestor)
             .then(|| l.pauses.iter().rev().find(|p| p.resumed_at.is_none()).map(|p| p.question.clone()))
             .flatten(),

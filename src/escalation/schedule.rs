@@ -29,11 +29,12 @@ pub fn schedule(conn: &mut DbConnection, ctx: &Ctx, clock: &ClockRow) -> Result<
         None
     } else {
         let pauses = store::pauses_of(conn, &clock.id)?;
-        if calendar_clock(clock, &pauses, ctx.cutoff).is_paused(ctx.now) {
+        if calendar_clock(clock, &pauses, ctx.rules.cutoff).is_paused(ctx.now) {
             None
         } else {
             let done = taken(conn, &clock.id)?;
-            ctx.notices
+            ctx.rules
+                .notices
                 .ladder
                 .next(&done, clock.due_date, from_db_time(clock.due_at), ctx.cal)
                 .map(|(r, t)| (r.step.clone(), to_db_time(t)))
@@ -62,7 +63,7 @@ fn rearm(conn: &mut DbConnection, ctx: &Ctx, clock: &ClockRow) -> Result<(), Api
         .select((clock_escalations::step, clock_escalations::taken_at))
         .load(conn)?;
     for (step, taken_at) in taken_rungs {
-        let Some(rung) = ctx.notices.ladder.rungs.iter().find(|r| r.step == step) else { continue };
+        let Some(rung) = ctx.rules.notices.ladder.rungs.iter().find(|r| r.step == step) else { continue };
         let now_later =
             rung_time(rung.trigger, clock.due_date, due_at, ctx.cal).is_some_and(|t| t > from_db_time(taken_at));
         let statuses = outbox::statuses_of_notice(conn, &clock.id, &step)?;

@@ -85,14 +85,14 @@ fn take_due_rungs(
         return super::schedule::schedule(conn, ctx, &clock);
     }
     let pauses = store::pauses_of(conn, &clock.id)?;
-    if calendar_clock(&clock, &pauses, ctx.cutoff).is_paused(ctx.now) {
+    if calendar_clock(&clock, &pauses, ctx.rules.cutoff).is_paused(ctx.now) {
         return super::schedule::schedule(conn, ctx, &clock);
     }
     let status = row.status;
     loop {
         let done = super::schedule::taken(conn, &clock.id)?;
         let Some((rung, fell_due)) =
-            ctx.notices.ladder.next(&done, clock.due_date, from_db_time(clock.due_at), ctx.cal)
+            ctx.rules.notices.ladder.next(&done, clock.due_date, from_db_time(clock.due_at), ctx.cal)
         else {
             break;
         };

@@ -23,7 +23,7 @@ use super::vote::{tally_view, title_in};
 use crate::assessment::charts;
 use crate::assessment::report;
 use crate::auth::roles::{Assessors, BallotOfficers};
-use crate::ballots::letters::{self, esc};
+use crate::ballots::letters::{self, NoteLine, ScreenNote};
 use crate::ballots::model::{default_questions, Category, Points, Question};
 use crate::ballots::service::{self, CreateRound, RoundRow, RoundStatus};
 use crate::complaints::model::Language;
@@ -315,26 +315,26 @@ async fn create_round(staff: StaffPage<BallotOfficers>, form: web::Form<Vec<(Str
 /// The round's revocation key, once, as a print-ready page with the way on to the round.
 /// Nothing of it stays on the server.
 fn revocation_key_page(staff: &StaffPage<BallotOfficers>, round: &RoundRow, key: &str) -> HttpResponse {
-    let title = staff.text("commission.round.revocation_title");
-    let note = format!(
-        "<p id=\"revocation-note\">{}</p><p><a id=\"back-to-round\" href=\"/staff/rounds/{}\">{}</a></p>",
-        esc(&staff.text("commission.round.revocation_once")),
-        esc(&round.id),
-        esc(&staff.text("commission.round.back_to_round")),
-    );
-    let section = format!(
-        "<section><h1>{}</h1><p>{}</p><p class=\"key\" id=\"revocation-key\">{}</p><p>{}</p></section>",
-        esc(&title),
-        esc(&round.title),
-        esc(key),
-        esc(&staff.text("commission.round.revocation_care")),
-    );
+    let note = ScreenNote {
+        id: "revocation-page-note",
+        lines: vec![NoteLine { id: Some("revocation-note"), text: staff.text("commission.round.revocation_once") }],
+        back_href: format!("/staff/rounds/{}", round.id),
+        back_text: staff.text("commission.round.back_to_round"),
+    };
     let lang = if staff.lang == Language::Zh { "zh-CN" } else { "en" };
-    shown_once(letters::printable_page(lang, &title, KEY_STYLE, Some(("revocation-page-note", &note)), &section))
+    let page = letters::revocation_key(
+        lang,
+        &staff.text("commission.round.revocation_title"),
+        &round.title,
+        key,
+        &staff.text("commission.round.revocation_care"),
+        &note,
+    );
+    match page {
+        Ok(html) => shown_once(html),
+        Err(e) => staff.error(&e),
+    }
 }
-
-/// How a key is printed: large enough to type back, breaking anywhere.
-const KEY_STYLE: &str = ".key{font:bold 11pt monospace;word-break:break-all;border:1px solid #000;padding:4mm}";
 
 /// A page of secrets shown this once: never cached, nothing of it kept on the server.
 fn shown_once(html: String) -> HttpResponse {
@@ -561,17 +561,26 @@ async fn issued_answer(
 ) -> HttpResponse {
     match issued {
         Ok((title, issued)) if !issued.letters.is_empty() => {
-            let note = format!(
-                "<p id=\"letters-notice\">{}</p><p>{}</p><p><a id=\"back-to-round\" href=\"/staff/rounds/{}\">{}</a></p>",
-                esc(&staff
-                    .text("commission.round.issued")
-                    .replace("{letters}", &issued.letters.len().to_string())
-                    .replace("{emails}", &issued.emailed.to_string())),
-                esc(&staff.text("commission.round.letters_once")),
-                esc(&id),
-                esc(&staff.text("commission.round.back_to_round")),
-            );
-            let mut page = shown_once(letters::html(&title, &issued.letters, Some(&note)));
+            let note = ScreenNote {
+                id: "letters-note",
+                lines: vec![
+                    NoteLine {
+                        id: Some("letters-notice"),
+                        text: staff
+                            .text("commission.round.issued")
+                            .replace("{letters}", &issued.letters.len().to_string())
+                            .replace("{emails}", &issued.emailed.to_string()),
+                    },
+                    NoteLine { id: None, text: staff.text("commission.round.letters_once") },
+                ],
+                back_href: format!("/staff/rounds/{id}"),
+                back_text: staff.text("commission.round.back_to_round"),
+            };
+            let html = match letters::letters(&title, &issued.letters, Some(&note)) {
+                Ok(html) => html,
+                Err(e) => return staff.error(&e),
+            };
+            let mut page = shown_once(html);
             page.headers_mut().insert(
                 header::CONTENT_DISPOSITION,
                 header::HeaderValue::from_static("inline; filename=\"letters.html\""),
@@ -639,36 +648,23 @@ async fn reissue_code(
 /// The round key's shares, once, as a print-ready page: one page per trustee. Nothing of them
 /// stays on the server.
 fn key_shares_page(staff: &StaffPage<BallotOfficers>, round: &service::RoundRow, shares: &[String]) -> HttpResponse {
-    let note = format!(
-        "<p>{}</p><p><a id=\"back-to-round\" href=\"/staff/rounds/{}\">{}</a></p>",
-        esc(&staff
-            .text("commission.round.shares_once")
-            .replace("{n}", &round.trustees.to_string())
-            .replace("{t}", &round.threshold.to_string())),
-        esc(&round.id),
-        esc(&staff.text("commission.round.back_to_round")),
-    );
-    let care = esc(&staff.text("commission.round.share_care").replace("{t}", &round.threshold.to_string()));
-    let sections: String = shares
-        .iter()
-        .enumerate()
-        .map(|(i, share)| {
-            format!(
-                "<section class=\"key-share\"><h1>评议密钥份额 / Ballot key share {} of {}</h1><p>{}</p><p class=\"key share\">{}</p><p>{care}</p></section>",
-                i + 1,
-                shares.len(),
-                esc(&round.title),
-                esc(share),
-            )
-        })
-        .collect();
-    shown_once(letters::printable_page(
-        "zh-CN",
-        "密钥份额 Key shares",
-        KEY_STYLE,
-        Some(("shares-note", &note)),
-        &sections,
-    ))
+    let note = ScreenNote {
+        id: "shares-note",
+        lines: vec![NoteLine {
+            id: None,
+            text: staff
+                .text("commission.round.shares_once")
+                .replace("{n}", &round.trustees.to_string())
+                .replace("{t}", &round.threshold.to_string()),
+        }],
+        back_href: format!("/staff/rounds/{}", round.id),
+        back_text: staff.text("commission.round.back_to_round"),
+    };
+    let care = staff.text("commission.round.share_care").replace("{t}", &round.threshold.to_string());
+    match letters::key_shares(&round.title, shares, &care, &note) {
+        Ok(html) => shown_once(html),
+        Err(e) => staff.error(&e),
+    }
 }
 
 #[derive(Deserialize)]
