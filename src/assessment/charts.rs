@@ -4,8 +4,6 @@
 
 use serde::Serialize;
 
-use super::report::AssessmentReport;
-
 /// The chart macros' source; the page engine and the printable report both load it.
 pub const MARKUP: &str = include_str!("templates/charts.html");
 
@@ -65,17 +63,17 @@ pub struct Trend {
     pub line: String,
 }
 
-pub fn trend(r: &AssessmentReport) -> Trend {
-    let points: Vec<TrendPoint> = r
-        .trend
-        .iter()
+/// The trend of `months`: (`YYYY-MM`, on-time rate in %, clocks counted), in order.
+pub fn trend<'a>(months: impl IntoIterator<Item = (&'a str, Option<f64>, usize)>) -> Trend {
+    let points: Vec<TrendPoint> = months
+        .into_iter()
         .enumerate()
-        .map(|(i, m)| TrendPoint {
-            month: m.month.get(5..).unwrap_or(&m.month).to_string(),
+        .map(|(i, (month, rate, clocks))| TrendPoint {
+            month: month.get(5..).unwrap_or(month).to_string(),
             x: 66.0 + i as f64 * 31.0,
-            y: m.on_time_rate.map(|v| 170.0 - v.clamp(0.0, 100.0) * 1.5),
-            rate: m.on_time_rate.map(|v| format!("{v:.2}")),
-            clocks: m.clocks,
+            y: rate.map(|v| 170.0 - v.clamp(0.0, 100.0) * 1.5),
+            rate: rate.map(|v| format!("{v:.2}")),
+            clocks,
         })
         .collect();
     let line = points.iter().filter_map(|p| p.y.map(|y| format!("{:.1},{y:.1}", p.x))).collect::<Vec<_>>().join(" ");
@@ -96,5 +94,14 @@ mod tests {
         assert_eq!(c.bars[2].value, "250.00%");
         assert_eq!(c.bars[1].y, 6 + ROW);
         assert!(bar_chart(&[("z".into(), 3.0)], 0.0, "").bars[0].width == 0.0);
+    }
+
+    #[test]
+    fn the_trend_joins_the_months_that_have_a_rate() {
+        let t = trend([("2026-01", Some(100.0), 4), ("2026-02", None, 0), ("2026-03", Some(50.0), 2)]);
+        assert_eq!(t.points.iter().map(|p| p.month.as_str()).collect::<Vec<_>>(), ["01", "02", "03"]);
+        assert_eq!(t.points[1].y, None);
+        assert_eq!(t.line, "66.0,20.0 128.0,95.0");
+        assert_eq!(t.points[2].rate.as_deref(), Some("50.00"));
     }
 }

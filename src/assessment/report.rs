@@ -46,6 +46,13 @@ pub struct AssessmentReport {
     pub trend: Vec<MonthPoint>,
 }
 
+impl AssessmentReport {
+    /// The scored department `id` (the red and black lists name departments by id).
+    pub fn department(&self, id: &str) -> Option<&NamedScore> {
+        self.departments.iter().find(|d| d.score.department_id == id)
+    }
+}
+
 /// Computes the year's report live as of `now`.
 pub fn compute(
     conn: &mut DbConnection,
@@ -287,9 +294,7 @@ pub fn to_csv(r: &AssessmentReport) -> Vec<u8> {
 /// A printable A4 report with the charts drawn as SVG; no scripts, no external assets.
 pub fn to_html(r: &AssessmentReport) -> Result<String, ApiError> {
     use super::charts;
-    let name = |id: &str| {
-        r.departments.iter().find(|d| d.score.department_id == id).map(|d| d.name_zh.clone()).unwrap_or_default()
-    };
+    let name = |id: &str| r.department(id).map(|d| d.name_zh.clone()).unwrap_or_default();
     let opt = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "—".into());
     let rows: Vec<minijinja::Value> = r
         .departments
@@ -326,7 +331,7 @@ pub fn to_html(r: &AssessmentReport) -> Result<String, ApiError> {
             rows => rows,
             totals => charts::bar_chart(&scores, r.formula.conduct_points + r.formula.complaint_points, ""),
             on_time => charts::bar_chart(&on_time, 100.0, "%"),
-            trend => charts::trend(r),
+            trend => charts::trend(r.trend.iter().map(|m| (m.month.as_str(), m.on_time_rate, m.clocks))),
         },
     )
 }

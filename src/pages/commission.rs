@@ -783,13 +783,7 @@ async fn assessment_page(staff: StaffPage<Assessors>, query: web::Query<YearQuer
     };
     let lang = staff.lang;
     let name = |zh: &str, en: &str| if lang == Language::Zh { zh.to_string() } else { en.to_string() };
-    let name_of = |id: &str| {
-        r.departments
-            .iter()
-            .find(|d| d.score.department_id == id)
-            .map(|d| name(&d.name_zh, &d.name_en))
-            .unwrap_or_default()
-    };
+    let name_of = |id: &str| r.department(id).map(|d| name(&d.name_zh, &d.name_en)).unwrap_or_default();
     let rows: Vec<minijinja::Value> = r
         .departments
         .iter()
@@ -824,7 +818,7 @@ async fn assessment_page(staff: StaffPage<Assessors>, query: web::Query<YearQuer
             rows => rows,
             totals => charts::bar_chart(&totals, r.formula.conduct_points + r.formula.complaint_points, ""),
             on_time => charts::bar_chart(&on_time, 100.0, "%"),
-            trend => charts::trend(&r),
+            trend => charts::trend(r.trend.iter().map(|m| (m.month.as_str(), m.on_time_rate, m.clocks))),
         },
     )
 }
