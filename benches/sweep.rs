@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use anshang::complaints::service::Rules;
+use anshang::complaints::context::Rules;
 use anshang::config::{Settings, SettingsSource};
 use anshang::db::{self, DbConnection};
 use diesel::prelude::*;

@@ -585,7 +585,7 @@ fn calendar_command(settings: &Settings, cmd: CalendarCommand) -> Result<(), Str
             }
             let pool = open_database(settings).map_err(|e| e.to_string())?;
             let mut conn = pool.get().map_err(|e| e.to_string())?;
-            let rules = crate::complaints::service::Rules::from_settings(settings).map_err(|e| e.to_string())?;
+            let rules = crate::complaints::context::Rules::from_settings(settings).map_err(|e| e.to_string())?;
             let load = crate::complaints::service::load_official_year(
                 &mut conn,
                 &rules,
@@ -751,7 +751,7 @@ fn ballots_command(settings: &Settings, cmd: BallotsCommand) -> Result<(), Strin
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     match cmd {
         BallotsCommand::IssueCodes { round, out } => {
-            let rules = crate::complaints::service::Rules::from_settings(settings).map_err(|e| e.to_string())?;
+            let rules = crate::complaints::context::Rules::from_settings(settings).map_err(|e| e.to_string())?;
             let deliverable = crate::ballots::service::email_deliverable(settings);
             let issued = issue_codes_with_letters(&mut conn, &round, &rules.notices, deliverable, "cli", &out)
                 .map_err(describe_api_error)?;

@@ -11,7 +11,7 @@ use actix_web::web;
 use crate::auth::keys::{self, KeyError};
 use crate::auth::token::TokenKeys;
 use crate::calendar::runtime::CalendarHandle;
-use crate::complaints::service::Rules;
+use crate::complaints::context::Rules;
 use crate::config::Settings;
 use crate::db::{self, DatabaseUrl, DbSetupError, Pool};
 use crate::http::rate_limit::{Counting, Limit};

@@ -4,11 +4,13 @@
 
 mod common;
 
+use anshang::complaints::context;
 use std::time::Duration;
 
+use anshang::complaints::context::{Acting, Rules};
 use anshang::complaints::intake::{self, FileComplaintRequest};
 use anshang::complaints::model::{Rating, ReplyOutcome};
-use anshang::complaints::service::{self, Acting, Rules};
+use anshang::complaints::service;
 use anshang::complaints::state::Actor;
 use chrono::{DateTime, Utc};
 use common::{complaint_json, TestApp};
@@ -33,7 +35,7 @@ impl Seeder {
                 .unwrap();
         Seeder { pool, rules: Rules::from_settings(&app.settings).unwrap(), cal }
     }
-    fn run<T>(&self, now: &str, f: impl FnOnce(&mut anshang::db::DbConnection, &service::Ctx) -> T) -> T {
+    fn run<T>(&self, now: &str, f: impl FnOnce(&mut anshang::db::DbConnection, &context::Ctx) -> T) -> T {
         let ctx = self.rules.ctx(&self.cal, at(now));
         f(&mut self.pool.get().unwrap(), &ctx)
     }

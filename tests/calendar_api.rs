@@ -4,8 +4,9 @@
 mod common;
 
 use anshang::calendar::{CalendarYear, OffDay};
+use anshang::complaints::context::{Acting, Rules};
 use anshang::complaints::intake::{self, FileComplaintRequest};
-use anshang::complaints::service::{self, Acting, Rules};
+use anshang::complaints::service;
 use common::spawn_app;
 use serde_json::Value;
 

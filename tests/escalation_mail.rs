@@ -8,8 +8,9 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
+use anshang::complaints::context::{Acting, Rules};
 use anshang::complaints::intake::{self, FileComplaintRequest};
-use anshang::complaints::service::{self, Acting, Rules};
+use anshang::complaints::service;
 use chrono::{DateTime, NaiveDate, Utc};
 use common::smtp::SmtpSink;
 use common::{complaint_json, TestApp};

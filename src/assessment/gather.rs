@@ -42,7 +42,7 @@ pub fn clock_records(
     let (start, end) = local_range(from, to);
     let in_range = || {
         complaint_clocks::table
-            .filter(complaint_clocks::kind.eq(crate::complaints::service::REPLY_CLOCK))
+            .filter(complaint_clocks::kind.eq(crate::complaints::context::REPLY_CLOCK))
             .filter(complaint_clocks::started_at.ge(start))
             .filter(complaint_clocks::started_at.lt(end))
     };
@@ -73,7 +73,7 @@ pub fn clock_records(
     // The newest reply clock of each complaint (for ratings and contests); a later clock of one
     // of these complaints starts after `start`, possibly in the next year.
     let newest: BTreeMap<String, i32> = complaint_clocks::table
-        .filter(complaint_clocks::kind.eq(crate::complaints::service::REPLY_CLOCK))
+        .filter(complaint_clocks::kind.eq(crate::complaints::context::REPLY_CLOCK))
         .filter(complaint_clocks::started_at.ge(start))
         .select((complaint_clocks::complaint_id, complaint_clocks::ordinal))
         .load::<(String, i32)>(conn)?

@@ -3,11 +3,12 @@
 //! write gate, and the lookups an investor's number and code open. Handlers parse and render;
 //! everything between them and `service` is here, once.
 
+use super::context;
 use actix_web::web;
 use chrono::NaiveDate;
 
+use super::context::Acting;
 use super::model::TrackingNumber;
-use super::service::{self, Acting};
 use super::state::Actor;
 use super::store;
 use crate::auth::{Role, StaffUser};
@@ -38,7 +39,7 @@ pub enum Access {
 /// handler's sleeps); reads do not.
 pub async fn with_ctx<T, F>(state: &web::Data<AppState>, access: Access, work: F) -> Result<T, ApiError>
 where
-    F: FnOnce(&mut db::DbConnection, &service::Ctx) -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce(&mut db::DbConnection, &context::Ctx) -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
 {
     let cal = state.calendar.current();

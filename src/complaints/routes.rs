@@ -1,16 +1,18 @@
 //! `/api/v1/complaints/*` (filing, staff work) and `/api/v1/track/*` (the investor, with the
 //! tracking number and access code). Handlers parse and authorise, call the service, map.
 
+use super::context;
 use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::context::Acting;
 use super::intake::{self, limits, FileComplaintRequest};
 use super::model::{hash_access_code, Language, Rating, ReplyOutcome, TrackingNumber};
 use super::operations::{acting, open_by_code, with_ctx, Access};
-use super::service::{self, Acting, IdempotencyKey};
+use super::service::{self, IdempotencyKey};
 use super::state::Status;
 use super::store::{self, ListFilter};
 use super::views::{self, ComplaintSummary, ComplaintView, TrackingView};
@@ -51,7 +53,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Loads the staff view after a change.
-pub(crate) fn staff_view(conn: &mut db::DbConnection, ctx: &service::Ctx, id: &str) -> Result<ComplaintView, ApiError> {
+pub(crate) fn staff_view(conn: &mut db::DbConnection, ctx: &context::Ctx, id: &str) -> Result<ComplaintView, ApiError> {
     let row = store::find(conn, id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
     views::complaint_view(&service::load_full(conn, row)?, ctx)
 }
@@ -231,7 +233,7 @@ async fn get_one(
     let acting = acting(&staff);
     with_ctx(&state, Access::Read, move |conn, ctx| {
         let row = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
-        service::ensure_department_scope(&row, &acting)?;
+        context::ensure_department_scope(&row, &acting)?;
         views::complaint_view(&service::load_full(conn, row)?, ctx)
     })
     .await
@@ -260,7 +262,7 @@ async fn events(
     let (acting, role) = (acting(&staff), staff.role);
     db::run(&state.pool, move |conn| {
         let row = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
-        service::ensure_department_scope(&row, &acting)?;
+        context::ensure_department_scope(&row, &acting)?;
         let rows = super::events::for_complaint(conn, &id)?;
         let verdict = super::events::verify_chain(&rows);
         let mut events: Vec<super::events::EventView> = rows.iter().map(Into::into).collect();
@@ -649,7 +651,7 @@ async fn investor_action<F>(
     action: F,
 ) -> Result<NoStore<web::Json<TrackingView>>, ApiError>
 where
-    F: FnOnce(&mut db::DbConnection, &service::Ctx, &str) -> Result<(), ApiError> + Send + 'static,
+    F: FnOnce(&mut db::DbConnection, &context::Ctx, &str) -> Result<(), ApiError> + Send + 'static,
 {
     with_ctx(&state, access, move |conn, ctx| {
         let row = open_by_code(conn, &who.number, &who.code_hash)?;
@@ -877,7 +879,7 @@ async fn staff_download(
     let role = staff.role;
     let row = db::run(&state.pool, move |conn| {
         let complaint = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
-        service::ensure_department_scope(&complaint, &acting)?;
+        context::ensure_department_scope(&complaint, &acting)?;
         if !super::attachments::may_open(complaint.confidential, role) {
             return Err(ApiError::Forbidden(
                 "trade secrets: only the assigned department and the coordination office see these files".into(),

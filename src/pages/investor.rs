@@ -1,6 +1,7 @@
 //! The investor's pages: `/` (the complaint form), its confirmation, and `/track` (status, due
 //! date and why, the reply; answer, rate, contest, withdraw, add a file).
 
+use crate::complaints::context;
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
@@ -9,10 +10,11 @@ use serde::Deserialize;
 use super::complaint_form::{self, Posted};
 use super::render::Page;
 use super::session::{self, TRACK_COOKIE};
+use crate::complaints::context::Acting;
 use crate::complaints::intake::{self, limits};
 use crate::complaints::model::{hash_access_code, Rating, TrackingNumber};
 use crate::complaints::operations::{open_by_code, with_ctx, Access};
-use crate::complaints::service::{self, Acting, IdempotencyKey};
+use crate::complaints::service::{self, IdempotencyKey};
 use crate::complaints::views;
 use crate::db;
 use crate::error::ApiError;
@@ -251,7 +253,7 @@ async fn open(page: Page, client: ClientAddr, form: web::Form<Lookup>) -> HttpRe
 /// Runs an investor action on the session's complaint, then shows the page again.
 async fn act<F>(page: Page, req: HttpRequest, action: Result<F, ApiError>) -> HttpResponse
 where
-    F: FnOnce(&mut db::DbConnection, &service::Ctx, &str) -> Result<(), ApiError> + Send + 'static,
+    F: FnOnce(&mut db::DbConnection, &context::Ctx, &str) -> Result<(), ApiError> + Send + 'static,
 {
     let Some(who) = session_of(&page, &req) else { return page.see_other("/track") };
     let action = match action {
@@ -282,7 +284,7 @@ async fn answer(page: Page, req: HttpRequest, form: web::Form<AnswerForm>) -> Ht
         page,
         req,
         text.map(|text| {
-            move |conn: &mut db::DbConnection, ctx: &service::Ctx, id: &str| {
+            move |conn: &mut db::DbConnection, ctx: &context::Ctx, id: &str| {
                 service::answer_info(conn, ctx, id, &Acting::investor(), &text)
             }
         }),
@@ -310,7 +312,7 @@ async fn rate(page: Page, req: HttpRequest, form: web::Form<RateForm>) -> HttpRe
         page,
         req,
         checked.map(|(rating, comment)| {
-            move |conn: &mut db::DbConnection, ctx: &service::Ctx, id: &str| {
+            move |conn: &mut db::DbConnection, ctx: &context::Ctx, id: &str| {
                 service::rate(conn, ctx, id, &Acting::investor(), rating, comment.as_deref())
             }
         }),
@@ -331,7 +333,7 @@ async fn contest(page: Page, req: HttpRequest, form: web::Form<ReasonForm>) -> H
         page,
         req,
         reason.map(|reason| {
-            move |conn: &mut db::DbConnection, ctx: &service::Ctx, id: &str| {
+            move |conn: &mut db::DbConnection, ctx: &context::Ctx, id: &str| {
                 service::contest(conn, ctx, id, &Acting::investor(), &reason)
             }
         }),
@@ -347,7 +349,7 @@ async fn withdraw(page: Page, req: HttpRequest, form: web::Form<ReasonForm>) -> 
         page,
         req,
         reason.map(|reason| {
-            move |conn: &mut db::DbConnection, ctx: &service::Ctx, id: &str| {
+            move |conn: &mut db::DbConnection, ctx: &context::Ctx, id: &str| {
                 service::withdraw(conn, ctx, id, &Acting::investor(), reason.as_deref())
             }
         }),

@@ -7,6 +7,7 @@
 //! same service function, and validates text with the same limits. Department staff reach only
 //! their department's complaints (the service's scope check answers 404 for the others).
 
+use crate::complaints::context;
 use std::collections::BTreeMap;
 
 use actix_multipart::Multipart;
@@ -716,7 +717,7 @@ async fn show_detail(page: &Page, id: String, done: Option<&str>, failed: Option
     let actor = by.actor;
     let loaded = with_ctx(&page.state, Access::Read, move |conn, ctx| {
         let row = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
-        service::ensure_department_scope(&row, &by)?;
+        context::ensure_department_scope(&row, &by)?;
         let full = service::load_full(conn, row)?;
         let chain_valid = events::verify_chain(&full.events).is_ok();
         let timeline: Vec<EventView> = full.events.iter().map(Into::into).collect();
@@ -777,7 +778,7 @@ async fn download_file(staff: StaffPage<Handlers>, path: web::Path<(String, Stri
     let by = acting(staff.user());
     let found = db::run(&staff.state.pool, move |conn| {
         let complaint = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
-        service::ensure_department_scope(&complaint, &by)?;
+        context::ensure_department_scope(&complaint, &by)?;
         crate::complaints::attachments::find(conn, &id, &attachment_id)?
             .ok_or_else(|| ApiError::NotFound("no such attachment".into()))
     })
@@ -817,7 +818,7 @@ async fn finish(
 /// Runs a service operation on complaint `id` in one write.
 async fn run<F>(page: &Page, id: &str, work: F) -> Result<(), ApiError>
 where
-    F: FnOnce(&mut db::DbConnection, &service::Ctx, &str) -> Result<(), ApiError> + Send + 'static,
+    F: FnOnce(&mut db::DbConnection, &context::Ctx, &str) -> Result<(), ApiError> + Send + 'static,
 {
     let id = id.to_string();
     with_ctx(&page.state, Access::Write, move |conn, ctx| work(conn, ctx, &id)).await

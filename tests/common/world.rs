@@ -2,11 +2,13 @@
 //! handle on the service for acting at chosen instants (as the API would call it); sweeps and
 //! deliveries run the binary with `--simulate`.
 
+use anshang::complaints::context;
 use std::time::Duration;
 
 use anshang::calendar::WorkingCalendar;
+use anshang::complaints::context::{Acting, Rules};
 use anshang::complaints::intake::{self, FileComplaintRequest};
-use anshang::complaints::service::{self, Acting, Rules};
+use anshang::complaints::service;
 use anshang::complaints::state::Actor;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -70,7 +72,7 @@ impl World {
     pub fn act<T>(
         &self,
         now: &str,
-        op: impl FnOnce(&mut anshang::db::DbConnection, &service::Ctx) -> Result<T, anshang::error::ApiError>,
+        op: impl FnOnce(&mut anshang::db::DbConnection, &context::Ctx) -> Result<T, anshang::error::ApiError>,
     ) -> T {
         let mut conn = self.pool.get().unwrap();
         let ctx = self.rules.ctx(&self.cal, at(now));
