@@ -55,9 +55,7 @@ fn report_month(field: &str, raw: &str) -> Result<chrono::NaiveDate, ApiError> {
 /// The year's scores and ranking: the finalised snapshot if there is one, else computed now.
 #[utoipa::path(get, path = "/api/v1/assessment/{year}", tag = "assessment", security(("bearer" = [])), params(("year" = i32, Path), FormatQuery),
     responses((status = 200, description = "in the format asked for", content((AssessmentReport = "application/json"), (String = "text/csv"), (String = "text/html"))),
-        (status = 400, description = "an unknown query parameter", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "a year outside 2017–2100, or not a year", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "an unknown query parameter", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "a year outside 2017–2100, or not a year", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/assessment/{year}")]
 async fn year_report(
@@ -91,8 +89,7 @@ async fn year_report(
 /// department's own staff may read their own.
 #[utoipa::path(get, path = "/api/v1/assessment/{year}/departments/{id}", tag = "assessment", security(("bearer" = [])),
     params(("year" = i32, Path), ("id" = String, Path)),
-    responses((status = 200, body = NamedScore), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = NamedScore)))]
 #[get("/api/v1/assessment/{year}/departments/{id}")]
 async fn department_breakdown(
     state: web::Data<AppState>,
@@ -133,11 +130,9 @@ pub struct FinalizeRequest {
 /// Freeze the year's scores as a new snapshot version (commission).
 #[utoipa::path(post, path = "/api/v1/assessment/{year}/finalize", tag = "assessment", security(("bearer" = [])), params(("year" = i32, Path)),
     request_body = FinalizeRequest,
-    responses((status = 200, body = AssessmentReport), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = AssessmentReport),
         (status = 404, description = "a year outside 2017–2100, or not a year", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/assessment/{year}/finalize")]
 async fn finalize(
     state: web::Data<AppState>,
@@ -167,9 +162,7 @@ pub struct MonthQuery {
 /// average working days to reply, satisfaction, contests, conduct index, score and rank.
 #[utoipa::path(get, path = "/api/v1/reports/monthly", tag = "assessment", security(("bearer" = [])), params(MonthQuery),
     responses((status = 200, body = super::periodic::MonthlyReport),
-        (status = 400, description = "`month` missing, or an unknown query parameter", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, description = "`month` missing, or an unknown query parameter", body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/reports/monthly")]
 async fn monthly(
     state: web::Data<AppState>,
@@ -199,9 +192,7 @@ pub struct BimonthlyQuery {
 /// terminated with reasons, overdue.
 #[utoipa::path(get, path = "/api/v1/reports/bimonthly", tag = "assessment", security(("bearer" = [])), params(BimonthlyQuery),
     responses((status = 200, description = "in the format asked for", content((super::periodic::BimonthlyReport = "application/json"), (String = "text/csv"), (String = "text/html"))),
-        (status = 400, description = "`from` missing, or an unknown query parameter", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, description = "`from` missing, or an unknown query parameter", body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/reports/bimonthly")]
 async fn bimonthly(
     state: web::Data<AppState>,
@@ -241,11 +232,9 @@ pub struct ReviewRequest {
 /// A department asks for a review (复核) of its published score, within 15 working days.
 #[utoipa::path(post, path = "/api/v1/assessment/{year}/reviews", tag = "assessment", security(("bearer" = [])), params(("year" = i32, Path)),
     request_body = ReviewRequest,
-    responses((status = 201, body = super::review::ReviewView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 201, body = super::review::ReviewView),
         (status = 404, description = "a year outside 2017–2100, or not a year", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/assessment/{year}/reviews")]
 async fn request_review(
     state: web::Data<AppState>,
@@ -271,8 +260,7 @@ async fn request_review(
 /// Review requests of the year: all for the coordination office, commission and administrators;
 /// its own for a department.
 #[utoipa::path(get, path = "/api/v1/assessment/{year}/reviews", tag = "assessment", security(("bearer" = [])), params(("year" = i32, Path)),
-    responses((status = 200, body = Vec<super::review::ReviewView>), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = Vec<super::review::ReviewView>),
         (status = 404, description = "a year outside 2017–2100, or not a year", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/assessment/{year}/reviews")]
 async fn list_reviews(
@@ -305,8 +293,7 @@ pub struct ReviewDecision {
 /// The commission decides a review (within 10 working days).
 #[utoipa::path(post, path = "/api/v1/assessment/{year}/reviews/{id}/decision", tag = "assessment", security(("bearer" = [])),
     params(("year" = i32, Path), ("id" = String, Path)), request_body = ReviewDecision,
-    responses((status = 200, body = super::review::ReviewView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = super::review::ReviewView),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/assessment/{year}/reviews/{id}/decision")]
 async fn decide_review(

@@ -45,7 +45,6 @@ pub struct LoginResponse {
 /// Sign in with email and password; returns a short-lived bearer token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, description = "wrong email or password", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "too many attempts", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/auth/login")]
 async fn login(
@@ -67,7 +66,7 @@ async fn login(
 
 /// The signed-in account.
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = UserView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = UserView)))]
 #[get("/api/v1/auth/me")]
 async fn me(state: web::Data<AppState>, staff: Staff<AnyStaff>) -> Result<web::Json<UserView>, ApiError> {
     let id = staff.id.clone();
@@ -80,7 +79,7 @@ async fn me(state: web::Data<AppState>, staff: Staff<AnyStaff>) -> Result<web::J
 /// Sign out: ends this token and every other token of the account issued before now (on every
 /// instance: the end is kept in the database). Sign in again to get a new one.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
-    responses((status = 204, description = "signed out; the token is refused from now on"), (status = 401, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 204, description = "signed out; the token is refused from now on")))]
 #[post("/api/v1/auth/logout")]
 async fn logout(state: web::Data<AppState>, staff: Staff<PasswordChange>) -> Result<HttpResponse, ApiError> {
     sign_out(&state, &staff.id).await?;
@@ -89,7 +88,7 @@ async fn logout(state: web::Data<AppState>, staff: Staff<PasswordChange>) -> Res
 
 /// Change the own password (required after a one-time password). Sign in again afterwards.
 #[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", security(("bearer" = [])), request_body = PasswordChangeRequest,
-    responses((status = 204), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 204),
         (status = 429, description = "too many attempts for this account (auth.login_per_account_per_minute)", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/auth/password")]
 async fn change_password(
@@ -124,8 +123,8 @@ pub struct CreatedUser {
 
 /// Create a staff account (admin).
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", security(("bearer" = [])), request_body = CreateUserRequest,
-    responses((status = 201, body = CreatedUser), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = CreatedUser),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/users")]
 async fn create_user(
     state: web::Data<AppState>,
@@ -149,7 +148,7 @@ async fn create_user(
 
 /// All staff accounts (admin).
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = Vec<UserView>), (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Vec<UserView>)))]
 #[get("/api/v1/users")]
 async fn list_users(
     state: web::Data<AppState>,
@@ -170,7 +169,7 @@ pub struct UpdateUserRequest {
 /// nothing.
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])), request_body = UpdateUserRequest,
     params(("id" = String, Path)),
-    responses((status = 200, body = UserView), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = UserView),
         (status = 409, description = "an administrator cannot deactivate their own account", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[patch("/api/v1/users/{id}")]
 async fn update_user(

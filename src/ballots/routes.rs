@@ -37,8 +37,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Create a round (draft).
 #[utoipa::path(post, path = "/api/v1/ballots/rounds", tag = "ballots", security(("bearer" = [])), request_body = CreateRound,
-    responses((status = 201, body = RoundView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = RoundView)))]
 #[post("/api/v1/ballots/rounds")]
 async fn create_round(
     state: web::Data<AppState>,
@@ -59,8 +58,7 @@ async fn create_round(
 
 /// All rounds (officers).
 #[utoipa::path(get, path = "/api/v1/ballots/rounds", tag = "ballots", security(("bearer" = [])),
-    responses((status = 200, body = Vec<RoundView>), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Vec<RoundView>)))]
 #[get("/api/v1/ballots/rounds")]
 async fn list_rounds(
     state: web::Data<AppState>,
@@ -76,8 +74,6 @@ async fn list_rounds(
 #[utoipa::path(post, path = "/api/v1/ballots/rounds/{id}/voters", tag = "ballots", security(("bearer" = [])), params(("id" = String, Path)),
     request_body(content = String, content_type = "text/csv"),
     responses((status = 200, body = ImportReport), (status = 400, description = "the body is not UTF-8", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "the body is larger than server.json_limit_bytes", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "wrong rows, each named `line N`; nothing imported", body = crate::error::Problem, content_type = "application/problem+json")))]
@@ -108,8 +104,7 @@ async fn import_voters(
 /// Issue codes to everyone on the roll without one: paper letters come back here, once;
 /// emailed codes are queued and made at send time.
 #[utoipa::path(post, path = "/api/v1/ballots/rounds/{id}/issue-codes", tag = "ballots", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = Issued), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = Issued),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/rounds/{id}/issue-codes")]
 async fn issue_codes(
@@ -130,10 +125,8 @@ async fn issue_codes(
 /// issue its voter a new one; the answer is as issue-codes'.
 #[utoipa::path(post, path = "/api/v1/ballots/rounds/{id}/reissue", tag = "ballots", security(("bearer" = [])), params(("id" = String, Path)),
     request_body = service::ReissueRequest,
-    responses((status = 200, body = Issued), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Issued),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/rounds/{id}/reissue")]
 async fn reissue_code(
     state: web::Data<AppState>,
@@ -182,8 +175,7 @@ pub struct OpenedRound {
 
 /// Open for voting; questions, departments and anonymity settings are locked from here.
 #[utoipa::path(post, path = "/api/v1/ballots/rounds/{id}/open", tag = "ballots", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = OpenedRound), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = OpenedRound),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/rounds/{id}/open")]
 async fn open_round(
@@ -207,10 +199,8 @@ async fn open_round(
 /// written in random order, the sealed copies destroyed and the key forgotten.
 #[utoipa::path(post, path = "/api/v1/ballots/rounds/{id}/unseal", tag = "ballots", security(("bearer" = [])), params(("id" = String, Path)),
     request_body = service::UnsealRequest,
-    responses((status = 200, body = RoundView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = RoundView),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/rounds/{id}/unseal")]
 async fn unseal_round(
     state: web::Data<AppState>,
@@ -229,8 +219,7 @@ async fn unseal_round(
 
 /// Close voting; the ballot rows are rewritten in random order.
 #[utoipa::path(post, path = "/api/v1/ballots/rounds/{id}/close", tag = "ballots", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = RoundView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = RoundView),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/rounds/{id}/close")]
 async fn close_round(
@@ -243,8 +232,7 @@ async fn close_round(
 
 /// Publish the results and the bulletin.
 #[utoipa::path(post, path = "/api/v1/ballots/rounds/{id}/publish", tag = "ballots", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = RoundView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = RoundView),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/rounds/{id}/publish")]
 async fn publish_round(
@@ -257,7 +245,7 @@ async fn publish_round(
 
 /// A round as voters see it: title, window, questions, departments (public).
 #[utoipa::path(get, path = "/api/v1/ballots/{round}", tag = "ballots", params(("round" = String, Path)),
-    responses((status = 200, body = RoundView), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = RoundView)))]
 #[get("/api/v1/ballots/{round}")]
 async fn get_round(state: web::Data<AppState>, path: web::Path<String>) -> Result<web::Json<RoundView>, ApiError> {
     let id = path.into_inner();
@@ -281,8 +269,7 @@ pub struct CodeRequest {
 /// Which departments this code may rate (the code is not spent). Rate-limited.
 #[utoipa::path(post, path = "/api/v1/ballots/{round}/code", tag = "ballots", params(("round" = String, Path)), request_body = CodeRequest,
     responses((status = 200, body = Vec<RoundDepartment>), (status = 404, description = "no such round", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "unknown or spent code, or voting closed", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 409, description = "unknown or spent code, or voting closed", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/{round}/code")]
 async fn check_code(
     state: web::Data<AppState>,
@@ -299,8 +286,7 @@ async fn check_code(
 /// spent or foreign code gets one generic answer.
 #[utoipa::path(post, path = "/api/v1/ballots/{round}/cast", tag = "ballots", params(("round" = String, Path)), request_body = CastRequest,
     responses((status = 201, body = CastReceipt), (status = 404, description = "no such round", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "code refused or voting closed", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 409, description = "code refused or voting closed", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/ballots/{round}/cast")]
 async fn cast(
     state: web::Data<AppState>,
@@ -318,8 +304,7 @@ async fn cast(
 #[utoipa::path(get, path = "/api/v1/ballots/{round}/results", tag = "ballots", params(("round" = String, Path)), security((), ("bearer" = [])),
     responses((status = 200, body = Vec<DepartmentTally>),
         (status = 401, description = "an Authorization header that is not a valid, current token", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/ballots/{round}/results")]
 async fn results(
     state: web::Data<AppState>,
@@ -341,7 +326,7 @@ async fn results(
 /// The bulletin of a published round: every counted ballot row, the receipts, the counts and
 /// the tally — enough to recount independently (`anshang ballots verify`).
 #[utoipa::path(get, path = "/api/v1/ballots/{round}/bulletin", tag = "ballots", params(("round" = String, Path)),
-    responses((status = 200, body = Bulletin), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Bulletin)))]
 #[get("/api/v1/ballots/{round}/bulletin")]
 async fn bulletin(state: web::Data<AppState>, path: web::Path<String>) -> Result<web::Json<Bulletin>, ApiError> {
     let id = path.into_inner();

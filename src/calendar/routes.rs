@@ -63,7 +63,7 @@ pub struct YearView {
 
 /// One year of the working-day calendar: off days with their holiday names, make-up workdays.
 #[utoipa::path(get, path = "/api/v1/calendar/{year}", tag = "calendar", params(("year" = i32, Path)),
-    responses((status = 200, body = YearView), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = YearView)))]
 #[get("/api/v1/calendar/{year}")]
 async fn get_year(state: web::Data<AppState>, path: web::Path<i32>) -> Result<web::Json<YearView>, ApiError> {
     let year = path.into_inner();
@@ -99,9 +99,7 @@ pub struct LoadQuery {
 #[utoipa::path(put, path = "/api/v1/calendar/{year}", tag = "calendar", security(("bearer" = [])), params(("year" = i32, Path), LoadQuery),
     request_body(description = "the year's data as TOML (application/toml, text/x-toml or text/plain) or as JSON",
         content((String = "application/toml"), (String = "text/x-toml"), (String = "text/plain"), (Object = "application/json"))),
-    responses((status = 200, body = LoadedYear), (status = 400, description = "the body is not UTF-8, or malformed JSON", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "not a year", body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = LoadedYear), (status = 400, description = "the body is not UTF-8, or malformed JSON", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "not a year", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "the body is larger than server.json_limit_bytes", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 415, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]

@@ -85,7 +85,6 @@ pub struct FiledResponse {
         (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/complaints")]
 async fn file(
@@ -169,7 +168,6 @@ pub struct ComplaintPage {
 #[utoipa::path(get, path = "/api/v1/complaints", tag = "complaints", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = ComplaintPage),
         (status = 400, description = "an unknown query parameter, or a value of the wrong type", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`limit`, `status`, `q`, `cursor` or a date out of range", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/complaints")]
 async fn list(
@@ -221,8 +219,7 @@ async fn list(
 
 /// One complaint with its clock, explanation, assignments, extensions and pauses.
 #[utoipa::path(get, path = "/api/v1/complaints/{id}", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = ComplaintView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ComplaintView)))]
 #[get("/api/v1/complaints/{id}")]
 async fn get_one(
     state: web::Data<AppState>,
@@ -250,8 +247,7 @@ pub struct EventsResponse {
 
 /// The audit trail of a complaint, with the verdict of its hash chain.
 #[utoipa::path(get, path = "/api/v1/complaints/{id}/events", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = EventsResponse), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = EventsResponse)))]
 #[get("/api/v1/complaints/{id}/events")]
 async fn events(
     state: web::Data<AppState>,
@@ -278,8 +274,7 @@ async fn events(
 /// Status read-back for a caller on the hotline (no access code: the operator is signed in).
 #[utoipa::path(get, path = "/api/v1/complaints/by-number/{tracking_number}", tag = "complaints", security(("bearer" = [])),
     params(("tracking_number" = String, Path), ("lang" = Option<String>, Query)),
-    responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = TrackingView)))]
 #[get("/api/v1/complaints/by-number/{tracking_number}")]
 async fn by_number(
     state: web::Data<AppState>,
@@ -384,9 +379,8 @@ pub struct ReplyRequest {
 /// Assign to a department (from `received` or `contested`).
 #[utoipa::path(post, path = "/api/v1/complaints/{id}/assign", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
     request_body = AssignRequest,
-    responses((status = 200, body = ComplaintView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ComplaintView),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/complaints/{id}/assign")]
 async fn assign(
     state: web::Data<AppState>,
@@ -406,9 +400,8 @@ async fn assign(
 /// Move to another department with a reason; the clock keeps running.
 #[utoipa::path(post, path = "/api/v1/complaints/{id}/reassign", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
     request_body = ReassignRequest,
-    responses((status = 200, body = ComplaintView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ComplaintView),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/complaints/{id}/reassign")]
 async fn reassign(
     state: web::Data<AppState>,
@@ -429,9 +422,8 @@ async fn reassign(
 /// Refuse as not investment-related; the refusal is the clear reply.
 #[utoipa::path(post, path = "/api/v1/complaints/{id}/reject", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
     request_body = ReasonRequest,
-    responses((status = 200, body = ComplaintView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ComplaintView),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/complaints/{id}/reject")]
 async fn reject(
     state: web::Data<AppState>,
@@ -452,9 +444,8 @@ async fn reject(
 /// Hand back to the coordination office as outside the department's remit (回退).
 #[utoipa::path(post, path = "/api/v1/complaints/{id}/return", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
     request_body = ReasonRequest,
-    responses((status = 200, body = ComplaintView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ComplaintView),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/complaints/{id}/return")]
 async fn return_to_office(
     state: web::Data<AppState>,
@@ -477,9 +468,8 @@ async fn return_to_office(
 /// Ask for more working days, before the due time.
 #[utoipa::path(post, path = "/api/v1/complaints/{id}/extension-requests", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
     request_body = ExtensionRequest,
-    responses((status = 200, body = ComplaintView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ComplaintView),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/complaints/{id}/extension-requests")]
 async fn request_extension(
     state: web::Data<AppState>,
@@ -500,9 +490,8 @@ async fn request_extension(
 /// Approve (with a number of working days) or refuse an extension request.
 #[utoipa::path(post, path = "/api/v1/complaints/{id}/extension-requests/{request_id}/decision", tag = "complaints", security(("bearer" = [])),
     params(("id" = String, Path), ("request_id" = String, Path)), request_body = ExtensionDecision,
-    responses((status = 200, body = ComplaintView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ComplaintView),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/complaints/{id}/extension-requests/{request_id}/decision")]
 async fn decide_extension(
     state: web::Data<AppState>,
@@ -541,9 +530,8 @@ async fn decide_extension(
 /// Ask the investor for more information; the clock pauses until they answer.
 #[utoipa::path(post, path = "/api/v1/complaints/{id}/request-info", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
     request_body = InfoRequest,
-    responses((status = 200, body = ComplaintView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ComplaintView),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/complaints/{id}/request-info")]
 async fn request_info(
     state: web::Data<AppState>,
@@ -564,9 +552,8 @@ async fn request_info(
 /// The clear reply; stops the clock.
 #[utoipa::path(post, path = "/api/v1/complaints/{id}/reply", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
     request_body = ReplyRequest,
-    responses((status = 200, body = ComplaintView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ComplaintView),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/complaints/{id}/reply")]
 async fn reply(
     state: web::Data<AppState>,
@@ -587,9 +574,8 @@ async fn reply(
 /// Withdraw for a caller who asks on the hotline.
 #[utoipa::path(post, path = "/api/v1/complaints/{id}/withdraw", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
     request_body = ReasonRequest,
-    responses((status = 200, body = ComplaintView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ComplaintView),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/complaints/{id}/withdraw")]
 async fn withdraw_for_caller(
     state: web::Data<AppState>,
@@ -692,9 +678,7 @@ pub struct AnswerRequest {
 /// Answer the department's request for information; the clock resumes.
 #[utoipa::path(post, path = "/api/v1/track/{tracking_number}/answer", tag = "tracking", request_body = AnswerRequest,
     params(("tracking_number" = String, Path), ("X-Access-Code" = String, Header, description = "the access code given at filing", max_length = 64)),
-    responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/track/{tracking_number}/answer")]
 async fn track_answer(
     state: web::Data<AppState>,
@@ -724,9 +708,7 @@ pub struct RateRequest {
 /// Rate the reply; closes the complaint.
 #[utoipa::path(post, path = "/api/v1/track/{tracking_number}/rate", tag = "tracking", request_body = RateRequest,
     params(("tracking_number" = String, Path), ("X-Access-Code" = String, Header, description = "the access code given at filing", max_length = 64)),
-    responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/track/{tracking_number}/rate")]
 async fn track_rate(
     state: web::Data<AppState>,
@@ -747,9 +729,7 @@ async fn track_rate(
 /// Contest the reply (within the contest window); a new clock starts.
 #[utoipa::path(post, path = "/api/v1/track/{tracking_number}/contest", tag = "tracking", request_body = ReasonRequest,
     params(("tracking_number" = String, Path), ("X-Access-Code" = String, Header, description = "the access code given at filing", max_length = 64)),
-    responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/track/{tracking_number}/contest")]
 async fn track_contest(
     state: web::Data<AppState>,
@@ -778,9 +758,7 @@ pub struct WithdrawRequest {
 /// Withdraw the complaint.
 #[utoipa::path(post, path = "/api/v1/track/{tracking_number}/withdraw", tag = "tracking", request_body = WithdrawRequest,
     params(("tracking_number" = String, Path), ("X-Access-Code" = String, Header, description = "the access code given at filing", max_length = 64)),
-    responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = TrackingView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/track/{tracking_number}/withdraw")]
 async fn track_withdraw(
     state: web::Data<AppState>,
@@ -833,8 +811,6 @@ async fn receive_upload(
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file; PDF, PNG, JPEG, DOCX, XLSX or UTF-8 text, sniffed"),
     responses((status = 201, body = super::attachments::AttachmentView),
         (status = 400, description = "`filename` missing, or the body could not be read", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 413, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/complaints/{id}/attachments")]
@@ -866,9 +842,7 @@ async fn staff_upload(
 #[utoipa::path(get, path = "/api/v1/complaints/{id}/attachments/{attachment_id}", tag = "complaints", security(("bearer" = [])),
     params(("id" = String, Path), ("attachment_id" = String, Path)),
     responses((status = 200, description = "the file, as the type it was recognised as", content(("application/pdf"), ("image/png"), ("image/jpeg"),
-            ("application/vnd.openxmlformats-officedocument.wordprocessingml.document"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("text/plain"))),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+            ("application/vnd.openxmlformats-officedocument.wordprocessingml.document"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("text/plain")))))]
 #[get("/api/v1/complaints/{id}/attachments/{attachment_id}")]
 async fn staff_download(
     state: web::Data<AppState>,
@@ -898,8 +872,7 @@ async fn staff_download(
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file; PDF, PNG, JPEG, DOCX, XLSX or UTF-8 text, sniffed"),
     responses((status = 200, body = TrackingView),
         (status = 400, description = "`filename` missing, or the body could not be read", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 413, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/track/{tracking_number}/attachments")]
@@ -932,8 +905,7 @@ async fn track_upload(
     params(("tracking_number" = String, Path), ("attachment_id" = String, Path), ("X-Access-Code" = String, Header, description = "the access code given at filing", max_length = 64)),
     responses((status = 200, description = "the file, as the type it was recognised as", content(("application/pdf"), ("image/png"), ("image/jpeg"),
             ("application/vnd.openxmlformats-officedocument.wordprocessingml.document"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("text/plain"))),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/track/{tracking_number}/attachments/{attachment_id}")]
 async fn track_download(
     state: web::Data<AppState>,

@@ -27,7 +27,7 @@ async fn list_public(state: web::Data<AppState>) -> Result<web::Json<Vec<PublicD
 
 /// All departments with their email addresses, including inactive ones (admin).
 #[utoipa::path(get, path = "/api/v1/admin/departments", tag = "departments", security(("bearer" = [])),
-    responses((status = 200, body = Vec<DepartmentView>), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Vec<DepartmentView>)))]
 #[get("/api/v1/admin/departments")]
 async fn list_admin(
     state: web::Data<AppState>,
@@ -60,8 +60,8 @@ pub struct CreateDepartmentRequest {
 
 /// Create a department (admin).
 #[utoipa::path(post, path = "/api/v1/departments", tag = "departments", security(("bearer" = [])), request_body = CreateDepartmentRequest,
-    responses((status = 201, body = DepartmentView), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = DepartmentView),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/departments")]
 async fn create(
     state: web::Data<AppState>,
@@ -95,8 +95,7 @@ pub struct UpdateDepartmentRequest {
 /// Rename, change addresses, deactivate or reactivate a department (admin).
 #[utoipa::path(patch, path = "/api/v1/departments/{id}", tag = "departments", security(("bearer" = [])), request_body = UpdateDepartmentRequest,
     params(("id" = String, Path)),
-    responses((status = 200, body = DepartmentView), (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = DepartmentView)))]
 #[patch("/api/v1/departments/{id}")]
 async fn update(
     state: web::Data<AppState>,

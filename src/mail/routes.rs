@@ -29,9 +29,7 @@ pub struct OutboxQuery {
 /// Recent outbox messages, newest first (admin). Bodies are never shown; recipients are masked.
 #[utoipa::path(get, path = "/api/v1/admin/outbox", tag = "mail", security(("bearer" = [])), params(OutboxQuery),
     responses((status = 200, body = Vec<OutboxView>),
-        (status = 400, description = "an unknown query parameter, or a value of the wrong type", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, description = "an unknown query parameter, or a value of the wrong type", body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/admin/outbox")]
 async fn list(
     state: web::Data<AppState>,
@@ -54,8 +52,7 @@ async fn list(
 
 /// Send a failed message again (admin).
 #[utoipa::path(post, path = "/api/v1/admin/outbox/{id}/retry", tag = "mail", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = OutboxView), (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = OutboxView),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/admin/outbox/{id}/retry")]
 async fn retry(
@@ -104,9 +101,7 @@ pub struct WithheldQuery {
 /// with the reason; recipients are masked. The filings and withdrawals themselves went through.
 #[utoipa::path(get, path = "/api/v1/admin/mail/withheld", tag = "mail", security(("bearer" = [])), params(WithheldQuery),
     responses((status = 200, body = Vec<super::budget::WithheldView>),
-        (status = 400, description = "an unknown query parameter, or a value of the wrong type", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
+        (status = 400, description = "an unknown query parameter, or a value of the wrong type", body = crate::error::Problem, content_type = "application/problem+json"), (status = 422, body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/api/v1/admin/mail/withheld")]
 async fn withheld(
     state: web::Data<AppState>,
