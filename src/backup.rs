@@ -311,9 +311,8 @@ fn open_plain(path: &Path) -> Result<diesel::SqliteConnection, BackupError> {
     diesel::SqliteConnection::establish(url).map_err(|e| BackupError::Database(format!("{}: {e}", path.display())))
 }
 
-/// `PRAGMA integrity_check` on a database file: it answers one row, `ok`, or the problems found.
-/// Runs `PRAGMA integrity_check` on the SQLite file at `path`; returns how many attachment
-/// contents it stores.
+/// `PRAGMA integrity_check` on the SQLite file at `path` (it answers one row, `ok`, or the
+/// problems found); returns how many attachment contents the file stores.
 pub fn check_integrity(path: &Path) -> Result<i64, BackupError> {
     #[derive(diesel::QueryableByName)]
     struct Row {

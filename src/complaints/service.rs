@@ -241,7 +241,7 @@ pub fn refresh_clock(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str) -> Resu
 
 /// Opens a clock of `kind` as of now. A reply clock's due instant also goes on the complaint
 /// row (`due_at`): the caller writes it there in the one statement it makes of that row (the
-/// filing's INSERT, the contest's UPDATE), from [`first_reply_due`] or the returned clock.
+/// filing's INSERT, the contest's UPDATE), from [`new_clock_due`] or the returned clock.
 fn open_clock(
     conn: &mut DbConnection,
     ctx: &Ctx,
@@ -250,9 +250,7 @@ fn open_clock(
     working_days: u32,
 ) -> Result<ClockRow, ApiError> {
     let ordinal = store::current_clock(conn, complaint_id, kind)?.map(|c| c.ordinal + 1).unwrap_or(1);
-    let mut clock = Clock::new(ctx.now, working_days);
-    clock.cutoff = ctx.rules.cutoff;
-    let due = clock.due(ctx.cal, ctx.now);
+    let due = new_clock_due(ctx, working_days);
     let row = ClockRow {
         id: new_id(),
         complaint_id: complaint_id.to_string(),
@@ -275,11 +273,12 @@ fn open_clock(
     Ok(row)
 }
 
-/// The due instant of a reply clock opened now (what [`open_clock`] computes for it).
-fn first_reply_due(ctx: &Ctx) -> chrono::NaiveDateTime {
-    let mut clock = Clock::new(ctx.now, ctx.rules.reply_working_days);
+/// When a clock of `working_days` opened now falls due: what [`open_clock`] stores, and what a
+/// filing writes on the complaint row before the clock exists.
+fn new_clock_due(ctx: &Ctx, working_days: u32) -> crate::calendar::Due {
+    let mut clock = Clock::new(ctx.now, working_days);
     clock.cutoff = ctx.rules.cutoff;
-    to_db_time(clock.due(ctx.cal, ctx.now).due_at.with_timezone(&Utc))
+    clock.due(ctx.cal, ctx.now)
 }
 
 fn running_clock(conn: &mut DbConnection, complaint_id: &str) -> Result<ClockRow, ApiError> {
@@ -538,7 +537,7 @@ fn insert_complaint(
             }
         }
         let number = TrackingNumber::new(&ctx.rules.tracking_prefix, year, seq);
-        let due_at = first_reply_due(ctx);
+        let due_at = to_db_time(new_clock_due(ctx, ctx.rules.reply_working_days).due_at.with_timezone(&Utc));
         let code = AccessCode::generate();
         let id = new_id();
         let now = to_db_time(ctx.now);
@@ -596,7 +595,6 @@ fn insert_complaint(
             })
             .execute(conn)?;
         let clock = open_clock(conn, ctx, &id, REPLY_CLOCK, ctx.rules.reply_working_days)?;
-        debug_assert_eq!(clock.due_at, due_at, "the complaint row and its clock agree");
         if let Some(days) = ctx.rules.accept_working_days {
             open_clock(conn, ctx, &id, ACCEPT_CLOCK, days)?;
         }
