@@ -140,6 +140,7 @@ async fn reload_calendar(state: &web::Data<AppState>) {
                 let moved = db::run(&state.pool, move |conn| {
                     let ctx = rules.ctx(&cal, db::now());
                     crate::complaints::service::recompute_open_clocks(conn, &ctx, "calendar data changed", None)
+                        .map_err(ApiError::from)
                 })
                 .await;
                 match moved {
@@ -176,7 +177,7 @@ fn settle_attachment_dir(conn: &mut db::DbConnection, dir: &std::path::Path) -> 
     Ok(())
 }
 
-fn step_error(step: &'static str) -> impl Fn(ApiError) -> StartError {
+fn step_error<E: std::fmt::Display>(step: &'static str) -> impl Fn(E) -> StartError {
     move |e| StartError::Step { step, message: format!("{e:#}") }
 }
 

@@ -423,8 +423,8 @@ fn demo_load(settings: &Settings) -> Result<(), String> {
 }
 
 /// Turns an API error into a line for the terminal, listing invalid fields.
-fn describe_api_error(e: crate::error::ApiError) -> String {
-    match e {
+fn describe_api_error(e: impl Into<crate::error::ApiError>) -> String {
+    match e.into() {
         crate::error::ApiError::Invalid(fields) => {
             fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
         }

@@ -228,6 +228,17 @@ pub struct Problem {
     pub errors: Option<Vec<FieldError>>,
 }
 
+/// Every field a request got wrong, as a validator collects them; each capability's error (and
+/// [`ApiError`]) takes them as its "invalid fields" case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidFields(pub Vec<FieldError>);
+
+impl From<InvalidFields> for ApiError {
+    fn from(e: InvalidFields) -> Self {
+        ApiError::Invalid(e.0)
+    }
+}
+
 impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> Self {
         ApiError::Invalid(vec![e])

@@ -112,11 +112,11 @@ impl Checker {
     }
 
     /// `Ok(())` when nothing failed, else all the errors.
-    pub fn finish(self) -> Result<(), crate::error::ApiError> {
+    pub fn finish(self) -> Result<(), crate::error::InvalidFields> {
         if self.errors.is_empty() {
             Ok(())
         } else {
-            Err(crate::error::ApiError::Invalid(self.errors))
+            Err(crate::error::InvalidFields(self.errors))
         }
     }
 }

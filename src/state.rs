@@ -179,7 +179,7 @@ impl Limits {
         self.filing_by_client.forget_idle();
         self.ballot_by_client.forget_idle();
         if let Counting::Shared { pool, .. } = &self.counting {
-            let pruned = db::run(pool, |conn| Ok(crate::http::shared_limit::forget_idle(conn)?)).await;
+            let pruned = db::run(pool, crate::http::shared_limit::forget_idle).await;
             if let Err(e) = pruned {
                 tracing::warn!(error = %e, "pruning the shared rate limits failed; will retry");
             }

@@ -545,8 +545,9 @@ fn the_tracking_page_names_beijing_time_and_shows_an_end_of_day_close_as_24_00()
         service::reply(c, x, &id, &World::department(&w.land), "Granted.", ReplyOutcome::Resolved)
     });
     // The sweep that runs exactly at the end of the contest window closes the case.
-    let window_end =
-        w.act("2026-10-13T10:00:00+08:00", |_, x| Ok(context::contest_deadline(x, at("2026-10-13T10:00:00+08:00"))));
+    let window_end = w.act("2026-10-13T10:00:00+08:00", |_, x| {
+        Ok::<_, std::convert::Infallible>(context::contest_deadline(x, at("2026-10-13T10:00:00+08:00")))
+    });
     assert_eq!(window_end.time(), chrono::NaiveTime::MIN, "the window ends at 24:00");
     let (swept, _) = w.step(&window_end.to_rfc3339());
     assert!(swept.contains("1 replies closed"), "{swept}");

@@ -276,7 +276,7 @@ async fn list_reviews(
         Role::Operator => return Err(ApiError::Forbidden("the role operator may not do this".into())),
     };
     let now = db::now();
-    let rows = db::run(&state.pool, move |conn| Ok(super::review::list(conn, year, only.as_deref())?)).await?;
+    let rows = db::run(&state.pool, move |conn| super::review::list(conn, year, only.as_deref())).await?;
     Ok(web::Json(rows.iter().map(|r| super::review::view(r, now)).collect()))
 }
 

@@ -70,7 +70,7 @@ async fn login(
 #[get("/api/v1/auth/me")]
 async fn me(state: web::Data<AppState>, staff: Staff<AnyStaff>) -> Result<web::Json<UserView>, ApiError> {
     let id = staff.id.clone();
-    let user = db::run(&state.pool, move |conn| Ok(users::find(conn, &id)?))
+    let user = db::run(&state.pool, move |conn| users::find(conn, &id))
         .await?
         .ok_or_else(|| ApiError::NotFound("account no longer exists".into()))?;
     Ok(web::Json(user.try_into()?))
@@ -154,7 +154,7 @@ async fn list_users(
     state: web::Data<AppState>,
     _staff: Staff<AdminOnly>,
 ) -> Result<web::Json<Vec<UserView>>, ApiError> {
-    let rows = db::run(&state.pool, |conn| Ok(users::list(conn)?)).await?;
+    let rows = db::run(&state.pool, users::list).await?;
     Ok(web::Json(rows.into_iter().map(UserView::try_from).collect::<Result<_, _>>()?))
 }
 
@@ -186,7 +186,7 @@ async fn update_user(
     }
     let user = db::run(&state.pool, move |conn| {
         let now = db::now();
-        conn.transaction(|conn| {
+        conn.transaction::<_, ApiError, _>(|conn| {
             // Writes first (SQLite: a transaction that reads first cannot wait for the lock).
             db::write_lock(conn)?;
             let user = users::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such account".into()))?;

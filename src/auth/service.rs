@@ -36,7 +36,7 @@ pub async fn sign_in(
     }
     state.limits.login_by_client.check(&client.0).await?;
     state.limits.login_by_account.check(&email.trim().to_lowercase()).await?;
-    let found = db::run(&state.pool, move |conn| Ok(users::find_by_email(conn, &email)?)).await?;
+    let found = db::run(&state.pool, move |conn| users::find_by_email(conn, &email)).await?;
     let user = web::block(move || match found {
         Some(u) if password::verify_password(&given, &u.password_hash) && u.active => Some(u),
         Some(_) => None,
@@ -77,7 +77,7 @@ pub async fn sign_out(state: &web::Data<AppState>, user_id: &str) -> Result<(), 
                 serde_json::json!({}),
             )
         })?;
-        Ok(())
+        Ok::<_, ApiError>(())
     })
     .await?;
     tracing::info!(user = %user_id, "signed out");

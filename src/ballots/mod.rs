@@ -7,6 +7,7 @@
 
 pub mod bulletin;
 pub mod codes;
+pub mod error;
 pub mod letters;
 pub mod model;
 pub mod revocation;

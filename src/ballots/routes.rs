@@ -7,6 +7,7 @@ use actix_web::{get, post, web, HttpResponse};
 use serde::Deserialize;
 
 use super::bulletin::Bulletin;
+use super::error::BallotError;
 use super::service::{
     self, CastReceipt, CastRequest, CreateRound, ImportReport, Issued, RoundDepartment, RoundStatus, RoundView,
 };
@@ -186,7 +187,7 @@ async fn open_round(
     let (id, actor) = (path.into_inner(), staff.id.clone());
     let opened = db::run(&state.pool, move |conn| {
         let advanced = service::advance(conn, &id, RoundStatus::Open, &actor, db::now())?;
-        Ok(OpenedRound {
+        Ok::<_, ApiError>(OpenedRound {
             round: service::view(conn, &advanced.round)?,
             key_shares: advanced.key_shares.unwrap_or_default(),
         })
@@ -252,7 +253,7 @@ async fn get_round(state: web::Data<AppState>, path: web::Path<String>) -> Resul
     db::run(&state.pool, move |conn| {
         let round = service::find(conn, &id)?;
         if round.status() == RoundStatus::Draft {
-            return Err(ApiError::NotFound("no such ballot round".into()));
+            return Err(BallotError::NotYetOpened);
         }
         service::view(conn, &round)
     })
@@ -315,7 +316,7 @@ async fn results(
     db::run(&state.pool, move |conn| {
         let round = service::find(conn, &id)?;
         if round.status() != RoundStatus::Published && !officer {
-            return Err(ApiError::NotFound("results are public once the round is published".into()));
+            return Err(BallotError::ResultsNotPublished);
         }
         service::results(conn, &round)
     })

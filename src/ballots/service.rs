@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::bulletin::Bulletin;
 use super::codes;
+use super::error::{BallotError, BallotResult};
 use super::model::{default_questions, Answer, Answers, Category, Points, Question};
 use super::tally::{BallotRow, DepartmentTally};
 use crate::db::schema::{
@@ -19,7 +20,7 @@ use crate::db::schema::{
     sealed_ballots,
 };
 use crate::db::{from_db_time, new_id, to_db_time, DbConnection};
-use crate::error::{ApiError, FieldError};
+use crate::error::FieldError;
 use crate::fields::{required_text, Checker};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -122,7 +123,7 @@ impl RoundRow {
     }
 }
 
-pub fn view(conn: &mut DbConnection, r: &RoundRow) -> Result<RoundView, ApiError> {
+pub fn view(conn: &mut DbConnection, r: &RoundRow) -> BallotResult<RoundView> {
     let local = |t| from_db_time(t).with_timezone(&crate::calendar::shanghai());
     Ok(RoundView {
         id: r.id.clone(),
@@ -144,7 +145,7 @@ pub fn view(conn: &mut DbConnection, r: &RoundRow) -> Result<RoundView, ApiError
     })
 }
 
-pub fn round_departments(conn: &mut DbConnection, round_id: &str) -> Result<Vec<RoundDepartment>, ApiError> {
+pub fn round_departments(conn: &mut DbConnection, round_id: &str) -> BallotResult<Vec<RoundDepartment>> {
     let ids: Vec<String> = ballot_round_departments::table
         .filter(ballot_round_departments::round_id.eq(round_id))
         .order(ballot_round_departments::department_id.asc())
@@ -159,13 +160,8 @@ pub fn round_departments(conn: &mut DbConnection, round_id: &str) -> Result<Vec<
     Ok(out)
 }
 
-pub fn find(conn: &mut DbConnection, id: &str) -> Result<RoundRow, ApiError> {
-    ballot_rounds::table
-        .find(id)
-        .select(RoundRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| ApiError::NotFound("no such ballot round".into()))
+pub fn find(conn: &mut DbConnection, id: &str) -> BallotResult<RoundRow> {
+    ballot_rounds::table.find(id).select(RoundRow::as_select()).first(conn).optional()?.ok_or(BallotError::NoSuchRound)
 }
 
 pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<RoundRow>> {
@@ -222,7 +218,7 @@ pub struct Created {
     pub revocation_key: String,
 }
 
-pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateTime<Utc>) -> Result<Created, ApiError> {
+pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateTime<Utc>) -> BallotResult<Created> {
     let mut c = Checker::default();
     let title = c.check(required_text("title", &req.title, 200));
     if !(2017..=2100).contains(&req.year) {
@@ -280,7 +276,7 @@ pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateT
         crate::db::write_lock(conn)?;
         for d in &depts {
             crate::departments::store::find(conn, d)?
-                .ok_or_else(|| ApiError::invalid("department_ids", "unknown", format!("no department {d}")))?;
+                .ok_or_else(|| BallotError::invalid("department_ids", "unknown", format!("no department {d}")))?;
         }
         diesel::insert_into(ballot_rounds::table)
             .values(RoundRow {
@@ -335,24 +331,15 @@ pub fn advance(
     to: RoundStatus,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<Advanced, ApiError> {
+) -> BallotResult<Advanced> {
     advance_as(conn, round_id, to, Some(actor), now)
-}
-
-fn still_sealed() -> ApiError {
-    ApiError::Conflict {
-        kind: "round-sealed",
-        title: "The ballots are still sealed",
-        detail: "the trustees have not yet opened this round's ballots with their key shares".into(),
-        extensions: Default::default(),
-    }
 }
 
 /// Closes every open round whose closing time has come (`closes_at <= now`), exactly as an
 /// officer's close would: the periodic worker of `serve` and `anshang sweep` call it. Returns the
 /// ids of the rounds this call closed. A round another instance closed first is skipped; a
 /// round that fails to close is reported and left open for the next pass.
-pub fn close_due_rounds(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<String>, ApiError> {
+pub fn close_due_rounds(conn: &mut DbConnection, now: DateTime<Utc>) -> BallotResult<Vec<String>> {
     let due: Vec<String> = ballot_rounds::table
         .filter(ballot_rounds::status.eq(RoundStatus::Open.as_str()))
         .filter(ballot_rounds::closes_at.le(to_db_time(now)))
@@ -365,7 +352,7 @@ pub fn close_due_rounds(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<V
         match advance_as(conn, &id, RoundStatus::Closed, None, now).map(|a| a.round) {
             Ok(_) => closed.push(id),
             // Closed meanwhile (by an officer or another instance).
-            Err(ApiError::Conflict { kind: "illegal-transition", .. }) => {}
+            Err(BallotError::IllegalTransition { .. }) => {}
             Err(e) => {
                 tracing::warn!(round = %id, error = %e, "closing a due ballot round failed; will try again");
                 failed = Some(e);
@@ -384,7 +371,7 @@ fn advance_as(
     to: RoundStatus,
     actor: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Advanced, ApiError> {
+) -> BallotResult<Advanced> {
     let result = conn.transaction(|conn| {
         // Written first: takes the write lock before anything is read.
         diesel::update(ballot_rounds::table.find(round_id))
@@ -399,17 +386,10 @@ fn advance_as(
                 | (RoundStatus::Closed, RoundStatus::Published)
         );
         if !allowed {
-            let mut ext = serde_json::Map::new();
-            ext.insert("current_status".into(), json!(from.as_str()));
-            return Err(ApiError::Conflict {
-                kind: "illegal-transition",
-                title: "Not possible in the current state",
-                detail: format!("a {} round cannot become {}", from.as_str(), to.as_str()),
-                extensions: ext,
-            });
+            return Err(BallotError::IllegalTransition { from, to });
         }
         if to == RoundStatus::Published && round.seal_recipient.is_some() {
-            return Err(still_sealed());
+            return Err(BallotError::StillSealed);
         }
         let rewrite = if to == RoundStatus::Closed {
             // No code is replaced any more: the roll tags go with the rewrite, the key here.
@@ -466,22 +446,17 @@ pub fn unseal(
     shares: &[String],
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<RoundRow, ApiError> {
+) -> BallotResult<RoundRow> {
     let round = find(conn, round_id)?;
     let Some(recipient) = round.seal_recipient.clone() else {
-        return Err(ApiError::conflict("this round's ballots are not sealed"));
+        return Err(BallotError::NotSealed);
     };
     if round.status() != RoundStatus::Closed {
-        return Err(ApiError::Conflict {
-            kind: "round-not-closed",
-            title: "Voting is not over",
-            detail: "the ballots are opened once the round has closed".into(),
-            extensions: Default::default(),
-        });
+        return Err(BallotError::OpenBeforeClose);
     }
     let key = super::seal::RoundKey::from_shares(shares, round.threshold as u8, &recipient).map_err(|e| match e {
-        super::seal::SealError::Damaged(_) => ApiError::internal("sealed ballot", e),
-        other => ApiError::invalid("key_shares", "key_shares", other.to_string()),
+        super::seal::SealError::Damaged(_) => BallotError::internal("sealed ballot", e),
+        other => BallotError::invalid("key_shares", "key_shares", other.to_string()),
     })?;
     let sealed: Vec<Vec<u8>> = sealed_ballots::table
         .filter(sealed_ballots::round_id.eq(round_id))
@@ -489,7 +464,7 @@ pub fn unseal(
         .load(conn)?;
     let mut rows: Vec<(String, String, String, String, String)> = Vec::new();
     for s in &sealed {
-        let ballot = key.open(s).map_err(|e| ApiError::internal("sealed ballot", e))?;
+        let ballot = key.open(s).map_err(|e| BallotError::internal("sealed ballot", e))?;
         for r in ballot.ratings {
             rows.push((
                 codes::random_id(),
@@ -509,7 +484,7 @@ pub fn unseal(
             .execute(conn)?;
         let again = find(conn, round_id)?;
         if again.seal_recipient.as_deref() != Some(recipient.as_str()) {
-            return Err(ApiError::conflict("this round's ballots have been opened already"));
+            return Err(BallotError::AlreadyOpened);
         }
         for ((id, r, d, _, a), c) in rows.iter().zip(&categories) {
             diesel::insert_into(ballots::table)
@@ -534,7 +509,7 @@ pub fn unseal(
             &format!("ballot_round:{round_id}"),
             json!({"ballots": sealed.len()}),
         )?;
-        Ok::<_, ApiError>((find(conn, round_id)?, rewrite_transaction(conn)?))
+        Ok::<_, BallotError>((find(conn, round_id)?, rewrite_transaction(conn)?))
     })?;
     scrub_storage(conn, rewrite.as_deref())?;
     Ok(row)
@@ -542,7 +517,7 @@ pub fn unseal(
 
 /// PostgreSQL: the id of the current transaction (the rewrite), to wait for every snapshot
 /// older than it before `VACUUM FULL` (which keeps row versions such a snapshot could see).
-fn rewrite_transaction(conn: &mut DbConnection) -> Result<Option<String>, ApiError> {
+fn rewrite_transaction(conn: &mut DbConnection) -> BallotResult<Option<String>> {
     #[derive(diesel::QueryableByName)]
     struct Xid {
         #[diesel(sql_type = diesel::sql_types::Text)]
@@ -570,7 +545,7 @@ fn rewrite_transaction(conn: &mut DbConnection) -> Result<Option<String>, ApiErr
 ///   FULL` of the vote-bearing tables writes each into a new file holding only the live rows;
 ///   the old files are removed. The server's write-ahead log keeps its
 ///   history (see docs/ballot-anonymity.md).
-fn scrub_storage(conn: &mut DbConnection, rewrite_xid: Option<&str>) -> Result<(), ApiError> {
+fn scrub_storage(conn: &mut DbConnection, rewrite_xid: Option<&str>) -> BallotResult<()> {
     match conn {
         DbConnection::Sqlite(lite) => {
             diesel::sql_query("PRAGMA secure_delete = ON").execute(lite)?;
@@ -634,7 +609,7 @@ fn scrub_storage(conn: &mut DbConnection, rewrite_xid: Option<&str>) -> Result<(
 /// Deletes and re-inserts the round's ballot rows, receipts and credentials in a random order,
 /// all in one transaction: afterwards neither physical order nor (on PostgreSQL) the writing
 /// transaction's id says anything about who cast what, or when.
-fn shuffle_rewrite(conn: &mut DbConnection, round_id: &str) -> Result<(), ApiError> {
+fn shuffle_rewrite(conn: &mut DbConnection, round_id: &str) -> BallotResult<()> {
     let mut rng = rand::rngs::OsRng;
     let mut rows: Vec<(String, String, String, String, String)> = ballots::table
         .filter(ballots::round_id.eq(round_id))
@@ -860,7 +835,7 @@ pub fn import_roll(
     csv_text: &str,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<ImportReport, ApiError> {
+) -> BallotResult<ImportReport> {
     conn.transaction(|conn| {
         diesel::update(ballot_rounds::table.find(round_id))
             .set(ballot_rounds::updated_at.eq(to_db_time(now)))
@@ -869,7 +844,7 @@ pub fn import_roll(
         // A voter forgotten at first can be added while voting is open (then issue codes again:
         // only those without one get a code).
         if !matches!(round.status(), RoundStatus::Draft | RoundStatus::Open) {
-            return Err(ApiError::conflict("voters can be added only before the round closes"));
+            return Err(BallotError::RollClosed);
         }
         let depts = round_departments(conn, round_id)?;
         let mut by_code = BTreeMap::new();
@@ -1027,7 +1002,7 @@ pub struct EmailedCode {
 pub fn credentials_for_emails(
     conn: &mut DbConnection,
     messages: &[(String, String)],
-) -> QueryResult<Vec<(String, Result<EmailedCode, ApiError>)>> {
+) -> QueryResult<Vec<(String, BallotResult<EmailedCode>)>> {
     let mut order: Vec<&(String, String)> = messages.iter().collect();
     order.shuffle(&mut rand::rngs::OsRng);
     conn.transaction(|conn| {
@@ -1037,7 +1012,7 @@ pub fn credentials_for_emails(
             let p: CodePayload = match serde_json::from_str(payload) {
                 Ok(p) => p,
                 Err(e) => {
-                    made.push((message_id.clone(), Err(ApiError::internal("ballot email payload", e))));
+                    made.push((message_id.clone(), Err(BallotError::internal("ballot email payload", e))));
                     continue;
                 }
             };
@@ -1056,10 +1031,7 @@ pub fn credentials_for_emails(
                 rounds.insert(p.round_id.clone(), departments);
             }
             let Some(round_departments) = &rounds[&p.round_id] else {
-                made.push((
-                    message_id.clone(),
-                    Err(ApiError::conflict("the round has closed; no more codes are made")),
-                ));
+                made.push((message_id.clone(), Err(BallotError::NoMoreCodes)));
                 continue;
             };
             let code = insert_credential(
@@ -1100,12 +1072,12 @@ pub fn issue_codes(
     email_deliverable: bool,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<Issued, ApiError> {
+) -> BallotResult<Issued> {
     conn.transaction(|conn| {
         diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
         let round = find(conn, round_id)?;
         if !matches!(round.status(), RoundStatus::Draft | RoundStatus::Open) {
-            return Err(ApiError::conflict("codes can be issued only before the round closes"));
+            return Err(BallotError::IssueAfterClose);
         }
         let depts = round_departments(conn, round_id)?;
         // The order a sealed scope's bitmap follows, read once for every code issued here.
@@ -1117,25 +1089,15 @@ pub fn issue_codes(
             .load(conn)?;
         let by_email = voters.iter().filter(|v| v.3 != "paper").count();
         if by_email > 0 && !email_deliverable {
-            let mut ext = serde_json::Map::new();
-            ext.insert("email_voters".into(), json!(by_email));
-            return Err(ApiError::Conflict {
-                kind: "mail-not-deliverable",
-                title: "Email cannot be delivered",
-                detail: format!(
-                    "{by_email} voter(s) still to be issued a code have an email address, but no SMTP relay is configured (mail.smtp_url): \
-                     their codes would never arrive. Nothing was issued. Configure SMTP, or give them paper letters (contact \"paper\")."
-                ),
-                extensions: ext,
-            });
+            return Err(BallotError::MailNotDeliverable { by_email });
         }
         voters.shuffle(&mut rand::rngs::OsRng);
         let mut issued = Issued { letters: Vec::new(), emailed: 0 };
         for (voter_id, name, category, contact, departments) in &voters {
-            let category = Category::parse(category).ok_or_else(|| ApiError::internal("roll", "unknown category"))?;
-            let dept_ids: Vec<String> = serde_json::from_str(departments).map_err(|e| ApiError::internal("roll", e))?;
+            let category = Category::parse(category).ok_or_else(|| BallotError::internal("roll", "unknown category"))?;
+            let dept_ids: Vec<String> = serde_json::from_str(departments).map_err(|e| BallotError::internal("roll", e))?;
             let roll_tag = match &round.revocation_recipient {
-                Some(recipient) => Some(super::revocation::tag(recipient, voter_id).map_err(|e| ApiError::internal("roll tag", e))?),
+                Some(recipient) => Some(super::revocation::tag(recipient, voter_id).map_err(|e| BallotError::internal("roll tag", e))?),
                 None => None,
             };
             if contact == "paper" {
@@ -1149,7 +1111,7 @@ pub fn issue_codes(
                     "closes_at": from_db_time(round.closes_at).with_timezone(&crate::calendar::shanghai()).format("%Y-%m-%d %H:%M").to_string(),
                     "vote_link": format!("{}/vote?round={}", notices.public_base_url, round.id),
                 });
-                let rendered = notices.templates.render("ballot_code", notices.staff_language, &vars).map_err(|e| ApiError::internal("email template", e))?;
+                let rendered = notices.templates.render("ballot_code", notices.staff_language, &vars).map_err(|e| BallotError::internal("email template", e))?;
                 let payload = serde_json::to_string(&CodePayload { round_id: round_id.to_string(), category, departments: dept_ids, roll_tag }).expect("json");
                 crate::mail::outbox::enqueue(
                     conn,
@@ -1219,7 +1181,7 @@ pub fn reissue(
     email_deliverable: bool,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<Issued, ApiError> {
+) -> BallotResult<Issued> {
     let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_string);
     let replaced = match (given(&req.code), given(&req.revocation_key)) {
         (Some(code), None) => {
@@ -1228,7 +1190,7 @@ pub fn reissue(
         }
         (None, Some(revocation_key)) => Replaced::Lost { revocation_key },
         _ => {
-            return Err(ApiError::invalid(
+            return Err(BallotError::invalid(
                 "code",
                 "code_or_revocation_key",
                 "give the code being replaced or, for a lost code, the round's revocation key (one of the two)",
@@ -1237,7 +1199,7 @@ pub fn reissue(
     };
     let voter = req.voter.trim().to_string();
     if voter.is_empty() || voter.chars().count() > 200 {
-        return Err(ApiError::invalid(
+        return Err(BallotError::invalid(
             "voter",
             "required",
             "the voter's name (paper) or email address, at most 200 characters",
@@ -1247,7 +1209,7 @@ pub fn reissue(
         diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
         let round = find(conn, round_id)?;
         if !matches!(round.status(), RoundStatus::Draft | RoundStatus::Open) {
-            return Err(ApiError::conflict("codes can be replaced only before the round closes"));
+            return Err(BallotError::ReplaceAfterClose);
         }
         // The roll entries this voter may be: issued a code already, named as on the roll.
         let entries: Vec<(String, String, String, String, String)> = ballot_voters::table
@@ -1263,7 +1225,7 @@ pub fn reissue(
             Replaced::Code { canonical, hash } => {
                 let found: Option<(String, bool)> =
                     ballot_credentials::table.find(hash).filter(ballot_credentials::round_id.eq(round_id)).select((ballot_credentials::scope, ballot_credentials::used)).first(conn).optional()?;
-                let Some((stored, false)) = found else { return Err(refused()) };
+                let Some((stored, false)) = found else { return Err(BallotError::CodeRefused) };
                 let scope = open_scope(conn, round_id, canonical, &stored)?;
                 let mut departments = scope.departments.clone();
                 departments.sort();
@@ -1275,17 +1237,17 @@ pub fn reissue(
                         }).unwrap_or(false)
                 });
                 let Some((voter_id, ..)) = entry else {
-                    return Err(ApiError::invalid("voter", "not_this_voter", "this code was not issued to that voter on the roll"));
+                    return Err(BallotError::invalid("voter", "not_this_voter", "this code was not issued to that voter on the roll"));
                 };
                 (hash.clone(), voter_id.clone())
             }
             Replaced::Lost { revocation_key } => {
                 let Some(recipient) = round.revocation_recipient.as_deref() else {
-                    return Err(ApiError::conflict("this round was created before revocation keys existed: a lost code cannot be found; only a code in hand can be replaced"));
+                    return Err(BallotError::NoRevocationKey);
                 };
-                let key = super::revocation::RevocationKey::parse(revocation_key, recipient).map_err(|e| ApiError::invalid("revocation_key", "revocation_key", e.to_string()))?;
+                let key = super::revocation::RevocationKey::parse(revocation_key, recipient).map_err(|e| BallotError::invalid("revocation_key", "revocation_key", e.to_string()))?;
                 if named.is_empty() {
-                    return Err(ApiError::invalid("voter", "not_on_roll", "no voter on the roll who has been issued a code goes by that name or address"));
+                    return Err(BallotError::invalid("voter", "not_on_roll", "no voter on the roll who has been issued a code goes by that name or address"));
                 }
                 let tagged: Vec<(String, String)> = ballot_credentials::table
                     .filter(ballot_credentials::round_id.eq(round_id))
@@ -1300,14 +1262,9 @@ pub fn reissue(
                 match found.as_slice() {
                     [one] => one.clone(),
                     [] => {
-                        return Err(ApiError::Conflict {
-                            kind: "no-unspent-code",
-                            title: "No unspent code to replace",
-                            detail: "this voter holds no unspent code: they have voted already, or their emailed code has not been sent yet".into(),
-                            extensions: Default::default(),
-                        })
+                        return Err(BallotError::NoUnspentCode)
                     }
-                    _ => return Err(ApiError::invalid("voter", "ambiguous", "several voters on the roll go by that name: replace the code with the code in hand, or name the email address")),
+                    _ => return Err(BallotError::invalid("voter", "ambiguous", "several voters on the roll go by that name: replace the code with the code in hand, or name the email address")),
                 }
             }
         };
@@ -1348,19 +1305,9 @@ pub struct CastReceipt {
     pub ballot: Vec<DepartmentRating>,
 }
 
-/// The one answer to a code that is unknown, spent or from another round.
-pub fn refused() -> ApiError {
-    ApiError::Conflict {
-        kind: "ballot-code-refused",
-        title: "Code not accepted",
-        detail: "this code cannot vote in this round: it is unknown here or has been used".into(),
-        extensions: Default::default(),
-    }
-}
-
 /// The code as typed, normalised, and its hash.
-fn canonical_and_hash(typed: &str) -> Result<(String, String), ApiError> {
-    let canonical = codes::normalise(typed).map_err(|e| ApiError::invalid("code", "invalid_code", e.to_string()))?;
+fn canonical_and_hash(typed: &str) -> BallotResult<(String, String)> {
+    let canonical = codes::normalise(typed).map_err(|e| BallotError::invalid("code", "invalid_code", e.to_string()))?;
     let hash = codes::hash(&canonical);
     Ok((canonical, hash))
 }
@@ -1372,23 +1319,19 @@ fn open_scope(
     round_id: &str,
     canonical: &str,
     stored: &str,
-) -> Result<super::scope::Scope, ApiError> {
-    super::scope::open(canonical, round_id, &round_department_ids(conn, round_id)?, stored).ok_or_else(refused)
+) -> BallotResult<super::scope::Scope> {
+    super::scope::open(canonical, round_id, &round_department_ids(conn, round_id)?, stored)
+        .ok_or(BallotError::CodeRefused)
 }
 
-fn ensure_open(round: &RoundRow, now: DateTime<Utc>) -> Result<(), ApiError> {
+fn ensure_open(round: &RoundRow, now: DateTime<Utc>) -> BallotResult<()> {
     let open = round.status() == RoundStatus::Open
         && from_db_time(round.opens_at) <= now
         && now < from_db_time(round.closes_at);
     if open {
         Ok(())
     } else {
-        Err(ApiError::Conflict {
-            kind: "round-not-open",
-            title: "Voting is not open",
-            detail: "this round is not open for voting now".into(),
-            extensions: Default::default(),
-        })
+        Err(BallotError::NotOpen)
     }
 }
 
@@ -1398,7 +1341,7 @@ pub fn departments_for_code(
     round_id: &str,
     typed: &str,
     now: DateTime<Utc>,
-) -> Result<Vec<RoundDepartment>, ApiError> {
+) -> BallotResult<Vec<RoundDepartment>> {
     let (canonical, hash) = canonical_and_hash(typed)?;
     let round = find(conn, round_id)?;
     ensure_open(&round, now)?;
@@ -1408,7 +1351,7 @@ pub fn departments_for_code(
         .select((ballot_credentials::scope, ballot_credentials::used))
         .first(conn)
         .optional()?;
-    let Some((stored, false)) = found else { return Err(refused()) };
+    let Some((stored, false)) = found else { return Err(BallotError::CodeRefused) };
     let ids = open_scope(conn, round_id, &canonical, &stored)?.departments;
     Ok(round_departments(conn, round_id)?.into_iter().filter(|d| ids.contains(&d.id)).collect())
 }
@@ -1421,7 +1364,7 @@ pub fn cast(
     round_id: &str,
     req: CastRequest,
     now: DateTime<Utc>,
-) -> Result<CastReceipt, ApiError> {
+) -> BallotResult<CastReceipt> {
     let (canonical, hash) = canonical_and_hash(&req.code)?;
     conn.transaction(|conn| {
         let spent = diesel::update(
@@ -1436,7 +1379,7 @@ pub fn cast(
         let round = find(conn, round_id)?;
         ensure_open(&round, now)?;
         if spent != 1 {
-            return Err(refused());
+            return Err(BallotError::CodeRefused);
         }
         let stored: String = ballot_credentials::table.find(&hash).select(ballot_credentials::scope).first(conn)?;
         let scope = open_scope(conn, round_id, &canonical, &stored)?;
@@ -1445,7 +1388,7 @@ pub fn cast(
         let expected: BTreeSet<&String> = allowed.intersection(&in_round).collect();
         let given: BTreeSet<&String> = req.ratings.iter().map(|r| &r.department_id).collect();
         if given != expected || given.len() != req.ratings.len() {
-            return Err(ApiError::invalid(
+            return Err(BallotError::invalid(
                 "ratings",
                 "departments",
                 "rate exactly the departments this code applies to, once each",
@@ -1456,7 +1399,7 @@ pub fn cast(
             let keys: BTreeSet<&String> = r.answers.keys().collect();
             let wanted: BTreeSet<&String> = questions.iter().map(|q| &q.key).collect();
             if keys != wanted {
-                return Err(ApiError::invalid(
+                return Err(BallotError::invalid(
                     "ratings",
                     "answers",
                     "answer every question of the round, and only those",
@@ -1492,7 +1435,7 @@ pub fn cast(
             // One sealed ballot per voter, whatever the departments: no row says which were rated.
             let all: Vec<String> = round_department_ids(conn, round_id)?;
             let bytes = super::seal::seal(recipient, &all, &questions, sealed)
-                .map_err(|e| ApiError::internal("sealing a ballot", e))?;
+                .map_err(|e| BallotError::internal("sealing a ballot", e))?;
             diesel::insert_into(sealed_ballots::table)
                 .values((
                     sealed_ballots::id.eq(codes::random_id()),
@@ -1521,18 +1464,18 @@ fn roll_cell(conn: &mut DbConnection, round_id: &str, department_id: &str, categ
 }
 
 /// A stored category: "" where the cell was merged.
-fn stored_category(c: &str) -> Result<Option<Category>, ApiError> {
+fn stored_category(c: &str) -> BallotResult<Option<Category>> {
     if c.is_empty() {
         Ok(None)
     } else {
-        Category::parse(c).map(Some).ok_or_else(|| ApiError::internal("ballot row", "unknown category"))
+        Category::parse(c).map(Some).ok_or_else(|| BallotError::internal("ballot row", "unknown category"))
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Results
 
-fn ballot_rows(conn: &mut DbConnection, round_id: &str) -> Result<Vec<BallotRow>, ApiError> {
+fn ballot_rows(conn: &mut DbConnection, round_id: &str) -> BallotResult<Vec<BallotRow>> {
     let rows: Vec<(String, String, String, String)> = ballots::table
         .filter(ballots::round_id.eq(round_id))
         .order(ballots::id.asc())
@@ -1545,24 +1488,19 @@ fn ballot_rows(conn: &mut DbConnection, round_id: &str) -> Result<Vec<BallotRow>
                 department_id,
                 category: stored_category(&category)?,
                 answers: serde_json::from_str::<BTreeMap<String, Answer>>(&answers)
-                    .map_err(|e| ApiError::internal("ballot row", e))?,
+                    .map_err(|e| BallotError::internal("ballot row", e))?,
             })
         })
         .collect()
 }
 
 /// The tally of a closed or published round.
-pub fn results(conn: &mut DbConnection, round: &RoundRow) -> Result<Vec<DepartmentTally>, ApiError> {
+pub fn results(conn: &mut DbConnection, round: &RoundRow) -> BallotResult<Vec<DepartmentTally>> {
     if !matches!(round.status(), RoundStatus::Closed | RoundStatus::Published) {
-        return Err(ApiError::Conflict {
-            kind: "round-not-closed",
-            title: "No results yet",
-            detail: "results exist once the round has closed".into(),
-            extensions: Default::default(),
-        });
+        return Err(BallotError::NoResultsYet);
     }
     if round.seal_recipient.is_some() {
-        return Err(still_sealed());
+        return Err(BallotError::StillSealed);
     }
     // Identical ballots are counted by the database: the work left here follows the number of
     // distinct ballots, not the number of rows.
@@ -1593,19 +1531,19 @@ pub fn results(conn: &mut DbConnection, round: &RoundRow) -> Result<Vec<Departme
                 g.department_id,
                 stored_category(&g.category)?,
                 serde_json::from_str::<BTreeMap<String, Answer>>(&g.answers)
-                    .map_err(|e| ApiError::internal("ballot row", e))?,
+                    .map_err(|e| BallotError::internal("ballot row", e))?,
                 g.n as u32,
             ))
         })
-        .collect::<Result<Vec<_>, ApiError>>()?;
+        .collect::<BallotResult<Vec<_>>>()?;
     let depts: Vec<String> = round_departments(conn, &round.id)?.into_iter().map(|d| d.id).collect();
     Ok(super::tally::tally_groups(&depts, &round.questions(), &round.points(), round.min_group_size as u32, &groups))
 }
 
 /// The public bulletin of a published round.
-pub fn bulletin(conn: &mut DbConnection, round: &RoundRow) -> Result<Bulletin, ApiError> {
+pub fn bulletin(conn: &mut DbConnection, round: &RoundRow) -> BallotResult<Bulletin> {
     if round.status() != RoundStatus::Published {
-        return Err(ApiError::NotFound("the bulletin appears when the round is published".into()));
+        return Err(BallotError::BulletinNotPublished);
     }
     let tally = results(conn, round)?;
     let shown: BTreeSet<&String> = tally.iter().filter(|t| !t.suppressed).map(|t| &t.department_id).collect();

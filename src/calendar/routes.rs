@@ -145,6 +145,7 @@ async fn put_year(
     let version = parsed.version();
     let load = db::run(&state.pool, move |conn| {
         service::load_official_year(conn, &rules, &calendar_dir, &parsed, Some(&actor), db::now(), dry_run)
+            .map_err(ApiError::from)
     })
     .await?;
     if dry_run {

@@ -14,9 +14,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text};
 use sha2::{Digest, Sha256};
 
+use crate::complaints::error::{ComplaintError, ComplaintResult};
 use crate::db::schema::{attachment_blobs, attachment_chunks, complaint_attachments};
 use crate::db::DbConnection;
-use crate::error::ApiError;
 
 /// Size of one stored chunk: small enough for one row and one read, large enough that a 10 MiB
 /// file is 40 rows.
@@ -30,20 +30,20 @@ pub fn chunks_for(size: usize) -> i32 {
 /// Stores the content of `file` (`size` bytes, named `sha256`) unless it is stored already; in
 /// the caller's transaction. The bytes are hashed again as they are read: what is stored is
 /// what was named, or nothing (the transaction fails).
-pub fn store(conn: &mut DbConnection, sha256: &str, size: usize, file: &Path) -> Result<(), ApiError> {
+pub fn store(conn: &mut DbConnection, sha256: &str, size: usize, file: &Path) -> ComplaintResult<()> {
     if !is_hash(sha256) {
-        return Err(ApiError::internal("attachment", "content name is not a hash"));
+        return Err(ComplaintError::internal("attachment", "content name is not a hash"));
     }
     if claim(conn, sha256, size)? == 0 {
         // The same content is stored already (or being stored by a transaction that committed
         // first: the insert waited for it).
         return Ok(());
     }
-    let mut reader = std::fs::File::open(file).map_err(|e| ApiError::internal("reading attachment", e))?;
+    let mut reader = std::fs::File::open(file).map_err(|e| ComplaintError::internal("reading attachment", e))?;
     let mut buf = vec![0u8; CHUNK_BYTES];
     let (mut hasher, mut total, mut seq) = (Sha256::new(), 0usize, 0i32);
     loop {
-        let n = fill(&mut reader, &mut buf).map_err(|e| ApiError::internal("reading attachment", e))?;
+        let n = fill(&mut reader, &mut buf).map_err(|e| ComplaintError::internal("reading attachment", e))?;
         if n == 0 {
             break;
         }
@@ -59,7 +59,7 @@ pub fn store(conn: &mut DbConnection, sha256: &str, size: usize, file: &Path) ->
         seq += 1;
     }
     if total != size || hex::encode(hasher.finalize()) != sha256 {
-        return Err(ApiError::internal("attachment", "the file changed between upload and storing"));
+        return Err(ComplaintError::internal("attachment", "the file changed between upload and storing"));
     }
     Ok(())
 }
@@ -127,7 +127,7 @@ pub struct Imported {
 /// Copies into the database every file an attachment row names that is stored only on disk
 /// (`<dir>/<sha256>`, as earlier versions kept them), each in its own transaction. The files
 /// are left where they are. Idempotent, and safe for several instances at once.
-pub fn import_from_disk(conn: &mut DbConnection, dir: &Path) -> Result<Imported, ApiError> {
+pub fn import_from_disk(conn: &mut DbConnection, dir: &Path) -> ComplaintResult<Imported> {
     let pending: Vec<String> = complaint_attachments::table
         .filter(diesel::dsl::not(diesel::dsl::exists(
             attachment_blobs::table.filter(attachment_blobs::sha256.eq(complaint_attachments::sha256)),

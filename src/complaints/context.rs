@@ -12,9 +12,9 @@ use super::model::Language;
 use super::state::Actor;
 use super::store::{ClockRow, ComplaintRow, PauseRow};
 use crate::calendar::{Clock, Cutoff, PausedSpan, WorkingCalendar};
+use crate::complaints::error::{ComplaintError, ComplaintResult};
 use crate::config::Settings;
 use crate::db::from_db_time;
-use crate::error::ApiError;
 use crate::escalation::ladder::Ladder;
 use crate::mail::templates::Templates;
 
@@ -119,9 +119,9 @@ impl Notices {
 }
 
 /// Department staff see and act only on complaints their department holds.
-pub fn ensure_department_scope(row: &ComplaintRow, acting: &Acting) -> Result<(), ApiError> {
+pub fn ensure_department_scope(row: &ComplaintRow, acting: &Acting) -> ComplaintResult<()> {
     if acting.actor == Actor::Department && (row.department_id.is_none() || row.department_id != acting.department_id) {
-        return Err(ApiError::NotFound("no such complaint in your department's inbox".into()));
+        return Err(ComplaintError::OutsideDepartment);
     }
     Ok(())
 }

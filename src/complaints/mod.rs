@@ -7,6 +7,7 @@
 pub mod attachment_store;
 pub mod attachments;
 pub mod context;
+pub mod error;
 pub mod events;
 pub mod intake;
 pub mod model;

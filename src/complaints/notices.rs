@@ -9,9 +9,9 @@ pub use super::context::Notices;
 use super::model::{Language, StopReason};
 use super::store::{ClockRow, ComplaintRow};
 use crate::calendar::shanghai;
+use crate::complaints::error::{ComplaintError, ComplaintResult};
 use crate::db::{from_db_time, DbConnection};
 use crate::departments::store as departments;
-use crate::error::ApiError;
 use crate::escalation::ladder::{Recipient, Rung};
 use crate::mail::outbox::{self, Guard, NewMail, NoticeGuard, OutboxRow};
 
@@ -77,7 +77,7 @@ pub fn to_investor(
     notice: &str,
     event_key: &str,
     extra: Value,
-) -> Result<(), ApiError> {
+) -> ComplaintResult<()> {
     if !crate::mail::budget::admit(
         conn,
         ctx.now,
@@ -93,8 +93,12 @@ pub fn to_investor(
     let lang = Language::parse(&row.language).unwrap_or(Language::Zh);
     let mut vars = base_vars(ctx, row, clock);
     merge(&mut vars, extra);
-    let rendered =
-        ctx.rules.notices.templates.render(notice, lang, &vars).map_err(|e| ApiError::internal("email template", e))?;
+    let rendered = ctx
+        .rules
+        .notices
+        .templates
+        .render(notice, lang, &vars)
+        .map_err(|e| ComplaintError::internal("email template", e))?;
     let mail = Queued { notice, language: lang, rendered: &rendered, send_after: ctx.now, guard: None };
     queue(conn, ctx, row, &mail, &row.email, format!("investor:{}:{notice}:{event_key}", row.id))
 }
@@ -116,7 +120,7 @@ fn queue(
     mail: &Queued<'_>,
     recipient: &str,
     dedupe_key: String,
-) -> Result<(), ApiError> {
+) -> ComplaintResult<()> {
     outbox::enqueue(
         conn,
         NewMail {
@@ -148,7 +152,7 @@ pub fn resolve_recipients(
     conn: &mut DbConnection,
     row: &ComplaintRow,
     rung: &Rung,
-) -> Result<(Vec<String>, Vec<String>), ApiError> {
+) -> ComplaintResult<(Vec<String>, Vec<String>)> {
     let department = match &row.department_id {
         Some(id) => departments::find(conn, id)?,
         None => None,
@@ -177,12 +181,12 @@ pub fn resolve_recipients(
 }
 
 /// The contact address of the active office with this code.
-pub fn office_address(conn: &mut DbConnection, code: &str) -> Result<Option<String>, ApiError> {
+pub fn office_address(conn: &mut DbConnection, code: &str) -> ComplaintResult<Option<String>> {
     Ok(departments::find_by_code(conn, code)?.filter(|d| d.active).map(|d| d.contact_email))
 }
 
 /// A department's name in the staff language, or "not yet assigned".
-pub fn department_name(conn: &mut DbConnection, ctx: &Ctx, id: Option<&str>) -> Result<String, ApiError> {
+pub fn department_name(conn: &mut DbConnection, ctx: &Ctx, id: Option<&str>) -> ComplaintResult<String> {
     let lang = ctx.rules.notices.staff_language;
     let found = match id {
         Some(id) => departments::find(conn, id)?.map(|d| if lang == Language::Zh { d.name_zh } else { d.name_en }),
@@ -208,14 +212,18 @@ pub fn to_staff(
     notice: &str,
     addresses: &[String],
     extra: Value,
-) -> Result<(), ApiError> {
+) -> ComplaintResult<()> {
     let lang = ctx.rules.notices.staff_language;
     let held_by = department_name(conn, ctx, row.department_id.as_deref())?;
     let mut vars = base_vars(ctx, row, clock);
     merge(&mut vars, json!({"department_name": held_by, "held_by": held_by}));
     merge(&mut vars, extra);
-    let rendered =
-        ctx.rules.notices.templates.render(notice, lang, &vars).map_err(|e| ApiError::internal("email template", e))?;
+    let rendered = ctx
+        .rules
+        .notices
+        .templates
+        .render(notice, lang, &vars)
+        .map_err(|e| ComplaintError::internal("email template", e))?;
     let event = crate::db::new_id();
     let mail = Queued { notice, language: lang, rendered: &rendered, send_after: ctx.now, guard: None };
     for address in addresses {
@@ -236,7 +244,7 @@ pub fn rung_emails(
     instance: &str,
     fell_due: DateTime<Utc>,
     extra: Value,
-) -> Result<Value, ApiError> {
+) -> ComplaintResult<Value> {
     let (recipients, unresolved) = resolve_recipients(conn, row, rung)?;
     let lang = ctx.rules.notices.staff_language;
     let held_by = department_name(conn, ctx, row.department_id.as_deref())?;
@@ -248,7 +256,7 @@ pub fn rung_emails(
         .notices
         .templates
         .render(&rung.step, lang, &vars)
-        .map_err(|e| ApiError::internal("email template", e))?;
+        .map_err(|e| ComplaintError::internal("email template", e))?;
     let send_after = ctx.rules.notices.ladder.send_time(rung, fell_due, ctx.cal);
     // What the emails assert, re-checked before they are sent (`ClockFacts`).
     let guard = Guard { clock_id: clock.id.clone(), due_at: clock.due_at, department_id: row.department_id.clone() };

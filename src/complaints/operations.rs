@@ -8,6 +8,7 @@ use actix_web::web;
 use chrono::NaiveDate;
 
 use super::context::Acting;
+use super::error::{ComplaintError, ComplaintResult};
 use super::model::TrackingNumber;
 use super::state::Actor;
 use super::store;
@@ -34,12 +35,12 @@ pub enum Access {
     Write,
 }
 
-/// Runs one service operation in a blocking task with the current calendar and rules. Writes
+/// Runs one complaint operation in a blocking task with the current calendar and rules. Writes
 /// pass the instance's write gate (SQLite: one writer at a time, handed over without the busy
 /// handler's sleeps); reads do not.
 pub async fn with_ctx<T, F>(state: &web::Data<AppState>, access: Access, work: F) -> Result<T, ApiError>
 where
-    F: FnOnce(&mut db::DbConnection, &context::Ctx) -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce(&mut db::DbConnection, &context::Ctx) -> ComplaintResult<T> + Send + 'static,
     T: Send + 'static,
 {
     let cal = state.calendar.current();
@@ -48,7 +49,8 @@ where
     db::run(&state.pool, move |conn| {
         let _turn = gate.as_ref().map(|g| g.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
         let ctx = rules.ctx(&cal, db::now());
-        work(conn, &ctx)
+        // The one place a complaint operation's error becomes the front ends' error.
+        work(conn, &ctx).map_err(ApiError::from)
     })
     .await
 }
@@ -60,22 +62,21 @@ pub fn open_by_code(
     conn: &mut db::DbConnection,
     number: &str,
     code_hash: &str,
-) -> Result<store::ComplaintRow, ApiError> {
-    let not_found = || ApiError::NotFound("no complaint matches this tracking number and access code".into());
-    let number = TrackingNumber::parse(number).ok_or_else(not_found)?;
-    let row = store::find_by_tracking_number(conn, &number.to_string())?.ok_or_else(not_found)?;
+) -> ComplaintResult<store::ComplaintRow> {
+    let number = TrackingNumber::parse(number).ok_or(ComplaintError::NoMatchForCode)?;
+    let row = store::find_by_tracking_number(conn, &number.to_string())?.ok_or(ComplaintError::NoMatchForCode)?;
     if crate::http::same_secret(&row.access_code_hash, code_hash) {
         Ok(row)
     } else {
-        Err(not_found())
+        Err(ComplaintError::NoMatchForCode)
     }
 }
 
 /// The stored instant that starts a "received from/to" filter date: midnight in Beijing of the
 /// date, or of the day after it (`day_after`, for an inclusive end). A date outside
 /// `STORABLE_YEARS` is refused by `field` (PostgreSQL could not even compare with it).
-pub fn received_filter(field: &str, d: NaiveDate, day_after: bool) -> Result<chrono::NaiveDateTime, ApiError> {
-    let out_of_range = || ApiError::invalid(field, "out_of_range", "a date between 1900 and 9999");
+pub fn received_filter(field: &str, d: NaiveDate, day_after: bool) -> ComplaintResult<chrono::NaiveDateTime> {
+    let out_of_range = || ComplaintError::invalid(field, "out_of_range", "a date between 1900 and 9999");
     if !crate::fields::STORABLE_YEARS.contains(&chrono::Datelike::year(&d)) {
         return Err(out_of_range());
     }

@@ -20,6 +20,7 @@ use crate::auth::roles::{
     AuditReaders, CoordinatorOnly, DepartmentOnly, Handlers, Intake, OperatorOnly, StatusReaders,
 };
 use crate::auth::{MaybeStaff, Role, Staff};
+use crate::complaints::error::{ComplaintError, ComplaintResult};
 use crate::db;
 use crate::error::ApiError;
 use crate::fields::{optional_text, required_text};
@@ -53,8 +54,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Loads the staff view after a change.
-pub(crate) fn staff_view(conn: &mut db::DbConnection, ctx: &context::Ctx, id: &str) -> Result<ComplaintView, ApiError> {
-    let row = store::find(conn, id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
+pub(crate) fn staff_view(conn: &mut db::DbConnection, ctx: &context::Ctx, id: &str) -> ComplaintResult<ComplaintView> {
+    let row = store::find(conn, id)?.ok_or(ComplaintError::NotFound)?;
     views::complaint_view(&service::load_full(conn, row)?, ctx)
 }
 
@@ -207,7 +208,7 @@ async fn list(
         after: q.cursor.as_deref().map(store::decode_cursor).transpose().map_err(|e| ApiError::Invalid(vec![e]))?,
         limit: limit + 1,
     };
-    let mut rows = db::run(&state.pool, move |conn| Ok(store::list(conn, &filter)?)).await?;
+    let mut rows = db::run(&state.pool, move |conn| store::list(conn, &filter)).await?;
     let next_cursor = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| store::encode_cursor(r.due_at, &r.id))
@@ -229,7 +230,7 @@ async fn get_one(
     let id = path.into_inner();
     let acting = acting(&staff);
     with_ctx(&state, Access::Read, move |conn, ctx| {
-        let row = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
+        let row = store::find(conn, &id)?.ok_or(ComplaintError::NotFound)?;
         context::ensure_department_scope(&row, &acting)?;
         views::complaint_view(&service::load_full(conn, row)?, ctx)
     })
@@ -257,7 +258,7 @@ async fn events(
     let id = path.into_inner();
     let (acting, role) = (acting(&staff), staff.role);
     db::run(&state.pool, move |conn| {
-        let row = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
+        let row = store::find(conn, &id)?.ok_or(ComplaintError::NotFound)?;
         context::ensure_department_scope(&row, &acting)?;
         let rows = super::events::for_complaint(conn, &id)?;
         let verdict = super::events::verify_chain(&rows);
@@ -265,7 +266,7 @@ async fn events(
         if !super::attachments::may_open(row.confidential, role) {
             views::hide_file_names_in_events(&mut events);
         }
-        Ok(EventsResponse { events, chain_valid: verdict.is_ok(), chain_break: verdict.err() })
+        Ok::<_, ApiError>(EventsResponse { events, chain_valid: verdict.is_ok(), chain_break: verdict.err() })
     })
     .await
     .map(web::Json)
@@ -282,13 +283,12 @@ async fn by_number(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<web::Json<TrackingView>, ApiError> {
-    let number = TrackingNumber::parse(&path.into_inner())
-        .ok_or_else(|| ApiError::NotFound("no complaint with this tracking number".into()))?;
+    let number = TrackingNumber::parse(&path.into_inner()).ok_or(ComplaintError::UnknownTrackingNumber)?;
     let lang = requested_language(&req);
     let role = staff.role;
     with_ctx(&state, Access::Read, move |conn, ctx| {
-        let row = store::find_by_tracking_number(conn, &number.to_string())?
-            .ok_or_else(|| ApiError::NotFound("no complaint with this tracking number".into()))?;
+        let row =
+            store::find_by_tracking_number(conn, &number.to_string())?.ok_or(ComplaintError::UnknownTrackingNumber)?;
         let lang = lang.unwrap_or_else(|| Language::parse(&row.language).unwrap_or(Language::Zh));
         let may_open = super::attachments::may_open(row.confidential, role);
         let mut view = views::tracking_view(&service::load_full(conn, row)?, ctx, lang)?;
@@ -458,7 +458,7 @@ async fn return_to_office(
     with_ctx(&state, Access::Write, move |conn, ctx| {
         service::return_to_office(conn, ctx, &id, &acting, &reason)?;
         // The department no longer holds it: show the coordinator's view of what was returned.
-        let row = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
+        let row = store::find(conn, &id)?.ok_or(ComplaintError::NotFound)?;
         views::complaint_view(&service::load_full(conn, row)?, ctx)
     })
     .await
@@ -637,7 +637,7 @@ async fn investor_action<F>(
     action: F,
 ) -> Result<NoStore<web::Json<TrackingView>>, ApiError>
 where
-    F: FnOnce(&mut db::DbConnection, &context::Ctx, &str) -> Result<(), ApiError> + Send + 'static,
+    F: FnOnce(&mut db::DbConnection, &context::Ctx, &str) -> ComplaintResult<()> + Send + 'static,
 {
     with_ctx(&state, access, move |conn, ctx| {
         let row = open_by_code(conn, &who.number, &who.code_hash)?;
@@ -825,12 +825,13 @@ async fn staff_upload(
     let max = state.settings.complaints.attachment_max_count;
     // The complaint, the caller's scope, its state and the count are checked before the body is read.
     let (check_id, check_acting) = (id.clone(), acting.clone());
-    db::run(&state.pool, move |conn| service::check_attachable(conn, &check_id, &check_acting, max)).await?;
+    with_ctx(&state, Access::Read, move |conn, _| service::check_attachable(conn, &check_id, &check_acting, max))
+        .await?;
     let (filename, kind, staged) = receive_upload(&state, &query.filename, payload).await?;
     let view = with_ctx(&state, Access::Write, move |conn, ctx| {
         let attachment_id = service::attach(conn, ctx, &id, &acting, &filename, kind, &staged, max)?;
         let row = super::attachments::find(conn, &id, &attachment_id)?
-            .ok_or_else(|| ApiError::internal("attachment", "row vanished"))?;
+            .ok_or_else(|| ComplaintError::internal("attachment", "row vanished"))?;
         Ok(super::attachments::AttachmentView::from(&row))
     })
     .await?;
@@ -852,7 +853,7 @@ async fn staff_download(
     let ((id, attachment_id), acting) = (path.into_inner(), acting(&staff));
     let role = staff.role;
     let row = db::run(&state.pool, move |conn| {
-        let complaint = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
+        let complaint = store::find(conn, &id)?.ok_or(ComplaintError::NotFound)?;
         context::ensure_department_scope(&complaint, &acting)?;
         if !super::attachments::may_open(complaint.confidential, role) {
             return Err(ApiError::Forbidden(
@@ -888,7 +889,7 @@ async fn track_upload(
     // The code, the complaint's state and the count are checked before the body is read.
     let (number, code_hash) = (who.number.clone(), who.code_hash.clone());
     let max = state.settings.complaints.attachment_max_count;
-    db::run(&state.pool, move |conn| {
+    with_ctx(&state, Access::Read, move |conn, _| {
         let complaint = open_by_code(conn, &number, &code_hash)?;
         service::check_attachable(conn, &complaint.id, &Acting::investor(), max)
     })

@@ -13,14 +13,14 @@ pub use super::context::{
 use super::events::{self, NewEvent};
 use super::intake::ValidComplaint;
 use super::model::{AccessCode, ExtensionVerdict, Rating, ReplyOutcome, StopReason, TrackingNumber};
-use super::state::{transition, Action, Status, TransitionError};
+use super::state::{transition, Action, Status};
 use super::store::{self, AssignmentRow, ClockRow, ComplaintRow, ExtensionRow, PauseRow};
 use crate::calendar::{local_date, Clock, WorkingCalendar};
+use crate::complaints::error::{ComplaintError, ComplaintResult};
 use crate::db::schema::{clock_pauses, complaint_assignments, complaint_clocks, complaints, extension_requests};
 use crate::db::{from_db_time, new_id, to_db_time, DbConnection};
 use crate::departments::store as departments;
 use crate::departments::DepartmentKind;
-use crate::error::ApiError;
 
 /// How long a retried filing can still be shown its access code.
 pub const SEALED_CODE_HOURS: i64 = 24;
@@ -35,26 +35,10 @@ pub fn purge_sealed_codes(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryR
     .set(complaints::idempotency_sealed_code.eq(None::<String>))
     .execute(conn)
 }
-fn illegal(e: TransitionError, current: Status) -> ApiError {
-    match e {
-        TransitionError::NotInThisState { .. } => {
-            let mut ext = serde_json::Map::new();
-            ext.insert("current_status".into(), json!(current.as_str()));
-            ApiError::Conflict {
-                kind: "illegal-transition",
-                title: "Not possible in the current state",
-                detail: e.to_string(),
-                extensions: ext,
-            }
-        }
-        TransitionError::NotThisActor { .. } => ApiError::Forbidden(e.to_string()),
-    }
-}
-
 /// Locks the complaint for this transaction and loads it.
-fn load_locked(conn: &mut DbConnection, id: &str) -> Result<ComplaintRow, ApiError> {
+fn load_locked(conn: &mut DbConnection, id: &str) -> ComplaintResult<ComplaintRow> {
     if !store::lock(conn, id)? {
-        return Err(ApiError::NotFound("no such complaint".into()));
+        return Err(ComplaintError::NotFound);
     }
     Ok(store::find(conn, id)?.expect("locked row exists"))
 }
@@ -65,11 +49,12 @@ fn begin(
     id: &str,
     action: Action,
     acting: &Acting,
-) -> Result<(ComplaintRow, Status, Status), ApiError> {
+) -> ComplaintResult<(ComplaintRow, Status, Status)> {
     let row = load_locked(conn, id)?;
     ensure_department_scope(&row, acting)?;
     let from = row.status;
-    let to = transition(from, action, acting.actor).map_err(|e| illegal(e, from))?;
+    let to =
+        transition(from, action, acting.actor).map_err(|error| ComplaintError::Transition { error, current: from })?;
     Ok((row, from, to))
 }
 
@@ -84,7 +69,7 @@ fn record(
     to: Status,
     detail: serde_json::Value,
     visible: bool,
-) -> Result<(), ApiError> {
+) -> ComplaintResult<()> {
     events::append(
         conn,
         NewEvent {
@@ -106,7 +91,7 @@ fn record(
 /// longer hold are cancelled. A cancellation can re-arm a rung (`escalation::schedule::schedule`),
 /// so the running reply clock is rescheduled then; a moved due time is rescheduled where the
 /// clock is refreshed (`refresh_clock`).
-fn facts_changed(conn: &mut DbConnection, ctx: &Ctx, id: &str) -> Result<(), ApiError> {
+fn facts_changed(conn: &mut DbConnection, ctx: &Ctx, id: &str) -> ComplaintResult<()> {
     if super::notices::cancel_stale(conn, id, ctx.now)? == 0 {
         return Ok(());
     }
@@ -123,10 +108,10 @@ fn notify_investor(
     id: &str,
     notice: &str,
     extra: serde_json::Value,
-) -> Result<(), ApiError> {
-    let row = store::find(conn, id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
-    let clock =
-        store::current_clock(conn, id, REPLY_CLOCK)?.ok_or_else(|| ApiError::internal("notice", "no reply clock"))?;
+) -> ComplaintResult<()> {
+    let row = store::find(conn, id)?.ok_or_else(|| ComplaintError::NotFound)?;
+    let clock = store::current_clock(conn, id, REPLY_CLOCK)?
+        .ok_or_else(|| ComplaintError::internal("notice", "no reply clock"))?;
     super::notices::to_investor(conn, ctx, &row, &clock, notice, &new_id(), extra)
 }
 
@@ -147,10 +132,10 @@ fn notify_staff(
     notice: &str,
     to: &[StaffRecipient],
     extra: serde_json::Value,
-) -> Result<(), ApiError> {
-    let row = store::find(conn, id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
-    let clock =
-        store::current_clock(conn, id, REPLY_CLOCK)?.ok_or_else(|| ApiError::internal("notice", "no reply clock"))?;
+) -> ComplaintResult<()> {
+    let row = store::find(conn, id)?.ok_or_else(|| ComplaintError::NotFound)?;
+    let clock = store::current_clock(conn, id, REPLY_CLOCK)?
+        .ok_or_else(|| ComplaintError::internal("notice", "no reply clock"))?;
     let mut addresses = Vec::new();
     for r in to {
         let address = match r {
@@ -168,11 +153,11 @@ fn notify_staff(
 }
 
 /// Queues the ladder's at-assignment rungs for the department that now holds complaint `id`.
-fn notify_assignment(conn: &mut DbConnection, ctx: &Ctx, id: &str) -> Result<serde_json::Value, ApiError> {
-    let row = store::find(conn, id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
+fn notify_assignment(conn: &mut DbConnection, ctx: &Ctx, id: &str) -> ComplaintResult<serde_json::Value> {
+    let row = store::find(conn, id)?.ok_or_else(|| ComplaintError::NotFound)?;
     let clock = running_clock(conn, id)?;
     let assignment =
-        store::open_assignment(conn, id)?.ok_or_else(|| ApiError::internal("notice", "no open assignment"))?;
+        store::open_assignment(conn, id)?.ok_or_else(|| ComplaintError::internal("notice", "no open assignment"))?;
     let left = ctx.cal.working_days_between(local_date(ctx.now), clock.due_date).max(0);
     let mut sent = Vec::new();
     for rung in ctx.rules.notices.ladder.at_assignment() {
@@ -201,7 +186,7 @@ pub fn record_event(
     status: Status,
     detail: serde_json::Value,
     visible: bool,
-) -> Result<(), ApiError> {
+) -> ComplaintResult<()> {
     record(conn, ctx, id, acting, action, Some(status), status, detail, visible)
 }
 
@@ -216,7 +201,7 @@ fn set_status(conn: &mut DbConnection, id: &str, to: Status, now: DateTime<Utc>)
 
 /// Recomputes a clock's due instant from its pauses and extensions with the current calendar;
 /// updates the clock row and, while it runs, the complaint's `due_at`. Returns the fresh row.
-pub fn refresh_clock(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str) -> Result<ClockRow, ApiError> {
+pub fn refresh_clock(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str) -> ComplaintResult<ClockRow> {
     let clock: ClockRow = complaint_clocks::table.find(clock_id).select(ClockRow::as_select()).first(conn)?;
     let pauses = store::pauses_of(conn, clock_id)?;
     let due = calendar_clock(&clock, &pauses, ctx.rules.cutoff).due(ctx.cal, ctx.now);
@@ -248,7 +233,7 @@ fn open_clock(
     complaint_id: &str,
     kind: &str,
     working_days: u32,
-) -> Result<ClockRow, ApiError> {
+) -> ComplaintResult<ClockRow> {
     let ordinal = store::current_clock(conn, complaint_id, kind)?.map(|c| c.ordinal + 1).unwrap_or(1);
     let due = new_clock_due(ctx, working_days);
     let row = ClockRow {
@@ -281,10 +266,10 @@ fn new_clock_due(ctx: &Ctx, working_days: u32) -> crate::calendar::Due {
     clock.due(ctx.cal, ctx.now)
 }
 
-fn running_clock(conn: &mut DbConnection, complaint_id: &str) -> Result<ClockRow, ApiError> {
+fn running_clock(conn: &mut DbConnection, complaint_id: &str) -> ComplaintResult<ClockRow> {
     store::current_clock(conn, complaint_id, REPLY_CLOCK)?
         .filter(|c| c.stopped_at.is_none())
-        .ok_or_else(|| ApiError::internal("complaint clock", "no running reply clock"))
+        .ok_or_else(|| ComplaintError::internal("complaint clock", "no running reply clock"))
 }
 
 /// Stops the running clock of `kind`, if any, as of now; returns it as it now stands. One
@@ -297,7 +282,7 @@ fn stop_clock(
     complaint_id: &str,
     kind: &str,
     reason: StopReason,
-) -> Result<Option<ClockRow>, ApiError> {
+) -> ComplaintResult<Option<ClockRow>> {
     let Some(clock) = store::current_clock(conn, complaint_id, kind)?.filter(|c| c.stopped_at.is_none()) else {
         return Ok(None);
     };
@@ -337,7 +322,7 @@ fn stop_optional_clocks(
     complaint_id: &str,
     accept_reason: StopReason,
     conclude_reason: StopReason,
-) -> Result<(), ApiError> {
+) -> ComplaintResult<()> {
     stop_clock(conn, ctx, complaint_id, ACCEPT_CLOCK, accept_reason)?;
     stop_clock(conn, ctx, complaint_id, CONCLUDE_CLOCK, conclude_reason)?;
     Ok(())
@@ -367,7 +352,7 @@ fn release_assignment(
     ctx: &Ctx,
     complaint_id: &str,
     reason: &str,
-) -> Result<Option<AssignmentRow>, ApiError> {
+) -> ComplaintResult<Option<AssignmentRow>> {
     let Some(a) = store::open_assignment(conn, complaint_id)? else { return Ok(None) };
     let held = ctx.cal.working_days_between(local_date(from_db_time(a.assigned_at)), local_date(ctx.now)).max(0) as i32;
     diesel::update(complaint_assignments::table.find(&a.id))
@@ -386,7 +371,7 @@ fn start_assignment(
     complaint_id: &str,
     department_id: &str,
     by: Option<&str>,
-) -> Result<(), ApiError> {
+) -> ComplaintResult<()> {
     diesel::insert_into(complaint_assignments::table)
         .values(AssignmentRow {
             id: new_id(),
@@ -406,14 +391,14 @@ fn start_assignment(
 }
 
 /// The department must exist, be active and take complaints (offices do not).
-fn assignable_department(conn: &mut DbConnection, id: &str) -> Result<departments::Department, ApiError> {
+fn assignable_department(conn: &mut DbConnection, id: &str) -> ComplaintResult<departments::Department> {
     let d = departments::find(conn, id)?
-        .ok_or_else(|| ApiError::invalid("department_id", "unknown", "no such department"))?;
+        .ok_or_else(|| ComplaintError::invalid("department_id", "unknown", "no such department"))?;
     if !d.active {
-        return Err(ApiError::invalid("department_id", "inactive", "this department is deactivated"));
+        return Err(ComplaintError::invalid("department_id", "inactive", "this department is deactivated"));
     }
     if d.kind() == DepartmentKind::Office {
-        return Err(ApiError::invalid("department_id", "office", "escalation offices do not handle complaints"));
+        return Err(ComplaintError::invalid("department_id", "office", "escalation offices do not handle complaints"));
     }
     Ok(d)
 }
@@ -432,12 +417,10 @@ pub struct IdempotencyKey {
 }
 
 impl IdempotencyKey {
-    pub fn parse(raw: &str) -> Result<IdempotencyKey, ApiError> {
+    pub fn parse(raw: &str) -> ComplaintResult<IdempotencyKey> {
         let key = raw.trim();
         if key.len() < 8 || key.len() > 200 || !key.chars().all(|c| c.is_ascii_graphic()) {
-            return Err(ApiError::BadRequest(
-                "Idempotency-Key must be 8–200 visible ASCII characters (a UUID is ideal)".into(),
-            ));
+            return Err(ComplaintError::MalformedIdempotencyKey);
         }
         let lookup_hash = hex::encode(Sha256::digest(format!("anshang/idempotency/lookup\0{key}")));
         let seal_key: [u8; 32] = Sha256::digest(format!("anshang/idempotency/seal\0{key}")).into();
@@ -470,31 +453,25 @@ pub fn file(
     complaint: ValidComplaint,
     acting: &Acting,
     idempotency: Option<(IdempotencyKey, String)>,
-) -> Result<Filed, ApiError> {
+) -> ComplaintResult<Filed> {
     if let Some((key, body_hash)) = &idempotency {
         if let Some(existing) = store::find_by_idempotency_key(conn, &key.lookup_hash)? {
             return replay(conn, existing, key, body_hash);
         }
     }
     match insert_complaint(conn, ctx, complaint, acting, idempotency.as_ref()) {
-        Err(ApiError::Internal(e)) if idempotency.is_some() && is_unique_violation(&e) => {
+        Err(ComplaintError::Storage(e)) if idempotency.is_some() && is_unique_violation(&e) => {
             // A concurrent request with the same key won the race; its filing is ours.
             let (key, body_hash) = idempotency.as_ref().expect("checked");
-            let existing =
-                store::find_by_idempotency_key(conn, &key.lookup_hash)?.ok_or_else(|| ApiError::Internal(e))?;
+            let existing = store::find_by_idempotency_key(conn, &key.lookup_hash)?.ok_or(ComplaintError::Storage(e))?;
             replay(conn, existing, key, body_hash)
         }
         other => other,
     }
 }
 
-fn is_unique_violation(e: &anyhow::Error) -> bool {
-    e.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<diesel::result::Error>(),
-            Some(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
-        )
-    })
+fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
 }
 
 fn replay(
@@ -502,21 +479,16 @@ fn replay(
     existing: ComplaintRow,
     key: &IdempotencyKey,
     body_hash: &str,
-) -> Result<Filed, ApiError> {
+) -> ComplaintResult<Filed> {
     if existing.idempotency_body_hash.as_deref() != Some(body_hash) {
-        return Err(ApiError::Conflict {
-            kind: "idempotency-key-reused",
-            title: "Idempotency-Key reused",
-            detail: "this Idempotency-Key was used for a different complaint; use a new key for a new complaint".into(),
-            extensions: Default::default(),
-        });
+        return Err(ComplaintError::IdempotencyKeyReused);
     }
     // The sealed code answers retries for a day; after that (and once the sweeper has purged
     // it) a retry still finds the complaint but no longer sees the code.
     let fresh = from_db_time(existing.received_at) + chrono::Duration::hours(SEALED_CODE_HOURS) > crate::db::now();
     let code = existing.idempotency_sealed_code.as_deref().filter(|_| fresh).and_then(|s| key.unseal(s));
     let clock = store::current_clock(conn, &existing.id, REPLY_CLOCK)?
-        .ok_or_else(|| ApiError::internal("complaint", "no reply clock"))?;
+        .ok_or_else(|| ComplaintError::internal("complaint", "no reply clock"))?;
     Ok(Filed { complaint: existing, clock, access_code: code, replayed: true })
 }
 
@@ -526,14 +498,14 @@ fn insert_complaint(
     c: ValidComplaint,
     acting: &Acting,
     idempotency: Option<&(IdempotencyKey, String)>,
-) -> Result<Filed, ApiError> {
+) -> ComplaintResult<Filed> {
     conn.transaction(|conn| {
         let year = chrono::Datelike::year(&local_date(ctx.now));
         // Written first: from here this transaction holds the lock that orders filings.
         let seq = store::next_tracking_seq(conn, year)?;
         if let Some(d) = &c.concerned_department_id {
             if departments::find(conn, d)?.is_none() {
-                return Err(ApiError::invalid("department_id", "unknown", "no such department"));
+                return Err(ComplaintError::invalid("department_id", "unknown", "no such department"));
             }
         }
         let number = TrackingNumber::new(&ctx.rules.tracking_prefix, year, seq);
@@ -624,7 +596,7 @@ pub fn assign(
     id: &str,
     acting: &Acting,
     department_id: &str,
-) -> Result<(), ApiError> {
+) -> ComplaintResult<()> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::Assign, acting)?;
         let dept = assignable_department(conn, department_id)?;
@@ -659,12 +631,12 @@ pub fn reassign(
     acting: &Acting,
     department_id: &str,
     reason: &str,
-) -> Result<(), ApiError> {
+) -> ComplaintResult<()> {
     conn.transaction(|conn| {
         let (row, from, to) = begin(conn, id, Action::Reassign, acting)?;
         let dept = assignable_department(conn, department_id)?;
         if row.department_id.as_deref() == Some(dept.id.as_str()) {
-            return Err(ApiError::invalid(
+            return Err(ComplaintError::invalid(
                 "department_id",
                 "unchanged",
                 "the complaint is already with this department",
@@ -708,7 +680,7 @@ pub fn reassign(
 }
 
 /// Refuses the complaint as not investment-related; the refusal is the clear reply.
-pub fn reject(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, reason: &str) -> Result<(), ApiError> {
+pub fn reject(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, reason: &str) -> ComplaintResult<()> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::Reject, acting)?;
         stop_clock(conn, ctx, id, REPLY_CLOCK, StopReason::Rejected)?;
@@ -744,7 +716,7 @@ pub fn decide_extension(
     id: &str,
     acting: &Acting,
     decision: ExtensionDecision<'_>,
-) -> Result<(), ApiError> {
+) -> ComplaintResult<()> {
     let ExtensionDecision { request_id, approved_days, reason, investor_note } = decision;
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::DecideExtension, acting)?;
@@ -754,17 +726,17 @@ pub fn decide_extension(
             .select(ExtensionRow::as_select())
             .first(conn)
             .optional()?
-            .ok_or_else(|| ApiError::NotFound("no such extension request".into()))?;
+            .ok_or(ComplaintError::NoSuchExtensionRequest)?;
         if req.decision.is_some() {
-            return Err(ApiError::conflict("this extension request has already been decided"));
+            return Err(ComplaintError::ExtensionAlreadyDecided);
         }
         // A request belongs to its clock: once that clock has stopped (reply, contest) it lapses.
         if running_clock(conn, id)?.id != req.clock_id {
-            return Err(ApiError::conflict("this extension request was made for a clock that has stopped"));
+            return Err(ComplaintError::ExtensionForStoppedClock);
         }
         if let Some(days) = approved_days {
             if days == 0 || days > ctx.rules.max_extension_working_days {
-                return Err(ApiError::invalid("days", "out_of_range", format!("between 1 and {} working days", ctx.rules.max_extension_working_days)));
+                return Err(ComplaintError::invalid("days", "out_of_range", format!("between 1 and {} working days", ctx.rules.max_extension_working_days)));
             }
         }
         diesel::update(extension_requests::table.find(request_id))
@@ -806,7 +778,7 @@ pub fn return_to_office(
     id: &str,
     acting: &Acting,
     reason: &str,
-) -> Result<(), ApiError> {
+) -> ComplaintResult<()> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::Return, acting)?;
         let released = release_assignment(conn, ctx, id, "returned")?;
@@ -843,11 +815,11 @@ pub fn request_extension(
     acting: &Acting,
     days: u32,
     reason: &str,
-) -> Result<String, ApiError> {
+) -> ComplaintResult<String> {
     conn.transaction(|conn| {
         let (row, from, to) = begin(conn, id, Action::RequestExtension, acting)?;
         if days == 0 || days > ctx.rules.max_extension_working_days {
-            return Err(ApiError::invalid(
+            return Err(ComplaintError::invalid(
                 "days",
                 "out_of_range",
                 format!("between 1 and {} working days", ctx.rules.max_extension_working_days),
@@ -855,12 +827,7 @@ pub fn request_extension(
         }
         let clock = running_clock(conn, id)?;
         if to_db_time(ctx.now) >= clock.due_at {
-            return Err(ApiError::Conflict {
-                kind: "clock-breached",
-                title: "The deadline has passed",
-                detail: "an extension must be requested before the due time".into(),
-                extensions: Default::default(),
-            });
+            return Err(ComplaintError::ExtensionAfterDeadline);
         }
         let pending: i64 = extension_requests::table
             .filter(extension_requests::clock_id.eq(&clock.id))
@@ -868,7 +835,7 @@ pub fn request_extension(
             .count()
             .get_result(conn)?;
         if pending > 0 {
-            return Err(ApiError::conflict("an extension request is already waiting for a decision"));
+            return Err(ComplaintError::ExtensionPending);
         }
         let request_id = new_id();
         diesel::insert_into(extension_requests::table)
@@ -918,7 +885,7 @@ pub fn request_info(
     id: &str,
     acting: &Acting,
     question: &str,
-) -> Result<(), ApiError> {
+) -> ComplaintResult<()> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::RequestInfo, acting)?;
         running_clock(conn, id)?;
@@ -949,11 +916,11 @@ pub fn reply(
     acting: &Acting,
     text: &str,
     outcome: ReplyOutcome,
-) -> Result<(), ApiError> {
+) -> ComplaintResult<()> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::Reply, acting)?;
         let clock = stop_clock(conn, ctx, id, REPLY_CLOCK, StopReason::Replied)?
-            .ok_or_else(|| ApiError::internal("reply", "no running clock"))?;
+            .ok_or_else(|| ComplaintError::internal("reply", "no running clock"))?;
         let on_time = to_db_time(ctx.now) < clock.due_at;
         release_assignment(conn, ctx, id, "replied")?;
         diesel::update(complaints::table.find(id))
@@ -984,13 +951,7 @@ pub fn reply(
 // ---------------------------------------------------------------------------------------------
 // Investor
 
-pub fn answer_info(
-    conn: &mut DbConnection,
-    ctx: &Ctx,
-    id: &str,
-    acting: &Acting,
-    answer: &str,
-) -> Result<(), ApiError> {
+pub fn answer_info(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, answer: &str) -> ComplaintResult<()> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::AnswerInfo, acting)?;
         for clock in store::running_clocks(conn, id)? {
@@ -1011,7 +972,7 @@ pub fn rate(
     acting: &Acting,
     rating: Rating,
     comment: Option<&str>,
-) -> Result<(), ApiError> {
+) -> ComplaintResult<()> {
     conn.transaction(|conn| {
         let (row, from, closed) = begin(conn, id, Action::Rate, acting)?;
         // "Dissatisfied" is recorded but does not take away the right to contest: the case stays
@@ -1033,8 +994,10 @@ pub fn rate(
         set_status(conn, id, to, ctx.now)?;
         record(conn, ctx, id, acting, "rate", Some(from), to, json!({"rating": rating.as_str()}), true)?;
         if keeps_contest_open {
-            let replied_at =
-                row.replied_at.map(from_db_time).ok_or_else(|| ApiError::internal("rate", "reply without time"))?;
+            let replied_at = row
+                .replied_at
+                .map(from_db_time)
+                .ok_or_else(|| ComplaintError::internal("rate", "reply without time"))?;
             let until = contest_deadline(ctx, replied_at);
             notify_investor(
                 conn,
@@ -1049,21 +1012,15 @@ pub fn rate(
     })
 }
 
-pub fn contest(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, reason: &str) -> Result<(), ApiError> {
+pub fn contest(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, reason: &str) -> ComplaintResult<()> {
     conn.transaction(|conn| {
         let (row, from, to) = begin(conn, id, Action::Contest, acting)?;
-        let replied_at =
-            row.replied_at.map(from_db_time).ok_or_else(|| ApiError::internal("contest", "reply without time"))?;
+        let replied_at = row
+            .replied_at
+            .map(from_db_time)
+            .ok_or_else(|| ComplaintError::internal("contest", "reply without time"))?;
         if ctx.now >= contest_deadline(ctx, replied_at) {
-            return Err(ApiError::Conflict {
-                kind: "contest-window-closed",
-                title: "The contest window has closed",
-                detail: format!(
-                    "a reply may be contested within {} working days",
-                    ctx.rules.contest_window_working_days
-                ),
-                extensions: Default::default(),
-            });
+            return Err(ComplaintError::ContestWindowClosed { working_days: ctx.rules.contest_window_working_days });
         }
         // A contested reply opens a new clock; the coordination office re-handles the case.
         let clock = open_clock(conn, ctx, id, REPLY_CLOCK, ctx.rules.reply_working_days)?;
@@ -1100,7 +1057,7 @@ pub fn withdraw(
     id: &str,
     acting: &Acting,
     reason: Option<&str>,
-) -> Result<(), ApiError> {
+) -> ComplaintResult<()> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::Withdraw, acting)?;
         stop_clock(conn, ctx, id, REPLY_CLOCK, StopReason::Withdrawn)?;
@@ -1121,7 +1078,7 @@ pub fn withdraw(
 
 /// Closes replies (and refusals) whose contest window has passed without a rating. Returns
 /// how many were closed. Safe to run repeatedly and from several instances.
-pub fn auto_close_expired(conn: &mut DbConnection, ctx: &Ctx) -> Result<usize, ApiError> {
+pub fn auto_close_expired(conn: &mut DbConnection, ctx: &Ctx) -> ComplaintResult<usize> {
     let candidates: Vec<(String, chrono::NaiveDateTime)> = complaints::table
         .filter(complaints::status.eq_any([Status::Replied, Status::Rejected]))
         .filter(complaints::replied_at.is_not_null())
@@ -1155,7 +1112,7 @@ pub fn auto_close_expired(conn: &mut DbConnection, ctx: &Ctx) -> Result<usize, A
         match result {
             Ok(()) => closed += 1,
             // Someone else (the investor, another instance) changed it first.
-            Err(ApiError::Conflict { .. }) => {}
+            Err(e) if e.is_state_conflict() => {}
             Err(e) => return Err(e),
         }
     }
@@ -1176,7 +1133,7 @@ pub struct MovedDeadline {
 
 /// The open clocks whose due instant `ctx.cal` would move, without changing anything: what a
 /// calendar load will do (its dry run), and what it did.
-pub fn deadlines_moved_by(conn: &mut DbConnection, ctx: &Ctx) -> Result<Vec<MovedDeadline>, ApiError> {
+pub fn deadlines_moved_by(conn: &mut DbConnection, ctx: &Ctx) -> ComplaintResult<Vec<MovedDeadline>> {
     let mut moved = Vec::new();
     for clock in store::open_clocks(conn)? {
         let pauses = store::pauses_of(conn, &clock.id)?;
@@ -1217,7 +1174,7 @@ pub fn recompute_open_clocks(
     ctx: &Ctx,
     reason: &str,
     calendar_year: Option<i32>,
-) -> Result<usize, ApiError> {
+) -> ComplaintResult<usize> {
     let open = store::open_clocks(conn)?;
     let mut moved = 0;
     for clock in open {
@@ -1264,7 +1221,7 @@ pub fn recompute_open_clocks(
                 }
                 moved += 1;
             }
-            Ok::<_, ApiError>(())
+            Ok::<_, ComplaintError>(())
         })?;
     }
     Ok(moved)
@@ -1291,13 +1248,13 @@ pub fn load_official_year(
     actor: Option<&str>,
     now: DateTime<Utc>,
     dry_run: bool,
-) -> Result<CalendarLoad, ApiError> {
+) -> ComplaintResult<CalendarLoad> {
     use crate::calendar::runtime;
     let mut years = runtime::official_years(calendar_dir, Some(conn))
-        .map_err(|e| ApiError::internal("reading calendar years", e))?;
+        .map_err(|e| ComplaintError::internal("reading calendar years", e))?;
     years.insert(year.year, (year.clone(), runtime::YearSource::Database));
     let calendar = WorkingCalendar::new(years.into_values().map(|(y, _)| y).collect())
-        .map_err(|e| ApiError::internal("building the calendar", e))?;
+        .map_err(|e| ComplaintError::internal("building the calendar", e))?;
     let ctx = rules.ctx(&calendar, now);
     if dry_run {
         let moved = deadlines_moved_by(conn, &ctx)?;
@@ -1306,18 +1263,19 @@ pub fn load_official_year(
     let (moved, clocks_recomputed) = conn.transaction(|conn| {
         crate::db::write_lock(conn)?;
         let moved = deadlines_moved_by(conn, &ctx)?;
-        runtime::store_year(conn, year, actor, now).map_err(|e| ApiError::internal("storing calendar year", e))?;
+        runtime::store_year(conn, year, actor, now)
+            .map_err(|e| ComplaintError::internal("storing calendar year", e))?;
         let recomputed =
             recompute_open_clocks(conn, &ctx, &format!("official calendar {} loaded", year.year), Some(year.year))?;
-        Ok::<_, ApiError>((moved, recomputed))
+        Ok::<_, ComplaintError>((moved, recomputed))
     })?;
     Ok(CalendarLoad { calendar, moved, clocks_recomputed })
 }
 
 /// Everything the views need about one complaint.
-pub fn load_full(conn: &mut DbConnection, row: ComplaintRow) -> Result<super::views::Loaded, ApiError> {
+pub fn load_full(conn: &mut DbConnection, row: ComplaintRow) -> ComplaintResult<super::views::Loaded> {
     let clock = store::current_clock(conn, &row.id, REPLY_CLOCK)?
-        .ok_or_else(|| ApiError::internal("complaint", "no reply clock"))?;
+        .ok_or_else(|| ComplaintError::internal("complaint", "no reply clock"))?;
     let pauses = store::pauses_of(conn, &clock.id)?;
     let department = match &row.department_id {
         Some(d) => departments::find(conn, d)?.map(|d| super::views::DepartmentRef {
@@ -1351,31 +1309,19 @@ pub fn load_full(conn: &mut DbConnection, row: ComplaintRow) -> Result<super::vi
 
 /// Whether a file may be added now (the complaint exists in the caller's scope, is not closed,
 /// and has room): asked before an upload's body is read, and again when the file is recorded.
-pub fn check_attachable(conn: &mut DbConnection, id: &str, acting: &Acting, max_count: u32) -> Result<(), ApiError> {
-    let row = store::find(conn, id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
+pub fn check_attachable(conn: &mut DbConnection, id: &str, acting: &Acting, max_count: u32) -> ComplaintResult<()> {
+    let row = store::find(conn, id)?.ok_or_else(|| ComplaintError::NotFound)?;
     ensure_department_scope(&row, acting)?;
     attachable(conn, &row, max_count)
 }
 
-fn attachable(conn: &mut DbConnection, row: &ComplaintRow, max_count: u32) -> Result<(), ApiError> {
+fn attachable(conn: &mut DbConnection, row: &ComplaintRow, max_count: u32) -> ComplaintResult<()> {
     let status = row.status;
     if status.is_terminal() {
-        let mut ext = serde_json::Map::new();
-        ext.insert("current_status".into(), json!(status.as_str()));
-        return Err(ApiError::Conflict {
-            kind: "illegal-transition",
-            title: "Not possible in the current state",
-            detail: format!("files cannot be added while the complaint is {}", status.as_str()),
-            extensions: ext,
-        });
+        return Err(ComplaintError::NotAttachable { current: status });
     }
     if super::attachments::count(conn, &row.id)? >= i64::from(max_count) {
-        return Err(ApiError::Conflict {
-            kind: "too-many-attachments",
-            title: "Too many attachments",
-            detail: format!("a complaint carries at most {max_count} files"),
-            extensions: Default::default(),
-        });
+        return Err(ComplaintError::TooManyAttachments { max: max_count });
     }
     Ok(())
 }
@@ -1393,7 +1339,7 @@ pub fn attach(
     content_type: &str,
     staged: &super::attachments::Staged,
     max_count: u32,
-) -> Result<String, ApiError> {
+) -> ComplaintResult<String> {
     let (sha256, size) = (staged.sha256.as_str(), staged.size);
     conn.transaction(|conn| {
         let row = load_locked(conn, id)?;

@@ -10,8 +10,8 @@ use super::model::{Channel, ExtensionVerdict, Language, StopReason};
 use super::state::Status;
 use super::store::{AssignmentRow, ClockRow, ComplaintRow, ExtensionRow, PauseRow};
 use crate::calendar::{shanghai, Cutoff, Explanation, WorkingCalendar};
+use crate::complaints::error::ComplaintResult;
 use crate::db::from_db_time;
-use crate::error::ApiError;
 
 fn local(t: chrono::NaiveDateTime) -> DateTime<FixedOffset> {
     from_db_time(t).with_timezone(&shanghai())
@@ -229,7 +229,7 @@ pub struct Loaded {
     pub attachments: Vec<super::attachments::AttachmentRow>,
 }
 
-pub fn complaint_view(l: &Loaded, ctx: &Ctx) -> Result<ComplaintView, ApiError> {
+pub fn complaint_view(l: &Loaded, ctx: &Ctx) -> ComplaintResult<ComplaintView> {
     let r = &l.row;
     Ok(ComplaintView {
         id: r.id.clone(),
@@ -368,7 +368,7 @@ pub struct TrackingView {
     pub history: Vec<EventView>,
 }
 
-pub fn tracking_view(l: &Loaded, ctx: &Ctx, lang: Language) -> Result<TrackingView, ApiError> {
+pub fn tracking_view(l: &Loaded, ctx: &Ctx, lang: Language) -> ComplaintResult<TrackingView> {
     let r = &l.row;
     let status = r.status;
     let contest_until = match (status, r.replied_at) {

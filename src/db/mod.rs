@@ -246,15 +246,16 @@ pub fn new_id() -> String {
 }
 
 /// Runs blocking database work on actix's thread pool with a pooled connection.
-pub async fn run<T, F>(pool: &Pool, work: F) -> Result<T, crate::error::ApiError>
+pub async fn run<T, E, F>(pool: &Pool, work: F) -> Result<T, crate::error::ApiError>
 where
-    F: FnOnce(&mut DbConnection) -> Result<T, crate::error::ApiError> + Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    E: Into<crate::error::ApiError>,
     T: Send + 'static,
 {
     let pool = pool.clone();
     actix_web::web::block(move || {
         let mut conn = pool.get()?;
-        work(&mut conn)
+        work(&mut conn).map_err(Into::into)
     })
     .await
     .map_err(|e| crate::error::ApiError::internal("blocking task", e))?

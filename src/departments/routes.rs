@@ -21,7 +21,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(get, path = "/api/v1/departments", tag = "departments", responses((status = 200, body = Vec<PublicDepartment>)))]
 #[get("/api/v1/departments")]
 async fn list_public(state: web::Data<AppState>) -> Result<web::Json<Vec<PublicDepartment>>, ApiError> {
-    let rows = db::run(&state.pool, |conn| Ok(store::list(conn, false)?)).await?;
+    let rows = db::run(&state.pool, |conn| store::list(conn, false)).await?;
     Ok(web::Json(rows.into_iter().map(|d| d.public()).collect()))
 }
 
@@ -33,7 +33,7 @@ async fn list_admin(
     state: web::Data<AppState>,
     _staff: Staff<AdminOnly>,
 ) -> Result<web::Json<Vec<DepartmentView>>, ApiError> {
-    let rows = db::run(&state.pool, |conn| Ok(store::list(conn, true)?)).await?;
+    let rows = db::run(&state.pool, |conn| store::list(conn, true)).await?;
     Ok(web::Json(rows.into_iter().map(|d| d.view()).collect()))
 }
 

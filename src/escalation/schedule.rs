@@ -7,10 +7,10 @@ use diesel::prelude::*;
 
 use super::ladder::rung_time;
 use crate::complaints::context::{calendar_clock, Ctx, REPLY_CLOCK};
+use crate::complaints::error::ComplaintResult;
 use crate::complaints::store::{self, ClockRow};
 use crate::db::schema::{clock_escalations, complaint_clocks, complaints};
 use crate::db::{from_db_time, to_db_time, DbConnection};
-use crate::error::ApiError;
 use crate::mail::outbox;
 
 /// The rungs already taken on a clock.
@@ -21,7 +21,7 @@ pub fn taken(conn: &mut DbConnection, clock_id: &str) -> QueryResult<Vec<String>
 /// Sets the clock's next rung from its current due date. Stopped and paused clocks get none:
 /// a reply cancels the ladder, a pause holds it (the resume reschedules). A running reply
 /// clock's ladder is first re-armed for the facts as they are now (`rearm`).
-pub fn schedule(conn: &mut DbConnection, ctx: &Ctx, clock: &ClockRow) -> Result<(), ApiError> {
+pub fn schedule(conn: &mut DbConnection, ctx: &Ctx, clock: &ClockRow) -> ComplaintResult<()> {
     if clock.kind == REPLY_CLOCK && clock.stopped_at.is_none() {
         rearm(conn, ctx, clock)?;
     }
@@ -56,7 +56,7 @@ pub fn schedule(conn: &mut DbConnection, ctx: &Ctx, clock: &ClockRow) -> Result<
 /// after the clock ran out, on a request made before it did — is lifted: the complaint is no
 /// longer overdue and the breach is not counted. Both compare the facts with each other, never
 /// with the reading of the clock, so a sweep run for a drill instant cannot un-take rungs.
-fn rearm(conn: &mut DbConnection, ctx: &Ctx, clock: &ClockRow) -> Result<(), ApiError> {
+fn rearm(conn: &mut DbConnection, ctx: &Ctx, clock: &ClockRow) -> ComplaintResult<()> {
     let due_at = from_db_time(clock.due_at);
     let taken_rungs: Vec<(String, chrono::NaiveDateTime)> = clock_escalations::table
         .filter(clock_escalations::clock_id.eq(&clock.id))

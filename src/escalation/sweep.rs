@@ -10,12 +10,12 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::complaints::context::{calendar_clock, Acting, Ctx};
+use crate::complaints::error::ComplaintResult;
 use crate::complaints::notices;
 use crate::complaints::service;
 use crate::complaints::store::{self, ClockRow};
 use crate::db::schema::{clock_escalations, complaint_clocks, complaints};
 use crate::db::{from_db_time, to_db_time, DbConnection};
-use crate::error::ApiError;
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct SweepReport {
@@ -28,7 +28,7 @@ pub struct SweepReport {
 
 /// One sweep as of `ctx.now`: takes every rung that has fallen due, then closes replies whose
 /// contest window has passed.
-pub fn sweep_once(conn: &mut DbConnection, ctx: &Ctx, batch: i64) -> Result<SweepReport, ApiError> {
+pub fn sweep_once(conn: &mut DbConnection, ctx: &Ctx, batch: i64) -> ComplaintResult<SweepReport> {
     let mut report = SweepReport::default();
     loop {
         // Only `next_step_at` is filtered, so the lookup is a range scan of its index; stopped
@@ -63,12 +63,7 @@ pub fn sweep_once(conn: &mut DbConnection, ctx: &Ctx, batch: i64) -> Result<Swee
     Ok(report)
 }
 
-fn take_due_rungs(
-    conn: &mut DbConnection,
-    ctx: &Ctx,
-    clock_id: &str,
-    report: &mut SweepReport,
-) -> Result<(), ApiError> {
+fn take_due_rungs(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str, report: &mut SweepReport) -> ComplaintResult<()> {
     // The complaint's lock first — before anything is read, so a SQLite writer queues instead of
     // failing — orders this against other sweepers and against staff actions.
     let owner =

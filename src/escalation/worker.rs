@@ -19,7 +19,7 @@ pub async fn sweep(
     let rules = state.rules.clone();
     db::run(&state.pool, move |conn| {
         let ctx = rules.ctx(&cal, super::sweep::sweep_instant(now));
-        super::sweep::sweep_once(conn, &ctx, 500)
+        super::sweep::sweep_once(conn, &ctx, 500).map_err(ApiError::from)
     })
     .await
 }

@@ -17,7 +17,6 @@ use serde::Serialize;
 
 use crate::db::schema::investor_mail_log;
 use crate::db::{new_id, to_db_time, DbConnection};
-use crate::error::ApiError;
 
 /// Investor emails one address may receive in a window before anonymous-caused ones stop: the
 /// default of `mail.investor_emails_per_address_per_day`.
@@ -72,7 +71,7 @@ pub fn admit(
     notice: &str,
     channel: &str,
     status: &str,
-) -> Result<bool, ApiError> {
+) -> diesel::QueryResult<bool> {
     if recipient.trim().is_empty() {
         return Ok(true);
     }

@@ -46,7 +46,7 @@ async fn list(
     if !(1..=200).contains(&limit) {
         return Err(ApiError::invalid("limit", "out_of_range", "between 1 and 200"));
     }
-    let rows = db::run(&state.pool, move |conn| Ok(outbox::list(conn, q.status.as_deref(), limit)?)).await?;
+    let rows = db::run(&state.pool, move |conn| outbox::list(conn, q.status.as_deref(), limit)).await?;
     Ok(web::Json(rows.into_iter().map(Into::into).collect()))
 }
 
@@ -112,5 +112,5 @@ async fn withheld(
     if !(1..=200).contains(&limit) {
         return Err(ApiError::invalid("limit", "out_of_range", "between 1 and 200"));
     }
-    Ok(web::Json(db::run(&state.pool, move |conn| Ok(super::budget::withheld(conn, limit)?)).await?))
+    Ok(web::Json(db::run(&state.pool, move |conn| super::budget::withheld(conn, limit)).await?))
 }

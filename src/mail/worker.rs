@@ -40,7 +40,7 @@ pub fn deliver_once(
     // the batch's together, so no commit pairs one code with the next address marked sent.
     let mut ballot_codes: std::collections::HashMap<
         String,
-        Result<crate::ballots::service::EmailedCode, crate::error::ApiError>,
+        Result<crate::ballots::service::EmailedCode, crate::ballots::error::BallotError>,
     > = std::collections::HashMap::new();
     if !matches!(mailer, Mailer::Files(_)) {
         let messages: Vec<(String, String)> =
@@ -134,7 +134,7 @@ pub async fn deliver(
     let s = state.clone();
     crate::db::run(&state.pool, move |conn| {
         let now = now.unwrap_or_else(crate::db::now);
-        Ok(deliver_once(
+        deliver_once(
             conn,
             &s.mailer,
             &s.mail_from,
@@ -142,7 +142,7 @@ pub async fn deliver(
             s.settings.mail.max_attempts,
             now,
             100,
-        )?)
+        )
     })
     .await
 }

@@ -27,7 +27,7 @@ struct DedicatedListener;
 async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<NoStore<HttpResponse>, ApiError> {
     authorise(&req, &state).await?;
     let now = db::now();
-    let database = match db::run(&state.pool, move |conn| Ok(figures::read(conn, now)?)).await {
+    let database = match db::run(&state.pool, move |conn| figures::read(conn, now)).await {
         Ok(figures) => Some(figures),
         Err(e) => {
             tracing::warn!(error = %e, "metrics: the database figures could not be read");

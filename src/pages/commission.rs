@@ -156,7 +156,7 @@ async fn show_rounds(page: &Page, values: &Values, chosen: &[String], error: Opt
             .into_iter()
             .map(|d| (d.id, d.code, if lang == Language::Zh { d.name_zh } else { d.name_en }))
             .collect();
-        Ok((lines, departments))
+        Ok::<_, ApiError>((lines, departments))
     })
     .await;
     let (lines, departments) = match loaded {
@@ -419,7 +419,7 @@ async fn show_round(page: &Page, id: String, notice: Notice, shown: Option<Shown
             }
             _ => None,
         };
-        Ok((row, view, counts, codes, tally))
+        Ok::<_, ApiError>((row, view, counts, codes, tally))
     })
     .await;
     let (row, view, counts, codes, tally) = match loaded {

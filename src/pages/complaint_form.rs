@@ -299,6 +299,6 @@ pub async fn department_choices(
     state: &actix_web::web::Data<AppState>,
     lang: Language,
 ) -> Result<Vec<DepartmentChoice>, ApiError> {
-    let rows = crate::db::run(&state.pool, |conn| Ok(crate::departments::store::list(conn, false)?)).await?;
+    let rows = crate::db::run(&state.pool, |conn| crate::departments::store::list(conn, false)).await?;
     Ok(rows.into_iter().map(|d| (d.id, if lang == Language::Zh { d.name_zh } else { d.name_en })).collect())
 }

@@ -11,6 +11,7 @@ use super::complaint_form::{self, Posted};
 use super::render::Page;
 use super::session::{self, TRACK_COOKIE};
 use crate::complaints::context::Acting;
+use crate::complaints::error::ComplaintResult;
 use crate::complaints::intake::{self, limits};
 use crate::complaints::model::{hash_access_code, Rating, TrackingNumber};
 use crate::complaints::operations::{open_by_code, with_ctx, Access};
@@ -229,7 +230,7 @@ async fn open(page: Page, client: ClientAddr, form: web::Form<Lookup>) -> HttpRe
         }
         let code_hash = hash_access_code(code);
         let (n, h) = (number.clone(), code_hash.clone());
-        db::run(&page.state.pool, move |conn| open_by_code(conn, &n, &h).map(|_| ())).await?;
+        db::run(&page.state.pool, move |conn| open_by_code(conn, &n, &h).map(|_| ()).map_err(ApiError::from)).await?;
         page.state.tokens.issue_tracking(&number, &code_hash, db::now(), session::TRACK_MINUTES)
     }
     .await;
@@ -253,7 +254,7 @@ async fn open(page: Page, client: ClientAddr, form: web::Form<Lookup>) -> HttpRe
 /// Runs an investor action on the session's complaint, then shows the page again.
 async fn act<F>(page: Page, req: HttpRequest, action: Result<F, ApiError>) -> HttpResponse
 where
-    F: FnOnce(&mut db::DbConnection, &context::Ctx, &str) -> Result<(), ApiError> + Send + 'static,
+    F: FnOnce(&mut db::DbConnection, &context::Ctx, &str) -> ComplaintResult<()> + Send + 'static,
 {
     let Some(who) = session_of(&page, &req) else { return page.see_other("/track") };
     let action = match action {
@@ -366,7 +367,7 @@ async fn upload(page: Page, req: HttpRequest, payload: Multipart) -> HttpRespons
         // The code, the complaint's state and the count are checked before the body is read.
         let (number, code_hash) = who.clone();
         let max = s.attachment_max_count;
-        let id = db::run(&page.state.pool, move |conn| {
+        let id = with_ctx(&page.state, Access::Read, move |conn, _| {
             let id = open_by_code(conn, &number, &code_hash)?.id;
             service::check_attachable(conn, &id, &Acting::investor(), max).map(|()| id)
         })

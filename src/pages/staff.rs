@@ -23,6 +23,7 @@ use super::session::StaffPage;
 use crate::auth::roles::{CoordinatorOnly, DepartmentOnly, Handlers, OperatorOnly, Role, StatusReaders};
 use crate::auth::StaffUser;
 use crate::calendar::{local_date, WorkingCalendar};
+use crate::complaints::error::{ComplaintError, ComplaintResult};
 use crate::complaints::events::{self, EventView};
 use crate::complaints::intake::{self, limits};
 use crate::complaints::model::{ReplyOutcome, TrackingNumber};
@@ -195,7 +196,7 @@ struct Departments {
 }
 
 async fn departments(page: &Page) -> Result<Departments, ApiError> {
-    let rows = db::run(&page.state.pool, |conn| Ok(crate::departments::store::list(conn, true)?)).await?;
+    let rows = db::run(&page.state.pool, |conn| crate::departments::store::list(conn, true)).await?;
     let zh = page.lang == crate::complaints::model::Language::Zh;
     let mut names = BTreeMap::new();
     let mut assignable = Vec::new();
@@ -351,9 +352,9 @@ async fn show_status(
     let role = signed_in(page).role;
     let wanted = typed.clone();
     let found = with_ctx(&page.state, Access::Read, move |conn, ctx| {
-        let not_found = || ApiError::NotFound("no complaint with this tracking number".into());
-        let number = TrackingNumber::parse(&wanted).ok_or_else(not_found)?;
-        let row = store::find_by_tracking_number(conn, &number.to_string())?.ok_or_else(not_found)?;
+        let number = TrackingNumber::parse(&wanted).ok_or(ComplaintError::UnknownTrackingNumber)?;
+        let row =
+            store::find_by_tracking_number(conn, &number.to_string())?.ok_or(ComplaintError::UnknownTrackingNumber)?;
         let id = row.id.clone();
         let status = row.status;
         let may_open = crate::complaints::attachments::may_open(row.confidential, role);
@@ -418,8 +419,10 @@ async fn withdraw_post(
             staff.see_other(&format!("/staff/status?{}", query(&[("number", &number), ("done", "withdraw")])))
         }
         Err(e) => {
-            let number =
-                db::run(&staff.state.pool, move |conn| Ok(store::find(conn, &id)?.map(|r| r.tracking_number))).await;
+            let number = db::run(&staff.state.pool, move |conn| {
+                store::find(conn, &id).map(|row| row.map(|r| r.tracking_number))
+            })
+            .await;
             match number {
                 Ok(Some(number)) => show_status(&staff, &number, None, Some((&e, &form))).await,
                 Ok(None) => staff.error(&ApiError::NotFound("no such complaint".into())),
@@ -604,7 +607,7 @@ async fn inbox_page(staff: StaffPage<Handlers>, req: HttpRequest) -> HttpRespons
             } else {
                 None
             };
-            Ok((rows, queue, next))
+            Ok::<_, ApiError>((rows, queue, next))
         })
         .await
     }
@@ -716,7 +719,7 @@ async fn show_detail(page: &Page, id: String, done: Option<&str>, failed: Option
     let by = acting(signed_in(page));
     let actor = by.actor;
     let loaded = with_ctx(&page.state, Access::Read, move |conn, ctx| {
-        let row = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
+        let row = store::find(conn, &id)?.ok_or(ComplaintError::NotFound)?;
         context::ensure_department_scope(&row, &by)?;
         let full = service::load_full(conn, row)?;
         let chain_valid = events::verify_chain(&full.events).is_ok();
@@ -777,7 +780,7 @@ async fn download_file(staff: StaffPage<Handlers>, path: web::Path<(String, Stri
     let (id, attachment_id) = path.into_inner();
     let by = acting(staff.user());
     let found = db::run(&staff.state.pool, move |conn| {
-        let complaint = store::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such complaint".into()))?;
+        let complaint = store::find(conn, &id)?.ok_or(ComplaintError::NotFound)?;
         context::ensure_department_scope(&complaint, &by)?;
         crate::complaints::attachments::find(conn, &id, &attachment_id)?
             .ok_or_else(|| ApiError::NotFound("no such attachment".into()))
@@ -818,7 +821,7 @@ async fn finish(
 /// Runs a service operation on complaint `id` in one write.
 async fn run<F>(page: &Page, id: &str, work: F) -> Result<(), ApiError>
 where
-    F: FnOnce(&mut db::DbConnection, &context::Ctx, &str) -> Result<(), ApiError> + Send + 'static,
+    F: FnOnce(&mut db::DbConnection, &context::Ctx, &str) -> ComplaintResult<()> + Send + 'static,
 {
     let id = id.to_string();
     with_ctx(&page.state, Access::Write, move |conn, ctx| work(conn, ctx, &id)).await
@@ -870,7 +873,7 @@ async fn post_reassign(
     let mut c = Checker::default();
     let dept = c.check(department_field(&form.department_id));
     let reason = c.check(required_text("reason", &form.reason, limits::SHORT_TEXT));
-    let result = match (c.finish(), dept, reason) {
+    let result = match (c.finish().map_err(ApiError::from), dept, reason) {
         (Ok(()), Some(dept), Some(reason)) => {
             run(&staff, &id, move |conn, ctx, id| service::reassign(conn, ctx, id, &by, &dept, &reason)).await
         }
@@ -918,7 +921,7 @@ async fn post_decide_extension(
     };
     let reason = c.check(required_text("reason", &form.reason, limits::SHORT_TEXT));
     let note = c.check(optional_text("investor_note", Some(&form.investor_note), limits::SHORT_TEXT)).flatten();
-    let result = match (c.finish(), days, reason) {
+    let result = match (c.finish().map_err(ApiError::from), days, reason) {
         (Ok(()), Some(days), Some(reason)) => {
             let rid = request_id.clone();
             run(&staff, &id, move |conn, ctx, id| {
@@ -977,7 +980,7 @@ async fn post_reply(
     if outcome.is_none() {
         c.push(FieldError::new("outcome", "required", "choose the outcome"));
     }
-    let result = match (c.finish(), text, outcome) {
+    let result = match (c.finish().map_err(ApiError::from), text, outcome) {
         (Ok(()), Some(text), Some(outcome)) => {
             run(&staff, &id, move |conn, ctx, id| service::reply(conn, ctx, id, &by, &text, outcome)).await
         }
@@ -1020,7 +1023,7 @@ async fn post_request_extension(
     let mut c = Checker::default();
     let days = c.check(days_field(&form.days, max));
     let reason = c.check(required_text("reason", &form.reason, limits::SHORT_TEXT));
-    let result = match (c.finish(), days, reason) {
+    let result = match (c.finish().map_err(ApiError::from), days, reason) {
         (Ok(()), Some(days), Some(reason)) => {
             run(&staff, &id, move |conn, ctx, id| {
                 service::request_extension(conn, ctx, id, &by, days, &reason).map(|_| ())

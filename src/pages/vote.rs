@@ -93,7 +93,7 @@ async fn start(page: Page, query: web::Query<StartQuery>) -> HttpResponse {
 async fn show_start(page: &Page, chosen: Option<&str>, typed: &str, error: Option<&ApiError>) -> HttpResponse {
     let lang = page.lang;
     let now = db::now();
-    let rounds = db::run(&page.state.pool, |conn| Ok(service::list(conn)?)).await;
+    let rounds = db::run(&page.state.pool, service::list).await;
     let rounds = match rounds {
         Ok(r) => r,
         Err(e) => return page.error(&e),

@@ -69,10 +69,10 @@ impl World {
     }
 
     /// Runs one service operation as of `now`.
-    pub fn act<T>(
+    pub fn act<T, E: std::fmt::Debug>(
         &self,
         now: &str,
-        op: impl FnOnce(&mut anshang::db::DbConnection, &context::Ctx) -> Result<T, anshang::error::ApiError>,
+        op: impl FnOnce(&mut anshang::db::DbConnection, &context::Ctx) -> Result<T, E>,
     ) -> T {
         let mut conn = self.pool.get().unwrap();
         let ctx = self.rules.ctx(&self.cal, at(now));
