@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
+use super::error::AssessmentResult;
 use super::score::{ClockOutcome, ClockRecord, RoundResult};
 use crate::complaints::model::StopReason;
 use crate::complaints::store::{AssignmentRow, ClockRow};
@@ -13,7 +14,6 @@ use crate::db::schema::{
     ballot_rounds, clock_escalations, complaint_assignments, complaint_clocks, complaints, departments,
 };
 use crate::db::{to_db_time, DbConnection};
-use crate::error::ApiError;
 
 /// The UTC instants bounding a local (Asia/Shanghai) date range [from, to).
 pub fn local_range(from: NaiveDate, to: NaiveDate) -> (NaiveDateTime, NaiveDateTime) {
@@ -38,7 +38,7 @@ pub fn clock_records(
     from: NaiveDate,
     to: NaiveDate,
     now: DateTime<Utc>,
-) -> Result<Vec<ClockRecord>, ApiError> {
+) -> AssessmentResult<Vec<ClockRecord>> {
     let (start, end) = local_range(from, to);
     let in_range = || {
         complaint_clocks::table
@@ -136,7 +136,7 @@ pub fn clock_records(
 
 /// Published rounds of the year and each department's result (None where suppressed: fewer
 /// than k ballots with a valid answer).
-pub fn round_results(conn: &mut DbConnection, year: i32) -> Result<Vec<RoundResult>, ApiError> {
+pub fn round_results(conn: &mut DbConnection, year: i32) -> AssessmentResult<Vec<RoundResult>> {
     let ids: Vec<String> = ballot_rounds::table
         .filter(ballot_rounds::year.eq(year))
         .filter(ballot_rounds::status.eq("published"))

@@ -5,6 +5,7 @@
 //! `score` is pure; `gather` reads the year's inputs; `report` builds, stores and exports.
 
 pub mod charts;
+pub mod error;
 pub mod gather;
 pub mod periodic;
 pub mod printable;

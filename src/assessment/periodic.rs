@@ -7,18 +7,18 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
+use super::error::{AssessmentError, AssessmentResult};
 use super::gather::{self, local_range};
 use super::score::{ClockOutcome, Formula};
 use crate::calendar::WorkingCalendar;
 use crate::complaints::state::Status;
 use crate::db::schema::{complaint_assignments, complaints};
 use crate::db::DbConnection;
-use crate::error::ApiError;
 
 /// "2026-10" → its first day.
-pub fn parse_month(field: &str, s: &str) -> Result<NaiveDate, ApiError> {
+pub fn parse_month(field: &str, s: &str) -> AssessmentResult<NaiveDate> {
     NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d")
-        .map_err(|_| ApiError::invalid(field, "invalid_month", "a month such as 2026-10"))
+        .map_err(|_| AssessmentError::invalid(field, "invalid_month", "a month such as 2026-10"))
 }
 
 fn next_month(d: NaiveDate, n: u32) -> NaiveDate {
@@ -59,7 +59,7 @@ pub fn monthly(
     formula: &Formula,
     month: NaiveDate,
     now: DateTime<Utc>,
-) -> Result<MonthlyReport, ApiError> {
+) -> AssessmentResult<MonthlyReport> {
     let end = next_month(month, 1);
     let clocks = gather::clock_records(conn, cal, month, end, now)?;
     let (start_db, end_db) = local_range(month, end);
@@ -144,7 +144,7 @@ pub struct BimonthlyReport {
     pub overdue: usize,
 }
 
-pub fn bimonthly(conn: &mut DbConnection, from: NaiveDate) -> Result<BimonthlyReport, ApiError> {
+pub fn bimonthly(conn: &mut DbConnection, from: NaiveDate) -> AssessmentResult<BimonthlyReport> {
     let to = next_month(from, 2);
     let (start, end) = local_range(from, to);
     let rows: Vec<(String, String, Status, bool, Option<String>)> = complaints::table
@@ -236,6 +236,6 @@ pub fn bimonthly_csv(r: &BimonthlyReport) -> Vec<u8> {
     w.finish().unwrap_or_default()
 }
 
-pub fn bimonthly_html(r: &BimonthlyReport) -> Result<String, ApiError> {
+pub fn bimonthly_html(r: &BimonthlyReport) -> AssessmentResult<String> {
     super::printable::render("bimonthly.html", minijinja::context! { r => r })
 }

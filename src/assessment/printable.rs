@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use minijinja::{AutoEscape, Environment, Value};
 
-use crate::error::ApiError;
+use super::error::{AssessmentError, AssessmentResult};
 
 static DOCUMENTS: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
@@ -22,11 +22,11 @@ static DOCUMENTS: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
-pub fn render(template: &str, ctx: Value) -> Result<String, ApiError> {
+pub fn render(template: &str, ctx: Value) -> AssessmentResult<String> {
     DOCUMENTS
         .get_template(template)
         .and_then(|t| t.render(ctx))
-        .map_err(|e| ApiError::internal("printable document", format!("{template}: {e}")))
+        .map_err(|e| AssessmentError::internal("printable document", format!("{template}: {e}")))
 }
 
 #[cfg(test)]

@@ -5,11 +5,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::error::{AssessmentError, AssessmentResult};
 use super::gather;
 use super::score::{lists, rank, score, DepartmentScore, Formula};
 use crate::db::schema::assessment_snapshots;
 use crate::db::{to_db_time, DbConnection};
-use crate::error::ApiError;
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NamedScore {
@@ -60,11 +60,11 @@ pub fn compute(
     formula: &Formula,
     year: i32,
     now: DateTime<Utc>,
-) -> Result<AssessmentReport, ApiError> {
-    let from =
-        NaiveDate::from_ymd_opt(year, 1, 1).ok_or_else(|| ApiError::invalid("year", "out_of_range", "not a year"))?;
+) -> AssessmentResult<AssessmentReport> {
+    let from = NaiveDate::from_ymd_opt(year, 1, 1)
+        .ok_or_else(|| AssessmentError::invalid("year", "out_of_range", "not a year"))?;
     let to = NaiveDate::from_ymd_opt(year + 1, 1, 1)
-        .ok_or_else(|| ApiError::invalid("year", "out_of_range", "not a year"))?;
+        .ok_or_else(|| AssessmentError::invalid("year", "out_of_range", "not a year"))?;
     let depts = gather::scored_departments(conn)?;
     let clocks = gather::clock_records(conn, cal, from, to, now)?;
     let rounds = gather::round_results(conn, year)?;
@@ -107,14 +107,14 @@ pub fn compute(
 }
 
 /// The newest finalised snapshot of the year, if any.
-pub fn latest_snapshot(conn: &mut DbConnection, year: i32) -> Result<Option<AssessmentReport>, ApiError> {
+pub fn latest_snapshot(conn: &mut DbConnection, year: i32) -> AssessmentResult<Option<AssessmentReport>> {
     let row: Option<(i32, String)> = assessment_snapshots::table
         .filter(assessment_snapshots::year.eq(year))
         .order(assessment_snapshots::version.desc())
         .select((assessment_snapshots::version, assessment_snapshots::report))
         .first(conn)
         .optional()?;
-    row.map(|(_, text)| serde_json::from_str(&text).map_err(|e| ApiError::internal("assessment snapshot", e)))
+    row.map(|(_, text)| serde_json::from_str(&text).map_err(|e| AssessmentError::internal("assessment snapshot", e)))
         .transpose()
 }
 
@@ -125,7 +125,7 @@ pub fn current(
     formula: &Formula,
     year: i32,
     now: DateTime<Utc>,
-) -> Result<AssessmentReport, ApiError> {
+) -> AssessmentResult<AssessmentReport> {
     match latest_snapshot(conn, year)? {
         Some(r) => Ok(r),
         None => compute(conn, cal, formula, year, now),
@@ -141,17 +141,12 @@ pub fn finalize(
     reason: Option<&str>,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<AssessmentReport, ApiError> {
+) -> AssessmentResult<AssessmentReport> {
     conn.transaction(|conn| {
         crate::db::write_lock(conn)?;
         let previous = latest_version(conn, year)?;
         if previous.is_some() && reason.is_none_or(|r| r.trim().is_empty()) {
-            return Err(ApiError::Conflict {
-                kind: "already-finalized",
-                title: "Already finalised",
-                detail: format!("{year} was finalised already; finalising again needs a reason"),
-                extensions: Default::default(),
-            });
+            return Err(AssessmentError::AlreadyFinalised { year });
         }
         let report = compute(conn, cal, formula, year, now)?;
         store(conn, report, previous.unwrap_or(0) + 1, reason, actor, now)
@@ -171,26 +166,19 @@ pub fn finalize_department(
     reason: &str,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<AssessmentReport, ApiError> {
+) -> AssessmentResult<AssessmentReport> {
     conn.transaction(|conn| {
         crate::db::write_lock(conn)?;
         let (version, mut report) = match (latest_version(conn, year)?, latest_snapshot(conn, year)?) {
             (Some(v), Some(r)) => (v, r),
-            _ => {
-                return Err(ApiError::Conflict {
-                    kind: "not-published",
-                    title: "Not published",
-                    detail: format!("the {year} assessment is not finalised yet"),
-                    extensions: Default::default(),
-                })
-            }
+            _ => return Err(AssessmentError::NotPublished { year }),
         };
         let live = compute(conn, cal, &report.formula, year, now)?;
         let fresh = live
             .departments
             .into_iter()
             .find(|d| d.score.department_id == department_id)
-            .ok_or_else(|| ApiError::NotFound("the department is not scored".into()))?;
+            .ok_or_else(|| AssessmentError::DepartmentNotScored)?;
         match report.departments.iter_mut().find(|d| d.score.department_id == department_id) {
             Some(d) => *d = fresh,
             None => report.departments.push(fresh),
@@ -230,7 +218,7 @@ fn store(
     reason: Option<&str>,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<AssessmentReport, ApiError> {
+) -> AssessmentResult<AssessmentReport> {
     let year = report.year;
     report.finalized = true;
     report.version = Some(version);
@@ -292,7 +280,7 @@ pub fn to_csv(r: &AssessmentReport) -> Vec<u8> {
 }
 
 /// A printable A4 report with the charts drawn as SVG; no scripts, no external assets.
-pub fn to_html(r: &AssessmentReport) -> Result<String, ApiError> {
+pub fn to_html(r: &AssessmentReport) -> AssessmentResult<String> {
     use super::charts;
     let name = |id: &str| r.department(id).map(|d| d.name_zh.clone()).unwrap_or_default();
     let opt = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "—".into());

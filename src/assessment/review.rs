@@ -7,10 +7,10 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
+use super::error::{AssessmentError, AssessmentResult};
 use crate::calendar::{Clock, WorkingCalendar};
 use crate::db::schema::{assessment_reviews, assessment_snapshots};
 use crate::db::{from_db_time, new_id, to_db_time, DbConnection};
-use crate::error::ApiError;
 
 pub const REQUEST_WINDOW_WORKING_DAYS: u32 = 15;
 pub const DECISION_WORKING_DAYS: u32 = 10;
@@ -80,7 +80,7 @@ pub fn request(
     reasons: &str,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<ReviewRow, ApiError> {
+) -> AssessmentResult<ReviewRow> {
     conn.transaction(|conn| {
         crate::db::write_lock(conn)?;
         let published: Option<NaiveDateTime> = assessment_snapshots::table
@@ -89,22 +89,10 @@ pub fn request(
             .select(assessment_snapshots::computed_at)
             .first(conn)
             .optional()?;
-        let published = published.ok_or_else(|| ApiError::Conflict {
-            kind: "not-published",
-            title: "Not published",
-            detail: format!("the {year} assessment is not finalised yet"),
-            extensions: Default::default(),
-        })?;
+        let published = published.ok_or_else(|| AssessmentError::NotPublished { year })?;
         let window_ends = due(cal, from_db_time(published), REQUEST_WINDOW_WORKING_DAYS, now);
         if now >= window_ends {
-            return Err(ApiError::Conflict {
-                kind: "review-window-closed",
-                title: "The review window has closed",
-                detail: format!(
-                    "a review may be requested within {REQUEST_WINDOW_WORKING_DAYS} working days of publication"
-                ),
-                extensions: Default::default(),
-            });
+            return Err(AssessmentError::ReviewWindowClosed { working_days: REQUEST_WINDOW_WORKING_DAYS });
         }
         let pending: i64 = assessment_reviews::table
             .filter(assessment_reviews::year.eq(year))
@@ -113,7 +101,7 @@ pub fn request(
             .count()
             .get_result(conn)?;
         if pending > 0 {
-            return Err(ApiError::conflict("a review request of this department is already pending"));
+            return Err(AssessmentError::ReviewPending);
         }
         let row = ReviewRow {
             id: new_id(),
@@ -152,7 +140,7 @@ pub fn decide(
     reason: &str,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<ReviewRow, ApiError> {
+) -> AssessmentResult<ReviewRow> {
     conn.transaction(|conn| {
         // Claim the undecided review first: a second decider finds nothing to claim.
         let claimed = diesel::update(
@@ -169,9 +157,9 @@ pub fn decide(
             .select(ReviewRow::as_select())
             .first(conn)
             .optional()?
-            .ok_or_else(|| ApiError::NotFound("no such review".into()))?;
+            .ok_or_else(|| AssessmentError::NoSuchReview)?;
         if claimed == 0 || row.decision.is_some() {
-            return Err(ApiError::conflict("this review has been decided"));
+            return Err(AssessmentError::ReviewDecided);
         }
         let new_version = if changed {
             // Only the reviewed department's score changes; the others keep their finalised one.

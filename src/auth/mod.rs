@@ -1,6 +1,7 @@
 //! Staff authentication: roles, password hashing, login tokens (JWT), the role-checking
 //! extractor, staff accounts and their routes.
 
+pub mod error;
 pub mod extract;
 pub mod keys;
 pub mod password;

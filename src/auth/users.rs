@@ -4,11 +4,12 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
+use super::error::AccountError;
 use super::password;
 use super::roles::Role;
 use crate::db::schema::{departments, users};
 use crate::db::{from_db_time, new_id, to_db_time, DbConnection};
-use crate::error::{ApiError, FieldError};
+use crate::error::FieldError;
 use crate::fields::{required_text, Checker, EmailAddress};
 
 #[derive(Queryable, Selectable, Debug, Clone)]
@@ -27,8 +28,9 @@ pub struct User {
 }
 
 impl User {
-    pub fn role(&self) -> Result<Role, ApiError> {
-        Role::parse(&self.role).ok_or_else(|| ApiError::internal("user row", format!("unknown role {}", self.role)))
+    pub fn role(&self) -> Result<Role, AccountError> {
+        Role::parse(&self.role)
+            .ok_or_else(|| AccountError::Internal(anyhow::anyhow!("user row: unknown role {}", self.role)))
     }
 }
 
@@ -61,8 +63,8 @@ pub struct UserView {
 }
 
 impl TryFrom<User> for UserView {
-    type Error = ApiError;
-    fn try_from(u: User) -> Result<Self, ApiError> {
+    type Error = AccountError;
+    fn try_from(u: User) -> Result<Self, AccountError> {
         Ok(UserView {
             role: u.role()?,
             id: u.id,
@@ -94,7 +96,7 @@ impl AccountRequest {
         department_id: Option<String>,
         password_given: Option<String>,
         min_password_length: usize,
-    ) -> Result<AccountRequest, ApiError> {
+    ) -> Result<AccountRequest, AccountError> {
         let mut check = Checker::default();
         let email = check.check(EmailAddress::parse("email", email));
         let display_name = check.check(required_text("display_name", display_name, 100));
@@ -131,7 +133,7 @@ pub fn create(
     req: &AccountRequest,
     actor: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<(User, Option<String>), ApiError> {
+) -> Result<(User, Option<String>), AccountError> {
     let (password, generated) = match &req.password {
         Some(p) => (p.clone(), None),
         None => {
@@ -146,12 +148,12 @@ pub fn create(
         if let Some(dept) = &req.department_id {
             let exists: i64 = departments::table.filter(departments::id.eq(dept)).count().get_result(conn)?;
             if exists == 0 {
-                return Err(ApiError::invalid("department_id", "unknown", "no such department"));
+                return Err(AccountError::invalid("department_id", "unknown", "no such department"));
             }
         }
         let taken: i64 = users::table.filter(users::email.eq(req.email.as_str())).count().get_result(conn)?;
         if taken > 0 {
-            return Err(ApiError::conflict("an account with this email already exists"));
+            return Err(AccountError::EmailTaken);
         }
         diesel::insert_into(users::table)
             .values(NewUser {
@@ -177,7 +179,7 @@ pub fn create(
         )?;
         Ok(())
     })?;
-    let user = find(conn, &id)?.ok_or_else(|| ApiError::internal("user create", "row vanished"))?;
+    let user = find(conn, &id)?.ok_or_else(|| AccountError::Internal(anyhow::anyhow!("user create: row vanished")))?;
     Ok((user, generated))
 }
 

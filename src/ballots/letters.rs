@@ -9,8 +9,8 @@ use std::sync::LazyLock;
 use minijinja::{context, AutoEscape, Environment, Value};
 use serde::Serialize;
 
+use super::error::BallotResult;
 use super::service::Letter;
-use crate::error::ApiError;
 
 static PRINTABLE: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
@@ -44,16 +44,16 @@ pub struct NoteLine {
     pub text: String,
 }
 
-fn render(template: &str, ctx: Value) -> Result<String, ApiError> {
+fn render(template: &str, ctx: Value) -> BallotResult<String> {
     PRINTABLE
         .get_template(template)
         .and_then(|t| t.render(ctx))
-        .map_err(|e| ApiError::internal("printable page", format!("{template}: {e}")))
+        .map_err(|e| super::error::BallotError::internal("printable page", format!("{template}: {e}")))
 }
 
 /// The letters of a round titled `round_title`, with the console's screen-only note ("print
 /// now, shown once" and its way back); the command line's file has none.
-pub fn letters(round_title: &str, letters: &[Letter], note: Option<&ScreenNote>) -> Result<String, ApiError> {
+pub fn letters(round_title: &str, letters: &[Letter], note: Option<&ScreenNote>) -> BallotResult<String> {
     let letters: Vec<Value> = letters
         .iter()
         .map(|l| {
@@ -68,7 +68,7 @@ pub fn letters(round_title: &str, letters: &[Letter], note: Option<&ScreenNote>)
 }
 
 /// The round key's shares, one printed page per trustee, each with how to keep it (`care`).
-pub fn key_shares(round_title: &str, shares: &[String], care: &str, note: &ScreenNote) -> Result<String, ApiError> {
+pub fn key_shares(round_title: &str, shares: &[String], care: &str, note: &ScreenNote) -> BallotResult<String> {
     render(
         "key_shares.html",
         context! { lang => "zh-CN", title => "密钥份额 Key shares", note => note, round_title => round_title, shares => shares, care => care },
@@ -84,7 +84,7 @@ pub fn revocation_key(
     key: &str,
     care: &str,
     note: &ScreenNote,
-) -> Result<String, ApiError> {
+) -> BallotResult<String> {
     render(
         "revocation_key.html",
         context! { lang => lang, title => title, note => note, round_title => round_title, key => key, care => care },

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use super::model::{parse_phone, Channel, ComplainantType, Language, MatterType};
-use crate::error::{ApiError, FieldError};
+use crate::error::{FieldError, InvalidFields};
 use crate::fields::{optional_text, required_text, Checker, EmailAddress};
 
 /// Field limits, in characters.
@@ -129,7 +129,7 @@ pub struct ValidComplaint {
 }
 
 /// `by_staff`: filed by an operator for a caller (not the public form).
-pub fn validate(req: FileComplaintRequest, by_staff: bool) -> Result<ValidComplaint, ApiError> {
+pub fn validate(req: FileComplaintRequest, by_staff: bool) -> Result<ValidComplaint, InvalidFields> {
     use limits::*;
     let mut c = Checker::default();
     let name = c.check(required_text("complainant.name", &req.complainant.name, NAME));

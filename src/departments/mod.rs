@@ -1,12 +1,13 @@
 //! Departments: the units complaints are assigned to, and the offices that receive escalations.
 
+pub mod error;
 pub mod routes;
 pub mod store;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
 use crate::fields::{required_text, Checker, EmailAddress};
+use error::DepartmentError;
 
 /// What kind of unit this is; only `department` and `district` units take complaints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -55,7 +56,7 @@ impl DepartmentDraft {
         kind: DepartmentKind,
         contact_email: &str,
         head_email: &str,
-    ) -> Result<Self, ApiError> {
+    ) -> Result<Self, DepartmentError> {
         let mut check = Checker::default();
         let code = check.check(parse_code(code));
         let name_zh = check.check(required_text("name_zh", name_zh, 100));

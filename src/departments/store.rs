@@ -4,10 +4,10 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
+use super::error::DepartmentError;
 use super::{DepartmentDraft, DepartmentKind};
 use crate::db::schema::departments;
 use crate::db::{from_db_time, new_id, to_db_time, DbConnection};
-use crate::error::ApiError;
 
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = departments)]
@@ -98,12 +98,12 @@ pub fn create(
     d: &DepartmentDraft,
     actor: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Department, ApiError> {
+) -> Result<Department, DepartmentError> {
     let id = new_id();
     conn.transaction(|conn| {
         crate::db::write_lock(conn)?;
         if find_by_code(conn, &d.code)?.is_some() {
-            return Err(ApiError::conflict(format!("a department with code {} already exists", d.code)));
+            return Err(DepartmentError::CodeTaken { code: d.code.clone() });
         }
         diesel::insert_into(departments::table)
             .values(NewDepartment {
@@ -158,10 +158,10 @@ pub fn update(
     change: DepartmentChange,
     actor: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Department, ApiError> {
+) -> Result<Department, DepartmentError> {
     conn.transaction(|conn| {
         crate::db::write_lock(conn)?;
-        let before = find(conn, id)?.ok_or_else(|| ApiError::NotFound("no such department".into()))?;
+        let before = find(conn, id)?.ok_or(DepartmentError::NotFound)?;
         let detail = serde_json::json!({
             "name_zh": change.name_zh.as_ref().map(|n| [&before.name_zh, n]),
             "name_en": change.name_en.as_ref().map(|n| [&before.name_en, n]),

@@ -332,7 +332,7 @@ fn revocation_key_page(staff: &StaffPage<BallotOfficers>, round: &RoundRow, key:
     );
     match page {
         Ok(html) => shown_once(html),
-        Err(e) => staff.error(&e),
+        Err(e) => staff.error(&e.into()),
     }
 }
 
@@ -578,7 +578,7 @@ async fn issued_answer(
             };
             let html = match letters::letters(&title, &issued.letters, Some(&note)) {
                 Ok(html) => html,
-                Err(e) => return staff.error(&e),
+                Err(e) => return staff.error(&e.into()),
             };
             let mut page = shown_once(html);
             page.headers_mut().insert(
@@ -663,7 +663,7 @@ fn key_shares_page(staff: &StaffPage<BallotOfficers>, round: &service::RoundRow,
     let care = staff.text("commission.round.share_care").replace("{t}", &round.threshold.to_string());
     match letters::key_shares(&round.title, shares, &care, &note) {
         Ok(html) => shown_once(html),
-        Err(e) => staff.error(&e),
+        Err(e) => staff.error(&e.into()),
     }
 }
 
@@ -834,7 +834,7 @@ async fn printable_report(staff: StaffPage<Assessors>, path: web::Path<i32>) -> 
     };
     let (formula, cal) = (staff.state.settings.assessment.clone(), staff.state.calendar.current());
     let report = db::run(&staff.state.pool, move |conn| report::current(conn, &cal, &formula, year, db::now())).await;
-    match report.and_then(|r| report::to_html(&r)) {
+    match report.and_then(|r| report::to_html(&r).map_err(ApiError::from)) {
         Ok(html) => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
             .insert_header((header::CACHE_CONTROL, "no-store"))
