@@ -640,7 +640,7 @@ fn audit_verify(settings: &Settings) -> Result<(), String> {
         return Ok(());
     }
     for b in &breaks {
-        let number = crate::complaints::store::find(&mut conn, &b.complaint_id)
+        let number = crate::complaints::store::find(&mut conn, &crate::ids::ComplaintId::new(b.complaint_id.clone()))
             .ok()
             .flatten()
             .map(|c| c.tracking_number)

@@ -22,6 +22,7 @@ pub mod escalation;
 pub mod fields;
 pub mod health;
 pub mod http;
+pub mod ids;
 pub mod mail;
 pub mod metrics;
 pub mod openapi;

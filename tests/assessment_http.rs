@@ -12,6 +12,7 @@ use anshang::complaints::intake::{self, FileComplaintRequest};
 use anshang::complaints::model::{Rating, ReplyOutcome};
 use anshang::complaints::service;
 use anshang::complaints::state::Actor;
+use anshang::ids::ComplaintId;
 use chrono::{DateTime, Utc};
 use common::{complaint_json, TestApp};
 use serde_json::{json, Value};
@@ -39,7 +40,7 @@ impl Seeder {
         let ctx = self.rules.ctx(&self.cal, at(now));
         f(&mut self.pool.get().unwrap(), &ctx)
     }
-    fn file(&self, now: &str) -> String {
+    fn file(&self, now: &str) -> ComplaintId {
         self.run(now, |c, ctx| {
             let req: FileComplaintRequest = serde_json::from_value(complaint_json("en")).unwrap();
             service::file(c, ctx, intake::validate(req, false).unwrap(), &Acting::investor(), None)
@@ -48,21 +49,21 @@ impl Seeder {
                 .id
         })
     }
-    fn assign(&self, now: &str, id: &str, dept: &str) {
+    fn assign(&self, now: &str, id: &ComplaintId, dept: &str) {
         self.run(now, |c, ctx| service::assign(c, ctx, id, &coordinator(), dept).unwrap())
     }
-    fn reassign(&self, now: &str, id: &str, dept: &str) {
+    fn reassign(&self, now: &str, id: &ComplaintId, dept: &str) {
         self.run(now, |c, ctx| service::reassign(c, ctx, id, &coordinator(), dept, "moved").unwrap())
     }
-    fn reply(&self, now: &str, id: &str, dept: &str) {
+    fn reply(&self, now: &str, id: &ComplaintId, dept: &str) {
         self.run(now, |c, ctx| {
             service::reply(c, ctx, id, &department(dept), "answered", ReplyOutcome::Resolved).unwrap()
         })
     }
-    fn rate(&self, now: &str, id: &str, r: Rating) {
+    fn rate(&self, now: &str, id: &ComplaintId, r: Rating) {
         self.run(now, |c, ctx| service::rate(c, ctx, id, &Acting::investor(), r, None).unwrap())
     }
-    fn contest(&self, now: &str, id: &str) {
+    fn contest(&self, now: &str, id: &ComplaintId) {
         self.run(now, |c, ctx| service::contest(c, ctx, id, &Acting::investor(), "not answered").unwrap())
     }
 }
@@ -384,7 +385,7 @@ fn scores_equal_hand_computed_values_and_finalised_snapshots_do_not_move() {
     assert!(!html.contains("<script"));
 }
 
-fn anshang_number(app: &TestApp, id: &str) -> String {
+fn anshang_number(app: &TestApp, id: &ComplaintId) -> String {
     let admin = app.admin_token();
     let coordinator = app.staff_token(&admin, "coordinator", None);
     app.get(&format!("/api/v1/complaints/{id}"), Some(&coordinator)).json()["tracking_number"]
@@ -427,7 +428,7 @@ fn the_on_time_edge_is_the_last_second_of_the_due_date_and_pauses_count_for_the_
         )
         .unwrap()
     });
-    let outcome = |id: &str| {
+    let outcome = |id: &ComplaintId| {
         let n = anshang_number(&app, id);
         records.iter().find(|r| r.tracking_number == n).unwrap().outcome
     };

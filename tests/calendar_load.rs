@@ -45,7 +45,7 @@ fn loading_the_official_year_moves_deadlines_and_tells_investors_and_departments
     for id in [&p_id, &q_id, &r_id] {
         w.act("2026-12-29T11:00:00+08:00", |c, x| service::assign(c, x, id, &office, &w.land));
     }
-    let before = |id: &str| w.complaint(id)["clock"].clone();
+    let before = |id: &anshang::ids::ComplaintId| w.complaint(id)["clock"].clone();
     let (p_before, q_before, r_before, s_before) = (before(&p_id), before(&q_id), before(&r_id), before(&s_id));
     assert_eq!(p_before["due_date"], "2027-01-05", "P: 12-25, 28, 29, 30, 31, [01-01 off], 01-04, 01-05");
     assert_eq!(p_before["provisional"], true);

@@ -1146,12 +1146,12 @@ fn unkeyed_rechain(conn: &mut anshang::db::DbConnection, complaint_id: &str) {
     use diesel::prelude::*;
     use sha2::Digest;
     let mut prev = anshang::complaints::events::GENESIS_HASH.to_string();
-    for e in anshang::complaints::events::for_complaint(conn, complaint_id).unwrap() {
+    for e in anshang::complaints::events::for_complaint(conn, &anshang::ids::ComplaintId::new(complaint_id)).unwrap() {
         let at = e.at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
         let seq = e.seq.to_string();
         let fields = [
             prev.as_str(),
-            &e.complaint_id,
+            e.complaint_id.as_str(),
             &seq,
             &at,
             &e.actor_kind,

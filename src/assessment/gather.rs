@@ -14,6 +14,7 @@ use crate::db::schema::{
     ballot_rounds, clock_escalations, complaint_assignments, complaint_clocks, complaints, departments,
 };
 use crate::db::{to_db_time, DbConnection};
+use crate::ids::ComplaintId;
 
 /// The UTC instants bounding a local (Asia/Shanghai) date range [from, to).
 pub fn local_range(from: NaiveDate, to: NaiveDate) -> (NaiveDateTime, NaiveDateTime) {
@@ -48,14 +49,14 @@ pub fn clock_records(
     };
     let clocks: Vec<ClockRow> = in_range().select(ClockRow::as_select()).load(conn)?;
     let complaint_ids = in_range().select(complaint_clocks::complaint_id);
-    let facts: BTreeMap<String, (String, Option<String>)> = complaints::table
+    let facts: BTreeMap<ComplaintId, (String, Option<String>)> = complaints::table
         .filter(complaints::id.eq_any(complaint_ids))
         .select((complaints::id, complaints::tracking_number, complaints::rating))
-        .load::<(String, String, Option<String>)>(conn)?
+        .load::<(ComplaintId, String, Option<String>)>(conn)?
         .into_iter()
         .map(|(id, n, r)| (id, (n, r)))
         .collect();
-    let mut assignments: BTreeMap<String, Vec<AssignmentRow>> = BTreeMap::new();
+    let mut assignments: BTreeMap<ComplaintId, Vec<AssignmentRow>> = BTreeMap::new();
     for a in complaint_assignments::table
         .filter(complaint_assignments::complaint_id.eq_any(in_range().select(complaint_clocks::complaint_id)))
         .select(AssignmentRow::as_select())
@@ -72,11 +73,11 @@ pub fn clock_records(
         .collect();
     // The newest reply clock of each complaint (for ratings and contests); a later clock of one
     // of these complaints starts after `start`, possibly in the next year.
-    let newest: BTreeMap<String, i32> = complaint_clocks::table
+    let newest: BTreeMap<ComplaintId, i32> = complaint_clocks::table
         .filter(complaint_clocks::kind.eq(crate::complaints::context::REPLY_CLOCK))
         .filter(complaint_clocks::started_at.ge(start))
         .select((complaint_clocks::complaint_id, complaint_clocks::ordinal))
-        .load::<(String, i32)>(conn)?
+        .load::<(ComplaintId, i32)>(conn)?
         .into_iter()
         .fold(BTreeMap::new(), |mut m, (c, o)| {
             let e = m.entry(c).or_insert(o);

@@ -147,7 +147,7 @@ pub struct BimonthlyReport {
 pub fn bimonthly(conn: &mut DbConnection, from: NaiveDate) -> AssessmentResult<BimonthlyReport> {
     let to = next_month(from, 2);
     let (start, end) = local_range(from, to);
-    let rows: Vec<(String, String, Status, bool, Option<String>)> = complaints::table
+    let rows: Vec<(crate::ids::ComplaintId, String, Status, bool, Option<String>)> = complaints::table
         .filter(complaints::received_at.ge(start))
         .filter(complaints::received_at.lt(end))
         .order(complaints::tracking_number.asc())
@@ -159,7 +159,7 @@ pub fn bimonthly(conn: &mut DbConnection, from: NaiveDate) -> AssessmentResult<B
             complaints::reply_text,
         ))
         .load(conn)?;
-    let assigned: std::collections::BTreeSet<String> = complaint_assignments::table
+    let assigned: std::collections::BTreeSet<crate::ids::ComplaintId> = complaint_assignments::table
         .filter(
             complaint_assignments::complaint_id.eq_any(
                 complaints::table
@@ -169,7 +169,7 @@ pub fn bimonthly(conn: &mut DbConnection, from: NaiveDate) -> AssessmentResult<B
             ),
         )
         .select(complaint_assignments::complaint_id)
-        .load::<String>(conn)?
+        .load::<crate::ids::ComplaintId>(conn)?
         .into_iter()
         .collect();
     let mut terminated = Vec::new();

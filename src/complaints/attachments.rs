@@ -14,12 +14,13 @@ use sha2::{Digest, Sha256};
 use crate::db::schema::complaint_attachments;
 use crate::db::DbConnection;
 use crate::error::{ApiError, FieldError};
+use crate::ids::ComplaintId;
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]
 #[diesel(table_name = complaint_attachments)]
 pub struct AttachmentRow {
     pub id: String,
-    pub complaint_id: String,
+    pub complaint_id: ComplaintId,
     pub sha256: String,
     pub filename: String,
     pub content_type: String,
@@ -322,7 +323,7 @@ pub fn sweep_stray(dir: &Path, older_than: std::time::Duration) -> std::io::Resu
     Ok(removed)
 }
 
-pub fn list(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<Vec<AttachmentRow>> {
+pub fn list(conn: &mut DbConnection, complaint_id: &ComplaintId) -> QueryResult<Vec<AttachmentRow>> {
     complaint_attachments::table
         .filter(complaint_attachments::complaint_id.eq(complaint_id))
         .order(complaint_attachments::uploaded_at.asc())
@@ -330,7 +331,7 @@ pub fn list(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<Vec<Atta
         .load(conn)
 }
 
-pub fn find(conn: &mut DbConnection, complaint_id: &str, id: &str) -> QueryResult<Option<AttachmentRow>> {
+pub fn find(conn: &mut DbConnection, complaint_id: &ComplaintId, id: &str) -> QueryResult<Option<AttachmentRow>> {
     complaint_attachments::table
         .find(id)
         .filter(complaint_attachments::complaint_id.eq(complaint_id))
@@ -339,7 +340,7 @@ pub fn find(conn: &mut DbConnection, complaint_id: &str, id: &str) -> QueryResul
         .optional()
 }
 
-pub fn count(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<i64> {
+pub fn count(conn: &mut DbConnection, complaint_id: &ComplaintId) -> QueryResult<i64> {
     complaint_attachments::table.filter(complaint_attachments::complaint_id.eq(complaint_id)).count().get_result(conn)
 }
 

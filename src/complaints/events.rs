@@ -10,6 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::audit;
+use crate::ids::ComplaintId;
 
 use super::state::{Actor, Status};
 use crate::db::schema::complaint_events;
@@ -21,7 +22,7 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 #[diesel(table_name = complaint_events)]
 pub struct EventRow {
     pub id: String,
-    pub complaint_id: String,
+    pub complaint_id: ComplaintId,
     pub seq: i32,
     pub at: NaiveDateTime,
     pub actor_kind: String,
@@ -37,7 +38,7 @@ pub struct EventRow {
 
 /// What a change records.
 pub struct NewEvent<'a> {
-    pub complaint_id: &'a str,
+    pub complaint_id: &'a ComplaintId,
     pub at: DateTime<Utc>,
     pub actor: Actor,
     pub actor_id: Option<&'a str>,
@@ -116,7 +117,7 @@ fn event_message(
 fn row_message(e: &EventRow, prev_hash: &str) -> Vec<u8> {
     event_message(
         prev_hash,
-        &e.complaint_id,
+        e.complaint_id.as_str(),
         e.seq,
         e.at,
         &e.actor_kind,
@@ -148,7 +149,7 @@ pub fn append(conn: &mut DbConnection, e: NewEvent<'_>) -> QueryResult<()> {
     let from = e.from.map(Status::as_str);
     let hash = audit::seal(&event_message(
         &prev_hash,
-        e.complaint_id,
+        e.complaint_id.as_str(),
         seq,
         at,
         kind,
@@ -179,7 +180,7 @@ pub fn append(conn: &mut DbConnection, e: NewEvent<'_>) -> QueryResult<()> {
         .map(|_| ())
 }
 
-pub fn for_complaint(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<Vec<EventRow>> {
+pub fn for_complaint(conn: &mut DbConnection, complaint_id: &ComplaintId) -> QueryResult<Vec<EventRow>> {
     complaint_events::table
         .filter(complaint_events::complaint_id.eq(complaint_id))
         .order(complaint_events::seq.asc())
@@ -200,7 +201,7 @@ pub fn verify_chain(events: &[EventRow]) -> Result<(), ChainBreak> {
     let mut prev = GENESIS_HASH.to_string();
     for (i, e) in events.iter().enumerate() {
         let brk = |problem: &str| ChainBreak {
-            complaint_id: e.complaint_id.clone(),
+            complaint_id: e.complaint_id.to_string(),
             seq: e.seq,
             problem: problem.to_string(),
         };
@@ -262,7 +263,7 @@ pub fn reseal_unkeyed(conn: &mut DbConnection) -> QueryResult<Resealed> {
             ok
         });
         if !intact {
-            done.left_broken.push(chain[0].complaint_id.clone());
+            done.left_broken.push(chain[0].complaint_id.to_string());
             continue;
         }
         let mut prev = GENESIS_HASH.to_string();

@@ -13,6 +13,7 @@ use crate::complaints::error::{ComplaintError, ComplaintResult};
 use crate::db::{from_db_time, DbConnection};
 use crate::departments::store as departments;
 use crate::escalation::ladder::{Recipient, Rung};
+use crate::ids::ComplaintId;
 use crate::mail::outbox::{self, Guard, NewMail, NoticeGuard, OutboxRow};
 
 fn local_date(t: chrono::NaiveDateTime) -> String {
@@ -83,7 +84,7 @@ pub fn to_investor(
         ctx.now,
         ctx.rules.notices.investor_emails_per_address_per_day,
         &row.email,
-        &row.id,
+        row.id.as_str(),
         notice,
         row.channel.as_str(),
         row.status.as_str(),
@@ -125,7 +126,7 @@ fn queue(
         conn,
         NewMail {
             dedupe_key,
-            complaint_id: Some(&row.id),
+            complaint_id: Some(row.id.as_str()),
             notice: mail.notice,
             language: mail.language,
             recipient,
@@ -324,9 +325,13 @@ fn stale_reason(conn: &mut DbConnection, row: &OutboxRow, now: DateTime<Utc>) ->
 /// Cancels the complaint's queued ladder notices whose facts no longer hold. Called in the
 /// transaction of every complaint change, so a cancelled notice is visible at once and a crash
 /// cannot separate the change from the cancellation. Returns how many were cancelled.
-pub fn cancel_stale(conn: &mut DbConnection, complaint_id: &str, now: DateTime<Utc>) -> diesel::QueryResult<usize> {
+pub fn cancel_stale(
+    conn: &mut DbConnection,
+    complaint_id: &ComplaintId,
+    now: DateTime<Utc>,
+) -> diesel::QueryResult<usize> {
     let mut cancelled = 0;
-    for row in outbox::pending_guarded(conn, complaint_id)? {
+    for row in outbox::pending_guarded(conn, complaint_id.as_str())? {
         if let Some(reason) = stale_reason(conn, &row, now)? {
             if outbox::cancel(conn, &row.id, &reason, now)? {
                 cancelled += 1;

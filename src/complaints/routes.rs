@@ -25,6 +25,7 @@ use crate::db;
 use crate::error::ApiError;
 use crate::fields::{optional_text, required_text};
 use crate::http::{ClientAddr, JsonBody, NoStore};
+use crate::ids::ComplaintId;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -54,7 +55,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Loads the staff view after a change.
-pub(crate) fn staff_view(conn: &mut db::DbConnection, ctx: &context::Ctx, id: &str) -> ComplaintResult<ComplaintView> {
+pub(crate) fn staff_view(
+    conn: &mut db::DbConnection,
+    ctx: &context::Ctx,
+    id: &ComplaintId,
+) -> ComplaintResult<ComplaintView> {
     let row = store::find(conn, id)?.ok_or(ComplaintError::NotFound)?;
     views::complaint_view(&service::load_full(conn, row)?, ctx)
 }
@@ -114,7 +119,7 @@ async fn file(
         with_ctx(&state, Access::Write, move |conn, ctx| service::file(conn, ctx, valid, &acting, idempotency)).await?;
     let due_at = db::from_db_time(filed.clock.due_at).with_timezone(&crate::calendar::shanghai());
     let response = FiledResponse {
-        id: filed.complaint.id.clone(),
+        id: filed.complaint.id.to_string(),
         tracking_number: filed.complaint.tracking_number.clone(),
         access_code: filed.access_code,
         received_at: db::from_db_time(filed.complaint.received_at).with_timezone(&crate::calendar::shanghai()),
@@ -225,7 +230,7 @@ async fn list(
 async fn get_one(
     state: web::Data<AppState>,
     staff: Staff<Handlers>,
-    path: web::Path<String>,
+    path: web::Path<ComplaintId>,
 ) -> Result<web::Json<ComplaintView>, ApiError> {
     let id = path.into_inner();
     let acting = acting(&staff);
@@ -253,7 +258,7 @@ pub struct EventsResponse {
 async fn events(
     state: web::Data<AppState>,
     staff: Staff<AuditReaders>,
-    path: web::Path<String>,
+    path: web::Path<ComplaintId>,
 ) -> Result<web::Json<EventsResponse>, ApiError> {
     let id = path.into_inner();
     let (acting, role) = (acting(&staff), staff.role);
@@ -385,7 +390,7 @@ pub struct ReplyRequest {
 async fn assign(
     state: web::Data<AppState>,
     staff: Staff<CoordinatorOnly>,
-    path: web::Path<String>,
+    path: web::Path<ComplaintId>,
     body: JsonBody<AssignRequest>,
 ) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting, b) = (path.into_inner(), acting(&staff), body.into_inner());
@@ -406,7 +411,7 @@ async fn assign(
 async fn reassign(
     state: web::Data<AppState>,
     staff: Staff<CoordinatorOnly>,
-    path: web::Path<String>,
+    path: web::Path<ComplaintId>,
     body: JsonBody<ReassignRequest>,
 ) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting, b) = (path.into_inner(), acting(&staff), body.into_inner());
@@ -428,7 +433,7 @@ async fn reassign(
 async fn reject(
     state: web::Data<AppState>,
     staff: Staff<CoordinatorOnly>,
-    path: web::Path<String>,
+    path: web::Path<ComplaintId>,
     body: JsonBody<ReasonRequest>,
 ) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting) = (path.into_inner(), acting(&staff));
@@ -450,7 +455,7 @@ async fn reject(
 async fn return_to_office(
     state: web::Data<AppState>,
     staff: Staff<DepartmentOnly>,
-    path: web::Path<String>,
+    path: web::Path<ComplaintId>,
     body: JsonBody<ReasonRequest>,
 ) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting) = (path.into_inner(), acting(&staff));
@@ -474,7 +479,7 @@ async fn return_to_office(
 async fn request_extension(
     state: web::Data<AppState>,
     staff: Staff<DepartmentOnly>,
-    path: web::Path<String>,
+    path: web::Path<ComplaintId>,
     body: JsonBody<ExtensionRequest>,
 ) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting, b) = (path.into_inner(), acting(&staff), body.into_inner());
@@ -496,7 +501,7 @@ async fn request_extension(
 async fn decide_extension(
     state: web::Data<AppState>,
     staff: Staff<CoordinatorOnly>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(ComplaintId, String)>,
     body: JsonBody<ExtensionDecision>,
 ) -> Result<web::Json<ComplaintView>, ApiError> {
     let ((id, request_id), acting, b) = (path.into_inner(), acting(&staff), body.into_inner());
@@ -536,7 +541,7 @@ async fn decide_extension(
 async fn request_info(
     state: web::Data<AppState>,
     staff: Staff<DepartmentOnly>,
-    path: web::Path<String>,
+    path: web::Path<ComplaintId>,
     body: JsonBody<InfoRequest>,
 ) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting) = (path.into_inner(), acting(&staff));
@@ -558,7 +563,7 @@ async fn request_info(
 async fn reply(
     state: web::Data<AppState>,
     staff: Staff<DepartmentOnly>,
-    path: web::Path<String>,
+    path: web::Path<ComplaintId>,
     body: JsonBody<ReplyRequest>,
 ) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting, b) = (path.into_inner(), acting(&staff), body.into_inner());
@@ -580,7 +585,7 @@ async fn reply(
 async fn withdraw_for_caller(
     state: web::Data<AppState>,
     staff: Staff<OperatorOnly>,
-    path: web::Path<String>,
+    path: web::Path<ComplaintId>,
     body: JsonBody<ReasonRequest>,
 ) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting) = (path.into_inner(), acting(&staff));
@@ -637,7 +642,7 @@ async fn investor_action<F>(
     action: F,
 ) -> Result<NoStore<web::Json<TrackingView>>, ApiError>
 where
-    F: FnOnce(&mut db::DbConnection, &context::Ctx, &str) -> ComplaintResult<()> + Send + 'static,
+    F: FnOnce(&mut db::DbConnection, &context::Ctx, &ComplaintId) -> ComplaintResult<()> + Send + 'static,
 {
     with_ctx(&state, access, move |conn, ctx| {
         let row = open_by_code(conn, &who.number, &who.code_hash)?;
@@ -817,7 +822,7 @@ async fn receive_upload(
 async fn staff_upload(
     state: web::Data<AppState>,
     staff: Staff<Intake>,
-    path: web::Path<String>,
+    path: web::Path<ComplaintId>,
     query: web::Query<UploadQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -848,7 +853,7 @@ async fn staff_upload(
 async fn staff_download(
     state: web::Data<AppState>,
     staff: Staff<AuditReaders>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(ComplaintId, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let ((id, attachment_id), acting) = (path.into_inner(), acting(&staff));
     let role = staff.role;

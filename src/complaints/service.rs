@@ -21,6 +21,7 @@ use crate::db::schema::{clock_pauses, complaint_assignments, complaint_clocks, c
 use crate::db::{from_db_time, new_id, to_db_time, DbConnection};
 use crate::departments::store as departments;
 use crate::departments::DepartmentKind;
+use crate::ids::ComplaintId;
 
 /// How long a retried filing can still be shown its access code.
 pub const SEALED_CODE_HOURS: i64 = 24;
@@ -36,7 +37,7 @@ pub fn purge_sealed_codes(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryR
     .execute(conn)
 }
 /// Locks the complaint for this transaction and loads it.
-fn load_locked(conn: &mut DbConnection, id: &str) -> ComplaintResult<ComplaintRow> {
+fn load_locked(conn: &mut DbConnection, id: &ComplaintId) -> ComplaintResult<ComplaintRow> {
     if !store::lock(conn, id)? {
         return Err(ComplaintError::NotFound);
     }
@@ -46,7 +47,7 @@ fn load_locked(conn: &mut DbConnection, id: &str) -> ComplaintResult<ComplaintRo
 /// Checks the transition and department scope; returns (from, to).
 fn begin(
     conn: &mut DbConnection,
-    id: &str,
+    id: &ComplaintId,
     action: Action,
     acting: &Acting,
 ) -> ComplaintResult<(ComplaintRow, Status, Status)> {
@@ -62,7 +63,7 @@ fn begin(
 fn record(
     conn: &mut DbConnection,
     ctx: &Ctx,
-    id: &str,
+    id: &ComplaintId,
     acting: &Acting,
     action: &str,
     from: Option<Status>,
@@ -91,7 +92,7 @@ fn record(
 /// longer hold are cancelled. A cancellation can re-arm a rung (`escalation::schedule::schedule`),
 /// so the running reply clock is rescheduled then; a moved due time is rescheduled where the
 /// clock is refreshed (`refresh_clock`).
-fn facts_changed(conn: &mut DbConnection, ctx: &Ctx, id: &str) -> ComplaintResult<()> {
+fn facts_changed(conn: &mut DbConnection, ctx: &Ctx, id: &ComplaintId) -> ComplaintResult<()> {
     if super::notices::cancel_stale(conn, id, ctx.now)? == 0 {
         return Ok(());
     }
@@ -105,7 +106,7 @@ fn facts_changed(conn: &mut DbConnection, ctx: &Ctx, id: &str) -> ComplaintResul
 fn notify_investor(
     conn: &mut DbConnection,
     ctx: &Ctx,
-    id: &str,
+    id: &ComplaintId,
     notice: &str,
     extra: serde_json::Value,
 ) -> ComplaintResult<()> {
@@ -128,7 +129,7 @@ enum StaffRecipient {
 fn notify_staff(
     conn: &mut DbConnection,
     ctx: &Ctx,
-    id: &str,
+    id: &ComplaintId,
     notice: &str,
     to: &[StaffRecipient],
     extra: serde_json::Value,
@@ -153,7 +154,7 @@ fn notify_staff(
 }
 
 /// Queues the ladder's at-assignment rungs for the department that now holds complaint `id`.
-fn notify_assignment(conn: &mut DbConnection, ctx: &Ctx, id: &str) -> ComplaintResult<serde_json::Value> {
+fn notify_assignment(conn: &mut DbConnection, ctx: &Ctx, id: &ComplaintId) -> ComplaintResult<serde_json::Value> {
     let row = store::find(conn, id)?.ok_or_else(|| ComplaintError::NotFound)?;
     let clock = running_clock(conn, id)?;
     let assignment =
@@ -180,7 +181,7 @@ fn notify_assignment(conn: &mut DbConnection, ctx: &Ctx, id: &str) -> ComplaintR
 pub fn record_event(
     conn: &mut DbConnection,
     ctx: &Ctx,
-    id: &str,
+    id: &ComplaintId,
     acting: &Acting,
     action: &str,
     status: Status,
@@ -190,7 +191,7 @@ pub fn record_event(
     record(conn, ctx, id, acting, action, Some(status), status, detail, visible)
 }
 
-fn set_status(conn: &mut DbConnection, id: &str, to: Status, now: DateTime<Utc>) -> QueryResult<usize> {
+fn set_status(conn: &mut DbConnection, id: &ComplaintId, to: Status, now: DateTime<Utc>) -> QueryResult<usize> {
     diesel::update(complaints::table.find(id))
         .set((complaints::status.eq(to), complaints::updated_at.eq(to_db_time(now))))
         .execute(conn)
@@ -230,7 +231,7 @@ pub fn refresh_clock(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str) -> Comp
 fn open_clock(
     conn: &mut DbConnection,
     ctx: &Ctx,
-    complaint_id: &str,
+    complaint_id: &ComplaintId,
     kind: &str,
     working_days: u32,
 ) -> ComplaintResult<ClockRow> {
@@ -238,7 +239,7 @@ fn open_clock(
     let due = new_clock_due(ctx, working_days);
     let row = ClockRow {
         id: new_id(),
-        complaint_id: complaint_id.to_string(),
+        complaint_id: complaint_id.clone(),
         kind: kind.to_string(),
         ordinal,
         started_at: to_db_time(ctx.now),
@@ -266,7 +267,7 @@ fn new_clock_due(ctx: &Ctx, working_days: u32) -> crate::calendar::Due {
     clock.due(ctx.cal, ctx.now)
 }
 
-fn running_clock(conn: &mut DbConnection, complaint_id: &str) -> ComplaintResult<ClockRow> {
+fn running_clock(conn: &mut DbConnection, complaint_id: &ComplaintId) -> ComplaintResult<ClockRow> {
     store::current_clock(conn, complaint_id, REPLY_CLOCK)?
         .filter(|c| c.stopped_at.is_none())
         .ok_or_else(|| ComplaintError::internal("complaint clock", "no running reply clock"))
@@ -279,7 +280,7 @@ fn running_clock(conn: &mut DbConnection, complaint_id: &str) -> ComplaintResult
 fn stop_clock(
     conn: &mut DbConnection,
     ctx: &Ctx,
-    complaint_id: &str,
+    complaint_id: &ComplaintId,
     kind: &str,
     reason: StopReason,
 ) -> ComplaintResult<Option<ClockRow>> {
@@ -319,7 +320,7 @@ const CLOCK_STOPPED: Option<chrono::NaiveDateTime> = None;
 fn stop_optional_clocks(
     conn: &mut DbConnection,
     ctx: &Ctx,
-    complaint_id: &str,
+    complaint_id: &ComplaintId,
     accept_reason: StopReason,
     conclude_reason: StopReason,
 ) -> ComplaintResult<()> {
@@ -350,7 +351,7 @@ fn due_json(clock: &ClockRow) -> serde_json::Value {
 fn release_assignment(
     conn: &mut DbConnection,
     ctx: &Ctx,
-    complaint_id: &str,
+    complaint_id: &ComplaintId,
     reason: &str,
 ) -> ComplaintResult<Option<AssignmentRow>> {
     let Some(a) = store::open_assignment(conn, complaint_id)? else { return Ok(None) };
@@ -368,14 +369,14 @@ fn release_assignment(
 fn start_assignment(
     conn: &mut DbConnection,
     ctx: &Ctx,
-    complaint_id: &str,
+    complaint_id: &ComplaintId,
     department_id: &str,
     by: Option<&str>,
 ) -> ComplaintResult<()> {
     diesel::insert_into(complaint_assignments::table)
         .values(AssignmentRow {
             id: new_id(),
-            complaint_id: complaint_id.to_string(),
+            complaint_id: complaint_id.clone(),
             department_id: department_id.to_string(),
             assigned_at: to_db_time(ctx.now),
             assigned_by: by.map(str::to_string),
@@ -511,7 +512,7 @@ fn insert_complaint(
         let number = TrackingNumber::new(&ctx.rules.tracking_prefix, year, seq);
         let due_at = to_db_time(new_clock_due(ctx, ctx.rules.reply_working_days).due_at.with_timezone(&Utc));
         let code = AccessCode::generate();
-        let id = new_id();
+        let id = ComplaintId::generate();
         let now = to_db_time(ctx.now);
         let (idem_hash, idem_body, sealed) = match idempotency {
             Some((key, body_hash)) => {
@@ -593,7 +594,7 @@ fn insert_complaint(
 pub fn assign(
     conn: &mut DbConnection,
     ctx: &Ctx,
-    id: &str,
+    id: &ComplaintId,
     acting: &Acting,
     department_id: &str,
 ) -> ComplaintResult<()> {
@@ -627,7 +628,7 @@ pub fn assign(
 pub fn reassign(
     conn: &mut DbConnection,
     ctx: &Ctx,
-    id: &str,
+    id: &ComplaintId,
     acting: &Acting,
     department_id: &str,
     reason: &str,
@@ -680,7 +681,13 @@ pub fn reassign(
 }
 
 /// Refuses the complaint as not investment-related; the refusal is the clear reply.
-pub fn reject(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, reason: &str) -> ComplaintResult<()> {
+pub fn reject(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: &ComplaintId,
+    acting: &Acting,
+    reason: &str,
+) -> ComplaintResult<()> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::Reject, acting)?;
         stop_clock(conn, ctx, id, REPLY_CLOCK, StopReason::Rejected)?;
@@ -713,7 +720,7 @@ pub struct ExtensionDecision<'a> {
 pub fn decide_extension(
     conn: &mut DbConnection,
     ctx: &Ctx,
-    id: &str,
+    id: &ComplaintId,
     acting: &Acting,
     decision: ExtensionDecision<'_>,
 ) -> ComplaintResult<()> {
@@ -775,7 +782,7 @@ pub fn decide_extension(
 pub fn return_to_office(
     conn: &mut DbConnection,
     ctx: &Ctx,
-    id: &str,
+    id: &ComplaintId,
     acting: &Acting,
     reason: &str,
 ) -> ComplaintResult<()> {
@@ -811,7 +818,7 @@ pub fn return_to_office(
 pub fn request_extension(
     conn: &mut DbConnection,
     ctx: &Ctx,
-    id: &str,
+    id: &ComplaintId,
     acting: &Acting,
     days: u32,
     reason: &str,
@@ -841,7 +848,7 @@ pub fn request_extension(
         diesel::insert_into(extension_requests::table)
             .values(ExtensionRow {
                 id: request_id.clone(),
-                complaint_id: id.to_string(),
+                complaint_id: id.clone(),
                 clock_id: clock.id.clone(),
                 department_id: row.department_id.clone().unwrap_or_default(),
                 requested_by: acting.user_id.clone().unwrap_or_default(),
@@ -882,7 +889,7 @@ pub fn request_extension(
 pub fn request_info(
     conn: &mut DbConnection,
     ctx: &Ctx,
-    id: &str,
+    id: &ComplaintId,
     acting: &Acting,
     question: &str,
 ) -> ComplaintResult<()> {
@@ -912,7 +919,7 @@ pub fn request_info(
 pub fn reply(
     conn: &mut DbConnection,
     ctx: &Ctx,
-    id: &str,
+    id: &ComplaintId,
     acting: &Acting,
     text: &str,
     outcome: ReplyOutcome,
@@ -951,7 +958,13 @@ pub fn reply(
 // ---------------------------------------------------------------------------------------------
 // Investor
 
-pub fn answer_info(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, answer: &str) -> ComplaintResult<()> {
+pub fn answer_info(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: &ComplaintId,
+    acting: &Acting,
+    answer: &str,
+) -> ComplaintResult<()> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::AnswerInfo, acting)?;
         for clock in store::running_clocks(conn, id)? {
@@ -968,7 +981,7 @@ pub fn answer_info(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting
 pub fn rate(
     conn: &mut DbConnection,
     ctx: &Ctx,
-    id: &str,
+    id: &ComplaintId,
     acting: &Acting,
     rating: Rating,
     comment: Option<&str>,
@@ -1012,7 +1025,13 @@ pub fn rate(
     })
 }
 
-pub fn contest(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, reason: &str) -> ComplaintResult<()> {
+pub fn contest(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: &ComplaintId,
+    acting: &Acting,
+    reason: &str,
+) -> ComplaintResult<()> {
     conn.transaction(|conn| {
         let (row, from, to) = begin(conn, id, Action::Contest, acting)?;
         let replied_at = row
@@ -1054,7 +1073,7 @@ pub fn contest(conn: &mut DbConnection, ctx: &Ctx, id: &str, acting: &Acting, re
 pub fn withdraw(
     conn: &mut DbConnection,
     ctx: &Ctx,
-    id: &str,
+    id: &ComplaintId,
     acting: &Acting,
     reason: Option<&str>,
 ) -> ComplaintResult<()> {
@@ -1079,7 +1098,7 @@ pub fn withdraw(
 /// Closes replies (and refusals) whose contest window has passed without a rating. Returns
 /// how many were closed. Safe to run repeatedly and from several instances.
 pub fn auto_close_expired(conn: &mut DbConnection, ctx: &Ctx) -> ComplaintResult<usize> {
-    let candidates: Vec<(String, chrono::NaiveDateTime)> = complaints::table
+    let candidates: Vec<(ComplaintId, chrono::NaiveDateTime)> = complaints::table
         .filter(complaints::status.eq_any([Status::Replied, Status::Rejected]))
         .filter(complaints::replied_at.is_not_null())
         .select((complaints::id, complaints::replied_at.assume_not_null()))
@@ -1309,7 +1328,12 @@ pub fn load_full(conn: &mut DbConnection, row: ComplaintRow) -> ComplaintResult<
 
 /// Whether a file may be added now (the complaint exists in the caller's scope, is not closed,
 /// and has room): asked before an upload's body is read, and again when the file is recorded.
-pub fn check_attachable(conn: &mut DbConnection, id: &str, acting: &Acting, max_count: u32) -> ComplaintResult<()> {
+pub fn check_attachable(
+    conn: &mut DbConnection,
+    id: &ComplaintId,
+    acting: &Acting,
+    max_count: u32,
+) -> ComplaintResult<()> {
     let row = store::find(conn, id)?.ok_or_else(|| ComplaintError::NotFound)?;
     ensure_department_scope(&row, acting)?;
     attachable(conn, &row, max_count)
@@ -1333,7 +1357,7 @@ fn attachable(conn: &mut DbConnection, row: &ComplaintRow, max_count: u32) -> Co
 pub fn attach(
     conn: &mut DbConnection,
     ctx: &Ctx,
-    id: &str,
+    id: &ComplaintId,
     acting: &Acting,
     filename: &str,
     content_type: &str,
@@ -1351,7 +1375,7 @@ pub fn attach(
         diesel::insert_into(crate::db::schema::complaint_attachments::table)
             .values(super::attachments::AttachmentRow {
                 id: attachment_id.clone(),
-                complaint_id: id.to_string(),
+                complaint_id: id.clone(),
                 sha256: sha256.to_string(),
                 filename: filename.to_string(),
                 content_type: content_type.to_string(),

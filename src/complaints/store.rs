@@ -10,13 +10,14 @@ use crate::db::schema::{
     clock_pauses, complaint_assignments, complaint_clocks, complaints, extension_requests, tracking_counters,
 };
 use crate::db::DbConnection;
+use crate::ids::ComplaintId;
 
 /// A complaint as stored; also what a filing inserts (the fields a later step sets are `None`
 /// then, and stored as NULL).
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]
 #[diesel(table_name = complaints)]
 pub struct ComplaintRow {
-    pub id: String,
+    pub id: ComplaintId,
     pub tracking_number: String,
     pub tracking_year: i32,
     pub tracking_seq: i64,
@@ -65,7 +66,7 @@ pub struct ComplaintRow {
 #[diesel(table_name = complaint_clocks)]
 pub struct ClockRow {
     pub id: String,
-    pub complaint_id: String,
+    pub complaint_id: ComplaintId,
     pub kind: String,
     pub ordinal: i32,
     pub started_at: NaiveDateTime,
@@ -96,7 +97,7 @@ pub struct PauseRow {
 #[diesel(table_name = complaint_assignments)]
 pub struct AssignmentRow {
     pub id: String,
-    pub complaint_id: String,
+    pub complaint_id: ComplaintId,
     pub department_id: String,
     pub assigned_at: NaiveDateTime,
     pub assigned_by: Option<String>,
@@ -109,7 +110,7 @@ pub struct AssignmentRow {
 #[diesel(table_name = extension_requests)]
 pub struct ExtensionRow {
     pub id: String,
-    pub complaint_id: String,
+    pub complaint_id: ComplaintId,
     pub clock_id: String,
     pub department_id: String,
     pub requested_by: String,
@@ -142,14 +143,14 @@ pub fn next_tracking_seq(conn: &mut DbConnection, year: i32) -> QueryResult<i64>
 /// Takes the complaint's write lock (PostgreSQL: row lock; SQLite: the database write lock,
 /// before anything is read, so a concurrent writer waits instead of failing) and bumps its
 /// version. Returns false when there is no such complaint.
-pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+pub fn lock(conn: &mut DbConnection, id: &ComplaintId) -> QueryResult<bool> {
     let n = diesel::update(complaints::table.find(id))
         .set(complaints::version.eq(complaints::version + 1))
         .execute(conn)?;
     Ok(n == 1)
 }
 
-pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ComplaintRow>> {
+pub fn find(conn: &mut DbConnection, id: &ComplaintId) -> QueryResult<Option<ComplaintRow>> {
     complaints::table.find(id).select(ComplaintRow::as_select()).first(conn).optional()
 }
 
@@ -170,7 +171,7 @@ pub fn find_by_idempotency_key(conn: &mut DbConnection, key_hash: &str) -> Query
 }
 
 /// The newest clock of `kind` (the one that runs, or ran last).
-pub fn current_clock(conn: &mut DbConnection, complaint_id: &str, kind: &str) -> QueryResult<Option<ClockRow>> {
+pub fn current_clock(conn: &mut DbConnection, complaint_id: &ComplaintId, kind: &str) -> QueryResult<Option<ClockRow>> {
     complaint_clocks::table
         .filter(complaint_clocks::complaint_id.eq(complaint_id))
         .filter(complaint_clocks::kind.eq(kind))
@@ -184,7 +185,7 @@ pub fn find_clock(conn: &mut DbConnection, clock_id: &str) -> QueryResult<Option
     complaint_clocks::table.find(clock_id).select(ClockRow::as_select()).first(conn).optional()
 }
 
-pub fn clocks_of(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<Vec<ClockRow>> {
+pub fn clocks_of(conn: &mut DbConnection, complaint_id: &ComplaintId) -> QueryResult<Vec<ClockRow>> {
     complaint_clocks::table
         .filter(complaint_clocks::complaint_id.eq(complaint_id))
         .order((complaint_clocks::kind.asc(), complaint_clocks::ordinal.asc()))
@@ -193,7 +194,7 @@ pub fn clocks_of(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<Vec
 }
 
 /// The clocks of a complaint that are still running (any kind).
-pub fn running_clocks(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<Vec<ClockRow>> {
+pub fn running_clocks(conn: &mut DbConnection, complaint_id: &ComplaintId) -> QueryResult<Vec<ClockRow>> {
     complaint_clocks::table
         .filter(complaint_clocks::complaint_id.eq(complaint_id))
         .filter(complaint_clocks::stopped_at.is_null())
@@ -209,7 +210,7 @@ pub fn pauses_of(conn: &mut DbConnection, clock_id: &str) -> QueryResult<Vec<Pau
         .load(conn)
 }
 
-pub fn open_assignment(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<Option<AssignmentRow>> {
+pub fn open_assignment(conn: &mut DbConnection, complaint_id: &ComplaintId) -> QueryResult<Option<AssignmentRow>> {
     complaint_assignments::table
         .filter(complaint_assignments::complaint_id.eq(complaint_id))
         .filter(complaint_assignments::released_at.is_null())
@@ -218,7 +219,7 @@ pub fn open_assignment(conn: &mut DbConnection, complaint_id: &str) -> QueryResu
         .optional()
 }
 
-pub fn assignments_of(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<Vec<AssignmentRow>> {
+pub fn assignments_of(conn: &mut DbConnection, complaint_id: &ComplaintId) -> QueryResult<Vec<AssignmentRow>> {
     complaint_assignments::table
         .filter(complaint_assignments::complaint_id.eq(complaint_id))
         .order(complaint_assignments::assigned_at.asc())
@@ -226,7 +227,7 @@ pub fn assignments_of(conn: &mut DbConnection, complaint_id: &str) -> QueryResul
         .load(conn)
 }
 
-pub fn extensions_of(conn: &mut DbConnection, complaint_id: &str) -> QueryResult<Vec<ExtensionRow>> {
+pub fn extensions_of(conn: &mut DbConnection, complaint_id: &ComplaintId) -> QueryResult<Vec<ExtensionRow>> {
     extension_requests::table
         .filter(extension_requests::complaint_id.eq(complaint_id))
         .order(extension_requests::requested_at.asc())
@@ -305,7 +306,7 @@ pub fn list(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<Vec<Complain
 }
 
 /// The list's cursor (`next_cursor`): hex of "<due micros or ->|<id>", after the last row shown.
-pub fn encode_cursor(due: Option<NaiveDateTime>, id: &str) -> String {
+pub fn encode_cursor(due: Option<NaiveDateTime>, id: &ComplaintId) -> String {
     let due = due.map(|d| d.and_utc().timestamp_micros().to_string()).unwrap_or_else(|| "-".into());
     hex::encode(format!("{due}|{id}"))
 }

@@ -232,7 +232,7 @@ pub struct Loaded {
 pub fn complaint_view(l: &Loaded, ctx: &Ctx) -> ComplaintResult<ComplaintView> {
     let r = &l.row;
     Ok(ComplaintView {
-        id: r.id.clone(),
+        id: r.id.to_string(),
         tracking_number: r.tracking_number.clone(),
         status: r.status,
         channel: r.channel,
@@ -327,7 +327,7 @@ pub struct ComplaintSummary {
 
 pub fn summary(r: &ComplaintRow) -> ComplaintSummary {
     ComplaintSummary {
-        id: r.id.clone(),
+        id: r.id.to_string(),
         tracking_number: r.tracking_number.clone(),
         status: r.status,
         subject: r.subject.clone(),

@@ -5,8 +5,10 @@
 
 pub mod schema;
 mod text_enum;
+mod text_id;
 
 pub(crate) use text_enum::text_enum;
+pub(crate) use text_id::text_id;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

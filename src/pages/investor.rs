@@ -21,6 +21,7 @@ use crate::db;
 use crate::error::ApiError;
 use crate::fields::{optional_text, required_text};
 use crate::http::ClientAddr;
+use crate::ids::ComplaintId;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(landing)
@@ -131,13 +132,13 @@ async fn file_posted(page: &Page, posted: &mut Posted) -> Result<HttpResponse, A
 /// Stores each checked file and records it on the complaint.
 pub(super) async fn store_attachments(
     page: &Page,
-    complaint_id: &str,
+    complaint_id: &ComplaintId,
     files: Vec<complaint_form::CheckedFile>,
     acting: Acting,
 ) -> Result<(), ApiError> {
     let max = page.state.settings.complaints.attachment_max_count;
     for f in files {
-        let (id, acting) = (complaint_id.to_string(), acting.clone());
+        let (id, acting) = (complaint_id.clone(), acting.clone());
         // The content is stored with the row; the temporary file goes as `f` drops.
         with_ctx(&page.state, Access::Write, move |conn, ctx| {
             service::attach(conn, ctx, &id, &acting, &f.filename, f.content_type, &f.staged, max).map(|_| ())
@@ -254,7 +255,7 @@ async fn open(page: Page, client: ClientAddr, form: web::Form<Lookup>) -> HttpRe
 /// Runs an investor action on the session's complaint, then shows the page again.
 async fn act<F>(page: Page, req: HttpRequest, action: Result<F, ApiError>) -> HttpResponse
 where
-    F: FnOnce(&mut db::DbConnection, &context::Ctx, &str) -> ComplaintResult<()> + Send + 'static,
+    F: FnOnce(&mut db::DbConnection, &context::Ctx, &ComplaintId) -> ComplaintResult<()> + Send + 'static,
 {
     let Some(who) = session_of(&page, &req) else { return page.see_other("/track") };
     let action = match action {
@@ -285,7 +286,7 @@ async fn answer(page: Page, req: HttpRequest, form: web::Form<AnswerForm>) -> Ht
         page,
         req,
         text.map(|text| {
-            move |conn: &mut db::DbConnection, ctx: &context::Ctx, id: &str| {
+            move |conn: &mut db::DbConnection, ctx: &context::Ctx, id: &ComplaintId| {
                 service::answer_info(conn, ctx, id, &Acting::investor(), &text)
             }
         }),
@@ -313,7 +314,7 @@ async fn rate(page: Page, req: HttpRequest, form: web::Form<RateForm>) -> HttpRe
         page,
         req,
         checked.map(|(rating, comment)| {
-            move |conn: &mut db::DbConnection, ctx: &context::Ctx, id: &str| {
+            move |conn: &mut db::DbConnection, ctx: &context::Ctx, id: &ComplaintId| {
                 service::rate(conn, ctx, id, &Acting::investor(), rating, comment.as_deref())
             }
         }),
@@ -334,7 +335,7 @@ async fn contest(page: Page, req: HttpRequest, form: web::Form<ReasonForm>) -> H
         page,
         req,
         reason.map(|reason| {
-            move |conn: &mut db::DbConnection, ctx: &context::Ctx, id: &str| {
+            move |conn: &mut db::DbConnection, ctx: &context::Ctx, id: &ComplaintId| {
                 service::contest(conn, ctx, id, &Acting::investor(), &reason)
             }
         }),
@@ -350,7 +351,7 @@ async fn withdraw(page: Page, req: HttpRequest, form: web::Form<ReasonForm>) -> 
         page,
         req,
         reason.map(|reason| {
-            move |conn: &mut db::DbConnection, ctx: &context::Ctx, id: &str| {
+            move |conn: &mut db::DbConnection, ctx: &context::Ctx, id: &ComplaintId| {
                 service::withdraw(conn, ctx, id, &Acting::investor(), reason.as_deref())
             }
         }),

@@ -37,6 +37,7 @@ use crate::departments::DepartmentKind;
 use crate::error::{ApiError, FieldError};
 use crate::escalation::ladder::Trigger;
 use crate::fields::{optional_text, required_text, Checker};
+use crate::ids::ComplaintId;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(intake_page)
@@ -396,7 +397,7 @@ async fn show_status(
 #[post("/staff/complaints/{id}/withdraw")]
 async fn withdraw_post(
     staff: StaffPage<OperatorOnly>,
-    path: web::Path<String>,
+    path: web::Path<ComplaintId>,
     form: web::Form<ActionForm>,
 ) -> HttpResponse {
     let (id, form) = (path.into_inner(), form.into_inner());
@@ -703,7 +704,7 @@ fn can(status: Status, actor: Actor) -> Can {
 }
 
 #[get("/staff/complaints/{id}")]
-async fn complaint_page(staff: StaffPage<Handlers>, path: web::Path<String>, req: HttpRequest) -> HttpResponse {
+async fn complaint_page(staff: StaffPage<Handlers>, path: web::Path<ComplaintId>, req: HttpRequest) -> HttpResponse {
     let q = web::Query::<DetailQuery>::from_query(req.query_string()).map(|q| q.into_inner()).unwrap_or_default();
     show_detail(&staff, path.into_inner(), done_notice(Some(&q.done)), None).await
 }
@@ -715,7 +716,7 @@ struct Failed<'a> {
     values: &'a ActionForm,
 }
 
-async fn show_detail(page: &Page, id: String, done: Option<&str>, failed: Option<Failed<'_>>) -> HttpResponse {
+async fn show_detail(page: &Page, id: ComplaintId, done: Option<&str>, failed: Option<Failed<'_>>) -> HttpResponse {
     let by = acting(signed_in(page));
     let actor = by.actor;
     let loaded = with_ctx(&page.state, Access::Read, move |conn, ctx| {
@@ -776,7 +777,7 @@ async fn show_detail(page: &Page, id: String, done: Option<&str>, failed: Option
 /// scope; files of a confidential complaint only to its department and the coordination office,
 /// which are the only roles admitted here).
 #[get("/staff/complaints/{id}/attachments/{attachment_id}")]
-async fn download_file(staff: StaffPage<Handlers>, path: web::Path<(String, String)>) -> HttpResponse {
+async fn download_file(staff: StaffPage<Handlers>, path: web::Path<(ComplaintId, String)>) -> HttpResponse {
     let (id, attachment_id) = path.into_inner();
     let by = acting(staff.user());
     let found = db::run(&staff.state.pool, move |conn| {
@@ -796,15 +797,15 @@ async fn download_file(staff: StaffPage<Handlers>, path: web::Path<(String, Stri
     }
 }
 
-fn detail_url(id: &str, done: &str) -> String {
-    format!("/staff/complaints/{}?done={done}", encode(id))
+fn detail_url(id: &ComplaintId, done: &str) -> String {
+    format!("/staff/complaints/{}?done={done}", encode(id.as_str()))
 }
 
 /// After a form: 303 to `success` (a reload does not post again), or the complaint page again
 /// with the error beside the form and the typed text kept.
 async fn finish(
     page: &Page,
-    id: String,
+    id: ComplaintId,
     form: &ActionForm,
     form_key: &str,
     result: Result<(), ApiError>,
@@ -819,11 +820,11 @@ async fn finish(
 }
 
 /// Runs a service operation on complaint `id` in one write.
-async fn run<F>(page: &Page, id: &str, work: F) -> Result<(), ApiError>
+async fn run<F>(page: &Page, id: &ComplaintId, work: F) -> Result<(), ApiError>
 where
-    F: FnOnce(&mut db::DbConnection, &context::Ctx, &str) -> ComplaintResult<()> + Send + 'static,
+    F: FnOnce(&mut db::DbConnection, &context::Ctx, &ComplaintId) -> ComplaintResult<()> + Send + 'static,
 {
-    let id = id.to_string();
+    let id = id.clone();
     with_ctx(&page.state, Access::Write, move |conn, ctx| work(conn, ctx, &id)).await
 }
 
@@ -847,7 +848,7 @@ fn days_field(raw: &str, max: u32) -> Result<u32, FieldError> {
 #[post("/staff/complaints/{id}/assign")]
 async fn post_assign(
     staff: StaffPage<CoordinatorOnly>,
-    path: web::Path<String>,
+    path: web::Path<ComplaintId>,
     form: web::Form<ActionForm>,
 ) -> HttpResponse {
     let (id, form) = (path.into_inner(), form.into_inner());
@@ -864,7 +865,7 @@ async fn post_assign(
 #[post("/staff/complaints/{id}/reassign")]
 async fn post_reassign(
     staff: StaffPage<CoordinatorOnly>,
-    path: web::Path<String>,
+    path: web::Path<ComplaintId>,
     form: web::Form<ActionForm>,
 ) -> HttpResponse {
     let (id, form) = (path.into_inner(), form.into_inner());
@@ -886,7 +887,7 @@ async fn post_reassign(
 #[post("/staff/complaints/{id}/reject")]
 async fn post_reject(
     staff: StaffPage<CoordinatorOnly>,
-    path: web::Path<String>,
+    path: web::Path<ComplaintId>,
     form: web::Form<ActionForm>,
 ) -> HttpResponse {
     let (id, form) = (path.into_inner(), form.into_inner());
@@ -902,7 +903,7 @@ async fn post_reject(
 #[post("/staff/complaints/{id}/extension-requests/{request_id}/decision")]
 async fn post_decide_extension(
     staff: StaffPage<CoordinatorOnly>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(ComplaintId, String)>,
     form: web::Form<ActionForm>,
 ) -> HttpResponse {
     let ((id, request_id), form) = (path.into_inner(), form.into_inner());
@@ -950,7 +951,7 @@ async fn post_decide_extension(
 #[post("/staff/complaints/{id}/request-info")]
 async fn post_request_info(
     staff: StaffPage<DepartmentOnly>,
-    path: web::Path<String>,
+    path: web::Path<ComplaintId>,
     form: web::Form<ActionForm>,
 ) -> HttpResponse {
     let (id, form) = (path.into_inner(), form.into_inner());
@@ -968,7 +969,7 @@ async fn post_request_info(
 #[post("/staff/complaints/{id}/reply")]
 async fn post_reply(
     staff: StaffPage<DepartmentOnly>,
-    path: web::Path<String>,
+    path: web::Path<ComplaintId>,
     form: web::Form<ActionForm>,
 ) -> HttpResponse {
     let (id, form) = (path.into_inner(), form.into_inner());
@@ -995,7 +996,7 @@ async fn post_reply(
 #[post("/staff/complaints/{id}/return")]
 async fn post_return(
     staff: StaffPage<DepartmentOnly>,
-    path: web::Path<String>,
+    path: web::Path<ComplaintId>,
     form: web::Form<ActionForm>,
 ) -> HttpResponse {
     let (id, form) = (path.into_inner(), form.into_inner());
@@ -1013,7 +1014,7 @@ async fn post_return(
 #[post("/staff/complaints/{id}/extension-requests")]
 async fn post_request_extension(
     staff: StaffPage<DepartmentOnly>,
-    path: web::Path<String>,
+    path: web::Path<ComplaintId>,
     form: web::Form<ActionForm>,
 ) -> HttpResponse {
     let (id, form) = (path.into_inner(), form.into_inner());
@@ -1075,7 +1076,7 @@ mod tests {
         let cal = crate::calendar::runtime::build(std::path::Path::new("/nonexistent"), None).unwrap();
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         let mut r = ComplaintRow {
-            id: "x".into(),
+            id: ComplaintId::new("x"),
             tracking_number: "CZ-2026-000001".into(),
             tracking_year: 2026,
             tracking_seq: 1,
@@ -1140,8 +1141,14 @@ mod tests {
     fn queries_and_cursors_round_trip() {
         assert_eq!(query(&[("q", "许可 a&b"), ("status", "assigned")]), "q=%E8%AE%B8%E5%8F%AF%20a%26b&status=assigned");
         let due = Some(DateTime::from_timestamp_micros(1_790_000_000_000_000).unwrap().naive_utc());
-        assert_eq!(store::decode_cursor(&store::encode_cursor(due, "abc")).unwrap(), (due, "abc".to_string()));
-        assert_eq!(store::decode_cursor(&store::encode_cursor(None, "abc")).unwrap(), (None, "abc".to_string()));
+        assert_eq!(
+            store::decode_cursor(&store::encode_cursor(due, &ComplaintId::new("abc"))).unwrap(),
+            (due, "abc".to_string())
+        );
+        assert_eq!(
+            store::decode_cursor(&store::encode_cursor(None, &ComplaintId::new("abc"))).unwrap(),
+            (None, "abc".to_string())
+        );
         assert!(store::decode_cursor("zz").is_err());
     }
 }

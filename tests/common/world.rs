@@ -3,6 +3,7 @@
 //! deliveries run the binary with `--simulate`.
 
 use anshang::complaints::context;
+use anshang::ids::ComplaintId;
 use std::time::Duration;
 
 use anshang::calendar::WorkingCalendar;
@@ -80,13 +81,13 @@ impl World {
     }
 
     /// Files a complaint in `lang` received at `now`; returns (id, tracking number).
-    pub fn file(&self, now: &str, lang: &str) -> (String, String) {
+    pub fn file(&self, now: &str, lang: &str) -> (ComplaintId, String) {
         let (id, number, _) = self.file_with_code(now, lang);
         (id, number)
     }
 
     /// Files as `file` does; also returns the access code.
-    pub fn file_with_code(&self, now: &str, lang: &str) -> (String, String, String) {
+    pub fn file_with_code(&self, now: &str, lang: &str) -> (ComplaintId, String, String) {
         let request: FileComplaintRequest = serde_json::from_value(complaint_json(lang)).unwrap();
         let filed = self.act(now, |conn, ctx| {
             service::file(conn, ctx, intake::validate(request, false).unwrap(), &Acting::investor(), None)
@@ -153,7 +154,7 @@ impl World {
             .clone()
     }
 
-    pub fn complaint(&self, id: &str) -> Value {
+    pub fn complaint(&self, id: &ComplaintId) -> Value {
         self.app.get(&format!("/api/v1/complaints/{id}"), Some(&self.coordinator)).json()
     }
 }
