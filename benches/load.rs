@@ -428,7 +428,7 @@ fn tally_ms(settings: &Settings, n: usize) -> f64 {
     diesel::sql_query(format!("INSERT INTO ballots (id, round_id, department_id, category, answers) SELECT '{round}-' || n, '{round}', 'benchdept' || (n % 10), 'enterprise_served', '{answers}' FROM {s}"))
         .execute(&mut *conn)
         .unwrap();
-    let r = anshang::ballots::service::find(&mut conn, &round).unwrap();
+    let r = anshang::ballots::service::find(&mut conn, &anshang::ids::RoundId::new(round.as_str())).unwrap();
     let t = Instant::now();
     let tally = anshang::ballots::service::results(&mut conn, &r).unwrap();
     assert_eq!(tally.len(), 10);

@@ -11,6 +11,7 @@ use crate::auth::users::{self, AccountRequest};
 use crate::auth::Role;
 use crate::config::{Settings, SettingsSource};
 use crate::db;
+use crate::ids::RoundId;
 use crate::state::open_database;
 
 #[derive(Parser, Debug)]
@@ -734,7 +735,7 @@ fn check_simulated_instant(
 }
 
 fn ballots_command(settings: &Settings, cmd: BallotsCommand) -> Result<(), String> {
-    use crate::ballots::service::RoundStatus;
+    use crate::ballots::model::RoundStatus;
     if let BallotsCommand::Verify { bulletin } = &cmd {
         let text = std::fs::read_to_string(bulletin).map_err(|e| format!("{}: {e}", bulletin.display()))?;
         let b: crate::ballots::bulletin::Bulletin =
@@ -774,9 +775,10 @@ fn ballots_command(settings: &Settings, cmd: BallotsCommand) -> Result<(), Strin
 fn advance_round(
     conn: &mut db::DbConnection,
     round: &str,
-    to: crate::ballots::service::RoundStatus,
+    to: crate::ballots::model::RoundStatus,
 ) -> Result<(), String> {
-    let r = crate::ballots::service::advance(conn, round, to, "cli", db::now()).map_err(describe_api_error)?;
+    let r = crate::ballots::service::advance(conn, &RoundId::new(round), to, "cli", db::now())
+        .map_err(describe_api_error)?;
     println!("round {} is now {}", r.round.id, r.round.status);
     if let Some(shares) = r.key_shares {
         println!(
@@ -795,7 +797,8 @@ fn unseal_round(conn: &mut db::DbConnection, round: &str) -> Result<(), String> 
     let mut text = String::new();
     std::io::stdin().read_to_string(&mut text).map_err(|e| format!("reading the key shares: {e}"))?;
     let shares: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
-    let r = crate::ballots::service::unseal(conn, round, &shares, "cli", db::now()).map_err(describe_api_error)?;
+    let r = crate::ballots::service::unseal(conn, &RoundId::new(round), &shares, "cli", db::now())
+        .map_err(describe_api_error)?;
     println!("round {}: ballots opened; the sealed copies and the round key are gone", r.id);
     Ok(())
 }
@@ -814,6 +817,7 @@ fn issue_codes_with_letters(
     use diesel::Connection;
     conn.transaction(|conn| {
         db::write_lock(conn)?;
+        let round_id = &RoundId::new(round_id);
         let round = crate::ballots::service::find(conn, round_id)?;
         let issued =
             crate::ballots::service::issue_codes(conn, round_id, notices, email_deliverable, actor, db::now())?;

@@ -12,7 +12,7 @@ use anshang::complaints::intake::{self, FileComplaintRequest};
 use anshang::complaints::model::{Rating, ReplyOutcome};
 use anshang::complaints::service;
 use anshang::complaints::state::Actor;
-use anshang::ids::ComplaintId;
+use anshang::ids::{ComplaintId, DepartmentId};
 use chrono::{DateTime, Utc};
 use common::{complaint_json, TestApp};
 use serde_json::{json, Value};
@@ -50,10 +50,12 @@ impl Seeder {
         })
     }
     fn assign(&self, now: &str, id: &ComplaintId, dept: &str) {
-        self.run(now, |c, ctx| service::assign(c, ctx, id, &coordinator(), dept).unwrap())
+        self.run(now, |c, ctx| service::assign(c, ctx, id, &coordinator(), &DepartmentId::new(dept)).unwrap())
     }
     fn reassign(&self, now: &str, id: &ComplaintId, dept: &str) {
-        self.run(now, |c, ctx| service::reassign(c, ctx, id, &coordinator(), dept, "moved").unwrap())
+        self.run(now, |c, ctx| {
+            service::reassign(c, ctx, id, &coordinator(), &DepartmentId::new(dept), "moved").unwrap()
+        })
     }
     fn reply(&self, now: &str, id: &ComplaintId, dept: &str) {
         self.run(now, |c, ctx| {
@@ -73,7 +75,7 @@ fn coordinator() -> Acting {
 }
 
 fn department(dept: &str) -> Acting {
-    Acting { actor: Actor::Department, user_id: None, department_id: Some(dept.to_string()) }
+    Acting { actor: Actor::Department, user_id: None, department_id: Some(DepartmentId::new(dept)) }
 }
 
 /// A published round over `departments`: each voter rates the listed departments with one

@@ -118,7 +118,7 @@ pub fn clock_records(
         let last = newest.get(&c.complaint_id).copied().unwrap_or(c.ordinal);
         out.push(ClockRecord {
             tracking_number: number.clone(),
-            department_id,
+            department_id: department_id.into(),
             outcome,
             escalated: escalated.contains(&c.id),
             replied,
@@ -138,7 +138,7 @@ pub fn clock_records(
 /// Published rounds of the year and each department's result (None where suppressed: fewer
 /// than k ballots with a valid answer).
 pub fn round_results(conn: &mut DbConnection, year: i32) -> AssessmentResult<Vec<RoundResult>> {
-    let ids: Vec<String> = ballot_rounds::table
+    let ids: Vec<crate::ids::RoundId> = ballot_rounds::table
         .filter(ballot_rounds::year.eq(year))
         .filter(ballot_rounds::status.eq("published"))
         .order(ballot_rounds::id.asc())
@@ -149,7 +149,7 @@ pub fn round_results(conn: &mut DbConnection, year: i32) -> AssessmentResult<Vec
         let round = crate::ballots::service::find(conn, &id)?;
         for t in crate::ballots::service::results(conn, &round)? {
             out.push(RoundResult {
-                round_id: id.clone(),
+                round_id: id.to_string(),
                 department_id: t.department_id,
                 valid_ballots: t.valid_ballots,
                 conduct_index: t.conduct_index,

@@ -272,7 +272,7 @@ async fn list_reviews(
     check_year(year)?;
     let only = match staff.role {
         Role::Coordinator | Role::Commission | Role::Admin => None,
-        Role::Department => Some(staff.department_id.clone().unwrap_or_default()),
+        Role::Department => Some(staff.department_id.clone().map(String::from).unwrap_or_default()),
         Role::Operator => return Err(ApiError::Forbidden("the role operator may not do this".into())),
     };
     let now = db::now();

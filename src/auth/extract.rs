@@ -11,14 +11,15 @@ use actix_web::{web, FromRequest, HttpRequest};
 
 use super::roles::{Role, RoleRule};
 use crate::error::ApiError;
+use crate::ids::{DepartmentId, UserId};
 use crate::state::AppState;
 
 /// The signed-in staff member, as the token says.
 #[derive(Debug, Clone)]
 pub struct StaffUser {
-    pub id: String,
+    pub id: UserId,
     pub role: Role,
-    pub department_id: Option<String>,
+    pub department_id: Option<DepartmentId>,
 }
 
 pub struct Staff<R: RoleRule> {
@@ -53,7 +54,7 @@ impl<R: RoleRule + 'static> FromRequest for Staff<R> {
 /// new password) made after it was issued.
 pub(crate) async fn still_valid(state: &web::Data<AppState>, user_id: &str, issued_at: i64) -> Result<(), ApiError> {
     let id = user_id.to_string();
-    let user = crate::db::run(&state.pool, move |conn| super::users::find(conn, &id)).await?;
+    let user = crate::db::run(&state.pool, move |conn| super::users::find(conn, &UserId::new(id))).await?;
     match user {
         Some(u) if u.active && u.updated_at.and_utc().timestamp_millis() <= issued_at => Ok(()),
         _ => Err(ApiError::Unauthenticated("the token is no longer valid; sign in again")),
@@ -85,7 +86,14 @@ pub(crate) fn authorize<R: RoleRule>(claims: super::token::Claims) -> Result<(St
         return Err(ApiError::Forbidden("a department account without a department".into()));
     }
     Ok((
-        Staff { user: StaffUser { id: claims.sub, role: claims.role, department_id: claims.dept }, rule: PhantomData },
+        Staff {
+            user: StaffUser {
+                id: UserId::new(claims.sub),
+                role: claims.role,
+                department_id: claims.dept.map(DepartmentId::new),
+            },
+            rule: PhantomData,
+        },
         issued_ms,
     ))
 }

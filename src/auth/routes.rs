@@ -136,7 +136,7 @@ async fn create_user(
         &b.email,
         &b.display_name,
         b.role,
-        b.department_id,
+        b.department_id.map(crate::ids::DepartmentId::new),
         b.password,
         state.settings.auth.min_password_length,
     )?;
@@ -178,7 +178,7 @@ async fn update_user(
     path: web::Path<String>,
     body: JsonBody<UpdateUserRequest>,
 ) -> Result<web::Json<UserView>, ApiError> {
-    let id = path.into_inner();
+    let id = crate::ids::UserId::new(path.into_inner());
     let active = body.into_inner().active;
     let actor = staff.id.clone();
     if id == actor && !active {

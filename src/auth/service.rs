@@ -56,7 +56,7 @@ pub async fn sign_in(
         token,
         expires_at,
         role,
-        department_id: user.department_id,
+        department_id: user.department_id.map(String::from),
         must_change_password: user.must_change_password,
     })
 }
@@ -107,7 +107,8 @@ pub async fn set_own_password(
     state.limits.password_change_by_account.check(&user_id.to_string()).await?;
     let id = user_id.to_string();
     db::run(&state.pool, move |conn| {
-        let user = users::find(conn, &id)?.ok_or(ApiError::Unauthenticated("account no longer exists"))?;
+        let user = users::find(conn, &crate::ids::UserId::new(id.as_str()))?
+            .ok_or(ApiError::Unauthenticated("account no longer exists"))?;
         if !password::verify_password(&req.current_password, &user.password_hash) {
             return Err(ApiError::invalid("current_password", "wrong_password", "the current password is wrong"));
         }

@@ -8,19 +8,20 @@ use super::error::AccountError;
 use super::password;
 use super::roles::Role;
 use crate::db::schema::{departments, users};
-use crate::db::{from_db_time, new_id, to_db_time, DbConnection};
+use crate::db::{from_db_time, to_db_time, DbConnection};
 use crate::error::FieldError;
 use crate::fields::{required_text, Checker, EmailAddress};
+use crate::ids::{DepartmentId, UserId};
 
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = users)]
 pub struct User {
-    pub id: String,
+    pub id: UserId,
     pub email: String,
     pub display_name: String,
     pub password_hash: String,
     pub role: String,
-    pub department_id: Option<String>,
+    pub department_id: Option<DepartmentId>,
     pub active: bool,
     pub must_change_password: bool,
     pub created_at: NaiveDateTime,
@@ -67,10 +68,10 @@ impl TryFrom<User> for UserView {
     fn try_from(u: User) -> Result<Self, AccountError> {
         Ok(UserView {
             role: u.role()?,
-            id: u.id,
+            id: u.id.into(),
             email: u.email,
             display_name: u.display_name,
-            department_id: u.department_id,
+            department_id: u.department_id.map(String::from),
             active: u.active,
             must_change_password: u.must_change_password,
             created_at: from_db_time(u.created_at),
@@ -83,7 +84,7 @@ pub struct AccountRequest {
     pub email: EmailAddress,
     pub display_name: String,
     pub role: Role,
-    pub department_id: Option<String>,
+    pub department_id: Option<DepartmentId>,
     /// `None`: generate a one-time password that must be changed at first sign-in.
     pub password: Option<String>,
 }
@@ -93,7 +94,7 @@ impl AccountRequest {
         email: &str,
         display_name: &str,
         role: Role,
-        department_id: Option<String>,
+        department_id: Option<DepartmentId>,
         password_given: Option<String>,
         min_password_length: usize,
     ) -> Result<AccountRequest, AccountError> {
@@ -142,7 +143,7 @@ pub fn create(
         }
     };
     let hash = password::hash_password(&password)?;
-    let id = new_id();
+    let id = UserId::generate();
     conn.transaction(|conn| {
         crate::db::write_lock(conn)?;
         if let Some(dept) = &req.department_id {
@@ -183,7 +184,7 @@ pub fn create(
     Ok((user, generated))
 }
 
-pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<User>> {
+pub fn find(conn: &mut DbConnection, id: &UserId) -> QueryResult<Option<User>> {
     users::table.find(id).select(User::as_select()).first(conn).optional()
 }
 

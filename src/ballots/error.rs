@@ -6,7 +6,7 @@
 
 use serde_json::{json, Map};
 
-use super::service::RoundStatus;
+use super::model::RoundStatus;
 use crate::error::{ApiError, FieldError};
 
 #[derive(Debug, thiserror::Error)]

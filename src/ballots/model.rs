@@ -102,3 +102,29 @@ impl Points {
 
 /// One department's part of one ballot: question key → answer.
 pub type Answers = BTreeMap<String, Answer>;
+
+/// Where a round is in its life: drafted, open for voting, closed (ballots in), published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoundStatus {
+    Draft,
+    Open,
+    Closed,
+    Published,
+}
+
+impl RoundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoundStatus::Draft => "draft",
+            RoundStatus::Open => "open",
+            RoundStatus::Closed => "closed",
+            RoundStatus::Published => "published",
+        }
+    }
+    pub fn parse(s: &str) -> Option<RoundStatus> {
+        [RoundStatus::Draft, RoundStatus::Open, RoundStatus::Closed, RoundStatus::Published]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+}

@@ -8,15 +8,15 @@ use serde::Deserialize;
 
 use super::bulletin::Bulletin;
 use super::error::BallotError;
-use super::service::{
-    self, CastReceipt, CastRequest, CreateRound, ImportReport, Issued, RoundDepartment, RoundStatus, RoundView,
-};
+use super::model::RoundStatus;
+use super::service::{self, CastReceipt, CastRequest, CreateRound, ImportReport, Issued, RoundDepartment, RoundView};
 use super::tally::DepartmentTally;
 use crate::auth::roles::BallotOfficers;
 use crate::auth::{MaybeStaff, Staff};
 use crate::db;
 use crate::error::ApiError;
 use crate::http::{ClientAddr, JsonBody};
+use crate::ids::RoundId;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -82,7 +82,7 @@ async fn list_rounds(
 async fn import_voters(
     state: web::Data<AppState>,
     staff: Staff<BallotOfficers>,
-    path: web::Path<String>,
+    path: web::Path<RoundId>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let text =
@@ -111,7 +111,7 @@ async fn import_voters(
 async fn issue_codes(
     state: web::Data<AppState>,
     staff: Staff<BallotOfficers>,
-    path: web::Path<String>,
+    path: web::Path<RoundId>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, actor, rules, deliverable) =
         (path.into_inner(), staff.id.clone(), state.rules.clone(), service::email_deliverable(&state.settings));
@@ -132,7 +132,7 @@ async fn issue_codes(
 async fn reissue_code(
     state: web::Data<AppState>,
     staff: Staff<BallotOfficers>,
-    path: web::Path<String>,
+    path: web::Path<RoundId>,
     body: JsonBody<service::ReissueRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, actor, rules, deliverable, req) = (
@@ -152,7 +152,7 @@ async fn reissue_code(
 async fn advance(
     state: web::Data<AppState>,
     staff: Staff<BallotOfficers>,
-    id: String,
+    id: RoundId,
     to: RoundStatus,
 ) -> Result<web::Json<RoundView>, ApiError> {
     let actor = staff.id.clone();
@@ -182,7 +182,7 @@ pub struct OpenedRound {
 async fn open_round(
     state: web::Data<AppState>,
     staff: Staff<BallotOfficers>,
-    path: web::Path<String>,
+    path: web::Path<RoundId>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, actor) = (path.into_inner(), staff.id.clone());
     let opened = db::run(&state.pool, move |conn| {
@@ -206,7 +206,7 @@ async fn open_round(
 async fn unseal_round(
     state: web::Data<AppState>,
     staff: Staff<BallotOfficers>,
-    path: web::Path<String>,
+    path: web::Path<RoundId>,
     body: JsonBody<service::UnsealRequest>,
 ) -> Result<web::Json<RoundView>, ApiError> {
     let (id, actor, shares) = (path.into_inner(), staff.id.clone(), body.into_inner().key_shares);
@@ -226,7 +226,7 @@ async fn unseal_round(
 async fn close_round(
     state: web::Data<AppState>,
     staff: Staff<BallotOfficers>,
-    path: web::Path<String>,
+    path: web::Path<RoundId>,
 ) -> Result<web::Json<RoundView>, ApiError> {
     advance(state, staff, path.into_inner(), RoundStatus::Closed).await
 }
@@ -239,7 +239,7 @@ async fn close_round(
 async fn publish_round(
     state: web::Data<AppState>,
     staff: Staff<BallotOfficers>,
-    path: web::Path<String>,
+    path: web::Path<RoundId>,
 ) -> Result<web::Json<RoundView>, ApiError> {
     advance(state, staff, path.into_inner(), RoundStatus::Published).await
 }
@@ -248,7 +248,7 @@ async fn publish_round(
 #[utoipa::path(get, path = "/api/v1/ballots/{round}", tag = "ballots", params(("round" = String, Path)),
     responses((status = 200, body = RoundView)))]
 #[get("/api/v1/ballots/{round}")]
-async fn get_round(state: web::Data<AppState>, path: web::Path<String>) -> Result<web::Json<RoundView>, ApiError> {
+async fn get_round(state: web::Data<AppState>, path: web::Path<RoundId>) -> Result<web::Json<RoundView>, ApiError> {
     let id = path.into_inner();
     db::run(&state.pool, move |conn| {
         let round = service::find(conn, &id)?;
@@ -275,7 +275,7 @@ pub struct CodeRequest {
 async fn check_code(
     state: web::Data<AppState>,
     client: ClientAddr,
-    path: web::Path<String>,
+    path: web::Path<RoundId>,
     body: JsonBody<CodeRequest>,
 ) -> Result<web::Json<Vec<RoundDepartment>>, ApiError> {
     state.limits.ballot_by_client.check(&client.0).await?;
@@ -292,7 +292,7 @@ async fn check_code(
 async fn cast(
     state: web::Data<AppState>,
     client: ClientAddr,
-    path: web::Path<String>,
+    path: web::Path<RoundId>,
     body: JsonBody<CastRequest>,
 ) -> Result<HttpResponse, ApiError> {
     state.limits.ballot_by_client.check(&client.0).await?;
@@ -310,7 +310,7 @@ async fn cast(
 async fn results(
     state: web::Data<AppState>,
     staff: MaybeStaff<BallotOfficers>,
-    path: web::Path<String>,
+    path: web::Path<RoundId>,
 ) -> Result<web::Json<Vec<DepartmentTally>>, ApiError> {
     let (id, officer) = (path.into_inner(), staff.0.is_some());
     db::run(&state.pool, move |conn| {
@@ -329,7 +329,7 @@ async fn results(
 #[utoipa::path(get, path = "/api/v1/ballots/{round}/bulletin", tag = "ballots", params(("round" = String, Path)),
     responses((status = 200, body = Bulletin)))]
 #[get("/api/v1/ballots/{round}/bulletin")]
-async fn bulletin(state: web::Data<AppState>, path: web::Path<String>) -> Result<web::Json<Bulletin>, ApiError> {
+async fn bulletin(state: web::Data<AppState>, path: web::Path<RoundId>) -> Result<web::Json<Bulletin>, ApiError> {
     let id = path.into_inner();
     db::run(&state.pool, move |conn| {
         let round = service::find(conn, &id)?;

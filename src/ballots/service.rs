@@ -13,7 +13,7 @@ use serde_json::json;
 use super::bulletin::Bulletin;
 use super::codes;
 use super::error::{BallotError, BallotResult};
-use super::model::{default_questions, Answer, Answers, Category, Points, Question};
+use super::model::{default_questions, Answer, Answers, Category, Points, Question, RoundStatus};
 use super::tally::{BallotRow, DepartmentTally};
 use crate::db::schema::{
     ballot_credentials, ballot_receipts, ballot_round_departments, ballot_rounds, ballot_voters, ballots,
@@ -22,36 +22,12 @@ use crate::db::schema::{
 use crate::db::{from_db_time, new_id, to_db_time, DbConnection};
 use crate::error::FieldError;
 use crate::fields::{required_text, Checker};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RoundStatus {
-    Draft,
-    Open,
-    Closed,
-    Published,
-}
-
-impl RoundStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RoundStatus::Draft => "draft",
-            RoundStatus::Open => "open",
-            RoundStatus::Closed => "closed",
-            RoundStatus::Published => "published",
-        }
-    }
-    pub fn parse(s: &str) -> Option<RoundStatus> {
-        [RoundStatus::Draft, RoundStatus::Open, RoundStatus::Closed, RoundStatus::Published]
-            .into_iter()
-            .find(|r| r.as_str() == s)
-    }
-}
+use crate::ids::RoundId;
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]
 #[diesel(table_name = ballot_rounds)]
 pub struct RoundRow {
-    pub id: String,
+    pub id: RoundId,
     pub title: String,
     pub year: i32,
     pub status: String,
@@ -126,7 +102,7 @@ impl RoundRow {
 pub fn view(conn: &mut DbConnection, r: &RoundRow) -> BallotResult<RoundView> {
     let local = |t| from_db_time(t).with_timezone(&crate::calendar::shanghai());
     Ok(RoundView {
-        id: r.id.clone(),
+        id: r.id.to_string(),
         title: r.title.clone(),
         year: r.year,
         status: r.status(),
@@ -145,7 +121,7 @@ pub fn view(conn: &mut DbConnection, r: &RoundRow) -> BallotResult<RoundView> {
     })
 }
 
-pub fn round_departments(conn: &mut DbConnection, round_id: &str) -> BallotResult<Vec<RoundDepartment>> {
+pub fn round_departments(conn: &mut DbConnection, round_id: &RoundId) -> BallotResult<Vec<RoundDepartment>> {
     let ids: Vec<String> = ballot_round_departments::table
         .filter(ballot_round_departments::round_id.eq(round_id))
         .order(ballot_round_departments::department_id.asc())
@@ -153,14 +129,14 @@ pub fn round_departments(conn: &mut DbConnection, round_id: &str) -> BallotResul
         .load(conn)?;
     let mut out = Vec::new();
     for id in ids {
-        if let Some(d) = crate::departments::store::find(conn, &id)? {
-            out.push(RoundDepartment { id: d.id, name_zh: d.name_zh, name_en: d.name_en });
+        if let Some(d) = crate::departments::store::find(conn, &crate::ids::DepartmentId::new(id))? {
+            out.push(RoundDepartment { id: d.id.into(), name_zh: d.name_zh, name_en: d.name_en });
         }
     }
     Ok(out)
 }
 
-pub fn find(conn: &mut DbConnection, id: &str) -> BallotResult<RoundRow> {
+pub fn find(conn: &mut DbConnection, id: &RoundId) -> BallotResult<RoundRow> {
     ballot_rounds::table.find(id).select(RoundRow::as_select()).first(conn).optional()?.ok_or(BallotError::NoSuchRound)
 }
 
@@ -270,12 +246,12 @@ pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateT
         c.push(FieldError::new("points", "out_of_range", "0–1000 points per answer"));
     }
     c.finish()?;
-    let id = new_id();
+    let id = RoundId::generate();
     let (revocation_recipient, revocation_key) = super::revocation::new_key();
     conn.transaction(|conn| {
         crate::db::write_lock(conn)?;
         for d in &depts {
-            crate::departments::store::find(conn, d)?
+            crate::departments::store::find(conn, &crate::ids::DepartmentId::new(d.as_str()))?
                 .ok_or_else(|| BallotError::invalid("department_ids", "unknown", format!("no department {d}")))?;
         }
         diesel::insert_into(ballot_rounds::table)
@@ -327,7 +303,7 @@ pub struct Advanced {
 /// publishing needs the ballots opened by the trustees ([`unseal`]).
 pub fn advance(
     conn: &mut DbConnection,
-    round_id: &str,
+    round_id: &RoundId,
     to: RoundStatus,
     actor: &str,
     now: DateTime<Utc>,
@@ -340,7 +316,7 @@ pub fn advance(
 /// ids of the rounds this call closed. A round another instance closed first is skipped; a
 /// round that fails to close is reported and left open for the next pass.
 pub fn close_due_rounds(conn: &mut DbConnection, now: DateTime<Utc>) -> BallotResult<Vec<String>> {
-    let due: Vec<String> = ballot_rounds::table
+    let due: Vec<RoundId> = ballot_rounds::table
         .filter(ballot_rounds::status.eq(RoundStatus::Open.as_str()))
         .filter(ballot_rounds::closes_at.le(to_db_time(now)))
         .order(ballot_rounds::closes_at.asc())
@@ -350,7 +326,7 @@ pub fn close_due_rounds(conn: &mut DbConnection, now: DateTime<Utc>) -> BallotRe
     let mut failed = None;
     for id in due {
         match advance_as(conn, &id, RoundStatus::Closed, None, now).map(|a| a.round) {
-            Ok(_) => closed.push(id),
+            Ok(_) => closed.push(id.into_string()),
             // Closed meanwhile (by an officer or another instance).
             Err(BallotError::IllegalTransition { .. }) => {}
             Err(e) => {
@@ -367,7 +343,7 @@ pub fn close_due_rounds(conn: &mut DbConnection, now: DateTime<Utc>) -> BallotRe
 
 fn advance_as(
     conn: &mut DbConnection,
-    round_id: &str,
+    round_id: &RoundId,
     to: RoundStatus,
     actor: Option<&str>,
     now: DateTime<Utc>,
@@ -442,7 +418,7 @@ pub struct UnsealRequest {
 /// close. Wrong or too few shares change nothing.
 pub fn unseal(
     conn: &mut DbConnection,
-    round_id: &str,
+    round_id: &RoundId,
     shares: &[String],
     actor: &str,
     now: DateTime<Utc>,
@@ -609,7 +585,7 @@ fn scrub_storage(conn: &mut DbConnection, rewrite_xid: Option<&str>) -> BallotRe
 /// Deletes and re-inserts the round's ballot rows, receipts and credentials in a random order,
 /// all in one transaction: afterwards neither physical order nor (on PostgreSQL) the writing
 /// transaction's id says anything about who cast what, or when.
-fn shuffle_rewrite(conn: &mut DbConnection, round_id: &str) -> BallotResult<()> {
+fn shuffle_rewrite(conn: &mut DbConnection, round_id: &RoundId) -> BallotResult<()> {
     let mut rng = rand::rngs::OsRng;
     let mut rows: Vec<(String, String, String, String, String)> = ballots::table
         .filter(ballots::round_id.eq(round_id))
@@ -831,7 +807,7 @@ impl KindMessage for csv::Error {
 
 pub fn import_roll(
     conn: &mut DbConnection,
-    round_id: &str,
+    round_id: &RoundId,
     csv_text: &str,
     actor: &str,
     now: DateTime<Utc>,
@@ -849,9 +825,9 @@ pub fn import_roll(
         let depts = round_departments(conn, round_id)?;
         let mut by_code = BTreeMap::new();
         for d in &depts {
-            if let Some(full) = crate::departments::store::find(conn, &d.id)? {
-                by_code.insert(full.code.clone(), full.id.clone());
-                by_code.insert(full.id.clone(), full.id);
+            if let Some(full) = crate::departments::store::find(conn, &crate::ids::DepartmentId::new(d.id.as_str()))? {
+                by_code.insert(full.code.clone(), full.id.to_string());
+                by_code.insert(full.id.to_string(), full.id.into_string());
             }
         }
         let (voters, mut errors) = parse_roll(csv_text, &|code| by_code.get(code).cloned());
@@ -950,7 +926,7 @@ pub struct CodePayload {
 }
 
 /// Every department id of the round, sorted: the order a sealed scope's bitmap follows.
-fn round_department_ids(conn: &mut DbConnection, round_id: &str) -> QueryResult<Vec<String>> {
+fn round_department_ids(conn: &mut DbConnection, round_id: &RoundId) -> QueryResult<Vec<String>> {
     ballot_round_departments::table
         .filter(ballot_round_departments::round_id.eq(round_id))
         .order(ballot_round_departments::department_id.asc())
@@ -962,7 +938,7 @@ fn round_department_ids(conn: &mut DbConnection, round_id: &str) -> QueryResult<
 /// roll tag (the roll entry sealed to the round's revocation key, when the round has one).
 fn insert_credential(
     conn: &mut DbConnection,
-    round_id: &str,
+    round_id: &RoundId,
     round_departments: &[String],
     category: Category,
     departments: &[String],
@@ -1027,7 +1003,8 @@ pub fn credentials_for_emails(
                     status.as_deref().and_then(RoundStatus::parse),
                     Some(RoundStatus::Draft | RoundStatus::Open)
                 );
-                let departments = if taking { Some(round_department_ids(conn, &p.round_id)?) } else { None };
+                let departments =
+                    if taking { Some(round_department_ids(conn, &RoundId::new(p.round_id.as_str()))?) } else { None };
                 rounds.insert(p.round_id.clone(), departments);
             }
             let Some(round_departments) = &rounds[&p.round_id] else {
@@ -1036,7 +1013,7 @@ pub fn credentials_for_emails(
             };
             let code = insert_credential(
                 conn,
-                &p.round_id,
+                &RoundId::new(p.round_id.as_str()),
                 round_departments,
                 p.category,
                 &p.departments,
@@ -1067,7 +1044,7 @@ pub fn email_deliverable(settings: &crate::config::Settings) -> bool {
 /// issued: the officer is told up front instead of being told "emailed".
 pub fn issue_codes(
     conn: &mut DbConnection,
-    round_id: &str,
+    round_id: &RoundId,
     notices: &crate::complaints::notices::Notices,
     email_deliverable: bool,
     actor: &str,
@@ -1175,7 +1152,7 @@ enum Replaced {
 #[allow(clippy::too_many_arguments)]
 pub fn reissue(
     conn: &mut DbConnection,
-    round_id: &str,
+    round_id: &RoundId,
     req: &ReissueRequest,
     notices: &crate::complaints::notices::Notices,
     email_deliverable: bool,
@@ -1316,7 +1293,7 @@ fn canonical_and_hash(typed: &str) -> BallotResult<(String, String)> {
 /// an unknown code.
 fn open_scope(
     conn: &mut DbConnection,
-    round_id: &str,
+    round_id: &RoundId,
     canonical: &str,
     stored: &str,
 ) -> BallotResult<super::scope::Scope> {
@@ -1338,7 +1315,7 @@ fn ensure_open(round: &RoundRow, now: DateTime<Utc>) -> BallotResult<()> {
 /// The departments a code may rate, without spending it (the page shows them).
 pub fn departments_for_code(
     conn: &mut DbConnection,
-    round_id: &str,
+    round_id: &RoundId,
     typed: &str,
     now: DateTime<Utc>,
 ) -> BallotResult<Vec<RoundDepartment>> {
@@ -1361,7 +1338,7 @@ pub fn departments_for_code(
 /// random receipt. Any error rolls everything back, the code included.
 pub fn cast(
     conn: &mut DbConnection,
-    round_id: &str,
+    round_id: &RoundId,
     req: CastRequest,
     now: DateTime<Utc>,
 ) -> BallotResult<CastReceipt> {
@@ -1453,7 +1430,7 @@ pub fn cast(
 }
 
 /// How many voters of `category` the roll names for `department_id`.
-fn roll_cell(conn: &mut DbConnection, round_id: &str, department_id: &str, category: Category) -> QueryResult<i64> {
+fn roll_cell(conn: &mut DbConnection, round_id: &RoundId, department_id: &str, category: Category) -> QueryResult<i64> {
     // Department ids are quoted in the roll's JSON list, so the pattern matches whole ids only.
     ballot_voters::table
         .filter(ballot_voters::round_id.eq(round_id))
@@ -1475,7 +1452,7 @@ fn stored_category(c: &str) -> BallotResult<Option<Category>> {
 // ---------------------------------------------------------------------------------------------
 // Results
 
-fn ballot_rows(conn: &mut DbConnection, round_id: &str) -> BallotResult<Vec<BallotRow>> {
+fn ballot_rows(conn: &mut DbConnection, round_id: &RoundId) -> BallotResult<Vec<BallotRow>> {
     let rows: Vec<(String, String, String, String)> = ballots::table
         .filter(ballots::round_id.eq(round_id))
         .order(ballots::id.asc())
@@ -1569,7 +1546,7 @@ pub fn bulletin(conn: &mut DbConnection, round: &RoundRow) -> BallotResult<Bulle
         .count()
         .get_result(conn)?;
     Ok(Bulletin {
-        round_id: round.id.clone(),
+        round_id: round.id.to_string(),
         title: round.title.clone(),
         year: round.year,
         min_group_size: round.min_group_size as u32,

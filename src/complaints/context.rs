@@ -16,6 +16,7 @@ use crate::complaints::error::{ComplaintError, ComplaintResult};
 use crate::config::Settings;
 use crate::db::from_db_time;
 use crate::escalation::ladder::Ladder;
+use crate::ids::{DepartmentId, UserId};
 use crate::mail::templates::Templates;
 
 pub const REPLY_CLOCK: &str = "reply";
@@ -35,9 +36,9 @@ pub struct Ctx<'a> {
 #[derive(Debug, Clone)]
 pub struct Acting {
     pub actor: Actor,
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     /// For department staff: their department (they may act only on its complaints).
-    pub department_id: Option<String>,
+    pub department_id: Option<DepartmentId>,
 }
 
 impl Acting {

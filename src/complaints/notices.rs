@@ -187,7 +187,11 @@ pub fn office_address(conn: &mut DbConnection, code: &str) -> ComplaintResult<Op
 }
 
 /// A department's name in the staff language, or "not yet assigned".
-pub fn department_name(conn: &mut DbConnection, ctx: &Ctx, id: Option<&str>) -> ComplaintResult<String> {
+pub fn department_name(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: Option<&crate::ids::DepartmentId>,
+) -> ComplaintResult<String> {
     let lang = ctx.rules.notices.staff_language;
     let found = match id {
         Some(id) => departments::find(conn, id)?.map(|d| if lang == Language::Zh { d.name_zh } else { d.name_en }),
@@ -215,7 +219,7 @@ pub fn to_staff(
     extra: Value,
 ) -> ComplaintResult<()> {
     let lang = ctx.rules.notices.staff_language;
-    let held_by = department_name(conn, ctx, row.department_id.as_deref())?;
+    let held_by = department_name(conn, ctx, row.department_id.as_ref())?;
     let mut vars = base_vars(ctx, row, clock);
     merge(&mut vars, json!({"department_name": held_by, "held_by": held_by}));
     merge(&mut vars, extra);
@@ -248,7 +252,7 @@ pub fn rung_emails(
 ) -> ComplaintResult<Value> {
     let (recipients, unresolved) = resolve_recipients(conn, row, rung)?;
     let lang = ctx.rules.notices.staff_language;
-    let held_by = department_name(conn, ctx, row.department_id.as_deref())?;
+    let held_by = department_name(conn, ctx, row.department_id.as_ref())?;
     let mut vars = base_vars(ctx, row, clock);
     merge(&mut vars, json!({"department_name": held_by, "held_by": held_by}));
     merge(&mut vars, extra);
@@ -260,7 +264,11 @@ pub fn rung_emails(
         .map_err(|e| ComplaintError::internal("email template", e))?;
     let send_after = ctx.rules.notices.ladder.send_time(rung, fell_due, ctx.cal);
     // What the emails assert, re-checked before they are sent (`ClockFacts`).
-    let guard = Guard { clock_id: clock.id.clone(), due_at: clock.due_at, department_id: row.department_id.clone() };
+    let guard = Guard {
+        clock_id: clock.id.clone(),
+        due_at: clock.due_at,
+        department_id: row.department_id.clone().map(String::from),
+    };
     let mail = Queued { notice: &rung.step, language: lang, rendered: &rendered, send_after, guard: Some(guard) };
     for address in &recipients {
         queue(conn, ctx, row, &mail, address, format!("{}:{}:{}:{instance}:{address}", row.id, clock.id, rung.step))?;

@@ -25,7 +25,7 @@ use crate::db;
 use crate::error::ApiError;
 use crate::fields::{optional_text, required_text};
 use crate::http::{ClientAddr, JsonBody, NoStore};
-use crate::ids::ComplaintId;
+use crate::ids::{ComplaintId, DepartmentId};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -195,7 +195,7 @@ async fn list(
     let department_id = if staff.role == Role::Department {
         staff.department_id.clone()
     } else {
-        optional_text("department_id", q.department_id.as_deref(), 64)?
+        optional_text("department_id", q.department_id.as_deref(), 64)?.map(DepartmentId::new)
     };
     let filter = ListFilter {
         status,
@@ -395,7 +395,7 @@ async fn assign(
 ) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting, b) = (path.into_inner(), acting(&staff), body.into_inner());
     with_ctx(&state, Access::Write, move |conn, ctx| {
-        service::assign(conn, ctx, &id, &acting, b.department_id.trim())?;
+        service::assign(conn, ctx, &id, &acting, &DepartmentId::new(b.department_id.trim()))?;
         staff_view(conn, ctx, &id)
     })
     .await
@@ -417,7 +417,7 @@ async fn reassign(
     let (id, acting, b) = (path.into_inner(), acting(&staff), body.into_inner());
     let reason = required_text("reason", &b.reason, limits::SHORT_TEXT)?;
     with_ctx(&state, Access::Write, move |conn, ctx| {
-        service::reassign(conn, ctx, &id, &acting, b.department_id.trim(), &reason)?;
+        service::reassign(conn, ctx, &id, &acting, &DepartmentId::new(b.department_id.trim()), &reason)?;
         staff_view(conn, ctx, &id)
     })
     .await

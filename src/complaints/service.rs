@@ -21,7 +21,7 @@ use crate::db::schema::{clock_pauses, complaint_assignments, complaint_clocks, c
 use crate::db::{from_db_time, new_id, to_db_time, DbConnection};
 use crate::departments::store as departments;
 use crate::departments::DepartmentKind;
-use crate::ids::ComplaintId;
+use crate::ids::{ComplaintId, DepartmentId, UserId};
 
 /// How long a retried filing can still be shown its access code.
 pub const SEALED_CODE_HOURS: i64 = 24;
@@ -121,7 +121,7 @@ enum StaffRecipient {
     CoordinationOffice,
     /// The department that holds the complaint now.
     HoldingDepartment,
-    Department(String),
+    Department(DepartmentId),
 }
 
 /// Queues a staff notice about complaint `id` (after its change is written), in the staff
@@ -370,16 +370,16 @@ fn start_assignment(
     conn: &mut DbConnection,
     ctx: &Ctx,
     complaint_id: &ComplaintId,
-    department_id: &str,
-    by: Option<&str>,
+    department_id: &DepartmentId,
+    by: Option<&UserId>,
 ) -> ComplaintResult<()> {
     diesel::insert_into(complaint_assignments::table)
         .values(AssignmentRow {
             id: new_id(),
             complaint_id: complaint_id.clone(),
-            department_id: department_id.to_string(),
+            department_id: department_id.clone(),
             assigned_at: to_db_time(ctx.now),
-            assigned_by: by.map(str::to_string),
+            assigned_by: by.cloned(),
             released_at: None,
             release_reason: None,
             working_days_held: None,
@@ -392,7 +392,7 @@ fn start_assignment(
 }
 
 /// The department must exist, be active and take complaints (offices do not).
-fn assignable_department(conn: &mut DbConnection, id: &str) -> ComplaintResult<departments::Department> {
+fn assignable_department(conn: &mut DbConnection, id: &DepartmentId) -> ComplaintResult<departments::Department> {
     let d = departments::find(conn, id)?
         .ok_or_else(|| ComplaintError::invalid("department_id", "unknown", "no such department"))?;
     if !d.active {
@@ -596,12 +596,12 @@ pub fn assign(
     ctx: &Ctx,
     id: &ComplaintId,
     acting: &Acting,
-    department_id: &str,
+    department_id: &DepartmentId,
 ) -> ComplaintResult<()> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::Assign, acting)?;
         let dept = assignable_department(conn, department_id)?;
-        start_assignment(conn, ctx, id, &dept.id, acting.user_id.as_deref())?;
+        start_assignment(conn, ctx, id, &dept.id, acting.user_id.as_ref())?;
         // The first assignment is the acceptance of the complaint.
         stop_clock(conn, ctx, id, ACCEPT_CLOCK, StopReason::Accepted)?;
         if let Some(days) = ctx.rules.conclude_working_days {
@@ -630,7 +630,7 @@ pub fn reassign(
     ctx: &Ctx,
     id: &ComplaintId,
     acting: &Acting,
-    department_id: &str,
+    department_id: &DepartmentId,
     reason: &str,
 ) -> ComplaintResult<()> {
     conn.transaction(|conn| {
@@ -645,7 +645,7 @@ pub fn reassign(
         }
         // The clock keeps running: reassignment never restarts it.
         let released = release_assignment(conn, ctx, id, "reassigned")?;
-        start_assignment(conn, ctx, id, &dept.id, acting.user_id.as_deref())?;
+        start_assignment(conn, ctx, id, &dept.id, acting.user_id.as_ref())?;
         set_status(conn, id, to, ctx.now)?;
         let notified = notify_assignment(conn, ctx, id)?;
         record(
@@ -803,7 +803,7 @@ pub fn return_to_office(
             false,
         )?;
         let department = released.map(|a| a.department_id);
-        let from_department = super::notices::department_name(conn, ctx, department.as_deref())?;
+        let from_department = super::notices::department_name(conn, ctx, department.as_ref())?;
         notify_staff(
             conn,
             ctx,
@@ -850,8 +850,14 @@ pub fn request_extension(
                 id: request_id.clone(),
                 complaint_id: id.clone(),
                 clock_id: clock.id.clone(),
-                department_id: row.department_id.clone().unwrap_or_default(),
-                requested_by: acting.user_id.clone().unwrap_or_default(),
+                department_id: row
+                    .department_id
+                    .clone()
+                    .ok_or_else(|| ComplaintError::internal("extension request", "no department holds it"))?,
+                requested_by: acting
+                    .user_id
+                    .clone()
+                    .ok_or_else(|| ComplaintError::internal("extension request", "not made by a signed-in member"))?,
                 requested_at: to_db_time(ctx.now),
                 days_requested: days as i32,
                 reason: reason.to_string(),
@@ -1164,7 +1170,7 @@ pub fn deadlines_moved_by(conn: &mut DbConnection, ctx: &Ctx) -> ComplaintResult
         let Some(row) = store::find(conn, &clock.complaint_id)? else { continue };
         let department = match &row.department_id {
             Some(d) => departments::find(conn, d)?.map(|d| super::views::DepartmentRef {
-                id: d.id,
+                id: d.id.into(),
                 name_zh: d.name_zh,
                 name_en: d.name_en,
             }),
@@ -1298,7 +1304,7 @@ pub fn load_full(conn: &mut DbConnection, row: ComplaintRow) -> ComplaintResult<
     let pauses = store::pauses_of(conn, &clock.id)?;
     let department = match &row.department_id {
         Some(d) => departments::find(conn, d)?.map(|d| super::views::DepartmentRef {
-            id: d.id,
+            id: d.id.into(),
             name_zh: d.name_zh,
             name_en: d.name_en,
         }),
@@ -1381,7 +1387,7 @@ pub fn attach(
                 content_type: content_type.to_string(),
                 size_bytes: size as i64,
                 uploaded_at: to_db_time(ctx.now),
-                uploaded_by: acting.user_id.clone().unwrap_or_else(|| "investor".into()),
+                uploaded_by: acting.user_id.clone().map(String::from).unwrap_or_else(|| "investor".into()),
             })
             .execute(conn)?;
         record(

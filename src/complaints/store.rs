@@ -10,7 +10,7 @@ use crate::db::schema::{
     clock_pauses, complaint_assignments, complaint_clocks, complaints, extension_requests, tracking_counters,
 };
 use crate::db::DbConnection;
-use crate::ids::ComplaintId;
+use crate::ids::{ComplaintId, DepartmentId, UserId};
 
 /// A complaint as stored; also what a filing inserts (the fields a later step sets are `None`
 /// then, and stored as NULL).
@@ -33,7 +33,7 @@ pub struct ComplaintRow {
     pub agent_name: Option<String>,
     pub agent_contact: Option<String>,
     pub project: String,
-    pub concerned_department_id: Option<String>,
+    pub concerned_department_id: Option<DepartmentId>,
     pub concerned_staff: Option<String>,
     pub matter_type: String,
     pub subject: String,
@@ -42,9 +42,9 @@ pub struct ComplaintRow {
     pub review_or_lawsuit: bool,
     pub confidential: bool,
     pub contact_consent: Option<bool>,
-    pub filed_by: Option<String>,
+    pub filed_by: Option<UserId>,
     pub access_code_hash: String,
-    pub department_id: Option<String>,
+    pub department_id: Option<DepartmentId>,
     pub received_at: NaiveDateTime,
     pub due_at: Option<NaiveDateTime>,
     pub overdue: bool,
@@ -98,9 +98,9 @@ pub struct PauseRow {
 pub struct AssignmentRow {
     pub id: String,
     pub complaint_id: ComplaintId,
-    pub department_id: String,
+    pub department_id: DepartmentId,
     pub assigned_at: NaiveDateTime,
-    pub assigned_by: Option<String>,
+    pub assigned_by: Option<UserId>,
     pub released_at: Option<NaiveDateTime>,
     pub release_reason: Option<String>,
     pub working_days_held: Option<i32>,
@@ -112,14 +112,14 @@ pub struct ExtensionRow {
     pub id: String,
     pub complaint_id: ComplaintId,
     pub clock_id: String,
-    pub department_id: String,
-    pub requested_by: String,
+    pub department_id: DepartmentId,
+    pub requested_by: UserId,
     pub requested_at: NaiveDateTime,
     pub days_requested: i32,
     pub reason: String,
     pub decision: Option<ExtensionVerdict>,
     pub days_approved: Option<i32>,
-    pub decided_by: Option<String>,
+    pub decided_by: Option<UserId>,
     pub decided_at: Option<NaiveDateTime>,
     pub decision_reason: Option<String>,
 }
@@ -244,7 +244,7 @@ pub fn open_clocks(conn: &mut DbConnection) -> QueryResult<Vec<ClockRow>> {
 #[derive(Debug, Default, Clone)]
 pub struct ListFilter {
     pub status: Option<Status>,
-    pub department_id: Option<String>,
+    pub department_id: Option<DepartmentId>,
     pub overdue: Option<bool>,
     pub received_from: Option<NaiveDateTime>,
     pub received_before: Option<NaiveDateTime>,

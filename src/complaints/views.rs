@@ -246,7 +246,7 @@ pub fn complaint_view(l: &Loaded, ctx: &Ctx) -> ComplaintResult<ComplaintView> {
         agent_name: r.agent_name.clone(),
         agent_contact: r.agent_contact.clone(),
         project: r.project.clone(),
-        concerned_department_id: r.concerned_department_id.clone(),
+        concerned_department_id: r.concerned_department_id.clone().map(String::from),
         concerned_staff: r.concerned_staff.clone(),
         matter_type: r.matter_type.clone(),
         subject: r.subject.clone(),
@@ -255,7 +255,7 @@ pub fn complaint_view(l: &Loaded, ctx: &Ctx) -> ComplaintResult<ComplaintView> {
         review_or_lawsuit: r.review_or_lawsuit,
         confidential: r.confidential,
         contact_consent: r.contact_consent,
-        filed_by: r.filed_by.clone(),
+        filed_by: r.filed_by.clone().map(String::from),
         department: l.department.as_ref().map(|d| DepartmentRef {
             id: d.id.clone(),
             name_zh: d.name_zh.clone(),
@@ -277,7 +277,7 @@ pub fn complaint_view(l: &Loaded, ctx: &Ctx) -> ComplaintResult<ComplaintView> {
             .assignments
             .iter()
             .map(|a| AssignmentView {
-                department_id: a.department_id.clone(),
+                department_id: a.department_id.to_string(),
                 assigned_at: local(a.assigned_at),
                 released_at: a.released_at.map(local),
                 release_reason: a.release_reason.clone(),
@@ -332,7 +332,7 @@ pub fn summary(r: &ComplaintRow) -> ComplaintSummary {
         status: r.status,
         subject: r.subject.clone(),
         company: r.company.clone(),
-        department_id: r.department_id.clone(),
+        department_id: r.department_id.clone().map(String::from),
         received_at: local(r.received_at),
         due_at: r.due_at.map(local),
         overdue: r.overdue,

@@ -43,6 +43,21 @@ macro_rules! text_id {
             }
         }
 
+        /// Reads as its text wherever text is wanted (formatting, hashing, an audit label); the
+        /// other way, from text to an id, is always spelled out with `new`.
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
                 &self.0

@@ -119,7 +119,7 @@ async fn update(
         active: b.active,
     };
     check.finish()?;
-    let id = path.into_inner();
+    let id = crate::ids::DepartmentId::new(path.into_inner());
     let actor = staff.id.clone();
     let dept = db::run(&state.pool, move |conn| store::update(conn, &id, change, Some(&actor), db::now())).await?;
     Ok(web::Json(dept.view()))

@@ -7,12 +7,13 @@ use serde::Serialize;
 use super::error::DepartmentError;
 use super::{DepartmentDraft, DepartmentKind};
 use crate::db::schema::departments;
-use crate::db::{from_db_time, new_id, to_db_time, DbConnection};
+use crate::db::{from_db_time, to_db_time, DbConnection};
+use crate::ids::DepartmentId;
 
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = departments)]
 pub struct Department {
-    pub id: String,
+    pub id: DepartmentId,
     pub code: String,
     pub name_zh: String,
     pub name_en: String,
@@ -56,7 +57,7 @@ impl Department {
     pub fn view(self) -> DepartmentView {
         DepartmentView {
             kind: self.kind(),
-            id: self.id,
+            id: self.id.into(),
             code: self.code,
             name_zh: self.name_zh,
             name_en: self.name_en,
@@ -70,7 +71,7 @@ impl Department {
     pub fn public(self) -> PublicDepartment {
         PublicDepartment {
             kind: self.kind(),
-            id: self.id,
+            id: self.id.into(),
             code: self.code,
             name_zh: self.name_zh,
             name_en: self.name_en,
@@ -99,7 +100,7 @@ pub fn create(
     actor: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Department, DepartmentError> {
-    let id = new_id();
+    let id = DepartmentId::generate();
     conn.transaction(|conn| {
         crate::db::write_lock(conn)?;
         if find_by_code(conn, &d.code)?.is_some() {
@@ -154,7 +155,7 @@ struct DepartmentChangeset {
 
 pub fn update(
     conn: &mut DbConnection,
-    id: &str,
+    id: &DepartmentId,
     change: DepartmentChange,
     actor: Option<&str>,
     now: DateTime<Utc>,
@@ -183,7 +184,7 @@ pub fn update(
     })
 }
 
-pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Department>> {
+pub fn find(conn: &mut DbConnection, id: &DepartmentId) -> QueryResult<Option<Department>> {
     departments::table.find(id).select(Department::as_select()).first(conn).optional()
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel::dsl::{count_star, min};
 use diesel::prelude::*;
 
-use crate::ballots::service::RoundStatus;
+use crate::ballots::model::RoundStatus;
 use crate::complaints::state::Status;
 use crate::db::schema::{ballot_credentials, ballot_rounds, clock_escalations, complaint_clocks, complaints, outbox};
 use crate::db::{from_db_time, to_db_time, DbConnection};

@@ -24,12 +24,14 @@ use crate::assessment::charts;
 use crate::assessment::report;
 use crate::auth::roles::{Assessors, BallotOfficers};
 use crate::ballots::letters::{self, NoteLine, ScreenNote};
+use crate::ballots::model::RoundStatus;
 use crate::ballots::model::{default_questions, Category, Points, Question};
-use crate::ballots::service::{self, CreateRound, RoundRow, RoundStatus};
+use crate::ballots::service::{self, CreateRound, RoundRow};
 use crate::complaints::model::Language;
 use crate::db::schema::{ballot_credentials, ballot_voters};
 use crate::db::{self, DbConnection};
 use crate::error::{ApiError, FieldError};
+use crate::ids::RoundId;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(rounds_page)
@@ -143,7 +145,7 @@ async fn show_rounds(page: &Page, values: &Values, chosen: &[String], error: Opt
         let mut lines = Vec::new();
         for r in &rows {
             lines.push(RoundLine {
-                id: r.id.clone(),
+                id: r.id.to_string(),
                 title: r.title.clone(),
                 year: r.year,
                 status: status_key(r.status()),
@@ -154,7 +156,7 @@ async fn show_rounds(page: &Page, values: &Values, chosen: &[String], error: Opt
         }
         let departments: Vec<(String, String, String)> = crate::departments::store::list(conn, false)?
             .into_iter()
-            .map(|d| (d.id, d.code, if lang == Language::Zh { d.name_zh } else { d.name_en }))
+            .map(|d| (d.id.into_string(), d.code, if lang == Language::Zh { d.name_zh } else { d.name_en }))
             .collect();
         Ok::<_, ApiError>((lines, departments))
     })
@@ -396,14 +398,14 @@ struct RoundQuery {
 #[get("/staff/rounds/{id}")]
 async fn round_page(
     staff: StaffPage<BallotOfficers>,
-    path: web::Path<String>,
+    path: web::Path<RoundId>,
     query: web::Query<RoundQuery>,
 ) -> HttpResponse {
     let notice = Notice { imported: query.imported, ..Default::default() };
     show_round(&staff, path.into_inner(), notice, None).await
 }
 
-async fn show_round(page: &Page, id: String, notice: Notice, shown: Option<ShownError>) -> HttpResponse {
+async fn show_round(page: &Page, id: RoundId, notice: Notice, shown: Option<ShownError>) -> HttpResponse {
     let lang = page.lang;
     let loaded = db::run(&page.state.pool, move |conn| {
         let row = service::find(conn, &id)?;
@@ -411,7 +413,11 @@ async fn show_round(page: &Page, id: String, notice: Notice, shown: Option<Shown
         let counts = counts(conn, &row)?;
         let mut codes = Vec::new();
         for d in &view.departments {
-            codes.push(crate::departments::store::find(conn, &d.id)?.map(|d| d.code).unwrap_or_default());
+            codes.push(
+                crate::departments::store::find(conn, &crate::ids::DepartmentId::new(d.id.as_str()))?
+                    .map(|d| d.code)
+                    .unwrap_or_default(),
+            );
         }
         let tally = match row.status() {
             RoundStatus::Closed | RoundStatus::Published if row.seal_recipient.is_none() => {
@@ -467,7 +473,7 @@ async fn show_round(page: &Page, id: String, notice: Notice, shown: Option<Shown
 
 /// The roll: a CSV file or pasted text (the file wins when both are given).
 #[post("/staff/rounds/{id}/voters")]
-async fn import_roll(staff: StaffPage<BallotOfficers>, path: web::Path<String>, payload: Multipart) -> HttpResponse {
+async fn import_roll(staff: StaffPage<BallotOfficers>, path: web::Path<RoundId>, payload: Multipart) -> HttpResponse {
     let id = path.into_inner();
     // The file is spooled where attachments are (and removed once read).
     let spool = staff.state.settings.complaints.attachment_dir(staff.state.settings.data_dir());
@@ -530,7 +536,7 @@ struct CsrfForm {
 #[post("/staff/rounds/{id}/issue-codes")]
 async fn issue_codes(
     staff: StaffPage<BallotOfficers>,
-    path: web::Path<String>,
+    path: web::Path<RoundId>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
     if let Err(e) = staff.check_csrf(&form.csrf) {
@@ -556,7 +562,7 @@ async fn issue_codes(
 /// once; with none, the round's page saying how many emails were queued.
 async fn issued_answer(
     staff: &StaffPage<BallotOfficers>,
-    id: String,
+    id: RoundId,
     issued: Result<(String, service::Issued), ApiError>,
 ) -> HttpResponse {
     match issued {
@@ -619,7 +625,7 @@ struct ReissueForm {
 #[post("/staff/rounds/{id}/reissue")]
 async fn reissue_code(
     staff: StaffPage<BallotOfficers>,
-    path: web::Path<String>,
+    path: web::Path<RoundId>,
     form: web::Form<ReissueForm>,
 ) -> HttpResponse {
     if let Err(e) = staff.check_csrf(&form.csrf) {
@@ -679,7 +685,7 @@ struct UnsealForm {
 #[post("/staff/rounds/{id}/unseal")]
 async fn unseal_round(
     staff: StaffPage<BallotOfficers>,
-    path: web::Path<String>,
+    path: web::Path<RoundId>,
     form: web::Form<UnsealForm>,
 ) -> HttpResponse {
     if let Err(e) = staff.check_csrf(&form.csrf) {
@@ -698,7 +704,7 @@ async fn unseal_round(
     }
 }
 
-async fn advance(staff: StaffPage<BallotOfficers>, id: String, csrf: &str, to: RoundStatus) -> HttpResponse {
+async fn advance(staff: StaffPage<BallotOfficers>, id: RoundId, csrf: &str, to: RoundStatus) -> HttpResponse {
     if let Err(e) = staff.check_csrf(csrf) {
         return staff.error(&e);
     }
@@ -716,7 +722,7 @@ async fn advance(staff: StaffPage<BallotOfficers>, id: String, csrf: &str, to: R
 #[post("/staff/rounds/{id}/open")]
 async fn open_round(
     staff: StaffPage<BallotOfficers>,
-    path: web::Path<String>,
+    path: web::Path<RoundId>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
     advance(staff, path.into_inner(), &form.csrf, RoundStatus::Open).await
@@ -725,7 +731,7 @@ async fn open_round(
 #[post("/staff/rounds/{id}/close")]
 async fn close_round(
     staff: StaffPage<BallotOfficers>,
-    path: web::Path<String>,
+    path: web::Path<RoundId>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
     advance(staff, path.into_inner(), &form.csrf, RoundStatus::Closed).await
@@ -734,7 +740,7 @@ async fn close_round(
 #[post("/staff/rounds/{id}/publish")]
 async fn publish_round(
     staff: StaffPage<BallotOfficers>,
-    path: web::Path<String>,
+    path: web::Path<RoundId>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
     advance(staff, path.into_inner(), &form.csrf, RoundStatus::Published).await

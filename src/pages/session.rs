@@ -94,8 +94,11 @@ impl<R: RoleRule + 'static> FromRequest for StaffPage<R> {
                 Err(ApiError::Unauthenticated(_)) => return Err(to_login(&page)),
                 Err(e) => {
                     // Another role's page: refused, with the signed-in person's own navigation.
-                    let user =
-                        StaffUser { id: claims.sub.clone(), role: claims.role, department_id: claims.dept.clone() };
+                    let user = StaffUser {
+                        id: crate::ids::UserId::new(claims.sub.clone()),
+                        role: claims.role,
+                        department_id: claims.dept.clone().map(crate::ids::DepartmentId::new),
+                    };
                     page.staff = Some(SignedIn { user, csrf: csrf_for(&token) });
                     return Err(PageReject::response(page.error(&e)));
                 }

@@ -37,7 +37,7 @@ use crate::departments::DepartmentKind;
 use crate::error::{ApiError, FieldError};
 use crate::escalation::ladder::Trigger;
 use crate::fields::{optional_text, required_text, Checker};
-use crate::ids::ComplaintId;
+use crate::ids::{ComplaintId, DepartmentId};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(intake_page)
@@ -191,9 +191,9 @@ fn row_facts(row: &ComplaintRow, cal: &WorkingCalendar, now: DateTime<Utc>) -> O
 
 struct Departments {
     /// id → name in the reader's language (inactive ones too: old assignments name them).
-    names: BTreeMap<String, String>,
+    names: BTreeMap<DepartmentId, String>,
     /// Those a complaint can be assigned to: active, not an escalation office.
-    assignable: Vec<(String, String)>,
+    assignable: Vec<(DepartmentId, String)>,
 }
 
 async fn departments(page: &Page) -> Result<Departments, ApiError> {
@@ -496,7 +496,8 @@ fn inbox_filter(user: &StaffUser, q: &InboxQuery) -> Result<ListFilter, ApiError
         cursor => c.check(store::decode_cursor(cursor)),
     };
     // Bounded text (no control characters), as the API's filter.
-    let department_id = c.check(optional_text("department_id", Some(&q.department_id), 64)).flatten();
+    let department_id =
+        c.check(optional_text("department_id", Some(&q.department_id), 64)).flatten().map(DepartmentId::new);
     c.finish()?;
     let department_id = if user.role == Role::Department { user.department_id.clone() } else { department_id };
     Ok(ListFilter {
@@ -548,7 +549,7 @@ struct Row {
 
 fn row(
     r: &ComplaintRow,
-    names: &BTreeMap<String, String>,
+    names: &BTreeMap<DepartmentId, String>,
     cal: &WorkingCalendar,
     now: DateTime<Utc>,
     reminder: u32,
@@ -562,8 +563,8 @@ fn row(
         status: v.status,
         subject: v.subject,
         company: v.company,
-        department: v.department_id.as_ref().map(|d| names.get(d).cloned().unwrap_or_else(|| d.clone())),
-        suggested_department_id: r.concerned_department_id.clone(),
+        department: r.department_id.as_ref().map(|d| names.get(d).cloned().unwrap_or_else(|| d.to_string())),
+        suggested_department_id: r.concerned_department_id.clone().map(String::from),
         received_at: v.received_at.to_rfc3339(),
         due_date: facts.as_ref().map(|f| f.due_date.to_string()),
         urgency: urgency.as_str(),
@@ -830,12 +831,12 @@ where
 
 /// A department chosen in a form: present, without control characters, and at most as long
 /// as an id can be.
-fn department_field(raw: &str) -> Result<String, FieldError> {
+fn department_field(raw: &str) -> Result<DepartmentId, FieldError> {
     let d = required_text("department_id", raw, 64)?;
     if d.len() > 64 {
         return Err(FieldError::new("department_id", "unknown", "no such department"));
     }
-    Ok(d)
+    Ok(DepartmentId::new(d))
 }
 
 fn days_field(raw: &str, max: u32) -> Result<u32, FieldError> {

@@ -14,13 +14,15 @@ use sha2::{Digest, Sha256};
 
 use super::render::{Page, ShownError};
 use crate::ballots::bulletin::Bulletin;
+use crate::ballots::model::RoundStatus;
 use crate::ballots::model::{Answer, Category, Question};
-use crate::ballots::service::{self, CastRequest, DepartmentRating, RoundDepartment, RoundRow, RoundStatus};
+use crate::ballots::service::{self, CastRequest, DepartmentRating, RoundDepartment, RoundRow};
 use crate::ballots::tally::{AnswerCounts, DepartmentTally};
 use crate::complaints::model::Language;
 use crate::db;
 use crate::error::ApiError;
 use crate::http::ClientAddr;
+use crate::ids::RoundId;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(start).service(ballot).service(review).service(cast).service(results);
@@ -102,7 +104,7 @@ async fn show_start(page: &Page, chosen: Option<&str>, typed: &str, error: Optio
         .iter()
         .filter(|r| r.status() == RoundStatus::Open && now < db::from_db_time(r.closes_at))
         .map(|r| OpenRound {
-            id: r.id.clone(),
+            id: r.id.to_string(),
             title: title_in(&r.title, lang),
             opens_at: local(r.opens_at),
             closes_at: local(r.closes_at),
@@ -112,7 +114,7 @@ async fn show_start(page: &Page, chosen: Option<&str>, typed: &str, error: Optio
     let published: Vec<PublishedRound> = rounds
         .iter()
         .filter(|r| r.status() == RoundStatus::Published)
-        .map(|r| PublishedRound { id: r.id.clone(), title: title_in(&r.title, lang), year: r.year })
+        .map(|r| PublishedRound { id: r.id.to_string(), title: title_in(&r.title, lang), year: r.year })
         .collect();
     let chosen = chosen.filter(|c| open.iter().any(|r| r.id == *c)).map(str::to_string);
     let shown = error.map(|e| page.explain(e));
@@ -186,7 +188,7 @@ async fn ballot_for(
     if code.trim().is_empty() {
         return Err(ApiError::invalid("code", "required", "enter the code"));
     }
-    let (round_id, code) = (round_id.to_string(), code.to_string());
+    let (round_id, code) = (RoundId::new(round_id), code.to_string());
     db::run(&page.state.pool, move |conn| {
         let round = service::find(conn, &round_id)?;
         if round.status() == RoundStatus::Draft {
@@ -573,7 +575,7 @@ struct ResultsQuery {
 }
 
 #[get("/vote/{round}/results")]
-async fn results(page: Page, path: web::Path<String>, query: web::Query<ResultsQuery>) -> HttpResponse {
+async fn results(page: Page, path: web::Path<RoundId>, query: web::Query<ResultsQuery>) -> HttpResponse {
     let id = path.into_inner();
     let loaded = db::run(&page.state.pool, move |conn| {
         let round = service::find(conn, &id)?;

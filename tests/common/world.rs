@@ -3,7 +3,7 @@
 //! deliveries run the binary with `--simulate`.
 
 use anshang::complaints::context;
-use anshang::ids::ComplaintId;
+use anshang::ids::{ComplaintId, DepartmentId, UserId};
 use std::time::Duration;
 
 use anshang::calendar::WorkingCalendar;
@@ -24,8 +24,8 @@ pub struct World {
     pub sink: SmtpSink,
     pub admin: String,
     pub coordinator: String,
-    pub land: String,
-    pub water: String,
+    pub land: DepartmentId,
+    pub water: DepartmentId,
     pool: anshang::db::Pool,
     rules: Rules,
     pub cal: WorkingCalendar,
@@ -56,8 +56,8 @@ impl World {
             );
             assert_eq!(r.status, 201, "{}", r.body);
         }
-        let land = app.create_department(&admin, "land");
-        let water = app.create_department(&admin, "water");
+        let land = DepartmentId::new(app.create_department(&admin, "land"));
+        let water = DepartmentId::new(app.create_department(&admin, "water"));
         let coordinator = app.staff_token(&admin, "coordinator", None);
         let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
         let pool = anshang::db::connect_pool(&url, 2, Duration::from_secs(5)).unwrap();
@@ -119,11 +119,15 @@ impl World {
     }
 
     pub fn coordinator() -> Acting {
-        Acting { actor: Actor::Coordinator, user_id: Some("coordinator".into()), department_id: None }
+        Acting { actor: Actor::Coordinator, user_id: Some(UserId::new("coordinator")), department_id: None }
     }
 
     pub fn department(id: &str) -> Acting {
-        Acting { actor: Actor::Department, user_id: Some("clerk".into()), department_id: Some(id.to_string()) }
+        Acting {
+            actor: Actor::Department,
+            user_id: Some(UserId::new("clerk")),
+            department_id: Some(DepartmentId::new(id)),
+        }
     }
 
     pub fn cli(&self, args: &[&str]) -> String {
