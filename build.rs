@@ -1,13 +1,15 @@
 //! Compiles templates in, listed from their folders so that each list lives in one place:
 //! - the email templates: every notice folder under `config/mail/` becomes an entry of
 //!   `NOTICES`, and its six files (subject, text and HTML, in zh and en) entries of `SHIPPED`,
-//!   with `layout.html`, the HTML shell every notice's HTML extends;
+//!   with `layout.html`, the HTML shell every notice's HTML extends; the notices investors and
+//!   voters read have three more, in traditional Chinese (`zh-Hant.*`);
 //! - the page templates: every file under `src/pages/templates/`, named by its path there.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 const PARTS: [&str; 6] = ["zh.subject.txt", "zh.txt", "zh.html", "en.subject.txt", "en.txt", "en.html"];
+const TRADITIONAL_PARTS: [&str; 3] = ["zh-Hant.subject.txt", "zh-Hant.txt", "zh-Hant.html"];
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/mail");
@@ -34,6 +36,17 @@ fn main() {
         for part in PARTS {
             let file = root.join(n).join(part);
             assert!(file.is_file(), "config/mail/{n}/{part} is missing: every notice has all six parts");
+            println!("cargo:rerun-if-changed={}", file.display());
+            writeln!(out, "    (\"{n}/{part}\", include_str!({:?})),", file.display().to_string()).unwrap();
+        }
+        // Notices to investors and voters also come in traditional Chinese: all three parts or none.
+        let traditional: Vec<_> = TRADITIONAL_PARTS.iter().map(|part| root.join(n).join(part)).collect();
+        let present = traditional.iter().filter(|f| f.is_file()).count();
+        assert!(
+            present == 0 || present == TRADITIONAL_PARTS.len(),
+            "config/mail/{n}: a zh-Hant notice needs all of {TRADITIONAL_PARTS:?}"
+        );
+        for (file, part) in traditional.iter().zip(TRADITIONAL_PARTS).filter(|(f, _)| f.is_file()) {
             println!("cargo:rerun-if-changed={}", file.display());
             writeln!(out, "    (\"{n}/{part}\", include_str!({:?})),", file.display().to_string()).unwrap();
         }

@@ -285,6 +285,9 @@ impl Settings {
         if self.server.bind.parse::<std::net::IpAddr>().is_err() && self.server.bind != "localhost" {
             return invalid("server.bind", "must be an IP address such as 127.0.0.1 or 0.0.0.0");
         }
+        if self.mail.staff_language.for_staff() != self.mail.staff_language {
+            return invalid("mail.staff_language", "staff emails are written in \"zh\" or \"en\"");
+        }
         if !(1..=300).contains(&self.server.client_request_timeout_secs) {
             return invalid("server.client_request_timeout_secs", "must be between 1 and 300");
         }
@@ -451,6 +454,8 @@ mod tests {
             load_with(&[("ANSHANG__CLOCKS__CUTOFF", "17:30"), ("ANSHANG__CLOCKS__ACCEPT__ENABLED", "true")]).unwrap();
         assert_eq!(s.clocks.cutoff.to_string(), "17:30");
         assert_eq!(s.clocks.accept.days_if_enabled(), Some(7));
+        let err = load_with(&[("ANSHANG__MAIL__STAFF_LANGUAGE", "zh-Hant")]).unwrap_err().to_string();
+        assert!(err.contains("mail.staff_language"), "{err}");
     }
 
     #[test]

@@ -44,6 +44,19 @@ impl Holiday {
         }
     }
 
+    /// The name as Hong Kong, Macao and Taiwan write it (the investor's traditional-Chinese pages).
+    pub fn name_zh_hant(self) -> &'static str {
+        match self {
+            Holiday::NewYear => "元旦",
+            Holiday::SpringFestival => "春節",
+            Holiday::Qingming => "清明節",
+            Holiday::LabourDay => "勞動節",
+            Holiday::DragonBoat => "端午節",
+            Holiday::MidAutumn => "中秋節",
+            Holiday::NationalDay => "國慶節",
+        }
+    }
+
     /// English names as used in the State Council's English releases and the reference data.
     pub fn name_en(self) -> &'static str {
         match self {

@@ -6,34 +6,64 @@ use sha2::{Digest, Sha256};
 
 use crate::error::FieldError;
 
+/// The language an investor or voter reads: simplified Chinese, traditional Chinese (Hong Kong,
+/// Macao, Taiwan) or English. Staff read zh or en only ([`Language::for_staff`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
 pub enum Language {
+    #[serde(rename = "zh")]
     Zh,
+    #[serde(rename = "zh-Hant")]
+    ZhHant,
+    #[serde(rename = "en")]
     En,
 }
 
 impl Language {
+    pub const ALL: [Language; 3] = [Language::Zh, Language::ZhHant, Language::En];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Language::Zh => "zh",
+            Language::ZhHant => "zh-Hant",
             Language::En => "en",
         }
     }
+
     pub fn parse(s: &str) -> Option<Language> {
-        match s {
-            "zh" => Some(Language::Zh),
-            "en" => Some(Language::En),
-            _ => None,
+        Language::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+
+    /// The BCP 47 tag for `lang` attributes: `zh-Hans`, `zh-Hant`, `en`.
+    pub fn html_tag(self) -> &'static str {
+        match self {
+            Language::Zh => "zh-Hans",
+            Language::ZhHant => "zh-Hant",
+            Language::En => "en",
         }
     }
-    /// The first supported language of an `Accept-Language` header, if any.
+
+    /// Either Chinese script: names kept only in Chinese (departments, questions) are shown as stored.
+    pub fn is_chinese(self) -> bool {
+        matches!(self, Language::Zh | Language::ZhHant)
+    }
+
+    /// The staff pages and staff emails are zh or en: a traditional-Chinese reader gets zh there.
+    pub fn for_staff(self) -> Language {
+        match self {
+            Language::ZhHant => Language::Zh,
+            other => other,
+        }
+    }
+
+    /// The first supported language of an `Accept-Language` header, if any. Chinese tags of
+    /// Taiwan, Hong Kong and Macao, and any `zh-Hant`, mean traditional Chinese.
     pub fn from_accept_language(header: &str) -> Option<Language> {
         header.split(',').map(|part| part.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()).find_map(
             |tag| {
-                if tag.starts_with("zh") {
-                    Some(Language::Zh)
-                } else if tag.starts_with("en") {
+                if tag == "zh" || tag.starts_with("zh-") {
+                    let traditional = ["zh-hant", "zh-tw", "zh-hk", "zh-mo"].iter().any(|t| tag.starts_with(t));
+                    Some(if traditional { Language::ZhHant } else { Language::Zh })
+                } else if tag == "en" || tag.starts_with("en-") {
                     Some(Language::En)
                 } else {
                     None
@@ -231,6 +261,22 @@ mod tests {
         assert_eq!(Language::from_accept_language("fr-FR, en-GB;q=0.8, zh;q=0.5"), Some(Language::En));
         assert_eq!(Language::from_accept_language("zh-CN,zh;q=0.9"), Some(Language::Zh));
         assert_eq!(Language::from_accept_language("de"), None);
+        for traditional in ["zh-TW", "zh-HK,zh;q=0.9", "zh-MO", "zh-Hant-TW", "zh-Hant", "fr;q=0.9, zh-tw"] {
+            assert_eq!(Language::from_accept_language(traditional), Some(Language::ZhHant), "{traditional}");
+        }
+        assert_eq!(Language::from_accept_language("zh-Hans-CN"), Some(Language::Zh));
+        assert_eq!(Language::from_accept_language("zh-SG"), Some(Language::Zh));
+    }
+
+    #[test]
+    fn languages_are_sent_and_stored_as_their_tags() {
+        for lang in Language::ALL {
+            assert_eq!(Language::parse(lang.as_str()), Some(lang));
+            assert_eq!(serde_json::to_value(lang).unwrap(), lang.as_str());
+        }
+        assert_eq!(serde_json::from_str::<Language>("\"zh-Hant\"").unwrap(), Language::ZhHant);
+        assert!(serde_json::from_str::<Language>("\"zh_hant\"").is_err());
+        assert_eq!(Language::ZhHant.for_staff(), Language::Zh);
     }
 
     proptest! {

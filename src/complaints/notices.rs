@@ -44,6 +44,7 @@ fn greeting_name(name: &str, lang: Language) -> String {
     match (plain, lang) {
         (true, _) => name.to_string(),
         (false, Language::Zh) => "投资者".into(),
+        (false, Language::ZhHant) => "投資者".into(),
         (false, Language::En) => "Investor".into(),
     }
 }
@@ -67,6 +68,20 @@ fn base_vars(ctx: &Ctx, row: &ComplaintRow, clock: &ClockRow) -> Value {
         "contest_window_working_days": ctx.rules.contest_window_working_days,
     })
 }
+
+/// Every notice `to_investor` sends. An investor reads zh, zh-Hant or en, so each of these has
+/// all three (the shipped templates are checked against this list).
+pub const INVESTOR_NOTICES: &[&str] = &[
+    "receipt",
+    "info_requested",
+    "reply_available",
+    "contest_received",
+    "rated_dissatisfied",
+    "closed",
+    "extension_approved",
+    "withdrawn",
+    "due_date_moved",
+];
 
 /// Queues an investor notice (receipt, info_requested, reply_available, contest_received,
 /// closed) in the complaint's language. `event_key` makes the row unique (one per change).
@@ -194,16 +209,10 @@ pub fn department_name(
 ) -> ComplaintResult<String> {
     let lang = ctx.rules.notices.staff_language;
     let found = match id {
-        Some(id) => departments::find(conn, id)?.map(|d| if lang == Language::Zh { d.name_zh } else { d.name_en }),
+        Some(id) => departments::find(conn, id)?.map(|d| if lang.is_chinese() { d.name_zh } else { d.name_en }),
         None => None,
     };
-    Ok(found.unwrap_or_else(|| {
-        if lang == Language::Zh {
-            "（尚未分派）".into()
-        } else {
-            "(not yet assigned)".into()
-        }
-    }))
+    Ok(found.unwrap_or_else(|| if lang.is_chinese() { "（尚未分派）".into() } else { "(not yet assigned)".into() }))
 }
 
 /// Queues a staff notice (a case returned, an extension to decide, an answer received, a

@@ -51,20 +51,28 @@ impl Status {
         use crate::complaints::model::Language::*;
         match (self, lang) {
             (Status::Received, Zh) => "已受理，待分派",
+            (Status::Received, ZhHant) => "已受理，待分派",
             (Status::Received, En) => "Received, awaiting assignment",
             (Status::Assigned, Zh) => "承办部门办理中",
+            (Status::Assigned, ZhHant) => "承辦部門辦理中",
             (Status::Assigned, En) => "Being handled by the department",
             (Status::AwaitingInvestor, Zh) => "待投诉人补充材料",
+            (Status::AwaitingInvestor, ZhHant) => "待投訴人補充資料",
             (Status::AwaitingInvestor, En) => "Waiting for your information",
             (Status::Replied, Zh) => "已答复",
+            (Status::Replied, ZhHant) => "已答覆",
             (Status::Replied, En) => "Replied",
             (Status::Contested, Zh) => "投诉人有异议，重新办理中",
+            (Status::Contested, ZhHant) => "投訴人有異議，重新辦理中",
             (Status::Contested, En) => "Contested, being handled again",
             (Status::Closed, Zh) => "已办结",
+            (Status::Closed, ZhHant) => "已辦結",
             (Status::Closed, En) => "Closed",
             (Status::Withdrawn, Zh) => "已撤回",
+            (Status::Withdrawn, ZhHant) => "已撤回",
             (Status::Withdrawn, En) => "Withdrawn",
             (Status::Rejected, Zh) => "不予受理（非投资类事项）",
+            (Status::Rejected, ZhHant) => "不予受理（非投資類事項）",
             (Status::Rejected, En) => "Not accepted (not investment-related)",
         }
     }
@@ -72,7 +80,7 @@ impl Status {
     /// The short word staff lists, filters and records show.
     pub fn staff_label(self, lang: crate::complaints::model::Language) -> &'static str {
         use crate::complaints::model::Language::*;
-        match (self, lang) {
+        match (self, lang.for_staff()) {
             (Status::Received, Zh) => "已受理，待分派",
             (Status::Received, En) => "Received",
             (Status::Assigned, Zh) => "办理中",
@@ -89,6 +97,7 @@ impl Status {
             (Status::Withdrawn, En) => "Withdrawn",
             (Status::Rejected, Zh) => "不予受理",
             (Status::Rejected, En) => "Rejected",
+            (_, ZhHant) => unreachable!("for_staff gives zh or en"),
         }
     }
 }

@@ -126,6 +126,33 @@ mod tests {
         }
     }
 
+    /// Characters only simplified Chinese writes: none may be left in a traditional template.
+    const SIMPLIFIED_ONLY: &str = "这们个时间问题务门关开发号码询进单认证请详与为义从东长书写车论应处选将来说语过还对会网页电话邮让则条区级传办报审纪";
+
+    #[test]
+    fn every_investor_and_voter_notice_renders_in_traditional_chinese() {
+        let t = Templates::load(Path::new("/nonexistent")).unwrap();
+        let readers: Vec<&str> =
+            crate::complaints::notices::INVESTOR_NOTICES.iter().copied().chain(["ballot_code"]).collect();
+        for notice in readers {
+            let r = t
+                .render(notice, Language::ZhHant, &vars())
+                .unwrap_or_else(|e| panic!("{notice} has no traditional-Chinese template: {e}"));
+            assert!(r.html.contains("lang=\"zh-Hant\"") && r.html.contains("PingFang TC"), "{notice}");
+            assert!(!r.html.contains("<script>") && !r.html.contains("<b>a site"), "{notice}: HTML must escape");
+            for part in [&r.subject, &r.text, &r.html] {
+                let left: String = part.chars().filter(|c| SIMPLIFIED_ONLY.contains(*c)).collect();
+                assert!(left.is_empty(), "{notice}: simplified characters {left:?} in {part}");
+            }
+            let zh = t.render(notice, Language::Zh, &vars()).unwrap();
+            assert_ne!(r.text, zh.text, "{notice}: the zh-Hant text is its own");
+            assert_eq!(r.subject.contains("CZ-2026-000042"), zh.subject.contains("CZ-2026-000042"), "{notice}");
+        }
+        // Department notices stay zh/en: asking for zh-Hant is an error that names the template.
+        let err = t.render("overdue", Language::ZhHant, &vars()).unwrap_err().to_string();
+        assert!(err.contains("overdue/zh-Hant"), "{err}");
+    }
+
     #[test]
     fn every_html_part_extends_the_one_layout_and_an_edited_layout_or_whole_page_replaces_it() {
         for (name, source) in SHIPPED.iter().filter(|(n, _)| n.ends_with(".html") && *n != "layout.html") {
@@ -139,7 +166,7 @@ mod tests {
         let t = Templates::load(dir.path()).unwrap();
         for notice in NOTICES {
             let html = t.render(notice, Language::Zh, &vars()).unwrap().html;
-            assert!(html.contains("background-color:#fafafa;") && html.contains("lang=\"zh-CN\""), "{notice}");
+            assert!(html.contains("background-color:#fafafa;") && html.contains("lang=\"zh-Hans\""), "{notice}");
         }
         // A notice written as a whole page, as before the layout, still replaces the shipped one.
         std::fs::create_dir_all(dir.path().join("closed")).unwrap();

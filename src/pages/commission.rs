@@ -156,7 +156,7 @@ async fn show_rounds(page: &Page, values: &Values, chosen: &[String], error: Opt
         }
         let departments: Vec<(String, String, String)> = crate::departments::store::list(conn, false)?
             .into_iter()
-            .map(|d| (d.id.into_string(), d.code, if lang == Language::Zh { d.name_zh } else { d.name_en }))
+            .map(|d| (d.id.into_string(), d.code, if lang.is_chinese() { d.name_zh } else { d.name_en }))
             .collect();
         Ok::<_, ApiError>((lines, departments))
     })
@@ -436,13 +436,10 @@ async fn show_round(page: &Page, id: RoundId, notice: Notice, shown: Option<Show
         .departments
         .iter()
         .zip(codes)
-        .map(|(d, code)| (code, if lang == Language::Zh { d.name_zh.clone() } else { d.name_en.clone() }))
+        .map(|(d, code)| (code, if lang.is_chinese() { d.name_zh.clone() } else { d.name_en.clone() }))
         .collect();
-    let questions: Vec<String> = row
-        .questions()
-        .iter()
-        .map(|q| if lang == Language::Zh { q.text_zh.clone() } else { q.text_en.clone() })
-        .collect();
+    let questions: Vec<String> =
+        row.questions().iter().map(|q| if lang.is_chinese() { q.text_zh.clone() } else { q.text_en.clone() }).collect();
     let status = if !notice.row_errors.is_empty() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -788,7 +785,7 @@ async fn assessment_page(staff: StaffPage<Assessors>, query: web::Query<YearQuer
         Err(e) => return staff.error(&e),
     };
     let lang = staff.lang;
-    let name = |zh: &str, en: &str| if lang == Language::Zh { zh.to_string() } else { en.to_string() };
+    let name = |zh: &str, en: &str| if lang.is_chinese() { zh.to_string() } else { en.to_string() };
     let name_of = |id: &str| r.department(id).map(|d| name(&d.name_zh, &d.name_en)).unwrap_or_default();
     let rows: Vec<minijinja::Value> = r
         .departments

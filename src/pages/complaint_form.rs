@@ -300,8 +300,5 @@ pub async fn department_choices(
     lang: Language,
 ) -> Result<Vec<DepartmentChoice>, ApiError> {
     let rows = crate::db::run(&state.pool, |conn| crate::departments::store::list(conn, false)).await?;
-    Ok(rows
-        .into_iter()
-        .map(|d| (d.id.into_string(), if lang == Language::Zh { d.name_zh } else { d.name_en }))
-        .collect())
+    Ok(rows.into_iter().map(|d| (d.id.into_string(), if lang.is_chinese() { d.name_zh } else { d.name_en })).collect())
 }

@@ -62,6 +62,18 @@ impl Pages {
                 .map(|s| s.staff_label(lang).to_string())
                 .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("`{value}` is not a complaint status")))
         });
+        // A holiday named by the calendar data (zh, en) in the reader's language; the statutory
+        // holidays have their traditional-Chinese names, anything else is shown as stored.
+        env.add_function("holiday", |state: &State, name_zh: String, name_en: String| -> String {
+            let lang = state.lookup("lang").and_then(|v| v.as_str().and_then(Language::parse)).unwrap_or(Language::Zh);
+            match lang {
+                Language::En => name_en,
+                Language::Zh => name_zh,
+                Language::ZhHant => crate::calendar::law::Holiday::from_name_zh(&name_zh)
+                    .map(|h| h.name_zh_hant().to_string())
+                    .unwrap_or(name_zh),
+            }
+        });
         env.add_filter("clock", format_instant);
         env.add_filter("day", format_day);
         Ok(Pages { env, catalogue })
@@ -108,6 +120,7 @@ fn labelled_instant(value: String, lang: Language) -> String {
     }
     match lang {
         Language::Zh => format!("{}（北京时间）", format_instant(value)),
+        Language::ZhHant => format!("{}（北京時間）", format_instant(value)),
         Language::En => format!("{} (Beijing time)", format_instant(value)),
     }
 }

@@ -25,12 +25,51 @@ pub struct Page {
     /// `?lang=` chose the language just now: remember it.
     remember: bool,
     pub path: String,
-    /// This page in the other language: the same path and query, `lang` switched (GET pages).
-    other_lang_url: Option<String>,
+    /// This page in each other language offered here: the same path and query, `lang`
+    /// switched (GET pages).
+    language_links: Vec<LanguageLink>,
     /// Reached over TLS (directly or through the trusted proxy): cookies are marked Secure.
     pub secure: bool,
     /// Staff pages set the signed-in account and the form token for the layout.
     pub staff: Option<SignedIn>,
+}
+
+/// A link to the page in another language, named in that language.
+#[derive(serde::Serialize)]
+struct LanguageLink {
+    /// The `lang` / `hreflang` tag.
+    tag: &'static str,
+    name: &'static str,
+    url: String,
+}
+
+/// Investors and voters read simplified or traditional Chinese or English; the staff pages
+/// (under `/staff`) are zh/en.
+fn offers_traditional(path: &str) -> bool {
+    path != "/staff" && !path.starts_with("/staff/")
+}
+
+/// The languages a page offers, the reader's own first-listed counterpart (zh ↔ en) first.
+fn languages_offered(path: &str, lang: Language) -> Vec<Language> {
+    let counterpart = match lang {
+        Language::En => Language::Zh,
+        Language::Zh | Language::ZhHant => Language::En,
+    };
+    let mut offered = vec![counterpart];
+    if offers_traditional(path) {
+        offered.extend(Language::ALL.into_iter().filter(|l| *l != lang && *l != counterpart));
+    }
+    offered
+}
+
+/// A language's name in itself. Where traditional Chinese is offered too, zh says which script.
+fn autonym(lang: Language, with_traditional: bool) -> &'static str {
+    match lang {
+        Language::Zh if with_traditional => "简体中文",
+        Language::Zh => "中文",
+        Language::ZhHant => "繁體中文",
+        Language::En => "English",
+    }
 }
 
 /// The signed-in staff member on a page, with the form token of this session.
@@ -69,17 +108,27 @@ impl Page {
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok())
             .and_then(Language::from_accept_language);
-        let lang = chosen.or(remembered).or(from_browser).unwrap_or(Language::Zh);
+        let wanted = chosen.or(remembered).or(from_browser).unwrap_or(Language::Zh);
+        let traditional = offers_traditional(req.path());
+        let lang = if traditional { wanted } else { wanted.for_staff() };
         // A page shown in answer to a post has no address of its own to switch (and some, such
-        // as a code shown once, must not be left by accident): the link appears on GET pages.
-        let other_lang_url = matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD)
-            .then(|| other_language_url(req, lang));
+        // as a code shown once, must not be left by accident): the links appear on GET pages.
+        let is_get = matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD);
+        let language_links = if is_get {
+            languages_offered(req.path(), lang)
+                .into_iter()
+                .map(|l| LanguageLink { tag: l.html_tag(), name: autonym(l, traditional), url: language_url(req, l) })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(Page {
             state,
             lang,
-            remember: chosen.is_some() && chosen != remembered,
+            // A staff page shown in zh to a traditional-Chinese reader does not change the choice.
+            remember: chosen.is_some() && chosen != remembered && chosen == Some(lang),
             path: req.path().to_string(),
-            other_lang_url,
+            language_links,
             secure: is_https(req),
             staff: None,
         })
@@ -95,12 +144,11 @@ impl Page {
     }
 
     pub fn render_status(&self, status: StatusCode, template: &str, vars: Value) -> HttpResponse {
-        let other = other_language(self.lang);
         let ctx = minijinja::context! {
             lang => self.lang.as_str(),
-            other_lang => other.as_str(),
+            html_lang => self.lang.html_tag(),
             path => &self.path,
-            other_lang_url => &self.other_lang_url,
+            language_links => &self.language_links,
             staff => self.staff.as_ref().map(|s| minijinja::context! { role => s.user.role.as_str(), department_id => &s.user.department_id }),
             csrf => self.staff.as_ref().map(|s| s.csrf.as_str()),
             ..vars
@@ -215,25 +263,17 @@ impl ShownError {
     }
 }
 
-fn other_language(lang: Language) -> Language {
-    match lang {
-        Language::Zh => Language::En,
-        Language::En => Language::Zh,
-    }
-}
-
-/// The current page's path and query with `lang` set to the other language (filters and
-/// look-ups survive the switch; a page shown after a post links to its address).
-fn other_language_url(req: &HttpRequest, lang: Language) -> String {
+/// The current page's path and query with `lang` set to `lang` (filters and look-ups survive
+/// the switch).
+fn language_url(req: &HttpRequest, lang: Language) -> String {
     let mut query: Vec<(String, String)> = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
         .map(|q| q.into_inner())
         .unwrap_or_default()
         .into_iter()
         .filter(|(k, _)| k != "lang")
         .collect();
-    query.push(("lang".into(), other_language(lang).as_str().into()));
-    let encoded =
-        serde_urlencoded::to_string(&query).unwrap_or_else(|_| format!("lang={}", other_language(lang).as_str()));
+    query.push(("lang".into(), lang.as_str().into()));
+    let encoded = serde_urlencoded::to_string(&query).unwrap_or_else(|_| format!("lang={}", lang.as_str()));
     format!("{}?{encoded}", req.path())
 }
 

@@ -49,7 +49,7 @@ fn parse_answer(s: &str) -> Option<Answer> {
 pub(super) fn title_in(title: &str, lang: Language) -> String {
     match title.split_once(" / ") {
         Some((zh, en)) if !zh.trim().is_empty() && !en.trim().is_empty() => match lang {
-            Language::Zh => zh.trim().to_string(),
+            Language::Zh | Language::ZhHant => zh.trim().to_string(),
             Language::En => en.trim().to_string(),
         },
         _ => title.to_string(),
@@ -239,7 +239,7 @@ fn ballot_view(
         .enumerate()
         .map(|(di, d)| BallotDepartment {
             id: d.id.clone(),
-            name: if lang == Language::Zh { d.name_zh.clone() } else { d.name_en.clone() },
+            name: if lang.is_chinese() { d.name_zh.clone() } else { d.name_en.clone() },
             questions: questions
                 .iter()
                 .enumerate()
@@ -248,7 +248,7 @@ fn ballot_view(
                     BallotQuestion {
                         field: field_name(&d.id, &q.key),
                         anchor: format!("q-{di}-{qi}"),
-                        text: if lang == Language::Zh { q.text_zh.clone() } else { q.text_en.clone() },
+                        text: if lang.is_chinese() { q.text_zh.clone() } else { q.text_en.clone() },
                         chosen,
                         missing: mark_missing && chosen.is_none(),
                     }
@@ -378,14 +378,14 @@ fn chosen(
             let d = departments.iter().find(|d| d.id == r.department_id);
             ReviewDepartment {
                 name: d
-                    .map(|d| if lang == Language::Zh { d.name_zh.clone() } else { d.name_en.clone() })
+                    .map(|d| if lang.is_chinese() { d.name_zh.clone() } else { d.name_en.clone() })
                     .unwrap_or_default(),
                 answers: questions
                     .iter()
                     .filter_map(|q| {
                         r.answers.get(&q.key).map(|a| Chosen {
                             field: if fields { field_name(&r.department_id, &q.key) } else { String::new() },
-                            text: if lang == Language::Zh { q.text_zh.clone() } else { q.text_en.clone() },
+                            text: if lang.is_chinese() { q.text_zh.clone() } else { q.text_en.clone() },
                             answer: answer_key(*a),
                         })
                     })
@@ -513,14 +513,14 @@ pub(super) fn tally_view(
         departments
             .iter()
             .find(|d| d.id == id)
-            .map(|d| if lang == Language::Zh { d.name_zh.clone() } else { d.name_en.clone() })
+            .map(|d| if lang.is_chinese() { d.name_zh.clone() } else { d.name_en.clone() })
             .unwrap_or_else(|| id.to_string())
     };
     let text = |key: &str| {
         questions
             .iter()
             .find(|q| q.key == key)
-            .map(|q| if lang == Language::Zh { q.text_zh.clone() } else { q.text_en.clone() })
+            .map(|q| if lang.is_chinese() { q.text_zh.clone() } else { q.text_en.clone() })
             .unwrap_or_else(|| key.to_string())
     };
     tally
