@@ -5,7 +5,9 @@
 #   system packages (apt, as root or through sudo): make and perl (OpenSSL's and libpq's
 #     builds from source use them), the PostgreSQL client tools (psql, pg_dump, pg_isready),
 #     Python's venv (the API contract's schemathesis), Chromium and its WebDriver with a CJK font
-#     (the page tests)
+#     (the page tests), Node.js and npm (to install axe-core)
+#   axe-core, the version pinned in tests/axe/package-lock.json (npm ci: the page tests run its
+#     WCAG 2.1 A/AA checks on every page they visit)
 #   rustfmt and clippy (rustup components: the format and lint gate)
 #   the `docker compose` plugin (scripts/check-deploy.sh; no Docker engine needed)
 #   promtool, from Debian's prometheus package without its recommends (scripts/check-deploy.sh
@@ -24,6 +26,7 @@ python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need_apt+=(fonts-noto-cjk)
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 # Installed without recommends: only promtool is wanted, not the node exporter. (The package's
 # server does not start without systemd; where it does, `systemctl disable --now prometheus`.)
 need_apt_bare=()
@@ -58,6 +61,12 @@ if ! docker compose version >/dev/null 2>&1; then
   else
     ./scripts/install-compose-plugin.sh
   fi
+  installed=1
+fi
+
+if [ ! -f tests/axe/node_modules/axe-core/axe.min.js ]; then
+  echo "== setup: installing axe-core for the page tests (npm ci --prefix tests/axe; pinned in its package-lock.json)"
+  npm ci --prefix tests/axe --no-audit --no-fund --loglevel=error
   installed=1
 fi
 

@@ -1,6 +1,11 @@
 //! Headless Chromium for the page tests, driven over W3C WebDriver (chromedriver) with the
 //! same blocking HTTP client the other tests use. Debian's `chromium` and `chromium-driver`
 //! must be installed (`.ci/run` installs them). Screenshots go to `target/screenshots/`.
+//!
+//! Every screenshot is also an accessibility check: axe-core (the npm package pinned in
+//! `tests/axe/package.json`, installed by the test command) is injected into the page and run
+//! with the WCAG 2.0/2.1 A and AA rules at that width; any violation fails the test, naming the
+//! rule, the elements and what to fix.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -11,6 +16,23 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// The rules a page must pass: WCAG 2.0 and 2.1, levels A and AA.
+const WCAG_TAGS: [&str; 4] = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+
+/// axe-core's script, read once per test process.
+fn axe_source() -> &'static str {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/axe/node_modules/axe-core/axe.min.js");
+        std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; the page tests need axe-core (`npm ci --prefix tests/axe`, which .ci/run runs)",
+                path.display()
+            )
+        })
+    })
+}
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 pub struct Browser {
@@ -267,6 +289,7 @@ impl Browser {
         let metrics =
             |height: u64| json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600});
         cdp("Emulation.setDeviceMetricsOverride", metrics(800));
+        self.assert_accessible(&format!("{name} at {width} px"));
         let height = self
             .script("return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight);")
             .as_u64()
@@ -281,6 +304,32 @@ impl Browser {
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir).expect("screenshot dir");
         std::fs::write(dir.join(format!("{name}-{width}.png")), png).expect("write screenshot");
+    }
+
+    /// Runs axe-core on the page as it is now (WCAG 2.0/2.1 A and AA) and fails on any violation.
+    pub fn assert_accessible(&self, what: &str) {
+        if self.script("return typeof window.axe === 'object';").as_bool() != Some(true) {
+            self.script(&format!("{};\nreturn true;", axe_source()));
+        }
+        let tags = serde_json::to_string(&WCAG_TAGS).expect("tags");
+        let found = self.command(
+            "POST",
+            "/execute/async",
+            Some(json!({"args": [], "script": format!(
+                "const done = arguments[arguments.length - 1];\
+                 axe.run(document, {{ runOnly: {{ type: 'tag', values: {tags} }}, resultTypes: ['violations'] }})\
+                   .then(r => done(r.violations.map(v => ({{ rule: v.id, impact: v.impact, help: v.help,\
+                      nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ' :: ' + n.failureSummary) }}))))\
+                   .catch(e => done([{{ rule: 'axe-error', help: String(e), nodes: [] }}]));"
+            )})),
+        );
+        let violations = found.as_array().cloned().unwrap_or_default();
+        assert!(
+            violations.is_empty(),
+            "{what} ({}): WCAG 2.1 A/AA violations:\n{}",
+            self.path(),
+            serde_json::to_string_pretty(&violations).unwrap_or_default()
+        );
     }
 
     /// Horizontal overflow at the current width (a page that needs sideways scrolling).
