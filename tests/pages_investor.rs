@@ -213,3 +213,60 @@ fn a_file_over_the_limit_is_refused_and_what_was_typed_is_kept() {
     assert!(r.body.contains("The file is too large."), "{}", r.body);
     assert!(r.body.contains("value=\"Kept Company GmbH\""), "the typed company is kept: {}", r.body);
 }
+
+/// An investor who uses only the keyboard files a complaint with a file and reads the tracking
+/// page: Tab from field to field typing the answers, the arrows in a list, Space on a box, Enter
+/// to send and to follow the link. (The file is given to the file control as WebDriver does;
+/// a keyboard user opens the same control's chooser with Space.)
+#[test]
+fn an_investor_files_with_a_file_and_tracks_with_the_keyboard_only() {
+    use common::browser::keys::{DOWN, ENTER, SPACE};
+    let app = spawn_app();
+    let b = Browser::start();
+    b.goto(&app.url("/?lang=en"));
+    for (field, text) in [
+        ("#f-complainant-name", "Anna Müller"),
+        ("#f-complainant-company", "Hunan Precision Parts Co., Ltd."),
+        ("#f-complainant-nationality", "Germany"),
+        ("#f-complainant-email", "anna.mueller@example.de"),
+        ("#f-complainant-phone", "+49 30 1234567"),
+        ("#f-project", "Chenzhou plant expansion, phase 2"),
+    ] {
+        b.tab_to(field);
+        b.type_keys(text);
+    }
+    // A list answered with the arrows: the second kind of matter.
+    b.tab_to("#f-matter_type");
+    b.press(&[DOWN]);
+    assert_eq!(b.value("#f-matter_type"), "investment_environment", "focus on {}", b.focused());
+    for (field, text) in [
+        ("#f-subject", "Power connection delayed"),
+        ("#f-facts", "Applied on 2026-08-01; no connection date since."),
+        ("#f-request", "A connection date in writing."),
+    ] {
+        b.tab_to(field);
+        b.type_keys(text);
+    }
+    b.tab_to("#f-confidential");
+    b.press(&[SPACE]);
+    assert_eq!(b.script("return document.getElementById('f-confidential').checked;"), json!(true));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("application.txt");
+    std::fs::write(&file, "Connection application, 2026-08-01.\n").unwrap();
+    b.tab_to("#f-attachments");
+    b.type_into_file("#f-attachments", &file);
+    b.tab_to("form[data-validate] button[type=submit]");
+    b.press(&[ENTER]);
+    b.find("#tracking-number");
+    assert!(b.text("#tracking-number").contains("-2026-"));
+
+    b.tab_to("a.button[href='/track']");
+    b.press(&[ENTER]);
+    b.wait_for_text("#status", "Received, awaiting assignment");
+    assert!(b.body_text().contains("application.txt") && b.body_text().contains("Power connection delayed"));
+    // How the date was worked out: Enter on the summary opens it; the day-by-day table, which
+    // scrolls sideways on a phone, is a Tab stop of its own.
+    b.tab_to("details > summary");
+    b.press(&[ENTER]);
+    b.tab_to(".table-wrap");
+}

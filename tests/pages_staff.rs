@@ -911,3 +911,44 @@ fn a_nul_character_in_a_form_or_filter_is_refused_not_stored() {
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.contains("含有不允许的控制字符") || r.body.contains("not allowed"), "{}", r.body);
 }
+
+/// A department clerk who uses only the keyboard signs in, opens the inbox's complaint with
+/// Enter, types the reply, chooses the outcome with the arrows and sends it with Enter.
+#[test]
+fn a_clerk_replies_from_the_inbox_with_the_keyboard_only() {
+    use common::browser::keys::{DOWN, ENTER, SPACE};
+    let app = spawn_app();
+    let admin = app.admin_token();
+    let dept = app.create_department(&admin, "kbd");
+    let operator = app.staff_token(&admin, "operator", None);
+    let coordinator = app.staff_token(&admin, "coordinator", None);
+    let clerk = app.staff_account(&admin, "department", Some(&dept));
+    let (id, number) = file_by_api(&app, &operator, "Keyboard-only reply");
+    let r = app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&coordinator), &json!({"department_id": dept}));
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let b = Browser::start();
+    b.goto(&app.url("/staff/login?lang=en"));
+    b.tab_to("#f-email");
+    b.type_keys(&clerk);
+    b.tab_to("#f-password");
+    b.type_keys(common::TEST_PASSWORD);
+    b.press(&[ENTER]);
+    b.wait_for_path("/staff/inbox");
+    b.tab_to(&format!("a[href='/staff/complaints/{id}']"));
+    b.press(&[ENTER]);
+    b.wait_for_path(&format!("/staff/complaints/{id}"));
+    assert!(b.body_text().contains(&number));
+    b.tab_to("#f-reply-text");
+    b.type_keys("The permit was granted today; the decision is attached to your file.");
+    // Into the outcome group: Space chooses the first, Down moves the choice to the second.
+    b.tab_to("input[name=outcome]");
+    b.press(&[SPACE, DOWN]);
+    let chosen = b.script("return document.querySelector('input[name=outcome]:checked').value;");
+    assert_eq!(chosen, json!("explained"), "focus on {}", b.focused());
+    b.tab_to("form[action$='/reply'] button[type=submit]");
+    b.press(&[ENTER]);
+    b.find("#reply-text");
+    assert_eq!(status_of(&app, &coordinator, &id), "replied");
+    assert_eq!(b.text("#reply-outcome"), "Explained");
+}

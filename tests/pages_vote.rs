@@ -364,3 +364,41 @@ fn the_code_stays_out_of_urls_and_the_page_obeys_the_origin_check_and_the_limit(
     assert_eq!(app.get("/vote/no-such-round/results", None).status, 404);
     assert_eq!(app.get(&format!("/vote/{}/results", round.id), None).status, 404);
 }
+
+/// A voter who uses only the keyboard: Tab to the code field, type it, Enter; Tab into each
+/// question, Space to choose, an arrow to change the choice; Enter on the review and on submit.
+#[test]
+fn a_voter_casts_a_ballot_with_the_keyboard_only() {
+    use common::browser::keys::{DOWN, ENTER, SPACE, UP};
+    let app = spawn_app_with(|s| s.ballots.attempts_per_client_per_minute = 1000);
+    let round = open_round(&app);
+    // Voter 3 rates the first department only.
+    let code = round.codes[2].clone();
+    let b = Browser::start();
+    b.goto(&app.url("/vote?lang=en"));
+    b.tab_to("#f-code");
+    b.type_keys(&code);
+    b.press(&[ENTER]);
+    b.wait_for_text("h1", "Your ballot");
+    assert_eq!(b.count("fieldset.question"), QUESTIONS);
+    for q in 0..QUESTIONS {
+        // Tab enters the question's group on its first choice; Space chooses it.
+        b.tab_to(&format!("input[name][id^='q-0-{q}-']"));
+        b.press(&[SPACE]);
+        // The arrows move the choice within the group: down to the next answer and back up.
+        b.press(&[DOWN, UP]);
+        assert!(
+            b.script(&format!("return !!document.querySelector(\"input[id^='q-0-{q}-']:checked\");")).as_bool()
+                == Some(true),
+            "question {q} answered from the keyboard (focus on {})",
+            b.focused()
+        );
+    }
+    b.tab_to("form.ballot button[type=submit]");
+    b.press(&[ENTER]);
+    b.wait_for_text("h1", "Review your ballot");
+    b.tab_to("#submit-ballot");
+    b.press(&[ENTER]);
+    b.wait_for_text("h1", "Your ballot is in");
+    assert_eq!(b.text("#receipt").len(), 23);
+}

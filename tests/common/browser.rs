@@ -306,6 +306,75 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}-{width}.png")), png).expect("write screenshot");
     }
 
+    // -----------------------------------------------------------------------------------------
+    // The keyboard, as someone who uses no mouse: Tab, Shift+Tab, Space, Enter, the arrows, and
+    // typing into whatever has the focus.
+
+    fn key_actions(&self, actions: Vec<Value>) {
+        self.command(
+            "POST",
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        );
+    }
+
+    /// Presses each key in turn (see [`keys`]).
+    pub fn press(&self, sequence: &[&str]) {
+        let actions = sequence
+            .iter()
+            .flat_map(|k| [json!({"type": "keyDown", "value": k}), json!({"type": "keyUp", "value": k})])
+            .collect();
+        self.key_actions(actions);
+    }
+
+    /// Shift+Tab: the focus goes back one stop.
+    pub fn shift_tab(&self) {
+        self.key_actions(vec![
+            json!({"type": "keyDown", "value": keys::SHIFT}),
+            json!({"type": "keyDown", "value": keys::TAB}),
+            json!({"type": "keyUp", "value": keys::TAB}),
+            json!({"type": "keyUp", "value": keys::SHIFT}),
+        ]);
+    }
+
+    /// Types `text` key by key into the element that has the focus.
+    pub fn type_keys(&self, text: &str) {
+        let chars: Vec<String> = text.chars().map(String::from).collect();
+        self.press(&chars.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+
+    /// Whether the focused element matches `css`.
+    pub fn focused_is(&self, css: &str) -> bool {
+        let css = serde_json::to_string(css).expect("css");
+        self.script(&format!("const a = document.activeElement; return !!a && a.matches({css});")).as_bool()
+            == Some(true)
+    }
+
+    /// What has the focus, for messages: tag, id and name.
+    pub fn focused(&self) -> String {
+        self.script(
+            "const a = document.activeElement; return a ? `${a.tagName.toLowerCase()}#${a.id} name=${a.name || ''} ${a.textContent.trim().slice(0, 40)}` : 'nothing';",
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
+    /// Presses Tab until the element matching `css` has the focus — it must be reachable, with a
+    /// visible focus ring, within `MAX_TABS` stops — and returns how many stops it took.
+    pub fn tab_to(&self, css: &str) -> usize {
+        const MAX_TABS: usize = 120;
+        for stops in 1..=MAX_TABS {
+            self.press(&[keys::TAB]);
+            if self.focused_is(css) {
+                let outline = self.script("return getComputedStyle(document.activeElement).outlineStyle;");
+                assert_ne!(outline.as_str(), Some("none"), "`{css}` has the focus but shows no focus ring");
+                return stops;
+            }
+        }
+        panic!("`{css}` not reached with Tab from {} (focus on {})", self.path(), self.focused());
+    }
+
     /// Runs axe-core on the page as it is now (WCAG 2.0/2.1 A and AA) and fails on any violation.
     pub fn assert_accessible(&self, what: &str) {
         if self.script("return typeof window.axe === 'object';").as_bool() != Some(true) {
@@ -356,6 +425,18 @@ impl Browser {
             Some(json!({"cmd": "Emulation.clearDeviceMetricsOverride", "params": {}})),
         );
     }
+}
+
+/// WebDriver's key codes for the keys a keyboard user presses.
+pub mod keys {
+    pub const TAB: &str = "\u{E004}";
+    pub const SHIFT: &str = "\u{E008}";
+    pub const ENTER: &str = "\u{E007}";
+    pub const SPACE: &str = "\u{E00D}";
+    pub const LEFT: &str = "\u{E012}";
+    pub const UP: &str = "\u{E013}";
+    pub const RIGHT: &str = "\u{E014}";
+    pub const DOWN: &str = "\u{E015}";
 }
 
 /// An element reference's id (the object has one key, whose name varies between drivers).
