@@ -365,8 +365,9 @@ fn the_code_stays_out_of_urls_and_the_page_obeys_the_origin_check_and_the_limit(
     assert_eq!(app.get(&format!("/vote/{}/results", round.id), None).status, 404);
 }
 
-/// A voter who uses only the keyboard: Tab to the code field, type it, Enter; Tab into each
-/// question, Space to choose, an arrow to change the choice; Enter on the review and on submit.
+/// A voter from Hong Kong who uses only the keyboard, in traditional Chinese: Tab to the code
+/// field, type it, Enter; Tab into each question, Space to choose, an arrow to change the choice;
+/// Enter on the review and on submit. Each page is screenshot (and so checked by axe-core).
 #[test]
 fn a_voter_casts_a_ballot_with_the_keyboard_only() {
     use common::browser::keys::{DOWN, ENTER, SPACE, UP};
@@ -375,12 +376,15 @@ fn a_voter_casts_a_ballot_with_the_keyboard_only() {
     // Voter 3 rates the first department only.
     let code = round.codes[2].clone();
     let b = Browser::start();
-    b.goto(&app.url("/vote?lang=en"));
+    b.goto(&app.url("/vote?lang=zh-Hant"));
+    assert_eq!(b.text("h1"), "行風評議投票");
+    b.screenshots("vote-code-zh-Hant");
     b.tab_to("#f-code");
     b.type_keys(&code);
     b.press(&[ENTER]);
-    b.wait_for_text("h1", "Your ballot");
+    b.wait_for_text("h1", "填寫評議");
     assert_eq!(b.count("fieldset.question"), QUESTIONS);
+    b.screenshots("vote-ballot-zh-Hant");
     for q in 0..QUESTIONS {
         // Tab enters the question's group on its first choice; Space chooses it.
         b.tab_to(&format!("input[name][id^='q-0-{q}-']"));
@@ -396,9 +400,11 @@ fn a_voter_casts_a_ballot_with_the_keyboard_only() {
     }
     b.tab_to("form.ballot button[type=submit]");
     b.press(&[ENTER]);
-    b.wait_for_text("h1", "Review your ballot");
+    b.wait_for_text("h1", "核對您的評議");
+    b.screenshots("vote-review-zh-Hant");
     b.tab_to("#submit-ballot");
     b.press(&[ENTER]);
-    b.wait_for_text("h1", "Your ballot is in");
+    b.wait_for_text("h1", "評議已送出");
     assert_eq!(b.text("#receipt").len(), 23);
+    b.screenshots("vote-receipt-zh-Hant");
 }
