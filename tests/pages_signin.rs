@@ -53,6 +53,12 @@ fn a_one_time_password_is_changed_in_the_browser_before_anything_else() {
     b.click("form[action='/staff/login'] button[type=submit]");
     b.wait_for_path("/staff/password");
     b.screenshots("password-en");
+    // The same page in Chinese (so checked by axe-core in it too), then back in English.
+    b.goto(&app.url("/staff/password?lang=zh"));
+    b.wait_for_text("h1", "更改密码");
+    b.screenshots("password-zh");
+    b.goto(&app.url("/staff/password?lang=en"));
+    b.wait_for_text("h1", "Change your password");
     // The token is nowhere a script could read it.
     assert_eq!(b.script("return document.cookie.includes('anshang_staff');"), json!(false));
     b.type_into("#f-current_password", &one_time);

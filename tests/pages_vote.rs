@@ -254,7 +254,12 @@ fn a_voter_pastes_a_lower_case_code_reviews_changes_and_keeps_the_receipt_and_an
     b.wait_for_text("h1", "评议结果");
     assert!(b.text("li.suppressed").contains("有效票数不足"));
     b.screenshots("vote-results-zh");
-    b.goto(&app.url("/vote"));
+    // The results in traditional Chinese (and so checked by axe-core in it too).
+    let results = b.path();
+    b.goto(&app.url(&format!("{results}?lang=zh-Hant")));
+    b.wait_for_text("h1", "評議結果");
+    b.screenshots("vote-results-zh-Hant");
+    b.goto(&app.url("/vote?lang=zh"));
     b.screenshots("vote-closed-zh");
 }
 
