@@ -228,6 +228,37 @@ pub struct Problem {
     pub errors: Option<Vec<FieldError>>,
 }
 
+/// What every capability's error has besides its own cases: the `invalid` and `internal`
+/// constructors, and the validators' [`InvalidFields`] / [`FieldError`] as its invalid-fields
+/// case. The enum names its cases `Invalid(Vec<FieldError>)` and `Internal(anyhow::Error)`.
+macro_rules! capability_error {
+    ($name:ident) => {
+        impl $name {
+            pub fn invalid(field: &str, code: &str, message: impl Into<String>) -> Self {
+                $name::Invalid(vec![$crate::error::FieldError::new(field, code, message)])
+            }
+
+            pub fn internal(context: &'static str, cause: impl std::fmt::Display) -> Self {
+                $name::Internal(anyhow::anyhow!("{context}: {cause}"))
+            }
+        }
+
+        impl From<$crate::error::InvalidFields> for $name {
+            fn from(e: $crate::error::InvalidFields) -> Self {
+                $name::Invalid(e.0)
+            }
+        }
+
+        impl From<$crate::error::FieldError> for $name {
+            fn from(e: $crate::error::FieldError) -> Self {
+                $name::Invalid(vec![e])
+            }
+        }
+    };
+}
+
+pub(crate) use capability_error;
+
 /// Every field a request got wrong, as a validator collects them; each capability's error (and
 /// [`ApiError`]) takes them as its "invalid fields" case.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use serde_json::Map;
 
-use crate::error::{ApiError, FieldError, InvalidFields};
+use crate::error::{ApiError, FieldError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AssessmentError {
@@ -35,21 +35,7 @@ pub enum AssessmentError {
 
 pub type AssessmentResult<T> = Result<T, AssessmentError>;
 
-impl AssessmentError {
-    pub fn invalid(field: &str, code: &str, message: impl Into<String>) -> Self {
-        AssessmentError::Invalid(vec![FieldError::new(field, code, message)])
-    }
-
-    pub fn internal(context: &'static str, cause: impl std::fmt::Display) -> Self {
-        AssessmentError::Internal(anyhow::anyhow!("{context}: {cause}"))
-    }
-}
-
-impl From<InvalidFields> for AssessmentError {
-    fn from(e: InvalidFields) -> Self {
-        AssessmentError::Invalid(e.0)
-    }
-}
+crate::error::capability_error!(AssessmentError);
 
 impl From<AssessmentError> for ApiError {
     fn from(e: AssessmentError) -> Self {

@@ -2,7 +2,7 @@
 //! bottom of this file. (Signing in and changing a password answer through `auth::service`,
 //! which also applies the rate limits: their refusals are the HTTP edge's own.)
 
-use crate::error::{ApiError, FieldError, InvalidFields};
+use crate::error::{ApiError, FieldError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -17,17 +17,7 @@ pub enum AccountError {
     Internal(#[from] anyhow::Error),
 }
 
-impl AccountError {
-    pub fn invalid(field: &str, code: &str, message: impl Into<String>) -> Self {
-        AccountError::Invalid(vec![FieldError::new(field, code, message)])
-    }
-}
-
-impl From<InvalidFields> for AccountError {
-    fn from(e: InvalidFields) -> Self {
-        AccountError::Invalid(e.0)
-    }
-}
+crate::error::capability_error!(AccountError);
 
 impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {

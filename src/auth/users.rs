@@ -30,8 +30,7 @@ pub struct User {
 
 impl User {
     pub fn role(&self) -> Result<Role, AccountError> {
-        Role::parse(&self.role)
-            .ok_or_else(|| AccountError::Internal(anyhow::anyhow!("user row: unknown role {}", self.role)))
+        Role::parse(&self.role).ok_or_else(|| AccountError::internal("user row", format!("unknown role {}", self.role)))
     }
 }
 
@@ -180,7 +179,7 @@ pub fn create(
         )?;
         Ok(())
     })?;
-    let user = find(conn, &id)?.ok_or_else(|| AccountError::Internal(anyhow::anyhow!("user create: row vanished")))?;
+    let user = find(conn, &id)?.ok_or_else(|| AccountError::internal("user create", "row vanished"))?;
     Ok((user, generated))
 }
 

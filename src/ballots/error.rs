@@ -68,27 +68,7 @@ pub enum BallotError {
 
 pub type BallotResult<T> = Result<T, BallotError>;
 
-impl BallotError {
-    pub fn invalid(field: &str, code: &str, message: impl Into<String>) -> Self {
-        BallotError::Invalid(vec![FieldError::new(field, code, message)])
-    }
-
-    pub fn internal(context: &'static str, cause: impl std::fmt::Display) -> Self {
-        BallotError::Internal(anyhow::anyhow!("{context}: {cause}"))
-    }
-}
-
-impl From<crate::error::InvalidFields> for BallotError {
-    fn from(e: crate::error::InvalidFields) -> Self {
-        BallotError::Invalid(e.0)
-    }
-}
-
-impl From<FieldError> for BallotError {
-    fn from(e: FieldError) -> Self {
-        BallotError::Invalid(vec![e])
-    }
-}
+crate::error::capability_error!(BallotError);
 
 impl From<crate::mail::templates::TemplateError> for BallotError {
     fn from(e: crate::mail::templates::TemplateError) -> Self {

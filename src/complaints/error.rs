@@ -55,31 +55,13 @@ pub enum ComplaintError {
 pub type ComplaintResult<T> = Result<T, ComplaintError>;
 
 impl ComplaintError {
-    pub fn invalid(field: &str, code: &str, message: impl Into<String>) -> Self {
-        ComplaintError::Invalid(vec![FieldError::new(field, code, message)])
-    }
-
-    pub fn internal(context: &'static str, cause: impl std::fmt::Display) -> Self {
-        ComplaintError::Internal(anyhow::anyhow!("{context}: {cause}"))
-    }
-
     /// True for the refusals a batch job skips over (another writer got there first).
     pub fn is_state_conflict(&self) -> bool {
         matches!(self, ComplaintError::Transition { error: TransitionError::NotInThisState { .. }, .. })
     }
 }
 
-impl From<crate::error::InvalidFields> for ComplaintError {
-    fn from(e: crate::error::InvalidFields) -> Self {
-        ComplaintError::Invalid(e.0)
-    }
-}
-
-impl From<FieldError> for ComplaintError {
-    fn from(e: FieldError) -> Self {
-        ComplaintError::Invalid(vec![e])
-    }
-}
+crate::error::capability_error!(ComplaintError);
 
 impl From<crate::mail::templates::TemplateError> for ComplaintError {
     fn from(e: crate::mail::templates::TemplateError) -> Self {
