@@ -394,14 +394,15 @@ fn a_voter_casts_a_ballot_with_the_keyboard_only() {
         // Tab enters the question's group on its first choice; Space chooses it.
         b.tab_to(&format!("input[name][id^='q-0-{q}-']"));
         b.press(&[SPACE]);
-        // The arrows move the choice within the group: down to the next answer and back up.
-        b.press(&[DOWN, UP]);
-        assert!(
-            b.script(&format!("return !!document.querySelector(\"input[id^='q-0-{q}-']:checked\");")).as_bool()
-                == Some(true),
-            "question {q} answered from the keyboard (focus on {})",
-            b.focused()
-        );
+        let chosen = |b: &Browser| {
+            b.script(&format!("const c = document.querySelector(\"input[id^='q-0-{q}-']:checked\"); return c && c.id;"))
+        };
+        assert_eq!(chosen(&b), json!(format!("q-0-{q}-satisfied")), "Space chose the first answer");
+        // The arrows move the choice within the group: down to the next answer, and back up.
+        b.press(&[DOWN]);
+        assert_eq!(chosen(&b), json!(format!("q-0-{q}-basically_satisfied")), "focus on {}", b.focused());
+        b.press(&[UP]);
+        assert_eq!(chosen(&b), json!(format!("q-0-{q}-satisfied")));
     }
     b.tab_to("form.ballot button[type=submit]");
     b.press(&[ENTER]);

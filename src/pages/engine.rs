@@ -46,18 +46,18 @@ impl Pages {
             .map_err(|source| PagesError::Template { name: "charts.html", source })?;
         let texts = catalogue.clone();
         env.add_function("t", move |state: &State, key: &str| -> Result<String, Error> {
-            let lang = state.lookup("lang").and_then(|v| v.as_str().and_then(Language::parse)).unwrap_or(Language::Zh);
+            let lang = reader_language(state);
             texts
                 .get(key, lang)
                 .map(str::to_string)
                 .ok_or_else(|| Error::new(ErrorKind::UndefinedError, format!("no page text `{key}`")))
         });
         env.add_filter("when", |state: &State, value: String| -> String {
-            let lang = state.lookup("lang").and_then(|v| v.as_str().and_then(Language::parse)).unwrap_or(Language::Zh);
+            let lang = reader_language(state);
             labelled_instant(value, lang)
         });
         env.add_filter("status", |state: &State, value: String| -> Result<String, Error> {
-            let lang = state.lookup("lang").and_then(|v| v.as_str().and_then(Language::parse)).unwrap_or(Language::Zh);
+            let lang = reader_language(state);
             Status::parse(&value)
                 .map(|s| s.staff_label(lang).to_string())
                 .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("`{value}` is not a complaint status")))
@@ -65,7 +65,7 @@ impl Pages {
         // A holiday named by the calendar data (zh, en) in the reader's language; the statutory
         // holidays have their traditional-Chinese names, anything else is shown as stored.
         env.add_function("holiday", |state: &State, name_zh: String, name_en: String| -> String {
-            let lang = state.lookup("lang").and_then(|v| v.as_str().and_then(Language::parse)).unwrap_or(Language::Zh);
+            let lang = reader_language(state);
             match lang {
                 Language::En => name_en,
                 Language::Zh => name_zh,
@@ -114,6 +114,11 @@ fn format_instant(value: String) -> String {
 }
 
 /// `format_instant` with the time zone named, as every time shown to a person is.
+/// The language the page is rendered in (`lang`, which every page's context sets).
+fn reader_language(state: &State) -> Language {
+    state.lookup("lang").and_then(|v| v.as_str().and_then(Language::parse)).unwrap_or(Language::Zh)
+}
+
 fn labelled_instant(value: String, lang: Language) -> String {
     if chrono::DateTime::parse_from_rfc3339(&value).is_err() {
         return value;
