@@ -1,8 +1,10 @@
-//! The SQL an investor's filing and a department's reply make, statement by statement — the
-//! figures docs/ARCHITECTURE.md's walkthroughs and docs/performance.md quote. Printed in full
-//! (`--no-capture`); the test holds the writes to what the walkthroughs promise: a filing writes
-//! its complaint row once (the INSERT); a reply locks the complaint row and writes its new state
-//! in one UPDATE, and its clock row in one.
+//! The SQL an investor's filing, a tracking read and a department's reply make, statement by
+//! statement — the figures docs/ARCHITECTURE.md's walkthroughs and docs/performance.md quote.
+//! Printed in full (`--no-capture`); the test holds them to what the walkthroughs promise: a
+//! filing writes each of its rows once, reads nothing back and takes the tracking counter only
+//! for the rows that carry the number; a repeated tracking read reads the complaint row and its
+//! department, the rest from the cache, which a change makes stale; a reply locks the complaint
+//! row and writes its new state in one UPDATE, and its clock row in one.
 
 mod common;
 
@@ -27,7 +29,7 @@ impl Instrumentation for Recorder {
     }
 }
 
-/// The statements `act` makes (transaction control left out), printed.
+/// The statements `act` makes (transaction control, the pool's connection checks and the rate limits left out), printed.
 fn recorded(what: &str, act: impl FnOnce()) -> Vec<String> {
     STATEMENTS.lock().unwrap().clear();
     RECORDING.store(true, Ordering::SeqCst);
@@ -42,6 +44,9 @@ fn recorded(what: &str, act: impl FnOnce()) -> Vec<String> {
             let head = s.to_ascii_uppercase();
             !["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"].iter().any(|k| head.starts_with(k))
         })
+        // The pool's check of a connection it hands out, and PostgreSQL's count of the
+        // client's requests (`rate_limits`, the public door's): not the operation's own.
+        .filter(|s| s != "SELECT 1" && !s.contains("rate_limits"))
         .collect();
     println!("== {what}: {} statements", all.len());
     for s in &all {
@@ -94,17 +99,50 @@ fn a_filing_and_a_reply_make_the_statements_the_walkthroughs_name() {
     let clerk = app.staff_token(&admin, "department", Some(&department));
     std::thread::sleep(std::time::Duration::from_millis(300));
 
-    let mut id = String::new();
+    let (mut id, mut code) = (String::new(), String::new());
     let filing = recorded("an investor files", || {
         let r = app.post("/api/v1/complaints", None, &common::complaint_json("en"));
         assert_eq!(r.status, 201, "{}", r.body);
         id = r.json()["id"].as_str().unwrap().to_string();
+        code = r.json()["access_code"].as_str().unwrap().to_string();
     });
     assert!(filing.iter().any(|s| s == "INSERT complaints"), "{filing:#?}");
     assert_eq!(updates_of(&filing, "complaints"), 0, "the due instant is in the INSERT: {filing:#?}");
+    // The receipt's budget (logged, then counted: a write first) first; then the counter and the four rows that
+    // carry the number, and nothing else while the counter is held.
+    assert_eq!(
+        filing,
+        [
+            "INSERT investor_mail_log",
+            "SELECT investor_mail_log",
+            "INSERT tracking_counters",
+            "INSERT complaints",
+            "INSERT complaint_clocks",
+            "INSERT complaint_events",
+            "INSERT outbox",
+        ]
+        .map(String::from),
+        "{filing:#?}"
+    );
+    let filed = app.get(&format!("/api/v1/complaints/{id}"), Some(&coordinator)).json();
+    let number = filed["tracking_number"].as_str().unwrap().to_string();
     let r =
         app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&coordinator), &json!({"department_id": department}));
     assert_eq!(r.status, 200, "{}", r.body);
+
+    let track = |what: &str| {
+        let mut view = serde_json::Value::Null;
+        let statements = recorded(what, || {
+            let r = app.request("GET", &format!("/api/v1/track/{number}"), None, &[("X-Access-Code", &code)], None);
+            assert_eq!(r.status, 200, "{}", r.body);
+            view = r.json();
+        });
+        (statements, view)
+    };
+    // The assignment's answer (the staff view) read the rest of the complaint into the cache.
+    let (reading, view) = track("the investor reads the tracking page");
+    assert_eq!(reading, ["SELECT complaints", "SELECT departments"].map(String::from), "{reading:#?}");
+    assert!(view["reply"].is_null());
 
     let reply = recorded("a department replies", || {
         let r = app.post(
@@ -118,4 +156,10 @@ fn a_filing_and_a_reply_make_the_statements_the_walkthroughs_name() {
     // takes its write lock first too), then the new state in one statement.
     assert_eq!(updates_of(&reply, "complaints"), 2, "the lock and the new state: {reply:#?}");
     assert_eq!(updates_of(&reply, "complaint_clocks"), 1, "the reply writes its clock row once: {reply:#?}");
+
+    // The reply bumped the row's version: what was cached before it is not used again, the
+    // reply's event is in the history at once.
+    let (_, view) = track("the investor reads the reply");
+    assert_eq!(view["reply"]["text"], "Done.", "{view}");
+    assert!(view["history"].as_array().unwrap().iter().any(|e| e["action"] == "reply"), "{view}");
 }

@@ -61,6 +61,9 @@ pub struct Rules {
     pub max_extension_working_days: u32,
     pub tracking_prefix: String,
     pub notices: std::sync::Arc<Notices>,
+    /// Not a rule: the views' cache, shared by every clone of the rules (so by every request of
+    /// this instance) and reached where the views are built, through `Ctx`.
+    pub related: Arc<super::related_cache::RelatedCache>,
 }
 
 /// Why the rules cannot be built from the settings: a bad edit stops the start.
@@ -84,6 +87,7 @@ impl Rules {
             max_extension_working_days: s.complaints.max_extension_working_days,
             tracking_prefix: s.complaints.tracking_prefix.clone(),
             notices: Notices::from_settings(s)?,
+            related: Arc::new(super::related_cache::RelatedCache::default()),
         })
     }
 

@@ -143,6 +143,16 @@ pub fn append(conn: &mut DbConnection, e: NewEvent<'_>) -> QueryResult<()> {
         Some((seq, hash)) => (seq + 1, hash),
         None => (1, GENESIS_HASH.to_string()),
     };
+    insert(conn, e, seq, prev_hash)
+}
+
+/// The first event of a complaint created in this transaction: its chain starts at the
+/// genesis hash, so there is nothing to look up.
+pub fn append_first(conn: &mut DbConnection, e: NewEvent<'_>) -> QueryResult<()> {
+    insert(conn, e, 1, GENESIS_HASH.to_string())
+}
+
+fn insert(conn: &mut DbConnection, e: NewEvent<'_>, seq: i32, prev_hash: String) -> QueryResult<()> {
     let at = to_db_time(e.at);
     let detail = e.detail.to_string();
     let kind = actor_kind(e.actor);

@@ -13,6 +13,7 @@ pub mod intake;
 pub mod model;
 pub mod notices;
 pub mod operations;
+pub mod related_cache;
 pub mod routes;
 pub mod service;
 pub mod state;

@@ -94,7 +94,48 @@ pub fn to_investor(
     event_key: &str,
     extra: Value,
 ) -> ComplaintResult<()> {
-    if !crate::mail::budget::admit(
+    if !admit_to_investor(conn, ctx, row, notice)? {
+        return Ok(());
+    }
+    let (rendered, lang) = render_for_investor(ctx, row, clock, notice, extra)?;
+    let mail = Queued { notice, language: lang, rendered: &rendered, send_after: ctx.now, guard: None };
+    queue(conn, ctx, row, &mail, &row.email, format!("investor:{}:{notice}:{event_key}", row.id))
+}
+
+/// The receipt of a complaint filed in this transaction: [`to_investor`] less the search for
+/// an equal queued mail (nothing about a new complaint can be queued yet). The address's budget
+/// is asked by the caller first ([`admit_to_investor`]), so that a filing can count it before
+/// it takes its tracking number.
+pub fn receipt_of_new_complaint(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    row: &ComplaintRow,
+    clock: &ClockRow,
+    event_key: &str,
+) -> ComplaintResult<()> {
+    let (rendered, lang) = render_for_investor(ctx, row, clock, RECEIPT, json!({}))?;
+    let mail = Queued { notice: RECEIPT, language: lang, rendered: &rendered, send_after: ctx.now, guard: None };
+    outbox::insert_new(
+        conn,
+        new_mail(row, &mail, &row.email, format!("investor:{}:{RECEIPT}:{event_key}", row.id)),
+        ctx.now,
+        &ctx.rules.notices.domain,
+    )?;
+    Ok(())
+}
+
+/// The notice of a filing.
+pub const RECEIPT: &str = "receipt";
+
+/// Whether the investor's address may get `notice` now (its daily budget; the decision is
+/// logged either way).
+pub fn admit_to_investor(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    row: &ComplaintRow,
+    notice: &str,
+) -> ComplaintResult<bool> {
+    Ok(crate::mail::budget::admit(
         conn,
         ctx.now,
         ctx.rules.notices.investor_emails_per_address_per_day,
@@ -103,9 +144,16 @@ pub fn to_investor(
         notice,
         row.channel.as_str(),
         row.status.as_str(),
-    )? {
-        return Ok(());
-    }
+    )?)
+}
+
+fn render_for_investor(
+    ctx: &Ctx,
+    row: &ComplaintRow,
+    clock: &ClockRow,
+    notice: &str,
+    extra: Value,
+) -> ComplaintResult<(crate::mail::templates::Rendered, Language)> {
     let lang = Language::parse(&row.language).unwrap_or(Language::Zh);
     let mut vars = base_vars(ctx, row, clock);
     merge(&mut vars, extra);
@@ -115,8 +163,7 @@ pub fn to_investor(
         .templates
         .render(notice, lang, &vars)
         .map_err(|e| ComplaintError::internal("email template", e))?;
-    let mail = Queued { notice, language: lang, rendered: &rendered, send_after: ctx.now, guard: None };
-    queue(conn, ctx, row, &mail, &row.email, format!("investor:{}:{notice}:{event_key}", row.id))
+    Ok((rendered, lang))
 }
 
 /// One notice about a complaint, rendered once, for one or more recipients.
@@ -137,23 +184,22 @@ fn queue(
     recipient: &str,
     dedupe_key: String,
 ) -> ComplaintResult<()> {
-    outbox::enqueue(
-        conn,
-        NewMail {
-            dedupe_key,
-            complaint_id: Some(row.id.as_str()),
-            notice: mail.notice,
-            language: mail.language,
-            recipient,
-            rendered: mail.rendered.clone(),
-            send_after: mail.send_after,
-            payload: None,
-            guard: mail.guard.clone(),
-        },
-        ctx.now,
-        &ctx.rules.notices.domain,
-    )?;
+    outbox::enqueue(conn, new_mail(row, mail, recipient, dedupe_key), ctx.now, &ctx.rules.notices.domain)?;
     Ok(())
+}
+
+fn new_mail<'a>(row: &'a ComplaintRow, mail: &Queued<'a>, recipient: &'a str, dedupe_key: String) -> NewMail<'a> {
+    NewMail {
+        dedupe_key,
+        complaint_id: Some(row.id.as_str()),
+        notice: mail.notice,
+        language: mail.language,
+        recipient,
+        rendered: mail.rendered.clone(),
+        send_after: mail.send_after,
+        payload: None,
+        guard: mail.guard.clone(),
+    }
 }
 
 fn merge(vars: &mut Value, extra: Value) {

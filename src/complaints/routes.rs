@@ -61,7 +61,7 @@ pub(crate) fn staff_view(
     id: &ComplaintId,
 ) -> ComplaintResult<ComplaintView> {
     let row = store::find(conn, id)?.ok_or(ComplaintError::NotFound)?;
-    views::complaint_view(&service::load_full(conn, row)?, ctx)
+    views::complaint_view(&service::load_for_view(conn, ctx, row)?, ctx)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -237,7 +237,7 @@ async fn get_one(
     with_ctx(&state, Access::Read, move |conn, ctx| {
         let row = store::find(conn, &id)?.ok_or(ComplaintError::NotFound)?;
         context::ensure_department_scope(&row, &acting)?;
-        views::complaint_view(&service::load_full(conn, row)?, ctx)
+        views::complaint_view(&service::load_for_view(conn, ctx, row)?, ctx)
     })
     .await
     .map(web::Json)
@@ -296,7 +296,7 @@ async fn by_number(
             store::find_by_tracking_number(conn, &number.to_string())?.ok_or(ComplaintError::UnknownTrackingNumber)?;
         let lang = lang.unwrap_or_else(|| Language::parse(&row.language).unwrap_or(Language::Zh));
         let may_open = super::attachments::may_open(row.confidential, role);
-        let mut view = views::tracking_view(&service::load_full(conn, row)?, ctx, lang)?;
+        let mut view = views::tracking_view(&service::load_for_view(conn, ctx, row)?, ctx, lang)?;
         if !may_open {
             views::hide_file_names(&mut view.attachments);
             views::hide_file_names_in_events(&mut view.history);
@@ -464,7 +464,7 @@ async fn return_to_office(
         service::return_to_office(conn, ctx, &id, &acting, &reason)?;
         // The department no longer holds it: show the coordinator's view of what was returned.
         let row = store::find(conn, &id)?.ok_or(ComplaintError::NotFound)?;
-        views::complaint_view(&service::load_full(conn, row)?, ctx)
+        views::complaint_view(&service::load_for_view(conn, ctx, row)?, ctx)
     })
     .await
     .map(web::Json)
@@ -645,11 +645,14 @@ where
     F: FnOnce(&mut db::DbConnection, &context::Ctx, &ComplaintId) -> ComplaintResult<()> + Send + 'static,
 {
     with_ctx(&state, access, move |conn, ctx| {
-        let row = open_by_code(conn, &who.number, &who.code_hash)?;
+        let mut row = open_by_code(conn, &who.number, &who.code_hash)?;
         action(conn, ctx, &row.id)?;
-        let row = store::find(conn, &row.id)?.expect("exists");
+        if access == Access::Write {
+            // As the action left it (a read leaves the row as read).
+            row = store::find(conn, &row.id)?.expect("exists");
+        }
         let lang = who.lang.unwrap_or_else(|| Language::parse(&row.language).unwrap_or(Language::Zh));
-        views::tracking_view(&service::load_full(conn, row)?, ctx, lang)
+        views::tracking_view(&service::load_for_view(conn, ctx, row)?, ctx, lang)
     })
     .await
     .map(|v| NoStore(web::Json(v)))

@@ -1,6 +1,8 @@
 //! Complaint operations. Each runs in one transaction that writes the new state, its audit
 //! event and (later) the notices it causes; nothing is acknowledged before the commit.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde_json::json;
@@ -493,6 +495,10 @@ fn replay(
     Ok(Filed { complaint: existing, clock, access_code: code, replayed: true })
 }
 
+/// The filing's rows in one transaction, in an order that keeps the tracking counter (which
+/// orders all filings) locked for as short a time as possible: what needs no number first (the
+/// receipt's email budget, the department check), then the number and the rows that carry it
+/// (complaint, clock, first audit event, receipt). Nothing is read back: every row is built here.
 fn insert_complaint(
     conn: &mut DbConnection,
     ctx: &Ctx,
@@ -500,92 +506,134 @@ fn insert_complaint(
     acting: &Acting,
     idempotency: Option<&(IdempotencyKey, String)>,
 ) -> ComplaintResult<Filed> {
+    let year = chrono::Datelike::year(&local_date(ctx.now));
+    let due = new_clock_due(ctx, ctx.rules.reply_working_days);
+    let code = AccessCode::generate();
+    let now = to_db_time(ctx.now);
+    let (idem_hash, idem_body, sealed) = match idempotency {
+        Some((key, body_hash)) => {
+            (Some(key.lookup_hash.clone()), Some(body_hash.clone()), Some(key.seal(&code.display())))
+        }
+        None => (None, None, None),
+    };
+    let channel = c.channel;
+    let mut row = ComplaintRow {
+        id: ComplaintId::generate(),
+        // Set once the counter is taken, below.
+        tracking_number: String::new(),
+        tracking_year: year,
+        tracking_seq: 0,
+        channel,
+        status: Status::Received,
+        language: c.language.as_str().into(),
+        complainant_type: c.complainant_type.as_str().into(),
+        complainant_name: c.complainant_name,
+        company: c.company,
+        nationality: c.nationality,
+        email: c.email.into_inner(),
+        phone: c.phone,
+        agent_name: c.agent_name,
+        agent_contact: c.agent_contact,
+        project: c.project,
+        concerned_department_id: c.concerned_department_id,
+        concerned_staff: c.concerned_staff,
+        matter_type: c.matter_type.as_str().into(),
+        subject: c.subject,
+        facts: c.facts,
+        request: c.request,
+        review_or_lawsuit: c.review_or_lawsuit,
+        confidential: c.confidential,
+        contact_consent: c.contact_consent,
+        filed_by: acting.user_id.clone(),
+        access_code_hash: code.hash(),
+        department_id: None,
+        received_at: now,
+        due_at: Some(to_db_time(due.due_at.with_timezone(&Utc))),
+        overdue: false,
+        reply_text: None,
+        reply_outcome: None,
+        replied_at: None,
+        rating: None,
+        rating_comment: None,
+        rated_at: None,
+        closed_at: None,
+        idempotency_key_hash: idem_hash,
+        idempotency_body_hash: idem_body,
+        idempotency_sealed_code: sealed,
+        version: 1,
+        updated_at: now,
+    };
     conn.transaction(|conn| {
-        let year = chrono::Datelike::year(&local_date(ctx.now));
-        // Written first: from here this transaction holds the lock that orders filings.
-        let seq = store::next_tracking_seq(conn, year)?;
-        if let Some(d) = &c.concerned_department_id {
+        // Written first (SQLite: a transaction must write before it reads, see `mail::budget`).
+        let send_receipt = super::notices::admit_to_investor(conn, ctx, &row, super::notices::RECEIPT)?;
+        if let Some(d) = &row.concerned_department_id {
             if departments::find(conn, d)?.is_none() {
                 return Err(ComplaintError::invalid("department_id", "unknown", "no such department"));
             }
         }
-        let number = TrackingNumber::new(&ctx.rules.tracking_prefix, year, seq);
-        let due_at = to_db_time(new_clock_due(ctx, ctx.rules.reply_working_days).due_at.with_timezone(&Utc));
-        let code = AccessCode::generate();
-        let id = ComplaintId::generate();
-        let now = to_db_time(ctx.now);
-        let (idem_hash, idem_body, sealed) = match idempotency {
-            Some((key, body_hash)) => {
-                (Some(key.lookup_hash.clone()), Some(body_hash.clone()), Some(key.seal(&code.display())))
-            }
-            None => (None, None, None),
-        };
-        diesel::insert_into(complaints::table)
-            .values(ComplaintRow {
-                id: id.clone(),
-                tracking_number: number.to_string(),
-                tracking_year: year,
-                tracking_seq: seq,
-                channel: c.channel,
-                status: Status::Received,
-                language: c.language.as_str().into(),
-                complainant_type: c.complainant_type.as_str().into(),
-                complainant_name: c.complainant_name,
-                company: c.company,
-                nationality: c.nationality,
-                email: c.email.into_inner(),
-                phone: c.phone,
-                agent_name: c.agent_name,
-                agent_contact: c.agent_contact,
-                project: c.project,
-                concerned_department_id: c.concerned_department_id,
-                concerned_staff: c.concerned_staff,
-                matter_type: c.matter_type.as_str().into(),
-                subject: c.subject,
-                facts: c.facts,
-                request: c.request,
-                review_or_lawsuit: c.review_or_lawsuit,
-                confidential: c.confidential,
-                contact_consent: c.contact_consent,
-                filed_by: acting.user_id.clone(),
-                access_code_hash: code.hash(),
-                department_id: None,
-                received_at: now,
-                due_at: Some(due_at),
-                overdue: false,
-                reply_text: None,
-                reply_outcome: None,
-                replied_at: None,
-                rating: None,
-                rating_comment: None,
-                rated_at: None,
-                closed_at: None,
-                idempotency_key_hash: idem_hash,
-                idempotency_body_hash: idem_body,
-                idempotency_sealed_code: sealed,
-                version: 1,
-                updated_at: now,
-            })
-            .execute(conn)?;
-        let clock = open_clock(conn, ctx, &id, REPLY_CLOCK, ctx.rules.reply_working_days)?;
+        // From here to the commit this transaction holds the counter.
+        row.tracking_seq = store::next_tracking_seq(conn, year)?;
+        let number = TrackingNumber::new(&ctx.rules.tracking_prefix, year, row.tracking_seq).to_string();
+        row.tracking_number = number.clone();
+        diesel::insert_into(complaints::table).values(&row).execute(conn)?;
+        let clock = open_first_clock(conn, ctx, &row.id, REPLY_CLOCK, ctx.rules.reply_working_days, due)?;
         if let Some(days) = ctx.rules.accept_working_days {
-            open_clock(conn, ctx, &id, ACCEPT_CLOCK, days)?;
+            open_first_clock(conn, ctx, &row.id, ACCEPT_CLOCK, days, new_clock_due(ctx, days))?;
         }
-        record(
+        events::append_first(
             conn,
-            ctx,
-            &id,
-            acting,
-            "file",
-            None,
-            Status::Received,
-            json!({"tracking_number": number.to_string(), "channel": c.channel.as_str(), "due": due_json(&clock)}),
-            true,
+            NewEvent {
+                complaint_id: &row.id,
+                at: ctx.now,
+                actor: acting.actor,
+                actor_id: acting.user_id.as_deref(),
+                action: "file",
+                from: None,
+                to: Status::Received,
+                detail: json!({"tracking_number": number, "channel": channel.as_str(), "due": due_json(&clock)}),
+                investor_visible: true,
+            },
         )?;
-        notify_investor(conn, ctx, &id, "receipt", json!({}))?;
-        let complaint = store::find(conn, &id)?.expect("just filed");
-        Ok(Filed { complaint, clock, access_code: Some(code.display()), replayed: false })
+        if send_receipt {
+            super::notices::receipt_of_new_complaint(conn, ctx, &row, &clock, &new_id())?;
+        }
+        Ok(Filed { complaint: row.clone(), clock, access_code: Some(code.display()), replayed: false })
     })
+}
+
+/// The first clock of `kind` of a complaint filed in this transaction, inserted with its first
+/// rung: [`open_clock`] without its lookups (there is no earlier clock, rung or pause).
+fn open_first_clock(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    complaint_id: &ComplaintId,
+    kind: &str,
+    working_days: u32,
+    due: crate::calendar::Due,
+) -> ComplaintResult<ClockRow> {
+    let mut row = ClockRow {
+        id: new_id(),
+        complaint_id: complaint_id.clone(),
+        kind: kind.to_string(),
+        ordinal: 1,
+        started_at: to_db_time(ctx.now),
+        working_days: working_days as i32,
+        extension_days: 0,
+        due_at: to_db_time(due.due_at.with_timezone(&Utc)),
+        due_date: due.due_date,
+        provisional: due.provisional,
+        stopped_at: None,
+        stop_reason: None,
+        breached_at: None,
+        next_step: None,
+        next_step_at: None,
+    };
+    if let Some((step, at)) = crate::escalation::schedule::first_rung(ctx, &row) {
+        row.next_step = Some(step);
+        row.next_step_at = Some(at);
+    }
+    diesel::insert_into(complaint_clocks::table).values(&row).execute(conn)?;
+    Ok(row)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1297,39 +1345,60 @@ pub fn load_official_year(
     Ok(CalendarLoad { calendar, moved, clocks_recomputed })
 }
 
-/// Everything the views need about one complaint.
+/// Everything the views need about one complaint, read from the database (the chain check
+/// reads through this: it must see the stored trail, never a cached one).
 pub fn load_full(conn: &mut DbConnection, row: ComplaintRow) -> ComplaintResult<super::views::Loaded> {
-    let clock = store::current_clock(conn, &row.id, REPLY_CLOCK)?
-        .ok_or_else(|| ComplaintError::internal("complaint", "no reply clock"))?;
-    let pauses = store::pauses_of(conn, &clock.id)?;
-    let department = match &row.department_id {
+    let department = department_of(conn, &row)?;
+    let related = Arc::new(load_related(conn, &row.id)?);
+    Ok(super::views::Loaded { row, department, related })
+}
+
+/// [`load_full`] for the views, through the cache of what changes only with the row's version
+/// (`related_cache`): on a hit the row (already read) and its department are all that is read.
+pub fn load_for_view(conn: &mut DbConnection, ctx: &Ctx, row: ComplaintRow) -> ComplaintResult<super::views::Loaded> {
+    let department = department_of(conn, &row)?;
+    let cache = &ctx.rules.related;
+    let related = match cache.get(&row.id, row.version) {
+        Some(related) => related,
+        None => {
+            let related = Arc::new(load_related(conn, &row.id)?);
+            // Kept only if no change committed while it was read (a change bumps the version).
+            let version: Option<i32> =
+                complaints::table.find(&row.id).select(complaints::version).first(conn).optional()?;
+            if version == Some(row.version) {
+                cache.put(row.id.clone(), row.version, related.clone());
+            }
+            related
+        }
+    };
+    Ok(super::views::Loaded { row, department, related })
+}
+
+fn department_of(conn: &mut DbConnection, row: &ComplaintRow) -> ComplaintResult<Option<super::views::DepartmentRef>> {
+    Ok(match &row.department_id {
         Some(d) => departments::find(conn, d)?.map(|d| super::views::DepartmentRef {
             id: d.id.into(),
             name_zh: d.name_zh,
             name_en: d.name_en,
         }),
         None => None,
-    };
-    let assignments = store::assignments_of(conn, &row.id)?;
-    let extensions = store::extensions_of(conn, &row.id)?;
-    let events = events::for_complaint(conn, &row.id)?;
+    })
+}
+
+fn load_related(conn: &mut DbConnection, id: &ComplaintId) -> ComplaintResult<super::views::Related> {
+    let clock = store::current_clock(conn, id, REPLY_CLOCK)?
+        .ok_or_else(|| ComplaintError::internal("complaint", "no reply clock"))?;
+    let pauses = store::pauses_of(conn, &clock.id)?;
+    let assignments = store::assignments_of(conn, id)?;
+    let extensions = store::extensions_of(conn, id)?;
+    let events = events::for_complaint(conn, id)?;
     let mut other_clocks = Vec::new();
-    for other in store::clocks_of(conn, &row.id)?.into_iter().filter(|c| c.kind != REPLY_CLOCK) {
+    for other in store::clocks_of(conn, id)?.into_iter().filter(|c| c.kind != REPLY_CLOCK) {
         let p = store::pauses_of(conn, &other.id)?;
         other_clocks.push((other, p));
     }
-    let attachments = super::attachments::list(conn, &row.id)?;
-    Ok(super::views::Loaded {
-        row,
-        clock,
-        pauses,
-        other_clocks,
-        department,
-        assignments,
-        extensions,
-        events,
-        attachments,
-    })
+    let attachments = super::attachments::list(conn, id)?;
+    Ok(super::views::Related { clock, pauses, other_clocks, assignments, extensions, events, attachments })
 }
 
 /// Whether a file may be added now (the complaint exists in the caller's scope, is not closed,

@@ -6,9 +6,7 @@ use diesel::prelude::*;
 
 use super::model::{Channel, ExtensionVerdict, StopReason};
 use super::state::Status;
-use crate::db::schema::{
-    clock_pauses, complaint_assignments, complaint_clocks, complaints, extension_requests, tracking_counters,
-};
+use crate::db::schema::{clock_pauses, complaint_assignments, complaint_clocks, complaints, extension_requests};
 use crate::db::DbConnection;
 use crate::ids::{ComplaintId, DepartmentId, UserId};
 
@@ -60,6 +58,23 @@ pub struct ComplaintRow {
     pub idempotency_sealed_code: Option<String>,
     pub version: i32,
     pub updated_at: NaiveDateTime,
+}
+
+/// What a list of complaints shows of each (the inbox, the console, the API's list): the
+/// columns of one line, not the facts and texts a full row carries.
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = complaints)]
+pub struct ListedComplaint {
+    pub id: ComplaintId,
+    pub tracking_number: String,
+    pub status: Status,
+    pub company: String,
+    pub concerned_department_id: Option<DepartmentId>,
+    pub subject: String,
+    pub department_id: Option<DepartmentId>,
+    pub received_at: NaiveDateTime,
+    pub due_at: Option<NaiveDateTime>,
+    pub overdue: bool,
 }
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]
@@ -124,20 +139,23 @@ pub struct ExtensionRow {
     pub decision_reason: Option<String>,
 }
 
-/// The next tracking sequence of `year`. The counter row is written first, so the transaction
-/// holds the write lock from here on: concurrent filings queue and numbers stay gapless (a
-/// rolled-back filing rolls its number back too).
+/// The next tracking sequence of `year`, in one statement. The counter row stays locked until
+/// the transaction ends: concurrent filings queue behind it and numbers stay gapless (a
+/// rolled-back filing rolls its number back too). Callers take it as late as they can.
 pub fn next_tracking_seq(conn: &mut DbConnection, year: i32) -> QueryResult<i64> {
-    // `year` is an i32, so formatting it into the statement is safe; ON CONFLICT is the same
-    // text on both backends.
-    diesel::sql_query(format!(
-        "INSERT INTO tracking_counters (year, last_seq) VALUES ({year}, 0) ON CONFLICT (year) DO NOTHING"
+    #[derive(QueryableByName)]
+    struct Seq {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        last_seq: i64,
+    }
+    // `year` is an i32, so formatting it into the statement is safe; the upsert is the same
+    // text on both backends (SQLite ≥ 3.35 for RETURNING).
+    let seq: Seq = diesel::sql_query(format!(
+        "INSERT INTO tracking_counters (year, last_seq) VALUES ({year}, 1) \
+         ON CONFLICT (year) DO UPDATE SET last_seq = tracking_counters.last_seq + 1 RETURNING last_seq"
     ))
-    .execute(conn)?;
-    diesel::update(tracking_counters::table.find(year))
-        .set(tracking_counters::last_seq.eq(tracking_counters::last_seq + 1))
-        .returning(tracking_counters::last_seq)
-        .get_result(conn)
+    .get_result(conn)?;
+    Ok(seq.last_seq)
 }
 
 /// Takes the complaint's write lock (PostgreSQL: row lock; SQLite: the database write lock,
@@ -255,9 +273,10 @@ pub struct ListFilter {
 }
 
 /// Complaints ordered by due instant (soonest — i.e. most overdue — first; complaints with no
-/// running clock last), then id, for keyset pagination.
-pub fn list(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<Vec<ComplaintRow>> {
-    let mut q = complaints::table.select(ComplaintRow::as_select()).into_boxed();
+/// running clock last), then id, for keyset pagination. The order is the one of the indexes
+/// `complaints_queue` and `complaints_department_queue`: a page is read from the index.
+pub fn list(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<Vec<ListedComplaint>> {
+    let mut q = complaints::table.select(ListedComplaint::as_select()).into_boxed();
     if let Some(s) = &f.status {
         q = q.filter(complaints::status.eq(*s));
     }

@@ -8,7 +8,7 @@ use super::context::{calendar_clock, contest_deadline, Ctx};
 use super::events::{EventRow, EventView};
 use super::model::{Channel, ExtensionVerdict, Language, StopReason};
 use super::state::Status;
-use super::store::{AssignmentRow, ClockRow, ComplaintRow, ExtensionRow, PauseRow};
+use super::store::{AssignmentRow, ClockRow, ComplaintRow, ExtensionRow, ListedComplaint, PauseRow};
 use crate::calendar::{shanghai, Cutoff, Explanation, WorkingCalendar};
 use crate::complaints::error::ComplaintResult;
 use crate::db::from_db_time;
@@ -216,13 +216,27 @@ fn deadline_moved(l: &Loaded) -> Option<DeadlineMoved> {
         })
 }
 
+/// A complaint as its views read it: the row and its department as stored now, and the rest
+/// (`Related`, shared with the cache while the row's version stands).
 pub struct Loaded {
     pub row: ComplaintRow,
+    pub department: Option<DepartmentRef>,
+    pub related: std::sync::Arc<Related>,
+}
+
+impl std::ops::Deref for Loaded {
+    type Target = Related;
+    fn deref(&self) -> &Related {
+        &self.related
+    }
+}
+
+/// What a complaint's views show besides its row; it changes only with the row's version.
+pub struct Related {
     pub clock: ClockRow,
     pub pauses: Vec<PauseRow>,
     /// Clocks of other kinds, each with its pauses.
     pub other_clocks: Vec<(ClockRow, Vec<PauseRow>)>,
-    pub department: Option<DepartmentRef>,
     pub assignments: Vec<AssignmentRow>,
     pub extensions: Vec<ExtensionRow>,
     pub events: Vec<EventRow>,
@@ -325,7 +339,7 @@ pub struct ComplaintSummary {
     pub overdue: bool,
 }
 
-pub fn summary(r: &ComplaintRow) -> ComplaintSummary {
+pub fn summary(r: &ListedComplaint) -> ComplaintSummary {
     ComplaintSummary {
         id: r.id.to_string(),
         tracking_number: r.tracking_number.clone(),

@@ -49,6 +49,19 @@ pub fn schedule(conn: &mut DbConnection, ctx: &Ctx, clock: &ClockRow) -> Complai
     Ok(())
 }
 
+/// The first rung of a clock opened now, for the clock's INSERT: what [`schedule`] would find
+/// for it (nothing taken, no pause, no mail queued yet) without asking the database.
+pub fn first_rung(ctx: &Ctx, clock: &ClockRow) -> Option<(String, chrono::NaiveDateTime)> {
+    if clock.kind != REPLY_CLOCK || clock.stopped_at.is_some() {
+        return None;
+    }
+    ctx.rules
+        .notices
+        .ladder
+        .next(&[], clock.due_date, from_db_time(clock.due_at), ctx.cal)
+        .map(|(r, t)| (r.step.clone(), to_db_time(t)))
+}
+
 /// A rung taken earlier is taken again when what it said no longer holds: under the current due
 /// date it falls due after the moment it was taken (the due time moved later: an extension, a
 /// pause, a new calendar), or every email it queued was cancelled before it went out (paused,

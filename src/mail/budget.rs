@@ -61,6 +61,10 @@ struct NewEntry<'a> {
 
 /// Counts the email against its address and says whether to queue it (in the transaction that
 /// queues it). A withheld email is recorded with its reason.
+///
+/// The entry is written before the address's others are counted, so that a transaction that
+/// begins here (a filing) writes first: a SQLite transaction that read first cannot take the
+/// write lock once another writer has committed meanwhile (it fails instead of waiting).
 #[allow(clippy::too_many_arguments)]
 pub fn admit(
     conn: &mut DbConnection,
@@ -76,28 +80,34 @@ pub fn admit(
         return Ok(true);
     }
     let key = address_key(recipient);
+    let id = new_id();
+    diesel::insert_into(investor_mail_log::table)
+        .values(NewEntry {
+            id: id.clone(),
+            address_key: &key,
+            complaint_id,
+            notice,
+            withheld: false,
+            reason: None,
+            created_at: to_db_time(now),
+        })
+        .execute(conn)?;
     let since = to_db_time(now - Duration::hours(WINDOW_HOURS));
-    let sent: i64 = investor_mail_log::table
+    let counted: i64 = investor_mail_log::table
         .filter(investor_mail_log::address_key.eq(&key))
         .filter(investor_mail_log::withheld.eq(false))
         .filter(investor_mail_log::created_at.gt(since))
         .count()
         .get_result(conn)?;
+    // The entry just written is one of them.
+    let sent = counted - 1;
     let send = allowed(sent, anonymous_can_cause(notice, channel, status), per_day);
-    let reason = (!send)
-        .then(|| format!("{sent} investor emails to this address in the last {WINDOW_HOURS} hours (budget {per_day})"));
-    diesel::insert_into(investor_mail_log::table)
-        .values(NewEntry {
-            id: new_id(),
-            address_key: &key,
-            complaint_id,
-            notice,
-            withheld: !send,
-            reason,
-            created_at: to_db_time(now),
-        })
-        .execute(conn)?;
     if !send {
+        let reason =
+            format!("{sent} investor emails to this address in the last {WINDOW_HOURS} hours (budget {per_day})");
+        diesel::update(investor_mail_log::table.find(&id))
+            .set((investor_mail_log::withheld.eq(true), investor_mail_log::reason.eq(Some(reason))))
+            .execute(conn)?;
         tracing::warn!(complaint = %complaint_id, notice, recipient = %crate::fields::mask_email(recipient), "investor email withheld: address over its daily budget");
     }
     Ok(send)

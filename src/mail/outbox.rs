@@ -89,6 +89,13 @@ pub fn enqueue(conn: &mut DbConnection, mail: NewMail<'_>, now: DateTime<Utc>, d
     if exists > 0 {
         return Ok(false);
     }
+    insert_new(conn, mail, now, domain)?;
+    Ok(true)
+}
+
+/// Queues `mail` whose dedupe key cannot be queued yet (it names something created in the
+/// same transaction): [`enqueue`] without its search.
+pub fn insert_new(conn: &mut DbConnection, mail: NewMail<'_>, now: DateTime<Utc>, domain: &str) -> QueryResult<()> {
     let id = new_id();
     diesel::insert_into(outbox::table)
         .values(OutboxRow {
@@ -117,7 +124,7 @@ pub fn enqueue(conn: &mut DbConnection, mail: NewMail<'_>, now: DateTime<Utc>, d
             cancel_reason: None,
         })
         .execute(conn)?;
-    Ok(true)
+    Ok(())
 }
 
 /// How long a claimed row is reserved for its worker before others may take it over.

@@ -186,7 +186,7 @@ async fn show(
     let lang = page.lang;
     let loaded = with_ctx(&page.state, Access::Read, move |conn, ctx| {
         let row = open_by_code(conn, &number, &code_hash)?;
-        views::tracking_view(&service::load_full(conn, row)?, ctx, lang)
+        views::tracking_view(&service::load_for_view(conn, ctx, row)?, ctx, lang)
     })
     .await;
     match loaded {

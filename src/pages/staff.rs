@@ -30,7 +30,7 @@ use crate::complaints::model::{ReplyOutcome, TrackingNumber};
 use crate::complaints::operations::{acting, received_filter, with_ctx, Access};
 use crate::complaints::service::{self, IdempotencyKey};
 use crate::complaints::state::{transition, Action, Actor, Status};
-use crate::complaints::store::{self, ComplaintRow, ListFilter};
+use crate::complaints::store::{self, ListFilter, ListedComplaint};
 use crate::complaints::views;
 use crate::db::{self, from_db_time};
 use crate::departments::DepartmentKind;
@@ -172,7 +172,7 @@ fn reminder_days(page: &Page) -> u32 {
 
 /// A list row's facts: from the row's due instant (kept current by every change and by the
 /// sweeper) and its overdue flag, without loading the clock.
-fn row_facts(row: &ComplaintRow, cal: &WorkingCalendar, now: DateTime<Utc>) -> Option<ClockFacts> {
+fn row_facts(row: &ListedComplaint, cal: &WorkingCalendar, now: DateTime<Utc>) -> Option<ClockFacts> {
     let status = row.status;
     let due = from_db_time(row.due_at?);
     // A due instant at midnight closes the day before it.
@@ -359,7 +359,7 @@ async fn show_status(
         let id = row.id.clone();
         let status = row.status;
         let may_open = crate::complaints::attachments::may_open(row.confidential, role);
-        let mut view = views::tracking_view(&service::load_full(conn, row)?, ctx, lang)?;
+        let mut view = views::tracking_view(&service::load_for_view(conn, ctx, row)?, ctx, lang)?;
         if !may_open {
             views::hide_file_names(&mut view.attachments);
             views::hide_file_names_in_events(&mut view.history);
@@ -548,7 +548,7 @@ struct Row {
 }
 
 fn row(
-    r: &ComplaintRow,
+    r: &ListedComplaint,
     names: &BTreeMap<DepartmentId, String>,
     cal: &WorkingCalendar,
     now: DateTime<Utc>,
@@ -620,7 +620,7 @@ async fn inbox_page(staff: StaffPage<Handlers>, req: HttpRequest) -> HttpRespons
         Ok((rows, queue, next)) => (rows, queue, next, None),
         Err(e) => (Vec::new(), Vec::new(), None, Some(explain(&staff, &e, None))),
     };
-    let to_row = |r: &ComplaintRow| row(r, &depts.names, &cal, now, reminder);
+    let to_row = |r: &ListedComplaint| row(r, &depts.names, &cal, now, reminder);
     let mut with_cursor = q.filters();
     let next_href = next.as_ref().map(|c| {
         with_cursor.push(("cursor", c));
@@ -1041,7 +1041,6 @@ async fn post_request_extension(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::complaints::model::Channel;
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
@@ -1076,54 +1075,21 @@ mod tests {
     fn list_rows_count_working_days_to_the_due_date() {
         let cal = crate::calendar::runtime::build(std::path::Path::new("/nonexistent"), None).unwrap();
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        let mut r = ComplaintRow {
+        let mut r = ListedComplaint {
             id: ComplaintId::new("x"),
             tracking_number: "CZ-2026-000001".into(),
-            tracking_year: 2026,
-            tracking_seq: 1,
-            channel: Channel::Web,
             status: Status::Assigned,
-            language: "zh".into(),
-            complainant_type: "foreign_investor".into(),
-            complainant_name: "n".into(),
             company: "c".into(),
-            nationality: "n".into(),
-            email: "a@example.com".into(),
-            phone: "12345".into(),
-            agent_name: None,
-            agent_contact: None,
-            project: "p".into(),
             concerned_department_id: None,
-            concerned_staff: None,
-            matter_type: "administrative_act".into(),
             subject: "s".into(),
-            facts: "f".into(),
-            request: "r".into(),
-            review_or_lawsuit: false,
-            confidential: false,
-            contact_consent: None,
-            filed_by: None,
-            access_code_hash: String::new(),
             department_id: None,
             received_at: db::to_db_time(at("2026-09-30T10:00:00+08:00")),
             // Due at the end of Thursday 2026-10-15.
             due_at: Some(db::to_db_time(at("2026-10-16T00:00:00+08:00"))),
             overdue: false,
-            reply_text: None,
-            reply_outcome: None,
-            replied_at: None,
-            rating: None,
-            rating_comment: None,
-            rated_at: None,
-            closed_at: None,
-            idempotency_key_hash: None,
-            idempotency_body_hash: None,
-            idempotency_sealed_code: None,
-            version: 1,
-            updated_at: db::to_db_time(at("2026-09-30T10:00:00+08:00")),
         };
         let urgency =
-            |r: &ComplaintRow, now: &str| classify(&row_facts(r, &cal, at(now)).unwrap(), local_date(at(now)), 2);
+            |r: &ListedComplaint, now: &str| classify(&row_facts(r, &cal, at(now)).unwrap(), local_date(at(now)), 2);
         // Across National Day: on 09-30 the due date is 7 working days away.
         assert_eq!(row_facts(&r, &cal, at("2026-09-30T12:00:00+08:00")).unwrap().due_date, d("2026-10-15"));
         assert_eq!(urgency(&r, "2026-09-30T12:00:00+08:00"), Urgency::Ok);

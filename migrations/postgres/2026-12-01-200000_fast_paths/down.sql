@@ -1,0 +1,3 @@
+DROP INDEX complaints_queue;
+DROP INDEX complaints_department_queue;
+ALTER TABLE rate_limits SET LOGGED;

@@ -1,0 +1,2 @@
+DROP INDEX complaints_queue;
+DROP INDEX complaints_department_queue;
