@@ -8,7 +8,8 @@
 //! spread over the departments: some unassigned, most assigned and replied and rated, some
 //! paused for information, some with an approved extension; every 25th is held open by the
 //! department "drc" (the inbox the benchmark reads, ≥ 300 open cases at 10,000 complaints).
-//! Writes FILE as `KEY=value` lines for the script: a tracking number and access code of a
+//! Then one sweep, and the queued emails marked delivered, as a running service would have left
+//! them. Writes FILE as `KEY=value` lines for the script: a tracking number and access code of a
 //! complaint with a pause, an extension and a reply, the counts per state.
 //!
 //! (Under `cargo test`/nextest the binary is only listed, never run.)
@@ -210,6 +211,21 @@ fn main() {
             eprintln!("seeded {} complaints in {:.0} s", i + 1, started.elapsed().as_secs_f64());
         }
     }
+    // What a running service would have done meanwhile: the ladder's rungs taken, every queued
+    // email delivered. (Otherwise the measured service would spend its first minutes on a
+    // backlog no real office has.)
+    let swept = anshang::escalation::sweep::sweep_once(&mut conn, &rules.ctx(&cal, now), 500).unwrap();
+    let delivered = diesel::update(
+        anshang::db::schema::outbox::table
+            .filter(anshang::db::schema::outbox::status.eq(anshang::mail::outbox::PENDING)),
+    )
+    .set((
+        anshang::db::schema::outbox::status.eq(anshang::mail::outbox::SENT),
+        anshang::db::schema::outbox::sent_at.eq(Some(anshang::db::to_db_time(now))),
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    eprintln!("swept once ({} rungs taken); {delivered} queued emails marked delivered", swept.taken.len());
     let (number, code) = sample.expect("at least one complaint took every step (use ≥ 10 complaints)");
     let drc_open: i64 = anshang::db::schema::complaints::table
         .filter(anshang::db::schema::complaints::department_id.eq(&drc))

@@ -8,6 +8,7 @@
 #
 #   scripts/bench-http.sh                       # both backends, 10,000 complaints, 10 s each
 #   scripts/bench-http.sh --backend postgres --complaints 10000 --seconds 10 --json out.json
+#   scripts/bench-http.sh --backend postgres --grow 100000,1000000   # and at 100k and 1M complaints
 #
 # Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust; ANSHANG_BENCH_PG_ADMIN to change),
 # wrk, pgbench and psql (installed here with apt-get when missing). A benchmark, not a test:
