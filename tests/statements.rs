@@ -163,3 +163,94 @@ fn a_filing_and_a_reply_make_the_statements_the_walkthroughs_name() {
     assert_eq!(view["reply"]["text"], "Done.", "{view}");
     assert!(view["history"].as_array().unwrap().iter().any(|e| e["action"] == "reply"), "{view}");
 }
+
+#[test]
+fn each_staff_operation_writes_the_complaint_row_once_after_its_lock() {
+    set_default_instrumentation(|| Some(Box::new(Recorder))).unwrap();
+    let app = common::spawn_app_with(|s| {
+        s.escalation.sweep_interval_secs = 3600;
+        s.mail.deliver_interval_secs = 3600;
+    });
+    let admin = app.admin_token();
+    let land = app.create_department(&admin, "land");
+    let water = app.create_department(&admin, "water");
+    let coordinator = app.staff_token(&admin, "coordinator", None);
+    let clerk = app.staff_token(&admin, "department", Some(&land));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let filed = app.post("/api/v1/complaints", None, &common::complaint_json("en")).json();
+    let id = filed["id"].as_str().unwrap().to_string();
+    let (number, code) = (filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
+
+    // `writes`: the UPDATEs of the complaint row after the lock (an extension request changes
+    // nothing on it; every other operation, one).
+    let step = |what: &str,
+                writes: usize,
+                path: &str,
+                token: Option<&str>,
+                body: serde_json::Value,
+                headers: &[(&str, &str)]| {
+        let mut answer = serde_json::Value::Null;
+        let statements = recorded(what, || {
+            let r =
+                app.request("POST", path, token, headers, Some(("application/json", body.to_string().into_bytes())));
+            assert_eq!(r.status, 200, "{what}: {}", r.body);
+            answer = r.json();
+        });
+        // The lock (a version bump, before anything is read), then the operation's own UPDATEs.
+        assert_eq!(updates_of(&statements, "complaints"), 1 + writes, "{what}: {statements:#?}");
+        answer
+    };
+    let complaint = |tail: &str| format!("/api/v1/complaints/{id}/{tail}");
+    let v = step("assign", 1, &complaint("assign"), Some(&coordinator), json!({"department_id": land}), &[]);
+    assert_eq!(v["department"]["id"], land.as_str());
+    let v = step(
+        "request information",
+        1,
+        &complaint("request-info"),
+        Some(&clerk),
+        json!({"question": "The permit?"}),
+        &[],
+    );
+    assert_eq!(v["status"], "awaiting_investor");
+    let v = step(
+        "the investor answers",
+        1,
+        &format!("/api/v1/track/{number}/answer"),
+        None,
+        json!({"answer": "Attached."}),
+        &[("X-Access-Code", code)],
+    );
+    assert_eq!(v["can_answer"], false);
+    let v = step(
+        "request an extension",
+        0,
+        &complaint("extension-requests"),
+        Some(&clerk),
+        json!({"days": 3, "reason": "Site visit"}),
+        &[],
+    );
+    let request_id = v["extensions"][0]["id"].as_str().unwrap().to_string();
+    let due_before = v["clock"]["due_at"].clone();
+    let v = step(
+        "approve the extension",
+        1,
+        &complaint(&format!("extension-requests/{request_id}/decision")),
+        Some(&coordinator),
+        json!({"approve": true, "days": 3, "reason": "Fine"}),
+        &[],
+    );
+    assert_ne!(v["clock"]["due_at"], due_before, "{v}");
+    // The list's due instant is the clock's: the one UPDATE carried it.
+    let listed = app.get("/api/v1/complaints", Some(&coordinator)).json();
+    let line = listed["items"].as_array().unwrap().iter().find(|c| c["id"] == id.as_str()).unwrap().clone();
+    assert_eq!(line["due_at"], v["clock"]["due_at"], "{line}");
+    let v = step(
+        "reassign",
+        1,
+        &complaint("reassign"),
+        Some(&coordinator),
+        json!({"department_id": water, "reason": "Water matter"}),
+        &[],
+    );
+    assert_eq!(v["department"]["id"], water.as_str());
+}

@@ -194,16 +194,43 @@ pub fn record_event(
 }
 
 fn set_status(conn: &mut DbConnection, id: &ComplaintId, to: Status, now: DateTime<Utc>) -> QueryResult<usize> {
-    diesel::update(complaints::table.find(id))
-        .set((complaints::status.eq(to), complaints::updated_at.eq(to_db_time(now))))
-        .execute(conn)
+    write_row(conn, id, RowChange { status: Some(to), ..RowChange::at(now) })
+}
+
+/// What an operation changes on the complaint row, written in one UPDATE after the lock (the
+/// fields left `None` are not touched).
+#[derive(AsChangeset)]
+#[diesel(table_name = complaints)]
+struct RowChange {
+    status: Option<Status>,
+    department_id: Option<Option<DepartmentId>>,
+    /// The running reply clock's due instant (`Some(None)`: no running reply clock).
+    due_at: Option<Option<chrono::NaiveDateTime>>,
+    updated_at: chrono::NaiveDateTime,
+}
+
+impl RowChange {
+    fn at(now: DateTime<Utc>) -> RowChange {
+        RowChange { status: None, department_id: None, due_at: None, updated_at: to_db_time(now) }
+    }
+}
+
+fn write_row(conn: &mut DbConnection, id: &ComplaintId, change: RowChange) -> QueryResult<usize> {
+    diesel::update(complaints::table.find(id)).set(change).execute(conn)
+}
+
+/// The complaint row's due instant after `fresh` was recomputed: a running reply clock's, else
+/// unchanged.
+fn due_of(fresh: &ClockRow) -> Option<Option<chrono::NaiveDateTime>> {
+    (fresh.stopped_at.is_none() && fresh.kind == REPLY_CLOCK).then_some(Some(fresh.due_at))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Clocks
 
 /// Recomputes a clock's due instant from its pauses and extensions with the current calendar;
-/// updates the clock row and, while it runs, the complaint's `due_at`. Returns the fresh row.
+/// updates the clock row and returns it. The caller puts a running reply clock's due instant on
+/// the complaint row ([`due_of`]) in the one UPDATE it makes of that row.
 pub fn refresh_clock(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str) -> ComplaintResult<ClockRow> {
     let clock: ClockRow = complaint_clocks::table.find(clock_id).select(ClockRow::as_select()).first(conn)?;
     let pauses = store::pauses_of(conn, clock_id)?;
@@ -216,11 +243,6 @@ pub fn refresh_clock(conn: &mut DbConnection, ctx: &Ctx, clock_id: &str) -> Comp
             complaint_clocks::provisional.eq(due.provisional),
         ))
         .execute(conn)?;
-    if clock.stopped_at.is_none() && clock.kind == REPLY_CLOCK {
-        diesel::update(complaints::table.find(&clock.complaint_id))
-            .set(complaints::due_at.eq(Some(due_at)))
-            .execute(conn)?;
-    }
     let fresh = ClockRow { due_at, due_date: due.due_date, provisional: due.provisional, ..clock };
     // The ladder follows the due date: a pause, an extension or a new calendar moves its rungs.
     crate::escalation::schedule::schedule(conn, ctx, &fresh)?;
@@ -386,9 +408,6 @@ fn start_assignment(
             release_reason: None,
             working_days_held: None,
         })
-        .execute(conn)?;
-    diesel::update(complaints::table.find(complaint_id))
-        .set(complaints::department_id.eq(Some(department_id)))
         .execute(conn)?;
     Ok(())
 }
@@ -657,7 +676,11 @@ pub fn assign(
                 open_clock(conn, ctx, id, CONCLUDE_CLOCK, days)?;
             }
         }
-        set_status(conn, id, to, ctx.now)?;
+        write_row(
+            conn,
+            id,
+            RowChange { status: Some(to), department_id: Some(Some(dept.id.clone())), ..RowChange::at(ctx.now) },
+        )?;
         let notified = notify_assignment(conn, ctx, id)?;
         record(
             conn,
@@ -694,7 +717,11 @@ pub fn reassign(
         // The clock keeps running: reassignment never restarts it.
         let released = release_assignment(conn, ctx, id, "reassigned")?;
         start_assignment(conn, ctx, id, &dept.id, acting.user_id.as_ref())?;
-        set_status(conn, id, to, ctx.now)?;
+        write_row(
+            conn,
+            id,
+            RowChange { status: Some(to), department_id: Some(Some(dept.id.clone())), ..RowChange::at(ctx.now) },
+        )?;
         let notified = notify_assignment(conn, ctx, id)?;
         record(
             conn,
@@ -812,6 +839,7 @@ pub fn decide_extension(
                 .set(complaint_clocks::extension_days.eq(complaint_clocks::extension_days + days as i32))
                 .execute(conn)?;
             let clock = refresh_clock(conn, ctx, &clock.id)?;
+            write_row(conn, id, RowChange { due_at: due_of(&clock), ..RowChange::at(ctx.now) })?;
             detail["due"] = due_json(&clock);
             detail["breach_lifted"] = json!(clock.breached_at.is_some() && to_db_time(ctx.now) < clock.due_at);
         }
@@ -837,8 +865,7 @@ pub fn return_to_office(
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::Return, acting)?;
         let released = release_assignment(conn, ctx, id, "returned")?;
-        diesel::update(complaints::table.find(id)).set(complaints::department_id.eq(None::<String>)).execute(conn)?;
-        set_status(conn, id, to, ctx.now)?;
+        write_row(conn, id, RowChange { status: Some(to), department_id: Some(None), ..RowChange::at(ctx.now) })?;
         record(
             conn,
             ctx,
@@ -950,6 +977,7 @@ pub fn request_info(
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::RequestInfo, acting)?;
         running_clock(conn, id)?;
+        let mut due_at = None;
         // Every running clock waits for the investor, the MOFCOM ones included.
         for clock in store::running_clocks(conn, id)? {
             diesel::insert_into(clock_pauses::table)
@@ -962,9 +990,9 @@ pub fn request_info(
                     answer: None,
                 })
                 .execute(conn)?;
-            refresh_clock(conn, ctx, &clock.id)?;
+            due_at = due_of(&refresh_clock(conn, ctx, &clock.id)?).or(due_at);
         }
-        set_status(conn, id, to, ctx.now)?;
+        write_row(conn, id, RowChange { status: Some(to), due_at, ..RowChange::at(ctx.now) })?;
         record(conn, ctx, id, acting, "request_info", Some(from), to, json!({"question": question}), true)?;
         notify_investor(conn, ctx, id, "info_requested", json!({"question": question}))
     })
@@ -1021,12 +1049,13 @@ pub fn answer_info(
 ) -> ComplaintResult<()> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::AnswerInfo, acting)?;
+        let mut due_at = None;
         for clock in store::running_clocks(conn, id)? {
             close_open_pause(conn, ctx, &clock.id, Some(answer))?;
-            refresh_clock(conn, ctx, &clock.id)?;
+            due_at = due_of(&refresh_clock(conn, ctx, &clock.id)?).or(due_at);
         }
         let clock = running_clock(conn, id)?;
-        set_status(conn, id, to, ctx.now)?;
+        write_row(conn, id, RowChange { status: Some(to), due_at, ..RowChange::at(ctx.now) })?;
         record(conn, ctx, id, acting, "answer_info", Some(from), to, json!({"due": due_json(&clock)}), true)?;
         notify_staff(conn, ctx, id, "info_answered", &[StaffRecipient::HoldingDepartment], json!({}))
     })
@@ -1260,6 +1289,9 @@ pub fn recompute_open_clocks(
             }
             let before = (current.due_date, current.provisional);
             let fresh = refresh_clock(conn, ctx, &clock.id)?;
+            if let Some(due_at) = due_of(&fresh) {
+                diesel::update(complaints::table.find(&row.id)).set(complaints::due_at.eq(due_at)).execute(conn)?;
+            }
             if before != (fresh.due_date, fresh.provisional) || current.due_at != fresh.due_at {
                 let status = row.status;
                 record(
