@@ -20,6 +20,12 @@
     return "";
   }
 
+  // Print buttons: hidden without the script, which is what they need.
+  document.querySelectorAll("button[data-print]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () { window.print(); });
+  });
+
   document.querySelectorAll("form[data-validate]").forEach(function (form) {
     form.querySelectorAll("input, select, textarea").forEach(function (input) {
       input.addEventListener("invalid", function () { input.setCustomValidity(""); var m = message(form, input); if (m) input.setCustomValidity(m); });

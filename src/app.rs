@@ -69,6 +69,8 @@ impl Application {
                 )
                 .wrap(from_fn(crate::http::body_deadline::middleware))
                 .wrap(from_fn(crate::http::request_log::middleware))
+                // Outside the request log's problem+json rewrite: a browser gets a page instead.
+                .wrap(from_fn(crate::pages::error_pages::middleware))
                 .wrap(from_fn(crate::metrics::http::middleware))
                 .wrap(security_headers())
                 // Outermost, so error bodies rewritten inside keep the header.

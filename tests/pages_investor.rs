@@ -82,6 +82,26 @@ fn an_investor_files_in_english_tracks_and_rates_the_reply() {
     assert!(b.body_text().contains("shown only this once"));
     assert!(b.body_text().contains("Reply due by"));
     b.screenshots("filed-en");
+    // On a narrow phone the code's groups stay whole (a line breaks only after a dash), and
+    // the code reads as it was issued.
+    b.set_width(320);
+    let split_groups = b.script(
+        "return [...document.querySelectorAll('#access-code .code-group, #tracking-number .code-group')]\
+         .filter(g => g.getClientRects().length > 1).map(g => g.textContent);",
+    );
+    assert_eq!(split_groups, json!([]), "a group of the code broke across lines at 320 px");
+    assert_eq!(b.count("#access-code .code-group"), 5);
+    assert_eq!(b.text("#access-code"), code);
+    b.reset_width();
+    // Printed: the number, the code and what comes next; not the menus, links or buttons.
+    assert_eq!(b.script("return document.querySelector('button[data-print]').hidden;"), json!(false));
+    b.emulate_media("print");
+    assert!(!b.is_rendered("header.top"));
+    assert!(!b.is_rendered("button[data-print]"));
+    assert!(!b.is_rendered("a.button[href='/track']"));
+    assert!(b.is_rendered("#access-code"));
+    assert!(b.is_rendered("section.secret"));
+    b.emulate_media("");
 
     // The tracking page, opened by the confirmation's session.
     b.click("a.button[href='/track']");
@@ -90,6 +110,10 @@ fn an_investor_files_in_english_tracks_and_rates_the_reply() {
     // Escaped, not interpreted.
     assert_eq!(b.count("b"), 0);
     b.screenshots("track-en");
+    b.emulate_media("print");
+    assert!(!b.is_rendered("form[action='/track/leave']"), "the printed tracking page shows no forms");
+    assert!(b.is_rendered("#status-heading"));
+    b.emulate_media("");
     b.set_width(360);
     assert!(!b.overflows_horizontally(), "the tracking page scrolls sideways at 360 px");
     b.reset_width();
@@ -269,4 +293,105 @@ fn an_investor_files_with_a_file_and_tracks_with_the_keyboard_only() {
     b.tab_to("details > summary");
     b.press(&[ENTER]);
     b.tab_to(".table-wrap");
+}
+
+/// The complaint form as a browser posts it, with only these fields filled.
+fn post_form(app: &common::TestApp, lang: &str, fields: &[(&str, &str)]) -> common::Resp {
+    let boundary = "----anshang-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    app.request("POST", &format!("/?lang={lang}"), None, &[], Some((&content_type, body)))
+}
+
+/// The links of the error summary: (target, text).
+fn summary_links(page: &str) -> Vec<(String, String)> {
+    let summary = page.split("id=\"error-summary\"").nth(1).expect("an error summary").split("</div>").next().unwrap();
+    summary
+        .split("<a href=\"")
+        .skip(1)
+        .map(|link| {
+            let (target, rest) = link.split_once("\">").unwrap();
+            (target.to_string(), rest.split("</a>").next().unwrap().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn the_error_summary_names_each_field_it_links_to_and_the_title_says_error() {
+    let app = spawn_app();
+    let r = post_form(&app, "en", &[("complainant.company", "Kept Company GmbH")]);
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("<title>Error: Complaint"), "{}", &r.body[..400.min(r.body.len())]);
+    let links = summary_links(&r.body);
+    assert!(links.len() >= 6, "{links:?}");
+    for (target, text) in &links {
+        assert!(target.starts_with("#f-"), "{target}");
+        // Each line names its field: "<label>: <message>", never the message alone.
+        let (label, message) = text.split_once(": ").unwrap_or_else(|| panic!("no field named in {text:?}"));
+        assert!(!label.is_empty() && !message.is_empty(), "{text}");
+        // The link leads to the input of that label.
+        let id = &target[1..];
+        assert!(r.body.contains(&format!("<label for=\"{id}\">{label}")), "{label} does not label #{id}");
+    }
+    assert!(links.contains(&("#f-complainant-name".into(), "Your name: This field is required.".into())), "{links:?}");
+    assert!(links.contains(&("#f-subject".into(), "Subject: This field is required.".into())), "{links:?}");
+
+    let r = post_form(&app, "zh", &[("complainant.company", "保留的公司")]);
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("<title>错误："), "{}", &r.body[..400.min(r.body.len())]);
+    let links = summary_links(&r.body);
+    assert!(links.contains(&("#f-complainant-name".into(), "姓名：此项必填。".into())), "{links:?}");
+}
+
+#[test]
+fn a_browser_reads_an_error_page_in_its_language_and_an_api_client_gets_a_problem_document() {
+    let app = common::spawn_app_with(|s| s.server.json_limit_bytes = 4096);
+    let page = [("Accept", "text/html,application/xhtml+xml,*/*;q=0.8"), ("Accept-Language", "en-GB,en;q=0.9")];
+
+    // A mistyped address: a page with the way on and the language switch.
+    let r = app.request("GET", "/complaint", None, &page, None);
+    assert_eq!(r.status, 404);
+    assert!(r.content_type.starts_with("text/html"), "{}", r.content_type);
+    assert!(r.body.contains("<h1>Not found.</h1>"), "{}", r.body);
+    assert!(r.body.contains("The address may be mistyped"), "{}", r.body);
+    assert!(r.body.contains("complaint?lang=zh\" lang=\"zh-Hans\""), "the language switch: {}", r.body);
+    assert!(r.header("x-request-id").is_some());
+    let r = app.request("GET", "/complaint?lang=zh", None, &page, None);
+    assert!(r.body.contains("<h1>未找到。</h1>") && r.body.contains("<title>错误："), "{}", r.body);
+
+    // Too much posted to a page's form: the page says what to do.
+    let big = format!("tracking_number={}&access_code=x", "A".repeat(8000));
+    let r = app.request(
+        "POST",
+        "/track",
+        None,
+        &page,
+        Some(("application/x-www-form-urlencoded", big.clone().into_bytes())),
+    );
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert!(r.content_type.starts_with("text/html"), "{}", r.content_type);
+    assert!(r.body.contains("Shorten the text"), "{}", r.body);
+
+    // API clients, and the API's paths whatever the client, keep problem+json.
+    let r = app.request("GET", "/complaint", None, &[("Accept", "application/json")], None);
+    assert_eq!(r.status, 404);
+    assert!(r.content_type.starts_with("application/problem+json"), "{}", r.content_type);
+    let r = app.request("GET", "/api/v1/no-such-thing", None, &page, None);
+    assert_eq!(r.status, 404);
+    assert!(r.content_type.starts_with("application/problem+json"), "{}", r.content_type);
+    let r = app.request(
+        "POST",
+        "/track",
+        None,
+        &[("Accept", "*/*")],
+        Some(("application/x-www-form-urlencoded", big.into_bytes())),
+    );
+    assert_eq!(r.status, 413);
+    assert!(r.content_type.starts_with("application/problem+json"), "{}", r.content_type);
 }

@@ -952,3 +952,74 @@ fn a_clerk_replies_from_the_inbox_with_the_keyboard_only() {
     assert_eq!(status_of(&app, &coordinator, &id), "replied");
     assert_eq!(b.text("#reply-outcome"), "Explained");
 }
+
+#[test]
+fn the_intake_form_speaks_of_the_caller_and_its_error_summary_names_the_fields() {
+    let app = spawn_app();
+    let admin = app.admin_token();
+    let operator = app.staff_account(&admin, "operator", None);
+    let session = sign_in(&app, &operator);
+
+    let page = get(&app, "/staff/intake?lang=en", Some(&session));
+    assert_eq!(page.status, 200);
+    for caller in
+        ["Caller&#x27;s name", "The caller is", "What the caller asks for", "Language of the caller&#x27;s notices"]
+    {
+        assert!(page.body.contains(caller), "the intake form lacks {caller:?}");
+    }
+    for investor in [">Your name", ">You are", ">What you ask for", "Agent acting for you"] {
+        assert!(!page.body.contains(investor), "the intake form speaks to the investor: {investor:?}");
+    }
+    // The public form keeps the investor's wording.
+    let public = app.request("GET", "/?lang=en", None, &[], None);
+    assert!(public.body.contains(">Your name") && !public.body.contains("Caller"), "{}", public.body);
+
+    // A form sent with the caller's name missing: the summary names it as the form does.
+    let token = csrf_of(&page);
+    let mut fields: Vec<(&str, &str)> =
+        intake_fields("停电").into_iter().filter(|(k, _)| *k != "complainant.name").collect();
+    fields.push(("csrf", &token));
+    let (content_type, body) = multipart(&fields);
+    let r = app.request(
+        "POST",
+        "/staff/intake?lang=zh",
+        None,
+        &[("Cookie", &format!("anshang_staff={session}"))],
+        Some((&content_type, body)),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("<a href=\"#f-complainant-name\">来电人姓名：此项必填。</a>"), "{}", r.body);
+    assert!(r.body.contains("<title>错误："), "{}", &r.body[..400.min(r.body.len())]);
+}
+
+#[test]
+fn the_complaint_page_shows_the_matter_and_its_files_before_the_forms() {
+    let app = spawn_app();
+    let admin = app.admin_token();
+    let dept = app.create_department(&admin, "landres");
+    let operator = app.staff_token(&admin, "operator", None);
+    let coordinator = app.staff_account(&admin, "coordinator", None);
+    let clerk = app.staff_account(&admin, "department", Some(&dept));
+    let (id, _) = file_by_api(&app, &operator, "Permit delayed");
+
+    let position = |page: &Resp, marker: &str| page.body.find(marker).unwrap_or_else(|| panic!("no {marker}"));
+    let page = get(&app, &format!("/staff/complaints/{id}?lang=en"), Some(&sign_in(&app, &coordinator)));
+    assert_eq!(page.status, 200, "{}", page.body);
+    let forms = position(&page, "id=\"coordinator-actions\"");
+    for reading in ["id=\"clock-heading\"", "id=\"matter-heading\"", "id=\"who-heading\"", "id=\"files-heading\""] {
+        assert!(position(&page, reading) < forms, "{reading} comes after the coordinator's forms");
+    }
+    let r = app.post(
+        &format!("/api/v1/complaints/{id}/assign"),
+        Some(&app.token_for(&coordinator, common::TEST_PASSWORD)),
+        &json!({"department_id": dept}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let page = get(&app, &format!("/staff/complaints/{id}?lang=en"), Some(&sign_in(&app, &clerk)));
+    let forms = position(&page, "id=\"department-actions\"");
+    for reading in ["id=\"matter-heading\"", "id=\"who-heading\"", "id=\"files-heading\""] {
+        assert!(position(&page, reading) < forms, "{reading} comes after the department's forms");
+    }
+    // The record of what happened stays last.
+    assert!(forms < position(&page, "id=\"timeline-heading\""));
+}

@@ -254,6 +254,23 @@ fn a_voter_pastes_a_lower_case_code_reviews_changes_and_keeps_the_receipt_and_an
     b.wait_for_text("h1", "评议结果");
     assert!(b.text("li.suppressed").contains("有效票数不足"));
     b.screenshots("vote-results-zh");
+    // On a phone a Chinese column heading stays on one line or two, never one character a line.
+    b.set_width(390);
+    let lines = b.script(
+        "return [...document.querySelectorAll('#tally thead th')].map(th => { const r = document.createRange(); \
+         r.selectNodeContents(th); return [th.textContent, new Set([...r.getClientRects()].map(x => Math.round(x.top))).size]; });",
+    );
+    let headings = lines.as_array().unwrap();
+    assert!(!headings.is_empty());
+    assert!(headings.iter().all(|h| h[1].as_u64().unwrap() <= 2), "headings wrapped at 390 px: {lines}");
+    b.reset_width();
+    // The verification commands are there for whoever wants them, folded away for the others.
+    assert_eq!(b.script("return document.getElementById('verify').open;"), json!(false));
+    assert!(b
+        .script("return document.querySelector('#verify pre').textContent;")
+        .as_str()
+        .unwrap()
+        .contains("anshang ballots verify"));
     // The results in traditional Chinese (and so checked by axe-core in it too).
     let results = b.path();
     b.goto(&app.url(&format!("{results}?lang=zh-Hant")));

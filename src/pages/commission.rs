@@ -17,7 +17,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::complaint_form;
-use super::render::{Page, ShownError};
+use super::render::{Page, ShownError, ShownField};
 use super::session::StaffPage;
 use super::vote::{tally_view, title_in};
 use crate::assessment::charts;
@@ -67,7 +67,7 @@ fn explain(page: &Page, err: &ApiError) -> ShownError {
                         .or_else(|| page.state.pages.text(&format!("common.field.{}", f.code), page.lang))
                         .map(str::to_string)
                         .unwrap_or_else(|| f.message.clone());
-                    (f.field.clone(), message)
+                    ShownField { field: f.field.clone(), label: None, message }
                 })
                 .collect();
         }

@@ -15,7 +15,7 @@ use crate::complaints::attachments::{Spool, Staged, Traits};
 
 use crate::complaints::intake::{limits, AgentInput, ComplainantInput, FileComplaintRequest};
 use crate::complaints::model::{Channel, ComplainantType, Language, MatterType};
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldError, InvalidFields};
 use crate::state::AppState;
 
 /// Text fields larger than this are refused before they are stored (the largest field, the
@@ -240,28 +240,27 @@ pub fn filing_request(p: &Posted, by_staff: bool) -> Result<FileComplaintRequest
         (true, "no") => Some(false),
         _ => None,
     };
-    if !errors.is_empty() {
-        return Err(ApiError::Invalid(errors));
-    }
     let agent = match (p.optional("agent.name"), p.optional("agent.contact")) {
         (None, None) => None,
         (name, contact) => Some(AgentInput { name: name.unwrap_or_default(), contact: contact.unwrap_or_default() }),
     };
-    Ok(FileComplaintRequest {
+    let request = FileComplaintRequest {
         complainant: ComplainantInput {
-            kind: kind.expect("checked"),
+            // A choice not on the list is reported below; the first one stands in for it so
+            // that the other fields are checked too.
+            kind: kind.unwrap_or(ComplainantType::ALL[0]),
             name: p.get("complainant.name").to_string(),
             company: p.get("complainant.company").to_string(),
             nationality: p.get("complainant.nationality").to_string(),
             email: p.get("complainant.email").to_string(),
             phone: p.get("complainant.phone").to_string(),
-            language: language.expect("checked"),
+            language: language.unwrap_or(Language::ALL[0]),
         },
         agent,
         project: p.get("project").to_string(),
         department_id: p.optional("department_id"),
         staff_concerned: p.optional("staff_concerned"),
-        matter_type: matter.expect("checked"),
+        matter_type: matter.unwrap_or(MatterType::ALL[0]),
         subject: p.get("subject").to_string(),
         facts: p.get("facts").to_string(),
         request: p.get("request").to_string(),
@@ -269,8 +268,45 @@ pub fn filing_request(p: &Posted, by_staff: bool) -> Result<FileComplaintRequest
         confidential: p.get("confidential") == "on",
         channel,
         contact_consent,
-    })
+    };
+    if errors.is_empty() {
+        return Ok(request);
+    }
+    // Everything wrong at once, in the order of the form: the other fields' problems as the
+    // service would report them, not only the choices'.
+    if let Err(InvalidFields(others)) = crate::complaints::intake::validate(request, by_staff) {
+        for e in others {
+            if !errors.iter().any(|known| known.field == e.field) {
+                errors.push(e);
+            }
+        }
+    }
+    errors.sort_by_key(|e| FORM_ORDER.iter().position(|f| *f == e.field).unwrap_or(FORM_ORDER.len()));
+    Err(ApiError::Invalid(errors))
 }
+
+/// The complaint form's fields from top to bottom (the intake form's own two first).
+const FORM_ORDER: &[&str] = &[
+    "channel",
+    "contact_consent",
+    "complainant.type",
+    "complainant.name",
+    "complainant.company",
+    "complainant.nationality",
+    "complainant.email",
+    "complainant.phone",
+    "complainant.language",
+    "agent.name",
+    "agent.contact",
+    "project",
+    "matter_type",
+    "department_id",
+    "staff_concerned",
+    "subject",
+    "facts",
+    "request",
+    "attachments",
+];
 
 /// (department id, name in the reader's language)
 pub type DepartmentChoice = (String, String);

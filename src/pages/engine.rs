@@ -52,6 +52,18 @@ impl Pages {
                 .map(str::to_string)
                 .ok_or_else(|| Error::new(ErrorKind::UndefinedError, format!("no page text `{key}`")))
         });
+        // A complaint form label: from the page's `label_group` where it words the label its own
+        // way (the operator's intake speaks of the caller), else the investor's wording.
+        let labels = catalogue.clone();
+        env.add_function("label", move |state: &State, key: &str| -> Result<String, Error> {
+            let lang = reader_language(state);
+            let group = state.lookup("label_group").and_then(|v| v.as_str().map(str::to_owned));
+            group
+                .and_then(|g| labels.get(&format!("{g}.{key}"), lang))
+                .or_else(|| labels.get(&format!("common.complaint.{key}"), lang))
+                .map(str::to_string)
+                .ok_or_else(|| Error::new(ErrorKind::UndefinedError, format!("no complaint label `{key}`")))
+        });
         env.add_filter("when", |state: &State, value: String| -> String {
             let lang = reader_language(state);
             labelled_instant(value, lang)

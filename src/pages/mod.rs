@@ -5,6 +5,7 @@
 //! here; nothing loaded from elsewhere.
 
 pub mod engine;
+pub mod error_pages;
 pub mod i18n;
 pub mod render;
 pub mod session;

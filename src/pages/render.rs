@@ -193,24 +193,45 @@ impl Page {
         self.render_status(shown.status, "error.html", minijinja::context! { error => shown })
     }
 
+    /// The error page for an answer that did not come from a page handler (the router's 404
+    /// and 405, a body limit's 413, a limiter's 429, an escaped error's 500): the summary and
+    /// what the reader can do about it, in the reader's language (`error_pages`).
+    pub fn status_page(&self, status: StatusCode) -> HttpResponse {
+        let hint = match status.as_u16() {
+            404 => Some("common.error.not_found_hint"),
+            405 => Some("common.error.method_hint"),
+            413 => Some("common.error.too_large_hint"),
+            429 => Some("common.error.too_many_hint"),
+            _ => None,
+        };
+        let shown = ShownError {
+            status,
+            summary: self.text(summary_key(status)),
+            detail: hint.map(|key| self.text(key)),
+            fields: Vec::new(),
+        };
+        self.render_status(status, "error.html", minijinja::context! { error => shown })
+    }
+
     /// An error as the reader sees it: a translated summary and, for fields, one line each.
     pub fn explain(&self, err: &ApiError) -> ShownError {
-        let (status, key) = match err {
-            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "common.error.bad_request"),
-            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "common.error.invalid"),
-            ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "common.error.unauthenticated"),
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "common.error.forbidden"),
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "common.error.not_found"),
-            ApiError::Conflict { .. } => (StatusCode::CONFLICT, "common.error.conflict"),
-            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "common.error.too_large"),
-            ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "common.error.unsupported_type"),
-            ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "common.error.too_many"),
-            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "common.error.unavailable"),
+        let status = match err {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(e) => {
                 tracing::error!(error = %e, "page request failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, "common.error.internal")
+                StatusCode::INTERNAL_SERVER_ERROR
             }
         };
+        let key = summary_key(status);
         // A specific translation where the catalogue has one (e.g. `common.conflict.round-not-open`).
         let specific = match err {
             ApiError::Conflict { kind, .. } => self.state.pages.text(&format!("common.conflict.{kind}"), self.lang),
@@ -226,12 +247,29 @@ impl Page {
             _ => None,
         };
         let fields = match err {
-            ApiError::Invalid(list) => {
-                list.iter().map(|f| (f.field.clone(), self.field_message(&f.code, &f.message))).collect()
-            }
+            ApiError::Invalid(list) => list
+                .iter()
+                .map(|f| ShownField {
+                    field: f.field.clone(),
+                    label: self.complaint_label(&f.field, None),
+                    message: self.field_message(&f.code, &f.message),
+                })
+                .collect(),
             _ => Vec::new(),
         };
         ShownError { status, summary: specific.map(str::to_string).unwrap_or_else(|| self.text(key)), detail, fields }
+    }
+
+    /// The label the complaint form shows for `field` (e.g. `complainant.name` → "Your name"),
+    /// from `group` where a form for someone else words it its own way (the operator's form
+    /// speaks of the caller), else the investor's wording; `None` for fields the complaint form
+    /// does not have.
+    pub fn complaint_label(&self, field: &str, group: Option<&str>) -> Option<String> {
+        let key = complaint_label_key(field);
+        group
+            .and_then(|g| self.state.pages.text(&format!("{g}.{key}"), self.lang))
+            .or_else(|| self.state.pages.text(&format!("common.complaint.{key}"), self.lang))
+            .map(str::to_string)
     }
 
     fn field_message(&self, code: &str, english: &str) -> String {
@@ -242,22 +280,60 @@ impl Page {
     }
 }
 
+/// The catalogue key of the one-line summary of an error answered with `status`.
+fn summary_key(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "common.error.unauthenticated",
+        403 => "common.error.forbidden",
+        404 => "common.error.not_found",
+        405 => "common.error.method_not_allowed",
+        409 => "common.error.conflict",
+        413 => "common.error.too_large",
+        415 => "common.error.unsupported_type",
+        422 => "common.error.invalid",
+        429 => "common.error.too_many",
+        503 => "common.error.unavailable",
+        500..=599 => "common.error.internal",
+        _ => "common.error.bad_request",
+    }
+}
+
+/// The catalogue key (under `common.complaint.`) of a complaint form field's label: the
+/// complainant's fields drop their prefix, the agent's join it (`agent.name` → `agent_name`).
+fn complaint_label_key(field: &str) -> String {
+    match field {
+        "department_id" => "department".to_string(),
+        f => f.strip_prefix("complainant.").map(str::to_string).unwrap_or_else(|| f.replace('.', "_")),
+    }
+}
+
 #[derive(Debug, serde::Serialize)]
 pub struct ShownError {
     #[serde(skip)]
     pub status: StatusCode,
     pub summary: String,
     pub detail: Option<String>,
-    /// (form field name, message in the reader's language)
-    pub fields: Vec<(String, String)>,
+    pub fields: Vec<ShownField>,
+}
+
+/// One field's message, as the error summary lists it: the summary names the field by its
+/// label and links to its input (`#f-{field}`, dots as dashes).
+#[derive(Debug, serde::Serialize)]
+pub struct ShownField {
+    /// The form field's name (staff forms prefix it with the form's name).
+    pub field: String,
+    /// The field's label in the reader's language, where the page knows it.
+    pub label: Option<String>,
+    /// The message, in the reader's language.
+    pub message: String,
 }
 
 impl ShownError {
     /// Field name → message, for placing each message under its input.
     pub fn by_field(&self) -> std::collections::BTreeMap<String, String> {
         let mut map = std::collections::BTreeMap::new();
-        for (field, message) in &self.fields {
-            map.entry(field.clone()).or_insert_with(|| message.clone());
+        for f in &self.fields {
+            map.entry(f.field.clone()).or_insert_with(|| f.message.clone());
         }
         map
     }

@@ -221,12 +221,17 @@ fn signed_in(page: &Page) -> &StaffUser {
 fn explain(page: &Page, err: &ApiError, form: Option<&str>) -> ShownError {
     let mut shown = page.explain(err);
     if let ApiError::Invalid(list) = err {
-        for ((field, message), e) in shown.fields.iter_mut().zip(list) {
+        for (shown, e) in shown.fields.iter_mut().zip(list) {
             if let Some(own) = page.state.pages.text(&format!("staff.field.{}", e.code), page.lang) {
-                *message = own.to_string();
+                shown.message = own.to_string();
             }
-            if let Some(form) = form {
-                *field = format!("{form}-{field}");
+            match form {
+                Some(form) => {
+                    shown.field = format!("{form}-{}", shown.field);
+                    shown.label = None;
+                }
+                // The intake form: the complaint's fields, worded for the caller.
+                None => shown.label = page.complaint_label(&e.field, Some(CALLER_LABELS)),
             }
         }
     }
@@ -255,9 +260,13 @@ async fn render_intake(page: &Page, posted: &Posted, error: Option<&ApiError>) -
             values => &posted.fields,
             field_errors => shown.as_ref().map(|s| s.by_field()),
             error => shown,
+            label_group => CALLER_LABELS,
         },
     )
 }
+
+/// The catalogue group whose labels the intake form shows: they speak of the caller.
+const CALLER_LABELS: &str = "staff.caller";
 
 /// Files for a caller (channel and contact consent recorded) and shows the tracking number and
 /// access code once, for the operator to read out.

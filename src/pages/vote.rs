@@ -12,7 +12,7 @@ use actix_web::{get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::render::{Page, ShownError};
+use super::render::{Page, ShownError, ShownField};
 use crate::ballots::bulletin::Bulletin;
 use crate::ballots::model::RoundStatus;
 use crate::ballots::model::{Answer, Category, Question};
@@ -318,11 +318,13 @@ fn complete(
 ) -> Result<Vec<DepartmentRating>, Box<HttpResponse>> {
     let questions = round.questions();
     let view = ballot_view(page.lang, departments, &questions, posted, true);
-    let gaps: Vec<(String, String)> = view
+    let gaps: Vec<ShownField> = view
         .iter()
         .flat_map(|d| {
-            d.questions.iter().filter(|q| q.missing).map(move |q| {
-                (q.anchor.clone(), format!("{} — {}: {}", d.name, q.text, page.text("vote.ballot.unanswered")))
+            d.questions.iter().filter(|q| q.missing).map(move |q| ShownField {
+                field: q.anchor.clone(),
+                label: None,
+                message: format!("{} — {}: {}", d.name, q.text, page.text("vote.ballot.unanswered")),
             })
         })
         .collect();

@@ -425,6 +425,22 @@ impl Browser {
             Some(json!({"cmd": "Emulation.clearDeviceMetricsOverride", "params": {}})),
         );
     }
+
+    /// Lays the page out for `media` (`"print"`), or for the screen again with `""`.
+    pub fn emulate_media(&self, media: &str) {
+        self.command(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({"cmd": "Emulation.setEmulatedMedia", "params": {"media": media}})),
+        );
+    }
+
+    /// Whether the first element matching `css` is laid out (it, or an ancestor, is not
+    /// `display: none`).
+    pub fn is_rendered(&self, css: &str) -> bool {
+        let source = format!("return document.querySelector({}).getClientRects().length > 0;", json!(css));
+        self.script(&source).as_bool().unwrap_or(false)
+    }
 }
 
 /// WebDriver's key codes for the keys a keyboard user presses.
