@@ -395,3 +395,180 @@ fn a_browser_reads_an_error_page_in_its_language_and_an_api_client_gets_a_proble
     assert_eq!(r.status, 413);
     assert!(r.content_type.starts_with("application/problem+json"), "{}", r.content_type);
 }
+
+/// The `<main>` of a page: what the reader reads, without the layout.
+fn main_of(body: &str) -> &str {
+    body.split("<main id=\"main\">").nth(1).and_then(|m| m.split("</main>").next()).expect("a page")
+}
+
+/// The text of the element with `id`, tags removed.
+fn text_of(body: &str, id: &str) -> String {
+    let start = body.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no #{id}"));
+    let inner = &body[start..];
+    let inner = &inner[inner.find('>').unwrap() + 1..];
+    let inner = &inner[..inner.find("</code>").unwrap()];
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in inner.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text
+}
+
+#[test]
+fn an_investor_who_lost_the_code_sets_a_new_one_through_the_address_given_at_filing() {
+    let app = common::spawn_app_with(|s| s.complaints.tracking_lookups_per_client_per_minute = 1000);
+    let filed = app.post("/api/v1/complaints", None, &common::complaint_json("en")).json();
+    let number = filed["tracking_number"].as_str().unwrap().to_string();
+    let old_code = filed["access_code"].as_str().unwrap().to_string();
+    let form = |path: &str, pairs: &[(&str, &str)]| {
+        let body = serde_urlencoded::to_string(pairs).unwrap().into_bytes();
+        app.request("POST", path, None, &[], Some(("application/x-www-form-urlencoded", body)))
+    };
+    let reads = |code: &str| {
+        app.request("GET", &format!("/api/v1/track/{number}"), None, &[("X-Access-Code", code)], None).status
+    };
+
+    // A wrong code: the page says what to check and offers the way to a new code.
+    let r = form("/track?lang=en", &[("tracking_number", &number), ("access_code", "WRONG-CODE")]);
+    assert_eq!(r.status, 404);
+    assert!(r.body.contains("id=\"what-to-check\"") && r.body.contains("looks like CZ-2026-000123"), "{}", r.body);
+    assert!(r.body.contains(&format!("href=\"/track/recover?number={number}\"")), "{}", r.body);
+    let page = app.request("GET", &format!("/track/recover?number={number}&lang=en"), None, &[], None);
+    assert!(page.body.contains(&format!("value=\"{number}\"")), "the number is filled in: {}", page.body);
+
+    // The answer never says whether the number exists or the address matched.
+    let reset_mails = || -> Vec<(String, String)> {
+        use anshang::db::schema::outbox;
+        use diesel::prelude::*;
+        let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
+        let pool = anshang::db::connect_pool(&url, 1, std::time::Duration::from_secs(5)).unwrap();
+        outbox::table
+            .filter(outbox::notice.eq("access_code_reset"))
+            .select((outbox::recipient, outbox::text_body.assume_not_null()))
+            .load(&mut pool.get().unwrap())
+            .unwrap()
+    };
+    let wrong_address =
+        form("/track/recover?lang=en", &[("tracking_number", &number), ("email", "someone.else@example.com")]);
+    let unknown_number =
+        form("/track/recover?lang=en", &[("tracking_number", "CZ-2026-999999"), ("email", "anna.mueller@example.de")]);
+    assert_eq!(reset_mails().len(), 0, "nothing is sent for a wrong address or number");
+    let right = form(
+        "/track/recover?lang=en",
+        &[("tracking_number", &number.to_lowercase()), ("email", " Anna.Mueller@Example.DE ")],
+    );
+    for r in [&wrong_address, &unknown_number, &right] {
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(main_of(&r.body), main_of(&right.body), "the answers differ");
+    }
+    assert!(right.body.contains("If the tracking number and the address match"), "{}", right.body);
+    let mails = reset_mails();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0].0, "anna.mueller@example.de");
+    let link = mails[0].1.lines().find(|l| l.contains("/track/reset?token=")).expect("the link").trim().to_string();
+    let path = &link[link.find("/track/reset").unwrap()..];
+    assert!(!mails[0].1.contains(&old_code), "the email carries no code");
+
+    // Following the link changes nothing until the investor confirms.
+    let confirm = app.request("GET", path, None, &[], None);
+    assert_eq!(confirm.status, 200, "{}", confirm.body);
+    assert!(confirm.body.contains("action=\"/track/reset\""), "{}", confirm.body);
+    assert_eq!(reads(&old_code), 200, "the old code still works before the confirmation");
+    let token = path.split("token=").nth(1).unwrap().split('&').next().unwrap();
+    let done = form("/track/reset", &[("token", token)]);
+    assert_eq!(done.status, 200, "{}", done.body);
+    let new_code = text_of(&done.body, "access-code");
+    assert_eq!(new_code.len(), 24, "{new_code}");
+    assert!(done.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("anshang_track=")));
+    assert_eq!(reads(&old_code), 404, "the old code stops working");
+    assert_eq!(reads(&new_code), 200, "the new code works");
+    let view =
+        app.request("GET", &format!("/api/v1/track/{number}"), None, &[("X-Access-Code", &new_code)], None).json();
+    assert!(view["history"].as_array().unwrap().iter().any(|e| e["action"] == "access_code_reset"), "{view}");
+
+    // A link works once.
+    let again = form("/track/reset", &[("token", token)]);
+    assert_eq!(again.status, 404);
+    assert!(again.body.contains("id=\"reset-invalid\""), "{}", again.body);
+    assert_eq!(reads(&new_code), 200);
+    assert_eq!(app.request("GET", path, None, &[], None).status, 404);
+
+    // Within the address's daily budget (five investor emails, the receipt and the link among them).
+    for _ in 0..6 {
+        let r = form("/track/recover", &[("tracking_number", &number), ("email", "anna.mueller@example.de")]);
+        assert_eq!(r.status, 200);
+    }
+    assert_eq!(reset_mails().len(), 4, "at most five investor emails a day to one address");
+}
+
+#[test]
+fn the_recovery_form_reports_missing_or_malformed_fields() {
+    let app = spawn_app();
+    let body = serde_urlencoded::to_string([("tracking_number", ""), ("email", "not-an-address")]).unwrap();
+    let r = app.request(
+        "POST",
+        "/track/recover?lang=en",
+        None,
+        &[],
+        Some(("application/x-www-form-urlencoded", body.into_bytes())),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("id=\"e-tracking_number\"") && r.body.contains("id=\"e-email\""), "{}", r.body);
+    assert!(r.body.contains("value=\"not-an-address\""), "what was typed is kept: {}", r.body);
+}
+
+/// The journey in a browser, in Chinese: a wrong code, "lost your code?", the email's link,
+/// the confirmation, the new code, the tracking page (screenshots and accessibility checks at
+/// 360 and 1280 px).
+#[test]
+fn an_investor_recovers_a_lost_code_by_email_in_a_browser() {
+    let app = spawn_app();
+    let filed = app.post("/api/v1/complaints", None, &common::complaint_json("zh")).json();
+    let number = filed["tracking_number"].as_str().unwrap().to_string();
+    let b = Browser::start();
+    b.goto(&app.url("/track?lang=zh"));
+    b.type_into("#f-tracking-number", &number);
+    b.type_into("#f-access-code", "AAAA-BBBB-CCCC-DDDD-EEEE");
+    b.click("form[action='/track'] button");
+    b.find("#what-to-check");
+    assert!(b.text("#what-to-check").contains("CZ-2026-000123"), "{}", b.text("#what-to-check"));
+    b.screenshots("lookup-wrong-code-zh");
+    b.click("#lost-code a");
+    b.wait_for_path("/track/recover");
+    assert_eq!(b.value("#f-tracking_number"), number);
+    b.type_into("#f-email", "anna.mueller@example.de");
+    b.screenshots("recover-zh");
+    b.click("form[action='/track/recover'] button[type=submit]");
+    b.find("#recover-sent");
+    b.screenshots("recover-sent-zh");
+
+    let link = {
+        use anshang::db::schema::outbox;
+        use diesel::prelude::*;
+        let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
+        let pool = anshang::db::connect_pool(&url, 1, std::time::Duration::from_secs(5)).unwrap();
+        let text: String = outbox::table
+            .filter(outbox::notice.eq("access_code_reset"))
+            .select(outbox::text_body.assume_not_null())
+            .first(&mut pool.get().unwrap())
+            .unwrap();
+        assert!(text.contains("只能使用一次"), "the email is in the complaint's language: {text}");
+        text.lines().find(|l| l.contains("/track/reset?token=")).unwrap().trim().to_string()
+    };
+    b.goto(&app.url(&link[link.find("/track/reset").unwrap()..]));
+    b.screenshots("reset-confirm-zh");
+    b.click("form[action='/track/reset'] button[type=submit]");
+    b.find("#access-code");
+    let code = b.text("#access-code");
+    assert_eq!(code.len(), 24, "{code}");
+    b.screenshots("reset-done-zh");
+    b.click("a.button[href='/track']");
+    b.find("#status");
+    assert_eq!(b.path(), "/track");
+}

@@ -81,6 +81,7 @@ pub const INVESTOR_NOTICES: &[&str] = &[
     "extension_approved",
     "withdrawn",
     "due_date_moved",
+    "access_code_reset",
 ];
 
 /// Queues an investor notice (receipt, info_requested, reply_available, contest_received,

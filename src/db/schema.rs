@@ -74,6 +74,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    access_code_resets (token_hash) {
+        token_hash -> Text,
+        complaint_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(users -> departments (department_id));
 
 diesel::table! {
@@ -407,6 +417,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     clock_escalations,
     outbox,
     investor_mail_log,
+    access_code_resets,
     audit_seals,
     ballot_rounds,
     sealed_ballots,

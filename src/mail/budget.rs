@@ -36,9 +36,12 @@ pub fn address_key(address: &str) -> String {
 }
 
 /// Whether this notice is one an anonymous client can cause: the receipt of a public filing, the
-/// confirmation of a withdrawal.
+/// confirmation of a withdrawal, a link for a lost access code.
 pub fn anonymous_can_cause(notice: &str, channel: &str, status: &str) -> bool {
-    (notice == "receipt" && channel == "web") || notice == "withdrawn" || (notice == "closed" && status == "withdrawn")
+    (notice == "receipt" && channel == "web")
+        || notice == "withdrawn"
+        || (notice == "closed" && status == "withdrawn")
+        || notice == crate::complaints::code_reset::NOTICE
 }
 
 /// The rule: an email within budget goes; one over it goes only if no anonymous client could

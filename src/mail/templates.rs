@@ -105,6 +105,8 @@ mod tests {
             "to_department": "市国土资源局",
             "previous_due_at": "2027-01-05 24:00",
             "calendar_year": "2027",
+            "reset_link": "http://127.0.0.1:8080/track/reset?token=ab&lang=en",
+            "link_hours": 24,
         })
     }
 

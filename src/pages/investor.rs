@@ -34,7 +34,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(withdraw)
         .service(upload)
         .service(download)
-        .service(leave);
+        .service(leave)
+        .service(recover_page)
+        .service(recover)
+        .service(reset_page)
+        .service(reset);
 }
 
 /// The landing page: the complaint form.
@@ -172,7 +176,10 @@ async fn track(page: Page, req: HttpRequest, query: Option<web::Query<TrackQuery
         None => {
             // Only a well-formed number is echoed back into the form.
             let number = query.and_then(|q| TrackingNumber::parse(&q.number)).map(|n| n.to_string());
-            page.render("investor/lookup.html", minijinja::context! { tracking_number => number })
+            page.render(
+                "investor/lookup.html",
+                minijinja::context! { tracking_number => &number, recover_number => &number },
+            )
         }
     }
 }
@@ -246,7 +253,12 @@ async fn open(page: Page, client: ClientAddr, form: web::Form<Lookup>) -> HttpRe
             page.render_status(
                 shown.status,
                 "investor/lookup.html",
-                minijinja::context! { error => shown, tracking_number => tracking_number.chars().take(40).collect::<String>() },
+                minijinja::context! {
+                    error => shown,
+                    tracking_number => tracking_number.chars().take(40).collect::<String>(),
+                    // The "lost your code?" link carries the number only when it is well formed.
+                    recover_number => TrackingNumber::parse(tracking_number.trim()).map(|n| n.to_string()),
+                },
             )
         }
     }
@@ -414,4 +426,120 @@ async fn leave(page: Page) -> HttpResponse {
     let mut res = page.see_other("/track");
     let _ = res.add_cookie(&session::expired_cookie(TRACK_COOKIE, "/track"));
     res
+}
+
+// ---------------------------------------------------------------------------------------------
+// A lost access code (complaints::code_reset)
+
+/// `/track/recover?number=` (from the look-up page) fills in the number.
+#[get("/track/recover")]
+async fn recover_page(page: Page, query: Option<web::Query<TrackQuery>>) -> HttpResponse {
+    let number = query.and_then(|q| TrackingNumber::parse(&q.number)).map(|n| n.to_string());
+    let values: std::collections::HashMap<&str, String> = number.map(|n| ("tracking_number", n)).into_iter().collect();
+    page.render("investor/recover.html", minijinja::context! { values => values })
+}
+
+#[derive(Deserialize)]
+struct RecoverForm {
+    #[serde(default)]
+    tracking_number: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// Asks for a link that sets a new code. The answer is the same whether or not the number and
+/// the address matched a complaint; each request counts against the client's tracking limit.
+#[post("/track/recover")]
+async fn recover(page: Page, client: ClientAddr, form: web::Form<RecoverForm>) -> HttpResponse {
+    let RecoverForm { tracking_number, email } = form.into_inner();
+    let asked = async {
+        page.state.limits.tracking_by_client.check(&client.0).await?;
+        let mut errors = Vec::new();
+        let number = required_text("tracking_number", &tracking_number, 40).map_err(|e| errors.push(e)).ok();
+        let address = crate::fields::EmailAddress::parse("email", &email).map_err(|e| errors.push(e)).ok();
+        let (Some(number), Some(address)) = (number, address) else { return Err(ApiError::Invalid(errors)) };
+        let address = address.into_inner();
+        with_ctx(&page.state, Access::Write, move |conn, ctx| {
+            crate::complaints::code_reset::request(conn, ctx, &number, &address)
+        })
+        .await
+    }
+    .await;
+    let hours = crate::complaints::code_reset::LINK_HOURS;
+    match asked {
+        Ok(()) => page.render("investor/recover.html", minijinja::context! { sent => true, link_hours => hours }),
+        Err(e) => {
+            let shown = page.explain(&e);
+            let values = std::collections::HashMap::from([
+                ("tracking_number", tracking_number.chars().take(40).collect::<String>()),
+                ("email", email.chars().take(254).collect::<String>()),
+            ]);
+            page.render_status(
+                shown.status,
+                "investor/recover.html",
+                minijinja::context! { values => values, field_errors => shown.by_field(), error => shown },
+            )
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ResetToken {
+    token: String,
+}
+
+/// The page the emailed link opens: nothing changes until the investor confirms (a mail
+/// scanner fetching the link changes nothing).
+#[get("/track/reset")]
+async fn reset_page(page: Page, query: Option<web::Query<ResetToken>>) -> HttpResponse {
+    let token = query.map(|q| q.into_inner().token).unwrap_or_default();
+    let probe = token.clone();
+    let usable = with_ctx(&page.state, Access::Read, move |conn, ctx| {
+        crate::complaints::code_reset::is_usable(conn, ctx, &probe)
+    })
+    .await;
+    match usable {
+        Ok(true) => page.render("investor/reset.html", minijinja::context! { token => token }),
+        Ok(false) => reset_invalid(&page),
+        Err(e) => page.error(&e),
+    }
+}
+
+/// Sets the new code, shows it once and opens the tracking session with it.
+#[post("/track/reset")]
+async fn reset(page: Page, client: ClientAddr, form: web::Form<ResetToken>) -> HttpResponse {
+    let token = form.into_inner().token;
+    let redeemed = async {
+        page.state.limits.tracking_by_client.check(&client.0).await?;
+        with_ctx(&page.state, Access::Write, move |conn, ctx| crate::complaints::code_reset::redeem(conn, ctx, &token))
+            .await
+    }
+    .await;
+    match redeemed {
+        Ok(r) => {
+            let code_hash = r.code.hash();
+            let mut res = page.render(
+                "investor/reset.html",
+                minijinja::context! { tracking_number => &r.tracking_number, code => r.code.display() },
+            );
+            if let Ok(session) =
+                page.state.tokens.issue_tracking(&r.tracking_number, &code_hash, db::now(), session::TRACK_MINUTES)
+            {
+                let _ = res.add_cookie(&session::track_cookie(session, page.secure));
+            }
+            res
+        }
+        Err(ApiError::NotFound(_)) => reset_invalid(&page),
+        Err(e) => page.error(&e),
+    }
+}
+
+/// An unknown, used or expired link: what happened and the way to another.
+fn reset_invalid(page: &Page) -> HttpResponse {
+    page.render_status(
+        StatusCode::NOT_FOUND,
+        "investor/reset.html",
+        minijinja::context! { link_hours => crate::complaints::code_reset::LINK_HOURS },
+    )
 }
