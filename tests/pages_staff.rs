@@ -279,7 +279,25 @@ fn a_hotline_complaint_goes_from_intake_to_the_departments_reply_in_chinese() {
     assert_eq!(b.value("#f-reply-text"), reply);
     shots(&b, "staff-complaint-reply-error-zh");
     b.click("#outcome-resolved");
+    // The investor's language is beside the box; the reply goes through a preview first.
+    assert!(b.text("#reply-language").contains("简体中文"), "{}", b.text("#reply-language"));
     b.click("#reply-form button[type=submit]");
+    b.find("#as-tracked");
+    assert_eq!(b.text("#preview-text"), reply);
+    assert_eq!(b.text("#preview-outcome"), "已解决");
+    assert!(b.text("#preview-email-subject").contains("编号"), "{}", b.text("#preview-email-subject"));
+    let office = app.token_for(&coordinator, common::TEST_PASSWORD);
+    let status = app.get(&format!("/api/v1/complaints/by-number/{number}"), Some(&office)).json()["status"].clone();
+    assert_eq!(status, json!("assigned"), "a preview sends nothing");
+    shots(&b, "staff-reply-preview-zh");
+    // "Change it": the form again, as typed; then the preview and the confirmation.
+    b.click("#change-reply button");
+    b.find("#f-reply-text");
+    assert_eq!(b.value("#f-reply-text"), reply);
+    assert_eq!(b.script("return document.getElementById('outcome-resolved').checked;"), json!(true));
+    b.click("#reply-form button[type=submit]");
+    b.find("#confirm-reply");
+    b.click("#confirm-reply button");
     b.wait_for_text("#status", "已答复");
     assert_eq!(b.text("#done p"), "答复已发出，投诉人将收到通知。");
     assert_eq!(b.text("#reply-text"), reply);
@@ -371,6 +389,7 @@ fn each_staff_page_admits_the_apis_roles_only() {
         (format!("/staff/complaints/{id}/reject"), &["coordinator"]),
         (format!("/staff/complaints/{id}/extension-requests/x/decision"), &["coordinator"]),
         (format!("/staff/complaints/{id}/reply"), &["department"]),
+        (format!("/staff/complaints/{id}/reply/preview"), &["department"]),
         (format!("/staff/complaints/{id}/request-info"), &["department"]),
         (format!("/staff/complaints/{id}/return"), &["department"]),
         (format!("/staff/complaints/{id}/extension-requests"), &["department"]),
@@ -946,7 +965,11 @@ fn a_clerk_replies_from_the_inbox_with_the_keyboard_only() {
     b.press(&[SPACE, DOWN]);
     let chosen = b.script("return document.querySelector('input[name=outcome]:checked').value;");
     assert_eq!(chosen, json!("explained"), "focus on {}", b.focused());
-    b.tab_to("form[action$='/reply'] button[type=submit]");
+    b.tab_to("form[action$='/reply/preview'] button[type=submit]");
+    b.press(&[ENTER]);
+    // The preview: Tab to "send the reply", Enter.
+    b.find("#confirm-reply");
+    b.tab_to("#confirm-reply button");
     b.press(&[ENTER]);
     b.find("#reply-text");
     assert_eq!(status_of(&app, &coordinator, &id), "replied");
@@ -1022,4 +1045,65 @@ fn the_complaint_page_shows_the_matter_and_its_files_before_the_forms() {
     }
     // The record of what happened stays last.
     assert!(forms < position(&page, "id=\"timeline-heading\""));
+}
+
+#[test]
+fn a_reply_is_previewed_in_the_investors_language_before_it_is_sent() {
+    let app = spawn_app();
+    let admin = app.admin_token();
+    let dept = app.create_department(&admin, "landres");
+    let operator = app.staff_token(&admin, "operator", None);
+    let coordinator = app.staff_token(&admin, "coordinator", None);
+    // Filed in English (complaint_json("en")); the clerk reads the pages in Chinese.
+    let (id, number) = file_by_api(&app, &operator, "Permit delayed");
+    let r = app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&coordinator), &json!({"department_id": dept}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let clerk = sign_in(&app, &app.staff_account(&admin, "department", Some(&dept)));
+    let page = get(&app, &format!("/staff/complaints/{id}?lang=zh"), Some(&clerk));
+    assert!(page.body.contains("id=\"reply-language\""), "{}", page.body);
+    assert!(page.body.contains("英文 (English)"), "the investor's language beside the box: {}", page.body);
+    let token = csrf_of(&page);
+    let preview_path = format!("/staff/complaints/{id}/reply/preview");
+    let text = "The permit was granted on 20 November <b>today</b>.";
+
+    let preview = post(&app, &preview_path, Some(&clerk), &[("csrf", &token), ("text", text), ("outcome", "resolved")]);
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    assert!(preview.body.contains("&lt;b&gt;today&lt;&#x2f;b&gt;"), "the text as typed, escaped: {}", preview.body);
+    // In the investor's language, whatever the clerk reads: the outcome, the tracking page's
+    // heading, the email.
+    assert!(preview.body.contains("<p class=\"meta\" id=\"preview-outcome\">Resolved</p>"), "{}", preview.body);
+    let subject =
+        format!("<strong id=\"preview-email-subject\">A reply to your complaint is available ({number})</strong>");
+    assert!(preview.body.contains(&subject), "the email's subject in English: {}", preview.body);
+    assert!(preview.body.contains("The department handling your complaint has replied."), "{}", preview.body);
+    assert!(preview.body.contains("lang=\"en\""), "{}", preview.body);
+    assert!(preview.body.contains("答复预览"), "the page itself speaks the clerk's language");
+    assert_eq!(status_of(&app, &coordinator, &id), "assigned", "a preview writes nothing");
+
+    // Missing outcome: the form again, with the message.
+    let r = post(&app, &preview_path, Some(&clerk), &[("csrf", &token), ("text", text)]);
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("id=\"e-reply-outcome\""), "{}", r.body);
+    // "Change it": the complaint page with the reply as typed, no error.
+    let r = post(
+        &app,
+        &preview_path,
+        Some(&clerk),
+        &[("csrf", &token), ("text", text), ("outcome", "resolved"), ("edit", "1")],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("The permit was granted on 20 November &lt;b&gt;today"), "{}", r.body);
+    assert!(!r.body.contains("id=\"error-summary\""), "{}", r.body);
+    // The confirmation is the reply form's own post.
+    let r = post(
+        &app,
+        &format!("/staff/complaints/{id}/reply"),
+        Some(&clerk),
+        &[("csrf", &token), ("text", text), ("outcome", "resolved")],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(status_of(&app, &coordinator, &id), "replied");
+    // Once replied, there is nothing to preview.
+    let r = post(&app, &preview_path, Some(&clerk), &[("csrf", &token), ("text", text), ("outcome", "resolved")]);
+    assert_eq!(r.status, 409, "{}", r.body);
 }

@@ -148,7 +148,9 @@ pub fn admit_to_investor(
     )?)
 }
 
-fn render_for_investor(
+/// An investor notice rendered for `row` in its language, as it would be queued now (also the
+/// reply's preview on the staff pages).
+pub fn render_for_investor(
     ctx: &Ctx,
     row: &ComplaintRow,
     clock: &ClockRow,

@@ -53,6 +53,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(post_decide_extension)
         .service(post_request_info)
         .service(post_reply)
+        .service(preview_reply)
         .service(post_return)
         .service(post_request_extension);
 }
@@ -678,6 +679,8 @@ struct ActionForm {
     investor_note: String,
     /// "inbox" when the assign form of the coordinator's queue sent it.
     from: String,
+    /// A previewed reply sent back to its form to be changed.
+    edit: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -719,14 +722,15 @@ async fn complaint_page(staff: StaffPage<Handlers>, path: web::Path<ComplaintId>
     show_detail(&staff, path.into_inner(), done_notice(Some(&q.done)), None).await
 }
 
-/// A form that failed: which one, why, and what was typed.
-struct Failed<'a> {
+/// A form shown again with what was typed: which one, and the error that refused it (none when
+/// the reader asked to change a previewed reply).
+struct Typed<'a> {
     form: String,
-    error: ApiError,
+    error: Option<ApiError>,
     values: &'a ActionForm,
 }
 
-async fn show_detail(page: &Page, id: ComplaintId, done: Option<&str>, failed: Option<Failed<'_>>) -> HttpResponse {
+async fn show_detail(page: &Page, id: ComplaintId, done: Option<&str>, failed: Option<Typed<'_>>) -> HttpResponse {
     let by = acting(signed_in(page));
     let actor = by.actor;
     let loaded = with_ctx(&page.state, Access::Read, move |conn, ctx| {
@@ -758,7 +762,7 @@ async fn show_detail(page: &Page, id: ComplaintId, done: Option<&str>, failed: O
     };
     let urgency = classify(&facts, today, reminder_days(page));
     let pending_extension = view.extensions.iter().any(|e| e.decision.is_none());
-    let shown = failed.as_ref().map(|f| explain(page, &f.error, Some(&f.form)));
+    let shown = failed.as_ref().and_then(|f| f.error.as_ref().map(|e| explain(page, e, Some(&f.form))));
     page.render_status(
         shown.as_ref().map(|s| s.status).unwrap_or(StatusCode::OK),
         "staff/complaint.html",
@@ -824,7 +828,8 @@ async fn finish(
     match result {
         Ok(()) => page.see_other(&success),
         Err(error) => {
-            show_detail(page, id, None, Some(Failed { form: form_key.to_string(), error, values: form })).await
+            show_detail(page, id, None, Some(Typed { form: form_key.to_string(), error: Some(error), values: form }))
+                .await
         }
     }
 }
@@ -985,20 +990,81 @@ async fn post_reply(
     let (id, form) = (path.into_inner(), form.into_inner());
     csrf_or_refuse!(staff, form);
     let by = acting(staff.user());
+    let result = match reply_fields(&form) {
+        Ok((text, outcome)) => {
+            run(&staff, &id, move |conn, ctx, id| service::reply(conn, ctx, id, &by, &text, outcome)).await
+        }
+        Err(e) => Err(e),
+    };
+    finish(&staff, id.clone(), &form, "reply", result, detail_url(&id, "reply")).await
+}
+
+/// The reply form's text and outcome, both required.
+fn reply_fields(form: &ActionForm) -> Result<(String, ReplyOutcome), ApiError> {
     let mut c = Checker::default();
     let text = c.check(required_text("text", &form.text, limits::REPLY));
     let outcome = ReplyOutcome::parse(&form.outcome);
     if outcome.is_none() {
         c.push(FieldError::new("outcome", "required", "choose the outcome"));
     }
-    let result = match (c.finish().map_err(ApiError::from), text, outcome) {
-        (Ok(()), Some(text), Some(outcome)) => {
-            run(&staff, &id, move |conn, ctx, id| service::reply(conn, ctx, id, &by, &text, outcome)).await
-        }
-        (Err(e), _, _) => Err(e),
-        _ => unreachable!("checked"),
+    c.finish().map_err(ApiError::from)?;
+    Ok((text.expect("checked"), outcome.expect("checked")))
+}
+
+/// The reply as the investor will receive it, before it is sent: the investor's language, the
+/// reply as their tracking page shows it and the email that tells them, each in that language;
+/// then "send" (the reply form's own post) or "change" (the form again, as typed). Nothing is
+/// written.
+#[post("/staff/complaints/{id}/reply/preview")]
+async fn preview_reply(
+    staff: StaffPage<DepartmentOnly>,
+    path: web::Path<ComplaintId>,
+    form: web::Form<ActionForm>,
+) -> HttpResponse {
+    let (id, form) = (path.into_inner(), form.into_inner());
+    csrf_or_refuse!(staff, form);
+    if !form.edit.is_empty() {
+        return show_detail(&staff, id, None, Some(Typed { form: "reply".into(), error: None, values: &form })).await;
+    }
+    let (text, outcome) = match reply_fields(&form) {
+        Ok(fields) => fields,
+        Err(e) => return finish(&staff, id, &form, "reply", Err(e), String::new()).await,
     };
-    finish(&staff, id.clone(), &form, "reply", result, detail_url(&id, "reply")).await
+    let by = acting(staff.user());
+    let complaint = id.clone();
+    let previewed = with_ctx(&staff.state, Access::Read, move |conn, ctx| {
+        let row = store::find(conn, &complaint)?.ok_or(ComplaintError::NotFound)?;
+        context::ensure_department_scope(&row, &by)?;
+        transition(row.status, Action::Reply, by.actor)
+            .map_err(|error| ComplaintError::Transition { error, current: row.status })?;
+        let clock = store::current_clock(conn, &complaint, context::REPLY_CLOCK)?
+            .ok_or_else(|| ComplaintError::internal("reply preview", "no reply clock"))?;
+        let (email, lang) = crate::complaints::notices::render_for_investor(
+            ctx,
+            &row,
+            &clock,
+            "reply_available",
+            serde_json::json!({}),
+        )?;
+        Ok((row.tracking_number, row.subject, lang, email))
+    })
+    .await;
+    let (tracking_number, subject, lang, email) = match previewed {
+        Ok(p) => p,
+        Err(e) => return finish(&staff, id, &form, "reply", Err(e), String::new()).await,
+    };
+    let in_their_language = |key: &str| staff.state.pages.text(key, lang).unwrap_or(key).to_string();
+    staff.render(
+        "staff/reply_preview.html",
+        minijinja::context! {
+            id => id.as_str(), tracking_number, subject, text, outcome => outcome.as_str(),
+            investor_language => staff.text(&format!("common.language_name.of_{}", lang.as_str())),
+            investor_html_lang => lang.html_tag(),
+            investor_reply_heading => in_their_language("investor.track.reply"),
+            investor_outcome => in_their_language(&format!("common.outcome.{}", outcome.as_str())),
+            email_subject => email.subject, email_text => email.text,
+        },
+    )
 }
 
 /// Hands the complaint back to the coordination office; the department no longer sees it, so
