@@ -1107,3 +1107,66 @@ fn a_reply_is_previewed_in_the_investors_language_before_it_is_sent() {
     let r = post(&app, &preview_path, Some(&clerk), &[("csrf", &token), ("text", text), ("outcome", "resolved")]);
     assert_eq!(r.status, 409, "{}", r.body);
 }
+
+#[test]
+fn an_operator_finds_a_callers_complaint_by_phone_name_or_company() {
+    let app = spawn_app();
+    let admin = app.admin_token();
+    let operator_token = app.staff_token(&admin, "operator", None);
+    let file = |name: &str, company: &str, phone: &str, subject: &str| {
+        let mut body = complaint_json("zh");
+        body["complainant"]["name"] = json!(name);
+        body["complainant"]["company"] = json!(company);
+        body["complainant"]["phone"] = json!(phone);
+        body["subject"] = json!(subject);
+        body["channel"] = json!("hotline");
+        body["contact_consent"] = json!(true);
+        let r = app.post("/api/v1/complaints", Some(&operator_token), &body);
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.json()["tracking_number"].as_str().unwrap().to_string()
+    };
+    let wang = file("王芳", "郴州新材料有限公司", "+86 (735) 222-3344", "停电");
+    let mueller = file("Anna Müller", "Hunan Precision Parts GmbH", "+49 30 1234567", "Permit");
+    let operator = sign_in(&app, &app.staff_account(&admin, "operator", None));
+    let search = |q: &str| {
+        let query = serde_urlencoded::to_string([("q", q), ("lang", "en")]).unwrap();
+        get(&app, &format!("/staff/status?{query}"), Some(&operator))
+    };
+    let found = |page: &Resp| -> Vec<String> {
+        page.body
+            .split("<th scope=\"row\"><a href=\"/staff/status?number=")
+            .skip(1)
+            .map(|s| s.split('"').next().unwrap().to_string())
+            .collect()
+    };
+
+    // The phone as the caller says it, without the country code or the separators.
+    let r = search("0735 2223344");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(found(&r), vec![wang.clone()], "{}", r.body);
+    // What a match shows: enough to tell callers apart, not the email or the matter.
+    assert!(r.body.contains("…3344") && r.body.contains("王芳") && r.body.contains("郴州新材料有限公司"), "{}", r.body);
+    assert!(!r.body.contains("+86 (735) 222-3344") && !r.body.contains("anna.mueller@example.de"), "{}", r.body);
+    assert!(!r.body.contains("停电"), "the subject is for the status page: {}", r.body);
+    // By name (any case) and by part of the company.
+    assert_eq!(found(&search("anna müller")), vec![mueller.clone()]);
+    assert_eq!(found(&search("Precision Parts")), vec![mueller.clone()]);
+    assert_eq!(found(&search("新材料")), vec![wang.clone()]);
+    // By number, and nothing for strangers.
+    assert_eq!(found(&search(&mueller.to_lowercase())), vec![mueller.clone()]);
+    let none = search("Nobody Ltd");
+    assert_eq!(found(&none), Vec::<String>::new());
+    assert!(none.body.contains("Nothing found"), "{}", none.body);
+    // Too short to search.
+    let short = search("王");
+    assert_eq!(short.status, 422, "{}", short.body);
+    assert!(short.body.contains("id=\"e-q\""), "{}", short.body);
+    // A match leads to the status read-back.
+    let r = get(&app, &format!("/staff/status?number={wang}&lang=en"), Some(&operator));
+    assert!(r.body.contains("停电"), "{}", r.body);
+
+    // Only those who read statuses back may search: a department may not.
+    let dept = app.create_department(&admin, "land");
+    let clerk = sign_in(&app, &app.staff_account(&admin, "department", Some(&dept)));
+    assert_eq!(get(&app, "/staff/status?q=Anna", Some(&clerk)).status, 403);
+}

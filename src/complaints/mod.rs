@@ -14,6 +14,7 @@ pub mod intake;
 pub mod model;
 pub mod notices;
 pub mod operations;
+pub mod read_back;
 pub mod related_cache;
 pub mod routes;
 pub mod service;

@@ -339,6 +339,9 @@ struct StatusQuery {
     number: String,
     #[serde(default)]
     done: String,
+    /// A caller who lost the number: their name, phone or company (complaints::read_back).
+    #[serde(default)]
+    q: String,
 }
 
 /// What a caller may be told: the tracking view, looked up by number (no access code: the
@@ -346,7 +349,51 @@ struct StatusQuery {
 #[get("/staff/status")]
 async fn status_page(staff: StaffPage<StatusReaders>, req: HttpRequest) -> HttpResponse {
     let q = web::Query::<StatusQuery>::from_query(req.query_string()).map(|q| q.into_inner()).unwrap_or_default();
+    if !q.q.trim().is_empty() {
+        return show_search(&staff, &q.q).await;
+    }
     show_status(&staff, q.number.trim(), done_notice(Some(&q.done)), None).await
+}
+
+/// The complaints that may be a caller's, found by name, phone, company or number; each line
+/// shows only what tells one caller from another and links to its status by number.
+async fn show_search(page: &Page, typed: &str) -> HttpResponse {
+    use crate::complaints::read_back::{self, Query};
+    let typed: String = typed.chars().take(200).collect();
+    let query = match Query::parse("q", &typed) {
+        Ok(q) => q,
+        Err(e) => {
+            let shown = explain(page, &ApiError::Invalid(vec![e]), None);
+            return page.render_status(
+                shown.status,
+                "staff/status.html",
+                minijinja::context! { number => "", q => typed, field_errors => shown.by_field(), error => shown },
+            );
+        }
+    };
+    let found = db::run(&page.state.pool, move |conn| read_back::search(conn, &query).map_err(ApiError::from)).await;
+    match found {
+        Ok(candidates) => {
+            let lines: Vec<_> = candidates
+                .iter()
+                .map(|c| {
+                    minijinja::context! {
+                        tracking_number => &c.tracking_number, name => &c.complainant_name, company => &c.company,
+                        phone => c.phone_hint(), received_at => crate::db::from_db_time(c.received_at).to_rfc3339(),
+                        status => c.status.as_str(),
+                    }
+                })
+                .collect();
+            page.render(
+                "staff/status.html",
+                minijinja::context! {
+                    number => "", q => typed, matches => lines, searched => true,
+                    capped => candidates.len() as i64 == read_back::MAX_MATCHES,
+                },
+            )
+        }
+        Err(e) => page.error(&e),
+    }
 }
 
 async fn show_status(
