@@ -355,6 +355,7 @@ fn each_staff_page_admits_the_apis_roles_only() {
     }
     let gets: Vec<(String, &[&str])> = vec![
         ("/staff/intake".into(), &["operator"]),
+        ("/staff/callbacks".into(), &["operator"]),
         (format!("/staff/status?number={number}"), &["operator", "coordinator"]),
         ("/staff/inbox".into(), &["department", "coordinator"]),
         (format!("/staff/complaints/{id}"), &["department", "coordinator"]),
@@ -394,6 +395,7 @@ fn each_staff_page_admits_the_apis_roles_only() {
         (format!("/staff/complaints/{id}/return"), &["department"]),
         (format!("/staff/complaints/{id}/extension-requests"), &["department"]),
         (format!("/staff/complaints/{id}/withdraw"), &["operator"]),
+        ("/staff/callbacks/x/done".into(), &["operator"]),
     ];
     for (path, allowed) in &posts {
         assert_eq!(post(&app, path, None, &[]).status, 303, "{path}");
@@ -1169,4 +1171,92 @@ fn an_operator_finds_a_callers_complaint_by_phone_name_or_company() {
     let dept = app.create_department(&admin, "land");
     let clerk = sign_in(&app, &app.staff_account(&admin, "department", Some(&dept)));
     assert_eq!(get(&app, "/staff/status?q=Anna", Some(&clerk)).status, 403);
+}
+
+#[test]
+fn a_phone_only_caller_is_told_by_the_hotline_and_each_call_is_recorded() {
+    let app = spawn_app();
+    let admin = app.admin_token();
+    let dept = app.create_department(&admin, "landres");
+    let coordinator = app.staff_token(&admin, "coordinator", None);
+    let clerk = app.staff_token(&admin, "department", Some(&dept));
+    let operator = sign_in(&app, &app.staff_account(&admin, "operator", None));
+    let outbox_to = |recipient: &str| -> usize {
+        use anshang::db::schema::outbox;
+        use diesel::prelude::*;
+        let url = anshang::db::DatabaseUrl::parse(&app.database.url, app.data_dir.path()).unwrap();
+        let pool = anshang::db::connect_pool(&url, 1, std::time::Duration::from_secs(5)).unwrap();
+        outbox::table
+            .filter(outbox::recipient.eq(recipient))
+            .count()
+            .get_result::<i64>(&mut pool.get().unwrap())
+            .unwrap() as usize
+    };
+
+    // The intake form takes a caller with a phone and no email.
+    let page = get(&app, "/staff/intake?lang=en", Some(&operator));
+    assert!(page.body.contains("Caller&#x27;s email (leave empty if they have none)"), "{}", page.body);
+    let token = csrf_of(&page);
+    let mut fields: Vec<(&str, &str)> = intake_fields("停电")
+        .into_iter()
+        .map(|(k, v)| if k == "complainant.email" { (k, "") } else { (k, v) })
+        .collect();
+    fields.push(("csrf", &token));
+    let (content_type, body) = multipart(&fields);
+    let r = app.request(
+        "POST",
+        "/staff/intake?lang=zh",
+        None,
+        &[("Cookie", &format!("anshang_staff={operator}"))],
+        Some((&content_type, body)),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("来电人没有电子邮箱"), "the operator reads it out now: {}", r.body);
+    let listed = app.get("/api/v1/complaints?q=%E5%81%9C%E7%94%B5", Some(&coordinator)).json();
+    let id = listed["items"][0]["id"].as_str().unwrap().to_string();
+    let number = listed["items"][0]["tracking_number"].as_str().unwrap().to_string();
+    assert_eq!(outbox_to(""), 0, "no email to an empty address (the receipt is read out on the call)");
+    // The public form still needs an address.
+    let mut public = complaint_json("zh");
+    public["complainant"]["email"] = json!("");
+    app.post("/api/v1/complaints", None, &public).assert_problem(422, "invalid-field");
+
+    // The department asks a question: a call to make, in the caller's language.
+    let r = app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&coordinator), &json!({"department_id": dept}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app.post(
+        &format!("/api/v1/complaints/{id}/request-info"),
+        Some(&clerk),
+        &json!({"question": "请提供供电合同编号。"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(outbox_to(""), 0);
+    let list = get(&app, "/staff/callbacks?lang=en", Some(&operator));
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(
+        list.body.contains(&number) && list.body.contains("王芳") && list.body.contains("+852 2345 6789"),
+        "{}",
+        list.body
+    );
+    assert!(list.body.contains("请提供供电合同编号。"), "the question, to read out: {}", list.body);
+    assert_eq!(list.body.matches("action=\"/staff/callbacks/").count(), 1, "{}", list.body);
+
+    // The call made: off the list, on the record.
+    let callback = list.body.split("action=\"/staff/callbacks/").nth(1).unwrap().split('/').next().unwrap().to_string();
+    let path = format!("/staff/callbacks/{callback}/done");
+    let r = post(&app, &path, Some(&operator), &[("csrf", &token)]);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let list = get(&app, "/staff/callbacks?lang=en&done=called", Some(&operator));
+    assert!(list.body.contains("id=\"no-callbacks\"") && list.body.contains("Marked as called"), "{}", list.body);
+    let trail = app.get(&format!("/api/v1/complaints/{id}/events"), Some(&coordinator));
+    assert_eq!(trail.status, 200, "{}", trail.body);
+    assert!(trail.body.contains("\"called_back\""), "{}", trail.body);
+    // Twice is once.
+    let r = post(&app, &path, Some(&operator), &[("csrf", &token)]);
+    assert_eq!(r.status, 404, "{}", r.body);
+
+    // Only operators keep the list.
+    let office = sign_in(&app, &app.staff_account(&admin, "coordinator", None));
+    assert_eq!(get(&app, "/staff/callbacks", Some(&office)).status, 403);
+    assert_eq!(post(&app, &path, Some(&office), &[("csrf", "x")]).status, 403);
 }

@@ -36,6 +36,8 @@ pub struct ComplainantInput {
     /// Nationality or region, at most 60 characters.
     #[schema(max_length = 60, pattern = r"\S")]
     pub nationality: String,
+    /// Where notices go. A hotline operator filing for a caller who has none may send it empty:
+    /// the caller's notices then go to the operators' call-back list (`/staff/callbacks`).
     #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// At most 40 characters: at least 5 digits, with + ( ) - . and spaces.
@@ -112,7 +114,8 @@ pub struct ValidComplaint {
     pub complainant_name: String,
     pub company: String,
     pub nationality: String,
-    pub email: EmailAddress,
+    /// `None`: a hotline caller without an email address (stored as an empty text).
+    pub email: Option<EmailAddress>,
     pub phone: String,
     pub agent_name: Option<String>,
     pub agent_contact: Option<String>,
@@ -135,7 +138,13 @@ pub fn validate(req: FileComplaintRequest, by_staff: bool) -> Result<ValidCompla
     let name = c.check(required_text("complainant.name", &req.complainant.name, NAME));
     let company = c.check(required_text("complainant.company", &req.complainant.company, COMPANY));
     let nationality = c.check(required_text("complainant.nationality", &req.complainant.nationality, NATIONALITY));
-    let email = c.check(EmailAddress::parse("complainant.email", &req.complainant.email));
+    // A hotline caller may have no email address: their notices go to the operators'
+    // call-back list (complaints::callbacks). The public form always needs one.
+    let email = if by_staff && req.complainant.email.trim().is_empty() {
+        Some(None)
+    } else {
+        c.check(EmailAddress::parse("complainant.email", &req.complainant.email)).map(Some)
+    };
     let phone = c.check(parse_phone("complainant.phone", &req.complainant.phone));
     let (agent_name, agent_contact) = match &req.agent {
         Some(a) => (

@@ -6,6 +6,7 @@
 
 pub mod attachment_store;
 pub mod attachments;
+pub mod callbacks;
 pub mod code_reset;
 pub mod context;
 pub mod error;

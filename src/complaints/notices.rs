@@ -95,12 +95,18 @@ pub fn to_investor(
     event_key: &str,
     extra: Value,
 ) -> ComplaintResult<()> {
+    let dedupe_key = format!("investor:{}:{notice}:{event_key}", row.id);
+    if super::callbacks::by_phone(row) {
+        // A caller without an email address is told by phone: the operators' call-back list.
+        let (rendered, lang) = render_for_investor(ctx, row, clock, notice, extra)?;
+        return super::callbacks::queue(conn, ctx, row, notice, lang, &rendered, &dedupe_key);
+    }
     if !admit_to_investor(conn, ctx, row, notice)? {
         return Ok(());
     }
     let (rendered, lang) = render_for_investor(ctx, row, clock, notice, extra)?;
     let mail = Queued { notice, language: lang, rendered: &rendered, send_after: ctx.now, guard: None };
-    queue(conn, ctx, row, &mail, &row.email, format!("investor:{}:{notice}:{event_key}", row.id))
+    queue(conn, ctx, row, &mail, &row.email, dedupe_key)
 }
 
 /// The receipt of a complaint filed in this transaction: [`to_investor`] less the search for
@@ -136,6 +142,10 @@ pub fn admit_to_investor(
     row: &ComplaintRow,
     notice: &str,
 ) -> ComplaintResult<bool> {
+    if super::callbacks::by_phone(row) {
+        // No address to email (a phone-only caller: the operator reads the receipt out).
+        return Ok(false);
+    }
     Ok(crate::mail::budget::admit(
         conn,
         ctx.now,

@@ -549,7 +549,7 @@ fn insert_complaint(
         complainant_name: c.complainant_name,
         company: c.company,
         nationality: c.nationality,
-        email: c.email.into_inner(),
+        email: c.email.map(crate::fields::EmailAddress::into_inner).unwrap_or_default(),
         phone: c.phone,
         agent_name: c.agent_name,
         agent_contact: c.agent_contact,

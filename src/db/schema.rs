@@ -84,6 +84,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    callbacks (id) {
+        id -> Text,
+        complaint_id -> Text,
+        notice -> Text,
+        language -> Text,
+        subject -> Text,
+        message -> Text,
+        dedupe_key -> Text,
+        created_at -> Timestamp,
+        done_at -> Nullable<Timestamp>,
+        done_by -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(users -> departments (department_id));
 
 diesel::table! {
@@ -418,6 +433,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     investor_mail_log,
     access_code_resets,
+    callbacks,
     audit_seals,
     ballot_rounds,
     sealed_ballots,

@@ -42,6 +42,8 @@ use crate::ids::{ComplaintId, DepartmentId};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(intake_page)
         .service(intake_post)
+        .service(callbacks_page)
+        .service(callback_done)
         .service(status_page)
         .service(withdraw_post)
         .service(inbox_page)
@@ -262,6 +264,8 @@ async fn render_intake(page: &Page, posted: &Posted, error: Option<&ApiError>) -
             field_errors => shown.as_ref().map(|s| s.by_field()),
             error => shown,
             label_group => CALLER_LABELS,
+            // A caller without email is told by phone (the call-back list).
+            email_optional => true,
         },
     )
 }
@@ -326,6 +330,7 @@ async fn file_for_caller(page: &Page, posted: &mut Posted) -> Result<HttpRespons
             due_at => due_at.to_rfc3339(),
             provisional => filed.clock.provisional,
             attachments => count,
+            by_phone => crate::complaints::callbacks::by_phone(&filed.complaint),
         },
     ))
 }
@@ -1158,6 +1163,57 @@ async fn post_request_extension(
         _ => unreachable!("checked"),
     };
     finish(&staff, id.clone(), &form, "extension", result, detail_url(&id, "request_extension")).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Call-backs (complaints::callbacks)
+
+/// The calls to make: for each notice to a caller without an email address, whom to call, at
+/// which number, and what to tell them in their language.
+#[get("/staff/callbacks")]
+async fn callbacks_page(staff: StaffPage<OperatorOnly>, req: HttpRequest) -> HttpResponse {
+    let q = web::Query::<DetailQuery>::from_query(req.query_string()).map(|q| q.into_inner()).unwrap_or_default();
+    let open =
+        db::run(&staff.state.pool, |conn| crate::complaints::callbacks::open(conn).map_err(ApiError::from)).await;
+    match open {
+        Ok(open) => {
+            let lines: Vec<_> = open
+                .iter()
+                .map(|c| {
+                    minijinja::context! {
+                        id => &c.id, tracking_number => &c.tracking_number, caller => &c.caller, phone => &c.phone,
+                        language => &c.language, html_lang => crate::complaints::model::Language::parse(&c.language).map(|l| l.html_tag()),
+                        subject => &c.subject, message => &c.message,
+                        queued_at => from_db_time(c.created_at).to_rfc3339(),
+                    }
+                })
+                .collect();
+            staff.render(
+                "staff/callbacks.html",
+                minijinja::context! { callbacks => lines, called => q.done == "called" },
+            )
+        }
+        Err(e) => staff.error(&e),
+    }
+}
+
+/// Marks a call made; recorded in the complaint's trail.
+#[post("/staff/callbacks/{id}/done")]
+async fn callback_done(
+    staff: StaffPage<OperatorOnly>,
+    path: web::Path<String>,
+    form: web::Form<ActionForm>,
+) -> HttpResponse {
+    let (id, form) = (path.into_inner(), form.into_inner());
+    csrf_or_refuse!(staff, form);
+    let by = acting(staff.user());
+    let marked =
+        with_ctx(&staff.state, Access::Write, move |conn, ctx| crate::complaints::callbacks::done(conn, ctx, &id, &by))
+            .await;
+    match marked {
+        Ok(()) => staff.see_other("/staff/callbacks?done=called"),
+        Err(e) => staff.error(&e),
+    }
 }
 
 #[cfg(test)]
