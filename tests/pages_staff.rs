@@ -81,6 +81,18 @@ fn multipart(fields: &[(&str, &str)]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
+/// Posts the intake form (multipart, in Chinese) with the session `cookie`.
+fn post_intake(app: &TestApp, cookie: &str, fields: &[(&str, &str)]) -> Resp {
+    let (content_type, body) = multipart(fields);
+    app.request(
+        "POST",
+        "/staff/intake?lang=zh",
+        None,
+        &[("Cookie", &format!("anshang_staff={cookie}"))],
+        Some((&content_type, body)),
+    )
+}
+
 /// The intake form's fields for a good filing (without the form token).
 fn intake_fields(subject: &str) -> Vec<(&str, &str)> {
     vec![
@@ -1004,14 +1016,7 @@ fn the_intake_form_speaks_of_the_caller_and_its_error_summary_names_the_fields()
     let mut fields: Vec<(&str, &str)> =
         intake_fields("停电").into_iter().filter(|(k, _)| *k != "complainant.name").collect();
     fields.push(("csrf", &token));
-    let (content_type, body) = multipart(&fields);
-    let r = app.request(
-        "POST",
-        "/staff/intake?lang=zh",
-        None,
-        &[("Cookie", &format!("anshang_staff={session}"))],
-        Some((&content_type, body)),
-    );
+    let r = post_intake(&app, &session, &fields);
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.contains("<a href=\"#f-complainant-name\">来电人姓名：此项必填。</a>"), "{}", r.body);
     assert!(r.body.contains("<title>错误："), "{}", &r.body[..400.min(r.body.len())]);
@@ -1202,14 +1207,7 @@ fn a_phone_only_caller_is_told_by_the_hotline_and_each_call_is_recorded() {
         .map(|(k, v)| if k == "complainant.email" { (k, "") } else { (k, v) })
         .collect();
     fields.push(("csrf", &token));
-    let (content_type, body) = multipart(&fields);
-    let r = app.request(
-        "POST",
-        "/staff/intake?lang=zh",
-        None,
-        &[("Cookie", &format!("anshang_staff={operator}"))],
-        Some((&content_type, body)),
-    );
+    let r = post_intake(&app, &operator, &fields);
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("来电人没有电子邮箱"), "the operator reads it out now: {}", r.body);
     let listed = app.get("/api/v1/complaints?q=%E5%81%9C%E7%94%B5", Some(&coordinator)).json();

@@ -215,22 +215,11 @@ impl Page {
 
     /// An error as the reader sees it: a translated summary and, for fields, one line each.
     pub fn explain(&self, err: &ApiError) -> ShownError {
-        let status = match err {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(e) => {
-                tracing::error!(error = %e, "page request failed");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        };
+        // The status the API would answer with.
+        let status = actix_web::ResponseError::status_code(err);
+        if let ApiError::Internal(e) = err {
+            tracing::error!(error = %e, "page request failed");
+        }
         let key = summary_key(status);
         // A specific translation where the catalogue has one (e.g. `common.conflict.round-not-open`).
         let specific = match err {
