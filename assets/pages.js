@@ -20,6 +20,12 @@
     return "";
   }
 
+  // Sections that fold away on a narrow screen (the inbox's filters), unless something in them
+  // is in use; open everywhere without the script.
+  if (window.matchMedia("(max-width: 40rem)").matches) {
+    document.querySelectorAll("details[data-fold-narrow]:not([data-keep-open])").forEach(function (d) { d.open = false; });
+  }
+
   // Print buttons: hidden without the script, which is what they need.
   document.querySelectorAll("button[data-print]").forEach(function (button) {
     button.hidden = false;

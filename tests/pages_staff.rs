@@ -271,6 +271,20 @@ fn a_hotline_complaint_goes_from_intake_to_the_departments_reply_in_chinese() {
     assert_eq!(b.count(&format!("#row-{english_number}")), 0, "another department's complaint");
     assert_eq!(b.count("#queue"), 0, "departments have no assignment queue");
     shots(&b, "staff-inbox-department-zh");
+    // On a phone the filters fold away and the list starts on the first screen; a filter in use
+    // keeps them open; a wide screen shows them.
+    b.set_width(390);
+    b.goto(&app.url("/staff/inbox?lang=zh"));
+    assert_eq!(b.script("return document.getElementById('inbox-filters').open;"), json!(false));
+    let first_row_visible =
+        b.script("return document.querySelector('#inbox li').getBoundingClientRect().bottom <= window.innerHeight;");
+    assert_eq!(first_row_visible, json!(true), "the first complaint is below the first screen at 390 px");
+    b.goto(&app.url("/staff/inbox?lang=zh&q=%E6%96%BD%E5%B7%A5"));
+    assert_eq!(b.script("return document.getElementById('inbox-filters').open;"), json!(true));
+    b.reset_width();
+    b.goto(&app.url("/staff/inbox?lang=zh"));
+    assert_eq!(b.script("return document.getElementById('inbox-filters').open;"), json!(true));
+    assert!(b.is_rendered("#f-q"));
     b.goto(&app.url("/staff/inbox?lang=en"));
     assert!(b.text(&format!("{row} .badge.urgency")).ends_with("working day(s) left"));
     shots(&b, "staff-inbox-department-en");
