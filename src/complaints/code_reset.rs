@@ -157,3 +157,12 @@ fn new_secret() -> String {
 fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.trim().as_bytes()))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_link_counts_against_the_address_budget_whoever_filed() {
+        // Anyone who knows a number and its address can ask: the budget must know this notice.
+        assert!(crate::mail::budget::anonymous_can_cause(super::NOTICE, "hotline", "replied"));
+    }
+}

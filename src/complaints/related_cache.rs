@@ -14,8 +14,22 @@ use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
 
-use super::views::Related;
+use super::attachments::AttachmentRow;
+use super::events::EventRow;
+use super::store::{AssignmentRow, ClockRow, ExtensionRow, PauseRow};
 use crate::ids::ComplaintId;
+
+/// What a complaint's views show besides its row; it changes only with the row's version.
+pub struct Related {
+    pub clock: ClockRow,
+    pub pauses: Vec<PauseRow>,
+    /// Clocks of other kinds, each with its pauses.
+    pub other_clocks: Vec<(ClockRow, Vec<PauseRow>)>,
+    pub assignments: Vec<AssignmentRow>,
+    pub extensions: Vec<ExtensionRow>,
+    pub events: Vec<EventRow>,
+    pub attachments: Vec<AttachmentRow>,
+}
 
 /// How many complaints' entries an instance keeps (each a few kilobytes: the trail and the
 /// clocks of one complaint); the least recently read go first.

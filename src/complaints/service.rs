@@ -1417,7 +1417,7 @@ fn department_of(conn: &mut DbConnection, row: &ComplaintRow) -> ComplaintResult
     })
 }
 
-fn load_related(conn: &mut DbConnection, id: &ComplaintId) -> ComplaintResult<super::views::Related> {
+fn load_related(conn: &mut DbConnection, id: &ComplaintId) -> ComplaintResult<super::related_cache::Related> {
     let clock = store::current_clock(conn, id, REPLY_CLOCK)?
         .ok_or_else(|| ComplaintError::internal("complaint", "no reply clock"))?;
     let pauses = store::pauses_of(conn, &clock.id)?;
@@ -1430,7 +1430,7 @@ fn load_related(conn: &mut DbConnection, id: &ComplaintId) -> ComplaintResult<su
         other_clocks.push((other, p));
     }
     let attachments = super::attachments::list(conn, id)?;
-    Ok(super::views::Related { clock, pauses, other_clocks, assignments, extensions, events, attachments })
+    Ok(super::related_cache::Related { clock, pauses, other_clocks, assignments, extensions, events, attachments })
 }
 
 /// Whether a file may be added now (the complaint exists in the caller's scope, is not closed,

@@ -7,8 +7,9 @@ use super::attachments::AttachmentView;
 use super::context::{calendar_clock, contest_deadline, Ctx};
 use super::events::{EventRow, EventView};
 use super::model::{Channel, ExtensionVerdict, Language, StopReason};
+pub use super::related_cache::Related;
 use super::state::Status;
-use super::store::{AssignmentRow, ClockRow, ComplaintRow, ExtensionRow, ListedComplaint, PauseRow};
+use super::store::{ClockRow, ComplaintRow, ListedComplaint, PauseRow};
 use crate::calendar::{shanghai, Cutoff, Explanation, WorkingCalendar};
 use crate::complaints::error::ComplaintResult;
 use crate::db::from_db_time;
@@ -229,18 +230,6 @@ impl std::ops::Deref for Loaded {
     fn deref(&self) -> &Related {
         &self.related
     }
-}
-
-/// What a complaint's views show besides its row; it changes only with the row's version.
-pub struct Related {
-    pub clock: ClockRow,
-    pub pauses: Vec<PauseRow>,
-    /// Clocks of other kinds, each with its pauses.
-    pub other_clocks: Vec<(ClockRow, Vec<PauseRow>)>,
-    pub assignments: Vec<AssignmentRow>,
-    pub extensions: Vec<ExtensionRow>,
-    pub events: Vec<EventRow>,
-    pub attachments: Vec<super::attachments::AttachmentRow>,
 }
 
 pub fn complaint_view(l: &Loaded, ctx: &Ctx) -> ComplaintResult<ComplaintView> {

@@ -51,17 +51,18 @@ const PAGE_OWN_HEADERS: [header::HeaderName; 5] = [
 /// A browser asking for a page: HTML is acceptable, and the path is not the API's, the
 /// probes', the metrics' or a static asset's.
 fn wants_a_page(req: &HttpRequest) -> bool {
+    // The path first: an API request (the hot path) is answered without reading a header.
     let path = req.path();
     let machine_path = path.starts_with("/api/")
         || path == "/api"
         || path.starts_with("/assets/")
         || matches!(path, "/metrics" | "/healthz" | "/readyz");
-    let accepts_html = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.split(',').any(|part| part.trim().starts_with("text/html")));
-    accepts_html && !machine_path
+    !machine_path
+        && req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.split(',').any(|part| part.trim().starts_with("text/html")))
 }
 
 fn is_html(res: &ServiceResponse<BoxBody>) -> bool {
