@@ -237,6 +237,7 @@ def seed(api, t, run):
     extension_ids = [e["id"] for e in view.get("extensions", []) if "id" in e]
     api.call("POST", f"/api/v1/complaints/{ids[1]}/reply", t["department"], {"text": "The permit was issued.", "outcome": "resolved"}, expect=200)
     api.call("POST", f"/api/v1/complaints/{ids[3]}/request-info", t["department"], {"question": "Which plot?"}, expect=200)
+    api.call("POST", f"/api/v1/complaints/{ids[3]}/notes", t["coordinator"], {"text": "Called the bureau; plot 7."}, expect=200)
     _, att = api.call("POST", f"/api/v1/complaints/{ids[0]}/attachments?filename=note.txt", t["operator"], b"site notes\n", "application/octet-stream", expect=201)
     attachment_ids = [att["id"]]
     code0 = {"X-Access-Code": filed[0]["access_code"]}

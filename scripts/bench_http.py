@@ -360,8 +360,9 @@ GROWN_TABLES = ["complaints", "complaint_clocks", "clock_pauses", "complaint_ass
 
 
 def pg_columns(url, table):
+    # Generated columns (the inbox's queue group) are computed by the database, never copied.
     out = subprocess.run(["psql", "-At", url, "-c",
-                          f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}' ORDER BY ordinal_position"],
+                          f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}' AND is_generated = 'NEVER' ORDER BY ordinal_position"],
                          capture_output=True, text=True, check=True).stdout
     return [c for c in out.split() if c]
 

@@ -51,6 +51,11 @@ fn ok(r: Resp) -> Value {
     r.json()
 }
 
+fn created(r: Resp) -> Value {
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.json()
+}
+
 /// The due date the public calendar API gives for this receipt instant.
 fn expected_due(app: &TestApp, received: &str) -> String {
     let q = received.replace('+', "%2B");
@@ -603,6 +608,7 @@ fn authorisation_matrix_covers_every_complaint_endpoint() {
             &["department"],
         ),
         ("POST", format!("/api/v1/complaints/{id}/withdraw"), body(json!({"reason": ""})), &["operator"]),
+        ("POST", format!("/api/v1/complaints/{id}/notes"), body(json!({"text": ""})), &["department", "coordinator"]),
         ("PUT", "/api/v1/calendar/2027".into(), None, &["admin"]),
         ("POST", format!("/api/v1/complaints/{id}/attachments?filename=a.txt"), None, &["operator", "coordinator"]),
         (
@@ -1331,4 +1337,272 @@ fn each_audience_sees_only_what_it_may_of_file_names_and_extension_decisions() {
     assert_eq!(decided["detail"]["days"], 3);
     assert!(decided["detail"].get("reason").is_none() && !investor.to_string().contains("on leave"), "{investor}");
     assert!(events(&d.coordinator).contains("on leave"), "staff keep the reason");
+}
+
+/// The inbox order: running clocks by time left with the oldest first among equal deadlines,
+/// then the cases paused for the investor in their own group, then those with no running clock;
+/// the API's pages (one row each, through the cursor) and the department's inbox page agree.
+#[test]
+fn the_inbox_lists_oldest_first_among_equal_deadlines_and_paused_cases_apart() {
+    let app = spawn_app();
+    let d = desk(&app);
+    // Filed one after another on the same day: equal deadlines (ids are random, so only the
+    // received instant can put them in filing order).
+    let mut filed = Vec::new();
+    for i in 0..7 {
+        let mut body = complaint_json("en");
+        body["subject"] = json!(format!("Equal deadline {i}"));
+        let f = created(app.post("/api/v1/complaints", None, &body));
+        let id = f["id"].as_str().unwrap().to_string();
+        ok(app.post(
+            &format!("/api/v1/complaints/{id}/assign"),
+            Some(&d.coordinator),
+            &json!({"department_id": d.dept_a}),
+        ));
+        filed.push((id, f["tracking_number"].as_str().unwrap().to_string()));
+    }
+    // The second waits for the investor; the fifth is answered (its clock stops).
+    ok(app.post(
+        &format!("/api/v1/complaints/{}/request-info", filed[1].0),
+        Some(&d.staff_a),
+        &json!({"question": "Which permit number?"}),
+    ));
+    ok(app.post(
+        &format!("/api/v1/complaints/{}/reply", filed[4].0),
+        Some(&d.staff_a),
+        &json!({"text": "The permit was issued today.", "outcome": "resolved"}),
+    ));
+    let expected: Vec<&str> = [0, 2, 3, 5, 6, 1, 4].iter().map(|&i| filed[i].0.as_str()).collect();
+
+    let mut walked = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/complaints?limit=1&cursor={c}"),
+            None => "/api/v1/complaints?limit=1".to_string(),
+        };
+        let page = ok(app.get(&path, Some(&d.coordinator)));
+        walked.extend(page["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+        assert!(walked.len() <= expected.len(), "the cursor walk does not end: {walked:?}");
+    }
+    assert_eq!(walked, expected);
+    // A cursor that was not made by the list is refused, not guessed at.
+    app.get("/api/v1/complaints?cursor=7c7c", Some(&d.coordinator)).assert_problem(422, "invalid-field");
+
+    // The department's inbox page: the same order, the paused case under its own heading.
+    let clerk = app.staff_account(&d.admin, "department", Some(&d.dept_a));
+    let cookie = format!("anshang_staff={}", app.page_session(&clerk));
+    let page = app.request("GET", "/staff/inbox?lang=en", None, &[("Cookie", cookie.as_str())], None);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let at = |needle: &str| page.body.find(needle).unwrap_or_else(|| panic!("{needle} missing: {}", page.body));
+    let order: Vec<usize> = [0, 2, 3, 5, 6].iter().map(|&i| at(&format!("id=\"row-{}\"", filed[i].1))).collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "running cases out of order: {order:?}");
+    let paused_heading = at("id=\"group-paused\"");
+    assert!(order[4] < paused_heading && paused_heading < at(&format!("id=\"row-{}\"", filed[1].1)));
+    assert!(page.body.contains("Waiting for the investor (clock paused)"));
+}
+
+/// Internal notes: the coordination office and the holding department write them; they are in
+/// the staff view and the chained trail, never in anything the investor reads; another
+/// department, the hotline and the commission cannot write them; an empty or oversized note is
+/// refused by field.
+#[test]
+fn internal_notes_are_for_handling_staff_only_and_never_reach_the_investor() {
+    let app = spawn_app();
+    let d = desk(&app);
+    let f = created(app.post("/api/v1/complaints", None, &complaint_json("en")));
+    let (id, number, code) = (
+        f["id"].as_str().unwrap().to_string(),
+        f["tracking_number"].as_str().unwrap().to_string(),
+        f["access_code"].as_str().unwrap().to_string(),
+    );
+    let notes_of = |v: &Value| -> Vec<(String, String)> {
+        v["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| (n["author_role"].as_str().unwrap().to_string(), n["text"].as_str().unwrap().to_string()))
+            .collect()
+    };
+    let before = ok(app.get(&format!("/api/v1/complaints/{id}"), Some(&d.coordinator)));
+    assert!(notes_of(&before).is_empty());
+
+    let view = ok(app.post(
+        &format!("/api/v1/complaints/{id}/notes"),
+        Some(&d.coordinator),
+        &json!({"text": "SECRET-1: the investor phoned, upset about the bureau chief."}),
+    ));
+    assert_eq!(view["status"], "received", "a note changes nothing about the complaint");
+    ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&d.coordinator), &json!({"department_id": d.dept_a})));
+    // The holding department writes; the other department does not see the complaint at all.
+    app.post(&format!("/api/v1/complaints/{id}/notes"), Some(&d.staff_b), &json!({"text": "Not ours."}))
+        .assert_problem(404, "not-found");
+    let view = ok(app.post(
+        &format!("/api/v1/complaints/{id}/notes"),
+        Some(&d.staff_a),
+        &json!({"text": "SECRET-2: site visit on Thursday."}),
+    ));
+    assert_eq!(
+        notes_of(&view),
+        vec![
+            ("coordinator".to_string(), "SECRET-1: the investor phoned, upset about the bureau chief.".to_string()),
+            ("department".to_string(), "SECRET-2: site visit on Thursday.".to_string()),
+        ]
+    );
+    assert_eq!(view["notes"][1]["author"], "department");
+    assert_eq!(view["status"], "assigned");
+    // Refused by field: empty, only spaces, too long.
+    for text in ["", "   ", &"x".repeat(2001)] {
+        let r = app.post(&format!("/api/v1/complaints/{id}/notes"), Some(&d.staff_a), &json!({"text": text}));
+        let p = r.assert_problem(422, "invalid-field");
+        assert_eq!(p["errors"][0]["field"], "text", "{p}");
+    }
+
+    // In the trail, chained, with who wrote each and the status unchanged.
+    let events = assert_chain_valid(&app, &d.coordinator, &id);
+    let notes: Vec<&Value> = events.iter().filter(|e| e["action"] == "note").collect();
+    assert_eq!(notes.len(), 2, "{events:?}");
+    assert!(notes.iter().all(|e| e["from_status"] == e["to_status"]), "{notes:?}");
+    assert_eq!(notes[1]["actor"], "department");
+
+    // Nothing the investor reads carries a note: the tracking API, its page, the mail.
+    let tracked = track(&app, &number, &code);
+    assert_eq!(tracked.status, 200);
+    assert!(!tracked.body.contains("SECRET"), "{}", tracked.body);
+    let page = app.request(
+        "POST",
+        "/track?lang=en",
+        None,
+        &[],
+        Some((
+            "application/x-www-form-urlencoded",
+            format!("tracking_number={number}&access_code={code}").into_bytes(),
+        )),
+    );
+    assert_eq!(page.status, 303, "{}", page.body);
+    let session = page
+        .headers
+        .iter()
+        .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("anshang_track="))
+        .map(|(_, v)| v.split(';').next().unwrap().to_string())
+        .expect("a tracking session");
+    let page = app.request("GET", "/track?lang=en", None, &[("Cookie", session.as_str())], None);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(&number) && !page.body.contains("SECRET"), "{}", page.body);
+    let outbox = ok(app.get("/api/v1/admin/outbox", Some(&d.admin)));
+    assert!(!outbox.to_string().contains("SECRET"), "{outbox}");
+}
+
+/// Possible duplicates (same email or company, a similar subject, within 30 days) are listed for
+/// the coordination office only; closing one as a duplicate stops its clock with that reason,
+/// tells the investor in their language which complaint carries the matter, and may be
+/// contested; a number that is unknown, the complaint itself or a refused complaint is refused.
+#[test]
+fn a_repeated_complaint_is_hinted_and_closed_as_a_duplicate_with_the_investor_told() {
+    let app = spawn_app();
+    let d = desk(&app);
+    let file = |subject: &str, email: &str, company: &str| -> (String, String, String) {
+        let mut body = complaint_json("en");
+        body["subject"] = json!(subject);
+        body["complainant"]["email"] = json!(email);
+        body["complainant"]["company"] = json!(company);
+        let f = created(app.post("/api/v1/complaints", None, &body));
+        let s = |k: &str| f[k].as_str().unwrap().to_string();
+        (s("id"), s("tracking_number"), s("access_code"))
+    };
+    let company = "Hunan Precision Parts Co., Ltd.";
+    let first = file("Construction permit not decided within the promised time", "anna@example.de", company);
+    let same_company =
+        file("Construction permit not decided in time", "office@example.de", "HUNAN PRECISION PARTS CO., LTD.");
+    let other_matter = file("Tax refund for 2025 withheld", "anna@example.de", company);
+    let stranger = file("Construction permit not decided within the promised time", "lee@example.com", "Other Co.");
+    let long_ago = file("Construction permit not decided within the promised time", "anna@example.de", company);
+    {
+        use anshang::db::schema::complaints;
+        use diesel::prelude::*;
+        let mut conn = database(&app).get().unwrap();
+        let moved = diesel::update(complaints::table.find(&long_ago.0))
+            .set(complaints::received_at.eq(chrono::Utc::now().naive_utc() - chrono::Duration::days(31)))
+            .execute(&mut conn)
+            .unwrap();
+        assert_eq!(moved, 1);
+    }
+    let second =
+        file("Construction permit STILL not decided within the promised time!", "Anna@Example.de", "Anna's own firm");
+
+    let path = format!("/api/v1/complaints/{}/possible-duplicates", second.0);
+    let hints = ok(app.get(&path, Some(&d.coordinator)));
+    let listed: Vec<(&str, bool, bool)> = hints["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["tracking_number"].as_str().unwrap(),
+                h["same_email"].as_bool().unwrap(),
+                h["same_company"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, vec![(first.1.as_str(), true, false)], "{hints}");
+    assert!(hints["items"][0]["similarity_percent"].as_u64().unwrap() >= 50);
+    // From the first complaint's side: the second (same email) and the one for the same company.
+    let hints = ok(app.get(&format!("/api/v1/complaints/{}/possible-duplicates", first.0), Some(&d.coordinator)));
+    let mut numbers: Vec<&str> =
+        hints["items"].as_array().unwrap().iter().map(|h| h["tracking_number"].as_str().unwrap()).collect();
+    numbers.sort();
+    let mut expected = vec![second.1.as_str(), same_company.1.as_str()];
+    expected.sort();
+    assert_eq!(numbers, expected, "not {}, {} or {}", other_matter.1, stranger.1, long_ago.1);
+    for token in [&d.staff_a, &d.operator] {
+        app.get(&path, Some(token)).assert_problem(403, "forbidden");
+    }
+
+    // Closing as a duplicate: refused inputs first, each by field, changing nothing.
+    let mark = |of: &str, token: &str| {
+        app.post(&format!("/api/v1/complaints/{}/mark-duplicate", second.0), Some(token), &json!({"duplicate_of": of}))
+    };
+    mark(&first.1, &d.staff_a).assert_problem(403, "forbidden");
+    for (of, code) in [("CZ-2026-999999", "unknown_number"), (second.1.as_str(), "same_complaint")] {
+        let p = mark(of, &d.coordinator).assert_problem(422, "invalid-field");
+        assert_eq!(
+            (p["errors"][0]["field"].as_str(), p["errors"][0]["code"].as_str()),
+            (Some("duplicate_of"), Some(code)),
+            "{p}"
+        );
+    }
+    let view = ok(mark(&first.1.to_lowercase(), &d.coordinator));
+    assert_eq!(view["status"], "rejected");
+    assert_eq!(view["clock"]["running"], false);
+    assert_eq!(view["clock"]["stop_reason"], "duplicate");
+    // The investor reads which complaint carries the matter, in English, and may contest.
+    let tracked = track(&app, &second.1, &second.2).json();
+    let answer = tracked["reply"]["text"].as_str().unwrap_or_default().to_string();
+    assert!(answer.contains(&first.1) && answer.contains("same matter"), "{tracked}");
+    let thread = tracked["thread"].as_array().unwrap();
+    assert_eq!(thread.last().unwrap()["kind"], "refusal", "{tracked}");
+    let outbox = ok(app.get("/api/v1/admin/outbox", Some(&d.admin)));
+    let told = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["complaint_id"] == json!(second.0) && m["notice"] == "reply_available" && m["language"] == "en")
+        .count();
+    assert_eq!(told, 1, "the investor is notified once: {outbox}");
+    // A refused complaint does not carry a matter for another.
+    let p = app
+        .post(
+            &format!("/api/v1/complaints/{}/mark-duplicate", same_company.0),
+            Some(&d.coordinator),
+            &json!({"duplicate_of": second.1}),
+        )
+        .assert_problem(422, "invalid-field");
+    assert_eq!(p["errors"][0]["code"], "not_handled", "{p}");
+    let r = investor_post(&app, &second.1, &second.2, "contest", json!({"reason": "Mine is about a different plot."}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["status"], "contested");
 }

@@ -577,3 +577,121 @@ fn an_investor_recovers_a_lost_code_by_email_in_a_browser() {
     b.find("#status");
     assert_eq!(b.path(), "/track");
 }
+
+/// The department asks for scans; the investor answers with the file in the same form; the
+/// tracking page then shows the conversation in order (question, file, answer, reply), on a
+/// phone and a desktop, in English and Chinese.
+#[test]
+fn an_investor_answers_with_files_and_reads_the_conversation_in_order() {
+    let app = spawn_app();
+    let admin = app.admin_token();
+    let dept = app.create_department(&admin, "landres");
+    let coordinator = app.staff_token(&admin, "coordinator", None);
+    let department = app.staff_token(&admin, "department", Some(&dept));
+    let filed = app.post("/api/v1/complaints", None, &common::complaint_json("en")).json();
+    let number = filed["tracking_number"].as_str().unwrap().to_string();
+    let code = filed["access_code"].as_str().unwrap().to_string();
+    let id = filed["id"].as_str().unwrap().to_string();
+    let ok = |r: common::Resp| assert_eq!(r.status, 200, "{}", r.body);
+    ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&coordinator), &json!({"department_id": dept})));
+    ok(app.post(
+        &format!("/api/v1/complaints/{id}/request-info"),
+        Some(&department),
+        &json!({"question": "Please send a scan of the application receipt."}),
+    ));
+
+    let b = Browser::start();
+    b.goto(&app.url("/track?lang=en"));
+    b.type_into("#f-tracking-number", &number);
+    b.type_into("#f-access-code", &code);
+    b.click("form[action='/track'] button");
+    b.wait_for_text("#status", "Waiting for your information");
+    assert_eq!(b.text("#thread li.kind-question .text"), "Please send a scan of the application receipt.");
+
+    // An answer without text is refused, and the file chosen is not stored without it.
+    let dir = tempfile::tempdir().unwrap();
+    let scan = dir.path().join("receipt-scan.txt");
+    std::fs::write(&scan, "Receipt no. 2026-0801-17, stamped by the land bureau.\n").unwrap();
+    b.script("document.querySelector('form[action=\"/track/answer\"]').noValidate = true;");
+    b.type_into_file("#f-answer-files", &scan);
+    b.click("form[action='/track/answer'] button[type=submit]");
+    b.find("#e-answer");
+    assert_eq!(b.text("#status"), "Waiting for your information");
+    assert!(b.text("#e-answer").contains("required"), "{}", b.body_text());
+    assert_eq!(app.get(&format!("/api/v1/complaints/{id}"), Some(&department)).json()["attachments"], json!([]));
+
+    // The answer with the scan, in one post.
+    b.type_into("#f-answer", "The scan is attached; the receipt number is 2026-0801-17.");
+    b.type_into_file("#f-answer-files", &scan);
+    b.click("form[action='/track/answer'] button[type=submit]");
+    b.wait_for_text("#status", "Being handled by the department");
+    let view = app.get(&format!("/api/v1/complaints/{id}"), Some(&department)).json();
+    assert_eq!(view["status"], "assigned", "{view}");
+    assert_eq!(view["attachments"][0]["filename"], "receipt-scan.txt", "{view}");
+
+    ok(app.post(
+        &format!("/api/v1/complaints/{id}/reply"),
+        Some(&department),
+        &json!({"text": "The permit was granted on 2026-11-20.", "outcome": "resolved"}),
+    ));
+    b.goto(&app.url("/track"));
+    let kinds = b.script("return [...document.querySelectorAll('#thread > li')].map(li => li.className);");
+    assert_eq!(
+        kinds,
+        json!([
+            "from-office kind-question",
+            "from-investor kind-file",
+            "from-investor kind-answer",
+            "from-office kind-reply"
+        ])
+    );
+    assert_eq!(b.text("#thread li.kind-answer .text"), "The scan is attached; the receipt number is 2026-0801-17.");
+    assert_eq!(b.text("#thread li.kind-reply .text"), "The permit was granted on 2026-11-20.");
+    assert!(b.text("#thread li.kind-reply .meta").contains("Resolved"));
+    // The file in the thread opens.
+    let href = b.script("return document.querySelector('#thread li.kind-file a').getAttribute('href');");
+    assert!(href.as_str().unwrap().starts_with("/track/attachments/"), "{href}");
+    for width in [390, 1280] {
+        b.set_width(width);
+        assert!(!b.overflows_horizontally(), "the conversation scrolls sideways at {width} px");
+    }
+    b.reset_width();
+    b.screenshots("track-thread-en");
+
+    // A contested reply keeps the first reply's text beside the next one.
+    b.click("a.lang[hreflang='zh-Hans']");
+    b.wait_for_text("#thread-heading", "往来记录");
+    assert!(b.text("#thread li.kind-question .meta").starts_with("办理单位 请您补充材料"));
+    assert!(b.text("#thread li.kind-reply .meta").contains("已解决"));
+    b.screenshots("track-thread-zh");
+    let r = app.request(
+        "POST",
+        &format!("/api/v1/track/{number}/contest"),
+        None,
+        &[("X-Access-Code", code.as_str())],
+        Some(("application/json", br#"{"reason": "The permit covers only half the site."}"#.to_vec())),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    ok(app.post(&format!("/api/v1/complaints/{id}/assign"), Some(&coordinator), &json!({"department_id": dept})));
+    ok(app.post(
+        &format!("/api/v1/complaints/{id}/reply"),
+        Some(&department),
+        &json!({"text": "The second half was granted on 2026-11-27.", "outcome": "resolved"}),
+    ));
+    let thread = app
+        .request("GET", &format!("/api/v1/track/{number}"), None, &[("X-Access-Code", code.as_str())], None)
+        .json()["thread"]
+        .clone();
+    let texts: Vec<&str> = thread.as_array().unwrap().iter().filter_map(|e| e["text"].as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "Please send a scan of the application receipt.",
+            "The scan is attached; the receipt number is 2026-0801-17.",
+            "The permit was granted on 2026-11-20.",
+            "The permit covers only half the site.",
+            "The second half was granted on 2026-11-27."
+        ],
+        "{thread}"
+    );
+}

@@ -33,16 +33,7 @@ fn form_body(pairs: &[(&str, &str)]) -> Vec<u8> {
 
 /// Signs in on the page and returns the session cookie's value.
 fn sign_in(app: &TestApp, email: &str) -> String {
-    let body = form_body(&[("email", email), ("password", common::TEST_PASSWORD)]);
-    let r = app.request("POST", "/staff/login", None, &[], Some(("application/x-www-form-urlencoded", body)));
-    assert_eq!(r.status, 303, "{}", r.body);
-    let set = r
-        .headers
-        .iter()
-        .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("anshang_staff="))
-        .map(|(_, v)| v.clone())
-        .expect("session cookie");
-    set.trim_start_matches("anshang_staff=").split(';').next().unwrap().to_string()
+    app.page_session(email)
 }
 
 fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Resp {
@@ -414,6 +405,7 @@ fn each_staff_page_admits_the_apis_roles_only() {
         (format!("/staff/complaints/{id}/assign"), &["coordinator"]),
         (format!("/staff/complaints/{id}/reassign"), &["coordinator"]),
         (format!("/staff/complaints/{id}/reject"), &["coordinator"]),
+        (format!("/staff/complaints/{id}/mark-duplicate"), &["coordinator"]),
         (format!("/staff/complaints/{id}/extension-requests/x/decision"), &["coordinator"]),
         (format!("/staff/complaints/{id}/reply"), &["department"]),
         (format!("/staff/complaints/{id}/reply/preview"), &["department"]),
@@ -421,6 +413,7 @@ fn each_staff_page_admits_the_apis_roles_only() {
         (format!("/staff/complaints/{id}/return"), &["department"]),
         (format!("/staff/complaints/{id}/extension-requests"), &["department"]),
         (format!("/staff/complaints/{id}/withdraw"), &["operator"]),
+        (format!("/staff/complaints/{id}/notes"), &["department", "coordinator"]),
         ("/staff/callbacks/x/done".into(), &["operator"]),
     ];
     for (path, allowed) in &posts {
@@ -1271,4 +1264,145 @@ fn a_phone_only_caller_is_told_by_the_hotline_and_each_call_is_recorded() {
     let office = sign_in(&app, &app.staff_account(&admin, "coordinator", None));
     assert_eq!(get(&app, "/staff/callbacks", Some(&office)).status, 403);
     assert_eq!(post(&app, &path, Some(&office), &[("csrf", "x")]).status, 403);
+}
+
+/// Internal notes on the complaint page: the coordinator and then the holding clerk write one;
+/// both read them in order with who wrote them, the timeline records them, an empty note is
+/// refused beside its box, and the investor's tracking page shows none of it.
+#[test]
+fn staff_keep_internal_notes_the_investor_never_sees() {
+    let app = spawn_app();
+    let admin = app.admin_token();
+    let dept = app.create_department(&admin, "notes");
+    let coordinator = app.staff_account(&admin, "coordinator", None);
+    let clerk = app.staff_account(&admin, "department", Some(&dept));
+    let filed = app.post("/api/v1/complaints", None, &complaint_json("en")).json();
+    let (id, number, code) = (
+        filed["id"].as_str().unwrap().to_string(),
+        filed["tracking_number"].as_str().unwrap().to_string(),
+        filed["access_code"].as_str().unwrap().to_string(),
+    );
+    let page_path = format!("/staff/complaints/{id}?lang=en");
+    let note_path = format!("/staff/complaints/{id}/notes");
+
+    let office = sign_in(&app, &coordinator);
+    let page = get(&app, &page_path, Some(&office));
+    assert!(page.body.contains("id=\"no-notes\""), "{}", page.body);
+    assert!(page.body.contains("never by the investor"));
+    let r =
+        post(&app, &note_path, Some(&office), &[("csrf", &csrf_of(&page)), ("text", "INTERNAL-A called the bureau")]);
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(r.header("location").unwrap().ends_with("?done=note#notes"), "{:?}", r.header("location"));
+    let r = app.post(
+        &format!("/api/v1/complaints/{id}/assign"),
+        Some(&app.token_for(&coordinator, common::TEST_PASSWORD)),
+        &json!({"department_id": dept}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let desk = sign_in(&app, &clerk);
+    let page = get(&app, &page_path, Some(&desk));
+    // An empty note is refused beside its box; nothing is recorded.
+    let refused = post(&app, &note_path, Some(&desk), &[("csrf", &csrf_of(&page)), ("text", "  ")]);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("id=\"e-note-text\""), "{}", refused.body);
+    let r =
+        post(&app, &note_path, Some(&desk), &[("csrf", &csrf_of(&page)), ("text", "INTERNAL-B site visit Thursday")]);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = get(&app, &format!("/staff/complaints/{id}?lang=en&done=note"), Some(&desk));
+    assert!(page.body.contains("The internal note is saved."));
+    let notes = &page.body[page.body.find("id=\"note-list\"").expect("the notes")..];
+    let (a, b) = (notes.find("INTERNAL-A").unwrap(), notes.find("INTERNAL-B").unwrap());
+    assert!(a < b, "oldest first");
+    assert!(notes[..a].contains("Coordination office") && notes[a..b].contains("Department"));
+    let timeline = &page.body[page.body.find("id=\"timeline\"").unwrap()..];
+    assert_eq!(timeline.matches("Internal note").count(), 2, "{timeline}");
+
+    // The investor's page: none of it.
+    let opened = app.request(
+        "POST",
+        "/track",
+        None,
+        &[],
+        Some(("application/x-www-form-urlencoded", form_body(&[("tracking_number", &number), ("access_code", &code)]))),
+    );
+    assert_eq!(opened.status, 303, "{}", opened.body);
+    let session = opened
+        .headers
+        .iter()
+        .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("anshang_track="))
+        .map(|(_, v)| v.split(';').next().unwrap().to_string())
+        .unwrap();
+    let tracking = app.request("GET", "/track?lang=en", None, &[("Cookie", session.as_str())], None);
+    assert_eq!(tracking.status, 200);
+    assert!(tracking.body.contains(&number) && !tracking.body.contains("INTERNAL"), "{}", tracking.body);
+}
+
+/// The coordinator sees a repeated complaint's possible duplicates with links, the duplicate
+/// form preset to the most similar one, a wrong number refused beside the box, and after
+/// closing, the status and the record say which complaint carries the matter. A department
+/// sees no hints.
+#[test]
+fn the_coordinator_sees_possible_duplicates_and_closes_one_as_a_duplicate() {
+    let app = spawn_app();
+    let admin = app.admin_token();
+    let dept = app.create_department(&admin, "dupes");
+    let coordinator = app.staff_account(&admin, "coordinator", None);
+    let clerk = app.staff_account(&admin, "department", Some(&dept));
+    let mut body = complaint_json("zh");
+    body["subject"] = json!("施工许可证逾期未办理");
+    let first = app.post("/api/v1/complaints", None, &body).json();
+    body["subject"] = json!("施工许可证至今未办理");
+    let second = app.post("/api/v1/complaints", None, &body).json();
+    let (first_number, second_id) = (first["tracking_number"].as_str().unwrap(), second["id"].as_str().unwrap());
+
+    let office = sign_in(&app, &coordinator);
+    let page = get(&app, &format!("/staff/complaints/{second_id}?lang=en"), Some(&office));
+    assert_eq!(page.status, 200, "{}", page.body);
+    let hints = &page.body[page.body.find("id=\"duplicates\"").expect("the duplicates")..];
+    let hints = &hints[..hints.find("</section>").unwrap()];
+    assert!(hints.contains(&format!("href=\"/staff/complaints/{}\"", first["id"].as_str().unwrap())), "{hints}");
+    assert!(hints.contains("same email") && hints.contains("same company"), "{hints}");
+    let form = &page.body[page.body.find("id=\"duplicate-form\"").expect("the duplicate form")..];
+    let form = &form[..form.find("</form>").unwrap()];
+    assert!(form.contains(&format!("value=\"{first_number}\"")), "preset to the hint: {form}");
+
+    let csrf = csrf_of(&page);
+    let path = format!("/staff/complaints/{second_id}/mark-duplicate?lang=en");
+    let refused = post(&app, &path, Some(&office), &[("csrf", &csrf), ("duplicate_of", "CZ-2020-000001")]);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains("id=\"e-duplicate-duplicate_of\"")
+            && refused.body.contains("No complaint has this tracking number"),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("value=\"CZ-2020-000001\""), "what was typed is kept");
+    let done = post(&app, &path, Some(&office), &[("csrf", &csrf), ("duplicate_of", first_number)]);
+    assert_eq!(done.status, 303, "{}", done.body);
+    let page = get(&app, &format!("/staff/complaints/{second_id}?lang=en&done=duplicate"), Some(&office));
+    assert!(page.body.contains("Closed as a duplicate. The investor is notified."));
+    assert!(
+        page.body.contains(&format!("Tracking number of the complaint it repeats: {first_number}")),
+        "the record says which"
+    );
+    assert!(
+        page.body.contains(&format!("本投诉与此前提交的投诉 {first_number} 反映的是同一事项")),
+        "the investor's answer, in Chinese"
+    );
+
+    // A department holding the first complaint sees no hints.
+    let r = app.post(
+        &format!("/api/v1/complaints/{}/assign", first["id"].as_str().unwrap()),
+        Some(&app.token_for(&coordinator, common::TEST_PASSWORD)),
+        &json!({"department_id": dept}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let page = get(
+        &app,
+        &format!("/staff/complaints/{}?lang=en", first["id"].as_str().unwrap()),
+        Some(&sign_in(&app, &clerk)),
+    );
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("id=\"duplicates\""));
 }

@@ -115,6 +115,8 @@ text_enum!(
         /// The acceptance clock of a complaint refused as not investment-related.
         Refused => "refused",
         Rejected => "rejected",
+        /// Refused as a duplicate of another complaint, which carries the matter.
+        Duplicate => "duplicate",
         Replied => "replied",
         Closed => "closed",
         Withdrawn => "withdrawn",

@@ -10,10 +10,10 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 
 use super::model::TrackingNumber;
 use super::state::Status;
+use crate::db::functions::{lower, replace};
 use crate::db::schema::complaints;
 use crate::db::DbConnection;
 use crate::error::FieldError;
@@ -26,9 +26,6 @@ const MIN_CHARS: usize = 2;
 /// The fewest digits a phone search needs.
 const MIN_DIGITS: usize = 5;
 const MAX_CHARS: usize = 100;
-
-diesel::define_sql_function!(fn lower(text: Text) -> Text);
-diesel::define_sql_function!(fn replace(text: Text, from: Text, to: Text) -> Text);
 
 /// What the operator typed, understood.
 #[derive(Debug, Clone, PartialEq)]

@@ -37,11 +37,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(assign)
         .service(reassign)
         .service(reject)
+        .service(possible_duplicates)
+        .service(mark_duplicate)
         .service(return_to_office)
         .service(request_extension)
         .service(decide_extension)
         .service(request_info)
         .service(reply)
+        .service(add_note)
         .service(withdraw_for_caller)
         .service(track)
         .service(track_answer)
@@ -169,8 +172,9 @@ pub struct ComplaintPage {
     pub next_cursor: Option<String>,
 }
 
-/// Complaints ordered by time left (overdue first). Coordinators see all; department staff only
-/// their department's.
+/// Complaints in the inbox order: clock running (overdue first, then by time left, the oldest
+/// first among equal deadlines), then paused while the investor is asked, then no running clock.
+/// Coordinators see all; department staff only their department's.
 #[utoipa::path(get, path = "/api/v1/complaints", tag = "complaints", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = ComplaintPage),
         (status = 400, description = "an unknown query parameter, or a value of the wrong type", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -216,7 +220,7 @@ async fn list(
     let mut rows = db::run(&state.pool, move |conn| store::list(conn, &filter)).await?;
     let next_cursor = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
-        rows.last().map(|r| store::encode_cursor(r.due_at, &r.id))
+        rows.last().map(|r| store::encode_cursor(&r.position()))
     } else {
         None
     };
@@ -298,8 +302,7 @@ async fn by_number(
         let may_open = super::attachments::may_open(row.confidential, role);
         let mut view = views::tracking_view(&service::load_for_view(conn, ctx, row)?, ctx, lang)?;
         if !may_open {
-            views::hide_file_names(&mut view.attachments);
-            views::hide_file_names_in_events(&mut view.history);
+            view.hide_file_names();
         }
         Ok(view)
     })
@@ -374,6 +377,14 @@ pub struct InfoRequest {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct NoteRequest {
+    /// The note, for staff only: the investor never sees it. At most 2,000 characters.
+    #[schema(max_length = 2000, pattern = r"\S")]
+    pub text: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReplyRequest {
     /// The clear reply, at most 10,000 characters.
     #[schema(max_length = 10000, pattern = r"\S")]
@@ -440,6 +451,61 @@ async fn reject(
     let reason = required_text("reason", &body.into_inner().reason, limits::SHORT_TEXT)?;
     with_ctx(&state, Access::Write, move |conn, ctx| {
         service::reject(conn, ctx, &id, &acting, &reason)?;
+        staff_view(conn, ctx, &id)
+    })
+    .await
+    .map(web::Json)
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PossibleDuplicates {
+    /// Same email address or company, a similar subject, within 30 days; the most similar first.
+    pub items: Vec<super::duplicates::PossibleDuplicate>,
+}
+
+/// Complaints that may repeat this one (for the coordination office to decide; nothing changes).
+#[utoipa::path(get, path = "/api/v1/complaints/{id}/possible-duplicates", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = PossibleDuplicates)))]
+#[get("/api/v1/complaints/{id}/possible-duplicates")]
+async fn possible_duplicates(
+    state: web::Data<AppState>,
+    _staff: Staff<CoordinatorOnly>,
+    path: web::Path<ComplaintId>,
+) -> Result<web::Json<PossibleDuplicates>, ApiError> {
+    let id = path.into_inner();
+    with_ctx(&state, Access::Read, move |conn, _| {
+        let row = store::find(conn, &id)?.ok_or(ComplaintError::NotFound)?;
+        Ok(PossibleDuplicates { items: super::duplicates::possible(conn, &row)? })
+    })
+    .await
+    .map(web::Json)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicateRequest {
+    /// The tracking number of the complaint that carries the matter.
+    #[schema(max_length = 40, example = "CZ-2026-000041")]
+    pub duplicate_of: String,
+}
+
+/// Refuse as a duplicate of another complaint: the clock stops (reason `duplicate`) and the
+/// investor is told, in their language, which complaint carries the matter.
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/mark-duplicate", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = DuplicateRequest,
+    responses((status = 200, body = ComplaintView),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/complaints/{id}/mark-duplicate")]
+async fn mark_duplicate(
+    state: web::Data<AppState>,
+    staff: Staff<CoordinatorOnly>,
+    path: web::Path<ComplaintId>,
+    body: JsonBody<DuplicateRequest>,
+) -> Result<web::Json<ComplaintView>, ApiError> {
+    let (id, acting) = (path.into_inner(), acting(&staff));
+    let original = required_text("duplicate_of", &body.into_inner().duplicate_of, 40)?.trim().to_uppercase();
+    with_ctx(&state, Access::Write, move |conn, ctx| {
+        service::mark_duplicate(conn, ctx, &id, &acting, &original)?;
         staff_view(conn, ctx, &id)
     })
     .await
@@ -548,6 +614,29 @@ async fn request_info(
     let question = required_text("question", &body.into_inner().question, limits::SHORT_TEXT)?;
     with_ctx(&state, Access::Write, move |conn, ctx| {
         service::request_info(conn, ctx, &id, &acting, &question)?;
+        staff_view(conn, ctx, &id)
+    })
+    .await
+    .map(web::Json)
+}
+
+/// An internal note on a complaint: kept in its trail, shown to the staff who may handle it (the
+/// coordination office; the holding department), never to the investor. Changes nothing else.
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/notes", tag = "complaints", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = NoteRequest,
+    responses((status = 200, body = ComplaintView),
+        (status = 404, body = crate::error::Problem, content_type = "application/problem+json")))]
+#[post("/api/v1/complaints/{id}/notes")]
+async fn add_note(
+    state: web::Data<AppState>,
+    staff: Staff<Handlers>,
+    path: web::Path<ComplaintId>,
+    body: JsonBody<NoteRequest>,
+) -> Result<web::Json<ComplaintView>, ApiError> {
+    let (id, acting) = (path.into_inner(), acting(&staff));
+    let text = required_text("text", &body.into_inner().text, limits::SHORT_TEXT)?;
+    with_ctx(&state, Access::Write, move |conn, ctx| {
+        service::add_note(conn, ctx, &id, &acting, &text)?;
         staff_view(conn, ctx, &id)
     })
     .await

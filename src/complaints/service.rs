@@ -15,7 +15,7 @@ pub use super::context::{
 use super::events::{self, NewEvent};
 use super::intake::ValidComplaint;
 use super::model::{AccessCode, ExtensionVerdict, Rating, ReplyOutcome, StopReason, TrackingNumber};
-use super::state::{transition, Action, Status};
+use super::state::{transition, Action, Actor, Status};
 use super::store::{self, AssignmentRow, ClockRow, ComplaintRow, ExtensionRow, PauseRow};
 use crate::calendar::{local_date, Clock, WorkingCalendar};
 use crate::complaints::error::{ComplaintError, ComplaintResult};
@@ -765,20 +765,70 @@ pub fn reject(
 ) -> ComplaintResult<()> {
     conn.transaction(|conn| {
         let (_, from, to) = begin(conn, id, Action::Reject, acting)?;
-        stop_clock(conn, ctx, id, REPLY_CLOCK, StopReason::Rejected)?;
-        stop_optional_clocks(conn, ctx, id, StopReason::Refused, StopReason::Rejected)?;
-        diesel::update(complaints::table.find(id))
-            .set((
-                complaints::reply_text.eq(Some(reason)),
-                complaints::replied_at.eq(Some(to_db_time(ctx.now))),
-                complaints::due_at.eq(CLOCK_STOPPED),
-                complaints::status.eq(to),
-                complaints::updated_at.eq(to_db_time(ctx.now)),
-            ))
-            .execute(conn)?;
-        record(conn, ctx, id, acting, "reject", Some(from), to, json!({"reason": reason}), true)?;
-        notify_investor(conn, ctx, id, "reply_available", json!({}))
+        refuse(conn, ctx, id, acting, (from, to), reason, StopReason::Rejected, json!({"reason": reason}))
     })
+}
+
+/// Refuses a complaint as repeating `original` (a tracking number): the clock stops with the
+/// reason `duplicate`, and the investor is told, in their language, which complaint carries the
+/// matter (and that they may contest). A complaint cannot repeat itself, nor one that was itself
+/// refused or withdrawn (the matter would then be handled nowhere).
+pub fn mark_duplicate(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: &ComplaintId,
+    acting: &Acting,
+    original: &str,
+) -> ComplaintResult<()> {
+    let refused = |code: &str, message: &str| {
+        ComplaintError::Invalid(vec![crate::error::FieldError::new("duplicate_of", code, message)])
+    };
+    conn.transaction(|conn| {
+        let (row, from, to) = begin(conn, id, Action::Reject, acting)?;
+        let original = store::find_by_tracking_number(conn, original)?
+            .ok_or_else(|| refused("unknown_number", "no complaint has this tracking number"))?;
+        if original.id == row.id {
+            return Err(refused("same_complaint", "a complaint cannot repeat itself"));
+        }
+        if matches!(original.status, Status::Rejected | Status::Withdrawn) {
+            return Err(refused(
+                "not_handled",
+                "that complaint was refused or withdrawn, so it does not carry the matter",
+            ));
+        }
+        let language = super::model::Language::parse(&row.language).unwrap_or(super::model::Language::Zh);
+        let text = super::duplicates::investor_notice(language, &original.tracking_number);
+        let detail = json!({"reason": text, "duplicate_of": original.tracking_number});
+        refuse(conn, ctx, id, acting, (from, to), &text, StopReason::Duplicate, detail)
+    })
+}
+
+/// The common end of a refusal: every clock stops, the answer the investor reads is stored, the
+/// trail records it and the investor is notified.
+#[allow(clippy::too_many_arguments)]
+fn refuse(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: &ComplaintId,
+    acting: &Acting,
+    (from, to): (Status, Status),
+    answer: &str,
+    why: StopReason,
+    detail: serde_json::Value,
+) -> ComplaintResult<()> {
+    stop_clock(conn, ctx, id, REPLY_CLOCK, why)?;
+    stop_optional_clocks(conn, ctx, id, StopReason::Refused, why)?;
+    diesel::update(complaints::table.find(id))
+        .set((
+            complaints::reply_text.eq(Some(answer)),
+            complaints::replied_at.eq(Some(to_db_time(ctx.now))),
+            complaints::due_at.eq(CLOCK_STOPPED),
+            complaints::status.eq(to),
+            complaints::updated_at.eq(to_db_time(ctx.now)),
+        ))
+        .execute(conn)?;
+    record(conn, ctx, id, acting, "reject", Some(from), to, detail, true)?;
+    notify_investor(conn, ctx, id, "reply_available", json!({}))
 }
 
 /// The coordination office's answer to an extension request.
@@ -1030,10 +1080,51 @@ pub fn reply(
             "reply",
             Some(from),
             to,
-            json!({"outcome": outcome.as_str(), "on_time": on_time, "due": due_json(&clock)}),
+            // The text is kept in the trail too: a contested case's next reply replaces the
+            // row's, and the investor's conversation shows both.
+            json!({"outcome": outcome.as_str(), "on_time": on_time, "due": due_json(&clock), "text": text}),
             true,
         )?;
         notify_investor(conn, ctx, id, "reply_available", json!({}))
+    })
+}
+
+/// An internal note: staff who may handle the complaint (the coordination office, the holding
+/// department) write down what the investor is not told. It changes nothing about the complaint;
+/// it is kept in the trail, chained like every change, and never shown to the investor.
+pub fn add_note(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: &ComplaintId,
+    acting: &Acting,
+    text: &str,
+) -> ComplaintResult<()> {
+    if !matches!(acting.actor, Actor::Coordinator | Actor::Department) {
+        return Err(ComplaintError::internal("note", "only handling staff write internal notes"));
+    }
+    conn.transaction(|conn| {
+        let row = load_locked(conn, id)?;
+        ensure_department_scope(&row, acting)?;
+        // The author's name as it was when the note was written (accounts may be renamed).
+        let author: Option<String> = match &acting.user_id {
+            Some(user) => crate::db::schema::users::table
+                .find(user.to_string())
+                .select(crate::db::schema::users::display_name)
+                .first(conn)
+                .optional()?,
+            None => None,
+        };
+        record(
+            conn,
+            ctx,
+            id,
+            acting,
+            "note",
+            Some(row.status),
+            row.status,
+            json!({"text": text, "author": author}),
+            false,
+        )
     })
 }
 
@@ -1056,7 +1147,10 @@ pub fn answer_info(
         }
         let clock = running_clock(conn, id)?;
         write_row(conn, id, RowChange { status: Some(to), due_at, ..RowChange::at(ctx.now) })?;
-        record(conn, ctx, id, acting, "answer_info", Some(from), to, json!({"due": due_json(&clock)}), true)?;
+        // The answer is kept in the trail too: the pause that holds it belongs to its clock, and
+        // after a contest the conversation is read beside a newer one.
+        let detail = json!({"due": due_json(&clock), "answer": answer});
+        record(conn, ctx, id, acting, "answer_info", Some(from), to, detail, true)?;
         notify_staff(conn, ctx, id, "info_answered", &[StaffRecipient::HoldingDepartment], json!({}))
     })
 }

@@ -75,6 +75,29 @@ pub struct ListedComplaint {
     pub received_at: NaiveDateTime,
     pub due_at: Option<NaiveDateTime>,
     pub overdue: bool,
+    /// 0: the reply clock runs; 1: paused while the investor is asked; 2: no running clock.
+    pub queue_group: i32,
+}
+
+impl ListedComplaint {
+    /// Where the list resumes after this row.
+    pub fn position(&self) -> ListPosition {
+        ListPosition {
+            group: self.queue_group,
+            due_at: self.due_at,
+            received_at: self.received_at,
+            id: self.id.to_string(),
+        }
+    }
+}
+
+/// A place in the staff list's order: (group, due instant, received, id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPosition {
+    pub group: i32,
+    pub due_at: Option<NaiveDateTime>,
+    pub received_at: NaiveDateTime,
+    pub id: String,
 }
 
 #[derive(Queryable, Selectable, Insertable, Debug, Clone)]
@@ -267,14 +290,16 @@ pub struct ListFilter {
     pub received_from: Option<NaiveDateTime>,
     pub received_before: Option<NaiveDateTime>,
     pub text: Option<String>,
-    /// Resume after this (due_at, id) / (received_at, id) position.
-    pub after: Option<(Option<NaiveDateTime>, String)>,
+    /// Resume after this position.
+    pub after: Option<ListPosition>,
     pub limit: i64,
 }
 
-/// Complaints ordered by due instant (soonest — i.e. most overdue — first; complaints with no
-/// running clock last), then id, for keyset pagination. The order is the one of the indexes
-/// `complaints_queue` and `complaints_department_queue`: a page is read from the index.
+/// Complaints in the inbox order: running clocks first (the most overdue, then the least time
+/// left), then the cases paused for the investor, then those with no running clock; among equal
+/// deadlines the oldest complaint first; then id, for keyset pagination. The order is the one of
+/// the indexes `complaints_queue` and `complaints_department_queue`: a page is read from the
+/// index.
 pub fn list(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<Vec<ListedComplaint>> {
     let mut q = complaints::table.select(ListedComplaint::as_select()).into_boxed();
     if let Some(s) = &f.status {
@@ -303,46 +328,60 @@ pub fn list(conn: &mut DbConnection, f: &ListFilter) -> QueryResult<Vec<ListedCo
                 .or(complaints::project.like(pattern).escape('\\')),
         );
     }
-    // Rows without a running clock come after all others (NULL sorts differently per backend,
-    // hence the explicit is_null key).
-    match &f.after {
-        Some((Some(due), id)) => {
-            q = q.filter(
-                complaints::due_at
-                    .gt(*due)
-                    .or(complaints::due_at.eq(*due).and(complaints::id.gt(id.clone())))
-                    .or(complaints::due_at.is_null()),
-            );
-        }
-        Some((None, id)) => {
-            q = q.filter(complaints::due_at.is_null().and(complaints::id.gt(id.clone())));
-        }
-        None => {}
+    if let Some(p) = &f.after {
+        use complaints::{due_at, id, queue_group, received_at};
+        let later_received = received_at.gt(p.received_at).or(received_at.eq(p.received_at).and(id.gt(p.id.clone())));
+        let later_group = queue_group.gt(p.group);
+        let same_group = queue_group.eq(p.group);
+        // Within groups 0 and 1 every row has a due instant; in group 2 none has.
+        q = match p.due_at {
+            Some(due) => {
+                q.filter(later_group.or(same_group.and(due_at.gt(due).or(due_at.eq(due).and(later_received)))))
+            }
+            None => q.filter(later_group.or(same_group.and(later_received))),
+        };
     }
-    q.order((complaints::due_at.is_null().asc(), complaints::due_at.asc(), complaints::id.asc()))
-        .limit(f.limit)
-        .load(conn)
+    q.order((
+        complaints::queue_group.asc(),
+        complaints::due_at.asc(),
+        complaints::received_at.asc(),
+        complaints::id.asc(),
+    ))
+    .limit(f.limit)
+    .load(conn)
 }
 
-/// The list's cursor (`next_cursor`): hex of "<due micros or ->|<id>", after the last row shown.
-pub fn encode_cursor(due: Option<NaiveDateTime>, id: &ComplaintId) -> String {
-    let due = due.map(|d| d.and_utc().timestamp_micros().to_string()).unwrap_or_else(|| "-".into());
-    hex::encode(format!("{due}|{id}"))
+/// The list's cursor (`next_cursor`): hex of "<group>|<due micros or ->|<received micros>|<id>",
+/// after the last row shown.
+pub fn encode_cursor(p: &ListPosition) -> String {
+    let micros = |t: NaiveDateTime| t.and_utc().timestamp_micros().to_string();
+    let due = p.due_at.map(micros).unwrap_or_else(|| "-".into());
+    hex::encode(format!("{}|{due}|{}|{}", p.group, micros(p.received_at), p.id))
 }
 
 /// A cursor from [`encode_cursor`]; anything else (or an id with a control character) is refused.
-pub fn decode_cursor(s: &str) -> Result<(Option<NaiveDateTime>, String), crate::error::FieldError> {
+pub fn decode_cursor(s: &str) -> Result<ListPosition, crate::error::FieldError> {
     let bad = || crate::error::FieldError::new("cursor", "invalid", "not a cursor from this list");
     let text = String::from_utf8(hex::decode(s).map_err(|_| bad())?).map_err(|_| bad())?;
-    let (due, id) = text.split_once('|').ok_or_else(bad)?;
+    let mut parts = text.splitn(4, '|');
+    let (Some(group), Some(due), Some(received), Some(id)) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
     if id.chars().any(char::is_control) {
         return Err(bad());
     }
-    let due = match due {
-        "-" => None,
-        micros => Some(
-            chrono::DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?.naive_utc(),
-        ),
+    let instant = |micros: &str| -> Result<NaiveDateTime, crate::error::FieldError> {
+        Ok(chrono::DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?.naive_utc())
     };
-    Ok((due, id.to_string()))
+    let group: i32 = group.parse().map_err(|_| bad())?;
+    let due_at = match due {
+        "-" => None,
+        micros => Some(instant(micros)?),
+    };
+    // Groups 0 and 1 have a due instant, group 2 none: any other pairing was not made here.
+    if !(0..=2).contains(&group) || (group == 2) != due_at.is_none() {
+        return Err(bad());
+    }
+    Ok(ListPosition { group, due_at, received_at: instant(received)?, id: id.to_string() })
 }

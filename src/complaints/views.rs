@@ -14,7 +14,7 @@ use crate::calendar::{shanghai, Cutoff, Explanation, WorkingCalendar};
 use crate::complaints::error::ComplaintResult;
 use crate::db::from_db_time;
 
-fn local(t: chrono::NaiveDateTime) -> DateTime<FixedOffset> {
+pub(crate) fn local(t: chrono::NaiveDateTime) -> DateTime<FixedOffset> {
     from_db_time(t).with_timezone(&shanghai())
 }
 
@@ -145,6 +145,34 @@ pub struct PauseView {
     pub answer: Option<String>,
 }
 
+/// An internal note (staff only; never in the investor's view).
+#[derive(Serialize, utoipa::ToSchema, Debug)]
+pub struct NoteView {
+    pub at: DateTime<FixedOffset>,
+    /// Who wrote it: `coordinator` or `department`.
+    pub author_role: String,
+    /// The author's display name when the note was written.
+    pub author: Option<String>,
+    pub text: String,
+}
+
+/// The internal notes of a complaint, oldest first, from its trail.
+fn notes(events: &[super::events::EventRow]) -> Vec<NoteView> {
+    events
+        .iter()
+        .filter(|e| e.action == "note")
+        .map(|e| {
+            let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
+            NoteView {
+                at: local(e.at),
+                author_role: e.actor_kind.clone(),
+                author: detail["author"].as_str().map(str::to_string),
+                text: detail["text"].as_str().unwrap_or_default().to_string(),
+            }
+        })
+        .collect()
+}
+
 /// Everything staff see of a complaint.
 #[derive(Serialize, utoipa::ToSchema, Debug)]
 pub struct ComplaintView {
@@ -188,6 +216,8 @@ pub struct ComplaintView {
     pub extensions: Vec<ExtensionView>,
     pub pauses: Vec<PauseView>,
     pub attachments: Vec<AttachmentView>,
+    /// Internal notes of the staff, oldest first.
+    pub notes: Vec<NoteView>,
 }
 
 /// A due date a calendar change moved: from what, to what, and which official year caused it.
@@ -311,6 +341,7 @@ pub fn complaint_view(l: &Loaded, ctx: &Ctx) -> ComplaintResult<ComplaintView> {
             })
             .collect(),
         attachments: l.attachments.iter().map(Into::into).collect(),
+        notes: notes(&l.events),
     })
 }
 
@@ -368,6 +399,8 @@ pub struct TrackingView {
     pub can_withdraw: bool,
     /// The files on this complaint (the investor's own and those staff added for them).
     pub attachments: Vec<AttachmentView>,
+    /// The questions, answers, replies and files between the investor and the office, in order.
+    pub thread: Vec<super::thread::ThreadEntry>,
     pub history: Vec<EventView>,
 }
 
@@ -404,12 +437,27 @@ pub fn tracking_view(l: &Loaded, ctx: &Ctx, lang: Language) -> ComplaintResult<T
         can_contest,
         can_withdraw: !matches!(status, Status::Closed | Status::Withdrawn | Status::Rejected),
         attachments: l.attachments.iter().map(Into::into).collect(),
+        thread: super::thread::conversation(r, &l.related),
         history: l.events.iter().filter(|e| e.investor_visible).map(investor_event).collect(),
     })
 }
 
+impl TrackingView {
+    /// For a reader who may not open the files (`attachments::may_open`): every file name the
+    /// view carries (the list, the trail, the conversation) is replaced.
+    pub fn hide_file_names(&mut self) {
+        hide_file_names(&mut self.attachments);
+        hide_file_names_in_events(&mut self.history);
+        for entry in &mut self.thread {
+            if let Some(file) = &mut entry.file {
+                file.filename = super::attachments::HIDDEN_NAME.to_string();
+            }
+        }
+    }
+}
+
 /// Names of files the reader may not open are replaced (`attachments::may_open`).
-pub fn hide_file_names(attachments: &mut [AttachmentView]) {
+fn hide_file_names(attachments: &mut [AttachmentView]) {
     for a in attachments {
         a.filename = super::attachments::HIDDEN_NAME.to_string();
     }

@@ -10,6 +10,13 @@ mod text_id;
 pub(crate) use text_enum::text_enum;
 pub(crate) use text_id::text_id;
 
+/// SQL functions both backends have, for the queries that need them.
+pub mod functions {
+    use diesel::sql_types::Text;
+    diesel::define_sql_function!(fn lower(text: Text) -> Text);
+    diesel::define_sql_function!(fn replace(text: Text, from: Text, to: Text) -> Text);
+}
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

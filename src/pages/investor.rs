@@ -5,6 +5,7 @@ use crate::complaints::context;
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use diesel::Connection;
 use serde::Deserialize;
 
 use super::complaint_form::{self, Posted};
@@ -286,24 +287,37 @@ where
     }
 }
 
-#[derive(Deserialize)]
-struct AnswerForm {
-    answer: String,
-}
-
+/// Answers the department's question, with the files it asked for: the files and the answer are
+/// stored in one transaction (the answer resumes the clock, so it must not arrive without them).
 #[post("/track/answer")]
-async fn answer(page: Page, req: HttpRequest, form: web::Form<AnswerForm>) -> HttpResponse {
-    let text = required_text("answer", &form.answer, limits::FACTS).map_err(|e| ApiError::Invalid(vec![e]));
-    act(
-        page,
-        req,
-        text.map(|text| {
-            move |conn: &mut db::DbConnection, ctx: &context::Ctx, id: &ComplaintId| {
-                service::answer_info(conn, ctx, id, &Acting::investor(), &text)
-            }
-        }),
-    )
-    .await
+async fn answer(page: Page, req: HttpRequest, payload: Multipart) -> HttpResponse {
+    let Some(who) = session_of(&page, &req) else { return page.see_other("/track") };
+    let s = &page.state.settings.complaints;
+    let answered = async {
+        let dir = s.attachment_dir(page.state.settings.data_dir());
+        let max = s.attachment_max_count;
+        let posted = complaint_form::read(payload, "files", s.attachment_max_bytes, max as usize, &dir).await?;
+        let text =
+            required_text("answer", posted.get("answer"), limits::FACTS).map_err(|e| ApiError::Invalid(vec![e]))?;
+        let files = complaint_form::check_files(posted.files, "files")?;
+        let (number, code_hash) = who.clone();
+        with_ctx(&page.state, Access::Write, move |conn, ctx| {
+            let id = open_by_code(conn, &number, &code_hash)?.id;
+            let acting = Acting::investor();
+            conn.transaction(|conn| {
+                for f in &files {
+                    service::attach(conn, ctx, &id, &acting, &f.filename, f.content_type, &f.staged, max)?;
+                }
+                service::answer_info(conn, ctx, &id, &acting, &text)
+            })
+        })
+        .await
+    }
+    .await;
+    match answered {
+        Ok(()) => page.see_other("/track"),
+        Err(e) => show(&page, who, Some(&e), StatusCode::OK).await,
+    }
 }
 
 #[derive(Deserialize)]

@@ -23,6 +23,7 @@ use super::session::StaffPage;
 use crate::auth::roles::{CoordinatorOnly, DepartmentOnly, Handlers, OperatorOnly, Role, StatusReaders};
 use crate::auth::StaffUser;
 use crate::calendar::{local_date, WorkingCalendar};
+use crate::complaints::duplicates;
 use crate::complaints::error::{ComplaintError, ComplaintResult};
 use crate::complaints::events::{self, EventView};
 use crate::complaints::intake::{self, limits};
@@ -52,12 +53,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(post_assign)
         .service(post_reassign)
         .service(post_reject)
+        .service(post_mark_duplicate)
         .service(post_decide_extension)
         .service(post_request_info)
         .service(post_reply)
         .service(preview_reply)
         .service(post_return)
-        .service(post_request_extension);
+        .service(post_request_extension)
+        .service(post_note);
 }
 
 /// Lines per inbox page.
@@ -78,6 +81,8 @@ const DONE: &[&str] = &[
     "return",
     "request_extension",
     "withdraw",
+    "note",
+    "duplicate",
 ];
 
 fn done_notice(done: Option<&str>) -> Option<&'static str> {
@@ -423,8 +428,7 @@ async fn show_status(
         let may_open = crate::complaints::attachments::may_open(row.confidential, role);
         let mut view = views::tracking_view(&service::load_for_view(conn, ctx, row)?, ctx, lang)?;
         if !may_open {
-            views::hide_file_names(&mut view.attachments);
-            views::hide_file_names_in_events(&mut view.history);
+            view.hide_file_names();
         }
         Ok((id, status, view))
     })
@@ -609,6 +613,31 @@ struct Row {
     days_left: i64,
 }
 
+/// A run of inbox rows of one queue group, shown under its own heading.
+#[derive(Serialize)]
+struct RowGroup {
+    /// `running`, `paused` (waiting for the investor) or `stopped` (no running clock).
+    key: &'static str,
+    rows: Vec<Row>,
+}
+
+/// The rows in list order, cut where the queue group changes.
+fn grouped(listed: &[ListedComplaint], to_row: impl Fn(&ListedComplaint) -> Row) -> Vec<RowGroup> {
+    let mut groups: Vec<(i32, RowGroup)> = Vec::new();
+    for r in listed {
+        let key = match r.queue_group {
+            0 => "running",
+            1 => "paused",
+            _ => "stopped",
+        };
+        match groups.last_mut() {
+            Some((g, group)) if *g == r.queue_group => group.rows.push(to_row(r)),
+            _ => groups.push((r.queue_group, RowGroup { key, rows: vec![to_row(r)] })),
+        }
+    }
+    groups.into_iter().map(|(_, g)| g).collect()
+}
+
 fn row(
     r: &ListedComplaint,
     names: &BTreeMap<DepartmentId, String>,
@@ -662,12 +691,19 @@ async fn inbox_page(staff: StaffPage<Handlers>, req: HttpRequest) -> HttpRespons
                         &ListFilter { status: Some(s), limit: QUEUE_SIZE, ..Default::default() },
                     )?);
                 }
-                queue.sort_by(|a, b| (a.due_at.is_none(), a.due_at, &a.id).cmp(&(b.due_at.is_none(), b.due_at, &b.id)));
+                queue.sort_by(|a, b| {
+                    (a.queue_group, a.due_at, a.received_at, &a.id).cmp(&(
+                        b.queue_group,
+                        b.due_at,
+                        b.received_at,
+                        &b.id,
+                    ))
+                });
                 queue.truncate(QUEUE_SIZE as usize);
             }
             let next = if rows.len() as i64 > PAGE_SIZE {
                 rows.truncate(PAGE_SIZE as usize);
-                rows.last().map(|r| store::encode_cursor(r.due_at, &r.id))
+                rows.last().map(|r| store::encode_cursor(&r.position()))
             } else {
                 None
             };
@@ -693,7 +729,7 @@ async fn inbox_page(staff: StaffPage<Handlers>, req: HttpRequest) -> HttpRespons
         shown.as_ref().map(|s| s.status).unwrap_or(StatusCode::OK),
         "staff/inbox.html",
         minijinja::context! {
-            rows => rows.iter().map(to_row).collect::<Vec<_>>(),
+            row_groups => grouped(&rows, to_row),
             queue => queue.iter().map(to_row).collect::<Vec<_>>(),
             coordinator,
             department_name => user.department_id.as_ref().and_then(|d| depts.names.get(d)),
@@ -733,6 +769,8 @@ struct ActionForm {
     from: String,
     /// A previewed reply sent back to its form to be changed.
     edit: String,
+    /// The tracking number of the complaint this one repeats.
+    duplicate_of: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -788,13 +826,19 @@ async fn show_detail(page: &Page, id: ComplaintId, done: Option<&str>, failed: O
     let loaded = with_ctx(&page.state, Access::Read, move |conn, ctx| {
         let row = store::find(conn, &id)?.ok_or(ComplaintError::NotFound)?;
         context::ensure_department_scope(&row, &by)?;
+        // Possible duplicates are the coordination office's to weigh (it sees every complaint;
+        // a department would be shown numbers it cannot open).
+        let duplicates = match actor {
+            Actor::Coordinator => duplicates::possible(conn, &row)?,
+            _ => Vec::new(),
+        };
         let full = service::load_full(conn, row)?;
         let chain_valid = events::verify_chain(&full.events).is_ok();
         let timeline: Vec<EventView> = full.events.iter().map(Into::into).collect();
-        Ok((views::complaint_view(&full, ctx)?, timeline, chain_valid))
+        Ok((views::complaint_view(&full, ctx)?, timeline, chain_valid, duplicates))
     })
     .await;
-    let (view, timeline, chain_valid) = match loaded {
+    let (view, timeline, chain_valid, duplicates) = match loaded {
         Ok(l) => l,
         Err(e) => return page.error(&e),
     };
@@ -823,7 +867,7 @@ async fn show_detail(page: &Page, id: ComplaintId, done: Option<&str>, failed: O
             urgency => urgency.as_str(),
             days_left => clock.working_days_left.max(0),
             days_overdue => (-clock.working_days_left).max(0),
-            view, timeline, chain_valid, pending_extension, done,
+            view, timeline, chain_valid, pending_extension, done, duplicates,
             names => &depts.names,
             departments => &depts.assignable,
             outcomes => ReplyOutcome::ALL.iter().map(|o| o.as_str()).collect::<Vec<_>>(),
@@ -832,7 +876,7 @@ async fn show_detail(page: &Page, id: ComplaintId, done: Option<&str>, failed: O
             field_errors => shown.as_ref().map(|s| s.by_field()),
             error => shown,
             max => minijinja::context! {
-                reply => limits::REPLY, reason => limits::SHORT_TEXT, question => limits::SHORT_TEXT,
+                reply => limits::REPLY, reason => limits::SHORT_TEXT, question => limits::SHORT_TEXT, note => limits::SHORT_TEXT,
                 extension_days => page.state.settings.complaints.max_extension_working_days,
             },
         },
@@ -967,6 +1011,26 @@ async fn post_reject(
     finish(&staff, id.clone(), &form, "reject", result, detail_url(&id, "reject")).await
 }
 
+/// Refuses the complaint as a duplicate of another (the investor is told which one).
+#[post("/staff/complaints/{id}/mark-duplicate")]
+async fn post_mark_duplicate(
+    staff: StaffPage<CoordinatorOnly>,
+    path: web::Path<ComplaintId>,
+    form: web::Form<ActionForm>,
+) -> HttpResponse {
+    let (id, form) = (path.into_inner(), form.into_inner());
+    csrf_or_refuse!(staff, form);
+    let by = acting(staff.user());
+    let result = match required_text("duplicate_of", &form.duplicate_of, 40) {
+        Ok(original) => {
+            let original = original.trim().to_uppercase();
+            run(&staff, &id, move |conn, ctx, id| service::mark_duplicate(conn, ctx, id, &by, &original)).await
+        }
+        Err(e) => Err(e.into()),
+    };
+    finish(&staff, id.clone(), &form, "duplicate", result, detail_url(&id, "duplicate")).await
+}
+
 #[post("/staff/complaints/{id}/extension-requests/{request_id}/decision")]
 async fn post_decide_extension(
     staff: StaffPage<CoordinatorOnly>,
@@ -1031,6 +1095,24 @@ async fn post_request_info(
         Err(e) => Err(e.into()),
     };
     finish(&staff, id.clone(), &form, "request_info", result, detail_url(&id, "request_info")).await
+}
+
+/// An internal note: the coordination office or the holding department, never shown to the
+/// investor.
+#[post("/staff/complaints/{id}/notes")]
+async fn post_note(
+    staff: StaffPage<Handlers>,
+    path: web::Path<ComplaintId>,
+    form: web::Form<ActionForm>,
+) -> HttpResponse {
+    let (id, form) = (path.into_inner(), form.into_inner());
+    csrf_or_refuse!(staff, form);
+    let by = acting(staff.user());
+    let result = match required_text("text", &form.text, limits::SHORT_TEXT) {
+        Ok(text) => run(&staff, &id, move |conn, ctx, id| service::add_note(conn, ctx, id, &by, &text)).await,
+        Err(e) => Err(e.into()),
+    };
+    finish(&staff, id.clone(), &form, "note", result, format!("{}#notes", detail_url(&id, "note"))).await
 }
 
 #[post("/staff/complaints/{id}/reply")]
@@ -1265,6 +1347,7 @@ mod tests {
             // Due at the end of Thursday 2026-10-15.
             due_at: Some(db::to_db_time(at("2026-10-16T00:00:00+08:00"))),
             overdue: false,
+            queue_group: 0,
         };
         let urgency =
             |r: &ListedComplaint, now: &str| classify(&row_facts(r, &cal, at(now)).unwrap(), local_date(at(now)), 2);
@@ -1285,15 +1368,21 @@ mod tests {
     #[test]
     fn queries_and_cursors_round_trip() {
         assert_eq!(query(&[("q", "许可 a&b"), ("status", "assigned")]), "q=%E8%AE%B8%E5%8F%AF%20a%26b&status=assigned");
-        let due = Some(DateTime::from_timestamp_micros(1_790_000_000_000_000).unwrap().naive_utc());
-        assert_eq!(
-            store::decode_cursor(&store::encode_cursor(due, &ComplaintId::new("abc"))).unwrap(),
-            (due, "abc".to_string())
-        );
-        assert_eq!(
-            store::decode_cursor(&store::encode_cursor(None, &ComplaintId::new("abc"))).unwrap(),
-            (None, "abc".to_string())
-        );
+        let instant = |micros: i64| DateTime::from_timestamp_micros(micros).unwrap().naive_utc();
+        let running = store::ListPosition {
+            group: 0,
+            due_at: Some(instant(1_790_000_000_000_000)),
+            received_at: instant(1_789_000_000_000_000),
+            id: "abc".into(),
+        };
+        let stopped = store::ListPosition { group: 2, due_at: None, ..running.clone() };
+        for p in [&running, &stopped] {
+            assert_eq!(&store::decode_cursor(&store::encode_cursor(p)).unwrap(), p);
+        }
+        // A group that does not go with the presence of a due instant was not made here.
+        let forged = store::ListPosition { group: 2, ..running.clone() };
+        assert!(store::decode_cursor(&store::encode_cursor(&forged)).is_err());
+        assert!(store::decode_cursor(&store::encode_cursor(&store::ListPosition { group: 3, ..running })).is_err());
         assert!(store::decode_cursor("zz").is_err());
     }
 }

@@ -211,6 +211,26 @@ impl TestApp {
         self.request("PUT", path, token, &[], Some((content_type, body)))
     }
 
+    /// Signs in on the staff pages with `TEST_PASSWORD` and returns the session cookie's value.
+    pub fn page_session(&self, email: &str) -> String {
+        let body = format!("email={}&password={}", email.replace('@', "%40").replace('+', "%2B"), TEST_PASSWORD);
+        let r = self.request(
+            "POST",
+            "/staff/login",
+            None,
+            &[],
+            Some(("application/x-www-form-urlencoded", body.into_bytes())),
+        );
+        assert_eq!(r.status, 303, "{}", r.body);
+        let set = r
+            .headers
+            .iter()
+            .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with("anshang_staff="))
+            .map(|(_, v)| v.clone())
+            .expect("session cookie");
+        set.trim_start_matches("anshang_staff=").split(';').next().unwrap().to_string()
+    }
+
     pub fn login(&self, email: &str, password: &str) -> Resp {
         self.post("/api/v1/auth/login", None, &json!({"email": email, "password": password}))
     }
