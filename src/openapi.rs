@@ -18,6 +18,7 @@ use crate::error::PROBLEM_JSON;
         crate::health::healthz, crate::health::readyz,
         crate::auth::routes::login, crate::auth::routes::logout, crate::auth::routes::me, crate::auth::routes::change_password,
         crate::auth::routes::create_user, crate::auth::routes::list_users, crate::auth::routes::update_user,
+        crate::auth::routes::reset_password,
         crate::departments::routes::list_public, crate::departments::routes::list_admin,
         crate::departments::routes::create, crate::departments::routes::update,
         crate::calendar::routes::due, crate::calendar::routes::get_year, crate::calendar::routes::put_year,

@@ -9,27 +9,11 @@
 mod common;
 
 use common::browser::Browser;
-use common::{complaint_json, spawn_app, Resp, TestApp};
+use common::{complaint_json, form_body, spawn_app, Resp, TestApp};
 use serde_json::json;
 
 // ---------------------------------------------------------------------------------------------
 // HTTP helpers: the page session is a cookie; forms carry its token.
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn form_body(pairs: &[(&str, &str)]) -> Vec<u8> {
-    pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&").into_bytes()
-}
 
 /// Signs in on the page and returns the session cookie's value.
 fn sign_in(app: &TestApp, email: &str) -> String {

@@ -8,6 +8,10 @@ use crate::error::{ApiError, FieldError};
 pub enum AccountError {
     #[error("an account with this email already exists")]
     EmailTaken,
+    #[error("no such account")]
+    NotFound,
+    #[error("an administrator cannot deactivate their own account")]
+    OwnAccount,
     #[error("invalid fields")]
     Invalid(Vec<FieldError>),
     #[error(transparent)]
@@ -22,7 +26,8 @@ crate::error::capability_error!(AccountError);
 impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {
         match e {
-            AccountError::EmailTaken => ApiError::conflict(e.to_string()),
+            AccountError::EmailTaken | AccountError::OwnAccount => ApiError::conflict(e.to_string()),
+            AccountError::NotFound => ApiError::NotFound(e.to_string()),
             AccountError::Invalid(fields) => ApiError::Invalid(fields),
             AccountError::Storage(e) => ApiError::from(e),
             AccountError::Internal(e) => ApiError::Internal(e),

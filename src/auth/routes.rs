@@ -2,7 +2,6 @@
 
 use actix_web::{get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
-use diesel::Connection;
 use serde::{Deserialize, Serialize};
 
 use super::roles::{AdminOnly, AnyStaff, PasswordChange, Role};
@@ -21,7 +20,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(change_password)
         .service(create_user)
         .service(list_users)
-        .service(update_user);
+        .service(update_user)
+        .service(reset_password);
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -158,6 +158,34 @@ async fn list_users(
     Ok(web::Json(rows.into_iter().map(UserView::try_from).collect::<Result<_, _>>()?))
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PasswordReset {
+    pub user: UserView,
+    /// Give it to the person; it must be changed at the next sign-in. Shown once.
+    pub one_time_password: String,
+}
+
+/// Replace an account's password with a one-time password (admin): for a member who forgot
+/// theirs. Their sessions end; the new password is answered once and must be changed at the
+/// next sign-in.
+#[utoipa::path(post, path = "/api/v1/users/{id}/reset-password", tag = "users", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = PasswordReset)))]
+#[post("/api/v1/users/{id}/reset-password")]
+async fn reset_password(
+    state: web::Data<AppState>,
+    staff: Staff<AdminOnly>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = crate::ids::UserId::new(path.into_inner());
+    let actor = staff.id.clone();
+    let (user, one_time_password) =
+        db::run(&state.pool, move |conn| users::reset_to_one_time_password(conn, &actor, &id, db::now())).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(PasswordReset { user: user.try_into()?, one_time_password }))
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
@@ -181,31 +209,6 @@ async fn update_user(
     let id = crate::ids::UserId::new(path.into_inner());
     let active = body.into_inner().active;
     let actor = staff.id.clone();
-    if id == actor && !active {
-        return Err(ApiError::conflict("an administrator cannot deactivate their own account"));
-    }
-    let user = db::run(&state.pool, move |conn| {
-        let now = db::now();
-        conn.transaction::<_, ApiError, _>(|conn| {
-            // Writes first (SQLite: a transaction that reads first cannot wait for the lock).
-            db::write_lock(conn)?;
-            let user = users::find(conn, &id)?.ok_or_else(|| ApiError::NotFound("no such account".into()))?;
-            // Only a change is a change: re-activating an active account must not end its tokens.
-            if user.active == active {
-                return Ok(user);
-            }
-            users::set_active(conn, &id, active, now)?;
-            crate::admin_log::record(
-                conn,
-                now,
-                Some(&actor),
-                "user.set_active",
-                &format!("user:{id}"),
-                serde_json::json!({"active": active}),
-            )?;
-            Ok(users::find(conn, &id)?.expect("updated row exists"))
-        })
-    })
-    .await?;
+    let user = db::run(&state.pool, move |conn| users::change_active(conn, &actor, &id, active, db::now())).await?;
     Ok(web::Json(user.try_into()?))
 }

@@ -231,3 +231,66 @@ pub fn set_active(conn: &mut DbConnection, id: &str, active: bool, now: DateTime
         .set((users::active.eq(active), users::updated_at.eq(to_db_time(now))))
         .execute(conn)
 }
+
+/// Activates or deactivates an account for administrator `actor`, recorded in the admin log.
+/// Deactivating ends the account's tokens; asking for the state the account already has changes
+/// nothing (re-activating an active account must not end its sessions). An administrator
+/// cannot deactivate their own account (the last administrator could lock everyone out).
+pub fn change_active(
+    conn: &mut DbConnection,
+    actor: &UserId,
+    id: &UserId,
+    active: bool,
+    now: DateTime<Utc>,
+) -> Result<User, AccountError> {
+    if id == actor && !active {
+        return Err(AccountError::OwnAccount);
+    }
+    conn.transaction(|conn| {
+        // Writes first (SQLite: a transaction that reads first cannot wait for the lock).
+        crate::db::write_lock(conn)?;
+        let user = find(conn, id)?.ok_or(AccountError::NotFound)?;
+        if user.active == active {
+            return Ok(user);
+        }
+        set_active(conn, id, active, now)?;
+        crate::admin_log::record(
+            conn,
+            now,
+            Some(actor),
+            "user.set_active",
+            &format!("user:{id}"),
+            serde_json::json!({"active": active}),
+        )?;
+        find(conn, id)?.ok_or(AccountError::NotFound)
+    })
+}
+
+/// Replaces an account's password with a generated one-time password (returned once, to hand
+/// to the person; it must be changed at the next sign-in) and ends its sessions; recorded in
+/// the admin log without the password.
+pub fn reset_to_one_time_password(
+    conn: &mut DbConnection,
+    actor: &UserId,
+    id: &UserId,
+    now: DateTime<Utc>,
+) -> Result<(User, String), AccountError> {
+    let generated = password::generate_password();
+    let hash = password::hash_password(&generated)?;
+    conn.transaction(|conn| {
+        crate::db::write_lock(conn)?;
+        find(conn, id)?.ok_or(AccountError::NotFound)?;
+        // The hash change and the new updated_at end every token issued before now.
+        set_password(conn, id, &hash, true, now)?;
+        crate::admin_log::record(
+            conn,
+            now,
+            Some(actor),
+            "user.reset_password",
+            &format!("user:{id}"),
+            serde_json::json!({}),
+        )?;
+        let user = find(conn, id)?.ok_or(AccountError::NotFound)?;
+        Ok((user, generated))
+    })
+}

@@ -9,8 +9,7 @@ use super::runtime::{self, DueAnswer};
 use super::CalendarYear;
 use crate::auth::roles::AdminOnly;
 use crate::auth::Staff;
-use crate::complaints::service;
-use crate::db;
+use crate::complaints::operations::{load_year, LoadedYear};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -73,18 +72,6 @@ async fn get_year(state: web::Data<AppState>, path: web::Path<i32>) -> Result<we
     Ok(web::Json(YearView { year, provisional: data.provisional, version: data.version(), data }))
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct LoadedYear {
-    pub year: i32,
-    pub version: String,
-    /// True when nothing was stored (`?dry_run=true`): `moved` is what a load would do.
-    pub dry_run: bool,
-    /// Open clocks whose due date or provisional flag changed (0 on a dry run).
-    pub clocks_recomputed: usize,
-    /// Open clocks whose due instant moves; their investors and departments are told.
-    pub moved: Vec<service::MovedDeadline>,
-}
-
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -129,34 +116,5 @@ async fn put_year(
         return Err(ApiError::UnsupportedMediaType("send application/toml (or application/json)".into()));
     };
     let parsed = parsed.map_err(|e| ApiError::invalid("body", "invalid_calendar", e.to_string()))?;
-    if parsed.year != year {
-        return Err(ApiError::invalid(
-            "year",
-            "mismatch",
-            format!("the data is for {}, the URL says {year}", parsed.year),
-        ));
-    }
-    if parsed.provisional {
-        return Err(ApiError::invalid("provisional", "not_official", "only official data can be loaded"));
-    }
-    let actor = staff.id.clone();
-    let rules = state.rules.clone();
-    let calendar_dir = state.settings.calendar.dir.clone();
-    let version = parsed.version();
-    let load = db::run(&state.pool, move |conn| {
-        service::load_official_year(conn, &rules, &calendar_dir, &parsed, Some(&actor), db::now(), dry_run)
-            .map_err(ApiError::from)
-    })
-    .await?;
-    if dry_run {
-        return Ok(web::Json(LoadedYear { year, version, dry_run, clocks_recomputed: 0, moved: load.moved }));
-    }
-    state.calendar.replace(load.calendar);
-    tracing::info!(
-        year,
-        recomputed = load.clocks_recomputed,
-        moved = load.moved.len(),
-        "official calendar year loaded"
-    );
-    Ok(web::Json(LoadedYear { year, version, dry_run, clocks_recomputed: load.clocks_recomputed, moved: load.moved }))
+    load_year(&state, staff.id.clone(), year, parsed, dry_run).await.map(web::Json)
 }

@@ -1,7 +1,8 @@
 //! The complaint operations as both front ends (the JSON API and the pages) call them: who is
 //! acting, the blocking hop into the database with the current calendar and rules, the SQLite
-//! write gate, and the lookups an investor's number and code open. Handlers parse and render;
-//! everything between them and `service` is here, once.
+//! write gate, the lookups an investor's number and code open, and loading a calendar year (it
+//! recomputes every open clock). Handlers parse and render; everything between them and
+//! `service` is here, once.
 
 use super::context;
 use actix_web::web;
@@ -82,4 +83,57 @@ pub fn received_filter(field: &str, d: NaiveDate, day_after: bool) -> ComplaintR
     }
     let day = if day_after { d.succ_opt().ok_or_else(out_of_range)? } else { d };
     Ok(db::to_db_time(crate::calendar::start_of_local_day(day)))
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct LoadedYear {
+    pub year: i32,
+    pub version: String,
+    /// True when nothing was stored (`?dry_run=true`): `moved` is what a load would do.
+    pub dry_run: bool,
+    /// Open clocks whose due date or provisional flag changed (0 on a dry run).
+    pub clocks_recomputed: usize,
+    /// Open clocks whose due instant moves; their investors and departments are told.
+    pub moved: Vec<super::service::MovedDeadline>,
+}
+
+/// Loads (or, as a dry run, checks) the official data of `year` for administrator `actor`: the
+/// API's `PUT /api/v1/calendar/{year}` and the administrator's calendar page both come here.
+/// The running instance switches to the new calendar once it is stored.
+pub async fn load_year(
+    state: &web::Data<AppState>,
+    actor: crate::ids::UserId,
+    year: i32,
+    parsed: crate::calendar::CalendarYear,
+    dry_run: bool,
+) -> Result<LoadedYear, ApiError> {
+    if parsed.year != year {
+        return Err(ApiError::invalid(
+            "year",
+            "mismatch",
+            format!("the data is for {}, the URL says {year}", parsed.year),
+        ));
+    }
+    if parsed.provisional {
+        return Err(ApiError::invalid("provisional", "not_official", "only official data can be loaded"));
+    }
+    let rules = state.rules.clone();
+    let calendar_dir = state.settings.calendar.dir.clone();
+    let version = parsed.version();
+    let load = db::run(&state.pool, move |conn| {
+        super::service::load_official_year(conn, &rules, &calendar_dir, &parsed, Some(&actor), db::now(), dry_run)
+            .map_err(ApiError::from)
+    })
+    .await?;
+    if dry_run {
+        return Ok(LoadedYear { year, version, dry_run, clocks_recomputed: 0, moved: load.moved });
+    }
+    state.calendar.replace(load.calendar);
+    tracing::info!(
+        year,
+        recomputed = load.clocks_recomputed,
+        moved = load.moved.len(),
+        "official calendar year loaded"
+    );
+    Ok(LoadedYear { year, version, dry_run, clocks_recomputed: load.clocks_recomputed, moved: load.moved })
 }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::complaint_form;
 use super::render::{Page, ShownError, ShownField};
-use super::session::StaffPage;
+use super::session::{CsrfForm, StaffPage};
 use super::vote::{tally_view, title_in};
 use crate::assessment::charts;
 use crate::assessment::report;
@@ -519,12 +519,6 @@ async fn import_roll(staff: StaffPage<BallotOfficers>, path: web::Path<RoundId>,
             show_round(&staff, id, Notice::default(), Some(shown)).await
         }
     }
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// Codes for everyone on the roll without one: emails queued, and the paper letters sent back

@@ -10,6 +10,7 @@ pub mod i18n;
 pub mod render;
 pub mod session;
 
+mod admin;
 mod assets;
 mod commission;
 mod complaint_form;
@@ -28,5 +29,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(signin::routes)
         .configure(vote::routes)
         .configure(staff::routes)
-        .configure(commission::routes);
+        .configure(commission::routes)
+        .configure(admin::routes);
 }

@@ -200,3 +200,10 @@ impl ResponseError for PageReject {
         })
     }
 }
+
+/// A staff form that carries nothing but the session's form token (a button that acts).
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct CsrfForm {
+    pub csrf: String,
+}

@@ -5,7 +5,7 @@ use actix_web::{get, post, web, HttpResponse};
 use serde::Deserialize;
 
 use super::render::Page;
-use super::session::{self, StaffPage, STAFF_COOKIE};
+use super::session::{self, CsrfForm, StaffPage, STAFF_COOKIE};
 use crate::auth::roles::{AnyStaff, PasswordChange, Role};
 use crate::auth::service::{set_own_password, sign_in, PasswordChangeRequest};
 use crate::error::ApiError;
@@ -87,12 +87,6 @@ async fn login(page: Page, client: ClientAddr, form: web::Form<LoginForm>) -> Ht
             )
         }
     }
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 #[post("/staff/logout")]

@@ -226,7 +226,7 @@ fn signed_in(page: &Page) -> &StaffUser {
 /// `page.explain`, with this page group's wording for codes whose shared wording does not fit
 /// (e.g. `unchanged` means "the same department" here), and each field named `{form}-{field}`
 /// so that its message sits under the input of the form that was sent.
-fn explain(page: &Page, err: &ApiError, form: Option<&str>) -> ShownError {
+pub(super) fn explain(page: &Page, err: &ApiError, form: Option<&str>) -> ShownError {
     let mut shown = page.explain(err);
     if let ApiError::Invalid(list) = err {
         for (shown, e) in shown.fields.iter_mut().zip(list) {

@@ -213,14 +213,8 @@ impl TestApp {
 
     /// Signs in on the staff pages with `TEST_PASSWORD` and returns the session cookie's value.
     pub fn page_session(&self, email: &str) -> String {
-        let body = format!("email={}&password={}", email.replace('@', "%40").replace('+', "%2B"), TEST_PASSWORD);
-        let r = self.request(
-            "POST",
-            "/staff/login",
-            None,
-            &[],
-            Some(("application/x-www-form-urlencoded", body.into_bytes())),
-        );
+        let body = form_body(&[("email", email), ("password", TEST_PASSWORD)]);
+        let r = self.request("POST", "/staff/login", None, &[], Some(("application/x-www-form-urlencoded", body)));
         assert_eq!(r.status, 303, "{}", r.body);
         let set = r
             .headers
@@ -379,4 +373,20 @@ pub fn spawn_served(mut cmd: std::process::Command) -> (std::process::Child, u16
 /// The bootstrap password among the lines a first start printed.
 pub fn printed_password(lines: &[String]) -> Option<String> {
     lines.iter().find_map(|l| l.trim().strip_prefix("password: ").map(str::to_string))
+}
+
+/// A form's fields as `application/x-www-form-urlencoded`, as a browser sends them.
+pub fn form_body(pairs: &[(&str, &str)]) -> Vec<u8> {
+    let encode = |s: &str| -> String {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
+    pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&").into_bytes()
 }
