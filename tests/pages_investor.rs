@@ -695,3 +695,91 @@ fn an_investor_answers_with_files_and_reads_the_conversation_in_order() {
         "{thread}"
     );
 }
+
+/// A page shown after a post has no address to link to, so its language switch posts the
+/// page's form again with `?lang=…&switch=1`: in a browser, the form with a mistake comes back
+/// in Chinese with what was typed and the mistake (nothing filed); the confirmation comes back
+/// in Chinese with the same number and code (nothing filed twice); over HTTP, the look-up's
+/// and the lost-code answer's switches post their forms, the lost-code answer sends nothing
+/// again, and a receipt asked with a wrong code shows nothing.
+#[test]
+fn pages_shown_after_a_post_switch_language_without_acting_again() {
+    let app = spawn_app();
+    let admin = app.admin_token();
+    let dept = app.create_department(&admin, "landres");
+    let coordinator = app.staff_token(&admin, "coordinator", None);
+    let filed = || app.get("/api/v1/complaints", Some(&coordinator)).json()["items"].as_array().unwrap().len();
+    let b = Browser::start();
+
+    b.goto(&app.url("/?lang=en"));
+    fill_complaint(&b, "en", &dept, "Permit not decided");
+    b.script("document.querySelector('form[data-validate]').noValidate = true; document.getElementById('f-complainant-email').type = 'text';");
+    b.type_into("#f-complainant-email", "not-an-email");
+    b.click("form[data-validate] button[type=submit]");
+    assert_eq!(b.text("#e-complainant-email"), "Enter a valid email address.");
+    b.click("button.lang[data-lang='zh']");
+    b.wait_for_text("#e-complainant-email", "请填写有效的电子邮箱。");
+    assert_eq!(b.value("#f-complainant-company"), "Hunan Precision Parts Co., Ltd.", "what was typed is kept");
+    assert_eq!(b.value("#f-complainant-email"), "not-an-email");
+    assert_eq!(b.script("return document.documentElement.lang;"), json!("zh-Hans"));
+    assert_eq!(filed(), 0, "a language switch files nothing");
+    b.screenshots("form-error-switched-zh");
+
+    // Corrected and filed in English; the confirmation switched to Chinese keeps the code.
+    b.click("button.lang[data-lang='en']");
+    b.wait_for_text("#e-complainant-email", "Enter a valid email address.");
+    b.script("document.querySelector('form[data-validate]').noValidate = true;");
+    b.type_into("#f-complainant-email", "anna.mueller@example.de");
+    b.click("form[data-validate] button[type=submit]");
+    let (number, code) = (b.text("#tracking-number"), b.text("#access-code"));
+    assert!(b.body_text().contains("shown only this once"));
+    b.click("button.lang[data-lang='zh']");
+    b.wait_for_text("h1", "投诉已受理");
+    assert_eq!((b.text("#tracking-number"), b.text("#access-code")), (number.clone(), code.clone()));
+    assert_eq!(filed(), 1, "the switch did not file again");
+    b.screenshots("filed-switched-zh");
+    b.click("button.lang[data-lang='zh-Hant']");
+    b.wait_for_text("h1", "投訴已受理");
+    assert_eq!(b.text("#access-code"), code);
+
+    // Over HTTP: a receipt needs the number and the right code.
+    let form = |pairs: &[(&str, &str)]| Some(("application/x-www-form-urlencoded", common::form_body(pairs)));
+    let r = app.request(
+        "POST",
+        "/track/receipt?lang=en",
+        None,
+        &[],
+        form(&[("tracking_number", &number), ("access_code", "WRONG-CODE")]),
+    );
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(!r.body.contains("id=\"access-code\"") && !r.body.contains("WRONG-CODE"), "{}", r.body);
+    // The look-up's switch posts the look-up form again.
+    let r = app.request(
+        "POST",
+        "/track?lang=en",
+        None,
+        &[],
+        form(&[("tracking_number", &number), ("access_code", "WRONG")]),
+    );
+    assert_eq!(r.status, 404);
+    assert!(
+        r.body.contains("form=\"lookup-form\"") && r.body.contains("formaction=\"&#x2f;track?lang=zh&amp;switch=1\""),
+        "{}",
+        r.body
+    );
+    // The lost-code answer in another language sends nothing more.
+    let outbox = || {
+        let v = app.get("/api/v1/admin/outbox", Some(&admin)).json();
+        v.as_array().unwrap().iter().filter(|m| m["notice"] == "access_code_reset").count()
+    };
+    let asked = form(&[("tracking_number", &number), ("email", "anna.mueller@example.de")]);
+    assert_eq!(app.request("POST", "/track/recover?lang=en", None, &[], asked.clone()).status, 200);
+    // The form's own switch, typed and valid: the form again, nothing sent.
+    let typed = app.request("POST", "/track/recover?lang=zh&switch=1", None, &[], asked);
+    assert!(typed.body.contains("value=\"anna.mueller@example.de\"") && !typed.body.contains("id=\"recover-sent\""));
+    assert_eq!(outbox(), 1);
+    let again = app.request("POST", "/track/recover?lang=zh&switch=1", None, &[], form(&[("shown", "sent")]));
+    assert_eq!(again.status, 200);
+    assert!(again.body.contains("id=\"recover-sent\"") && again.body.contains("lang=\"zh-Hans\""), "{}", again.body);
+    assert_eq!(outbox(), 1, "the switch sent no second link");
+}

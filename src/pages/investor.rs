@@ -12,11 +12,12 @@ use super::complaint_form::{self, Posted};
 use super::render::Page;
 use super::session::{self, TRACK_COOKIE};
 use crate::complaints::context::Acting;
-use crate::complaints::error::ComplaintResult;
+use crate::complaints::error::{ComplaintError, ComplaintResult};
 use crate::complaints::intake::{self, limits};
 use crate::complaints::model::{hash_access_code, Rating, TrackingNumber};
 use crate::complaints::operations::{open_by_code, with_ctx, Access};
 use crate::complaints::service::{self, IdempotencyKey};
+use crate::complaints::store;
 use crate::complaints::views;
 use crate::db;
 use crate::error::ApiError;
@@ -38,8 +39,30 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(leave)
         .service(recover_page)
         .service(recover)
+        .service(receipt)
         .service(reset_page)
         .service(reset);
+}
+
+/// `?switch=1`: the language switch of a page shown after a post, posting its form again to
+/// show the page in another language. The handler acts on nothing; it only shows.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Switch {
+    switch: String,
+}
+
+impl Switch {
+    fn asked(&self) -> bool {
+        self.switch == "1"
+    }
+}
+
+/// Which form of the page the language switch posts, and where (`base.html`).
+#[derive(serde::Serialize)]
+struct SwitchForm {
+    form: &'static str,
+    action: &'static str,
 }
 
 /// The landing page: the complaint form.
@@ -59,6 +82,7 @@ async fn render_form(page: &Page, posted: &Posted, error: Option<&ApiError>) -> 
         status,
         "investor/form.html",
         minijinja::context! {
+            switch_form => SwitchForm { form: "complaint-form", action: "/" },
             options => complaint_form::form_options(&page.state, departments),
             values => &posted.fields,
             field_errors => shown.as_ref().map(|s| s.by_field()),
@@ -69,8 +93,11 @@ async fn render_form(page: &Page, posted: &Posted, error: Option<&ApiError>) -> 
 
 /// Files from the form; shows the tracking number and access code once.
 #[post("/")]
-async fn file(page: Page, client: ClientAddr, payload: Multipart) -> HttpResponse {
+async fn file(page: Page, client: ClientAddr, switch: web::Query<Switch>, payload: Multipart) -> HttpResponse {
     let s = &page.state.settings.complaints;
+    if switch.asked() {
+        return show_form_again(&page, payload).await;
+    }
     // The client's filing limit is checked before a byte of the body is read: a client over it
     // costs a 429, not up to attachment_max_count × attachment_max_bytes of reading.
     if let Err(e) = page.state.limits.filing_by_client.check(&client.0).await {
@@ -96,6 +123,32 @@ async fn file(page: Page, client: ClientAddr, payload: Multipart) -> HttpRespons
     }
 }
 
+/// The form as typed, in the language just chosen, with its mistakes named again: nothing is
+/// filed (the language switch of a form shown with errors posts it here).
+async fn show_form_again(page: &Page, payload: Multipart) -> HttpResponse {
+    let s = &page.state.settings.complaints;
+    let dir = s.attachment_dir(page.state.settings.data_dir());
+    let read = complaint_form::read_keeping_fields(
+        payload,
+        "attachments",
+        s.attachment_max_bytes,
+        s.attachment_max_count as usize,
+        &dir,
+    )
+    .await;
+    match read {
+        Ok((posted, refused)) => {
+            let mistakes = refused.or_else(|| {
+                complaint_form::filing_request(&posted, false)
+                    .and_then(|request| intake::validate(request, false).map_err(ApiError::from))
+                    .err()
+            });
+            render_form(page, &Posted { files: Vec::new(), ..posted }, mistakes.as_ref()).await
+        }
+        Err(e) => render_form(page, &Posted::default(), Some(&e)).await,
+    }
+}
+
 /// Files the form; its files are taken (what is left for showing the form again is the text).
 async fn file_posted(page: &Page, posted: &mut Posted) -> Result<HttpResponse, ApiError> {
     let request = complaint_form::filing_request(posted, false)?;
@@ -116,22 +169,55 @@ async fn file_posted(page: &Page, posted: &mut Posted) -> Result<HttpResponse, A
         // A retry after the sealed code expired: the code was shown the first time.
         return Ok(page.see_other("/track"));
     };
-    let due_at = db::from_db_time(filed.clock.due_at).with_timezone(&crate::calendar::shanghai());
     let session =
         page.state.tokens.issue_tracking(&number, &hash_access_code(&code), db::now(), session::TRACK_MINUTES)?;
-    let mut res = page.render(
-        "investor/filed.html",
-        minijinja::context! {
-            tracking_number => number,
-            access_code => code,
-            due_date => filed.clock.due_date.to_string(),
-            due_at => due_at.to_rfc3339(),
-            provisional => filed.clock.provisional,
-            attachments => count,
-        },
-    );
+    let mut res = render_receipt(page, &number, &code, &filed.clock, count);
     res.add_cookie(&session::track_cookie(session, page.secure)).map_err(|e| ApiError::internal("cookie", e))?;
     Ok(res)
+}
+
+/// The confirmation: the number and code (shown here and, in another language, by the switch
+/// only to whoever holds both), the due date, the files received.
+fn render_receipt(page: &Page, number: &str, code: &str, clock: &store::ClockRow, files: usize) -> HttpResponse {
+    let due_at = db::from_db_time(clock.due_at).with_timezone(&crate::calendar::shanghai());
+    page.render(
+        "investor/filed.html",
+        minijinja::context! {
+            switch_form => SwitchForm { form: "receipt-form", action: "/track/receipt" },
+            tracking_number => number,
+            access_code => code,
+            due_date => clock.due_date.to_string(),
+            due_at => due_at.to_rfc3339(),
+            provisional => clock.provisional,
+            attachments => files,
+        },
+    )
+}
+
+/// The confirmation again, in the language the switch asked for: the number and the code must
+/// match (as on the look-up; the same limit per client).
+#[post("/track/receipt")]
+async fn receipt(page: Page, client: ClientAddr, form: web::Form<Lookup>) -> HttpResponse {
+    let Lookup { tracking_number, access_code } = form.into_inner();
+    let shown = async {
+        page.state.limits.tracking_by_client.check(&client.0).await?;
+        let code = access_code.trim().to_string();
+        let (number, hash) = (tracking_number.trim().to_string(), hash_access_code(&code));
+        db::run(&page.state.pool, move |conn| {
+            let row = open_by_code(conn, &number, &hash)?;
+            let clock = store::current_clock(conn, &row.id, context::REPLY_CLOCK)?
+                .ok_or_else(|| ComplaintError::internal("receipt", "a complaint without its reply clock"))?;
+            let files = crate::complaints::attachments::count(conn, &row.id)?;
+            Ok::<_, ComplaintError>((row.tracking_number, clock, files))
+        })
+        .await
+        .map(|found| (found, code))
+    }
+    .await;
+    match shown {
+        Ok(((number, clock, files), code)) => render_receipt(&page, &number, &code, &clock, files as usize),
+        Err(e) => page.error(&e),
+    }
 }
 
 /// Stores each checked file and records it on the complaint.
@@ -255,6 +341,7 @@ async fn open(page: Page, client: ClientAddr, form: web::Form<Lookup>) -> HttpRe
                 shown.status,
                 "investor/lookup.html",
                 minijinja::context! {
+                    switch_form => SwitchForm { form: "lookup-form", action: "/track" },
                     error => shown,
                     tracking_number => tracking_number.chars().take(40).collect::<String>(),
                     // The "lost your code?" link carries the number only when it is well formed.
@@ -459,13 +546,28 @@ struct RecoverForm {
     tracking_number: String,
     #[serde(default)]
     email: String,
+    /// `sent`: the language switch of the answer page (which shows nothing typed).
+    #[serde(default)]
+    shown: String,
 }
 
 /// Asks for a link that sets a new code. The answer is the same whether or not the number and
 /// the address matched a complaint; each request counts against the client's tracking limit.
 #[post("/track/recover")]
-async fn recover(page: Page, client: ClientAddr, form: web::Form<RecoverForm>) -> HttpResponse {
-    let RecoverForm { tracking_number, email } = form.into_inner();
+async fn recover(
+    page: Page,
+    client: ClientAddr,
+    switch: web::Query<Switch>,
+    form: web::Form<RecoverForm>,
+) -> HttpResponse {
+    let RecoverForm { tracking_number, email, shown } = form.into_inner();
+    let hours = crate::complaints::code_reset::LINK_HOURS;
+    let switch_form = SwitchForm { form: "recover-form", action: "/track/recover" };
+    // The answer page in another language: the same answer (it never depended on a match).
+    if switch.asked() && shown == "sent" {
+        return page
+            .render("investor/recover.html", minijinja::context! { sent => true, link_hours => hours, switch_form });
+    }
     let asked = async {
         page.state.limits.tracking_by_client.check(&client.0).await?;
         let mut errors = Vec::new();
@@ -477,21 +579,33 @@ async fn recover(page: Page, client: ClientAddr, form: web::Form<RecoverForm>) -
             crate::complaints::code_reset::request(conn, ctx, &number, &address)
         })
         .await
-    }
-    .await;
-    let hours = crate::complaints::code_reset::LINK_HOURS;
+    };
+    let values = std::collections::HashMap::from([
+        ("tracking_number", tracking_number.chars().take(40).collect::<String>()),
+        ("email", email.chars().take(254).collect::<String>()),
+    ]);
+    // The form's own switch shows it again as typed, with its mistakes, and sends nothing.
+    let asked = if switch.asked() {
+        let mut errors = Vec::new();
+        let _ = required_text("tracking_number", &tracking_number, 40).map_err(|e| errors.push(e));
+        let _ = crate::fields::EmailAddress::parse("email", &email).map_err(|e| errors.push(e));
+        if errors.is_empty() {
+            return page.render("investor/recover.html", minijinja::context! { values, switch_form });
+        }
+        Err(ApiError::Invalid(errors))
+    } else {
+        asked.await
+    };
     match asked {
-        Ok(()) => page.render("investor/recover.html", minijinja::context! { sent => true, link_hours => hours }),
+        Ok(()) => {
+            page.render("investor/recover.html", minijinja::context! { sent => true, link_hours => hours, switch_form })
+        }
         Err(e) => {
             let shown = page.explain(&e);
-            let values = std::collections::HashMap::from([
-                ("tracking_number", tracking_number.chars().take(40).collect::<String>()),
-                ("email", email.chars().take(254).collect::<String>()),
-            ]);
             page.render_status(
                 shown.status,
                 "investor/recover.html",
-                minijinja::context! { values => values, field_errors => shown.by_field(), error => shown },
+                minijinja::context! { values, switch_form, field_errors => shown.by_field(), error => shown },
             )
         }
     }

@@ -28,6 +28,9 @@ pub struct Page {
     /// This page in each other language offered here: the same path and query, `lang`
     /// switched (GET pages).
     language_links: Vec<LanguageLink>,
+    /// A page shown in answer to a post has no address to link to: its switch posts again (the
+    /// form the page names as `switch_form`), to the same action with `lang` and `switch=1`.
+    switch_languages: Vec<LanguageChoice>,
     /// Reached over TLS (directly or through the trusted proxy): cookies are marked Secure.
     pub secure: bool,
     /// Staff pages set the signed-in account and the form token for the layout.
@@ -41,6 +44,16 @@ struct LanguageLink {
     tag: &'static str,
     name: &'static str,
     url: String,
+}
+
+/// A language a page shown after a post can be shown again in.
+#[derive(serde::Serialize)]
+struct LanguageChoice {
+    /// The `lang` attribute's tag.
+    tag: &'static str,
+    name: &'static str,
+    /// The `?lang=` value.
+    param: &'static str,
 }
 
 /// Investors and voters read simplified or traditional Chinese or English; the staff pages
@@ -112,15 +125,22 @@ impl Page {
         let traditional = offers_traditional(req.path());
         let lang = if traditional { wanted } else { wanted.for_staff() };
         // A page shown in answer to a post has no address of its own to switch (and some, such
-        // as a code shown once, must not be left by accident): the links appear on GET pages.
+        // as a code shown once, must not be left by accident): the links appear on GET pages;
+        // after a post, the page's own form is posted again in the other language.
         let is_get = matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD);
-        let language_links = if is_get {
-            languages_offered(req.path(), lang)
+        let offered = languages_offered(req.path(), lang);
+        let (language_links, switch_languages) = if is_get {
+            let links = offered
                 .into_iter()
                 .map(|l| LanguageLink { tag: l.html_tag(), name: autonym(l, traditional), url: language_url(req, l) })
-                .collect()
+                .collect();
+            (links, Vec::new())
         } else {
-            Vec::new()
+            let choices = offered
+                .into_iter()
+                .map(|l| LanguageChoice { tag: l.html_tag(), name: autonym(l, traditional), param: l.as_str() })
+                .collect();
+            (Vec::new(), choices)
         };
         Ok(Page {
             state,
@@ -129,6 +149,7 @@ impl Page {
             remember: chosen.is_some() && chosen != remembered && chosen == Some(lang),
             path: req.path().to_string(),
             language_links,
+            switch_languages,
             secure: is_https(req),
             staff: None,
         })
@@ -149,6 +170,7 @@ impl Page {
             html_lang => self.lang.html_tag(),
             path => &self.path,
             language_links => &self.language_links,
+            switch_languages => &self.switch_languages,
             staff => self.staff.as_ref().map(|s| minijinja::context! { role => s.user.role.as_str(), department_id => &s.user.department_id }),
             csrf => self.staff.as_ref().map(|s| s.csrf.as_str()),
             ..vars
