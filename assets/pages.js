@@ -40,6 +40,18 @@
     });
   });
 
+  // "Select all / none" for a list of checkboxes (the round form's departments).
+  document.querySelectorAll("[data-select-all]").forEach(function (bar) {
+    var box = bar.closest("fieldset");
+    bar.hidden = false;
+    bar.querySelectorAll("button[data-check]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var on = button.dataset.check === "all";
+        box.querySelectorAll("input[type=checkbox]").forEach(function (c) { c.checked = on; });
+      });
+    });
+  });
+
   // Characters left under long text boxes.
   document.querySelectorAll("textarea[data-counter][maxlength]").forEach(function (area) {
     var out = document.createElement("p"); out.className = "counter"; out.setAttribute("aria-live", "polite");

@@ -82,6 +82,18 @@ fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
 
     // A round that closes before it opens is refused, field by field, and the form is kept.
     b.type_into("#f-title", "2026 年度行风评议 / 2026 conduct evaluation");
+    // "Select all" and "Select none" tick and clear every department; then two by hand.
+    let ticked = || {
+        b.script("return [...document.querySelectorAll('#f-department_ids input[type=checkbox]')].filter(c => c.checked).length;")
+    };
+    let all = b.count("#f-department_ids input[type=checkbox]");
+    assert!(all >= 2);
+    b.click("[data-select-all] button[data-check='all']");
+    assert_eq!(ticked(), json!(all));
+    b.click("[data-select-all] button[data-check='none']");
+    assert_eq!(ticked(), json!(0));
+    // k is explained in words, with an example.
+    assert!(b.text("label[for='f-min_group_size']").starts_with("Fewest valid votes"));
     b.click("#dept-cma");
     b.click("#dept-cmb");
     set_value(&b, "f-opens_at", &beijing(-2));
