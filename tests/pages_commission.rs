@@ -140,6 +140,10 @@ fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
     assert!(rows.contains("Line 3") && rows.contains("category") && rows.contains("zzz"), "{rows}");
     assert!(!rows.contains("Line 2"), "{rows}");
     assert_eq!(b.text("#count-voters"), "0");
+    // The pasted rows are kept in the box to be corrected, each shown with its mistake.
+    assert!(b.value("#f-roll_text").contains("Bad Co,tourist,nowhere,zzz"), "{}", b.value("#f-roll_text"));
+    assert!(b.text("#roll-line-3").contains("category"), "{}", b.text("#roll-line-3"));
+    assert!(b.text("#roll-line-2").contains("Fine"), "{}", b.text("#roll-line-2"));
     b.screenshots("round-import-error-en");
 
     // The roll from a CSV file (as a spreadsheet saves it, with a byte-order mark).

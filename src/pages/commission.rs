@@ -386,6 +386,10 @@ struct Notice {
     imported: Option<usize>,
     /// Import refused: every wrong row (line 0: the roll as a whole, e.g. a quota).
     row_errors: Vec<(usize, String)>,
+    /// Import refused: the rows as sent, each with its line number and its mistake if any,
+    /// shown beside the form, and the text kept in the box to be corrected.
+    roll_rows: Vec<(usize, String, Option<String>)>,
+    roll_text: Option<String>,
     letters: Option<usize>,
     emailed: Option<usize>,
 }
@@ -497,17 +501,24 @@ async fn import_roll(staff: StaffPage<BallotOfficers>, path: web::Path<RoundId>,
         let e = ApiError::invalid("roll_text", "required", "a file or pasted rows");
         return show_round(&staff, id, Notice::default(), Some(explain(&staff, &e))).await;
     }
-    let (round_id, actor) = (id.clone(), staff.user().id.clone());
+    let (round_id, actor, sent) = (id.clone(), staff.user().id.clone(), text.clone());
     match db::run(&staff.state.pool, move |conn| service::import_roll(conn, &round_id, &text, &actor, db::now())).await
     {
         Ok(report) if report.errors.is_empty() => {
             staff.see_other(&format!("/staff/rounds/{id}?imported={}", report.imported))
         }
         Ok(report) => {
-            let notice = Notice {
-                row_errors: report.errors.into_iter().map(|e| (e.line, e.message)).collect(),
-                ..Default::default()
-            };
+            let row_errors: Vec<(usize, String)> = report.errors.into_iter().map(|e| (e.line, e.message)).collect();
+            let roll_rows = sent
+                .lines()
+                .enumerate()
+                .filter(|(_, line)| !line.trim().is_empty())
+                .map(|(i, line)| {
+                    let mistake = row_errors.iter().find(|(n, _)| *n == i + 1).map(|(_, m)| m.clone());
+                    (i + 1, line.to_string(), mistake)
+                })
+                .collect();
+            let notice = Notice { row_errors, roll_rows, roll_text: Some(sent), ..Default::default() };
             show_round(&staff, id, notice, None).await
         }
         Err(e) => {
