@@ -490,3 +490,47 @@ fn console_pages_refuse_anonymous_visitors_other_roles_and_forms_without_the_tok
     assert!(r.body.contains("<svg class=\"chart\""), "the charts are in the page");
     assert_eq!(app.request("GET", "/staff/assessment?year=1999", None, &[("Cookie", &cookie)], None).status, 404);
 }
+
+/// The new-round form names every mistake in one answer: an unreadable date and the mistakes
+/// the service finds in what could be read (an empty title, k out of range) together.
+#[test]
+fn the_new_round_form_names_every_mistake_at_once() {
+    let app = common::spawn_app();
+    let admin = app.admin_token();
+    let dept = app.create_department(&admin, "cma");
+    let cookie = format!("anshang_staff={}", app.page_session(&app.staff_account(&admin, "commission", None)));
+    let page = app.request("GET", "/staff/rounds?lang=en", None, &[("Cookie", cookie.as_str())], None);
+    let csrf = page.body.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let body = common::form_body(&[
+        ("csrf", &csrf),
+        ("title", " "),
+        ("year", "2026"),
+        ("department_ids", &dept),
+        ("opens_at", "yesterday"),
+        ("closes_at", "2026-12-31T18:00"),
+        ("min_group_size", "99"),
+        ("points.satisfied", "100"),
+        ("points.basically_satisfied", "70"),
+        ("points.dissatisfied", "30"),
+    ]);
+    let r = app.request(
+        "POST",
+        "/staff/rounds?lang=en",
+        None,
+        &[("Cookie", cookie.as_str())],
+        Some(("application/x-www-form-urlencoded", body)),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    let summary = r.body.split("id=\"error-summary\"").nth(1).unwrap().split("</div>").next().unwrap();
+    for field in ["title", "opens_at", "min_group_size"] {
+        assert!(summary.contains(&format!("href=\"#f-{field}\"")), "{field} not named: {summary}");
+    }
+    assert!(!summary.contains("href=\"#f-closes_at\""), "no guess about a period half unread: {summary}");
+    assert_eq!(
+        app.get("/api/v1/ballots/rounds", Some(&app.staff_token(&admin, "commission", None)))
+            .json()
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+}

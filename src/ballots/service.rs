@@ -194,7 +194,21 @@ pub struct Created {
     pub revocation_key: String,
 }
 
-pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateTime<Utc>) -> BallotResult<Created> {
+/// A new round's settings, checked: what `create` stores.
+pub struct CheckedRound {
+    title: String,
+    depts: BTreeSet<String>,
+    questions: Vec<Question>,
+    k: u32,
+    trustees: u32,
+    threshold: u32,
+    points: Points,
+}
+
+/// Checks a new round's settings, every mistake at once (the departments' existence is checked
+/// when the round is stored). The commission's page also runs it on a form with unreadable
+/// fields, to name every other mistake in the same answer.
+pub fn check_create(req: &CreateRound) -> Result<CheckedRound, Vec<FieldError>> {
     let mut c = Checker::default();
     let title = c.check(required_text("title", &req.title, 200));
     if !(2017..=2100).contains(&req.year) {
@@ -204,7 +218,7 @@ pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateT
     if depts.is_empty() || depts.len() > 100 {
         c.push(FieldError::new("department_ids", "count", "1 to 100 departments"));
     }
-    let questions = req.questions.unwrap_or_else(default_questions);
+    let questions = req.questions.clone().unwrap_or_else(default_questions);
     let keys: BTreeSet<&str> = questions.iter().map(|q| q.key.as_str()).collect();
     if questions.is_empty()
         || questions.len() > 20
@@ -245,7 +259,15 @@ pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateT
     {
         c.push(FieldError::new("points", "out_of_range", "0–1000 points per answer"));
     }
-    c.finish()?;
+    match c.finish() {
+        Ok(()) => Ok(CheckedRound { title: title.expect("checked"), depts, questions, k, trustees, threshold, points }),
+        Err(crate::error::InvalidFields(errors)) => Err(errors),
+    }
+}
+
+pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateTime<Utc>) -> BallotResult<Created> {
+    let CheckedRound { title, depts, questions, k, trustees, threshold, points } =
+        check_create(&req).map_err(BallotError::Invalid)?;
     let id = RoundId::generate();
     let (revocation_recipient, revocation_key) = super::revocation::new_key();
     conn.transaction(|conn| {
@@ -257,7 +279,7 @@ pub fn create(conn: &mut DbConnection, req: CreateRound, actor: &str, now: DateT
         diesel::insert_into(ballot_rounds::table)
             .values(RoundRow {
                 id: id.clone(),
-                title: title.clone().expect("checked"),
+                title: title.clone(),
                 year: req.year,
                 status: RoundStatus::Draft.as_str().into(),
                 opens_at: to_db_time(req.opens_at.with_timezone(&Utc)),

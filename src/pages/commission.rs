@@ -262,26 +262,40 @@ fn create_request(values: &Values, department_ids: Vec<String>) -> Result<Create
     if department_ids.is_empty() {
         errors.push(FieldError::new("department_ids", "count", "choose the departments under evaluation"));
     }
-    if !errors.is_empty() {
-        return Err(ApiError::Invalid(errors));
-    }
-    Ok(CreateRound {
+    // What could be read is checked as the service checks it, in the same answer: a field that
+    // could not be read stands in with a neutral value, and what it would make the service say
+    // (about it, or about the period it belongs to) is left out.
+    let fallback_period = chrono::Utc::now().with_timezone(&crate::calendar::shanghai());
+    let opens = opens_at.or(closes_at.map(|c| c - chrono::Duration::hours(1))).unwrap_or(fallback_period);
+    let request = CreateRound {
         title: get("title").to_string(),
-        year: year.expect("checked"),
+        year: year.unwrap_or(2026),
         department_ids,
         questions: Some(questions),
-        opens_at: opens_at.expect("checked"),
-        closes_at: closes_at.expect("checked"),
+        opens_at: opens,
+        closes_at: closes_at.unwrap_or(opens + chrono::Duration::hours(1)),
         min_group_size: k,
         points: Some(Points {
-            satisfied: satisfied.expect("checked"),
-            basically_satisfied: basically.expect("checked"),
-            dissatisfied: dissatisfied.expect("checked"),
+            satisfied: satisfied.unwrap_or(100.0),
+            basically_satisfied: basically.unwrap_or(70.0),
+            dissatisfied: dissatisfied.unwrap_or(30.0),
         }),
         quotas: (!quotas.is_empty()).then_some(quotas),
         trustees,
         threshold,
-    })
+    };
+    if errors.is_empty() {
+        return Ok(request);
+    }
+    let unread: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+    let period_unread = unread.iter().any(|f| f == "opens_at" || f == "closes_at");
+    if let Err(more) = crate::ballots::service::check_create(&request) {
+        errors.extend(more.into_iter().filter(|e| {
+            let about_unread = unread.iter().any(|f| *f == e.field || f.starts_with(&format!("{}.", e.field)));
+            !about_unread && !(period_unread && e.field == "closes_at")
+        }));
+    }
+    Err(ApiError::Invalid(errors))
 }
 
 #[post("/staff/rounds")]
