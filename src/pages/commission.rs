@@ -292,7 +292,8 @@ fn create_request(values: &Values, department_ids: Vec<String>) -> Result<Create
     if let Err(more) = crate::ballots::service::check_create(&request) {
         errors.extend(more.into_iter().filter(|e| {
             let about_unread = unread.iter().any(|f| *f == e.field || f.starts_with(&format!("{}.", e.field)));
-            !about_unread && !(period_unread && e.field == "closes_at")
+            let about_the_period = period_unread && e.field == "closes_at";
+            !(about_unread || about_the_period)
         }));
     }
     Err(ApiError::Invalid(errors))
