@@ -238,6 +238,11 @@ def seed(api, t, run):
     api.call("POST", f"/api/v1/complaints/{ids[1]}/reply", t["department"], {"text": "The permit was issued.", "outcome": "resolved"}, expect=200)
     api.call("POST", f"/api/v1/complaints/{ids[3]}/request-info", t["department"], {"question": "Which plot?"}, expect=200)
     api.call("POST", f"/api/v1/complaints/{ids[3]}/notes", t["coordinator"], {"text": "Called the bureau; plot 7."}, expect=200)
+    # A repeat of the first complaint, hinted and closed as its duplicate.
+    _, repeat = api.call("POST", "/api/v1/complaints", body=complaint("Permit not decided (0)"), expect=201)
+    api.call("GET", f"/api/v1/complaints/{repeat['id']}/possible-duplicates", t["coordinator"], expect=200)
+    api.call("POST", f"/api/v1/complaints/{repeat['id']}/mark-duplicate", t["coordinator"],
+             {"duplicate_of": filed[0]["tracking_number"]}, expect=200)
     _, att = api.call("POST", f"/api/v1/complaints/{ids[0]}/attachments?filename=note.txt", t["operator"], b"site notes\n", "application/octet-stream", expect=201)
     attachment_ids = [att["id"]]
     code0 = {"X-Access-Code": filed[0]["access_code"]}
@@ -325,6 +330,7 @@ def seed(api, t, run):
     seeded = sign_in(api, f"seeded-{run}@example.gov.cn", account["one_time_password"])
     api.call("POST", "/api/v1/auth/logout", seeded["token"], expect=204)
     api.call("POST", "/api/v1/auth/logout", seeded["token"], expect=401)
+    api.call("POST", f"/api/v1/users/{account['user']['id']}/reset-password", t["admin"], expect=200)
     api.call("PATCH", f"/api/v1/users/{account['user']['id']}", t["admin"], {"active": False}, expect=200)
     official = ROOT / "config" / "calendar" / f"cn-{year}.toml"
     if official.exists():
@@ -411,8 +417,10 @@ def run_schemathesis(base, config, token, label, work, examples, seed):
         "--max-examples", str(examples), "--seed", str(seed), "--workers", "1",
         "--no-color", "--report", "ndjson", "--report-ndjson-path", str(report),
         "--request-timeout", "30",
-        # It would end the run's own token (every later answer a 401); seeding checks it.
+        # Each would end the run's own token or another run's (every later answer a 401);
+        # seeding checks them on an account of its own.
         "--exclude-path", "/api/v1/auth/logout",
+        "--exclude-path", "/api/v1/users/{id}/reset-password",
     ]
     if token:
         cmd += ["-H", f"Authorization: Bearer {token}"]

@@ -244,7 +244,7 @@ async fn show_calendar(page: &Page, error: Option<&ApiError>, typed: &CalendarFo
     // The running calendar's years that have no official data yet (the coming year before the
     // State Council's notice): deadlines there are provisional.
     let cal = page.state.calendar.current();
-    let this_year = crate::calendar::local_date(db::now()).format("%Y").to_string().parse::<i32>().unwrap_or(2026);
+    let this_year = chrono::Datelike::year(&crate::calendar::local_date(db::now()));
     for year in this_year..=this_year + 1 {
         if let Some(data) = cal.year(year).filter(|d| d.provisional && !official.contains_key(&year)) {
             years.push(row(data, "provisional"));
