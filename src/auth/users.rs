@@ -279,9 +279,10 @@ pub fn reset_to_one_time_password(
     let hash = password::hash_password(&generated)?;
     conn.transaction(|conn| {
         crate::db::write_lock(conn)?;
-        find(conn, id)?.ok_or(AccountError::NotFound)?;
         // The hash change and the new updated_at end every token issued before now.
-        set_password(conn, id, &hash, true, now)?;
+        if set_password(conn, id, &hash, true, now)? == 0 {
+            return Err(AccountError::NotFound);
+        }
         crate::admin_log::record(
             conn,
             now,

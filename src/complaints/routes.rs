@@ -503,7 +503,7 @@ async fn mark_duplicate(
     body: JsonBody<DuplicateRequest>,
 ) -> Result<web::Json<ComplaintView>, ApiError> {
     let (id, acting) = (path.into_inner(), acting(&staff));
-    let original = required_text("duplicate_of", &body.into_inner().duplicate_of, 40)?.trim().to_uppercase();
+    let original = required_text("duplicate_of", &body.into_inner().duplicate_of, 40)?;
     with_ctx(&state, Access::Write, move |conn, ctx| {
         service::mark_duplicate(conn, ctx, &id, &acting, &original)?;
         staff_view(conn, ctx, &id)

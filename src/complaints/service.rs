@@ -769,7 +769,8 @@ pub fn reject(
     })
 }
 
-/// Refuses a complaint as repeating `original` (a tracking number): the clock stops with the
+/// Refuses a complaint as repeating `original` (a tracking number as typed: any case, spaces
+/// around it): the clock stops with the
 /// reason `duplicate`, and the investor is told, in their language, which complaint carries the
 /// matter (and that they may contest). A complaint cannot repeat itself, nor one that was itself
 /// refused or withdrawn (the matter would then be handled nowhere).
@@ -785,8 +786,9 @@ pub fn mark_duplicate(
     };
     conn.transaction(|conn| {
         let (row, from, to) = begin(conn, id, Action::Reject, acting)?;
-        let original = store::find_by_tracking_number(conn, original)?
-            .ok_or_else(|| refused("unknown_number", "no complaint has this tracking number"))?;
+        let unknown = || refused("unknown_number", "no complaint has this tracking number");
+        let number = TrackingNumber::parse(original.trim()).ok_or_else(unknown)?;
+        let original = store::find_by_tracking_number(conn, &number.to_string())?.ok_or_else(unknown)?;
         if original.id == row.id {
             return Err(refused("same_complaint", "a complaint cannot repeat itself"));
         }

@@ -551,6 +551,17 @@ struct RecoverForm {
     shown: String,
 }
 
+/// The recovery form's number and address, or every mistake in them.
+fn recover_fields(tracking_number: &str, email: &str) -> Result<(String, String), ApiError> {
+    let mut errors = Vec::new();
+    let number = required_text("tracking_number", tracking_number, 40).map_err(|e| errors.push(e)).ok();
+    let address = crate::fields::EmailAddress::parse("email", email).map_err(|e| errors.push(e)).ok();
+    match (number, address) {
+        (Some(number), Some(address)) => Ok((number, address.into_inner())),
+        _ => Err(ApiError::Invalid(errors)),
+    }
+}
+
 /// Asks for a link that sets a new code. The answer is the same whether or not the number and
 /// the address matched a complaint; each request counts against the client's tracking limit.
 #[post("/track/recover")]
@@ -570,11 +581,7 @@ async fn recover(
     }
     let asked = async {
         page.state.limits.tracking_by_client.check(&client.0).await?;
-        let mut errors = Vec::new();
-        let number = required_text("tracking_number", &tracking_number, 40).map_err(|e| errors.push(e)).ok();
-        let address = crate::fields::EmailAddress::parse("email", &email).map_err(|e| errors.push(e)).ok();
-        let (Some(number), Some(address)) = (number, address) else { return Err(ApiError::Invalid(errors)) };
-        let address = address.into_inner();
+        let (number, address) = recover_fields(&tracking_number, &email)?;
         with_ctx(&page.state, Access::Write, move |conn, ctx| {
             crate::complaints::code_reset::request(conn, ctx, &number, &address)
         })
@@ -586,13 +593,10 @@ async fn recover(
     ]);
     // The form's own switch shows it again as typed, with its mistakes, and sends nothing.
     let asked = if switch.asked() {
-        let mut errors = Vec::new();
-        let _ = required_text("tracking_number", &tracking_number, 40).map_err(|e| errors.push(e));
-        let _ = crate::fields::EmailAddress::parse("email", &email).map_err(|e| errors.push(e));
-        if errors.is_empty() {
-            return page.render("investor/recover.html", minijinja::context! { values, switch_form });
+        match recover_fields(&tracking_number, &email) {
+            Ok(_) => return page.render("investor/recover.html", minijinja::context! { values, switch_form }),
+            Err(e) => Err(e),
         }
-        Err(ApiError::Invalid(errors))
     } else {
         asked.await
     };

@@ -1023,7 +1023,6 @@ async fn post_mark_duplicate(
     let by = acting(staff.user());
     let result = match required_text("duplicate_of", &form.duplicate_of, 40) {
         Ok(original) => {
-            let original = original.trim().to_uppercase();
             run(&staff, &id, move |conn, ctx, id| service::mark_duplicate(conn, ctx, id, &by, &original)).await
         }
         Err(e) => Err(e.into()),
