@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Copies the screenshots of the main investor and voter paths — in zh, zh-Hant and en, at
-# phone (360 px) and desktop (1280 px) width — from the page tests' output (target/screenshots/,
+# phone (390 px) and desktop (1280 px) width — from the page tests' output (target/screenshots/,
 # written by `./scripts/test.sh` or `cargo nextest run -E 'binary(/pages_/)'`) into
 # docs/screenshots/, where docs/pages.md shows them. Run it after changing a page's look.
 set -euo pipefail
@@ -23,7 +23,7 @@ for row in "${shots[@]}"; do
   read -r page zh hant en <<<"$row"
   for pair in "zh:$zh" "zh-Hant:$hant" "en:$en"; do
     lang="${pair%%:*}" name="${pair#*:}"
-    for width in 360 1280; do
+    for width in 390 1280; do
       if [ -f "$src/$name-$width.png" ]; then
         cp "$src/$name-$width.png" "$dst/$page-$lang-$width.png"
       else

@@ -842,12 +842,21 @@ fn write_letters(
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| e.to_string())?;
     }
-    let html = crate::ballots::letters::letters(title, letters, None).map_err(describe_api_error)?;
+    let html = crate::ballots::letters::letters("zh-Hans", title, letters, None).map_err(describe_api_error)?;
     let mut csv = crate::csv_export::Sheet::plain();
-    csv.row(["name", "code", "departments"]).map_err(|e| e.to_string())?;
+    csv.row(["name", "code", "departments", "language", "vote_link", "closes_at_beijing"])
+        .map_err(|e| e.to_string())?;
     for l in letters {
-        let names: Vec<String> = l.departments.iter().map(|d| format!("{} ({})", d.name_zh, d.name_en)).collect();
-        csv.row([l.name.as_str(), l.code.as_str(), names.join("; ").as_str()]).map_err(|e| e.to_string())?;
+        let names: Vec<&str> = l.departments.iter().map(|d| d.name_in(l.language)).collect();
+        csv.row([
+            l.name.as_str(),
+            l.code.as_str(),
+            names.join("; ").as_str(),
+            l.language.as_str(),
+            l.vote_link.as_str(),
+            l.closes_at.as_str(),
+        ])
+        .map_err(|e| e.to_string())?;
     }
     let write = |name: &str, bytes: &[u8]| -> Result<(), String> {
         let path = dir.join(name);

@@ -1499,3 +1499,67 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Each voter reads their letter and their code email in the language the roll gives for them
+/// (zh when it says nothing), with the voting address and the deadline in Beijing time.
+#[test]
+fn letters_and_code_emails_speak_each_voters_language_with_the_address_and_the_beijing_deadline() {
+    let sink = SmtpSink::start();
+    let port = sink.port();
+    let app = common::spawn_app_with(move |s| {
+        s.mail.smtp_url = format!("smtp://127.0.0.1:{port}");
+        s.mail.deliver_interval_secs = 3600;
+    });
+    let r = round(&app, "lang", 1, 3);
+    // A language no one here writes in is named on its line; nothing is imported.
+    let refused =
+        import(&app, &r, "name,category,contact,departments,language\nAnna,enterprise_served,paper,lang-0,fr\n")
+            .assert_problem(422, "invalid-field");
+    assert_eq!(refused["errors"][0]["field"], "line 2", "{refused}");
+    assert!(refused["errors"][0]["message"].as_str().unwrap().contains("language"), "{refused}");
+    assert_eq!(rows_in(&app, "ballot_voters"), 0);
+
+    let roll = "name,category,contact,departments,language\n\
+        Anna,enterprise_served,paper,lang-0,en\n\
+        张三,enterprise_served,paper,lang-0,\n\
+        Eve,enterprise_served,eve@example.cn,lang-0,en\n\
+        陳大文,enterprise_served,chan@example.hk,lang-0,zh-Hant\n\
+        李四,enterprise_served,li@example.cn,lang-0,zh\n";
+    assert_eq!(import(&app, &r, roll).status, 200);
+    // A roll without the column still reads: everyone on it reads zh.
+    assert_eq!(import(&app, &r, "name,category,contact,departments\n王五,conduct_monitor,paper,lang-0\n").status, 200);
+
+    let issued = officer_post(&app, &r, "issue-codes").json();
+    let rounds = app.get("/api/v1/ballots/rounds", Some(&r.commission)).json();
+    let view = rounds.as_array().unwrap().iter().find(|v| v["id"] == r.id.as_str()).unwrap().clone();
+    let closes_beijing = chrono::DateTime::parse_from_rfc3339(view["closes_at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .format("%Y-%m-%d %H:%M")
+        .to_string();
+    let letters = issued["letters"].as_array().unwrap();
+    let language_of = |name: &str| letters.iter().find(|l| l["name"] == name).unwrap()["language"].clone();
+    assert_eq!(
+        (language_of("Anna"), language_of("张三"), language_of("王五")),
+        (json!("en"), json!("zh"), json!("zh"))
+    );
+    for l in letters {
+        assert!(l["vote_link"].as_str().unwrap().ends_with(&format!("/vote?round={}", r.id)), "{l}");
+        assert_eq!(l["closes_at"], closes_beijing.as_str(), "{l}");
+    }
+
+    let (ok, _, err) = cli(&app, Some(port), &["mail", "deliver", "--once"]);
+    assert!(ok, "{err}");
+    let mails = sink.wait_for(3, Duration::from_secs(10));
+    let mail_to =
+        |address: &str| mails.iter().find(|m| m.to == [address]).unwrap_or_else(|| panic!("no mail to {address}"));
+    let eve = mail_to("eve@example.cn");
+    let eve_text = eve.text_body().unwrap();
+    assert!(eve.subject().unwrap().starts_with("Your conduct ballot code"), "{eve_text}");
+    assert!(eve_text.contains(&format!("Voting closes: {closes_beijing} Beijing time")), "{eve_text}");
+    assert!(eve_text.contains(&format!("/vote?round={}", r.id)) && !eve_text.contains("投票"), "{eve_text}");
+    let chan = mail_to("chan@example.hk").text_body().unwrap();
+    assert!(chan.contains(&format!("投票截止：北京時間{closes_beijing}")) && chan.contains("投票網址"), "{chan}");
+    let li = mail_to("li@example.cn").text_body().unwrap();
+    assert!(li.contains(&format!("投票截止：北京时间{closes_beijing}")) && !li.contains("Vote at"), "{li}");
+}

@@ -1,4 +1,4 @@
-//! The public pages in every language they offer, at 360 px and 1280 px, pass axe-core's WCAG
+//! The public pages in every language they offer, at 390 px and 1280 px, pass axe-core's WCAG
 //! 2.1 A and AA rules (every `screenshots` call runs them: see `tests/common/browser.rs`), with
 //! the right `lang`; and an investor from Taiwan files and tracks a complaint in the browser in
 //! traditional Chinese. The other page tests run the same checks on the pages they reach (the
@@ -60,7 +60,7 @@ fn an_investor_files_and_tracks_in_traditional_chinese_in_the_browser() {
     b.wait_for_text("#status", "已受理，待分派");
     assert!(b.body_text().contains("北京時間"), "{}", b.body_text());
     b.screenshots("track-zh-Hant");
-    b.set_width(360);
-    assert!(!b.overflows_horizontally(), "the tracking page scrolls sideways at 360 px");
+    b.set_width(common::browser::PHONE_WIDTH);
+    assert!(!b.overflows_horizontally(), "the tracking page scrolls sideways at 390 px");
     b.reset_width();
 }

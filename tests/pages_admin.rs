@@ -298,8 +298,8 @@ fn the_administrators_pages_work_in_a_browser_in_both_languages() {
     b.wait_for_path("/staff/assessment");
     let shots = |name: &str| {
         b.screenshots(name);
-        b.set_width(360);
-        assert!(!b.overflows_horizontally(), "{name} scrolls sideways at 360 px");
+        b.set_width(common::browser::PHONE_WIDTH);
+        assert!(!b.overflows_horizontally(), "{name} scrolls sideways at 390 px");
         b.reset_width();
     };
     for (lang, heading, nav) in [("zh", "工作人员账号", "节假日数据"), ("en", "Staff accounts", "Holiday calendar")]

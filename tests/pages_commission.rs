@@ -2,7 +2,7 @@
 //! creates a round, imports a roll (refused whole with every wrong row named, then accepted from
 //! a file), issues codes into a letters directory, opens, closes and publishes — each step
 //! confirmed — and reads the year's assessment with its charts. Screenshots of every page in
-//! both languages, 360 px layouts without sideways scrolling. Over plain HTTP: every console
+//! both languages, 390 px layouts without sideways scrolling. Over plain HTTP: every console
 //! page refuses anonymous visitors (to the sign-in page) and the wrong role (a 403 page), and
 //! every form needs the session's form token.
 
@@ -13,8 +13,8 @@ use common::{spawn_app_with, TestApp, TEST_PASSWORD};
 use serde_json::json;
 
 fn no_sideways_scroll(b: &Browser, what: &str) {
-    b.set_width(360);
-    assert!(!b.overflows_horizontally(), "{what} scrolls sideways at 360 px");
+    b.set_width(common::browser::PHONE_WIDTH);
+    assert!(!b.overflows_horizontally(), "{what} scrolls sideways at 390 px");
     b.reset_width();
 }
 
@@ -149,11 +149,13 @@ fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
     // The roll from a CSV file (as a spreadsheet saves it, with a byte-order mark).
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("roll.csv");
-    let mut roll = String::from("\u{feff}name,category,contact,departments\n");
+    // Enterprise 1 reads English; the others leave the language empty (zh).
+    let mut roll = String::from("\u{feff}name,category,contact,departments,language\n");
     for i in 1..=4 {
-        roll.push_str(&format!("企业{i} Enterprise {i},enterprise_served,paper,cma;cmb\n"));
+        let language = if i == 1 { "en" } else { "" };
+        roll.push_str(&format!("企业{i} Enterprise {i},enterprise_served,paper,cma;cmb,{language}\n"));
     }
-    roll.push_str("Monitor 5,conduct_monitor,monitor5@example.com,cma\n");
+    roll.push_str("Monitor 5,conduct_monitor,monitor5@example.com,cma,en\n");
     std::fs::write(&file, roll).unwrap();
     b.type_into_file("#f-roll_file", &file);
     b.click("#import-form button[type=submit]");
@@ -170,6 +172,10 @@ fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
         b.text("#letters-notice")
     );
     assert_eq!(b.count("section.letter"), 4);
+    // Shown once, so it cannot be switched to the other language: its note speaks both.
+    let note = b.text("#letters-note");
+    assert!(note.contains("已生成 4 封纸质评议函") && note.contains("Back to the round · 返回评议轮次"), "{note}");
+    assert_eq!(b.script("return document.querySelector('#letters-note p:nth-of-type(3)').lang"), "zh-Hans");
     let names: Vec<String> = b
         .script("return Array.from(document.querySelectorAll('section.letter .name')).map(e => e.textContent)")
         .as_array()
@@ -186,6 +192,14 @@ fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
         .collect();
     assert_eq!(codes.len(), 4);
     assert!(b.text("section.letter .name").starts_with("企业"), "{}", b.text("section.letter .name"));
+    // Each letter in its voter's language, with where and until when to vote.
+    let english = b.text("section.letter:nth-of-type(1)");
+    assert!(english.contains("Your one-time voting code:"), "{english}");
+    assert!(english.contains(&format!("/vote?round={round_id}")), "{english}");
+    assert!(english.contains("Beijing time (UTC+8)") && !english.contains("投票码"), "{english}");
+    let chinese = b.text("section.letter:nth-of-type(2)");
+    assert!(chinese.contains("投票地址") && chinese.contains(&format!("/vote?round={round_id}")), "{chinese}");
+    assert!(chinese.contains("北京时间") && !chinese.contains("Vote at"), "{chinese}");
     b.screenshots("round-letters-en");
     let mut on_disk = Vec::new();
     let mut stack = vec![app.data_dir.path().to_path_buf()];

@@ -1,5 +1,5 @@
 //! The investor's pages in a real browser (headless Chromium): filing in English with a file,
-//! the access code shown once, tracking, rating the reply, the language switch, 360 px layouts,
+//! the access code shown once, tracking, rating the reply, the language switch, 390 px layouts,
 //! and the messages of client- and server-side validation in the chosen language.
 
 mod common;
@@ -45,8 +45,8 @@ fn an_investor_files_in_english_tracks_and_rates_the_reply() {
     b.goto(&app.url("/?lang=en"));
     assert_eq!(b.text("h1"), "Complaint by a foreign investor");
     b.screenshots("form-en");
-    b.set_width(360);
-    assert!(!b.overflows_horizontally(), "the form scrolls sideways at 360 px");
+    b.set_width(common::browser::PHONE_WIDTH);
+    assert!(!b.overflows_horizontally(), "the form scrolls sideways at 390 px");
     b.reset_width();
 
     // Client-side validation speaks English: an empty required field says so before posting.
@@ -114,8 +114,8 @@ fn an_investor_files_in_english_tracks_and_rates_the_reply() {
     assert!(!b.is_rendered("form[action='/track/leave']"), "the printed tracking page shows no forms");
     assert!(b.is_rendered("#status-heading"));
     b.emulate_media("");
-    b.set_width(360);
-    assert!(!b.overflows_horizontally(), "the tracking page scrolls sideways at 360 px");
+    b.set_width(common::browser::PHONE_WIDTH);
+    assert!(!b.overflows_horizontally(), "the tracking page scrolls sideways at 390 px");
     b.reset_width();
 
     // Closing the session and opening it again with the number and code.
@@ -527,31 +527,37 @@ fn the_recovery_form_reports_missing_or_malformed_fields() {
     assert!(r.body.contains("value=\"not-an-address\""), "what was typed is kept: {}", r.body);
 }
 
-/// The journey in a browser, in Chinese: a wrong code, "lost your code?", the email's link,
-/// the confirmation, the new code, the tracking page (screenshots and accessibility checks at
-/// 360 and 1280 px).
-#[test]
-fn an_investor_recovers_a_lost_code_by_email_in_a_browser() {
+/// The journey in a browser, as an investor walks it on a phone (390 px) and a desktop (1280 px),
+/// in Chinese and in English: a wrong code, "lost your code?", the email's link (in the
+/// complaint's language), the confirmation, the new code, the tracking page — no page scrolls
+/// sideways, and each is screenshot and checked for accessibility at both widths.
+fn a_lost_code_is_recovered_by_email(width: u32, lang: &str) {
     // The delivery loop stays quiet: a delivered email's body is cleared, and the test reads it.
     let app = common::spawn_app_with(|s| s.mail.deliver_interval_secs = 3600);
-    let filed = app.post("/api/v1/complaints", None, &common::complaint_json("zh")).json();
+    let filed = app.post("/api/v1/complaints", None, &common::complaint_json(lang)).json();
     let number = filed["tracking_number"].as_str().unwrap().to_string();
     let b = Browser::start();
-    b.goto(&app.url("/track?lang=zh"));
+    b.set_width(width);
+    let fits = |what: &str| assert!(!b.overflows_horizontally(), "{what} scrolls sideways at {width} px");
+    b.goto(&app.url(&format!("/track?lang={lang}")));
     b.type_into("#f-tracking-number", &number);
     b.type_into("#f-access-code", "AAAA-BBBB-CCCC-DDDD-EEEE");
     b.click("form[action='/track'] button");
     b.find("#what-to-check");
     assert!(b.text("#what-to-check").contains("CZ-2026-000123"), "{}", b.text("#what-to-check"));
-    b.screenshots("lookup-wrong-code-zh");
+    assert_eq!(b.script("return document.documentElement.lang"), common::html_lang(lang));
+    fits("the wrong-code page");
+    b.screenshots(&format!("lookup-wrong-code-{lang}"));
     b.click("#lost-code a");
     b.wait_for_path("/track/recover");
     assert_eq!(b.value("#f-tracking_number"), number);
     b.type_into("#f-email", "anna.mueller@example.de");
-    b.screenshots("recover-zh");
+    fits("the recovery form");
+    b.screenshots(&format!("recover-{lang}"));
     b.click("form[action='/track/recover'] button[type=submit]");
     b.find("#recover-sent");
-    b.screenshots("recover-sent-zh");
+    fits("the recovery answer");
+    b.screenshots(&format!("recover-sent-{lang}"));
 
     let link = {
         use anshang::db::schema::outbox;
@@ -563,19 +569,43 @@ fn an_investor_recovers_a_lost_code_by_email_in_a_browser() {
             .select(outbox::text_body.assume_not_null())
             .first(&mut pool.get().unwrap())
             .unwrap();
-        assert!(text.contains("只能使用一次"), "the email is in the complaint's language: {text}");
+        let once = if lang == "zh" { "只能使用一次" } else { "works once" };
+        assert!(text.contains(once), "the email is in the complaint's language: {text}");
         text.lines().find(|l| l.contains("/track/reset?token=")).unwrap().trim().to_string()
     };
     b.goto(&app.url(&link[link.find("/track/reset").unwrap()..]));
-    b.screenshots("reset-confirm-zh");
+    fits("the reset confirmation");
+    b.screenshots(&format!("reset-confirm-{lang}"));
     b.click("form[action='/track/reset'] button[type=submit]");
     b.find("#access-code");
     let code = b.text("#access-code");
     assert_eq!(code.len(), 24, "{code}");
-    b.screenshots("reset-done-zh");
+    fits("the new code");
+    b.screenshots(&format!("reset-done-{lang}"));
     b.click("a.button[href='/track']");
     b.find("#status");
     assert_eq!(b.path(), "/track");
+    fits("the tracking page");
+}
+
+#[test]
+fn an_investor_recovers_a_lost_code_by_email_on_a_phone_in_chinese() {
+    a_lost_code_is_recovered_by_email(common::browser::PHONE_WIDTH, "zh");
+}
+
+#[test]
+fn an_investor_recovers_a_lost_code_by_email_on_a_phone_in_english() {
+    a_lost_code_is_recovered_by_email(common::browser::PHONE_WIDTH, "en");
+}
+
+#[test]
+fn an_investor_recovers_a_lost_code_by_email_on_a_desktop_in_chinese() {
+    a_lost_code_is_recovered_by_email(1280, "zh");
+}
+
+#[test]
+fn an_investor_recovers_a_lost_code_by_email_on_a_desktop_in_english() {
+    a_lost_code_is_recovered_by_email(1280, "en");
 }
 
 /// The department asks for scans; the investor answers with the file in the same form; the

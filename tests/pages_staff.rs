@@ -1,7 +1,7 @@
 //! The staff complaint pages: in a real browser, a hotline operator files in Chinese and reads
 //! the number and code out, the coordination office assigns from its queue, the department sees
 //! the complaint in its inbox with its urgency and replies, and the investor sees the reply;
-//! screenshots of every page in both languages at 360 and 1280 px. Over HTTP: each page admits
+//! screenshots of every page in both languages at 390 and 1280 px. Over HTTP: each page admits
 //! the API's roles only, anonymous readers go to sign in, a department never reaches another
 //! department's complaint, a form without the session's token changes nothing, and the inbox
 //! labels urgency, filters and pages.
@@ -119,11 +119,11 @@ fn sign_out(b: &Browser) {
     b.wait_for_path("/staff/login");
 }
 
-/// Screenshots at 360 and 1280 px, and no sideways scrolling at 360 px.
+/// Screenshots at 390 and 1280 px, and no sideways scrolling at 390 px.
 fn shots(b: &Browser, name: &str) {
     b.screenshots(name);
-    b.set_width(360);
-    assert!(!b.overflows_horizontally(), "{name} scrolls sideways at 360 px");
+    b.set_width(common::browser::PHONE_WIDTH);
+    assert!(!b.overflows_horizontally(), "{name} scrolls sideways at 390 px");
     b.reset_width();
 }
 
@@ -1389,4 +1389,110 @@ fn the_coordinator_sees_possible_duplicates_and_closes_one_as_a_duplicate() {
     );
     assert_eq!(page.status, 200);
     assert!(!page.body.contains("id=\"duplicates\""));
+}
+
+/// The hotline and the department as they walk it on a phone (390 px) and a desktop (1280 px),
+/// in Chinese and in English: the operator records a caller who has only a phone, finds the
+/// complaint again by the caller's phone number, the coordination office assigns it from its
+/// queue, and the clerk's reply goes through the preview to the confirmation. No page scrolls
+/// sideways; each is screenshot and checked for accessibility at both widths.
+fn a_phone_callers_complaint_is_recorded_found_assigned_and_answered(width: u32, lang: &str) {
+    let app = spawn_app();
+    let admin = app.admin_token();
+    let dept = app.create_department(&admin, "landres");
+    let operator = app.staff_account(&admin, "operator", None);
+    let coordinator = app.staff_account(&admin, "coordinator", None);
+    let department = app.staff_account(&admin, "department", Some(&dept));
+    let b = Browser::start();
+    b.set_width(width);
+    let on_page = |what: &str| {
+        assert_eq!(b.script("return document.documentElement.lang"), common::html_lang(lang), "{what}");
+        assert!(!b.overflows_horizontally(), "{what} scrolls sideways at {width} px");
+        b.screenshots(&format!("journey-{what}-{lang}"));
+    };
+
+    // The operator records a caller with a phone and no email address.
+    browser_sign_in(&b, &app, &operator, "/staff/intake");
+    b.goto(&app.url(&format!("/staff/intake?lang={lang}")));
+    fill_complaint_zh(&b, &dept, "工厂一周停电三次");
+    b.script("document.getElementById('f-complainant-email').value = '';");
+    b.type_into("#f-complainant-phone", "+86 (735) 222-3344");
+    b.choose("#f-channel", "hotline");
+    b.click("#consent-yes");
+    on_page("intake-phone-only");
+    b.click("form[action='/staff/intake'] button[type=submit]");
+    let number = b.text("#tracking-number");
+    let told = if lang == "zh" { "来电人没有电子邮箱" } else { "The caller has no email address" };
+    assert!(b.body_text().contains(told), "{}", b.body_text());
+    on_page("filed-phone-only");
+
+    // Later the caller has lost the number: found by the phone as they say it.
+    b.goto(&app.url(&format!("/staff/status?lang={lang}")));
+    b.type_into("#f-q", "0735 2223344");
+    b.click("form[aria-labelledby='search-heading'] button[type=submit]");
+    b.find("#search-results");
+    assert_eq!(b.count("#search-results tbody tr"), 1);
+    assert!(b.text("#search-results").contains("…3344"), "{}", b.text("#search-results"));
+    on_page("search-by-phone");
+    b.click(&format!("#search-results a[href='/staff/status?number={number}']"));
+    b.find("#status");
+    assert!(b.body_text().contains("工厂一周停电三次"));
+    on_page("status-read-back");
+    sign_out(&b);
+
+    // The coordination office assigns it from its queue.
+    browser_sign_in(&b, &app, &coordinator, "/staff/inbox");
+    b.goto(&app.url(&format!("/staff/inbox?lang={lang}")));
+    let queued = format!("#queue-{number}");
+    b.find(&queued);
+    assert_eq!(b.value(&format!("{queued} select")), dept, "the department the caller named is preselected");
+    on_page("queue");
+    b.click(&format!("{queued} button[type=submit]"));
+    b.find("#done");
+    assert_eq!(b.count(&queued), 0);
+    sign_out(&b);
+
+    // The clerk replies: a preview in the caller's language, then the confirmation.
+    browser_sign_in(&b, &app, &department, "/staff/inbox");
+    b.goto(&app.url(&format!("/staff/inbox?lang={lang}")));
+    b.click(&format!("#row-{number} a"));
+    b.find("#reply-form");
+    let no_email =
+        if lang == "zh" { "没有（通知列入“回电”清单" } else { "None (notices go on the call-back list" };
+    assert!(b.text("#complainant-email").starts_with(no_email), "{}", b.text("#complainant-email"));
+    on_page("complaint-to-answer");
+    let reply = "供电公司已于11月20日更换变压器，此后未再停电。";
+    b.type_into("#f-reply-text", reply);
+    b.click("#outcome-resolved");
+    let caller_reads = if lang == "zh" { "简体中文" } else { "Simplified Chinese" };
+    assert!(b.text("#reply-language").contains(caller_reads), "{}", b.text("#reply-language"));
+    b.click("#reply-form button[type=submit]");
+    b.find("#as-tracked");
+    assert_eq!(b.text("#preview-text"), reply);
+    on_page("reply-preview");
+    b.click("#confirm-reply button");
+    b.find("#reply-text");
+    assert_eq!(b.text("#reply-text"), reply);
+    assert_eq!(b.text("#status"), if lang == "zh" { "已答复" } else { "Replied" });
+    on_page("replied");
+}
+
+#[test]
+fn the_hotline_and_the_clerk_on_a_phone_in_chinese() {
+    a_phone_callers_complaint_is_recorded_found_assigned_and_answered(common::browser::PHONE_WIDTH, "zh");
+}
+
+#[test]
+fn the_hotline_and_the_clerk_on_a_phone_in_english() {
+    a_phone_callers_complaint_is_recorded_found_assigned_and_answered(common::browser::PHONE_WIDTH, "en");
+}
+
+#[test]
+fn the_hotline_and_the_clerk_on_a_desktop_in_chinese() {
+    a_phone_callers_complaint_is_recorded_found_assigned_and_answered(1280, "zh");
+}
+
+#[test]
+fn the_hotline_and_the_clerk_on_a_desktop_in_english() {
+    a_phone_callers_complaint_is_recorded_found_assigned_and_answered(1280, "en");
 }

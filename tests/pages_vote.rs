@@ -1,7 +1,7 @@
 //! The ballot page in a real browser (headless Chromium): a voter pastes a lower-case code,
 //! fills the ballot, reviews and changes it, submits and sees the receipt once; a spent code is
 //! refused in the reader's language; the published results show suppressed groups as such and
-//! the bulletin's receipts and digest. Screenshots of every page in both languages, 360 px
+//! the bulletin's receipts and digest. Screenshots of every page in both languages, 390 px
 //! layouts without sideways scrolling; and over plain HTTP, that the code never reaches a URL,
 //! posts from elsewhere are refused and the per-client limit applies to the page too.
 
@@ -59,8 +59,8 @@ fn open_round(app: &TestApp) -> Ballot {
 }
 
 fn no_sideways_scroll(b: &Browser, what: &str) {
-    b.set_width(360);
-    assert!(!b.overflows_horizontally(), "{what} scrolls sideways at 360 px");
+    b.set_width(common::browser::PHONE_WIDTH);
+    assert!(!b.overflows_horizontally(), "{what} scrolls sideways at 390 px");
     b.reset_width();
 }
 

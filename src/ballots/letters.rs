@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::error::BallotResult;
 use super::service::Letter;
+use crate::complaints::model::Language;
 
 static PRINTABLE: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
@@ -29,7 +30,7 @@ static PRINTABLE: LazyLock<Environment<'static>> = LazyLock::new(|| {
 });
 
 /// What the screen shows above a one-time page and never prints: lines of text (each with an
-/// optional element id) and the way back to the round.
+/// optional element id and its language) and the way back to the round.
 #[derive(Serialize, Debug)]
 pub struct ScreenNote {
     pub id: &'static str,
@@ -41,6 +42,8 @@ pub struct ScreenNote {
 #[derive(Serialize, Debug)]
 pub struct NoteLine {
     pub id: Option<&'static str>,
+    /// The line's HTML language tag.
+    pub lang: &'static str,
     pub text: String,
 }
 
@@ -51,19 +54,79 @@ fn render(template: &str, ctx: Value) -> BallotResult<String> {
         .map_err(|e| super::error::BallotError::internal("printable page", format!("{template}: {e}")))
 }
 
-/// The letters of a round titled `round_title`, with the console's screen-only note ("print
-/// now, shown once" and its way back); the command line's file has none.
-pub fn letters(round_title: &str, letters: &[Letter], note: Option<&ScreenNote>) -> BallotResult<String> {
+/// What a paper letter says around the voter's name, code and departments, in the voter's
+/// language. `closes` holds `{closes}`, the Beijing-time deadline.
+#[derive(Serialize)]
+struct LetterText {
+    heading: &'static str,
+    to: &'static str,
+    your_code: &'static str,
+    rate: &'static str,
+    vote_at: &'static str,
+    closes: &'static str,
+    care: &'static str,
+    /// Between department names.
+    separator: &'static str,
+}
+
+fn letter_text(language: Language) -> LetterText {
+    match language {
+        Language::Zh => LetterText {
+            heading: "无记名行风评议投票",
+            to: "致：",
+            your_code: "您的一次性投票码：",
+            rate: "请评议以下部门：",
+            vote_at: "投票地址：",
+            closes: "投票截止时间：北京时间 {closes}",
+            care: "投票码只能使用一次。系统不保存投票码与姓名的对应关系；投票截止后，系统保存的数据不能把选票与您联系起来。请妥善保管本函，不要交给他人。",
+            separator: "、",
+        },
+        Language::ZhHant => LetterText {
+            heading: "無記名行風評議投票",
+            to: "致：",
+            your_code: "您的一次性投票碼：",
+            rate: "請評議以下部門：",
+            vote_at: "投票網址：",
+            closes: "投票截止時間：北京時間 {closes}",
+            care: "投票碼只能使用一次。系統不儲存投票碼與姓名的對應關係；投票截止後，系統儲存的資料不能把選票與您聯繫起來。請妥善保管本函，不要交給他人。",
+            separator: "、",
+        },
+        Language::En => LetterText {
+            heading: "Anonymous conduct evaluation",
+            to: "To:",
+            your_code: "Your one-time voting code:",
+            rate: "Please rate these departments:",
+            vote_at: "Vote at:",
+            closes: "Voting closes: {closes} Beijing time (UTC+8)",
+            care: "The code works once. anshang keeps no record of which code went to whom; once voting has closed, nothing it keeps links your ballot to you. Keep this letter to yourself.",
+            separator: "; ",
+        },
+    }
+}
+
+/// The letters of a round titled `round_title`, each in its voter's language, with the console's
+/// screen-only note ("print now, shown once" and its way back) in the officer's language
+/// (`lang`: an HTML language tag); the command line's file has no note.
+pub fn letters(lang: &str, round_title: &str, letters: &[Letter], note: Option<&ScreenNote>) -> BallotResult<String> {
     let letters: Vec<Value> = letters
         .iter()
         .map(|l| {
-            let names: Vec<String> = l.departments.iter().map(|d| format!("{} ({})", d.name_zh, d.name_en)).collect();
-            context! { name => &l.name, code => &l.code, departments => names.join("、") }
+            let text = letter_text(l.language);
+            let names: Vec<&str> = l.departments.iter().map(|d| d.name_in(l.language)).collect();
+            context! {
+                lang => l.language.html_tag(),
+                t => &text,
+                closes => text.closes.replace("{closes}", &l.closes_at),
+                name => &l.name,
+                code => &l.code,
+                departments => names.join(text.separator),
+                vote_link => &l.vote_link,
+            }
         })
         .collect();
     render(
         "letters.html",
-        context! { lang => "zh-CN", title => "投票码 Ballot codes", note => note, round_title => round_title, letters => letters },
+        context! { lang => lang, title => "投票码 Ballot codes", note => note, round_title => round_title, letters => letters },
     )
 }
 
@@ -98,22 +161,77 @@ mod tests {
     fn note() -> ScreenNote {
         ScreenNote {
             id: "letters-note",
-            lines: vec![NoteLine { id: Some("letters-notice"), text: "Print <now>".into() }],
+            lines: vec![NoteLine { id: Some("letters-notice"), lang: "en", text: "Print <now>".into() }],
             back_href: "/staff/rounds/r1".into(),
             back_text: "Back".into(),
         }
     }
 
+    fn letter(name: &str, language: Language) -> Letter {
+        Letter {
+            name: name.into(),
+            code: "ABCD-EFGH-JKLM".into(),
+            departments: vec![crate::ballots::service::RoundDepartment {
+                id: "d1".into(),
+                name_zh: "市商务局".into(),
+                name_en: "Commerce Bureau".into(),
+            }],
+            language,
+            vote_link: "https://anshang.example.cn/vote?round=r1".into(),
+            closes_at: "2026-12-20 18:00".into(),
+        }
+    }
+
+    #[test]
+    fn each_letter_speaks_its_voters_language_and_says_where_and_until_when_to_vote() {
+        let html = letters(
+            "zh-Hans",
+            "R",
+            &[letter("Anna", Language::En), letter("张三", Language::Zh), letter("陳大文", Language::ZhHant)],
+            None,
+        )
+        .unwrap();
+        let sections: Vec<&str> = html.split("<section class=\"letter\"").skip(1).collect();
+        assert_eq!(sections.len(), 3);
+        let en = sections[0];
+        assert!(en.starts_with(" lang=\"en\">") && en.contains("Anonymous conduct evaluation"), "{en}");
+        assert!(en.contains("Please rate these departments: Commerce Bureau") && !en.contains("市商务局"), "{en}");
+        // (minijinja escapes '/' too: the browser reads the address as written.)
+        assert!(
+            en.contains(
+                "Vote at: <span class=\"address\">https:&#x2f;&#x2f;anshang.example.cn&#x2f;vote?round=r1</span>"
+            ),
+            "{en}"
+        );
+        assert!(en.contains("Voting closes: 2026-12-20 18:00 Beijing time (UTC+8)"), "{en}");
+        assert!(!en.contains("投票"), "an English letter has no Chinese text: {en}");
+        let zh = sections[1];
+        assert!(zh.starts_with(" lang=\"zh-Hans\">") && zh.contains("请评议以下部门： 市商务局"), "{zh}");
+        assert!(
+            zh.contains("投票截止时间：北京时间 2026-12-20 18:00")
+                && zh.contains("anshang.example.cn&#x2f;vote?round=r1")
+        );
+        assert!(!zh.contains("Commerce Bureau") && !zh.contains("Vote at"), "{zh}");
+        let hant = sections[2];
+        assert!(
+            hant.starts_with(" lang=\"zh-Hant\">")
+                && hant.contains("投票網址：")
+                && hant.contains("北京時間 2026-12-20 18:00")
+        );
+    }
+
     #[test]
     fn each_one_time_page_prints_its_parts_escaped_and_the_note_only_on_screen() {
-        let letter = Letter { name: "Ann <b>".into(), code: "ABCD-EFGH-JKLM".into(), departments: vec![] };
-        let html = letters("Round & co", &[letter], Some(&note())).unwrap();
+        let letter = letter("Ann <b>", Language::Zh);
+        let html = letters("en", "Round & co", &[letter], Some(&note())).unwrap();
         assert!(html.contains("<p class=\"code\">ABCD-EFGH-JKLM</p>"), "{html}");
         assert!(html.contains("<strong class=\"name\">Ann &lt;b&gt;</strong>") && html.contains("Round &amp; co"));
-        assert!(html
-            .contains("<div class=\"screen-only\" id=\"letters-note\"><p id=\"letters-notice\">Print &lt;now&gt;</p>"));
+        assert!(html.contains(
+            "<div class=\"screen-only\" id=\"letters-note\"><p id=\"letters-notice\" lang=\"en\">Print &lt;now&gt;</p>"
+        ));
+        assert!(html.contains("<html lang=\"en\">"), "the page (and its note) in the officer's language");
         assert!(html.contains("@media print{.screen-only{display:none}}"));
-        assert!(!letters("R", &[], None).unwrap().contains("screen-only\" id"), "no note, no box");
+        assert!(!letters("zh-Hans", "R", &[], None).unwrap().contains("screen-only\" id"), "no note, no box");
 
         let shares =
             key_shares("R", &["ANSHANG-KEY-SHARE-1".into(), "ANSHANG-KEY-SHARE-2".into()], "Keep it", &note()).unwrap();

@@ -70,8 +70,10 @@ async fn list_rounds(
         .map(web::Json)
 }
 
-/// Import the roll (CSV `name,category,contact,departments`; contact an email or `paper`;
-/// departments as codes separated by `;`). All rows or none; every wrong row is reported.
+/// Import the roll (CSV `name,category,contact,departments[,language]`; contact an email or
+/// `paper`; departments as codes separated by `;`; language `zh`, `zh-Hant` or `en`, zh when
+/// empty or absent — the voter's letter and code email are written in it). All rows or none;
+/// every wrong row is reported.
 #[utoipa::path(post, path = "/api/v1/ballots/rounds/{id}/voters", tag = "ballots", security(("bearer" = [])), params(("id" = String, Path)),
     request_body(content = String, content_type = "text/csv"),
     responses((status = 200, body = ImportReport), (status = 400, description = "the body is not UTF-8", body = crate::error::Problem, content_type = "application/problem+json"),

@@ -15,6 +15,7 @@ use super::codes;
 use super::error::{BallotError, BallotResult};
 use super::model::{default_questions, Answer, Answers, Category, Points, Question, RoundStatus};
 use super::tally::{BallotRow, DepartmentTally};
+use crate::complaints::model::Language;
 use crate::db::schema::{
     ballot_credentials, ballot_receipts, ballot_round_departments, ballot_rounds, ballot_voters, ballots,
     sealed_ballots,
@@ -82,6 +83,18 @@ pub struct RoundDepartment {
     pub id: String,
     pub name_zh: String,
     pub name_en: String,
+}
+
+impl RoundDepartment {
+    /// The department's name as a reader of `language` sees it: Chinese names are kept in
+    /// simplified script only, so a traditional-Chinese reader gets that one.
+    pub fn name_in(&self, language: Language) -> &str {
+        if language.is_chinese() {
+            &self.name_zh
+        } else {
+            &self.name_en
+        }
+    }
 }
 
 impl RoundRow {
@@ -723,6 +736,9 @@ struct RollLine {
     category: String,
     contact: String,
     departments: String,
+    /// Optional column: the language the voter reads; empty or absent means zh.
+    #[serde(default)]
+    language: String,
 }
 
 struct ValidVoter {
@@ -732,19 +748,27 @@ struct ValidVoter {
     category: Category,
     contact: String,
     departments: Vec<String>,
+    language: Language,
 }
 
-/// Parses a roll: columns `name,category,contact,departments`; `contact` is an email address or
-/// `paper`; `departments` lists the codes (or ids) of the round's departments the voter dealt
-/// with, separated by `;`. Pure apart from the department lookup passed in.
+/// The roll's header: four columns, and optionally a fifth, `language`.
+const ROLL_COLUMNS: [&str; 5] = ["name", "category", "contact", "departments", "language"];
+
+/// Parses a roll: columns `name,category,contact,departments[,language]`; `contact` is an email
+/// address or `paper`; `departments` lists the codes (or ids) of the round's departments the
+/// voter dealt with, separated by `;`; `language` is `zh`, `zh-Hant` or `en` (zh when empty or
+/// absent). Pure apart from the department lookup passed in.
 fn parse_roll(csv_text: &str, department_of: &dyn Fn(&str) -> Option<String>) -> (Vec<ValidVoter>, Vec<RowError>) {
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(csv_text.as_bytes());
     let mut voters = Vec::new();
     let mut errors = Vec::new();
     match reader.headers() {
-        Ok(h) if h.iter().collect::<Vec<_>>() == ["name", "category", "contact", "departments"] => {}
+        Ok(h) if h.iter().eq(ROLL_COLUMNS[..4].iter().copied()) || h.iter().eq(ROLL_COLUMNS) => {}
         _ => {
-            errors.push(RowError { line: 1, message: "the header must be: name,category,contact,departments".into() });
+            errors.push(RowError {
+                line: 1,
+                message: "the header must be: name,category,contact,departments (and optionally ,language)".into(),
+            });
             return (voters, errors);
         }
     }
@@ -776,6 +800,13 @@ fn parse_roll(csv_text: &str, department_of: &dyn Fn(&str) -> Option<String>) ->
                 }
             }
         };
+        let language = match row.language.as_str() {
+            "" => Some(Language::Zh),
+            given => Language::parse(given),
+        };
+        if language.is_none() {
+            problems.push("language: zh, zh-Hant or en (or empty for zh)".into());
+        }
         let mut departments = Vec::new();
         for code in row.departments.split(';').map(str::trim).filter(|c| !c.is_empty()) {
             match department_of(code) {
@@ -795,6 +826,7 @@ fn parse_roll(csv_text: &str, department_of: &dyn Fn(&str) -> Option<String>) ->
                 category: category.expect("checked"),
                 contact,
                 departments,
+                language: language.expect("checked"),
             });
         } else {
             errors.push(RowError { line, message: problems.join("; ") });
@@ -900,6 +932,7 @@ pub fn import_roll(
                     ballot_voters::contact.eq(&v.contact),
                     ballot_voters::departments.eq(serde_json::to_string(&v.departments).expect("json")),
                     ballot_voters::letter_issued.eq(false),
+                    ballot_voters::language.eq(v.language.as_str()),
                 ))
                 .execute(conn)?;
         }
@@ -924,6 +957,12 @@ pub struct Letter {
     pub name: String,
     pub code: String,
     pub departments: Vec<RoundDepartment>,
+    /// The language the roll gives for this voter: the letter is printed in it.
+    pub language: Language,
+    /// Where to vote (the round's voting page).
+    pub vote_link: String,
+    /// When voting closes, in Beijing time (UTC+8): `YYYY-MM-DD HH:MM`.
+    pub closes_at: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema, Debug)]
@@ -1073,7 +1112,9 @@ pub fn issue_codes(
     now: DateTime<Utc>,
 ) -> BallotResult<Issued> {
     conn.transaction(|conn| {
-        diesel::update(ballot_rounds::table.find(round_id)).set(ballot_rounds::updated_at.eq(to_db_time(now))).execute(conn)?;
+        diesel::update(ballot_rounds::table.find(round_id))
+            .set(ballot_rounds::updated_at.eq(to_db_time(now)))
+            .execute(conn)?;
         let round = find(conn, round_id)?;
         if !matches!(round.status(), RoundStatus::Draft | RoundStatus::Open) {
             return Err(BallotError::IssueAfterClose);
@@ -1081,10 +1122,17 @@ pub fn issue_codes(
         let depts = round_departments(conn, round_id)?;
         // The order a sealed scope's bitmap follows, read once for every code issued here.
         let round_ids = round_department_ids(conn, round_id)?;
-        let mut voters: Vec<(String, String, String, String, String)> = ballot_voters::table
+        let mut voters: Vec<(String, String, String, String, String, String)> = ballot_voters::table
             .filter(ballot_voters::round_id.eq(round_id))
             .filter(ballot_voters::letter_issued.eq(false))
-            .select((ballot_voters::id, ballot_voters::name, ballot_voters::category, ballot_voters::contact, ballot_voters::departments))
+            .select((
+                ballot_voters::id,
+                ballot_voters::name,
+                ballot_voters::category,
+                ballot_voters::contact,
+                ballot_voters::departments,
+                ballot_voters::language,
+            ))
             .load(conn)?;
         let by_email = voters.iter().filter(|v| v.3 != "paper").count();
         if by_email > 0 && !email_deliverable {
@@ -1092,26 +1140,54 @@ pub fn issue_codes(
         }
         voters.shuffle(&mut rand::rngs::OsRng);
         let mut issued = Issued { letters: Vec::new(), emailed: 0 };
-        for (voter_id, name, category, contact, departments) in &voters {
-            let category = Category::parse(category).ok_or_else(|| BallotError::internal("roll", "unknown category"))?;
-            let dept_ids: Vec<String> = serde_json::from_str(departments).map_err(|e| BallotError::internal("roll", e))?;
+        // What every letter and email of the round says about where and until when to vote.
+        let vote_link = format!("{}/vote?round={}", notices.public_base_url, round.id);
+        let closes_at = from_db_time(round.closes_at)
+            .with_timezone(&crate::calendar::shanghai())
+            .format("%Y-%m-%d %H:%M")
+            .to_string();
+        for (voter_id, name, category, contact, departments, language) in &voters {
+            let language =
+                Language::parse(language).ok_or_else(|| BallotError::internal("roll", "unknown language"))?;
+            let category =
+                Category::parse(category).ok_or_else(|| BallotError::internal("roll", "unknown category"))?;
+            let dept_ids: Vec<String> =
+                serde_json::from_str(departments).map_err(|e| BallotError::internal("roll", e))?;
             let roll_tag = match &round.revocation_recipient {
-                Some(recipient) => Some(super::revocation::tag(recipient, voter_id).map_err(|e| BallotError::internal("roll tag", e))?),
+                Some(recipient) => Some(
+                    super::revocation::tag(recipient, voter_id).map_err(|e| BallotError::internal("roll tag", e))?,
+                ),
                 None => None,
             };
             if contact == "paper" {
                 let code = insert_credential(conn, round_id, &round_ids, category, &dept_ids, roll_tag.as_deref())?;
                 let names = depts.iter().filter(|d| dept_ids.contains(&d.id)).cloned().collect();
-                issued.letters.push(Letter { name: name.clone(), code, departments: names });
+                issued.letters.push(Letter {
+                    name: name.clone(),
+                    code,
+                    departments: names,
+                    language,
+                    vote_link: vote_link.clone(),
+                    closes_at: closes_at.clone(),
+                });
             } else {
-                let names: Vec<String> = depts.iter().filter(|d| dept_ids.contains(&d.id)).map(|d| format!("{} ({})", d.name_zh, d.name_en)).collect();
+                let names: Vec<&str> =
+                    depts.iter().filter(|d| dept_ids.contains(&d.id)).map(|d| d.name_in(language)).collect();
                 let vars = json!({
                     "name": name, "round_title": round.title, "code": CODE_TOKEN, "departments": names,
-                    "closes_at": from_db_time(round.closes_at).with_timezone(&crate::calendar::shanghai()).format("%Y-%m-%d %H:%M").to_string(),
-                    "vote_link": format!("{}/vote?round={}", notices.public_base_url, round.id),
+                    "closes_at": closes_at, "vote_link": vote_link,
                 });
-                let rendered = notices.templates.render("ballot_code", notices.staff_language, &vars).map_err(|e| BallotError::internal("email template", e))?;
-                let payload = serde_json::to_string(&CodePayload { round_id: round_id.to_string(), category, departments: dept_ids, roll_tag }).expect("json");
+                let rendered = notices
+                    .templates
+                    .render("ballot_code", language, &vars)
+                    .map_err(|e| BallotError::internal("email template", e))?;
+                let payload = serde_json::to_string(&CodePayload {
+                    round_id: round_id.to_string(),
+                    category,
+                    departments: dept_ids,
+                    roll_tag,
+                })
+                .expect("json");
                 crate::mail::outbox::enqueue(
                     conn,
                     crate::mail::outbox::NewMail {
@@ -1119,7 +1195,7 @@ pub fn issue_codes(
                         dedupe_key: format!("ballot:{round_id}:{voter_id}:{}", codes::random_id()),
                         complaint_id: None,
                         notice: "ballot_code",
-                        language: notices.staff_language,
+                        language,
                         recipient: contact,
                         rendered,
                         send_after: now,
@@ -1133,10 +1209,21 @@ pub fn issue_codes(
             }
         }
         // One statement for all, so the roll's row order says nothing about the codes' order.
-        diesel::update(ballot_voters::table.filter(ballot_voters::round_id.eq(round_id)).filter(ballot_voters::letter_issued.eq(false)))
-            .set(ballot_voters::letter_issued.eq(true))
-            .execute(conn)?;
-        crate::admin_log::record(conn, now, Some(actor), "ballot_round.issue_codes", &format!("ballot_round:{round_id}"), json!({"paper": issued.letters.len(), "emailed": issued.emailed}))?;
+        diesel::update(
+            ballot_voters::table
+                .filter(ballot_voters::round_id.eq(round_id))
+                .filter(ballot_voters::letter_issued.eq(false)),
+        )
+        .set(ballot_voters::letter_issued.eq(true))
+        .execute(conn)?;
+        crate::admin_log::record(
+            conn,
+            now,
+            Some(actor),
+            "ballot_round.issue_codes",
+            &format!("ballot_round:{round_id}"),
+            json!({"paper": issued.letters.len(), "emailed": issued.emailed}),
+        )?;
         // Letters sorted by name for the officer; nothing about their order reaches the database.
         issued.letters.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(issued)

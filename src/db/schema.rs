@@ -252,6 +252,7 @@ diesel::table! {
         contact -> Text,
         departments -> Text,
         letter_issued -> Bool,
+        language -> Text,
     }
 }
 

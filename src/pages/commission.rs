@@ -332,12 +332,9 @@ async fn create_round(staff: StaffPage<BallotOfficers>, form: web::Form<Vec<(Str
 /// The round's revocation key, once, as a print-ready page with the way on to the round.
 /// Nothing of it stays on the server.
 fn revocation_key_page(staff: &StaffPage<BallotOfficers>, round: &RoundRow, key: &str) -> HttpResponse {
-    let note = ScreenNote {
-        id: "revocation-page-note",
-        lines: vec![NoteLine { id: Some("revocation-note"), text: staff.text("commission.round.revocation_once") }],
-        back_href: format!("/staff/rounds/{}", round.id),
-        back_text: staff.text("commission.round.back_to_round"),
-    };
+    let note = once_note(staff, "revocation-page-note", format!("/staff/rounds/{}", round.id), |lang| {
+        vec![(Some("revocation-note"), staff.text_in("commission.round.revocation_once", lang))]
+    });
     let lang = if staff.lang == Language::Zh { "zh-CN" } else { "en" };
     let page = letters::revocation_key(
         lang,
@@ -351,6 +348,34 @@ fn revocation_key_page(staff: &StaffPage<BallotOfficers>, round: &RoundRow, key:
         Ok(html) => shown_once(html),
         Err(e) => staff.error(&e.into()),
     }
+}
+
+/// The screen-only note above a page shown once, in the officer's language and then in the other
+/// staff language: such a page cannot be shown again, so instead of a language switch it speaks
+/// both. `lines` gives a language's lines, each with its element id (kept on the officer's
+/// language only: ids are unique).
+fn once_note(
+    staff: &Page,
+    id: &'static str,
+    back_href: String,
+    lines: impl Fn(Language) -> Vec<(Option<&'static str>, String)>,
+) -> ScreenNote {
+    let first = staff.lang.for_staff();
+    let second = if first == Language::En { Language::Zh } else { Language::En };
+    let mut note = Vec::new();
+    for (lang, keep_ids) in [(first, true), (second, false)] {
+        note.extend(lines(lang).into_iter().map(|(line_id, text)| NoteLine {
+            id: line_id.filter(|_| keep_ids),
+            lang: lang.html_tag(),
+            text,
+        }));
+    }
+    let back_text = format!(
+        "{} · {}",
+        staff.text_in("commission.round.back_to_round", first),
+        staff.text_in("commission.round.back_to_round", second)
+    );
+    ScreenNote { id, lines: note, back_href, back_text }
 }
 
 /// A page of secrets shown this once: never cached, nothing of it kept on the server.
@@ -584,22 +609,19 @@ async fn issued_answer(
 ) -> HttpResponse {
     match issued {
         Ok((title, issued)) if !issued.letters.is_empty() => {
-            let note = ScreenNote {
-                id: "letters-note",
-                lines: vec![
-                    NoteLine {
-                        id: Some("letters-notice"),
-                        text: staff
-                            .text("commission.round.issued")
+            let note = once_note(staff, "letters-note", format!("/staff/rounds/{id}"), |lang| {
+                vec![
+                    (
+                        Some("letters-notice"),
+                        staff
+                            .text_in("commission.round.issued", lang)
                             .replace("{letters}", &issued.letters.len().to_string())
                             .replace("{emails}", &issued.emailed.to_string()),
-                    },
-                    NoteLine { id: None, text: staff.text("commission.round.letters_once") },
-                ],
-                back_href: format!("/staff/rounds/{id}"),
-                back_text: staff.text("commission.round.back_to_round"),
-            };
-            let html = match letters::letters(&title, &issued.letters, Some(&note)) {
+                    ),
+                    (None, staff.text_in("commission.round.letters_once", lang)),
+                ]
+            });
+            let html = match letters::letters(staff.lang.html_tag(), &title, &issued.letters, Some(&note)) {
                 Ok(html) => html,
                 Err(e) => return staff.error(&e.into()),
             };
@@ -671,18 +693,15 @@ async fn reissue_code(
 /// The round key's shares, once, as a print-ready page: one page per trustee. Nothing of them
 /// stays on the server.
 fn key_shares_page(staff: &StaffPage<BallotOfficers>, round: &service::RoundRow, shares: &[String]) -> HttpResponse {
-    let note = ScreenNote {
-        id: "shares-note",
-        lines: vec![NoteLine {
-            id: None,
-            text: staff
-                .text("commission.round.shares_once")
+    let note = once_note(staff, "shares-note", format!("/staff/rounds/{}", round.id), |lang| {
+        vec![(
+            None,
+            staff
+                .text_in("commission.round.shares_once", lang)
                 .replace("{n}", &round.trustees.to_string())
                 .replace("{t}", &round.threshold.to_string()),
-        }],
-        back_href: format!("/staff/rounds/{}", round.id),
-        back_text: staff.text("commission.round.back_to_round"),
-    };
+        )]
+    });
     let care = staff.text("commission.round.share_care").replace("{t}", &round.threshold.to_string());
     match letters::key_shares(&round.title, shares, &care, &note) {
         Ok(html) => shown_once(html),

@@ -156,7 +156,12 @@ impl Page {
     }
 
     pub fn text(&self, key: &str) -> String {
-        self.state.pages.text(key, self.lang).unwrap_or(key).to_string()
+        self.text_in(key, self.lang)
+    }
+
+    /// The catalogue's text in a language other than the page's (a page in both languages).
+    pub fn text_in(&self, key: &str, lang: Language) -> String {
+        self.state.pages.text(key, lang).unwrap_or(key).to_string()
     }
 
     /// 200 with the template rendered over `vars` and the layout's own values.

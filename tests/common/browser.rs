@@ -41,7 +41,13 @@ pub struct Browser {
     session: String,
     agent: ureq::Agent,
     _profile: tempfile::TempDir,
+    /// The emulated screen width set by `set_width` (none: the window's 1280 px); screenshots
+    /// at other widths put it back.
+    width: std::cell::Cell<Option<u32>>,
 }
+
+/// The phone the journeys are walked on, and the narrow screenshots: 390 px wide.
+pub const PHONE_WIDTH: u32 = 390;
 
 impl Drop for Browser {
     fn drop(&mut self) {
@@ -112,7 +118,7 @@ impl Browser {
                 _ => std::thread::sleep(Duration::from_millis(200)),
             }
         };
-        Browser { driver, base, session, agent, _profile: profile }
+        Browser { driver, base, session, agent, _profile: profile, width: std::cell::Cell::new(None) }
     }
 
     fn command(&self, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -275,9 +281,9 @@ impl Browser {
         ok.then(|| v["value"].clone())
     }
 
-    /// Full-page screenshots at 360 px and 1280 px: `target/screenshots/<name>-360.png`, …
+    /// Full-page screenshots at 390 px and 1280 px: `target/screenshots/<name>-390.png`, …
     pub fn screenshots(&self, name: &str) {
-        for width in [360u32, 1280] {
+        for width in [PHONE_WIDTH, 1280] {
             self.screenshot(name, width);
         }
     }
@@ -298,6 +304,9 @@ impl Browser {
         cdp("Emulation.setDeviceMetricsOverride", metrics(height));
         let shot = cdp("Page.captureScreenshot", json!({"format": "png", "captureBeyondViewport": true}));
         cdp("Emulation.clearDeviceMetricsOverride", json!({}));
+        if let Some(walked_at) = self.width.get() {
+            self.set_width(walked_at);
+        }
         let png = base64::engine::general_purpose::STANDARD
             .decode(shot["data"].as_str().expect("screenshot data"))
             .expect("base64 PNG");
@@ -410,6 +419,7 @@ impl Browser {
 
     /// Emulates a `width`-pixel-wide screen until `reset_width`.
     pub fn set_width(&self, width: u32) {
+        self.width.set(Some(width));
         self.command(
             "POST",
             "/goog/cdp/execute",
@@ -419,6 +429,7 @@ impl Browser {
     }
 
     pub fn reset_width(&self) {
+        self.width.set(None);
         self.command(
             "POST",
             "/goog/cdp/execute",

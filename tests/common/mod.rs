@@ -390,3 +390,13 @@ pub fn form_body(pairs: &[(&str, &str)]) -> Vec<u8> {
     };
     pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&").into_bytes()
 }
+
+/// The `lang` attribute a page in `lang` (`zh`, `zh-Hant`, `en`) carries.
+pub fn html_lang(lang: &str) -> &'static str {
+    match lang {
+        "zh" => "zh-Hans",
+        "zh-Hant" => "zh-Hant",
+        "en" => "en",
+        other => panic!("no page language {other}"),
+    }
+}

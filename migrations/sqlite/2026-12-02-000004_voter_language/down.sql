@@ -1,0 +1,1 @@
+ALTER TABLE ballot_voters DROP COLUMN language;
