@@ -548,3 +548,97 @@ fn the_new_round_form_names_every_mistake_at_once() {
         Some(0)
     );
 }
+
+/// Questions are built in fields, one row per question with its Chinese and English: the form
+/// starts with the usual four and empty rows to add more; a row given in one language only is
+/// named beside its empty box (what was typed kept, the section open); a row emptied is left
+/// out; a new row gets a key of its own.
+#[test]
+fn the_new_round_form_builds_questions_from_fields_in_both_languages() {
+    let app = common::spawn_app();
+    let admin = app.admin_token();
+    let dept = app.create_department(&admin, "cma");
+    let cookie = format!("anshang_staff={}", app.page_session(&app.staff_account(&admin, "commission", None)));
+    let page = app.request("GET", "/staff/rounds?lang=en", None, &[("Cookie", cookie.as_str())], None);
+    assert!(!page.body.contains("key | 中文 | English"), "no line syntax to learn");
+    assert!(page.body.contains("<label for=\"f-question-3-en\">Question 4 in English"), "{}", page.body);
+    assert!(page.body.contains("value=\"Integrity (廉洁)\""), "the usual questions are filled in");
+    assert_eq!(
+        page.body.matches("class=\"inputs2 question-row\"").count(),
+        4 + 3,
+        "four questions and three empty rows"
+    );
+    let csrf = page.body.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let post = |questions: &[(&str, &str)]| {
+        let mut fields = vec![
+            ("csrf", csrf.as_str()),
+            ("title", "2026 行风评议"),
+            ("year", "2026"),
+            ("department_ids", dept.as_str()),
+            ("opens_at", "2026-12-01T09:00"),
+            ("closes_at", "2099-12-31T18:00"),
+            ("min_group_size", "5"),
+            ("points.satisfied", "100"),
+            ("points.basically_satisfied", "70"),
+            ("points.dissatisfied", "30"),
+        ];
+        fields.extend_from_slice(questions);
+        app.request(
+            "POST",
+            "/staff/rounds?lang=en",
+            None,
+            &[("Cookie", cookie.as_str())],
+            Some(("application/x-www-form-urlencoded", common::form_body(&fields))),
+        )
+    };
+
+    // Question 2 only in Chinese: named beside its English box; nothing created.
+    let half = post(&[
+        ("question.0.key", "overall"),
+        ("question.0.zh", "总体行风作风"),
+        ("question.0.en", "Overall conduct"),
+        ("question.1.key", ""),
+        ("question.1.zh", "窗口指引是否清楚"),
+        ("question.1.en", " "),
+    ]);
+    assert_eq!(half.status, 422, "{}", half.body);
+    assert!(half.body.contains("href=\"#f-question-1-en\""), "{}", half.body);
+    assert!(half.body.contains("id=\"e-question-1-en\"") && half.body.contains("Give this question in both languages"));
+    assert!(half.body.contains("value=\"窗口指引是否清楚\""), "what was typed is kept");
+    assert!(half.body.contains("<details class=\"fieldset\" open>"), "the questions are shown, not folded away");
+    // No question at all: said once, for the whole list.
+    let none = post(&[("question.0.zh", ""), ("question.0.en", "")]);
+    assert_eq!(none.status, 422, "{}", none.body);
+    assert!(none.body.contains("Give at least one question, in both languages."), "{}", none.body);
+    // Too long for a ballot: the service's limit, beside the list.
+    let long = "x".repeat(201);
+    let too_long = post(&[("question.0.zh", "题目"), ("question.0.en", long.as_str())]);
+    assert_eq!(too_long.status, 422, "{}", too_long.body);
+    assert!(too_long.body.contains("id=\"e-questions\""), "{}", too_long.body);
+    let token = app.staff_token(&admin, "commission", None);
+    assert_eq!(app.get("/api/v1/ballots/rounds", Some(&token)).json().as_array().map(Vec::len), Some(0));
+
+    // The first kept, the second emptied (left out), a new one in the last row: two questions.
+    let created = post(&[
+        ("question.0.key", "overall"),
+        ("question.0.zh", "总体行风作风"),
+        ("question.0.en", "Overall conduct"),
+        ("question.1.key", "efficiency"),
+        ("question.1.zh", ""),
+        ("question.1.en", ""),
+        ("question.6.key", ""),
+        ("question.6.zh", "窗口指引是否清楚"),
+        ("question.6.en", "Clear guidance at the counter"),
+    ]);
+    assert_eq!(created.status, 200, "{}", created.body);
+    let rounds = app.get("/api/v1/ballots/rounds", Some(&token)).json();
+    let questions = &rounds[0]["questions"];
+    assert_eq!(
+        questions,
+        &serde_json::json!([
+            {"key": "overall", "text_zh": "总体行风作风", "text_en": "Overall conduct"},
+            {"key": "q7", "text_zh": "窗口指引是否清楚", "text_en": "Clear guidance at the counter"}
+        ]),
+        "{rounds}"
+    );
+}

@@ -218,6 +218,12 @@ pub struct CheckedRound {
     points: Points,
 }
 
+/// A question's text in one language: 1–200 characters, on one line.
+fn question_text_ok(text: &str) -> bool {
+    let text = text.trim();
+    !text.is_empty() && text.chars().count() <= 200 && !text.chars().any(char::is_control)
+}
+
 /// Checks a new round's settings, every mistake at once (the departments' existence is checked
 /// when the round is stored). The commission's page also runs it on a form with unreadable
 /// fields, to name every other mistake in the same answer.
@@ -236,14 +242,14 @@ pub fn check_create(req: &CreateRound) -> Result<CheckedRound, Vec<FieldError>> 
     if questions.is_empty()
         || questions.len() > 20
         || keys.len() != questions.len()
-        || questions
-            .iter()
-            .any(|q| q.key.is_empty() || q.key.len() > 40 || q.text_zh.trim().is_empty() || q.text_en.trim().is_empty())
+        || questions.iter().any(|q| {
+            q.key.is_empty() || q.key.len() > 40 || !question_text_ok(&q.text_zh) || !question_text_ok(&q.text_en)
+        })
     {
         c.push(FieldError::new(
             "questions",
             "invalid",
-            "1–20 questions with distinct keys and texts in both languages",
+            "1–20 questions with distinct keys and texts of 1–200 characters in both languages",
         ));
     }
     let k = req.min_group_size.unwrap_or(5);

@@ -121,16 +121,68 @@ fn default_values() -> Values {
     v.insert("points.satisfied".into(), p.satisfied.to_string());
     v.insert("points.basically_satisfied".into(), p.basically_satisfied.to_string());
     v.insert("points.dissatisfied".into(), p.dissatisfied.to_string());
-    v.insert("questions".into(), questions_text(&default_questions()));
+    for (i, q) in default_questions().into_iter().enumerate() {
+        v.insert(question_field(i, "key"), q.key);
+        v.insert(question_field(i, "zh"), q.text_zh);
+        v.insert(question_field(i, "en"), q.text_en);
+    }
     let start = now.date_naive().succ_opt().unwrap_or(now.date_naive()).and_hms_opt(9, 0, 0).expect("a time");
     v.insert("opens_at".into(), start.format("%Y-%m-%dT%H:%M").to_string());
     v.insert("closes_at".into(), (start + chrono::Duration::days(14)).format("%Y-%m-%dT%H:%M").to_string());
     v
 }
 
-/// Questions as the form shows them: one a line, `key | 中文 | English`.
-fn questions_text(questions: &[Question]) -> String {
-    questions.iter().map(|q| format!("{} | {} | {}", q.key, q.text_zh, q.text_en)).collect::<Vec<_>>().join("\n")
+/// The most questions a round has (as the service allows), and the empty rows the form offers
+/// below the filled ones to add more without a script.
+const MOST_QUESTIONS: usize = 20;
+const EMPTY_QUESTION_ROWS: usize = 3;
+
+/// The form's field for a part (`key`, `zh`, `en`) of question row `i`.
+fn question_field(i: usize, part: &str) -> String {
+    format!("question.{i}.{part}")
+}
+
+/// The question rows the form shows: every row up to the last one filled in, and a few empty
+/// ones after it.
+fn question_rows(values: &Values) -> Vec<usize> {
+    let filled =
+        |i: usize| ["zh", "en"].iter().any(|p| values.get(&question_field(i, p)).is_some_and(|v| !v.trim().is_empty()));
+    let last_filled = (0..MOST_QUESTIONS).filter(|&i| filled(i)).max().map_or(0, |i| i + 1);
+    (0..(last_filled + EMPTY_QUESTION_ROWS).min(MOST_QUESTIONS)).collect()
+}
+
+/// The questions as the rows give them, in order: a row with both texts is a question (its key
+/// kept from the round it came from, or made from its place); a row with neither is skipped; a
+/// row with one is a mistake beside the empty box.
+fn questions_from_rows(values: &Values, errors: &mut Vec<FieldError>) -> Vec<Question> {
+    let get =
+        |i: usize, part: &str| values.get(&question_field(i, part)).map(|v| v.trim().to_string()).unwrap_or_default();
+    let mut questions: Vec<Question> = Vec::new();
+    for i in 0..MOST_QUESTIONS {
+        let (zh, en) = (get(i, "zh"), get(i, "en"));
+        match (zh.is_empty(), en.is_empty()) {
+            (true, true) => continue,
+            (false, false) => {}
+            (zh_missing, _) => {
+                let part = if zh_missing { "zh" } else { "en" };
+                errors.push(FieldError::new(
+                    &question_field(i, part),
+                    "question_half",
+                    "give the question in both languages, or empty both boxes to leave it out",
+                ));
+                continue;
+            }
+        }
+        let mut key = get(i, "key");
+        if key.is_empty() || key.len() > 40 || questions.iter().any(|q| q.key == key) {
+            key = format!("q{}", i + 1);
+        }
+        questions.push(Question { key, text_zh: zh, text_en: en });
+    }
+    if questions.is_empty() && errors.iter().all(|e| !e.field.starts_with("question.")) {
+        errors.push(FieldError::new("questions", "no_questions", "at least one question, in both languages"));
+    }
+    questions
 }
 
 #[get("/staff/rounds")]
@@ -174,6 +226,7 @@ async fn show_rounds(page: &Page, values: &Values, chosen: &[String], error: Opt
             departments => departments,
             chosen => chosen,
             values => values,
+            question_rows => question_rows(values),
             categories => Category::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
             field_errors => shown.as_ref().map(|s| s.by_field()),
             error => shown,
@@ -236,20 +289,7 @@ fn create_request(values: &Values, department_ids: Vec<String>) -> Result<Create
     let satisfied = number::<f64>("points.satisfied", get("points.satisfied"), &mut errors);
     let basically = number::<f64>("points.basically_satisfied", get("points.basically_satisfied"), &mut errors);
     let dissatisfied = number::<f64>("points.dissatisfied", get("points.dissatisfied"), &mut errors);
-    let mut questions = Vec::new();
-    for (i, line) in get("questions").lines().map(str::trim).filter(|l| !l.is_empty()).enumerate() {
-        let parts: Vec<&str> = line.split('|').map(str::trim).collect();
-        match parts.as_slice() {
-            [key, zh, en] if !key.is_empty() && !zh.is_empty() && !en.is_empty() => {
-                questions.push(Question { key: key.to_string(), text_zh: zh.to_string(), text_en: en.to_string() })
-            }
-            _ => errors.push(FieldError::new(
-                "questions",
-                "question_line",
-                format!("line {}: key | 中文 | English", i + 1),
-            )),
-        }
-    }
+    let questions = questions_from_rows(values, &mut errors);
     let mut quotas = BTreeMap::new();
     for c in Category::ALL {
         let field = format!("quota.{}", c.as_str());
