@@ -166,7 +166,7 @@ fn questions_from_rows(values: &Values, errors: &mut Vec<FieldError>) -> Vec<Que
             (zh_missing, _) => {
                 let part = if zh_missing { "zh" } else { "en" };
                 errors.push(FieldError::new(
-                    &question_field(i, part),
+                    question_field(i, part),
                     "question_half",
                     "give the question in both languages, or empty both boxes to leave it out",
                 ));
