@@ -1420,6 +1420,26 @@ fn a_phone_callers_complaint_is_recorded_found_assigned_and_answered(width: u32,
     b.choose("#f-channel", "hotline");
     b.click("#consent-yes");
     on_page("intake-phone-only");
+    // The subject forgotten (the browser's own check off): the mistake named; the form, shown
+    // in answer to the post, switches language as typed and files nothing.
+    let other = if lang == "zh" { "en" } else { "zh" };
+    b.type_into("#f-subject", " ");
+    b.script("document.getElementById('intake-form').noValidate = true;");
+    b.click("form[action='/staff/intake'] button[type=submit]");
+    b.find("#error-summary");
+    b.switch_language(other);
+    b.find("#error-summary");
+    assert!(
+        b.text("#error-summary").contains(if other == "zh" { "标题" } else { "Subject" }),
+        "{}",
+        b.text("#error-summary")
+    );
+    assert_eq!(b.value("#f-complainant-phone"), "+86 (735) 222-3344", "what was typed is kept");
+    b.switch_language(lang);
+    b.find("#error-summary");
+    on_page("intake-error");
+    b.type_into("#f-subject", "工厂一周停电三次");
+    b.click("#consent-yes");
     b.click("form[action='/staff/intake'] button[type=submit]");
     let number = b.text("#tracking-number");
     let told = if lang == "zh" { "来电人没有电子邮箱" } else { "The caller has no email address" };
@@ -1470,6 +1490,12 @@ fn a_phone_callers_complaint_is_recorded_found_assigned_and_answered(width: u32,
     b.find("#as-tracked");
     assert_eq!(b.text("#preview-text"), reply);
     on_page("reply-preview");
+    // The preview in the other language and back: still a preview, nothing sent.
+    b.switch_language(other);
+    b.find("#as-tracked");
+    assert_eq!(b.text("#preview-text"), reply);
+    b.switch_language(lang);
+    b.find("#as-tracked");
     b.click("#confirm-reply button");
     b.find("#reply-text");
     assert_eq!(b.text("#reply-text"), reply);
@@ -1495,4 +1521,36 @@ fn the_hotline_and_the_clerk_on_a_desktop_in_chinese() {
 #[test]
 fn the_hotline_and_the_clerk_on_a_desktop_in_english() {
     a_phone_callers_complaint_is_recorded_found_assigned_and_answered(1280, "en");
+}
+
+/// The language switch of the intake form posts the form again with `switch=1`: even a form
+/// with nothing wrong comes back as typed, in the language asked for, and nothing is filed.
+#[test]
+fn the_intake_forms_language_switch_files_nothing() {
+    let app = spawn_app();
+    let admin = app.admin_token();
+    let operator = sign_in(&app, &app.staff_account(&admin, "operator", None));
+    let coordinator = app.staff_token(&admin, "coordinator", None);
+    let page = get(&app, "/staff/intake?lang=zh", Some(&operator));
+    let token = csrf_of(&page);
+    let mut fields = intake_fields("停电");
+    fields.push(("csrf", &token));
+    let (content_type, body) = multipart(&fields);
+    let switched = app.request(
+        "POST",
+        "/staff/intake?lang=en&switch=1",
+        None,
+        &[("Cookie", &format!("anshang_staff={operator}"))],
+        Some((&content_type, body)),
+    );
+    assert_eq!(switched.status, 200, "{}", switched.body);
+    assert!(switched.body.contains("<html lang=\"en\""), "{}", switched.body);
+    assert!(switched.body.contains("value=\"郴州新材料有限公司\""), "as typed: {}", switched.body);
+    assert!(!switched.body.contains("id=\"tracking-number\""), "{}", switched.body);
+    let listed = app.get("/api/v1/complaints", Some(&coordinator)).json();
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(0), "nothing filed: {listed}");
+    // Without the switch the same post files.
+    let r = post_intake(&app, &operator, &fields);
+    assert!(r.body.contains("id=\"tracking-number\""), "{}", r.body);
+    assert_eq!(app.get("/api/v1/complaints", Some(&coordinator)).json()["items"].as_array().map(Vec::len), Some(1));
 }

@@ -132,6 +132,15 @@ fn a_voter_pastes_a_lower_case_code_reviews_changes_and_keeps_the_receipt_and_an
     assert!(b.text("#e-q-1-3").contains("not answered"));
     assert!(checked(&b, "q-0-0-dissatisfied"), "earlier choices are kept");
     b.screenshots("vote-ballot-error-en");
+    // The ballot was shown in answer to a post: its language switch posts it again, the choices
+    // kept, nothing cast.
+    b.click("button.lang[data-lang='zh']");
+    b.wait_for_text("h1", "填写评议");
+    assert!(checked(&b, "q-0-0-dissatisfied") && b.body_text().contains("廉洁自律"), "the choices are kept");
+    assert!(!href(&b).to_lowercase().contains(&code.to_lowercase()[..4]), "the code stays out of the URL");
+    b.click("button.lang[data-lang='en']");
+    b.wait_for_text("h1", "Your ballot");
+    assert!(checked(&b, "q-0-0-dissatisfied"));
 
     // The review, "change" back to the ballot with the choices kept, and the review again.
     b.click("#q-1-3-not_enough_contact");
@@ -140,6 +149,12 @@ fn a_voter_pastes_a_lower_case_code_reviews_changes_and_keeps_the_receipt_and_an
     assert!(b.body_text().contains("Dissatisfied") && b.body_text().contains("Not enough contact"));
     b.screenshots("vote-review-en");
     no_sideways_scroll(&b, "the review");
+    // The review in the other language and back: still to be submitted.
+    b.click("button.lang[data-lang='zh']");
+    b.wait_for_text("h1", "核对您的评议");
+    assert!(b.body_text().contains("不了解"), "{}", b.body_text());
+    b.click("button.lang[data-lang='en']");
+    b.wait_for_text("h1", "Review your ballot");
     b.click("#change-ballot");
     b.wait_for_text("h1", "Your ballot");
     assert!(checked(&b, "q-0-0-dissatisfied") && checked(&b, "q-1-3-not_enough_contact"), "the choices came back");
@@ -170,6 +185,12 @@ fn a_voter_pastes_a_lower_case_code_reviews_changes_and_keeps_the_receipt_and_an
     b.find("#error-summary");
     assert!(b.text("#error-summary").contains("此评议码不能在本轮使用"), "{}", b.text("#error-summary"));
     b.screenshots("vote-refused-zh");
+    // The refusal in English: the switch asks again and is told the same, in English.
+    b.click("button.lang[data-lang='en']");
+    b.find("#error-summary");
+    assert_eq!(b.text("h1"), "Conduct ballot");
+    assert!(b.text("#error-summary").contains("This code cannot vote in this round"), "{}", b.text("#error-summary"));
+    b.goto(&app.url("/vote?lang=zh"));
     no_sideways_scroll(&b, "the refusal");
 
     // A second voter, in Chinese, through every step.

@@ -9,7 +9,7 @@ use diesel::Connection;
 use serde::Deserialize;
 
 use super::complaint_form::{self, Posted};
-use super::render::Page;
+use super::render::{Page, Switch, SwitchForm};
 use super::session::{self, TRACK_COOKIE};
 use crate::complaints::context::Acting;
 use crate::complaints::error::{ComplaintError, ComplaintResult};
@@ -44,27 +44,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(reset);
 }
 
-/// `?switch=1`: the language switch of a page shown after a post, posting its form again to
-/// show the page in another language. The handler acts on nothing; it only shows.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Switch {
-    switch: String,
-}
-
-impl Switch {
-    fn asked(&self) -> bool {
-        self.switch == "1"
-    }
-}
-
-/// Which form of the page the language switch posts, and where (`base.html`).
-#[derive(serde::Serialize)]
-struct SwitchForm {
-    form: &'static str,
-    action: &'static str,
-}
-
 /// The landing page: the complaint form.
 #[get("/")]
 async fn landing(page: Page) -> HttpResponse {
@@ -82,7 +61,7 @@ async fn render_form(page: &Page, posted: &Posted, error: Option<&ApiError>) -> 
         status,
         "investor/form.html",
         minijinja::context! {
-            switch_form => SwitchForm { form: "complaint-form", action: "/" },
+            switch_form => SwitchForm { form: "complaint-form", action: "/".into() },
             options => complaint_form::form_options(&page.state, departments),
             values => &posted.fields,
             field_errors => shown.as_ref().map(|s| s.by_field()),
@@ -183,7 +162,7 @@ fn render_receipt(page: &Page, number: &str, code: &str, clock: &store::ClockRow
     page.render(
         "investor/filed.html",
         minijinja::context! {
-            switch_form => SwitchForm { form: "receipt-form", action: "/track/receipt" },
+            switch_form => SwitchForm { form: "receipt-form", action: "/track/receipt".into() },
             tracking_number => number,
             access_code => code,
             due_date => clock.due_date.to_string(),
@@ -341,7 +320,7 @@ async fn open(page: Page, client: ClientAddr, form: web::Form<Lookup>) -> HttpRe
                 shown.status,
                 "investor/lookup.html",
                 minijinja::context! {
-                    switch_form => SwitchForm { form: "lookup-form", action: "/track" },
+                    switch_form => SwitchForm { form: "lookup-form", action: "/track".into() },
                     error => shown,
                     tracking_number => tracking_number.chars().take(40).collect::<String>(),
                     // The "lost your code?" link carries the number only when it is well formed.
@@ -573,7 +552,7 @@ async fn recover(
 ) -> HttpResponse {
     let RecoverForm { tracking_number, email, shown } = form.into_inner();
     let hours = crate::complaints::code_reset::LINK_HOURS;
-    let switch_form = SwitchForm { form: "recover-form", action: "/track/recover" };
+    let switch_form = SwitchForm { form: "recover-form", action: "/track/recover".into() };
     // The answer page in another language: the same answer (it never depended on a match).
     if switch.asked() && shown == "sent" {
         return page

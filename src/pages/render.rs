@@ -37,6 +37,29 @@ pub struct Page {
     pub staff: Option<SignedIn>,
 }
 
+/// Which form of a page shown after a post the language switch posts, and where
+/// (`switch_form` in `base.html`): the handler at `action` shows the page again in the language
+/// asked for, and must act on nothing when it does.
+#[derive(serde::Serialize)]
+pub struct SwitchForm {
+    pub form: &'static str,
+    pub action: String,
+}
+
+/// `?switch=1`: the language switch of a page shown after a post, posting its form again to
+/// show the page in another language. The handler acts on nothing; it only shows.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct Switch {
+    switch: String,
+}
+
+impl Switch {
+    pub fn asked(&self) -> bool {
+        self.switch == "1"
+    }
+}
+
 /// A link to the page in another language, named in that language.
 #[derive(serde::Serialize)]
 struct LanguageLink {

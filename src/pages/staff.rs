@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::complaint_form::{self, Posted};
 use super::investor::store_attachments;
-use super::render::{Page, ShownError};
+use super::render::{Page, ShownError, Switch, SwitchForm};
 use super::session::StaffPage;
 use crate::auth::roles::{CoordinatorOnly, DepartmentOnly, Handlers, OperatorOnly, Role, StatusReaders};
 use crate::auth::StaffUser;
@@ -271,6 +271,8 @@ async fn render_intake(page: &Page, posted: &Posted, error: Option<&ApiError>) -
             label_group => CALLER_LABELS,
             // A caller without email is told by phone (the call-back list).
             email_optional => true,
+            // Shown after a post (with mistakes): the switch shows the form again as typed.
+            switch_form => SwitchForm { form: "intake-form", action: "/staff/intake".into() },
         },
     )
 }
@@ -281,7 +283,7 @@ const CALLER_LABELS: &str = "staff.caller";
 /// Files for a caller (channel and contact consent recorded) and shows the tracking number and
 /// access code once, for the operator to read out.
 #[post("/staff/intake")]
-async fn intake_post(staff: StaffPage<OperatorOnly>, payload: Multipart) -> HttpResponse {
+async fn intake_post(staff: StaffPage<OperatorOnly>, switch: web::Query<Switch>, payload: Multipart) -> HttpResponse {
     let s = &staff.state.settings.complaints;
     let dir = s.attachment_dir(staff.state.settings.data_dir());
     let (mut posted, refused_file) = match complaint_form::read_keeping_fields(
@@ -301,6 +303,13 @@ async fn intake_post(staff: StaffPage<OperatorOnly>, payload: Multipart) -> Http
     }
     if let Some(refused) = refused_file {
         return render_intake(&staff, &posted, Some(&refused)).await;
+    }
+    // The language switch: the form again as typed, its mistakes named again; nothing is filed.
+    if switch.asked() {
+        let mistakes = complaint_form::filing_request(&posted, true)
+            .and_then(|request| intake::validate(request, true).map_err(ApiError::from))
+            .err();
+        return render_intake(&staff, &Posted { files: Vec::new(), ..posted }, mistakes.as_ref()).await;
     }
     match file_for_caller(&staff, &mut posted).await {
         Ok(res) => res,
@@ -1190,6 +1199,8 @@ async fn preview_reply(
     staff.render(
         "staff/reply_preview.html",
         minijinja::context! {
+            // The switch previews again in the other language (a preview writes nothing).
+            switch_form => SwitchForm { form: "confirm-reply", action: format!("/staff/complaints/{}/reply/preview", encode(id.as_str())) },
             id => id.as_str(), tracking_number, subject, text, outcome => outcome.as_str(),
             investor_language => staff.text(&format!("common.language_name.of_{}", lang.as_str())),
             investor_html_lang => lang.html_tag(),

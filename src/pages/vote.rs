@@ -12,7 +12,7 @@ use actix_web::{get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::render::{Page, ShownError, ShownField};
+use super::render::{Page, ShownError, ShownField, SwitchForm};
 use crate::ballots::bulletin::Bulletin;
 use crate::ballots::model::RoundStatus;
 use crate::ballots::model::{Answer, Category, Question};
@@ -128,6 +128,8 @@ async fn show_start(page: &Page, chosen: Option<&str>, typed: &str, error: Optio
             typed => typed.chars().take(40).collect::<String>(),
             field_errors => shown.as_ref().map(|s| s.by_field()),
             error => shown,
+            // Shown after a post (a refused code): the switch checks the code again, spending nothing.
+            switch_form => SwitchForm { form: "code-form", action: "/vote/ballot".into() },
         },
     )
 }
@@ -274,6 +276,8 @@ fn render_ballot(
             departments => view,
             answers => ANSWERS.iter().map(|a| answer_key(*a)).collect::<Vec<_>>(),
             error => error,
+            // The switch shows this ballot again, the choices made so far kept; nothing is cast.
+            switch_form => SwitchForm { form: "ballot-form", action: "/vote/ballot".into() },
         },
     )
 }
@@ -410,6 +414,8 @@ async fn review(page: Page, client: ClientAddr, form: web::Form<Vec<(String, Str
             round => minijinja::context! { id => &round.id, title => title_in(&round.title, page.lang) },
             code => canonical(&posted.code),
             departments => chosen(page.lang, &round, &departments, &ratings, true),
+            // The switch shows the review again; only "submit" casts.
+            switch_form => SwitchForm { form: "cast-form", action: "/vote/review".into() },
         },
     )
 }

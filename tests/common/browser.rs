@@ -250,6 +250,20 @@ impl Browser {
     }
 
     /// Waits until the element matching `css` shows `expected` (a page after a form post).
+    /// Presses the language switch of a page shown after a post (`to`: `zh`, `zh-Hant`, `en`)
+    /// and waits for the page in that language.
+    pub fn switch_language(&self, to: &str) {
+        self.click(&format!("button.lang[data-lang='{to}']"));
+        let tag = super::html_lang(to);
+        let started = Instant::now();
+        while self.script("return document.readyState == 'complete' && document.documentElement.lang") != tag {
+            if started.elapsed() > Duration::from_secs(10) {
+                panic!("the page did not switch to {to} on {}", self.path());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub fn wait_for_text(&self, css: &str, expected: &str) {
         let started = Instant::now();
         loop {
