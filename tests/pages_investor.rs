@@ -582,6 +582,12 @@ fn a_lost_code_is_recovered_by_email(width: u32, lang: &str) {
     assert_eq!(code.len(), 24, "{code}");
     fits("the new code");
     b.screenshots(&format!("reset-done-{lang}"));
+    // Shown once after a post, yet it switches: the page posts the number and code back.
+    let other = if lang == "zh" { "en" } else { "zh" };
+    b.switch_language(other);
+    assert_eq!(b.text("#access-code"), code, "the same new code, in the other language");
+    b.switch_language(lang);
+    assert_eq!(b.text("#access-code"), code);
     b.click("a.button[href='/track']");
     b.find("#status");
     assert_eq!(b.path(), "/track");

@@ -173,11 +173,21 @@ fn render_receipt(page: &Page, number: &str, code: &str, clock: &store::ClockRow
     )
 }
 
-/// The confirmation again, in the language the switch asked for: the number and the code must
-/// match (as on the look-up; the same limit per client).
+/// What the switch of a page showing a number and its code posts back: the page it was (the
+/// confirmation of a filing, or `reset`: the new code after a reset).
+#[derive(Deserialize)]
+struct ShownAgain {
+    tracking_number: String,
+    access_code: String,
+    #[serde(default)]
+    shown: String,
+}
+
+/// The confirmation (or the new code after a reset) again, in the language the switch asked
+/// for: the number and the code must match (as on the look-up; the same limit per client).
 #[post("/track/receipt")]
-async fn receipt(page: Page, client: ClientAddr, form: web::Form<Lookup>) -> HttpResponse {
-    let Lookup { tracking_number, access_code } = form.into_inner();
+async fn receipt(page: Page, client: ClientAddr, form: web::Form<ShownAgain>) -> HttpResponse {
+    let ShownAgain { tracking_number, access_code, shown: page_shown } = form.into_inner();
     let shown = async {
         page.state.limits.tracking_by_client.check(&client.0).await?;
         let code = access_code.trim().to_string();
@@ -194,6 +204,7 @@ async fn receipt(page: Page, client: ClientAddr, form: web::Form<Lookup>) -> Htt
     }
     .await;
     match shown {
+        Ok(((number, _, _), code)) if page_shown == "reset" => render_new_code(&page, &number, &code),
         Ok(((number, clock, files), code)) => render_receipt(&page, &number, &code, &clock, files as usize),
         Err(e) => page.error(&e),
     }
@@ -630,10 +641,7 @@ async fn reset(page: Page, client: ClientAddr, form: web::Form<ResetToken>) -> H
     match redeemed {
         Ok(r) => {
             let code_hash = r.code.hash();
-            let mut res = page.render(
-                "investor/reset.html",
-                minijinja::context! { tracking_number => &r.tracking_number, code => r.code.display() },
-            );
+            let mut res = render_new_code(&page, &r.tracking_number, &r.code.display());
             if let Ok(session) =
                 page.state.tokens.issue_tracking(&r.tracking_number, &code_hash, db::now(), session::TRACK_MINUTES)
             {
@@ -644,6 +652,18 @@ async fn reset(page: Page, client: ClientAddr, form: web::Form<ResetToken>) -> H
         Err(ApiError::NotFound(_)) => reset_invalid(&page),
         Err(e) => page.error(&e),
     }
+}
+
+/// The new code, shown once, with a switch that shows it again in another language to whoever
+/// holds the number and the code (the page has both).
+fn render_new_code(page: &Page, tracking_number: &str, code: &str) -> HttpResponse {
+    page.render(
+        "investor/reset.html",
+        minijinja::context! {
+            tracking_number, code,
+            switch_form => SwitchForm { form: "new-code-form", action: "/track/receipt".into() },
+        },
+    )
 }
 
 /// An unknown, used or expired link: what happened and the way to another.
