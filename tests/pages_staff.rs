@@ -9,6 +9,7 @@
 mod common;
 
 use common::browser::Browser;
+use common::walk::{staff_sign_in as browser_sign_in, staff_sign_out as sign_out};
 use common::{complaint_json, form_body, spawn_app, Resp, TestApp};
 use serde_json::json;
 
@@ -105,19 +106,6 @@ fn status_of(app: &TestApp, token: &str, id: &str) -> String {
 
 // ---------------------------------------------------------------------------------------------
 // Browser helpers
-
-fn browser_sign_in(b: &Browser, app: &TestApp, email: &str, start: &str) {
-    b.goto(&app.url("/staff/login"));
-    b.type_into("#f-email", email);
-    b.type_into("#f-password", common::TEST_PASSWORD);
-    b.click("form[action='/staff/login'] button[type=submit]");
-    b.wait_for_path(start);
-}
-
-fn sign_out(b: &Browser) {
-    b.click("form[action='/staff/logout'] button");
-    b.wait_for_path("/staff/login");
-}
 
 /// Screenshots at 390 and 1280 px, and no sideways scrolling at 390 px.
 fn shots(b: &Browser, name: &str) {

@@ -250,6 +250,22 @@ impl Browser {
     }
 
     /// Waits until the element matching `css` shows `expected` (a page after a form post).
+    /// Clicks `css` (a submit button, a link) and waits for the next page to have loaded, also
+    /// when it has the same address as this one.
+    pub fn click_to_next_page(&self, css: &str) {
+        self.script("document.documentElement.dataset.leaving = '1';");
+        self.click(css);
+        let started = Instant::now();
+        while self.script("return document.readyState == 'complete' && !document.documentElement.dataset.leaving")
+            != Value::Bool(true)
+        {
+            if started.elapsed() > Duration::from_secs(10) {
+                panic!("no new page after clicking {css} on {}", self.path());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Presses the language switch of a page shown after a post (`to`: `zh`, `zh-Hant`, `en`)
     /// and waits for the page in that language.
     pub fn switch_language(&self, to: &str) {

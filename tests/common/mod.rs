@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod smtp;
+pub mod walk;
 pub mod world;
 
 use std::path::PathBuf;
