@@ -200,6 +200,10 @@ fn the_commission_runs_a_round_through_the_pages_and_reads_the_assessment() {
     let chinese = b.text("section.letter:nth-of-type(2)");
     assert!(chinese.contains("投票地址") && chinese.contains(&format!("/vote?round={round_id}")), "{chinese}");
     assert!(chinese.contains("北京时间") && !chinese.contains("Vote at"), "{chinese}");
+    let addresses = b.script(
+        "return [...new Set([...document.querySelectorAll('section.letter .address')].map(e => e.textContent))]",
+    );
+    assert_eq!(addresses.as_array().map(Vec::len), Some(1), "one voting address on every letter: {addresses}");
     b.screenshots("round-letters-en");
     let mut on_disk = Vec::new();
     let mut stack = vec![app.data_dir.path().to_path_buf()];
