@@ -174,6 +174,19 @@ fn a_voter_pastes_a_lower_case_code_reviews_changes_and_keeps_the_receipt_and_an
     assert!(!href(&b).contains('?'), "{}", href(&b));
     b.screenshots("vote-receipt-en");
     no_sideways_scroll(&b, "the receipt");
+    // The receipt in Chinese and back: the receipt again, the choices neither sent nor shown.
+    b.switch_language("zh");
+    assert_eq!(b.text("h1"), "评议已提交");
+    assert_eq!(b.text("#receipt"), receipt_en);
+    assert!(b.text("#choices-not-again").contains("不会再次发送"), "{}", b.body_text());
+    assert_eq!(b.count(".review dd"), 0);
+    b.switch_language("en");
+    assert_eq!(b.text("#receipt"), receipt_en);
+    // A receipt that is not the round's is not shown.
+    let forged = common::form_body(&[("round", round.id.as_str()), ("receipt", "R-0000-0000-0000-0000-00")]);
+    let r =
+        app.request("POST", "/vote/receipt?lang=en", None, &[], Some(("application/x-www-form-urlencoded", forged)));
+    assert_eq!(r.status, 404, "{}", r.body);
 
     // The same code again is refused, in the reader's language.
     b.goto(&app.url("/vote?lang=zh"));

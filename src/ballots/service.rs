@@ -1451,6 +1451,17 @@ pub fn departments_for_code(
 /// Casts a ballot: in one transaction the code is spent (only if unspent: exactly one row), one
 /// row per department is written with its own random id — no code, no time, no voter — and a
 /// random receipt. Any error rolls everything back, the code included.
+/// Whether `receipt` is one of the round's receipts (the receipt page shown again in another
+/// language; every receipt is public on the bulletin once the round is published).
+pub fn receipt_in_round(conn: &mut DbConnection, round_id: &RoundId, receipt: &str) -> QueryResult<bool> {
+    let found: i64 = ballot_receipts::table
+        .filter(ballot_receipts::round_id.eq(round_id))
+        .filter(ballot_receipts::receipt.eq(receipt))
+        .count()
+        .get_result(conn)?;
+    Ok(found > 0)
+}
+
 pub fn cast(
     conn: &mut DbConnection,
     round_id: &RoundId,

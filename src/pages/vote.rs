@@ -25,7 +25,7 @@ use crate::http::ClientAddr;
 use crate::ids::RoundId;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(start).service(ballot).service(review).service(cast).service(results);
+    cfg.service(start).service(ballot).service(review).service(cast).service(receipt_again).service(results);
 }
 
 /// The answers, in the order the ballot shows them.
@@ -442,6 +442,7 @@ async fn cast(page: Page, client: ClientAddr, form: web::Form<Vec<(String, Strin
                 round => minijinja::context! { id => &round.id, title => title_in(&round.title, page.lang) },
                 departments => chosen(page.lang, &round, &departments, &receipt.ballot, false),
                 receipt => receipt.receipt,
+                switch_form => SwitchForm { form: "receipt-form", action: "/vote/receipt".into() },
             },
         ),
         Err(e @ ApiError::Invalid(_)) => {
@@ -450,6 +451,52 @@ async fn cast(page: Page, client: ClientAddr, form: web::Form<Vec<(String, Strin
             render_ballot(&page, &round, &posted.code, view, Some(shown))
         }
         Err(e) => show_start(&page, Some(&posted.round), "", Some(&e)).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct ReceiptAgain {
+    #[serde(default)]
+    round: String,
+    #[serde(default)]
+    receipt: String,
+}
+
+/// The receipt page again, in the language its switch asked for: the round and the receipt
+/// only (the choices are not sent again, so nothing pairs a receipt with a ballot), checked
+/// against the round's receipts and counted against the client's ballot limit.
+#[post("/vote/receipt")]
+async fn receipt_again(page: Page, client: ClientAddr, form: web::Form<ReceiptAgain>) -> HttpResponse {
+    let ReceiptAgain { round, receipt } = form.into_inner();
+    let shown = async {
+        page.state.limits.ballot_by_client.check(&client.0).await?;
+        if round.len() > 64 || receipt.len() > 64 || round.chars().chain(receipt.chars()).any(char::is_control) {
+            return Err(ApiError::NotFound("no such receipt".into()));
+        }
+        let round_id = RoundId::new(round.as_str());
+        let receipt = receipt.trim().to_string();
+        db::run(&page.state.pool, move |conn| {
+            let row = service::find(conn, &round_id)?;
+            if !service::receipt_in_round(conn, &round_id, &receipt)? {
+                return Err(ApiError::NotFound("no such receipt".into()));
+            }
+            Ok((row, receipt))
+        })
+        .await
+    }
+    .await;
+    match shown {
+        Ok((round, receipt)) => page.render(
+            "vote/receipt.html",
+            minijinja::context! {
+                round => minijinja::context! { id => &round.id, title => title_in(&round.title, page.lang) },
+                again => true,
+                departments => Vec::<ReviewDepartment>::new(),
+                receipt => receipt,
+                switch_form => SwitchForm { form: "receipt-form", action: "/vote/receipt".into() },
+            },
+        ),
+        Err(e) => page.error(&e),
     }
 }
 
