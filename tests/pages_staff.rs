@@ -387,6 +387,7 @@ fn each_staff_page_admits_the_apis_roles_only() {
         (format!("/staff/complaints/{id}/withdraw"), &["operator"]),
         (format!("/staff/complaints/{id}/notes"), &["department", "coordinator"]),
         ("/staff/callbacks/x/done".into(), &["operator"]),
+        ("/staff/intake/receipt".into(), &["operator"]),
     ];
     for (path, allowed) in &posts {
         assert_eq!(post(&app, path, None, &[]).status, 303, "{path}");
@@ -1433,6 +1434,12 @@ fn a_phone_callers_complaint_is_recorded_found_assigned_and_answered(width: u32,
     let told = if lang == "zh" { "来电人没有电子邮箱" } else { "The caller has no email address" };
     assert!(b.body_text().contains(told), "{}", b.body_text());
     on_page("filed-phone-only");
+    // Shown once after the post, yet it switches: the number and code go back in the body.
+    let code = b.text("#access-code");
+    b.switch_language(other);
+    assert_eq!((b.text("#tracking-number"), b.text("#access-code")), (number.clone(), code.clone()));
+    b.switch_language(lang);
+    assert_eq!(b.text("#access-code"), code);
 
     // Later the caller has lost the number: found by the phone as they say it.
     b.goto(&app.url(&format!("/staff/status?lang={lang}")));
@@ -1540,5 +1547,45 @@ fn the_intake_forms_language_switch_files_nothing() {
     // Without the switch the same post files.
     let r = post_intake(&app, &operator, &fields);
     assert!(r.body.contains("id=\"tracking-number\""), "{}", r.body);
+    assert_eq!(app.get("/api/v1/complaints", Some(&coordinator)).json()["items"].as_array().map(Vec::len), Some(1));
+}
+
+/// The intake's answer shown again by its language switch only to whoever holds the number and
+/// the code it showed: a wrong code is refused and nothing is filed either way.
+#[test]
+fn the_intake_answer_is_shown_again_only_for_its_own_number_and_code() {
+    let app = spawn_app();
+    let admin = app.admin_token();
+    let operator = sign_in(&app, &app.staff_account(&admin, "operator", None));
+    let coordinator = app.staff_token(&admin, "coordinator", None);
+    let token = csrf_of(&get(&app, "/staff/intake?lang=zh", Some(&operator)));
+    let mut fields = intake_fields("停电");
+    fields.push(("csrf", &token));
+    let filed = post_intake(&app, &operator, &fields);
+    let code_of = |body: &str| {
+        let part = body.split("name=\"access_code\" value=\"").nth(1).expect("the switch's form carries the code");
+        part.split('"').next().unwrap().to_string()
+    };
+    let code = code_of(&filed.body);
+    let number = filed.body.split("name=\"tracking_number\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+    let again = |code: &str| {
+        post(
+            &app,
+            "/staff/intake/receipt?lang=en&switch=1",
+            Some(&operator),
+            &[("csrf", &token), ("tracking_number", number), ("access_code", code)],
+        )
+    };
+    let shown = again(&code);
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert!(
+        shown.body.contains("<html lang=\"en\"") && shown.body.contains("The complaint is recorded"),
+        "{}",
+        shown.body
+    );
+    assert_eq!(code_of(&shown.body), code);
+    let wrong = again("AAAA-BBBB-CCCC-DDDD-EEEE");
+    assert_eq!(wrong.status, 404, "{}", wrong.body);
+    assert!(!wrong.body.contains("AAAA-BBBB"), "the code typed is not echoed");
     assert_eq!(app.get("/api/v1/complaints", Some(&coordinator)).json()["items"].as_array().map(Vec::len), Some(1));
 }

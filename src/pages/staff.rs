@@ -27,7 +27,7 @@ use crate::complaints::duplicates;
 use crate::complaints::error::{ComplaintError, ComplaintResult};
 use crate::complaints::events::{self, EventView};
 use crate::complaints::intake::{self, limits};
-use crate::complaints::model::{ReplyOutcome, TrackingNumber};
+use crate::complaints::model::{hash_access_code, ReplyOutcome, TrackingNumber};
 use crate::complaints::operations::{acting, received_filter, with_ctx, Access};
 use crate::complaints::service::{self, IdempotencyKey};
 use crate::complaints::state::{transition, Action, Actor, Status};
@@ -38,11 +38,13 @@ use crate::departments::DepartmentKind;
 use crate::error::{ApiError, FieldError};
 use crate::escalation::ladder::Trigger;
 use crate::fields::{optional_text, required_text, Checker};
+use crate::http::ClientAddr;
 use crate::ids::{ComplaintId, DepartmentId};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(intake_page)
         .service(intake_post)
+        .service(intake_receipt)
         .service(callbacks_page)
         .service(callback_done)
         .service(status_page)
@@ -332,21 +334,74 @@ async fn file_for_caller(page: &Page, posted: &mut Posted) -> Result<HttpRespons
     if !filed.replayed {
         store_attachments(page, &filed.complaint.id, files, by).await?;
     }
-    let due_at = from_db_time(filed.clock.due_at).with_timezone(&crate::calendar::shanghai());
-    Ok(page.render(
+    Ok(render_filed(page, &filed.complaint, filed.access_code.as_deref(), &filed.clock, count))
+}
+
+/// What the operator reads out after an intake: the number and, once, the code (None on a
+/// retry after the sealed code expired: it was shown the first time), the due date, the files.
+fn render_filed(
+    page: &Page,
+    complaint: &store::ComplaintRow,
+    access_code: Option<&str>,
+    clock: &store::ClockRow,
+    attachments: usize,
+) -> HttpResponse {
+    let due_at = from_db_time(clock.due_at).with_timezone(&crate::calendar::shanghai());
+    page.render(
         "staff/filed.html",
         minijinja::context! {
-            tracking_number => &filed.complaint.tracking_number,
-            // None on a retry after the sealed code expired: it was shown the first time.
-            access_code => filed.access_code,
-            channel => &filed.complaint.channel,
-            due_date => filed.clock.due_date.to_string(),
+            tracking_number => &complaint.tracking_number,
+            access_code,
+            channel => &complaint.channel,
+            due_date => clock.due_date.to_string(),
             due_at => due_at.to_rfc3339(),
-            provisional => filed.clock.provisional,
-            attachments => count,
-            by_phone => crate::complaints::callbacks::by_phone(&filed.complaint),
+            provisional => clock.provisional,
+            attachments,
+            by_phone => crate::complaints::callbacks::by_phone(complaint),
+            // The switch shows this answer again to whoever holds the number and the code.
+            switch_form => access_code.map(|_| SwitchForm { form: "filed-form", action: "/staff/intake/receipt".into() }),
         },
-    ))
+    )
+}
+
+#[derive(Deserialize)]
+struct FiledAgain {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    tracking_number: String,
+    #[serde(default)]
+    access_code: String,
+}
+
+/// The intake's answer again, in the language its switch asked for: the number and the code it
+/// showed must match (the look-up's limit per client); nothing is filed.
+#[post("/staff/intake/receipt")]
+async fn intake_receipt(
+    staff: StaffPage<OperatorOnly>,
+    client: ClientAddr,
+    form: web::Form<FiledAgain>,
+) -> HttpResponse {
+    let form = form.into_inner();
+    csrf_or_refuse!(staff, form);
+    let code = form.access_code.trim().to_string();
+    let found = async {
+        staff.state.limits.tracking_by_client.check(&client.0).await?;
+        let (number, hash) = (form.tracking_number.trim().to_string(), hash_access_code(&code));
+        db::run(&staff.state.pool, move |conn| {
+            let row = crate::complaints::operations::open_by_code(conn, &number, &hash)?;
+            let clock = store::current_clock(conn, &row.id, context::REPLY_CLOCK)?
+                .ok_or_else(|| ComplaintError::internal("intake receipt", "a complaint without its reply clock"))?;
+            let files = crate::complaints::attachments::count(conn, &row.id)?;
+            Ok::<_, ComplaintError>((row, clock, files))
+        })
+        .await
+    }
+    .await;
+    match found {
+        Ok((row, clock, files)) => render_filed(&staff, &row, Some(&code), &clock, files as usize),
+        Err(e) => staff.error(&e),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
