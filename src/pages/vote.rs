@@ -128,8 +128,9 @@ async fn show_start(page: &Page, chosen: Option<&str>, typed: &str, error: Optio
             typed => typed.chars().take(40).collect::<String>(),
             field_errors => shown.as_ref().map(|s| s.by_field()),
             error => shown,
-            // Shown after a post (a refused code): the switch checks the code again, spending nothing.
-            switch_form => SwitchForm { form: "code-form", action: "/vote/ballot".into() },
+            // Shown after a post (a refused code): the switch checks the code again, spending
+            // nothing — while a round takes codes, so that the page has the code form to post.
+            switch_form => open.iter().any(|r| r.accepting).then(|| SwitchForm { form: "code-form", action: "/vote/ballot".into() }),
         },
     )
 }
