@@ -1523,7 +1523,7 @@ fn letters_and_code_emails_speak_each_voters_language_with_the_address_and_the_b
         Anna,enterprise_served,paper,lang-0,en\n\
         张三,enterprise_served,paper,lang-0,\n\
         Eve,enterprise_served,eve@example.cn,lang-0,en\n\
-        陳大文,enterprise_served,chan@example.hk,lang-0,zh-Hant\n\
+        陳大文,enterprise_served,chan@example.hk,lang-0,ZH-hant\n\
         李四,enterprise_served,li@example.cn,lang-0,zh\n";
     assert_eq!(import(&app, &r, roll).status, 200);
     // A roll without the column still reads: everyone on it reads zh.

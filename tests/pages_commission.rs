@@ -567,11 +567,9 @@ fn the_new_round_form_builds_questions_from_fields_in_both_languages() {
     assert!(!page.body.contains("key | 中文 | English"), "no line syntax to learn");
     assert!(page.body.contains("<label for=\"f-question-3-en\">Question 4 in English"), "{}", page.body);
     assert!(page.body.contains("value=\"Integrity (廉洁)\""), "the usual questions are filled in");
-    assert_eq!(
-        page.body.matches("class=\"inputs2 question-row\"").count(),
-        4 + 3,
-        "four questions and three empty rows"
-    );
+    let (open_rows, folded) = page.body.split_once("id=\"more-questions\"").expect("more rows, folded");
+    assert_eq!(open_rows.matches("class=\"inputs2 question-row\"").count(), 4 + 3, "four questions, three empty rows");
+    assert_eq!(folded.matches("class=\"inputs2 question-row\"").count(), 20 - 7, "up to 20 under \"More rows\"");
     let csrf = page.body.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
     let post = |questions: &[(&str, &str)]| {
         let mut fields = vec![
@@ -614,11 +612,28 @@ fn the_new_round_form_builds_questions_from_fields_in_both_languages() {
     let none = post(&[("question.0.zh", ""), ("question.0.en", "")]);
     assert_eq!(none.status, 422, "{}", none.body);
     assert!(none.body.contains("Give at least one question, in both languages."), "{}", none.body);
-    // Too long for a ballot: the service's limit, beside the list.
+    // Too long for a ballot: named beside its box, and only there.
     let long = "x".repeat(201);
     let too_long = post(&[("question.0.zh", "题目"), ("question.0.en", long.as_str())]);
     assert_eq!(too_long.status, 422, "{}", too_long.body);
-    assert!(too_long.body.contains("id=\"e-questions\""), "{}", too_long.body);
+    assert!(too_long.body.contains("id=\"e-question-0-en\""), "{}", too_long.body);
+    assert!(!too_long.body.contains("id=\"e-questions\""), "no second, vaguer message: {}", too_long.body);
+    // A lone half-filled row: its box, not the list as a whole.
+    let lone = post(&[("question.0.zh", "题目"), ("question.0.en", "")]);
+    assert!(lone.body.contains("id=\"e-question-0-en\"") && !lone.body.contains("id=\"e-questions\""), "{}", lone.body);
+    // Shown again with a mistake, every filled row is open, with three empty ones after it.
+    let mut nine: Vec<(String, String)> = (0..9)
+        .flat_map(|i| {
+            [(format!("question.{i}.zh"), format!("题目{i}")), (format!("question.{i}.en"), format!("Question {i}"))]
+        })
+        .collect();
+    nine.push(("question.9.zh".into(), "只有中文".into()));
+    let pairs: Vec<(&str, &str)> = nine.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let again = post(&pairs);
+    assert_eq!(again.status, 422, "{}", again.body);
+    let open_again = again.body.split_once("id=\"more-questions\"").unwrap().0;
+    assert_eq!(open_again.matches("class=\"inputs2 question-row\"").count(), 13, "{}", again.body);
+    assert!(open_again.contains("value=\"Question 8\"") && open_again.contains("id=\"e-question-9-en\""));
     let token = app.staff_token(&admin, "commission", None);
     assert_eq!(app.get("/api/v1/ballots/rounds", Some(&token)).json().as_array().map(Vec::len), Some(0));
 
@@ -630,7 +645,7 @@ fn the_new_round_form_builds_questions_from_fields_in_both_languages() {
         ("question.1.key", "efficiency"),
         ("question.1.zh", ""),
         ("question.1.en", ""),
-        ("question.6.key", ""),
+        ("question.6.key", "overall"),
         ("question.6.zh", "窗口指引是否清楚"),
         ("question.6.en", "Clear guidance at the counter"),
     ]);

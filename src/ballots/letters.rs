@@ -115,6 +115,7 @@ pub fn letters(lang: &str, round_title: &str, letters: &[Letter], note: Option<&
             let names: Vec<&str> = l.departments.iter().map(|d| d.name_in(l.language)).collect();
             context! {
                 lang => l.language.html_tag(),
+                round_title => super::model::title_in(round_title, l.language),
                 t => &text,
                 closes => text.closes.replace("{closes}", &l.closes_at),
                 name => &l.name,
@@ -130,11 +131,18 @@ pub fn letters(lang: &str, round_title: &str, letters: &[Letter], note: Option<&
     )
 }
 
-/// The round key's shares, one printed page per trustee, each with how to keep it (`care`).
-pub fn key_shares(round_title: &str, shares: &[String], care: &str, note: &ScreenNote) -> BallotResult<String> {
+/// The round key's shares, one printed page per trustee, each with how to keep it (`care`, in
+/// the officer's language: `lang`, an HTML language tag).
+pub fn key_shares(
+    lang: &str,
+    round_title: &str,
+    shares: &[String],
+    care: &str,
+    note: &ScreenNote,
+) -> BallotResult<String> {
     render(
         "key_shares.html",
-        context! { lang => "zh-CN", title => "密钥份额 Key shares", note => note, round_title => round_title, shares => shares, care => care },
+        context! { lang => lang, title => "密钥份额 Key shares", note => note, round_title => round_title, shares => shares, care => care },
     )
 }
 
@@ -186,7 +194,7 @@ mod tests {
     fn each_letter_speaks_its_voters_language_and_says_where_and_until_when_to_vote() {
         let html = letters(
             "zh-Hans",
-            "R",
+            "年度评议 / Annual evaluation",
             &[letter("Anna", Language::En), letter("张三", Language::Zh), letter("陳大文", Language::ZhHant)],
             None,
         )
@@ -195,6 +203,7 @@ mod tests {
         assert_eq!(sections.len(), 3);
         let en = sections[0];
         assert!(en.starts_with(" lang=\"en\">") && en.contains("Anonymous conduct evaluation"), "{en}");
+        assert!(en.contains("<p>Annual evaluation</p>"), "the title's English half: {en}");
         assert!(en.contains("Please rate these departments: Commerce Bureau") && !en.contains("市商务局"), "{en}");
         // (minijinja escapes '/' too: the browser reads the address as written.)
         assert!(
@@ -207,6 +216,7 @@ mod tests {
         assert!(!en.contains("投票"), "an English letter has no Chinese text: {en}");
         let zh = sections[1];
         assert!(zh.starts_with(" lang=\"zh-Hans\">") && zh.contains("请评议以下部门： 市商务局"), "{zh}");
+        assert!(zh.contains("<p>年度评议</p>"), "the title's Chinese half: {zh}");
         assert!(
             zh.contains("投票截止时间：北京时间 2026-12-20 18:00")
                 && zh.contains("anshang.example.cn&#x2f;vote?round=r1")
@@ -234,7 +244,8 @@ mod tests {
         assert!(!letters("zh-Hans", "R", &[], None).unwrap().contains("screen-only\" id"), "no note, no box");
 
         let shares =
-            key_shares("R", &["ANSHANG-KEY-SHARE-1".into(), "ANSHANG-KEY-SHARE-2".into()], "Keep it", &note()).unwrap();
+            key_shares("en", "R", &["ANSHANG-KEY-SHARE-1".into(), "ANSHANG-KEY-SHARE-2".into()], "Keep it", &note())
+                .unwrap();
         assert_eq!(shares.matches("<section class=\"key-share\">").count(), 2);
         assert!(shares.contains("Ballot key share 2 of 2") && shares.contains(".key{font:bold 11pt monospace"));
         let key = revocation_key("en", "Revocation key", "R", "AGE-SECRET-KEY-1XYZ", "Keep", &note()).unwrap();

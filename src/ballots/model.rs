@@ -58,6 +58,21 @@ pub struct Question {
     pub text_en: String,
 }
 
+/// A round's title in the reader's language: a title written `中文 / English` shows the half
+/// in that language; any other title is shown as written.
+pub fn title_in(title: &str, lang: crate::complaints::model::Language) -> String {
+    match title.split_once(" / ") {
+        Some((zh, en)) if !zh.trim().is_empty() && !en.trim().is_empty() => {
+            if lang.is_chinese() {
+                zh.trim().to_string()
+            } else {
+                en.trim().to_string()
+            }
+        }
+        _ => title.to_string(),
+    }
+}
+
 /// The four default questions.
 pub fn default_questions() -> Vec<Question> {
     [

@@ -806,9 +806,10 @@ fn parse_roll(csv_text: &str, department_of: &dyn Fn(&str) -> Option<String>) ->
                 }
             }
         };
-        let language = match row.language.as_str() {
+        // Any case: a spreadsheet may well have typed `ZH` or `zh-hant`.
+        let language = match row.language.trim() {
             "" => Some(Language::Zh),
-            given => Language::parse(given),
+            given => Language::ALL.into_iter().find(|l| l.as_str().eq_ignore_ascii_case(given)),
         };
         if language.is_none() {
             problems.push("language: zh, zh-Hant or en (or empty for zh)".into());
@@ -1180,7 +1181,7 @@ pub fn issue_codes(
                 let names: Vec<&str> =
                     depts.iter().filter(|d| dept_ids.contains(&d.id)).map(|d| d.name_in(language)).collect();
                 let vars = json!({
-                    "name": name, "round_title": round.title, "code": CODE_TOKEN, "departments": names,
+                    "name": name, "round_title": super::model::title_in(&round.title, language), "code": CODE_TOKEN, "departments": names,
                     "closes_at": closes_at, "vote_link": vote_link,
                 });
                 let rendered = notices
@@ -1448,9 +1449,6 @@ pub fn departments_for_code(
     Ok(round_departments(conn, round_id)?.into_iter().filter(|d| ids.contains(&d.id)).collect())
 }
 
-/// Casts a ballot: in one transaction the code is spent (only if unspent: exactly one row), one
-/// row per department is written with its own random id — no code, no time, no voter — and a
-/// random receipt. Any error rolls everything back, the code included.
 /// Whether `receipt` is one of the round's receipts (the receipt page shown again in another
 /// language; every receipt is public on the bulletin once the round is published).
 pub fn receipt_in_round(conn: &mut DbConnection, round_id: &RoundId, receipt: &str) -> QueryResult<bool> {
@@ -1462,6 +1460,9 @@ pub fn receipt_in_round(conn: &mut DbConnection, round_id: &RoundId, receipt: &s
     Ok(found > 0)
 }
 
+/// Casts a ballot: in one transaction the code is spent (only if unspent: exactly one row), one
+/// row per department is written with its own random id — no code, no time, no voter — and a
+/// random receipt. Any error rolls everything back, the code included.
 pub fn cast(
     conn: &mut DbConnection,
     round_id: &RoundId,

@@ -142,13 +142,20 @@ fn question_field(i: usize, part: &str) -> String {
     format!("question.{i}.{part}")
 }
 
-/// The question rows the form shows: every row up to the last one filled in, and a few empty
-/// ones after it.
-fn question_rows(values: &Values) -> Vec<usize> {
+/// The question rows the form shows open: every row up to the last one filled in and a few
+/// empty ones after it. The rest, up to the most a round has, wait folded under "more rows"
+/// (no script, and no second submit button to become the form's default).
+fn question_rows(values: &Values) -> (Vec<usize>, Vec<usize>) {
     let filled =
         |i: usize| ["zh", "en"].iter().any(|p| values.get(&question_field(i, p)).is_some_and(|v| !v.trim().is_empty()));
     let last_filled = (0..MOST_QUESTIONS).filter(|&i| filled(i)).max().map_or(0, |i| i + 1);
-    (0..(last_filled + EMPTY_QUESTION_ROWS).min(MOST_QUESTIONS)).collect()
+    let open = (last_filled + EMPTY_QUESTION_ROWS).min(MOST_QUESTIONS);
+    ((0..open).collect(), (open..MOST_QUESTIONS).collect())
+}
+
+/// A question's text as typed in one box: 1–200 characters on one line (as the service checks).
+fn question_text_fits(text: &str) -> bool {
+    text.chars().count() <= 200 && !text.chars().any(char::is_control)
 }
 
 /// The questions as the rows give them, in order: a row with both texts is a question (its key
@@ -160,6 +167,18 @@ fn questions_from_rows(values: &Values, errors: &mut Vec<FieldError>) -> Vec<Que
     let mut questions: Vec<Question> = Vec::new();
     for i in 0..MOST_QUESTIONS {
         let (zh, en) = (get(i, "zh"), get(i, "en"));
+        let too_long: Vec<&str> =
+            [("zh", &zh), ("en", &en)].into_iter().filter(|(_, t)| !question_text_fits(t)).map(|(p, _)| p).collect();
+        if !too_long.is_empty() {
+            for part in too_long {
+                errors.push(FieldError::new(
+                    question_field(i, part),
+                    "question_long",
+                    "at most 200 characters, on one line",
+                ));
+            }
+            continue;
+        }
         match (zh.is_empty(), en.is_empty()) {
             (true, true) => continue,
             (false, false) => {}
@@ -173,9 +192,12 @@ fn questions_from_rows(values: &Values, errors: &mut Vec<FieldError>) -> Vec<Que
                 continue;
             }
         }
+        // The key a question had (the usual four keep theirs); a new row's is made from its
+        // place, and never one another question of the round already has.
         let mut key = get(i, "key");
-        if key.is_empty() || key.len() > 40 || questions.iter().any(|q| q.key == key) {
-            key = format!("q{}", i + 1);
+        let taken = |key: &str, questions: &[Question]| questions.iter().any(|q| q.key == key);
+        if key.is_empty() || key.len() > 40 || key.chars().any(char::is_control) || taken(&key, &questions) {
+            key = (i + 1..).map(|n| format!("q{n}")).find(|k| !taken(k, &questions)).expect("an unused key");
         }
         questions.push(Question { key, text_zh: zh, text_en: en });
     }
@@ -226,7 +248,8 @@ async fn show_rounds(page: &Page, values: &Values, chosen: &[String], error: Opt
             departments => departments,
             chosen => chosen,
             values => values,
-            question_rows => question_rows(values),
+            question_rows => question_rows(values).0,
+            more_question_rows => question_rows(values).1,
             categories => Category::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
             field_errors => shown.as_ref().map(|s| s.by_field()),
             error => shown,
@@ -331,7 +354,9 @@ fn create_request(values: &Values, department_ids: Vec<String>) -> Result<Create
     let period_unread = unread.iter().any(|f| f == "opens_at" || f == "closes_at");
     if let Err(more) = crate::ballots::service::check_create(&request) {
         errors.extend(more.into_iter().filter(|e| {
-            let about_unread = unread.iter().any(|f| *f == e.field || f.starts_with(&format!("{}.", e.field)));
+            let about_unread = unread.iter().any(|f| *f == e.field || f.starts_with(&format!("{}.", e.field)))
+                // A question row already named beside its box says what is wrong with the list.
+                || (e.field == "questions" && unread.iter().any(|f| f.starts_with("question.")));
             let about_the_period = period_unread && e.field == "closes_at";
             !(about_unread || about_the_period)
         }));
@@ -375,9 +400,8 @@ fn revocation_key_page(staff: &StaffPage<BallotOfficers>, round: &RoundRow, key:
     let note = once_note(staff, "revocation-page-note", format!("/staff/rounds/{}", round.id), |lang| {
         vec![(Some("revocation-note"), staff.text_in("commission.round.revocation_once", lang))]
     });
-    let lang = if staff.lang == Language::Zh { "zh-CN" } else { "en" };
     let page = letters::revocation_key(
-        lang,
+        staff.lang.for_staff().html_tag(),
         &staff.text("commission.round.revocation_title"),
         &round.title,
         key,
@@ -743,7 +767,7 @@ fn key_shares_page(staff: &StaffPage<BallotOfficers>, round: &service::RoundRow,
         )]
     });
     let care = staff.text("commission.round.share_care").replace("{t}", &round.threshold.to_string());
-    match letters::key_shares(&round.title, shares, &care, &note) {
+    match letters::key_shares(staff.lang.for_staff().html_tag(), &round.title, shares, &care, &note) {
         Ok(html) => shown_once(html),
         Err(e) => staff.error(&e.into()),
     }

@@ -44,17 +44,7 @@ fn parse_answer(s: &str) -> Option<Answer> {
     ANSWERS.into_iter().find(|a| answer_key(*a) == s)
 }
 
-/// A round's title in the reader's language: a title written `中文 / English` shows the half
-/// in that language; any other title is shown as written.
-pub(super) fn title_in(title: &str, lang: Language) -> String {
-    match title.split_once(" / ") {
-        Some((zh, en)) if !zh.trim().is_empty() && !en.trim().is_empty() => match lang {
-            Language::Zh | Language::ZhHant => zh.trim().to_string(),
-            Language::En => en.trim().to_string(),
-        },
-        _ => title.to_string(),
-    }
-}
+pub(super) use crate::ballots::model::title_in;
 
 fn local(t: chrono::NaiveDateTime) -> String {
     db::from_db_time(t).with_timezone(&crate::calendar::shanghai()).to_rfc3339()
