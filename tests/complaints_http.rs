@@ -462,6 +462,33 @@ fn wrong_codes_look_like_unknown_numbers_and_are_rate_limited() {
 }
 
 #[test]
+fn refused_lookups_and_refused_filings_count_against_the_client_too() {
+    // The count is made in the request's own database hop when the request goes that far, and
+    // on its own when the request is refused before (a missing code, a form with mistakes): a
+    // client cannot probe for free by sending what is refused first.
+    let app = common::spawn_app_with(|s| {
+        s.complaints.tracking_lookups_per_client_per_minute = 3;
+        s.complaints.filings_per_client_per_hour = 3;
+    });
+    let filed = app.post("/api/v1/complaints", None, &complaint_json("en")).json();
+    let (number, code) = (filed["tracking_number"].as_str().unwrap(), filed["access_code"].as_str().unwrap());
+    for _ in 0..2 {
+        app.get(&format!("/api/v1/track/{number}"), None).assert_problem(401, "unauthenticated");
+    }
+    assert_eq!(track(&app, number, code).status, 200, "the third lookup is within the budget");
+    track(&app, number, code).assert_problem(429, "rate-limited");
+    app.get(&format!("/api/v1/track/{number}"), None).assert_problem(429, "rate-limited");
+
+    let mut bad = complaint_json("en");
+    bad["subject"] = json!("");
+    app.post("/api/v1/complaints", None, &bad).assert_problem(422, "invalid-field");
+    app.post("/api/v1/complaints", None, &bad).assert_problem(422, "invalid-field");
+    let r = app.post("/api/v1/complaints", None, &complaint_json("en"));
+    r.assert_problem(429, "rate-limited");
+    assert!(r.header("retry-after").is_some());
+}
+
+#[test]
 fn bad_filings_are_refused_with_the_field_named() {
     let app = spawn_app();
     let mut body = complaint_json("en");

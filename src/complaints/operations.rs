@@ -16,6 +16,7 @@ use super::store;
 use crate::auth::{Role, StaffUser};
 use crate::db;
 use crate::error::ApiError;
+use crate::http::rate_limit::Admission;
 use crate::state::AppState;
 
 /// A signed-in staff member as the service sees them.
@@ -44,10 +45,27 @@ where
     F: FnOnce(&mut db::DbConnection, &context::Ctx) -> ComplaintResult<T> + Send + 'static,
     T: Send + 'static,
 {
+    with_ctx_admitted(state, access, Admission::Counted, work).await
+}
+
+/// [`with_ctx`] for a public request whose rate-limit count may still be pending: it is made
+/// first, on the same connection and outside the operation's transaction (a refused lookup
+/// counts), so the request takes one blocking hop and one pooled connection.
+pub async fn with_ctx_admitted<T, F>(
+    state: &web::Data<AppState>,
+    access: Access,
+    admission: Admission,
+    work: F,
+) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut db::DbConnection, &context::Ctx) -> ComplaintResult<T> + Send + 'static,
+    T: Send + 'static,
+{
     let cal = state.calendar.current();
     let rules = state.rules.clone();
     let gate = (access == Access::Write).then(|| state.write_gate.clone()).flatten();
     db::run(&state.pool, move |conn| {
+        admission.count_on(conn)?;
         let _turn = gate.as_ref().map(|g| g.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
         let ctx = rules.ctx(&cal, db::now());
         // The one place a complaint operation's error becomes the front ends' error.

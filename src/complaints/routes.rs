@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::context::Acting;
 use super::intake::{self, limits, FileComplaintRequest};
 use super::model::{hash_access_code, Language, Rating, ReplyOutcome, TrackingNumber};
-use super::operations::{acting, open_by_code, with_ctx, Access};
+use super::operations::{acting, open_by_code, with_ctx, with_ctx_admitted, Access};
 use super::service::{self, IdempotencyKey};
 use super::state::Status;
 use super::store::{self, ListFilter};
@@ -24,6 +24,7 @@ use crate::complaints::error::{ComplaintError, ComplaintResult};
 use crate::db;
 use crate::error::ApiError;
 use crate::fields::{optional_text, required_text};
+use crate::http::rate_limit::Admission;
 use crate::http::{ClientAddr, JsonBody, NoStore};
 use crate::ids::{ComplaintId, DepartmentId};
 use crate::state::AppState;
@@ -113,13 +114,23 @@ async fn file(
         }
         None => None,
     };
-    if staff.0.is_none() {
-        state.limits.filing_by_client.check(&client.0).await?;
-    }
+    // The public's filings count against the client's limit — refused ones too.
+    let admission = match staff.0 {
+        None => state.limits.filing_by_client.admit(&client.0)?,
+        Some(_) => Admission::Counted,
+    };
     let acting = staff.0.as_ref().map(|s| acting(s)).unwrap_or_else(Acting::investor);
-    let valid = intake::validate(parsed, staff.0.is_some())?;
-    let filed =
-        with_ctx(&state, Access::Write, move |conn, ctx| service::file(conn, ctx, valid, &acting, idempotency)).await?;
+    let valid = match intake::validate(parsed, staff.0.is_some()) {
+        Ok(valid) => valid,
+        Err(refused) => {
+            admission.count_alone(&state.pool).await?;
+            return Err(refused.into());
+        }
+    };
+    let filed = with_ctx_admitted(&state, Access::Write, admission, move |conn, ctx| {
+        service::file(conn, ctx, valid, &acting, idempotency)
+    })
+    .await?;
     let due_at = db::from_db_time(filed.clock.due_at).with_timezone(&crate::calendar::shanghai());
     let response = FiledResponse {
         id: filed.complaint.id.to_string(),
@@ -715,6 +726,11 @@ async fn investor(
     number: String,
 ) -> Result<Investor, ApiError> {
     state.limits.tracking_by_client.check(&client.0).await?;
+    investor_presenting_code(req, number)
+}
+
+/// The investor as the request presents them, the rate limit aside (the caller counts it).
+fn investor_presenting_code(req: &HttpRequest, number: String) -> Result<Investor, ApiError> {
     let code = req
         .headers()
         .get("x-access-code")
@@ -733,7 +749,22 @@ async fn investor_action<F>(
 where
     F: FnOnce(&mut db::DbConnection, &context::Ctx, &ComplaintId) -> ComplaintResult<()> + Send + 'static,
 {
-    with_ctx(&state, access, move |conn, ctx| {
+    investor_action_admitted(state, who, access, Admission::Counted, action).await
+}
+
+/// [`investor_action`] with the client's rate-limit count still to be made (see
+/// [`with_ctx_admitted`]).
+async fn investor_action_admitted<F>(
+    state: web::Data<AppState>,
+    who: Investor,
+    access: Access,
+    admission: Admission,
+    action: F,
+) -> Result<NoStore<web::Json<TrackingView>>, ApiError>
+where
+    F: FnOnce(&mut db::DbConnection, &context::Ctx, &ComplaintId) -> ComplaintResult<()> + Send + 'static,
+{
+    with_ctx_admitted(&state, access, admission, move |conn, ctx| {
         let mut row = open_by_code(conn, &who.number, &who.code_hash)?;
         action(conn, ctx, &row.id)?;
         if access == Access::Write {
@@ -760,8 +791,17 @@ async fn track(
     client: ClientAddr,
     path: web::Path<String>,
 ) -> Result<NoStore<web::Json<TrackingView>>, ApiError> {
-    let who = investor(&state, &req, &client, path.into_inner()).await?;
-    investor_action(state, who, Access::Read, |_, _, _| Ok(())).await
+    // The read counts against the client's limit in the same hop as the read itself; a
+    // request refused for its missing code counts too.
+    let admission = state.limits.tracking_by_client.admit(&client.0)?;
+    let who = match investor_presenting_code(&req, path.into_inner()) {
+        Ok(who) => who,
+        Err(refused) => {
+            admission.count_alone(&state.pool).await?;
+            return Err(refused);
+        }
+    };
+    investor_action_admitted(state, who, Access::Read, admission, |_, _, _| Ok(())).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

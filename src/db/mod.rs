@@ -144,8 +144,14 @@ impl ManageConnection for ConnectionManager {
         }
     }
 
+    /// Checked before each use. A SQLite connection is a handle on a local file and cannot go
+    /// stale, so it is not asked (that saves a statement per request); a PostgreSQL connection
+    /// may have been dropped by the server or the network while idle.
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+        match conn {
+            DbConnection::Pg(_) => conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError),
+            DbConnection::Sqlite(_) => Ok(()),
+        }
     }
 
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {

@@ -80,17 +80,47 @@ impl SharedLimit {
     /// the blocking pool, as all database work; an unreachable database answers 503
     /// (`/problems/unavailable`), as any request needing it would.
     pub async fn check(&self, key: &str) -> Result<(), ApiError> {
-        let hashed = self.key.hash(self.bucket, key);
-        let (bucket, emission, tolerance) = (self.bucket, self.emission_secs, self.tolerance_secs);
-        let verdict = db::run(&self.pool, move |conn| match conn {
-            DbConnection::Pg(pg) => Ok(count(pg, bucket, &hashed, emission, tolerance)?),
-            DbConnection::Sqlite(_) => Err(ApiError::internal("rate limit", "shared limits need PostgreSQL")),
-        })
-        .await?;
+        self.pending(key).count_alone(&self.pool).await
+    }
+
+    /// The count for `key`, to be made on a connection the request takes anyway (see
+    /// [`PendingCount::count_on`]).
+    pub fn pending(&self, key: &str) -> PendingCount {
+        PendingCount {
+            bucket: self.bucket,
+            key_hash: self.key.hash(self.bucket, key),
+            emission_secs: self.emission_secs,
+            tolerance_secs: self.tolerance_secs,
+        }
+    }
+}
+
+/// One event not yet counted: what the upsert needs, the client already hashed.
+#[derive(Debug)]
+pub struct PendingCount {
+    bucket: &'static str,
+    key_hash: String,
+    emission_secs: f64,
+    tolerance_secs: f64,
+}
+
+impl PendingCount {
+    /// Counts the event on `conn`, which must not be inside a transaction the request may roll
+    /// back (a refused lookup must still count).
+    pub fn count_on(&self, conn: &mut DbConnection) -> Result<(), ApiError> {
+        let verdict = match conn {
+            DbConnection::Pg(pg) => count(pg, self.bucket, &self.key_hash, self.emission_secs, self.tolerance_secs)?,
+            DbConnection::Sqlite(_) => return Err(ApiError::internal("rate limit", "shared limits need PostgreSQL")),
+        };
         match verdict {
             Verdict::Allowed => Ok(()),
             Verdict::Refused { retry_after_secs } => Err(ApiError::TooManyRequests { retry_after_secs }),
         }
+    }
+
+    /// Counts the event in a blocking hop of its own.
+    pub async fn count_alone(self, pool: &Pool) -> Result<(), ApiError> {
+        db::run(pool, move |conn| self.count_on(conn)).await
     }
 }
 
