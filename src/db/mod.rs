@@ -154,8 +154,16 @@ impl ManageConnection for ConnectionManager {
         }
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// Checked when a connection goes back to the pool: one dropped by a panic, or whose
+    /// transaction state diesel no longer knows (a failed rollback, a transaction left open), is
+    /// closed instead of being handed to the next request.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        std::thread::panicking()
+            || match conn {
+                DbConnection::Pg(pg) => pg.is_broken(),
+                DbConnection::Sqlite(lite) => lite.is_broken(),
+            }
     }
 }
 
@@ -302,6 +310,37 @@ mod tests {
             Err(DatabaseUrlError::UnsupportedScheme("postgres".into()))
         );
         assert_eq!(DatabaseUrl::parse("sqlite://", dir), Err(DatabaseUrlError::EmptySqlitePath));
+    }
+
+    #[test]
+    fn a_connection_dropped_by_a_panic_inside_a_transaction_is_not_handed_out_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::Sqlite(dir.path().join("t.db"));
+        let pool = connect_pool(&url, 1, Duration::from_secs(5)).unwrap();
+        pool.get().unwrap().batch_execute("CREATE TABLE t (x INTEGER)").unwrap();
+        let in_thread = pool.clone();
+        let panicked = std::thread::spawn(move || {
+            let mut conn = in_thread.get().unwrap();
+            // A mark only this connection has: temporary tables belong to their connection.
+            conn.batch_execute("CREATE TEMP TABLE marked (x INTEGER)").unwrap();
+            let _: QueryResult<()> = conn.transaction(|c| {
+                c.batch_execute("INSERT INTO t VALUES (1)")?;
+                panic!("a bug inside the transaction");
+            });
+        })
+        .join();
+        assert!(panicked.is_err());
+        let mut conn = pool.get().unwrap();
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let marked: Count = diesel::sql_query("SELECT count(*) AS n FROM sqlite_temp_master WHERE name = 'marked'")
+            .get_result(&mut *conn)
+            .unwrap();
+        assert_eq!(marked.n, 0, "the panicked connection was closed, this one is new");
+        conn.transaction(|c| c.batch_execute("INSERT INTO t VALUES (2)")).unwrap();
     }
 
     #[test]
