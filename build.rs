@@ -11,8 +11,15 @@ use std::path::Path;
 const PARTS: [&str; 6] = ["zh.subject.txt", "zh.txt", "zh.html", "en.subject.txt", "en.txt", "en.html"];
 const TRADITIONAL_PARTS: [&str; 3] = ["zh-Hant.subject.txt", "zh-Hant.txt", "zh-Hant.html"];
 
+/// The crate's folder as cargo names it when it runs this script — read at run time, not baked
+/// in when the script is compiled: a script built for another checkout of the same sources may
+/// be reused by cargo for this one.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for build scripts").into()
+}
+
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/mail");
+    let root = manifest_dir().join("config/mail");
     println!("cargo:rerun-if-changed=config/mail");
     let mut notices: Vec<String> = std::fs::read_dir(&root)
         .expect("config/mail")
@@ -58,7 +65,7 @@ fn main() {
 }
 
 fn page_templates(out_dir: &Path) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/pages/templates");
+    let root = manifest_dir().join("src/pages/templates");
     println!("cargo:rerun-if-changed=src/pages/templates");
     let mut files = Vec::new();
     let mut stack = vec![root.clone()];
