@@ -219,7 +219,7 @@ pub struct CheckedRound {
 }
 
 /// A question's text in one language: 1–200 characters, on one line.
-fn question_text_ok(text: &str) -> bool {
+pub fn question_text_ok(text: &str) -> bool {
     let text = text.trim();
     !text.is_empty() && text.chars().count() <= 200 && !text.chars().any(char::is_control)
 }
@@ -809,7 +809,7 @@ fn parse_roll(csv_text: &str, department_of: &dyn Fn(&str) -> Option<String>) ->
         // Any case: a spreadsheet may well have typed `ZH` or `zh-hant`.
         let language = match row.language.trim() {
             "" => Some(Language::Zh),
-            given => Language::ALL.into_iter().find(|l| l.as_str().eq_ignore_ascii_case(given)),
+            given => Language::parse_any_case(given),
         };
         if language.is_none() {
             problems.push("language: zh, zh-Hant or en (or empty for zh)".into());

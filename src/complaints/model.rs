@@ -33,6 +33,11 @@ impl Language {
         Language::ALL.into_iter().find(|l| l.as_str() == s)
     }
 
+    /// As [`Language::parse`], in any letter case (as people type it in a spreadsheet).
+    pub fn parse_any_case(s: &str) -> Option<Language> {
+        Language::ALL.into_iter().find(|l| l.as_str().eq_ignore_ascii_case(s))
+    }
+
     /// The BCP 47 tag for `lang` attributes: `zh-Hans`, `zh-Hant`, `en`.
     pub fn html_tag(self) -> &'static str {
         match self {

@@ -122,10 +122,7 @@ async fn file(
     let acting = staff.0.as_ref().map(|s| acting(s)).unwrap_or_else(Acting::investor);
     let valid = match intake::validate(parsed, staff.0.is_some()) {
         Ok(valid) => valid,
-        Err(refused) => {
-            admission.count_alone(&state.pool).await?;
-            return Err(refused.into());
-        }
+        Err(refused) => return Err(admission.count_refusal(&state.pool, refused.into()).await),
     };
     let filed = with_ctx_admitted(&state, Access::Write, admission, move |conn, ctx| {
         service::file(conn, ctx, valid, &acting, idempotency)
@@ -796,10 +793,7 @@ async fn track(
     let admission = state.limits.tracking_by_client.admit(&client.0)?;
     let who = match investor_presenting_code(&req, path.into_inner()) {
         Ok(who) => who,
-        Err(refused) => {
-            admission.count_alone(&state.pool).await?;
-            return Err(refused);
-        }
+        Err(refused) => return Err(admission.count_refusal(&state.pool, refused).await),
     };
     investor_action_admitted(state, who, Access::Read, admission, |_, _, _| Ok(())).await
 }

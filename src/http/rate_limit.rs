@@ -94,13 +94,15 @@ impl Admission {
         }
     }
 
-    /// Counts a pending event in a hop of its own: for a request refused before its work (its
-    /// refusal still counts).
-    pub async fn count_alone(self, pool: &Pool) -> Result<(), ApiError> {
-        match self {
+    /// For a request refused before its work: the refusal still counts (a pending count is made
+    /// in a hop of its own). Answers the refusal, or what the count answers when it refuses (429)
+    /// or fails (503).
+    pub async fn count_refusal(self, pool: &Pool, refused: ApiError) -> ApiError {
+        let counted = match self {
             Admission::Counted => Ok(()),
             Admission::Pending(count) => count.count_alone(pool).await,
-        }
+        };
+        counted.err().unwrap_or(refused)
     }
 }
 

@@ -153,11 +153,6 @@ fn question_rows(values: &Values) -> (Vec<usize>, Vec<usize>) {
     ((0..open).collect(), (open..MOST_QUESTIONS).collect())
 }
 
-/// A question's text as typed in one box: 1–200 characters on one line (as the service checks).
-fn question_text_fits(text: &str) -> bool {
-    text.chars().count() <= 200 && !text.chars().any(char::is_control)
-}
-
 /// The questions as the rows give them, in order: a row with both texts is a question (its key
 /// kept from the round it came from, or made from its place); a row with neither is skipped; a
 /// row with one is a mistake beside the empty box.
@@ -167,16 +162,19 @@ fn questions_from_rows(values: &Values, errors: &mut Vec<FieldError>) -> Vec<Que
     let mut questions: Vec<Question> = Vec::new();
     for i in 0..MOST_QUESTIONS {
         let (zh, en) = (get(i, "zh"), get(i, "en"));
-        let too_long: Vec<&str> =
-            [("zh", &zh), ("en", &en)].into_iter().filter(|(_, t)| !question_text_fits(t)).map(|(p, _)| p).collect();
-        if !too_long.is_empty() {
-            for part in too_long {
+        // A box typed in but not a question's text by the service's rule is named beside it.
+        let mut misfit = false;
+        for (part, text) in [("zh", &zh), ("en", &en)] {
+            if !text.is_empty() && !crate::ballots::service::question_text_ok(text) {
                 errors.push(FieldError::new(
                     question_field(i, part),
                     "question_long",
                     "at most 200 characters, on one line",
                 ));
+                misfit = true;
             }
+        }
+        if misfit {
             continue;
         }
         match (zh.is_empty(), en.is_empty()) {
@@ -239,6 +237,7 @@ async fn show_rounds(page: &Page, values: &Values, chosen: &[String], error: Opt
         Ok(l) => l,
         Err(e) => return page.error(&e),
     };
+    let (open_rows, folded_rows) = question_rows(values);
     let shown = error.map(|e| explain(page, e));
     page.render_status(
         shown.as_ref().map(|s| s.status).unwrap_or(StatusCode::OK),
@@ -248,8 +247,8 @@ async fn show_rounds(page: &Page, values: &Values, chosen: &[String], error: Opt
             departments => departments,
             chosen => chosen,
             values => values,
-            question_rows => question_rows(values).0,
-            more_question_rows => question_rows(values).1,
+            question_rows => open_rows,
+            more_question_rows => folded_rows,
             categories => Category::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
             field_errors => shown.as_ref().map(|s| s.by_field()),
             error => shown,
