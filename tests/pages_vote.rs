@@ -199,8 +199,7 @@ fn a_voter_pastes_a_lower_case_code_reviews_changes_and_keeps_the_receipt_and_an
     assert!(b.text("#error-summary").contains("此评议码不能在本轮使用"), "{}", b.text("#error-summary"));
     b.screenshots("vote-refused-zh");
     // The refusal in English: the switch asks again and is told the same, in English.
-    b.click("button.lang[data-lang='en']");
-    b.find("#error-summary");
+    b.switch_language("en");
     assert_eq!(b.text("h1"), "Conduct ballot");
     assert!(b.text("#error-summary").contains("This code cannot vote in this round"), "{}", b.text("#error-summary"));
     b.goto(&app.url("/vote?lang=zh"));
