@@ -27,9 +27,9 @@ pub struct AppState {
     pub rules: Rules,
     pub mailer: Mailer,
     pub mail_from: lettre::message::Mailbox,
-    /// SQLite has one writer: complaint writes of this instance take turns here rather than
-    /// in SQLite's busy handler (which sleeps). `None` on PostgreSQL.
-    pub write_gate: Option<std::sync::Arc<std::sync::Mutex<()>>>,
+    /// SQLite has one writer: complaint writes of this instance take turns on this connection
+    /// of their own (`db::sqlite_writer`). `None` on PostgreSQL.
+    pub sqlite_writer: Option<std::sync::Arc<db::sqlite_writer::SqliteWriter>>,
     /// The pages' templates and text.
     pub pages: crate::pages::engine::Pages,
     /// This instance's Prometheus series (`/metrics`).
@@ -207,9 +207,18 @@ impl AppState {
         let mailer =
             Mailer::from_settings(&settings).map_err(|e| StartError::Step { step: "mail", message: e.to_string() })?;
         let mail_from = settings.mail.from.clone();
-        let sqlite =
-            matches!(DatabaseUrl::parse(&settings.database.url, settings.data_dir()), Ok(DatabaseUrl::Sqlite(_)));
-        let write_gate = sqlite.then(|| std::sync::Arc::new(std::sync::Mutex::new(())));
+        let sqlite_url = match DatabaseUrl::parse(&settings.database.url, settings.data_dir()) {
+            Ok(url @ DatabaseUrl::Sqlite(_)) => Some(url),
+            _ => None,
+        };
+        let sqlite = sqlite_url.is_some();
+        let sqlite_writer = match sqlite_url {
+            Some(url) => Some(std::sync::Arc::new(
+                db::sqlite_writer::SqliteWriter::open(url)
+                    .map_err(|e| StartError::Step { step: "database", message: e.to_string() })?,
+            )),
+            None => None,
+        };
         // PostgreSQL serves several instances: limits a client must not multiply by their
         // number are counted there.
         let counting = if sqlite {
@@ -222,7 +231,7 @@ impl AppState {
             .map_err(|e| StartError::Step { step: "page templates", message: e.to_string() })?;
         Ok(AppState {
             pages,
-            write_gate,
+            sqlite_writer,
             tokens: TokenKeys::with_previous(
                 &secret,
                 &settings.auth.previous_jwt_secrets.iter().map(|p| p.as_bytes().to_vec()).collect::<Vec<_>>(),

@@ -2,8 +2,8 @@
 //! statement — the figures docs/ARCHITECTURE.md's walkthroughs and docs/performance.md quote.
 //! Printed in full (`--no-capture`); the test holds them to what the walkthroughs promise: a
 //! filing writes each of its rows once, reads nothing back and takes the tracking counter only
-//! for the rows that carry the number; a repeated tracking read reads the complaint row and its
-//! department, the rest from the cache, which a change makes stale; a reply locks the complaint
+//! for the rows that carry the number; a repeated tracking read reads the complaint row joined to
+//! its department in one statement, the rest from the cache, which a change makes stale; a reply locks the complaint
 //! row and writes its new state in one UPDATE, and its clock row in one.
 
 mod common;
@@ -55,7 +55,7 @@ fn recorded(what: &str, act: impl FnOnce()) -> Vec<String> {
     all
 }
 
-/// A statement as the walkthroughs name it: `SELECT <table>`, `INSERT <table>`, `UPDATE <table>
+/// A statement as the walkthroughs name it: `SELECT <table>` (`SELECT <table> JOIN <table>`), `INSERT <table>`, `UPDATE <table>
 /// SET <columns>`, `DELETE <table>` (quotes of either backend removed).
 fn short(sql: &str) -> String {
     let sql = sql.replace(['`', '"'], "");
@@ -63,7 +63,11 @@ fn short(sql: &str) -> String {
     let after = |w: &str| words.iter().position(|x| x.eq_ignore_ascii_case(w)).and_then(|i| words.get(i + 1)).copied();
     match words.first().map(|w| w.to_ascii_uppercase()).as_deref() {
         Some("SELECT") => match after("FROM") {
-            Some(table) => format!("SELECT {table}"),
+            Some(table) => {
+                // A join reads as `SELECT a JOIN b` (diesel writes `FROM (a LEFT OUTER JOIN b ON …)`).
+                let joined = after("JOIN").map(|t| format!(" JOIN {}", t.trim_matches(['(', ')']))).unwrap_or_default();
+                format!("SELECT {}{joined}", table.trim_matches(['(', ')']))
+            }
             None => sql.trim().to_string(),
         },
         Some("INSERT") => format!("INSERT {}", after("INTO").unwrap_or("?")),
@@ -141,7 +145,9 @@ fn a_filing_and_a_reply_make_the_statements_the_walkthroughs_name() {
     };
     // The assignment's answer (the staff view) read the rest of the complaint into the cache.
     let (reading, view) = track("the investor reads the tracking page");
-    assert_eq!(reading, ["SELECT complaints", "SELECT departments"].map(String::from), "{reading:#?}");
+    // The row and its department in one statement (a join), and nothing else.
+    assert_eq!(reading, ["SELECT complaints JOIN departments"].map(String::from), "{reading:#?}");
+    assert_eq!(view["department"]["id"], department.as_str(), "{view}");
     assert!(view["reply"].is_null());
 
     let reply = recorded("a department replies", || {

@@ -1,6 +1,6 @@
 //! The complaint operations as both front ends (the JSON API and the pages) call them: who is
 //! acting, the blocking hop into the database with the current calendar and rules, the SQLite
-//! write gate, the lookups an investor's number and code open, and loading a calendar year (it
+//! writer connection, the lookups an investor's number and code open, and loading a calendar year (it
 //! recomputes every open clock). Handlers parse and render; everything between them and
 //! `service` is here, once.
 
@@ -37,9 +37,9 @@ pub enum Access {
     Write,
 }
 
-/// Runs one complaint operation in a blocking task with the current calendar and rules. Writes
-/// pass the instance's write gate (SQLite: one writer at a time, handed over without the busy
-/// handler's sleeps); reads do not.
+/// Runs one complaint operation in a blocking task with the current calendar and rules. On
+/// SQLite, writes take turns on the instance's writer connection (`db::sqlite_writer`); reads,
+/// and everything on PostgreSQL, take a pooled connection.
 pub async fn with_ctx<T, F>(state: &web::Data<AppState>, access: Access, work: F) -> Result<T, ApiError>
 where
     F: FnOnce(&mut db::DbConnection, &context::Ctx) -> ComplaintResult<T> + Send + 'static,
@@ -63,15 +63,19 @@ where
 {
     let cal = state.calendar.current();
     let rules = state.rules.clone();
-    let gate = (access == Access::Write).then(|| state.write_gate.clone()).flatten();
-    db::run(&state.pool, move |conn| {
+    let operation = move |conn: &mut db::DbConnection| {
         admission.count_on(conn)?;
-        let _turn = gate.as_ref().map(|g| g.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
         let ctx = rules.ctx(&cal, db::now());
         // The one place a complaint operation's error becomes the front ends' error.
         work(conn, &ctx).map_err(ApiError::from)
-    })
-    .await
+    };
+    match (&state.sqlite_writer, access) {
+        (Some(writer), Access::Write) => {
+            let writer = writer.clone();
+            web::block(move || writer.with(operation)).await.map_err(|e| ApiError::internal("blocking task", e))?
+        }
+        _ => db::run(&state.pool, operation).await,
+    }
 }
 
 /// Finds the complaint the number and code open. Unknown numbers and wrong codes give the same
@@ -82,10 +86,21 @@ pub fn open_by_code(
     number: &str,
     code_hash: &str,
 ) -> ComplaintResult<store::ComplaintRow> {
+    open_with_department(conn, number, code_hash).map(|(row, _)| row)
+}
+
+/// [`open_by_code`] with the handling department read in the same statement, for the views
+/// (`service::load_viewed`).
+pub fn open_with_department(
+    conn: &mut db::DbConnection,
+    number: &str,
+    code_hash: &str,
+) -> ComplaintResult<store::WithDepartment> {
     let number = TrackingNumber::parse(number).ok_or(ComplaintError::NoMatchForCode)?;
-    let row = store::find_by_tracking_number(conn, &number.to_string())?.ok_or(ComplaintError::NoMatchForCode)?;
-    if crate::http::same_secret(&row.access_code_hash, code_hash) {
-        Ok(row)
+    let found = store::find_by_tracking_number_with_department(conn, &number.to_string())?
+        .ok_or(ComplaintError::NoMatchForCode)?;
+    if crate::http::same_secret(&found.0.access_code_hash, code_hash) {
+        Ok(found)
     } else {
         Err(ComplaintError::NoMatchForCode)
     }

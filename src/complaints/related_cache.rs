@@ -7,7 +7,7 @@
 //! grow. An entry read at version v is right exactly while the stored version is v; the reader
 //! compares with the version of the row it has just read, so instances sharing one database
 //! never serve an entry another instance's change made stale. An entry is kept only when the
-//! version did not move while it was read (`service::load_for_view`).
+//! version did not move while it was read (`service::load_viewed`).
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::context::Acting;
 use super::intake::{self, limits, FileComplaintRequest};
 use super::model::{hash_access_code, Language, Rating, ReplyOutcome, TrackingNumber};
-use super::operations::{acting, open_by_code, with_ctx, with_ctx_admitted, Access};
+use super::operations::{acting, open_by_code, open_with_department, with_ctx, with_ctx_admitted, Access};
 use super::service::{self, IdempotencyKey};
 use super::state::Status;
 use super::store::{self, ListFilter};
@@ -64,8 +64,8 @@ pub(crate) fn staff_view(
     ctx: &context::Ctx,
     id: &ComplaintId,
 ) -> ComplaintResult<ComplaintView> {
-    let row = store::find(conn, id)?.ok_or(ComplaintError::NotFound)?;
-    views::complaint_view(&service::load_for_view(conn, ctx, row)?, ctx)
+    let found = store::find_with_department(conn, id)?.ok_or(ComplaintError::NotFound)?;
+    views::complaint_view(&service::load_viewed(conn, ctx, found)?, ctx)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -247,9 +247,9 @@ async fn get_one(
     let id = path.into_inner();
     let acting = acting(&staff);
     with_ctx(&state, Access::Read, move |conn, ctx| {
-        let row = store::find(conn, &id)?.ok_or(ComplaintError::NotFound)?;
-        context::ensure_department_scope(&row, &acting)?;
-        views::complaint_view(&service::load_for_view(conn, ctx, row)?, ctx)
+        let found = store::find_with_department(conn, &id)?.ok_or(ComplaintError::NotFound)?;
+        context::ensure_department_scope(&found.0, &acting)?;
+        views::complaint_view(&service::load_viewed(conn, ctx, found)?, ctx)
     })
     .await
     .map(web::Json)
@@ -304,11 +304,11 @@ async fn by_number(
     let lang = requested_language(&req);
     let role = staff.role;
     with_ctx(&state, Access::Read, move |conn, ctx| {
-        let row =
-            store::find_by_tracking_number(conn, &number.to_string())?.ok_or(ComplaintError::UnknownTrackingNumber)?;
-        let lang = lang.unwrap_or_else(|| Language::parse(&row.language).unwrap_or(Language::Zh));
-        let may_open = super::attachments::may_open(row.confidential, role);
-        let mut view = views::tracking_view(&service::load_for_view(conn, ctx, row)?, ctx, lang)?;
+        let found = store::find_by_tracking_number_with_department(conn, &number.to_string())?
+            .ok_or(ComplaintError::UnknownTrackingNumber)?;
+        let lang = lang.unwrap_or_else(|| Language::parse(&found.0.language).unwrap_or(Language::Zh));
+        let may_open = super::attachments::may_open(found.0.confidential, role);
+        let mut view = views::tracking_view(&service::load_viewed(conn, ctx, found)?, ctx, lang)?;
         if !may_open {
             view.hide_file_names();
         }
@@ -537,8 +537,8 @@ async fn return_to_office(
     with_ctx(&state, Access::Write, move |conn, ctx| {
         service::return_to_office(conn, ctx, &id, &acting, &reason)?;
         // The department no longer holds it: show the coordinator's view of what was returned.
-        let row = store::find(conn, &id)?.ok_or(ComplaintError::NotFound)?;
-        views::complaint_view(&service::load_for_view(conn, ctx, row)?, ctx)
+        let found = store::find_with_department(conn, &id)?.ok_or(ComplaintError::NotFound)?;
+        views::complaint_view(&service::load_viewed(conn, ctx, found)?, ctx)
     })
     .await
     .map(web::Json)
@@ -762,14 +762,14 @@ where
     F: FnOnce(&mut db::DbConnection, &context::Ctx, &ComplaintId) -> ComplaintResult<()> + Send + 'static,
 {
     with_ctx_admitted(&state, access, admission, move |conn, ctx| {
-        let mut row = open_by_code(conn, &who.number, &who.code_hash)?;
-        action(conn, ctx, &row.id)?;
+        let mut found = open_with_department(conn, &who.number, &who.code_hash)?;
+        action(conn, ctx, &found.0.id)?;
         if access == Access::Write {
             // As the action left it (a read leaves the row as read).
-            row = store::find(conn, &row.id)?.expect("exists");
+            found = store::find_with_department(conn, &found.0.id)?.expect("exists");
         }
-        let lang = who.lang.unwrap_or_else(|| Language::parse(&row.language).unwrap_or(Language::Zh));
-        views::tracking_view(&service::load_for_view(conn, ctx, row)?, ctx, lang)
+        let lang = who.lang.unwrap_or_else(|| Language::parse(&found.0.language).unwrap_or(Language::Zh));
+        views::tracking_view(&service::load_viewed(conn, ctx, found)?, ctx, lang)
     })
     .await
     .map(|v| NoStore(web::Json(v)))

@@ -1482,9 +1482,14 @@ pub fn load_full(conn: &mut DbConnection, row: ComplaintRow) -> ComplaintResult<
 }
 
 /// [`load_full`] for the views, through the cache of what changes only with the row's version
-/// (`related_cache`): on a hit the row (already read) and its department are all that is read.
-pub fn load_for_view(conn: &mut DbConnection, ctx: &Ctx, row: ComplaintRow) -> ComplaintResult<super::views::Loaded> {
-    let department = department_of(conn, &row)?;
+/// (`related_cache`): on a hit nothing more is read than the row and its department, which come
+/// in one statement (`store::find_with_department` and the like).
+pub fn load_viewed(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    (row, department): store::WithDepartment,
+) -> ComplaintResult<super::views::Loaded> {
+    let department = department.map(super::views::DepartmentRef::from);
     let cache = &ctx.rules.related;
     let related = match cache.get(&row.id, row.version) {
         Some(related) => related,

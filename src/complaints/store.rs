@@ -6,7 +6,9 @@ use diesel::prelude::*;
 
 use super::model::{Channel, ExtensionVerdict, StopReason};
 use super::state::Status;
-use crate::db::schema::{clock_pauses, complaint_assignments, complaint_clocks, complaints, extension_requests};
+use crate::db::schema::{
+    clock_pauses, complaint_assignments, complaint_clocks, complaints, departments, extension_requests,
+};
 use crate::db::DbConnection;
 use crate::ids::{ComplaintId, DepartmentId, UserId};
 
@@ -193,6 +195,40 @@ pub fn lock(conn: &mut DbConnection, id: &ComplaintId) -> QueryResult<bool> {
 
 pub fn find(conn: &mut DbConnection, id: &ComplaintId) -> QueryResult<Option<ComplaintRow>> {
     complaints::table.find(id).select(ComplaintRow::as_select()).first(conn).optional()
+}
+
+/// The names of the department handling a complaint, read with its row.
+#[derive(Queryable, Debug, Clone)]
+pub struct HandlingDepartment {
+    pub id: DepartmentId,
+    pub name_zh: String,
+    pub name_en: String,
+}
+
+/// A complaint with its handling department, read in one statement (the views show both).
+pub type WithDepartment = (ComplaintRow, Option<HandlingDepartment>);
+
+/// The complaints table joined to the department each row is assigned to, if any.
+macro_rules! complaints_with_department {
+    () => {
+        complaints::table
+            .left_join(departments::table.on(complaints::department_id.eq(departments::id.nullable())))
+            .select((
+                ComplaintRow::as_select(),
+                (departments::id, departments::name_zh, departments::name_en).nullable(),
+            ))
+    };
+}
+
+pub fn find_with_department(conn: &mut DbConnection, id: &ComplaintId) -> QueryResult<Option<WithDepartment>> {
+    complaints_with_department!().filter(complaints::id.eq(id)).first(conn).optional()
+}
+
+pub fn find_by_tracking_number_with_department(
+    conn: &mut DbConnection,
+    number: &str,
+) -> QueryResult<Option<WithDepartment>> {
+    complaints_with_department!().filter(complaints::tracking_number.eq(number)).first(conn).optional()
 }
 
 pub fn find_by_tracking_number(conn: &mut DbConnection, number: &str) -> QueryResult<Option<ComplaintRow>> {

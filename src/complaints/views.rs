@@ -84,6 +84,12 @@ pub struct DepartmentRef {
     pub name_en: String,
 }
 
+impl From<super::store::HandlingDepartment> for DepartmentRef {
+    fn from(d: super::store::HandlingDepartment) -> Self {
+        DepartmentRef { id: d.id.into(), name_zh: d.name_zh, name_en: d.name_en }
+    }
+}
+
 #[derive(Serialize, utoipa::ToSchema, Debug)]
 pub struct ReplyView {
     pub text: String,

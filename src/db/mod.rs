@@ -4,6 +4,7 @@
 //! error — never a silent fallback to a SQLite file (that pattern has lost data elsewhere).
 
 pub mod schema;
+pub mod sqlite_writer;
 mod text_enum;
 mod text_id;
 

@@ -15,7 +15,7 @@ use crate::complaints::context::Acting;
 use crate::complaints::error::{ComplaintError, ComplaintResult};
 use crate::complaints::intake::{self, limits};
 use crate::complaints::model::{hash_access_code, Rating, TrackingNumber};
-use crate::complaints::operations::{open_by_code, with_ctx, Access};
+use crate::complaints::operations::{open_by_code, open_with_department, with_ctx, Access};
 use crate::complaints::service::{self, IdempotencyKey};
 use crate::complaints::store;
 use crate::complaints::views;
@@ -269,8 +269,8 @@ async fn show(
 ) -> HttpResponse {
     let lang = page.lang;
     let loaded = with_ctx(&page.state, Access::Read, move |conn, ctx| {
-        let row = open_by_code(conn, &number, &code_hash)?;
-        views::tracking_view(&service::load_for_view(conn, ctx, row)?, ctx, lang)
+        let found = open_with_department(conn, &number, &code_hash)?;
+        views::tracking_view(&service::load_viewed(conn, ctx, found)?, ctx, lang)
     })
     .await;
     match loaded {

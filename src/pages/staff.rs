@@ -485,12 +485,12 @@ async fn show_status(
     let wanted = typed.clone();
     let found = with_ctx(&page.state, Access::Read, move |conn, ctx| {
         let number = TrackingNumber::parse(&wanted).ok_or(ComplaintError::UnknownTrackingNumber)?;
-        let row =
-            store::find_by_tracking_number(conn, &number.to_string())?.ok_or(ComplaintError::UnknownTrackingNumber)?;
-        let id = row.id.clone();
-        let status = row.status;
-        let may_open = crate::complaints::attachments::may_open(row.confidential, role);
-        let mut view = views::tracking_view(&service::load_for_view(conn, ctx, row)?, ctx, lang)?;
+        let found = store::find_by_tracking_number_with_department(conn, &number.to_string())?
+            .ok_or(ComplaintError::UnknownTrackingNumber)?;
+        let id = found.0.id.clone();
+        let status = found.0.status;
+        let may_open = crate::complaints::attachments::may_open(found.0.confidential, role);
+        let mut view = views::tracking_view(&service::load_viewed(conn, ctx, found)?, ctx, lang)?;
         if !may_open {
             view.hide_file_names();
         }
