@@ -10,7 +10,7 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use diesel::r2d2::{ManageConnection, R2D2Connection};
+use diesel::r2d2::ManageConnection;
 
 use super::{ConnectionManager, DatabaseUrl, DbConnection};
 use crate::error::ApiError;
@@ -39,7 +39,8 @@ impl SqliteWriter {
         }
         let conn = turn.as_mut().expect("opened above");
         let done = work(conn);
-        if is_broken(conn) {
+        // The pool's own rule for a connection not to hand out again.
+        if self.manager.has_broken(conn) {
             *turn = None;
         }
         done
@@ -56,13 +57,6 @@ impl SqliteWriter {
                 turn
             }
         }
-    }
-}
-
-fn is_broken(conn: &mut DbConnection) -> bool {
-    match conn {
-        DbConnection::Pg(pg) => pg.is_broken(),
-        DbConnection::Sqlite(lite) => lite.is_broken(),
     }
 }
 
