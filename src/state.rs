@@ -30,6 +30,9 @@ pub struct AppState {
     /// SQLite has one writer: complaint writes of this instance take turns on this connection
     /// of their own (`db::sqlite_writer`). `None` on PostgreSQL.
     pub sqlite_writer: Option<std::sync::Arc<db::sqlite_writer::SqliteWriter>>,
+    /// SQLite's short reads run on the request's own thread, with that thread's connection
+    /// (`db::sqlite_readers`). `None` on PostgreSQL.
+    pub sqlite_readers: Option<std::sync::Arc<db::sqlite_readers::SqliteReaders>>,
     /// The pages' templates and text.
     pub pages: crate::pages::engine::Pages,
     /// This instance's Prometheus series (`/metrics`).
@@ -212,6 +215,8 @@ impl AppState {
             _ => None,
         };
         let sqlite = sqlite_url.is_some();
+        let sqlite_readers =
+            sqlite_url.clone().map(|url| std::sync::Arc::new(db::sqlite_readers::SqliteReaders::new(url)));
         let sqlite_writer = match sqlite_url {
             Some(url) => Some(std::sync::Arc::new(
                 db::sqlite_writer::SqliteWriter::open(url)
@@ -232,6 +237,7 @@ impl AppState {
         Ok(AppState {
             pages,
             sqlite_writer,
+            sqlite_readers,
             tokens: TokenKeys::with_previous(
                 &secret,
                 &settings.auth.previous_jwt_secrets.iter().map(|p| p.as_bytes().to_vec()).collect::<Vec<_>>(),

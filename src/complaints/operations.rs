@@ -33,13 +33,18 @@ pub fn acting(user: &StaffUser) -> Acting {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
+    /// A read whose cost is bounded by a key or an index (one complaint, one inbox page): on
+    /// SQLite it runs on the request's own thread (`db::sqlite_readers`), with no hop.
+    Lookup,
+    /// Any other read (a search, a scan).
     Read,
     Write,
 }
 
-/// Runs one complaint operation in a blocking task with the current calendar and rules. On
-/// SQLite, writes take turns on the instance's writer connection (`db::sqlite_writer`); reads,
-/// and everything on PostgreSQL, take a pooled connection.
+/// Runs one complaint operation with the current calendar and rules. On SQLite, writes take
+/// turns on the instance's writer connection (`db::sqlite_writer`) in a blocking task, and
+/// lookups run on the request's own thread with its read connection (`db::sqlite_readers`);
+/// other reads, and everything on PostgreSQL, take a pooled connection in a blocking task.
 pub async fn with_ctx<T, F>(state: &web::Data<AppState>, access: Access, work: F) -> Result<T, ApiError>
 where
     F: FnOnce(&mut db::DbConnection, &context::Ctx) -> ComplaintResult<T> + Send + 'static,
@@ -69,11 +74,12 @@ where
         // The one place a complaint operation's error becomes the front ends' error.
         work(conn, &ctx).map_err(ApiError::from)
     };
-    match (&state.sqlite_writer, access) {
-        (Some(writer), Access::Write) => {
+    match (&state.sqlite_writer, &state.sqlite_readers, access) {
+        (Some(writer), _, Access::Write) => {
             let writer = writer.clone();
             web::block(move || writer.with(operation)).await.map_err(|e| ApiError::internal("blocking task", e))?
         }
+        (_, readers, Access::Lookup) => db::lookup(&state.pool, readers.as_deref(), operation).await,
         _ => db::run(&state.pool, operation).await,
     }
 }

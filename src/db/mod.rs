@@ -4,6 +4,7 @@
 //! error — never a silent fallback to a SQLite file (that pattern has lost data elsewhere).
 
 pub mod schema;
+pub mod sqlite_readers;
 pub mod sqlite_writer;
 mod text_enum;
 mod text_id;
@@ -285,6 +286,25 @@ where
     .map_err(|e| crate::error::ApiError::internal("blocking task", e))?
 }
 
+/// Runs a read whose cost is bounded by a key or an index. On SQLite (`readers` given) it runs
+/// on the calling thread with that thread's read connection ([`sqlite_readers`]): the read takes
+/// less than the hop to the blocking pool would. Elsewhere as [`run`].
+pub async fn lookup<T, E, F>(
+    pool: &Pool,
+    readers: Option<&sqlite_readers::SqliteReaders>,
+    work: F,
+) -> Result<T, crate::error::ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    E: Into<crate::error::ApiError>,
+    T: Send + 'static,
+{
+    match readers {
+        Some(readers) => readers.with(|conn| work(conn).map_err(Into::into)),
+        None => run(pool, work).await,
+    }
+}
+
 /// Makes the current transaction a writer before it reads anything. On SQLite a transaction
 /// that reads first and writes later fails with SQLITE_BUSY when another writer got in between
 /// (the busy timeout does not help then); a write as the first statement queues instead. The
@@ -311,6 +331,26 @@ mod tests {
             Err(DatabaseUrlError::UnsupportedScheme("postgres".into()))
         );
         assert_eq!(DatabaseUrl::parse("sqlite://", dir), Err(DatabaseUrlError::EmptySqlitePath));
+    }
+
+    /// `.cargo/config.toml` builds the bundled SQLite with the query-planner stability
+    /// guarantee; without it every statement with a bound LIMIT is compiled again on each use.
+    #[test]
+    fn the_bundled_sqlite_keeps_a_statements_plan_whatever_is_bound_to_it() {
+        #[derive(diesel::QueryableByName)]
+        struct CompileOption {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            compile_options: String,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = ConnectionManager::new(DatabaseUrl::Sqlite(dir.path().join("t.db"))).connect().unwrap();
+        let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
+            .load::<CompileOption>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.compile_options)
+            .collect();
+        assert!(options.iter().any(|o| o == "ENABLE_QPSG"), "SQLite built without ENABLE_QPSG: {options:?}");
     }
 
     #[test]

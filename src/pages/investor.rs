@@ -268,7 +268,7 @@ async fn show(
     status: StatusCode,
 ) -> HttpResponse {
     let lang = page.lang;
-    let loaded = with_ctx(&page.state, Access::Read, move |conn, ctx| {
+    let loaded = with_ctx(&page.state, Access::Lookup, move |conn, ctx| {
         let found = open_with_department(conn, &number, &code_hash)?;
         views::tracking_view(&service::load_viewed(conn, ctx, found)?, ctx, lang)
     })

@@ -483,7 +483,7 @@ async fn show_status(
     let lang = page.lang;
     let role = signed_in(page).role;
     let wanted = typed.clone();
-    let found = with_ctx(&page.state, Access::Read, move |conn, ctx| {
+    let found = with_ctx(&page.state, Access::Lookup, move |conn, ctx| {
         let number = TrackingNumber::parse(&wanted).ok_or(ComplaintError::UnknownTrackingNumber)?;
         let found = store::find_by_tracking_number_with_department(conn, &number.to_string())?
             .ok_or(ComplaintError::UnknownTrackingNumber)?;
