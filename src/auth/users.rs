@@ -184,7 +184,7 @@ pub fn create(
 }
 
 pub fn find(conn: &mut DbConnection, id: &UserId) -> QueryResult<Option<User>> {
-    users::table.find(id).select(User::as_select()).first(conn).optional()
+    crate::db::on_backend!(conn, c => users::table.find(id).select(User::as_select()).first(c).optional())
 }
 
 pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<User>> {

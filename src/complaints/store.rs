@@ -221,14 +221,16 @@ macro_rules! complaints_with_department {
 }
 
 pub fn find_with_department(conn: &mut DbConnection, id: &ComplaintId) -> QueryResult<Option<WithDepartment>> {
-    complaints_with_department!().filter(complaints::id.eq(id)).first(conn).optional()
+    crate::db::on_backend!(conn, c => complaints_with_department!().filter(complaints::id.eq(id)).first(c).optional())
 }
 
 pub fn find_by_tracking_number_with_department(
     conn: &mut DbConnection,
     number: &str,
 ) -> QueryResult<Option<WithDepartment>> {
-    complaints_with_department!().filter(complaints::tracking_number.eq(number)).first(conn).optional()
+    crate::db::on_backend!(conn, c => {
+        complaints_with_department!().filter(complaints::tracking_number.eq(number)).first(c).optional()
+    })
 }
 
 pub fn find_by_tracking_number(conn: &mut DbConnection, number: &str) -> QueryResult<Option<ComplaintRow>> {
