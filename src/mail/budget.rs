@@ -69,6 +69,18 @@ struct NewEntry<'a> {
 /// The entry is written before the address's others are counted, so that a transaction that
 /// begins here (a filing) writes first: a SQLite transaction that read first cannot take the
 /// write lock once another writer has committed meanwhile (it fails instead of waiting).
+/// The count of emails sent to an address since an instant (the index
+/// `investor_mail_log_address_sent` serves it: only the address's own rows are read).
+macro_rules! sent_since {
+    ($key:expr, $since:expr) => {
+        investor_mail_log::table
+            .filter(investor_mail_log::address_key.eq($key))
+            .filter(investor_mail_log::withheld.eq(false))
+            .filter(investor_mail_log::created_at.gt($since))
+            .count()
+    };
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn admit(
     conn: &mut DbConnection,
@@ -97,12 +109,7 @@ pub fn admit(
         })
         .execute(conn)?;
     let since = to_db_time(now - Duration::hours(WINDOW_HOURS));
-    let counted: i64 = investor_mail_log::table
-        .filter(investor_mail_log::address_key.eq(&key))
-        .filter(investor_mail_log::withheld.eq(false))
-        .filter(investor_mail_log::created_at.gt(since))
-        .count()
-        .get_result(conn)?;
+    let counted: i64 = sent_since!(&key, since).get_result(conn)?;
     // The entry just written is one of them.
     let sent = counted - 1;
     let send = allowed(sent, anonymous_can_cause(notice, channel, status), per_day);
@@ -157,6 +164,35 @@ pub fn withheld(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<Withheld
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(QueryableByName)]
+    struct PlanStep {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+
+    /// Each filing counts its address's emails of the last day: that must read the address's
+    /// own rows, not every email of the day (SQLite once chose the `withheld` index).
+    #[test]
+    fn the_daily_count_reads_only_the_addresss_own_rows() {
+        use diesel::connection::SimpleConnection;
+        let dir = tempfile::tempdir().unwrap();
+        let url = crate::db::DatabaseUrl::Sqlite(dir.path().join("t.db"));
+        let pool = crate::db::connect_pool(&url, 1, std::time::Duration::from_secs(5)).unwrap();
+        let mut conn = pool.get().unwrap();
+        crate::db::run_migrations(&mut conn).unwrap();
+        conn.batch_execute("ANALYZE").unwrap();
+        let since = to_db_time(Utc::now());
+        let query = sent_since!("someone@example.com", since);
+        let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();
+        let sql = sql.split(" -- binds").next().unwrap();
+        let plan: Vec<PlanStep> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).load(&mut conn).unwrap();
+        let plan: Vec<String> = plan.into_iter().map(|p| p.detail).collect();
+        assert!(
+            plan.iter().any(|step| step.contains("investor_mail_log_address_sent (address_key=? AND withheld=?")),
+            "{plan:?}"
+        );
+    }
 
     #[test]
     fn addresses_are_counted_case_folded_without_tags() {
