@@ -218,10 +218,15 @@ impl AppState {
         let sqlite_readers =
             sqlite_url.clone().map(|url| std::sync::Arc::new(db::sqlite_readers::SqliteReaders::new(url)));
         let sqlite_writer = match sqlite_url {
-            Some(url) => Some(std::sync::Arc::new(
-                db::sqlite_writer::SqliteWriter::open(url)
-                    .map_err(|e| StartError::Step { step: "database", message: e.to_string() })?,
-            )),
+            Some(url) => {
+                let writer = std::sync::Arc::new(
+                    db::sqlite_writer::SqliteWriter::open(url)
+                        .map_err(|e| StartError::Step { step: "database", message: e.to_string() })?,
+                );
+                db::sqlite_writer::SqliteWriter::start_checkpointer(&writer)
+                    .map_err(|e| StartError::Step { step: "database checkpointer", message: e.to_string() })?;
+                Some(writer)
+            }
             None => None,
         };
         // PostgreSQL serves several instances: limits a client must not multiply by their
