@@ -136,20 +136,65 @@ struct Waited {
 /// of one key across instances. The database's clock is the one clock all instances share.
 /// A refused check changes nothing; the second branch reads how long to wait (from the
 /// statement's snapshot, which the refused upsert did not change).
-const COUNT_SQL: &str = "\
-WITH counted AS (
+///
+/// Parameters: $1 bucket, $2 key hash, $3 emission and $4 tolerance in seconds. The text is cut
+/// where each parameter first appears, in that order, so that [`CountStatement`] binds them
+/// there; later uses name them by number.
+const COUNT_SQL: [&str; 5] = [
+    "WITH counted AS (
     INSERT INTO rate_limits AS r (bucket, key_hash, tat)
-    VALUES ($1, $2, now() + make_interval(secs => $3))
+    VALUES (",
+    ", ",
+    ", now() + make_interval(secs => ",
+    "))
     ON CONFLICT (bucket, key_hash) DO UPDATE
         SET tat = GREATEST(r.tat, now()) + make_interval(secs => $3)
-        WHERE GREATEST(r.tat, now()) <= now() + make_interval(secs => $4)
+        WHERE GREATEST(r.tat, now()) <= now() + make_interval(secs => ",
+    ")
     RETURNING 0::float8 AS wait_secs
 )
 SELECT wait_secs FROM counted
 UNION ALL
 SELECT EXTRACT(EPOCH FROM (r.tat - make_interval(secs => $4) - now()))::float8 AS wait_secs
 FROM rate_limits r
-WHERE r.bucket = $1 AND r.key_hash = $2 AND NOT EXISTS (SELECT 1 FROM counted)";
+WHERE r.bucket = $1 AND r.key_hash = $2 AND NOT EXISTS (SELECT 1 FROM counted)",
+];
+
+/// [`COUNT_SQL`] as a statement diesel prepares once per connection and reuses (a `sql_query`
+/// is parsed and planned by PostgreSQL on every call: over half of the database's time in a
+/// tracking read, docs/performance.md).
+struct CountStatement<'a> {
+    bucket: &'a str,
+    key_hash: &'a str,
+    emission_secs: f64,
+    tolerance_secs: f64,
+}
+
+impl diesel::query_builder::QueryId for CountStatement<'_> {
+    type QueryId = CountStatement<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for CountStatement<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CountStatement<'_> {
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        out.push_sql(COUNT_SQL[0]);
+        out.push_bind_param::<Text, _>(&self.bucket)?;
+        out.push_sql(COUNT_SQL[1]);
+        out.push_bind_param::<Text, _>(&self.key_hash)?;
+        out.push_sql(COUNT_SQL[2]);
+        out.push_bind_param::<Double, _>(&self.emission_secs)?;
+        out.push_sql(COUNT_SQL[3]);
+        out.push_bind_param::<Double, _>(&self.tolerance_secs)?;
+        out.push_sql(COUNT_SQL[4]);
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<PgConnection> for CountStatement<'_> {}
 
 pub fn count(
     conn: &mut PgConnection,
@@ -158,12 +203,7 @@ pub fn count(
     emission_secs: f64,
     tolerance_secs: f64,
 ) -> QueryResult<Verdict> {
-    let rows: Vec<Waited> = diesel::sql_query(COUNT_SQL)
-        .bind::<Text, _>(bucket)
-        .bind::<Text, _>(key_hash)
-        .bind::<Double, _>(emission_secs)
-        .bind::<Double, _>(tolerance_secs)
-        .load(conn)?;
+    let rows: Vec<Waited> = CountStatement { bucket, key_hash, emission_secs, tolerance_secs }.load(conn)?;
     Ok(match rows.first().map(|r| r.wait_secs) {
         // Refusal means the tat is beyond the tolerance, so its wait is above 0.
         Some(wait) if wait > 0.0 => Verdict::Refused { retry_after_secs: (wait.ceil() as u64).max(1) },
@@ -185,6 +225,22 @@ pub fn forget_idle(conn: &mut DbConnection) -> QueryResult<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The statement numbers its four binds where each parameter first appears; later uses
+    /// must name the same numbers.
+    #[test]
+    fn the_count_statement_binds_each_parameter_where_it_first_appears() {
+        let statement = CountStatement { bucket: "b", key_hash: "k", emission_secs: 1.5, tolerance_secs: 60.0 };
+        let shown = diesel::debug_query::<diesel::pg::Pg, _>(&statement).to_string();
+        let (sql, binds) = shown.split_once(" -- binds: ").unwrap();
+        assert_eq!(binds, r#"["b", "k", 1.5, 60.0]"#);
+        let first: Vec<usize> = (1..=4).map(|n| sql.find(&format!("${n}")).unwrap()).collect();
+        assert!(first.windows(2).all(|w| w[0] < w[1]), "first uses in order: {sql}");
+        assert!(!sql.contains("$5"));
+        assert!(sql.contains("VALUES ($1, $2, now() + make_interval(secs => $3))"), "{sql}");
+        assert!(sql.contains("<= now() + make_interval(secs => $4)"), "{sql}");
+        assert!(sql.contains("WHERE r.bucket = $1 AND r.key_hash = $2"), "{sql}");
+    }
 
     #[test]
     fn keys_are_hashed_per_limit_under_the_shared_secret() {
