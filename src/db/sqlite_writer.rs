@@ -7,6 +7,10 @@
 //! indexes' pages on every transaction. On one connection they stay cached (filings about a
 //! third faster in docs/performance.md). Waiting here is a mutex hand-over, not SQLite's busy
 //! handler, which sleeps for milliseconds.
+//!
+//! The writer also hands the checkpoint (copying the write-ahead log into the database file,
+//! and its flush) to a thread of its own ([`SqliteWriter::start_checkpointer`]), so that a
+//! commit does not wait for it.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
