@@ -29,7 +29,8 @@ impl Instrumentation for Recorder {
     }
 }
 
-/// The statements `act` makes (transaction control, the pool's connection checks and the rate limits left out), printed.
+/// The statements `act` makes (transaction control, the pool's connection checks, the rate limits and
+/// checkpoints left out), printed.
 fn recorded(what: &str, act: impl FnOnce()) -> Vec<String> {
     STATEMENTS.lock().unwrap().clear();
     RECORDING.store(true, Ordering::SeqCst);
@@ -44,9 +45,10 @@ fn recorded(what: &str, act: impl FnOnce()) -> Vec<String> {
             let head = s.to_ascii_uppercase();
             !["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"].iter().any(|k| head.starts_with(k))
         })
-        // The pool's check of a connection it hands out, and PostgreSQL's count of the
-        // client's requests (`rate_limits`, the public door's): not the operation's own.
-        .filter(|s| s != "SELECT 1" && !s.contains("rate_limits"))
+        // The pool's check of a connection it hands out, PostgreSQL's count of the client's
+        // requests (`rate_limits`, the public door's) and SQLite's background checkpoints
+        // (`db::sqlite_writer`'s own thread, recorded whenever it runs): not the operation's own.
+        .filter(|s| s != "SELECT 1" && !s.contains("rate_limits") && !s.starts_with("PRAGMA wal_checkpoint"))
         .collect();
     println!("== {what}: {} statements", all.len());
     for s in &all {
