@@ -32,7 +32,7 @@ pub struct AppState {
     pub sqlite_writer: Option<std::sync::Arc<db::sqlite_writer::SqliteWriter>>,
     /// SQLite's short reads run on the request's own thread, with that thread's connection
     /// (`db::sqlite_readers`). `None` on PostgreSQL.
-    pub sqlite_readers: Option<std::sync::Arc<db::sqlite_readers::SqliteReaders>>,
+    pub sqlite_readers: Option<db::sqlite_readers::SqliteReaders>,
     /// The pages' templates and text.
     pub pages: crate::pages::engine::Pages,
     /// This instance's Prometheus series (`/metrics`).
@@ -215,8 +215,7 @@ impl AppState {
             _ => None,
         };
         let sqlite = sqlite_url.is_some();
-        let sqlite_readers =
-            sqlite_url.clone().map(|url| std::sync::Arc::new(db::sqlite_readers::SqliteReaders::new(url)));
+        let sqlite_readers = sqlite_url.clone().map(db::sqlite_readers::SqliteReaders::new);
         let sqlite_writer = match sqlite_url {
             Some(url) => {
                 let writer = std::sync::Arc::new(

@@ -54,7 +54,7 @@ impl<R: RoleRule + 'static> FromRequest for Staff<R> {
 /// new password) made after it was issued.
 pub(crate) async fn still_valid(state: &web::Data<AppState>, user_id: &str, issued_at: i64) -> Result<(), ApiError> {
     let id = user_id.to_string();
-    let user = crate::db::lookup(&state.pool, state.sqlite_readers.as_deref(), move |conn| {
+    let user = crate::db::lookup(&state.pool, state.sqlite_readers.as_ref(), move |conn| {
         super::users::find(conn, &UserId::new(id))
     })
     .await?;

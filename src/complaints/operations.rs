@@ -79,7 +79,7 @@ where
             let writer = writer.clone();
             web::block(move || writer.with(operation)).await.map_err(|e| ApiError::internal("blocking task", e))?
         }
-        (_, readers, Access::Lookup) => db::lookup(&state.pool, readers.as_deref(), operation).await,
+        (_, readers, Access::Lookup) => db::lookup(&state.pool, readers.as_ref(), operation).await,
         _ => db::run(&state.pool, operation).await,
     }
 }

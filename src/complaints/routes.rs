@@ -225,14 +225,8 @@ async fn list(
         after: q.cursor.as_deref().map(store::decode_cursor).transpose().map_err(|e| ApiError::Invalid(vec![e]))?,
         limit: limit + 1,
     };
-    // The inbox as it opens reads a page in an index's order: a lookup. A search, or a filter
-    // on status or dates, may read past many rows that do not match.
-    let in_queue_order = filter.text.is_none()
-        && filter.status.is_none()
-        && filter.received_from.is_none()
-        && filter.received_before.is_none();
-    let mut rows = if in_queue_order {
-        db::lookup(&state.pool, state.sqlite_readers.as_deref(), move |conn| store::list(conn, &filter)).await?
+    let mut rows = if filter.reads_in_index_order() {
+        db::lookup(&state.pool, state.sqlite_readers.as_ref(), move |conn| store::list(conn, &filter)).await?
     } else {
         db::run(&state.pool, move |conn| store::list(conn, &filter)).await?
     };

@@ -333,6 +333,15 @@ pub struct ListFilter {
     pub limit: i64,
 }
 
+impl ListFilter {
+    /// True when the page is read in an index's order and stops after `limit` rows (the inbox
+    /// as it opens, by department or overdue): a lookup. A search, or a filter on status or
+    /// dates, may read past many rows that do not match.
+    pub fn reads_in_index_order(&self) -> bool {
+        self.text.is_none() && self.status.is_none() && self.received_from.is_none() && self.received_before.is_none()
+    }
+}
+
 /// Complaints in the inbox order: running clocks first (the most overdue, then the least time
 /// left), then the cases paused for the investor, then those with no running clock; among equal
 /// deadlines the oldest complaint first; then id, for keyset pagination. The order is the one of

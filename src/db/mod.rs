@@ -10,6 +10,7 @@ mod text_enum;
 mod text_id;
 
 pub(crate) use text_enum::text_enum;
+pub(crate) use text_id::text_id;
 
 /// Runs `$body` with `$c` bound to the backend's own connection instead of the multi-backend
 /// [`DbConnection`]. The multi-backend connection writes a query's SQL out anew on every run,
@@ -25,7 +26,6 @@ macro_rules! on_backend {
     };
 }
 pub(crate) use on_backend;
-pub(crate) use text_id::text_id;
 
 /// SQL functions both backends have, for the queries that need them.
 pub mod functions {

@@ -63,12 +63,6 @@ struct NewEntry<'a> {
     created_at: chrono::NaiveDateTime,
 }
 
-/// Counts the email against its address and says whether to queue it (in the transaction that
-/// queues it). A withheld email is recorded with its reason.
-///
-/// The entry is written before the address's others are counted, so that a transaction that
-/// begins here (a filing) writes first: a SQLite transaction that read first cannot take the
-/// write lock once another writer has committed meanwhile (it fails instead of waiting).
 /// The count of emails sent to an address since an instant (the index
 /// `investor_mail_log_address_sent` serves it: only the address's own rows are read).
 macro_rules! sent_since {
@@ -81,6 +75,12 @@ macro_rules! sent_since {
     };
 }
 
+/// Counts the email against its address and says whether to queue it (in the transaction that
+/// queues it). A withheld email is recorded with its reason.
+///
+/// The entry is written before the address's others are counted, so that a transaction that
+/// begins here (a filing) writes first: a SQLite transaction that read first cannot take the
+/// write lock once another writer has committed meanwhile (it fails instead of waiting).
 #[allow(clippy::too_many_arguments)]
 pub fn admit(
     conn: &mut DbConnection,
