@@ -33,6 +33,10 @@ pub struct AppState {
     /// SQLite's short reads run on the request's own thread, with that thread's connection
     /// (`db::sqlite_readers`). `None` on PostgreSQL.
     pub sqlite_readers: Option<db::sqlite_readers::SqliteReaders>,
+    /// Filings of this instance commit in groups, on a thread of their own
+    /// (`db::group_commit`): one commit, and one hold of the tracking counter, for the filings
+    /// that arrived meanwhile.
+    pub filings: db::group_commit::GroupCommit,
     /// The pages' templates and text.
     pub pages: crate::pages::engine::Pages,
     /// This instance's Prometheus series (`/metrics`).
@@ -228,6 +232,11 @@ impl AppState {
             }
             None => None,
         };
+        let filings = db::group_commit::GroupCommit::start(match &sqlite_writer {
+            Some(writer) => db::group_commit::Target::Writer(writer.clone()),
+            None => db::group_commit::Target::Pool(pool.clone()),
+        })
+        .map_err(|e| StartError::Step { step: "filing thread", message: e.to_string() })?;
         // PostgreSQL serves several instances: limits a client must not multiply by their
         // number are counted there.
         let counting = if sqlite {
@@ -242,6 +251,7 @@ impl AppState {
             pages,
             sqlite_writer,
             sqlite_readers,
+            filings,
             tokens: TokenKeys::with_previous(
                 &secret,
                 &settings.auth.previous_jwt_secrets.iter().map(|p| p.as_bytes().to_vec()).collect::<Vec<_>>(),

@@ -396,6 +396,68 @@ fn fifty_parallel_filings_get_fifty_distinct_gapless_numbers() {
     assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
 }
 
+/// Filings that arrive together commit together; one refused in the middle of them (an unknown
+/// department, found inside the filing's transaction) or retried with the same key must neither
+/// undo the others nor leave a hole in the numbers.
+#[test]
+fn parallel_filings_mixed_with_refused_ones_and_retries_keep_their_numbers_gapless() {
+    let app = spawn_app_with_generous_limits();
+    let retried_key = "c0ffee00-1111-4222-8333-444455556666";
+    let retried_body = complaint_json("zh").to_string().into_bytes();
+    let outcomes: Vec<(usize, u16, serde_json::Value)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..48)
+            .map(|i| {
+                let (app, retried_body) = (&app, &retried_body);
+                s.spawn(move || {
+                    let r = match i % 4 {
+                        1 => {
+                            let mut body = complaint_json("en");
+                            body["department_id"] = json!(format!("no-such-department-{i}"));
+                            app.post("/api/v1/complaints", None, &body)
+                        }
+                        3 => app.request(
+                            "POST",
+                            "/api/v1/complaints",
+                            None,
+                            &[("Idempotency-Key", retried_key)],
+                            Some(("application/json", retried_body.clone())),
+                        ),
+                        _ => app.post("/api/v1/complaints", None, &complaint_json("en")),
+                    };
+                    let body = if r.status == 422 { r.assert_problem(422, "invalid-field") } else { r.json() };
+                    (i, r.status, body)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut seqs = Vec::new();
+    let mut retried = Vec::new();
+    for (i, status, body) in &outcomes {
+        match i % 4 {
+            1 => {
+                assert_eq!(*status, 422, "{body}");
+                assert_eq!(body["errors"][0]["field"], "department_id", "{body}");
+            }
+            3 => {
+                assert!(*status == 201 || *status == 200, "{status} {body}");
+                retried.push((*status, body["tracking_number"].clone(), body["access_code"].clone()));
+            }
+            _ => assert_eq!(*status, 201, "{body}"),
+        }
+        if *status == 201 {
+            let number = body["tracking_number"].as_str().unwrap();
+            seqs.push(number.rsplit('-').next().unwrap().parse::<u32>().unwrap());
+        }
+    }
+    // The twelve retries with one key are one complaint: one created, eleven replays of it.
+    assert_eq!(retried.iter().filter(|(status, _, _)| *status == 201).count(), 1, "{retried:?}");
+    assert!(retried.iter().all(|(_, number, code)| (number, code) == (&retried[0].1, &retried[0].2)), "{retried:?}");
+    // 24 plain filings and the retried one; the 12 refused ones took no number.
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=25).collect::<Vec<_>>());
+}
+
 fn spawn_app_with_generous_limits() -> TestApp {
     common::spawn_app_with(|s| {
         s.complaints.filings_per_client_per_hour = 1000;

@@ -10,7 +10,9 @@ use chrono::NaiveDate;
 
 use super::context::Acting;
 use super::error::{ComplaintError, ComplaintResult};
+use super::intake::ValidComplaint;
 use super::model::TrackingNumber;
+use super::service::{self, Filed, IdempotencyKey};
 use super::state::Actor;
 use super::store;
 use crate::auth::{Role, StaffUser};
@@ -84,6 +86,31 @@ where
     }
 }
 
+/// Files a complaint in the instance's next group of filings (`db::group_commit`), answered
+/// once that group has committed. The client's rate-limit count is made first, on a pooled
+/// connection of its own (a refused filing counts; the filing thread, which all filings pass
+/// through one after another, is spared the round trip). The pages and the API all file here.
+pub async fn file(
+    state: &web::Data<AppState>,
+    admission: Admission,
+    valid: ValidComplaint,
+    acting: Acting,
+    idempotency: Option<(IdempotencyKey, String)>,
+) -> Result<Filed, ApiError> {
+    admission.count_now(&state.pool).await?;
+    let cal = state.calendar.current();
+    let rules = state.rules.clone();
+    // Run again, from the same input, when another filing of the group failed on the database's
+    // side and the group was rolled back.
+    state
+        .filings
+        .submit(move |conn| {
+            let ctx = rules.ctx(&cal, db::now());
+            service::file(conn, &ctx, valid.clone(), &acting, idempotency.clone()).map_err(ApiError::from)
+        })
+        .await
+}
+
 /// Finds the complaint the number and code open. Unknown numbers and wrong codes give the same
 /// answer (the code hashes are compared in constant time); every lookup counts against the
 /// client's rate limit, which the caller checks.
@@ -133,7 +160,7 @@ pub struct LoadedYear {
     /// Open clocks whose due date or provisional flag changed (0 on a dry run).
     pub clocks_recomputed: usize,
     /// Open clocks whose due instant moves; their investors and departments are told.
-    pub moved: Vec<super::service::MovedDeadline>,
+    pub moved: Vec<service::MovedDeadline>,
 }
 
 /// Loads (or, as a dry run, checks) the official data of `year` for administrator `actor`: the
@@ -160,7 +187,7 @@ pub async fn load_year(
     let calendar_dir = state.settings.calendar.dir.clone();
     let version = parsed.version();
     let load = db::run(&state.pool, move |conn| {
-        super::service::load_official_year(conn, &rules, &calendar_dir, &parsed, Some(&actor), db::now(), dry_run)
+        service::load_official_year(conn, &rules, &calendar_dir, &parsed, Some(&actor), db::now(), dry_run)
             .map_err(ApiError::from)
     })
     .await?;

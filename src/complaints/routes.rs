@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::context::Acting;
 use super::intake::{self, limits, FileComplaintRequest};
 use super::model::{hash_access_code, Language, Rating, ReplyOutcome, TrackingNumber};
-use super::operations::{acting, open_by_code, open_with_department, with_ctx, with_ctx_admitted, Access};
+use super::operations::{self, acting, open_by_code, open_with_department, with_ctx, with_ctx_admitted, Access};
 use super::service::{self, IdempotencyKey};
 use super::state::Status;
 use super::store::{self, ListFilter};
@@ -124,10 +124,7 @@ async fn file(
         Ok(valid) => valid,
         Err(refused) => return Err(admission.count_refusal(&state.pool, refused.into()).await),
     };
-    let filed = with_ctx_admitted(&state, Access::Write, admission, move |conn, ctx| {
-        service::file(conn, ctx, valid, &acting, idempotency)
-    })
-    .await?;
+    let filed = operations::file(&state, admission, valid, acting, idempotency).await?;
     let due_at = db::from_db_time(filed.clock.due_at).with_timezone(&crate::calendar::shanghai());
     let response = FiledResponse {
         id: filed.complaint.id.to_string(),

@@ -433,6 +433,7 @@ fn department_json(d: &departments::Department) -> serde_json::Value {
 // Filing
 
 /// A client's Idempotency-Key, kept only as two derived hashes.
+#[derive(Clone)]
 pub struct IdempotencyKey {
     lookup_hash: String,
     seal_key: [u8; 32],

@@ -3,6 +3,7 @@
 //! The backend is chosen from the URL scheme and nothing else. A PostgreSQL URL that fails is an
 //! error — never a silent fallback to a SQLite file (that pattern has lost data elsewhere).
 
+pub mod group_commit;
 pub mod schema;
 pub mod sqlite_readers;
 pub mod sqlite_writer;

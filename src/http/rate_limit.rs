@@ -94,6 +94,15 @@ impl Admission {
         }
     }
 
+    /// Counts a pending event now, in a blocking hop of its own, for work that runs where the
+    /// count cannot (`complaints::operations::file`).
+    pub async fn count_now(self, pool: &Pool) -> Result<(), ApiError> {
+        match self {
+            Admission::Counted => Ok(()),
+            Admission::Pending(count) => count.count_alone(pool).await,
+        }
+    }
+
     /// For a request refused before its work: the refusal still counts (a pending count is made
     /// in a hop of its own). Answers the refusal, or what the count answers when it refuses (429)
     /// or fails (503).

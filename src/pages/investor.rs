@@ -15,13 +15,14 @@ use crate::complaints::context::Acting;
 use crate::complaints::error::{ComplaintError, ComplaintResult};
 use crate::complaints::intake::{self, limits};
 use crate::complaints::model::{hash_access_code, Rating, TrackingNumber};
-use crate::complaints::operations::{open_by_code, open_with_department, with_ctx, Access};
+use crate::complaints::operations::{self, open_by_code, open_with_department, with_ctx, Access};
 use crate::complaints::service::{self, IdempotencyKey};
 use crate::complaints::store;
 use crate::complaints::views;
 use crate::db;
 use crate::error::ApiError;
 use crate::fields::{optional_text, required_text};
+use crate::http::rate_limit::Admission;
 use crate::http::ClientAddr;
 use crate::ids::ComplaintId;
 
@@ -136,10 +137,7 @@ async fn file_posted(page: &Page, posted: &mut Posted) -> Result<HttpResponse, A
     let idempotency = IdempotencyKey::parse(posted.get("idempotency_key")).ok().map(|k| (k, posted.digest()));
     let count = posted.files.len();
     let files = complaint_form::check_files(std::mem::take(&mut posted.files), "attachments")?;
-    let filed = with_ctx(&page.state, Access::Write, move |conn, ctx| {
-        service::file(conn, ctx, valid, &Acting::investor(), idempotency)
-    })
-    .await?;
+    let filed = operations::file(&page.state, Admission::Counted, valid, Acting::investor(), idempotency).await?;
     if !filed.replayed {
         store_attachments(page, &filed.complaint.id, files, Acting::investor()).await?;
     }

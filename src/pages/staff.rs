@@ -28,7 +28,7 @@ use crate::complaints::error::{ComplaintError, ComplaintResult};
 use crate::complaints::events::{self, EventView};
 use crate::complaints::intake::{self, limits};
 use crate::complaints::model::{hash_access_code, ReplyOutcome, TrackingNumber};
-use crate::complaints::operations::{acting, received_filter, with_ctx, Access};
+use crate::complaints::operations::{self, acting, received_filter, with_ctx, Access};
 use crate::complaints::service::{self, IdempotencyKey};
 use crate::complaints::state::{transition, Action, Actor, Status};
 use crate::complaints::store::{self, ListFilter, ListedComplaint};
@@ -38,6 +38,7 @@ use crate::departments::DepartmentKind;
 use crate::error::{ApiError, FieldError};
 use crate::escalation::ladder::Trigger;
 use crate::fields::{optional_text, required_text, Checker};
+use crate::http::rate_limit::Admission;
 use crate::http::ClientAddr;
 use crate::ids::{ComplaintId, DepartmentId};
 
@@ -326,11 +327,7 @@ async fn file_for_caller(page: &Page, posted: &mut Posted) -> Result<HttpRespons
     let count = posted.files.len();
     let files = complaint_form::check_files(std::mem::take(&mut posted.files), "attachments")?;
     let by = acting(signed_in(page));
-    let for_filing = by.clone();
-    let filed = with_ctx(&page.state, Access::Write, move |conn, ctx| {
-        service::file(conn, ctx, valid, &for_filing, idempotency)
-    })
-    .await?;
+    let filed = operations::file(&page.state, Admission::Counted, valid, by.clone(), idempotency).await?;
     if !filed.replayed {
         store_attachments(page, &filed.complaint.id, files, by).await?;
     }
