@@ -29,11 +29,14 @@ use crate::http::{ClientAddr, JsonBody, NoStore};
 use crate::ids::{ComplaintId, DepartmentId};
 use crate::state::AppState;
 
+/// The hottest reads first (see `app::configure_routes`): the investor's tracking page, then a
+/// clerk's inbox and a complaint's view.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(file)
+    cfg.service(track)
+        .service(file)
         .service(list)
-        .service(by_number)
         .service(get_one)
+        .service(by_number)
         .service(events)
         .service(assign)
         .service(reassign)
@@ -47,7 +50,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(reply)
         .service(add_note)
         .service(withdraw_for_caller)
-        .service(track)
         .service(track_answer)
         .service(track_rate)
         .service(track_contest)
