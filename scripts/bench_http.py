@@ -302,13 +302,21 @@ def run_backend(backend, args, tmp, hello_rates):
     else:
         results["base3"] = sqlite_raw(tmp, 3, args.seconds)
         results["base5"] = sqlite_raw(tmp, 5, args.seconds)
+    for name in ("base3", "base5", "base3_4"):
+        if name in results:
+            log(f"{backend}: {name} {results[name]['rate']:,.0f}/s")
     # The hello-world sized like each answer, measured now (same machine state as the reads).
     for name in ("track", "inbox"):
         size = results[name]["size"]
         if size not in hello_rates:
             hello_rates[size] = measure_hello(size, args.seconds)
     if backend == "postgres" and args.grow:
-        results["growth"] = growth(database_url, data_dir, tmp, facts, args)
+        # A failed step of the growth (a copy the database refuses) keeps what was measured.
+        results["growth"] = []
+        try:
+            growth(database_url, data_dir, tmp, facts, args, results["growth"])
+        except subprocess.CalledProcessError as e:
+            log(f"growth stopped: {' '.join(e.cmd)[:200]}…\n{(e.stderr or '')[-2000:]}")
     return results
 
 
@@ -397,9 +405,9 @@ def sweep_time(database_url, data_dir):
     return (time.perf_counter() - started) * 1000
 
 
-def growth(database_url, data_dir, tmp, facts, args):
+def growth(database_url, data_dir, tmp, facts, args, rows):
+    """Appends a row to `rows` for each total measured (they stay when a later copy fails)."""
     base = int(facts["COMPLAINTS"])
-    rows = []
     copies = 1
     for size in [base] + [int(x) for x in args.grow.split(",")]:
         target = max(1, size // base)
@@ -412,8 +420,8 @@ def growth(database_url, data_dir, tmp, facts, args):
         measured = measure_service("postgres", database_url, data_dir, tmp, facts, args.seconds, paced=False, low=False)
         measured["sweep_ms"] = sweep_time(database_url, data_dir)
         measured["complaints"] = copies * base
+        log(f"growth: {copies * base:,} complaints, sweep --once {measured['sweep_ms']:.0f} ms")
         rows.append(measured)
-    return rows
 
 
 def measure_hello(size, seconds):

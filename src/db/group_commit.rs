@@ -184,6 +184,12 @@ impl From<diesel::result::Error> for RolledBack {
 fn commit_together(conn: &mut DbConnection, mut jobs: Vec<Box<dyn Job>>) {
     while !jobs.is_empty() {
         let tried = conn.transaction::<(), RolledBack, _>(|conn| {
+            // SQLite: the group writes before anything reads (a filing with an Idempotency-Key
+            // looks it up first), so that it waits for another connection's write instead of
+            // failing when that one commits between its first read and its first write.
+            if let DbConnection::Sqlite(_) = conn {
+                super::write_lock(conn)?;
+            }
             for (index, job) in jobs.iter_mut().enumerate() {
                 job.run(conn).map_err(|e| RolledBack::Write(index, e))?;
             }
@@ -243,7 +249,15 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let url = super::super::DatabaseUrl::Sqlite(dir.path().join("g.db"));
             let manager = super::super::ConnectionManager::new(url.clone());
-            manager.connect().unwrap().batch_execute("CREATE TABLE written (name TEXT NOT NULL)").unwrap();
+            // `tracking_counters` as the migrations make it: `db::write_lock` writes to it.
+            manager
+                .connect()
+                .unwrap()
+                .batch_execute(
+                    "CREATE TABLE written (name TEXT NOT NULL); \
+                     CREATE TABLE tracking_counters (year INTEGER PRIMARY KEY, last_seq BIGINT NOT NULL);",
+                )
+                .unwrap();
             let writer = Arc::new(SqliteWriter::open(url).unwrap());
             Fixture { _dir: dir, manager, filings: GroupCommit::start(Target::Writer(writer)).unwrap() }
         }
@@ -356,6 +370,35 @@ mod tests {
         let mut reader = f.reader();
         let seen: Vec<i64> = ["a", "failed", "c"].iter().map(|n| rows_named(&mut reader, n)).collect();
         assert_eq!(seen, vec![1, 0, 1]);
+    }
+
+    #[test]
+    fn a_write_that_reads_first_waits_for_another_connections_write_instead_of_failing() {
+        let f = Fixture::new();
+        let (other_wrote, wait_for_other) = mpsc::channel();
+        let manager = f.manager.clone();
+        let answer = f
+            .filings
+            .queue(move |conn| {
+                // A filing with an Idempotency-Key looks it up before it writes.
+                let before = all_rows(conn);
+                let manager = manager.clone();
+                let other_wrote = other_wrote.clone();
+                std::thread::spawn(move || {
+                    // Another of the instance's connections (the outbox worker, the sweeper).
+                    let wrote = manager.connect().unwrap().batch_execute("INSERT INTO written (name) VALUES ('other')");
+                    other_wrote.send(wrote.is_ok()).unwrap();
+                });
+                // Long enough for the other write to commit first, were it not made to wait.
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                conn.transaction(|conn| insert(conn, "filed"))?;
+                Ok(before)
+            })
+            .unwrap();
+        assert_eq!(answer.blocking_recv().unwrap().unwrap(), 0);
+        assert!(wait_for_other.recv().unwrap(), "the other connection's write went through after the group");
+        let mut reader = f.reader();
+        assert_eq!((rows_named(&mut reader, "filed"), rows_named(&mut reader, "other")), (1, 1));
     }
 
     #[test]
