@@ -265,3 +265,115 @@ fn each_staff_operation_writes_the_complaint_row_once_after_its_lock() {
     );
     assert_eq!(v["department"]["id"], water.as_str());
 }
+
+/// The filing thread writes a group of filings together (`service::file_together`): the
+/// statements of one filing, whatever the group's size, with each filing answered as it would
+/// be alone (a retried key replays, an unknown department is refused and writes nothing, the
+/// numbers follow the group's order).
+#[test]
+fn a_group_of_filings_is_written_with_the_statements_of_one_filing() {
+    use anshang::complaints::intake::{validate, FileComplaintRequest};
+    use anshang::complaints::service::{self, Acting, IdempotencyKey, ToFile};
+    use diesel::prelude::*;
+
+    set_default_instrumentation(|| Some(Box::new(Recorder))).unwrap();
+    let app = common::spawn_app_with(|s| {
+        s.escalation.sweep_interval_secs = 3600;
+        s.mail.deliver_interval_secs = 3600;
+    });
+    let admin = app.admin_token();
+    let land = app.create_department(&admin, "land");
+    // The instance's database as the filing thread reaches it, with the instance's rules.
+    let url = anshang::db::DatabaseUrl::parse(&app.settings.database.url, &app.settings.server.data_dir).unwrap();
+    let pool = anshang::db::connect_pool(&url, 2, std::time::Duration::from_secs(5)).unwrap();
+    let state = anshang::state::AppState::new(app.settings.clone(), pool.clone()).unwrap();
+    let calendar = state.calendar.current();
+    let mut conn = pool.get().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+
+    let complaint = |department: Option<&str>| {
+        let mut body = common::complaint_json("en");
+        if let Some(d) = department {
+            body["department_id"] = json!(d);
+        }
+        validate(serde_json::from_value::<FileComplaintRequest>(body).unwrap(), false).unwrap()
+    };
+    let investor = Acting::investor();
+    let retried = (IdempotencyKey::parse("retried-key-0001").unwrap(), "body-hash".to_string());
+    let fresh_key = (IdempotencyKey::parse("fresh-key-0002").unwrap(), "body-hash".to_string());
+    let ctx = || state.rules.ctx(&calendar, anshang::db::now());
+    let earlier = service::file(&mut conn, &ctx(), complaint(None), &investor, Some(retried.clone())).unwrap();
+
+    let (with_land, plain, unknown) = (complaint(Some(&land)), complaint(None), complaint(Some("no-such-department")));
+    let group = [
+        ToFile { ctx: ctx(), complaint: &with_land, acting: &investor, idempotency: None },
+        ToFile { ctx: ctx(), complaint: &plain, acting: &investor, idempotency: Some(&retried) },
+        ToFile { ctx: ctx(), complaint: &unknown, acting: &investor, idempotency: None },
+        ToFile { ctx: ctx(), complaint: &plain, acting: &investor, idempotency: Some(&fresh_key) },
+    ];
+    let mut outcomes = Vec::new();
+    let statements = recorded("a group of four filings", || {
+        outcomes = conn.transaction(|conn| service::file_together(conn, &group)).unwrap();
+    });
+    // One look-up of the keys (and the replay's clock), one of the departments, the receipts'
+    // budget, the counter once, then one INSERT per table. SQLite, in the process, has no round
+    // trip to save: there diesel writes a multi-row INSERT as one statement per row (two here).
+    let rows = |insert: &'static str| if common::uses_postgres() { vec![insert] } else { vec![insert, insert] };
+    let expected: Vec<&str> = [
+        vec!["SELECT complaints", "SELECT complaint_clocks", "SELECT departments"],
+        rows("INSERT investor_mail_log"),
+        vec!["SELECT investor_mail_log", "INSERT tracking_counters"],
+        rows("INSERT complaints"),
+        rows("INSERT complaint_clocks"),
+        rows("INSERT complaint_events"),
+        rows("INSERT outbox"),
+    ]
+    .concat();
+    assert_eq!(statements, expected, "{statements:#?}");
+
+    let mut outcomes = outcomes.into_iter();
+    let first = outcomes.next().unwrap().unwrap();
+    let replayed = outcomes.next().unwrap().unwrap();
+    let refused = outcomes.next().unwrap();
+    let last = outcomes.next().unwrap().unwrap();
+    assert_eq!((replayed.complaint.id.as_str(), replayed.replayed), (earlier.complaint.id.as_str(), true));
+    assert_eq!(replayed.access_code, earlier.access_code, "a retry within the day sees the code again");
+    assert!(
+        matches!(&refused, Err(anshang::complaints::error::ComplaintError::Invalid(_))),
+        "{:?}",
+        refused.as_ref().err()
+    );
+    let seqs = [earlier.complaint.tracking_seq, first.complaint.tracking_seq, last.complaint.tracking_seq];
+    assert_eq!(seqs, [seqs[0], seqs[0] + 1, seqs[0] + 2], "the numbers follow the group's order, gapless");
+    assert!(!first.replayed && !last.replayed);
+
+    // Written as one filing alone writes: the refused one left nothing, the others are readable
+    // with their codes, their audit trails start at the genesis and their receipts are queued.
+    use anshang::db::schema::{complaint_events, complaints, outbox};
+    let rows: i64 = complaints::table.count().get_result(&mut conn).unwrap();
+    assert_eq!(rows, 3);
+    for filed in [&first, &last] {
+        let number = &filed.complaint.tracking_number;
+        let code = filed.access_code.as_deref().unwrap();
+        let r = app.request("GET", &format!("/api/v1/track/{number}"), None, &[("X-Access-Code", code)], None);
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.json()["history"][0]["action"], "file", "{}", r.body);
+        let events: i64 = complaint_events::table
+            .filter(complaint_events::complaint_id.eq(filed.complaint.id.as_str()))
+            .count()
+            .get_result(&mut conn)
+            .unwrap();
+        let receipts: i64 = outbox::table
+            .filter(outbox::complaint_id.eq(filed.complaint.id.as_str()))
+            .count()
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!((events, receipts), (1, 1));
+    }
+    let concerned: Option<String> = complaints::table
+        .filter(complaints::id.eq(first.complaint.id.as_str()))
+        .select(complaints::concerned_department_id)
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!(concerned.as_deref(), Some(land.as_str()));
+}

@@ -49,9 +49,10 @@ pub struct NewEvent<'a> {
     pub investor_visible: bool,
 }
 
+/// An event sealed and ready to be written.
 #[derive(Insertable)]
 #[diesel(table_name = complaint_events)]
-struct InsertEvent {
+pub struct InsertEvent {
     id: String,
     complaint_id: String,
     seq: i32,
@@ -152,7 +153,23 @@ pub fn append_first(conn: &mut DbConnection, e: NewEvent<'_>) -> QueryResult<()>
     insert(conn, e, 1, GENESIS_HASH.to_string())
 }
 
+/// The first event of a complaint filed in this transaction, sealed, for a caller that writes
+/// several complaints' first events in one statement ([`insert_sealed`]).
+pub fn seal_first(e: NewEvent<'_>) -> InsertEvent {
+    sealed(e, 1, GENESIS_HASH.to_string())
+}
+
+/// Writes sealed events in one statement.
+pub fn insert_sealed(conn: &mut DbConnection, events: &[InsertEvent]) -> QueryResult<()> {
+    crate::db::on_backend!(conn, c => diesel::insert_into(complaint_events::table).values(events).execute(c))?;
+    Ok(())
+}
+
 fn insert(conn: &mut DbConnection, e: NewEvent<'_>, seq: i32, prev_hash: String) -> QueryResult<()> {
+    diesel::insert_into(complaint_events::table).values(sealed(e, seq, prev_hash)).execute(conn).map(|_| ())
+}
+
+fn sealed(e: NewEvent<'_>, seq: i32, prev_hash: String) -> InsertEvent {
     let at = to_db_time(e.at);
     let detail = e.detail.to_string();
     let kind = actor_kind(e.actor);
@@ -170,24 +187,21 @@ fn insert(conn: &mut DbConnection, e: NewEvent<'_>, seq: i32, prev_hash: String)
         &detail,
         e.investor_visible,
     ));
-    diesel::insert_into(complaint_events::table)
-        .values(InsertEvent {
-            id: new_id(),
-            complaint_id: e.complaint_id.to_string(),
-            seq,
-            at,
-            actor_kind: kind.to_string(),
-            actor_id: e.actor_id.map(str::to_string),
-            action: e.action.to_string(),
-            from_status: from.map(str::to_string),
-            to_status: e.to.as_str().to_string(),
-            detail,
-            investor_visible: e.investor_visible,
-            prev_hash,
-            hash,
-        })
-        .execute(conn)
-        .map(|_| ())
+    InsertEvent {
+        id: new_id(),
+        complaint_id: e.complaint_id.to_string(),
+        seq,
+        at,
+        actor_kind: kind.to_string(),
+        actor_id: e.actor_id.map(str::to_string),
+        action: e.action.to_string(),
+        from_status: from.map(str::to_string),
+        to_status: e.to.as_str().to_string(),
+        detail,
+        investor_visible: e.investor_visible,
+        prev_hash,
+        hash,
+    }
 }
 
 pub fn for_complaint(conn: &mut DbConnection, complaint_id: &ComplaintId) -> QueryResult<Vec<EventRow>> {

@@ -120,19 +120,47 @@ pub fn receipt_of_new_complaint(
     clock: &ClockRow,
     event_key: &str,
 ) -> ComplaintResult<()> {
+    outbox::insert_rows(conn, &[receipt_row(ctx, row, clock, event_key)?])?;
+    Ok(())
+}
+
+/// The receipt of a complaint filed in this transaction as its outbox row, for a caller that
+/// writes several at once (`outbox::insert_rows`).
+pub fn receipt_row(ctx: &Ctx, row: &ComplaintRow, clock: &ClockRow, event_key: &str) -> ComplaintResult<OutboxRow> {
     let (rendered, lang) = render_for_investor(ctx, row, clock, RECEIPT, json!({}))?;
     let mail = Queued { notice: RECEIPT, language: lang, rendered: &rendered, send_after: ctx.now, guard: None };
-    outbox::insert_new(
-        conn,
+    Ok(outbox::new_row(
         new_mail(row, &mail, &row.email, format!("investor:{}:{RECEIPT}:{event_key}", row.id)),
         ctx.now,
         &ctx.rules.notices.domain,
-    )?;
-    Ok(())
+    ))
 }
 
 /// The notice of a filing.
 pub const RECEIPT: &str = "receipt";
+
+/// [`admit_to_investor`] for the receipts of complaints filed together, in their order, with
+/// the answers one call after another would give (`mail::budget::admit_all`).
+pub fn admit_receipts(conn: &mut DbConnection, filed: &[(&Ctx<'_>, &ComplaintRow)]) -> ComplaintResult<Vec<bool>> {
+    let Some((first, _)) = filed.first() else { return Ok(Vec::new()) };
+    let candidates: Vec<crate::mail::budget::Candidate<'_>> = filed
+        .iter()
+        .map(|(_, row)| crate::mail::budget::Candidate {
+            // A phone-only caller has no address to email (the operator reads the receipt out).
+            recipient: if super::callbacks::by_phone(row) { None } else { Some(&row.email) },
+            complaint_id: row.id.as_str(),
+            notice: RECEIPT,
+            channel: row.channel.as_str(),
+            status: row.status.as_str(),
+        })
+        .collect();
+    Ok(crate::mail::budget::admit_all(
+        conn,
+        first.now,
+        first.rules.notices.investor_emails_per_address_per_day,
+        &candidates,
+    )?)
+}
 
 /// Whether the investor's address may get `notice` now (its daily budget; the decision is
 /// logged either way).

@@ -515,17 +515,21 @@ fn replay(
     Ok(Filed { complaint: existing, clock, access_code: code, replayed: true })
 }
 
-/// The filing's rows in one transaction, in an order that keeps the tracking counter (which
-/// orders all filings) locked for as short a time as possible: what needs no number first (the
-/// receipt's email budget, the department check), then the number and the rows that carry it
-/// (complaint, clock, first audit event, receipt). Nothing is read back: every row is built here.
-fn insert_complaint(
-    conn: &mut DbConnection,
+/// A filing's rows, built in memory before anything is read or written; [`NewFiling::number`]
+/// gives them their tracking number.
+struct NewFiling {
+    row: ComplaintRow,
+    code: AccessCode,
+    /// The reply clock first, then the acceptance clock where one is kept.
+    clocks: Vec<ClockRow>,
+}
+
+fn new_filing(
     ctx: &Ctx,
     c: ValidComplaint,
     acting: &Acting,
     idempotency: Option<&(IdempotencyKey, String)>,
-) -> ComplaintResult<Filed> {
+) -> NewFiling {
     let year = chrono::Datelike::year(&local_date(ctx.now));
     let due = new_clock_due(ctx, ctx.rules.reply_working_days);
     let code = AccessCode::generate();
@@ -536,14 +540,13 @@ fn insert_complaint(
         }
         None => (None, None, None),
     };
-    let channel = c.channel;
-    let mut row = ComplaintRow {
+    let row = ComplaintRow {
         id: ComplaintId::generate(),
-        // Set once the counter is taken, below.
+        // Set once the counter is taken (`NewFiling::number`).
         tracking_number: String::new(),
         tracking_year: year,
         tracking_seq: 0,
-        channel,
+        channel: c.channel,
         status: Status::Received,
         language: c.language.as_str().into(),
         complainant_type: c.complainant_type.as_str().into(),
@@ -583,54 +586,192 @@ fn insert_complaint(
         version: 1,
         updated_at: now,
     };
+    let mut clocks = vec![first_clock(ctx, &row.id, REPLY_CLOCK, ctx.rules.reply_working_days, due)];
+    if let Some(days) = ctx.rules.accept_working_days {
+        clocks.push(first_clock(ctx, &row.id, ACCEPT_CLOCK, days, new_clock_due(ctx, days)));
+    }
+    NewFiling { row, code, clocks }
+}
+
+impl NewFiling {
+    fn year(&self) -> i32 {
+        self.row.tracking_year
+    }
+
+    /// Gives the filing the number `seq` of its year.
+    fn number(&mut self, ctx: &Ctx, seq: i64) {
+        self.row.tracking_seq = seq;
+        self.row.tracking_number =
+            TrackingNumber::new(&ctx.rules.tracking_prefix, self.row.tracking_year, seq).to_string();
+    }
+
+    /// The complaint's first audit event, sealed (once numbered: the event names the number).
+    fn first_event(&self, ctx: &Ctx, acting: &Acting) -> events::InsertEvent {
+        events::seal_first(NewEvent {
+            complaint_id: &self.row.id,
+            at: ctx.now,
+            actor: acting.actor,
+            actor_id: acting.user_id.as_deref(),
+            action: "file",
+            from: None,
+            to: Status::Received,
+            detail: json!({
+                "tracking_number": self.row.tracking_number,
+                "channel": self.row.channel.as_str(),
+                "due": due_json(&self.clocks[0]),
+            }),
+            investor_visible: true,
+        })
+    }
+
+    fn filed(mut self) -> Filed {
+        let clock = self.clocks.swap_remove(0);
+        Filed { complaint: self.row, clock, access_code: Some(self.code.display()), replayed: false }
+    }
+}
+
+/// The filing's rows in one transaction, in an order that keeps the tracking counter (which
+/// orders all filings) locked for as short a time as possible: what needs no number first (the
+/// receipt's email budget, the department check), then the number and the rows that carry it
+/// (complaint, clocks, first audit event, receipt). Nothing is read back: every row is built here.
+fn insert_complaint(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    c: ValidComplaint,
+    acting: &Acting,
+    idempotency: Option<&(IdempotencyKey, String)>,
+) -> ComplaintResult<Filed> {
+    let mut filing = new_filing(ctx, c, acting, idempotency);
     conn.transaction(|conn| {
         // Written first (SQLite: a transaction must write before it reads, see `mail::budget`).
-        let send_receipt = super::notices::admit_to_investor(conn, ctx, &row, super::notices::RECEIPT)?;
-        if let Some(d) = &row.concerned_department_id {
+        let send_receipt = super::notices::admit_to_investor(conn, ctx, &filing.row, super::notices::RECEIPT)?;
+        if let Some(d) = &filing.row.concerned_department_id {
             if departments::find(conn, d)?.is_none() {
-                return Err(ComplaintError::invalid("department_id", "unknown", "no such department"));
+                return Err(unknown_department());
             }
         }
         // From here to the commit this transaction holds the counter.
-        row.tracking_seq = store::next_tracking_seq(conn, year)?;
-        let number = TrackingNumber::new(&ctx.rules.tracking_prefix, year, row.tracking_seq).to_string();
-        row.tracking_number = number.clone();
-        diesel::insert_into(complaints::table).values(&row).execute(conn)?;
-        let clock = open_first_clock(conn, ctx, &row.id, REPLY_CLOCK, ctx.rules.reply_working_days, due)?;
-        if let Some(days) = ctx.rules.accept_working_days {
-            open_first_clock(conn, ctx, &row.id, ACCEPT_CLOCK, days, new_clock_due(ctx, days))?;
-        }
-        events::append_first(
-            conn,
-            NewEvent {
-                complaint_id: &row.id,
-                at: ctx.now,
-                actor: acting.actor,
-                actor_id: acting.user_id.as_deref(),
-                action: "file",
-                from: None,
-                to: Status::Received,
-                detail: json!({"tracking_number": number, "channel": channel.as_str(), "due": due_json(&clock)}),
-                investor_visible: true,
-            },
-        )?;
+        let seq = store::take_tracking_seqs(conn, filing.year(), 1)?;
+        filing.number(ctx, seq);
+        diesel::insert_into(complaints::table).values(&filing.row).execute(conn)?;
+        crate::db::on_backend!(conn, c => diesel::insert_into(complaint_clocks::table).values(&filing.clocks).execute(c))?;
+        events::insert_sealed(conn, &[filing.first_event(ctx, acting)])?;
         if send_receipt {
-            super::notices::receipt_of_new_complaint(conn, ctx, &row, &clock, &new_id())?;
+            let receipt = super::notices::receipt_row(ctx, &filing.row, &filing.clocks[0], &new_id())?;
+            crate::mail::outbox::insert_rows(conn, &[receipt])?;
         }
-        Ok(Filed { complaint: row.clone(), clock, access_code: Some(code.display()), replayed: false })
+        Ok(filing.filed())
     })
 }
 
-/// The first clock of `kind` of a complaint filed in this transaction, inserted with its first
-/// rung: [`open_clock`] without its lookups (there is no earlier clock, rung or pause).
-fn open_first_clock(
-    conn: &mut DbConnection,
+fn unknown_department() -> ComplaintError {
+    ComplaintError::invalid("department_id", "unknown", "no such department")
+}
+
+/// One filing of a group written together ([`file_together`]).
+pub struct ToFile<'a> {
+    pub ctx: Ctx<'a>,
+    pub complaint: &'a ValidComplaint,
+    pub acting: &'a Acting,
+    pub idempotency: Option<&'a (IdempotencyKey, String)>,
+}
+
+/// Files a group of complaints with a few statements for the whole group instead of about ten
+/// per filing: one look-up of their Idempotency-Keys and one of the departments they name,
+/// their receipts' budget counted together, the year's counter taken once for all of them, and
+/// one multi-row INSERT per table. The answers are those [`file`] gives one filing after
+/// another: a retried key replays its filing, an unknown department is refused (and writes
+/// nothing), numbers follow the group's order. A key that comes twice in one group is left to
+/// [`file`] (an error here: the caller rolls back and files one at a time), as is any failure
+/// of the storage (a key another instance filed meanwhile breaks the unique index).
+pub fn file_together(conn: &mut DbConnection, group: &[ToFile<'_>]) -> ComplaintResult<Vec<ComplaintResult<Filed>>> {
+    let mut outcomes: Vec<Option<ComplaintResult<Filed>>> = group.iter().map(|_| None).collect();
+
+    let keys: Vec<&str> = group.iter().filter_map(|f| f.idempotency.map(|(k, _)| k.lookup_hash.as_str())).collect();
+    if keys.iter().collect::<std::collections::HashSet<_>>().len() < keys.len() {
+        return Err(ComplaintError::internal("filing group", "an Idempotency-Key twice in one group"));
+    }
+    if !keys.is_empty() {
+        let mut existing = store::find_by_idempotency_keys(conn, &keys)?;
+        for (f, outcome) in group.iter().zip(outcomes.iter_mut()) {
+            let Some((key, body_hash)) = f.idempotency else { continue };
+            if let Some(at) =
+                existing.iter().position(|row| row.idempotency_key_hash.as_ref() == Some(&key.lookup_hash))
+            {
+                *outcome = match replay(conn, existing.swap_remove(at), key, body_hash) {
+                    // The storage failed (the transaction may be unusable): give the group up.
+                    Err(ComplaintError::Storage(e)) => return Err(ComplaintError::Storage(e)),
+                    answered => Some(answered),
+                };
+            }
+        }
+    }
+
+    let named: Vec<&DepartmentId> = group.iter().filter_map(|f| f.complaint.concerned_department_id.as_ref()).collect();
+    if !named.is_empty() {
+        let known = departments::existing_ids(conn, &named)?;
+        for (f, outcome) in group.iter().zip(outcomes.iter_mut()) {
+            match &f.complaint.concerned_department_id {
+                Some(d) if outcome.is_none() && !known.contains(d) => *outcome = Some(Err(unknown_department())),
+                _ => {}
+            }
+        }
+    }
+
+    // The rest are filed, in the group's order.
+    let fresh: Vec<usize> = (0..group.len()).filter(|&i| outcomes[i].is_none()).collect();
+    let mut filings: Vec<NewFiling> = fresh
+        .iter()
+        .map(|&i| new_filing(&group[i].ctx, group[i].complaint.clone(), group[i].acting, group[i].idempotency))
+        .collect();
+    if !filings.is_empty() {
+        let receipted: Vec<(&Ctx<'_>, &ComplaintRow)> =
+            fresh.iter().zip(&filings).map(|(&i, filing)| (&group[i].ctx, &filing.row)).collect();
+        let receipts_go = super::notices::admit_receipts(conn, &receipted)?;
+        // From here to the commit the group holds the counter of each year it files in.
+        let mut years: Vec<i32> = filings.iter().map(NewFiling::year).collect();
+        years.sort_unstable();
+        years.dedup();
+        for year in years {
+            let of_year: Vec<usize> = (0..filings.len()).filter(|&j| filings[j].year() == year).collect();
+            let last = store::take_tracking_seqs(conn, year, of_year.len() as i64)?;
+            let first = last - of_year.len() as i64 + 1;
+            for (seq, j) in (first..).zip(of_year) {
+                filings[j].number(&group[fresh[j]].ctx, seq);
+            }
+        }
+        let rows: Vec<&ComplaintRow> = filings.iter().map(|f| &f.row).collect();
+        crate::db::on_backend!(conn, c => diesel::insert_into(complaints::table).values(rows).execute(c))?;
+        let clocks: Vec<&ClockRow> = filings.iter().flat_map(|f| &f.clocks).collect();
+        crate::db::on_backend!(conn, c => diesel::insert_into(complaint_clocks::table).values(clocks).execute(c))?;
+        let first_events: Vec<events::InsertEvent> =
+            fresh.iter().zip(&filings).map(|(&i, f)| f.first_event(&group[i].ctx, group[i].acting)).collect();
+        events::insert_sealed(conn, &first_events)?;
+        let mut receipts = Vec::new();
+        for ((&i, filing), goes) in fresh.iter().zip(&filings).zip(receipts_go) {
+            if goes {
+                receipts.push(super::notices::receipt_row(&group[i].ctx, &filing.row, &filing.clocks[0], &new_id())?);
+            }
+        }
+        if !receipts.is_empty() {
+            crate::mail::outbox::insert_rows(conn, &receipts)?;
+        }
+    }
+    for (i, filing) in fresh.into_iter().zip(filings) {
+        outcomes[i] = Some(Ok(filing.filed()));
+    }
+    Ok(outcomes.into_iter().map(|o| o.expect("every filing of the group has its outcome")).collect())
+}
+
+/// The first clock of `kind` of a complaint filed in this transaction, with its first rung:
+/// [`open_clock`] without its lookups (there is no earlier clock, rung or pause).
+fn first_clock(
     ctx: &Ctx,
     complaint_id: &ComplaintId,
     kind: &str,
     working_days: u32,
     due: crate::calendar::Due,
-) -> ComplaintResult<ClockRow> {
+) -> ClockRow {
     let mut row = ClockRow {
         id: new_id(),
         complaint_id: complaint_id.clone(),
@@ -652,8 +793,7 @@ fn open_first_clock(
         row.next_step = Some(step);
         row.next_step_at = Some(at);
     }
-    diesel::insert_into(complaint_clocks::table).values(&row).execute(conn)?;
-    Ok(row)
+    row
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -164,20 +164,21 @@ pub struct ExtensionRow {
     pub decision_reason: Option<String>,
 }
 
-/// The next tracking sequence of `year`, in one statement. The counter row stays locked until
-/// the transaction ends: concurrent filings queue behind it and numbers stay gapless (a
-/// rolled-back filing rolls its number back too). Callers take it as late as they can.
-pub fn next_tracking_seq(conn: &mut DbConnection, year: i32) -> QueryResult<i64> {
+/// Takes the next `n` tracking sequences of `year`, in one statement; answers the last of them.
+/// The counter row stays locked until the transaction ends: concurrent filings queue behind it
+/// and numbers stay gapless (a rolled-back filing rolls its numbers back too). Callers take it
+/// as late as they can.
+pub fn take_tracking_seqs(conn: &mut DbConnection, year: i32, n: i64) -> QueryResult<i64> {
     #[derive(QueryableByName)]
     struct Seq {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         last_seq: i64,
     }
-    // `year` is an i32, so formatting it into the statement is safe; the upsert is the same
-    // text on both backends (SQLite ≥ 3.35 for RETURNING).
+    // `year` and `n` are integers, so formatting them into the statement is safe; the upsert is
+    // the same text on both backends (SQLite ≥ 3.35 for RETURNING).
     let seq: Seq = diesel::sql_query(format!(
-        "INSERT INTO tracking_counters (year, last_seq) VALUES ({year}, 1) \
-         ON CONFLICT (year) DO UPDATE SET last_seq = tracking_counters.last_seq + 1 RETURNING last_seq"
+        "INSERT INTO tracking_counters (year, last_seq) VALUES ({year}, {n}) \
+         ON CONFLICT (year) DO UPDATE SET last_seq = tracking_counters.last_seq + {n} RETURNING last_seq"
     ))
     .get_result(conn)?;
     Ok(seq.last_seq)
@@ -239,6 +240,14 @@ pub fn find_by_tracking_number(conn: &mut DbConnection, number: &str) -> QueryRe
         .select(ComplaintRow::as_select())
         .first(conn)
         .optional()
+}
+
+/// The complaints filed under any of these Idempotency-Keys (one statement for a group).
+pub fn find_by_idempotency_keys(conn: &mut DbConnection, key_hashes: &[&str]) -> QueryResult<Vec<ComplaintRow>> {
+    complaints::table
+        .filter(complaints::idempotency_key_hash.eq_any(key_hashes))
+        .select(ComplaintRow::as_select())
+        .load(conn)
 }
 
 pub fn find_by_idempotency_key(conn: &mut DbConnection, key_hash: &str) -> QueryResult<Option<ComplaintRow>> {

@@ -1,5 +1,5 @@
 //! Writes that commit together: a thread of the instance's own runs the writes waiting for it
-//! in one transaction, one after another, and answers each once that transaction has committed.
+//! in one transaction and answers each once that transaction has committed.
 //!
 //! Why: a filing takes the year's tracking counter, whose row stays locked until the commit has
 //! reached the disk (numbers stay gapless: a rolled-back filing rolls its number back). Filings
@@ -10,11 +10,16 @@
 //! number, so numbering stays gapless under concurrency (other instances queue on the counter
 //! row as before) and a crash before the commit loses only writes nobody was answered for.
 //!
-//! The contract a write submitted here keeps: it does its writes inside a transaction of its
-//! own (a savepoint here), as every service operation does, so that a write refused for its
-//! input (a 4xx) leaves the group's transaction as it found it; it may be run again (a failure
-//! of the storage in one write rolls the group back and the others run again, without it).
-//! Nobody is answered before the group's commit.
+//! A group is first offered to [`Work::together`], which may do the whole group's work in a few
+//! statements (one multi-row INSERT per table instead of one per write: the thread's round
+//! trips, not the database, bound the rate). When it cannot (or has no such way), its writes
+//! are rolled back to a savepoint and each item runs alone, one after another.
+//!
+//! The contract an item's work keeps when it runs alone: it does its writes inside a
+//! transaction of its own (a savepoint here), as every service operation does, so that a write
+//! refused for its input (a 4xx) leaves the group's transaction as it found it; it may be run
+//! again (a failure of the storage in one write rolls the group back and the others run again,
+//! without it). Nobody is answered before the group's commit.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
@@ -38,15 +43,48 @@ pub enum Target {
     Writer(Arc<SqliteWriter>),
 }
 
-#[derive(Clone)]
-pub struct GroupCommit {
-    waiting: mpsc::Sender<Box<dyn Job>>,
+/// What the committing thread does with the items submitted to it.
+pub trait Work: Send + 'static {
+    type Item: Send + 'static;
+    type Output: Send + 'static;
+
+    /// One item's work, in a transaction of its own (see the module's contract). It may run
+    /// again, from the same item, after a rolled-back group.
+    fn alone(&self, conn: &mut DbConnection, item: &Self::Item) -> Result<Self::Output, ApiError>;
+
+    /// The whole group's work at once, one outcome per item in their order, where that saves
+    /// round trips. An item refused here (a 4xx) must have written nothing. On `Err` the
+    /// group's writes so far are rolled back (a savepoint) and each item runs alone.
+    #[allow(clippy::type_complexity)]
+    fn together(
+        &self,
+        conn: &mut DbConnection,
+        items: &[Self::Item],
+    ) -> Result<Vec<Result<Self::Output, ApiError>>, ApiError>;
 }
 
-impl GroupCommit {
+pub struct GroupCommit<W: Work> {
+    waiting: mpsc::Sender<Queued<W>>,
+}
+
+impl<W: Work> Clone for GroupCommit<W> {
+    fn clone(&self) -> Self {
+        GroupCommit { waiting: self.waiting.clone() }
+    }
+}
+
+type Reply<T> = tokio::sync::oneshot::Sender<Result<T, ApiError>>;
+
+/// A submitted item and where its answer goes.
+struct Queued<W: Work> {
+    item: W::Item,
+    reply: Reply<W::Output>,
+}
+
+impl<W: Work> GroupCommit<W> {
     /// Starts the committing thread. It ends once every handle to this `GroupCommit` is dropped.
-    pub fn start(target: Target) -> std::io::Result<GroupCommit> {
-        let (queue, waiting) = mpsc::channel::<Box<dyn Job>>();
+    pub fn start(target: Target, work: W) -> std::io::Result<GroupCommit<W>> {
+        let (queue, waiting) = mpsc::channel::<Queued<W>>();
         std::thread::Builder::new().name("group-commit".into()).spawn(move || {
             while let Ok(first) = waiting.recv() {
                 let mut group = vec![first];
@@ -59,111 +97,60 @@ impl GroupCommit {
                 // A write that panics fails its group (each waiting caller sees its reply
                 // dropped); the thread goes on with the next group. The connection the panic
                 // ran through is closed, not reused (the pool's and the writer's own rule).
-                let _ = std::panic::catch_unwind(AssertUnwindSafe(|| commit_on(&target, group)));
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(|| commit_on(&target, &work, group)));
             }
         })?;
         Ok(GroupCommit { waiting: queue })
     }
 
-    /// Runs `work` in the next group's transaction; answers once that transaction has
+    /// Does `item`'s work in the next group's transaction; answers once that transaction has
     /// committed.
-    pub async fn submit<T, F>(&self, work: F) -> Result<T, ApiError>
-    where
-        F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
-        T: Send + 'static,
-    {
-        let answer = self.queue(work)?;
+    pub async fn submit(&self, item: W::Item) -> Result<W::Output, ApiError> {
+        let answer = self.queue(item)?;
         answer.await.map_err(|_| ApiError::internal("group commit", "the write panicked"))?
     }
 
-    /// Queues a write; the receiver gets its answer after the group's commit (or is dropped when
-    /// a write of the group panicked).
-    fn queue<T, F>(&self, work: F) -> Result<tokio::sync::oneshot::Receiver<Result<T, ApiError>>, ApiError>
-    where
-        F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
-        T: Send + 'static,
-    {
+    /// Queues an item; the receiver gets its answer after the group's commit (or is dropped
+    /// when the group's work panicked).
+    fn queue(&self, item: W::Item) -> Result<tokio::sync::oneshot::Receiver<Result<W::Output, ApiError>>, ApiError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let job = Submitted { work, outcome: None, reply };
         self.waiting
-            .send(Box::new(job))
+            .send(Queued { item, reply })
             .map_err(|_| ApiError::internal("group commit", "the committing thread has stopped"))?;
         Ok(answer)
     }
 }
 
-/// A submitted write as the committing thread sees it.
-trait Job: Send {
-    /// Runs the write in the group's transaction and keeps its outcome. `Err` is a failure of
-    /// the server's side (5xx), after which the transaction may not be usable.
-    fn run(&mut self, conn: &mut DbConnection) -> Result<(), ApiError>;
-    /// Answers with the kept outcome (the group has committed).
-    fn answer(self: Box<Self>);
-    fn fail(self: Box<Self>, error: ApiError);
-}
-
-struct Submitted<T, F> {
-    work: F,
-    outcome: Option<Result<T, ApiError>>,
-    reply: tokio::sync::oneshot::Sender<Result<T, ApiError>>,
-}
-
-impl<T, F> Job for Submitted<T, F>
-where
-    F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send,
-    T: Send,
-{
-    fn run(&mut self, conn: &mut DbConnection) -> Result<(), ApiError> {
-        match (self.work)(conn) {
-            Err(e) if e.status_code().is_server_error() => Err(e),
-            outcome => {
-                self.outcome = Some(outcome);
-                Ok(())
-            }
-        }
-    }
-
-    fn answer(self: Box<Self>) {
-        let outcome = self.outcome.unwrap_or_else(|| Err(ApiError::internal("group commit", "answered before it ran")));
-        // The caller may have gone (a closed connection); the write stands all the same.
-        let _ = self.reply.send(outcome);
-    }
-
-    fn fail(self: Box<Self>, error: ApiError) {
-        let _ = self.reply.send(Err(error));
-    }
-}
-
-fn commit_on(target: &Target, group: Vec<Box<dyn Job>>) {
+fn commit_on<W: Work>(target: &Target, work: &W, group: Vec<Queued<W>>) {
     match target {
         Target::Pool(pool) => match pool.get() {
-            Ok(mut conn) => commit_together(&mut conn, group),
-            Err(e) => fail_all(group, ApiError::from(e)),
+            Ok(mut conn) => commit_together(&mut conn, work, group),
+            Err(e) => fail_all(group.into_iter().map(|q| q.reply), ApiError::from(e)),
         },
         Target::Writer(writer) => {
             let mut group = Some(group);
             let turn = writer.with(|conn| {
-                commit_together(conn, group.take().expect("taken once"));
+                commit_together(conn, work, group.take().expect("taken once"));
                 Ok(())
             });
             if let (Err(e), Some(group)) = (turn, group) {
                 // The writer could not open its connection; nothing ran.
-                fail_all(group, e);
+                fail_all(group.into_iter().map(|q| q.reply), e);
             }
         }
     }
 }
 
 /// Gives every write of a group the error that stopped the group (said once in the log).
-fn fail_all(jobs: impl IntoIterator<Item = Box<dyn Job>>, error: ApiError) {
+fn fail_all<T>(replies: impl IntoIterator<Item = Reply<T>>, error: ApiError) {
     let unavailable = matches!(error, ApiError::Unavailable(_));
     let cause = error.to_string();
-    for job in jobs {
-        job.fail(if unavailable {
+    for reply in replies {
+        let _ = reply.send(Err(if unavailable {
             ApiError::Unavailable(crate::error::DATABASE_UNAVAILABLE.into())
         } else {
             ApiError::internal("group commit", &cause)
-        });
+        }));
     }
 }
 
@@ -181,29 +168,63 @@ impl From<diesel::result::Error> for RolledBack {
     }
 }
 
-fn commit_together(conn: &mut DbConnection, mut jobs: Vec<Box<dyn Job>>) {
-    while !jobs.is_empty() {
-        let tried = conn.transaction::<(), RolledBack, _>(|conn| {
+fn commit_together<W: Work>(conn: &mut DbConnection, work: &W, queued: Vec<Queued<W>>) {
+    let (mut items, mut replies): (Vec<W::Item>, Vec<Reply<W::Output>>) =
+        queued.into_iter().map(|q| (q.item, q.reply)).unzip();
+    while !items.is_empty() {
+        let tried = conn.transaction::<_, RolledBack, _>(|conn| {
             // SQLite: the group writes before anything reads (a filing with an Idempotency-Key
             // looks it up first), so that it waits for another connection's write instead of
             // failing when that one commits between its first read and its first write.
             if let DbConnection::Sqlite(_) = conn {
                 super::write_lock(conn)?;
             }
-            for (index, job) in jobs.iter_mut().enumerate() {
-                job.run(conn).map_err(|e| RolledBack::Write(index, e))?;
+            match conn.transaction::<_, NotTogether, _>(|conn| work.together(conn, &items).map_err(NotTogether::GaveUp))
+            {
+                Ok(outcomes) => return Ok(outcomes),
+                Err(NotTogether::GaveUp(e)) => tracing::debug!(error = %e, "the group's writes run one at a time"),
+                Err(NotTogether::Savepoint(e)) => return Err(RolledBack::Transaction(e)),
             }
-            Ok(())
-        });
-        match tried {
-            Ok(()) => {
-                for job in jobs.drain(..) {
-                    job.answer();
+            let mut outcomes = Vec::with_capacity(items.len());
+            for (index, item) in items.iter().enumerate() {
+                match work.alone(conn, item) {
+                    Err(e) if e.status_code().is_server_error() => return Err(RolledBack::Write(index, e)),
+                    outcome => outcomes.push(outcome),
                 }
             }
-            Err(RolledBack::Write(index, error)) => jobs.remove(index).fail(error),
-            Err(RolledBack::Transaction(e)) => fail_all(jobs.drain(..), ApiError::from(e)),
+            Ok(outcomes)
+        });
+        match tried {
+            Ok(outcomes) => {
+                for (reply, outcome) in replies.drain(..).zip(outcomes) {
+                    // The caller may have gone (a closed connection); the write stands all the same.
+                    let _ = reply.send(outcome);
+                }
+                items.clear();
+            }
+            Err(RolledBack::Write(index, error)) => {
+                items.remove(index);
+                let _ = replies.remove(index).send(Err(error));
+            }
+            Err(RolledBack::Transaction(e)) => {
+                items.clear();
+                fail_all(replies.drain(..), ApiError::from(e));
+            }
         }
+    }
+}
+
+/// Why [`Work::together`]'s savepoint was rolled back.
+enum NotTogether {
+    /// It could not do the group's work at once; each item runs alone.
+    GaveUp(ApiError),
+    /// The savepoint itself failed: the group's transaction is unusable.
+    Savepoint(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for NotTogether {
+    fn from(e: diesel::result::Error) -> Self {
+        NotTogether::Savepoint(e)
     }
 }
 
@@ -211,41 +232,61 @@ fn commit_together(conn: &mut DbConnection, mut jobs: Vec<Box<dyn Job>>) {
 mod tests {
     use super::*;
     use diesel::connection::SimpleConnection;
-    use diesel::prelude::*;
     use diesel::r2d2::ManageConnection;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
+    use crate::db::test_rows::count;
 
     fn rows_named(conn: &mut DbConnection, name: &str) -> i64 {
-        diesel::sql_query(format!("SELECT COUNT(*) AS n FROM written WHERE name = '{name}'"))
-            .get_result::<Count>(conn)
-            .unwrap()
-            .n
+        count(conn, &format!("SELECT COUNT(*) AS n FROM written WHERE name = '{name}'"))
     }
 
     fn all_rows(conn: &mut DbConnection) -> i64 {
-        diesel::sql_query("SELECT COUNT(*) AS n FROM written").get_result::<Count>(conn).unwrap().n
+        count(conn, "SELECT COUNT(*) AS n FROM written")
     }
 
     fn insert(conn: &mut DbConnection, name: &str) -> Result<(), ApiError> {
         conn.batch_execute(&format!("INSERT INTO written (name) VALUES ('{name}')")).map_err(ApiError::from)
     }
 
-    type Answer<T> = tokio::sync::oneshot::Receiver<Result<T, ApiError>>;
+    type Answer = tokio::sync::oneshot::Receiver<Result<i64, ApiError>>;
+    type Write = Box<dyn Fn(&mut DbConnection) -> Result<i64, ApiError> + Send>;
+    type Together = fn(&mut DbConnection, &[Write]) -> Result<Vec<Result<i64, ApiError>>, ApiError>;
+
+    /// Writes given as closures; `together` says what the group does at once.
+    struct Closures {
+        together: Together,
+    }
+
+    impl Work for Closures {
+        type Item = Write;
+        type Output = i64;
+
+        fn alone(&self, conn: &mut DbConnection, write: &Write) -> Result<i64, ApiError> {
+            write(conn)
+        }
+
+        fn together(&self, conn: &mut DbConnection, writes: &[Write]) -> Result<Vec<Result<i64, ApiError>>, ApiError> {
+            (self.together)(conn, writes)
+        }
+    }
+
+    fn one_at_a_time(_: &mut DbConnection, _: &[Write]) -> Result<Vec<Result<i64, ApiError>>, ApiError> {
+        Err(ApiError::internal("test", "these writes run one at a time"))
+    }
 
     struct Fixture {
         _dir: tempfile::TempDir,
         manager: super::super::ConnectionManager,
-        filings: GroupCommit,
+        filings: GroupCommit<Closures>,
     }
 
     impl Fixture {
         fn new() -> Fixture {
+            Fixture::with_together(one_at_a_time)
+        }
+
+        fn with_together(together: Together) -> Fixture {
             let dir = tempfile::tempdir().unwrap();
             let url = super::super::DatabaseUrl::Sqlite(dir.path().join("g.db"));
             let manager = super::super::ConnectionManager::new(url.clone());
@@ -255,11 +296,16 @@ mod tests {
                 .unwrap()
                 .batch_execute(
                     "CREATE TABLE written (name TEXT NOT NULL); \
+                     CREATE TABLE together_marks (n INTEGER NOT NULL); \
                      CREATE TABLE tracking_counters (year INTEGER PRIMARY KEY, last_seq BIGINT NOT NULL);",
                 )
                 .unwrap();
             let writer = Arc::new(SqliteWriter::open(url).unwrap());
-            Fixture { _dir: dir, manager, filings: GroupCommit::start(Target::Writer(writer)).unwrap() }
+            Fixture {
+                _dir: dir,
+                manager,
+                filings: GroupCommit::start(Target::Writer(writer), Closures { together }).unwrap(),
+            }
         }
 
         /// Another connection, as another request's reader sees the file.
@@ -269,28 +315,29 @@ mod tests {
 
         /// Holds the committing thread in a group of its own until the returned sender is
         /// dropped, so that what is queued meanwhile makes the next group, together.
-        fn hold(&self) -> (mpsc::Sender<()>, Answer<()>) {
+        fn hold(&self) -> (mpsc::Sender<()>, Answer) {
             let (started, running) = mpsc::channel();
             let (release, gate) = mpsc::channel::<()>();
-            let held = self
-                .filings
-                .queue(move |_| {
-                    started.send(()).unwrap();
+            let held = self.queue(move |_| {
+                // Once only: the group's `together` sees this write too.
+                if started.send(()).is_ok() {
                     let _ = gate.recv();
-                    Ok(())
-                })
-                .unwrap();
+                }
+                Ok(0)
+            });
             running.recv().unwrap();
             (release, held)
         }
 
-        fn write(&self, name: &'static str) -> Answer<i64> {
-            self.filings
-                .queue(move |conn| {
-                    conn.transaction(|conn| insert(conn, name))?;
-                    Ok(all_rows(conn))
-                })
-                .unwrap()
+        fn queue(&self, write: impl Fn(&mut DbConnection) -> Result<i64, ApiError> + Send + 'static) -> Answer {
+            self.filings.queue(Box::new(write)).unwrap()
+        }
+
+        fn write(&self, name: &'static str) -> Answer {
+            self.queue(move |conn| {
+                conn.transaction(|conn| insert(conn, name))?;
+                Ok(all_rows(conn))
+            })
         }
     }
 
@@ -315,15 +362,12 @@ mod tests {
         let f = Fixture::new();
         let (release, held) = f.hold();
         let a = f.write("a");
-        let refused = f
-            .filings
-            .queue(|conn| -> Result<(), ApiError> {
-                conn.transaction(|conn| {
-                    insert(conn, "refused")?;
-                    Err(ApiError::NotFound("no such department".into()))
-                })
+        let refused = f.queue(|conn| {
+            conn.transaction(|conn| {
+                insert(conn, "refused")?;
+                Err(ApiError::NotFound("no such department".into()))
             })
-            .unwrap();
+        });
         let c = f.write("c");
         drop(release);
         held.blocking_recv().unwrap().unwrap();
@@ -344,22 +388,17 @@ mod tests {
         let runs = Arc::new(AtomicUsize::new(0));
         let first = {
             let runs = runs.clone();
-            f.filings
-                .queue(move |conn| {
-                    runs.fetch_add(1, Ordering::SeqCst);
-                    conn.transaction(|conn| insert(conn, "a"))?;
-                    Ok(())
-                })
-                .unwrap()
-        };
-        let failing = f
-            .filings
-            .queue(|conn| -> Result<(), ApiError> {
-                // Outside a savepoint: only the group's rollback can undo it.
-                insert(conn, "failed")?;
-                Err(ApiError::internal("test", "the disk is full"))
+            f.queue(move |conn| {
+                runs.fetch_add(1, Ordering::SeqCst);
+                conn.transaction(|conn| insert(conn, "a"))?;
+                Ok(0)
             })
-            .unwrap();
+        };
+        let failing = f.queue(|conn| {
+            // Outside a savepoint: only the group's rollback can undo it.
+            insert(conn, "failed")?;
+            Err(ApiError::internal("test", "the disk is full"))
+        });
         let c = f.write("c");
         drop(release);
         held.blocking_recv().unwrap().unwrap();
@@ -377,24 +416,21 @@ mod tests {
         let f = Fixture::new();
         let (other_wrote, wait_for_other) = mpsc::channel();
         let manager = f.manager.clone();
-        let answer = f
-            .filings
-            .queue(move |conn| {
-                // A filing with an Idempotency-Key looks it up before it writes.
-                let before = all_rows(conn);
-                let manager = manager.clone();
-                let other_wrote = other_wrote.clone();
-                std::thread::spawn(move || {
-                    // Another of the instance's connections (the outbox worker, the sweeper).
-                    let wrote = manager.connect().unwrap().batch_execute("INSERT INTO written (name) VALUES ('other')");
-                    other_wrote.send(wrote.is_ok()).unwrap();
-                });
-                // Long enough for the other write to commit first, were it not made to wait.
-                std::thread::sleep(std::time::Duration::from_millis(300));
-                conn.transaction(|conn| insert(conn, "filed"))?;
-                Ok(before)
-            })
-            .unwrap();
+        let answer = f.queue(move |conn| {
+            // A filing with an Idempotency-Key looks it up before it writes.
+            let before = all_rows(conn);
+            let manager = manager.clone();
+            let other_wrote = other_wrote.clone();
+            std::thread::spawn(move || {
+                // Another of the instance's connections (the outbox worker, the sweeper).
+                let wrote = manager.connect().unwrap().batch_execute("INSERT INTO written (name) VALUES ('other')");
+                other_wrote.send(wrote.is_ok()).unwrap();
+            });
+            // Long enough for the other write to commit first, were it not made to wait.
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            conn.transaction(|conn| insert(conn, "filed"))?;
+            Ok(before)
+        });
         assert_eq!(answer.blocking_recv().unwrap().unwrap(), 0);
         assert!(wait_for_other.recv().unwrap(), "the other connection's write went through after the group");
         let mut reader = f.reader();
@@ -406,13 +442,10 @@ mod tests {
         let f = Fixture::new();
         let (release, held) = f.hold();
         let a = f.write("a");
-        let panicking = f
-            .filings
-            .queue(|conn| -> Result<(), ApiError> {
-                insert(conn, "panicked")?;
-                panic!("a bug in a write")
-            })
-            .unwrap();
+        let panicking = f.queue(|conn| {
+            insert(conn, "panicked")?;
+            panic!("a bug in a write")
+        });
         drop(release);
         held.blocking_recv().unwrap().unwrap();
         assert!(panicking.blocking_recv().is_err(), "the caller sees its answer dropped");
@@ -420,5 +453,55 @@ mod tests {
         assert_eq!(f.write("after").blocking_recv().unwrap().unwrap(), 1, "the thread goes on, on a new connection");
         let mut reader = f.reader();
         assert_eq!((rows_named(&mut reader, "a"), rows_named(&mut reader, "panicked")), (0, 0));
+    }
+
+    /// `together` for the tests below: runs each write, then marks the group as done together.
+    fn marked_together(conn: &mut DbConnection, writes: &[Write]) -> Result<Vec<Result<i64, ApiError>>, ApiError> {
+        let outcomes = writes.iter().map(|write| write(conn)).collect();
+        conn.batch_execute("INSERT INTO together_marks (n) VALUES (1)").map_err(ApiError::from)?;
+        Ok(outcomes)
+    }
+
+    /// Does the group's work, then gives up (as a multi-row INSERT that met a conflict would).
+    fn gives_up(conn: &mut DbConnection, writes: &[Write]) -> Result<Vec<Result<i64, ApiError>>, ApiError> {
+        marked_together(conn, writes)?;
+        Err(ApiError::internal("test", "a conflict in the group's INSERT"))
+    }
+
+    #[test]
+    fn a_group_done_together_is_answered_with_its_outcomes_after_one_commit() {
+        let f = Fixture::with_together(marked_together);
+        let (release, held) = f.hold();
+        let answers: Vec<_> = ["a", "b", "c"].into_iter().map(|name| f.write(name)).collect();
+        drop(release);
+        held.blocking_recv().unwrap().unwrap();
+        let outcomes: Vec<i64> = answers.into_iter().map(|a| a.blocking_recv().unwrap().unwrap()).collect();
+        assert_eq!(outcomes, vec![1, 2, 3]);
+        let mut reader = f.reader();
+        assert_eq!(all_rows(&mut reader), 3);
+        assert_eq!(count(&mut reader, "SELECT COUNT(*) AS n FROM together_marks"), 2, "the held group and the three");
+    }
+
+    #[test]
+    fn a_group_that_cannot_be_done_together_is_rolled_back_and_each_write_runs_alone() {
+        let f = Fixture::with_together(gives_up);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (release, held) = f.hold();
+        let counted = {
+            let runs = runs.clone();
+            f.queue(move |conn| {
+                runs.fetch_add(1, Ordering::SeqCst);
+                conn.transaction(|conn| insert(conn, "a"))?;
+                Ok(all_rows(conn))
+            })
+        };
+        let b = f.write("b");
+        drop(release);
+        held.blocking_recv().unwrap().unwrap();
+        assert_eq!((counted.blocking_recv().unwrap().unwrap(), b.blocking_recv().unwrap().unwrap()), (1, 2));
+        assert_eq!(runs.load(Ordering::SeqCst), 2, "once in the given-up attempt, once alone");
+        let mut reader = f.reader();
+        assert_eq!((rows_named(&mut reader, "a"), rows_named(&mut reader, "b")), (1, 1));
+        assert_eq!(count(&mut reader, "SELECT COUNT(*) AS n FROM together_marks"), 0, "the attempt left nothing");
     }
 }

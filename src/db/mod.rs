@@ -7,6 +7,8 @@ pub mod group_commit;
 pub mod schema;
 pub mod sqlite_readers;
 pub mod sqlite_writer;
+#[cfg(test)]
+mod test_rows;
 mod text_enum;
 mod text_id;
 
@@ -17,7 +19,8 @@ pub(crate) use text_id::text_id;
 /// [`DbConnection`]. The multi-backend connection writes a query's SQL out anew on every run,
 /// even when the statement is prepared and cached (a tenth of a tracking read's time); a
 /// backend's own connection finds its cached statement by the query's type. For the reads on
-/// every request's path; elsewhere the difference does not matter.
+/// every request's path; elsewhere the difference does not matter. Also for multi-row INSERTs,
+/// which the multi-backend connection cannot build.
 macro_rules! on_backend {
     ($conn:expr, $c:ident => $body:expr) => {
         match $conn {

@@ -119,15 +119,7 @@ mod tests {
     use diesel::connection::SimpleConnection;
     use diesel::prelude::*;
 
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-
-    fn count(conn: &mut DbConnection, sql: &str) -> i64 {
-        diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n
-    }
+    use crate::db::test_rows::count;
 
     #[test]
     fn the_log_is_checkpointed_in_the_background_not_by_the_writers_commits() {

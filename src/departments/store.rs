@@ -188,6 +188,11 @@ pub fn find(conn: &mut DbConnection, id: &DepartmentId) -> QueryResult<Option<De
     departments::table.find(id).select(Department::as_select()).first(conn).optional()
 }
 
+/// Which of these departments exist (one statement for a group of filings).
+pub fn existing_ids(conn: &mut DbConnection, ids: &[&DepartmentId]) -> QueryResult<Vec<DepartmentId>> {
+    departments::table.filter(departments::id.eq_any(ids)).select(departments::id).load(conn)
+}
+
 pub fn find_by_code(conn: &mut DbConnection, code: &str) -> QueryResult<Option<Department>> {
     departments::table.filter(departments::code.eq(code)).select(Department::as_select()).first(conn).optional()
 }

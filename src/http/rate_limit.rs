@@ -107,11 +107,7 @@ impl Admission {
     /// in a hop of its own). Answers the refusal, or what the count answers when it refuses (429)
     /// or fails (503).
     pub async fn count_refusal(self, pool: &Pool, refused: ApiError) -> ApiError {
-        let counted = match self {
-            Admission::Counted => Ok(()),
-            Admission::Pending(count) => count.count_alone(pool).await,
-        };
-        counted.err().unwrap_or(refused)
+        self.count_now(pool).await.err().unwrap_or(refused)
     }
 }
 

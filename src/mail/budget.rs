@@ -63,15 +63,16 @@ struct NewEntry<'a> {
     created_at: chrono::NaiveDateTime,
 }
 
-/// The count of emails sent to an address since an instant (the index
-/// `investor_mail_log_address_sent` serves it: only the address's own rows are read).
+/// The emails sent to each of these addresses since an instant, as (address, count) (the index
+/// `investor_mail_log_address_sent` serves it: only the addresses' own rows are read).
 macro_rules! sent_since {
-    ($key:expr, $since:expr) => {
+    ($keys:expr, $since:expr) => {
         investor_mail_log::table
-            .filter(investor_mail_log::address_key.eq($key))
+            .filter(investor_mail_log::address_key.eq_any($keys))
             .filter(investor_mail_log::withheld.eq(false))
             .filter(investor_mail_log::created_at.gt($since))
-            .count()
+            .group_by(investor_mail_log::address_key)
+            .select((investor_mail_log::address_key, diesel::dsl::count_star()))
     };
 }
 
@@ -92,36 +93,83 @@ pub fn admit(
     channel: &str,
     status: &str,
 ) -> diesel::QueryResult<bool> {
-    if recipient.trim().is_empty() {
-        return Ok(true);
-    }
-    let key = address_key(recipient);
-    let id = new_id();
-    diesel::insert_into(investor_mail_log::table)
-        .values(NewEntry {
-            id: id.clone(),
-            address_key: &key,
-            complaint_id,
-            notice,
-            withheld: false,
-            reason: None,
-            created_at: to_db_time(now),
+    let one = Candidate { recipient: Some(recipient), complaint_id, notice, channel, status };
+    Ok(admit_all(conn, now, per_day, &[one])?[0])
+}
+
+/// One email to count ([`admit_all`]).
+pub struct Candidate<'a> {
+    /// `None`: there is no address to email (the answer is not to send).
+    pub recipient: Option<&'a str>,
+    pub complaint_id: &'a str,
+    pub notice: &'a str,
+    pub channel: &'a str,
+    pub status: &'a str,
+}
+
+/// [`admit`] for several emails, in their order, with the answers one `admit` after another
+/// would give: their entries written in one statement, then their addresses counted in one,
+/// each email counting the ones before it that were not withheld.
+pub fn admit_all(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    per_day: i64,
+    candidates: &[Candidate<'_>],
+) -> diesel::QueryResult<Vec<bool>> {
+    // An empty address is nobody's to protect: sent (the outbox reports it).
+    let keys: Vec<Option<String>> =
+        candidates.iter().map(|c| c.recipient.filter(|r| !r.trim().is_empty()).map(address_key)).collect();
+    let entries: Vec<(usize, NewEntry<'_>)> = candidates
+        .iter()
+        .zip(&keys)
+        .enumerate()
+        .filter_map(|(i, (c, key))| {
+            let key = key.as_deref()?;
+            let entry = NewEntry {
+                id: new_id(),
+                address_key: key,
+                complaint_id: c.complaint_id,
+                notice: c.notice,
+                withheld: false,
+                reason: None,
+                created_at: to_db_time(now),
+            };
+            Some((i, entry))
         })
-        .execute(conn)?;
+        .collect();
+    let mut answers: Vec<bool> = candidates.iter().map(|c| c.recipient.is_some()).collect();
+    if entries.is_empty() {
+        return Ok(answers);
+    }
+    let rows: Vec<&NewEntry<'_>> = entries.iter().map(|(_, e)| e).collect();
+    crate::db::on_backend!(conn, c => diesel::insert_into(investor_mail_log::table).values(rows).execute(c))?;
+    let mut addresses: Vec<&str> = entries.iter().map(|(_, e)| e.address_key).collect();
+    addresses.sort_unstable();
+    addresses.dedup();
     let since = to_db_time(now - Duration::hours(WINDOW_HOURS));
-    let counted: i64 = sent_since!(&key, since).get_result(conn)?;
-    // The entry just written is one of them.
-    let sent = counted - 1;
-    let send = allowed(sent, anonymous_can_cause(notice, channel, status), per_day);
-    if !send {
+    let counted: Vec<(String, i64)> = sent_since!(&addresses, since).load(conn)?;
+    // Sent before these entries: the count less the entries just written.
+    let mut sent: std::collections::HashMap<&str, i64> = counted.iter().map(|(key, n)| (key.as_str(), *n)).collect();
+    for (_, e) in &entries {
+        *sent.entry(e.address_key).or_default() -= 1;
+    }
+    for (i, e) in &entries {
+        let c = &candidates[*i];
+        let before = sent.get(e.address_key).copied().unwrap_or(0);
+        if allowed(before, anonymous_can_cause(c.notice, c.channel, c.status), per_day) {
+            *sent.entry(e.address_key).or_default() += 1;
+            continue;
+        }
+        answers[*i] = false;
         let reason =
-            format!("{sent} investor emails to this address in the last {WINDOW_HOURS} hours (budget {per_day})");
-        diesel::update(investor_mail_log::table.find(&id))
+            format!("{before} investor emails to this address in the last {WINDOW_HOURS} hours (budget {per_day})");
+        diesel::update(investor_mail_log::table.find(&e.id))
             .set((investor_mail_log::withheld.eq(true), investor_mail_log::reason.eq(Some(reason))))
             .execute(conn)?;
-        tracing::warn!(complaint = %complaint_id, notice, recipient = %crate::fields::mask_email(recipient), "investor email withheld: address over its daily budget");
+        let recipient = c.recipient.unwrap_or_default();
+        tracing::warn!(complaint = %c.complaint_id, notice = c.notice, recipient = %crate::fields::mask_email(recipient), "investor email withheld: address over its daily budget");
     }
-    Ok(send)
+    Ok(answers)
 }
 
 /// An email the budget withheld, as administrators see it (the address masked).
@@ -183,7 +231,7 @@ mod tests {
         crate::db::run_migrations(&mut conn).unwrap();
         conn.batch_execute("ANALYZE").unwrap();
         let since = to_db_time(Utc::now());
-        let query = sent_since!("someone@example.com", since);
+        let query = sent_since!(["someone@example.com"], since);
         let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();
         let sql = sql.split(" -- binds").next().unwrap();
         let plan: Vec<PlanStep> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).load(&mut conn).unwrap();
@@ -192,6 +240,57 @@ mod tests {
             plan.iter().any(|step| step.contains("investor_mail_log_address_sent (address_key=? AND withheld=?")),
             "{plan:?}"
         );
+    }
+
+    fn migrated() -> (tempfile::TempDir, crate::db::Pool) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = crate::db::DatabaseUrl::Sqlite(dir.path().join("t.db"));
+        let pool = crate::db::connect_pool(&url, 1, std::time::Duration::from_secs(5)).unwrap();
+        crate::db::run_migrations(&mut pool.get().unwrap()).unwrap();
+        (dir, pool)
+    }
+
+    /// A group of filings counts its receipts at once: the answers and the log must be those of
+    /// one `admit` after another (each counting the earlier ones that were not withheld).
+    #[test]
+    fn emails_admitted_together_get_the_answers_of_one_admit_after_another() {
+        let now = Utc::now();
+        // Receipts of public filings to one address (tags and case do not make it another),
+        // one a staff action causes (always goes, and counts), another address, a phone caller.
+        let to = |recipient: Option<&'static str>, notice: &'static str, channel: &'static str| Candidate {
+            recipient,
+            complaint_id: "c",
+            notice,
+            channel,
+            status: "received",
+        };
+        let mut candidates = Vec::new();
+        for i in 0..4 {
+            candidates.push(to(Some(if i % 2 == 0 { "v@example.com" } else { "V+x@Example.com" }), "receipt", "web"));
+        }
+        candidates.push(to(Some("v@example.com"), "replied", "web"));
+        candidates.push(to(Some("v@example.com"), "receipt", "web"));
+        candidates.push(to(Some("w@example.com"), "receipt", "web"));
+        candidates.push(to(None, "receipt", "hotline"));
+        candidates.push(to(Some("v@example.com"), "receipt", "web"));
+        let per_day = 4;
+
+        let (_one_dir, one_by_one) = migrated();
+        let mut conn = one_by_one.get().unwrap();
+        let alone: Vec<bool> = candidates
+            .iter()
+            .map(|c| match c.recipient {
+                Some(r) => admit(&mut conn, now, per_day, r, c.complaint_id, c.notice, c.channel, c.status).unwrap(),
+                None => false,
+            })
+            .collect();
+        drop(conn);
+        let (_together_dir, together) = migrated();
+        let answers = admit_all(&mut together.get().unwrap(), now, per_day, &candidates).unwrap();
+        assert_eq!(answers, alone);
+        assert_eq!(answers, [true, true, true, true, true, false, true, false, false]);
+        let withheld_in = |pool: &crate::db::Pool| withheld(&mut pool.get().unwrap(), 20).unwrap().len();
+        assert_eq!((withheld_in(&together), withheld_in(&one_by_one)), (2, 2));
     }
 
     #[test]

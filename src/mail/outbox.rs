@@ -96,35 +96,44 @@ pub fn enqueue(conn: &mut DbConnection, mail: NewMail<'_>, now: DateTime<Utc>, d
 /// Queues `mail` whose dedupe key cannot be queued yet (it names something created in the
 /// same transaction): [`enqueue`] without its search.
 pub fn insert_new(conn: &mut DbConnection, mail: NewMail<'_>, now: DateTime<Utc>, domain: &str) -> QueryResult<()> {
-    let id = new_id();
-    diesel::insert_into(outbox::table)
-        .values(OutboxRow {
-            message_id: format!("<{id}@{domain}>"),
-            id,
-            dedupe_key: mail.dedupe_key,
-            complaint_id: mail.complaint_id.map(str::to_string),
-            notice: mail.notice.to_string(),
-            language: mail.language.as_str().to_string(),
-            recipient: mail.recipient.to_string(),
-            subject: mail.rendered.subject,
-            text_body: Some(mail.rendered.text),
-            html_body: Some(mail.rendered.html),
-            status: PENDING.to_string(),
-            attempts: 0,
-            next_attempt_at: to_db_time(mail.send_after),
-            last_error: None,
-            lease_owner: None,
-            lease_until: None,
-            created_at: to_db_time(now),
-            sent_at: None,
-            payload: mail.payload,
-            clock_id: mail.guard.as_ref().map(|g| g.clock_id.clone()),
-            clock_due_at: mail.guard.as_ref().map(|g| g.due_at),
-            department_id: mail.guard.and_then(|g| g.department_id),
-            cancel_reason: None,
-        })
-        .execute(conn)?;
+    diesel::insert_into(outbox::table).values(new_row(mail, now, domain)).execute(conn)?;
     Ok(())
+}
+
+/// Writes new rows ([`new_row`]) in one statement.
+pub fn insert_rows(conn: &mut DbConnection, rows: &[OutboxRow]) -> QueryResult<()> {
+    crate::db::on_backend!(conn, c => diesel::insert_into(outbox::table).values(rows).execute(c))?;
+    Ok(())
+}
+
+/// The pending row of a mail, as [`insert_new`] writes it.
+pub fn new_row(mail: NewMail<'_>, now: DateTime<Utc>, domain: &str) -> OutboxRow {
+    let id = new_id();
+    OutboxRow {
+        message_id: format!("<{id}@{domain}>"),
+        id,
+        dedupe_key: mail.dedupe_key,
+        complaint_id: mail.complaint_id.map(str::to_string),
+        notice: mail.notice.to_string(),
+        language: mail.language.as_str().to_string(),
+        recipient: mail.recipient.to_string(),
+        subject: mail.rendered.subject,
+        text_body: Some(mail.rendered.text),
+        html_body: Some(mail.rendered.html),
+        status: PENDING.to_string(),
+        attempts: 0,
+        next_attempt_at: to_db_time(mail.send_after),
+        last_error: None,
+        lease_owner: None,
+        lease_until: None,
+        created_at: to_db_time(now),
+        sent_at: None,
+        payload: mail.payload,
+        clock_id: mail.guard.as_ref().map(|g| g.clock_id.clone()),
+        clock_due_at: mail.guard.as_ref().map(|g| g.due_at),
+        department_id: mail.guard.and_then(|g| g.department_id),
+        cancel_reason: None,
+    }
 }
 
 /// How long a claimed row is reserved for its worker before others may take it over.
