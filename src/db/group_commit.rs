@@ -12,8 +12,8 @@
 //!
 //! A group is first offered to [`Work::together`], which may do the whole group's work in a few
 //! statements (one multi-row INSERT per table instead of one per write: the thread's round
-//! trips, not the database, bound the rate). When it cannot (or has no such way), its writes
-//! are rolled back to a savepoint and each item runs alone, one after another.
+//! trips, not the database, bound the rate). When it cannot (or has no such way), the group's
+//! transaction is rolled back and begun again, with each item run alone, one after another.
 //!
 //! The contract an item's work keeps when it runs alone: it does its writes inside a
 //! transaction of its own (a savepoint here), as every service operation does, so that a write
@@ -54,7 +54,7 @@ pub trait Work: Send + 'static {
 
     /// The whole group's work at once, one outcome per item in their order, where that saves
     /// round trips. An item refused here (a 4xx) must have written nothing. On `Err` the
-    /// group's writes so far are rolled back (a savepoint) and each item runs alone.
+    /// group's transaction is rolled back and each item runs alone, in a new one.
     #[allow(clippy::type_complexity)]
     fn together(
         &self,
@@ -86,6 +86,7 @@ impl<W: Work> GroupCommit<W> {
     pub fn start(target: Target, work: W) -> std::io::Result<GroupCommit<W>> {
         let (queue, waiting) = mpsc::channel::<Queued<W>>();
         std::thread::Builder::new().name("group-commit".into()).spawn(move || {
+            let mut kept = Kept::default();
             while let Ok(first) = waiting.recv() {
                 let mut group = vec![first];
                 while group.len() < MOST_PER_GROUP {
@@ -96,8 +97,9 @@ impl<W: Work> GroupCommit<W> {
                 }
                 // A write that panics fails its group (each waiting caller sees its reply
                 // dropped); the thread goes on with the next group. The connection the panic
-                // ran through is closed, not reused (the pool's and the writer's own rule).
-                let _ = std::panic::catch_unwind(AssertUnwindSafe(|| commit_on(&target, &work, group)));
+                // ran through is not kept (`commit_on` took it): the pool's and the writer's own
+                // rule then decide whether it is closed.
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(|| commit_on(&target, &work, group, &mut kept)));
             }
         })?;
         Ok(GroupCommit { waiting: queue })
@@ -121,12 +123,33 @@ impl<W: Work> GroupCommit<W> {
     }
 }
 
-fn commit_on<W: Work>(target: &Target, work: &W, group: Vec<Queued<W>>) {
+/// How long the thread keeps its pooled connection between groups. Groups that follow one
+/// another skip the pool's check of a connection it hands out (a `SELECT 1`, a round trip per
+/// group); after a pause the next group takes a checked one (the database may have restarted).
+const KEEP_BETWEEN_GROUPS: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The pooled connection the last group committed on, and when (PostgreSQL).
+#[derive(Default)]
+struct Kept(Option<(diesel::r2d2::PooledConnection<super::ConnectionManager>, std::time::Instant)>);
+
+fn commit_on<W: Work>(target: &Target, work: &W, group: Vec<Queued<W>>, kept: &mut Kept) {
     match target {
-        Target::Pool(pool) => match pool.get() {
-            Ok(mut conn) => commit_together(&mut conn, work, group),
-            Err(e) => fail_all(group.into_iter().map(|q| q.reply), ApiError::from(e)),
-        },
+        Target::Pool(pool) => {
+            let conn = match kept.0.take() {
+                Some((conn, at)) if at.elapsed() < KEEP_BETWEEN_GROUPS => Ok(conn),
+                _ => pool.get(),
+            };
+            match conn {
+                Ok(mut conn) => {
+                    // A connection whose transaction failed goes back to the pool, which
+                    // closes it if it is broken.
+                    if commit_together(&mut conn, work, group) {
+                        kept.0 = Some((conn, std::time::Instant::now()));
+                    }
+                }
+                Err(e) => fail_all(group.into_iter().map(|q| q.reply), ApiError::from(e)),
+            }
+        }
         Target::Writer(writer) => {
             let mut group = Some(group);
             let turn = writer.with(|conn| {
@@ -156,6 +179,9 @@ fn fail_all<T>(replies: impl IntoIterator<Item = Reply<T>>, error: ApiError) {
 
 /// Why a group's transaction was rolled back.
 enum RolledBack {
+    /// [`Work::together`] could not write the group at once: each write runs alone, in a new
+    /// transaction.
+    GaveUp(ApiError),
     /// The write at this index failed on the server's side; the others run again without it.
     Write(usize, ApiError),
     /// BEGIN or COMMIT failed: every write of the group fails.
@@ -168,9 +194,13 @@ impl From<diesel::result::Error> for RolledBack {
     }
 }
 
-fn commit_together<W: Work>(conn: &mut DbConnection, work: &W, queued: Vec<Queued<W>>) {
+/// Commits the group; answers every write. False when a transaction could not begin or
+/// commit (the connection may be broken).
+fn commit_together<W: Work>(conn: &mut DbConnection, work: &W, queued: Vec<Queued<W>>) -> bool {
     let (mut items, mut replies): (Vec<W::Item>, Vec<Reply<W::Output>>) =
         queued.into_iter().map(|q| (q.item, q.reply)).unzip();
+    // First the whole group at once; once that gave up, one write after another.
+    let mut together = true;
     while !items.is_empty() {
         let tried = conn.transaction::<_, RolledBack, _>(|conn| {
             // SQLite: the group writes before anything reads (a filing with an Idempotency-Key
@@ -179,11 +209,10 @@ fn commit_together<W: Work>(conn: &mut DbConnection, work: &W, queued: Vec<Queue
             if let DbConnection::Sqlite(_) = conn {
                 super::write_lock(conn)?;
             }
-            match conn.transaction::<_, NotTogether, _>(|conn| work.together(conn, &items).map_err(NotTogether::GaveUp))
-            {
-                Ok(outcomes) => return Ok(outcomes),
-                Err(NotTogether::GaveUp(e)) => tracing::debug!(error = %e, "the group's writes run one at a time"),
-                Err(NotTogether::Savepoint(e)) => return Err(RolledBack::Transaction(e)),
+            if together {
+                // No savepoint of its own (two round trips per group): when it gives up, the
+                // group's transaction is rolled back and begun again.
+                return work.together(conn, &items).map_err(RolledBack::GaveUp);
             }
             let mut outcomes = Vec::with_capacity(items.len());
             for (index, item) in items.iter().enumerate() {
@@ -202,6 +231,10 @@ fn commit_together<W: Work>(conn: &mut DbConnection, work: &W, queued: Vec<Queue
                 }
                 items.clear();
             }
+            Err(RolledBack::GaveUp(e)) => {
+                tracing::debug!(error = %e, "the group's writes run one at a time");
+                together = false;
+            }
             Err(RolledBack::Write(index, error)) => {
                 items.remove(index);
                 let _ = replies.remove(index).send(Err(error));
@@ -209,23 +242,11 @@ fn commit_together<W: Work>(conn: &mut DbConnection, work: &W, queued: Vec<Queue
             Err(RolledBack::Transaction(e)) => {
                 items.clear();
                 fail_all(replies.drain(..), ApiError::from(e));
+                return false;
             }
         }
     }
-}
-
-/// Why [`Work::together`]'s savepoint was rolled back.
-enum NotTogether {
-    /// It could not do the group's work at once; each item runs alone.
-    GaveUp(ApiError),
-    /// The savepoint itself failed: the group's transaction is unusable.
-    Savepoint(diesel::result::Error),
-}
-
-impl From<diesel::result::Error> for NotTogether {
-    fn from(e: diesel::result::Error) -> Self {
-        NotTogether::Savepoint(e)
-    }
+    true
 }
 
 #[cfg(test)]
