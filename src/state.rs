@@ -36,7 +36,7 @@ pub struct AppState {
     /// Filings of this instance commit in groups, on a thread of their own
     /// (`db::group_commit`): one commit, and one hold of the tracking counter, for the filings
     /// that arrived meanwhile.
-    pub filings: db::group_commit::GroupCommit<crate::complaints::operations::Filings>,
+    pub filings: db::group_commit::GroupCommit<crate::complaints::filing::Filings>,
     /// The pages' templates and text.
     pub pages: crate::pages::engine::Pages,
     /// This instance's Prometheus series (`/metrics`).
@@ -237,7 +237,7 @@ impl AppState {
                 Some(writer) => db::group_commit::Target::Writer(writer.clone()),
                 None => db::group_commit::Target::Pool(pool.clone()),
             },
-            crate::complaints::operations::Filings { rules: rules.clone() },
+            crate::complaints::filing::Filings { rules: rules.clone() },
         )
         .map_err(|e| StartError::Step { step: "filing thread", message: e.to_string() })?;
         // PostgreSQL serves several instances: limits a client must not multiply by their

@@ -12,6 +12,7 @@ pub mod context;
 pub mod duplicates;
 pub mod error;
 pub mod events;
+pub mod filing;
 pub mod intake;
 pub mod model;
 pub mod notices;

@@ -5,20 +5,18 @@
 //! `service` is here, once.
 
 use super::context;
-use std::sync::Arc;
-
 use actix_web::web;
 use chrono::NaiveDate;
 
 use super::context::Acting;
 use super::error::{ComplaintError, ComplaintResult};
+use super::filing::Filing;
 use super::intake::ValidComplaint;
 use super::model::TrackingNumber;
 use super::service::{self, Filed, IdempotencyKey};
 use super::state::Actor;
 use super::store;
 use crate::auth::{Role, StaffUser};
-use crate::calendar::WorkingCalendar;
 use crate::db;
 use crate::error::ApiError;
 use crate::http::rate_limit::Admission;
@@ -89,7 +87,7 @@ where
     }
 }
 
-/// Files a complaint in the instance's next group of filings (`db::group_commit`, [`Filings`]),
+/// Files a complaint in the instance's next group of filings (`db::group_commit`, `filing::Filings`),
 /// answered once that group has committed. The client's rate-limit count is made first, on a
 /// pooled connection of its own (a refused filing counts; the filing thread, which all filings
 /// pass through one after another, is spared the round trip). The pages and the API all file
@@ -102,51 +100,7 @@ pub async fn file(
     idempotency: Option<(IdempotencyKey, String)>,
 ) -> Result<Filed, ApiError> {
     admission.count_now(&state.pool).await?;
-    state.filings.submit(Filing { calendar: state.calendar.current(), valid, acting, idempotency }).await
-}
-
-/// A filing waiting for the filing thread, with the calendar current when it arrived.
-pub struct Filing {
-    calendar: Arc<WorkingCalendar>,
-    valid: ValidComplaint,
-    acting: Acting,
-    idempotency: Option<(IdempotencyKey, String)>,
-}
-
-/// What the filing thread does with a group of filings: all of them together
-/// (`service::file_together`: a few statements for the group), or, when that gives up, one
-/// after another (`service::file`).
-pub struct Filings {
-    pub rules: context::Rules,
-}
-
-impl db::group_commit::Work for Filings {
-    type Item = Filing;
-    type Output = Filed;
-
-    fn alone(&self, conn: &mut db::DbConnection, f: &Filing) -> Result<Filed, ApiError> {
-        let ctx = self.rules.ctx(&f.calendar, db::now());
-        service::file(conn, &ctx, f.valid.clone(), &f.acting, f.idempotency.clone()).map_err(ApiError::from)
-    }
-
-    fn together(
-        &self,
-        conn: &mut db::DbConnection,
-        group: &[Filing],
-    ) -> Result<Vec<Result<Filed, ApiError>>, ApiError> {
-        let now = db::now();
-        let group: Vec<service::ToFile<'_>> = group
-            .iter()
-            .map(|f| service::ToFile {
-                ctx: self.rules.ctx(&f.calendar, now),
-                complaint: &f.valid,
-                acting: &f.acting,
-                idempotency: f.idempotency.as_ref(),
-            })
-            .collect();
-        let outcomes = service::file_together(conn, &group)?;
-        Ok(outcomes.into_iter().map(|o| o.map_err(ApiError::from)).collect())
-    }
+    state.filings.submit(Filing::new(state.calendar.current(), valid, acting, idempotency)).await
 }
 
 /// Finds the complaint the number and code open. Unknown numbers and wrong codes give the same
