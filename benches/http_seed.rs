@@ -160,7 +160,7 @@ fn main() {
         let path = path_of(i);
         let target = if path == Path::DrcOpen { drc.clone() } else { departments[i % departments.len()].clone() };
         let at = |hours: i64| filed_at + Duration::hours(hours);
-        let filed = service::file(&mut conn, &rules.ctx(&cal, filed_at), complaint(i), &Acting::investor(), None)
+        let filed = service::file(&mut conn, &rules.ctx(&cal, filed_at), &complaint(i), &Acting::investor(), None)
             .unwrap_or_else(|e| panic!("filing {i}: {e:?}"));
         let id = filed.complaint.id.clone();
         let mut steps = Steps { conn: &mut conn, rules: &rules, cal: &cal, now, id: &id, reached: 0, stopped: false };

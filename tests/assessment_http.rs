@@ -43,7 +43,7 @@ impl Seeder {
     fn file(&self, now: &str) -> ComplaintId {
         self.run(now, |c, ctx| {
             let req: FileComplaintRequest = serde_json::from_value(complaint_json("en")).unwrap();
-            service::file(c, ctx, intake::validate(req, false).unwrap(), &Acting::investor(), None)
+            service::file(c, ctx, &intake::validate(req, false).unwrap(), &Acting::investor(), None)
                 .unwrap()
                 .complaint
                 .id

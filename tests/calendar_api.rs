@@ -135,7 +135,7 @@ fn loading_the_official_year_clears_provisional_and_recomputes_open_clocks() {
         let received = chrono::DateTime::parse_from_rfc3339("2026-12-28T10:00:00+08:00").unwrap().to_utc();
         let request: FileComplaintRequest = serde_json::from_value(common::complaint_json("en")).unwrap();
         let valid = intake::validate(request, false).unwrap();
-        service::file(&mut conn, &rules.ctx(&cal, received), valid, &Acting::investor(), None).unwrap().complaint.id
+        service::file(&mut conn, &rules.ctx(&cal, received), &valid, &Acting::investor(), None).unwrap().complaint.id
     };
     let admin = app.admin_token();
     let coordinator = app.staff_token(&admin, "coordinator", None);

@@ -292,7 +292,7 @@ fn file_many(app: &TestApp, n: usize, received: DateTime<Utc>) {
         let mut body = complaint_json("en");
         body["complainant"]["email"] = serde_json::json!(format!("investor-{i}@example.de"));
         let request: FileComplaintRequest = serde_json::from_value(body).unwrap();
-        service::file(&mut conn, &ctx, intake::validate(request, false).unwrap(), &Acting::investor(), None).unwrap();
+        service::file(&mut conn, &ctx, &intake::validate(request, false).unwrap(), &Acting::investor(), None).unwrap();
     }
 }
 

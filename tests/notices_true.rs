@@ -536,7 +536,7 @@ fn the_tracking_page_names_beijing_time_and_shows_an_end_of_day_close_as_24_00()
     let w = World::new();
     let request: FileComplaintRequest = serde_json::from_value(complaint_json("en")).unwrap();
     let filed = w.act("2026-09-30T10:00:00+08:00", |c, x| {
-        service::file(c, x, intake::validate(request, false).unwrap(), &Acting::investor(), None)
+        service::file(c, x, &intake::validate(request, false).unwrap(), &Acting::investor(), None)
     });
     let (id, number, code) =
         (filed.complaint.id.clone(), filed.complaint.tracking_number.clone(), filed.access_code.clone().unwrap());

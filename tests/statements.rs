@@ -87,18 +87,23 @@ fn short(sql: &str) -> String {
     }
 }
 
+/// An instance whose connections are recorded, with the sweeper and the delivery loop quiet
+/// while the requests are.
+fn recording_app() -> common::TestApp {
+    set_default_instrumentation(|| Some(Box::new(Recorder))).unwrap();
+    common::spawn_app_with(|s| {
+        s.escalation.sweep_interval_secs = 3600;
+        s.mail.deliver_interval_secs = 3600;
+    })
+}
+
 fn updates_of(statements: &[String], table: &str) -> usize {
     statements.iter().filter(|s| s.starts_with(&format!("UPDATE {table} SET"))).count()
 }
 
 #[test]
 fn a_filing_and_a_reply_make_the_statements_the_walkthroughs_name() {
-    set_default_instrumentation(|| Some(Box::new(Recorder))).unwrap();
-    // The sweeper and the delivery loop stay quiet while the requests are recorded.
-    let app = common::spawn_app_with(|s| {
-        s.escalation.sweep_interval_secs = 3600;
-        s.mail.deliver_interval_secs = 3600;
-    });
+    let app = recording_app();
     let admin = app.admin_token();
     let department = app.create_department(&admin, "land");
     let coordinator = app.staff_token(&admin, "coordinator", None);
@@ -177,11 +182,7 @@ fn a_filing_and_a_reply_make_the_statements_the_walkthroughs_name() {
 
 #[test]
 fn each_staff_operation_writes_the_complaint_row_once_after_its_lock() {
-    set_default_instrumentation(|| Some(Box::new(Recorder))).unwrap();
-    let app = common::spawn_app_with(|s| {
-        s.escalation.sweep_interval_secs = 3600;
-        s.mail.deliver_interval_secs = 3600;
-    });
+    let app = recording_app();
     let admin = app.admin_token();
     let land = app.create_department(&admin, "land");
     let water = app.create_department(&admin, "water");
@@ -276,11 +277,7 @@ fn a_group_of_filings_is_written_with_the_statements_of_one_filing() {
     use anshang::complaints::service::{self, Acting, IdempotencyKey, ToFile};
     use diesel::prelude::*;
 
-    set_default_instrumentation(|| Some(Box::new(Recorder))).unwrap();
-    let app = common::spawn_app_with(|s| {
-        s.escalation.sweep_interval_secs = 3600;
-        s.mail.deliver_interval_secs = 3600;
-    });
+    let app = recording_app();
     let admin = app.admin_token();
     let land = app.create_department(&admin, "land");
     // The instance's database as the filing thread reaches it, with the instance's rules.
@@ -302,7 +299,7 @@ fn a_group_of_filings_is_written_with_the_statements_of_one_filing() {
     let retried = (IdempotencyKey::parse("retried-key-0001").unwrap(), "body-hash".to_string());
     let fresh_key = (IdempotencyKey::parse("fresh-key-0002").unwrap(), "body-hash".to_string());
     let ctx = || state.rules.ctx(&calendar, anshang::db::now());
-    let earlier = service::file(&mut conn, &ctx(), complaint(None), &investor, Some(retried.clone())).unwrap();
+    let earlier = service::file(&mut conn, &ctx(), &complaint(None), &investor, Some(&retried)).unwrap();
 
     let (with_land, plain, unknown) = (complaint(Some(&land)), complaint(None), complaint(Some("no-such-department")));
     let group = [

@@ -26,6 +26,7 @@ pub const ACCEPT_CLOCK: &str = "accept";
 pub const CONCLUDE_CLOCK: &str = "conclude";
 
 /// What every operation needs besides the connection: the calendar, the rules and the instant.
+#[derive(Clone, Copy)]
 pub struct Ctx<'a> {
     pub cal: &'a WorkingCalendar,
     pub rules: &'a Rules,

@@ -42,7 +42,7 @@ impl db::group_commit::Work for Filings {
 
     fn alone(&self, conn: &mut db::DbConnection, f: &Filing) -> Result<Filed, ApiError> {
         let ctx = self.rules.ctx(&f.calendar, db::now());
-        service::file(conn, &ctx, f.valid.clone(), &f.acting, f.idempotency.clone()).map_err(ApiError::from)
+        service::file(conn, &ctx, &f.valid, &f.acting, f.idempotency.as_ref()).map_err(ApiError::from)
     }
 
     fn together(

@@ -139,29 +139,6 @@ pub fn receipt_row(ctx: &Ctx, row: &ComplaintRow, clock: &ClockRow, event_key: &
 /// The notice of a filing.
 pub const RECEIPT: &str = "receipt";
 
-/// [`admit_to_investor`] for the receipts of complaints filed together, in their order, with
-/// the answers one call after another would give (`mail::budget::admit_all`).
-pub fn admit_receipts(conn: &mut DbConnection, filed: &[(&Ctx<'_>, &ComplaintRow)]) -> ComplaintResult<Vec<bool>> {
-    let Some((first, _)) = filed.first() else { return Ok(Vec::new()) };
-    let candidates: Vec<crate::mail::budget::Candidate<'_>> = filed
-        .iter()
-        .map(|(_, row)| crate::mail::budget::Candidate {
-            // A phone-only caller has no address to email (the operator reads the receipt out).
-            recipient: if super::callbacks::by_phone(row) { None } else { Some(&row.email) },
-            complaint_id: row.id.as_str(),
-            notice: RECEIPT,
-            channel: row.channel.as_str(),
-            status: row.status.as_str(),
-        })
-        .collect();
-    Ok(crate::mail::budget::admit_all(
-        conn,
-        first.now,
-        first.rules.notices.investor_emails_per_address_per_day,
-        &candidates,
-    )?)
-}
-
 /// Whether the investor's address may get `notice` now (its daily budget; the decision is
 /// logged either way).
 pub fn admit_to_investor(
@@ -170,19 +147,34 @@ pub fn admit_to_investor(
     row: &ComplaintRow,
     notice: &str,
 ) -> ComplaintResult<bool> {
-    if super::callbacks::by_phone(row) {
-        // No address to email (a phone-only caller: the operator reads the receipt out).
-        return Ok(false);
-    }
-    Ok(crate::mail::budget::admit(
+    Ok(admit_to_investors(conn, ctx, &[row], notice)?[0])
+}
+
+/// [`admit_to_investor`] for several complaints at once (the receipts of a group of filings),
+/// in their order, with the answers one call after another would give
+/// (`mail::budget::admit_all`).
+pub fn admit_to_investors(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    rows: &[&ComplaintRow],
+    notice: &str,
+) -> ComplaintResult<Vec<bool>> {
+    let candidates: Vec<crate::mail::budget::Candidate<'_>> = rows
+        .iter()
+        .map(|row| crate::mail::budget::Candidate {
+            // A phone-only caller has no address to email (the operator reads the receipt out).
+            recipient: (!super::callbacks::by_phone(row)).then_some(row.email.as_str()),
+            complaint_id: row.id.as_str(),
+            notice,
+            channel: row.channel.as_str(),
+            status: row.status.as_str(),
+        })
+        .collect();
+    Ok(crate::mail::budget::admit_all(
         conn,
         ctx.now,
         ctx.rules.notices.investor_emails_per_address_per_day,
-        &row.email,
-        row.id.as_str(),
-        notice,
-        row.channel.as_str(),
-        row.status.as_str(),
+        &candidates,
     )?)
 }
 

@@ -473,19 +473,18 @@ pub struct Filed {
 pub fn file(
     conn: &mut DbConnection,
     ctx: &Ctx,
-    complaint: ValidComplaint,
+    complaint: &ValidComplaint,
     acting: &Acting,
-    idempotency: Option<(IdempotencyKey, String)>,
+    idempotency: Option<&(IdempotencyKey, String)>,
 ) -> ComplaintResult<Filed> {
-    if let Some((key, body_hash)) = &idempotency {
-        if let Some(existing) = store::find_by_idempotency_key(conn, &key.lookup_hash)? {
-            return replay(conn, existing, key, body_hash);
-        }
-    }
-    match insert_complaint(conn, ctx, complaint, acting, idempotency.as_ref()) {
+    // A group of one, in a savepoint of its own: a refusal or a failure leaves the caller's
+    // transaction as it found it.
+    let alone = [ToFile { ctx: *ctx, complaint, acting, idempotency }];
+    let filed = conn.transaction(|conn| file_together(conn, &alone)?.pop().expect("one outcome for one filing"));
+    match filed {
         Err(ComplaintError::Storage(e)) if idempotency.is_some() && is_unique_violation(&e) => {
             // A concurrent request with the same key won the race; its filing is ours.
-            let (key, body_hash) = idempotency.as_ref().expect("checked");
+            let (key, body_hash) = idempotency.expect("checked");
             let existing = store::find_by_idempotency_key(conn, &key.lookup_hash)?.ok_or(ComplaintError::Storage(e))?;
             replay(conn, existing, key, body_hash)
         }
@@ -630,40 +629,6 @@ impl NewFiling {
     }
 }
 
-/// The filing's rows in one transaction, in an order that keeps the tracking counter (which
-/// orders all filings) locked for as short a time as possible: what needs no number first (the
-/// receipt's email budget, the department check), then the number and the rows that carry it
-/// (complaint, clocks, first audit event, receipt). Nothing is read back: every row is built here.
-fn insert_complaint(
-    conn: &mut DbConnection,
-    ctx: &Ctx,
-    c: ValidComplaint,
-    acting: &Acting,
-    idempotency: Option<&(IdempotencyKey, String)>,
-) -> ComplaintResult<Filed> {
-    let mut filing = new_filing(ctx, c, acting, idempotency);
-    conn.transaction(|conn| {
-        // Written first (SQLite: a transaction must write before it reads, see `mail::budget`).
-        let send_receipt = super::notices::admit_to_investor(conn, ctx, &filing.row, super::notices::RECEIPT)?;
-        if let Some(d) = &filing.row.concerned_department_id {
-            if departments::find(conn, d)?.is_none() {
-                return Err(unknown_department());
-            }
-        }
-        // From here to the commit this transaction holds the counter.
-        let seq = store::take_tracking_seqs(conn, filing.year(), 1)?;
-        filing.number(ctx, seq);
-        diesel::insert_into(complaints::table).values(&filing.row).execute(conn)?;
-        crate::db::on_backend!(conn, c => diesel::insert_into(complaint_clocks::table).values(&filing.clocks).execute(c))?;
-        events::insert_sealed(conn, &[filing.first_event(ctx, acting)])?;
-        if send_receipt {
-            let receipt = super::notices::receipt_row(ctx, &filing.row, &filing.clocks[0], &new_id())?;
-            crate::mail::outbox::insert_rows(conn, &[receipt])?;
-        }
-        Ok(filing.filed())
-    })
-}
-
 fn unknown_department() -> ComplaintError {
     ComplaintError::invalid("department_id", "unknown", "no such department")
 }
@@ -679,11 +644,13 @@ pub struct ToFile<'a> {
 /// Files a group of complaints with a few statements for the whole group instead of about ten
 /// per filing: one look-up of their Idempotency-Keys and one of the departments they name,
 /// their receipts' budget counted together, the year's counter taken once for all of them, and
-/// one multi-row INSERT per table. The answers are those [`file`] gives one filing after
-/// another: a retried key replays its filing, an unknown department is refused (and writes
-/// nothing), numbers follow the group's order. A key that comes twice in one group is left to
-/// [`file`] (an error here: the caller rolls back and files one at a time), as is any failure
-/// of the storage (a key another instance filed meanwhile breaks the unique index).
+/// one multi-row INSERT per table. What needs no number comes first, so that the counter (which
+/// orders all filings) stays locked for as short a time as possible; nothing is read back. The
+/// answers are those [`file`] (a group of one) gives one filing after another: a retried key
+/// replays its filing, an unknown department is refused (and writes nothing), numbers follow
+/// the group's order. A key that comes twice in one group is left to [`file`] (an error here:
+/// the caller rolls back and files one at a time), as is any failure of the storage (a key
+/// another instance filed meanwhile breaks the unique index).
 pub fn file_together(conn: &mut DbConnection, group: &[ToFile<'_>]) -> ComplaintResult<Vec<ComplaintResult<Filed>>> {
     let mut outcomes: Vec<Option<ComplaintResult<Filed>>> = group.iter().map(|_| None).collect();
 
@@ -725,9 +692,10 @@ pub fn file_together(conn: &mut DbConnection, group: &[ToFile<'_>]) -> Complaint
         .map(|&i| new_filing(&group[i].ctx, group[i].complaint.clone(), group[i].acting, group[i].idempotency))
         .collect();
     if !filings.is_empty() {
-        let receipted: Vec<(&Ctx<'_>, &ComplaintRow)> =
-            fresh.iter().zip(&filings).map(|(&i, filing)| (&group[i].ctx, &filing.row)).collect();
-        let receipts_go = super::notices::admit_receipts(conn, &receipted)?;
+        // The group's filings share their instant and rules: the first one's context serves.
+        let unnumbered: Vec<&ComplaintRow> = filings.iter().map(|f| &f.row).collect();
+        let receipts_go =
+            super::notices::admit_to_investors(conn, &group[fresh[0]].ctx, &unnumbered, super::notices::RECEIPT)?;
         // From here to the commit the group holds the counter of each year it files in.
         let mut years: Vec<i32> = filings.iter().map(NewFiling::year).collect();
         years.sort_unstable();

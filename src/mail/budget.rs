@@ -76,27 +76,6 @@ macro_rules! sent_since {
     };
 }
 
-/// Counts the email against its address and says whether to queue it (in the transaction that
-/// queues it). A withheld email is recorded with its reason.
-///
-/// The entry is written before the address's others are counted, so that a transaction that
-/// begins here (a filing) writes first: a SQLite transaction that read first cannot take the
-/// write lock once another writer has committed meanwhile (it fails instead of waiting).
-#[allow(clippy::too_many_arguments)]
-pub fn admit(
-    conn: &mut DbConnection,
-    now: DateTime<Utc>,
-    per_day: i64,
-    recipient: &str,
-    complaint_id: &str,
-    notice: &str,
-    channel: &str,
-    status: &str,
-) -> diesel::QueryResult<bool> {
-    let one = Candidate { recipient: Some(recipient), complaint_id, notice, channel, status };
-    Ok(admit_all(conn, now, per_day, &[one])?[0])
-}
-
 /// One email to count ([`admit_all`]).
 pub struct Candidate<'a> {
     /// `None`: there is no address to email (the answer is not to send).
@@ -107,9 +86,14 @@ pub struct Candidate<'a> {
     pub status: &'a str,
 }
 
-/// [`admit`] for several emails, in their order, with the answers one `admit` after another
-/// would give: their entries written in one statement, then their addresses counted in one,
-/// each email counting the ones before it that were not withheld.
+/// Counts each email against its address and says whether to queue it (in the transaction that
+/// queues it), in their order, with the answers one call per email would give: their entries
+/// written in one statement, then their addresses counted in one, each email counting the ones
+/// before it that were not withheld. A withheld email is recorded with its reason.
+///
+/// The entries are written before the addresses' others are counted, so that a transaction that
+/// begins here (a filing) writes first: a SQLite transaction that read first cannot take the
+/// write lock once another writer has committed meanwhile (it fails instead of waiting).
 pub fn admit_all(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
@@ -251,9 +235,9 @@ mod tests {
     }
 
     /// A group of filings counts its receipts at once: the answers and the log must be those of
-    /// one `admit` after another (each counting the earlier ones that were not withheld).
+    /// one call per email (each counting the earlier ones that were not withheld).
     #[test]
-    fn emails_admitted_together_get_the_answers_of_one_admit_after_another() {
+    fn emails_admitted_together_get_the_answers_of_one_call_per_email() {
         let now = Utc::now();
         // Receipts of public filings to one address (tags and case do not make it another),
         // one a staff action causes (always goes, and counts), another address, a phone caller.
@@ -279,10 +263,7 @@ mod tests {
         let mut conn = one_by_one.get().unwrap();
         let alone: Vec<bool> = candidates
             .iter()
-            .map(|c| match c.recipient {
-                Some(r) => admit(&mut conn, now, per_day, r, c.complaint_id, c.notice, c.channel, c.status).unwrap(),
-                None => false,
-            })
+            .map(|c| admit_all(&mut conn, now, per_day, std::slice::from_ref(c)).unwrap()[0])
             .collect();
         drop(conn);
         let (_together_dir, together) = migrated();

@@ -90,7 +90,7 @@ impl World {
     pub fn file_with_code(&self, now: &str, lang: &str) -> (ComplaintId, String, String) {
         let request: FileComplaintRequest = serde_json::from_value(complaint_json(lang)).unwrap();
         let filed = self.act(now, |conn, ctx| {
-            service::file(conn, ctx, intake::validate(request, false).unwrap(), &Acting::investor(), None)
+            service::file(conn, ctx, &intake::validate(request, false).unwrap(), &Acting::investor(), None)
         });
         (filed.complaint.id.clone(), filed.complaint.tracking_number.clone(), filed.access_code.clone().unwrap())
     }
